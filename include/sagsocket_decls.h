@@ -1,0 +1,684 @@
+/* sagsocket_decls.h: the declarations of libsagsocket, and nothing else.
+ *
+ * This file holds only typedefs, enums and prototypes: no preprocessor lines,
+ * no macros, no string literals. LuaJIT's ffi.cdef and cffi's cdef accept it
+ * unchanged; C programs include <sagsocket.h>, which includes this file.
+ *
+ * ---------------------------------------------------------------------------
+ * Conventions (they hold for every function below unless its comment says
+ * otherwise)
+ *
+ * Status.  Every fallible function returns an int status: SAG_OK (0) on
+ *   success, a negative sag_status on failure. Results come back through
+ *   out-parameters, which are written only on success.
+ *
+ * Errors.  The last parameter of a fallible function is `sag_error *err`: a
+ *   caller-owned error object (sag_error_new) or NULL. On failure the call
+ *   fills it with the status, errno, message, operation and the condition's
+ *   fields; on success it is left as it was. The same is also recorded in the
+ *   calling thread's sag_last_error(). Use one error object per thread at a
+ *   time. Green-thread hosts (Racket, Guile fibers) should pass their own
+ *   object: it does not depend on which OS thread ran the call.
+ *
+ * Handles.  Every object is an opaque handle. Handles are looked up in a
+ *   table, never dereferenced: NULL, a freed handle, a handle of another kind
+ *   or any other value gives SAG_E_MISUSE, never a crash. Each kind has its
+ *   free function; free is idempotent (freeing a freed or NULL handle returns
+ *   SAG_OK). A handle that a function returns through an out-parameter is new
+ *   and owned by the caller, who frees it, unless the comment says
+ *   "borrowed". Handles may be passed between threads.
+ *
+ * Sockets.  sag_socket_close and sag_socket_free are separate. close shuts
+ *   the connection and releases the file descriptor; afterwards every
+ *   operation on the socket returns SAG_E_CLOSED (close itself returns SAG_OK
+ *   again). free releases the handle (closing the socket first if it is
+ *   open). Closing a socket from another thread wakes every call blocked on
+ *   it.
+ *
+ * Buffers.  Passed as (pointer, start, length): the call uses
+ *   buf[start, start+length). A NULL pointer with a non-zero length, or a
+ *   start + length that overflows, is SAG_E_INVALID. A binding can keep one
+ *   pointer per buffer and move `start`.
+ *
+ * Strings.  In: NUL-terminated UTF-8; NULL where the comment allows it (the
+ *   Scheme #f). Malformed UTF-8 or an embedded problem is SAG_E_INVALID.
+ *   Out: `const char *` owned by the object it came from, valid until that
+ *   object is freed, unless the comment says otherwise. NULL means #f.
+ *
+ * Timeouts.  int64_t microseconds. A negative timeout means "no timeout"
+ *   (wait forever); 0 means "do not wait".
+ *
+ * Booleans.  int: 0 is false, anything else true.
+ *
+ * Signals.  No call raises SIGPIPE or changes signal dispositions: every send
+ *   uses MSG_NOSIGNAL. EINTR is retried inside the library with the remaining
+ *   time recomputed from a monotonic clock.
+ *
+ * Threads.  Every function may be called from any thread. Separate handles
+ *   are independent. One thread may read a socket while another writes it;
+ *   two concurrent readers (or writers) of one socket are safe but their
+ *   bytes interleave in an unspecified way. An fdset may be shared between
+ *   threads (its operations are serialized).
+ *
+ * Interruption.  A call blocked in accept, connect, recv, recvfrom, send,
+ *   sendto or a select on a socket returns SAG_E_INTERRUPTED when another
+ *   thread calls sag_socket_interrupt on that socket (Sagittarius's
+ *   thread-interrupt!: accept then answers #f, select answers '()). Closing
+ *   the socket from another thread also wakes it. An interrupt reaches only
+ *   calls that are blocked at that moment.
+ * ---------------------------------------------------------------------------
+ */
+
+/* ===== Types ============================================================= */
+
+typedef struct sag_socket sag_socket;           /* a socket */
+typedef struct sag_addrinfo sag_addrinfo;       /* one entry of a getaddrinfo chain */
+typedef struct sag_sockaddr sag_sockaddr;       /* a socket address (IPv4, IPv6) */
+typedef struct sag_socket_info sag_socket_info; /* hostname, ip-address, port */
+typedef struct sag_ip_address sag_ip_address;   /* an IPv4 or IPv6 address */
+typedef struct sag_fdset sag_fdset;             /* a set of sockets for select */
+typedef struct sag_error sag_error;             /* a caller-owned error record */
+typedef struct sag_port sag_port;               /* a socket port (reserved) */
+
+/* ===== Statuses and the condition tree ==================================
+ *
+ *   &i/o                      SAG_E_IO
+ *    + &host-not-found        SAG_E_HOST_NOT_FOUND   (node service)
+ *    + &socket                SAG_E_SOCKET           (socket)
+ *       + &socket-connection  SAG_E_CONNECTION
+ *       + &socket-closed      SAG_E_CLOSED
+ *       + &socket-read-timeout SAG_E_READ_TIMEOUT    (timeout)
+ *       + &socket-port        SAG_E_PORT             (port)
+ *   &assertion                SAG_E_INVALID    a bad argument
+ *    + &sag-misuse            SAG_E_MISUSE     a bad handle
+ *   &sag-out-of-memory        SAG_E_NOMEM
+ *   &sag-would-block          SAG_E_WOULD_BLOCK  non-blocking socket not ready
+ *   &sag-interrupted          SAG_E_INTERRUPTED  woken by sag_socket_interrupt
+ */
+typedef enum sag_status {
+    SAG_OK = 0,
+    SAG_E_IO = -1,
+    SAG_E_HOST_NOT_FOUND = -2,
+    SAG_E_SOCKET = -3,
+    SAG_E_CONNECTION = -4,
+    SAG_E_CLOSED = -5,
+    SAG_E_READ_TIMEOUT = -6,
+    SAG_E_PORT = -7,
+    SAG_E_INVALID = -8,
+    SAG_E_MISUSE = -9,
+    SAG_E_NOMEM = -10,
+    SAG_E_WOULD_BLOCK = -11,
+    SAG_E_INTERRUPTED = -12
+} sag_status;
+
+/* Kinds of handle, as sag_handle_kind reports them. */
+typedef enum sag_kind {
+    SAG_KIND_NONE = 0,
+    SAG_KIND_SOCKET = 1,
+    SAG_KIND_ADDRINFO = 2,
+    SAG_KIND_SOCKADDR = 3,
+    SAG_KIND_SOCKET_INFO = 4,
+    SAG_KIND_IP_ADDRESS = 5,
+    SAG_KIND_FDSET = 6,
+    SAG_KIND_ERROR = 7
+} sag_kind;
+
+/* ===== Constants (this OS's values; also by name through sag_constant) === */
+typedef enum sag_constant_value {
+    SAG_AF_UNSPEC = 0, SAG_AF_INET = 2, SAG_AF_INET6 = 10, SAG_AF_UNIX = 1,
+
+    SAG_SOCK_STREAM = 1, SAG_SOCK_DGRAM = 2, SAG_SOCK_RAW = 3, SAG_SOCK_RDM = 4,
+    SAG_SOCK_SEQPACKET = 5,
+
+    SAG_AI_PASSIVE = 1, SAG_AI_CANONNAME = 2, SAG_AI_NUMERICHOST = 4,
+    SAG_AI_NUMERICSERV = 1024, SAG_AI_V4MAPPED = 8, SAG_AI_ALL = 16,
+    SAG_AI_ADDRCONFIG = 32,
+
+    SAG_IPPROTO_IP = 0, SAG_IPPROTO_TCP = 6, SAG_IPPROTO_UDP = 17,
+    SAG_IPPROTO_RAW = 255, SAG_IPPROTO_IPV6 = 41, SAG_IPPROTO_ICMP = 1,
+    SAG_IPPROTO_ICMPV6 = 58,
+
+    SAG_SHUT_RD = 0, SAG_SHUT_WR = 1, SAG_SHUT_RDWR = 2,
+    SAG_SOMAXCONN = 4096,
+
+    SAG_MSG_OOB = 1, SAG_MSG_PEEK = 2, SAG_MSG_DONTROUTE = 4, SAG_MSG_CTRUNC = 8,
+    SAG_MSG_PROBE = 16, SAG_MSG_TRUNC = 32, SAG_MSG_DONTWAIT = 64,
+    SAG_MSG_EOR = 128, SAG_MSG_WAITALL = 256, SAG_MSG_FIN = 512,
+    SAG_MSG_SYN = 1024, SAG_MSG_CONFIRM = 2048, SAG_MSG_RST = 4096,
+    SAG_MSG_ERRQUEUE = 8192, SAG_MSG_NOSIGNAL = 16384, SAG_MSG_MORE = 32768,
+    SAG_MSG_EOF = 0, /* Linux has no MSG_EOF */
+
+    SAG_SOL_SOCKET = 1, SAG_SOL_TCP = 6, SAG_SOL_IP = 0,
+
+    SAG_SO_ACCEPTCONN = 30, SAG_SO_BINDTODEVICE = 25, SAG_SO_BROADCAST = 6,
+    SAG_SO_DEBUG = 1, SAG_SO_DONTROUTE = 5, SAG_SO_ERROR = 4,
+    SAG_SO_KEEPALIVE = 9, SAG_SO_LINGER = 13, SAG_SO_OOBINLINE = 10,
+    SAG_SO_PASSCRED = 16, SAG_SO_PEERCRED = 17, SAG_SO_PRIORITY = 12,
+    SAG_SO_RCVBUF = 8, SAG_SO_RCVLOWAT = 18, SAG_SO_RCVTIMEO = 20,
+    SAG_SO_REUSEADDR = 2, SAG_SO_REUSEPORT = 15, SAG_SO_SNDBUF = 7,
+    SAG_SO_SNDLOWAT = 19, SAG_SO_SNDTIMEO = 21, SAG_SO_TIMESTAMP = 29,
+    SAG_SO_TYPE = 3,
+
+    SAG_TCP_NODELAY = 1, SAG_TCP_MAXSEG = 2, SAG_TCP_CORK = 3,
+
+    SAG_IP_OPTIONS = 4, SAG_IP_PKTINFO = 8, SAG_IP_RECVTOS = 13,
+    SAG_IP_RECVTTL = 12, SAG_IP_RECVOPTS = 6, SAG_IP_TOS = 1, SAG_IP_TTL = 2,
+    SAG_IP_HDRINCL = 3, SAG_IP_RECVERR = 11, SAG_IP_MTU_DISCOVER = 10,
+    SAG_IP_MTU = 14, SAG_IP_ROUTER_ALERT = 5, SAG_IP_MULTICAST_TTL = 33,
+    SAG_IP_MULTICAST_LOOP = 34, SAG_IP_ADD_MEMBERSHIP = 35,
+    SAG_IP_DROP_MEMBERSHIP = 36, SAG_IP_MULTICAST_IF = 32,
+    SAG_IPV6_V6ONLY = 26,
+
+    SAG_EAGAIN = 11, SAG_EWOULDBLOCK = 11, SAG_EPIPE = 32, SAG_EINTR = 4,
+    SAG_ETIMEDOUT = 110, SAG_EINPROGRESS = 115, SAG_ECONNREFUSED = 111,
+    SAG_ECONNRESET = 104
+} sag_constant_value;
+
+/* ===== Library version ==================================================== */
+
+/* The library's version as MAJOR*10000 + MINOR*100 + PATCH; compare with
+ * SAG_VERSION_NUMBER to check that header and library agree. Never fails.
+ * Scheme: (none; a library query) */
+int sag_version_number(void);
+
+/* The library's version as a static string such as "1.0.0". Never NULL.
+ * Scheme: (none; a library query) */
+const char *sag_version_string(void);
+
+/* ===== Constants by name ================================================== */
+
+/* Looks a constant up by name, with or without the SAG_ prefix
+ * ("AF_INET6" or "SAG_AF_INET6"), and writes its value for this OS.
+ * Returns SAG_OK, or SAG_E_INVALID for a NULL or unknown name.
+ * Scheme: AF_UNSPEC AF_INET AF_INET6 SOCK_STREAM ... (every constant of API.md 8)
+ */
+int sag_constant(const char *name, int *value);
+
+/* The number of constants that sag_constant_at enumerates. Never fails. */
+int sag_constant_count(void);
+
+/* The index-th constant (0 <= index < sag_constant_count()): its name without
+ * the prefix (a static string) and its value. SAG_E_INVALID when the index is
+ * out of range or an out-parameter is NULL. */
+int sag_constant_at(int index, const char **name, int *value);
+
+/* ===== Status tree ======================================================== */
+
+/* 1 when status is `kind` or a descendant of it in the tree above
+ * (sag_status_is(SAG_E_CLOSED, SAG_E_IO) == 1), else 0. Never fails.
+ * Scheme: host-not-found-error? socket-error? socket-connection-error?
+ * Scheme: socket-closed-error? socket-read-timeout-error? socket-port-error?
+ */
+int sag_status_is(int status, int kind);
+
+/* The parent status of `status` in the tree (SAG_E_SOCKET for SAG_E_CLOSED),
+ * SAG_OK for a root, SAG_OK or an unknown value. Never fails. */
+int sag_status_parent(int status);
+
+/* The condition name of a status, e.g. "&socket-closed"; "" for SAG_OK and
+ * "&sag-unknown" for a value that is not a status. Static, never NULL. */
+const char *sag_status_name(int status);
+
+/* A one-line English description of a status. Static, never NULL. */
+const char *sag_status_message(int status);
+
+/* ===== Error objects ======================================================
+ * A sag_error records one failure: the status, the errno the OS gave (0 if
+ * none), a message, the operation (Sagittarius's `who`, e.g.
+ * "socket-connect!") and the fields of the condition. Strings read from it
+ * stay valid until the next call that fills or frees it.
+ */
+
+/* Creates an empty error object (status SAG_OK). The caller frees it with
+ * sag_error_free. Returns SAG_OK, SAG_E_INVALID (out NULL), SAG_E_NOMEM.
+ * Scheme: make-host-not-found-error make-socket-error (binding only: a binding
+ * builds its conditions from the fields read here) */
+int sag_error_new(sag_error **out);
+
+/* Frees an error object; NULL or already freed: SAG_OK. The thread's
+ * sag_last_error() object cannot be freed: SAG_E_MISUSE. */
+int sag_error_free(sag_error *err);
+
+/* Resets an error object to "no error". SAG_OK or SAG_E_MISUSE. */
+int sag_error_clear(sag_error *err);
+
+/* The calling thread's last-error object, owned by the library (freed when
+ * the thread exits). Every failing call made on this thread is recorded in it.
+ * Never NULL, never dangling; status SAG_OK if nothing has failed yet.
+ * Do not share it with other threads. */
+sag_error *sag_last_error(void);
+
+/* The status recorded in err; SAG_OK for none, SAG_E_MISUSE for a bad handle. */
+int sag_error_status(const sag_error *err);
+
+/* The errno recorded in err (0 if the failure had none, or a bad handle).
+ * Scheme: socket-last-error (through sag_socket_last_error) */
+int sag_error_errno(const sag_error *err);
+
+/* The message: what failed and why, including the OS's strerror when there
+ * was an errno. Never NULL ("" for none or a bad handle).
+ * Scheme: condition-message (of any condition raised by the binding) */
+const char *sag_error_message(const sag_error *err);
+
+/* The operation that failed, a Scheme procedure name such as "socket-recv".
+ * Static, never NULL ("" for none). Scheme: condition-who */
+const char *sag_error_operation(const sag_error *err);
+
+/* &host-not-found fields: the node and service given (NULL when #f or not
+ * recorded). Scheme: host-not-found-error-node host-not-found-error-service */
+const char *sag_error_node(const sag_error *err);
+const char *sag_error_service(const sag_error *err);
+
+/* &socket field: the socket the failure concerns (borrowed: the same handle
+ * value the caller passed or got, possibly freed since; NULL if none).
+ * Scheme: socket-error-socket */
+sag_socket *sag_error_socket(const sag_error *err);
+
+/* &socket-read-timeout field: the timeout in microseconds; -1 if none.
+ * Scheme: socket-read-timeout-error-timeout */
+int64_t sag_error_timeout(const sag_error *err);
+
+/* &socket-port field: the port (borrowed; NULL until socket ports exist and
+ * for failures that concern no port). Scheme: socket-error-port */
+sag_port *sag_error_port(const sag_error *err);
+
+/* ===== Handles ============================================================ */
+
+/* The kind of a live handle (SAG_KIND_SOCKET, ...), or SAG_KIND_NONE for
+ * NULL, freed or unknown values. Never fails.
+ * Scheme: socket? addrinfo? sockaddr? socket-info? ip-address? fdset?
+ */
+int sag_handle_kind(const void *handle);
+
+/* ===== Client and server sockets (API.md 1) ============================== */
+
+/* Resolves node/service with getaddrinfo (hints family, socktype, flags,
+ * protocol) and tries every address in order until one connects; the new
+ * socket has TCP_NODELAY on when it is a stream socket. node or service may
+ * be NULL (#f), not both.
+ * Returns SAG_OK; SAG_E_HOST_NOT_FOUND when resolution fails or no address
+ * connects (err carries node, service and the last OS error); SAG_E_INVALID
+ * for AI_PASSIVE in flags, both NULL, a bad string or out NULL; SAG_E_NOMEM.
+ * Scheme: make-client-socket */
+int sag_make_client_socket(const char *node, const char *service, int family,
+                           int socktype, int flags, int protocol,
+                           sag_socket **out, sag_error *err);
+
+/* getaddrinfo(NULL, service, AI_PASSIVE) and, on the first address that works,
+ * SO_REUSEADDR (and SO_REUSEPORT), bind and, for stream sockets,
+ * listen(SOMAXCONN). Service "0" picks an ephemeral port.
+ * Returns SAG_OK; SAG_E_HOST_NOT_FOUND (node NULL, service) when nothing can
+ * be bound; SAG_E_INVALID; SAG_E_NOMEM.
+ * Scheme: make-server-socket */
+int sag_make_server_socket(const char *service, int family, int socktype,
+                           int protocol, sag_socket **out, sag_error *err);
+
+/* As sag_make_server_socket, but one listening socket per address that
+ * getaddrinfo returns (with AF_UNSPEC: IPv4 and IPv6; IPv6 sockets get
+ * IPV6_V6ONLY). With service "0" every socket shares the port the first one
+ * got. Writes at most `capacity` sockets to out[0..] and their number to
+ * *count; addresses beyond capacity are not bound. SAG_E_HOST_NOT_FOUND when
+ * none can be bound.
+ * Scheme: make-server-socket* */
+int sag_make_server_sockets(const char *service, int family, int socktype,
+                            int protocol, sag_socket **out, size_t capacity,
+                            size_t *count, sag_error *err);
+
+/* *out = 1 when the socket is closed, else 0. SAG_OK or SAG_E_MISUSE.
+ * Scheme: socket-closed? */
+int sag_socket_is_closed(sag_socket *s, int *out, sag_error *err);
+
+/* *out = 1 when the socket is in non-blocking mode.
+ * Returns SAG_OK, SAG_E_MISUSE, SAG_E_CLOSED. Scheme: nonblocking-socket? */
+int sag_socket_is_nonblocking(sag_socket *s, int *out, sag_error *err);
+
+/* Waits for a connection and writes a new connected socket (TCP_NODELAY on).
+ * Returns SAG_OK; SAG_E_INTERRUPTED when woken by sag_socket_interrupt or by
+ * sag_socket_close from another thread while waiting (Scheme: #f);
+ * SAG_E_WOULD_BLOCK on a non-blocking socket with no pending connection;
+ * SAG_E_CLOSED when the socket was closed before the call; SAG_E_SOCKET
+ * (errno) on an OS failure; SAG_E_MISUSE.
+ * Scheme: socket-accept */
+int sag_socket_accept(sag_socket *s, sag_socket **out, sag_error *err);
+
+/* Receives at most len bytes into buf[start, start+len) and writes the count
+ * to *received: 0 means the peer closed (when len > 0).
+ * Returns SAG_OK; SAG_E_WOULD_BLOCK on a non-blocking socket with nothing to
+ * read (Scheme: #f); SAG_E_READ_TIMEOUT when the read timeout expires
+ * (err carries the timeout); SAG_E_INTERRUPTED; SAG_E_CLOSED; SAG_E_SOCKET
+ * (errno, e.g. ECONNRESET); SAG_E_INVALID; SAG_E_MISUSE.
+ * Scheme: socket-recv socket-recv! */
+int sag_socket_recv(sag_socket *s, uint8_t *buf, size_t start, size_t len,
+                    int flags, size_t *received, sag_error *err);
+
+/* Sends all of buf[start, start+count) (looping over partial sends) and
+ * writes the count to *sent. MSG_NOSIGNAL is always added. A peer that has
+ * gone gives SAG_E_SOCKET with errno EPIPE or ECONNRESET, except that when
+ * the caller passed SAG_MSG_NOSIGNAL in flags the call returns SAG_OK with
+ * *sent = 0 (Sagittarius's behaviour). On a non-blocking socket it sends
+ * what fits: SAG_OK with the count sent, or SAG_E_WOULD_BLOCK when nothing
+ * fits. Also SAG_E_INTERRUPTED, SAG_E_CLOSED, SAG_E_INVALID, SAG_E_MISUSE.
+ * Scheme: socket-send socket-send/range */
+int sag_socket_send(sag_socket *s, const uint8_t *buf, size_t start,
+                    size_t count, int flags, size_t *sent, sag_error *err);
+
+/* sendto(2) of buf[start, start+count) to the address `to`; *sent gets the
+ * count. Statuses as sag_socket_send.
+ * Scheme: socket-sendto socket-sendto/range */
+int sag_socket_sendto(sag_socket *s, const uint8_t *buf, size_t start,
+                      size_t count, int flags, const sag_sockaddr *to,
+                      size_t *sent, sag_error *err);
+
+/* recvfrom(2) into buf[start, start+len); fills `from` (a sockaddr handle the
+ * caller owns) with the sender's address. Statuses as sag_socket_recv.
+ * Scheme: socket-recvfrom socket-recvfrom! */
+int sag_socket_recvfrom(sag_socket *s, uint8_t *buf, size_t start, size_t len,
+                        int flags, sag_sockaddr *from, size_t *received,
+                        sag_error *err);
+
+/* shutdown(2) with SAG_SHUT_RD, SAG_SHUT_WR or SAG_SHUT_RDWR. A closed socket
+ * is a no-op (SAG_OK); so is a socket that is not connected. Returns
+ * SAG_E_INVALID for another `how`, SAG_E_MISUSE.
+ * Scheme: socket-shutdown */
+int sag_socket_shutdown(sag_socket *s, int how, sag_error *err);
+
+/* Closes the socket: wakes calls blocked on it in other threads, then
+ * releases the descriptor (once the last of them has returned). Idempotent.
+ * Returns SAG_OK or SAG_E_MISUSE.
+ * Scheme: socket-close
+ * Scheme: call-with-socket (binding only: calls proc, then sag_socket_close) */
+int sag_socket_close(sag_socket *s, sag_error *err);
+
+/* Closes the socket if it is open and releases the handle. NULL or already
+ * freed: SAG_OK; another kind of handle: SAG_E_MISUSE. A call blocked on the
+ * socket in another thread is woken and completes safely.
+ * Scheme: (none; the binding's finalizer) */
+int sag_socket_free(sag_socket *s);
+
+/* Wakes every call that is blocked on this socket at this moment in any
+ * thread; they return SAG_E_INTERRUPTED. Calls made later are not affected.
+ * Returns SAG_OK, SAG_E_CLOSED, SAG_E_MISUSE.
+ * Scheme: thread-interrupt! (of a thread blocked on this socket) */
+int sag_socket_interrupt(sag_socket *s, sag_error *err);
+
+/* ===== Socket information (API.md 3) ===================================== */
+
+/* getsockname(2) as a new socket-info, or *out = NULL (#f) when there is none.
+ * Returns SAG_OK, SAG_E_CLOSED, SAG_E_MISUSE, SAG_E_NOMEM.
+ * Scheme: socket-info */
+int sag_socket_get_info(sag_socket *s, sag_socket_info **out, sag_error *err);
+
+/* getpeername(2) as a new socket-info, or *out = NULL (#f) when the socket is
+ * not connected. Statuses as sag_socket_get_info.
+ * Scheme: socket-peer
+ * Scheme: socket-info-values (binding only: socket-peer or socket-info and the
+ * three accessors below) */
+int sag_socket_get_peer(sag_socket *s, sag_socket_info **out, sag_error *err);
+
+/* The host name of a socket-info (the numeric address when no name is
+ * known; names are never looked up over the network). Owned by info.
+ * Scheme: socket-info-hostname */
+int sag_socket_info_hostname(const sag_socket_info *info, const char **out,
+                             sag_error *err);
+
+/* The ip-address of a socket-info, as a new handle.
+ * Scheme: socket-info-ip-address */
+int sag_socket_info_ip_address(const sag_socket_info *info,
+                               sag_ip_address **out, sag_error *err);
+
+/* The port number of a socket-info. Scheme: socket-info-port */
+int sag_socket_info_port(const sag_socket_info *info, int *out,
+                         sag_error *err);
+
+/* Frees a socket-info; NULL or freed: SAG_OK; another kind: SAG_E_MISUSE. */
+int sag_socket_info_free(sag_socket_info *info);
+
+/* The numeric address string of the address the socket was connected or
+ * bound to (e.g. "127.0.0.1"), or NULL (#f). Owned by the socket.
+ * Returns SAG_OK or SAG_E_MISUSE (it works on a closed socket).
+ * Scheme: socket-name */
+int sag_socket_name(sag_socket *s, const char **out, sag_error *err);
+
+/* The node string the client socket was made with; NULL (#f) for server
+ * sockets and sockets made with sag_make_socket. Owned by the socket.
+ * Scheme: socket-node */
+int sag_socket_node(sag_socket *s, const char **out, sag_error *err);
+
+/* The service string the socket was made with, or NULL. Owned by the socket.
+ * Scheme: socket-service */
+int sag_socket_service(sag_socket *s, const char **out, sag_error *err);
+
+/* The OS file descriptor. The library keeps owning it: do not close it.
+ * Returns SAG_OK, SAG_E_CLOSED, SAG_E_MISUSE.
+ * Scheme: socket-fd */
+int sag_socket_fd(sag_socket *s, int *out, sag_error *err);
+
+/* Copies the last failure that happened on this socket (in any thread) into
+ * `into`, a caller-owned error object: status, errno (socket-last-error) and
+ * message (socket-error-message). SAG_OK with `into` cleared when nothing has
+ * failed. Returns SAG_OK, SAG_E_MISUSE (s or into bad); works when closed.
+ * Scheme: socket-last-error socket-error-message */
+int sag_socket_last_error(sag_socket *s, sag_error *into, sag_error *err);
+
+/* 1 in *out when ip is an IPv6 address. Scheme: ip-v6-address? */
+int sag_ip_address_is_v6(const sag_ip_address *ip, int *out, sag_error *err);
+
+/* "127.0.0.1", "::1", ... Owned by ip. Scheme: ip-address->string */
+int sag_ip_address_to_string(const sag_ip_address *ip, const char **out,
+                             sag_error *err);
+
+/* Copies the address bytes (4 or 16, network order) into buf[start, ...) when
+ * len is large enough, and writes the number of bytes to *size. With len too
+ * small: SAG_E_INVALID, *size still written. Scheme: ip-address->bytevector */
+int sag_ip_address_to_bytes(const sag_ip_address *ip, uint8_t *buf,
+                            size_t start, size_t len, size_t *size,
+                            sag_error *err);
+
+/* Frees an ip-address; NULL or freed: SAG_OK; another kind: SAG_E_MISUSE. */
+int sag_ip_address_free(sag_ip_address *ip);
+
+/* ===== Low level (API.md 4) ============================================== */
+
+/* socket(2) with SOCK_CLOEXEC. Later sends never raise SIGPIPE.
+ * Returns SAG_OK; SAG_E_SOCKET (errno) when the OS refuses (Scheme: #f);
+ * SAG_E_INVALID; SAG_E_NOMEM. Scheme: make-socket */
+int sag_make_socket(int family, int socktype, int protocol, sag_socket **out,
+                    sag_error *err);
+
+/* sag_make_socket with an addrinfo's family, socktype and protocol.
+ * Scheme: create-socket */
+int sag_create_socket(const sag_addrinfo *ai, sag_socket **out,
+                      sag_error *err);
+
+/* connect(2) to the addrinfo's address; stream sockets get TCP_NODELAY.
+ * timeout_us < 0: no timeout (the OS's own); otherwise the connection must
+ * be made within it. Returns SAG_OK; SAG_E_CONNECTION (errno ETIMEDOUT when
+ * the timeout expired, ECONNREFUSED, ...: Scheme answers #f without a
+ * timeout and raises &socket-connection with one); SAG_E_INTERRUPTED;
+ * SAG_E_CLOSED; SAG_E_INVALID; SAG_E_MISUSE.
+ * Scheme: socket-connect! */
+int sag_socket_connect(sag_socket *s, const sag_addrinfo *ai,
+                       int64_t timeout_us, sag_error *err);
+
+/* bind(2) to the addrinfo's address. SAG_E_SOCKET (errno) on failure
+ * (Scheme: #f). Scheme: socket-bind! */
+int sag_socket_bind(sag_socket *s, const sag_addrinfo *ai, sag_error *err);
+
+/* listen(2). SAG_E_SOCKET (errno) on failure (Scheme: #f).
+ * Scheme: socket-listen! */
+int sag_socket_listen(sag_socket *s, int backlog, sag_error *err);
+
+/* setsockopt(2) with an int value. SAG_E_SOCKET (errno) when the OS refuses.
+ * Scheme: socket-setsockopt! (integer value) */
+int sag_socket_setsockopt_int(sag_socket *s, int level, int name, int value,
+                              sag_error *err);
+
+/* setsockopt(2) with the bytes buf[start, start+len).
+ * Scheme: socket-setsockopt! (bytevector value) */
+int sag_socket_setsockopt_bytes(sag_socket *s, int level, int name,
+                                const uint8_t *buf, size_t start, size_t len,
+                                sag_error *err);
+
+/* setsockopt(2) of a struct timeval option (SO_RCVTIMEO, SO_SNDTIMEO) from
+ * microseconds (>= 0; 0 = none). SO_RCVTIMEO also sets the read timeout that
+ * sag_socket_recv honours. Other names: SAG_E_INVALID.
+ * Scheme: socket-setsockopt! (duration value) */
+int sag_socket_setsockopt_duration(sag_socket *s, int level, int name,
+                                   int64_t timeout_us, sag_error *err);
+
+/* getsockopt(2) as an int. Scheme: socket-getsockopt (size 0) */
+int sag_socket_getsockopt_int(sag_socket *s, int level, int name, int *out,
+                              sag_error *err);
+
+/* getsockopt(2) into buf[start, start+len) (zeroed first); *size gets the
+ * length the OS wrote. Scheme: socket-getsockopt (size > 0) */
+int sag_socket_getsockopt_bytes(sag_socket *s, int level, int name,
+                                uint8_t *buf, size_t start, size_t len,
+                                size_t *size, sag_error *err);
+
+/* getsockopt(2) of a struct timeval option as microseconds (0 = none).
+ * Scheme: socket-getsockopt (size -1 on SO_RCVTIMEO, SO_SNDTIMEO) */
+int sag_socket_getsockopt_duration(sag_socket *s, int level, int name,
+                                   int64_t *timeout_us, sag_error *err);
+
+/* Non-blocking mode on (1) or off (0). In non-blocking mode recv, accept,
+ * send and connect return SAG_E_WOULD_BLOCK instead of waiting.
+ * Scheme: socket-nonblocking! socket-blocking! */
+int sag_socket_set_nonblocking(sag_socket *s, int on, sag_error *err);
+
+/* The read timeout of recv/recvfrom/accept on a blocking socket, in
+ * microseconds (0 = none; negative is SAG_E_INVALID). Sets SO_RCVTIMEO too.
+ * Scheme: socket-set-read-timeout! */
+int sag_socket_set_read_timeout(sag_socket *s, int64_t timeout_us,
+                                sag_error *err);
+
+/* The read timeout in microseconds, 0 when none.
+ * Scheme: socket-get-read-timeout */
+int sag_socket_get_read_timeout(sag_socket *s, int64_t *timeout_us,
+                                sag_error *err);
+
+/* ===== Select and fdsets (API.md 5) ======================================
+ * An fdset is an ordered set of sockets (insertion order). It holds socket
+ * handle values, not references: freeing a socket leaves a stale member,
+ * which select reports as SAG_E_CLOSED. There is no FD_SETSIZE limit (the
+ * library waits with poll(2)).
+ */
+
+/* A new empty fdset. Scheme: make-fdset */
+int sag_fdset_new(sag_fdset **out, sag_error *err);
+
+/* A new fdset holding socks[0..n). Scheme: sockets->fdset */
+int sag_fdset_from_sockets(sag_socket *const *socks, size_t n, sag_fdset **out,
+                           sag_error *err);
+
+/* *out = 1 when s is in the set. Scheme: fdset-ref */
+int sag_fdset_ref(sag_fdset *fds, sag_socket *s, int *out, sag_error *err);
+
+/* Adds s (flag true) or removes it (flag false). Scheme: fdset-set! */
+int sag_fdset_set(sag_fdset *fds, sag_socket *s, int flag, sag_error *err);
+
+/* Removes every member. Scheme: fdset-clear! */
+int sag_fdset_clear(sag_fdset *fds, sag_error *err);
+
+/* Writes up to `capacity` members (borrowed handle values, insertion order)
+ * to out and the total number of members to *count; pass out NULL and
+ * capacity 0 to ask for the count.
+ * Scheme: collect-sockets fdset-sockets */
+int sag_fdset_sockets(sag_fdset *fds, sag_socket **out, size_t capacity,
+                      size_t *count, sag_error *err);
+
+/* Frees an fdset; NULL or freed: SAG_OK; another kind: SAG_E_MISUSE. */
+int sag_fdset_free(sag_fdset *fds);
+
+/* Waits until a socket of rfds is readable, of wfds writable or of efds has
+ * an exceptional condition, or the timeout passes. Any fdset may be NULL.
+ * *count gets the number of ready (socket, set) pairs; each *_out that is
+ * not NULL gets a new fdset of the ready members of the matching input set
+ * (NULL when that input was NULL). On timeout: SAG_OK, count 0.
+ * Returns SAG_E_INTERRUPTED when a member is interrupted or closed while
+ * waiting (Scheme: 0 and empty sets); SAG_E_CLOSED when a member is closed
+ * or freed at the call; SAG_E_MISUSE; SAG_E_NOMEM.
+ * Scheme: socket-select */
+int sag_socket_select(sag_fdset *rfds, sag_fdset *wfds, sag_fdset *efds,
+                      int64_t timeout_us, int *count, sag_fdset **rfds_out,
+                      sag_fdset **wfds_out, sag_fdset **efds_out,
+                      sag_error *err);
+
+/* sag_socket_select that leaves only the ready members in the given sets.
+ * Scheme: socket-select! */
+int sag_socket_select_inplace(sag_fdset *rfds, sag_fdset *wfds,
+                              sag_fdset *efds, int64_t timeout_us, int *count,
+                              sag_error *err);
+
+/* Waits until some of socks[0..n) are readable; writes them, in the order
+ * given, to ready (room for n) and their number to *nready (0 on timeout).
+ * SAG_E_INTERRUPTED when woken (Scheme: '()).
+ * Scheme: socket-read-select */
+int sag_socket_read_select(int64_t timeout_us, sag_socket *const *socks,
+                           size_t n, sag_socket **ready, size_t *nready,
+                           sag_error *err);
+
+/* As sag_socket_read_select, for writability. Scheme: socket-write-select */
+int sag_socket_write_select(int64_t timeout_us, sag_socket *const *socks,
+                            size_t n, sag_socket **ready, size_t *nready,
+                            sag_error *err);
+
+/* As sag_socket_read_select, for exceptional conditions (POLLPRI, errors).
+ * Scheme: socket-error-select */
+int sag_socket_error_select(int64_t timeout_us, sag_socket *const *socks,
+                            size_t n, sag_socket **ready, size_t *nready,
+                            sag_error *err);
+
+/* ===== Addrinfo and sockaddr (API.md 6) ================================== */
+
+/* A new addrinfo with every slot 0 and no sockaddr. Scheme: make-addrinfo */
+int sag_make_addrinfo(sag_addrinfo **out, sag_error *err);
+
+/* A new hint addrinfo. Scheme: make-hint-addrinfo */
+int sag_make_hint_addrinfo(int family, int socktype, int flags, int protocol,
+                           sag_addrinfo **out, sag_error *err);
+
+/* getaddrinfo(3) of node/service (either may be NULL, not both) with the
+ * hints' family, socktype, flags and protocol (hints may be NULL); writes the
+ * first entry of the chain. SAG_E_HOST_NOT_FOUND (node, service, the
+ * resolver's message) on failure. Scheme: get-addrinfo */
+int sag_get_addrinfo(const char *node, const char *service,
+                     const sag_addrinfo *hints, sag_addrinfo **out,
+                     sag_error *err);
+
+/* The next entry of the chain as a new handle, or *out = NULL (#f) at the
+ * end. Scheme: next-addrinfo */
+int sag_next_addrinfo(const sag_addrinfo *ai, sag_addrinfo **out,
+                      sag_error *err);
+
+/* The slots of an addrinfo. */
+int sag_addrinfo_family(const sag_addrinfo *ai, int *out, sag_error *err);
+int sag_addrinfo_socktype(const sag_addrinfo *ai, int *out, sag_error *err);
+int sag_addrinfo_flags(const sag_addrinfo *ai, int *out, sag_error *err);
+int sag_addrinfo_protocol(const sag_addrinfo *ai, int *out, sag_error *err);
+
+/* The entry's address as a new sockaddr handle, or *out = NULL when it has
+ * none. Scheme: addrinfo-sockaddr */
+int sag_addrinfo_sockaddr(const sag_addrinfo *ai, sag_sockaddr **out,
+                          sag_error *err);
+
+/* Frees an addrinfo; the rest of its chain stays valid for the handles that
+ * still refer to it. NULL or freed: SAG_OK; another kind: SAG_E_MISUSE. */
+int sag_addrinfo_free(sag_addrinfo *ai);
+
+/* A new empty sockaddr (family AF_UNSPEC), for sag_socket_recvfrom to fill. */
+int sag_sockaddr_new(sag_sockaddr **out, sag_error *err);
+
+/* The address family of a sockaddr (AF_UNSPEC when empty). */
+int sag_sockaddr_family(const sag_sockaddr *sa, int *out, sag_error *err);
+
+/* The port of an IPv4/IPv6 sockaddr; SAG_E_INVALID for another family. */
+int sag_sockaddr_port(const sag_sockaddr *sa, int *out, sag_error *err);
+
+/* The IP address of an IPv4/IPv6 sockaddr as a new handle; SAG_E_INVALID for
+ * another family. */
+int sag_sockaddr_ip_address(const sag_sockaddr *sa, sag_ip_address **out,
+                            sag_error *err);
+
+/* Frees a sockaddr; NULL or freed: SAG_OK; another kind: SAG_E_MISUSE. */
+int sag_sockaddr_free(sag_sockaddr *sa);
