@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what `make check`, `make demo` and `make bench` need and a fresh
+# Debian machine lacks. As root it installs; otherwise it says what to install.
+set -u
+need_deb=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have swift        || { echo "setup: the Swift toolchain (6.x) is required: https://swift.org/install" >&2; exit 1; }
+have cc           || need_deb+=(gcc)
+have pkg-config   || need_deb+=(pkg-config)
+have valgrind     || need_deb+=(valgrind)
+have luajit       || need_deb+=(luajit)
+have nm           || need_deb+=(binutils)
+[ -f /usr/include/ffi.h ] || [ -f /usr/include/x86_64-linux-gnu/ffi.h ] || need_deb+=(libffi-dev)
+if [ ${#need_deb[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && have apt-get; then
+    echo "setup: installing ${need_deb[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq "${need_deb[@]}" >/dev/null || {
+      echo "setup: apt-get install ${need_deb[*]} failed" >&2; exit 1; }
+  else
+    echo "setup: please install: sudo apt-get install ${need_deb[*]}" >&2; exit 1
+  fi
+fi
+if ! python3 -c 'import cffi' >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] || [ -n "${VIRTUAL_ENV:-}" ]; then
+    python3 -m pip install -q cffi || { echo "setup: pip install cffi failed" >&2; exit 1; }
+  else
+    echo "setup: please install: python3 -m pip install cffi" >&2; exit 1
+  fi
+fi
+exit 0
