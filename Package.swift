@@ -1,0 +1,34 @@
+// swift-tools-version:6.1
+// sagsocket: the socket library of Sagittarius Scheme, (sagittarius socket),
+// as a Swift library (SagSocketCore) and a C-ABI shared library (libsagsocket.so).
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "sagsocket",
+    products: [
+        // The Swift API, for Swift programs.
+        .library(name: "SagSocketCore", targets: ["SagSocketCore"]),
+        // The C ABI: libsagsocket.so (the Makefile adds the version script and SONAME).
+        .library(name: "sagsocket", type: .dynamic, targets: ["SagSocketCABI"]),
+    ],
+    targets: [
+        // The hand-written C header, as a Clang module so that the exported
+        // functions are checked against it (@c @implementation).
+        .systemLibrary(name: "CSagSocket", path: "include"),
+        // accept4, ppoll and eventfd, which Swift's Glibc module does not show.
+        .systemLibrary(name: "CSagSocketShims", path: "Sources/CSagSocketShims"),
+        .target(name: "SagSocketCore", dependencies: ["CSagSocketShims"], swiftSettings: strict),
+        .target(
+            name: "SagSocketCABI",
+            dependencies: ["SagSocketCore", "CSagSocket"],
+            exclude: ["sagsocket.map"],
+            swiftSettings: strict + [.enableExperimentalFeature("CImplementation")]
+        ),
+        .testTarget(name: "SagSocketCoreTests", dependencies: ["SagSocketCore"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,165 @@
+// Address.swift: socket addresses, IP addresses, socket-info and addrinfo.
+// sockaddr is only ever handled through sockaddr_storage.
+
+import Glibc
+
+/// A socket address (sockaddr_storage and its length).
+public struct SocketAddress: Sendable {
+    var storage: sockaddr_storage
+    var length: socklen_t
+
+    /// An empty address (AF_UNSPEC).
+    public init() {
+        storage = sockaddr_storage()
+        length = 0
+    }
+
+    init(bytes: UnsafeRawPointer, length: socklen_t) {
+        var s = sockaddr_storage()
+        let n = min(Int(length), MemoryLayout<sockaddr_storage>.size)
+        withUnsafeMutableBytes(of: &s) { $0.baseAddress!.copyMemory(from: bytes, byteCount: n) }
+        storage = s
+        self.length = socklen_t(n)
+    }
+
+    /// Fills a sockaddr_storage through `body` (getsockname, recvfrom, ...).
+    static func capture(_ body: (UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Bool) -> SocketAddress? {
+        var a = SocketAddress()
+        a.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &a.storage) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, &a.length) }
+        }
+        return ok ? a : nil
+    }
+
+    func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        withUnsafePointer(to: storage) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
+        }
+    }
+
+    /// The address family (AF_UNSPEC when empty).
+    public var family: Int32 { length == 0 ? AF_UNSPEC : Int32(storage.ss_family) }
+
+    /// The port of an IPv4/IPv6 address.
+    public var port: Int? {
+        withUnsafeBytes(of: storage) { raw -> Int? in
+            switch family {
+            case AF_INET: return Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)))
+            case AF_INET6: return Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)))
+            default: return nil
+            }
+        }
+    }
+
+    /// The IP address of an IPv4/IPv6 address.
+    public var ipAddress: IPAddress? {
+        withUnsafeBytes(of: storage) { raw -> IPAddress? in
+            switch family {
+            case AF_INET: return IPAddress(bytes: Array(raw[4..<8]))
+            case AF_INET6: return IPAddress(bytes: Array(raw[8..<24]))
+            default: return nil
+            }
+        }
+    }
+
+    /// A copy with the port replaced (IPv4/IPv6 only).
+    func withPort(_ port: Int) -> SocketAddress {
+        var copy = self
+        guard family == AF_INET || family == AF_INET6 else { return copy }
+        withUnsafeMutableBytes(of: &copy.storage) { raw in
+            raw.storeBytes(of: UInt16(truncatingIfNeeded: port).bigEndian, toByteOffset: 2, as: UInt16.self)
+        }
+        return copy
+    }
+}
+
+/// An IPv4 (4 bytes) or IPv6 (16 bytes) address, in network order.
+public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
+    public let bytes: [UInt8]
+
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == 4 || bytes.count == 16 else { return nil }
+        self.bytes = bytes
+    }
+
+    /// ip-v6-address?
+    public var isV6: Bool { bytes.count == 16 }
+
+    /// ip-address->string: "127.0.0.1", "::1", ...
+    public var description: String {
+        bytes.withUnsafeBytes { raw in
+            Sys.inetNtop(isV6 ? AF_INET6 : AF_INET, raw.baseAddress!) ?? "?"
+        }
+    }
+}
+
+/// A socket's own or peer address (socket-info).
+public struct SocketInfo: Sendable {
+    /// The numeric host name; names are never looked up over the network.
+    public let hostname: String
+    public let ipAddress: IPAddress
+    public let port: Int
+
+    init?(_ address: SocketAddress) {
+        guard let ip = address.ipAddress, let port = address.port else { return nil }
+        self.ipAddress = ip
+        self.hostname = ip.description
+        self.port = port
+    }
+}
+
+/// One entry of a getaddrinfo chain (or a hint, or an empty addrinfo).
+public struct AddrInfo: Sendable {
+    public var family: Int32
+    public var socktype: Int32
+    public var flags: Int32
+    public var protocolNumber: Int32
+    public var address: SocketAddress?
+    public var canonicalName: String?
+
+    public init(family: Int32 = 0, socktype: Int32 = 0, flags: Int32 = 0, protocolNumber: Int32 = 0,
+                address: SocketAddress? = nil) {
+        self.family = family
+        self.socktype = socktype
+        self.flags = flags
+        self.protocolNumber = protocolNumber
+        self.address = address
+        self.canonicalName = nil
+    }
+
+    /// get-addrinfo: getaddrinfo(3), the whole chain in order.
+    public static func resolve(node: String?, service: String?, hints: AddrInfo?,
+                               operation: StaticString = "get-addrinfo") throws(SocketError) -> [AddrInfo] {
+        guard node != nil || service != nil else {
+            throw .invalid(operation, "node and service are both #f")
+        }
+        var h = addrinfo()
+        if let hints {
+            h.ai_family = hints.family
+            h.ai_socktype = hints.socktype
+            h.ai_flags = hints.flags
+            h.ai_protocol = hints.protocolNumber
+        }
+        var result: UnsafeMutablePointer<addrinfo>? = nil
+        let (code, err) = Sys.getaddrinfo(node, service, &h, &result)
+        guard code == 0, let first = result else {
+            throw SocketError(.hostNotFound, operation, "cannot resolve node \(node.map { "\"\($0)\"" } ?? "#f") service \(service.map { "\"\($0)\"" } ?? "#f")",
+                              errno: err, node: node, service: service, resolverCode: code)
+        }
+        defer { Sys.freeaddrinfo(first) }
+        var chain: [AddrInfo] = []
+        var p: UnsafeMutablePointer<addrinfo>? = first
+        while let ai = p {
+            var entry = AddrInfo(family: ai.pointee.ai_family, socktype: ai.pointee.ai_socktype,
+                                 flags: ai.pointee.ai_flags, protocolNumber: ai.pointee.ai_protocol)
+            if let sa = ai.pointee.ai_addr {
+                entry.address = SocketAddress(bytes: sa, length: ai.pointee.ai_addrlen)
+            }
+            if let cn = ai.pointee.ai_canonname { entry.canonicalName = String(cString: cn) }
+            chain.append(entry)
+            p = ai.pointee.ai_next
+        }
+        return chain
+    }
+}

@@ -1,0 +1,104 @@
+// ClientServer.swift: make-client-socket, make-server-socket and
+// make-server-socket* (API.md section 1).
+
+import Glibc
+
+extension Socket {
+    /// make-client-socket: resolves node/service and tries every address in
+    /// order until one connects. Resolution failure, or no address
+    /// connecting, throws `.hostNotFound` with node and service.
+    public static func client(node: String?, service: String?, family: Int32 = AF_INET,
+                              socktype: Int32 = Int32(SOCK_STREAM.rawValue), flags: Int32 = AI_V4MAPPED,
+                              protocolNumber: Int32 = 0) throws(SocketError) -> Socket {
+        let op: StaticString = "make-client-socket"
+        guard flags & AI_PASSIVE == 0 else {
+            throw .invalid(op, "AI_PASSIVE is for server sockets, not make-client-socket")
+        }
+        let hints = AddrInfo(family: family, socktype: socktype, flags: flags, protocolNumber: protocolNumber)
+        let chain = try AddrInfo.resolve(node: node, service: service, hints: hints, operation: op)
+        var lastErrno: Int32 = 0
+        for ai in chain {
+            guard let address = ai.address else { continue }
+            do throws(SocketError) {
+                let s = try Socket(family: ai.family, socktype: ai.socktype, protocolNumber: ai.protocolNumber,
+                                   node: node, service: service)
+                do throws(SocketError) {
+                    try s.connect(to: address)
+                    return s
+                } catch {
+                    s.close()
+                    throw error
+                }
+            } catch {
+                lastErrno = error.errno
+            }
+        }
+        throw SocketError(.hostNotFound, op, "no address of node \(node.map { "\"\($0)\"" } ?? "#f") service \(service.map { "\"\($0)\"" } ?? "#f") accepted a connection",
+                          errno: lastErrno, node: node, service: service)
+    }
+
+    /// make-server-socket: binds (SO_REUSEADDR, SO_REUSEPORT) the first
+    /// passive address that works and, for stream sockets, listens.
+    public static func server(service: String?, family: Int32 = AF_INET,
+                              socktype: Int32 = Int32(SOCK_STREAM.rawValue),
+                              protocolNumber: Int32 = 0) throws(SocketError) -> Socket {
+        let sockets = try servers(service: service, family: family, socktype: socktype,
+                                  protocolNumber: protocolNumber, limit: 1, operation: "make-server-socket")
+        return sockets[0]
+    }
+
+    /// make-server-socket*: one listening socket per passive address (IPv6
+    /// ones with IPV6_V6ONLY); with service "0" all share the first one's port.
+    public static func servers(service: String?, family: Int32 = AF_UNSPEC,
+                               socktype: Int32 = Int32(SOCK_STREAM.rawValue), protocolNumber: Int32 = 0,
+                               limit: Int = Int.max,
+                               operation: StaticString = "make-server-socket*") throws(SocketError) -> [Socket] {
+        let op = operation
+        let hints = AddrInfo(family: family, socktype: socktype, flags: AI_PASSIVE, protocolNumber: protocolNumber)
+        let chain: [AddrInfo]
+        do {
+            chain = try AddrInfo.resolve(node: nil, service: service, hints: hints, operation: op)
+        } catch {
+            var e = error
+            if e.kind == .invalidArgument { e.kind = .hostNotFound }  // service #f
+            throw e
+        }
+        let several = limit > 1
+        var made: [Socket] = []
+        var sharedPort: Int? = nil
+        var lastErrno: Int32 = 0
+        for ai in chain where made.count < limit {
+            guard var address = ai.address else { continue }
+            if let p = sharedPort { address = address.withPort(p) }
+            do throws(SocketError) {
+                let s = try Socket(family: ai.family, socktype: ai.socktype, protocolNumber: ai.protocolNumber,
+                                   service: service)
+                do throws(SocketError) {
+                    try s.setOption(level: SOL_SOCKET, name: SO_REUSEADDR, 1)
+                    try s.setOption(level: SOL_SOCKET, name: SO_REUSEPORT, 1)
+                    if several && ai.family == AF_INET6 {
+                        try s.setOption(level: Int32(IPPROTO_IPV6), name: IPV6_V6ONLY, 1)
+                    }
+                    try s.bind(to: address)
+                    if ai.socktype == SOCK_STREAM.rawValue || ai.socktype == SOCK_SEQPACKET.rawValue {
+                        try s.listen(backlog: SOMAXCONN)
+                    }
+                    if sharedPort == nil, address.port == 0, let bound = try s.localAddress()?.port {
+                        sharedPort = bound
+                    }
+                    made.append(s)
+                } catch {
+                    s.close()
+                    throw error
+                }
+            } catch {
+                lastErrno = error.errno
+            }
+        }
+        guard !made.isEmpty else {
+            throw SocketError(.hostNotFound, op, "cannot bind a server socket for service \(service.map { "\"\($0)\"" } ?? "#f")",
+                              errno: lastErrno, node: nil, service: service)
+        }
+        return made
+    }
+}

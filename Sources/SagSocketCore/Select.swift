@@ -1,0 +1,149 @@
+// Select.swift: fdsets and socket-select over poll(2), so there is no
+// FD_SETSIZE ceiling (API.md section 5).
+
+import Glibc
+import Synchronization
+
+/// An ordered set of sockets (insertion order), safe to share between threads.
+public final class FDSet: Sendable {
+    private let members = Mutex<[Socket]>([])
+
+    public init(_ sockets: [Socket] = []) {
+        for s in sockets { set(s, true) }
+    }
+
+    /// fdset-ref
+    public func contains(_ s: Socket) -> Bool { members.withLock { $0.contains { $0 === s } } }
+
+    /// fdset-set!
+    public func set(_ s: Socket, _ flag: Bool) {
+        members.withLock { m in
+            let i = m.firstIndex { $0 === s }
+            if flag, i == nil { m.append(s) }
+            if !flag, let i { m.remove(at: i) }
+        }
+    }
+
+    /// fdset-clear!
+    public func clear() { members.withLock { $0.removeAll() } }
+
+    /// collect-sockets / fdset-sockets, in insertion order.
+    public var sockets: [Socket] { members.withLock { $0 } }
+
+    /// Keeps only the members for which `keep` is true (socket-select!).
+    func retain(_ keep: [Bool]) {
+        members.withLock { m in
+            m = zip(m, keep).compactMap { $1 ? $0 : nil }
+        }
+    }
+}
+
+public enum Select {
+    /// What a socket is waited for.
+    public struct Interest: OptionSet, Sendable {
+        public let rawValue: Int16
+        public init(rawValue: Int16) { self.rawValue = rawValue }
+        public static let read = Interest(rawValue: 1)
+        public static let write = Interest(rawValue: 2)
+        public static let error = Interest(rawValue: 4)
+    }
+
+    /// Waits until some of `sockets` are ready for what `interests` (one per
+    /// socket) asks, or the timeout passes (negative: none). Returns, per
+    /// socket, which of its interests are ready (all empty on timeout).
+    /// Throws `.interrupted` when a socket is interrupted or closed while
+    /// waiting and `.closed` when one is closed at the call.
+    public static func wait(_ sockets: [Socket], _ interests: [Interest], timeoutMicros: Int64,
+                            operation: StaticString = "socket-select") throws(SocketError) -> [Interest] {
+        let op = operation
+        // One poll entry per distinct socket.
+        var unique: [Socket] = []
+        var slot: [Int] = []
+        for s in sockets {
+            if let i = unique.firstIndex(where: { $0 === s }) { slot.append(i) } else { slot.append(unique.count); unique.append(s) }
+        }
+        var entered: [Socket] = []
+        defer { for s in entered { s.leave() } }
+        for s in unique {
+            try s.enter(op)
+            entered.append(s)
+        }
+        let wake = try ThreadWaker.current(op)
+        var fds = [pollfd](repeating: pollfd(fd: -1, events: 0, revents: 0), count: unique.count + 1)
+        for (k, s) in sockets.enumerated() {
+            let i = slot[k]
+            fds[i].fd = s.fd
+            if interests[k].contains(.read) { fds[i].events |= Int16(POLLIN) }
+            if interests[k].contains(.write) { fds[i].events |= Int16(POLLOUT) }
+            if interests[k].contains(.error) { fds[i].events |= Int16(POLLPRI) }
+        }
+        fds[unique.count] = pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
+        let epochs = unique.map { $0.currentEpoch }
+        for s in unique { s.register(wake) }
+        defer { for s in unique { s.unregister(wake) } }
+        let deadline = Deadline.after(micros: timeoutMicros)
+        let ready = try fds.withUnsafeMutableBufferPointer { buf throws(SocketError) -> Bool in
+            try pollWithWake(buf, deadline: deadline, operation: op) { () throws(SocketError) in
+                for (i, s) in unique.enumerated() {
+                    try s.checkWake(since: epochs[i], closedAs: .interrupted, op)
+                }
+            }
+        }
+        guard ready else { return Array(repeating: [], count: sockets.count) }
+        return sockets.indices.map { k in
+            let r = fds[slot[k]].revents
+            var out: Interest = []
+            let want = interests[k]
+            if want.contains(.read), r & Int16(POLLIN | POLLHUP | POLLERR | 0x2000 /* POLLRDHUP */) != 0 { out.insert(.read) }
+            if want.contains(.write), r & Int16(POLLOUT | POLLHUP | POLLERR) != 0 { out.insert(.write) }
+            if want.contains(.error), r & Int16(POLLPRI | POLLERR) != 0 { out.insert(.error) }
+            return out
+        }
+    }
+
+    /// socket-select: returns the count of ready (socket, set) pairs and
+    /// new fdsets of the ready members (nil for the sets not given).
+    public static func select(read: FDSet?, write: FDSet?, error: FDSet?,
+                              timeoutMicros: Int64) throws(SocketError) -> (count: Int, read: FDSet?, write: FDSet?, error: FDSet?) {
+        let (count, r, w, e) = try readiness(read, write, error, timeoutMicros)
+        func subset(_ set: FDSet?, _ flags: [Bool]) -> FDSet? {
+            guard let set else { return nil }
+            return FDSet(zip(set.sockets, flags).compactMap { $1 ? $0 : nil })
+        }
+        return (count, subset(read, r), subset(write, w), subset(error, e))
+    }
+
+    /// socket-select!: as select, keeping only the ready members in place.
+    public static func selectInPlace(read: FDSet?, write: FDSet?, error: FDSet?,
+                                     timeoutMicros: Int64) throws(SocketError) -> Int {
+        let (count, r, w, e) = try readiness(read, write, error, timeoutMicros)
+        read?.retain(r)
+        write?.retain(w)
+        error?.retain(e)
+        return count
+    }
+
+    private static func readiness(_ read: FDSet?, _ write: FDSet?, _ error: FDSet?,
+                                  _ timeoutMicros: Int64) throws(SocketError) -> (Int, [Bool], [Bool], [Bool]) {
+        let rs = read?.sockets ?? [], ws = write?.sockets ?? [], es = error?.sockets ?? []
+        let all = rs + ws + es
+        let interests = [Interest](repeating: .read, count: rs.count)
+            + [Interest](repeating: .write, count: ws.count)
+            + [Interest](repeating: .error, count: es.count)
+        let ready = try wait(all, interests, timeoutMicros: timeoutMicros)
+        let flags = ready.map { !$0.isEmpty }
+        let r = Array(flags[0..<rs.count])
+        let w = Array(flags[rs.count..<(rs.count + ws.count)])
+        let e = Array(flags[(rs.count + ws.count)...])
+        return (flags.filter { $0 }.count, r, w, e)
+    }
+
+    /// socket-read-select / -write-select / -error-select: the ready sockets,
+    /// in the order given ([] on timeout).
+    public static func ready(_ sockets: [Socket], for interest: Interest, timeoutMicros: Int64,
+                             operation: StaticString) throws(SocketError) -> [Socket] {
+        let ready = try wait(sockets, Array(repeating: interest, count: sockets.count),
+                             timeoutMicros: timeoutMicros, operation: operation)
+        return zip(sockets, ready).compactMap { $1.isEmpty ? nil : $0 }
+    }
+}

@@ -1,0 +1,104 @@
+// SocketError.swift: the typed error of SagSocketCore, mirroring the
+// condition tree of (sagittarius socket):
+//
+//   &i/o
+//    + &host-not-found (node service)
+//    + &socket (socket)
+//       + &socket-connection
+//       + &socket-closed
+//       + &socket-read-timeout (timeout)
+//       + &socket-port (port)
+//
+// plus the outcomes the C layer reports with statuses of their own: an
+// invalid argument (Scheme's assertion violation), out of memory, would-block
+// and interrupted.
+
+/// An error raised by a socket operation, with the fields of its condition.
+public struct SocketError: Error, Sendable, CustomStringConvertible {
+    /// The condition type. `Kind.parent` gives its place in the tree.
+    public enum Kind: Sendable, CaseIterable {
+        case io
+        case hostNotFound
+        case socket
+        case connection
+        case closed
+        case readTimeout
+        case port
+        case invalidArgument
+        case outOfMemory
+        /// A non-blocking socket was not ready.
+        case wouldBlock
+        /// `Socket.interrupt()` woke the call (Scheme's thread-interrupt!).
+        case interrupted
+
+        /// The parent condition type, nil for a root.
+        public var parent: Kind? {
+            switch self {
+            case .io, .invalidArgument, .outOfMemory, .wouldBlock, .interrupted: return nil
+            case .hostNotFound, .socket: return .io
+            case .connection, .closed, .readTimeout, .port: return .socket
+            }
+        }
+
+        /// True when `self` is `kind` or one of its descendants.
+        public func isA(_ kind: Kind) -> Bool {
+            var k: Kind? = self
+            while let c = k {
+                if c == kind { return true }
+                k = c.parent
+            }
+            return false
+        }
+    }
+
+    public var kind: Kind
+    /// The errno the OS gave, 0 if none.
+    public var errno: Int32
+    /// The Scheme procedure that failed (Sagittarius's `who`).
+    public var operation: StaticString
+    /// What went wrong, without the OS message.
+    public var detail: String
+    /// &host-not-found fields.
+    public var node: String?
+    public var service: String?
+    /// &socket field.
+    public var socket: Socket?
+    /// &socket-read-timeout field, in microseconds.
+    public var timeoutMicros: Int64?
+    /// A getaddrinfo error code (EAI_*), 0 if none.
+    public var resolverCode: Int32
+
+    public init(_ kind: Kind, _ operation: StaticString, _ detail: String, errno: Int32 = 0,
+                socket: Socket? = nil, node: String? = nil, service: String? = nil,
+                timeoutMicros: Int64? = nil, resolverCode: Int32 = 0) {
+        self.kind = kind
+        self.errno = errno
+        self.operation = operation
+        self.detail = detail
+        self.socket = socket
+        self.node = node
+        self.service = service
+        self.timeoutMicros = timeoutMicros
+        self.resolverCode = resolverCode
+    }
+
+    /// The full message: operation, detail and the OS's description.
+    public var message: String {
+        var m = "\(operation): \(detail)"
+        if resolverCode != 0 && resolverCode != EAI_SYSTEM_CODE {
+            m += ": " + Sys.gaiMessage(resolverCode)
+        } else if errno != 0 {
+            m += ": " + Sys.errnoMessage(errno) + " (errno \(errno))"
+        }
+        return m
+    }
+
+    public var description: String { message }
+
+    static func invalid(_ operation: StaticString, _ detail: String) -> SocketError {
+        SocketError(.invalidArgument, operation, detail)
+    }
+}
+
+import Glibc
+let EAI_SYSTEM_CODE: Int32 = EAI_SYSTEM

@@ -1,0 +1,170 @@
+// Syscalls.swift: every libc call the library makes, one thin wrapper each.
+//
+// The rest of SagSocketCore never calls libc directly. Each wrapper reads
+// errno at once, inside the wrapper (ARC traffic after the call could clobber
+// it), and returns it as a value. The EINTR policy is chosen at each call site
+// through `retryOnInterrupt`; `close` is never retried.
+
+import CSagSocketShims
+import Glibc
+
+/// The outcome of one system call: its value, or the errno it failed with.
+@usableFromInline
+enum SysResult<Value> {
+    case ok(Value)
+    case failed(Int32)
+}
+
+/// Calls `body` until it stops failing with EINTR (when `retryOnInterrupt` is
+/// true) and captures errno at once on failure. `body` returns -1 on failure.
+@inline(__always)
+func syscall<T: BinaryInteger>(retryOnInterrupt: Bool, _ body: () -> T) -> SysResult<T> {
+    while true {
+        let r = body()
+        if r != -1 { return .ok(r) }
+        let e = errno
+        if e == EINTR && retryOnInterrupt { continue }
+        return .failed(e)
+    }
+}
+
+enum Sys {
+    static func socket(_ family: Int32, _ type: Int32, _ proto: Int32) -> SysResult<Int32> {
+        syscall(retryOnInterrupt: true) { Glibc.socket(family, type | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), proto) }
+    }
+
+    /// close(2), never retried: on Linux the descriptor is released even when
+    /// close reports EINTR.
+    static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    static func connect(_ fd: Int32, _ addr: UnsafePointer<sockaddr>, _ len: socklen_t) -> SysResult<Int32> {
+        // Not retried: an interrupted connect is still in progress (see Socket.connect).
+        syscall(retryOnInterrupt: false) { Glibc.connect(fd, addr, len) }
+    }
+
+    static func bind(_ fd: Int32, _ addr: UnsafePointer<sockaddr>, _ len: socklen_t) -> SysResult<Int32> {
+        syscall(retryOnInterrupt: true) { Glibc.bind(fd, addr, len) }
+    }
+
+    static func listen(_ fd: Int32, _ backlog: Int32) -> SysResult<Int32> {
+        syscall(retryOnInterrupt: true) { Glibc.listen(fd, backlog) }
+    }
+
+    static func accept(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>?, _ len: UnsafeMutablePointer<socklen_t>?) -> SysResult<Int32> {
+        syscall(retryOnInterrupt: true) {
+            CSagSocketShims.accept4(fd, addr, len, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
+        }
+    }
+
+    static func send(_ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int, _ flags: Int32) -> SysResult<Int> {
+        syscall(retryOnInterrupt: true) { Glibc.send(fd, buf, len, flags | Int32(MSG_NOSIGNAL)) }
+    }
+
+    static func sendto(_ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int, _ flags: Int32,
+                       _ addr: UnsafePointer<sockaddr>?, _ alen: socklen_t) -> SysResult<Int> {
+        syscall(retryOnInterrupt: true) { Glibc.sendto(fd, buf, len, flags | Int32(MSG_NOSIGNAL), addr, alen) }
+    }
+
+    static func recv(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int, _ flags: Int32) -> SysResult<Int> {
+        syscall(retryOnInterrupt: true) { Glibc.recv(fd, buf, len, flags) }
+    }
+
+    static func recvfrom(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int, _ flags: Int32,
+                         _ addr: UnsafeMutablePointer<sockaddr>?, _ alen: UnsafeMutablePointer<socklen_t>?) -> SysResult<Int> {
+        syscall(retryOnInterrupt: true) { Glibc.recvfrom(fd, buf, len, flags, addr, alen) }
+    }
+
+    static func shutdown(_ fd: Int32, _ how: Int32) -> SysResult<Int32> {
+        syscall(retryOnInterrupt: true) { Glibc.shutdown(fd, how) }
+    }
+
+    static func setsockopt(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: UnsafeRawPointer?, _ len: socklen_t) -> SysResult<Int32> {
+        syscall(retryOnInterrupt: true) { Glibc.setsockopt(fd, level, name, value, len) }
+    }
+
+    static func getsockopt(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: UnsafeMutableRawPointer?,
+                           _ len: UnsafeMutablePointer<socklen_t>) -> SysResult<Int32> {
+        syscall(retryOnInterrupt: true) { Glibc.getsockopt(fd, level, name, value, len) }
+    }
+
+    static func getsockname(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>, _ len: UnsafeMutablePointer<socklen_t>) -> SysResult<Int32> {
+        syscall(retryOnInterrupt: true) { Glibc.getsockname(fd, addr, len) }
+    }
+
+    static func getpeername(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>, _ len: UnsafeMutablePointer<socklen_t>) -> SysResult<Int32> {
+        syscall(retryOnInterrupt: true) { Glibc.getpeername(fd, addr, len) }
+    }
+
+    /// ppoll(2) with no signal mask change, not retried here: the caller
+    /// recomputes the remaining time from the monotonic clock first.
+    static func ppoll(_ fds: UnsafeMutablePointer<pollfd>, _ n: Int, _ timeout: UnsafePointer<timespec>?) -> SysResult<Int32> {
+        syscall(retryOnInterrupt: false) { CSagSocketShims.ppoll(fds, nfds_t(n), timeout, nil) }
+    }
+
+    /// eventfd(2) with EFD_CLOEXEC | EFD_NONBLOCK (equal to O_CLOEXEC | O_NONBLOCK).
+    static func eventfd() -> SysResult<Int32> {
+        syscall(retryOnInterrupt: true) { CSagSocketShims.eventfd(0, O_CLOEXEC | O_NONBLOCK) }
+    }
+
+    static func eventfdSignal(_ fd: Int32) {
+        var one: UInt64 = 1
+        _ = syscall(retryOnInterrupt: true) { Glibc.write(fd, &one, 8) }
+    }
+
+    static func eventfdDrain(_ fd: Int32) {
+        var value: UInt64 = 0
+        _ = syscall(retryOnInterrupt: true) { Glibc.read(fd, &value, 8) }
+    }
+
+    static func monotonicNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
+    }
+
+    static func getaddrinfo(_ node: String?, _ service: String?, _ hints: UnsafePointer<addrinfo>,
+                            _ result: UnsafeMutablePointer<UnsafeMutablePointer<addrinfo>?>) -> (gai: Int32, errno: Int32) {
+        let r = withOptionalCString(node) { n in
+            withOptionalCString(service) { s in Glibc.getaddrinfo(n, s, hints, result) }
+        }
+        return (r, r == EAI_SYSTEM ? errno : 0)
+    }
+
+    static func freeaddrinfo(_ ai: UnsafeMutablePointer<addrinfo>) {
+        Glibc.freeaddrinfo(ai)
+    }
+
+    static func gaiMessage(_ code: Int32) -> String {
+        String(cString: gai_strerror(code))
+    }
+
+    static func errnoMessage(_ code: Int32) -> String {
+        // The XSI strerror_r: 0 and the message in the buffer.
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let r = buffer.withUnsafeMutableBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { c -> Int32 in
+                guard let base = c.baseAddress else { return -1 }
+                return strerror_r(code, base, c.count)
+            }
+        }
+        guard r == 0, let end = buffer.firstIndex(of: 0) else { return "errno \(code)" }
+        return String(decoding: buffer[..<end], as: UTF8.self)
+    }
+
+    static func inetNtop(_ family: Int32, _ src: UnsafeRawPointer) -> String? {
+        var buffer = [UInt8](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        let ok = buffer.withUnsafeMutableBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { inet_ntop(family, src, $0.baseAddress, socklen_t($0.count)) != nil }
+        }
+        guard ok, let end = buffer.firstIndex(of: 0) else { return nil }
+        return String(decoding: buffer[..<end], as: UTF8.self)
+    }
+}
+
+@inline(__always)
+func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let s else { return body(nil) }
+    return s.withCString(body)
+}

@@ -1,0 +1,98 @@
+// Waiting.swift: how a blocked call waits, and how another thread wakes it.
+//
+// Every descriptor the library owns is in O_NONBLOCK mode. A call that must
+// wait polls the socket's descriptor together with its own thread's wake
+// descriptor (an eventfd). `Socket.interrupt()` and `Socket.close()` signal the
+// wake descriptors of the threads registered on the socket, so a blocked call
+// returns at once, on any thread, without signals.
+
+import Glibc
+import Synchronization
+
+/// The calling thread's wake descriptor: an eventfd created on first use and
+/// closed when the thread exits.
+enum ThreadWaker {
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k) { value in
+            guard let value else { return }
+            Sys.close(Int32(truncatingIfNeeded: Int(bitPattern: value) - 1))
+        }
+        return k
+    }()
+
+    static func current(_ operation: StaticString) throws(SocketError) -> Int32 {
+        if let p = pthread_getspecific(key) {
+            return Int32(truncatingIfNeeded: Int(bitPattern: p) - 1)
+        }
+        switch Sys.eventfd() {
+        case .ok(let fd):
+            pthread_setspecific(key, UnsafeRawPointer(bitPattern: Int(fd) + 1))
+            return fd
+        case .failed(let e):
+            throw SocketError(.socket, operation, "cannot create the thread's wake descriptor", errno: e)
+        }
+    }
+}
+
+/// A point on the monotonic clock, or none (wait forever).
+struct Deadline {
+    let nanoseconds: Int64?
+
+    static let never = Deadline(nanoseconds: nil)
+
+    /// A deadline `micros` from now; a negative value means none.
+    static func after(micros: Int64) -> Deadline {
+        guard micros >= 0 else { return .never }
+        let (ns, o1) = micros.multipliedReportingOverflow(by: 1000)
+        let (at, o2) = Sys.monotonicNanoseconds().addingReportingOverflow(ns)
+        return (o1 || o2) ? .never : Deadline(nanoseconds: at)
+    }
+
+    /// The time left as a timespec for ppoll, nil for none; zero when passed.
+    func remaining() -> timespec? {
+        guard let at = nanoseconds else { return nil }
+        let left = max(0, at - Sys.monotonicNanoseconds())
+        return timespec(tv_sec: Int(left / 1_000_000_000), tv_nsec: Int(left % 1_000_000_000))
+    }
+
+    var hasPassed: Bool {
+        guard let at = nanoseconds else { return false }
+        return Sys.monotonicNanoseconds() >= at
+    }
+}
+
+/// Polls `fds` (the last entry being the thread's wake descriptor) until one
+/// is ready, the deadline passes (returns false) or `check` throws. EINTR is
+/// retried with the remaining time recomputed; a wake-up drains the wake
+/// descriptor and runs `check` again, which throws when the wake-up was meant
+/// for this call (interrupt, close) and returns when it was stale.
+func pollWithWake(_ fds: UnsafeMutableBufferPointer<pollfd>, deadline: Deadline, operation: StaticString,
+                  check: () throws(SocketError) -> Void) throws(SocketError) -> Bool {
+    let wakeIndex = fds.count - 1
+    while true {
+        try check()
+        let ts = deadline.remaining()
+        if let t = ts, t.tv_sec == 0 && t.tv_nsec == 0 { return false }
+        for i in 0..<fds.count { fds[i].revents = 0 }
+        let result: SysResult<Int32>
+        if let t = ts {
+            result = withUnsafePointer(to: t) { Sys.ppoll(fds.baseAddress!, fds.count, $0) }
+        } else {
+            result = Sys.ppoll(fds.baseAddress!, fds.count, nil)
+        }
+        let r: Int32
+        switch result {
+        case .ok(let n): r = n
+        case .failed(let e) where e == EINTR: continue
+        case .failed(let e): throw SocketError(.socket, operation, "poll failed", errno: e)
+        }
+        if r == 0 { continue }  // the loop sees the deadline
+        if fds[wakeIndex].revents != 0 {
+            Sys.eventfdDrain(fds[wakeIndex].fd)
+            if r == 1 { continue }  // only the wake-up: check decides
+            try check()
+        }
+        return true
+    }
+}

@@ -1,0 +1,687 @@
+/* bench.c: libsagsocket through its C ABI against the same work done with
+ * raw POSIX calls, in one process, in the same run. A report, not a test:
+ * it exits 0 whether or not the goals are met (non-zero only when something
+ * fails outright).
+ *
+ *   cc -O2 bench.c $(pkg-config --cflags --libs sagsocket) -pthread
+ *   BENCH_SCALE=0.1 ./bench        (sizes x 0.1; default 1)
+ *   BENCH_ROUNDS=9 ./bench         (rounds; default and minimum 5)
+ *
+ * Each round runs every measurement twice, raw and lib, alternating which
+ * goes first (even rounds raw first, odd rounds lib first). The table shows
+ * the median of each side and the median of the per-round ratios lib/raw.
+ *
+ *   bulk        1 GiB in 64 KiB sends over loopback TCP, a receiver thread
+ *               doing 64 KiB receives; throughput (goal lib/raw >= 0.95)
+ *   ping-pong   1-byte round trips with TCP_NODELAY against an echo
+ *               thread; latency (goal lib/raw <= 1.05)
+ *   connect     serial connect/accept/close on loopback; rate
+ *               (goal lib/raw >= 0.95)
+ *   abi call    sag_socket_fd in a loop, ns per call (goal <= 20 ns), next to
+ *               a call through a volatile function pointer
+ *
+ * Both sides do the same socket work: the library turns TCP_NODELAY on for
+ * every connected and accepted stream socket, so the raw side does too; the
+ * raw side uses blocking fds, SOCK_CLOEXEC, accept4 and MSG_NOSIGNAL.
+ */
+#define _GNU_SOURCE /* accept4 */
+
+#include <sagsocket.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK (64 * 1024)
+#define GIB (1024.0 * 1024.0 * 1024.0)
+
+/* ---- sizes -------------------------------------------------------------- */
+static double scale = 1.0;
+static int rounds = 5;
+static uint64_t bulk_bytes; /* a multiple of CHUNK */
+static long pingpong_n, connect_n, abi_n;
+
+/* ---- helpers ------------------------------------------------------------ */
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die_errno(const char *what)
+{
+    fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
+    exit(2);
+}
+
+static void die_sag(const char *what, int st, const sag_error *err)
+{
+    fprintf(stderr, "bench: %s: %s [%s]\n", what,
+            err ? sag_error_message(err) : sag_status_message(st),
+            sag_status_name(st));
+    exit(2);
+}
+
+#define SAG(call, err)                                                         \
+    do {                                                                       \
+        int st_ = (call);                                                      \
+        if (st_ != SAG_OK)                                                     \
+            die_sag(#call, st_, (err));                                        \
+    } while (0)
+
+static sag_error *new_error(void)
+{
+    sag_error *e = NULL;
+    SAG(sag_error_new(&e), NULL);
+    return e;
+}
+
+static void set_nodelay(int fd)
+{
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        die_errno("setsockopt TCP_NODELAY");
+}
+
+/* ---- raw POSIX side ----------------------------------------------------- */
+static int raw_listen_fd;
+static struct sockaddr_in raw_addr; /* 127.0.0.1:port of raw_listen_fd */
+
+static void raw_setup(void)
+{
+    int one = 1;
+    socklen_t len = sizeof raw_addr;
+
+    raw_listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (raw_listen_fd < 0)
+        die_errno("socket");
+    if (setsockopt(raw_listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one))
+        die_errno("setsockopt SO_REUSEADDR");
+    memset(&raw_addr, 0, sizeof raw_addr);
+    raw_addr.sin_family = AF_INET;
+    raw_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    raw_addr.sin_port = 0;
+    if (bind(raw_listen_fd, (struct sockaddr *)&raw_addr, sizeof raw_addr))
+        die_errno("bind");
+    if (listen(raw_listen_fd, SOMAXCONN))
+        die_errno("listen");
+    if (getsockname(raw_listen_fd, (struct sockaddr *)&raw_addr, &len))
+        die_errno("getsockname");
+}
+
+static int raw_connect(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        die_errno("socket");
+    while (connect(fd, (struct sockaddr *)&raw_addr, sizeof raw_addr) != 0)
+        if (errno != EINTR)
+            die_errno("connect");
+    set_nodelay(fd);
+    return fd;
+}
+
+static int raw_accept(void)
+{
+    int fd;
+    while ((fd = accept4(raw_listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+        if (errno != EINTR)
+            die_errno("accept4");
+    set_nodelay(fd);
+    return fd;
+}
+
+static void raw_send_all(int fd, const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            die_errno("send");
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+static size_t raw_recv(int fd, uint8_t *buf, size_t len)
+{
+    ssize_t n;
+    while ((n = recv(fd, buf, len, 0)) < 0)
+        if (errno != EINTR)
+            die_errno("recv");
+    return (size_t)n;
+}
+
+/* ---- library side ------------------------------------------------------- */
+static sag_error *err;        /* the main thread's error object */
+static sag_socket *lib_listen; /* listening on 127.0.0.1:lib_port */
+static char lib_port[16];
+static sag_addrinfo *lib_ai;  /* 127.0.0.1:lib_port, for connect */
+
+static void lib_setup(void)
+{
+    sag_addrinfo *hints = NULL, *bind_ai = NULL;
+    sag_socket_info *info = NULL;
+    int port;
+
+    /* A listener on loopback only: the low-level calls, since
+     * sag_make_server_socket binds the wildcard address. */
+    SAG(sag_make_hint_addrinfo(SAG_AF_INET, SAG_SOCK_STREAM,
+                               SAG_AI_PASSIVE | SAG_AI_NUMERICHOST, 0, &hints,
+                               err), err);
+    SAG(sag_get_addrinfo("127.0.0.1", "0", hints, &bind_ai, err), err);
+    SAG(sag_create_socket(bind_ai, &lib_listen, err), err);
+    SAG(sag_socket_setsockopt_int(lib_listen, SAG_SOL_SOCKET, SAG_SO_REUSEADDR,
+                                  1, err), err);
+    SAG(sag_socket_bind(lib_listen, bind_ai, err), err);
+    SAG(sag_socket_listen(lib_listen, SAG_SOMAXCONN, err), err);
+    SAG(sag_socket_get_info(lib_listen, &info, err), err);
+    if (info == NULL) {
+        fprintf(stderr, "bench: sag_socket_get_info gave no info\n");
+        exit(2);
+    }
+    SAG(sag_socket_info_port(info, &port, err), err);
+    snprintf(lib_port, sizeof lib_port, "%d", port);
+    sag_socket_info_free(info);
+    sag_addrinfo_free(bind_ai);
+    sag_addrinfo_free(hints);
+
+    SAG(sag_make_hint_addrinfo(SAG_AF_INET, SAG_SOCK_STREAM,
+                               SAG_AI_NUMERICHOST | SAG_AI_NUMERICSERV, 0,
+                               &hints, err), err);
+    SAG(sag_get_addrinfo("127.0.0.1", lib_port, hints, &lib_ai, err), err);
+    sag_addrinfo_free(hints);
+}
+
+/* A connected pair through the library: the client side the way a user
+ * would make it (make-client-socket), the server side from accept. */
+static void lib_pair(sag_socket **client, sag_socket **server)
+{
+    SAG(sag_make_client_socket("127.0.0.1", lib_port, SAG_AF_INET,
+                               SAG_SOCK_STREAM, 0, 0, client, err), err);
+    SAG(sag_socket_accept(lib_listen, server, err), err);
+}
+
+/* ---- bulk --------------------------------------------------------------- */
+struct bulk_rx {
+    int fd;
+    sag_socket *s;
+    uint64_t got;
+};
+
+static void *raw_bulk_receiver(void *p)
+{
+    struct bulk_rx *rx = p;
+    uint8_t *buf = malloc(CHUNK);
+    size_t n;
+    if (buf == NULL)
+        die_errno("malloc");
+    while ((n = raw_recv(rx->fd, buf, CHUNK)) > 0)
+        rx->got += n;
+    free(buf);
+    return NULL;
+}
+
+static void *lib_bulk_receiver(void *p)
+{
+    struct bulk_rx *rx = p;
+    sag_error *e = new_error(); /* one error object per thread */
+    uint8_t *buf = malloc(CHUNK);
+    size_t n;
+    if (buf == NULL)
+        die_errno("malloc");
+    for (;;) {
+        SAG(sag_socket_recv(rx->s, buf, 0, CHUNK, 0, &n, e), e);
+        if (n == 0)
+            break;
+        rx->got += n;
+    }
+    free(buf);
+    sag_error_free(e);
+    return NULL;
+}
+
+static uint8_t *send_buf;
+
+/* Returns bytes per second. Timed: from the first send until the receiver
+ * has read every byte and seen the end of the stream. */
+static double bulk_raw(void)
+{
+    struct bulk_rx rx = {-1, NULL, 0};
+    int c = raw_connect(), s = raw_accept();
+    pthread_t th;
+    uint64_t left;
+    double t0, t1;
+
+    rx.fd = s;
+    if (pthread_create(&th, NULL, raw_bulk_receiver, &rx))
+        die_errno("pthread_create");
+    t0 = now();
+    for (left = bulk_bytes; left > 0; left -= CHUNK)
+        raw_send_all(c, send_buf, CHUNK);
+    shutdown(c, SHUT_WR);
+    pthread_join(th, NULL);
+    t1 = now();
+    if (rx.got != bulk_bytes) {
+        fprintf(stderr, "bench: raw bulk received %llu of %llu bytes\n",
+                (unsigned long long)rx.got, (unsigned long long)bulk_bytes);
+        exit(2);
+    }
+    close(c);
+    close(s);
+    return (double)bulk_bytes / (t1 - t0);
+}
+
+static double bulk_lib(void)
+{
+    struct bulk_rx rx = {-1, NULL, 0};
+    sag_socket *c = NULL, *s = NULL;
+    pthread_t th;
+    uint64_t left;
+    size_t sent;
+    double t0, t1;
+
+    lib_pair(&c, &s);
+    rx.s = s;
+    if (pthread_create(&th, NULL, lib_bulk_receiver, &rx))
+        die_errno("pthread_create");
+    t0 = now();
+    for (left = bulk_bytes; left > 0; left -= CHUNK)
+        SAG(sag_socket_send(c, send_buf, 0, CHUNK, 0, &sent, err), err);
+    SAG(sag_socket_shutdown(c, SAG_SHUT_WR, err), err);
+    pthread_join(th, NULL);
+    t1 = now();
+    if (rx.got != bulk_bytes) {
+        fprintf(stderr, "bench: lib bulk received %llu of %llu bytes\n",
+                (unsigned long long)rx.got, (unsigned long long)bulk_bytes);
+        exit(2);
+    }
+    sag_socket_free(c);
+    sag_socket_free(s);
+    return (double)bulk_bytes / (t1 - t0);
+}
+
+/* ---- ping-pong ---------------------------------------------------------- */
+#define WARMUP 200
+
+static void *raw_echo(void *p)
+{
+    int fd = *(int *)p;
+    uint8_t b;
+    while (raw_recv(fd, &b, 1) == 1)
+        raw_send_all(fd, &b, 1);
+    return NULL;
+}
+
+static void *lib_echo(void *p)
+{
+    sag_socket *s = p;
+    sag_error *e = new_error();
+    uint8_t b;
+    size_t n, sent;
+    for (;;) {
+        SAG(sag_socket_recv(s, &b, 0, 1, 0, &n, e), e);
+        if (n == 0)
+            break;
+        SAG(sag_socket_send(s, &b, 0, 1, 0, &sent, e), e);
+    }
+    sag_error_free(e);
+    return NULL;
+}
+
+/* Returns seconds per round trip. */
+static double pingpong_raw(void)
+{
+    int c = raw_connect(), s = raw_accept();
+    pthread_t th;
+    uint8_t b = 'x';
+    long i;
+    double t0 = 0, t1;
+
+    if (pthread_create(&th, NULL, raw_echo, &s))
+        die_errno("pthread_create");
+    for (i = -WARMUP; i < pingpong_n; i++) {
+        if (i == 0)
+            t0 = now();
+        raw_send_all(c, &b, 1);
+        if (raw_recv(c, &b, 1) != 1) {
+            fprintf(stderr, "bench: raw ping-pong: early end of stream\n");
+            exit(2);
+        }
+    }
+    t1 = now();
+    shutdown(c, SHUT_WR);
+    pthread_join(th, NULL);
+    close(c);
+    close(s);
+    return (t1 - t0) / (double)pingpong_n;
+}
+
+static double pingpong_lib(void)
+{
+    sag_socket *c = NULL, *s = NULL;
+    pthread_t th;
+    uint8_t b = 'x';
+    size_t n, sent;
+    long i;
+    double t0 = 0, t1;
+
+    lib_pair(&c, &s);
+    if (pthread_create(&th, NULL, lib_echo, s))
+        die_errno("pthread_create");
+    for (i = -WARMUP; i < pingpong_n; i++) {
+        if (i == 0)
+            t0 = now();
+        SAG(sag_socket_send(c, &b, 0, 1, 0, &sent, err), err);
+        SAG(sag_socket_recv(c, &b, 0, 1, 0, &n, err), err);
+        if (n != 1) {
+            fprintf(stderr, "bench: lib ping-pong: early end of stream\n");
+            exit(2);
+        }
+    }
+    t1 = now();
+    SAG(sag_socket_shutdown(c, SAG_SHUT_WR, err), err);
+    pthread_join(th, NULL);
+    sag_socket_free(c);
+    sag_socket_free(s);
+    return (t1 - t0) / (double)pingpong_n;
+}
+
+/* ---- connect/accept/close ----------------------------------------------- */
+/* One iteration: a new socket connects, the listener accepts, the server
+ * side closes first, the client reads the end of stream and closes. So the
+ * TIME_WAIT state lands on the server side (keyed by the listening port)
+ * and the client's ephemeral ports are free again at once: no exhaustion. */
+
+/* Returns connections per second. */
+static double connect_raw(void)
+{
+    uint8_t b;
+    long i;
+    double t0 = now();
+    for (i = 0; i < connect_n; i++) {
+        int c = raw_connect();
+        int s = raw_accept();
+        close(s);
+        if (raw_recv(c, &b, 1) != 0) {
+            fprintf(stderr, "bench: raw connect: data instead of EOF\n");
+            exit(2);
+        }
+        close(c);
+    }
+    return (double)connect_n / (now() - t0);
+}
+
+static double connect_lib(void)
+{
+    uint8_t b;
+    size_t n;
+    long i;
+    double t0 = now();
+    for (i = 0; i < connect_n; i++) {
+        sag_socket *c = NULL, *s = NULL;
+        /* (create-socket ai) (socket-connect! c ai): the same work as
+         * socket()+connect() with the address resolved once, up front. */
+        SAG(sag_create_socket(lib_ai, &c, err), err);
+        SAG(sag_socket_connect(c, lib_ai, -1, err), err);
+        SAG(sag_socket_accept(lib_listen, &s, err), err);
+        SAG(sag_socket_free(s), err); /* closes and releases */
+        SAG(sag_socket_recv(c, &b, 0, 1, 0, &n, err), err);
+        if (n != 0) {
+            fprintf(stderr, "bench: lib connect: data instead of EOF\n");
+            exit(2);
+        }
+        SAG(sag_socket_free(c), err);
+    }
+    return (double)connect_n / (now() - t0);
+}
+
+/* ---- one ABI call ------------------------------------------------------- */
+/* The raw reference: a call that cannot be inlined, through a volatile
+ * function pointer, doing what sag_socket_fd does minus the handle check. */
+struct fake_socket {
+    int fd;
+};
+__attribute__((noinline)) static int fake_socket_fd(void *s, int *out,
+                                                    void *e)
+{
+    (void)e;
+    *out = ((struct fake_socket *)s)->fd;
+    return 0;
+}
+static int (*volatile fake_fd_fn)(void *, int *, void *) = fake_socket_fd;
+static volatile int sink;
+
+/* Returns seconds per call. */
+static double abi_raw(void)
+{
+    struct fake_socket fs = {3};
+    int fd = 0, acc = 0, st = 0;
+    long i;
+    double t0 = now();
+    for (i = 0; i < abi_n; i++) {
+        st |= fake_fd_fn(&fs, &fd, NULL);
+        acc += fd;
+    }
+    double t = now() - t0;
+    sink = acc + st;
+    return t / (double)abi_n;
+}
+
+static double abi_lib(void)
+{
+    int fd = 0, acc = 0, st = 0;
+    long i;
+    double t0 = now(), t;
+    for (i = 0; i < abi_n; i++) {
+        st |= sag_socket_fd(lib_listen, &fd, err);
+        acc += fd;
+    }
+    t = now() - t0;
+    if (st != SAG_OK)
+        die_sag("sag_socket_fd", st, err);
+    sink = acc;
+    return t / (double)abi_n;
+}
+
+/* ---- statistics and the table ------------------------------------------- */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, int n)
+{
+    double *c = malloc(sizeof *c * (size_t)n), m;
+    if (c == NULL)
+        die_errno("malloc");
+    memcpy(c, v, sizeof *c * (size_t)n);
+    qsort(c, (size_t)n, sizeof *c, cmp_double);
+    m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+    free(c);
+    return m;
+}
+
+enum { T_BULK, T_PINGPONG, T_CONNECT, T_ABI, N_TESTS };
+
+struct test {
+    double (*raw)(void);
+    double (*lib)(void);
+    double *raw_v, *lib_v, *ratio_v;
+};
+
+static struct test tests[N_TESTS] = {
+    {bulk_raw, bulk_lib, NULL, NULL, NULL},
+    {pingpong_raw, pingpong_lib, NULL, NULL, NULL},
+    {connect_raw, connect_lib, NULL, NULL, NULL},
+    {abi_raw, abi_lib, NULL, NULL, NULL},
+};
+
+static void print_row(const char *name, const char *raw, const char *lib,
+                      int t, const char *goal, int met)
+{
+    double lo = tests[t].ratio_v[0], hi = lo;
+    int r;
+    char range[32];
+    for (r = 1; r < rounds; r++) {
+        if (tests[t].ratio_v[r] < lo)
+            lo = tests[t].ratio_v[r];
+        if (tests[t].ratio_v[r] > hi)
+            hi = tests[t].ratio_v[r];
+    }
+    snprintf(range, sizeof range, "%.3f-%.3f", lo, hi);
+    printf("%-38s %14s %14s %8.3f  %-12s %-14s %s\n", name, raw, lib,
+           median(tests[t].ratio_v, rounds), range, goal,
+           met ? "met" : "MISSED");
+}
+
+static void parse_env(void)
+{
+    const char *v = getenv("BENCH_SCALE");
+    if (v != NULL && *v != '\0') {
+        char *end;
+        scale = strtod(v, &end);
+        if (*end != '\0' || !(scale > 0) || scale > 100) {
+            fprintf(stderr, "bench: BENCH_SCALE must be a number in (0, 100]\n");
+            exit(2);
+        }
+    }
+    v = getenv("BENCH_ROUNDS");
+    if (v != NULL && *v != '\0') {
+        rounds = atoi(v);
+        if (rounds < 5)
+            rounds = 5;
+    }
+    bulk_bytes = (uint64_t)(GIB * scale / CHUNK) * CHUNK;
+    if (bulk_bytes < 16 * CHUNK)
+        bulk_bytes = 16 * CHUNK;
+    pingpong_n = (long)(20000 * scale);
+    if (pingpong_n < 100)
+        pingpong_n = 100;
+    connect_n = (long)(20000 * scale);
+    if (connect_n < 100)
+        connect_n = 100;
+    abi_n = (long)(10000000 * scale);
+    if (abi_n < 1000000)
+        abi_n = 1000000;
+}
+
+int main(void)
+{
+    char raw_s[32], lib_s[32], name[64];
+    int r, t;
+    double raw_m, lib_m, ratio;
+
+    parse_env();
+    if (sag_version_number() / 10000 != SAG_VERSION_MAJOR) {
+        fprintf(stderr, "bench: header %s but library %s\n",
+                SAG_VERSION_STRING, sag_version_string());
+        return 2;
+    }
+    err = new_error();
+    send_buf = malloc(CHUNK);
+    if (send_buf == NULL)
+        die_errno("malloc");
+    memset(send_buf, 0x5a, CHUNK);
+    for (t = 0; t < N_TESTS; t++) {
+        tests[t].raw_v = calloc((size_t)rounds, sizeof(double));
+        tests[t].lib_v = calloc((size_t)rounds, sizeof(double));
+        tests[t].ratio_v = calloc((size_t)rounds, sizeof(double));
+        if (!tests[t].raw_v || !tests[t].lib_v || !tests[t].ratio_v)
+            die_errno("calloc");
+    }
+    raw_setup();
+    lib_setup();
+
+    printf("sagsocket bench: libsagsocket %s through its C ABI vs raw POSIX "
+           "calls in C, loopback TCP, same process and run.\n",
+           sag_version_string());
+    printf("  BENCH_SCALE=%g, %d interleaved rounds (even rounds raw first, "
+           "odd rounds lib first); medians shown, ratio = median of "
+           "per-round lib/raw.\n", scale, rounds);
+    printf("  A report, not a test. Rerun: make bench  (quick: BENCH_SCALE=0.1 "
+           "bash bench/run.sh build/stage)\n");
+    fflush(stdout);
+
+    for (r = 0; r < rounds; r++) {
+        for (t = 0; t < N_TESTS; t++) {
+            if (r % 2 == 0) {
+                tests[t].raw_v[r] = tests[t].raw();
+                tests[t].lib_v[r] = tests[t].lib();
+            } else {
+                tests[t].lib_v[r] = tests[t].lib();
+                tests[t].raw_v[r] = tests[t].raw();
+            }
+            tests[t].ratio_v[r] = tests[t].lib_v[r] / tests[t].raw_v[r];
+        }
+        fprintf(stderr, "bench: round %d/%d (%s first): lib/raw bulk %.3f, "
+                "ping-pong %.3f, connect %.3f, abi call %.3f\n", r + 1, rounds,
+                r % 2 == 0 ? "raw" : "lib", tests[T_BULK].ratio_v[r],
+                tests[T_PINGPONG].ratio_v[r], tests[T_CONNECT].ratio_v[r],
+                tests[T_ABI].ratio_v[r]);
+    }
+
+    printf("\n%-38s %14s %14s %8s  %-12s %-14s %s\n", "measurement", "raw",
+           "lib", "lib/raw", "range", "goal", "");
+
+    snprintf(name, sizeof name, "bulk %.2f GiB, 64 KiB sends",
+             (double)bulk_bytes / GIB);
+    raw_m = median(tests[T_BULK].raw_v, rounds);
+    lib_m = median(tests[T_BULK].lib_v, rounds);
+    ratio = median(tests[T_BULK].ratio_v, rounds);
+    snprintf(raw_s, sizeof raw_s, "%.2f GiB/s", raw_m / GIB);
+    snprintf(lib_s, sizeof lib_s, "%.2f GiB/s", lib_m / GIB);
+    print_row(name, raw_s, lib_s, T_BULK, "lib/raw>=0.95", ratio >= 0.95);
+
+    snprintf(name, sizeof name, "ping-pong 1 byte, %ld round trips",
+             pingpong_n);
+    raw_m = median(tests[T_PINGPONG].raw_v, rounds);
+    lib_m = median(tests[T_PINGPONG].lib_v, rounds);
+    ratio = median(tests[T_PINGPONG].ratio_v, rounds);
+    snprintf(raw_s, sizeof raw_s, "%.2f us/rt", raw_m * 1e6);
+    snprintf(lib_s, sizeof lib_s, "%.2f us/rt", lib_m * 1e6);
+    print_row(name, raw_s, lib_s, T_PINGPONG, "lib/raw<=1.05", ratio <= 1.05);
+
+    snprintf(name, sizeof name, "connect/accept/close x%ld", connect_n);
+    raw_m = median(tests[T_CONNECT].raw_v, rounds);
+    lib_m = median(tests[T_CONNECT].lib_v, rounds);
+    ratio = median(tests[T_CONNECT].ratio_v, rounds);
+    snprintf(raw_s, sizeof raw_s, "%.0f conn/s", raw_m);
+    snprintf(lib_s, sizeof lib_s, "%.0f conn/s", lib_m);
+    print_row(name, raw_s, lib_s, T_CONNECT, "lib/raw>=0.95", ratio >= 0.95);
+
+    snprintf(name, sizeof name, "sag_socket_fd x%ld (raw: fn ptr)", abi_n);
+    raw_m = median(tests[T_ABI].raw_v, rounds);
+    lib_m = median(tests[T_ABI].lib_v, rounds);
+    snprintf(raw_s, sizeof raw_s, "%.2f ns/call", raw_m * 1e9);
+    snprintf(lib_s, sizeof lib_s, "%.2f ns/call", lib_m * 1e9);
+    print_row(name, raw_s, lib_s, T_ABI, "lib<=20 ns", lib_m * 1e9 <= 20.0);
+
+    printf("\nbulk and connect ratios are rates (higher is better for lib); "
+           "ping-pong and the ABI call are times (lower is better).\n");
+
+    for (t = 0; t < N_TESTS; t++) {
+        free(tests[t].raw_v);
+        free(tests[t].lib_v);
+        free(tests[t].ratio_v);
+    }
+    free(send_buf);
+    sag_addrinfo_free(lib_ai);
+    sag_socket_free(lib_listen);
+    close(raw_listen_fd);
+    sag_error_free(err);
+    return 0;
+}
