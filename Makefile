@@ -20,7 +20,7 @@ REALNAME := $(LIBNAME).$(VERSION)
 BUILD := build
 SWIFT_CONFIG ?= release
 SWIFT_FLAGS := -c $(SWIFT_CONFIG) -Xswiftc -static-stdlib \
-  -Xlinker --version-script=$(CURDIR)/Sources/SagSocketCABI/sagsocket.map \
+  -Xlinker --version-script=$(CURDIR)/$(BUILD)/sagsocket.map \
   -Xlinker -soname=$(SONAME) -Xlinker -z -Xlinker nodelete
 STAGE := $(CURDIR)/$(BUILD)/stage
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
@@ -31,7 +31,12 @@ all: lib
 setup:
 	@bash scripts/setup.sh
 
-$(BUILD)/lib/$(REALNAME): $(SWIFT_SOURCES) include/sagsocket.h include/sagsocket_decls.h
+# The linker version script: exactly the functions the header declares.
+$(BUILD)/sagsocket.map: include/sagsocket_decls.h scripts/version-script.py
+	mkdir -p $(BUILD)
+	python3 scripts/version-script.py $< > $@
+
+$(BUILD)/lib/$(REALNAME): $(SWIFT_SOURCES) include/sagsocket.h include/sagsocket_decls.h $(BUILD)/sagsocket.map
 	swift build $(SWIFT_FLAGS) --product sagsocket
 	mkdir -p $(BUILD)/lib $(BUILD)/include $(BUILD)/pkgconfig
 	cp "$$(swift build $(SWIFT_FLAGS) --show-bin-path)/$(LIBNAME)" $@

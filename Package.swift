@@ -25,7 +25,6 @@ let package = Package(
         .target(
             name: "SagSocketCABI",
             dependencies: ["SagSocketCore", "CSagSocket"],
-            exclude: ["sagsocket.map"],
             swiftSettings: strict + [.enableExperimentalFeature("CImplementation")]
         ),
         .testTarget(name: "SagSocketCoreTests", dependencies: ["SagSocketCore"], swiftSettings: strict),

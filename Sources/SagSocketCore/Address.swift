@@ -101,7 +101,7 @@ public struct SocketInfo: Sendable {
     public let ipAddress: IPAddress
     public let port: Int
 
-    init?(_ address: SocketAddress) {
+    public init?(_ address: SocketAddress) {
         guard let ip = address.ipAddress, let port = address.port else { return nil }
         self.ipAddress = ip
         self.hostname = ip.description

@@ -1,0 +1,141 @@
+// Errors.swift: sag_error objects, the thread's last error, and the helpers
+// every entry point uses to check its arguments and report a failure.
+
+import Glibc
+import SagSocketCore
+import Synchronization
+
+/// One recorded failure, as a sag_error handle shows it.
+final class ErrorObject: Sendable {
+    struct Record {
+        var status: Int32 = 0
+        var error: SocketError? = nil
+        /// C strings handed out since the last fill; freed by the next fill.
+        var strings: [CString] = []
+    }
+
+    let record = Mutex(Record())
+    /// The thread's last-error object cannot be freed by the caller.
+    let libraryOwned: Bool
+
+    init(libraryOwned: Bool) { self.libraryOwned = libraryOwned }
+
+    func fill(_ status: Int32, _ error: SocketError?) {
+        record.withLock { r in
+            r.status = status
+            r.error = error
+            r.strings.removeAll()
+        }
+    }
+
+    func read<R: Sendable>(_ body: (inout Record) -> sending R) -> R { record.withLock { body(&$0) } }
+
+    /// A C string of `s`, valid until the next fill.
+    func keep(_ s: String?) -> UnsafePointer<CChar>? {
+        guard let s else { return nil }
+        let c = CString(s)
+        record.withLock { $0.strings.append(c) }
+        return c.value
+    }
+}
+
+/// The calling thread's last-error object, made on first use and freed
+/// (its handle too) when the thread exits.
+enum ThreadError {
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k) { value in
+            guard let value else { return }
+            _ = handles.remove(value, .error)
+        }
+        return k
+    }()
+
+    /// Used when no thread object can be made (out of memory).
+    nonisolated(unsafe) static let fallback: (object: ErrorObject, handle: OpaquePointer?) = {
+        let o = ErrorObject(libraryOwned: true)
+        return (o, handles.insert(o, .error))
+    }()
+
+    static func current() -> (object: ErrorObject, handle: OpaquePointer?) {
+        if let p = pthread_getspecific(key),
+           let o = handles.lookup(p, .error, as: ErrorObject.self) {
+            return (o, OpaquePointer(p))
+        }
+        let o = ErrorObject(libraryOwned: true)
+        guard let h = handles.insert(o, .error) else { return fallback }
+        pthread_setspecific(key, UnsafeRawPointer(h))
+        return (o, h)
+    }
+}
+
+// MARK: - Failing
+
+/// Records a failure in the caller's error object (if any) and the thread's,
+/// and returns its status.
+@inline(never)
+func fail(_ err: OpaquePointer?, _ status: Int32, _ error: SocketError) -> Int32 {
+    ThreadError.current().object.fill(status, error)
+    if let err, let o = handles.lookup(UnsafeRawPointer(err), .error, as: ErrorObject.self) {
+        o.fill(status, error)
+    }
+    return status
+}
+
+@inline(never)
+func fail(_ err: OpaquePointer?, _ error: SocketError) -> Int32 {
+    fail(err, Status.of(error.kind), error)
+}
+
+/// A handle argument that is not a live handle of the expected kind.
+@inline(never)
+func misuse(_ err: OpaquePointer?, _ operation: StaticString, _ what: String = "handle") -> Int32 {
+    fail(err, Status.misuse, SocketError(.invalidArgument, operation, "\(what) is not a live handle of the expected kind"))
+}
+
+@inline(never)
+func invalid(_ err: OpaquePointer?, _ operation: StaticString, _ detail: String) -> Int32 {
+    fail(err, Status.invalid, SocketError(.invalidArgument, operation, detail))
+}
+
+@inline(never)
+func noMemory(_ err: OpaquePointer?, _ operation: StaticString) -> Int32 {
+    fail(err, Status.noMemory, SocketError(.outOfMemory, operation, "no room for a new handle"))
+}
+
+/// Runs a body that may throw a core condition; 0 or the failure's status.
+@inline(__always)
+func run(_ err: OpaquePointer?, _ body: () throws(SocketError) -> Void) -> Int32 {
+    do {
+        try body()
+        return Status.ok
+    } catch {
+        return fail(err, error)
+    }
+}
+
+// MARK: - Argument checks
+
+/// A caller buffer range buf[start, start+len): nil for a NULL pointer with
+/// a non-zero length, a "negative" size_t or an overflowing range.
+@inline(__always)
+func bufferRange(_ buf: UnsafeRawPointer?, _ start: Int, _ len: Int) -> UnsafeRawBufferPointer? {
+    guard start >= 0, len >= 0 else { return nil }
+    let (_, overflow) = start.addingReportingOverflow(len)
+    guard !overflow else { return nil }
+    guard let buf else { return len == 0 ? UnsafeRawBufferPointer(start: nil, count: 0) : nil }
+    return UnsafeRawBufferPointer(start: buf + start, count: len)
+}
+
+@inline(__always)
+func mutableBufferRange(_ buf: UnsafeMutableRawPointer?, _ start: Int, _ len: Int) -> UnsafeMutableRawBufferPointer? {
+    guard let r = bufferRange(UnsafeRawPointer(buf), start, len) else { return nil }
+    return UnsafeMutableRawBufferPointer(mutating: r)
+}
+
+/// A string argument: .some(nil) for NULL (#f), nil for malformed UTF-8.
+func stringArgument(_ p: UnsafePointer<CChar>?) -> String?? {
+    guard let p else { return .some(nil) }
+    guard let s = String(validatingCString: p) else { return nil }
+    return .some(s)
+}

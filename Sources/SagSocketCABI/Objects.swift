@@ -1,0 +1,93 @@
+// Objects.swift: what each kind of handle refers to, and the C strings the
+// ABI hands out (owned by their object, freed with it).
+
+import Glibc
+import SagSocketCore
+import Synchronization
+
+/// A NUL-terminated copy of a Swift string, alive as long as this object.
+final class CString: Sendable {
+    nonisolated(unsafe) let pointer: UnsafeMutablePointer<CChar>?
+
+    init(_ s: String) {
+        pointer = s.withCString { strdup($0) }
+    }
+
+    deinit { free(pointer) }
+
+    var value: UnsafePointer<CChar>? { pointer.map { UnsafePointer($0) } }
+}
+
+/// Interns strings for an object: each distinct string is copied once and
+/// stays valid until the object is freed.
+final class StringCache: Sendable {
+    private let strings = Mutex<[String: CString]>([:])
+
+    func pointer(_ s: String?) -> UnsafePointer<CChar>? {
+        guard let s else { return nil }
+        return strings.withLock { d in
+            if let c = d[s] { return c.value }
+            let c = CString(s)
+            d[s] = c
+            return c.value
+        }
+    }
+}
+
+final class SocketObject: Sendable {
+    let socket: Socket
+    let strings = StringCache()
+    init(_ socket: Socket) { self.socket = socket }
+}
+
+final class AddrInfoObject: Sendable {
+    let chain: [AddrInfo]
+    let index: Int
+    init(_ chain: [AddrInfo], _ index: Int) {
+        self.chain = chain
+        self.index = index
+    }
+    var entry: AddrInfo { chain[index] }
+}
+
+final class SockaddrObject: Sendable {
+    let address: Mutex<SocketAddress>
+    init(_ a: SocketAddress) { address = Mutex(a) }
+}
+
+final class SocketInfoObject: Sendable {
+    let info: SocketInfo
+    let hostname: CString
+    init(_ info: SocketInfo) {
+        self.info = info
+        hostname = CString(info.hostname)
+    }
+}
+
+final class IPAddressObject: Sendable {
+    let ip: IPAddress
+    let text: CString
+    init(_ ip: IPAddress) {
+        self.ip = ip
+        text = CString(ip.description)
+    }
+}
+
+// MARK: - Registering and looking up
+
+/// Registers a new socket and stores its handle in the socket's tag.
+func register(_ socket: Socket) -> OpaquePointer? {
+    guard let h = handles.insert(SocketObject(socket), .socket) else { return nil }
+    socket.tag.store(UInt(bitPattern: h), ordering: .releasing)
+    return h
+}
+
+@inline(__always)
+func socketObject(_ h: OpaquePointer?) -> SocketObject? {
+    handles.lookup(UnsafeRawPointer(h), .socket, as: SocketObject.self)
+}
+
+/// The handle of a socket object made by the library.
+func handle(of socket: Socket) -> OpaquePointer? {
+    OpaquePointer(bitPattern: socket.tag.load(ordering: .acquiring))
+}
