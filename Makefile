@@ -73,7 +73,7 @@ check: setup stage swift-test c-test abi-test
 	@echo "make check: all test groups passed"
 
 swift-test:
-	swift test --parallel 2>&1 | tail -n 40; test $${PIPESTATUS[0]} -eq 0
+	swift test --no-parallel 2>&1 | tail -n 40; test $${PIPESTATUS[0]} -eq 0
 
 c-test: stage
 	bash Tests/c/run.sh $(STAGE)

@@ -72,8 +72,7 @@ func pollWithWake(_ fds: UnsafeMutableBufferPointer<pollfd>, deadline: Deadline,
     let wakeIndex = fds.count - 1
     while true {
         try check()
-        let ts = deadline.remaining()
-        if let t = ts, t.tv_sec == 0 && t.tv_nsec == 0 { return false }
+        let ts = deadline.remaining()  // zero still polls once
         for i in 0..<fds.count { fds[i].revents = 0 }
         let result: SysResult<Int32>
         if let t = ts {
@@ -87,7 +86,10 @@ func pollWithWake(_ fds: UnsafeMutableBufferPointer<pollfd>, deadline: Deadline,
         case .failed(let e) where e == EINTR: continue
         case .failed(let e): throw SocketError(.socket, operation, "poll failed", errno: e)
         }
-        if r == 0 { continue }  // the loop sees the deadline
+        if r == 0 {
+            if deadline.hasPassed { return false }
+            continue  // woke early (rounding): wait for the rest
+        }
         if fds[wakeIndex].revents != 0 {
             Sys.eventfdDrain(fds[wakeIndex].fd)
             if r == 1 { continue }  // only the wake-up: check decides

@@ -1,0 +1,108 @@
+// Support.swift: helpers for the core tests: OS threads (blocking calls
+// must not run on Swift's cooperative pool), loopback socket pairs, timing.
+
+import Glibc
+import SagSocketCore
+import Synchronization
+import Testing
+
+/// An OS thread running `body`; `join()` waits for it.
+final class OSThread: @unchecked Sendable {
+    private var thread = pthread_t()
+    private let body: @Sendable () -> Void
+
+    init(_ body: @escaping @Sendable () -> Void) {
+        self.body = body
+        let box = Unmanaged.passRetained(self).toOpaque()
+        let r = pthread_create(&thread, nil, { arg in
+            guard let arg else { return nil }
+            let me = Unmanaged<OSThread>.fromOpaque(arg).takeRetainedValue()
+            me.body()
+            return nil
+        }, box)
+        precondition(r == 0, "pthread_create failed")
+    }
+
+    func join() { pthread_join(thread, nil) }
+}
+
+/// A value set by one thread and read by another.
+final class Box<T: Sendable>: Sendable {
+    private let value: Mutex<T>
+    init(_ v: T) { value = Mutex(v) }
+    var get: T { value.withLock { $0 } }
+    func set(_ v: T) { value.withLock { $0 = v } }
+}
+
+func sleepMillis(_ ms: Int) { usleep(UInt32(ms * 1000)) }
+
+func elapsedMicros(_ body: () throws -> Void) rethrows -> Int64 {
+    let clock = ContinuousClock()
+    let start = clock.now
+    try body()
+    let d = clock.now - start
+    return d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000
+}
+
+/// The port a listening socket got.
+func port(of s: Socket) throws -> Int {
+    let a = try #require(try s.localAddress())
+    return try #require(a.port)
+}
+
+/// A listening server on 127.0.0.1, a client connected to it and the
+/// accepted end.
+func loopbackPair(family: Int32 = AF_INET) throws -> (server: Socket, client: Socket, accepted: Socket) {
+    let server = try Socket.server(service: "0", family: family)
+    let host = family == AF_INET6 ? "::1" : "127.0.0.1"
+    let client = try Socket.client(node: host, service: String(try port(of: server)), family: family,
+                                   flags: AI_NUMERICHOST | AI_NUMERICSERV)
+    let accepted = try #require(try server.accept())
+    return (server, client, accepted)
+}
+
+extension Socket {
+    func sendString(_ s: String) throws -> Int? {
+        var bytes = Array(s.utf8)
+        return try bytes.withUnsafeMutableBytes { try send(UnsafeRawBufferPointer($0)) }
+    }
+
+    func recvString(max: Int = 4096) throws -> String? {
+        var buf = [UInt8](repeating: 0, count: max)
+        let n = try buf.withUnsafeMutableBytes { try recv(into: $0) }
+        guard let n else { return nil }
+        return String(decoding: buf[0..<n], as: UTF8.self)
+    }
+}
+
+/// Expects `body` to throw a SocketError of `kind` and returns it.
+@discardableResult
+func expectFailure(_ kind: SocketError.Kind, sourceLocation: SourceLocation = #_sourceLocation,
+                   _ body: () throws -> Void) -> SocketError? {
+    do {
+        try body()
+        Issue.record("expected \(kind), got success", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as SocketError {
+        #expect(error.kind == kind, "\(error.message)", sourceLocation: sourceLocation)
+        return error
+    } catch {
+        Issue.record("expected \(kind), got \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+
+/// Descriptors open in this process (from /proc/self/fd).
+func openDescriptorCount() -> Int {
+    guard let dir = opendir("/proc/self/fd") else { return -1 }
+    defer { closedir(dir) }
+    var n = 0
+    while readdir(dir) != nil { n += 1 }
+    return n - 3  // ".", ".." and the directory's own descriptor
+}
+
+/// The socket-info of an address that must exist.
+func info(_ address: SocketAddress?) throws -> SocketInfo {
+    let a = try #require(address)
+    return try #require(SocketInfo(a))
+}
