@@ -6,6 +6,7 @@
  *   cc -O2 bench.c $(pkg-config --cflags --libs sagsocket) -pthread
  *   BENCH_SCALE=0.1 ./bench        (sizes x 0.1; default 1)
  *   BENCH_ROUNDS=9 ./bench         (rounds; default and minimum 5)
+ *   BENCH_VERBOSE=1 ./bench        (every round's values on stderr)
  *
  * Each round runs every measurement twice, raw and lib, alternating which
  * goes first (even rounds raw first, odd rounds lib first). The table shows
@@ -47,6 +48,7 @@
 /* ---- sizes -------------------------------------------------------------- */
 static double scale = 1.0;
 static int rounds = 5;
+static int verbose; /* BENCH_VERBOSE=1: every round's values on stderr */
 static uint64_t bulk_bytes; /* a multiple of CHUNK */
 static long pingpong_n, connect_n, abi_n;
 
@@ -559,6 +561,8 @@ static void parse_env(void)
             exit(2);
         }
     }
+    v = getenv("BENCH_VERBOSE");
+    verbose = v != NULL && *v != '\0' && strcmp(v, "0") != 0;
     v = getenv("BENCH_ROUNDS");
     if (v != NULL && *v != '\0') {
         rounds = atoi(v);
@@ -632,6 +636,14 @@ int main(void)
                 r % 2 == 0 ? "raw" : "lib", tests[T_BULK].ratio_v[r],
                 tests[T_PINGPONG].ratio_v[r], tests[T_CONNECT].ratio_v[r],
                 tests[T_ABI].ratio_v[r]);
+        if (verbose)
+            fprintf(stderr, "  raw/lib: bulk %.2f/%.2f GiB/s, ping-pong "
+                    "%.2f/%.2f us, connect %.0f/%.0f per s, abi %.2f/%.2f ns\n",
+                    tests[T_BULK].raw_v[r] / GIB, tests[T_BULK].lib_v[r] / GIB,
+                    tests[T_PINGPONG].raw_v[r] * 1e6,
+                    tests[T_PINGPONG].lib_v[r] * 1e6, tests[T_CONNECT].raw_v[r],
+                    tests[T_CONNECT].lib_v[r], tests[T_ABI].raw_v[r] * 1e9,
+                    tests[T_ABI].lib_v[r] * 1e9);
     }
 
     printf("\n%-38s %14s %14s %8s  %-12s %-14s %s\n", "measurement", "raw",

@@ -194,12 +194,14 @@ const char *sag_version_string(void);
  */
 int sag_constant(const char *name, int *value);
 
-/* The number of constants that sag_constant_at enumerates. Never fails. */
+/* The number of constants that sag_constant_at enumerates. Never fails.
+ * Scheme: (none; with sag_constant_at, lists the constants of API.md 8) */
 int sag_constant_count(void);
 
 /* The index-th constant (0 <= index < sag_constant_count()): its name without
  * the prefix (a static string) and its value. SAG_E_INVALID when the index is
- * out of range or an out-parameter is NULL. */
+ * out of range or an out-parameter is NULL.
+ * Scheme: (none; with sag_constant_count, lists the constants of API.md 8) */
 int sag_constant_at(int index, const char **name, int *value);
 
 /* ===== Status tree ======================================================== */
@@ -212,14 +214,17 @@ int sag_constant_at(int index, const char **name, int *value);
 int sag_status_is(int status, int kind);
 
 /* The parent status of `status` in the tree (SAG_E_SOCKET for SAG_E_CLOSED),
- * SAG_OK for a root, SAG_OK or an unknown value. Never fails. */
+ * SAG_OK for a root, SAG_OK or an unknown value. Never fails.
+ * Scheme: (none; the condition type hierarchy, for a binding's conditions) */
 int sag_status_parent(int status);
 
 /* The condition name of a status, e.g. "&socket-closed"; "" for SAG_OK and
- * "&sag-unknown" for a value that is not a status. Static, never NULL. */
+ * "&sag-unknown" for a value that is not a status. Static, never NULL.
+ * Scheme: (none; names the condition type a binding raises) */
 const char *sag_status_name(int status);
 
-/* A one-line English description of a status. Static, never NULL. */
+/* A one-line English description of a status. Static, never NULL.
+ * Scheme: (none; a default condition message) */
 const char *sag_status_message(int status);
 
 /* ===== Error objects ======================================================
@@ -236,19 +241,23 @@ const char *sag_status_message(int status);
 int sag_error_new(sag_error **out);
 
 /* Frees an error object; NULL or already freed: SAG_OK. The thread's
- * sag_last_error() object cannot be freed: SAG_E_MISUSE. */
+ * sag_last_error() object cannot be freed: SAG_E_MISUSE.
+ * Scheme: (none; the binding's finalizer) */
 int sag_error_free(sag_error *err);
 
-/* Resets an error object to "no error". SAG_OK or SAG_E_MISUSE. */
+/* Resets an error object to "no error". SAG_OK or SAG_E_MISUSE.
+ * Scheme: (none; error-object housekeeping) */
 int sag_error_clear(sag_error *err);
 
 /* The calling thread's last-error object, owned by the library (freed when
  * the thread exits). Every failing call made on this thread is recorded in it.
  * Never NULL, never dangling; status SAG_OK if nothing has failed yet.
- * Do not share it with other threads. */
+ * Do not share it with other threads.
+ * Scheme: (none; a convenience for C callers) */
 sag_error *sag_last_error(void);
 
-/* The status recorded in err; SAG_OK for none, SAG_E_MISUSE for a bad handle. */
+/* The status recorded in err; SAG_OK for none, SAG_E_MISUSE for a bad handle.
+ * Scheme: (none; tells the binding which condition type to raise) */
 int sag_error_status(const sag_error *err);
 
 /* The errno recorded in err (0 if the failure had none, or a bad handle).
@@ -430,7 +439,8 @@ int sag_socket_info_ip_address(const sag_socket_info *info,
 int sag_socket_info_port(const sag_socket_info *info, int *out,
                          sag_error *err);
 
-/* Frees a socket-info; NULL or freed: SAG_OK; another kind: SAG_E_MISUSE. */
+/* Frees a socket-info; NULL or freed: SAG_OK; another kind: SAG_E_MISUSE.
+ * Scheme: (none; the binding's finalizer) */
 int sag_socket_info_free(sag_socket_info *info);
 
 /* The numeric address string of the address the socket was connected or
@@ -474,7 +484,8 @@ int sag_ip_address_to_bytes(const sag_ip_address *ip, uint8_t *buf,
                             size_t start, size_t len, size_t *size,
                             sag_error *err);
 
-/* Frees an ip-address; NULL or freed: SAG_OK; another kind: SAG_E_MISUSE. */
+/* Frees an ip-address; NULL or freed: SAG_OK; another kind: SAG_E_MISUSE.
+ * Scheme: (none; the binding's finalizer) */
 int sag_ip_address_free(sag_ip_address *ip);
 
 /* ===== Low level (API.md 4) ============================================== */
@@ -587,7 +598,8 @@ int sag_fdset_clear(sag_fdset *fds, sag_error *err);
 int sag_fdset_sockets(sag_fdset *fds, sag_socket **out, size_t capacity,
                       size_t *count, sag_error *err);
 
-/* Frees an fdset; NULL or freed: SAG_OK; another kind: SAG_E_MISUSE. */
+/* Frees an fdset; NULL or freed: SAG_OK; another kind: SAG_E_MISUSE.
+ * Scheme: (none; the binding's finalizer) */
 int sag_fdset_free(sag_fdset *fds);
 
 /* Waits until a socket of rfds is readable, of wfds writable or of efds has
@@ -651,10 +663,16 @@ int sag_get_addrinfo(const char *node, const char *service,
 int sag_next_addrinfo(const sag_addrinfo *ai, sag_addrinfo **out,
                       sag_error *err);
 
-/* The slots of an addrinfo. */
+/* The family slot of an addrinfo. Scheme: (slot-ref ai 'family) */
 int sag_addrinfo_family(const sag_addrinfo *ai, int *out, sag_error *err);
+
+/* The socktype slot. Scheme: (slot-ref ai 'socktype) */
 int sag_addrinfo_socktype(const sag_addrinfo *ai, int *out, sag_error *err);
+
+/* The flags slot. Scheme: (slot-ref ai 'flags) */
 int sag_addrinfo_flags(const sag_addrinfo *ai, int *out, sag_error *err);
+
+/* The protocol slot. Scheme: (slot-ref ai 'protocol) */
 int sag_addrinfo_protocol(const sag_addrinfo *ai, int *out, sag_error *err);
 
 /* The entry's address as a new sockaddr handle, or *out = NULL when it has
@@ -663,22 +681,28 @@ int sag_addrinfo_sockaddr(const sag_addrinfo *ai, sag_sockaddr **out,
                           sag_error *err);
 
 /* Frees an addrinfo; the rest of its chain stays valid for the handles that
- * still refer to it. NULL or freed: SAG_OK; another kind: SAG_E_MISUSE. */
+ * still refer to it. NULL or freed: SAG_OK; another kind: SAG_E_MISUSE.
+ * Scheme: (none; the binding's finalizer) */
 int sag_addrinfo_free(sag_addrinfo *ai);
 
-/* A new empty sockaddr (family AF_UNSPEC), for sag_socket_recvfrom to fill. */
+/* A new empty sockaddr (family AF_UNSPEC), for sag_socket_recvfrom to fill.
+ * Scheme: (none; socket-recvfrom's sockaddr argument) */
 int sag_sockaddr_new(sag_sockaddr **out, sag_error *err);
 
-/* The address family of a sockaddr (AF_UNSPEC when empty). */
+/* The address family of a sockaddr (AF_UNSPEC when empty).
+ * Scheme: (none; reads a sockaddr filled by socket-recvfrom) */
 int sag_sockaddr_family(const sag_sockaddr *sa, int *out, sag_error *err);
 
-/* The port of an IPv4/IPv6 sockaddr; SAG_E_INVALID for another family. */
+/* The port of an IPv4/IPv6 sockaddr; SAG_E_INVALID for another family.
+ * Scheme: (none; reads a sockaddr filled by socket-recvfrom) */
 int sag_sockaddr_port(const sag_sockaddr *sa, int *out, sag_error *err);
 
 /* The IP address of an IPv4/IPv6 sockaddr as a new handle; SAG_E_INVALID for
- * another family. */
+ * another family.
+ * Scheme: (none; reads a sockaddr filled by socket-recvfrom) */
 int sag_sockaddr_ip_address(const sag_sockaddr *sa, sag_ip_address **out,
                             sag_error *err);
 
-/* Frees a sockaddr; NULL or freed: SAG_OK; another kind: SAG_E_MISUSE. */
+/* Frees a sockaddr; NULL or freed: SAG_OK; another kind: SAG_E_MISUSE.
+ * Scheme: (none; the binding's finalizer) */
 int sag_sockaddr_free(sag_sockaddr *sa);

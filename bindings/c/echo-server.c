@@ -167,7 +167,8 @@ static int echo_line(sag_socket *client, const uint8_t *buf, size_t start,
 }
 
 /* Serves one client until it closes its side: the body of the seed's
- * call-with-socket. Returns SAG_OK or the status of the failing call. */
+ * call-with-socket. Returns SAG_OK or the status of the failing call, which
+ * it has already reported. */
 static int serve_client(sag_socket *client, sag_error *err)
 {
     uint8_t *buf = NULL; /* buf[0, len) holds bytes not yet split */
@@ -177,6 +178,8 @@ static int serve_client(sag_socket *client, sag_error *err)
     st = send_text(client, "please type something\n\r", err);
     if (st == SAG_OK)
         st = send_text(client, "> ", err);
+    if (st != SAG_OK)
+        report("socket-send", st, err);
     while (st == SAG_OK) {
         size_t received, begin, i;
 
