@@ -32,6 +32,10 @@ public final class Socket: Sendable {
     private let waiters = Mutex<[Int32]>([])
     private let nonblocking = Atomic<Bool>(false)
     private let readTimeout = Atomic<Int64>(0)
+    /// The last read or accept had to wait: the next one polls first, which
+    /// saves the attempt that would fail with EAGAIN (cleared when a read
+    /// fills its buffer, a sign that data is streaming in).
+    private let readWaited = Atomic<Bool>(false)
     private let names = Mutex<[String]>([])
     private let failure = Mutex<SocketError?>(nil)
 
@@ -119,21 +123,22 @@ public final class Socket: Sendable {
 
     // MARK: - Waiting
 
-    /// Waits until the descriptor has `events`, the deadline passes (false),
-    /// another thread interrupts (`.interrupted`) or closes the socket
-    /// (`closedAs`).
+    /// Waits until the descriptor has `events` and returns the events it
+    /// has (0 when the deadline passed); throws `.interrupted` when another
+    /// thread interrupts, `closedAs` when it closes the socket.
     func waitFor(_ events: Int16, _ fd: Int32, deadline: Deadline, since epoch0: UInt64,
-                 closedAs: SocketError.Kind, _ operation: StaticString) throws(SocketError) -> Bool {
+                 closedAs: SocketError.Kind, _ operation: StaticString) throws(SocketError) -> Int16 {
         let wake = try ThreadWaker.current(operation)
-        waiters.withLock { $0.append(wake) }
-        defer { waiters.withLock { w in if let i = w.firstIndex(of: wake) { w.remove(at: i) } } }
+        register(wake)
+        defer { unregister(wake) }
         var fds = (pollfd(fd: fd, events: events, revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0))
-        return try withUnsafeMutableBytes(of: &fds) { raw throws(SocketError) -> Bool in
+        let ready = try withUnsafeMutableBytes(of: &fds) { raw throws(SocketError) -> Bool in
             let buf = raw.bindMemory(to: pollfd.self)
             return try pollWithWake(buf, deadline: deadline, operation: operation) { () throws(SocketError) in
                 try self.checkWake(since: epoch0, closedAs: closedAs, operation)
             }
         }
+        return ready ? fds.0.revents : 0
     }
 
     /// Throws when a wake-up concerns a call that started at `epoch0`.
@@ -247,18 +252,20 @@ public final class Socket: Sendable {
                     return false
                 }
                 let deadline = timeoutMicros.map { Deadline.after(micros: $0) } ?? .never
-                let ready = try waitFor(Int16(POLLOUT), fd, deadline: deadline, since: epoch0, closedAs: .closed, op)
-                if !ready {
+                let revents = try waitFor(Int16(POLLOUT), fd, deadline: deadline, since: epoch0, closedAs: .closed, op)
+                if revents == 0 {
                     throw SocketError(.connection, op, "connection not made within \(timeoutMicros ?? 0) µs",
                                       errno: ETIMEDOUT, socket: self, timeoutMicros: timeoutMicros)
                 }
-                var soError: Int32 = 0
-                var len = socklen_t(MemoryLayout<Int32>.size)
-                if case .failed(let ge) = Sys.getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &len) {
-                    throw SocketError(.connection, op, "cannot read the connection's outcome", errno: ge, socket: self)
-                }
-                if soError != 0 {
-                    throw SocketError(.connection, op, "cannot connect", errno: soError, socket: self)
+                // Writable with no error or hang-up: connected. Otherwise
+                // SO_ERROR tells why not.
+                if revents & Int16(POLLERR | POLLHUP) != 0 {
+                    var soError: Int32 = 0
+                    var len = socklen_t(MemoryLayout<Int32>.size)
+                    if case .failed(let ge) = Sys.getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &len) {
+                        throw SocketError(.connection, op, "cannot read the connection's outcome", errno: ge, socket: self)
+                    }
+                    throw SocketError(.connection, op, "cannot connect", errno: soError != 0 ? soError : ECONNREFUSED, socket: self)
                 }
             case .failed(let e):
                 throw SocketError(.connection, op, "cannot connect", errno: e, socket: self)
@@ -305,7 +312,12 @@ public final class Socket: Sendable {
         return try withDescriptor(op) { fd throws(SocketError) -> Socket? in
             let epoch0 = currentEpoch
             var deadline: Deadline? = nil
+            var pollFirst = readWaited.load(ordering: .relaxed) && !nonblocking.load(ordering: .relaxed)
             while true {
+                if pollFirst {
+                    pollFirst = false
+                    try awaitReadable(fd, &deadline, epoch0, closedAs: .interrupted, op)
+                }
                 var peer = SocketAddress()
                 peer.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
                 let r = withUnsafeMutablePointer(to: &peer.storage) { p in
@@ -320,16 +332,24 @@ public final class Socket: Sendable {
                     return s
                 case .failed(let e) where e == EAGAIN || e == EWOULDBLOCK:
                     if nonblocking.load(ordering: .relaxed) { return nil }
-                    if deadline == nil { deadline = readDeadline() }
-                    if try !waitFor(Int16(POLLIN), fd, deadline: deadline!, since: epoch0, closedAs: .interrupted, op) {
-                        throw readTimeoutError(op)
-                    }
+                    readWaited.store(true, ordering: .relaxed)
+                    try awaitReadable(fd, &deadline, epoch0, closedAs: .interrupted, op)
                 case .failed(let e) where e == ECONNABORTED || e == EPROTO:
                     continue
                 case .failed(let e):
                     throw SocketError(.socket, op, "accept failed", errno: e, socket: self)
                 }
             }
+        }
+    }
+
+    /// Waits for POLLIN within the read timeout (measured from the first wait).
+    private func awaitReadable(_ fd: Int32, _ deadline: inout Deadline?, _ epoch0: UInt64,
+                               closedAs: SocketError.Kind, _ op: StaticString) throws(SocketError) {
+        let d = deadline ?? readDeadline()
+        deadline = d
+        if try waitFor(Int16(POLLIN), fd, deadline: d, since: epoch0, closedAs: closedAs, op) == 0 {
+            throw readTimeoutError(op)
         }
     }
 
@@ -365,7 +385,13 @@ public final class Socket: Sendable {
         try withDescriptor(op) { fd throws(SocketError) -> Int? in
             let epoch0 = currentEpoch
             var deadline: Deadline? = nil
+            let mayWait = !nonblocking.load(ordering: .relaxed) && flags & Int32(MSG_DONTWAIT) == 0
+            var pollFirst = mayWait && readWaited.load(ordering: .relaxed)
             while true {
+                if pollFirst {
+                    pollFirst = false
+                    try awaitReadable(fd, &deadline, epoch0, closedAs: .closed, op)
+                }
                 let r: SysResult<Int>
                 if let from {
                     from.pointee.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -379,13 +405,12 @@ public final class Socket: Sendable {
                 }
                 switch r {
                 case .ok(let n):
+                    if n == buffer.count && n >= 4096 { readWaited.store(false, ordering: .relaxed) }
                     return n
                 case .failed(let e) where e == EAGAIN || e == EWOULDBLOCK:
-                    if nonblocking.load(ordering: .relaxed) || flags & Int32(MSG_DONTWAIT) != 0 { return nil }
-                    if deadline == nil { deadline = readDeadline() }
-                    if try !waitFor(Int16(POLLIN), fd, deadline: deadline!, since: epoch0, closedAs: .closed, op) {
-                        throw readTimeoutError(op)
-                    }
+                    if !mayWait { return nil }
+                    readWaited.store(true, ordering: .relaxed)
+                    try awaitReadable(fd, &deadline, epoch0, closedAs: .closed, op)
                 case .failed(let e):
                     throw SocketError(.socket, op, "receive failed", errno: e, socket: self)
                 }
