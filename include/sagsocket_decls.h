@@ -343,7 +343,7 @@ int sag_socket_is_nonblocking(sag_socket *s, int *out, sag_error *err);
 
 /* Waits for a connection and writes a new connected socket (TCP_NODELAY on).
  * Returns SAG_OK; SAG_E_INTERRUPTED when woken by sag_socket_interrupt or by
- * sag_socket_close from another thread while waiting (Scheme: #f);
+ * sag_socket_close from another thread while waiting (#f in Scheme);
  * SAG_E_WOULD_BLOCK on a non-blocking socket with no pending connection;
  * SAG_E_CLOSED when the socket was closed before the call; SAG_E_SOCKET
  * (errno) on an OS failure; SAG_E_MISUSE.
@@ -353,7 +353,7 @@ int sag_socket_accept(sag_socket *s, sag_socket **out, sag_error *err);
 /* Receives at most len bytes into buf[start, start+len) and writes the count
  * to *received: 0 means the peer closed (when len > 0).
  * Returns SAG_OK; SAG_E_WOULD_BLOCK on a non-blocking socket with nothing to
- * read (Scheme: #f); SAG_E_READ_TIMEOUT when the read timeout expires
+ * read (#f in Scheme); SAG_E_READ_TIMEOUT when the read timeout expires
  * (err carries the timeout); SAG_E_INTERRUPTED; SAG_E_CLOSED; SAG_E_SOCKET
  * (errno, e.g. ECONNRESET); SAG_E_INVALID; SAG_E_MISUSE.
  * Scheme: socket-recv socket-recv! */
@@ -491,7 +491,7 @@ int sag_ip_address_free(sag_ip_address *ip);
 /* ===== Low level (API.md 4) ============================================== */
 
 /* socket(2) with SOCK_CLOEXEC. Later sends never raise SIGPIPE.
- * Returns SAG_OK; SAG_E_SOCKET (errno) when the OS refuses (Scheme: #f);
+ * Returns SAG_OK; SAG_E_SOCKET (errno) when the OS refuses (#f in Scheme);
  * SAG_E_INVALID; SAG_E_NOMEM. Scheme: make-socket */
 int sag_make_socket(int family, int socktype, int protocol, sag_socket **out,
                     sag_error *err);
@@ -512,10 +512,11 @@ int sag_socket_connect(sag_socket *s, const sag_addrinfo *ai,
                        int64_t timeout_us, sag_error *err);
 
 /* bind(2) to the addrinfo's address. SAG_E_SOCKET (errno) on failure
- * (Scheme: #f). Scheme: socket-bind! */
+ * (#f in Scheme).
+ * Scheme: socket-bind! */
 int sag_socket_bind(sag_socket *s, const sag_addrinfo *ai, sag_error *err);
 
-/* listen(2). SAG_E_SOCKET (errno) on failure (Scheme: #f).
+/* listen(2). SAG_E_SOCKET (errno) on failure (#f in Scheme).
  * Scheme: socket-listen! */
 int sag_socket_listen(sag_socket *s, int backlog, sag_error *err);
 
@@ -608,7 +609,7 @@ int sag_fdset_free(sag_fdset *fds);
  * not NULL gets a new fdset of the ready members of the matching input set
  * (NULL when that input was NULL). On timeout: SAG_OK, count 0.
  * Returns SAG_E_INTERRUPTED when a member is interrupted or closed while
- * waiting (Scheme: 0 and empty sets); SAG_E_CLOSED when a member is closed
+ * waiting (0 and empty sets in Scheme); SAG_E_CLOSED when a member is closed
  * or freed at the call; SAG_E_MISUSE; SAG_E_NOMEM.
  * Scheme: socket-select */
 int sag_socket_select(sag_fdset *rfds, sag_fdset *wfds, sag_fdset *efds,
@@ -624,7 +625,7 @@ int sag_socket_select_inplace(sag_fdset *rfds, sag_fdset *wfds,
 
 /* Waits until some of socks[0..n) are readable; writes them, in the order
  * given, to ready (room for n) and their number to *nready (0 on timeout).
- * SAG_E_INTERRUPTED when woken (Scheme: '()).
+ * SAG_E_INTERRUPTED when woken ('() in Scheme).
  * Scheme: socket-read-select */
 int sag_socket_read_select(int64_t timeout_us, sag_socket *const *socks,
                            size_t n, sag_socket **ready, size_t *nready,
