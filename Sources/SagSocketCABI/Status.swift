@@ -18,6 +18,10 @@ enum Status {
     static let noMemory: Int32 = -10
     static let wouldBlock: Int32 = -11
     static let interrupted: Int32 = -12
+    static let ioRead: Int32 = -13
+    static let ioWrite: Int32 = -14
+    static let ioDecoding: Int32 = -15
+    static let ioEncoding: Int32 = -16
 
     /// The status of a core condition kind.
     static func of(_ kind: SocketError.Kind) -> Int32 {
@@ -29,6 +33,10 @@ enum Status {
         case .closed: return closed
         case .readTimeout: return readTimeout
         case .port: return port
+        case .ioRead: return ioRead
+        case .ioWrite: return ioWrite
+        case .ioDecoding: return ioDecoding
+        case .ioEncoding: return ioEncoding
         case .invalidArgument: return invalid
         case .outOfMemory: return noMemory
         case .wouldBlock: return wouldBlock
@@ -58,6 +66,10 @@ enum Status {
         case noMemory: return Info(parent: 0, name: "&sag-out-of-memory", message: "out of memory")
         case wouldBlock: return Info(parent: 0, name: "&sag-would-block", message: "the non-blocking operation would block")
         case interrupted: return Info(parent: 0, name: "&sag-interrupted", message: "interrupted by another thread")
+        case ioRead: return Info(parent: io, name: "&i/o-read", message: "reading from the port failed")
+        case ioWrite: return Info(parent: io, name: "&i/o-write", message: "writing to the port failed")
+        case ioDecoding: return Info(parent: io, name: "&i/o-decoding", message: "malformed input for the port's codec")
+        case ioEncoding: return Info(parent: io, name: "&i/o-encoding", message: "a character the port's codec cannot encode")
         default: return nil
         }
     }

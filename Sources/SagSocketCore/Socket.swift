@@ -38,6 +38,7 @@ public final class Socket: Sendable {
     private let readWaited = Atomic<Bool>(false)
     private let names = Mutex<[String]>([])
     private let failure = Mutex<SocketError?>(nil)
+    private let buffers = Mutex<PortBuffers?>(nil)
 
     init(adopting fd: Int32, family: Int32, socktype: Int32, protocolNumber: Int32,
          node: String? = nil, service: String? = nil) {
@@ -68,6 +69,16 @@ public final class Socket: Sendable {
 
     deinit {
         if !released.exchange(true, ordering: .acquiringAndReleasing) { Sys.close(fd) }
+    }
+
+    /// The buffers every port over this socket shares, made on first use.
+    var portBuffers: PortBuffers {
+        buffers.withLock { b in
+            if let existing = b { return existing }
+            let made = PortBuffers()
+            b = made
+            return made
+        }
     }
 
     // MARK: - Entering and leaving

@@ -8,6 +8,7 @@
 //       + &socket-closed
 //       + &socket-read-timeout (timeout)
 //       + &socket-port (port)
+//    + &i/o-read, &i/o-write, &i/o-decoding, &i/o-encoding (port)
 //
 // plus the outcomes the C layer reports with statuses of their own: an
 // invalid argument (Scheme's assertion violation), out of memory, would-block
@@ -24,6 +25,14 @@ public struct SocketError: Error, Sendable, CustomStringConvertible {
         case closed
         case readTimeout
         case port
+        /// A socket port's read failed (&i/o-read).
+        case ioRead
+        /// A socket port's write failed (&i/o-write).
+        case ioWrite
+        /// Malformed input on a textual port in raise mode (&i/o-decoding).
+        case ioDecoding
+        /// A character the codec cannot encode, in raise mode (&i/o-encoding).
+        case ioEncoding
         case invalidArgument
         case outOfMemory
         /// A non-blocking socket was not ready.
@@ -35,7 +44,7 @@ public struct SocketError: Error, Sendable, CustomStringConvertible {
         public var parent: Kind? {
             switch self {
             case .io, .invalidArgument, .outOfMemory, .wouldBlock, .interrupted: return nil
-            case .hostNotFound, .socket: return .io
+            case .hostNotFound, .socket, .ioRead, .ioWrite, .ioDecoding, .ioEncoding: return .io
             case .connection, .closed, .readTimeout, .port: return .socket
             }
         }
@@ -63,6 +72,8 @@ public struct SocketError: Error, Sendable, CustomStringConvertible {
     public var service: String?
     /// &socket field.
     public var socket: Socket?
+    /// &socket-port and &i/o-port field: the port concerned.
+    public var port: (any AnyObject & Sendable)?
     /// &socket-read-timeout field, in microseconds.
     public var timeoutMicros: Int64?
     /// A getaddrinfo error code (EAI_*), 0 if none.
@@ -70,7 +81,7 @@ public struct SocketError: Error, Sendable, CustomStringConvertible {
 
     public init(_ kind: Kind, _ operation: StaticString, _ detail: String, errno: Int32 = 0,
                 socket: Socket? = nil, node: String? = nil, service: String? = nil,
-                timeoutMicros: Int64? = nil, resolverCode: Int32 = 0) {
+                timeoutMicros: Int64? = nil, resolverCode: Int32 = 0, port: (any AnyObject & Sendable)? = nil) {
         self.kind = kind
         self.errno = errno
         self.operation = operation
@@ -80,6 +91,7 @@ public struct SocketError: Error, Sendable, CustomStringConvertible {
         self.service = service
         self.timeoutMicros = timeoutMicros
         self.resolverCode = resolverCode
+        self.port = port
     }
 
     /// The full message: operation, detail and the OS's description.

@@ -1,0 +1,459 @@
+// Ports.swift: binary socket ports (API.md section 2).
+//
+// Every port over one socket shares that socket's two buffers: a 64 KiB
+// input buffer and a 64 KiB output buffer, each behind its own lock, so one
+// thread may read while another writes. Output is flushed by flush, by close,
+// when the buffer fills, and before a read on the same socket would block (so
+// a prompt written before a read reaches the peer with no explicit flush).
+
+import Glibc
+import Synchronization
+
+/// The buffers that every port over one socket shares.
+final class PortBuffers: Sendable {
+    static let capacity = 65536
+
+    struct Input: @unchecked Sendable {
+        let base: UnsafeMutableRawPointer
+        var start = 0
+        var end = 0
+        var eof = false
+        /// A textual port answered a CR: a LF or NEL right after it belongs
+        /// to the same end of line and is skipped.
+        var skipLineFeed = false
+        /// Where a read gathers what it hands out when that does not lie in
+        /// one piece in the buffer (a line longer than it, everything up to
+        /// end of file, decoded text).
+        var scratch = Scratch()
+    }
+
+    struct Output: @unchecked Sendable {
+        let base: UnsafeMutableRawPointer
+        var count = 0
+    }
+
+    let input: Mutex<Input>
+    let output: Mutex<Output>
+    /// Bytes waiting in `output`, readable without its lock.
+    let pending = Atomic<Int>(0)
+
+    init() {
+        input = Mutex(Input(base: .allocate(byteCount: PortBuffers.capacity, alignment: 16)))
+        output = Mutex(Output(base: .allocate(byteCount: PortBuffers.capacity, alignment: 16)))
+    }
+
+    deinit {
+        input.withLock {
+            $0.base.deallocate()
+            $0.scratch.release()
+        }
+        output.withLock { $0.base.deallocate() }
+    }
+}
+
+/// A binary socket port: input, output or both.
+public final class SocketPort: Sendable {
+    public enum Direction: Sendable { case input, output, both }
+
+    public let socket: Socket
+    public let direction: Direction
+    /// Whether closing the port closes the socket (socket-port's close?).
+    public let closesSocket: Bool
+    /// A value of the caller's own (the C layer stores the port's handle here).
+    public let tag = Atomic<UInt>(0)
+
+    let buffers: PortBuffers
+    private let closedFlag = Atomic<Bool>(false)
+    /// Set by transcoded-port: the binary port is then closed to direct use.
+    let transcoded = Atomic<Bool>(false)
+
+    /// socket-port (direction .both), socket-input-port (.input),
+    /// socket-output-port (.output).
+    public init(_ socket: Socket, direction: Direction = .both, closesSocket: Bool = true) {
+        self.socket = socket
+        self.direction = direction
+        self.closesSocket = closesSocket
+        self.buffers = socket.portBuffers
+    }
+
+    public var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
+
+    func failure(_ kind: SocketError.Kind, _ op: StaticString, _ detail: String, errno: Int32 = 0) -> SocketError {
+        SocketError(kind, op, detail, errno: errno, socket: socket, port: self)
+    }
+
+    /// Throws unless the port is open, usable directly and reads (or writes).
+    func check(_ op: StaticString, reading: Bool, direct: Bool = true) throws(SocketError) {
+        if isClosed || (direct && transcoded.load(ordering: .relaxed)) {
+            throw failure(.closed, op, "port is closed")
+        }
+        if reading && direction == .output { throw failure(.invalidArgument, op, "not an input port") }
+        if !reading && direction == .input { throw failure(.invalidArgument, op, "not an output port") }
+    }
+
+    /// A socket failure seen through a port: reads become &i/o-read, writes
+    /// &i/o-write; timeouts, closing, interruption and bad arguments keep
+    /// their own kinds.
+    func portError(_ e: SocketError, reading: Bool) -> SocketError {
+        var e = e
+        e.port = self
+        switch e.kind {
+        case .socket, .io, .connection: e.kind = reading ? .ioRead : .ioWrite
+        default: break
+        }
+        return e
+    }
+
+    // MARK: - Closing
+
+    /// close-port: flushes the output and, when `closesSocket`, closes the
+    /// socket. Idempotent.
+    public func close() throws(SocketError) {
+        if closedFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
+        var failure: SocketError? = nil
+        if direction != .input {
+            do throws(SocketError) { try flushOutput("close-port") } catch { failure = error }
+        }
+        if closesSocket { socket.close() }
+        if let failure, failure.kind != .closed { throw failure }
+    }
+
+    /// shutdown-port, shutdown-input-port (SHUT_RD), shutdown-output-port
+    /// (SHUT_WR, after flushing).
+    public func shutdown(_ how: Int32) throws(SocketError) {
+        let op: StaticString = "shutdown-port"
+        if isClosed { throw failure(.closed, op, "port is closed") }
+        if how != Int32(SHUT_RD) && direction != .input {
+            try flushOutput(op)
+        }
+        do throws(SocketError) { try socket.shutdown(how) } catch { throw portError(error, reading: false) }
+    }
+
+    /// port-ready?: true when a read would not block (data buffered or
+    /// arriving, or end of file). A failing poll raises &socket-port.
+    public func isReady() throws(SocketError) -> Bool {
+        let op: StaticString = "port-ready?"
+        try check(op, reading: true, direct: false)
+        let buffered = buffers.input.withLock { $0.start < $0.end || $0.eof }
+        if buffered { return true }
+        do throws(SocketError) {
+            return try !Select.ready([socket], for: .read, timeoutMicros: 0, operation: op).isEmpty
+        } catch {
+            if error.kind == .closed { throw failure(.closed, op, "port is closed") }
+            var e = error
+            e.kind = .port
+            e.port = self
+            throw e
+        }
+    }
+
+    // MARK: - Output
+
+    /// Sends what the output buffer holds. Call with no input lock held.
+    func flushOutput(_ op: StaticString) throws(SocketError) {
+        try buffers.output.withLock { (out: inout PortBuffers.Output) throws(SocketError) in
+            try drain(&out, op)
+        }
+    }
+
+    private func drain(_ out: inout PortBuffers.Output, _ op: StaticString) throws(SocketError) {
+        guard out.count > 0 else { return }
+        let n = out.count
+        out.count = 0
+        buffers.pending.store(0, ordering: .relaxed)
+        do throws(SocketError) {
+            _ = try socket.send(UnsafeRawBufferPointer(start: out.base, count: n))
+        } catch {
+            throw portError(error, reading: false)
+        }
+    }
+
+    /// Appends bytes to the output buffer, sending when it fills; a write as
+    /// large as the buffer goes out directly.
+    func write(_ bytes: UnsafeRawBufferPointer, _ op: StaticString) throws(SocketError) {
+        guard bytes.count > 0 else { return }
+        try buffers.output.withLock { (out: inout PortBuffers.Output) throws(SocketError) in
+            let cap = PortBuffers.capacity
+            if out.count + bytes.count <= cap, let src = bytes.baseAddress {
+                (out.base + out.count).copyMemory(from: src, byteCount: bytes.count)
+                out.count += bytes.count
+                buffers.pending.store(out.count, ordering: .relaxed)
+                return
+            }
+            try drain(&out, op)
+            if bytes.count >= cap {
+                do throws(SocketError) { _ = try socket.send(bytes) } catch { throw portError(error, reading: false) }
+            } else if let src = bytes.baseAddress {
+                out.base.copyMemory(from: src, byteCount: bytes.count)
+                out.count = bytes.count
+                buffers.pending.store(out.count, ordering: .relaxed)
+            }
+        }
+    }
+
+    /// put-bytevector with start and count.
+    public func put(_ bytes: UnsafeRawBufferPointer) throws(SocketError) {
+        try check("put-bytevector", reading: false)
+        try write(bytes, "put-bytevector")
+    }
+
+    /// put-u8
+    public func put(byte: UInt8) throws(SocketError) {
+        try check("put-u8", reading: false)
+        try withUnsafeBytes(of: byte) { b throws(SocketError) in try write(b, "put-u8") }
+    }
+
+    /// flush-output-port
+    public func flush() throws(SocketError) {
+        try check("flush-output-port", reading: false, direct: false)
+        try flushOutput("flush-output-port")
+    }
+
+    // MARK: - Input
+
+    /// Runs `body` with the input buffer locked.
+    func withInput<R>(_ op: StaticString, _ body: (inout InputCursor) throws(SocketError) -> R) throws(SocketError) -> R {
+        try buffers.input.withLock { (inp: inout PortBuffers.Input) throws(SocketError) -> R in
+            var cursor = InputCursor(port: self, input: inp, op: op)
+            defer { inp = cursor.input }
+            return try body(&cursor)
+        }
+    }
+
+    /// get-u8 (nil at end of file).
+    public func getU8() throws(SocketError) -> UInt8? {
+        try check("get-u8", reading: true)
+        return try withInput("get-u8") { c throws(SocketError) -> UInt8? in
+            guard try c.ensure(1) else { return nil }
+            let b = c.byte(0)
+            c.consume(1)
+            return b
+        }
+    }
+
+    /// lookahead-u8 (nil at end of file).
+    public func lookaheadU8() throws(SocketError) -> UInt8? {
+        try check("lookahead-u8", reading: true)
+        return try withInput("lookahead-u8") { c throws(SocketError) -> UInt8? in
+            try c.ensure(1) ? c.byte(0) : nil
+        }
+    }
+
+    /// get-bytevector-n! (`all`: until the buffer is full or end of file) and
+    /// get-bytevector-some (`all` false: what is buffered, or what arrives
+    /// next). Returns the count; 0 for a non-empty buffer means end of file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, all: Bool) throws(SocketError) -> Int {
+        let op: StaticString = all ? "get-bytevector-n" : "get-bytevector-some"
+        try check(op, reading: true)
+        guard let dst = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        return try withInput(op) { c throws(SocketError) -> Int in
+            var got = 0
+            while got < buffer.count {
+                if c.available == 0 {
+                    if got > 0 && !all { break }
+                    guard try c.fill() else { break }
+                }
+                let n = min(c.available, buffer.count - got)
+                (dst + got).copyMemory(from: c.pointer, byteCount: n)
+                c.consume(n)
+                got += n
+                if !all { break }
+            }
+            return got
+        }
+    }
+
+    /// The binary get-line: the bytes up to LF, without it; nil at end of
+    /// file. The view stays valid until the next read on this socket's ports.
+    public func readLineUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
+        try check("get-line", reading: true)
+        return try withInput("get-line") { c throws(SocketError) -> UnsafeRawBufferPointer? in
+            try c.takeUntil(0x0A)
+        }
+    }
+
+    /// get-bytevector-all: every byte up to end of file; nil when already
+    /// there. Valid until the next read on this socket's ports.
+    public func readAllUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
+        try check("get-bytevector-all", reading: true)
+        return try withInput("get-bytevector-all") { c throws(SocketError) -> UnsafeRawBufferPointer? in
+            try c.takeUntil(nil)
+        }
+    }
+
+    /// The binary get-line as an array (nil at end of file).
+    public func getLine() throws(SocketError) -> [UInt8]? {
+        try readLineUnsafe().map { Array($0) }
+    }
+
+    /// get-bytevector-all as an array (nil at end of file).
+    public func getAll() throws(SocketError) -> [UInt8]? {
+        try readAllUnsafe().map { Array($0) }
+    }
+}
+
+/// The input buffer of a port, locked, with the operations reads are made of.
+struct InputCursor {
+    let port: SocketPort
+    var input: PortBuffers.Input
+    let op: StaticString
+
+    init(port: SocketPort, input: PortBuffers.Input, op: StaticString) {
+        self.port = port
+        self.input = input
+        self.op = op
+    }
+
+    var available: Int { input.end - input.start }
+    var pointer: UnsafeRawPointer { UnsafeRawPointer(input.base + input.start) }
+
+    func byte(_ i: Int) -> UInt8 { input.base.load(fromByteOffset: input.start + i, as: UInt8.self) }
+
+    mutating func consume(_ n: Int) {
+        input.start += n
+        if input.start == input.end {
+            input.start = 0
+            input.end = 0
+        }
+    }
+
+    /// Reads more from the socket, keeping what is unread; false at end of
+    /// file. Flushes this socket's pending output first if the read would
+    /// block.
+    mutating func fill() throws(SocketError) -> Bool {
+        if input.eof { return false }
+        if input.start > 0 {
+            let n = available
+            if n > 0 { input.base.copyMemory(from: input.base + input.start, byteCount: n) }
+            input.start = 0
+            input.end = n
+        }
+        let cap = PortBuffers.capacity
+        if input.end == cap { return true }  // full: the caller consumes first
+        let room = UnsafeMutableRawBufferPointer(start: input.base + input.end, count: cap - input.end)
+        let socket = port.socket
+        var got: Int?
+        do throws(SocketError) {
+            if port.buffers.pending.load(ordering: .relaxed) > 0 {
+                got = try socket.recv(into: room, flags: Int32(MSG_DONTWAIT))
+                if got == nil {
+                    // About to block: deliver what we have written first (unless a
+                    // writer holds the buffer right now, and will send it itself).
+                    _ = try port.buffers.output.withLockIfAvailable { (out: inout PortBuffers.Output) throws(SocketError) in
+                        guard out.count > 0 else { return }
+                        let n = out.count
+                        out.count = 0
+                        port.buffers.pending.store(0, ordering: .relaxed)
+                        do throws(SocketError) {
+                            _ = try socket.send(UnsafeRawBufferPointer(start: out.base, count: n))
+                        } catch {
+                            throw port.portError(error, reading: false)
+                        }
+                    }
+                }
+            }
+            if got == nil { got = try socket.recv(into: room) }
+        } catch {
+            throw port.portError(error, reading: true)
+        }
+        guard let n = got else {
+            throw port.failure(.wouldBlock, op, "the non-blocking socket has no data")
+        }
+        if n == 0 {
+            input.eof = true
+            return false
+        }
+        input.end += n
+        return true
+    }
+
+    /// Makes `n` bytes available; false when end of file comes first.
+    mutating func ensure(_ n: Int) throws(SocketError) -> Bool {
+        while available < n {
+            guard try fill() else { return false }
+        }
+        return true
+    }
+
+    /// Takes the bytes up to `delimiter` (consumed, not included), or up to
+    /// end of file when `delimiter` is nil; nil when nothing is left. The view
+    /// points into the buffer or the scratch area: valid until the next read.
+    mutating func takeUntil(_ delimiter: UInt8?) throws(SocketError) -> UnsafeRawBufferPointer? {
+        var scanned = 0      // unread bytes already searched
+        var spilled = false  // the result continues in the scratch area
+        input.scratch.count = 0
+        while true {
+            if let d = delimiter, scanned < available,
+               let hit = memchr(pointer + scanned, Int32(d), available - scanned) {
+                let len = UnsafeRawPointer(hit) - pointer
+                if !spilled {
+                    let view = UnsafeRawBufferPointer(start: pointer, count: len)
+                    input.start += len + 1  // not consume(): the view stays where it is
+                    return view
+                }
+                input.scratch.append(pointer, len)
+                consume(len + 1)
+                return input.scratch.view
+            }
+            scanned = available
+            if available == PortBuffers.capacity {
+                // Longer than the buffer: set it aside and read on.
+                input.scratch.append(pointer, available)
+                consume(available)
+                scanned = 0
+                spilled = true
+            }
+            guard try fill() else {
+                if available > 0 {
+                    input.scratch.append(pointer, available)
+                    consume(available)
+                    spilled = true
+                }
+                return spilled ? input.scratch.view : nil
+            }
+        }
+    }
+}
+
+/// A growable byte area owned by a port's input state (freed with it).
+struct Scratch: @unchecked Sendable {
+    private(set) var base: UnsafeMutableRawPointer? = nil
+    private var capacity = 0
+    var count = 0
+
+    mutating func reserve(_ extra: Int) {
+        let needed = count + extra
+        guard needed > capacity else { return }
+        var newCapacity = max(capacity * 2, 4096)
+        while newCapacity < needed { newCapacity *= 2 }
+        let fresh = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        if let old = base {
+            fresh.copyMemory(from: old, byteCount: count)
+            old.deallocate()
+        }
+        base = fresh
+        capacity = newCapacity
+    }
+
+    mutating func append(_ p: UnsafeRawPointer, _ n: Int) {
+        guard n > 0 else { return }
+        reserve(n)
+        if let base { (base + count).copyMemory(from: p, byteCount: n) }
+        count += n
+    }
+
+    mutating func append(byte: UInt8) {
+        reserve(1)
+        base?.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+        count += 1
+    }
+
+    var view: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    mutating func release() {
+        base?.deallocate()
+        base = nil
+        capacity = 0
+        count = 0
+    }
+}

@@ -1,0 +1,361 @@
+// TextPort.swift: transcoded (textual) socket ports: UTF-8 or Latin-1,
+// R6RS end-of-line styles, replace or raise on malformed input.
+//
+// Input: with any eol style but none, every end-of-line encoding (LF, CR,
+// CR LF, NEL, CR NEL, LS) reads as one linefeed. A CR is answered at once
+// and a LF or NEL right after it is then skipped, so a read never waits for
+// the byte after a CR. Output: a linefeed is written as the style's sequence.
+// Text crosses the C ABI as UTF-8 whatever the codec on the wire.
+
+import Glibc
+import Synchronization
+
+public final class TextPort: Sendable {
+    public enum Codec: Int32, Sendable { case utf8 = 1, latin1 = 2 }
+    public enum EOLStyle: Int32, Sendable { case none = 0, lf, crlf, cr, nel, crnel, ls }
+    public enum ErrorMode: Int32, Sendable { case replace = 0, raise = 1 }
+
+    public let binary: SocketPort
+    public let codec: Codec
+    public let eolStyle: EOLStyle
+    public let errorMode: ErrorMode
+    /// A value of the caller's own (the C layer stores the port's handle here).
+    public let tag = Atomic<UInt>(0)
+    private let closedFlag = Atomic<Bool>(false)
+
+    /// transcoded-port: the binary port is closed to direct use from now on
+    /// (R6RS); its socket and buffers carry on under this port.
+    public init(_ binary: SocketPort, codec: Codec = .utf8, eolStyle: EOLStyle = .lf,
+                errorMode: ErrorMode = .replace) throws(SocketError) {
+        try binary.check("transcoded-port", reading: binary.direction != .output)
+        binary.transcoded.store(true, ordering: .releasing)
+        self.binary = binary
+        self.codec = codec
+        self.eolStyle = eolStyle
+        self.errorMode = errorMode
+    }
+
+    public var isClosed: Bool { closedFlag.load(ordering: .acquiring) || binary.isClosed }
+
+    private func check(_ op: StaticString, reading: Bool) throws(SocketError) {
+        if isClosed { throw failure(.closed, op, "port is closed") }
+        try binary.check(op, reading: reading, direct: false)
+    }
+
+    private func failure(_ kind: SocketError.Kind, _ op: StaticString, _ detail: String) -> SocketError {
+        SocketError(kind, op, detail, socket: binary.socket, port: self)
+    }
+
+    /// close-port: closes the binary port underneath (flushing it).
+    public func close() throws(SocketError) {
+        if closedFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
+        try binary.close()
+    }
+
+    /// flush-output-port
+    public func flush() throws(SocketError) {
+        try check("flush-output-port", reading: false)
+        try binary.flushOutput("flush-output-port")
+    }
+
+    // MARK: - Decoding
+
+    /// The next character, consumed, with eol translation; nil at end of file.
+    private func nextChar(_ c: inout InputCursor, _ op: StaticString, consume: Bool = true) throws(SocketError) -> UInt32? {
+        while true {
+            guard let (ch, n) = try decode(&c, op, consumeMalformed: consume) else { return nil }
+            if c.input.skipLineFeed {
+                c.input.skipLineFeed = false
+                if ch == 0x0A || ch == 0x85 {
+                    c.consume(n)
+                    continue
+                }
+            }
+            var out = ch
+            if eolStyle != .none && (ch == 0x0D || ch == 0x85 || ch == 0x2028) {
+                out = 0x0A
+                if consume && ch == 0x0D { c.input.skipLineFeed = true }
+            }
+            if consume { c.consume(n) }
+            return out
+        }
+    }
+
+    /// Decodes the character at the cursor without consuming it: the scalar
+    /// and its length in bytes. Malformed input is U+FFFD (replace) or
+    /// &i/o-decoding (raise); its bytes are consumed here when asked.
+    private func decode(_ c: inout InputCursor, _ op: StaticString, consumeMalformed: Bool) throws(SocketError) -> (UInt32, Int)? {
+        guard try c.ensure(1) else { return nil }
+        let b0 = c.byte(0)
+        if b0 < 0x80 || codec == .latin1 { return (UInt32(b0), 1) }
+        let need = utf8Length(b0)
+        var valid = 0
+        if need > 1 {
+            _ = try c.ensure(need)  // at end of file fewer may come
+            valid = 1
+            while valid < need && valid < c.available && isContinuation(b0, c.byte(valid), at: valid) { valid += 1 }
+        }
+        if need > 1 && valid == need {
+            var scalar = UInt32(b0) & (0xFF >> (need + 1))
+            for i in 1..<need { scalar = (scalar << 6) | (UInt32(c.byte(i)) & 0x3F) }
+            return (scalar, need)
+        }
+        let bad = max(valid, 1)
+        if errorMode == .raise {
+            if consumeMalformed { c.consume(bad) }
+            throw failure(.ioDecoding, op, "malformed UTF-8 input (byte 0x\(String(b0, radix: 16)))")
+        }
+        return (0xFFFD, bad)
+    }
+
+    // MARK: - Reading
+
+    /// get-char (nil at end of file).
+    public func getChar() throws(SocketError) -> UInt32? {
+        try check("get-char", reading: true)
+        return try binary.withInput("get-char") { c throws(SocketError) in try nextChar(&c, "get-char") }
+    }
+
+    /// lookahead-char (nil at end of file).
+    public func lookaheadChar() throws(SocketError) -> UInt32? {
+        try check("lookahead-char", reading: true)
+        return try binary.withInput("lookahead-char") { c throws(SocketError) in
+            try nextChar(&c, "lookahead-char", consume: false)
+        }
+    }
+
+    /// get-line as UTF-8 without the linefeed; nil at end of file. The view
+    /// stays valid until the next read on this socket's ports.
+    public func readLineUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
+        let op: StaticString = "get-line"
+        try check(op, reading: true)
+        return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
+            if let fast = try fastLine(&c) { return fast }
+            c.input.scratch.count = 0
+            var any = false
+            while let ch = try nextChar(&c, op) {
+                any = true
+                if ch == 0x0A { return c.input.scratch.view }
+                appendUTF8(ch, to: &c.input.scratch)
+            }
+            return any ? c.input.scratch.view : nil
+        }
+    }
+
+    /// A line that lies whole in the buffer as plain ASCII (no CR) needs no
+    /// decoding: hand out the buffer itself.
+    private func fastLine(_ c: inout InputCursor) throws(SocketError) -> UnsafeRawBufferPointer? {
+        guard codec == .utf8, c.available > 0, !c.input.skipLineFeed else { return nil }
+        let p = c.pointer
+        guard let hit = memchr(p, 0x0A, c.available) else { return nil }
+        let len = UnsafeRawPointer(hit) - p
+        if !isPlainASCII(p, len) { return nil }
+        if eolStyle != .none && memchr(p, 0x0D, len) != nil { return nil }
+        c.input.start += len + 1  // the view stays where it is until the next read
+        return UnsafeRawBufferPointer(start: p, count: len)
+    }
+
+    /// get-string-n: up to `count` characters as UTF-8; nil at end of file.
+    public func readStringUnsafe(count: Int) throws(SocketError) -> UnsafeRawBufferPointer? {
+        let op: StaticString = "get-string-n"
+        try check(op, reading: true)
+        return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
+            c.input.scratch.count = 0
+            var n = 0
+            while n < count, let ch = try nextChar(&c, op) {
+                appendUTF8(ch, to: &c.input.scratch)
+                n += 1
+            }
+            return n == 0 && count > 0 ? nil : c.input.scratch.view
+        }
+    }
+
+    /// get-string-all: every character up to end of file; nil when at it.
+    public func readAllUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
+        let op: StaticString = "get-string-all"
+        try check(op, reading: true)
+        return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
+            c.input.scratch.count = 0
+            var any = false
+            while let ch = try nextChar(&c, op) {
+                any = true
+                appendUTF8(ch, to: &c.input.scratch)
+            }
+            return any ? c.input.scratch.view : nil
+        }
+    }
+
+    /// get-line as a String (nil at end of file).
+    public func getLine() throws(SocketError) -> String? {
+        try readLineUnsafe().map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// get-string-all as a String (nil at end of file).
+    public func getAll() throws(SocketError) -> String? {
+        try readAllUnsafe().map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    // MARK: - Writing
+
+    /// put-char
+    public func put(char: UInt32) throws(SocketError) {
+        let op: StaticString = "put-char"
+        try check(op, reading: false)
+        guard isScalar(char) else { throw failure(.invalidArgument, op, "not a Unicode scalar value: \(char)") }
+        var out = Scratch()
+        defer { out.release() }
+        try encode(char, into: &out, op)
+        try binary.write(out.view, op)
+    }
+
+    /// put-string of UTF-8 text. Malformed UTF-8 is an invalid argument.
+    public func put(utf8 text: UnsafeRawBufferPointer) throws(SocketError) {
+        let op: StaticString = "put-string"
+        try check(op, reading: false)
+        guard let base = text.baseAddress, text.count > 0 else { return }
+        let plain = codec == .utf8 && (eolStyle == .none || eolStyle == .lf || memchr(base, 0x0A, text.count) == nil)
+        if plain {
+            guard validUTF8(base, text.count) else { throw failure(.invalidArgument, op, "the string is not valid UTF-8") }
+            try binary.write(text, op)
+            return
+        }
+        var out = Scratch()
+        defer { out.release() }
+        var i = 0
+        while i < text.count {
+            guard let (ch, n) = decodeUTF8(base + i, text.count - i) else {
+                throw failure(.invalidArgument, op, "the string is not valid UTF-8")
+            }
+            try encode(ch, into: &out, op)
+            i += n
+        }
+        try binary.write(out.view, op)
+    }
+
+    /// put-string of a Swift string.
+    public func put(string: String) throws(SocketError) {
+        var failed: SocketError? = nil
+        Array(string.utf8).withUnsafeBytes { b in
+            do throws(SocketError) { try put(utf8: b) } catch { failed = error }
+        }
+        if let failed { throw failed }
+    }
+
+    /// Appends one character in the codec, a linefeed as the eol style.
+    private func encode(_ ch: UInt32, into out: inout Scratch, _ op: StaticString) throws(SocketError) {
+        if ch == 0x0A {
+            switch eolStyle {
+            case .none, .lf: try encodeRaw(0x0A, into: &out, op)
+            case .crlf: try encodeRaw(0x0D, into: &out, op); try encodeRaw(0x0A, into: &out, op)
+            case .cr: try encodeRaw(0x0D, into: &out, op)
+            case .nel: try encodeRaw(0x85, into: &out, op)
+            case .crnel: try encodeRaw(0x0D, into: &out, op); try encodeRaw(0x85, into: &out, op)
+            case .ls: try encodeRaw(0x2028, into: &out, op)
+            }
+            return
+        }
+        try encodeRaw(ch, into: &out, op)
+    }
+
+    private func encodeRaw(_ ch: UInt32, into out: inout Scratch, _ op: StaticString) throws(SocketError) {
+        switch codec {
+        case .utf8:
+            appendUTF8(ch, to: &out)
+        case .latin1:
+            if ch <= 0xFF {
+                out.append(byte: UInt8(ch))
+            } else if errorMode == .raise {
+                throw failure(.ioEncoding, op, "U+\(String(ch, radix: 16, uppercase: true)) has no Latin-1 encoding")
+            } else {
+                out.append(byte: 0x3F)  // "?"
+            }
+        }
+    }
+}
+
+// MARK: - UTF-8
+
+@inline(__always)
+func utf8Length(_ b0: UInt8) -> Int {
+    switch b0 {
+    case 0x00...0x7F: return 1
+    case 0xC2...0xDF: return 2
+    case 0xE0...0xEF: return 3
+    case 0xF0...0xF4: return 4
+    default: return 0  // a continuation byte or an invalid lead
+    }
+}
+
+/// Whether `b` may stand at `index` (1...3) after the lead byte `b0`.
+@inline(__always)
+func isContinuation(_ b0: UInt8, _ b: UInt8, at index: Int) -> Bool {
+    if index == 1 {
+        switch b0 {
+        case 0xE0: return (0xA0...0xBF).contains(b)
+        case 0xED: return (0x80...0x9F).contains(b)
+        case 0xF0: return (0x90...0xBF).contains(b)
+        case 0xF4: return (0x80...0x8F).contains(b)
+        default: break
+        }
+    }
+    return (0x80...0xBF).contains(b)
+}
+
+/// Decodes one well-formed UTF-8 character; nil when malformed.
+func decodeUTF8(_ p: UnsafeRawPointer, _ count: Int) -> (UInt32, Int)? {
+    let b0 = p.load(as: UInt8.self)
+    let need = utf8Length(b0)
+    guard need > 0, need <= count else { return nil }
+    if need == 1 { return (UInt32(b0), 1) }
+    var scalar = UInt32(b0) & (0xFF >> (need + 1))
+    for i in 1..<need {
+        let b = p.load(fromByteOffset: i, as: UInt8.self)
+        guard isContinuation(b0, b, at: i) else { return nil }
+        scalar = (scalar << 6) | (UInt32(b) & 0x3F)
+    }
+    return (scalar, need)
+}
+
+func validUTF8(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
+    var i = 0
+    while i < count {
+        if p.load(fromByteOffset: i, as: UInt8.self) < 0x80 { i += 1; continue }
+        guard let (_, n) = decodeUTF8(p + i, count - i) else { return false }
+        i += n
+    }
+    return true
+}
+
+func isPlainASCII(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
+    var i = 0
+    while i + 8 <= count {
+        if p.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+        i += 8
+    }
+    while i < count {
+        if p.load(fromByteOffset: i, as: UInt8.self) >= 0x80 { return false }
+        i += 1
+    }
+    return true
+}
+
+func isScalar(_ c: UInt32) -> Bool { c <= 0x10FFFF && !(0xD800...0xDFFF).contains(c) }
+
+func appendUTF8(_ c: UInt32, to out: inout Scratch) {
+    switch c {
+    case 0..<0x80:
+        out.append(byte: UInt8(c))
+    case 0x80..<0x800:
+        out.append(byte: UInt8(0xC0 | (c >> 6)))
+        out.append(byte: UInt8(0x80 | (c & 0x3F)))
+    case 0x800..<0x10000:
+        out.append(byte: UInt8(0xE0 | (c >> 12)))
+        out.append(byte: UInt8(0x80 | ((c >> 6) & 0x3F)))
+        out.append(byte: UInt8(0x80 | (c & 0x3F)))
+    default:
+        out.append(byte: UInt8(0xF0 | (c >> 18)))
+        out.append(byte: UInt8(0x80 | ((c >> 12) & 0x3F)))
+        out.append(byte: UInt8(0x80 | ((c >> 6) & 0x3F)))
+        out.append(byte: UInt8(0x80 | (c & 0x3F)))
+    }
+}
