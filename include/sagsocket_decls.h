@@ -94,6 +94,11 @@ typedef struct sag_port sag_port;               /* a socket port (reserved) */
  *   &sag-out-of-memory        SAG_E_NOMEM
  *   &sag-would-block          SAG_E_WOULD_BLOCK  non-blocking socket not ready
  *   &sag-interrupted          SAG_E_INTERRUPTED  woken by sag_socket_interrupt
+ *   &i/o (continued), for socket ports (the port is in sag_error_port):
+ *    + &i/o-read              SAG_E_IO_READ      a port's read failed
+ *    + &i/o-write             SAG_E_IO_WRITE     a port's write failed
+ *    + &i/o-decoding          SAG_E_IO_DECODING  malformed input, raise mode
+ *    + &i/o-encoding          SAG_E_IO_ENCODING  unencodable character, raise mode
  */
 typedef enum sag_status {
     SAG_OK = 0,
@@ -108,7 +113,11 @@ typedef enum sag_status {
     SAG_E_MISUSE = -9,
     SAG_E_NOMEM = -10,
     SAG_E_WOULD_BLOCK = -11,
-    SAG_E_INTERRUPTED = -12
+    SAG_E_INTERRUPTED = -12,
+    SAG_E_IO_READ = -13,
+    SAG_E_IO_WRITE = -14,
+    SAG_E_IO_DECODING = -15,
+    SAG_E_IO_ENCODING = -16
 } sag_status;
 
 /* Kinds of handle, as sag_handle_kind reports them. */
@@ -120,8 +129,30 @@ typedef enum sag_kind {
     SAG_KIND_SOCKET_INFO = 4,
     SAG_KIND_IP_ADDRESS = 5,
     SAG_KIND_FDSET = 6,
-    SAG_KIND_ERROR = 7
+    SAG_KIND_ERROR = 7,
+    SAG_KIND_PORT = 8
 } sag_kind;
+
+/* Codecs, end-of-line styles and error modes of transcoded ports (R6RS). */
+typedef enum sag_codec {
+    SAG_CODEC_UTF8 = 1,
+    SAG_CODEC_LATIN1 = 2
+} sag_codec;
+
+typedef enum sag_eol_style {
+    SAG_EOL_NONE = 0,
+    SAG_EOL_LF = 1,
+    SAG_EOL_CRLF = 2,
+    SAG_EOL_CR = 3,
+    SAG_EOL_NEL = 4,
+    SAG_EOL_CRNEL = 5,
+    SAG_EOL_LS = 6
+} sag_eol_style;
+
+typedef enum sag_error_mode {
+    SAG_ERROR_MODE_REPLACE = 0,
+    SAG_ERROR_MODE_RAISE = 1
+} sag_error_mode;
 
 /* ===== Constants (this OS's values; also by name through sag_constant) === */
 typedef enum sag_constant_value {
@@ -287,8 +318,9 @@ sag_socket *sag_error_socket(const sag_error *err);
  * Scheme: socket-read-timeout-error-timeout */
 int64_t sag_error_timeout(const sag_error *err);
 
-/* &socket-port field: the port (borrowed; NULL until socket ports exist and
- * for failures that concern no port). Scheme: socket-error-port */
+/* &socket-port and &i/o-port field: the port the failure concerns (borrowed:
+ * the handle value, possibly freed since; NULL for failures that concern no
+ * port). Scheme: socket-error-port i/o-error-port */
 sag_port *sag_error_port(const sag_error *err);
 
 /* ===== Handles ============================================================ */
@@ -707,3 +739,147 @@ int sag_sockaddr_ip_address(const sag_sockaddr *sa, sag_ip_address **out,
 /* Frees a sockaddr; NULL or freed: SAG_OK; another kind: SAG_E_MISUSE.
  * Scheme: (none; the binding's finalizer) */
 int sag_sockaddr_free(sag_sockaddr *sa);
+
+/* ===== Socket ports (API.md 2) ===========================================
+ * A port reads and writes its socket through buffers that every port over
+ * the same socket shares: 64 KiB of input and 64 KiB of output. Output is
+ * sent by sag_port_flush, by sag_port_close, when the buffer fills, and
+ * before a read on the same socket would block (so a prompt reaches the peer
+ * with no explicit flush). One thread may read a port while another writes
+ * it. A binary port's operations on a textual port, or the reverse, give
+ * SAG_E_INVALID; any operation on a closed port gives SAG_E_CLOSED.
+ *
+ * Data that a read hands out as a pointer (`const uint8_t **data`,
+ * `const char **utf8`) is owned by the port and stays valid until the next
+ * read on any port of the same socket, or until the port is freed; NULL means
+ * end of file (Scheme's eof-object). Text is UTF-8 on this side of the ABI,
+ * whatever the port's codec on the wire.
+ *
+ * Read failures are SAG_E_IO_READ, write failures SAG_E_IO_WRITE (errno in
+ * the error object); a read timeout stays SAG_E_READ_TIMEOUT, a closed socket
+ * SAG_E_CLOSED, an interrupt SAG_E_INTERRUPTED, a non-blocking socket with
+ * nothing to read SAG_E_WOULD_BLOCK. Every failure carries the port.
+ */
+
+/* One binary input/output port over the socket. Closing the port closes the
+ * socket when close_socket is true (the default of Scheme's close?).
+ * Returns SAG_OK, SAG_E_CLOSED, SAG_E_MISUSE, SAG_E_INVALID, SAG_E_NOMEM.
+ * Scheme: socket-port */
+int sag_socket_port(sag_socket *s, int close_socket, sag_port **out,
+                    sag_error *err);
+
+/* A binary input port over the socket; closing it leaves the socket open.
+ * Scheme: socket-input-port */
+int sag_socket_input_port(sag_socket *s, sag_port **out, sag_error *err);
+
+/* A binary output port over the socket; closing it flushes it and leaves
+ * the socket open. Scheme: socket-output-port */
+int sag_socket_output_port(sag_socket *s, sag_port **out, sag_error *err);
+
+/* A textual port over a binary socket port, with a codec (SAG_CODEC_*), an
+ * end-of-line style (SAG_EOL_*) and an error mode (SAG_ERROR_MODE_*). On input
+ * every end-of-line sequence reads as a linefeed unless the style is
+ * SAG_EOL_NONE; on output a linefeed is written as the style's sequence.
+ * Malformed input reads as U+FFFD (replace) or fails with SAG_E_IO_DECODING
+ * (raise, the bad bytes consumed). The binary port is closed to direct use
+ * from then on (R6RS); closing the textual port closes it.
+ * Scheme: transcoded-port (of a socket port) make-transcoder utf-8-codec
+ * Scheme: latin-1-codec native-transcoder eol-style error-handling-mode */
+int sag_transcoded_port(sag_port *binary, int codec, int eol_style,
+                        int error_mode, sag_port **out, sag_error *err);
+
+/* The socket behind a port (borrowed: the socket's own handle).
+ * Scheme: (none; the socket of a socket port) */
+int sag_port_socket(sag_port *p, sag_socket **out, sag_error *err);
+
+/* Closes the port: flushes its output, and closes the socket if the port was
+ * made by sag_socket_port with close_socket true. Idempotent.
+ * Returns SAG_OK, SAG_E_IO_WRITE (the flush failed; the port is closed
+ * anyway), SAG_E_MISUSE. Scheme: close-port close-input-port close-output-port */
+int sag_port_close(sag_port *p, sag_error *err);
+
+/* Closes the port if it is open (without its flush failing anything) and
+ * releases the handle. NULL or freed: SAG_OK; another kind: SAG_E_MISUSE.
+ * Scheme: (none; the binding's finalizer) */
+int sag_port_free(sag_port *p);
+
+/* shutdown(2) on the socket behind the port, with SAG_SHUT_RD, SAG_SHUT_WR or
+ * SAG_SHUT_RDWR; the output is flushed first unless how is SAG_SHUT_RD.
+ * Scheme: shutdown-port shutdown-input-port shutdown-output-port */
+int sag_port_shutdown(sag_port *p, int how, sag_error *err);
+
+/* *out = 1 when a read would not block: input is buffered, arriving, or at
+ * end of file. A failing poll gives SAG_E_PORT carrying the port.
+ * Scheme: port-ready? */
+int sag_port_ready(sag_port *p, int *out, sag_error *err);
+
+/* Sends what the port's output buffer holds. Scheme: flush-output-port */
+int sag_port_flush(sag_port *p, sag_error *err);
+
+/* get-u8: the next byte in *byte, or -1 at end of file. Scheme: get-u8 */
+int sag_port_get_u8(sag_port *p, int *byte, sag_error *err);
+
+/* lookahead-u8: the next byte without consuming it, or -1 at end of file.
+ * Scheme: lookahead-u8 */
+int sag_port_lookahead_u8(sag_port *p, int *byte, sag_error *err);
+
+/* Reads into buf[start, start+len) until it is full or end of file; *count
+ * gets the number read (0 with len > 0: end of file).
+ * Scheme: get-bytevector-n get-bytevector-n! */
+int sag_port_get_bytevector_n(sag_port *p, uint8_t *buf, size_t start,
+                              size_t len, size_t *count, sag_error *err);
+
+/* Reads what is buffered, or else what arrives next (blocking only when
+ * nothing is available), into buf[start, start+len); *count as above.
+ * Scheme: get-bytevector-some */
+int sag_port_get_bytevector_some(sag_port *p, uint8_t *buf, size_t start,
+                                 size_t len, size_t *count, sag_error *err);
+
+/* Every byte up to end of file (port-owned; *data NULL when already at end
+ * of file). Scheme: get-bytevector-all */
+int sag_port_get_bytevector_all(sag_port *p, const uint8_t **data,
+                                size_t *len, sag_error *err);
+
+/* The bytes up to the next LF, without it (port-owned; *data NULL at end of
+ * file; the last line may lack its LF). Scheme: get-line (binary port) */
+int sag_port_get_bytes_line(sag_port *p, const uint8_t **data, size_t *len,
+                            sag_error *err);
+
+/* Writes one byte (0..255; other values are SAG_E_INVALID). Scheme: put-u8 */
+int sag_port_put_u8(sag_port *p, int byte, sag_error *err);
+
+/* Writes buf[start, start+count). Scheme: put-bytevector */
+int sag_port_put_bytevector(sag_port *p, const uint8_t *buf, size_t start,
+                            size_t count, sag_error *err);
+
+/* get-char: the next character as a Unicode scalar value in *ch, or -1 at
+ * end of file. Scheme: get-char read-char */
+int sag_port_get_char(sag_port *p, int32_t *ch, sag_error *err);
+
+/* lookahead-char: as sag_port_get_char without consuming. A linefeed is
+ * reported for any end-of-line sequence. Scheme: lookahead-char peek-char */
+int sag_port_lookahead_char(sag_port *p, int32_t *ch, sag_error *err);
+
+/* get-string-n: up to n characters as UTF-8 (port-owned; NULL at end of
+ * file) and its length in bytes. Scheme: get-string-n get-string-n! */
+int sag_port_get_string_n(sag_port *p, size_t n, const char **utf8,
+                          size_t *len, sag_error *err);
+
+/* get-line: the characters up to the next linefeed, without it, as UTF-8
+ * (port-owned; NULL at end of file). Scheme: get-line read-line */
+int sag_port_get_line(sag_port *p, const char **utf8, size_t *len,
+                      sag_error *err);
+
+/* get-string-all: every character up to end of file as UTF-8 (port-owned;
+ * NULL when already at end of file). Scheme: get-string-all */
+int sag_port_get_string_all(sag_port *p, const char **utf8, size_t *len,
+                            sag_error *err);
+
+/* put-char of a Unicode scalar value (others: SAG_E_INVALID); a linefeed is
+ * written as the eol style's sequence. Scheme: put-char write-char */
+int sag_port_put_char(sag_port *p, int32_t ch, sag_error *err);
+
+/* put-string of the UTF-8 text utf8[start, start+len) (it may contain NUL;
+ * malformed UTF-8 is SAG_E_INVALID). Scheme: put-string write-string display */
+int sag_port_put_string(sag_port *p, const char *utf8, size_t start,
+                        size_t len, sag_error *err);

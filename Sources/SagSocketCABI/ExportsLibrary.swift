@@ -150,8 +150,8 @@ public func sag_error_timeout(_ err: OpaquePointer?) -> Int64 {
 
 @c @implementation
 public func sag_error_port(_ err: OpaquePointer?) -> OpaquePointer? {
-    // No condition carries a port until socket ports exist.
-    nil
+    guard let p = errorObject(err)?.read({ $0.error?.port }) else { return nil }
+    return handle(ofPort: p)
 }
 
 // MARK: - Handles

@@ -15,7 +15,7 @@ import SagSocketCore
 import Synchronization
 
 enum HandleKind: UInt8 {
-    case socket = 1, addrinfo, sockaddr, socketInfo, ipAddress, fdset, error
+    case socket = 1, addrinfo, sockaddr, socketInfo, ipAddress, fdset, error, port
 }
 
 enum Removal {

@@ -1,0 +1,325 @@
+// ExportsPort.swift: socket ports (API.md section 2).
+
+import CSagSocket
+import SagSocketCore
+
+/// A port handle: a binary socket port or a textual one over it.
+final class PortObject: Sendable {
+    enum Port: Sendable {
+        case binary(SocketPort)
+        case text(TextPort)
+    }
+
+    let port: Port
+    init(_ port: Port) { self.port = port }
+
+    var socket: Socket {
+        switch port {
+        case .binary(let b): return b.socket
+        case .text(let t): return t.binary.socket
+        }
+    }
+
+    func close() throws(SocketError) {
+        switch port {
+        case .binary(let b): try b.close()
+        case .text(let t): try t.close()
+        }
+    }
+}
+
+private func portObject(_ h: OpaquePointer?) -> PortObject? {
+    handles.lookup(UnsafeRawPointer(h), .port, as: PortObject.self)
+}
+
+/// The handle of a port made by the library (the port's tag).
+func handle(ofPort p: any AnyObject & Sendable) -> OpaquePointer? {
+    if let b = p as? SocketPort { return OpaquePointer(bitPattern: b.tag.load(ordering: .acquiring)) }
+    if let t = p as? TextPort { return OpaquePointer(bitPattern: t.tag.load(ordering: .acquiring)) }
+    return nil
+}
+
+private func deliver(_ port: PortObject.Port, _ out: UnsafeMutablePointer<OpaquePointer?>,
+                     _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
+    guard let h = handles.insert(PortObject(port), .port) else { return noMemory(err, op) }
+    switch port {
+    case .binary(let b): b.tag.store(UInt(bitPattern: h), ordering: .releasing)
+    case .text(let t): t.tag.store(UInt(bitPattern: h), ordering: .releasing)
+    }
+    out.pointee = h
+    return Status.ok
+}
+
+/// A binary port argument; `wrongKind` is set for a textual port.
+private func binaryPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString) -> (SocketPort?, Int32) {
+    guard let o = portObject(h) else { return (nil, misuse(err, op, "port")) }
+    guard case .binary(let b) = o.port else { return (nil, invalid(err, op, "a textual port where a binary port is needed")) }
+    return (b, Status.ok)
+}
+
+private func textPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString) -> (TextPort?, Int32) {
+    guard let o = portObject(h) else { return (nil, misuse(err, op, "port")) }
+    guard case .text(let t) = o.port else { return (nil, invalid(err, op, "a binary port where a textual port is needed")) }
+    return (t, Status.ok)
+}
+
+private func openPort(_ s: OpaquePointer?, _ direction: SocketPort.Direction, _ closeSocket: Bool,
+                      _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
+    guard let o = socketObject(s) else { return misuse(err, op, "socket") }
+    guard let out else { return invalid(err, op, "out is NULL") }
+    if o.socket.isClosed { return fail(err, SocketError(.closed, op, "socket is closed", socket: o.socket)) }
+    return deliver(.binary(SocketPort(o.socket, direction: direction, closesSocket: closeSocket)), out, err, op)
+}
+
+@c @implementation
+public func sag_socket_port(_ s: OpaquePointer?, _ closeSocket: Int32, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                            _ err: OpaquePointer?) -> Int32 {
+    openPort(s, .both, closeSocket != 0, out, err, "socket-port")
+}
+
+@c @implementation
+public func sag_socket_input_port(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
+    openPort(s, .input, false, out, err, "socket-input-port")
+}
+
+@c @implementation
+public func sag_socket_output_port(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
+    openPort(s, .output, false, out, err, "socket-output-port")
+}
+
+@c @implementation
+public func sag_transcoded_port(_ p: OpaquePointer?, _ codec: Int32, _ eol: Int32, _ mode: Int32,
+                                _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "transcoded-port"
+    let (b, st) = binaryPort(p, err, op)
+    guard let b else { return st }
+    guard let out else { return invalid(err, op, "out is NULL") }
+    guard let c = TextPort.Codec(rawValue: codec), let e = TextPort.EOLStyle(rawValue: eol),
+          let m = TextPort.ErrorMode(rawValue: mode) else {
+        return invalid(err, op, "unknown codec, eol style or error mode")
+    }
+    var made: TextPort? = nil
+    let status = run(err) { () throws(SocketError) in made = try TextPort(b, codec: c, eolStyle: e, errorMode: m) }
+    guard status == Status.ok, let t = made else { return status }
+    return deliver(.text(t), out, err, op)
+}
+
+@c @implementation
+public func sag_port_socket(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
+    guard let o = portObject(p) else { return misuse(err, "port-socket", "port") }
+    guard let out else { return invalid(err, "port-socket", "out is NULL") }
+    out.pointee = handle(of: o.socket)
+    return Status.ok
+}
+
+@c @implementation
+public func sag_port_close(_ p: OpaquePointer?, _ err: OpaquePointer?) -> Int32 {
+    guard let o = portObject(p) else { return misuse(err, "close-port", "port") }
+    return run(err) { () throws(SocketError) in try o.close() }
+}
+
+@c @implementation
+public func sag_port_free(_ p: OpaquePointer?) -> Int32 {
+    guard let p else { return Status.ok }
+    switch handles.remove(UnsafeRawPointer(p), .port) {
+    case .removed(let o):
+        try? (o as? PortObject)?.close()
+        return Status.ok
+    case .alreadyFreed:
+        return Status.ok
+    case .misuse:
+        return misuse(nil, "sag_port_free", "port")
+    }
+}
+
+@c @implementation
+public func sag_port_shutdown(_ p: OpaquePointer?, _ how: Int32, _ err: OpaquePointer?) -> Int32 {
+    guard let o = portObject(p) else { return misuse(err, "shutdown-port", "port") }
+    let binary: SocketPort
+    switch o.port {
+    case .binary(let b): binary = b
+    case .text(let t):
+        if t.isClosed { return fail(err, SocketError(.closed, "shutdown-port", "port is closed", socket: o.socket, port: t)) }
+        binary = t.binary
+    }
+    return run(err) { () throws(SocketError) in try binary.shutdown(how) }
+}
+
+@c @implementation
+public func sag_port_ready(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
+    guard let o = portObject(p) else { return misuse(err, "port-ready?", "port") }
+    guard let out else { return invalid(err, "port-ready?", "out is NULL") }
+    return run(err) { () throws(SocketError) in
+        switch o.port {
+        case .binary(let b): out.pointee = try b.isReady() ? 1 : 0
+        case .text(let t):
+            if t.isClosed { throw SocketError(.closed, "port-ready?", "port is closed", socket: o.socket, port: t) }
+            out.pointee = try t.binary.isReady() ? 1 : 0
+        }
+    }
+}
+
+@c @implementation
+public func sag_port_flush(_ p: OpaquePointer?, _ err: OpaquePointer?) -> Int32 {
+    guard let o = portObject(p) else { return misuse(err, "flush-output-port", "port") }
+    return run(err) { () throws(SocketError) in
+        switch o.port {
+        case .binary(let b): try b.flush()
+        case .text(let t): try t.flush()
+        }
+    }
+}
+
+// MARK: - Binary
+
+@c @implementation
+public func sag_port_get_u8(_ p: OpaquePointer?, _ byte: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
+    let (b, st) = binaryPort(p, err, "get-u8")
+    guard let b else { return st }
+    guard let byte else { return invalid(err, "get-u8", "byte is NULL") }
+    return run(err) { () throws(SocketError) in byte.pointee = try b.getU8().map { Int32($0) } ?? -1 }
+}
+
+@c @implementation
+public func sag_port_lookahead_u8(_ p: OpaquePointer?, _ byte: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
+    let (b, st) = binaryPort(p, err, "lookahead-u8")
+    guard let b else { return st }
+    guard let byte else { return invalid(err, "lookahead-u8", "byte is NULL") }
+    return run(err) { () throws(SocketError) in byte.pointee = try b.lookaheadU8().map { Int32($0) } ?? -1 }
+}
+
+private func readInto(_ p: OpaquePointer?, _ buf: UnsafeMutablePointer<UInt8>?, _ start: Int, _ len: Int,
+                      _ count: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, all: Bool) -> Int32 {
+    let op: StaticString = all ? "get-bytevector-n" : "get-bytevector-some"
+    let (b, st) = binaryPort(p, err, op)
+    guard let b else { return st }
+    guard let count else { return invalid(err, op, "count is NULL") }
+    guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
+    return run(err) { () throws(SocketError) in count.pointee = try b.read(into: range, all: all) }
+}
+
+@c @implementation
+public func sag_port_get_bytevector_n(_ p: OpaquePointer?, _ buf: UnsafeMutablePointer<UInt8>?, _ start: Int, _ len: Int,
+                                      _ count: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
+    readInto(p, buf, start, len, count, err, all: true)
+}
+
+@c @implementation
+public func sag_port_get_bytevector_some(_ p: OpaquePointer?, _ buf: UnsafeMutablePointer<UInt8>?, _ start: Int, _ len: Int,
+                                         _ count: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
+    readInto(p, buf, start, len, count, err, all: false)
+}
+
+/// Hands out a port-owned view (NULL at end of file).
+private func handOut<T>(_ view: UnsafeRawBufferPointer?, _ data: UnsafeMutablePointer<UnsafePointer<T>?>,
+                        _ len: UnsafeMutablePointer<Int>) {
+    guard let view else {
+        data.pointee = nil
+        len.pointee = 0
+        return
+    }
+    // An empty view may have no base address: point at a static empty string.
+    let base = view.baseAddress ?? UnsafeRawPointer(emptyBytes.utf8Start)
+    data.pointee = base.assumingMemoryBound(to: T.self)
+    len.pointee = view.count
+}
+
+private let emptyBytes: StaticString = ""
+
+@c @implementation
+public func sag_port_get_bytevector_all(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+                                        _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
+    let (b, st) = binaryPort(p, err, "get-bytevector-all")
+    guard let b else { return st }
+    guard let data, let len else { return invalid(err, "get-bytevector-all", "data or len is NULL") }
+    return run(err) { () throws(SocketError) in handOut(try b.readAllUnsafe(), data, len) }
+}
+
+@c @implementation
+public func sag_port_get_bytes_line(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+                                    _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
+    let (b, st) = binaryPort(p, err, "get-line")
+    guard let b else { return st }
+    guard let data, let len else { return invalid(err, "get-line", "data or len is NULL") }
+    return run(err) { () throws(SocketError) in handOut(try b.readLineUnsafe(), data, len) }
+}
+
+@c @implementation
+public func sag_port_put_u8(_ p: OpaquePointer?, _ byte: Int32, _ err: OpaquePointer?) -> Int32 {
+    let (b, st) = binaryPort(p, err, "put-u8")
+    guard let b else { return st }
+    guard (0...255).contains(byte) else { return invalid(err, "put-u8", "\(byte) is not a byte") }
+    return run(err) { () throws(SocketError) in try b.put(byte: UInt8(byte)) }
+}
+
+@c @implementation
+public func sag_port_put_bytevector(_ p: OpaquePointer?, _ buf: UnsafePointer<UInt8>?, _ start: Int, _ count: Int,
+                                    _ err: OpaquePointer?) -> Int32 {
+    let (b, st) = binaryPort(p, err, "put-bytevector")
+    guard let b else { return st }
+    guard let range = bufferRange(buf, start, count) else { return invalid(err, "put-bytevector", "bad buffer range") }
+    return run(err) { () throws(SocketError) in try b.put(range) }
+}
+
+// MARK: - Text
+
+@c @implementation
+public func sag_port_get_char(_ p: OpaquePointer?, _ ch: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
+    let (t, st) = textPort(p, err, "get-char")
+    guard let t else { return st }
+    guard let ch else { return invalid(err, "get-char", "ch is NULL") }
+    return run(err) { () throws(SocketError) in ch.pointee = try t.getChar().map { Int32($0) } ?? -1 }
+}
+
+@c @implementation
+public func sag_port_lookahead_char(_ p: OpaquePointer?, _ ch: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
+    let (t, st) = textPort(p, err, "lookahead-char")
+    guard let t else { return st }
+    guard let ch else { return invalid(err, "lookahead-char", "ch is NULL") }
+    return run(err) { () throws(SocketError) in ch.pointee = try t.lookaheadChar().map { Int32($0) } ?? -1 }
+}
+
+@c @implementation
+public func sag_port_get_string_n(_ p: OpaquePointer?, _ n: Int, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                  _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
+    let (t, st) = textPort(p, err, "get-string-n")
+    guard let t else { return st }
+    guard let utf8, let len else { return invalid(err, "get-string-n", "utf8 or len is NULL") }
+    guard n >= 0 else { return invalid(err, "get-string-n", "negative count") }
+    return run(err) { () throws(SocketError) in handOut(try t.readStringUnsafe(count: n), utf8, len) }
+}
+
+@c @implementation
+public func sag_port_get_line(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                              _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
+    let (t, st) = textPort(p, err, "get-line")
+    guard let t else { return st }
+    guard let utf8, let len else { return invalid(err, "get-line", "utf8 or len is NULL") }
+    return run(err) { () throws(SocketError) in handOut(try t.readLineUnsafe(), utf8, len) }
+}
+
+@c @implementation
+public func sag_port_get_string_all(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                    _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
+    let (t, st) = textPort(p, err, "get-string-all")
+    guard let t else { return st }
+    guard let utf8, let len else { return invalid(err, "get-string-all", "utf8 or len is NULL") }
+    return run(err) { () throws(SocketError) in handOut(try t.readAllUnsafe(), utf8, len) }
+}
+
+@c @implementation
+public func sag_port_put_char(_ p: OpaquePointer?, _ ch: Int32, _ err: OpaquePointer?) -> Int32 {
+    let (t, st) = textPort(p, err, "put-char")
+    guard let t else { return st }
+    guard ch >= 0 else { return invalid(err, "put-char", "not a Unicode scalar value: \(ch)") }
+    return run(err) { () throws(SocketError) in try t.put(char: UInt32(ch)) }
+}
+
+@c @implementation
+public func sag_port_put_string(_ p: OpaquePointer?, _ utf8: UnsafePointer<CChar>?, _ start: Int, _ len: Int,
+                                _ err: OpaquePointer?) -> Int32 {
+    let (t, st) = textPort(p, err, "put-string")
+    guard let t else { return st }
+    guard let range = bufferRange(UnsafeRawPointer(utf8), start, len) else { return invalid(err, "put-string", "bad buffer range") }
+    return run(err) { () throws(SocketError) in try t.put(utf8: range) }
+}
