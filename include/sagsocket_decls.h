@@ -64,8 +64,10 @@
  *   sendto or a select on a socket returns SAG_E_INTERRUPTED when another
  *   thread calls sag_socket_interrupt on that socket (Sagittarius's
  *   thread-interrupt!: accept then answers #f, select answers '()). Closing
- *   the socket from another thread also wakes it. An interrupt reaches only
- *   calls that are blocked at that moment.
+ *   the socket from another thread also wakes it: accept and the selects
+ *   then return SAG_E_INTERRUPTED (Scheme's #f and '()), every other call
+ *   SAG_E_CLOSED. An interrupt reaches only calls that are blocked at that
+ *   moment.
  * ---------------------------------------------------------------------------
  */
 
@@ -314,7 +316,8 @@ const char *sag_error_service(const sag_error *err);
  * Scheme: socket-error-socket */
 sag_socket *sag_error_socket(const sag_error *err);
 
-/* &socket-read-timeout field: the timeout in microseconds; -1 if none.
+/* The timeout in microseconds of a &socket-read-timeout, and of a
+ * &socket-connection whose connect timed out (errno ETIMEDOUT); -1 if none.
  * Scheme: socket-read-timeout-error-timeout */
 int64_t sag_error_timeout(const sag_error *err);
 
