@@ -33,6 +33,11 @@ next-addrinfo addrinfo-sockaddr addrinfo? sockaddr? host-not-found-error?
 host-not-found-error-node host-not-found-error-service socket-error?
 socket-error-socket socket-connection-error? socket-closed-error?
 socket-read-timeout-error? socket-port-error? socket-error-port thread-interrupt!
+socket-port socket-input-port socket-output-port shutdown-port
+shutdown-input-port shutdown-output-port port-ready? transcoded-port close-port
+flush-output-port get-u8 lookahead-u8 get-bytevector-n get-bytevector-n!
+get-bytevector-some get-bytevector-all get-line put-u8 put-bytevector get-char
+lookahead-char get-string-n get-string-all put-char put-string
 """.split()
 
 
