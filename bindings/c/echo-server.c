@@ -11,10 +11,12 @@
  *
  *   cc -std=c99 echo-server.c $(pkg-config --cflags --libs sagsocket)
  *
- * The Scheme original reads the client through a transcoded port and
- * get-line. The C ABI gives us bytes, so this sample does the line buffering
- * itself: it receives into a buffer, splits at '\n' and drops a '\r' before
- * it, so clients that end lines with LF or with CRLF both work.
+ * Like the Scheme original, it talks to each client through a socket port
+ * wrapped in a transcoder (UTF-8, end-of-line style LF: on input CR LF, CR
+ * and LF all read as one linefeed, so clients that end lines either way
+ * work) and reads with get-line. The port buffers its output and sends it
+ * before a read would block, so the prompt reaches the client with no
+ * explicit flush, as in the seed.
  *
  * What a newcomer should notice about the ABI:
  *   - every fallible call returns an int status (SAG_OK is 0) and fills a
@@ -43,13 +45,11 @@ static int report(const char *what, int status, const sag_error *err)
     return status;
 }
 
-/* Sends a NUL-terminated string. sag_socket_send sends all the bytes (it
- * loops over partial sends itself) and never raises SIGPIPE. */
-static int send_text(sag_socket *s, const char *text, sag_error *err)
+/* (put-string p text) for a NUL-terminated string. Strings cross the ABI as
+ * UTF-8 with a length, so they may hold NUL characters too. */
+static int put_text(sag_port *p, const char *text, sag_error *err)
 {
-    size_t sent;
-    return sag_socket_send(s, (const uint8_t *)text, 0, strlen(text), 0,
-                           &sent, err);
+    return sag_port_put_string(p, text, 0, strlen(text), err);
 }
 
 /* Prints "<label> ADDRESS:PORT" on stderr for the socket's own address
@@ -144,89 +144,58 @@ done:
     return st;
 }
 
-/* Handles one line: buf[start, start+len) without its '\n'.
- * (print "received: " r) (put-string p r) (put-string p "\r\n> ") */
-static int echo_line(sag_socket *client, const uint8_t *buf, size_t start,
-                     size_t len, sag_error *err)
-{
-    size_t sent;
-    int st;
-
-    if (len > 0 && buf[start + len - 1] == '\r')
-        len--; /* a CRLF line end */
-    fputs("received: ", stdout);
-    fwrite(buf + start, 1, len, stdout);
-    fputc('\n', stdout);
-    fflush(stdout);
-    /* The line is sent straight out of the receive buffer: the (pointer,
-     * start, length) convention means no copy is needed. */
-    st = sag_socket_send(client, buf, start, len, 0, &sent, err);
-    if (st == SAG_OK)
-        st = send_text(client, "\r\n> ", err);
-    return st;
-}
-
 /* Serves one client until it closes its side: the body of the seed's
  * call-with-socket. Returns SAG_OK or the status of the failing call, which
  * it has already reported. */
 static int serve_client(sag_socket *client, sag_error *err)
 {
-    uint8_t *buf = NULL; /* buf[0, len) holds bytes not yet split */
-    size_t len = 0, cap = 0;
+    sag_port *binary = NULL, *p = NULL;
+    const char *what = "socket-port";
+    const char *line;
+    size_t len;
     int st;
 
-    st = send_text(client, "please type something\n\r", err);
-    if (st == SAG_OK)
-        st = send_text(client, "> ", err);
-    if (st != SAG_OK)
-        report("socket-send", st, err);
-    while (st == SAG_OK) {
-        size_t received, begin, i;
-
-        if (cap - len < 4096) { /* keep room for one more receive */
-            size_t ncap = cap ? cap * 2 : 8192;
-            uint8_t *nbuf = realloc(buf, ncap);
-            if (nbuf == NULL) {
-                fprintf(stderr, "%s: out of memory\n", prog);
-                st = SAG_E_NOMEM;
-                break;
-            }
-            buf = nbuf;
-            cap = ncap;
-        }
-        /* Receive into the free part of the buffer, buf[len, cap): the
-         * start argument says where to write. */
-        st = sag_socket_recv(client, buf, len, cap - len, 0, &received, err);
-        if (st != SAG_OK) {
-            report("socket-recv", st, err);
-            break;
-        }
-        if (received == 0) { /* the client closed: end of file */
-            /* get-line returns a last line that has no '\n' before EOF */
-            if (len > 0)
-                st = echo_line(client, buf, 0, len, err);
-            if (st != SAG_OK)
-                report("socket-send", st, err);
-            break;
-        }
-        /* Split the new bytes at '\n'; only bytes from len on are new, and
-         * buf[0, len) is known to hold no '\n'. */
-        begin = 0;
-        for (i = len; i < len + received && st == SAG_OK; i++) {
-            if (buf[i] == '\n') {
-                st = echo_line(client, buf, begin, i - begin, err);
-                begin = i + 1;
-            }
-        }
-        if (st != SAG_OK) {
-            report("socket-send", st, err);
-            break;
-        }
-        len += received;
-        memmove(buf, buf + begin, len - begin); /* keep the partial line */
-        len -= begin;
+    /* (transcoded-port (socket-port sock) (native-transcoder)): the binary
+     * port closes the socket when it is closed (close? #t); the textual
+     * port takes the binary one over. */
+    st = sag_socket_port(client, 1, &binary, err);
+    if (st == SAG_OK) {
+        what = "transcoded-port";
+        st = sag_transcoded_port(binary, SAG_CODEC_UTF8, SAG_EOL_LF,
+                                 SAG_ERROR_MODE_REPLACE, &p, err);
     }
-    free(buf);
+    if (st == SAG_OK) {
+        what = "put-string";
+        st = put_text(p, "please type something\n\r", err);
+    }
+    if (st == SAG_OK)
+        st = put_text(p, "> ", err);
+    while (st == SAG_OK) {
+        /* (get-line p): the prompt is flushed before this read waits. The
+         * line is owned by the port and valid until its next read; NULL is
+         * the end of file. */
+        what = "get-line";
+        st = sag_port_get_line(p, &line, &len, err);
+        if (st != SAG_OK || line == NULL)
+            break;
+        /* (print "received: " r) */
+        fputs("received: ", stdout);
+        fwrite(line, 1, len, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+        /* (put-string p r) (put-string p "\r\n> ") */
+        what = "put-string";
+        st = sag_port_put_string(p, line, 0, len, err);
+        if (st == SAG_OK)
+            st = put_text(p, "\r\n> ", err);
+    }
+    if (st != SAG_OK)
+        report(what, st, err);
+    /* (call-with-port p ...) closes the port, and with it the socket. */
+    if (p != NULL)
+        sag_port_close(p, err);
+    sag_port_free(p);
+    sag_port_free(binary);
     return st;
 }
 
