@@ -24,6 +24,9 @@ final class OSThread: @unchecked Sendable {
     }
 
     func join() { pthread_join(thread, nil) }
+
+    /// Sends `signal` to the thread (for EINTR tests).
+    func kill(_ signal: Int32) { pthread_kill(thread, signal) }
 }
 
 /// A value set by one thread and read by another.

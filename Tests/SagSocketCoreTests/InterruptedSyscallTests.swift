@@ -1,0 +1,76 @@
+// InterruptedSyscallTests.swift: EINTR, as Guile's collector causes it
+// (BINDING-NOTES.md): a signal handler installed without SA_RESTART makes
+// blocked system calls fail with EINTR. The library must retry them with the
+// remaining time recomputed, so the calls neither fail nor wait longer.
+// (This test process installs its own SIGUSR1 handler; the library never
+// touches signal dispositions.)
+
+import Glibc
+import SagSocketCore
+import Synchronization
+import Testing
+
+private let signalsSeen = Atomic<Int>(0)
+
+private func installHandler() {
+    var sa = sigaction()
+    sa.__sigaction_handler.sa_handler = { _ in signalsSeen.add(1, ordering: .relaxed) }
+    sigemptyset(&sa.sa_mask)
+    sa.sa_flags = 0  // no SA_RESTART: interrupted calls return EINTR
+    sigaction(SIGUSR1, &sa, nil)
+}
+
+/// Test threads start from the test runner's threads, which block signals.
+private func acceptSignals() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGUSR1)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
+}
+
+@Suite("EINTR from signals")
+struct InterruptedSyscallTests {
+    @Test("a read timeout still expires on time while signals keep interrupting the wait")
+    func readTimeoutUnderSignals() throws {
+        installHandler()
+        let (server, client, accepted) = try loopbackPair()
+        defer { server.close(); client.close(); accepted.close() }
+        try client.setReadTimeout(micros: 300_000)
+        let outcome = Box<(SocketError.Kind?, Int64)>((nil, 0))
+        let before = signalsSeen.load(ordering: .relaxed)
+        let t = OSThread {
+            acceptSignals()
+            var kind: SocketError.Kind? = nil
+            let took = elapsedMicros { kind = expectFailure(.readTimeout) { _ = try client.recvString() }?.kind }
+            outcome.set((kind, took))
+        }
+        for _ in 0..<20 {
+            sleepMillis(10)
+            t.kill(SIGUSR1)
+        }
+        t.join()
+        #expect(signalsSeen.load(ordering: .relaxed) - before >= 20)
+        #expect(outcome.get.0 == .readTimeout)
+        #expect(outcome.get.1 >= 300_000 && outcome.get.1 < 450_000, "took \(outcome.get.1) µs")
+    }
+
+    @Test("a blocked recv and a blocked select survive signals and get their data")
+    func dataAfterSignals() throws {
+        installHandler()
+        let (server, client, accepted) = try loopbackPair()
+        defer { server.close(); client.close(); accepted.close() }
+        let got = Box<String?>(nil)
+        let t = OSThread {
+            acceptSignals()
+            _ = try? Select.ready([client], for: .read, timeoutMicros: 5_000_000, operation: "socket-read-select")
+            got.set(try? client.recvString())
+        }
+        for _ in 0..<10 {
+            sleepMillis(10)
+            t.kill(SIGUSR1)
+        }
+        #expect(try accepted.sendString("after signals") == 13)
+        t.join()
+        #expect(got.get == "after signals")
+    }
+}
