@@ -114,6 +114,24 @@ func run(_ err: OpaquePointer?, _ body: () throws(SocketError) -> Void) -> Int32
     }
 }
 
+/// The body of every sag_*_free: NULL or an already freed handle is SAG_OK,
+/// anything else that is not a live handle of `kind` SAG_E_MISUSE; `dispose`
+/// runs on the object taken out of the table (closing what it holds).
+func freeHandle(_ h: OpaquePointer?, _ kind: HandleKind, _ op: StaticString,
+                unless keep: (any AnyObject & Sendable) -> Bool = { _ in false },
+                dispose: (any AnyObject & Sendable) -> Void = { _ in }) -> Int32 {
+    guard let h else { return Status.ok }
+    switch handles.remove(UnsafeRawPointer(h), kind, unless: keep) {
+    case .removed(let o):
+        dispose(o)
+        return Status.ok
+    case .alreadyFreed:
+        return Status.ok
+    case .misuse:
+        return misuse(nil, op)
+    }
+}
+
 // MARK: - Argument checks
 
 /// A caller buffer range buf[start, start+len): nil for a NULL pointer with

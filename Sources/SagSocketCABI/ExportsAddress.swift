@@ -30,15 +30,6 @@ private func deliver(_ object: any AnyObject & Sendable, _ kind: HandleKind, _ o
     return Status.ok
 }
 
-/// Frees a handle of `kind` (NULL or already freed: SAG_OK).
-private func free(_ h: OpaquePointer?, _ kind: HandleKind, _ op: StaticString) -> Int32 {
-    guard let h else { return Status.ok }
-    switch handles.remove(UnsafeRawPointer(h), kind) {
-    case .removed, .alreadyFreed: return Status.ok
-    case .misuse: return misuse(nil, op)
-    }
-}
-
 // MARK: - socket-info
 
 @c @implementation
@@ -65,7 +56,7 @@ public func sag_socket_info_port(_ i: OpaquePointer?, _ out: UnsafeMutablePointe
 }
 
 @c @implementation
-public func sag_socket_info_free(_ i: OpaquePointer?) -> Int32 { free(i, .socketInfo, "sag_socket_info_free") }
+public func sag_socket_info_free(_ i: OpaquePointer?) -> Int32 { freeHandle(i, .socketInfo, "sag_socket_info_free") }
 
 // MARK: - ip-address
 
@@ -100,7 +91,7 @@ public func sag_ip_address_to_bytes(_ a: OpaquePointer?, _ buf: UnsafeMutablePoi
 }
 
 @c @implementation
-public func sag_ip_address_free(_ a: OpaquePointer?) -> Int32 { free(a, .ipAddress, "sag_ip_address_free") }
+public func sag_ip_address_free(_ a: OpaquePointer?) -> Int32 { freeHandle(a, .ipAddress, "sag_ip_address_free") }
 
 // MARK: - addrinfo
 
@@ -188,7 +179,7 @@ public func sag_addrinfo_sockaddr(_ ai: OpaquePointer?, _ out: UnsafeMutablePoin
 }
 
 @c @implementation
-public func sag_addrinfo_free(_ ai: OpaquePointer?) -> Int32 { free(ai, .addrinfo, "sag_addrinfo_free") }
+public func sag_addrinfo_free(_ ai: OpaquePointer?) -> Int32 { freeHandle(ai, .addrinfo, "sag_addrinfo_free") }
 
 // MARK: - sockaddr
 
@@ -226,4 +217,4 @@ public func sag_sockaddr_ip_address(_ sa: OpaquePointer?, _ out: UnsafeMutablePo
 }
 
 @c @implementation
-public func sag_sockaddr_free(_ sa: OpaquePointer?) -> Int32 { free(sa, .sockaddr, "sag_sockaddr_free") }
+public func sag_sockaddr_free(_ sa: OpaquePointer?) -> Int32 { freeHandle(sa, .sockaddr, "sag_sockaddr_free") }

@@ -85,11 +85,7 @@ public func sag_error_new(_ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32
 
 @c @implementation
 public func sag_error_free(_ err: OpaquePointer?) -> Int32 {
-    guard let err else { return Status.ok }
-    switch handles.remove(UnsafeRawPointer(err), .error, unless: { ($0 as? ErrorObject)?.libraryOwned ?? false }) {
-    case .removed, .alreadyFreed: return Status.ok
-    case .misuse: return misuse(nil, "sag_error_free", "err")
-    }
+    freeHandle(err, .error, "sag_error_free", unless: { ($0 as? ErrorObject)?.libraryOwned ?? false })
 }
 
 @c @implementation

@@ -120,16 +120,7 @@ public func sag_port_close(_ p: OpaquePointer?, _ err: OpaquePointer?) -> Int32 
 
 @c @implementation
 public func sag_port_free(_ p: OpaquePointer?) -> Int32 {
-    guard let p else { return Status.ok }
-    switch handles.remove(UnsafeRawPointer(p), .port) {
-    case .removed(let o):
-        try? (o as? PortObject)?.close()
-        return Status.ok
-    case .alreadyFreed:
-        return Status.ok
-    case .misuse:
-        return misuse(nil, "sag_port_free", "port")
-    }
+    freeHandle(p, .port, "sag_port_free", dispose: { try? ($0 as? PortObject)?.close() })
 }
 
 @c @implementation

@@ -80,11 +80,7 @@ public func sag_fdset_sockets(_ fds: OpaquePointer?, _ out: UnsafeMutablePointer
 
 @c @implementation
 public func sag_fdset_free(_ fds: OpaquePointer?) -> Int32 {
-    guard let fds else { return Status.ok }
-    switch handles.remove(UnsafeRawPointer(fds), .fdset) {
-    case .removed, .alreadyFreed: return Status.ok
-    case .misuse: return misuse(nil, "sag_fdset_free", "fdset")
-    }
+    freeHandle(fds, .fdset, "sag_fdset_free")
 }
 
 /// An optional fdset argument: .some(nil) for NULL, nil for a bad handle.

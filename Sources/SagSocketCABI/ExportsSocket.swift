@@ -244,16 +244,7 @@ public func sag_socket_close(_ s: OpaquePointer?, _ err: OpaquePointer?) -> Int3
 
 @c @implementation
 public func sag_socket_free(_ s: OpaquePointer?) -> Int32 {
-    guard let s else { return Status.ok }
-    switch handles.remove(UnsafeRawPointer(s), .socket) {
-    case .removed(let o):
-        (o as? SocketObject)?.socket.close()
-        return Status.ok
-    case .alreadyFreed:
-        return Status.ok
-    case .misuse:
-        return misuse(nil, "sag_socket_free", "socket")
-    }
+    freeHandle(s, .socket, "sag_socket_free", dispose: { ($0 as? SocketObject)?.socket.close() })
 }
 
 @c @implementation
