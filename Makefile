@@ -25,7 +25,7 @@ SWIFT_FLAGS := -c $(SWIFT_CONFIG) -Xswiftc -static-stdlib \
 STAGE := $(CURDIR)/$(BUILD)/stage
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 
-.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test abi-test
+.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test abi-test
 all: lib
 
 setup:
@@ -69,7 +69,7 @@ uninstall:
 stage: lib
 	$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR=
 
-CHECK_GROUPS := swift-test c-test abi-test
+CHECK_GROUPS := swift-test c-test ports-test abi-test
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
 
@@ -79,6 +79,9 @@ swift-test:
 c-test: stage
 	bash Tests/c/run.sh $(STAGE)
 
+ports-test: stage
+	bash Tests/c/run_ports.sh $(STAGE)
+
 abi-test: stage
 	bash Tests/abi/run.sh $(STAGE)
 
@@ -87,6 +90,7 @@ demo: setup stage
 
 bench: setup stage
 	bash bench/run.sh $(STAGE)
+	bash bench/run_ports.sh $(STAGE)
 
 clean:
 	rm -rf $(BUILD) .build

@@ -32,21 +32,24 @@ final class PortBuffers: Sendable {
         var count = 0
     }
 
-    let input: Mutex<Input>
+    /// Guards `inputState`, which reads use in place.
+    let inputLock = Mutex(())
+    nonisolated(unsafe) let inputState: UnsafeMutablePointer<Input>
     let output: Mutex<Output>
     /// Bytes waiting in `output`, readable without its lock.
     let pending = Atomic<Int>(0)
 
     init() {
-        input = Mutex(Input(base: .allocate(byteCount: PortBuffers.capacity, alignment: 16)))
+        inputState = .allocate(capacity: 1)
+        inputState.initialize(to: Input(base: .allocate(byteCount: PortBuffers.capacity, alignment: 16)))
         output = Mutex(Output(base: .allocate(byteCount: PortBuffers.capacity, alignment: 16)))
     }
 
     deinit {
-        input.withLock {
-            $0.base.deallocate()
-            $0.scratch.release()
-        }
+        inputState.pointee.base.deallocate()
+        inputState.pointee.scratch.release()
+        inputState.deinitialize(count: 1)
+        inputState.deallocate()
         output.withLock { $0.base.deallocate() }
     }
 }
@@ -66,6 +69,20 @@ public final class SocketPort: Sendable {
     private let closedFlag = Atomic<Bool>(false)
     /// Set by transcoded-port: the binary port is then closed to direct use.
     let transcoded = Atomic<Bool>(false)
+    /// The textual port over this one, which its failures then name.
+    private let textual = Mutex(WeakTextPort())
+
+    struct WeakTextPort: Sendable {
+        weak var port: TextPort?
+    }
+
+    /// The port a failure concerns: the textual port over this one, if any.
+    var facade: any AnyObject & Sendable { textual.withLock { $0.port } ?? self }
+
+    func attach(_ text: TextPort) {
+        textual.withLock { $0.port = text }
+        transcoded.store(true, ordering: .releasing)
+    }
 
     /// socket-port (direction .both), socket-input-port (.input),
     /// socket-output-port (.output).
@@ -79,7 +96,7 @@ public final class SocketPort: Sendable {
     public var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
 
     func failure(_ kind: SocketError.Kind, _ op: StaticString, _ detail: String, errno: Int32 = 0) -> SocketError {
-        SocketError(kind, op, detail, errno: errno, socket: socket, port: self)
+        SocketError(kind, op, detail, errno: errno, socket: socket, port: facade)
     }
 
     /// Throws unless the port is open, usable directly and reads (or writes).
@@ -94,9 +111,10 @@ public final class SocketPort: Sendable {
     /// A socket failure seen through a port: reads become &i/o-read, writes
     /// &i/o-write; timeouts, closing, interruption and bad arguments keep
     /// their own kinds.
-    func portError(_ e: SocketError, reading: Bool) -> SocketError {
+    func portError(_ e: SocketError, reading: Bool, _ op: StaticString) -> SocketError {
         var e = e
-        e.port = self
+        e.port = facade
+        e.operation = op
         switch e.kind {
         case .socket, .io, .connection: e.kind = reading ? .ioRead : .ioWrite
         default: break
@@ -126,7 +144,7 @@ public final class SocketPort: Sendable {
         if how != Int32(SHUT_RD) && direction != .input {
             try flushOutput(op)
         }
-        do throws(SocketError) { try socket.shutdown(how) } catch { throw portError(error, reading: false) }
+        do throws(SocketError) { try socket.shutdown(how) } catch { throw portError(error, reading: false, op) }
     }
 
     /// port-ready?: true when a read would not block (data buffered or
@@ -134,7 +152,9 @@ public final class SocketPort: Sendable {
     public func isReady() throws(SocketError) -> Bool {
         let op: StaticString = "port-ready?"
         try check(op, reading: true, direct: false)
-        let buffered = buffers.input.withLock { $0.start < $0.end || $0.eof }
+        let buffered = buffers.inputLock.withLock { _ in
+            buffers.inputState.pointee.start < buffers.inputState.pointee.end || buffers.inputState.pointee.eof
+        }
         if buffered { return true }
         do throws(SocketError) {
             return try !Select.ready([socket], for: .read, timeoutMicros: 0, operation: op).isEmpty
@@ -142,7 +162,7 @@ public final class SocketPort: Sendable {
             if error.kind == .closed { throw failure(.closed, op, "port is closed") }
             var e = error
             e.kind = .port
-            e.port = self
+            e.port = facade
             throw e
         }
     }
@@ -164,7 +184,7 @@ public final class SocketPort: Sendable {
         do throws(SocketError) {
             _ = try socket.send(UnsafeRawBufferPointer(start: out.base, count: n))
         } catch {
-            throw portError(error, reading: false)
+            throw portError(error, reading: false, op)
         }
     }
 
@@ -182,7 +202,7 @@ public final class SocketPort: Sendable {
             }
             try drain(&out, op)
             if bytes.count >= cap {
-                do throws(SocketError) { _ = try socket.send(bytes) } catch { throw portError(error, reading: false) }
+                do throws(SocketError) { _ = try socket.send(bytes) } catch { throw portError(error, reading: false, op) }
             } else if let src = bytes.baseAddress {
                 out.base.copyMemory(from: src, byteCount: bytes.count)
                 out.count = bytes.count
@@ -213,9 +233,8 @@ public final class SocketPort: Sendable {
 
     /// Runs `body` with the input buffer locked.
     func withInput<R>(_ op: StaticString, _ body: (inout InputCursor) throws(SocketError) -> R) throws(SocketError) -> R {
-        try buffers.input.withLock { (inp: inout PortBuffers.Input) throws(SocketError) -> R in
-            var cursor = InputCursor(port: self, input: inp, op: op)
-            defer { inp = cursor.input }
+        try buffers.inputLock.withLock { _ throws(SocketError) -> R in
+            var cursor = InputCursor(port: self, state: buffers.inputState, op: op)
             return try body(&cursor)
         }
     }
@@ -295,13 +314,19 @@ public final class SocketPort: Sendable {
 /// The input buffer of a port, locked, with the operations reads are made of.
 struct InputCursor {
     let port: SocketPort
-    var input: PortBuffers.Input
+    /// The locked input state, used in place (no copies on the hot path).
+    let state: UnsafeMutablePointer<PortBuffers.Input>
     let op: StaticString
 
-    init(port: SocketPort, input: PortBuffers.Input, op: StaticString) {
+    init(port: SocketPort, state: UnsafeMutablePointer<PortBuffers.Input>, op: StaticString) {
         self.port = port
-        self.input = input
+        self.state = state
         self.op = op
+    }
+
+    var input: PortBuffers.Input {
+        unsafeAddress { UnsafePointer(state) }
+        nonmutating unsafeMutableAddress { state }
     }
 
     var available: Int { input.end - input.start }
@@ -347,14 +372,14 @@ struct InputCursor {
                         do throws(SocketError) {
                             _ = try socket.send(UnsafeRawBufferPointer(start: out.base, count: n))
                         } catch {
-                            throw port.portError(error, reading: false)
+                            throw port.portError(error, reading: false, op)
                         }
                     }
                 }
             }
             if got == nil { got = try socket.recv(into: room) }
         } catch {
-            throw port.portError(error, reading: true)
+            throw port.portError(error, reading: true, op)
         }
         guard let n = got else {
             throw port.failure(.wouldBlock, op, "the non-blocking socket has no data")

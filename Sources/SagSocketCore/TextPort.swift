@@ -28,11 +28,11 @@ public final class TextPort: Sendable {
     public init(_ binary: SocketPort, codec: Codec = .utf8, eolStyle: EOLStyle = .lf,
                 errorMode: ErrorMode = .replace) throws(SocketError) {
         try binary.check("transcoded-port", reading: binary.direction != .output)
-        binary.transcoded.store(true, ordering: .releasing)
         self.binary = binary
         self.codec = codec
         self.eolStyle = eolStyle
         self.errorMode = errorMode
+        binary.attach(self)
     }
 
     public var isClosed: Bool { closedFlag.load(ordering: .acquiring) || binary.isClosed }

@@ -1,0 +1,557 @@
+/* bench_ports.c: the socket ports of libsagsocket through the C ABI against
+ * the same work done with C's stdio and raw POSIX calls, in one process, in
+ * the same run. A report, not a test: it exits 0 whether or not the goals
+ * are met (non-zero only when something fails outright or the data that
+ * arrives is wrong).
+ *
+ *   cc -O2 bench_ports.c $(pkg-config --cflags --libs sagsocket) -pthread
+ *   BENCH_SCALE=0.1 ./bench_ports     (sizes x 0.1; default 1)
+ *   BENCH_ROUNDS=9 ./bench_ports      (rounds; default and minimum 5)
+ *   BENCH_VERBOSE=1 ./bench_ports     (every round's values on stderr)
+ *
+ * Each round runs every measurement, alternating which side goes first
+ * (even rounds raw first, odd rounds lib first). The table shows the median
+ * of each side and the median of the per-round ratios lib/raw.
+ *
+ *   lines       1,000,000 lines of 40 bytes (39 characters and LF), sent by
+ *               a peer thread over loopback TCP in 64 KiB sends and read
+ *               with sag_port_get_bytes_line (binary get-line) and with
+ *               sag_port_get_line (a UTF-8 / eol lf transcoded port), against
+ *               fdopen(3) + getline(3) on a raw socket; lines/s
+ *               (goal lib/raw >= 1.0 for both)
+ *   put         1 GiB written in 1 KiB sag_port_put_bytevector calls, then
+ *               sag_port_flush, against 1 KiB send(2) calls; a receiver
+ *               thread drains with 1 MiB recvs; throughput
+ *               (goal lib/raw >= 3.0)
+ *
+ * Both sides connect the same way to the same raw listener, with
+ * TCP_NODELAY on (the library turns it on for every connected socket).
+ */
+#define _GNU_SOURCE /* accept4, getline */
+
+#include <sagsocket.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_LEN 40            /* bytes per line, LF included */
+#define SEND_CHUNK (64 * 1024) /* the line sender's send size */
+#define PUT_CHUNK 1024         /* the writers' call size */
+#define DRAIN_CHUNK (1024 * 1024)
+#define GIB (1024.0 * 1024.0 * 1024.0)
+#define MIB (1024.0 * 1024.0)
+
+/* ---- sizes -------------------------------------------------------------- */
+static double scale = 1.0;
+static int rounds = 5;
+static int verbose;
+static long n_lines;     /* lines per line measurement */
+static uint64_t n_put;   /* bytes per put measurement, a multiple of 1 KiB */
+static uint8_t *lines_buf; /* n_lines * LINE_LEN bytes */
+static uint8_t put_buf[PUT_CHUNK];
+
+/* ---- helpers ------------------------------------------------------------ */
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die_errno(const char *what)
+{
+    fprintf(stderr, "bench_ports: %s: %s\n", what, strerror(errno));
+    exit(2);
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_ports: %s\n", what);
+    exit(2);
+}
+
+static sag_error *err; /* the main thread's error object */
+
+static void die_sag(const char *what, int st)
+{
+    fprintf(stderr, "bench_ports: %s: %s [%s]\n", what,
+            err ? sag_error_message(err) : sag_status_message(st),
+            sag_status_name(st));
+    exit(2);
+}
+
+#define SAG(call)                                                              \
+    do {                                                                       \
+        int st_ = (call);                                                      \
+        if (st_ != SAG_OK)                                                     \
+            die_sag(#call, st_);                                               \
+    } while (0)
+
+static void set_nodelay(int fd)
+{
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        die_errno("setsockopt TCP_NODELAY");
+}
+
+/* ---- the listener (raw, 127.0.0.1) -------------------------------------- */
+static int listen_fd;
+static struct sockaddr_in listen_addr;
+static char listen_service[16];
+
+static void listener_setup(void)
+{
+    int one = 1;
+    socklen_t len = sizeof listen_addr;
+
+    listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listen_fd < 0)
+        die_errno("socket");
+    if (setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one))
+        die_errno("setsockopt SO_REUSEADDR");
+    memset(&listen_addr, 0, sizeof listen_addr);
+    listen_addr.sin_family = AF_INET;
+    listen_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(listen_fd, (struct sockaddr *)&listen_addr, sizeof listen_addr))
+        die_errno("bind");
+    if (listen(listen_fd, SOMAXCONN))
+        die_errno("listen");
+    if (getsockname(listen_fd, (struct sockaddr *)&listen_addr, &len))
+        die_errno("getsockname");
+    snprintf(listen_service, sizeof listen_service, "%d",
+             ntohs(listen_addr.sin_port));
+}
+
+static int raw_connect(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        die_errno("socket");
+    while (connect(fd, (struct sockaddr *)&listen_addr, sizeof listen_addr))
+        if (errno != EINTR)
+            die_errno("connect");
+    set_nodelay(fd);
+    return fd;
+}
+
+static sag_socket *lib_connect(void)
+{
+    sag_socket *s = NULL;
+    SAG(sag_make_client_socket("127.0.0.1", listen_service, SAG_AF_INET,
+                               SAG_SOCK_STREAM, SAG_AI_NUMERICHOST, 0, &s,
+                               err));
+    return s;
+}
+
+static int raw_accept(void)
+{
+    int fd;
+    while ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+        if (errno != EINTR)
+            die_errno("accept4");
+    set_nodelay(fd);
+    return fd;
+}
+
+static void raw_send_all(int fd, const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            die_errno("send");
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+/* ---- lines -------------------------------------------------------------- */
+/* The peer: accepts one connection, sends every line in 64 KiB sends,
+ * closes. */
+static void *line_sender(void *arg)
+{
+    size_t total = (size_t)n_lines * LINE_LEN, off;
+    int fd = raw_accept();
+    (void)arg;
+    for (off = 0; off < total; off += SEND_CHUNK) {
+        size_t n = total - off < SEND_CHUNK ? total - off : SEND_CHUNK;
+        raw_send_all(fd, lines_buf + off, n);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void check_lines(const char *who, long lines, uint64_t bytes)
+{
+    if (lines != n_lines || bytes != (uint64_t)n_lines * (LINE_LEN - 1)) {
+        fprintf(stderr, "bench_ports: %s read %ld lines / %llu bytes, "
+                "expected %ld / %llu\n", who, lines,
+                (unsigned long long)bytes, n_lines,
+                (unsigned long long)n_lines * (LINE_LEN - 1));
+        exit(2);
+    }
+}
+
+/* lines/s: fdopen + getline on a raw socket */
+static double lines_raw(void)
+{
+    pthread_t th;
+    double t0, t1;
+    long lines = 0;
+    uint64_t bytes = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    FILE *f;
+    int fd;
+
+    if (pthread_create(&th, NULL, line_sender, NULL))
+        die("pthread_create");
+    t0 = now();
+    fd = raw_connect();
+    f = fdopen(fd, "r");
+    if (f == NULL)
+        die_errno("fdopen");
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] == '\n')
+            n--;
+        bytes += (uint64_t)n;
+        lines++;
+    }
+    if (ferror(f))
+        die_errno("getline");
+    t1 = now();
+    fclose(f);
+    free(line);
+    pthread_join(th, NULL);
+    check_lines("raw getline", lines, bytes);
+    return (double)lines / (t1 - t0);
+}
+
+/* lines/s: sag_port_get_bytes_line (binary) or sag_port_get_line (text) */
+static double lines_lib(int text)
+{
+    pthread_t th;
+    double t0, t1;
+    long lines = 0;
+    uint64_t bytes = 0;
+    sag_socket *s;
+    sag_port *p = NULL, *t = NULL;
+
+    if (pthread_create(&th, NULL, line_sender, NULL))
+        die("pthread_create");
+    t0 = now();
+    s = lib_connect();
+    SAG(sag_socket_port(s, 1, &p, err));
+    if (text) {
+        SAG(sag_transcoded_port(p, SAG_CODEC_UTF8, SAG_EOL_LF,
+                                SAG_ERROR_MODE_REPLACE, &t, err));
+        for (;;) {
+            const char *d;
+            size_t len;
+            SAG(sag_port_get_line(t, &d, &len, err));
+            if (d == NULL)
+                break;
+            bytes += len;
+            lines++;
+        }
+    } else {
+        for (;;) {
+            const uint8_t *d;
+            size_t len;
+            SAG(sag_port_get_bytes_line(p, &d, &len, err));
+            if (d == NULL)
+                break;
+            bytes += len;
+            lines++;
+        }
+    }
+    t1 = now();
+    sag_port_free(t);
+    sag_port_free(p);
+    sag_socket_free(s);
+    pthread_join(th, NULL);
+    check_lines(text ? "lib text get-line" : "lib binary get-line", lines,
+                bytes);
+    return (double)lines / (t1 - t0);
+}
+
+static double lines_lib_binary(void) { return lines_lib(0); }
+static double lines_lib_text(void) { return lines_lib(1); }
+
+/* ---- put ---------------------------------------------------------------- */
+/* The receiver: accepts one connection, drains n_put bytes with 1 MiB
+ * recvs, notes when the last byte came. */
+typedef struct {
+    double end;
+    uint64_t got;
+} drain_result;
+
+static void *drainer(void *arg)
+{
+    drain_result *r = arg;
+    uint8_t *buf = malloc(DRAIN_CHUNK);
+    int fd = raw_accept();
+    if (buf == NULL)
+        die_errno("malloc");
+    r->got = 0;
+    while (r->got < n_put) {
+        ssize_t n = recv(fd, buf, DRAIN_CHUNK, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            die_errno("recv");
+        }
+        if (n == 0)
+            break;
+        r->got += (uint64_t)n;
+    }
+    r->end = now();
+    close(fd);
+    free(buf);
+    return NULL;
+}
+
+static void check_drained(const char *who, const drain_result *r)
+{
+    if (r->got != n_put) {
+        fprintf(stderr, "bench_ports: %s: receiver got %llu of %llu bytes\n",
+                who, (unsigned long long)r->got, (unsigned long long)n_put);
+        exit(2);
+    }
+}
+
+/* bytes/s: 1 KiB send(2) calls */
+static double put_raw(void)
+{
+    pthread_t th;
+    drain_result r;
+    double t0;
+    uint64_t off;
+    int fd;
+
+    if (pthread_create(&th, NULL, drainer, &r))
+        die("pthread_create");
+    fd = raw_connect();
+    t0 = now();
+    for (off = 0; off < n_put; off += PUT_CHUNK)
+        raw_send_all(fd, put_buf, PUT_CHUNK);
+    pthread_join(th, NULL);
+    close(fd);
+    check_drained("raw send", &r);
+    return (double)n_put / (r.end - t0);
+}
+
+/* bytes/s: 1 KiB sag_port_put_bytevector calls, then sag_port_flush */
+static double put_lib(void)
+{
+    pthread_t th;
+    drain_result r;
+    double t0;
+    uint64_t off;
+    sag_socket *s;
+    sag_port *p = NULL;
+
+    if (pthread_create(&th, NULL, drainer, &r))
+        die("pthread_create");
+    s = lib_connect();
+    SAG(sag_socket_port(s, 1, &p, err));
+    t0 = now();
+    for (off = 0; off < n_put; off += PUT_CHUNK)
+        SAG(sag_port_put_bytevector(p, put_buf, 0, PUT_CHUNK, err));
+    SAG(sag_port_flush(p, err));
+    pthread_join(th, NULL);
+    sag_port_free(p);
+    sag_socket_free(s);
+    check_drained("lib put-bytevector", &r);
+    return (double)n_put / (r.end - t0);
+}
+
+/* ---- statistics --------------------------------------------------------- */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, int n)
+{
+    double *c = malloc(sizeof *c * (size_t)n), m;
+    if (c == NULL)
+        die_errno("malloc");
+    memcpy(c, v, sizeof *c * (size_t)n);
+    qsort(c, (size_t)n, sizeof *c, cmp_double);
+    m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+    free(c);
+    return m;
+}
+
+static void range(const double *v, int n, char *out, size_t cap)
+{
+    double lo = v[0], hi = v[0];
+    for (int i = 1; i < n; i++) {
+        if (v[i] < lo)
+            lo = v[i];
+        if (v[i] > hi)
+            hi = v[i];
+    }
+    snprintf(out, cap, "%.2f-%.2f", lo, hi);
+}
+
+static void parse_env(void)
+{
+    const char *v = getenv("BENCH_SCALE");
+    if (v != NULL && *v != '\0') {
+        char *end;
+        scale = strtod(v, &end);
+        if (*end != '\0' || !(scale > 0) || scale > 100)
+            die("BENCH_SCALE must be a number in (0, 100]");
+    }
+    v = getenv("BENCH_VERBOSE");
+    verbose = v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+    v = getenv("BENCH_ROUNDS");
+    if (v != NULL && *v != '\0') {
+        rounds = atoi(v);
+        if (rounds < 5)
+            rounds = 5;
+    }
+    n_lines = (long)(1000000.0 * scale);
+    if (n_lines < 1000)
+        n_lines = 1000;
+    n_put = (uint64_t)(GIB * scale) / PUT_CHUNK * PUT_CHUNK;
+    if (n_put < 1024 * PUT_CHUNK)
+        n_put = 1024 * PUT_CHUNK;
+}
+
+/* ---- main --------------------------------------------------------------- */
+enum { M_LINES_RAW, M_LINES_BIN, M_LINES_TEXT, M_PUT_RAW, M_PUT_LIB, N_M };
+
+int main(void)
+{
+    double *v[N_M], *ratio_bin, *ratio_text, *ratio_put;
+    double m_bin, m_text, m_put;
+    char rb[32], rt[32], rp[32], a[32], b[32];
+    int r, i;
+
+    parse_env();
+    if (sag_version_number() != SAG_VERSION_NUMBER) {
+        fprintf(stderr, "bench_ports: header %s but library %s\n",
+                SAG_VERSION_STRING, sag_version_string());
+        return 2;
+    }
+    if (sag_error_new(&err) != SAG_OK)
+        die("sag_error_new");
+    for (i = 0; i < N_M; i++)
+        if ((v[i] = calloc((size_t)rounds, sizeof(double))) == NULL)
+            die_errno("calloc");
+    ratio_bin = calloc((size_t)rounds, sizeof(double));
+    ratio_text = calloc((size_t)rounds, sizeof(double));
+    ratio_put = calloc((size_t)rounds, sizeof(double));
+    if (!ratio_bin || !ratio_text || !ratio_put)
+        die_errno("calloc");
+
+    /* n_lines lines of 39 printable characters (varying) and LF */
+    lines_buf = malloc((size_t)n_lines * LINE_LEN);
+    if (lines_buf == NULL)
+        die_errno("malloc");
+    for (long l = 0; l < n_lines; l++) {
+        uint8_t *p = lines_buf + (size_t)l * LINE_LEN;
+        for (int c = 0; c < LINE_LEN - 1; c++)
+            p[c] = (uint8_t)('!' + (l * 7 + c) % 90);
+        p[LINE_LEN - 1] = '\n';
+    }
+    for (i = 0; i < PUT_CHUNK; i++)
+        put_buf[i] = (uint8_t)i;
+    listener_setup();
+
+    printf("sagsocket port bench: libsagsocket %s socket ports through the C "
+           "ABI vs C stdio / raw POSIX calls, loopback TCP, same process and "
+           "run.\n", sag_version_string());
+    printf("  BENCH_SCALE=%g (%ld lines of %d bytes; %.3f GiB of puts), %d "
+           "interleaved rounds (even rounds raw first, odd rounds lib "
+           "first);\n  medians shown, ratio = median of per-round lib/raw.\n",
+           scale, n_lines, LINE_LEN, (double)n_put / GIB, rounds);
+    printf("  A report, not a test. Rerun: bash bench/run_ports.sh "
+           "build/stage (after make stage; quick: BENCH_SCALE=0.1 bash "
+           "bench/run_ports.sh build/stage)\n");
+    fflush(stdout);
+
+    for (r = 0; r < rounds; r++) {
+        if (r % 2 == 0) {
+            v[M_LINES_RAW][r] = lines_raw();
+            v[M_LINES_BIN][r] = lines_lib_binary();
+            v[M_LINES_TEXT][r] = lines_lib_text();
+            v[M_PUT_RAW][r] = put_raw();
+            v[M_PUT_LIB][r] = put_lib();
+        } else {
+            v[M_LINES_TEXT][r] = lines_lib_text();
+            v[M_LINES_BIN][r] = lines_lib_binary();
+            v[M_LINES_RAW][r] = lines_raw();
+            v[M_PUT_LIB][r] = put_lib();
+            v[M_PUT_RAW][r] = put_raw();
+        }
+        ratio_bin[r] = v[M_LINES_BIN][r] / v[M_LINES_RAW][r];
+        ratio_text[r] = v[M_LINES_TEXT][r] / v[M_LINES_RAW][r];
+        ratio_put[r] = v[M_PUT_LIB][r] / v[M_PUT_RAW][r];
+        fprintf(stderr, "bench_ports: round %d/%d (%s first): lib/raw binary "
+                "get-line %.3f, text get-line %.3f, put %.3f\n", r + 1,
+                rounds, r % 2 == 0 ? "raw" : "lib", ratio_bin[r],
+                ratio_text[r], ratio_put[r]);
+        if (verbose)
+            fprintf(stderr, "  raw getline %.2f, lib binary %.2f, lib text "
+                    "%.2f Mlines/s; raw send %.0f, lib put %.0f MiB/s\n",
+                    v[M_LINES_RAW][r] / 1e6, v[M_LINES_BIN][r] / 1e6,
+                    v[M_LINES_TEXT][r] / 1e6, v[M_PUT_RAW][r] / MIB,
+                    v[M_PUT_LIB][r] / MIB);
+    }
+
+    m_bin = median(ratio_bin, rounds);
+    m_text = median(ratio_text, rounds);
+    m_put = median(ratio_put, rounds);
+    range(ratio_bin, rounds, rb, sizeof rb);
+    range(ratio_text, rounds, rt, sizeof rt);
+    range(ratio_put, rounds, rp, sizeof rp);
+
+    printf("\n%-44s %15s %15s %8s  %-11s %-13s %s\n", "measurement", "raw",
+           "lib", "lib/raw", "range", "goal", "");
+    snprintf(a, sizeof a, "%.2f Ml/s", median(v[M_LINES_RAW], rounds) / 1e6);
+    snprintf(b, sizeof b, "%.2f Ml/s", median(v[M_LINES_BIN], rounds) / 1e6);
+    printf("%-44s %15s %15s %8.3f  %-11s %-13s %s\n",
+           "lines: binary get-line vs getline(3)", a, b, m_bin, rb,
+           "lib/raw>=1.0", m_bin >= 1.0 ? "met" : "MISSED");
+    snprintf(b, sizeof b, "%.2f Ml/s", median(v[M_LINES_TEXT], rounds) / 1e6);
+    printf("%-44s %15s %15s %8.3f  %-11s %-13s %s\n",
+           "lines: text get-line (utf-8, lf) vs getline", a, b, m_text, rt,
+           "lib/raw>=1.0", m_text >= 1.0 ? "met" : "MISSED");
+    snprintf(a, sizeof a, "%.0f MiB/s", median(v[M_PUT_RAW], rounds) / MIB);
+    snprintf(b, sizeof b, "%.0f MiB/s", median(v[M_PUT_LIB], rounds) / MIB);
+    printf("%-44s %15s %15s %8.3f  %-11s %-13s %s\n",
+           "1 KiB put-bytevector + flush vs 1 KiB send", a, b, m_put, rp,
+           "lib/raw>=3.0", m_put >= 3.0 ? "met" : "MISSED");
+    printf("\nAll ratios are rates: higher is better for lib. Lines: %ld of "
+           "%d bytes per measurement; puts: %.3f GiB.\n", n_lines, LINE_LEN,
+           (double)n_put / GIB);
+
+    for (i = 0; i < N_M; i++)
+        free(v[i]);
+    free(ratio_bin);
+    free(ratio_text);
+    free(ratio_put);
+    free(lines_buf);
+    close(listen_fd);
+    sag_error_free(err);
+    return 0;
+}
