@@ -67,22 +67,9 @@ public final class SocketPort: Sendable {
 
     let buffers: PortBuffers
     private let closedFlag = Atomic<Bool>(false)
-    /// Set by transcoded-port: the binary port is then closed to direct use.
+    /// Set by transcoded-port: the binary port is then closed to direct use
+    /// (the textual port names itself in the failures that pass through it).
     let transcoded = Atomic<Bool>(false)
-    /// The textual port over this one, which its failures then name.
-    private let textual = Mutex(WeakTextPort())
-
-    struct WeakTextPort: Sendable {
-        weak var port: TextPort?
-    }
-
-    /// The port a failure concerns: the textual port over this one, if any.
-    var facade: any AnyObject & Sendable { textual.withLock { $0.port } ?? self }
-
-    func attach(_ text: TextPort) {
-        textual.withLock { $0.port = text }
-        transcoded.store(true, ordering: .releasing)
-    }
 
     /// socket-port (direction .both), socket-input-port (.input),
     /// socket-output-port (.output).
@@ -96,7 +83,7 @@ public final class SocketPort: Sendable {
     public var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
 
     func failure(_ kind: SocketError.Kind, _ op: StaticString, _ detail: String, errno: Int32 = 0) -> SocketError {
-        SocketError(kind, op, detail, errno: errno, socket: socket, port: facade)
+        SocketError(kind, op, detail, errno: errno, socket: socket, port: self)
     }
 
     /// Throws unless the port is open, usable directly and reads (or writes).
@@ -113,7 +100,7 @@ public final class SocketPort: Sendable {
     /// their own kinds.
     func portError(_ e: SocketError, reading: Bool, _ op: StaticString) -> SocketError {
         var e = e
-        e.port = facade
+        e.port = self
         e.operation = op
         switch e.kind {
         case .socket, .io, .connection: e.kind = reading ? .ioRead : .ioWrite
@@ -162,7 +149,7 @@ public final class SocketPort: Sendable {
             if error.kind == .closed { throw failure(.closed, op, "port is closed") }
             var e = error
             e.kind = .port
-            e.port = facade
+            e.port = self
             throw e
         }
     }

@@ -32,7 +32,7 @@ public final class TextPort: Sendable {
         self.codec = codec
         self.eolStyle = eolStyle
         self.errorMode = errorMode
-        binary.attach(self)
+        binary.transcoded.store(true, ordering: .releasing)
     }
 
     public var isClosed: Bool { closedFlag.load(ordering: .acquiring) || binary.isClosed }
@@ -46,16 +46,33 @@ public final class TextPort: Sendable {
         SocketError(kind, op, detail, socket: binary.socket, port: self)
     }
 
+    /// Runs `body`; a failure that names the binary port underneath names
+    /// this port instead (the one the caller used).
+    @inline(__always)
+    private func asText<R>(_ body: () throws(SocketError) -> R) throws(SocketError) -> R {
+        do {
+            return try body()
+        } catch {
+            var e = error
+            if e.port as? SocketPort === binary { e.port = self }
+            throw e
+        }
+    }
+
     /// close-port: closes the binary port underneath (flushing it).
     public func close() throws(SocketError) {
-        if closedFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
-        try binary.close()
+        try asText { () throws(SocketError) in
+            if closedFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
+            try binary.close()
+        }
     }
 
     /// flush-output-port
     public func flush() throws(SocketError) {
-        try check("flush-output-port", reading: false)
-        try binary.flushOutput("flush-output-port")
+        try asText { () throws(SocketError) in
+            try check("flush-output-port", reading: false)
+            try binary.flushOutput("flush-output-port")
+        }
     }
 
     // MARK: - Decoding
@@ -112,33 +129,39 @@ public final class TextPort: Sendable {
 
     /// get-char (nil at end of file).
     public func getChar() throws(SocketError) -> UInt32? {
-        try check("get-char", reading: true)
-        return try binary.withInput("get-char") { c throws(SocketError) in try nextChar(&c, "get-char") }
+        return try asText { () throws(SocketError) in
+            try check("get-char", reading: true)
+            return try binary.withInput("get-char") { c throws(SocketError) in try nextChar(&c, "get-char") }
+        }
     }
 
     /// lookahead-char (nil at end of file).
     public func lookaheadChar() throws(SocketError) -> UInt32? {
-        try check("lookahead-char", reading: true)
-        return try binary.withInput("lookahead-char") { c throws(SocketError) in
-            try nextChar(&c, "lookahead-char", consume: false)
+        return try asText { () throws(SocketError) in
+            try check("lookahead-char", reading: true)
+            return try binary.withInput("lookahead-char") { c throws(SocketError) in
+                try nextChar(&c, "lookahead-char", consume: false)
+            }
         }
     }
 
     /// get-line as UTF-8 without the linefeed; nil at end of file. The view
     /// stays valid until the next read on this socket's ports.
     public func readLineUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
-        let op: StaticString = "get-line"
-        try check(op, reading: true)
-        return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
-            if let fast = try fastLine(&c) { return fast }
-            c.input.scratch.count = 0
-            var any = false
-            while let ch = try nextChar(&c, op) {
-                any = true
-                if ch == 0x0A { return c.input.scratch.view }
-                appendUTF8(ch, to: &c.input.scratch)
+        return try asText { () throws(SocketError) in
+            let op: StaticString = "get-line"
+            try check(op, reading: true)
+            return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
+                if let fast = try fastLine(&c) { return fast }
+                c.input.scratch.count = 0
+                var any = false
+                while let ch = try nextChar(&c, op) {
+                    any = true
+                    if ch == 0x0A { return c.input.scratch.view }
+                    appendUTF8(ch, to: &c.input.scratch)
+                }
+                return any ? c.input.scratch.view : nil
             }
-            return any ? c.input.scratch.view : nil
         }
     }
 
@@ -157,31 +180,35 @@ public final class TextPort: Sendable {
 
     /// get-string-n: up to `count` characters as UTF-8; nil at end of file.
     public func readStringUnsafe(count: Int) throws(SocketError) -> UnsafeRawBufferPointer? {
-        let op: StaticString = "get-string-n"
-        try check(op, reading: true)
-        return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
-            c.input.scratch.count = 0
-            var n = 0
-            while n < count, let ch = try nextChar(&c, op) {
-                appendUTF8(ch, to: &c.input.scratch)
-                n += 1
+        return try asText { () throws(SocketError) in
+            let op: StaticString = "get-string-n"
+            try check(op, reading: true)
+            return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
+                c.input.scratch.count = 0
+                var n = 0
+                while n < count, let ch = try nextChar(&c, op) {
+                    appendUTF8(ch, to: &c.input.scratch)
+                    n += 1
+                }
+                return n == 0 && count > 0 ? nil : c.input.scratch.view
             }
-            return n == 0 && count > 0 ? nil : c.input.scratch.view
         }
     }
 
     /// get-string-all: every character up to end of file; nil when at it.
     public func readAllUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
-        let op: StaticString = "get-string-all"
-        try check(op, reading: true)
-        return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
-            c.input.scratch.count = 0
-            var any = false
-            while let ch = try nextChar(&c, op) {
-                any = true
-                appendUTF8(ch, to: &c.input.scratch)
+        return try asText { () throws(SocketError) in
+            let op: StaticString = "get-string-all"
+            try check(op, reading: true)
+            return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
+                c.input.scratch.count = 0
+                var any = false
+                while let ch = try nextChar(&c, op) {
+                    any = true
+                    appendUTF8(ch, to: &c.input.scratch)
+                }
+                return any ? c.input.scratch.view : nil
             }
-            return any ? c.input.scratch.view : nil
         }
     }
 
@@ -199,37 +226,41 @@ public final class TextPort: Sendable {
 
     /// put-char
     public func put(char: UInt32) throws(SocketError) {
-        let op: StaticString = "put-char"
-        try check(op, reading: false)
-        guard isScalar(char) else { throw failure(.invalidArgument, op, "not a Unicode scalar value: \(char)") }
-        var out = Scratch()
-        defer { out.release() }
-        try encode(char, into: &out, op)
-        try binary.write(out.view, op)
+        try asText { () throws(SocketError) in
+            let op: StaticString = "put-char"
+            try check(op, reading: false)
+            guard isScalar(char) else { throw failure(.invalidArgument, op, "not a Unicode scalar value: \(char)") }
+            var out = Scratch()
+            defer { out.release() }
+            try encode(char, into: &out, op)
+            try binary.write(out.view, op)
+        }
     }
 
     /// put-string of UTF-8 text. Malformed UTF-8 is an invalid argument.
     public func put(utf8 text: UnsafeRawBufferPointer) throws(SocketError) {
-        let op: StaticString = "put-string"
-        try check(op, reading: false)
-        guard let base = text.baseAddress, text.count > 0 else { return }
-        let plain = codec == .utf8 && (eolStyle == .none || eolStyle == .lf || memchr(base, 0x0A, text.count) == nil)
-        if plain {
-            guard validUTF8(base, text.count) else { throw failure(.invalidArgument, op, "the string is not valid UTF-8") }
-            try binary.write(text, op)
-            return
-        }
-        var out = Scratch()
-        defer { out.release() }
-        var i = 0
-        while i < text.count {
-            guard let (ch, n) = decodeUTF8(base + i, text.count - i) else {
-                throw failure(.invalidArgument, op, "the string is not valid UTF-8")
+        try asText { () throws(SocketError) in
+            let op: StaticString = "put-string"
+            try check(op, reading: false)
+            guard let base = text.baseAddress, text.count > 0 else { return }
+            let plain = codec == .utf8 && (eolStyle == .none || eolStyle == .lf || memchr(base, 0x0A, text.count) == nil)
+            if plain {
+                guard validUTF8(base, text.count) else { throw failure(.invalidArgument, op, "the string is not valid UTF-8") }
+                try binary.write(text, op)
+                return
             }
-            try encode(ch, into: &out, op)
-            i += n
+            var out = Scratch()
+            defer { out.release() }
+            var i = 0
+            while i < text.count {
+                guard let (ch, n) = decodeUTF8(base + i, text.count - i) else {
+                    throw failure(.invalidArgument, op, "the string is not valid UTF-8")
+                }
+                try encode(ch, into: &out, op)
+                i += n
+            }
+            try binary.write(out.view, op)
         }
-        try binary.write(out.view, op)
     }
 
     /// put-string of a Swift string.
