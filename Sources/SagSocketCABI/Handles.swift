@@ -7,9 +7,23 @@
 // and their generation moves on, so a stale handle does not find the new
 // occupant.
 //
-//   bits  0..3   kind (HandleKind, never 0)
-//   bits  4..23  generation
-//   bits 24..47  index + 1
+//   handle bits  0..3   kind (HandleKind, never 0)
+//                4..23  generation
+//               24..47  index + 1
+//
+// Look-ups take no lock. Each slot has one atomic word:
+//
+//   bit  0      live
+//   bits 1..31  look-ups in progress (each holds the object for a moment)
+//   bits 32..51 generation
+//   bits 56..63 kind
+//
+// A look-up counts itself in with a compare-and-swap that also checks live,
+// generation and kind, takes its own reference to the object, and counts
+// itself out. Freeing clears live; whoever brings the slot to "not live, no
+// look-ups" (the freer or the last look-up) releases the table's reference
+// and recycles the slot. Slots live in chunks that are never freed, so a
+// stale or garbage handle can always be checked safely.
 
 import SagSocketCore
 import Synchronization
@@ -24,102 +38,192 @@ enum Removal {
     case misuse
 }
 
-final class HandleTable: Sendable {
-    private struct Entry {
-        var generation: UInt32
-        var kind: UInt8
-        var object: (any AnyObject & Sendable)?
+final class HandleTable: @unchecked Sendable {
+    private struct Slot: ~Copyable {
+        let word: Atomic<UInt64>
+        /// The object's address, retained by the table while live.
+        let object: Atomic<UInt>
     }
 
-    private struct State {
-        var entries: [Entry] = []
+    private static let chunkBits = 12
+    private static let chunkSize = 1 << chunkBits
+    private static let maxChunks = 4096  // 16M handles
+    private static let generationMask: UInt64 = (1 << 20) - 1
+    private static let live: UInt64 = 1
+    private static let oneLookup: UInt64 = 2
+    private static let lookupMask: UInt64 = 0xFFFF_FFFE
+
+    /// Chunk addresses; a chunk is published once and never freed.
+    private let chunks: UnsafeMutablePointer<Atomic<UInt>>
+
+    private struct Allocation {
+        var used = 0
         var free: [Int] = []
         var freeHead = 0
     }
+    private let allocation = Mutex(Allocation())
 
-    private static let generationMask: UInt = (1 << 20) - 1
-    private static let maxEntries = (1 << 24) - 1
-    private let state = Mutex(State())
+    init() {
+        chunks = .allocate(capacity: HandleTable.maxChunks)
+        for i in 0..<HandleTable.maxChunks { (chunks + i).initialize(to: Atomic(0)) }
+    }
 
-    private static func decode(_ h: UnsafeRawPointer?) -> (index: Int, generation: UInt32, kind: UInt8)? {
+    // MARK: - Encoding
+
+    private static func decode(_ h: UnsafeRawPointer?) -> (index: Int, generation: UInt64, kind: UInt64)? {
         guard let h else { return nil }
         let v = UInt(bitPattern: h)
-        let kind = UInt8(v & 0xF)
-        let generation = UInt32((v >> 4) & generationMask)
-        let index = Int((v >> 24) & UInt(maxEntries)) - 1
+        let kind = UInt64(v & 0xF)
+        let generation = UInt64((v >> 4) & UInt(generationMask))
+        let index = Int((v >> 24) & 0xFF_FFFF) - 1
         guard v >> 48 == 0, kind != 0, index >= 0 else { return nil }
         return (index, generation, kind)
     }
 
-    private static func encode(index: Int, generation: UInt32, kind: UInt8) -> OpaquePointer? {
-        let v = (UInt(index + 1) << 24) | (UInt(generation) << 4) | UInt(kind)
-        return OpaquePointer(bitPattern: v)
+    private static func encode(index: Int, generation: UInt64, kind: UInt64) -> OpaquePointer? {
+        OpaquePointer(bitPattern: (UInt(index + 1) << 24) | (UInt(generation) << 4) | UInt(kind))
     }
+
+    private static func generation(_ w: UInt64) -> UInt64 { (w >> 32) & generationMask }
+    private static func kind(_ w: UInt64) -> UInt64 { w >> 56 }
+
+    /// The slot of `index`, nil when its chunk was never made.
+    private func slot(_ index: Int) -> UnsafeMutablePointer<Slot>? {
+        let c = index >> HandleTable.chunkBits
+        guard c < HandleTable.maxChunks else { return nil }
+        let base = chunks[c].load(ordering: .acquiring)
+        guard let chunk = UnsafeMutablePointer<Slot>(bitPattern: base) else { return nil }
+        return chunk + (index & (HandleTable.chunkSize - 1))
+    }
+
+    // MARK: - Operations
 
     /// Registers `object`; nil when the table is full.
     func insert(_ object: any AnyObject & Sendable, _ kind: HandleKind) -> OpaquePointer? {
-        state.withLock { s -> OpaquePointer? in
+        allocation.withLock { a -> OpaquePointer? in
             let index: Int
-            if s.freeHead < s.free.count {
-                index = s.free[s.freeHead]
-                s.freeHead += 1
-                if s.freeHead > 1024 && s.freeHead * 2 > s.free.count {
-                    s.free.removeFirst(s.freeHead)
-                    s.freeHead = 0
+            if a.freeHead < a.free.count {
+                index = a.free[a.freeHead]
+                a.freeHead += 1
+                if a.freeHead > 1024 && a.freeHead * 2 > a.free.count {
+                    a.free.removeFirst(a.freeHead)
+                    a.freeHead = 0
                 }
             } else {
-                guard s.entries.count < HandleTable.maxEntries else { return nil }
-                index = s.entries.count
-                s.entries.append(Entry(generation: 1, kind: 0, object: nil))
+                guard a.used < HandleTable.maxChunks * HandleTable.chunkSize else { return nil }
+                index = a.used
+                if index & (HandleTable.chunkSize - 1) == 0 {
+                    let chunk = UnsafeMutablePointer<Slot>.allocate(capacity: HandleTable.chunkSize)
+                    for i in 0..<HandleTable.chunkSize {
+                        (chunk + i).initialize(to: Slot(word: Atomic(1 << 32), object: Atomic(0)))
+                    }
+                    chunks[index >> HandleTable.chunkBits].store(UInt(bitPattern: chunk), ordering: .releasing)
+                }
+                a.used += 1
             }
-            s.entries[index].kind = kind.rawValue
-            s.entries[index].object = object
-            return HandleTable.encode(index: index, generation: s.entries[index].generation, kind: kind.rawValue)
+            guard let s = slot(index) else { return nil }
+            let generation = HandleTable.generation(s.pointee.word.load(ordering: .relaxed))
+            let bits = UInt(bitPattern: Unmanaged.passRetained(object as AnyObject).toOpaque())
+            s.pointee.object.store(bits, ordering: .relaxed)
+            s.pointee.word.store((UInt64(kind.rawValue) << 56) | (generation << 32) | HandleTable.live,
+                                 ordering: .releasing)
+            return HandleTable.encode(index: index, generation: generation, kind: UInt64(kind.rawValue))
         }
     }
 
-    /// The live object behind `h` if it is of `kind`.
+    /// The live object behind `h` if it is of `kind` (a strong reference).
     @inline(__always)
     func lookup<T: AnyObject>(_ h: UnsafeRawPointer?, _ kind: HandleKind, as: T.Type) -> T? {
-        guard let (index, generation, k) = HandleTable.decode(h), k == kind.rawValue else { return nil }
-        return state.withLock { s -> T? in
-            guard index < s.entries.count else { return nil }
-            let e = s.entries[index]
-            guard e.generation == generation, e.kind == k, let o = e.object else { return nil }
-            return unsafeDowncast(o, to: T.self)
+        guard let (index, generation, k) = HandleTable.decode(h), k == UInt64(kind.rawValue),
+              let s = slot(index) else { return nil }
+        guard enter(s, generation, k) else { return nil }
+        let object = take(s)
+        leave(s, index)
+        return object.map { unsafeDowncast($0, to: T.self) }
+    }
+
+    /// Counts a look-up in if the slot holds a live object of this
+    /// generation and kind.
+    @inline(__always)
+    private func enter(_ s: UnsafeMutablePointer<Slot>, _ generation: UInt64, _ kind: UInt64) -> Bool {
+        var w = s.pointee.word.load(ordering: .acquiring)
+        while true {
+            guard w & HandleTable.live != 0, HandleTable.generation(w) == generation,
+                  HandleTable.kind(w) == kind else { return false }
+            let (done, now) = s.pointee.word.weakCompareExchange(expected: w, desired: w + HandleTable.oneLookup,
+                                                                 ordering: .acquiring)
+            if done { return true }
+            w = now
         }
+    }
+
+    @inline(__always)
+    private func take(_ s: UnsafeMutablePointer<Slot>) -> AnyObject? {
+        guard let p = UnsafeRawPointer(bitPattern: s.pointee.object.load(ordering: .relaxed)) else { return nil }
+        return Unmanaged<AnyObject>.fromOpaque(p).takeUnretainedValue()
+    }
+
+    @inline(__always)
+    private func leave(_ s: UnsafeMutablePointer<Slot>, _ index: Int) {
+        let now = s.pointee.word.subtract(HandleTable.oneLookup, ordering: .acquiringAndReleasing).newValue
+        if now & (HandleTable.live | HandleTable.lookupMask) == 0 { dispose(s, index, now) }
+    }
+
+    /// Releases the table's reference and recycles the slot (exactly once:
+    /// by whoever left it not live with no look-up in progress).
+    private func dispose(_ s: UnsafeMutablePointer<Slot>, _ index: Int, _ w: UInt64) {
+        let bits = s.pointee.object.exchange(0, ordering: .acquiringAndReleasing)
+        var next = (HandleTable.generation(w) + 1) & HandleTable.generationMask
+        if next == 0 { next = 1 }
+        s.pointee.word.store(next << 32, ordering: .releasing)
+        if let p = UnsafeRawPointer(bitPattern: bits) { Unmanaged<AnyObject>.fromOpaque(p).release() }
+        allocation.withLock { $0.free.append(index) }
     }
 
     /// The kind of a live handle.
     func kind(of h: UnsafeRawPointer?) -> HandleKind? {
-        guard let (index, generation, k) = HandleTable.decode(h) else { return nil }
-        return state.withLock { s -> HandleKind? in
-            guard index < s.entries.count, s.entries[index].generation == generation,
-                  s.entries[index].object != nil else { return nil }
-            return HandleKind(rawValue: k)
+        guard let (index, generation, k) = HandleTable.decode(h), let s = slot(index) else { return nil }
+        let w = s.pointee.word.load(ordering: .acquiring)
+        guard w & HandleTable.live != 0, HandleTable.generation(w) == generation, HandleTable.kind(w) == k else {
+            return nil
         }
+        return HandleKind(rawValue: UInt8(k))
     }
 
-    /// Unregisters a handle of `kind`. A handle that was freed before (an
-    /// older generation of a slot) is `.alreadyFreed`; anything else that is
-    /// not a live handle of this kind is `.misuse`.
+    /// Unregisters a handle of `kind`. A handle freed before (or being freed)
+    /// is `.alreadyFreed`; anything else that is not a live handle of this
+    /// kind, or that `keep` refuses, is `.misuse`.
     func remove(_ h: UnsafeRawPointer?, _ kind: HandleKind,
                 unless keep: (any AnyObject & Sendable) -> Bool = { _ in false }) -> Removal {
-        guard let (index, generation, k) = HandleTable.decode(h), k == kind.rawValue else { return .misuse }
-        return state.withLock { s -> Removal in
-            guard index < s.entries.count else { return .misuse }
-            let e = s.entries[index]
-            if e.generation == generation, e.kind == k, let o = e.object {
-                if keep(o) { return .misuse }
-                s.entries[index].object = nil
-                s.entries[index].kind = 0
-                s.entries[index].generation = (e.generation + 1) & UInt32(HandleTable.generationMask)
-                if s.entries[index].generation == 0 { s.entries[index].generation = 1 }
-                s.free.append(index)
-                return .removed(o)
-            }
-            return e.generation != generation ? .alreadyFreed : .misuse
+        guard let (index, generation, k) = HandleTable.decode(h), k == UInt64(kind.rawValue),
+              let s = slot(index) else { return .misuse }
+        guard enter(s, generation, k) else {
+            let w = s.pointee.word.load(ordering: .acquiring)
+            // An older generation, or this one on its way out: freed already.
+            let freed = HandleTable.generation(w) != generation || w & HandleTable.live == 0
+            return freed ? .alreadyFreed : .misuse
         }
+        // We hold a look-up, so the object stays until we leave.
+        // Every object inserted is Sendable; the marker has no run-time form.
+        guard let taken = take(s), case let object = unsafeBitCast(taken, to: (any AnyObject & Sendable).self),
+              !keep(object) else {
+            leave(s, index)
+            return .misuse
+        }
+        // Clear live; only one remover can do it.
+        var w = s.pointee.word.load(ordering: .acquiring)
+        while true {
+            guard w & HandleTable.live != 0 else {
+                leave(s, index)
+                return .alreadyFreed
+            }
+            let (done, now) = s.pointee.word.weakCompareExchange(expected: w, desired: w & ~HandleTable.live,
+                                                                 ordering: .acquiringAndReleasing)
+            if done { break }
+            w = now
+        }
+        leave(s, index)
+        return .removed(object)
     }
 }
 

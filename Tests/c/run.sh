@@ -67,6 +67,22 @@ if [ $rc -ne 0 ]; then
   fi
 fi
 
+# ---- handles from many threads, plain and under ASan/UBSan ---------------------
+echo "== stress_handles"
+for variant in plain asan; do
+  flags="-O2"
+  [ $variant = asan ] && flags="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+  # shellcheck disable=SC2086
+  if cc -std=c11 -Wall -Wextra $flags -o "$OUT/stress_handles_$variant" "$HERE/stress_handles.c" $PCFLAGS -lpthread; then
+    # The Swift runtime's own allocations are not ours to judge here.
+    if ! ASAN_OPTIONS=detect_leaks=0 LD_LIBRARY_PATH="$STAGE/lib" timeout 120 "$OUT/stress_handles_$variant"; then
+      fail "stress_handles ($variant) failed"
+    fi
+  else
+    fail "stress_handles ($variant): build failed"
+  fi
+done
+
 # ---- valgrind run -------------------------------------------------------------
 echo "== valgrind"
 if ! command -v valgrind >/dev/null 2>&1; then
