@@ -33,7 +33,8 @@
  *   operation on the socket returns SAG_E_CLOSED (close itself returns SAG_OK
  *   again). free releases the handle (closing the socket first if it is
  *   open). Closing a socket from another thread wakes every call blocked on
- *   it.
+ *   it. (The accessors of what a socket was made with, sag_socket_name,
+ *   _node, _service, _is_closed and _last_error, work on a closed socket.)
  *
  * Buffers.  Passed as (pointer, start, length): the call uses
  *   buf[start, start+length). A NULL pointer with a non-zero length, or a
@@ -486,10 +487,12 @@ int sag_socket_name(sag_socket *s, const char **out, sag_error *err);
 
 /* The node string the client socket was made with; NULL (#f) for server
  * sockets and sockets made with sag_make_socket. Owned by the socket.
+ * Returns SAG_OK or SAG_E_MISUSE (it works on a closed socket).
  * Scheme: socket-node */
 int sag_socket_node(sag_socket *s, const char **out, sag_error *err);
 
 /* The service string the socket was made with, or NULL. Owned by the socket.
+ * Returns SAG_OK or SAG_E_MISUSE (it works on a closed socket).
  * Scheme: socket-service */
 int sag_socket_service(sag_socket *s, const char **out, sag_error *err);
 
@@ -750,7 +753,8 @@ int sag_sockaddr_free(sag_sockaddr *sa);
  * before a read on the same socket would block (so a prompt reaches the peer
  * with no explicit flush). One thread may read a port while another writes
  * it. A binary port's operations on a textual port, or the reverse, give
- * SAG_E_INVALID; any operation on a closed port gives SAG_E_CLOSED.
+ * SAG_E_INVALID; any operation on a closed port gives SAG_E_CLOSED, except
+ * close itself (idempotent) and sag_port_socket.
  *
  * Data that a read hands out as a pointer (`const uint8_t **data`,
  * `const char **utf8`) is owned by the port and stays valid until the next
@@ -791,7 +795,8 @@ int sag_socket_output_port(sag_socket *s, sag_port **out, sag_error *err);
 int sag_transcoded_port(sag_port *binary, int codec, int eol_style,
                         int error_mode, sag_port **out, sag_error *err);
 
-/* The socket behind a port (borrowed: the socket's own handle).
+/* The socket behind a port (borrowed: the socket's own handle). Returns
+ * SAG_OK or SAG_E_MISUSE (it works on a closed port).
  * Scheme: (none; the socket of a socket port) */
 int sag_port_socket(sag_port *p, sag_socket **out, sag_error *err);
 

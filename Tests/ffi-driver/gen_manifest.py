@@ -1,0 +1,439 @@
+#!/usr/bin/env python3
+"""Prints the FFI driver's signature manifest of a declarations header.
+
+    gen_manifest.py include/sagsocket_decls.h > build/ffi/manifest.txt
+
+The manifest is everything the driver knows about the library: it includes no
+header and calls every function through libffi with a call interface built at
+run time from these lines. Run at build time, so it cannot drift from the
+header. Lines (fields separated by one TAB):
+
+    status  NAME VALUE            every member of enum sag_status
+    kind    NAME VALUE            every member of enum sag_kind
+    constant NAME VALUE           every member of enum sag_constant_value
+    handle  C-TYPE KIND CODE      every opaque handle type; CODE is its
+                                  SAG_KIND_* value, -1 when it has none yet
+    fn      NAME RET-TYPE RET-CHECK PARAM...
+                                  one line per function; each PARAM is
+                                  "C-TYPE NAME CLASS" (spaces inside)
+    note    NAME closed-ok        the comment of NAME says it works on a
+                                  closed socket or port (idempotent, a no-op,
+                                  "works when closed", "SAG_OK or
+                                  SAG_E_MISUSE"); any other operation on one
+                                  must give SAG_E_CLOSED
+    end     COUNT                 the number of fn lines
+
+A parameter's CLASS says what the driver passes and how it varies it:
+
+    handle:K      a live handle of kind K (required)
+    handle?:K     a handle of kind K that may be NULL
+    free:K        the handle a free function releases
+    anyhandle     any value (sag_handle_kind)
+    err           the trailing `sag_error *err`: an error object or NULL
+    str:ROLE      an input string (ROLE = the parameter name)
+    buf:in buf:out  a buffer pointer, followed by `start` and `len`
+    start len     the two size_t of a buffer triple
+    harr:K        an input array of handles, followed by `n`
+    n             its element count
+    outarr:K:cap  an output array of handles, followed by `cap`
+    cap           its capacity
+    outarr:K:n    an output array with room for the preceding array's n
+    out:T out?:T  a pointer the call writes (T = int size i64 str handle.K);
+                  out? when NULL is allowed
+    int:ROLE      an int; ROLE picks the baseline and the values tried
+    timeout       int64_t microseconds
+
+RET-CHECK says what a result must be: status (a sag_status member: the
+function's success or failure), status-value (a sag_status member that is the
+answer, not a failure), version,
+count (>= 0), bool (0 or 1), kind (a sag_kind member), errno (>= 0),
+str! (never NULL), str? (may be NULL), handle!:K, handle?:K (a borrowed
+handle, never NULL / may be NULL), timeout (>= -1), void.
+
+A parameter or result shape this script does not know stops it with an error:
+a new function with a new shape needs a decision here (and a baseline in the
+driver), see Tests/ffi-driver/README.md.
+"""
+import re
+import sys
+
+# int parameters: name -> role. The driver has a baseline value and a set of
+# out-of-range values for each role.
+INT_ROLES = {
+    "family": "family",
+    "socktype": "socktype",
+    "protocol": "protocol",
+    "flags": "flags",
+    "level": "level",
+    "name": "optname",       # the int `name` of setsockopt/getsockopt
+    "value": "value",
+    "how": "how",
+    "backlog": "backlog",
+    "on": "bool",
+    "flag": "bool",
+    "index": "index",
+    "status": "status",
+    "kind": "kind",
+    "close_socket": "bool",
+    "codec": "codec",
+    "eol_style": "eol",
+    "error_mode": "errmode",
+    "byte": "byte",
+}
+# int32_t parameters (Unicode scalar values): name -> role.
+INT32_ROLES = {"ch": "char"}
+
+# Input strings, by parameter name (the driver has a baseline for each).
+STRING_NAMES = {"node", "service", "name"}
+
+# Handle parameters that may be NULL (the header says so in the comment).
+NULLABLE = {
+    ("sag_socket_select", "rfds"), ("sag_socket_select", "wfds"),
+    ("sag_socket_select", "efds"),
+    ("sag_socket_select_inplace", "rfds"), ("sag_socket_select_inplace", "wfds"),
+    ("sag_socket_select_inplace", "efds"),
+    ("sag_get_addrinfo", "hints"),
+}
+# Out-parameters that may be NULL.
+NULLABLE_OUT = {
+    ("sag_socket_select", "rfds_out"), ("sag_socket_select", "wfds_out"),
+    ("sag_socket_select", "efds_out"),
+}
+
+# Functions whose int result is not a status. Every other int-returning
+# function must either take `sag_error *err` or name SAG_OK / SAG_E_ in its
+# comment, or this script stops.
+INT_RESULTS = {
+    "sag_version_number": "version",
+    "sag_constant_count": "count",
+    "sag_status_is": "bool",
+    "sag_status_parent": "status-value",
+    "sag_error_status": "status-value",
+    "sag_error_errno": "errno",
+    "sag_handle_kind": "kind",
+}
+
+
+def is_text_function(parsed):
+    """A port function that works on textual ports: it takes or gives
+    characters (int32_t) or UTF-8 text (a parameter named utf8)."""
+    return any(t.startswith("int32_t") or n == "utf8" for t, n in parsed)
+
+
+def die(msg):
+    sys.stderr.write("gen_manifest: %s\n" % msg)
+    sys.exit(1)
+
+
+def blank_comments(src):
+    """(code with every comment blanked, keeping offsets; [(start, end)])."""
+    chars = list(src)
+    comments = []
+    i = 0
+    while i < len(src):
+        if src.startswith("/*", i):
+            j = src.find("*/", i + 2)
+            if j < 0:
+                die("unterminated comment at offset %d" % i)
+            j += 2
+        elif src.startswith("//", i):
+            j = src.find("\n", i)
+            j = len(src) if j < 0 else j
+        else:
+            i += 1
+            continue
+        comments.append((i, j))
+        for k in range(i, j):
+            if chars[k] != "\n":
+                chars[k] = " "
+        i = j
+    return "".join(chars), comments
+
+
+def statements(code):
+    """[(start, end, text)] of the top-level statements (split at ;)."""
+    out = []
+    depth = 0
+    start = 0
+    for pos, ch in enumerate(code):
+        if ch in "({":
+            depth += 1
+        elif ch in ")}":
+            depth -= 1
+        elif ch == ";" and depth == 0:
+            out.append((start, pos + 1, code[start:pos]))
+            start = pos + 1
+    return out
+
+
+def parse_enum(body, name):
+    entries = []
+    value = -1
+    for item in body.split(","):
+        item = " ".join(item.split())
+        if not item:
+            continue
+        m = re.match(r"^([A-Za-z_]\w*)(?:\s*=\s*(.+))?$", item)
+        if not m:
+            die("enum %s: cannot read member %r" % (name, item))
+        if m.group(2) is not None:
+            expr = m.group(2).replace(" ", "")
+            if not re.match(r"^-?(0x[0-9A-Fa-f]+|\d+)$", expr):
+                die("enum %s: member %s has a value that is not a number: %r"
+                    % (name, m.group(1), expr))
+            value = int(expr, 0)
+        else:
+            value += 1
+        entries.append((m.group(1), value))
+    return entries
+
+
+def normalize_type(t):
+    t = " ".join(t.replace("*", " * ").split())
+    return t.replace("* *", "**").replace(" *", " *").replace("* const", "*const")
+
+
+def split_param(p):
+    """'const sag_socket *s' -> ('const sag_socket *', 's')."""
+    p = " ".join(p.split())
+    m = re.match(r"^(.*?)([A-Za-z_]\w*)$", p)
+    if not m or not m.group(1).strip():
+        return None
+    ctype = m.group(1).strip()
+    ctype = re.sub(r"\s*\*\s*", "*", ctype)
+    ctype = re.sub(r"\*const\b", "*const ", ctype)
+    ctype = re.sub(r"(\w)\*", r"\1 *", ctype).strip()
+    return ctype, m.group(2)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.stderr.write("usage: gen_manifest.py DECLS.h\n")
+        return 2
+    path = sys.argv[1]
+    with open(path, encoding="utf-8") as f:
+        src = f.read()
+    code, comments = blank_comments(src)
+
+    handle_types = {}   # C type -> kind name
+    enums = {}          # enum name -> [(member, value)]
+    functions = []      # (name, ret, [params], doc)
+    prev_end = 0
+    prev_fn_doc = None
+    prev_fn_end = -1
+    for start, end, text in statements(code):
+        body = " ".join(text.split())
+        lead = start + (len(text) - len(text.lstrip()))
+        # the doc comment: the last comment between the previous statement
+        # and this one, directly before it; a declaration that directly
+        # follows another one shares its group's comment
+        gap = [c for c in comments if c[0] >= prev_end and c[1] <= lead]
+        doc = ""
+        if gap and src[gap[-1][1]:lead].strip() == "":
+            doc = src[gap[-1][0]:gap[-1][1]]
+        elif not gap and prev_fn_end == prev_end and src[prev_end:lead].count("\n") <= 1:
+            doc = prev_fn_doc or ""
+        prev_end = end
+        if not body:
+            continue
+        m = re.match(r"^typedef struct (sag_\w+) (sag_\w+)$", body)
+        if m:
+            if m.group(1) != m.group(2):
+                die("typedef struct %s %s: names differ" % (m.group(1), m.group(2)))
+            handle_types[m.group(1)] = m.group(1)[len("sag_"):]
+            continue
+        m = re.match(r"^typedef enum (\w+) \{(.*)\} (\w+)$", body)
+        if m:
+            enums[m.group(3)] = parse_enum(m.group(2), m.group(3))
+            continue
+        if body.startswith("typedef"):
+            die("unknown typedef: %s" % body)
+        m = re.match(r"^(.*?)\b(sag_\w+)\s*\((.*)\)$", body)
+        if not m:
+            die("a statement that is neither a typedef nor a sag_ function: %s" % body)
+        ret = normalize_type(m.group(1))
+        params = [] if m.group(3).strip() in ("", "void") else [p.strip() for p in m.group(3).split(",")]
+        functions.append((m.group(2), ret, params, doc))
+        prev_fn_doc = doc
+        prev_fn_end = end
+
+    # every sag_xxx( of the code must be a function read above
+    called = set(re.findall(r"\b(sag_[A-Za-z0-9_]*)\s*\(", code))
+    read = {f[0] for f in functions}
+    if called != read:
+        die("functions the parser missed: %s" % sorted(called ^ read))
+    for needed in ("sag_status", "sag_kind"):
+        if needed not in enums:
+            die("enum %s is missing" % needed)
+
+    kinds = dict(enums["sag_kind"])
+    ptr_types = {t: k for t, k in handle_types.items()}
+
+    def handle_kind_of(ctype):
+        """'const sag_socket *' -> 'socket'; None if not one handle pointer."""
+        m = re.match(r"^(?:const )?(sag_\w+) \*$", ctype)
+        if m and m.group(1) in ptr_types:
+            return ptr_types[m.group(1)]
+        return None
+
+    def handle_pp_kind(ctype):
+        m = re.match(r"^(sag_\w+) \*\*$", ctype)
+        if m and m.group(1) in ptr_types:
+            return ptr_types[m.group(1)]
+        return None
+
+    out = []
+    out.append("# FFI signature manifest of %s, generated by Tests/ffi-driver/gen_manifest.py;"
+               " do not edit" % path)
+    for name, v in enums["sag_status"]:
+        out.append("status\t%s\t%d" % (name, v))
+    for name, v in enums["sag_kind"]:
+        out.append("kind\t%s\t%d" % (name, v))
+    for name, v in enums.get("sag_constant_value", []):
+        out.append("constant\t%s\t%d" % (name, v))
+    for ename, members in enums.items():
+        if ename in ("sag_status", "sag_kind", "sag_constant_value"):
+            continue
+        for name, v in members:
+            out.append("enum\t%s\t%s\t%d" % (ename, name, v))
+    for t, k in sorted(handle_types.items()):
+        code_name = "SAG_KIND_" + k.upper()
+        out.append("handle\t%s\t%s\t%d" % (t, k, kinds.get(code_name, -1)))
+
+    notes = []
+    for name, ret, params, doc in functions:
+        parsed = []
+        for p in params:
+            sp = split_param(p)
+            if sp is None:
+                die("%s: cannot read parameter %r" % (name, p))
+            parsed.append(sp)
+        has_err = (len(parsed) >= 2 and parsed[-1][1] == "err"
+                   and parsed[-1][0] == "sag_error *")
+        classes = [None] * len(parsed)
+        i = 0
+        while i < len(parsed):
+            ctype, pname = parsed[i]
+            nxt = parsed[i + 1] if i + 1 < len(parsed) else (None, None)
+            nxt2 = parsed[i + 2] if i + 2 < len(parsed) else (None, None)
+            prev = parsed[i - 1] if i > 0 else (None, None)
+            k = handle_kind_of(ctype)
+            kk = handle_pp_kind(ctype)
+            if has_err and i == len(parsed) - 1:
+                classes[i] = "err"
+            elif k is not None:
+                if re.match(r"^sag_\w+_free$", name) and len(parsed) == 1:
+                    classes[i] = "free:" + k
+                elif (name, pname) in NULLABLE:
+                    classes[i] = "handle?:" + k
+                elif k == "port" and is_text_function(parsed):
+                    classes[i] = "handle:port:text"
+                else:
+                    classes[i] = "handle:" + k
+            elif ctype == "const void *" and pname == "handle":
+                classes[i] = "anyhandle"
+            elif ctype == "const char *" and nxt == ("size_t", "start"):
+                if nxt2 != ("size_t", "len"):
+                    die("%s: text %s is not followed by size_t start, size_t len" % (name, pname))
+                classes[i] = "text:in"
+                classes[i + 1] = "start"
+                classes[i + 2] = "len"
+                i += 3
+                continue
+            elif ctype == "const char *" and pname in STRING_NAMES:
+                classes[i] = "str:" + pname
+            elif ctype in ("const uint8_t *", "uint8_t *"):
+                if nxt != ("size_t", "start") or nxt2[0] != "size_t" or nxt2[1] not in ("len", "count"):
+                    die("%s: buffer %s %s is not followed by size_t start, size_t len|count"
+                        % (name, ctype, pname))
+                classes[i] = "buf:in" if ctype.startswith("const") else "buf:out"
+                classes[i + 1] = "start"
+                classes[i + 2] = "len"
+                i += 3
+                continue
+            elif re.match(r"^sag_\w+ \*const \*$", ctype) and ctype.split()[0] in ptr_types:
+                if nxt != ("size_t", "n"):
+                    die("%s: handle array %s is not followed by size_t n" % (name, pname))
+                classes[i] = "harr:" + ptr_types[ctype.split()[0]]
+                classes[i + 1] = "n"
+                i += 2
+                continue
+            elif kk is not None and nxt == ("size_t", "capacity"):
+                classes[i] = "outarr:%s:cap" % kk
+                classes[i + 1] = "cap"
+                i += 2
+                continue
+            elif kk is not None and pname == "ready" and prev == ("size_t", "n"):
+                classes[i] = "outarr:%s:n" % kk
+            elif kk is not None:
+                classes[i] = ("out?:" if (name, pname) in NULLABLE_OUT else "out:") + "handle." + kk
+            elif ctype == "int *":
+                classes[i] = "out:int"
+            elif ctype == "size_t *":
+                classes[i] = "out:size"
+            elif ctype == "int64_t *":
+                classes[i] = "out:i64"
+            elif ctype == "const char **":
+                classes[i] = "out:str"
+            elif ctype == "const uint8_t **":
+                classes[i] = "out:bytes"
+            elif ctype == "int32_t *":
+                classes[i] = "out:i32"
+            elif ctype == "int32_t" and pname in INT32_ROLES:
+                classes[i] = "int:" + INT32_ROLES[pname]
+            elif ctype == "size_t" and pname == "n":
+                classes[i] = "count"
+            elif ctype == "int" and pname in INT_ROLES:
+                classes[i] = "int:" + INT_ROLES[pname]
+            elif ctype == "int64_t" and pname.startswith("timeout"):
+                classes[i] = "timeout"
+            else:
+                die("%s: parameter '%s %s' has a shape the FFI driver does not know;"
+                    " classify it in gen_manifest.py (see Tests/ffi-driver/README.md)"
+                    % (name, ctype, pname))
+            i += 1
+
+        # what the result must be
+        lowdoc = doc.lower()
+        if name in INT_RESULTS:
+            if ret != "int":
+                die("%s: INT_RESULTS lists it but it returns %s" % (name, ret))
+            check = INT_RESULTS[name]
+        elif ret == "int":
+            if has_err or "SAG_OK" in doc or "SAG_E_" in doc:
+                check = "status"
+            else:
+                die("%s returns int but takes no sag_error *err and its comment names no"
+                    " status: say what its result is in INT_RESULTS" % name)
+        elif ret == "const char *":
+            check = "str!" if "never null" in lowdoc else "str?"
+        elif ret == "int64_t" and "timeout" in name:
+            check = "timeout"
+        elif handle_kind_of(ret) is not None:
+            check = ("handle!:" if "never null" in lowdoc else "handle?:") + handle_kind_of(ret)
+        elif ret == "void":
+            check = "void"
+        else:
+            die("%s: result type %s has no check; add one to gen_manifest.py" % (name, ret))
+        if check != "status" and has_err:
+            die("%s takes sag_error *err but does not return a status" % name)
+
+        # operations that the header says work on a closed socket or port
+        # (every other operation on one must give SAG_E_CLOSED)
+        flat = " ".join(re.sub(r"^\s*/?\*+/?|\*+/\s*$", "", l) for l in doc.splitlines())
+        flat = " ".join(flat.split())
+        if re.search(r"works (on a closed|when closed)|closed socket is a no-op|idempotent|"
+                     r"SAG_OK or SAG_E_MISUSE", flat, re.I):
+            notes.append("note\t%s\tclosed-ok" % name)
+        fields = ["fn", name, ret, check]
+        for (ctype, pname), cls in zip(parsed, classes):
+            fields.append("%s %s %s" % (ctype, pname, cls))
+        out.append("\t".join(fields))
+    out.extend(notes)
+    out.append("end\t%d" % len(functions))
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
