@@ -300,7 +300,8 @@ public final class SocketPort: Sendable {
 
 /// The input buffer of a port, locked, with the operations reads are made of.
 struct InputCursor {
-    let port: SocketPort
+    /// The port whose read is running: alive for the whole of it.
+    unowned(unsafe) let port: SocketPort
     /// The locked input state, used in place (no copies on the hot path).
     let state: UnsafeMutablePointer<PortBuffers.Input>
     let op: StaticString
