@@ -21,6 +21,12 @@ final class PortBuffers: Sendable {
         /// A textual port answered a CR: a LF or NEL right after it belongs
         /// to the same end of line and is skipped.
         var skipLineFeed = false
+        /// A gathering read (a line, everything up to end of file, a string)
+        /// that failed with a retryable status (timeout, would-block,
+        /// interrupt) after taking input into `scratch`: the same read, called
+        /// again, goes on from there. Any other read forgets it.
+        var pending: Gathering? = nil
+        var pendingChars = 0
         /// Where a read gathers what it hands out when that does not lie in
         /// one piece in the buffer (a line longer than it, everything up to
         /// end of file, decoded text).
@@ -38,6 +44,8 @@ final class PortBuffers: Sendable {
     let output: Mutex<Output>
     /// Bytes waiting in `output`, readable without its lock.
     let pending = Atomic<Int>(0)
+    /// A flush is sending (holding `output`): it carries what is pending.
+    let draining = Atomic<Bool>(false)
 
     init() {
         inputState = .allocate(capacity: 1)
@@ -113,11 +121,28 @@ public final class SocketPort: Sendable {
 
     /// close-port: flushes the output and, when `closesSocket`, closes the
     /// socket. Idempotent.
+    /// A binary port taken over by transcoded-port is closed to direct use:
+    /// closing (or freeing) it does nothing; its textual port closes it.
     public func close() throws(SocketError) {
+        if transcoded.load(ordering: .acquiring) { return }
+        try closeUnderneath()
+    }
+
+    /// Closes for real (also for the textual port over this one). When a
+    /// writer holds the output buffer, stuck in a send to a peer that does
+    /// not read, the flush is left to it; and a socket this port owns is
+    /// closed, which wakes that writer.
+    func closeUnderneath() throws(SocketError) {
         if closedFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
         var failure: SocketError? = nil
         if direction != .input {
-            do throws(SocketError) { try flushOutput("close-port") } catch { failure = error }
+            do throws(SocketError) {
+                _ = try buffers.output.withLockIfAvailable { (out: inout PortBuffers.Output) throws(SocketError) in
+                    try drain(&out, "close-port")
+                }
+            } catch {
+                failure = error
+            }
         }
         if closesSocket { socket.close() }
         if let failure, failure.kind != .closed { throw failure }
@@ -168,10 +193,32 @@ public final class SocketPort: Sendable {
         let n = out.count
         out.count = 0
         buffers.pending.store(0, ordering: .relaxed)
+        try sendOut(UnsafeRawBufferPointer(start: out.base, count: n), op)
+    }
+
+    /// Sends port output, all of it (ports wait even on a non-blocking
+    /// socket: a port write cannot report a partial count).
+    private func sendOut(_ bytes: UnsafeRawBufferPointer, _ op: StaticString) throws(SocketError) {
+        buffers.draining.store(true, ordering: .releasing)
+        defer { buffers.draining.store(false, ordering: .releasing) }
         do throws(SocketError) {
-            _ = try socket.send(UnsafeRawBufferPointer(start: out.base, count: n))
+            try socket.sendAllWaiting(bytes, op)
         } catch {
             throw portError(error, reading: false, op)
+        }
+    }
+
+    /// Before a read blocks: sends what is pending, unless a flush is already
+    /// sending it. A writer that holds the buffer only to copy into it is
+    /// waited out (it keeps it for nanoseconds); one stuck sending is not,
+    /// so a reader never waits behind a peer that does not read.
+    func flushBeforeBlocking(_ op: StaticString) throws(SocketError) {
+        while buffers.pending.load(ordering: .relaxed) > 0 && !buffers.draining.load(ordering: .acquiring) {
+            let done = try buffers.output.withLockIfAvailable { (out: inout PortBuffers.Output) throws(SocketError) in
+                try drain(&out, op)
+            }
+            if done != nil { return }
+            sched_yield()
         }
     }
 
@@ -189,7 +236,7 @@ public final class SocketPort: Sendable {
             }
             try drain(&out, op)
             if bytes.count >= cap {
-                do throws(SocketError) { _ = try socket.send(bytes) } catch { throw portError(error, reading: false, op) }
+                try sendOut(bytes, op)
             } else if let src = bytes.baseAddress {
                 out.base.copyMemory(from: src, byteCount: bytes.count)
                 out.count = bytes.count
@@ -219,8 +266,12 @@ public final class SocketPort: Sendable {
     // MARK: - Input
 
     /// Runs `body` with the input buffer locked.
-    func withInput<R>(_ op: StaticString, _ body: (inout InputCursor) throws(SocketError) -> R) throws(SocketError) -> R {
+    func withInput<R>(_ op: StaticString, gathering: Gathering? = nil,
+                      _ body: (inout InputCursor) throws(SocketError) -> R) throws(SocketError) -> R {
         try buffers.inputLock.withLock { _ throws(SocketError) -> R in
+            if let p = buffers.inputState.pointee.pending, p != gathering {
+                buffers.inputState.pointee.pending = nil
+            }
             var cursor = InputCursor(port: self, state: buffers.inputState, op: op)
             return try body(&cursor)
         }
@@ -273,8 +324,8 @@ public final class SocketPort: Sendable {
     /// file. The view stays valid until the next read on this socket's ports.
     public func readLineUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
         try check("get-line", reading: true)
-        return try withInput("get-line") { c throws(SocketError) -> UnsafeRawBufferPointer? in
-            try c.takeUntil(0x0A)
+        return try withInput("get-line", gathering: .bytesLine) { c throws(SocketError) -> UnsafeRawBufferPointer? in
+            try c.takeUntil(0x0A, .bytesLine)
         }
     }
 
@@ -282,8 +333,8 @@ public final class SocketPort: Sendable {
     /// there. Valid until the next read on this socket's ports.
     public func readAllUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
         try check("get-bytevector-all", reading: true)
-        return try withInput("get-bytevector-all") { c throws(SocketError) -> UnsafeRawBufferPointer? in
-            try c.takeUntil(nil)
+        return try withInput("get-bytevector-all", gathering: .bytesAll) { c throws(SocketError) -> UnsafeRawBufferPointer? in
+            try c.takeUntil(nil, .bytesAll)
         }
     }
 
@@ -349,21 +400,7 @@ struct InputCursor {
         do throws(SocketError) {
             if port.buffers.pending.load(ordering: .relaxed) > 0 {
                 got = try socket.recv(into: room, flags: Int32(MSG_DONTWAIT))
-                if got == nil {
-                    // About to block: deliver what we have written first (unless a
-                    // writer holds the buffer right now, and will send it itself).
-                    _ = try port.buffers.output.withLockIfAvailable { (out: inout PortBuffers.Output) throws(SocketError) in
-                        guard out.count > 0 else { return }
-                        let n = out.count
-                        out.count = 0
-                        port.buffers.pending.store(0, ordering: .relaxed)
-                        do throws(SocketError) {
-                            _ = try socket.send(UnsafeRawBufferPointer(start: out.base, count: n))
-                        } catch {
-                            throw port.portError(error, reading: false, op)
-                        }
-                    }
-                }
+                if got == nil { try port.flushBeforeBlocking(op) }
             }
             if got == nil { got = try socket.recv(into: room) }
         } catch {
@@ -391,41 +428,53 @@ struct InputCursor {
     /// Takes the bytes up to `delimiter` (consumed, not included), or up to
     /// end of file when `delimiter` is nil; nil when nothing is left. The view
     /// points into the buffer or the scratch area: valid until the next read.
-    mutating func takeUntil(_ delimiter: UInt8?) throws(SocketError) -> UnsafeRawBufferPointer? {
-        var scanned = 0      // unread bytes already searched
-        var spilled = false  // the result continues in the scratch area
-        input.scratch.count = 0
-        while true {
-            if let d = delimiter, scanned < available,
-               let hit = memchr(pointer + scanned, Int32(d), available - scanned) {
-                let len = UnsafeRawPointer(hit) - pointer
-                if !spilled {
-                    let view = UnsafeRawBufferPointer(start: pointer, count: len)
-                    input.start += len + 1  // not consume(): the view stays where it is
-                    return view
+    mutating func takeUntil(_ delimiter: UInt8?, _ kind: Gathering) throws(SocketError) -> UnsafeRawBufferPointer? {
+        var scanned = 0                       // unread bytes already searched
+        var spilled = input.pending == kind   // the result continues in the scratch area
+        if !spilled { input.scratch.count = 0 }
+        input.pending = nil
+        do throws(SocketError) {
+            while true {
+                if let d = delimiter, scanned < available,
+                   let hit = memchr(pointer + scanned, Int32(d), available - scanned) {
+                    let len = UnsafeRawPointer(hit) - pointer
+                    if !spilled {
+                        let view = UnsafeRawBufferPointer(start: pointer, count: len)
+                        input.start += len + 1  // not consume(): the view stays where it is
+                        return view
+                    }
+                    input.scratch.append(pointer, len)
+                    consume(len + 1)
+                    return input.scratch.view
                 }
-                input.scratch.append(pointer, len)
-                consume(len + 1)
-                return input.scratch.view
-            }
-            scanned = available
-            if available == PortBuffers.capacity {
-                // Longer than the buffer: set it aside and read on.
-                input.scratch.append(pointer, available)
-                consume(available)
-                scanned = 0
-                spilled = true
-            }
-            guard try fill() else {
-                if available > 0 {
+                scanned = available
+                if available == PortBuffers.capacity {
+                    // Longer than the buffer: set it aside and read on.
                     input.scratch.append(pointer, available)
                     consume(available)
+                    scanned = 0
                     spilled = true
                 }
-                return spilled ? input.scratch.view : nil
+                guard try fill() else {
+                    if available > 0 {
+                        input.scratch.append(pointer, available)
+                        consume(available)
+                        spilled = true
+                    }
+                    return spilled ? input.scratch.view : nil
+                }
             }
+        } catch {
+            // What was set aside is consumed input: keep it for the retry.
+            if spilled { input.pending = kind }
+            throw error
         }
     }
+}
+
+/// The reads that gather into the scratch area.
+enum Gathering: Sendable {
+    case bytesLine, bytesAll, textLine, textString, textAll
 }
 
 /// A growable byte area owned by a port's input state (freed with it).

@@ -444,8 +444,14 @@ public final class Socket: Sendable {
         try transmit("socket-sendto", buffer, flags, to: address)
     }
 
+    /// Sends all of `buffer`, waiting for the socket even in non-blocking
+    /// mode (port output, which has no way to report a partial write).
+    func sendAllWaiting(_ buffer: UnsafeRawBufferPointer, _ op: StaticString) throws(SocketError) {
+        _ = try transmit(op, buffer, 0, to: nil, alwaysWait: true)
+    }
+
     private func transmit(_ op: StaticString, _ buffer: UnsafeRawBufferPointer, _ flags: Int32,
-                          to address: SocketAddress?) throws(SocketError) -> Int? {
+                          to address: SocketAddress?, alwaysWait: Bool = false) throws(SocketError) -> Int? {
         try withDescriptor(op) { fd throws(SocketError) -> Int? in
             let epoch0 = currentEpoch
             let nosignalGiven = flags & Int32(MSG_NOSIGNAL) != 0
@@ -464,7 +470,7 @@ public final class Socket: Sendable {
                     sent += n
                     if left == 0 { return 0 }
                 case .failed(let e) where e == EAGAIN || e == EWOULDBLOCK:
-                    if nonblocking.load(ordering: .relaxed) || flags & Int32(MSG_DONTWAIT) != 0 {
+                    if !alwaysWait && (nonblocking.load(ordering: .relaxed) || flags & Int32(MSG_DONTWAIT) != 0) {
                         return sent > 0 ? sent : nil
                     }
                     _ = try waitFor(Int16(POLLOUT), fd, deadline: .never, since: epoch0, closedAs: .closed, op)
@@ -575,6 +581,9 @@ public final class Socket: Sendable {
         }
         var tv = timeval()
         _ = try withUnsafeMutableBytes(of: &tv) { b throws(SocketError) in try option(level: level, name: name, into: b) }
-        return Int64(tv.tv_sec) * 1_000_000 + Int64(tv.tv_usec)
+        // The kernel rounds up to whole ticks: saturate rather than overflow.
+        let (us, o1) = Int64(tv.tv_sec).multipliedReportingOverflow(by: 1_000_000)
+        let (total, o2) = us.addingReportingOverflow(Int64(tv.tv_usec))
+        return o1 || o2 ? Int64.max : total
     }
 }

@@ -63,7 +63,7 @@ public final class TextPort: Sendable {
     public func close() throws(SocketError) {
         try asText { () throws(SocketError) in
             if closedFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
-            try binary.close()
+            try binary.closeUnderneath()
         }
     }
 
@@ -77,16 +77,21 @@ public final class TextPort: Sendable {
 
     // MARK: - Decoding
 
-    /// The next character, consumed, with eol translation; nil at end of file.
+    /// The next character, consumed unless peeking, with eol translation;
+    /// nil at end of file.
     private func nextChar(_ c: inout InputCursor, _ op: StaticString, consume: Bool = true) throws(SocketError) -> UInt32? {
         while true {
-            guard let (ch, n) = try decode(&c, op, consumeMalformed: consume) else { return nil }
+            guard let (ch, n, malformed) = try decode(&c, at: 0) else { return nil }
             if c.input.skipLineFeed {
                 c.input.skipLineFeed = false
                 if ch == 0x0A || ch == 0x85 {
                     c.consume(n)
                     continue
                 }
+            }
+            if malformed && errorMode == .raise {
+                if consume { c.consume(n) }
+                throw decodingError(op)
             }
             var out = ch
             if eolStyle != .none && (ch == 0x0D || ch == 0x85 || ch == 0x2028) {
@@ -98,31 +103,101 @@ public final class TextPort: Sendable {
         }
     }
 
-    /// Decodes the character at the cursor without consuming it: the scalar
-    /// and its length in bytes. Malformed input is U+FFFD (replace) or
-    /// &i/o-decoding (raise); its bytes are consumed here when asked.
-    private func decode(_ c: inout InputCursor, _ op: StaticString, consumeMalformed: Bool) throws(SocketError) -> (UInt32, Int)? {
-        guard try c.ensure(1) else { return nil }
-        let b0 = c.byte(0)
-        if b0 < 0x80 || codec == .latin1 { return (UInt32(b0), 1) }
+    private func decodingError(_ op: StaticString) -> SocketError {
+        failure(.ioDecoding, op, "malformed \(codec == .utf8 ? "UTF-8" : "Latin-1") input")
+    }
+
+    /// Decodes the character `pos` bytes into the unread input, consuming
+    /// nothing: its scalar, its length in bytes and whether it was malformed
+    /// (then U+FFFD and the bytes of the maximal bad subpart). Each
+    /// continuation byte is checked as it arrives, so a bad one is noticed
+    /// without waiting for bytes that cannot complete the character.
+    private func decode(_ c: inout InputCursor, at pos: Int) throws(SocketError) -> (UInt32, Int, Bool)? {
+        guard try c.ensure(pos + 1) else { return nil }
+        let b0 = c.byte(pos)
+        if b0 < 0x80 || codec == .latin1 { return (UInt32(b0), 1, false) }
         let need = utf8Length(b0)
-        var valid = 0
-        if need > 1 {
-            _ = try c.ensure(need)  // at end of file fewer may come
-            valid = 1
-            while valid < need && valid < c.available && isContinuation(b0, c.byte(valid), at: valid) { valid += 1 }
+        var valid = need > 1 ? 1 : 0
+        while valid > 0 && valid < need {
+            guard try c.ensure(pos + valid + 1), isContinuation(b0, c.byte(pos + valid), at: valid) else { break }
+            valid += 1
         }
-        if need > 1 && valid == need {
-            var scalar = UInt32(b0) & (0xFF >> (need + 1))
-            for i in 1..<need { scalar = (scalar << 6) | (UInt32(c.byte(i)) & 0x3F) }
-            return (scalar, need)
+        guard need > 1 && valid == need else { return (0xFFFD, max(valid, 1), true) }
+        var scalar = UInt32(b0) & (0xFF >> (need + 1))
+        for i in 1..<need { scalar = (scalar << 6) | (UInt32(c.byte(pos + i)) & 0x3F) }
+        return (scalar, need, false)
+    }
+
+    /// Decodes characters into the scratch area as UTF-8: up to a linefeed
+    /// (not included) when `line`, else up to `limit` characters or end of
+    /// file. Input is consumed only when the read completes, so a retryable
+    /// failure (timeout, would-block, interrupt) loses nothing; a line longer
+    /// than the buffer is consumed as it goes and kept for the retry.
+    private func gather(_ c: inout InputCursor, _ op: StaticString, _ kind: Gathering,
+                        line: Bool, limit: Int) throws(SocketError) -> UnsafeRawBufferPointer? {
+        let resuming = c.input.pending == kind
+        c.input.pending = nil
+        if !resuming {
+            c.input.scratch.count = 0
+            c.input.pendingChars = 0
         }
-        let bad = max(valid, 1)
-        if errorMode == .raise {
-            if consumeMalformed { c.consume(bad) }
-            throw failure(.ioDecoding, op, "malformed UTF-8 input (byte 0x\(String(b0, radix: 16)))")
+        var chars = c.input.pendingChars     // characters gathered so far
+        var committed = c.input.scratch.count // scratch bytes whose input is consumed
+        var committedChars = chars
+        var pos = 0                           // input decoded but not consumed
+        var skip = c.input.skipLineFeed
+        var reachedEnd = false
+        do throws(SocketError) {
+            while chars < limit {
+                if pos > PortBuffers.capacity - 4 {
+                    // The buffer is all this one read: consume what is decoded.
+                    c.consume(pos)
+                    pos = 0
+                    c.input.skipLineFeed = skip
+                    committed = c.input.scratch.count
+                    committedChars = chars
+                }
+                guard let (ch, n, malformed) = try decode(&c, at: pos) else {
+                    reachedEnd = true
+                    break
+                }
+                if skip {
+                    skip = false
+                    if ch == 0x0A || ch == 0x85 {
+                        pos += n
+                        continue
+                    }
+                }
+                if malformed && errorMode == .raise {
+                    c.consume(pos + n)
+                    c.input.skipLineFeed = false
+                    c.input.scratch.count = 0
+                    throw decodingError(op)
+                }
+                var out = ch
+                if eolStyle != .none && (ch == 0x0D || ch == 0x85 || ch == 0x2028) {
+                    out = 0x0A
+                    skip = ch == 0x0D
+                }
+                pos += n
+                if line && out == 0x0A { break }
+                chars += 1
+                appendUTF8(out, to: &c.input.scratch)
+            }
+        } catch {
+            if error.kind != .ioDecoding {
+                c.input.scratch.count = committed
+                if committed > 0 || committedChars > 0 {
+                    c.input.pending = kind
+                    c.input.pendingChars = committedChars
+                }
+            }
+            throw error
         }
-        return (0xFFFD, bad)
+        c.consume(pos)
+        c.input.skipLineFeed = skip
+        if reachedEnd && chars == 0 && limit > 0 { return nil }  // nothing before end of file
+        return c.input.scratch.view
     }
 
     // MARK: - Reading
@@ -151,23 +226,16 @@ public final class TextPort: Sendable {
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-line"
             try check(op, reading: true)
-            return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
-                if let fast = try fastLine(&c) { return fast }
-                c.input.scratch.count = 0
-                var any = false
-                while let ch = try nextChar(&c, op) {
-                    any = true
-                    if ch == 0x0A { return c.input.scratch.view }
-                    appendUTF8(ch, to: &c.input.scratch)
-                }
-                return any ? c.input.scratch.view : nil
+            return try binary.withInput(op, gathering: .textLine) { c throws(SocketError) -> UnsafeRawBufferPointer? in
+                if c.input.pending == nil, let fast = fastLine(&c) { return fast }
+                return try gather(&c, op, .textLine, line: true, limit: Int.max)
             }
         }
     }
 
     /// A line that lies whole in the buffer as plain ASCII (no CR) needs no
     /// decoding: hand out the buffer itself.
-    private func fastLine(_ c: inout InputCursor) throws(SocketError) -> UnsafeRawBufferPointer? {
+    private func fastLine(_ c: inout InputCursor) -> UnsafeRawBufferPointer? {
         guard codec == .utf8, c.available > 0, !c.input.skipLineFeed else { return nil }
         let p = c.pointer
         guard let hit = memchr(p, 0x0A, c.available) else { return nil }
@@ -183,14 +251,8 @@ public final class TextPort: Sendable {
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-string-n"
             try check(op, reading: true)
-            return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
-                c.input.scratch.count = 0
-                var n = 0
-                while n < count, let ch = try nextChar(&c, op) {
-                    appendUTF8(ch, to: &c.input.scratch)
-                    n += 1
-                }
-                return n == 0 && count > 0 ? nil : c.input.scratch.view
+            return try binary.withInput(op, gathering: .textString) { c throws(SocketError) -> UnsafeRawBufferPointer? in
+                try gather(&c, op, .textString, line: false, limit: count)
             }
         }
     }
@@ -200,14 +262,8 @@ public final class TextPort: Sendable {
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-string-all"
             try check(op, reading: true)
-            return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
-                c.input.scratch.count = 0
-                var any = false
-                while let ch = try nextChar(&c, op) {
-                    any = true
-                    appendUTF8(ch, to: &c.input.scratch)
-                }
-                return any ? c.input.scratch.view : nil
+            return try binary.withInput(op, gathering: .textAll) { c throws(SocketError) -> UnsafeRawBufferPointer? in
+                try gather(&c, op, .textAll, line: false, limit: Int.max)
             }
         }
     }

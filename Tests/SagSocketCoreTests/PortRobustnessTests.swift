@@ -1,0 +1,119 @@
+// PortRobustnessTests.swift: the cases a careful review found: retryable
+// failures in the middle of a read, closing under a stuck writer, freeing a
+// transcoded binary port, decoding that must not wait for bytes it cannot use.
+
+import Glibc
+import SagSocketCore
+import Testing
+
+@Suite("socket ports under failure")
+struct PortRobustnessTests {
+    @Test("a read timeout in the middle of a line loses nothing (text and binary)")
+    func timeoutMidLine() throws {
+        for textual in [true, false] {
+            let (server, client, accepted) = try loopbackPair()
+            defer { server.close(); client.close(); accepted.close() }
+            try client.setReadTimeout(micros: 100_000)
+            let port = SocketPort(client)
+            let text = textual ? try TextPort(port) : nil
+            #expect(try accepted.sendString("hé") == 3)
+            expectFailure(.readTimeout) {
+                if let text { _ = try text.getLine() } else { _ = try port.getLine() }
+            }
+            #expect(try accepted.sendString("llo\nnext\n") == 9)
+            if let text {
+                #expect(try text.getLine() == "héllo")
+                #expect(try text.getLine() == "next")
+            } else {
+                #expect(try port.getLine() == Array("héllo".utf8))
+                #expect(try port.getLine() == Array("next".utf8))
+            }
+        }
+    }
+
+    @Test("would-block in the middle of get-string-all on a non-blocking socket loses nothing")
+    func wouldBlockMidRead() throws {
+        let (server, client, accepted) = try loopbackPair()
+        defer { server.close(); client.close(); accepted.close() }
+        try client.setNonblocking(true)
+        let text = try TextPort(SocketPort(client))
+        #expect(try accepted.sendString("abc") == 3)
+        sleepMillis(50)
+        expectFailure(.wouldBlock) { _ = try text.getAll() }
+        #expect(try accepted.sendString("def") == 3)
+        accepted.close()
+        sleepMillis(50)
+        #expect(try text.getAll() == "abcdef")
+    }
+
+    @Test("a line longer than the buffer survives a timeout half way")
+    func longLineTimeout() throws {
+        let (server, client, accepted) = try loopbackPair()
+        defer { server.close(); client.close(); accepted.close() }
+        try client.setReadTimeout(micros: 100_000)
+        let text = try TextPort(SocketPort(client))
+        let first = [UInt8](repeating: UInt8(ascii: "x"), count: 100_000)
+        let t = OSThread { _ = try? first.withUnsafeBytes { try accepted.send($0) } }
+        expectFailure(.readTimeout) { _ = try text.getLine() }
+        t.join()
+        #expect(try accepted.sendString("yz\n") == 3)
+        let line = try #require(try text.getLine())
+        #expect(line.utf8.count == 100_002)
+        #expect(line.hasSuffix("xyz"))
+    }
+
+    @Test("closing a port while another thread is stuck writing to a peer that does not read")
+    func closeUnderStuckWriter() throws {
+        let (server, client, accepted) = try loopbackPair()
+        defer { server.close(); accepted.close() }
+        let port = SocketPort(client)
+        let outcome = Box<SocketError.Kind?>(nil)
+        let writer = OSThread {
+            let big = [UInt8](repeating: 1, count: 64 << 20)
+            do {
+                try big.withUnsafeBytes { try port.put($0) }
+                try port.flush()
+            } catch let e as SocketError {
+                outcome.set(e.kind)
+            } catch {}
+        }
+        sleepMillis(200)
+        try? port.close()  // must return, and wake the writer
+        writer.join()
+        #expect(client.isClosed)
+        #expect(outcome.get == .closed || outcome.get == .ioWrite)
+    }
+
+    @Test("closing the binary port under a textual one leaves the textual port working")
+    func binaryCloseAfterTranscoding() throws {
+        let (server, client, accepted) = try loopbackPair()
+        defer { server.close(); client.close(); accepted.close() }
+        let binary = SocketPort(client)
+        let text = try TextPort(binary)
+        try binary.close()
+        #expect(!client.isClosed)
+        expectFailure(.closed) { _ = try binary.getU8() }
+        #expect(try accepted.sendString("still here\n") == 11)
+        #expect(try text.getLine() == "still here")
+        try text.close()
+        #expect(client.isClosed)
+    }
+
+    @Test("a bad continuation byte is noticed without waiting for more input")
+    func badContinuation() throws {
+        let (server, client, accepted) = try loopbackPair()
+        defer { server.close(); client.close(); accepted.close() }
+        try client.setReadTimeout(micros: 2_000_000)
+        _ = try [UInt8]([0xE2, 0x0A]).withUnsafeBytes { try accepted.send($0) }
+        let text = try TextPort(SocketPort(client))
+        #expect(try text.getLine() == "\u{FFFD}")
+    }
+
+    @Test("a duration option the kernel rounds past Int64 saturates instead of trapping")
+    func durationSaturates() throws {
+        let s = try Socket(family: AF_INET, socktype: Int32(SOCK_STREAM.rawValue))
+        defer { s.close() }
+        try s.setDurationOption(level: SOL_SOCKET, name: SO_RCVTIMEO, micros: Int64.max)
+        #expect(try s.durationOption(level: SOL_SOCKET, name: SO_RCVTIMEO) > 1_000_000_000_000)
+    }
+}
