@@ -359,9 +359,9 @@ int sag_make_server_socket(const char *service, int family, int socktype,
                            int protocol, sag_socket **out, sag_error *err);
 
 /* As sag_make_server_socket, but one listening socket per address that
- * getaddrinfo returns (with AF_UNSPEC: IPv4 and IPv6; IPv6 sockets get
- * IPV6_V6ONLY). With service "0" every socket shares the port the first one
- * got. Writes at most `capacity` sockets to out[0..] and their number to
+ * getaddrinfo returns (with AF_UNSPEC: IPv4 and IPv6; IPv6 sockets always
+ * get IPV6_V6ONLY). With service "0" every socket shares the port the first
+ * one got. Writes at most `capacity` sockets to out[0..] and their number to
  * *count; addresses beyond capacity are not bound. SAG_E_HOST_NOT_FOUND when
  * none can be bound.
  * Scheme: make-server-socket* */
@@ -381,6 +381,7 @@ int sag_socket_is_nonblocking(sag_socket *s, int *out, sag_error *err);
  * Returns SAG_OK; SAG_E_INTERRUPTED when woken by sag_socket_interrupt or by
  * sag_socket_close from another thread while waiting (#f in Scheme);
  * SAG_E_WOULD_BLOCK on a non-blocking socket with no pending connection;
+ * SAG_E_READ_TIMEOUT when the socket's read timeout passes first;
  * SAG_E_CLOSED when the socket was closed before the call; SAG_E_SOCKET
  * (errno) on an OS failure; SAG_E_MISUSE.
  * Scheme: socket-accept */
@@ -402,7 +403,9 @@ int sag_socket_recv(sag_socket *s, uint8_t *buf, size_t start, size_t len,
  * the caller passed SAG_MSG_NOSIGNAL in flags the call returns SAG_OK with
  * *sent = 0 (Sagittarius's behaviour). On a non-blocking socket it sends
  * what fits: SAG_OK with the count sent, or SAG_E_WOULD_BLOCK when nothing
- * fits. Also SAG_E_INTERRUPTED, SAG_E_CLOSED, SAG_E_INVALID, SAG_E_MISUSE.
+ * fits. With SO_SNDTIMEO set, a send that cannot go on within it gives
+ * SAG_E_SOCKET with errno ETIMEDOUT (the timeout in the error object). Also
+ * SAG_E_INTERRUPTED, SAG_E_CLOSED, SAG_E_INVALID, SAG_E_MISUSE.
  * Scheme: socket-send socket-send/range */
 int sag_socket_send(sag_socket *s, const uint8_t *buf, size_t start,
                     size_t count, int flags, size_t *sent, sag_error *err);
@@ -496,7 +499,10 @@ int sag_socket_node(sag_socket *s, const char **out, sag_error *err);
  * Scheme: socket-service */
 int sag_socket_service(sag_socket *s, const char **out, sag_error *err);
 
-/* The OS file descriptor. The library keeps owning it: do not close it.
+/* The OS file descriptor. The library keeps owning it: do not close it. It
+ * is always in O_NONBLOCK mode (the library waits with poll), whatever
+ * sag_socket_set_nonblocking says; use it to wait for readiness (e.g.
+ * Racket's unsafe-fd->evt), not for blocking I/O of your own.
  * Returns SAG_OK, SAG_E_CLOSED, SAG_E_MISUSE.
  * Scheme: socket-fd */
 int sag_socket_fd(sag_socket *s, int *out, sag_error *err);
@@ -563,15 +569,17 @@ int sag_socket_listen(sag_socket *s, int backlog, sag_error *err);
 int sag_socket_setsockopt_int(sag_socket *s, int level, int name, int value,
                               sag_error *err);
 
-/* setsockopt(2) with the bytes buf[start, start+len).
+/* setsockopt(2) with the bytes buf[start, start+len). A struct timeval for
+ * SO_RCVTIMEO or SO_SNDTIMEO also sets the timeouts the library honours.
  * Scheme: socket-setsockopt! (bytevector value) */
 int sag_socket_setsockopt_bytes(sag_socket *s, int level, int name,
                                 const uint8_t *buf, size_t start, size_t len,
                                 sag_error *err);
 
 /* setsockopt(2) of a struct timeval option (SO_RCVTIMEO, SO_SNDTIMEO) from
- * microseconds (>= 0; 0 = none). SO_RCVTIMEO also sets the read timeout that
- * sag_socket_recv honours. Other names: SAG_E_INVALID.
+ * microseconds (>= 0; 0 = none). The library honours both itself: the read
+ * timeout in recv/recvfrom/accept, the send timeout in send/sendto. Other
+ * names: SAG_E_INVALID.
  * Scheme: socket-setsockopt! (duration value) */
 int sag_socket_setsockopt_duration(sag_socket *s, int level, int name,
                                    int64_t timeout_us, sag_error *err);
@@ -608,6 +616,8 @@ int sag_socket_get_read_timeout(sag_socket *s, int64_t *timeout_us,
                                 sag_error *err);
 
 /* ===== Select and fdsets (API.md 5) ======================================
+ * Waiting on no socket at all with no timeout (nothing could end or
+ * interrupt it) is SAG_E_INVALID; with a timeout it just sleeps.
  * An fdset is an ordered set of sockets (insertion order). It holds socket
  * handle values, not references: freeing a socket leaves a stale member,
  * which select reports as SAG_E_CLOSED. There is no FD_SETSIZE limit (the
@@ -624,7 +634,9 @@ int sag_fdset_from_sockets(sag_socket *const *socks, size_t n, sag_fdset **out,
 /* *out = 1 when s is in the set. Scheme: fdset-ref */
 int sag_fdset_ref(sag_fdset *fds, sag_socket *s, int *out, sag_error *err);
 
-/* Adds s (flag true) or removes it (flag false). Scheme: fdset-set! */
+/* Adds s (flag true) or removes it (flag false). s must be a live socket
+ * handle (a freed member can only go with sag_fdset_clear).
+ * Scheme: fdset-set! */
 int sag_fdset_set(sag_fdset *fds, sag_socket *s, int flag, sag_error *err);
 
 /* Removes every member. Scheme: fdset-clear! */
@@ -759,8 +771,16 @@ int sag_sockaddr_free(sag_sockaddr *sa);
  * Data that a read hands out as a pointer (`const uint8_t **data`,
  * `const char **utf8`) is owned by the port and stays valid until the next
  * read on any port of the same socket, or until the port is freed; NULL means
- * end of file (Scheme's eof-object). Text is UTF-8 on this side of the ABI,
- * whatever the port's codec on the wire.
+ * end of file (Scheme's eof-object). It is NOT NUL-terminated: use the
+ * length. Text is UTF-8 on this side of the ABI, whatever the port's codec
+ * on the wire.
+ *
+ * A read that fails with a retryable status (SAG_E_READ_TIMEOUT,
+ * SAG_E_WOULD_BLOCK, SAG_E_INTERRUPTED) loses no input: called again, the
+ * same read returns everything (a line that exceeded the 64 KiB buffer keeps
+ * what it had gathered for the same read; another read drops it). Port
+ * output always completes: on a non-blocking socket a flush waits for the
+ * socket rather than report a partial write.
  *
  * Read failures are SAG_E_IO_READ, write failures SAG_E_IO_WRITE (errno in
  * the error object); a read timeout stays SAG_E_READ_TIMEOUT, a closed socket
@@ -802,8 +822,13 @@ int sag_port_socket(sag_port *p, sag_socket **out, sag_error *err);
 
 /* Closes the port: flushes its output, and closes the socket if the port was
  * made by sag_socket_port with close_socket true. Idempotent.
+ * When another thread holds the output (stuck sending to a peer that does
+ * not read), the flush is left to it, and a socket the port owns is closed,
+ * which wakes that thread. Closing a binary port that sag_transcoded_port
+ * took over does nothing (its textual port closes it).
  * Returns SAG_OK, SAG_E_IO_WRITE (the flush failed; the port is closed
- * anyway), SAG_E_MISUSE. Scheme: close-port close-input-port close-output-port */
+ * anyway), SAG_E_INTERRUPTED, SAG_E_MISUSE.
+ * Scheme: close-port close-input-port close-output-port */
 int sag_port_close(sag_port *p, sag_error *err);
 
 /* Closes the port if it is open (without its flush failing anything) and

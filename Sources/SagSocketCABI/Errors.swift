@@ -10,8 +10,11 @@ final class ErrorObject: Sendable {
     struct Record {
         var status: Int32 = 0
         var error: SocketError? = nil
-        /// C strings handed out since the last fill; freed by the next fill.
-        var strings: [CString] = []
+        /// The C strings of this record's fields, made on first request and
+        /// freed by the next fill.
+        var message: CString? = nil
+        var node: CString? = nil
+        var service: CString? = nil
     }
 
     let record = Mutex(Record())
@@ -21,21 +24,31 @@ final class ErrorObject: Sendable {
     init(libraryOwned: Bool) { self.libraryOwned = libraryOwned }
 
     func fill(_ status: Int32, _ error: SocketError?) {
-        record.withLock { r in
-            r.status = status
-            r.error = error
-            r.strings.removeAll()
-        }
+        record.withLock { $0 = Record(status: status, error: error) }
     }
 
     func read<R: Sendable>(_ body: (inout Record) -> sending R) -> R { record.withLock { body(&$0) } }
 
-    /// A C string of `s`, valid until the next fill.
-    func keep(_ s: String?) -> UnsafePointer<CChar>? {
-        guard let s else { return nil }
-        let c = CString(s)
-        record.withLock { $0.strings.append(c) }
-        return c.value
+    enum Field { case message, node, service }
+
+    /// A field as a C string, valid until the next fill (NULL when absent).
+    func cString(_ field: Field) -> UnsafePointer<CChar>? {
+        record.withLock { r -> UnsafePointer<CChar>? in
+            guard let e = r.error else { return nil }
+            switch field {
+            case .message:
+                if r.message == nil { r.message = CString(e.message) }
+                return r.message?.value
+            case .node:
+                guard let n = e.node else { return nil }
+                if r.node == nil { r.node = CString(n) }
+                return r.node?.value
+            case .service:
+                guard let v = e.service else { return nil }
+                if r.service == nil { r.service = CString(v) }
+                return r.service?.value
+            }
+        }
     }
 }
 

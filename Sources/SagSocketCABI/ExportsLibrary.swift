@@ -111,8 +111,7 @@ public func sag_error_errno(_ err: OpaquePointer?) -> Int32 {
 
 @c @implementation
 public func sag_error_message(_ err: OpaquePointer?) -> UnsafePointer<CChar>? {
-    guard let o = errorObject(err), let e = o.read({ $0.error }) else { return staticCString("") }
-    return o.keep(e.message) ?? staticCString("")
+    errorObject(err)?.cString(.message) ?? staticCString("")
 }
 
 @c @implementation
@@ -123,14 +122,12 @@ public func sag_error_operation(_ err: OpaquePointer?) -> UnsafePointer<CChar>? 
 
 @c @implementation
 public func sag_error_node(_ err: OpaquePointer?) -> UnsafePointer<CChar>? {
-    guard let o = errorObject(err), let e = o.read({ $0.error }) else { return nil }
-    return o.keep(e.node)
+    errorObject(err)?.cString(.node)
 }
 
 @c @implementation
 public func sag_error_service(_ err: OpaquePointer?) -> UnsafePointer<CChar>? {
-    guard let o = errorObject(err), let e = o.read({ $0.error }) else { return nil }
-    return o.keep(e.service)
+    errorObject(err)?.cString(.service)
 }
 
 @c @implementation

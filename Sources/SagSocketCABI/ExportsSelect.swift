@@ -109,17 +109,21 @@ public func sag_socket_select(_ rfds: OpaquePointer?, _ wfds: OpaquePointer?, _ 
         result = try Select.select(read: r, write: w, error: e, timeoutMicros: timeout)
     }
     guard status == Status.ok else { return status }
-    var made: [OpaquePointer] = []
+    // Register every new set first: out-parameters are written only on success.
+    var made: [(UnsafeMutablePointer<OpaquePointer?>, OpaquePointer?)] = []
     for (set, out) in [(result.read, rout), (result.write, wout), (result.error, eout)] {
         guard let out else { continue }
-        guard let set else { out.pointee = nil; continue }
+        guard let set else {
+            made.append((out, nil))
+            continue
+        }
         guard let h = handles.insert(set, .fdset) else {
-            for h in made { _ = handles.remove(UnsafeRawPointer(h), .fdset) }
+            for (_, h) in made where h != nil { _ = handles.remove(UnsafeRawPointer(h), .fdset) }
             return noMemory(err, op)
         }
-        made.append(h)
-        out.pointee = h
+        made.append((out, h))
     }
+    for (out, h) in made { out.pointee = h }
     count.pointee = Int32(truncatingIfNeeded: result.count)
     return Status.ok
 }

@@ -47,7 +47,9 @@ final class HandleTable: @unchecked Sendable {
 
     private static let chunkBits = 12
     private static let chunkSize = 1 << chunkBits
-    private static let maxChunks = 4096  // 16M handles
+    private static let maxChunks = 4096
+    /// Indexes 0 ..< 2^24 - 1 (index + 1 must fit in 24 bits).
+    private static let maxSlots = (1 << 24) - 1
     private static let generationMask: UInt64 = (1 << 20) - 1
     private static let live: UInt64 = 1
     private static let oneLookup: UInt64 = 2
@@ -110,7 +112,7 @@ final class HandleTable: @unchecked Sendable {
                     a.freeHead = 0
                 }
             } else {
-                guard a.used < HandleTable.maxChunks * HandleTable.chunkSize else { return nil }
+                guard a.used < HandleTable.maxSlots else { return nil }
                 index = a.used
                 if index & (HandleTable.chunkSize - 1) == 0 {
                     let chunk = UnsafeMutablePointer<Slot>.allocate(capacity: HandleTable.chunkSize)
@@ -173,11 +175,13 @@ final class HandleTable: @unchecked Sendable {
     /// by whoever left it not live with no look-up in progress).
     private func dispose(_ s: UnsafeMutablePointer<Slot>, _ index: Int, _ w: UInt64) {
         let bits = s.pointee.object.exchange(0, ordering: .acquiringAndReleasing)
-        var next = (HandleTable.generation(w) + 1) & HandleTable.generationMask
-        if next == 0 { next = 1 }
-        s.pointee.word.store(next << 32, ordering: .releasing)
+        let next = HandleTable.generation(w) + 1
+        // A slot whose generation would wrap is retired, never reused: a
+        // stale handle can then never match a new occupant.
+        let retired = next > HandleTable.generationMask
+        s.pointee.word.store((retired ? HandleTable.generationMask : next) << 32, ordering: .releasing)
         if let p = UnsafeRawPointer(bitPattern: bits) { Unmanaged<AnyObject>.fromOpaque(p).release() }
-        allocation.withLock { $0.free.append(index) }
+        if !retired { allocation.withLock { $0.free.append(index) } }
     }
 
     /// The kind of a live handle.
@@ -199,9 +203,11 @@ final class HandleTable: @unchecked Sendable {
               let s = slot(index) else { return .misuse }
         guard enter(s, generation, k) else {
             let w = s.pointee.word.load(ordering: .acquiring)
-            // An older generation, or this one on its way out: freed already.
-            let freed = HandleTable.generation(w) != generation || w & HandleTable.live == 0
-            return freed ? .alreadyFreed : .misuse
+            // An older generation of the slot, or this one on its way out:
+            // freed already. A generation the slot never had: not a handle.
+            let current = HandleTable.generation(w)
+            let freed = generation < current || (generation == current && w & HandleTable.live == 0)
+            return freed && generation != 0 ? .alreadyFreed : .misuse
         }
         // We hold a look-up, so the object stays until we leave.
         // Every object inserted is Sendable; the marker has no run-time form.

@@ -43,7 +43,8 @@ extension Socket {
                               socktype: Int32 = Int32(SOCK_STREAM.rawValue),
                               protocolNumber: Int32 = 0) throws(SocketError) -> Socket {
         let sockets = try servers(service: service, family: family, socktype: socktype,
-                                  protocolNumber: protocolNumber, limit: 1, operation: "make-server-socket")
+                                  protocolNumber: protocolNumber, limit: 1, v6only: false,
+                                  operation: "make-server-socket")
         return sockets[0]
     }
 
@@ -51,7 +52,7 @@ extension Socket {
     /// ones with IPV6_V6ONLY); with service "0" all share the first one's port.
     public static func servers(service: String?, family: Int32 = AF_UNSPEC,
                                socktype: Int32 = Int32(SOCK_STREAM.rawValue), protocolNumber: Int32 = 0,
-                               limit: Int = Int.max,
+                               limit: Int = Int.max, v6only: Bool = true,
                                operation: StaticString = "make-server-socket*") throws(SocketError) -> [Socket] {
         let op = operation
         let hints = AddrInfo(family: family, socktype: socktype, flags: AI_PASSIVE, protocolNumber: protocolNumber)
@@ -63,7 +64,6 @@ extension Socket {
             if e.kind == .invalidArgument { e.kind = .hostNotFound }  // service #f
             throw e
         }
-        let several = limit > 1
         var made: [Socket] = []
         var sharedPort: Int? = nil
         var lastErrno: Int32 = 0
@@ -75,8 +75,9 @@ extension Socket {
                                    service: service)
                 do throws(SocketError) {
                     try s.setOption(level: SOL_SOCKET, name: SO_REUSEADDR, 1)
-                    try s.setOption(level: SOL_SOCKET, name: SO_REUSEPORT, 1)
-                    if several && ai.family == AF_INET6 {
+                    // SO_REUSEPORT where the system has it: a refusal is no failure.
+                    try? s.setOption(level: SOL_SOCKET, name: SO_REUSEPORT, 1)
+                    if v6only && ai.family == AF_INET6 {
                         try s.setOption(level: Int32(IPPROTO_IPV6), name: IPV6_V6ONLY, 1)
                     }
                     try s.bind(to: address)

@@ -164,10 +164,12 @@ public final class SocketPort: Sendable {
     public func isReady() throws(SocketError) -> Bool {
         let op: StaticString = "port-ready?"
         try check(op, reading: true, direct: false)
-        let buffered = buffers.inputLock.withLock { _ in
+        // A reader may hold the input (blocked in recv): then nothing is
+        // buffered for us, and the socket itself answers.
+        let buffered = buffers.inputLock.withLockIfAvailable { _ in
             buffers.inputState.pointee.start < buffers.inputState.pointee.end || buffers.inputState.pointee.eof
         }
-        if buffered { return true }
+        if buffered == true { return true }
         do throws(SocketError) {
             return try !Select.ready([socket], for: .read, timeoutMicros: 0, operation: op).isEmpty
         } catch {

@@ -30,10 +30,12 @@ public final class FDSet: Sendable {
     /// collect-sockets / fdset-sockets, in insertion order.
     public var sockets: [Socket] { members.withLock { $0 } }
 
-    /// Keeps only the members for which `keep` is true (socket-select!).
-    func retain(_ keep: [Bool]) {
+    /// Keeps only the members that are among `ready` (socket-select!);
+    /// by identity, so a member added meanwhile by another thread is not
+    /// mistaken for a ready one.
+    func retain(_ ready: [Socket]) {
         members.withLock { m in
-            m = zip(m, keep).compactMap { $1 ? $0 : nil }
+            m = m.filter { s in ready.contains { $0 === s } }
         }
     }
 }
@@ -56,6 +58,10 @@ public enum Select {
     public static func wait(_ sockets: [Socket], _ interests: [Interest], timeoutMicros: Int64,
                             operation: StaticString = "socket-select") throws(SocketError) -> [Interest] {
         let op = operation
+        if sockets.isEmpty && timeoutMicros < 0 {
+            // Nothing could ever end this wait, nor interrupt it.
+            throw .invalid(op, "no socket to wait for and no timeout")
+        }
         // One poll entry per distinct socket.
         var unique: [Socket] = []
         var slot: [Int] = []
@@ -106,11 +112,7 @@ public enum Select {
     public static func select(read: FDSet?, write: FDSet?, error: FDSet?,
                               timeoutMicros: Int64) throws(SocketError) -> (count: Int, read: FDSet?, write: FDSet?, error: FDSet?) {
         let (count, r, w, e) = try readiness(read, write, error, timeoutMicros)
-        func subset(_ set: FDSet?, _ flags: [Bool]) -> FDSet? {
-            guard let set else { return nil }
-            return FDSet(zip(set.sockets, flags).compactMap { $1 ? $0 : nil })
-        }
-        return (count, subset(read, r), subset(write, w), subset(error, e))
+        return (count, read.map { _ in FDSet(r) }, write.map { _ in FDSet(w) }, error.map { _ in FDSet(e) })
     }
 
     /// socket-select!: as select, keeping only the ready members in place.
@@ -123,19 +125,20 @@ public enum Select {
         return count
     }
 
+    /// The ready members of each set, in each set's order, and their count.
     private static func readiness(_ read: FDSet?, _ write: FDSet?, _ error: FDSet?,
-                                  _ timeoutMicros: Int64) throws(SocketError) -> (Int, [Bool], [Bool], [Bool]) {
+                                  _ timeoutMicros: Int64) throws(SocketError) -> (Int, [Socket], [Socket], [Socket]) {
         let rs = read?.sockets ?? [], ws = write?.sockets ?? [], es = error?.sockets ?? []
         let all = rs + ws + es
         let interests = [Interest](repeating: .read, count: rs.count)
             + [Interest](repeating: .write, count: ws.count)
             + [Interest](repeating: .error, count: es.count)
-        let ready = try wait(all, interests, timeoutMicros: timeoutMicros)
-        let flags = ready.map { !$0.isEmpty }
-        let r = Array(flags[0..<rs.count])
-        let w = Array(flags[rs.count..<(rs.count + ws.count)])
-        let e = Array(flags[(rs.count + ws.count)...])
-        return (flags.filter { $0 }.count, r, w, e)
+        let ready = try wait(all, interests, timeoutMicros: timeoutMicros, operation: "socket-select")
+        let hits = zip(all, ready).map { $1.isEmpty ? nil : $0 }
+        let r = hits[0..<rs.count].compactMap { $0 }
+        let w = hits[rs.count..<(rs.count + ws.count)].compactMap { $0 }
+        let e = hits[(rs.count + ws.count)...].compactMap { $0 }
+        return (r.count + w.count + e.count, r, w, e)
     }
 
     /// socket-read-select / -write-select / -error-select: the ready sockets,

@@ -32,6 +32,8 @@ public final class Socket: Sendable {
     private let waiters = Mutex<[Int32]>([])
     private let nonblocking = Atomic<Bool>(false)
     private let readTimeout = Atomic<Int64>(0)
+    /// SO_SNDTIMEO, honoured by our own waits (0 = none).
+    private let sendTimeout = Atomic<Int64>(0)
     /// The last read or accept had to wait: the next one polls first, which
     /// saves the attempt that would fail with EAGAIN (cleared when a read
     /// fills its buffer, a sign that data is streaming in).
@@ -456,6 +458,7 @@ public final class Socket: Sendable {
             let epoch0 = currentEpoch
             let nosignalGiven = flags & Int32(MSG_NOSIGNAL) != 0
             var sent = 0
+            var deadline: Deadline? = nil
             repeat {
                 let base = buffer.baseAddress.map { $0 + sent }
                 let left = buffer.count - sent
@@ -473,7 +476,13 @@ public final class Socket: Sendable {
                     if !alwaysWait && (nonblocking.load(ordering: .relaxed) || flags & Int32(MSG_DONTWAIT) != 0) {
                         return sent > 0 ? sent : nil
                     }
-                    _ = try waitFor(Int16(POLLOUT), fd, deadline: .never, since: epoch0, closedAs: .closed, op)
+                    let t = sendTimeout.load(ordering: .relaxed)
+                    let d = deadline ?? (t > 0 ? .after(micros: t) : .never)
+                    deadline = d
+                    if try waitFor(Int16(POLLOUT), fd, deadline: d, since: epoch0, closedAs: .closed, op) == 0 {
+                        throw SocketError(.socket, op, "send timed out after \(t) µs (SO_SNDTIMEO) with \(sent) bytes sent",
+                                          errno: ETIMEDOUT, socket: self, timeoutMicros: t)
+                    }
                 case .failed(let e) where (e == EPIPE || e == ECONNRESET) && nosignalGiven:
                     return 0
                 case .failed(let e):
@@ -529,13 +538,28 @@ public final class Socket: Sendable {
         try withUnsafeBytes(of: value) { b throws(SocketError) in try setOption(level: level, name: name, bytes: b) }
     }
 
-    /// socket-setsockopt! with bytes.
+    /// socket-setsockopt! with bytes. A struct timeval given for
+    /// SO_RCVTIMEO or SO_SNDTIMEO sets the timeouts the library's waits use.
     public func setOption(level: Int32, name: Int32, bytes: UnsafeRawBufferPointer) throws(SocketError) {
         try withDescriptor("socket-setsockopt!") { fd throws(SocketError) in
             if case .failed(let e) = Sys.setsockopt(fd, level, name, bytes.baseAddress, socklen_t(bytes.count)) {
                 throw SocketError(.socket, "socket-setsockopt!", "cannot set option \(level)/\(name)", errno: e, socket: self)
             }
+            if bytes.count == MemoryLayout<timeval>.size, let base = bytes.baseAddress {
+                let tv = base.loadUnaligned(as: timeval.self)
+                let (us, o1) = Int64(tv.tv_sec).multipliedReportingOverflow(by: 1_000_000)
+                let (total, o2) = us.addingReportingOverflow(Int64(tv.tv_usec))
+                noteTimeout(level, name, o1 || o2 || total < 0 ? 0 : total)
+            }
         }
+    }
+
+    /// Our waits honour SO_RCVTIMEO and SO_SNDTIMEO themselves (the
+    /// descriptor is non-blocking, so the kernel's would not apply).
+    private func noteTimeout(_ level: Int32, _ name: Int32, _ micros: Int64) {
+        guard level == SOL_SOCKET else { return }
+        if name == SO_RCVTIMEO { readTimeout.store(micros, ordering: .relaxed) }
+        if name == SO_SNDTIMEO { sendTimeout.store(micros, ordering: .relaxed) }
     }
 
     /// socket-setsockopt! with a duration (SO_RCVTIMEO, SO_SNDTIMEO), in
@@ -551,7 +575,7 @@ public final class Socket: Sendable {
             if case .failed(let e) = Sys.setsockopt(fd, level, name, &tv, socklen_t(MemoryLayout<timeval>.size)) {
                 throw SocketError(.socket, op, "cannot set option \(level)/\(name)", errno: e, socket: self)
             }
-            if name == SO_RCVTIMEO { readTimeout.store(micros, ordering: .relaxed) }
+            noteTimeout(level, name, micros)
         }
     }
 

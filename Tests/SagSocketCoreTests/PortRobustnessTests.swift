@@ -117,3 +117,40 @@ struct PortRobustnessTests {
         #expect(try s.durationOption(level: SOL_SOCKET, name: SO_RCVTIMEO) > 1_000_000_000_000)
     }
 }
+
+@Suite("timeouts the library honours itself")
+struct OwnTimeoutTests {
+    @Test("SO_SNDTIMEO ends a send to a peer that does not read")
+    func sendTimeout() throws {
+        let (server, client, accepted) = try loopbackPair()
+        defer { server.close(); client.close(); accepted.close() }
+        try client.setDurationOption(level: SOL_SOCKET, name: SO_SNDTIMEO, micros: 200_000)
+        let big = [UInt8](repeating: 0, count: 64 << 20)
+        var e: SocketError? = nil
+        let took = elapsedMicros { e = expectFailure(.socket) { _ = try big.withUnsafeBytes { try client.send($0) } } }
+        #expect(e?.errno == ETIMEDOUT)
+        #expect(e?.timeoutMicros == 200_000)
+        #expect(took >= 200_000, "took \(took) µs")
+    }
+
+    @Test("SO_RCVTIMEO given as a struct timeval sets the read timeout")
+    func rcvtimeoBytes() throws {
+        let (server, client, accepted) = try loopbackPair()
+        defer { server.close(); client.close(); accepted.close() }
+        var tv = timeval(tv_sec: 0, tv_usec: 150_000)
+        try withUnsafeBytes(of: &tv) { b in try client.setOption(level: SOL_SOCKET, name: SO_RCVTIMEO, bytes: b) }
+        #expect(try client.readTimeoutMicros() == 150_000)
+        expectFailure(.readTimeout) { _ = try client.recvString() }
+    }
+
+    @Test("waiting on no socket: invalid with no timeout, a sleep with one")
+    func emptySelect() throws {
+        let client0 = try Socket(family: AF_INET, socktype: Int32(SOCK_STREAM.rawValue))
+        defer { client0.close() }
+        expectFailure(.invalidArgument) { _ = try Select.ready([], for: .read, timeoutMicros: -1, operation: "socket-read-select") }
+        var ready: [Socket] = [client0]
+        let took = try elapsedMicros { ready = try Select.ready([], for: .read, timeoutMicros: 50_000, operation: "socket-read-select") }
+        #expect(ready.isEmpty)
+        #expect(took >= 50_000)
+    }
+}
