@@ -19,7 +19,7 @@ REALNAME := $(LIBNAME).$(VERSION)
 
 BUILD := build
 SWIFT_CONFIG ?= release
-SWIFT_FLAGS := -c $(SWIFT_CONFIG) -Xswiftc -static-stdlib \
+SWIFT_FLAGS := -c $(SWIFT_CONFIG) -Xswiftc -static-stdlib --disable-local-rpath \
   -Xlinker --version-script=$(CURDIR)/$(BUILD)/sagsocket.map \
   -Xlinker -soname=$(SONAME) -Xlinker -z -Xlinker nodelete
 STAGE := $(CURDIR)/$(BUILD)/stage
@@ -36,7 +36,7 @@ $(BUILD)/sagsocket.map: include/sagsocket_decls.h scripts/version-script.py
 	mkdir -p $(BUILD)
 	python3 scripts/version-script.py $< > $@
 
-$(BUILD)/lib/$(REALNAME): $(SWIFT_SOURCES) include/sagsocket.h include/sagsocket_decls.h $(BUILD)/sagsocket.map
+$(BUILD)/lib/$(REALNAME): $(SWIFT_SOURCES) include/sagsocket.h include/sagsocket_decls.h $(BUILD)/sagsocket.map Makefile
 	swift build $(SWIFT_FLAGS) --product sagsocket
 	mkdir -p $(BUILD)/lib $(BUILD)/include $(BUILD)/pkgconfig
 	cp "$$(swift build $(SWIFT_FLAGS) --show-bin-path)/$(LIBNAME)" $@
