@@ -14,6 +14,8 @@
 // invalid argument (Scheme's assertion violation), out of memory, would-block
 // and interrupted.
 
+import Glibc
+
 /// An error raised by a socket operation, with the fields of its condition.
 public struct SocketError: Error, Sendable, CustomStringConvertible {
     /// The condition type. `Kind.parent` gives its place in the tree.
@@ -97,7 +99,7 @@ public struct SocketError: Error, Sendable, CustomStringConvertible {
     /// The full message: operation, detail and the OS's description.
     public var message: String {
         var m = "\(operation): \(detail)"
-        if resolverCode != 0 && resolverCode != EAI_SYSTEM_CODE {
+        if resolverCode != 0 && resolverCode != EAI_SYSTEM {
             m += ": " + Sys.gaiMessage(resolverCode)
         } else if errno != 0 {
             m += ": " + Sys.errnoMessage(errno) + " (errno \(errno))"
@@ -111,6 +113,3 @@ public struct SocketError: Error, Sendable, CustomStringConvertible {
         SocketError(.invalidArgument, operation, detail)
     }
 }
-
-import Glibc
-let EAI_SYSTEM_CODE: Int32 = EAI_SYSTEM
