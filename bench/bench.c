@@ -27,45 +27,21 @@
  */
 #define _GNU_SOURCE /* accept4 */
 
+#define BENCH_NAME "bench"
+
 #include <sagsocket.h>
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "bench_util.h"
 
 #define CHUNK (64 * 1024)
-#define GIB (1024.0 * 1024.0 * 1024.0)
 
 /* ---- sizes -------------------------------------------------------------- */
-static double scale = 1.0;
-static int rounds = 5;
-static int verbose; /* BENCH_VERBOSE=1: every round's values on stderr */
 static uint64_t bulk_bytes; /* a multiple of CHUNK */
 static long pingpong_n, connect_n, abi_n;
 
 /* ---- helpers ------------------------------------------------------------ */
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void die_errno(const char *what)
-{
-    fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
-    exit(2);
-}
-
 static void die_sag(const char *what, int st, const sag_error *err)
 {
     fprintf(stderr, "bench: %s: %s [%s]\n", what,
@@ -88,75 +64,7 @@ static sag_error *new_error(void)
     return e;
 }
 
-static void set_nodelay(int fd)
-{
-    int one = 1;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
-        die_errno("setsockopt TCP_NODELAY");
-}
-
 /* ---- raw POSIX side ----------------------------------------------------- */
-static int raw_listen_fd;
-static struct sockaddr_in raw_addr; /* 127.0.0.1:port of raw_listen_fd */
-
-static void raw_setup(void)
-{
-    int one = 1;
-    socklen_t len = sizeof raw_addr;
-
-    raw_listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (raw_listen_fd < 0)
-        die_errno("socket");
-    if (setsockopt(raw_listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one))
-        die_errno("setsockopt SO_REUSEADDR");
-    memset(&raw_addr, 0, sizeof raw_addr);
-    raw_addr.sin_family = AF_INET;
-    raw_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    raw_addr.sin_port = 0;
-    if (bind(raw_listen_fd, (struct sockaddr *)&raw_addr, sizeof raw_addr))
-        die_errno("bind");
-    if (listen(raw_listen_fd, SOMAXCONN))
-        die_errno("listen");
-    if (getsockname(raw_listen_fd, (struct sockaddr *)&raw_addr, &len))
-        die_errno("getsockname");
-}
-
-static int raw_connect(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        die_errno("socket");
-    while (connect(fd, (struct sockaddr *)&raw_addr, sizeof raw_addr) != 0)
-        if (errno != EINTR)
-            die_errno("connect");
-    set_nodelay(fd);
-    return fd;
-}
-
-static int raw_accept(void)
-{
-    int fd;
-    while ((fd = accept4(raw_listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
-        if (errno != EINTR)
-            die_errno("accept4");
-    set_nodelay(fd);
-    return fd;
-}
-
-static void raw_send_all(int fd, const uint8_t *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            die_errno("send");
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-}
-
 static size_t raw_recv(int fd, uint8_t *buf, size_t len)
 {
     ssize_t n;
@@ -499,24 +407,6 @@ static double abi_lib(void)
 }
 
 /* ---- statistics and the table ------------------------------------------- */
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-    double *c = malloc(sizeof *c * (size_t)n), m;
-    if (c == NULL)
-        die_errno("malloc");
-    memcpy(c, v, sizeof *c * (size_t)n);
-    qsort(c, (size_t)n, sizeof *c, cmp_double);
-    m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
-    free(c);
-    return m;
-}
-
 enum { T_BULK, T_PINGPONG, T_CONNECT, T_ABI, N_TESTS };
 
 struct test {
@@ -532,43 +422,20 @@ static struct test tests[N_TESTS] = {
     {abi_raw, abi_lib, NULL, NULL, NULL},
 };
 
+static const struct table table = {38, 14, 12, 14};
+
 static void print_row(const char *name, const char *raw, const char *lib,
                       int t, const char *goal, int met)
 {
-    double lo = tests[t].ratio_v[0], hi = lo;
-    int r;
-    char range[32];
-    for (r = 1; r < rounds; r++) {
-        if (tests[t].ratio_v[r] < lo)
-            lo = tests[t].ratio_v[r];
-        if (tests[t].ratio_v[r] > hi)
-            hi = tests[t].ratio_v[r];
-    }
-    snprintf(range, sizeof range, "%.3f-%.3f", lo, hi);
-    printf("%-38s %14s %14s %8.3f  %-12s %-14s %s\n", name, raw, lib,
-           median(tests[t].ratio_v, rounds), range, goal,
-           met ? "met" : "MISSED");
+    char rng[32];
+    range(tests[t].ratio_v, rounds, 3, rng, sizeof rng);
+    table_row(&table, name, raw, lib, median(tests[t].ratio_v, rounds), rng,
+              goal, met);
 }
 
 static void parse_env(void)
 {
-    const char *v = getenv("BENCH_SCALE");
-    if (v != NULL && *v != '\0') {
-        char *end;
-        scale = strtod(v, &end);
-        if (*end != '\0' || !(scale > 0) || scale > 100) {
-            fprintf(stderr, "bench: BENCH_SCALE must be a number in (0, 100]\n");
-            exit(2);
-        }
-    }
-    v = getenv("BENCH_VERBOSE");
-    verbose = v != NULL && *v != '\0' && strcmp(v, "0") != 0;
-    v = getenv("BENCH_ROUNDS");
-    if (v != NULL && *v != '\0') {
-        rounds = atoi(v);
-        if (rounds < 5)
-            rounds = 5;
-    }
+    parse_common_env();
     bulk_bytes = (uint64_t)(GIB * scale / CHUNK) * CHUNK;
     if (bulk_bytes < 16 * CHUNK)
         bulk_bytes = 16 * CHUNK;
@@ -607,7 +474,7 @@ int main(void)
         if (!tests[t].raw_v || !tests[t].lib_v || !tests[t].ratio_v)
             die_errno("calloc");
     }
-    raw_setup();
+    listener_setup();
     lib_setup();
 
     printf("sagsocket bench: libsagsocket %s through its C ABI vs raw POSIX "
@@ -646,8 +513,7 @@ int main(void)
                     tests[T_ABI].lib_v[r] * 1e9);
     }
 
-    printf("\n%-38s %14s %14s %8s  %-12s %-14s %s\n", "measurement", "raw",
-           "lib", "lib/raw", "range", "goal", "");
+    table_head(&table);
 
     snprintf(name, sizeof name, "bulk %.2f GiB, 64 KiB sends",
              (double)bulk_bytes / GIB);
@@ -693,7 +559,7 @@ int main(void)
     free(send_buf);
     sag_addrinfo_free(lib_ai);
     sag_socket_free(lib_listen);
-    close(raw_listen_fd);
+    close(listen_fd);
     sag_error_free(err);
     return 0;
 }

@@ -29,58 +29,26 @@
  */
 #define _GNU_SOURCE /* accept4, getline */
 
+#define BENCH_NAME "bench_ports"
+
 #include <sagsocket.h>
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/types.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "bench_util.h"
 
 #define LINE_LEN 40            /* bytes per line, LF included */
 #define SEND_CHUNK (64 * 1024) /* the line sender's send size */
 #define PUT_CHUNK 1024         /* the writers' call size */
 #define DRAIN_CHUNK (1024 * 1024)
-#define GIB (1024.0 * 1024.0 * 1024.0)
-#define MIB (1024.0 * 1024.0)
 
 /* ---- sizes -------------------------------------------------------------- */
-static double scale = 1.0;
-static int rounds = 5;
-static int verbose;
 static long n_lines;     /* lines per line measurement */
 static uint64_t n_put;   /* bytes per put measurement, a multiple of 1 KiB */
 static uint8_t *lines_buf; /* n_lines * LINE_LEN bytes */
 static uint8_t put_buf[PUT_CHUNK];
 
 /* ---- helpers ------------------------------------------------------------ */
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void die_errno(const char *what)
-{
-    fprintf(stderr, "bench_ports: %s: %s\n", what, strerror(errno));
-    exit(2);
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_ports: %s\n", what);
-    exit(2);
-}
-
 static sag_error *err; /* the main thread's error object */
 
 static void die_sag(const char *what, int st)
@@ -98,53 +66,7 @@ static void die_sag(const char *what, int st)
             die_sag(#call, st_);                                               \
     } while (0)
 
-static void set_nodelay(int fd)
-{
-    int one = 1;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
-        die_errno("setsockopt TCP_NODELAY");
-}
-
-/* ---- the listener (raw, 127.0.0.1) -------------------------------------- */
-static int listen_fd;
-static struct sockaddr_in listen_addr;
-static char listen_service[16];
-
-static void listener_setup(void)
-{
-    int one = 1;
-    socklen_t len = sizeof listen_addr;
-
-    listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listen_fd < 0)
-        die_errno("socket");
-    if (setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one))
-        die_errno("setsockopt SO_REUSEADDR");
-    memset(&listen_addr, 0, sizeof listen_addr);
-    listen_addr.sin_family = AF_INET;
-    listen_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(listen_fd, (struct sockaddr *)&listen_addr, sizeof listen_addr))
-        die_errno("bind");
-    if (listen(listen_fd, SOMAXCONN))
-        die_errno("listen");
-    if (getsockname(listen_fd, (struct sockaddr *)&listen_addr, &len))
-        die_errno("getsockname");
-    snprintf(listen_service, sizeof listen_service, "%d",
-             ntohs(listen_addr.sin_port));
-}
-
-static int raw_connect(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        die_errno("socket");
-    while (connect(fd, (struct sockaddr *)&listen_addr, sizeof listen_addr))
-        if (errno != EINTR)
-            die_errno("connect");
-    set_nodelay(fd);
-    return fd;
-}
-
+/* ---- the library side (to the raw listener) ----------------------------- */
 static sag_socket *lib_connect(void)
 {
     sag_socket *s = NULL;
@@ -152,30 +74,6 @@ static sag_socket *lib_connect(void)
                                SAG_SOCK_STREAM, SAG_AI_NUMERICHOST, 0, &s,
                                err));
     return s;
-}
-
-static int raw_accept(void)
-{
-    int fd;
-    while ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
-        if (errno != EINTR)
-            die_errno("accept4");
-    set_nodelay(fd);
-    return fd;
-}
-
-static void raw_send_all(int fd, const uint8_t *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            die_errno("send");
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
 }
 
 /* ---- lines -------------------------------------------------------------- */
@@ -380,54 +278,10 @@ static double put_lib(void)
     return (double)n_put / (r.end - t0);
 }
 
-/* ---- statistics --------------------------------------------------------- */
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-    double *c = malloc(sizeof *c * (size_t)n), m;
-    if (c == NULL)
-        die_errno("malloc");
-    memcpy(c, v, sizeof *c * (size_t)n);
-    qsort(c, (size_t)n, sizeof *c, cmp_double);
-    m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
-    free(c);
-    return m;
-}
-
-static void range(const double *v, int n, char *out, size_t cap)
-{
-    double lo = v[0], hi = v[0];
-    for (int i = 1; i < n; i++) {
-        if (v[i] < lo)
-            lo = v[i];
-        if (v[i] > hi)
-            hi = v[i];
-    }
-    snprintf(out, cap, "%.2f-%.2f", lo, hi);
-}
-
+/* ---- settings ----------------------------------------------------------- */
 static void parse_env(void)
 {
-    const char *v = getenv("BENCH_SCALE");
-    if (v != NULL && *v != '\0') {
-        char *end;
-        scale = strtod(v, &end);
-        if (*end != '\0' || !(scale > 0) || scale > 100)
-            die("BENCH_SCALE must be a number in (0, 100]");
-    }
-    v = getenv("BENCH_VERBOSE");
-    verbose = v != NULL && *v != '\0' && strcmp(v, "0") != 0;
-    v = getenv("BENCH_ROUNDS");
-    if (v != NULL && *v != '\0') {
-        rounds = atoi(v);
-        if (rounds < 5)
-            rounds = 5;
-    }
+    parse_common_env();
     n_lines = (long)(1000000.0 * scale);
     if (n_lines < 1000)
         n_lines = 1000;
@@ -438,6 +292,8 @@ static void parse_env(void)
 
 /* ---- main --------------------------------------------------------------- */
 enum { M_LINES_RAW, M_LINES_BIN, M_LINES_TEXT, M_PUT_RAW, M_PUT_LIB, N_M };
+
+static const struct table table = {44, 15, 11, 13};
 
 int main(void)
 {
@@ -521,26 +377,22 @@ int main(void)
     m_bin = median(ratio_bin, rounds);
     m_text = median(ratio_text, rounds);
     m_put = median(ratio_put, rounds);
-    range(ratio_bin, rounds, rb, sizeof rb);
-    range(ratio_text, rounds, rt, sizeof rt);
-    range(ratio_put, rounds, rp, sizeof rp);
+    range(ratio_bin, rounds, 2, rb, sizeof rb);
+    range(ratio_text, rounds, 2, rt, sizeof rt);
+    range(ratio_put, rounds, 2, rp, sizeof rp);
 
-    printf("\n%-44s %15s %15s %8s  %-11s %-13s %s\n", "measurement", "raw",
-           "lib", "lib/raw", "range", "goal", "");
+    table_head(&table);
     snprintf(a, sizeof a, "%.2f Ml/s", median(v[M_LINES_RAW], rounds) / 1e6);
     snprintf(b, sizeof b, "%.2f Ml/s", median(v[M_LINES_BIN], rounds) / 1e6);
-    printf("%-44s %15s %15s %8.3f  %-11s %-13s %s\n",
-           "lines: binary get-line vs getline(3)", a, b, m_bin, rb,
-           "lib/raw>=1.0", m_bin >= 1.0 ? "met" : "MISSED");
+    table_row(&table, "lines: binary get-line vs getline(3)", a, b, m_bin, rb,
+              "lib/raw>=1.0", m_bin >= 1.0);
     snprintf(b, sizeof b, "%.2f Ml/s", median(v[M_LINES_TEXT], rounds) / 1e6);
-    printf("%-44s %15s %15s %8.3f  %-11s %-13s %s\n",
-           "lines: text get-line (utf-8, lf) vs getline", a, b, m_text, rt,
-           "lib/raw>=1.0", m_text >= 1.0 ? "met" : "MISSED");
+    table_row(&table, "lines: text get-line (utf-8, lf) vs getline", a, b,
+              m_text, rt, "lib/raw>=1.0", m_text >= 1.0);
     snprintf(a, sizeof a, "%.0f MiB/s", median(v[M_PUT_RAW], rounds) / MIB);
     snprintf(b, sizeof b, "%.0f MiB/s", median(v[M_PUT_LIB], rounds) / MIB);
-    printf("%-44s %15s %15s %8.3f  %-11s %-13s %s\n",
-           "1 KiB put-bytevector + flush vs 1 KiB send", a, b, m_put, rp,
-           "lib/raw>=3.0", m_put >= 3.0 ? "met" : "MISSED");
+    table_row(&table, "1 KiB put-bytevector + flush vs 1 KiB send", a, b,
+              m_put, rp, "lib/raw>=3.0", m_put >= 3.0);
     printf("\nAll ratios are rates: higher is better for lib. Lines: %ld of "
            "%d bytes per measurement; puts: %.3f GiB.\n", n_lines, LINE_LEN,
            (double)n_put / GIB);

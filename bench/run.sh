@@ -8,16 +8,8 @@
 set -euo pipefail
 
 STAGE=${1:?usage: run.sh STAGE   (the prefix libsagsocket is installed in)}
-STAGE=$(cd "$STAGE" && pwd)
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-OUT=$ROOT/build/bench
-CC=${CC:-cc}
-
-export PKG_CONFIG_PATH=$STAGE/lib/pkgconfig
-export LD_LIBRARY_PATH=$STAGE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-
-mkdir -p "$OUT"
-read -r -a PKG <<<"$(pkg-config --cflags --libs sagsocket)"
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$CC" -std=c99 -O2 -Wall -Wextra -o "$OUT/bench" "$ROOT/bench/bench.c" "${PKG[@]}" -pthread
 
 # Bounded: a full-size run takes well under a minute on loopback.

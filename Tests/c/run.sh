@@ -10,62 +10,20 @@
 # Both runs start with no descriptor open beyond 0, 1, 2.
 # Exits non-zero when anything failed, after saying what.
 set -u
-if [ $# -ne 1 ]; then
-  echo "usage: $0 STAGE" >&2
-  exit 2
-fi
-STAGE=$(cd "$1" && pwd) || { echo "c-test: no such directory: $1" >&2; exit 2; }
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-OUT="$ROOT/build/tests"
-BIN="$OUT/test_abi"
-VGLOG="$OUT/test_abi.valgrind.log"
-mkdir -p "$OUT" || exit 1
-
-failures=()
-fail() { echo "FAIL $*"; failures+=("$*"); }
-
-# Runs "$@" with every descriptor above 2 closed (fds a caller leaks to us
-# would otherwise show up as leaks).
-run_clean() {
-  (
-    for f in /proc/$BASHPID/fd/*; do
-      n=${f##*/}
-      case $n in ''|*[!0-9]*) continue ;; esac
-      [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null
-    done
-    exec "$@"
-  )
-}
+TAG=c-test
+NAME=test_abi
+# shellcheck source=Tests/c/lib.sh
+. "$(dirname "$0")/lib.sh"
+test_setup "$@"
 
 # ---- build ------------------------------------------------------------------
-echo "== build"
-if [ ! -e "$STAGE/lib/pkgconfig/sagsocket.pc" ]; then
-  echo "c-test: $STAGE/lib/pkgconfig/sagsocket.pc does not exist" >&2
-  exit 1
-fi
-if ! PCFLAGS=$(PKG_CONFIG_PATH="$STAGE/lib/pkgconfig" pkg-config --cflags --libs sagsocket); then
-  echo "c-test: pkg-config sagsocket failed" >&2
-  exit 1
-fi
-# shellcheck disable=SC2086
-if ! cc -std=c11 -Wall -Wextra -O1 -g -o "$BIN" "$HERE/test_abi.c" $PCFLAGS -lpthread; then
-  echo "c-test: build failed" >&2
-  exit 1
-fi
-echo "built $BIN"
+build_test
 
 # ---- plain run ----------------------------------------------------------------
 echo "== run"
 LD_LIBRARY_PATH="$STAGE/lib" run_clean "$BIN"
 rc=$?
-if [ $rc -ne 0 ]; then
-  if [ $rc -gt 128 ]; then
-    fail "test_abi killed by signal $((rc - 128)) (SIGALRM=14 is the 60 s watchdog, SIGPIPE=13)"
-  else
-    fail "test_abi exited $rc"
-  fi
-fi
+[ $rc -ne 0 ] && explain_rc test_abi $rc "SIGALRM=14 is the 60 s watchdog, SIGPIPE=13"
 
 # ---- handles from many threads, plain and under ASan/UBSan ---------------------
 echo "== stress_handles"
@@ -85,35 +43,24 @@ done
 
 # ---- valgrind run -------------------------------------------------------------
 echo "== valgrind"
-if ! command -v valgrind >/dev/null 2>&1; then
-  fail "valgrind is not installed"
-else
-  rm -f "$VGLOG"
-  SAG_TEST_NO_TIMING=1 LD_LIBRARY_PATH="$STAGE/lib" run_clean \
-    valgrind --leak-check=full --errors-for-leak-kinds=definite \
-      --error-exitcode=99 --track-fds=yes --log-file="$VGLOG" "$BIN"
-  vrc=$?
-  echo "valgrind log: $VGLOG"
+if have_valgrind; then
+  SAG_TEST_NO_TIMING=1 vg_run -- --track-fds=yes
   if [ $vrc -eq 99 ]; then
     fail "valgrind reported errors (exit 99)"
   elif [ $vrc -ne 0 ]; then
-    if [ $vrc -gt 128 ]; then
-      fail "test_abi under valgrind killed by signal $((vrc - 128))"
-    else
-      fail "test_abi under valgrind exited $vrc"
-    fi
+    explain_rc "test_abi under valgrind" $vrc
   fi
   if [ ! -s "$VGLOG" ]; then
     fail "no valgrind log"
   else
-    summary=$(grep -E 'ERROR SUMMARY:' "$VGLOG" | tail -n 1)
+    summary=$(vg_last 'ERROR SUMMARY:')
     echo "  ${summary#==*== }"
     nerr=$(echo "$summary" | sed -n 's/.*ERROR SUMMARY: \([0-9,]*\) errors.*/\1/p' | tr -d ,)
     if [ -n "$nerr" ] && [ "$nerr" != "0" ]; then
       fail "valgrind: $nerr errors"
-      grep -E '^==[0-9]+== (Invalid|Conditional|Use of uninit|Syscall param|Mismatched|Source and destination|Argument)' "$VGLOG" | head -n 20 | sed 's/^/     /'
+      vg_error_lines
     fi
-    dl=$(grep -E 'definitely lost:' "$VGLOG" | tail -n 1)
+    dl=$(vg_last 'definitely lost:')
     if [ -n "$dl" ]; then
       echo "  ${dl#==*== }"
       bytes=$(echo "$dl" | sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' | tr -d ,)
@@ -126,7 +73,7 @@ else
     if ! grep -q 'FILE DESCRIPTORS:' "$VGLOG"; then
       fail "valgrind: no FILE DESCRIPTORS section"
     else
-      fdline=$(grep -E 'FILE DESCRIPTORS:' "$VGLOG" | tail -n 1)
+      fdline=$(vg_last 'FILE DESCRIPTORS:')
       echo "  ${fdline#==*== }"
       # One record per descriptor: the "Open ..." line, then indented lines
       # (the name-less eventfd's creation stack, "<inherited from parent>").
@@ -165,11 +112,4 @@ else
   # The test's own verdict line under valgrind is in its stdout above.
 fi
 
-echo
-if [ ${#failures[@]} -eq 0 ]; then
-  echo "c-test: all passed"
-  exit 0
-fi
-echo "c-test: ${#failures[@]} failure(s):"
-for f in "${failures[@]}"; do echo "  - $f"; done
-exit 1
+finish

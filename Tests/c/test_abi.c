@@ -29,42 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
+
 /* ===== Checks ============================================================ */
-
-static atomic_int g_pass, g_fail;
-
-static void check_fail(const char *file, int line, const char *expr,
-                       const char *detail) {
-    atomic_fetch_add(&g_fail, 1);
-    printf("%s:%d: FAIL: %s%s%s\n", file, line, expr, detail ? "  -- " : "",
-           detail ? detail : "");
-    fflush(stdout);
-}
-
-#define CHECK(e)                                                             \
-    do {                                                                     \
-        if (e)                                                               \
-            atomic_fetch_add(&g_pass, 1);                                    \
-        else                                                                 \
-            check_fail(__FILE__, __LINE__, #e, NULL);                        \
-    } while (0)
-
-/* A status check: prints the status got, its name and the thread's last
- * error message when it differs. */
-#define CHECK_ST(call, expected)                                             \
-    do {                                                                     \
-        int r_ = (call);                                                     \
-        int x_ = (expected);                                                 \
-        if (r_ == x_) {                                                      \
-            atomic_fetch_add(&g_pass, 1);                                    \
-        } else {                                                             \
-            char d_[512];                                                    \
-            snprintf(d_, sizeof d_, "got %d %s, expected %d %s (%s)", r_,   \
-                     sag_status_name(r_), x_, sag_status_name(x_),           \
-                     sag_error_message(sag_last_error()));                   \
-            check_fail(__FILE__, __LINE__, #call " == " #expected, d_);      \
-        }                                                                    \
-    } while (0)
 
 /* Two strings equal (NULL equals only NULL). */
 #define CHECK_STR(got, expected)                                             \
@@ -83,40 +50,9 @@ static void check_fail(const char *file, int line, const char *expr,
         }                                                                    \
     } while (0)
 
-/* Two integers equal, printing both when not. */
-#define CHECK_EQ(got, expected)                                              \
-    do {                                                                     \
-        long long g_ = (long long)(got);                                     \
-        long long x_ = (long long)(expected);                                \
-        if (g_ == x_) {                                                      \
-            atomic_fetch_add(&g_pass, 1);                                    \
-        } else {                                                             \
-            char d_[128];                                                    \
-            snprintf(d_, sizeof d_, "got %lld, expected %lld", g_, x_);      \
-            check_fail(__FILE__, __LINE__, #got " == " #expected, d_);       \
-        }                                                                    \
-    } while (0)
-
-static void section(const char *name) {
-    printf("-- %s\n", name);
-    fflush(stdout);
-}
-
 /* ===== Helpers =========================================================== */
 
 static sag_error *E; /* the main thread's error object */
-
-static int64_t now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 /* The local port of a socket, or -1. */
 static int local_port(sag_socket *s) {
@@ -169,19 +105,6 @@ static int send_all(sag_socket *s, const void *buf, size_t n) {
     if (st == SAG_OK && sent != n)
         return SAG_E_IO;
     return st;
-}
-
-/* Receives exactly n bytes (or until EOF/failure); returns the count. */
-static size_t recv_n(sag_socket *s, uint8_t *buf, size_t n, sag_error *err) {
-    size_t got = 0;
-    while (got < n) {
-        size_t r = 0;
-        if (sag_socket_recv(s, buf, got, n - got, 0, &r, err) != SAG_OK ||
-            r == 0)
-            break;
-        got += r;
-    }
-    return got;
 }
 
 static int ipv6_available(void) {
@@ -2259,7 +2182,5 @@ int main(void) {
     E = NULL;
     test_fds_at_exit();
 
-    int f = atomic_load(&g_fail);
-    printf("%d passed, %d failed\n", atomic_load(&g_pass), f);
-    return f > 0 ? 1 : 0;
+    summary_and_exit();
 }

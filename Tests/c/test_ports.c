@@ -30,56 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#define CHECK_EQ_HEX /* CHECK_EQ failures also in hexadecimal */
+#include "check.h"
+
 /* ===== Checks ============================================================ */
-
-static atomic_int g_pass, g_fail;
-
-static void check_fail(const char *file, int line, const char *expr,
-                       const char *detail) {
-    atomic_fetch_add(&g_fail, 1);
-    printf("%s:%d: FAIL: %s%s%s\n", file, line, expr, detail ? "  -- " : "",
-           detail ? detail : "");
-    fflush(stdout);
-}
-
-#define CHECK(e)                                                             \
-    do {                                                                     \
-        if (e)                                                               \
-            atomic_fetch_add(&g_pass, 1);                                    \
-        else                                                                 \
-            check_fail(__FILE__, __LINE__, #e, NULL);                        \
-    } while (0)
-
-/* A status check: prints the status got, its name and the calling thread's
- * last error message when it differs. */
-#define CHECK_ST(call, expected)                                             \
-    do {                                                                     \
-        int r_ = (call);                                                     \
-        int x_ = (expected);                                                 \
-        if (r_ == x_) {                                                      \
-            atomic_fetch_add(&g_pass, 1);                                    \
-        } else {                                                             \
-            char d_[640];                                                    \
-            snprintf(d_, sizeof d_, "got %d %s, expected %d %s (%s)", r_,   \
-                     sag_status_name(r_), x_, sag_status_name(x_),           \
-                     sag_error_message(sag_last_error()));                   \
-            check_fail(__FILE__, __LINE__, #call " == " #expected, d_);      \
-        }                                                                    \
-    } while (0)
-
-#define CHECK_EQ(got, expected)                                              \
-    do {                                                                     \
-        long long g_ = (long long)(got);                                     \
-        long long x_ = (long long)(expected);                                \
-        if (g_ == x_) {                                                      \
-            atomic_fetch_add(&g_pass, 1);                                    \
-        } else {                                                             \
-            char d_[128];                                                    \
-            snprintf(d_, sizeof d_, "got %lld (0x%llx), expected %lld "      \
-                     "(0x%llx)", g_, g_, x_, x_);                            \
-            check_fail(__FILE__, __LINE__, #got " == " #expected, d_);       \
-        }                                                                    \
-    } while (0)
 
 /* The port an error object carries is `expected`. */
 #define CHECK_EPORT(err, expected)                                           \
@@ -150,35 +104,11 @@ static void check_bytes(const char *file, int line, const char *expr,
     check_bytes(__FILE__, __LINE__, #got " == " #lit, (got), (glen), (lit), \
                 sizeof(lit) - 1)
 
-static void section(const char *name) {
-    printf("-- %s\n", name);
-    fflush(stdout);
-}
-
-static void summary_and_exit(void) {
-    int p = atomic_load(&g_pass), f = atomic_load(&g_fail);
-    printf("%d passed, %d failed\n", p, f);
-    fflush(stdout);
-    exit(f > 0 ? 1 : 0);
-}
-
 /* ===== Helpers =========================================================== */
 
 static sag_error *E; /* the main thread's error object */
 static sag_socket *g_listener;
 static char g_service[16];
-
-static int64_t now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 /* Joins th within secs seconds; a thread that hangs is a failure that ends
  * the test (its state cannot be cleaned up). */
@@ -238,23 +168,10 @@ static void peer_send(sag_socket *s, const void *buf, size_t n) {
 }
 #define PEER_SEND_LIT(s, lit) peer_send((s), (lit), sizeof(lit) - 1)
 
-/* The peer receives n bytes, or until EOF / failure; returns the count. */
-static size_t peer_recv_n(sag_socket *s, uint8_t *buf, size_t n) {
-    size_t got = 0;
-    while (got < n) {
-        size_t r = 0;
-        if (sag_socket_recv(s, buf, got, n - got, 0, &r, NULL) != SAG_OK ||
-            r == 0)
-            break;
-        got += r;
-    }
-    return got;
-}
-
 /* The peer receives exactly the bytes exp[0, n). */
 static void peer_expect(sag_socket *s, const void *exp, size_t n, int line) {
     uint8_t *buf = malloc(n + 1);
-    size_t got = peer_recv_n(s, buf, n);
+    size_t got = recv_n(s, buf, n, NULL); /* the peer */
     check_bytes(__FILE__, line, "bytes at the peer", buf, got, exp, n);
     free(buf);
 }

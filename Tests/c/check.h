@@ -1,0 +1,132 @@
+/* check.h: the check harness the C tests share (header-only; one test
+ * program per translation unit).
+ *
+ * Each check counts a pass or prints one line for a failure
+ * ("file:line: FAIL: the expression  -- what was got"); check_summary()
+ * prints the closing "N passed, M failed" line.
+ *
+ * The including file defines _GNU_SOURCE or _POSIX_C_SOURCE (>= 200809L)
+ * before its first #include (for clock_gettime, nanosleep). Define
+ * CHECK_EQ_HEX before including this header for CHECK_EQ failures that
+ * also show both values in hexadecimal.
+ */
+#ifndef SAG_TEST_CHECK_H
+#define SAG_TEST_CHECK_H
+
+#include <sagsocket.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ===== Checks ============================================================ */
+
+static atomic_int g_pass, g_fail;
+
+static inline void check_fail(const char *file, int line, const char *expr,
+                              const char *detail) {
+    atomic_fetch_add(&g_fail, 1);
+    printf("%s:%d: FAIL: %s%s%s\n", file, line, expr, detail ? "  -- " : "",
+           detail ? detail : "");
+    fflush(stdout);
+}
+
+#define CHECK(e)                                                             \
+    do {                                                                     \
+        if (e)                                                               \
+            atomic_fetch_add(&g_pass, 1);                                    \
+        else                                                                 \
+            check_fail(__FILE__, __LINE__, #e, NULL);                        \
+    } while (0)
+
+/* A status check: prints the status got, its name and the calling thread's
+ * last error message when it differs. */
+#define CHECK_ST(call, expected)                                             \
+    do {                                                                     \
+        int r_ = (call);                                                     \
+        int x_ = (expected);                                                 \
+        if (r_ == x_) {                                                      \
+            atomic_fetch_add(&g_pass, 1);                                    \
+        } else {                                                             \
+            char d_[640];                                                    \
+            snprintf(d_, sizeof d_, "got %d %s, expected %d %s (%s)", r_,   \
+                     sag_status_name(r_), x_, sag_status_name(x_),           \
+                     sag_error_message(sag_last_error()));                   \
+            check_fail(__FILE__, __LINE__, #call " == " #expected, d_);      \
+        }                                                                    \
+    } while (0)
+
+static inline void check_eq(const char *file, int line, const char *expr,
+                            long long g, long long x) {
+    char d[128];
+    if (g == x) {
+        atomic_fetch_add(&g_pass, 1);
+        return;
+    }
+#ifdef CHECK_EQ_HEX
+    snprintf(d, sizeof d, "got %lld (0x%llx), expected %lld (0x%llx)", g,
+             (unsigned long long)g, x, (unsigned long long)x);
+#else
+    snprintf(d, sizeof d, "got %lld, expected %lld", g, x);
+#endif
+    check_fail(file, line, expr, d);
+}
+
+/* Two integers equal, printing both when not (`got` is evaluated first). */
+#define CHECK_EQ(got, expected)                                              \
+    do {                                                                     \
+        long long g_ = (long long)(got);                                     \
+        long long x_ = (long long)(expected);                                \
+        check_eq(__FILE__, __LINE__, #got " == " #expected, g_, x_);         \
+    } while (0)
+
+static inline void section(const char *name) {
+    printf("-- %s\n", name);
+    fflush(stdout);
+}
+
+/* Prints "N passed, M failed"; returns M. */
+static inline int check_summary(void) {
+    int p = atomic_load(&g_pass), f = atomic_load(&g_fail);
+    printf("%d passed, %d failed\n", p, f);
+    return f;
+}
+
+/* The summary, then exit 1 when a check failed, else 0. */
+static inline void summary_and_exit(void) {
+    exit(check_summary() > 0 ? 1 : 0);
+}
+
+/* ===== Helpers =========================================================== */
+
+static inline int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static inline void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Receives exactly n bytes (or until EOF/failure); returns the count. */
+static inline size_t recv_n(sag_socket *s, uint8_t *buf, size_t n,
+                            sag_error *err) {
+    size_t got = 0;
+    while (got < n) {
+        size_t r = 0;
+        if (sag_socket_recv(s, buf, got, n - got, 0, &r, err) != SAG_OK ||
+            r == 0)
+            break;
+        got += r;
+    }
+    return got;
+}
+
+#endif /* SAG_TEST_CHECK_H */

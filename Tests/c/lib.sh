@@ -1,0 +1,112 @@
+# Tests/c/lib.sh: the plumbing Tests/c/run.sh and Tests/c/run_ports.sh
+# share; sourced by them, not run. Before sourcing, set
+#   TAG   the prefix of the script's own messages (c-test, ports-test)
+#   NAME  the test program: Tests/c/NAME.c, built into build/tests/NAME
+# shellcheck shell=bash
+
+failures=()
+fail() { echo "FAIL $*"; failures+=("$*"); }
+
+# test_setup "$@": checks the arguments (one: STAGE) and sets STAGE, HERE,
+# ROOT, OUT (build/tests, made), BIN and VGLOG.
+test_setup() {
+  if [ $# -ne 1 ]; then
+    echo "usage: $0 STAGE" >&2
+    exit 2
+  fi
+  STAGE=$(cd "$1" && pwd) || { echo "$TAG: no such directory: $1" >&2; exit 2; }
+  HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  ROOT=$(cd "$HERE/../.." && pwd)
+  OUT="$ROOT/build/tests"
+  BIN="$OUT/$NAME"
+  VGLOG="$OUT/$NAME.valgrind.log"
+  mkdir -p "$OUT" || exit 1
+}
+
+# Runs "$@" with every descriptor above 2 closed (fds a caller leaks to us
+# would otherwise show up as leaks, or in the test's count of open sockets).
+run_clean() {
+  (
+    for f in /proc/$BASHPID/fd/*; do
+      n=${f##*/}
+      case $n in ''|*[!0-9]*) continue ;; esac
+      [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null
+    done
+    exec "$@"
+  )
+}
+
+# build_test: builds Tests/c/NAME.c into BIN against the installed header
+# through pkg-config; sets PCFLAGS. Exits 1 when that fails.
+build_test() {
+  echo "== build"
+  if [ ! -e "$STAGE/lib/pkgconfig/sagsocket.pc" ]; then
+    echo "$TAG: $STAGE/lib/pkgconfig/sagsocket.pc does not exist" >&2
+    exit 1
+  fi
+  if ! PCFLAGS=$(PKG_CONFIG_PATH="$STAGE/lib/pkgconfig" pkg-config --cflags --libs sagsocket); then
+    echo "$TAG: pkg-config sagsocket failed" >&2
+    exit 1
+  fi
+  # shellcheck disable=SC2086
+  if ! cc -std=c11 -Wall -Wextra -O1 -g -o "$BIN" "$HERE/$NAME.c" $PCFLAGS -lpthread; then
+    echo "$TAG: build failed" >&2
+    exit 1
+  fi
+  echo "built $BIN"
+}
+
+# explain_rc WHAT RC [NOTE]: a failure for a non-zero exit status RC, by
+# signal (with NOTE in parentheses) or by exit code.
+explain_rc() {
+  if [ "$2" -gt 128 ]; then
+    fail "$1 killed by signal $(($2 - 128))${3:+ ($3)}"
+  else
+    fail "$1 exited $2"
+  fi
+}
+
+# have_valgrind: true when valgrind is installed, else a failure.
+have_valgrind() {
+  command -v valgrind >/dev/null 2>&1 && return 0
+  fail "valgrind is not installed"
+  return 1
+}
+
+# vg_run [WRAPPER...] -- [VALGRIND-OPTION...]: runs BIN under valgrind
+# memcheck (full leak check, definitely lost blocks count as errors, exit 99
+# on errors) into VGLOG, through run_clean and WRAPPER (e.g. timeout), with
+# LD_LIBRARY_PATH=STAGE/lib; sets vrc to its exit status.
+vg_run() {
+  local pre=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do pre+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  rm -f "$VGLOG"
+  LD_LIBRARY_PATH="$STAGE/lib" run_clean ${pre[@]+"${pre[@]}"} \
+    valgrind --leak-check=full --errors-for-leak-kinds=definite \
+      --error-exitcode=99 "$@" --log-file="$VGLOG" "$BIN"
+  vrc=$?
+  echo "valgrind log: $VGLOG"
+}
+
+# vg_last REGEX: the last line of VGLOG that matches (with its ==PID==).
+vg_last() { grep -E "$1" "$VGLOG" | tail -n 1; }
+
+# vg_error_lines [ALTERNATIVE]: the first 20 error lines of VGLOG, indented;
+# ALTERNATIVE is one more regex of line starts that count.
+vg_error_lines() {
+  grep -E "^==[0-9]+== (Invalid|Conditional|Use of uninit|Syscall param|Mismatched|Source and destination|Argument${1:+|$1})" \
+    "$VGLOG" | head -n 20 | sed 's/^/     /'
+}
+
+# finish: the verdict; exits 0 when nothing failed, else 1 after the list.
+finish() {
+  echo
+  if [ ${#failures[@]} -eq 0 ]; then
+    echo "$TAG: all passed"
+    exit 0
+  fi
+  echo "$TAG: ${#failures[@]} failure(s):"
+  for f in "${failures[@]}"; do echo "  - $f"; done
+  exit 1
+}
