@@ -50,17 +50,24 @@ private func deliver(_ port: PortObject.Port, _ out: UnsafeMutablePointer<Opaque
     return Status.ok
 }
 
-/// A binary port argument; `wrongKind` is set for a textual port.
-private func binaryPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString) -> (SocketPort?, Int32) {
-    guard let o = portObject(h) else { return (nil, misuse(err, op, "port")) }
-    guard case .binary(let b) = o.port else { return (nil, invalid(err, op, "a textual port where a binary port is needed")) }
-    return (b, Status.ok)
+/// Runs `body` with a binary port argument (held, not retained, for the call).
+@inline(__always)
+private func withBinaryPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString,
+                            _ body: (SocketPort) -> Int32) -> Int32 {
+    handles.with(UnsafeRawPointer(h), .port, as: PortObject.self) { o -> Int32 in
+        guard case .binary(let b) = o.port else { return invalid(err, op, "a textual port where a binary port is needed") }
+        return body(b)
+    } ?? misuse(err, op, "port")
 }
 
-private func textPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString) -> (TextPort?, Int32) {
-    guard let o = portObject(h) else { return (nil, misuse(err, op, "port")) }
-    guard case .text(let t) = o.port else { return (nil, invalid(err, op, "a binary port where a textual port is needed")) }
-    return (t, Status.ok)
+/// Runs `body` with a textual port argument (held, not retained, for the call).
+@inline(__always)
+private func withTextPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString,
+                          _ body: (TextPort) -> Int32) -> Int32 {
+    handles.with(UnsafeRawPointer(h), .port, as: PortObject.self) { o -> Int32 in
+        guard case .text(let t) = o.port else { return invalid(err, op, "a binary port where a textual port is needed") }
+        return body(t)
+    } ?? misuse(err, op, "port")
 }
 
 private func openPort(_ s: OpaquePointer?, _ direction: SocketPort.Direction, _ closeSocket: Bool,
@@ -91,17 +98,17 @@ public func sag_socket_output_port(_ s: OpaquePointer?, _ out: UnsafeMutablePoin
 public func sag_transcoded_port(_ p: OpaquePointer?, _ codec: Int32, _ eol: Int32, _ mode: Int32,
                                 _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "transcoded-port"
-    let (b, st) = binaryPort(p, err, op)
-    guard let b else { return st }
-    guard let out else { return invalid(err, op, "out is NULL") }
-    guard let c = TextPort.Codec(rawValue: codec), let e = TextPort.EOLStyle(rawValue: eol),
-          let m = TextPort.ErrorMode(rawValue: mode) else {
-        return invalid(err, op, "unknown codec, eol style or error mode")
+    return withBinaryPort(p, err, op) { b in
+        guard let out else { return invalid(err, op, "out is NULL") }
+        guard let c = TextPort.Codec(rawValue: codec), let e = TextPort.EOLStyle(rawValue: eol),
+              let m = TextPort.ErrorMode(rawValue: mode) else {
+            return invalid(err, op, "unknown codec, eol style or error mode")
+        }
+        var made: TextPort? = nil
+        let status = run(err) { () throws(SocketError) in made = try TextPort(b, codec: c, eolStyle: e, errorMode: m) }
+        guard status == Status.ok, let t = made else { return status }
+        return deliver(.text(t), out, err, op)
     }
-    var made: TextPort? = nil
-    let status = run(err) { () throws(SocketError) in made = try TextPort(b, codec: c, eolStyle: e, errorMode: m) }
-    guard status == Status.ok, let t = made else { return status }
-    return deliver(.text(t), out, err, op)
 }
 
 @c @implementation
@@ -165,28 +172,28 @@ public func sag_port_flush(_ p: OpaquePointer?, _ err: OpaquePointer?) -> Int32 
 
 @c @implementation
 public func sag_port_get_u8(_ p: OpaquePointer?, _ byte: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    let (b, st) = binaryPort(p, err, "get-u8")
-    guard let b else { return st }
-    guard let byte else { return invalid(err, "get-u8", "byte is NULL") }
-    return run(err) { () throws(SocketError) in byte.pointee = try b.getU8().map { Int32($0) } ?? -1 }
+    return withBinaryPort(p, err, "get-u8") { b in
+        guard let byte else { return invalid(err, "get-u8", "byte is NULL") }
+        return run(err) { () throws(SocketError) in byte.pointee = try b.getU8().map { Int32($0) } ?? -1 }
+    }
 }
 
 @c @implementation
 public func sag_port_lookahead_u8(_ p: OpaquePointer?, _ byte: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    let (b, st) = binaryPort(p, err, "lookahead-u8")
-    guard let b else { return st }
-    guard let byte else { return invalid(err, "lookahead-u8", "byte is NULL") }
-    return run(err) { () throws(SocketError) in byte.pointee = try b.lookaheadU8().map { Int32($0) } ?? -1 }
+    return withBinaryPort(p, err, "lookahead-u8") { b in
+        guard let byte else { return invalid(err, "lookahead-u8", "byte is NULL") }
+        return run(err) { () throws(SocketError) in byte.pointee = try b.lookaheadU8().map { Int32($0) } ?? -1 }
+    }
 }
 
 private func readInto(_ p: OpaquePointer?, _ buf: UnsafeMutablePointer<UInt8>?, _ start: Int, _ len: Int,
                       _ count: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, all: Bool) -> Int32 {
     let op: StaticString = all ? "get-bytevector-n" : "get-bytevector-some"
-    let (b, st) = binaryPort(p, err, op)
-    guard let b else { return st }
-    guard let count else { return invalid(err, op, "count is NULL") }
-    guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
-    return run(err) { () throws(SocketError) in count.pointee = try b.read(into: range, all: all) }
+    return withBinaryPort(p, err, op) { b in
+        guard let count else { return invalid(err, op, "count is NULL") }
+        guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
+        return run(err) { () throws(SocketError) in count.pointee = try b.read(into: range, all: all) }
+    }
 }
 
 @c @implementation
@@ -220,97 +227,97 @@ private let emptyBytes: StaticString = ""
 @c @implementation
 public func sag_port_get_bytevector_all(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                                         _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    let (b, st) = binaryPort(p, err, "get-bytevector-all")
-    guard let b else { return st }
-    guard let data, let len else { return invalid(err, "get-bytevector-all", "data or len is NULL") }
-    return run(err) { () throws(SocketError) in handOut(try b.readAllUnsafe(), data, len) }
+    return withBinaryPort(p, err, "get-bytevector-all") { b in
+        guard let data, let len else { return invalid(err, "get-bytevector-all", "data or len is NULL") }
+        return run(err) { () throws(SocketError) in handOut(try b.readAllUnsafe(), data, len) }
+    }
 }
 
 @c @implementation
 public func sag_port_get_bytes_line(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                                     _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    let (b, st) = binaryPort(p, err, "get-line")
-    guard let b else { return st }
-    guard let data, let len else { return invalid(err, "get-line", "data or len is NULL") }
-    return run(err) { () throws(SocketError) in handOut(try b.readLineUnsafe(), data, len) }
+    return withBinaryPort(p, err, "get-line") { b in
+        guard let data, let len else { return invalid(err, "get-line", "data or len is NULL") }
+        return run(err) { () throws(SocketError) in handOut(try b.readLineUnsafe(), data, len) }
+    }
 }
 
 @c @implementation
 public func sag_port_put_u8(_ p: OpaquePointer?, _ byte: Int32, _ err: OpaquePointer?) -> Int32 {
-    let (b, st) = binaryPort(p, err, "put-u8")
-    guard let b else { return st }
-    guard (0...255).contains(byte) else { return invalid(err, "put-u8", "\(byte) is not a byte") }
-    return run(err) { () throws(SocketError) in try b.put(byte: UInt8(byte)) }
+    return withBinaryPort(p, err, "put-u8") { b in
+        guard (0...255).contains(byte) else { return invalid(err, "put-u8", "\(byte) is not a byte") }
+        return run(err) { () throws(SocketError) in try b.put(byte: UInt8(byte)) }
+    }
 }
 
 @c @implementation
 public func sag_port_put_bytevector(_ p: OpaquePointer?, _ buf: UnsafePointer<UInt8>?, _ start: Int, _ count: Int,
                                     _ err: OpaquePointer?) -> Int32 {
-    let (b, st) = binaryPort(p, err, "put-bytevector")
-    guard let b else { return st }
-    guard let range = bufferRange(buf, start, count) else { return invalid(err, "put-bytevector", "bad buffer range") }
-    return run(err) { () throws(SocketError) in try b.put(range) }
+    return withBinaryPort(p, err, "put-bytevector") { b in
+        guard let range = bufferRange(buf, start, count) else { return invalid(err, "put-bytevector", "bad buffer range") }
+        return run(err) { () throws(SocketError) in try b.put(range) }
+    }
 }
 
 // MARK: - Text
 
 @c @implementation
 public func sag_port_get_char(_ p: OpaquePointer?, _ ch: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    let (t, st) = textPort(p, err, "get-char")
-    guard let t else { return st }
-    guard let ch else { return invalid(err, "get-char", "ch is NULL") }
-    return run(err) { () throws(SocketError) in ch.pointee = try t.getChar().map { Int32($0) } ?? -1 }
+    return withTextPort(p, err, "get-char") { t in
+        guard let ch else { return invalid(err, "get-char", "ch is NULL") }
+        return run(err) { () throws(SocketError) in ch.pointee = try t.getChar().map { Int32($0) } ?? -1 }
+    }
 }
 
 @c @implementation
 public func sag_port_lookahead_char(_ p: OpaquePointer?, _ ch: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    let (t, st) = textPort(p, err, "lookahead-char")
-    guard let t else { return st }
-    guard let ch else { return invalid(err, "lookahead-char", "ch is NULL") }
-    return run(err) { () throws(SocketError) in ch.pointee = try t.lookaheadChar().map { Int32($0) } ?? -1 }
+    return withTextPort(p, err, "lookahead-char") { t in
+        guard let ch else { return invalid(err, "lookahead-char", "ch is NULL") }
+        return run(err) { () throws(SocketError) in ch.pointee = try t.lookaheadChar().map { Int32($0) } ?? -1 }
+    }
 }
 
 @c @implementation
 public func sag_port_get_string_n(_ p: OpaquePointer?, _ n: Int, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                                   _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    let (t, st) = textPort(p, err, "get-string-n")
-    guard let t else { return st }
-    guard let utf8, let len else { return invalid(err, "get-string-n", "utf8 or len is NULL") }
-    guard n >= 0 else { return invalid(err, "get-string-n", "negative count") }
-    return run(err) { () throws(SocketError) in handOut(try t.readStringUnsafe(count: n), utf8, len) }
+    return withTextPort(p, err, "get-string-n") { t in
+        guard let utf8, let len else { return invalid(err, "get-string-n", "utf8 or len is NULL") }
+        guard n >= 0 else { return invalid(err, "get-string-n", "negative count") }
+        return run(err) { () throws(SocketError) in handOut(try t.readStringUnsafe(count: n), utf8, len) }
+    }
 }
 
 @c @implementation
 public func sag_port_get_line(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                               _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    let (t, st) = textPort(p, err, "get-line")
-    guard let t else { return st }
-    guard let utf8, let len else { return invalid(err, "get-line", "utf8 or len is NULL") }
-    return run(err) { () throws(SocketError) in handOut(try t.readLineUnsafe(), utf8, len) }
+    return withTextPort(p, err, "get-line") { t in
+        guard let utf8, let len else { return invalid(err, "get-line", "utf8 or len is NULL") }
+        return run(err) { () throws(SocketError) in handOut(try t.readLineUnsafe(), utf8, len) }
+    }
 }
 
 @c @implementation
 public func sag_port_get_string_all(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                                     _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    let (t, st) = textPort(p, err, "get-string-all")
-    guard let t else { return st }
-    guard let utf8, let len else { return invalid(err, "get-string-all", "utf8 or len is NULL") }
-    return run(err) { () throws(SocketError) in handOut(try t.readAllUnsafe(), utf8, len) }
+    return withTextPort(p, err, "get-string-all") { t in
+        guard let utf8, let len else { return invalid(err, "get-string-all", "utf8 or len is NULL") }
+        return run(err) { () throws(SocketError) in handOut(try t.readAllUnsafe(), utf8, len) }
+    }
 }
 
 @c @implementation
 public func sag_port_put_char(_ p: OpaquePointer?, _ ch: Int32, _ err: OpaquePointer?) -> Int32 {
-    let (t, st) = textPort(p, err, "put-char")
-    guard let t else { return st }
-    guard ch >= 0 else { return invalid(err, "put-char", "not a Unicode scalar value: \(ch)") }
-    return run(err) { () throws(SocketError) in try t.put(char: UInt32(ch)) }
+    return withTextPort(p, err, "put-char") { t in
+        guard ch >= 0 else { return invalid(err, "put-char", "not a Unicode scalar value: \(ch)") }
+        return run(err) { () throws(SocketError) in try t.put(char: UInt32(ch)) }
+    }
 }
 
 @c @implementation
 public func sag_port_put_string(_ p: OpaquePointer?, _ utf8: UnsafePointer<CChar>?, _ start: Int, _ len: Int,
                                 _ err: OpaquePointer?) -> Int32 {
-    let (t, st) = textPort(p, err, "put-string")
-    guard let t else { return st }
-    guard let range = bufferRange(UnsafeRawPointer(utf8), start, len) else { return invalid(err, "put-string", "bad buffer range") }
-    return run(err) { () throws(SocketError) in try t.put(utf8: range) }
+    return withTextPort(p, err, "put-string") { t in
+        guard let range = bufferRange(UnsafeRawPointer(utf8), start, len) else { return invalid(err, "put-string", "bad buffer range") }
+        return run(err) { () throws(SocketError) in try t.put(utf8: range) }
+    }
 }

@@ -88,58 +88,65 @@ public func sag_make_server_sockets(_ service: UnsafePointer<CChar>?, _ family: 
 
 @c @implementation
 public func sag_socket_is_closed(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-closed?", "socket") }
-    guard let out else { return invalid(err, "socket-closed?", "out is NULL") }
-    out.pointee = o.socket.isClosed ? 1 : 0
-    return Status.ok
+    return withSocket(s, err, "socket-closed?") { o in
+        guard let out else { return invalid(err, "socket-closed?", "out is NULL") }
+        out.pointee = o.socket.isClosed ? 1 : 0
+        return Status.ok
+    }
 }
 
 @c @implementation
 public func sag_socket_is_nonblocking(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "nonblocking-socket?", "socket") }
-    guard let out else { return invalid(err, "nonblocking-socket?", "out is NULL") }
-    return run(err) { () throws(SocketError) in out.pointee = try o.socket.isNonblocking() ? 1 : 0 }
+    return withSocket(s, err, "nonblocking-socket?") { o in
+        guard let out else { return invalid(err, "nonblocking-socket?", "out is NULL") }
+        return run(err) { () throws(SocketError) in out.pointee = try o.socket.isNonblocking() ? 1 : 0 }
+    }
 }
 
 @c @implementation
 public func sag_socket_fd(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-fd", "socket") }
     guard let out else { return invalid(err, "socket-fd", "out is NULL") }
-    return run(err) { () throws(SocketError) in out.pointee = try o.socket.fileDescriptor() }
+    return handles.with(UnsafeRawPointer(s), .socket, as: SocketObject.self) { o in
+        run(err) { () throws(SocketError) in out.pointee = try o.socket.fileDescriptor() }
+    } ?? misuse(err, "socket-fd", "socket")
 }
 
 @c @implementation
 public func sag_socket_name(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-name", "socket") }
-    guard let out else { return invalid(err, "socket-name", "out is NULL") }
-    out.pointee = o.strings.pointer(o.socket.name)
-    return Status.ok
+    return withSocket(s, err, "socket-name") { o in
+        guard let out else { return invalid(err, "socket-name", "out is NULL") }
+        out.pointee = o.strings.pointer(o.socket.name)
+        return Status.ok
+    }
 }
 
 @c @implementation
 public func sag_socket_node(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-node", "socket") }
-    guard let out else { return invalid(err, "socket-node", "out is NULL") }
-    out.pointee = o.strings.pointer(o.socket.node)
-    return Status.ok
+    return withSocket(s, err, "socket-node") { o in
+        guard let out else { return invalid(err, "socket-node", "out is NULL") }
+        out.pointee = o.strings.pointer(o.socket.node)
+        return Status.ok
+    }
 }
 
 @c @implementation
 public func sag_socket_service(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-service", "socket") }
-    guard let out else { return invalid(err, "socket-service", "out is NULL") }
-    out.pointee = o.strings.pointer(o.socket.service)
-    return Status.ok
+    return withSocket(s, err, "socket-service") { o in
+        guard let out else { return invalid(err, "socket-service", "out is NULL") }
+        out.pointee = o.strings.pointer(o.socket.service)
+        return Status.ok
+    }
 }
 
 @c @implementation
 public func sag_socket_last_error(_ s: OpaquePointer?, _ into: OpaquePointer?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-last-error", "socket") }
-    guard let target = handles.lookup(UnsafeRawPointer(into), .error, as: ErrorObject.self) else {
-        return misuse(err, "socket-last-error", "into")
+    return withSocket(s, err, "socket-last-error") { o in
+        guard let target = handles.lookup(UnsafeRawPointer(into), .error, as: ErrorObject.self) else {
+            return misuse(err, "socket-last-error", "into")
+        }
+        if let e = o.socket.lastError { target.fill(Status.of(e.kind), e) } else { target.fill(Status.ok, nil) }
+        return Status.ok
     }
-    if let e = o.socket.lastError { target.fill(Status.of(e.kind), e) } else { target.fill(Status.ok, nil) }
-    return Status.ok
 }
 
 // MARK: - Accept, receive, send
@@ -147,43 +154,46 @@ public func sag_socket_last_error(_ s: OpaquePointer?, _ into: OpaquePointer?, _
 @c @implementation
 public func sag_socket_accept(_ s: OpaquePointer?, _ out: SocketOut?, _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "socket-accept"
-    guard let o = socketObject(s) else { return misuse(err, op, "socket") }
-    guard let out else { return invalid(err, op, "out is NULL") }
-    var made: Socket? = nil
-    let status = run(err) { () throws(SocketError) in made = try o.socket.accept() }
-    guard status == Status.ok else { return status }
-    guard let c = made else { return wouldBlock(err, op, o.socket) }
-    return deliver(c, out, err, op)
+    return withSocket(s, err, op) { o in
+        guard let out else { return invalid(err, op, "out is NULL") }
+        var made: Socket? = nil
+        let status = run(err) { () throws(SocketError) in made = try o.socket.accept() }
+        guard status == Status.ok else { return status }
+        guard let c = made else { return wouldBlock(err, op, o.socket) }
+        return deliver(c, out, err, op)
+    }
 }
 
 @c @implementation
 public func sag_socket_recv(_ s: OpaquePointer?, _ buf: UnsafeMutablePointer<UInt8>?, _ start: Int, _ len: Int,
                             _ flags: Int32, _ received: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "socket-recv"
-    guard let o = socketObject(s) else { return misuse(err, op, "socket") }
-    guard let received else { return invalid(err, op, "received is NULL") }
-    guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
-    var n: Int? = 0
-    let status = run(err) { () throws(SocketError) in n = try o.socket.recv(into: range, flags: flags) }
-    guard status == Status.ok else { return status }
-    guard let count = n else { return wouldBlock(err, op, o.socket) }
-    received.pointee = count
-    return Status.ok
+    return withSocket(s, err, op) { o in
+        guard let received else { return invalid(err, op, "received is NULL") }
+        guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
+        var n: Int? = 0
+        let status = run(err) { () throws(SocketError) in n = try o.socket.recv(into: range, flags: flags) }
+        guard status == Status.ok else { return status }
+        guard let count = n else { return wouldBlock(err, op, o.socket) }
+        received.pointee = count
+        return Status.ok
+    }
 }
 
 @c @implementation
 public func sag_socket_send(_ s: OpaquePointer?, _ buf: UnsafePointer<UInt8>?, _ start: Int, _ count: Int,
                             _ flags: Int32, _ sent: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "socket-send"
-    guard let o = socketObject(s) else { return misuse(err, op, "socket") }
-    guard let sent else { return invalid(err, op, "sent is NULL") }
-    guard let range = bufferRange(buf, start, count) else { return invalid(err, op, "bad buffer range") }
-    var n: Int? = 0
-    let status = run(err) { () throws(SocketError) in n = try o.socket.send(range, flags: flags) }
-    guard status == Status.ok else { return status }
-    guard let count = n else { return wouldBlock(err, op, o.socket) }
-    sent.pointee = count
-    return Status.ok
+    return withSocket(s, err, op) { o in
+        guard let sent else { return invalid(err, op, "sent is NULL") }
+        guard let range = bufferRange(buf, start, count) else { return invalid(err, op, "bad buffer range") }
+        var n: Int? = 0
+        let status = run(err) { () throws(SocketError) in n = try o.socket.send(range, flags: flags) }
+        guard status == Status.ok else { return status }
+        guard let count = n else { return wouldBlock(err, op, o.socket) }
+        sent.pointee = count
+        return Status.ok
+    }
 }
 
 @c @implementation
@@ -191,19 +201,20 @@ public func sag_socket_sendto(_ s: OpaquePointer?, _ buf: UnsafePointer<UInt8>?,
                               _ flags: Int32, _ to: OpaquePointer?, _ sent: UnsafeMutablePointer<Int>?,
                               _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "socket-sendto"
-    guard let o = socketObject(s) else { return misuse(err, op, "socket") }
-    guard let dest = handles.lookup(UnsafeRawPointer(to), .sockaddr, as: SockaddrObject.self) else {
-        return misuse(err, op, "sockaddr")
+    return withSocket(s, err, op) { o in
+        guard let dest = handles.lookup(UnsafeRawPointer(to), .sockaddr, as: SockaddrObject.self) else {
+            return misuse(err, op, "sockaddr")
+        }
+        guard let sent else { return invalid(err, op, "sent is NULL") }
+        guard let range = bufferRange(buf, start, count) else { return invalid(err, op, "bad buffer range") }
+        let address = dest.address.withLock { $0 }
+        var n: Int? = 0
+        let status = run(err) { () throws(SocketError) in n = try o.socket.sendto(range, flags: flags, to: address) }
+        guard status == Status.ok else { return status }
+        guard let c = n else { return wouldBlock(err, op, o.socket) }
+        sent.pointee = c
+        return Status.ok
     }
-    guard let sent else { return invalid(err, op, "sent is NULL") }
-    guard let range = bufferRange(buf, start, count) else { return invalid(err, op, "bad buffer range") }
-    let address = dest.address.withLock { $0 }
-    var n: Int? = 0
-    let status = run(err) { () throws(SocketError) in n = try o.socket.sendto(range, flags: flags, to: address) }
-    guard status == Status.ok else { return status }
-    guard let c = n else { return wouldBlock(err, op, o.socket) }
-    sent.pointee = c
-    return Status.ok
 }
 
 @c @implementation
@@ -211,35 +222,38 @@ public func sag_socket_recvfrom(_ s: OpaquePointer?, _ buf: UnsafeMutablePointer
                                 _ flags: Int32, _ from: OpaquePointer?, _ received: UnsafeMutablePointer<Int>?,
                                 _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "socket-recvfrom"
-    guard let o = socketObject(s) else { return misuse(err, op, "socket") }
-    guard let sender = handles.lookup(UnsafeRawPointer(from), .sockaddr, as: SockaddrObject.self) else {
-        return misuse(err, op, "sockaddr")
+    return withSocket(s, err, op) { o in
+        guard let sender = handles.lookup(UnsafeRawPointer(from), .sockaddr, as: SockaddrObject.self) else {
+            return misuse(err, op, "sockaddr")
+        }
+        guard let received else { return invalid(err, op, "received is NULL") }
+        guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
+        var n: Int? = 0
+        var address = SocketAddress()
+        let status = run(err) { () throws(SocketError) in n = try o.socket.recvfrom(into: range, flags: flags, from: &address) }
+        guard status == Status.ok else { return status }
+        guard let c = n else { return wouldBlock(err, op, o.socket) }
+        sender.address.withLock { $0 = address }
+        received.pointee = c
+        return Status.ok
     }
-    guard let received else { return invalid(err, op, "received is NULL") }
-    guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
-    var n: Int? = 0
-    var address = SocketAddress()
-    let status = run(err) { () throws(SocketError) in n = try o.socket.recvfrom(into: range, flags: flags, from: &address) }
-    guard status == Status.ok else { return status }
-    guard let c = n else { return wouldBlock(err, op, o.socket) }
-    sender.address.withLock { $0 = address }
-    received.pointee = c
-    return Status.ok
 }
 
 // MARK: - Shutdown, close, free, interrupt
 
 @c @implementation
 public func sag_socket_shutdown(_ s: OpaquePointer?, _ how: Int32, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-shutdown", "socket") }
-    return run(err) { () throws(SocketError) in try o.socket.shutdown(how) }
+    return withSocket(s, err, "socket-shutdown") { o in
+        return run(err) { () throws(SocketError) in try o.socket.shutdown(how) }
+    }
 }
 
 @c @implementation
 public func sag_socket_close(_ s: OpaquePointer?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-close", "socket") }
-    o.socket.close()
-    return Status.ok
+    return withSocket(s, err, "socket-close") { o in
+        o.socket.close()
+        return Status.ok
+    }
 }
 
 @c @implementation
@@ -249,8 +263,9 @@ public func sag_socket_free(_ s: OpaquePointer?) -> Int32 {
 
 @c @implementation
 public func sag_socket_interrupt(_ s: OpaquePointer?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "thread-interrupt!", "socket") }
-    return run(err) { () throws(SocketError) in try o.socket.interrupt() }
+    return withSocket(s, err, "thread-interrupt!") { o in
+        return run(err) { () throws(SocketError) in try o.socket.interrupt() }
+    }
 }
 
 // MARK: - Socket information
@@ -268,22 +283,24 @@ private func deliverInfo(_ address: SocketAddress?, _ out: UnsafeMutablePointer<
 
 @c @implementation
 public func sag_socket_get_info(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-info", "socket") }
-    guard let out else { return invalid(err, "socket-info", "out is NULL") }
-    var a: SocketAddress? = nil
-    let status = run(err) { () throws(SocketError) in a = try o.socket.localAddress() }
-    guard status == Status.ok else { return status }
-    return deliverInfo(a, out, err, "socket-info")
+    return withSocket(s, err, "socket-info") { o in
+        guard let out else { return invalid(err, "socket-info", "out is NULL") }
+        var a: SocketAddress? = nil
+        let status = run(err) { () throws(SocketError) in a = try o.socket.localAddress() }
+        guard status == Status.ok else { return status }
+        return deliverInfo(a, out, err, "socket-info")
+    }
 }
 
 @c @implementation
 public func sag_socket_get_peer(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-peer", "socket") }
-    guard let out else { return invalid(err, "socket-peer", "out is NULL") }
-    var a: SocketAddress? = nil
-    let status = run(err) { () throws(SocketError) in a = try o.socket.peerAddress() }
-    guard status == Status.ok else { return status }
-    return deliverInfo(a, out, err, "socket-peer")
+    return withSocket(s, err, "socket-peer") { o in
+        guard let out else { return invalid(err, "socket-peer", "out is NULL") }
+        var a: SocketAddress? = nil
+        let status = run(err) { () throws(SocketError) in a = try o.socket.peerAddress() }
+        guard status == Status.ok else { return status }
+        return deliverInfo(a, out, err, "socket-peer")
+    }
 }
 
 // MARK: - Low level
@@ -320,99 +337,111 @@ private func addressArgument(_ ai: OpaquePointer?) -> SocketAddress?? {
 @c @implementation
 public func sag_socket_connect(_ s: OpaquePointer?, _ ai: OpaquePointer?, _ timeout: Int64, _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "socket-connect!"
-    guard let o = socketObject(s) else { return misuse(err, op, "socket") }
-    guard let arg = addressArgument(ai) else { return misuse(err, op, "addrinfo") }
-    guard let address = arg else { return invalid(err, op, "the addrinfo has no address") }
-    var done = true
-    let status = run(err) { () throws(SocketError) in
-        done = try o.socket.connect(to: address, timeoutMicros: timeout < 0 ? nil : timeout)
+    return withSocket(s, err, op) { o in
+        guard let arg = addressArgument(ai) else { return misuse(err, op, "addrinfo") }
+        guard let address = arg else { return invalid(err, op, "the addrinfo has no address") }
+        var done = true
+        let status = run(err) { () throws(SocketError) in
+            done = try o.socket.connect(to: address, timeoutMicros: timeout < 0 ? nil : timeout)
+        }
+        guard status == Status.ok else { return status }
+        return done ? Status.ok : wouldBlock(err, op, o.socket)
     }
-    guard status == Status.ok else { return status }
-    return done ? Status.ok : wouldBlock(err, op, o.socket)
 }
 
 @c @implementation
 public func sag_socket_bind(_ s: OpaquePointer?, _ ai: OpaquePointer?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-bind!", "socket") }
-    guard let arg = addressArgument(ai) else { return misuse(err, "socket-bind!", "addrinfo") }
-    guard let address = arg else { return invalid(err, "socket-bind!", "the addrinfo has no address") }
-    return run(err) { () throws(SocketError) in try o.socket.bind(to: address) }
+    return withSocket(s, err, "socket-bind!") { o in
+        guard let arg = addressArgument(ai) else { return misuse(err, "socket-bind!", "addrinfo") }
+        guard let address = arg else { return invalid(err, "socket-bind!", "the addrinfo has no address") }
+        return run(err) { () throws(SocketError) in try o.socket.bind(to: address) }
+    }
 }
 
 @c @implementation
 public func sag_socket_listen(_ s: OpaquePointer?, _ backlog: Int32, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-listen!", "socket") }
-    return run(err) { () throws(SocketError) in try o.socket.listen(backlog: backlog) }
+    return withSocket(s, err, "socket-listen!") { o in
+        return run(err) { () throws(SocketError) in try o.socket.listen(backlog: backlog) }
+    }
 }
 
 @c @implementation
 public func sag_socket_setsockopt_int(_ s: OpaquePointer?, _ level: Int32, _ name: Int32, _ value: Int32,
                                       _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-setsockopt!", "socket") }
-    return run(err) { () throws(SocketError) in try o.socket.setOption(level: level, name: name, value) }
+    return withSocket(s, err, "socket-setsockopt!") { o in
+        return run(err) { () throws(SocketError) in try o.socket.setOption(level: level, name: name, value) }
+    }
 }
 
 @c @implementation
 public func sag_socket_setsockopt_bytes(_ s: OpaquePointer?, _ level: Int32, _ name: Int32,
                                         _ buf: UnsafePointer<UInt8>?, _ start: Int, _ len: Int,
                                         _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-setsockopt!", "socket") }
-    guard let range = bufferRange(buf, start, len), len <= Int(Int32.max) else {
-        return invalid(err, "socket-setsockopt!", "bad buffer range")
+    return withSocket(s, err, "socket-setsockopt!") { o in
+        guard let range = bufferRange(buf, start, len), len <= Int(Int32.max) else {
+            return invalid(err, "socket-setsockopt!", "bad buffer range")
+        }
+        return run(err) { () throws(SocketError) in try o.socket.setOption(level: level, name: name, bytes: range) }
     }
-    return run(err) { () throws(SocketError) in try o.socket.setOption(level: level, name: name, bytes: range) }
 }
 
 @c @implementation
 public func sag_socket_setsockopt_duration(_ s: OpaquePointer?, _ level: Int32, _ name: Int32, _ timeout: Int64,
                                            _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-setsockopt!", "socket") }
-    return run(err) { () throws(SocketError) in try o.socket.setDurationOption(level: level, name: name, micros: timeout) }
+    return withSocket(s, err, "socket-setsockopt!") { o in
+        return run(err) { () throws(SocketError) in try o.socket.setDurationOption(level: level, name: name, micros: timeout) }
+    }
 }
 
 @c @implementation
 public func sag_socket_getsockopt_int(_ s: OpaquePointer?, _ level: Int32, _ name: Int32,
                                       _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-getsockopt", "socket") }
-    guard let out else { return invalid(err, "socket-getsockopt", "out is NULL") }
-    return run(err) { () throws(SocketError) in out.pointee = try o.socket.intOption(level: level, name: name) }
+    return withSocket(s, err, "socket-getsockopt") { o in
+        guard let out else { return invalid(err, "socket-getsockopt", "out is NULL") }
+        return run(err) { () throws(SocketError) in out.pointee = try o.socket.intOption(level: level, name: name) }
+    }
 }
 
 @c @implementation
 public func sag_socket_getsockopt_bytes(_ s: OpaquePointer?, _ level: Int32, _ name: Int32,
                                         _ buf: UnsafeMutablePointer<UInt8>?, _ start: Int, _ len: Int,
                                         _ size: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-getsockopt", "socket") }
-    guard let size else { return invalid(err, "socket-getsockopt", "size is NULL") }
-    guard let range = mutableBufferRange(buf, start, len), len <= Int(Int32.max) else {
-        return invalid(err, "socket-getsockopt", "bad buffer range")
+    return withSocket(s, err, "socket-getsockopt") { o in
+        guard let size else { return invalid(err, "socket-getsockopt", "size is NULL") }
+        guard let range = mutableBufferRange(buf, start, len), len <= Int(Int32.max) else {
+            return invalid(err, "socket-getsockopt", "bad buffer range")
+        }
+        return run(err) { () throws(SocketError) in size.pointee = try o.socket.option(level: level, name: name, into: range) }
     }
-    return run(err) { () throws(SocketError) in size.pointee = try o.socket.option(level: level, name: name, into: range) }
 }
 
 @c @implementation
 public func sag_socket_getsockopt_duration(_ s: OpaquePointer?, _ level: Int32, _ name: Int32,
                                            _ out: UnsafeMutablePointer<Int64>?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-getsockopt", "socket") }
-    guard let out else { return invalid(err, "socket-getsockopt", "out is NULL") }
-    return run(err) { () throws(SocketError) in out.pointee = try o.socket.durationOption(level: level, name: name) }
+    return withSocket(s, err, "socket-getsockopt") { o in
+        guard let out else { return invalid(err, "socket-getsockopt", "out is NULL") }
+        return run(err) { () throws(SocketError) in out.pointee = try o.socket.durationOption(level: level, name: name) }
+    }
 }
 
 @c @implementation
 public func sag_socket_set_nonblocking(_ s: OpaquePointer?, _ on: Int32, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-nonblocking!", "socket") }
-    return run(err) { () throws(SocketError) in try o.socket.setNonblocking(on != 0) }
+    return withSocket(s, err, "socket-nonblocking!") { o in
+        return run(err) { () throws(SocketError) in try o.socket.setNonblocking(on != 0) }
+    }
 }
 
 @c @implementation
 public func sag_socket_set_read_timeout(_ s: OpaquePointer?, _ timeout: Int64, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-set-read-timeout!", "socket") }
-    return run(err) { () throws(SocketError) in try o.socket.setReadTimeout(micros: timeout) }
+    return withSocket(s, err, "socket-set-read-timeout!") { o in
+        return run(err) { () throws(SocketError) in try o.socket.setReadTimeout(micros: timeout) }
+    }
 }
 
 @c @implementation
 public func sag_socket_get_read_timeout(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<Int64>?, _ err: OpaquePointer?) -> Int32 {
-    guard let o = socketObject(s) else { return misuse(err, "socket-get-read-timeout", "socket") }
-    guard let out else { return invalid(err, "socket-get-read-timeout", "out is NULL") }
-    return run(err) { () throws(SocketError) in out.pointee = try o.socket.readTimeoutMicros() }
+    return withSocket(s, err, "socket-get-read-timeout") { o in
+        guard let out else { return invalid(err, "socket-get-read-timeout", "out is NULL") }
+        return run(err) { () throws(SocketError) in out.pointee = try o.socket.readTimeoutMicros() }
+    }
 }

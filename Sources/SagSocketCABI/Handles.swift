@@ -144,6 +144,21 @@ final class HandleTable: @unchecked Sendable {
         return object.map { unsafeDowncast($0, to: T.self) }
     }
 
+    /// Runs `body` with the live object behind `h` (nil if there is none),
+    /// holding the slot's look-up count instead of a reference: no reference
+    /// counting on the hot path. The object cannot go away before `body`
+    /// returns, even if another thread frees the handle meanwhile.
+    @inline(__always)
+    func with<T: AnyObject, R>(_ h: UnsafeRawPointer?, _ kind: HandleKind, as: T.Type,
+                               _ body: (T) -> R) -> R? {
+        guard let (index, generation, k) = HandleTable.decode(h), k == UInt64(kind.rawValue),
+              let s = slot(index) else { return nil }
+        guard enter(s, generation, k) else { return nil }
+        defer { leave(s, index) }
+        guard let p = UnsafeRawPointer(bitPattern: s.pointee.object.load(ordering: .relaxed)) else { return nil }
+        return Unmanaged<T>.fromOpaque(p)._withUnsafeGuaranteedRef { body($0) }
+    }
+
     /// Counts a look-up in if the slot holds a live object of this
     /// generation and kind.
     @inline(__always)

@@ -82,6 +82,14 @@ func register(_ socket: Socket) -> OpaquePointer? {
     return h
 }
 
+/// Runs `body` with a socket argument (held, not retained, for the call);
+/// SAG_E_MISUSE when the handle is not a live socket.
+@inline(__always)
+func withSocket(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString,
+                _ body: (SocketObject) -> Int32) -> Int32 {
+    handles.with(UnsafeRawPointer(h), .socket, as: SocketObject.self, body) ?? misuse(err, op, "socket")
+}
+
 @inline(__always)
 func socketObject(_ h: OpaquePointer?) -> SocketObject? {
     handles.lookup(UnsafeRawPointer(h), .socket, as: SocketObject.self)
