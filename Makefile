@@ -32,7 +32,7 @@ setup:
 	@bash scripts/setup.sh
 
 # The linker version script: exactly the functions the header declares.
-$(BUILD)/sagsocket.map: include/sagsocket_decls.h scripts/version-script.py
+$(BUILD)/sagsocket.map: include/sagsocket_decls.h scripts/version-script.py scripts/sagheader.py
 	mkdir -p $(BUILD)
 	python3 scripts/version-script.py $< > $@
 

@@ -1,14 +1,13 @@
 #!/usr/bin/env python3
 """Prints the linker version script of libsagsocket: every sag_ function that
 the declarations header declares is global, everything else local."""
-import re
+import os
 import sys
 
-text = open(sys.argv[1], encoding="utf-8").read()
-text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
-text = re.sub(r"//[^\n]*", " ", text)
-names = sorted(set(re.findall(r"\b(sag_[A-Za-z0-9_]*)\s*\(", text)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sagheader  # noqa: E402
+
 print("SAGSOCKET_1 {\n  global:")
-for n in names:
-    print(f"    {n};")
+for name in sagheader.function_names(sys.argv[1]):
+    print(f"    {name};")
 print("  local:\n    *;\n};")

@@ -9,9 +9,13 @@
 
 Exit status 0 when the check passes, 1 when it fails, 2 on a usage error.
 """
+import os
 import re
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import sagheader  # noqa: E402
 
 # The procedures of (sagittarius socket) that the C ABI must cover; each must
 # be named after some `Scheme:` line of the declarations file.
@@ -53,69 +57,27 @@ class Function:
 
 
 def parse(path):
-    """Returns (functions, comments) of a declarations file.
-
-    Comments are blanked out (keeping every offset) before statements are
-    split at top-level semicolons; a statement that is not a typedef and has
-    the shape `type name(...)` with a sag_ name declares a function.
+    """Returns (functions, comments) of a declarations file, through the
+    shared reader (scripts/sagheader.py): a statement that is not a typedef
+    and has the shape `type name(...)` with a sag_ name declares a function.
     """
     with open(path, encoding="utf-8") as f:
         src = f.read()
-    comments = []
-    chars = list(src)
-    i = 0
-    while i < len(src):
-        if src.startswith("/*", i):
-            j = src.find("*/", i + 2)
-            if j < 0:
-                raise SystemExit("%s: unterminated comment at offset %d" % (path, i))
-            j += 2
-            comments.append(Comment(i, j, src[i:j]))
-            for k in range(i, j):
-                if chars[k] != "\n":
-                    chars[k] = " "
-            i = j
-        elif src.startswith("//", i):
-            j = src.find("\n", i)
-            j = len(src) if j < 0 else j
-            comments.append(Comment(i, j, src[i:j]))
-            for k in range(i, j):
-                chars[k] = " "
-            i = j
-        else:
-            i += 1
-    code = "".join(chars)
-
+    code, spans = sagheader.blank_comments(src)
+    comments = [Comment(i, j, src[i:j]) for i, j in spans]
+    stmts = sagheader.statements(code)
     functions = []
-    depth = 0
-    stmt_start = 0
-    for pos, ch in enumerate(code):
-        if ch in "({":
-            depth += 1
-        elif ch in ")}":
-            depth -= 1
-        elif ch == ";" and depth == 0:
-            text = code[stmt_start:pos]
-            lead = len(text) - len(text.lstrip())
-            body = " ".join(text.split())
-            if not body.startswith("typedef"):
-                m = re.match(r"^[A-Za-z_][\w\s\*]*?\b(sag_\w+)\s*\((.*)\)$", body, re.S)
-                if m:
-                    functions.append(Function(m.group(1), stmt_start + lead, pos + 1))
-            stmt_start = pos + 1
+    for start, end, text in stmts:
+        lead = len(text) - len(text.lstrip())
+        body = " ".join(text.split())
+        m = sagheader.FUNCTION.match(body)
+        if m and not body.startswith("typedef"):
+            functions.append(Function(m.group(1), start + lead, end))
     # A function's doc comment is the last comment between the previous
     # statement and it, with only white space after the comment. A
     # declaration that directly follows another one (no comment, no blank
     # line between them) shares the comment of its group.
-    stmt_ends = [0]
-    depth = 0
-    for pos, ch in enumerate(code):
-        if ch in "({":
-            depth += 1
-        elif ch in ")}":
-            depth -= 1
-        elif ch == ";" and depth == 0:
-            stmt_ends.append(pos + 1)
+    stmt_ends = [0] + [end for _, end, _ in stmts]
     for fn in functions:
         prev_end = max(e for e in stmt_ends if e <= fn.start)
         gap = [c for c in comments if c.start >= prev_end and c.end <= fn.start]

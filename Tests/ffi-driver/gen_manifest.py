@@ -54,8 +54,12 @@ A parameter or result shape this script does not know stops it with an error:
 a new function with a new shape needs a decision here (and a baseline in the
 driver), see Tests/ffi-driver/README.md.
 """
+import os
 import re
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import sagheader  # noqa: E402
 
 # int parameters: name -> role. The driver has a baseline value and a set of
 # out-of-range values for each role.
@@ -125,47 +129,6 @@ def die(msg):
     sys.exit(1)
 
 
-def blank_comments(src):
-    """(code with every comment blanked, keeping offsets; [(start, end)])."""
-    chars = list(src)
-    comments = []
-    i = 0
-    while i < len(src):
-        if src.startswith("/*", i):
-            j = src.find("*/", i + 2)
-            if j < 0:
-                die("unterminated comment at offset %d" % i)
-            j += 2
-        elif src.startswith("//", i):
-            j = src.find("\n", i)
-            j = len(src) if j < 0 else j
-        else:
-            i += 1
-            continue
-        comments.append((i, j))
-        for k in range(i, j):
-            if chars[k] != "\n":
-                chars[k] = " "
-        i = j
-    return "".join(chars), comments
-
-
-def statements(code):
-    """[(start, end, text)] of the top-level statements (split at ;)."""
-    out = []
-    depth = 0
-    start = 0
-    for pos, ch in enumerate(code):
-        if ch in "({":
-            depth += 1
-        elif ch in ")}":
-            depth -= 1
-        elif ch == ";" and depth == 0:
-            out.append((start, pos + 1, code[start:pos]))
-            start = pos + 1
-    return out
-
-
 def parse_enum(body, name):
     entries = []
     value = -1
@@ -213,7 +176,7 @@ def main():
     path = sys.argv[1]
     with open(path, encoding="utf-8") as f:
         src = f.read()
-    code, comments = blank_comments(src)
+    code, comments = sagheader.blank_comments(src)
 
     handle_types = {}   # C type -> kind name
     enums = {}          # enum name -> [(member, value)]
@@ -221,7 +184,7 @@ def main():
     prev_end = 0
     prev_fn_doc = None
     prev_fn_end = -1
-    for start, end, text in statements(code):
+    for start, end, text in sagheader.statements(code):
         body = " ".join(text.split())
         lead = start + (len(text) - len(text.lstrip()))
         # the doc comment: the last comment between the previous statement
