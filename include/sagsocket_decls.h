@@ -81,7 +81,7 @@ typedef struct sag_socket_info sag_socket_info; /* hostname, ip-address, port */
 typedef struct sag_ip_address sag_ip_address;   /* an IPv4 or IPv6 address */
 typedef struct sag_fdset sag_fdset;             /* a set of sockets for select */
 typedef struct sag_error sag_error;             /* a caller-owned error record */
-typedef struct sag_port sag_port;               /* a socket port (reserved) */
+typedef struct sag_port sag_port;               /* a socket port, binary or textual */
 
 /* ===== Statuses and the condition tree ==================================
  *
@@ -156,6 +156,19 @@ typedef enum sag_error_mode {
     SAG_ERROR_MODE_REPLACE = 0,
     SAG_ERROR_MODE_RAISE = 1
 } sag_error_mode;
+
+/* Output buffer modes of socket ports (R6RS buffer-mode). */
+typedef enum sag_buffer_mode {
+    SAG_BUFFER_NONE = 0,   /* each put is sent before it returns (default) */
+    SAG_BUFFER_LINE = 1,   /* held until a linefeed is written */
+    SAG_BUFFER_BLOCK = 2   /* held until the 64 KiB buffer fills */
+} sag_buffer_mode;
+
+/* How the bulk reads of socket ports wait. */
+typedef enum sag_read_mode {
+    SAG_READ_ONCE = 0,     /* Sagittarius's read-once ports (default) */
+    SAG_READ_FULL = 1      /* R6RS: wait for the whole count or end of file */
+} sag_read_mode;
 
 /* ===== Constants (this OS's values; also by name through sag_constant) === */
 typedef enum sag_constant_value {
@@ -322,6 +335,15 @@ sag_socket *sag_error_socket(const sag_error *err);
  * Scheme: socket-read-timeout-error-timeout */
 int64_t sag_error_timeout(const sag_error *err);
 
+/* For a send or a port write that failed partway (send timeout, interrupt,
+ * close, reset): how many bytes of that call reached the kernel before the
+ * failure, so the caller can resume without losing or repeating bytes; 0
+ * for other failures, none, or a bad handle. (Port writes: of the bytes that
+ * call was sending, which may include output held back earlier.)
+ * Scheme: (none; bindings attach it to the condition, as Python's
+ * socket.timeout carries characters_written) */
+size_t sag_error_sent(const sag_error *err);
+
 /* &socket-port and &i/o-port field: the port the failure concerns (borrowed:
  * the handle value, possibly freed since; NULL for failures that concern no
  * port). Scheme: socket-error-port i/o-error-port */
@@ -401,11 +423,14 @@ int sag_socket_recv(sag_socket *s, uint8_t *buf, size_t start, size_t len,
  * writes the count to *sent. MSG_NOSIGNAL is always added. A peer that has
  * gone gives SAG_E_SOCKET with errno EPIPE or ECONNRESET, except that when
  * the caller passed SAG_MSG_NOSIGNAL in flags the call returns SAG_OK with
- * *sent = 0 (Sagittarius's behaviour). On a non-blocking socket it sends
- * what fits: SAG_OK with the count sent, or SAG_E_WOULD_BLOCK when nothing
- * fits. With SO_SNDTIMEO set, a send that cannot go on within it gives
- * SAG_E_SOCKET with errno ETIMEDOUT (the timeout in the error object). Also
- * SAG_E_INTERRUPTED, SAG_E_CLOSED, SAG_E_INVALID, SAG_E_MISUSE.
+ * *sent = the bytes that went before (0 when none: Sagittarius's
+ * behaviour). On a non-blocking socket it sends what fits: SAG_OK with the
+ * count sent, or SAG_E_WOULD_BLOCK when nothing fits. With SO_SNDTIMEO set,
+ * a send that cannot go on within it gives SAG_E_SOCKET with errno ETIMEDOUT
+ * (the timeout in the error object). Also SAG_E_INTERRUPTED, SAG_E_CLOSED,
+ * SAG_E_INVALID, SAG_E_MISUSE. A failure after part of the buffer went
+ * leaves *sent unwritten, as every failure does: sag_error_sent(err) tells
+ * how many bytes reached the kernel.
  * Scheme: socket-send socket-send/range */
 int sag_socket_send(sag_socket *s, const uint8_t *buf, size_t start,
                     size_t count, int flags, size_t *sent, sag_error *err);
@@ -463,8 +488,11 @@ int sag_socket_get_info(sag_socket *s, sag_socket_info **out, sag_error *err);
  * three accessors below) */
 int sag_socket_get_peer(sag_socket *s, sag_socket_info **out, sag_error *err);
 
-/* The host name of a socket-info (the numeric address when no name is
- * known; names are never looked up over the network). Owned by info.
+/* The host name of a socket-info, from getnameinfo(3) ("localhost" for
+ * 127.0.0.1 on most systems), or the numeric address when there is none or
+ * the lookup fails. Looked up on the first call for this info, which may
+ * consult the resolver (DNS for a remote address) and take as long; other
+ * calls, on this socket too, are not held up. Owned by info.
  * Scheme: socket-info-hostname */
 int sag_socket_info_hostname(const sag_socket_info *info, const char **out,
                              sag_error *err);
@@ -482,8 +510,11 @@ int sag_socket_info_port(const sag_socket_info *info, int *out,
  * Scheme: (none; the binding's finalizer) */
 int sag_socket_info_free(sag_socket_info *info);
 
-/* The numeric address string of the address the socket was connected or
- * bound to (e.g. "127.0.0.1"), or NULL (#f). Owned by the socket.
+/* The address the socket was connected to (the peer's, for an accepted
+ * socket) or bound to, as Sagittarius prints it: "host(ip):port", e.g.
+ * "localhost(127.0.0.1):5000", the host as sag_socket_info_hostname finds
+ * it (looked up on the first call, outside any lock); NULL (#f) when there
+ * is none. Owned by the socket.
  * Returns SAG_OK or SAG_E_MISUSE (it works on a closed socket).
  * Scheme: socket-name */
 int sag_socket_name(sag_socket *s, const char **out, sag_error *err);
@@ -760,13 +791,30 @@ int sag_sockaddr_free(sag_sockaddr *sa);
 
 /* ===== Socket ports (API.md 2) ===========================================
  * A port reads and writes its socket through buffers that every port over
- * the same socket shares: 64 KiB of input and 64 KiB of output. Output is
- * sent by sag_port_flush, by sag_port_close, when the buffer fills, and
- * before a read on the same socket would block (so a prompt reaches the peer
- * with no explicit flush). One thread may read a port while another writes
- * it. A binary port's operations on a textual port, or the reverse, give
- * SAG_E_INVALID; any operation on a closed port gives SAG_E_CLOSED, except
- * close itself (idempotent) and sag_port_socket.
+ * the same socket shares: 64 KiB of input and 64 KiB of output. One thread
+ * may read a port while another writes it. A binary port's operations on a
+ * textual port, or the reverse, give SAG_E_INVALID; any operation on a
+ * closed port gives SAG_E_CLOSED, except close itself (idempotent) and
+ * sag_port_socket.
+ *
+ * Output (sag_port_set_buffer_mode). In SAG_BUFFER_NONE, the default as in
+ * Sagittarius, what a put writes is sent before the put returns, one send
+ * per call (a put-string of a long string is one send, not one per
+ * character). In SAG_BUFFER_LINE and SAG_BUFFER_BLOCK, output is held until
+ * a linefeed is written (line), the buffer fills, sag_port_flush,
+ * sag_port_close, or a call on the socket is about to wait for input (a port
+ * read, sag_socket_recv, a select, a selector); and while any call waits for
+ * input on the socket, each put is sent at once. So in no mode does output
+ * sit unsent under a thread waiting for its answer.
+ *
+ * Input (sag_port_set_read_mode). In SAG_READ_ONCE, the default as in
+ * Sagittarius ("read-once" ports), get-bytevector-n, get-string-n and the
+ * -all reads return what is buffered, or, when nothing is, wait for one read
+ * from the socket and return what it brought: they never wait a second
+ * time, and return less than asked for while the connection stays open. In
+ * SAG_READ_FULL (R6RS), get-bytevector-n and get-string-n wait for the whole
+ * count and the -all reads for end of file. get-bytevector-some, get-line
+ * and the single-item reads are the same in both modes.
  *
  * Data that a read hands out as a pointer (`const uint8_t **data`,
  * `const char **utf8`) is owned by the port and stays valid until the next
@@ -849,6 +897,31 @@ int sag_port_ready(sag_port *p, int *out, sag_error *err);
 /* Sends what the port's output buffer holds. Scheme: flush-output-port */
 int sag_port_flush(sag_port *p, sag_error *err);
 
+/* Sets the output buffer mode (SAG_BUFFER_*; another value: SAG_E_INVALID)
+ * of a port, for the textual port and the binary port under it alike;
+ * setting SAG_BUFFER_NONE sends what is held. Ports start in
+ * SAG_BUFFER_NONE. Returns SAG_OK, SAG_E_IO_WRITE (the flush failed),
+ * SAG_E_INVALID (also for an input port), SAG_E_CLOSED, SAG_E_MISUSE.
+ * Scheme: (none; the buffer-mode a binding gives a socket port) */
+int sag_port_set_buffer_mode(sag_port *p, int mode, sag_error *err);
+
+/* The port's output buffer mode (SAG_BUFFER_*) in *out.
+ * Returns SAG_OK, SAG_E_CLOSED, SAG_E_MISUSE, SAG_E_INVALID.
+ * Scheme: output-port-buffer-mode */
+int sag_port_buffer_mode(sag_port *p, int *out, sag_error *err);
+
+/* Sets how the bulk reads wait (SAG_READ_ONCE, the default, or
+ * SAG_READ_FULL; another value: SAG_E_INVALID), for the textual port and
+ * the binary port under it alike. Returns SAG_OK, SAG_E_INVALID (also for an
+ * output port), SAG_E_CLOSED, SAG_E_MISUSE.
+ * Scheme: (none; R6RS waiting reads for C callers) */
+int sag_port_set_read_mode(sag_port *p, int mode, sag_error *err);
+
+/* The port's read mode (SAG_READ_*) in *out.
+ * Returns SAG_OK, SAG_E_CLOSED, SAG_E_MISUSE, SAG_E_INVALID.
+ * Scheme: (none; see sag_port_set_read_mode) */
+int sag_port_read_mode(sag_port *p, int *out, sag_error *err);
+
 /* get-u8: the next byte in *byte, or -1 at end of file. Scheme: get-u8 */
 int sag_port_get_u8(sag_port *p, int *byte, sag_error *err);
 
@@ -856,8 +929,10 @@ int sag_port_get_u8(sag_port *p, int *byte, sag_error *err);
  * Scheme: lookahead-u8 */
 int sag_port_lookahead_u8(sag_port *p, int *byte, sag_error *err);
 
-/* Reads into buf[start, start+len) until it is full or end of file; *count
- * gets the number read (0 with len > 0: end of file).
+/* Reads into buf[start, start+len); *count gets the number read (0 with
+ * len > 0: end of file). SAG_READ_ONCE: what is buffered, or else what one
+ * read from the socket brings (at least 1 byte unless at end of file);
+ * SAG_READ_FULL: until buf is full or end of file.
  * Scheme: get-bytevector-n get-bytevector-n! */
 int sag_port_get_bytevector_n(sag_port *p, uint8_t *buf, size_t start,
                               size_t len, size_t *count, sag_error *err);
@@ -868,8 +943,9 @@ int sag_port_get_bytevector_n(sag_port *p, uint8_t *buf, size_t start,
 int sag_port_get_bytevector_some(sag_port *p, uint8_t *buf, size_t start,
                                  size_t len, size_t *count, sag_error *err);
 
-/* Every byte up to end of file (port-owned; *data NULL when already at end
- * of file). Scheme: get-bytevector-all */
+/* SAG_READ_ONCE: what is buffered, or else what one read from the socket
+ * brings; SAG_READ_FULL: every byte up to end of file. Port-owned; *data
+ * NULL at end of file. Scheme: get-bytevector-all */
 int sag_port_get_bytevector_all(sag_port *p, const uint8_t **data,
                                 size_t *len, sag_error *err);
 
@@ -894,7 +970,10 @@ int sag_port_get_char(sag_port *p, int32_t *ch, sag_error *err);
 int sag_port_lookahead_char(sag_port *p, int32_t *ch, sag_error *err);
 
 /* get-string-n: up to n characters as UTF-8 (port-owned; NULL at end of
- * file) and its length in bytes. Scheme: get-string-n get-string-n! */
+ * file) and its length in bytes. SAG_READ_ONCE (of the binary port under
+ * it): the whole characters buffered, or else those one read brings;
+ * SAG_READ_FULL: n characters unless end of file comes first.
+ * Scheme: get-string-n get-string-n! */
 int sag_port_get_string_n(sag_port *p, size_t n, const char **utf8,
                           size_t *len, sag_error *err);
 
@@ -903,8 +982,9 @@ int sag_port_get_string_n(sag_port *p, size_t n, const char **utf8,
 int sag_port_get_line(sag_port *p, const char **utf8, size_t *len,
                       sag_error *err);
 
-/* get-string-all: every character up to end of file as UTF-8 (port-owned;
- * NULL when already at end of file). Scheme: get-string-all */
+/* get-string-all as UTF-8 (port-owned; NULL at end of file): SAG_READ_ONCE,
+ * the whole characters buffered, or else those one read brings;
+ * SAG_READ_FULL, every character up to end of file. Scheme: get-string-all */
 int sag_port_get_string_all(sag_port *p, const char **utf8, size_t *len,
                             sag_error *err);
 

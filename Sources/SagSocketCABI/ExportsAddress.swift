@@ -36,7 +36,7 @@ private func deliver(_ object: any AnyObject & Sendable, _ kind: HandleKind, _ o
 public func sag_socket_info_hostname(_ i: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ err: OpaquePointer?) -> Int32 {
     guard let o = info(i) else { return misuse(err, "socket-info-hostname", "socket-info") }
     guard let out else { return invalid(err, "socket-info-hostname", "out is NULL") }
-    out.pointee = o.hostname.value
+    out.pointee = o.hostname
     return Status.ok
 }
 

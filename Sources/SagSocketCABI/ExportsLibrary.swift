@@ -142,6 +142,11 @@ public func sag_error_timeout(_ err: OpaquePointer?) -> Int64 {
 }
 
 @c @implementation
+public func sag_error_sent(_ err: OpaquePointer?) -> Int {
+    errorObject(err)?.read { $0.error?.sent } ?? 0
+}
+
+@c @implementation
 public func sag_error_port(_ err: OpaquePointer?) -> OpaquePointer? {
     guard let p = errorObject(err)?.read({ $0.error?.port }) else { return nil }
     return handle(ofPort: p)

@@ -168,6 +168,60 @@ public func sag_port_flush(_ p: OpaquePointer?, _ err: OpaquePointer?) -> Int32 
     }
 }
 
+/// The binary port under a port handle (a textual port's own binary port),
+/// after checking the textual port is open.
+private func withUnderlyingPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString,
+                                _ body: (SocketPort) -> Int32) -> Int32 {
+    handles.with(UnsafeRawPointer(h), .port, as: PortObject.self) { o -> Int32 in
+        switch o.port {
+        case .binary(let b):
+            if b.isClosed || b.isTakenOver { return fail(err, SocketError(.closed, op, "port is closed", socket: o.socket, port: b)) }
+            return body(b)
+        case .text(let t):
+            if t.isClosed { return fail(err, SocketError(.closed, op, "port is closed", socket: o.socket, port: t)) }
+            return body(t.binary)
+        }
+    } ?? misuse(err, op, "port")
+}
+
+@c @implementation
+public func sag_port_set_buffer_mode(_ p: OpaquePointer?, _ mode: Int32, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "set-port-buffer-mode!"
+    return withUnderlyingPort(p, err, op) { b in
+        guard let m = SocketPort.BufferMode(rawValue: mode) else { return invalid(err, op, "unknown buffer mode \(mode)") }
+        return run(err) { () throws(SocketError) in try b.setBufferMode(m) }
+    }
+}
+
+@c @implementation
+public func sag_port_buffer_mode(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "output-port-buffer-mode"
+    return withUnderlyingPort(p, err, op) { b in
+        guard let out else { return invalid(err, op, "out is NULL") }
+        out.pointee = b.bufferMode.rawValue
+        return Status.ok
+    }
+}
+
+@c @implementation
+public func sag_port_set_read_mode(_ p: OpaquePointer?, _ mode: Int32, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "set-port-read-mode!"
+    return withUnderlyingPort(p, err, op) { b in
+        guard let m = SocketPort.ReadMode(rawValue: mode) else { return invalid(err, op, "unknown read mode \(mode)") }
+        return run(err) { () throws(SocketError) in try b.setReadMode(m) }
+    }
+}
+
+@c @implementation
+public func sag_port_read_mode(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "port-read-mode"
+    return withUnderlyingPort(p, err, op) { b in
+        guard let out else { return invalid(err, op, "out is NULL") }
+        out.pointee = b.readMode.rawValue
+        return Status.ok
+    }
+}
+
 // MARK: - Binary
 
 @c @implementation

@@ -57,10 +57,19 @@ final class SockaddrObject: Sendable {
 
 final class SocketInfoObject: Sendable {
     let info: SocketInfo
-    let hostname: CString
-    init(_ info: SocketInfo) {
-        self.info = info
-        hostname = CString(info.hostname)
+    /// The host name, looked up on first request (it may query the resolver).
+    private let name = Mutex<CString?>(nil)
+    init(_ info: SocketInfo) { self.info = info }
+
+    /// The host name, looked up once, outside any lock (a slow resolver
+    /// holds up only the callers asking for the name).
+    var hostname: UnsafePointer<CChar>? {
+        if let known = name.withLock({ $0 }) { return known.value }
+        let looked = CString(info.lookUpHostName())
+        return name.withLock { n in
+            if n == nil { n = looked }
+            return n?.value
+        }
     }
 }
 

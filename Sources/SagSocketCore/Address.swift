@@ -94,19 +94,41 @@ public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension SocketAddress {
+    /// The host's name from getnameinfo(3) ("localhost" for 127.0.0.1 on
+    /// most systems), or the numeric address when the lookup finds none or
+    /// fails. It may ask the resolver (and so DNS, for a remote address):
+    /// call it only when the name is wanted.
+    public func lookUpHostName() -> String? {
+        guard let ip = ipAddress else { return nil }
+        return withSockaddr { Sys.hostName($0, $1) } ?? ip.description
+    }
+
+    /// Sagittarius's label of an address: "host(ip):port", e.g.
+    /// "localhost(127.0.0.1):5000" (socket-name). Looks the name up.
+    public func label() -> String? {
+        guard let ip = ipAddress, let port else { return nil }
+        return "\(lookUpHostName() ?? ip.description)(\(ip)):\(port)"
+    }
+}
+
 /// A socket's own or peer address (socket-info).
 public struct SocketInfo: Sendable {
-    /// The numeric host name; names are never looked up over the network.
-    public let hostname: String
+    public let address: SocketAddress
     public let ipAddress: IPAddress
     public let port: Int
 
     public init?(_ address: SocketAddress) {
         guard let ip = address.ipAddress, let port = address.port else { return nil }
+        self.address = address
         self.ipAddress = ip
-        self.hostname = ip.description
         self.port = port
     }
+
+    /// socket-info-hostname: the host's name, or the numeric address when
+    /// there is none; looked up (getnameinfo(3)) at each call, so callers
+    /// that keep it should cache it.
+    public func lookUpHostName() -> String { address.lookUpHostName() ?? ipAddress.description }
 }
 
 /// One entry of a getaddrinfo chain (or a hint, or an empty addrinfo).

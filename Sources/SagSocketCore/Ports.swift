@@ -2,9 +2,21 @@
 //
 // Every port over one socket shares that socket's two buffers: a 64 KiB
 // input buffer and a 64 KiB output buffer, each behind its own lock, so one
-// thread may read while another writes. Output is flushed by flush, by close,
-// when the buffer fills, and before a read on the same socket would block (so
-// a prompt written before a read reaches the peer with no explicit flush).
+// thread may read while another writes.
+//
+// Output follows the port's buffer mode (R6RS). In `none`, the default as in
+// Sagittarius, each put is sent before it returns (one send per call). In
+// `line` and `block` output is held until a linefeed (line), the buffer
+// fills, a flush, a close, or a call about to wait for this socket to become
+// readable (a port read, socket-recv, a select, a selector); and while any
+// call waits so, every put is sent at once. So output is never left unsent
+// under someone waiting for its answer, in any mode.
+//
+// Input follows the port's read mode. `once`, the default as in Sagittarius
+// ("read-once" ports): get-bytevector-n, get-string-n and the -all reads wait
+// for one read from the socket when nothing is buffered, then return what is
+// there without waiting again. `full` (R6RS): they wait for the whole count,
+// or for end of file.
 
 import Glibc
 import Synchronization
@@ -41,9 +53,9 @@ final class PortBuffers: Sendable {
     /// Guards `inputState`, which reads use in place.
     let inputLock = Mutex(())
     nonisolated(unsafe) let inputState: UnsafeMutablePointer<Input>
+    /// Bytes waiting in it are counted in the socket's `portOutputPending`,
+    /// readable without this lock.
     let output: Mutex<Output>
-    /// Bytes waiting in `output`, readable without its lock.
-    let pending = Atomic<Int>(0)
     /// A flush is sending (holding `output`): it carries what is pending.
     let draining = Atomic<Bool>(false)
 
@@ -60,11 +72,64 @@ final class PortBuffers: Sendable {
         inputState.deallocate()
         output.withLock { $0.base.deallocate() }
     }
+
+    /// Sends what `out` holds. Failures are the socket's own (the port
+    /// layer names the port).
+    func drain(_ out: inout Output, _ socket: Socket, _ op: StaticString) throws(SocketError) {
+        guard out.count > 0 else { return }
+        let n = out.count
+        out.count = 0
+        socket.portOutputPending.store(0, ordering: .sequentiallyConsistent)
+        try send(UnsafeRawBufferPointer(start: out.base, count: n), socket, op)
+    }
+
+    /// Sends port output, all of it (ports wait even on a non-blocking
+    /// socket: a put has no way to report a partial write but the count in
+    /// its error).
+    func send(_ bytes: UnsafeRawBufferPointer, _ socket: Socket, _ op: StaticString) throws(SocketError) {
+        draining.store(true, ordering: .releasing)
+        defer { draining.store(false, ordering: .releasing) }
+        try socket.sendAllWaiting(bytes, op)
+    }
+
+    /// Before a read blocks: sends what is pending, unless a flush is already
+    /// sending it. A writer that holds the buffer only to copy into it is
+    /// waited out (it keeps it for nanoseconds); one stuck sending is not,
+    /// so a reader never waits behind a peer that does not read.
+    func flushBeforeBlocking(_ socket: Socket, _ op: StaticString) throws(SocketError) {
+        while socket.portOutputPending.load(ordering: .sequentiallyConsistent) > 0
+                && !draining.load(ordering: .acquiring) {
+            let done: Void? = try output.withLockIfAvailable { (out: inout Output) throws(SocketError) in
+                try drain(&out, socket, op)
+            }
+            if done != nil { return }
+            sched_yield()
+        }
+    }
 }
 
 /// A binary socket port: input, output or both.
 public final class SocketPort: Sendable {
     public enum Direction: Sendable { case input, output, both }
+
+    /// R6RS buffer modes, for output.
+    public enum BufferMode: Int32, Sendable {
+        /// Each put is sent before it returns (the default).
+        case none = 0
+        /// Held until a linefeed is written (or as in block).
+        case line = 1
+        /// Held until the buffer fills, a flush, a close, or a wait for input.
+        case block = 2
+    }
+
+    /// How bulk reads (get-bytevector-n, get-string-n, the -all reads) wait.
+    public enum ReadMode: Int32, Sendable {
+        /// Sagittarius's read-once ports: wait for one read when nothing is
+        /// buffered, then return what is there (the default).
+        case once = 0
+        /// R6RS: wait for the whole count, or to end of file.
+        case full = 1
+    }
 
     public let socket: Socket
     public let direction: Direction
@@ -75,6 +140,8 @@ public final class SocketPort: Sendable {
 
     let buffers: PortBuffers
     private let closedFlag = Atomic<Bool>(false)
+    private let bufferModeValue = Atomic<Int32>(BufferMode.none.rawValue)
+    private let readModeValue = Atomic<Int32>(ReadMode.once.rawValue)
     /// Set by transcoded-port: the binary port is then closed to direct use
     /// (the textual port names itself in the failures that pass through it).
     let transcoded = Atomic<Bool>(false)
@@ -89,6 +156,31 @@ public final class SocketPort: Sendable {
     }
 
     public var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
+
+    /// Whether transcoded-port took this port over (it is closed to direct use).
+    public var isTakenOver: Bool { transcoded.load(ordering: .acquiring) }
+
+    /// output-port-buffer-mode; set by the binding (R6RS fixes it when a
+    /// port is made; this port can change it at any time: output held under
+    /// the old mode is flushed when the new one is none).
+    public var bufferMode: BufferMode {
+        BufferMode(rawValue: bufferModeValue.load(ordering: .relaxed)) ?? .none
+    }
+
+    public func setBufferMode(_ mode: BufferMode) throws(SocketError) {
+        try check("set-port-buffer-mode!", reading: false, direct: false)
+        bufferModeValue.store(mode.rawValue, ordering: .relaxed)
+        if mode == .none { try flushOutput("set-port-buffer-mode!") }
+    }
+
+    public var readMode: ReadMode {
+        ReadMode(rawValue: readModeValue.load(ordering: .relaxed)) ?? .once
+    }
+
+    public func setReadMode(_ mode: ReadMode) throws(SocketError) {
+        try check("set-port-read-mode!", reading: true, direct: false)
+        readModeValue.store(mode.rawValue, ordering: .relaxed)
+    }
 
     func failure(_ kind: SocketError.Kind, _ op: StaticString, _ detail: String, errno: Int32 = 0) -> SocketError {
         SocketError(kind, op, detail, errno: errno, socket: socket, port: self)
@@ -191,58 +283,48 @@ public final class SocketPort: Sendable {
     }
 
     private func drain(_ out: inout PortBuffers.Output, _ op: StaticString) throws(SocketError) {
-        guard out.count > 0 else { return }
-        let n = out.count
-        out.count = 0
-        buffers.pending.store(0, ordering: .relaxed)
-        try sendOut(UnsafeRawBufferPointer(start: out.base, count: n), op)
+        do throws(SocketError) { try buffers.drain(&out, socket, op) } catch { throw portError(error, reading: false, op) }
     }
 
-    /// Sends port output, all of it (ports wait even on a non-blocking
-    /// socket: a port write cannot report a partial count).
     private func sendOut(_ bytes: UnsafeRawBufferPointer, _ op: StaticString) throws(SocketError) {
-        buffers.draining.store(true, ordering: .releasing)
-        defer { buffers.draining.store(false, ordering: .releasing) }
-        do throws(SocketError) {
-            try socket.sendAllWaiting(bytes, op)
-        } catch {
-            throw portError(error, reading: false, op)
-        }
+        do throws(SocketError) { try buffers.send(bytes, socket, op) } catch { throw portError(error, reading: false, op) }
     }
 
-    /// Before a read blocks: sends what is pending, unless a flush is already
-    /// sending it. A writer that holds the buffer only to copy into it is
-    /// waited out (it keeps it for nanoseconds); one stuck sending is not,
-    /// so a reader never waits behind a peer that does not read.
+    /// Before a read blocks: sends what this socket's ports hold back.
     func flushBeforeBlocking(_ op: StaticString) throws(SocketError) {
-        while buffers.pending.load(ordering: .relaxed) > 0 && !buffers.draining.load(ordering: .acquiring) {
-            let done = try buffers.output.withLockIfAvailable { (out: inout PortBuffers.Output) throws(SocketError) in
-                try drain(&out, op)
-            }
-            if done != nil { return }
-            sched_yield()
-        }
+        do throws(SocketError) { try buffers.flushBeforeBlocking(socket, op) } catch { throw portError(error, reading: false, op) }
     }
 
-    /// Appends bytes to the output buffer, sending when it fills; a write as
-    /// large as the buffer goes out directly.
-    func write(_ bytes: UnsafeRawBufferPointer, _ op: StaticString) throws(SocketError) {
-        guard bytes.count > 0 else { return }
+    /// Writes bytes as the buffer mode says. `endsLine` tells line mode
+    /// whether the bytes hold a linefeed (nil: look for a LF byte).
+    func write(_ bytes: UnsafeRawBufferPointer, _ op: StaticString, endsLine: Bool? = nil) throws(SocketError) {
+        guard bytes.count > 0, let src = bytes.baseAddress else { return }
+        let mode = bufferMode
         try buffers.output.withLock { (out: inout PortBuffers.Output) throws(SocketError) in
             let cap = PortBuffers.capacity
-            if out.count + bytes.count <= cap, let src = bytes.baseAddress {
-                (out.base + out.count).copyMemory(from: src, byteCount: bytes.count)
-                out.count += bytes.count
-                buffers.pending.store(out.count, ordering: .relaxed)
+            if mode == .none && out.count == 0 {
+                try sendOut(bytes, op)  // the common case: no copy, one send
                 return
             }
-            try drain(&out, op)
-            if bytes.count >= cap {
-                try sendOut(bytes, op)
-            } else if let src = bytes.baseAddress {
-                out.base.copyMemory(from: src, byteCount: bytes.count)
-                out.count = bytes.count
-                buffers.pending.store(out.count, ordering: .relaxed)
+            if out.count + bytes.count > cap {
+                try drain(&out, op)
+                if bytes.count >= cap {
+                    try sendOut(bytes, op)
+                    return
+                }
+            }
+            (out.base + out.count).copyMemory(from: src, byteCount: bytes.count)
+            out.count += bytes.count
+            socket.portOutputPending.store(out.count, ordering: .sequentiallyConsistent)
+            let now: Bool
+            switch mode {
+            case .none: now = true
+            case .line: now = endsLine ?? (memchr(src, 0x0A, bytes.count) != nil)
+            case .block: now = false
+            }
+            // A reader waiting on this socket must not wait for this output.
+            if now || socket.readWaiters.load(ordering: .sequentiallyConsistent) > 0 {
+                try drain(&out, op)
             }
         }
     }
@@ -298,25 +380,29 @@ public final class SocketPort: Sendable {
         }
     }
 
-    /// get-bytevector-n! (`all`: until the buffer is full or end of file) and
-    /// get-bytevector-some (`all` false: what is buffered, or what arrives
-    /// next). Returns the count; 0 for a non-empty buffer means end of file.
+    /// get-bytevector-n! (`all` true) and get-bytevector-some (`all`
+    /// false). get-bytevector-some, and get-bytevector-n in read mode once,
+    /// take what is buffered, or else what one read from the socket brings;
+    /// get-bytevector-n in read mode full waits until the buffer is full or
+    /// end of file. Returns the count; 0 for a non-empty buffer means end of
+    /// file.
     public func read(into buffer: UnsafeMutableRawBufferPointer, all: Bool) throws(SocketError) -> Int {
         let op: StaticString = all ? "get-bytevector-n" : "get-bytevector-some"
         try check(op, reading: true)
         guard let dst = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        let waitForAll = all && readMode == .full
         return try withInput(op) { c throws(SocketError) -> Int in
             var got = 0
             while got < buffer.count {
                 if c.available == 0 {
-                    if got > 0 && !all { break }
+                    if got > 0 && !waitForAll { break }
                     guard try c.fill() else { break }
                 }
                 let n = min(c.available, buffer.count - got)
                 (dst + got).copyMemory(from: c.pointer, byteCount: n)
                 c.consume(n)
                 got += n
-                if !all { break }
+                if !waitForAll { break }
             }
             return got
         }
@@ -331,12 +417,15 @@ public final class SocketPort: Sendable {
         }
     }
 
-    /// get-bytevector-all: every byte up to end of file; nil when already
-    /// there. Valid until the next read on this socket's ports.
+    /// get-bytevector-all: in read mode once, what is buffered, or else
+    /// what one read from the socket brings; in read mode full, every byte
+    /// up to end of file. nil at end of file. Valid until the next read on
+    /// this socket's ports.
     public func readAllUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
         try check("get-bytevector-all", reading: true)
+        let once = readMode == .once
         return try withInput("get-bytevector-all", gathering: .bytesAll) { c throws(SocketError) -> UnsafeRawBufferPointer? in
-            try c.takeUntil(nil, .bytesAll)
+            once ? try c.takeAvailable(.bytesAll) : try c.takeUntil(nil, .bytesAll)
         }
     }
 
@@ -399,11 +488,18 @@ struct InputCursor {
         let room = UnsafeMutableRawBufferPointer(start: input.base + input.end, count: cap - input.end)
         let socket = port.socket
         var got: Int?
-        do throws(SocketError) {
-            if port.buffers.pending.load(ordering: .relaxed) > 0 {
+        if socket.portOutputPending.load(ordering: .relaxed) > 0 {
+            // Output held back goes out before this read can wait (its
+            // failure is a write failure); the socket's own wait does this
+            // too, but would report it as a read failure.
+            do throws(SocketError) {
                 got = try socket.recv(into: room, flags: Int32(MSG_DONTWAIT))
-                if got == nil { try port.flushBeforeBlocking(op) }
+            } catch {
+                throw port.portError(error, reading: true, op)
             }
+            if got == nil { try port.flushBeforeBlocking(op) }
+        }
+        do throws(SocketError) {
             if got == nil { got = try socket.recv(into: room) }
         } catch {
             throw port.portError(error, reading: true, op)
@@ -425,6 +521,31 @@ struct InputCursor {
             guard try fill() else { return false }
         }
         return true
+    }
+
+    /// Takes what is buffered, or else what one read brings; nil at end of
+    /// file. Input a failed gathering read of the same kind set aside comes
+    /// first. The view is valid until the next read.
+    mutating func takeAvailable(_ kind: Gathering) throws(SocketError) -> UnsafeRawBufferPointer? {
+        if input.pending == kind {
+            input.pending = nil
+            input.scratch.append(pointer, available)
+            consume(available)
+            return input.scratch.view
+        }
+        input.pending = nil
+        if available == 0 {
+            guard try fill() else { return nil }
+        }
+        let view = UnsafeRawBufferPointer(start: pointer, count: available)
+        input.start = input.end  // not consume(): the view stays where it is
+        return view
+    }
+
+    /// Whether a whole character (of `length(firstByte)` bytes) is buffered
+    /// at `pos`.
+    func hasWhole(at pos: Int, _ length: (UInt8) -> Int) -> Bool {
+        pos < available && available - pos >= length(byte(pos))
     }
 
     /// Takes the bytes up to `delimiter` (consumed, not included), or up to

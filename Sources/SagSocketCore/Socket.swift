@@ -38,7 +38,14 @@ public final class Socket: Sendable {
     /// saves the attempt that would fail with EAGAIN (cleared when a read
     /// fills its buffer, a sign that data is streaming in).
     private let readWaited = Atomic<Bool>(false)
-    private let names = Mutex<[String]>([])
+    /// The address socket-name describes, and its label once looked up.
+    private let named = Mutex<(address: SocketAddress?, label: String?)>((nil, nil))
+    /// Bytes that socket ports hold in this socket's output buffer.
+    let portOutputPending = Atomic<Int>(0)
+    /// Calls (and selectors) waiting for this socket to become readable: a
+    /// port write is sent at once while there are any, so a buffered request
+    /// never sits unsent under a reader waiting for its answer.
+    let readWaiters = Atomic<Int>(0)
     private let failure = Mutex<SocketError?>(nil)
     private let buffers = Mutex<PortBuffers?>(nil)
 
@@ -204,12 +211,53 @@ public final class Socket: Sendable {
         return fd
     }
 
-    /// socket-name: the numeric address the socket was connected or bound to.
-    public var name: String? { names.withLock { $0.last } }
+    /// socket-name: the address the socket was connected to (the peer's,
+    /// for an accepted socket) or bound to, as Sagittarius prints it:
+    /// "host(ip):port", e.g. "localhost(127.0.0.1):5000"; nil when none.
+    /// The host name is looked up (getnameinfo(3)) on the first call, outside
+    /// any lock, and kept.
+    public var name: String? {
+        let (address, label) = named.withLock { $0 }
+        if let label { return label }
+        guard let address, let made = address.label() else { return nil }
+        return named.withLock { n in
+            if n.label == nil, n.address.map({ sameAddress($0, address) }) ?? false { n.label = made }
+            return n.label ?? made
+        }
+    }
 
     func setName(_ address: SocketAddress?) {
-        guard let ip = address?.ipAddress else { return }
-        names.withLock { $0.append(ip.description) }
+        guard let address, address.ipAddress != nil else { return }
+        named.withLock { $0 = (address, nil) }
+    }
+
+    private func sameAddress(_ a: SocketAddress, _ b: SocketAddress) -> Bool {
+        a.length == b.length && withUnsafeBytes(of: a.storage) { x in
+            withUnsafeBytes(of: b.storage) { y in memcmp(x.baseAddress!, y.baseAddress!, Int(a.length)) == 0 }
+        }
+    }
+
+    // MARK: - Port output
+
+    /// Sends what this socket's ports hold back, before a call waits for the
+    /// socket to become readable: a request written to a buffered port is
+    /// then on the wire before anyone waits for its answer.
+    func flushPortOutput(_ op: StaticString) throws(SocketError) {
+        guard portOutputPending.load(ordering: .sequentiallyConsistent) > 0 else { return }
+        guard let b = buffers.withLock({ $0 }) else { return }
+        try b.flushBeforeBlocking(self, op)
+    }
+
+    /// Runs `wait` counted among the readers waiting on this socket, after
+    /// sending the ports' pending output. The count is raised before the
+    /// pending output is looked at, and a port write raises the pending
+    /// count before it looks at the readers: one of the two always sees the
+    /// other, so no write can slip in unsent.
+    func waitingToRead<R>(_ op: StaticString, _ wait: () throws(SocketError) -> R) throws(SocketError) -> R {
+        readWaiters.add(1, ordering: .sequentiallyConsistent)
+        defer { readWaiters.subtract(1, ordering: .sequentiallyConsistent) }
+        try flushPortOutput(op)
+        return try wait()
     }
 
     /// socket-last-error / socket-error-message: the last failure on this socket.
@@ -295,7 +343,9 @@ public final class Socket: Sendable {
             if case .failed(let e) = address.withSockaddr({ Sys.bind(fd, $0, $1) }) {
                 throw SocketError(.socket, "socket-bind!", "cannot bind", errno: e, socket: self)
             }
-            setName(address)
+            // The address really bound (an ephemeral port resolved).
+            let bound = SocketAddress.capture { a, l in if case .ok = Sys.getsockname(fd, a, l) { return true } else { return false } }
+            setName(bound ?? address)
         }
     }
 
@@ -361,9 +411,10 @@ public final class Socket: Sendable {
                                closedAs: SocketError.Kind, _ op: StaticString) throws(SocketError) {
         let d = deadline ?? readDeadline()
         deadline = d
-        if try waitFor(Int16(POLLIN), fd, deadline: d, since: epoch0, closedAs: closedAs, op) == 0 {
-            throw readTimeoutError(op)
+        let revents = try waitingToRead(op) { () throws(SocketError) -> Int16 in
+            try waitFor(Int16(POLLIN), fd, deadline: d, since: epoch0, closedAs: closedAs, op)
         }
+        if revents == 0 { throw readTimeoutError(op) }
     }
 
     private func readDeadline() -> Deadline {
@@ -435,8 +486,10 @@ public final class Socket: Sendable {
 
     /// socket-send/range: sends all of `buffer` (looping over partial sends).
     /// A peer that has gone throws `.socket` (EPIPE/ECONNRESET), except that
-    /// with MSG_NOSIGNAL in `flags` it returns 0. On a non-blocking socket it
-    /// sends what fits and returns nil when nothing fits.
+    /// with MSG_NOSIGNAL in `flags` it returns the count sent before (0 when
+    /// none). On a non-blocking socket it sends what fits and returns nil
+    /// when nothing fits. A failure after part of the buffer went (send
+    /// timeout, interruption, reset, close) carries that count in `sent`.
     public func send(_ buffer: UnsafeRawBufferPointer, flags: Int32 = 0) throws(SocketError) -> Int? {
         try transmit("socket-send", buffer, flags, to: nil)
     }
@@ -459,7 +512,7 @@ public final class Socket: Sendable {
             let nosignalGiven = flags & Int32(MSG_NOSIGNAL) != 0
             var sent = 0
             var deadline: Deadline? = nil
-            repeat {
+            do throws(SocketError) { repeat {
                 let base = buffer.baseAddress.map { $0 + sent }
                 let left = buffer.count - sent
                 let r: SysResult<Int>
@@ -480,16 +533,21 @@ public final class Socket: Sendable {
                     let d = deadline ?? (t > 0 ? .after(micros: t) : .never)
                     deadline = d
                     if try waitFor(Int16(POLLOUT), fd, deadline: d, since: epoch0, closedAs: .closed, op) == 0 {
-                        throw SocketError(.socket, op, "send timed out after \(t) µs (SO_SNDTIMEO) with \(sent) bytes sent",
+                        throw SocketError(.socket, op, "send timed out after \(t) µs (SO_SNDTIMEO)",
                                           errno: ETIMEDOUT, socket: self, timeoutMicros: t)
                     }
                 case .failed(let e) where (e == EPIPE || e == ECONNRESET) && nosignalGiven:
-                    return 0
+                    return sent
                 case .failed(let e):
                     throw SocketError(.socket, op, e == EPIPE || e == ECONNRESET ? "the peer has gone" : "send failed",
                                       errno: e, socket: self)
                 }
-            } while sent < buffer.count
+            } while sent < buffer.count } catch {
+                var e = error
+                e.sent = sent
+                if sent > 0 { e.detail += " (\(sent) of \(buffer.count) bytes sent)" }
+                throw e
+            }
             return sent
         }
     }

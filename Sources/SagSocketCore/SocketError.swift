@@ -80,6 +80,9 @@ public struct SocketError: Error, Sendable, CustomStringConvertible {
     public var timeoutMicros: Int64?
     /// A getaddrinfo error code (EAI_*), 0 if none.
     public var resolverCode: Int32
+    /// For a send or a port write that failed partway: how many bytes of
+    /// the call reached the kernel before the failure (0 otherwise).
+    public var sent: Int = 0
 
     public init(_ kind: Kind, _ operation: StaticString, _ detail: String, errno: Int32 = 0,
                 socket: Socket? = nil, node: String? = nil, service: String? = nil,

@@ -153,6 +153,18 @@ enum Sys {
         return String(decoding: buffer[..<end], as: UTF8.self)
     }
 
+    /// getnameinfo(3) of an address's host: its name, or its numeric form
+    /// when no name is found (no NI_NAMEREQD); nil when the call fails.
+    /// May consult the resolver (hosts file, DNS): call it only on demand.
+    static func hostName(_ addr: UnsafePointer<sockaddr>, _ len: socklen_t) -> String? {
+        var host = [CChar](repeating: 0, count: 1025)  // NI_MAXHOST
+        let r = host.withUnsafeMutableBufferPointer { b in
+            Glibc.getnameinfo(addr, len, b.baseAddress, socklen_t(b.count), nil, 0, NI_NUMERICSERV)
+        }
+        guard r == 0 else { return nil }
+        return host.withUnsafeBufferPointer { b in b.baseAddress.map { String(cString: $0) } }
+    }
+
     static func inetNtop(_ family: Int32, _ src: UnsafeRawPointer) -> String? {
         var buffer = [UInt8](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         let ok = buffer.withUnsafeMutableBufferPointer { b in

@@ -133,8 +133,10 @@ public final class TextPort: Sendable {
     /// file. Input is consumed only when the read completes, so a retryable
     /// failure (timeout, would-block, interrupt) loses nothing; a line longer
     /// than the buffer is consumed as it goes and kept for the retry.
+    /// With `once`, it stops at the first character that is not wholly
+    /// buffered once it has one (read-once: no second wait).
     private func gather(_ c: inout InputCursor, _ op: StaticString, _ kind: Gathering,
-                        line: Bool, limit: Int) throws(SocketError) -> UnsafeRawBufferPointer? {
+                        line: Bool, limit: Int, once: Bool = false) throws(SocketError) -> UnsafeRawBufferPointer? {
         let resuming = c.input.pending == kind
         c.input.pending = nil
         if !resuming {
@@ -148,7 +150,10 @@ public final class TextPort: Sendable {
         var skip = c.input.skipLineFeed
         var reachedEnd = false
         do throws(SocketError) {
+            let utf8 = codec == .utf8
+            let length = { (b: UInt8) -> Int in utf8 ? utf8Length(b) : 1 }
             while chars < limit {
+                if once && chars > 0 && !c.hasWhole(at: pos, length) { break }
                 if pos > PortBuffers.capacity - 4 {
                     // The buffer is all this one read: consume what is decoded.
                     c.consume(pos)
@@ -246,24 +251,26 @@ public final class TextPort: Sendable {
         return UnsafeRawBufferPointer(start: p, count: len)
     }
 
-    /// get-string-n: up to `count` characters as UTF-8; nil at end of file.
+    /// get-string-n: up to `count` characters as UTF-8 (read mode once: those
+    /// buffered, or else those one read brings); nil at end of file.
     public func readStringUnsafe(count: Int) throws(SocketError) -> UnsafeRawBufferPointer? {
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-string-n"
             try check(op, reading: true)
             return try binary.withInput(op, gathering: .textString) { c throws(SocketError) -> UnsafeRawBufferPointer? in
-                try gather(&c, op, .textString, line: false, limit: count)
+                try gather(&c, op, .textString, line: false, limit: count, once: binary.readMode == .once)
             }
         }
     }
 
-    /// get-string-all: every character up to end of file; nil when at it.
+    /// get-string-all: every character up to end of file (read mode once:
+    /// those buffered, or else those one read brings); nil when at it.
     public func readAllUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-string-all"
             try check(op, reading: true)
             return try binary.withInput(op, gathering: .textAll) { c throws(SocketError) -> UnsafeRawBufferPointer? in
-                try gather(&c, op, .textAll, line: false, limit: Int.max)
+                try gather(&c, op, .textAll, line: false, limit: Int.max, once: binary.readMode == .once)
             }
         }
     }
@@ -289,7 +296,7 @@ public final class TextPort: Sendable {
             var out = Scratch()
             defer { out.release() }
             try encode(char, into: &out, op)
-            try binary.write(out.view, op)
+            try binary.write(out.view, op, endsLine: char == 0x0A)
         }
     }
 
@@ -315,7 +322,7 @@ public final class TextPort: Sendable {
                 try encode(ch, into: &out, op)
                 i += n
             }
-            try binary.write(out.view, op)
+            try binary.write(out.view, op, endsLine: memchr(base, 0x0A, text.count) != nil)
         }
     }
 

@@ -36,7 +36,9 @@ struct PortRobustnessTests {
         let (server, client, accepted) = try loopbackPair()
         defer { server.close(); client.close(); accepted.close() }
         try client.setNonblocking(true)
-        let text = try TextPort(SocketPort(client))
+        let binary = SocketPort(client)
+        try binary.setReadMode(.full)  // get-string-all waits for end of file
+        let text = try TextPort(binary)
         #expect(try accepted.sendString("abc") == 3)
         sleepMillis(50)
         expectFailure(.wouldBlock) { _ = try text.getAll() }

@@ -187,6 +187,7 @@ struct PortTests {
             }
         }
         let port = SocketPort(client)
+        try port.setReadMode(.full)
         let total = 4 << 20
         let writer = OSThread {
             var chunk = [UInt8](repeating: 0, count: 1024)

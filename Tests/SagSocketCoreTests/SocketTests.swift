@@ -20,10 +20,13 @@ struct ClientServerTests {
         #expect(client.service == String(try port(of: server)))
         #expect(server.node == nil)
         #expect(server.service == "0")
-        #expect(client.name == "127.0.0.1")
+        // socket-name: "host(ip):port", the peer's for a connected socket
+        let label = try #require(client.name)
+        #expect(label.hasSuffix("(127.0.0.1):\(try port(of: server))"))
+        #expect(!label.hasPrefix("("))
         #expect(try client.fileDescriptor() >= 0)
         let peer = try info(try client.peerAddress())
-        #expect(peer.hostname == "127.0.0.1")
+        #expect(!peer.lookUpHostName().isEmpty)
         #expect(peer.port == (try port(of: server)))
         #expect(peer.ipAddress.bytes == [127, 0, 0, 1])
         #expect(!peer.ipAddress.isV6)
@@ -46,7 +49,7 @@ struct ClientServerTests {
         #expect(try accepted.recvString() == "v6")
         let peer = try info(try accepted.peerAddress())
         #expect(peer.ipAddress.isV6)
-        #expect(peer.hostname == "::1")
+        #expect(!peer.lookUpHostName().isEmpty)
         #expect(peer.ipAddress.description == "::1")
     }
 
@@ -394,7 +397,10 @@ struct LowLevelTests {
         defer { listener.close() }
         try listener.bind(to: try #require(ai.address))
         try listener.listen(backlog: 8)
-        #expect(listener.name == "127.0.0.1")
+        // bound to port 0: the name carries the port really bound
+        let bound = try #require(try listener.localAddress()?.port)
+        #expect(bound > 0)
+        #expect(listener.name?.hasSuffix("(127.0.0.1):\(bound)") == true)
         let address = try #require(try listener.localAddress())
         let c = try Socket(ai)
         defer { c.close() }

@@ -263,16 +263,32 @@ typedef struct {
     sag_port *p;
     uint8_t *buf;
     size_t start, len;
-    int some; /* 1: get-bytevector-some, 0: get-bytevector-n */
+    int some; /* 1: get-bytevector-some, 0: get-bytevector-n, or a READ_* */
     int st;
     size_t count;
+    const void *data; /* READ_ALL, READ_STRING_N, READ_STRING_ALL */
     atomic_int done;
     pthread_t th;
 } read_job;
 
+enum { READ_ALL = 2, READ_STRING_N = 3, READ_STRING_ALL = 4 };
+static const char *const read_names[] = {
+    "sag_port_get_bytevector_n", "sag_port_get_bytevector_some",
+    "sag_port_get_bytevector_all", "sag_port_get_string_n",
+    "sag_port_get_string_all"};
+
 static void *read_job_main(void *arg) {
     read_job *j = arg;
-    if (j->some)
+    if (j->some == READ_ALL)
+        j->st = sag_port_get_bytevector_all(
+            j->p, (const uint8_t **)&j->data, &j->count, NULL);
+    else if (j->some == READ_STRING_N)
+        j->st = sag_port_get_string_n(j->p, j->len, (const char **)&j->data,
+                                      &j->count, NULL);
+    else if (j->some == READ_STRING_ALL)
+        j->st = sag_port_get_string_all(j->p, (const char **)&j->data,
+                                        &j->count, NULL);
+    else if (j->some)
         j->st = sag_port_get_bytevector_some(j->p, j->buf, j->start, j->len,
                                              &j->count, NULL);
     else
@@ -296,11 +312,10 @@ static void read_must_not_block(read_job *j, sag_socket *peer, int wait_ms,
     if (atomic_load(&j->done)) {
         atomic_fetch_add(&g_pass, 1);
     } else {
-        check_fail(__FILE__, line,
-                   j->some ? "sag_port_get_bytevector_some returns without "
-                             "blocking"
-                           : "sag_port_get_bytevector_n returns without "
-                             "blocking",
+        char what[120];
+        snprintf(what, sizeof what, "%s returns without blocking",
+                 read_names[j->some]);
+        check_fail(__FILE__, line, what,
                    "it blocked; unblocking it with one more byte from the "
                    "peer");
         peer_send(peer, "!", 1);
@@ -478,7 +493,9 @@ static void test_binary_reads(void) {
     CHECK_EQ(cnt, 4);
     CHECK_LIT(buf, 8, "..CDEF..");
 
-    /* get-bytevector-n blocks until n bytes have come, over several sends. */
+    /* Read mode full: get-bytevector-n blocks until n bytes have come,
+     * over several sends. */
+    CHECK_ST(sag_port_set_read_mode(p, SAG_READ_FULL, E), SAG_OK);
     {
         sender_t sd;
         sender_init(&sd, b, 0, 40, END_NONE);
@@ -492,6 +509,7 @@ static void test_binary_reads(void) {
         CHECK_LIT(buf, cnt, "123456789");
         SENDER_JOIN(&sd);
     }
+    CHECK_ST(sag_port_set_read_mode(p, SAG_READ_ONCE, E), SAG_OK);
 
     /* get-bytevector-some does not block when data is buffered. */
     {
@@ -581,9 +599,11 @@ static void test_binary_reads(void) {
     CHECK_ST(sag_port_free(p), SAG_OK);
     free_pair(a, b);
 
-    /* get-bytevector-n when the peer closes early: what came, then EOF. */
+    /* get-bytevector-n (read mode full) when the peer closes early: what
+     * came, then EOF. */
     make_pair(&a, &b);
     CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    CHECK_ST(sag_port_set_read_mode(p, SAG_READ_FULL, E), SAG_OK);
     {
         sender_t sd;
         sender_init(&sd, b, 0, 50, END_CLOSE);
@@ -603,10 +623,11 @@ static void test_binary_reads(void) {
     CHECK_ST(sag_port_free(p), SAG_OK);
     free_pair(a, b);
 
-    /* get-bytevector-all: everything up to EOF (buffered part included),
-     * then NULL. */
+    /* get-bytevector-all (read mode full): everything up to EOF (buffered
+     * part included), then NULL. */
     make_pair(&a, &b);
     CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    CHECK_ST(sag_port_set_read_mode(p, SAG_READ_FULL, E), SAG_OK);
     {
         sender_t sd;
         sender_init(&sd, b, 0, 30, END_SHUT_WR);
@@ -855,11 +876,12 @@ static void test_text_ops(void) {
     free_ports(t, bin);
     free_pair(a, b);
 
-    /* get-string-all over several sends (a character split between two),
-     * with crlf translated. */
+    /* get-string-all (read mode full) over several sends (a character
+     * split between two), with crlf translated. */
     make_pair(&a, &b);
     make_text(a, SAG_CODEC_UTF8, SAG_EOL_CRLF, SAG_ERROR_MODE_RAISE, &bin,
               &t);
+    CHECK_ST(sag_port_set_read_mode(t, SAG_READ_FULL, E), SAG_OK);
     {
         sender_t sd;
         sender_init(&sd, b, 0, 30, END_SHUT_WR);
@@ -1157,6 +1179,7 @@ static void test_duplex(void) {
     ep.s = b;
     pthread_create(&ep.th, NULL, echo_main, &ep);
     CHECK_ST(sag_socket_port(a, 1, &j.p, E), SAG_OK);
+    CHECK_ST(sag_port_set_read_mode(j.p, SAG_READ_FULL, E), SAG_OK);
     j.src = src;
     j.dst = dst;
     pthread_create(&j.tr, NULL, duplex_reader, &j);
@@ -1181,6 +1204,7 @@ static void test_duplex(void) {
 }
 
 /* --- auto-flush before a blocking read ----------------------------------- */
+static const char *const mode_names[] = {"none", "line", "block"};
 typedef struct {
     sag_socket *s;
     uint8_t got[64];
@@ -1208,9 +1232,12 @@ static void test_autoflush(void) {
     sag_socket *a, *b;
     pong_peer pp;
 
-    section("output is flushed before a read that would block");
-    for (int variant = 0; variant < 3; variant++) {
+    section("output is flushed before a read that would block, in every "
+            "buffer mode");
+    for (int run = 0; run < 9; run++) {
+        int variant = run % 3, mode = run / 3;
         sag_port *p = NULL, *q = NULL, *t = NULL;
+        printf("   buffer mode %s:", mode_names[mode]);
         make_pair(&a, &b);
         memset(&pp, 0, sizeof pp);
         pp.s = b;
@@ -1218,6 +1245,7 @@ static void test_autoflush(void) {
         if (variant == 0) {
             printf("   binary socket-port\n");
             CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+            CHECK_ST(sag_port_set_buffer_mode(p, mode, E), SAG_OK);
             CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"ping\n", 0,
                                              5, E),
                      SAG_OK);
@@ -1226,12 +1254,14 @@ static void test_autoflush(void) {
             printf("   textual port\n");
             make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &p,
                       &t);
+            CHECK_ST(sag_port_set_buffer_mode(t, mode, E), SAG_OK);
             CHECK_ST(sag_port_put_string(t, "ping\n", 0, 5, E), SAG_OK);
             EXPECT_LINE(t, "pong");
         } else {
             printf("   socket-output-port, then socket-input-port\n");
             CHECK_ST(sag_socket_output_port(a, &q, E), SAG_OK);
             CHECK_ST(sag_socket_input_port(a, &p, E), SAG_OK);
+            CHECK_ST(sag_port_set_buffer_mode(q, mode, E), SAG_OK);
             CHECK_ST(sag_port_put_bytevector(q, (const uint8_t *)"ping\n", 0,
                                              5, E),
                      SAG_OK);
@@ -1244,6 +1274,291 @@ static void test_autoflush(void) {
         CHECK_ST(sag_port_free(p), SAG_OK);
         free_pair(a, b);
     }
+}
+
+/* --- buffer modes: when a put reaches the peer ---------------------------- */
+
+/* What the peer can read right now, without waiting (up to cap bytes). */
+static size_t peer_drain_now(sag_socket *peer, uint8_t *buf, size_t cap) {
+    size_t got = 0;
+    while (got < cap) {
+        size_t r = 0;
+        int st = sag_socket_recv(peer, buf, got, cap - got, SAG_MSG_DONTWAIT,
+                                 &r, NULL);
+        if (st != SAG_OK || r == 0)
+            break;
+        got += r;
+    }
+    return got;
+}
+
+static void test_buffer_modes(void) {
+    sag_socket *a, *b;
+    sag_port *p = NULL, *bin = NULL, *t = NULL;
+    uint8_t buf[16384];
+    static char big[10000];
+    int mode = -1;
+    size_t n;
+
+    section("buffer modes: none sends each put at once, line at a linefeed, "
+            "block when flushed");
+    make_pair(&a, &b);
+    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    CHECK_ST(sag_port_buffer_mode(p, &mode, E), SAG_OK);
+    CHECK_EQ(mode, SAG_BUFFER_NONE); /* the default, as in Sagittarius */
+    /* none: in the peer's receive queue as soon as the put returns
+     * (loopback delivers a send before it returns). */
+    CHECK_ST(sag_port_put_u8(p, 'x', E), SAG_OK);
+    n = peer_drain_now(b, buf, sizeof buf);
+    CHECK_LIT(buf, n, "x");
+    CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"abc", 0, 3, E),
+             SAG_OK);
+    n = peer_drain_now(b, buf, sizeof buf);
+    CHECK_LIT(buf, n, "abc");
+
+    /* line: held until a linefeed */
+    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_LINE, E), SAG_OK);
+    CHECK_ST(sag_port_buffer_mode(p, &mode, E), SAG_OK);
+    CHECK_EQ(mode, SAG_BUFFER_LINE);
+    CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"ab", 0, 2, E),
+             SAG_OK);
+    CHECK_EQ(peer_drain_now(b, buf, sizeof buf), 0);
+    CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"c\nd", 0, 3, E),
+             SAG_OK);
+    n = peer_drain_now(b, buf, sizeof buf);
+    CHECK_LIT(buf, n, "abc\nd");
+
+    /* block: held until a flush; switching to none sends what is held */
+    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_OK);
+    CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"1\n2\n", 0, 4, E),
+             SAG_OK);
+    CHECK_EQ(peer_drain_now(b, buf, sizeof buf), 0);
+    CHECK_ST(sag_port_flush(p, E), SAG_OK);
+    n = peer_drain_now(b, buf, sizeof buf);
+    CHECK_LIT(buf, n, "1\n2\n");
+    CHECK_ST(sag_port_put_u8(p, 'z', E), SAG_OK);
+    CHECK_EQ(peer_drain_now(b, buf, sizeof buf), 0);
+    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_NONE, E), SAG_OK);
+    n = peer_drain_now(b, buf, sizeof buf);
+    CHECK_LIT(buf, n, "z");
+    CHECK_ST(sag_port_set_buffer_mode(p, 3, E), SAG_E_INVALID);
+    CHECK_ST(sag_port_set_buffer_mode(p, -1, E), SAG_E_INVALID);
+    CHECK_ST(sag_port_free(p), SAG_OK);
+    free_pair(a, b);
+
+    /* A textual port: put-string of a long string in mode none arrives
+     * whole at once; line mode flushes at a linefeed character even when the
+     * eol style writes no LF byte (cr). */
+    memset(big, 'q', sizeof big - 1);
+    make_pair(&a, &b);
+    make_text(a, SAG_CODEC_UTF8, SAG_EOL_CR, SAG_ERROR_MODE_RAISE, &bin, &t);
+    CHECK_ST(sag_port_buffer_mode(t, &mode, E), SAG_OK);
+    CHECK_EQ(mode, SAG_BUFFER_NONE);
+    CHECK_ST(sag_port_put_string(t, big, 0, sizeof big - 1, E), SAG_OK);
+    n = peer_drain_now(b, buf, sizeof buf);
+    CHECK_EQ(n, sizeof big - 1);
+    CHECK_ST(sag_port_set_buffer_mode(t, SAG_BUFFER_LINE, E), SAG_OK);
+    CHECK_ST(sag_port_buffer_mode(bin, &mode, E), SAG_E_CLOSED); /* taken over */
+    CHECK_ST(sag_port_put_string(t, "ab", 0, 2, E), SAG_OK);
+    CHECK_EQ(peer_drain_now(b, buf, sizeof buf), 0);
+    CHECK_ST(sag_port_put_char(t, '\n', E), SAG_OK);
+    n = peer_drain_now(b, buf, sizeof buf);
+    CHECK_LIT(buf, n, "ab\r");
+    free_ports(t, bin);
+    free_pair(a, b);
+
+    /* An input port has no buffer mode to set. */
+    make_pair(&a, &b);
+    CHECK_ST(sag_socket_input_port(a, &p, E), SAG_OK);
+    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_E_INVALID);
+    CHECK_ST(sag_port_set_read_mode(p, SAG_READ_FULL, E), SAG_OK);
+    CHECK_ST(sag_port_free(p), SAG_OK);
+    CHECK_ST(sag_socket_output_port(a, &p, E), SAG_OK);
+    CHECK_ST(sag_port_set_read_mode(p, SAG_READ_FULL, E), SAG_E_INVALID);
+    CHECK_ST(sag_port_free(p), SAG_OK);
+    free_pair(a, b);
+}
+
+/* --- no stall: output reaches the peer under a waiting reader ------------ */
+
+/* The peer: waits for the 3-byte request "req", then answers "ans". */
+typedef struct {
+    sag_socket *s;
+    uint8_t got[8];
+    size_t n;
+    pthread_t th;
+} answer_peer;
+
+static void *answer_main(void *arg) {
+    answer_peer *ap = arg;
+    ap->n = recv_n(ap->s, ap->got, 3, NULL); /* 10 s read timeout */
+    if (ap->n == 3 && memcmp(ap->got, "req", 3) == 0)
+        peer_send(ap->s, "ans", 3);
+    return NULL;
+}
+
+typedef struct {
+    sag_port *p;
+    uint8_t buf[8];
+    size_t n;
+    int st;
+    pthread_t th;
+} blocked_reader;
+
+static void *blocked_reader_main(void *arg) {
+    blocked_reader *r = arg;
+    r->st = sag_port_get_bytevector_n(r->p, r->buf, 0, 3, &r->n, NULL);
+    return NULL;
+}
+
+static void test_no_stall(void) {
+    static const char *const ways[] = {
+        "reader blocked first, then a put from another thread",
+        "a put, then socket-read-select", "a put, then socket-recv"};
+
+    section("no stall: a put reaches the peer while its answer is awaited, "
+            "in every buffer mode");
+    for (int mode = 0; mode < 3; mode++) {
+        for (int way = 0; way < 3; way++) {
+            sag_socket *a, *b;
+            sag_port *p = NULL;
+            answer_peer ap;
+            printf("   %s: %s\n", mode_names[mode], ways[way]);
+            make_pair(&a, &b);
+            memset(&ap, 0, sizeof ap);
+            ap.s = b;
+            pthread_create(&ap.th, NULL, answer_main, &ap);
+            CHECK_ST(sag_socket_port(a, 0, &p, E), SAG_OK);
+            CHECK_ST(sag_port_set_buffer_mode(p, mode, E), SAG_OK);
+            CHECK_ST(sag_socket_set_read_timeout(a, 5 * 1000000LL, E),
+                     SAG_OK);
+            if (way == 0) {
+                blocked_reader r;
+                memset(&r, 0, sizeof r);
+                r.p = p;
+                pthread_create(&r.th, NULL, blocked_reader_main, &r);
+                sleep_ms(100); /* the reader is blocked in recv by now */
+                /* no linefeed: line mode would hold it but for the reader */
+                CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"req", 0,
+                                                 3, E),
+                         SAG_OK);
+                JOIN(r.th, 30);
+                CHECK_ST(r.st, SAG_OK); /* not a 5 s read timeout */
+                CHECK_LIT(r.buf, r.n, "ans");
+            } else {
+                CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"req", 0,
+                                                 3, E),
+                         SAG_OK);
+                if (way == 1) {
+                    sag_socket *ready[1] = {NULL};
+                    size_t nready = 99;
+                    CHECK_ST(sag_socket_read_select(5 * 1000000LL, &a, 1,
+                                                    ready, &nready, E),
+                             SAG_OK);
+                    CHECK_EQ(nready, 1); /* 0 would be the 5 s timeout */
+                }
+                uint8_t buf[8];
+                size_t n = recv_n(a, buf, 3, NULL);
+                CHECK_LIT(buf, n, "ans");
+            }
+            JOIN(ap.th, 30);
+            CHECK_LIT(ap.got, ap.n, "req");
+            CHECK_ST(sag_port_free(p), SAG_OK);
+            free_pair(a, b);
+        }
+    }
+}
+
+/* --- read-once ports ------------------------------------------------------ */
+
+static void test_read_once(void) {
+    sag_socket *a, *b;
+    sag_port *p = NULL, *bin = NULL, *t = NULL;
+    uint8_t buf[64];
+    read_job j;
+    int mode = -1;
+
+    section("read-once: bulk reads return what one read brings");
+    make_pair(&a, &b);
+    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    CHECK_ST(sag_port_read_mode(p, &mode, E), SAG_OK);
+    CHECK_EQ(mode, SAG_READ_ONCE); /* the default, as in Sagittarius */
+    memset(&j, 0, sizeof j);
+    j.p = p;
+    j.buf = buf;
+
+    /* get-bytevector-n of 10 with 5 sent and the connection open: 5 */
+    PEER_SEND_LIT(b, "hello");
+    j.len = 10;
+    j.some = 0;
+    read_must_not_block(&j, b, 3000, __LINE__);
+    CHECK_ST(j.st, SAG_OK);
+    CHECK_LIT(buf, j.count, "hello");
+
+    /* what is buffered is taken without another read */
+    PEER_SEND_LIT(b, "0123456789");
+    sleep_ms(50);
+    j.len = 4;
+    read_must_not_block(&j, b, 3000, __LINE__);
+    CHECK_LIT(buf, j.count, "0123");
+    j.len = 10;
+    read_must_not_block(&j, b, 3000, __LINE__);
+    CHECK_LIT(buf, j.count, "456789");
+
+    /* get-bytevector-all: what is there, then the next arrival, then EOF */
+    PEER_SEND_LIT(b, "abc");
+    j.some = READ_ALL;
+    read_must_not_block(&j, b, 3000, __LINE__);
+    CHECK_ST(j.st, SAG_OK);
+    CHECK_LIT(j.data, j.count, "abc");
+    SEND_NOW_LIT(b, "de", END_SHUT_WR);
+    read_must_not_block(&j, b, 3000, __LINE__);
+    CHECK_LIT(j.data, j.count, "de");
+    read_must_not_block(&j, b, 3000, __LINE__);
+    CHECK(j.data == NULL);
+    CHECK_ST(sag_port_set_read_mode(p, 2, E), SAG_E_INVALID);
+    CHECK_ST(sag_port_free(p), SAG_OK);
+    free_pair(a, b);
+
+    /* get-string-n and get-string-all: whole characters only; a character
+     * split between two sends comes with the next read. */
+    make_pair(&a, &b);
+    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    CHECK_ST(sag_port_read_mode(t, &mode, E), SAG_OK);
+    CHECK_EQ(mode, SAG_READ_ONCE);
+    memset(&j, 0, sizeof j);
+    j.p = t;
+    PEER_SEND_LIT(b, "h\xC3");
+    sleep_ms(50);
+    j.some = READ_STRING_N;
+    j.len = 10;
+    read_must_not_block(&j, b, 3000, __LINE__);
+    CHECK_ST(j.st, SAG_OK);
+    CHECK_LIT(j.data, j.count, "h");
+    PEER_SEND_LIT(b, "\xA9llo");
+    sleep_ms(50);
+    read_must_not_block(&j, b, 3000, __LINE__);
+    CHECK_LIT(j.data, j.count, "\xC3\xA9llo");
+    PEER_SEND_LIT(b, "wor");
+    j.some = READ_STRING_ALL;
+    read_must_not_block(&j, b, 3000, __LINE__);
+    CHECK_LIT(j.data, j.count, "wor");
+    /* read mode full on the textual port: waits for all n characters */
+    CHECK_ST(sag_port_set_read_mode(t, SAG_READ_FULL, E), SAG_OK);
+    {
+        sender_t sd;
+        const char *s = NULL;
+        size_t len = 0;
+        sender_init(&sd, b, 50, 50, END_NONE);
+        SENDER_LIT(&sd, "ab");
+        SENDER_LIT(&sd, "cd");
+        sender_start(&sd);
+        CHECK_ST(sag_port_get_string_n(t, 4, &s, &len, E), SAG_OK);
+        CHECK_LIT(s, len, "abcd");
+        SENDER_JOIN(&sd);
+    }
+    free_ports(t, bin);
+    free_pair(a, b);
 }
 
 static void test_close(void) {
@@ -1384,6 +1699,7 @@ static void test_close(void) {
     /* A port whose socket was freed: SAG_E_CLOSED, no crash. */
     make_pair(&a, &b);
     CHECK_ST(sag_socket_port(a, 0, &p, E), SAG_OK);
+    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_OK);
     CHECK_ST(sag_socket_free(a), SAG_OK);
     CHECK_ST(sag_error_clear(E), SAG_OK);
     CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED);
@@ -1774,9 +2090,23 @@ static void test_errors(void) {
     CHECK_ST(sag_port_free(p), SAG_OK);
     free_pair(a, b);
 
-    /* &i/o-write: a flush to a reset connection */
+    /* &i/o-write: a put (buffer mode none) to a reset connection */
     make_pair(&a, &b);
     CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    peer_reset(b);
+    CHECK_ST(sag_error_clear(E), SAG_OK);
+    CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"data", 0, 4, E),
+             SAG_E_IO_WRITE);
+    CHECK(sag_error_errno(E) == ECONNRESET || sag_error_errno(E) == EPIPE);
+    CHECK_EQ(sag_error_sent(E), 0);
+    CHECK_EPORT(E, p);
+    CHECK_ST(sag_port_free(p), SAG_OK);
+    free_pair(a, b);
+
+    /* &i/o-write: a flush (buffer mode block) to a reset connection */
+    make_pair(&a, &b);
+    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_OK);
     peer_reset(b);
     CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"data", 0, 4, E),
              SAG_OK);
@@ -1799,6 +2129,7 @@ static void test_errors(void) {
     free_pair(a, b);
     make_pair(&a, &b);
     make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    CHECK_ST(sag_port_set_buffer_mode(t, SAG_BUFFER_BLOCK, E), SAG_OK);
     peer_reset(b);
     CHECK_ST(sag_port_put_string(t, "data\n", 0, 5, E), SAG_OK);
     CHECK_ST(sag_error_clear(E), SAG_OK);
@@ -1811,6 +2142,7 @@ static void test_errors(void) {
     /* close whose flush fails: SAG_E_IO_WRITE, the port closed anyway */
     make_pair(&a, &b);
     CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_OK);
     peer_reset(b);
     CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"data", 0, 4, E),
              SAG_OK);
@@ -1828,6 +2160,7 @@ static void test_errors(void) {
     /* free with a failing flush: SAG_OK */
     make_pair(&a, &b);
     CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_OK);
     peer_reset(b);
     CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"data", 0, 4, E),
              SAG_OK);
@@ -1860,6 +2193,9 @@ int main(void) {
     test_long_line();
     test_duplex();
     test_autoflush();
+    test_buffer_modes();
+    test_no_stall();
+    test_read_once();
     test_close();
     test_shutdown_ready();
     test_errors();

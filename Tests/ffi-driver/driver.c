@@ -206,6 +206,7 @@ static int retcheck_of(const char *s, int *kind, const char *fn)
     if (strcmp(s, "str!") == 0) return RC_STR_NONNULL;
     if (strcmp(s, "str?") == 0) return RC_STR_NULLABLE;
     if (strcmp(s, "timeout") == 0) return RC_TIMEOUT;
+    if (strcmp(s, "size") == 0) return RC_SIZE;
     if (strncmp(s, "handle!:", 8) == 0 || strncmp(s, "handle?:", 8) == 0) {
         *kind = kind_index(s + 8);
         if (*kind < 0)

@@ -48,7 +48,8 @@ function's success or failure), status-value (a sag_status member that is the
 answer, not a failure), version,
 count (>= 0), bool (0 or 1), kind (a sag_kind member), errno (>= 0),
 str! (never NULL), str? (may be NULL), handle!:K, handle?:K (a borrowed
-handle, never NULL / may be NULL), timeout (>= -1), void.
+handle, never NULL / may be NULL), timeout (>= -1), size (a size_t byte
+count; 0 for a bad handle), void.
 
 A parameter or result shape this script does not know stops it with an error:
 a new function with a new shape needs a decision here (and a baseline in the
@@ -83,6 +84,7 @@ INT_ROLES = {
     "eol_style": "eol",
     "error_mode": "errmode",
     "byte": "byte",
+    "mode": "mode",          # sag_buffer_mode or sag_read_mode
 }
 # int32_t parameters (Unicode scalar values): name -> role.
 INT32_ROLES = {"ch": "char"}
@@ -372,6 +374,8 @@ def main():
             check = "str!" if "never null" in lowdoc else "str?"
         elif ret == "int64_t" and "timeout" in name:
             check = "timeout"
+        elif ret == "size_t":
+            check = "size"  # a byte count: any value; 0 for a bad handle
         elif handle_kind_of(ret) is not None:
             check = ("handle!:" if "never null" in lowdoc else "handle?:") + handle_kind_of(ret)
         elif ret == "void":

@@ -492,7 +492,9 @@ static void s_echo(void)
         expect("sag_socket_service", CI("sag_socket_service", A_P(c), A_P(&service), A_P(e)), ST_OK);
         char svc[16];
         snprintf(svc, sizeof svc, "%d", port);
-        CHECK(name && strcmp(name, "127.0.0.1") == 0, "echo: socket-name %s", str_or_null(name));
+        char label[300];
+        snprintf(label, sizeof label, "%s(127.0.0.1):%d", host ? host : "?", port);
+        CHECK(name && strcmp(name, label) == 0, "echo: socket-name %s, expected %s", str_or_null(name), label);
         CHECK(node && strcmp(node, "127.0.0.1") == 0, "echo: socket-node %s", str_or_null(node));
         CHECK(service && strcmp(service, svc) == 0, "echo: socket-service %s", str_or_null(service));
         expect("sag_socket_is_closed", CI("sag_socket_is_closed", A_P(c), A_P(&closed), A_P(e)), ST_OK);

@@ -103,6 +103,8 @@ static const struct {
     {"sag_socket_setsockopt_duration", "timeout_us", "=-1|=-2|=INT64_MIN", "SAG_E_INVALID"},
     {"sag_port_put_u8", "byte", "=-1|=INT_MIN|=INT_MAX|=256", "SAG_E_INVALID"},
     {"sag_port_put_char", "ch", "=-1|=INT_MIN|=INT_MAX|=0xD800|=0x110000", "SAG_E_INVALID"},
+    {"sag_port_set_buffer_mode", "mode", "=-1|=INT_MIN|=INT_MAX|=3", "SAG_E_INVALID"},
+    {"sag_port_set_read_mode", "mode", "=-1|=INT_MIN|=INT_MAX|=3", "SAG_E_INVALID"},
 };
 
 static int label_in(const char *label, const char *labels)
@@ -196,7 +198,7 @@ static const char *int_baseline(const char *role)
         {"value", "1"}, {"how", "#SAG_SHUT_RDWR"}, {"backlog", "5"}, {"bool", "1"},
         {"index", "0"}, {"status", "#SAG_E_CLOSED"}, {"kind", "#SAG_E_IO"},
         {"codec", "#SAG_CODEC_UTF8"}, {"eol", "#SAG_EOL_LF"}, {"errmode", "#SAG_ERROR_MODE_REPLACE"},
-        {"byte", "65"}, {"char", "9786"},
+        {"byte", "65"}, {"char", "9786"}, {"mode", "0"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].role, role) == 0)
@@ -373,6 +375,7 @@ static void int_variants(int pi, const char *role)
         {"errmode", {2}, 1, {"=2"}},
         {"byte", {256, 0, 255}, 3, {"=256", "=0", "=255"}},
         {"char", {0xD800, 0x110000, 0}, 3, {"=0xD800", "=0x110000", "=0"}},
+        {"mode", {3}, 1, {"=3"}},
     };
     add(pi, OP_INT, -1, 0, 0, ANY, "=-1");
     add(pi, OP_INT, INT_MIN, 0, 0, ANY, "=INT_MIN");
@@ -848,6 +851,7 @@ static void run_case(int fi, const variant_t *v)
             switch (f->rc) {
             case RC_ERRNO: ok = r.i == 0; break;
             case RC_TIMEOUT: ok = r.l == -1; break;
+            case RC_SIZE: ok = r.z == 0; break;
             case RC_HANDLE_NULLABLE: ok = r.p == NULL; break;
             case RC_STR_NULLABLE: ok = r.p == NULL; break;
             case RC_STR_NONNULL: ok = r.p && !*(const char *)r.p; break;
