@@ -21,8 +21,9 @@
  *               (goal lib/raw >= 1.0 for both)
  *   put         1 GiB written in 1 KiB sag_port_put_bytevector calls, then
  *               sag_port_flush, against 1 KiB send(2) calls; a receiver
- *               thread drains with 1 MiB recvs; throughput
- *               (goal lib/raw >= 3.0)
+ *               thread drains with 1 MiB recvs; throughput. Two rows: the
+ *               port in buffer mode none, the default (each put is one
+ *               send: goal lib/raw >= 0.95), and in block (goal >= 3.0)
  *
  * Both sides connect the same way to the same raw listener, with
  * TCP_NODELAY on (the library turns it on for every connected socket).
@@ -253,8 +254,9 @@ static double put_raw(void)
     return (double)n_put / (r.end - t0);
 }
 
-/* bytes/s: 1 KiB sag_port_put_bytevector calls, then sag_port_flush */
-static double put_lib(void)
+/* bytes/s: 1 KiB sag_port_put_bytevector calls, then sag_port_flush, on a
+ * port in buffer mode `mode` */
+static double put_lib(int mode)
 {
     pthread_t th;
     drain_result r;
@@ -267,6 +269,7 @@ static double put_lib(void)
         die("pthread_create");
     s = lib_connect();
     SAG(sag_socket_port(s, 1, &p, err));
+    SAG(sag_port_set_buffer_mode(p, mode, err));
     t0 = now();
     for (off = 0; off < n_put; off += PUT_CHUNK)
         SAG(sag_port_put_bytevector(p, put_buf, 0, PUT_CHUNK, err));
@@ -277,6 +280,8 @@ static double put_lib(void)
     check_drained("lib put-bytevector", &r);
     return (double)n_put / (r.end - t0);
 }
+static double put_lib_none(void) { return put_lib(SAG_BUFFER_NONE); }
+static double put_lib_block(void) { return put_lib(SAG_BUFFER_BLOCK); }
 
 /* ---- settings ----------------------------------------------------------- */
 static void parse_env(void)
@@ -291,15 +296,16 @@ static void parse_env(void)
 }
 
 /* ---- main --------------------------------------------------------------- */
-enum { M_LINES_RAW, M_LINES_BIN, M_LINES_TEXT, M_PUT_RAW, M_PUT_LIB, N_M };
+enum { M_LINES_RAW, M_LINES_BIN, M_LINES_TEXT, M_PUT_RAW, M_PUT_LIB,
+       M_PUT_NONE, N_M };
 
 static const struct table table = {44, 15, 11, 13};
 
 int main(void)
 {
-    double *v[N_M], *ratio_bin, *ratio_text, *ratio_put;
-    double m_bin, m_text, m_put;
-    char rb[32], rt[32], rp[32], a[32], b[32];
+    double *v[N_M], *ratio_bin, *ratio_text, *ratio_put, *ratio_none;
+    double m_bin, m_text, m_put, m_none;
+    char rb[32], rt[32], rp[32], rn[32], a[32], b[32];
     int r, i;
 
     parse_env();
@@ -316,7 +322,8 @@ int main(void)
     ratio_bin = calloc((size_t)rounds, sizeof(double));
     ratio_text = calloc((size_t)rounds, sizeof(double));
     ratio_put = calloc((size_t)rounds, sizeof(double));
-    if (!ratio_bin || !ratio_text || !ratio_put)
+    ratio_none = calloc((size_t)rounds, sizeof(double));
+    if (!ratio_bin || !ratio_text || !ratio_put || !ratio_none)
         die_errno("calloc");
 
     /* n_lines lines of 39 printable characters (varying) and LF */
@@ -351,21 +358,24 @@ int main(void)
             v[M_LINES_BIN][r] = lines_lib_binary();
             v[M_LINES_TEXT][r] = lines_lib_text();
             v[M_PUT_RAW][r] = put_raw();
-            v[M_PUT_LIB][r] = put_lib();
+            v[M_PUT_LIB][r] = put_lib_block();
+            v[M_PUT_NONE][r] = put_lib_none();
         } else {
             v[M_LINES_TEXT][r] = lines_lib_text();
             v[M_LINES_BIN][r] = lines_lib_binary();
             v[M_LINES_RAW][r] = lines_raw();
-            v[M_PUT_LIB][r] = put_lib();
+            v[M_PUT_NONE][r] = put_lib_none();
+            v[M_PUT_LIB][r] = put_lib_block();
             v[M_PUT_RAW][r] = put_raw();
         }
         ratio_bin[r] = v[M_LINES_BIN][r] / v[M_LINES_RAW][r];
         ratio_text[r] = v[M_LINES_TEXT][r] / v[M_LINES_RAW][r];
         ratio_put[r] = v[M_PUT_LIB][r] / v[M_PUT_RAW][r];
+        ratio_none[r] = v[M_PUT_NONE][r] / v[M_PUT_RAW][r];
         fprintf(stderr, "bench_ports: round %d/%d (%s first): lib/raw binary "
-                "get-line %.3f, text get-line %.3f, put %.3f\n", r + 1,
-                rounds, r % 2 == 0 ? "raw" : "lib", ratio_bin[r],
-                ratio_text[r], ratio_put[r]);
+                "get-line %.3f, text get-line %.3f, put none %.3f, put block "
+                "%.3f\n", r + 1, rounds, r % 2 == 0 ? "raw" : "lib",
+                ratio_bin[r], ratio_text[r], ratio_none[r], ratio_put[r]);
         if (verbose)
             fprintf(stderr, "  raw getline %.2f, lib binary %.2f, lib text "
                     "%.2f Mlines/s; raw send %.0f, lib put %.0f MiB/s\n",
@@ -377,9 +387,11 @@ int main(void)
     m_bin = median(ratio_bin, rounds);
     m_text = median(ratio_text, rounds);
     m_put = median(ratio_put, rounds);
+    m_none = median(ratio_none, rounds);
     range(ratio_bin, rounds, 2, rb, sizeof rb);
     range(ratio_text, rounds, 2, rt, sizeof rt);
     range(ratio_put, rounds, 2, rp, sizeof rp);
+    range(ratio_none, rounds, 2, rn, sizeof rn);
 
     table_head(&table);
     snprintf(a, sizeof a, "%.2f Ml/s", median(v[M_LINES_RAW], rounds) / 1e6);
@@ -390,8 +402,11 @@ int main(void)
     table_row(&table, "lines: text get-line (utf-8, lf) vs getline", a, b,
               m_text, rt, "lib/raw>=1.0", m_text >= 1.0);
     snprintf(a, sizeof a, "%.0f MiB/s", median(v[M_PUT_RAW], rounds) / MIB);
+    snprintf(b, sizeof b, "%.0f MiB/s", median(v[M_PUT_NONE], rounds) / MIB);
+    table_row(&table, "1 KiB put-bytevector (mode none) vs send", a, b,
+              m_none, rn, "lib/raw>=0.95", m_none >= 0.95);
     snprintf(b, sizeof b, "%.0f MiB/s", median(v[M_PUT_LIB], rounds) / MIB);
-    table_row(&table, "1 KiB put-bytevector + flush vs 1 KiB send", a, b,
+    table_row(&table, "1 KiB put-bytevector (block) + flush vs send", a, b,
               m_put, rp, "lib/raw>=3.0", m_put >= 3.0);
     printf("\nAll ratios are rates: higher is better for lib. Lines: %ld of "
            "%d bytes per measurement; puts: %.3f GiB.\n", n_lines, LINE_LEN,
@@ -402,6 +417,7 @@ int main(void)
     free(ratio_bin);
     free(ratio_text);
     free(ratio_put);
+    free(ratio_none);
     free(lines_buf);
     close(listen_fd);
     sag_error_free(err);
