@@ -11,19 +11,31 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 CC ?= cc
 
-VERSION := 1.0.0
-ABI := 1
+# The version and the ABI (SONAME) number are written once, in sagsocket.h.
+VERSION := $(shell python3 scripts/sagheader.py version include/sagsocket.h)
+ABI := $(shell python3 scripts/sagheader.py abi include/sagsocket.h)
 LIBNAME := libsagsocket.so
 SONAME := $(LIBNAME).$(ABI)
 REALNAME := $(LIBNAME).$(VERSION)
 
 BUILD := build
 SWIFT_CONFIG ?= release
+# -z nodelete: the library must stay mapped once loaded, even after dlclose,
+# because threads that used it hold pthread keys whose destructors (closing the
+# thread's wake eventfd, freeing its last-error object) are code in this
+# library and run when those threads exit.
 SWIFT_FLAGS := -c $(SWIFT_CONFIG) -Xswiftc -static-stdlib --disable-local-rpath \
   -Xlinker --version-script=$(CURDIR)/$(BUILD)/sagsocket.map \
   -Xlinker -soname=$(SONAME) -Xlinker -z -Xlinker nodelete
 STAGE := $(CURDIR)/$(BUILD)/stage
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
+
+# sagsocket.pc from its template, for the current PREFIX, into $(1).
+define make_pc
+sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+    pkgconfig/sagsocket.pc.in > $(1)
+endef
 
 .PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test ffi-test abi-test
 all: lib
@@ -43,9 +55,7 @@ $(BUILD)/lib/$(REALNAME): $(SWIFT_SOURCES) include/sagsocket.h include/sagsocket
 	ln -sf $(REALNAME) $(BUILD)/lib/$(SONAME)
 	ln -sf $(SONAME) $(BUILD)/lib/$(LIBNAME)
 	cp include/sagsocket.h include/sagsocket_decls.h $(BUILD)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    pkgconfig/sagsocket.pc.in > $(BUILD)/pkgconfig/sagsocket.pc
+	$(call make_pc,$(BUILD)/pkgconfig/sagsocket.pc)
 
 lib: $(BUILD)/lib/$(REALNAME)
 
@@ -55,9 +65,7 @@ install: lib
 	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
 	install -m 0644 include/sagsocket.h include/sagsocket_decls.h $(DESTDIR)$(INCLUDEDIR)/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    pkgconfig/sagsocket.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/sagsocket.pc
+	$(call make_pc,$(DESTDIR)$(LIBDIR)/pkgconfig/sagsocket.pc)
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)

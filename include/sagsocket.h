@@ -15,12 +15,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The version of this header. sag_version_number() gives the library's. */
+/* The version of this header: the one place it is written (the library, the
+ * Makefile and the tests all read it from here). sag_version_number() and
+ * sag_version_string() give the library's. 1.1 added the port buffer and
+ * read modes and sag_error_sent, and made ports unbuffered and read-once by
+ * default. */
 #define SAG_VERSION_MAJOR 1
-#define SAG_VERSION_MINOR 0
+#define SAG_VERSION_MINOR 1
 #define SAG_VERSION_PATCH 0
-#define SAG_VERSION_NUMBER 10000
-#define SAG_VERSION_STRING "1.0.0"
+#define SAG_VERSION_NUMBER \
+    (SAG_VERSION_MAJOR * 10000 + SAG_VERSION_MINOR * 100 + SAG_VERSION_PATCH)
+#define SAG_VERSION_STR_(x) #x
+#define SAG_VERSION_XSTR_(x) SAG_VERSION_STR_(x)
+#define SAG_VERSION_STRING                                                    \
+    SAG_VERSION_XSTR_(SAG_VERSION_MAJOR) "." SAG_VERSION_XSTR_(               \
+        SAG_VERSION_MINOR) "." SAG_VERSION_XSTR_(SAG_VERSION_PATCH)
 /* The ABI version: the SONAME is libsagsocket.so.SAG_ABI_VERSION. */
 #define SAG_ABI_VERSION 1
 

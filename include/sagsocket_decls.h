@@ -237,18 +237,20 @@ const char *sag_version_string(void);
 /* Looks a constant up by name, with or without the SAG_ prefix
  * ("AF_INET6" or "SAG_AF_INET6"), and writes its value for this OS.
  * Returns SAG_OK, or SAG_E_INVALID for a NULL or unknown name.
- * Scheme: AF_UNSPEC AF_INET AF_INET6 SOCK_STREAM ... (every constant of API.md 8)
- */
+ * Scheme: AF_UNSPEC AF_INET AF_INET6 SOCK_STREAM ... (every constant of
+ * docs/reference.md section 8) */
 int sag_constant(const char *name, int *value);
 
 /* The number of constants that sag_constant_at enumerates. Never fails.
- * Scheme: (none; with sag_constant_at, lists the constants of API.md 8) */
+ * Scheme: (none; with sag_constant_at, lists the constants of
+ * docs/reference.md section 8) */
 int sag_constant_count(void);
 
 /* The index-th constant (0 <= index < sag_constant_count()): its name without
  * the prefix (a static string) and its value. SAG_E_INVALID when the index is
  * out of range or an out-parameter is NULL.
- * Scheme: (none; with sag_constant_count, lists the constants of API.md 8) */
+ * Scheme: (none; with sag_constant_count, lists the constants of
+ * docs/reference.md section 8) */
 int sag_constant_at(int index, const char **name, int *value);
 
 /* ===== Status tree ======================================================== */
@@ -357,7 +359,7 @@ sag_port *sag_error_port(const sag_error *err);
  */
 int sag_handle_kind(const void *handle);
 
-/* ===== Client and server sockets (API.md 1) ============================== */
+/* ===== Client and server sockets (docs/reference.md section 1) =========== */
 
 /* Resolves node/service with getaddrinfo (hints family, socktype, flags,
  * protocol) and tries every address in order until one connects; the new
@@ -474,7 +476,7 @@ int sag_socket_free(sag_socket *s);
  * Scheme: thread-interrupt! (of a thread blocked on this socket) */
 int sag_socket_interrupt(sag_socket *s, sag_error *err);
 
-/* ===== Socket information (API.md 3) ===================================== */
+/* ===== Socket information (docs/reference.md section 3) ================== */
 
 /* getsockname(2) as a new socket-info, or *out = NULL (#f) when there is none.
  * Returns SAG_OK, SAG_E_CLOSED, SAG_E_MISUSE, SAG_E_NOMEM.
@@ -563,7 +565,7 @@ int sag_ip_address_to_bytes(const sag_ip_address *ip, uint8_t *buf,
  * Scheme: (none; the binding's finalizer) */
 int sag_ip_address_free(sag_ip_address *ip);
 
-/* ===== Low level (API.md 4) ============================================== */
+/* ===== Low level (docs/reference.md section 4) =========================== */
 
 /* socket(2) with SOCK_CLOEXEC. Later sends never raise SIGPIPE.
  * Returns SAG_OK; SAG_E_SOCKET (errno) when the OS refuses (#f in Scheme);
@@ -646,7 +648,7 @@ int sag_socket_set_read_timeout(sag_socket *s, int64_t timeout_us,
 int sag_socket_get_read_timeout(sag_socket *s, int64_t *timeout_us,
                                 sag_error *err);
 
-/* ===== Select and fdsets (API.md 5) ======================================
+/* ===== Select and fdsets (docs/reference.md section 5) =====================
  * Waiting on no socket at all with no timeout (nothing could end or
  * interrupt it) is SAG_E_INVALID; with a timeout it just sleeps.
  * An fdset is an ordered set of sockets (insertion order). It holds socket
@@ -723,7 +725,7 @@ int sag_socket_error_select(int64_t timeout_us, sag_socket *const *socks,
                             size_t n, sag_socket **ready, size_t *nready,
                             sag_error *err);
 
-/* ===== Addrinfo and sockaddr (API.md 6) ================================== */
+/* ===== Addrinfo and sockaddr (docs/reference.md section 6) =============== */
 
 /* A new addrinfo with every slot 0 and no sockaddr. Scheme: make-addrinfo */
 int sag_make_addrinfo(sag_addrinfo **out, sag_error *err);
@@ -789,7 +791,7 @@ int sag_sockaddr_ip_address(const sag_sockaddr *sa, sag_ip_address **out,
  * Scheme: (none; the binding's finalizer) */
 int sag_sockaddr_free(sag_sockaddr *sa);
 
-/* ===== Socket ports (API.md 2) ===========================================
+/* ===== Socket ports (docs/reference.md section 2) ==========================
  * A port reads and writes its socket through buffers that every port over
  * the same socket shares: 64 KiB of input and 64 KiB of output. One thread
  * may read a port while another writes it. A binary port's operations on a

@@ -1,5 +1,5 @@
 // ExportsAddress.swift: socket-info, ip-address, addrinfo and sockaddr
-// (API.md sections 3 and 6).
+// (docs/reference.md §3 and §6).
 
 import CSagSocket
 import SagSocketCore

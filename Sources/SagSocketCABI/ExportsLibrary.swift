@@ -4,16 +4,17 @@
 import CSagSocket
 import SagSocketCore
 
-private let versionString: StaticString = "1.0.0"
-private let versionNumber: Int32 = 10000
+// The version comes from sagsocket.h, where it is written once.
+private let versionString = CString("\(SAG_VERSION_MAJOR).\(SAG_VERSION_MINOR).\(SAG_VERSION_PATCH)")
 
 @c @implementation
-public func sag_version_number() -> Int32 { versionNumber }
-
-@c @implementation
-public func sag_version_string() -> UnsafePointer<CChar>? {
-    UnsafeRawPointer(versionString.utf8Start).assumingMemoryBound(to: CChar.self)
+public func sag_version_number() -> Int32 {
+    // SAG_VERSION_NUMBER is an expression Swift does not import: the same one.
+    Int32(SAG_VERSION_MAJOR * 10000 + SAG_VERSION_MINOR * 100 + SAG_VERSION_PATCH)
 }
+
+@c @implementation
+public func sag_version_string() -> UnsafePointer<CChar>? { versionString.value }
 
 // MARK: - Constants
 
@@ -56,16 +57,16 @@ private func staticCString(_ s: StaticString) -> UnsafePointer<CChar>? {
 public func sag_status_is(_ status: Int32, _ kind: Int32) -> Int32 { Status.isA(status, kind) ? 1 : 0 }
 
 @c @implementation
-public func sag_status_parent(_ status: Int32) -> Int32 { Status.info(status)?.parent ?? 0 }
+public func sag_status_parent(_ status: Int32) -> Int32 { Status.parent(status) ?? 0 }
 
 @c @implementation
 public func sag_status_name(_ status: Int32) -> UnsafePointer<CChar>? {
-    staticCString(Status.info(status)?.name ?? "&sag-unknown")
+    staticCString(Status.text(status)?.name ?? "&sag-unknown")
 }
 
 @c @implementation
 public func sag_status_message(_ status: Int32) -> UnsafePointer<CChar>? {
-    staticCString(Status.info(status)?.message ?? "unknown status")
+    staticCString(Status.text(status)?.message ?? "unknown status")
 }
 
 // MARK: - Error objects

@@ -1,4 +1,4 @@
-// ExportsPort.swift: socket ports (API.md section 2).
+// ExportsPort.swift: socket ports (docs/reference.md §2).
 
 import CSagSocket
 import SagSocketCore

@@ -1,4 +1,4 @@
-// ExportsSelect.swift: fdsets and select (API.md section 5).
+// ExportsSelect.swift: fdsets and select (docs/reference.md §5).
 
 import CSagSocket
 import SagSocketCore

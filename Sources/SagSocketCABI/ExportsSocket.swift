@@ -1,4 +1,4 @@
-// ExportsSocket.swift: sockets (API.md sections 1, 3, 4 and 10).
+// ExportsSocket.swift: sockets (docs/reference.md §1, §3, §4 and §10).
 // Each function checks its arguments, looks its handles up, calls the core
 // and maps the outcome to a status; nothing more.
 

@@ -1,27 +1,28 @@
 // Status.swift: the one place where conditions become C statuses, and the
 // status tree that sag_status_is / _parent / _name / _message answer from.
 
+import CSagSocket
 import SagSocketCore
 
-/// Statuses, as in sagsocket_decls.h.
+/// Statuses: the values of enum sag_status in sagsocket_decls.h.
 enum Status {
-    static let ok: Int32 = 0
-    static let io: Int32 = -1
-    static let hostNotFound: Int32 = -2
-    static let socket: Int32 = -3
-    static let connection: Int32 = -4
-    static let closed: Int32 = -5
-    static let readTimeout: Int32 = -6
-    static let port: Int32 = -7
-    static let invalid: Int32 = -8
-    static let misuse: Int32 = -9
-    static let noMemory: Int32 = -10
-    static let wouldBlock: Int32 = -11
-    static let interrupted: Int32 = -12
-    static let ioRead: Int32 = -13
-    static let ioWrite: Int32 = -14
-    static let ioDecoding: Int32 = -15
-    static let ioEncoding: Int32 = -16
+    static let ok = SAG_OK.rawValue
+    static let io = SAG_E_IO.rawValue
+    static let hostNotFound = SAG_E_HOST_NOT_FOUND.rawValue
+    static let socket = SAG_E_SOCKET.rawValue
+    static let connection = SAG_E_CONNECTION.rawValue
+    static let closed = SAG_E_CLOSED.rawValue
+    static let readTimeout = SAG_E_READ_TIMEOUT.rawValue
+    static let port = SAG_E_PORT.rawValue
+    static let invalid = SAG_E_INVALID.rawValue
+    static let misuse = SAG_E_MISUSE.rawValue
+    static let noMemory = SAG_E_NOMEM.rawValue
+    static let wouldBlock = SAG_E_WOULD_BLOCK.rawValue
+    static let interrupted = SAG_E_INTERRUPTED.rawValue
+    static let ioRead = SAG_E_IO_READ.rawValue
+    static let ioWrite = SAG_E_IO_WRITE.rawValue
+    static let ioDecoding = SAG_E_IO_DECODING.rawValue
+    static let ioEncoding = SAG_E_IO_ENCODING.rawValue
 
     /// The status of a core condition kind.
     static func of(_ kind: SocketError.Kind) -> Int32 {
@@ -44,42 +45,48 @@ enum Status {
         }
     }
 
-    struct Info {
-        let parent: Int32
-        let name: StaticString
-        let message: StaticString
+    /// The parent of a status (0 for a root), nil for a value that is no
+    /// status. The tree is the core's (SocketError.Kind.parent); the one
+    /// status of the ABI's own, SAG_E_MISUSE (a bad handle), refines
+    /// SAG_E_INVALID.
+    static func parent(_ status: Int32) -> Int32? {
+        if status == ok { return 0 }
+        if status == misuse { return invalid }
+        guard let kind = SocketError.Kind.allCases.first(where: { of($0) == status }) else { return nil }
+        return kind.parent.map(of) ?? 0
     }
 
-    /// The tree: every status, its parent (0 for a root), name and message.
-    static func info(_ status: Int32) -> Info? {
+    /// The condition name and message of a status, nil for a value that is
+    /// no status.
+    static func text(_ status: Int32) -> (name: StaticString, message: StaticString)? {
         switch status {
-        case ok: return Info(parent: 0, name: "", message: "success")
-        case io: return Info(parent: 0, name: "&i/o", message: "input/output error")
-        case hostNotFound: return Info(parent: io, name: "&host-not-found", message: "the node and service cannot be resolved or reached")
-        case socket: return Info(parent: io, name: "&socket", message: "socket operation failed")
-        case connection: return Info(parent: socket, name: "&socket-connection", message: "connection failed")
-        case closed: return Info(parent: socket, name: "&socket-closed", message: "socket is closed")
-        case readTimeout: return Info(parent: socket, name: "&socket-read-timeout", message: "read timed out")
-        case port: return Info(parent: socket, name: "&socket-port", message: "socket port operation failed")
-        case invalid: return Info(parent: 0, name: "&assertion", message: "invalid argument")
-        case misuse: return Info(parent: invalid, name: "&sag-misuse", message: "not a live handle of the expected kind")
-        case noMemory: return Info(parent: 0, name: "&sag-out-of-memory", message: "out of memory")
-        case wouldBlock: return Info(parent: 0, name: "&sag-would-block", message: "the non-blocking operation would block")
-        case interrupted: return Info(parent: 0, name: "&sag-interrupted", message: "interrupted by another thread")
-        case ioRead: return Info(parent: io, name: "&i/o-read", message: "reading from the port failed")
-        case ioWrite: return Info(parent: io, name: "&i/o-write", message: "writing to the port failed")
-        case ioDecoding: return Info(parent: io, name: "&i/o-decoding", message: "malformed input for the port's codec")
-        case ioEncoding: return Info(parent: io, name: "&i/o-encoding", message: "a character the port's codec cannot encode")
+        case ok: return ("", "success")
+        case io: return ("&i/o", "input/output error")
+        case hostNotFound: return ("&host-not-found", "the node and service cannot be resolved or reached")
+        case socket: return ("&socket", "socket operation failed")
+        case connection: return ("&socket-connection", "connection failed")
+        case closed: return ("&socket-closed", "socket is closed")
+        case readTimeout: return ("&socket-read-timeout", "read timed out")
+        case port: return ("&socket-port", "socket port operation failed")
+        case invalid: return ("&assertion", "invalid argument")
+        case misuse: return ("&sag-misuse", "not a live handle of the expected kind")
+        case noMemory: return ("&sag-out-of-memory", "out of memory")
+        case wouldBlock: return ("&sag-would-block", "the non-blocking operation would block")
+        case interrupted: return ("&sag-interrupted", "interrupted by another thread")
+        case ioRead: return ("&i/o-read", "reading from the port failed")
+        case ioWrite: return ("&i/o-write", "writing to the port failed")
+        case ioDecoding: return ("&i/o-decoding", "malformed input for the port's codec")
+        case ioEncoding: return ("&i/o-encoding", "a character the port's codec cannot encode")
         default: return nil
         }
     }
 
     static func isA(_ status: Int32, _ kind: Int32) -> Bool {
         var s = status
-        while let i = info(s) {
+        while let p = parent(s) {
             if s == kind { return true }
-            if i.parent == 0 { return false }
-            s = i.parent
+            if p == 0 { return false }
+            s = p
         }
         return false
     }

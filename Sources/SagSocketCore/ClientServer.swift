@@ -1,5 +1,5 @@
 // ClientServer.swift: make-client-socket, make-server-socket and
-// make-server-socket* (API.md section 1).
+// make-server-socket* (docs/reference.md §1).
 
 import Glibc
 

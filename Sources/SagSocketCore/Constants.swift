@@ -1,4 +1,4 @@
-// Constants.swift: every constant of API.md section 8 with this OS's value,
+// Constants.swift: every constant of docs/reference.md §8 with this OS's value,
 // for hosts that read no C header (look-up by name).
 
 import Glibc

@@ -1,4 +1,4 @@
-// Ports.swift: binary socket ports (API.md section 2).
+// Ports.swift: binary socket ports (docs/reference.md §2).
 //
 // Every port over one socket shares that socket's two buffers: a 64 KiB
 // input buffer and a 64 KiB output buffer, each behind its own lock, so one

@@ -1,5 +1,5 @@
 // Select.swift: fdsets and socket-select over poll(2), so there is no
-// FD_SETSIZE ceiling (API.md section 5).
+// FD_SETSIZE ceiling (docs/reference.md §5).
 
 import Glibc
 import Synchronization

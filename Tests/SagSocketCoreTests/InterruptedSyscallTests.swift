@@ -1,5 +1,5 @@
 // InterruptedSyscallTests.swift: EINTR, as Guile's collector causes it
-// (BINDING-NOTES.md): a signal handler installed without SA_RESTART makes
+// (docs/hosts.md): a signal handler installed without SA_RESTART makes
 // blocked system calls fail with EINTR. The library must retry them with the
 // remaining time recomputed, so the calls neither fail nor wait longer.
 // (This test process installs its own SIGUSR1 handler; the library never

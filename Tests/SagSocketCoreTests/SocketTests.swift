@@ -1,5 +1,5 @@
 // SocketTests.swift: the core on real loopback sockets, procedure by
-// procedure, with the failure rows of the foundation issue.
+// procedure, failures included.
 
 import Glibc
 import SagSocketCore

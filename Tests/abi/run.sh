@@ -17,6 +17,7 @@ STAGE=$(cd "$1" && pwd) || { echo "abi: no such directory: $1" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 DECLS="$ROOT/include/sagsocket_decls.h"
+VNUM=$(python3 "$ROOT/scripts/sagheader.py" version-number "$ROOT/include/sagsocket.h")
 HEADER="$ROOT/include/sagsocket.h"
 LIB="$STAGE/lib/libsagsocket.so"
 CHECKER="$HERE/check_header.py"
@@ -93,7 +94,8 @@ local ok2, L = pcall(ffi.load, lib)
 if not ok2 then print("load failed: " .. tostring(L)); os.exit(1) end
 local bad = 0
 local v = L.sag_version_number()
-if v ~= 10000 then print("sag_version_number() = " .. tostring(v) .. ", expected 10000"); bad = 1 end
+local want = tonumber(arg[3])
+if v ~= want then print("sag_version_number() = " .. tostring(v) .. ", expected " .. tostring(want)); bad = 1 end
 local out = ffi.new("int[1]", -1)
 local st = L.sag_constant("AF_INET6", out)
 if st ~= 0 or out[0] ~= 10 then
@@ -102,8 +104,8 @@ end
 if ffi.C.SAG_AF_INET6 ~= 10 then print("enum SAG_AF_INET6 = " .. tostring(ffi.C.SAG_AF_INET6)); bad = 1 end
 os.exit(bad)
 EOF
-  if out=$(luajit "$WORK/t.lua" "$DECLS" "$LIB" 2>&1); then
-    pass "LuaJIT: cdef, sag_version_number() == 10000, sag_constant(\"AF_INET6\") == 10"
+  if out=$(luajit "$WORK/t.lua" "$DECLS" "$LIB" "$VNUM" 2>&1); then
+    pass "LuaJIT: cdef, sag_version_number() == $VNUM, sag_constant(\"AF_INET6\") == 10"
   else
     fail "LuaJIT: $out"
   fi
@@ -115,15 +117,15 @@ if python3 -c 'import cffi' >/dev/null 2>&1; then
   cat > "$WORK/t.py" <<'EOF'
 import sys
 from cffi import FFI
-decls, lib = sys.argv[1], sys.argv[2]
+decls, lib, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
 ffi = FFI()
 with open(decls, encoding="utf-8") as f:
     ffi.cdef(f.read())
 L = ffi.dlopen(lib)
 bad = 0
 v = L.sag_version_number()
-if v != 10000:
-    print("sag_version_number() = %r, expected 10000" % v); bad = 1
+if v != want:
+    print("sag_version_number() = %r, expected %d" % (v, want)); bad = 1
 out = ffi.new("int *", -1)
 st = L.sag_constant(b"AF_INET6", out)
 if st != 0 or out[0] != 10:
@@ -132,8 +134,8 @@ if L.SAG_AF_INET6 != 10:
     print("enum SAG_AF_INET6 = %r" % L.SAG_AF_INET6); bad = 1
 sys.exit(bad)
 EOF
-  if out=$(python3 "$WORK/t.py" "$DECLS" "$LIB" 2>&1); then
-    pass "cffi: cdef, sag_version_number() == 10000, sag_constant(\"AF_INET6\") == 10"
+  if out=$(python3 "$WORK/t.py" "$DECLS" "$LIB" "$VNUM" 2>&1); then
+    pass "cffi: cdef, sag_version_number() == $VNUM, sag_constant(\"AF_INET6\") == 10"
   else
     fail "cffi: $out"
   fi

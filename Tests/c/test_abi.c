@@ -128,18 +128,10 @@ static const struct {
     const char *name;
 } TREE[] = {
     {SAG_OK, SAG_OK, ""},
-    {SAG_E_IO, SAG_OK, "&i/o"},
-    {SAG_E_HOST_NOT_FOUND, SAG_E_IO, "&host-not-found"},
-    {SAG_E_SOCKET, SAG_E_IO, "&socket"},
-    {SAG_E_CONNECTION, SAG_E_SOCKET, "&socket-connection"},
-    {SAG_E_CLOSED, SAG_E_SOCKET, "&socket-closed"},
-    {SAG_E_READ_TIMEOUT, SAG_E_SOCKET, "&socket-read-timeout"},
-    {SAG_E_PORT, SAG_E_SOCKET, "&socket-port"},
-    {SAG_E_INVALID, SAG_OK, "&assertion"},
-    {SAG_E_MISUSE, SAG_E_INVALID, "&sag-misuse"},
-    {SAG_E_NOMEM, SAG_OK, "&sag-out-of-memory"},
-    {SAG_E_WOULD_BLOCK, SAG_OK, "&sag-would-block"},
-    {SAG_E_INTERRUPTED, SAG_OK, "&sag-interrupted"},
+/* Every status of enum sag_status, with the parent the header's tree comment
+ * draws for it (generated from the header by Tests/c/lib.sh, which stops when
+ * the comment and the enum disagree). */
+#include "status_tree.inc"
 };
 #define NTREE (sizeof TREE / sizeof TREE[0])
 
@@ -162,7 +154,7 @@ static int tree_is(int s, int k) {
 
 static void test_status_tree(void) {
     section("status tree");
-    CHECK_EQ(NTREE, 13);
+    CHECK(NTREE > 1); /* completeness is checked when status_tree.inc is made */
     for (size_t i = 0; i < NTREE; i++) {
         int s = TREE[i].status;
         CHECK_EQ(sag_status_parent(s), TREE[i].parent);
@@ -185,7 +177,7 @@ static void test_status_tree(void) {
         }
     }
     CHECK(sag_status_is(SAG_OK, SAG_OK) == 1);
-    /* The examples of the brief and the header. */
+    /* The examples the header gives. */
     CHECK(sag_status_is(SAG_E_CLOSED, SAG_E_SOCKET) == 1);
     CHECK(sag_status_is(SAG_E_CLOSED, SAG_E_IO) == 1);
     CHECK(sag_status_is(SAG_E_HOST_NOT_FOUND, SAG_E_SOCKET) == 0);
