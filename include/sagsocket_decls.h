@@ -170,33 +170,55 @@ typedef enum sag_read_mode {
     SAG_READ_FULL = 1      /* R6RS: wait for the whole count or end of file */
 } sag_read_mode;
 
-/* ===== Constants (this OS's values; also by name through sag_constant) === */
-typedef enum sag_constant_value {
-    SAG_AF_UNSPEC = 0, SAG_AF_INET = 2, SAG_AF_INET6 = 10, SAG_AF_UNIX = 1,
+/* ===== Constants (docs/reference.md section 8) ===========================
+ * One enum per concept, with this OS's values (Linux; a test compares each
+ * with the system headers). Parameters stay `int` (any value the OS knows may
+ * be passed). Hosts that read no header look them up by name at run time:
+ * sag_constant("AF_INET6", &v), or list them with sag_constant_at. */
+typedef enum sag_family {
+    SAG_AF_UNSPEC = 0, SAG_AF_INET = 2, SAG_AF_INET6 = 10, SAG_AF_UNIX = 1
+} sag_family;
 
+typedef enum sag_socktype {
     SAG_SOCK_STREAM = 1, SAG_SOCK_DGRAM = 2, SAG_SOCK_RAW = 3, SAG_SOCK_RDM = 4,
-    SAG_SOCK_SEQPACKET = 5,
+    SAG_SOCK_SEQPACKET = 5
+} sag_socktype;
 
+typedef enum sag_ai_flag {
     SAG_AI_PASSIVE = 1, SAG_AI_CANONNAME = 2, SAG_AI_NUMERICHOST = 4,
     SAG_AI_NUMERICSERV = 1024, SAG_AI_V4MAPPED = 8, SAG_AI_ALL = 16,
-    SAG_AI_ADDRCONFIG = 32,
+    SAG_AI_ADDRCONFIG = 32
+} sag_ai_flag;
 
+typedef enum sag_protocol {
     SAG_IPPROTO_IP = 0, SAG_IPPROTO_TCP = 6, SAG_IPPROTO_UDP = 17,
     SAG_IPPROTO_RAW = 255, SAG_IPPROTO_IPV6 = 41, SAG_IPPROTO_ICMP = 1,
-    SAG_IPPROTO_ICMPV6 = 58,
+    SAG_IPPROTO_ICMPV6 = 58
+} sag_protocol;
 
-    SAG_SHUT_RD = 0, SAG_SHUT_WR = 1, SAG_SHUT_RDWR = 2,
-    SAG_SOMAXCONN = 4096,
+typedef enum sag_shutdown_how {
+    SAG_SHUT_RD = 0, SAG_SHUT_WR = 1, SAG_SHUT_RDWR = 2
+} sag_shutdown_how;
 
+typedef enum sag_backlog {
+    SAG_SOMAXCONN = 4096
+} sag_backlog;
+
+typedef enum sag_msg_flag {
     SAG_MSG_OOB = 1, SAG_MSG_PEEK = 2, SAG_MSG_DONTROUTE = 4, SAG_MSG_CTRUNC = 8,
     SAG_MSG_PROBE = 16, SAG_MSG_TRUNC = 32, SAG_MSG_DONTWAIT = 64,
     SAG_MSG_EOR = 128, SAG_MSG_WAITALL = 256, SAG_MSG_FIN = 512,
     SAG_MSG_SYN = 1024, SAG_MSG_CONFIRM = 2048, SAG_MSG_RST = 4096,
     SAG_MSG_ERRQUEUE = 8192, SAG_MSG_NOSIGNAL = 16384, SAG_MSG_MORE = 32768,
-    SAG_MSG_EOF = 0, /* Linux has no MSG_EOF */
+    SAG_MSG_EOF = 0 /* Linux has no MSG_EOF */
+} sag_msg_flag;
 
-    SAG_SOL_SOCKET = 1, SAG_SOL_TCP = 6, SAG_SOL_IP = 0,
+/* Option levels (IPPROTO_TCP, IPPROTO_IP and IPPROTO_IPV6 are levels too). */
+typedef enum sag_sockopt_level {
+    SAG_SOL_SOCKET = 1, SAG_SOL_TCP = 6, SAG_SOL_IP = 0
+} sag_sockopt_level;
 
+typedef enum sag_sockopt {
     SAG_SO_ACCEPTCONN = 30, SAG_SO_BINDTODEVICE = 25, SAG_SO_BROADCAST = 6,
     SAG_SO_DEBUG = 1, SAG_SO_DONTROUTE = 5, SAG_SO_ERROR = 4,
     SAG_SO_KEEPALIVE = 9, SAG_SO_LINGER = 13, SAG_SO_OOBINLINE = 10,
@@ -214,12 +236,15 @@ typedef enum sag_constant_value {
     SAG_IP_MTU = 14, SAG_IP_ROUTER_ALERT = 5, SAG_IP_MULTICAST_TTL = 33,
     SAG_IP_MULTICAST_LOOP = 34, SAG_IP_ADD_MEMBERSHIP = 35,
     SAG_IP_DROP_MEMBERSHIP = 36, SAG_IP_MULTICAST_IF = 32,
-    SAG_IPV6_V6ONLY = 26,
+    SAG_IPV6_V6ONLY = 26
+} sag_sockopt;
 
+/* errno values, as sag_error_errno reports them. */
+typedef enum sag_errno {
     SAG_EAGAIN = 11, SAG_EWOULDBLOCK = 11, SAG_EPIPE = 32, SAG_EINTR = 4,
     SAG_ETIMEDOUT = 110, SAG_EINPROGRESS = 115, SAG_ECONNREFUSED = 111,
     SAG_ECONNRESET = 104
-} sag_constant_value;
+} sag_errno;
 
 /* ===== Library version ==================================================== */
 

@@ -48,12 +48,15 @@ build_test() {
     echo "$TAG: pkg-config sagsocket failed" >&2
     exit 1
   fi
-  # The status tree the header's comment draws, for the tree test.
+  # Tables the tests take from the header: the status tree its comment
+  # draws, and every constant of its enums.
   if ! python3 "$ROOT/scripts/sagheader.py" status-tree "$ROOT/include/sagsocket_decls.h" \
        > "$OUT/status_tree.inc"; then
     echo "$TAG: the header's status tree comment does not match enum sag_status" >&2
     exit 1
   fi
+  python3 "$ROOT/scripts/sagheader.py" constants "$ROOT/include/sagsocket_decls.h" \
+    > "$OUT/constants.inc" || exit 1
   # shellcheck disable=SC2086
   if ! cc -std=c11 -Wall -Wextra -O1 -g -I"$OUT" -o "$BIN" "$HERE/$NAME.c" $PCFLAGS -lpthread; then
     echo "$TAG: build failed" >&2

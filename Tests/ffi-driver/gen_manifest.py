@@ -10,7 +10,8 @@ header. Lines (fields separated by one TAB):
 
     status  NAME VALUE            every member of enum sag_status
     kind    NAME VALUE            every member of enum sag_kind
-    constant NAME VALUE           every member of enum sag_constant_value
+    constant NAME VALUE           every member of the constant enums
+                                  (sagheader.CONSTANT_ENUMS)
     handle  C-TYPE KIND CODE      every opaque handle type; CODE is its
                                   SAG_KIND_* value, -1 when it has none yet
     fn      NAME RET-TYPE RET-CHECK PARAM...
@@ -254,10 +255,11 @@ def main():
         out.append("status\t%s\t%d" % (name, v))
     for name, v in enums["sag_kind"]:
         out.append("kind\t%s\t%d" % (name, v))
-    for name, v in enums.get("sag_constant_value", []):
-        out.append("constant\t%s\t%d" % (name, v))
+    for ename in sagheader.CONSTANT_ENUMS:
+        for name, v in enums.get(ename, []):
+            out.append("constant\t%s\t%d" % (name, v))
     for ename, members in enums.items():
-        if ename in ("sag_status", "sag_kind", "sag_constant_value"):
+        if ename in ("sag_status", "sag_kind") or ename in sagheader.CONSTANT_ENUMS:
             continue
         for name, v in members:
             out.append("enum\t%s\t%s\t%d" % (ename, name, v))
