@@ -14,9 +14,9 @@
  * Like the Scheme original, it talks to each client through a socket port
  * wrapped in a transcoder (UTF-8, end-of-line style LF: on input CR LF, CR
  * and LF all read as one linefeed, so clients that end lines either way
- * work) and reads with get-line. The port buffers its output and sends it
- * before a read would block, so the prompt reaches the client with no
- * explicit flush, as in the seed.
+ * work) and reads with get-line. As in Sagittarius, the port holds no output
+ * back (buffer mode none): each put is sent before it returns, so the prompt
+ * reaches the client with no explicit flush, as in the seed.
  *
  * What a newcomer should notice about the ABI:
  *   - every fallible call returns an int status (SAG_OK is 0) and fills a
@@ -171,9 +171,9 @@ static int serve_client(sag_socket *client, sag_error *err)
     if (st == SAG_OK)
         st = put_text(p, "> ", err);
     while (st == SAG_OK) {
-        /* (get-line p): the prompt is flushed before this read waits. The
-         * line is owned by the port and valid until its next read; NULL is
-         * the end of file. */
+        /* (get-line p): the prompt went out when it was put. The line is
+         * owned by the port and valid until its next read; NULL is the end
+         * of file. */
         what = "get-line";
         st = sag_port_get_line(p, &line, &len, err);
         if (st != SAG_OK || line == NULL)
