@@ -198,7 +198,22 @@
     (let loop ()
       (let ([m (scratch-guardian)])
         (when m (foreign-free m) (loop)))))
+  ;; Descriptors run out long before memory does: after every
+  ;; `sockets-per-collection' new sockets, a collection finds the dropped
+  ;; ones so that they are closed now rather than at the next collection
+  ;; the allocator happens to ask for.
+  (define sockets-per-collection 256)
+  (define new-sockets 0)
+  (define guard-lock (make-mutex))
   (define (%guard! obj kind h)
+    (when (and (eq? kind 'socket)
+               (with-mutex guard-lock
+                 (set! new-sockets (fx+ new-sockets 1))
+                 (and (fx>= new-sockets sockets-per-collection)
+                      (begin (set! new-sockets 0) #t))))
+      ;; with every thread at a safe point (collect would refuse while
+      ;; other threads run)
+      (collect-rendezvous))
     (drain!)
     (handle-guardian obj (cons kind h))
     obj)
