@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The Chez Scheme binding's tests, against an installed libsagsocket and the
+# Scheme libraries installed beside it, found the way the README tells a
+# user to find them:
+#   LD_LIBRARY_PATH=STAGE/lib scheme --libdirs "$(pkg-config --variable=chezlibdir sagsocket)" --program ...
+#   Tests/scheme/run.sh STAGE
+# 1. test-socket.sps: every procedure of (sagittarius socket) and (srfi :106),
+#    with the constants compared against the C header's values;
+# 2. echo_client_test.py: the seed's echo server answered by a CPython client.
+# Exits non-zero when anything failed.
+set -u
+STAGE=$(cd "${1:?usage: run.sh STAGE}" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+OUT=$ROOT/build/tests
+mkdir -p "$OUT"
+export PKG_CONFIG_PATH=$STAGE/lib/pkgconfig
+export LD_LIBRARY_PATH=$STAGE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+failures=()
+
+if ! command -v scheme >/dev/null 2>&1; then
+  echo "chez-test: Chez Scheme is not installed (apt-get install chezscheme)" >&2
+  exit 1
+fi
+CHEZLIBDIR=$(pkg-config --variable=chezlibdir sagsocket)
+if [ -z "$CHEZLIBDIR" ] || [ ! -f "$CHEZLIBDIR/sagittarius/socket.sls" ]; then
+  echo "chez-test: pkg-config's chezlibdir ($CHEZLIBDIR) has no sagittarius/socket.sls" >&2
+  exit 1
+fi
+echo "chez-test: $(scheme --version 2>&1), libraries from $CHEZLIBDIR"
+
+echo "== constants of the C header"
+if ! bash "$HERE/constants.sh" "$STAGE" "$OUT/constants.txt"; then
+  failures+=("constants.sh")
+fi
+
+echo "== test-socket.sps"
+start=$(date +%s)
+timeout 300 scheme --libdirs "$CHEZLIBDIR" --program "$HERE/test-socket.sps" "$OUT/constants.txt" \
+  >"$OUT/test-socket.log" 2>&1
+rc=$?
+grep -v '^ok ' "$OUT/test-socket.log"
+echo "   ($(( $(date +%s) - start )) s)"
+[ $rc -ne 0 ] && failures+=("test-socket.sps (exit $rc)")
+
+echo "== echo_client_test.py (the seed's echo server, a CPython client)"
+timeout 120 python3 "$HERE/echo_client_test.py" "$CHEZLIBDIR" "$ROOT/bindings/scheme/examples/echo.scm"
+rc=$?
+[ $rc -ne 0 ] && failures+=("echo_client_test.py (exit $rc)")
+
+echo
+if [ ${#failures[@]} -eq 0 ]; then
+  echo "chez-test: all passed"
+  exit 0
+fi
+echo "chez-test: ${#failures[@]} failure(s):"
+for f in "${failures[@]}"; do echo "  - $f"; done
+exit 1
