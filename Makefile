@@ -111,6 +111,7 @@ demo: setup stage
 bench: setup stage
 	bash bench/run.sh $(STAGE)
 	bash bench/run_ports.sh $(STAGE)
+	bash bench/run_chez.sh $(STAGE)
 
 clean:
 	rm -rf $(BUILD) .build

@@ -72,8 +72,9 @@
                       " (install libsagsocket, or set LD_LIBRARY_PATH or"
                       " SAGSOCKET_LIBRARY)"))
                     (make-irritants-condition
-                     (list (if (message-condition? e)
-                               (condition-message e)
+                     (list (if (and (message-condition? e) (irritants-condition? e))
+                               (apply format #f (condition-message e)
+                                      (condition-irritants e))
                                e)))))])
       (load-shared-object library-file)
       #t))
