@@ -14,9 +14,11 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT=$ROOT/build/tests
 mkdir -p "$OUT"
+TAG=chez-test
+# shellcheck source=Tests/c/lib.sh
+. "$ROOT/Tests/c/lib.sh"   # fail, finish
 export PKG_CONFIG_PATH=$STAGE/lib/pkgconfig
 export LD_LIBRARY_PATH=$STAGE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-failures=()
 
 if ! command -v scheme >/dev/null 2>&1; then
   echo "chez-test: Chez Scheme is not installed (apt-get install chezscheme)" >&2
@@ -31,7 +33,7 @@ echo "chez-test: $(scheme --version 2>&1), libraries from $CHEZLIBDIR"
 
 echo "== constants of the C header"
 if ! bash "$HERE/constants.sh" "$STAGE" "$OUT/constants.txt"; then
-  failures+=("constants.sh")
+  fail "constants.sh"
 fi
 
 echo "== test-socket.sps"
@@ -41,18 +43,10 @@ timeout 300 scheme --libdirs "$CHEZLIBDIR" --program "$HERE/test-socket.sps" "$O
 rc=$?
 grep -v '^ok ' "$OUT/test-socket.log"
 echo "   ($(( $(date +%s) - start )) s)"
-[ $rc -ne 0 ] && failures+=("test-socket.sps (exit $rc)")
+[ $rc -ne 0 ] && fail "test-socket.sps (exit $rc)"
 
 echo "== echo_client_test.py (the seed's echo server, a CPython client)"
 timeout 120 python3 "$HERE/echo_client_test.py" "$CHEZLIBDIR" "$ROOT/bindings/scheme/examples/echo.scm"
 rc=$?
-[ $rc -ne 0 ] && failures+=("echo_client_test.py (exit $rc)")
-
-echo
-if [ ${#failures[@]} -eq 0 ]; then
-  echo "chez-test: all passed"
-  exit 0
-fi
-echo "chez-test: ${#failures[@]} failure(s):"
-for f in "${failures[@]}"; do echo "  - $f"; done
-exit 1
+[ $rc -ne 0 ] && fail "echo_client_test.py (exit $rc)"
+finish
