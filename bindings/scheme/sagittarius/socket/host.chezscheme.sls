@@ -192,7 +192,12 @@
       [(sockaddr) (c-sockaddr-free h)]
       [(fdset) (c-fdset-free h)]
       [else (assertion-violation '%guard! "unknown handle kind" kind)]))
+  ;; One thread at a time takes from the guardians: each handle and each
+  ;; scratch block is freed exactly once.
+  (define drain-lock (make-mutex))
   (define (drain!)
+    (with-mutex drain-lock (drain-locked!)))
+  (define (drain-locked!)
     (let loop ()
       (let ([rep (handle-guardian)])
         (when rep (free-handle (car rep) (cdr rep)) (loop))))
