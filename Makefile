@@ -2,13 +2,14 @@
 #   make                 library, headers and sagsocket.pc under build/
 #   make install PREFIX=/usr/local DESTDIR=
 #   make check           every test (installs missing Debian packages as root)
-#   make demo            the seed's echo server with a scripted client
+#   make demo            the seed's echo server with a scripted client (C, Chez)
 #   make bench           same-run ratios against raw C
 SHELL := /bin/bash
 PREFIX ?= /usr/local
 DESTDIR ?=
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+CHEZLIBDIR ?= $(LIBDIR)/chezscheme
 CC ?= cc
 
 # The version and the ABI (SONAME) number are written once, in sagsocket.h.
@@ -29,15 +30,20 @@ SWIFT_FLAGS := -c $(SWIFT_CONFIG) -Xswiftc -static-stdlib --disable-local-rpath 
   -Xlinker -soname=$(SONAME) -Xlinker -z -Xlinker nodelete
 STAGE := $(CURDIR)/$(BUILD)/stage
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
+# The Scheme libraries (sagittarius socket), (srfi :106) for Chez Scheme:
+# the portable layer, the Chez host layer, SRFI 106.
+SCHEME_DIR := bindings/scheme
+SCHEME_LIBS := sagittarius/socket.sls sagittarius/socket/host.chezscheme.sls \
+  srfi/:106.sls srfi/:106/socket.sls
 
 # sagsocket.pc from its template, for the current PREFIX, into $(1).
 define make_pc
 sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
     -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-    pkgconfig/sagsocket.pc.in > $(1)
+    -e 's|@CHEZLIBDIR@|$(CHEZLIBDIR)|g' pkgconfig/sagsocket.pc.in > $(1)
 endef
 
-.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test ffi-test abi-test
+.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test ffi-test abi-test chez-test
 all: lib
 
 setup:
@@ -66,18 +72,26 @@ install: lib
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
 	install -m 0644 include/sagsocket.h include/sagsocket_decls.h $(DESTDIR)$(INCLUDEDIR)/
 	$(call make_pc,$(DESTDIR)$(LIBDIR)/pkgconfig/sagsocket.pc)
+	for f in $(SCHEME_LIBS); do \
+	  install -d "$(DESTDIR)$(CHEZLIBDIR)/$$(dirname "$$f")" && \
+	  install -m 0644 "$(SCHEME_DIR)/$$f" "$(DESTDIR)$(CHEZLIBDIR)/$$f" || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
 	rm -f $(DESTDIR)$(INCLUDEDIR)/sagsocket.h $(DESTDIR)$(INCLUDEDIR)/sagsocket_decls.h
 	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/sagsocket.pc
+	for f in $(SCHEME_LIBS); do rm -f "$(DESTDIR)$(CHEZLIBDIR)/$$f"; done
+	-rmdir "$(DESTDIR)$(CHEZLIBDIR)/srfi/:106" "$(DESTDIR)$(CHEZLIBDIR)/srfi" \
+	  "$(DESTDIR)$(CHEZLIBDIR)/sagittarius/socket" "$(DESTDIR)$(CHEZLIBDIR)/sagittarius" \
+	  "$(DESTDIR)$(CHEZLIBDIR)" 2>/dev/null
 
 # A private installation under build/stage, used by the tests, samples and bench
 # exactly as a user's program would use an installed library.
 stage: lib
 	$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR=
 
-CHECK_GROUPS := swift-test c-test ports-test ffi-test abi-test
+CHECK_GROUPS := swift-test c-test ports-test ffi-test abi-test chez-test
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
 
@@ -96,12 +110,17 @@ ffi-test: stage
 abi-test: stage
 	bash Tests/abi/run.sh $(STAGE)
 
+chez-test: stage
+	bash Tests/scheme/run.sh $(STAGE)
+
 demo: setup stage
 	bash bindings/c/demo.sh $(STAGE)
+	bash bindings/scheme/demo.sh $(STAGE)
 
 bench: setup stage
 	bash bench/run.sh $(STAGE)
 	bash bench/run_ports.sh $(STAGE)
+	bash bench/run_chez.sh $(STAGE)
 
 clean:
 	rm -rf $(BUILD) .build

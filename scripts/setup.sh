@@ -10,6 +10,7 @@ have pkg-config   || need_deb+=(pkg-config)
 have valgrind     || need_deb+=(valgrind)
 have luajit       || need_deb+=(luajit)
 have nm           || need_deb+=(binutils)
+have scheme       || need_deb+=(chezscheme)
 [ -f /usr/include/ffi.h ] || [ -f /usr/include/x86_64-linux-gnu/ffi.h ] || need_deb+=(libffi-dev)
 if [ ${#need_deb[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && have apt-get; then

@@ -1,0 +1,775 @@
+;;; The (sagittarius socket) and (srfi :106) libraries on Chez Scheme, on
+;;; loopback. Run by Tests/scheme/run.sh:
+;;;   scheme --libdirs bindings/scheme --program Tests/scheme/test-socket.sps CONSTANTS
+;;; CONSTANTS is a file of "NAME VALUE" lines: the C header's values.
+;;; Prints one line per failure and "N passed, N failed"; exits 1 on failure.
+(import (chezscheme) (sagittarius socket) (srfi :106))
+
+;; ---- a small test harness ---------------------------------------------------
+(define passed 0)
+(define failed 0)
+(define current-group "")
+(define (group name) (set! current-group name) (when (getenv "TEST_VERBOSE") (printf "== ~a\n" name)))
+(define (pass!) (set! passed (+ passed 1)))
+(define (fail! name fmt . args)
+  (set! failed (+ failed 1))
+  (printf "FAIL [~a] ~a: ~a\n" current-group name (apply format fmt args)))
+
+(define (describe e)
+  (if (condition? e)
+      (format "~a~a~a"
+              (if (who-condition? e) (format "~a: " (condition-who e)) "")
+              (if (message-condition? e) (condition-message e) "")
+              (if (irritants-condition? e) (format " ~s" (condition-irritants e)) ""))
+      (format "~s" e)))
+
+(define-syntax test-true
+  (syntax-rules ()
+    [(_ name expr)
+     (guard (e [#t (fail! name "raised ~a" (describe e))])
+       (if expr (pass!) (fail! name "~s is false" 'expr)))]))
+
+(define-syntax test-equal
+  (syntax-rules ()
+    [(_ name expected expr)
+     (guard (e [#t (fail! name "raised ~a" (describe e))])
+       (let ([x expr] [want expected])
+         (if (equal? x want) (pass!) (fail! name "expected ~s, got ~s" want x))))]))
+
+;; The expression must raise a condition satisfying pred.
+(define-syntax test-raise
+  (syntax-rules ()
+    [(_ name pred expr)
+     (let ([r (guard (e [#t (if (pred e) 'ok (list 'wrong (describe e)))]) expr 'none)])
+       (cond [(eq? r 'ok) (pass!)]
+             [(eq? r 'none) (fail! name "did not raise")]
+             [else (fail! name "raised something else: ~a" (cadr r))]))]))
+
+;; An &assertion naming the procedure `who'.
+(define (assertion-by? who)
+  (lambda (e) (and (assertion-violation? e) (who-condition? e) (eq? (condition-who e) who))))
+
+;; ---- threads ----------------------------------------------------------------
+(define (seconds s) (make-time 'time-duration 0 s))
+(define (ms t) (+ (* 1000 (time-second t)) (div (time-nanosecond t) 1000000)))
+(define (millis ms) (make-time 'time-duration (* (mod ms 1000) 1000000) (div ms 1000)))
+
+;; Runs thunk in a new thread; returns a procedure that waits (at most 30 s)
+;; for its result, re-raising what it raised; 'timeout if it never ends.
+(define (spawn thunk)
+  (let ([m (make-mutex)] [c (make-condition)] [done #f] [value #f] [err #f])
+    (fork-thread
+     (lambda ()
+       (let ([v (guard (e [#t (set! err e) #f]) (thunk))])
+         (with-mutex m (set! value v) (set! done #t) (condition-broadcast c)))))
+    (case-lambda
+     [() (let loop ([n 0])
+           (with-mutex m
+             (unless done (condition-wait c m (seconds 1))))
+           (cond [done (if err (raise err) value)]
+                 [(< n 30) (loop (+ n 1))]
+                 [else 'timeout]))]
+     [(probe) done])))
+
+;; Calls (poke) every 20 ms until the thread `join' has finished (at most
+;; 500 times): interrupts reach only calls blocked at that moment.
+(define (poke-until-done join poke)
+  (let loop ([i 0])
+    (unless (or (join 'done?) (= i 500))
+      (poke)
+      (sleep (millis 20))
+      (loop (+ i 1))))
+  (join))
+
+;; ---- helpers ----------------------------------------------------------------
+(define (port-of server) (number->string (socket-info-port (socket-info server))))
+
+;; A connected pair of TCP sockets on 127.0.0.1: (values client server-side).
+(define (tcp-pair)
+  (let* ([server (make-server-socket "0" AF_INET)]
+         [client (make-client-socket "127.0.0.1" (port-of server))]
+         [peer (socket-accept server)])
+    (socket-close server)
+    (values client peer)))
+
+;; Reads exactly n bytes from socket s with socket-recv.
+(define (recv-n s n)
+  (let loop ([acc '()] [got 0])
+    (if (>= got n)
+        (apply bytevector-append (reverse acc))
+        (let ([bv (socket-recv s (- n got))])
+          (if (= (bytevector-length bv) 0)
+              (apply bytevector-append (reverse acc))
+              (loop (cons bv acc) (+ got (bytevector-length bv))))))))
+(define (bytevector-append . bvs)
+  (let* ([n (apply + (map bytevector-length bvs))] [r (make-bytevector n)])
+    (let loop ([bvs bvs] [i 0])
+      (if (null? bvs)
+          r
+          (begin (bytevector-copy! (car bvs) 0 r i (bytevector-length (car bvs)))
+                 (loop (cdr bvs) (+ i (bytevector-length (car bvs)))))))))
+
+;; #t when s has something to read within 2 s (a bounded wait, not a timing
+;; check: data already sent arrives on loopback well within it).
+(define (readable? s) (pair? (socket-read-select (* 2 1000000) s)))
+
+(define (proc-fd-count)
+  (length (filter (lambda (n) (string->number n)) (directory-list "/proc/self/fd"))))
+(define (rss-kib)
+  (let* ([p (open-input-file "/proc/self/statm")] [l (get-line p)])
+    (close-port p)
+    (let ([fields (let loop ([cs (string->list l)] [cur '()] [acc '()])
+                    (cond [(null? cs) (reverse (if (null? cur) acc (cons (list->string (reverse cur)) acc)))]
+                          [(char=? (car cs) #\space) (loop (cdr cs) '() (cons (list->string (reverse cur)) acc))]
+                          [else (loop (cdr cs) (cons (car cs) cur) acc)]))])
+      (* 4 (string->number (cadr fields))))))
+
+;; ==== constants ================================================================
+(group "constants")
+(let ([file (cadr (command-line))])
+  (let ([p (open-input-file file)] [env (environment '(sagittarius socket))])
+    (let loop ([n 0])
+      (let* ([name (get-datum p)] [value (get-datum p)])
+        (if (eof-object? name)
+            (test-true "the header lists the constants" (> n 60))
+            (begin
+              ;; errno values Sagittarius does not export
+              (unless (memq name '(ECONNREFUSED ECONNRESET))
+                (test-equal (format "~a = C's value" name) value (eval name env)))
+              (loop (+ n 1))))))))
+(test-equal "AI_V4MAPPED and AI_ADDRCONFIG are distinct bits" 0
+            (bitwise-and AI_V4MAPPED AI_ADDRCONFIG))
+
+;; ==== the seed's echo server, on a transcoded socket port ======================
+(group "echo")
+(let* ([server (make-server-socket "0")]
+       [service (port-of server)]
+       [received '()]
+       [t (spawn
+           (lambda ()
+             (let ([addr (socket-accept server)])
+               (call-with-socket addr
+                 (lambda (sock)
+                   (let ([p (transcoded-port (socket-port sock) (native-transcoder))])
+                     (call-with-port p
+                       (lambda (p)
+                         (put-string p "please type something\n\r")
+                         (put-string p "> ")
+                         (let lp2 ([r (get-line p)])
+                           (unless (eof-object? r)
+                             (set! received (cons r received))
+                             (put-string p r)
+                             (put-string p "\r\n> ")
+                             (lp2 (get-line p))))))))))))])
+  (let ([c (make-client-socket "localhost" service)])
+    (define (expect name want)
+      (test-equal name (string->utf8 want) (recv-n c (bytevector-length (string->utf8 want)))))
+    (expect "prompt arrives before get-line blocks" "please type something\n\r> ")
+    (socket-send c (string->utf8 "hello\n"))
+    (expect "echo of a line" "hello\r\n> ")
+    (socket-send c (string->utf8 "one\ntwo\n"))
+    (expect "two lines in one send" "one\r\n> two\r\n> ")
+    (socket-send c (bytevector #xE3 #x82))
+    (test-true "nothing echoed for half a character" (not (pair? (socket-read-select 100000 c))))
+    (socket-send c (bytevector #xBD #x0A))
+    (expect "UTF-8 split across sends" "ソ\r\n> ")
+    (socket-shutdown c SHUT_WR)
+    (test-equal "server sees end of stream" #vu8() (socket-recv c 10))
+    (test-equal "server thread ends" (void) (t))
+    (test-equal "server received" '("ソ" "two" "one" "hello") received)
+    (test-true "call-with-socket closed the accepted socket" #t)
+    (socket-close c))
+  (socket-close server))
+
+;; ==== ports ===================================================================
+(group "ports")
+(let-values ([(c s) (tcp-pair)])
+  (let ([p (socket-port c)])
+    (test-true "binary input/output port"
+               (and (port? p) (binary-port? p) (input-port? p) (output-port? p)))
+    ;; every put reaches the peer before the put returns
+    (put-u8 p 65)
+    (test-true "put-u8 reaches the peer at once" (readable? s))
+    (test-equal "the byte" #vu8(65) (socket-recv s 10))
+    (put-bytevector p (string->utf8 "put from port\r\n"))
+    (test-equal "put-bytevector reaches the peer" (string->utf8 "put from port\r\n")
+                (recv-n s 15))
+    (socket-send s (string->utf8 "abcdef"))
+    (test-equal "get-bytevector-n" (string->utf8 "abc") (get-bytevector-n p 3))
+    (test-equal "lookahead-u8" (char->integer #\d) (lookahead-u8 p))
+    (put-bytevector p #vu8(1 2))          ; a write between reads loses nothing
+    (test-equal "get-u8 after a write" (char->integer #\d) (get-u8 p))
+    (test-equal "get-bytevector-some returns what was received" (string->utf8 "ef")
+                (get-bytevector-some p))
+    (test-equal "peer got the write" #vu8(1 2) (recv-n s 2))
+    ;; read-once: get-bytevector-some returns one recv's bytes
+    (socket-send s (string->utf8 "xyz"))
+    (test-equal "get-bytevector-some does not wait for more" (string->utf8 "xyz")
+                (get-bytevector-some p))
+    ;; textual both ways, crlf
+    (let ([tp (transcoded-port p (make-transcoder (utf-8-codec) 'crlf))])
+      (put-string tp "put from text port\n")
+      (test-equal "put-string with a newline reaches the peer"
+                  (string->utf8 "put from text port\r\n") (recv-n s 20))
+      (put-string tp "no newline")
+      (socket-send s (string->utf8 "héllo\r\nworld\r\n"))
+      (test-equal "get-line (crlf)" "héllo" (get-line tp))
+      (test-equal "a read sent the pending text" (string->utf8 "no newline") (recv-n s 10))
+      (put-char tp #\!) (newline tp)
+      (test-equal "get-line after a write" "world" (get-line tp))
+      (test-equal "put-char and newline" (string->utf8 "!\r\n") (recv-n s 3))
+      (test-true "port-ready? on a textual port, nothing sent" (not (port-ready? tp)))
+      (socket-send s (string->utf8 "x\n"))
+      (test-true "port-ready? on a textual port, data arriving"
+                 (let loop ([i 0]) (or (port-ready? tp) (and (< i 100) (begin (sleep (millis 20)) (loop (+ i 1)))))))
+      (test-equal "get-char" #\x (get-char tp))
+      (test-true "port-ready? with decoded input buffered" (port-ready? tp))
+      (test-equal "get-line rest" "" (get-line tp))
+      (shutdown-output-port tp)
+      (test-equal "shutdown-output-port of a textual port: peer sees EOF" #vu8() (socket-recv s 10))
+      (close-port tp)
+      (test-true "closing the textual port closes the socket" (socket-closed? c))))
+  (socket-close s))
+
+(let-values ([(c s) (tcp-pair)])
+  (let ([p (socket-port c #f)])
+    (socket-send s #vu8(9))
+    (test-true "port-ready? when data is there"
+               (let loop ([i 0]) (or (port-ready? p) (and (< i 100) (begin (sleep (millis 20)) (loop (+ i 1)))))))
+    (test-equal "get-u8" 9 (get-u8 p))
+    (test-true "port-ready? with nothing to read" (not (port-ready? p)))
+    (socket-shutdown s SHUT_WR)
+    (test-true "port-ready? at end of file" (port-ready? p))
+    (test-equal "eof" (eof-object) (get-u8 p))
+    (close-port p)
+    (test-true "(socket-port s #f) leaves the socket open" (not (socket-closed? c)))
+    (test-raise "port-ready? of another port" assertion-violation?
+                (port-ready? (open-bytevector-input-port #vu8(1))))
+    (test-raise "shutdown-port of another port" (assertion-by? 'shutdown-port)
+                (shutdown-port (open-bytevector-input-port #vu8(1)) SHUT_RD)))
+  (socket-close c)
+  (socket-close s))
+(let-values ([(c s) (tcp-pair)])
+  (let ([in (socket-input-port c)] [out (socket-output-port c)])
+    (test-true "socket-input-port" (and (binary-port? in) (input-port? in) (not (output-port? in))))
+    (test-true "socket-output-port" (and (binary-port? out) (output-port? out) (not (input-port? out))))
+    (let ([tout (transcoded-port out (native-transcoder))]
+          [tin (transcoded-port in (native-transcoder))])
+      (put-string tout "line one\n")
+      (test-equal "text out" (string->utf8 "line one\n") (recv-n s 9))
+      (socket-send s (string->utf8 "answer\n"))
+      (test-equal "text in" "answer" (get-line tin))
+      (close-port tin)
+      (close-port tout)
+      (test-true "closing SRFI 106 ports leaves the socket open" (not (socket-closed? c)))))
+  (let ([p (socket-port c #f)])
+    (shutdown-input-port p)
+    (shutdown-port p SHUT_WR)
+    (test-equal "shutdown-port SHUT_WR: peer sees EOF" #vu8() (socket-recv s 10)))
+  (socket-close c)
+  (socket-close s))
+
+;; get-bytevector-n and get-line on a port whose peer sends in pieces
+(let-values ([(c s) (tcp-pair)])
+  (let ([p (transcoded-port (socket-port c) (native-transcoder))])
+    (let ([t (spawn (lambda () (get-line p)))])
+      (socket-send s (string->utf8 "split "))
+      (sleep (millis 50))
+      (socket-send s (string->utf8 "line\n"))
+      (test-equal "a line split across two sends" "split line" (t)))
+    (close-port p))
+  (socket-close s))
+
+;; ---- the bidirectional port from two threads ----------------------------------
+(group "two threads")
+(let-values ([(c s) (tcp-pair)])
+  (let* ([p (socket-port c)]
+         [text "bidirectional port\r\n"]
+         [n (string-length text)]
+         [echo (spawn (lambda () (socket-send s (recv-n s n))))]
+         [reader (spawn (lambda () (get-bytevector-n p n)))])
+    (sleep (millis 100))                  ; let the reader block
+    (put-bytevector p (string->utf8 text))
+    (test-equal "a put while another thread reads the port" text (utf8->string (reader)))
+    (test-equal "echo thread" n (echo))
+    (close-port p))
+  (socket-close s))
+
+;; ==== select and fdsets ===========================================================
+(group "select")
+(let-values ([(c s) (tcp-pair)])
+  (let-values ([(c2 s2) (tcp-pair)])
+    (let ([fds (make-fdset)])
+      (test-true "fdset?" (and (fdset? fds) (not (fdset? 1))))
+      (test-true "fdset-set! #t" (fdset-set! fds c #t))
+      (test-true "fdset-ref" (fdset-ref fds c))
+      (fdset-set! fds c #f)
+      (test-true "fdset-set! #f" (not (fdset-ref fds c)))
+      (fdset-set! fds c2 #t)
+      (fdset-set! fds c #t)
+      (test-equal "collect-sockets keeps insertion order" (list c2 c) (collect-sockets fds))
+      (test-equal "fdset-sockets" (list c2 c) (fdset-sockets fds))
+      (test-equal "collect-sockets of #f" '() (collect-sockets #f))
+      (let-values ([(n r w e) (socket-select fds #f #f 0)])
+        (test-equal "socket-select timeout: count" 0 n)
+        (test-equal "socket-select timeout: empty set" '() (collect-sockets r))
+        (test-true "socket-select: #f for sets not given" (and (not w) (not e))))
+      (socket-send s #vu8(1))
+      (let-values ([(n r w e) (socket-select fds #f #f (seconds 5))])
+        (test-equal "socket-select count" 1 n)
+        (test-equal "socket-select ready set" (list c) (collect-sockets r))
+        (test-equal "socket-select leaves the input set" (list c2 c) (collect-sockets fds)))
+      (let-values ([(n r w e) (socket-select #f fds #f '(5 . 0))])
+        (test-equal "socket-select writable" 2 n)
+        (test-equal "writable set" (list c2 c) (collect-sockets w)))
+      (let-values ([(n r w e) (socket-select! fds #f #f 5000000)])
+        (test-equal "socket-select! count" 1 n)
+        (test-true "socket-select! returns the set" (eq? r fds))
+        (test-equal "socket-select! keeps only ready members" (list c) (collect-sockets fds)))
+      (fdset-clear! fds)
+      (test-equal "fdset-clear!" '() (collect-sockets fds))
+      (let ([fds2 (sockets->fdset (list c c2))])
+        (test-equal "sockets->fdset" (list c c2) (collect-sockets fds2)))
+      (test-equal "socket-read-select" (list c) (socket-read-select 5000000 c2 c))
+      (test-equal "socket-read-select timeout" '() (socket-read-select 0 c2))
+      (test-equal "socket-write-select" (list c2 c) (socket-write-select #f c2 c))
+      (test-equal "socket-error-select" '() (socket-error-select 0 c2))
+      (socket-close c)
+      (test-true "fdset-ref of a closed socket is #f" (not (fdset-ref (sockets->fdset (list c2 c)) c)))
+      (test-raise "select on a closed member" socket-closed-error?
+                  (socket-read-select 0 c))
+      ;; a request written before a select on its socket is on the wire
+      (let ([p (transcoded-port (socket-port c2 #f) (native-transcoder))])
+        (put-string p "request\n")
+        (test-equal "peer sees the request before the client selects" (list s2)
+                    (socket-read-select (seconds 5) s2))
+        (socket-send s2 (socket-recv s2 100))
+        (test-equal "the answer" (list c2) (socket-read-select (seconds 5) c2))
+        (test-equal "reply" "request" (get-line p)))
+      (for-each socket-close (list s c2 s2)))))
+
+;; ==== timeouts ===================================================================
+(group "timeouts")
+(let-values ([(c s) (tcp-pair)])
+  (test-equal "no read timeout" 0 (ms (socket-get-read-timeout c)))
+  (socket-set-read-timeout! c 150)
+  (test-true "socket-get-read-timeout is a duration"
+             (eq? 'time-duration (time-type (socket-get-read-timeout c))))
+  (test-equal "socket-get-read-timeout" 150 (ms (socket-get-read-timeout c)))
+  ;; the kernel rounds SO_RCVTIMEO to its clock ticks
+  (test-true "SO_RCVTIMEO as a duration"
+             (<= 150 (ms (socket-getsockopt c SOL_SOCKET SO_RCVTIMEO -1)) 160))
+  (let ([e (guard (e [#t e]) (socket-recv c 10))])
+    (test-true "socket-recv raises &socket-read-timeout" (socket-read-timeout-error? e))
+    (test-true "it is a &socket and an &i/o" (and (socket-error? e) (i/o-error? e)))
+    (test-equal "its timeout" 150 (and (socket-read-timeout-error? e)
+                                       (ms (socket-read-timeout-error-timeout e))))
+    (test-true "its socket" (and (socket-error? e) (eq? c (socket-error-socket e))))
+    (test-equal "its who" 'socket-recv (and (who-condition? e) (condition-who e)))
+    (test-true "its message" (and (message-condition? e) (> (string-length (condition-message e)) 0))))
+  (test-raise "socket-recv! times out too" socket-read-timeout-error?
+              (socket-recv! c (make-bytevector 4) 0 4))
+  (let ([p (socket-port c #f)])
+    (let ([e (guard (e [#t e]) (get-u8 p))])
+      (test-true "a port read times out with &i/o-read and &socket-read-timeout"
+                 (and (i/o-read-error? e) (socket-read-timeout-error? e)
+                      (i/o-port-error? e) (eq? (i/o-error-port e) p))))
+    (socket-send s #vu8(7))
+    (test-equal "the port reads after a timeout" 7 (get-u8 p)))
+  (socket-setsockopt! c SOL_SOCKET SO_RCVTIMEO (millis 100))
+  (test-equal "setsockopt! SO_RCVTIMEO duration" 100 (ms (socket-get-read-timeout c)))
+  (socket-set-read-timeout! c (make-time 'time-duration 0 0))
+  (test-equal "timeout 0 is none" 0 (ms (socket-get-read-timeout c)))
+  (test-raise "bad timeout" (assertion-by? 'socket-set-read-timeout!)
+              (socket-set-read-timeout! c 1.5))
+  (socket-close c) (socket-close s))
+
+;; ==== interruption ================================================================
+(group "interrupt")
+(let ([server (make-server-socket "0")])
+  (let ([t (spawn (lambda () (socket-accept server)))])
+    (test-equal "socket-accept answers #f when interrupted" #f
+                (poke-until-done t (lambda () (socket-interrupt! server)))))
+  (let ([t (spawn (lambda () (socket-read-select #f server)))])
+    (test-equal "socket-read-select answers '() when interrupted" '()
+                (poke-until-done t (lambda () (socket-interrupt! server)))))
+  (let ([t (spawn (lambda () (call-with-values
+                                  (lambda () (socket-select (sockets->fdset (list server)) #f #f #f))
+                                (lambda (n r w e) (list n (collect-sockets r))))))])
+    (test-equal "socket-select answers 0 when interrupted" '(0 ())
+                (poke-until-done t (lambda () (socket-interrupt! server)))))
+  (let ([t (spawn (lambda () (guard (e [(socket-closed-error? e) 'closed-before])
+                               (socket-accept server))))])
+    (sleep (millis 100))
+    (socket-close server)
+    ;; #f when it was waiting; 'closed-before if the thread was slower
+    (test-true "closing the socket wakes socket-accept" (memq (t) '(#f closed-before))))
+  ;; other threads and the collector go on while one is blocked
+  (let ([server (make-server-socket "0")])
+    (let ([t (spawn (lambda () (socket-accept server)))])
+      (collect-rendezvous) (collect-rendezvous)
+      (test-true "collecting while a thread is blocked in accept" (not (t 'done?)))
+      (let ([c (make-client-socket "127.0.0.1" (port-of server))])
+        (let ([a (t)])
+          (test-true "then accept returns a socket" (socket? a))
+          (socket-close a))
+        (socket-close c)))
+    (socket-close server)))
+(let-values ([(c s) (tcp-pair)])
+  (let ([t (spawn (lambda () (guard (e [#t e]) (socket-recv c 10))))])
+    (let ([r (poke-until-done t (lambda () (socket-interrupt! c)))])
+      (test-true "an interrupted recv raises a &socket error" (socket-error? r))))
+  (let ([t (spawn (lambda () (guard (e [#t e]) (socket-recv c 10))))])
+    (sleep (millis 50))
+    (socket-close c)
+    (test-true "closing a socket a recv waits on raises &socket-closed there"
+               (socket-closed-error? (t))))
+  (socket-close s))
+
+;; ==== conditions ==================================================================
+(group "conditions")
+(let ([e (guard (e [#t e])
+           (make-client-socket "not-a-number" "80" AF_INET SOCK_STREAM AI_NUMERICHOST))])
+  (test-true "&host-not-found" (host-not-found-error? e))
+  (test-true "&host-not-found is an &i/o" (i/o-error? e))
+  (test-equal "node field" "not-a-number" (and (host-not-found-error? e) (host-not-found-error-node e)))
+  (test-equal "service field" "80" (and (host-not-found-error? e) (host-not-found-error-service e)))
+  (test-equal "who" 'make-client-socket (and (who-condition? e) (condition-who e)))
+  (test-equal "irritants" '("not-a-number" "80") (and (irritants-condition? e) (condition-irritants e)))
+  (test-true "message" (and (message-condition? e) (string? (condition-message e)))))
+(test-raise "unknown service" host-not-found-error?
+            (make-client-socket "127.0.0.1" "no-such-service-sagsocket"))
+(test-raise "get-addrinfo failure" host-not-found-error?
+            (get-addrinfo "127.0.0.1" "no-such-service-sagsocket"))
+(let ([e (guard (e [#t e]) (make-server-socket "no-such-service-sagsocket"))])
+  (test-true "make-server-socket failure" (host-not-found-error? e))
+  (test-equal "its node is #f" #f (and (host-not-found-error? e) (host-not-found-error-node e))))
+;; a refused connection: a port nobody listens on (bound, not listening)
+(let* ([holder (make-socket AF_INET SOCK_STREAM)]
+       [ai (get-addrinfo "127.0.0.1" "0" (make-hint-addrinfo AF_INET SOCK_STREAM AI_NUMERICHOST))])
+  (socket-bind! holder ai)
+  (let* ([service (number->string (socket-info-port (socket-info holder)))]
+         [target (get-addrinfo "127.0.0.1" service (make-hint-addrinfo AF_INET SOCK_STREAM AI_NUMERICHOST))])
+    (test-equal "socket-connect! refused: #f" #f (socket-connect! (create-socket target) target))
+    (let* ([s (create-socket target)] [e (guard (e [#t e]) (socket-connect! s target 2000000))])
+      (test-true "socket-connect! with a timeout raises &socket-connection" (socket-connection-error? e))
+      (test-true "its socket" (and (socket-error? e) (eq? s (socket-error-socket e))))
+      (test-true "socket-last-error is the errno" (> (socket-last-error s) 0))
+      (test-true "socket-error-message" (> (string-length (socket-error-message s)) 0)))
+    (test-raise "make-client-socket refused: &host-not-found" host-not-found-error?
+                (make-client-socket "127.0.0.1" service)))
+  (socket-close holder))
+(let-values ([(c s) (tcp-pair)])
+  (socket-close s)
+  (let ([e (guard (e [#t e])
+             (let loop ([i 0]) (socket-send c (make-bytevector 65536 0)) (when (< i 100) (loop (+ i 1)))))])
+    (test-true "send to a peer that has gone: &socket" (socket-error? e))
+    (test-true "not a subtype" (not (or (socket-closed-error? e) (socket-connection-error? e))))
+    (test-true "its socket" (and (socket-error? e) (eq? c (socket-error-socket e))))
+    (test-equal "its who" 'socket-send (and (who-condition? e) (condition-who e))))
+  (test-equal "MSG_NOSIGNAL: 0 instead" 0 (socket-send c #vu8(1 2 3) MSG_NOSIGNAL))
+  (socket-close c)
+  (let ([e (guard (e [#t e]) (socket-recv c 1))])
+    (test-true "&socket-closed" (socket-closed-error? e))
+    (test-true "its socket" (and (socket-error? e) (eq? c (socket-error-socket e))))))
+(let ([e (make-socket-port-error 'a-socket 'a-port)])
+  (test-true "&socket-port constructor and predicate" (socket-port-error? e))
+  (test-true "&socket-port is a &socket and an &i/o" (and (socket-error? e) (i/o-error? e)))
+  (test-equal "socket-error-port" 'a-port (socket-error-port e))
+  (test-equal "socket-error-socket" 'a-socket (socket-error-socket e)))
+(test-true "&socket-connection" (let ([e (make-socket-connection-error 's)])
+                                  (and (socket-connection-error? e) (socket-error? e)
+                                       (eq? 's (socket-error-socket e)))))
+(test-true "&socket-closed" (let ([e (make-socket-closed-error 's)])
+                              (and (socket-closed-error? e) (socket-error? e))))
+(test-true "&socket-read-timeout" (let ([e (make-socket-read-timeout-error 's 5)])
+                                    (and (socket-read-timeout-error? e) (socket-error? e)
+                                         (= 5 (socket-read-timeout-error-timeout e)))))
+(test-true "&host-not-found" (let ([e (make-host-not-found-error "n" "s")])
+                               (and (host-not-found-error? e) (i/o-error? e) (not (socket-error? e))
+                                    (equal? "n" (host-not-found-error-node e))
+                                    (equal? "s" (host-not-found-error-service e)))))
+(test-true "&socket" (let ([e (make-socket-error 's)]) (and (socket-error? e) (i/o-error? e))))
+(test-true "condition types"
+           (for-all record-type-descriptor?
+                    (list (record-type-descriptor &socket) (record-type-descriptor &socket-port)
+                          (record-type-descriptor &host-not-found)
+                          (record-type-descriptor &socket-connection)
+                          (record-type-descriptor &socket-closed)
+                          (record-type-descriptor &socket-read-timeout))))
+(test-true "&socket's parent is &i/o"
+           (eq? (record-type-parent (record-type-descriptor &socket)) (record-type-descriptor &i/o)))
+
+;; ==== bad arguments, closed sockets ===============================================
+(group "bad arguments")
+(let-values ([(c s) (tcp-pair)])
+  (test-raise "socket-recv of a non-socket" (assertion-by? 'socket-recv) (socket-recv 'x 10))
+  (test-raise "socket-send of a string" (assertion-by? 'socket-send) (socket-send c "text"))
+  (test-raise "make-client-socket with a number" (assertion-by? 'make-client-socket)
+              (make-client-socket 1 "80"))
+  (test-raise "AI_PASSIVE in make-client-socket" (assertion-by? 'make-client-socket)
+              (make-client-socket #f "80" 0 0 AI_PASSIVE))
+  (test-raise "socket-port of a non-socket" (assertion-by? 'socket-port) (socket-port 'x))
+  (test-raise "socket-recv! out of range" (assertion-by? 'socket-recv!)
+              (socket-recv! c (make-bytevector 4) 2 4))
+  (test-raise "socket-send/range out of range" (assertion-by? 'socket-send/range)
+              (socket-send/range c (make-bytevector 4) 3 4))
+  (test-raise "fdset-set! of a non-socket" (assertion-by? 'fdset-set!) (fdset-set! (make-fdset) 'x #t))
+  (test-raise "make-socket with a string" (assertion-by? 'make-socket) (make-socket "a" 1))
+  (test-raise "a flags value too large for C" (assertion-by? 'socket-recv) (socket-recv c 1 (expt 2 40)))
+  (test-raise "socket-select timeout" (assertion-by? 'socket-select) (socket-select #f #f #f 'soon))
+  (test-raise "socket-select with a list" (assertion-by? 'socket-select) (socket-select (list c) #f #f 0))
+  (test-raise "socket-shutdown with a bad how" assertion-violation? (socket-shutdown c 17))
+  (test-raise "get-addrinfo with a bad hint" (assertion-by? 'get-addrinfo) (get-addrinfo "127.0.0.1" "80" 'hint))
+  (test-raise "socket-sendto without a sockaddr" (assertion-by? 'socket-sendto) (socket-sendto c #vu8(1) 'addr))
+  (test-raise "socket-setsockopt! value" (assertion-by? 'socket-setsockopt!)
+              (socket-setsockopt! c SOL_SOCKET SO_RCVBUF "big"))
+  (test-raise "socket-info-values type" (assertion-by? 'socket-info-values) (socket-info-values c 'nope))
+  (test-raise "getsockopt -1 of an int option" assertion-violation?
+              (socket-getsockopt c SOL_SOCKET SO_RCVBUF -1))
+  (group "closed socket")
+  (socket-close c)
+  (test-true "socket-close is idempotent" (socket-close c))
+  (test-true "socket-closed?" (socket-closed? c))
+  (for-each
+   (lambda (name thunk) (test-raise name socket-closed-error? (thunk)))
+   '("socket-send" "socket-recv" "socket-accept" "socket-fd" "socket-info" "socket-peer"
+     "nonblocking-socket?" "socket-port" "socket-setsockopt!" "socket-getsockopt"
+     "socket-set-read-timeout!" "socket-interrupt!" "socket-connect!")
+   (list (lambda () (socket-send c #vu8(1))) (lambda () (socket-recv c 1))
+         (lambda () (socket-accept c)) (lambda () (socket-fd c))
+         (lambda () (socket-info c)) (lambda () (socket-peer c))
+         (lambda () (nonblocking-socket? c)) (lambda () (socket-port c))
+         (lambda () (socket-setsockopt! c SOL_SOCKET SO_RCVBUF 4096))
+         (lambda () (socket-getsockopt c SOL_SOCKET SO_RCVBUF 0))
+         (lambda () (socket-set-read-timeout! c 10)) (lambda () (socket-interrupt! c))
+         (lambda () (socket-connect! c (get-addrinfo "127.0.0.1" "80" (make-hint-addrinfo AF_INET SOCK_STREAM AI_NUMERICHOST))))))
+  (test-equal "socket-node of a closed socket" "127.0.0.1" (socket-node c))
+  (test-true "socket-shutdown of a closed socket is a no-op" (begin (socket-shutdown c SHUT_RDWR) #t))
+  (socket-close s))
+
+;; ==== sockets, information, low level ==============================================
+(group "sockets")
+(let* ([server (make-server-socket "0")]
+       [service (port-of server)]
+       [c (make-client-socket "127.0.0.1" service)]
+       [a (socket-accept server)])
+  (test-true "socket?" (and (socket? c) (not (socket? 'c))))
+  (test-equal "socket-send returns the count" 6 (socket-send c (string->utf8 "hello\n")))
+  (test-equal "socket-recv" (string->utf8 "hello\n") (recv-n a 6))
+  (test-equal "socket-send/range" 3 (socket-send/range c (string->utf8 "abcdef") 1 3))
+  (test-equal "socket-send/range default length" 2 (socket-send/range c (string->utf8 "abcdef") 4))
+  (test-equal "sent bytes" (string->utf8 "bcdef") (recv-n a 5))
+  (socket-send c (string->utf8 "peek"))
+  (test-true "data arrived" (readable? a))
+  (test-equal "MSG_PEEK" (string->utf8 "peek") (socket-recv a 4 MSG_PEEK))
+  (let ([bv (make-bytevector 6 0)])
+    (test-equal "socket-recv!" 4 (socket-recv! a bv 1 5))
+    (test-equal "socket-recv! fills the range" (string->utf8 "\x0;peek\x0;") bv))
+  (test-equal "socket-node" "127.0.0.1" (socket-node c))
+  (test-equal "socket-service" service (socket-service c))
+  (test-equal "socket-node of a server socket" #f (socket-node server))
+  (test-equal "socket-service of a server socket: the service it was made with" "0" (socket-service server))
+  (test-equal "socket-name: host(ip):port of the peer"
+              (string-append (getenv "SAG_TEST_LOOPBACK_NAME") "(127.0.0.1):" service)
+              (socket-name c))
+  (test-true "socket-fd" (and (integer? (socket-fd c)) (> (socket-fd c) 2)))
+  (let ([peer (socket-peer c)] [info (socket-info c)])
+    (test-true "socket-info?" (and (socket-info? peer) (socket-info? info)))
+    (test-equal "socket-peer port" (string->number service) (socket-info-port peer))
+    (test-equal "socket-info-hostname" (getenv "SAG_TEST_LOOPBACK_NAME") (socket-info-hostname peer))
+    (test-true "ip-address?" (ip-address? (socket-info-ip-address peer)))
+    (test-equal "ip-address->string" "127.0.0.1" (ip-address->string (socket-info-ip-address peer)))
+    (test-equal "ip-address->bytevector" #vu8(127 0 0 1) (ip-address->bytevector (socket-info-ip-address peer)))
+    (test-true "ip-v6-address?" (not (ip-v6-address? (socket-info-ip-address peer))))
+    (test-equal "socket-info-values (peer)" (list (getenv "SAG_TEST_LOOPBACK_NAME") (string->number service))
+                (call-with-values (lambda () (socket-info-values c))
+                  (lambda (h ip p) (list h p))))
+    (test-equal "socket-info-values 'info" (socket-info-port info)
+                (call-with-values (lambda () (socket-info-values c 'info)) (lambda (h ip p) p)))
+    (test-equal "socket-info-values :type 'info" (socket-info-port info)
+                (call-with-values (lambda () (socket-info-values c :type 'info)) (lambda (h ip p) p))))
+  (test-equal "socket-peer of a server socket" #f (socket-peer server))
+  (test-equal "socket-info-values without a peer" '(#f #f #f)
+              (call-with-values (lambda () (socket-info-values server)) list))
+  (test-true "accepted sockets have TCP_NODELAY" (not (= 0 (socket-getsockopt a SOL_TCP TCP_NODELAY 0))))
+  (test-true "client sockets have TCP_NODELAY" (not (= 0 (socket-getsockopt c SOL_TCP TCP_NODELAY 0))))
+  ;; options
+  (test-true "socket-setsockopt! integer" (socket-setsockopt! c SOL_SOCKET SO_KEEPALIVE 1))
+  (test-true "socket-getsockopt integer" (not (= 0 (socket-getsockopt c SOL_SOCKET SO_KEEPALIVE 0))))
+  (test-true "socket-setsockopt! bytevector"
+             (let ([bv (make-bytevector 4 0)])
+               (bytevector-s32-native-set! bv 0 1)
+               (socket-setsockopt! c SOL_SOCKET SO_REUSEADDR bv)))
+  (test-equal "socket-getsockopt bytevector" 1
+              (bytevector-s32-native-ref (socket-getsockopt c SOL_SOCKET SO_REUSEADDR 4) 0))
+  (test-equal "SO_TYPE" SOCK_STREAM (socket-getsockopt c SOL_SOCKET SO_TYPE 0))
+  (test-raise "setsockopt! the OS refuses: &socket" socket-error?
+              (socket-setsockopt! c SOL_SOCKET 9999 1))
+  ;; non-blocking
+  (test-true "nonblocking-socket? #f" (not (nonblocking-socket? c)))
+  (test-true "socket-nonblocking!" (socket-nonblocking! c))
+  (test-true "nonblocking-socket? #t" (nonblocking-socket? c))
+  (test-equal "socket-recv with nothing to read: #f" #f (socket-recv c 10))
+  (test-equal "socket-recv! with nothing to read: negative" -1 (socket-recv! c (make-bytevector 4) 0 4))
+  (test-equal "socket-accept on a non-blocking server: #f" #f
+              (begin (socket-nonblocking! server) (socket-accept server)))
+  (socket-blocking! c)
+  (test-true "socket-blocking!" (not (nonblocking-socket? c)))
+  ;; end of stream
+  (socket-shutdown a SHUT_WR)
+  (test-equal "an empty bytevector at end of stream" #vu8() (socket-recv c 10))
+  (test-equal "call-with-socket returns proc's values" '(1 2)
+              (call-with-values (lambda () (call-with-socket a (lambda (s) (values 1 2)))) list))
+  (test-true "call-with-socket closed it" (socket-closed? a))
+  (socket-close c)
+  (socket-close server))
+
+(group "low level")
+(let* ([hint (make-hint-addrinfo AF_INET SOCK_STREAM (+ AI_PASSIVE AI_NUMERICHOST))]
+       [ai (get-addrinfo "127.0.0.1" "0" hint)]
+       [server (create-socket ai)])
+  (test-true "addrinfo?" (and (addrinfo? ai) (addrinfo? hint) (not (addrinfo? 1))))
+  (test-equal "addrinfo fields" (list AF_INET SOCK_STREAM)
+              (list (addrinfo-family ai) (addrinfo-socktype ai)))
+  (test-equal "hint fields" (list AF_INET SOCK_STREAM (+ AI_PASSIVE AI_NUMERICHOST) 0)
+              (list (addrinfo-family hint) (addrinfo-socktype hint) (addrinfo-flags hint)
+                    (addrinfo-protocol hint)))
+  (test-equal "keyword make-hint-addrinfo" (list AF_INET6 SOCK_DGRAM 0)
+              (let ([h (make-hint-addrinfo :socktype SOCK_DGRAM :family AF_INET6)])
+                (list (addrinfo-family h) (addrinfo-socktype h) (addrinfo-flags h))))
+  (test-equal "make-addrinfo is empty" '(0 0 #f)
+              (let ([e (make-addrinfo)]) (list (addrinfo-family e) (addrinfo-flags e) (addrinfo-sockaddr e))))
+  (test-true "sockaddr?" (sockaddr? (addrinfo-sockaddr ai)))
+  (test-equal "next-addrinfo" #f (next-addrinfo ai))
+  (test-true "socket-bind! returns the socket" (eq? server (socket-bind! server ai)))
+  (test-true "socket-listen! returns the socket" (eq? server (socket-listen! server 5)))
+  (test-equal "socket-bind! twice: #f" #f (socket-bind! server ai))
+  (let* ([service (port-of server)]
+         [target (get-addrinfo "127.0.0.1" service (make-hint-addrinfo AF_INET SOCK_STREAM AI_NUMERICHOST))]
+         [c (make-socket AF_INET SOCK_STREAM)])
+    (test-true "socket-connect! returns the socket" (eq? c (socket-connect! c target)))
+    (let ([a (socket-accept server)])
+      (test-true "accepted" (socket? a))
+      (socket-close a))
+    (socket-close c)
+    (let ([c (make-client-socket/resolver "127.0.0.1" service
+                                          (lambda (node service)
+                                            (get-addrinfo node service
+                                                          (make-hint-addrinfo AF_INET SOCK_STREAM))))])
+      (test-true "make-client-socket/resolver" (socket? c))
+      (socket-close (socket-accept server))
+      (socket-close c))
+    (test-raise "make-client-socket/resolver with no address" host-not-found-error?
+                (make-client-socket/resolver "127.0.0.1" service (lambda (n s) #f))))
+  (test-equal "make-socket the OS refuses: #f" #f (make-socket 12345 SOCK_STREAM))
+  (let ([s (make-server-socket/resolver
+            "0" (lambda (service)
+                  (get-addrinfo "127.0.0.1" service (make-hint-addrinfo AF_INET SOCK_STREAM AI_PASSIVE))))])
+    (test-true "make-server-socket/resolver" (and (socket? s) (> (socket-info-port (socket-info s)) 0)))
+    (socket-close s))
+  (let ([ss (make-server-socket*/resolver
+             "0" (lambda (service)
+                   (get-addrinfo "127.0.0.1" service (make-hint-addrinfo AF_INET SOCK_STREAM AI_PASSIVE))))])
+    (test-true "make-server-socket*/resolver" (and (= 1 (length ss)) (socket? (car ss))))
+    (for-each socket-close ss))
+  (let ([ss (make-server-socket* "0")])
+    (test-true "make-server-socket*: one socket per address"
+               (and (pair? ss) (for-all socket? ss)))
+    (test-true "all on one port"
+               (let ([p (socket-info-port (socket-info (car ss)))])
+                 (for-all (lambda (s) (= p (socket-info-port (socket-info s)))) ss)))
+    (for-each socket-close ss))
+  (socket-close server))
+
+(group "IPv6")
+(let* ([server (make-server-socket "0" AF_INET6)]
+       [c (make-client-socket "::1" (port-of server) AF_INET6)]
+       [a (socket-accept server)])
+  (let ([ip (socket-info-ip-address (socket-peer c))])
+    (test-true "ip-v6-address?" (ip-v6-address? ip))
+    (test-equal "::1" "::1" (ip-address->string ip))
+    (test-equal "16 bytes" (bytevector-append (make-bytevector 15 0) #vu8(1)) (ip-address->bytevector ip)))
+  (for-each socket-close (list a c server)))
+
+(group "UDP")
+(let* ([hint (make-hint-addrinfo AF_INET SOCK_DGRAM AI_NUMERICHOST)]
+       [u1 (make-server-socket "0" AF_INET SOCK_DGRAM)]
+       [u1-ai (get-addrinfo "127.0.0.1" (port-of u1) hint)]
+       [u2 (make-socket AF_INET SOCK_DGRAM)]
+       [u2-ai (get-addrinfo "127.0.0.1" "0" hint)])
+  (socket-bind! u2 u2-ai)
+  (test-equal "socket-sendto" 4 (socket-sendto u2 #vu8(1 2 3 4) (addrinfo-sockaddr u1-ai)))
+  (let* ([from (addrinfo-sockaddr (get-addrinfo "127.0.0.1" "9" hint))]
+         [got (socket-recvfrom u1 100 from)])
+    (test-equal "socket-recvfrom" #vu8(1 2 3 4) got)
+    (test-equal "socket-sendto back to the sender" 2 (socket-sendto u1 #vu8(5 6) from))
+    (test-equal "the reply" #vu8(5 6) (socket-recv u2 10)))
+  (test-equal "socket-sendto/range" 2 (socket-sendto/range u2 #vu8(1 2 3 4) (addrinfo-sockaddr u1-ai) 1 2))
+  (let ([from (addrinfo-sockaddr (get-addrinfo "127.0.0.1" "9" hint))] [bv (make-bytevector 8 0)])
+    (test-equal "socket-recvfrom!" 2 (socket-recvfrom! u1 bv 3 5 from))
+    (test-equal "socket-recvfrom! fills the range" #vu8(0 0 0 2 3 0 0 0) bv))
+  (socket-nonblocking! u1)
+  (test-equal "socket-recvfrom with nothing to read: #f" #f
+              (socket-recvfrom u1 10 (addrinfo-sockaddr u1-ai)))
+  (for-each socket-close (list u1 u2)))
+
+;; ==== SRFI 106 ===================================================================
+(group "SRFI 106")
+(test-equal "*af-inet*" AF_INET *af-inet*)
+(test-equal "*msg-peek*" MSG_PEEK *msg-peek*)
+(test-equal "*msg-oob*" MSG_OOB *msg-oob*)
+(test-equal "*msg-waitall*" MSG_WAITALL *msg-waitall*)
+(test-equal "address-family" (list AF_INET AF_INET6 AF_UNSPEC)
+            (list (address-family inet) (address-family inet6) (address-family unspec)))
+(test-equal "socket-domain" (list SOCK_STREAM SOCK_DGRAM) (list (socket-domain stream) (socket-domain datagram)))
+(test-equal "ip-protocol" (list IPPROTO_IP IPPROTO_TCP IPPROTO_UDP)
+            (list (ip-protocol ip) (ip-protocol tcp) (ip-protocol udp)))
+(test-equal "address-info" (bitwise-ior AI_V4MAPPED AI_ADDRCONFIG) (address-info v4mapped addrconfig))
+(test-equal "message-type" (bitwise-ior MSG_PEEK MSG_OOB) (message-type peek oob))
+(test-equal "message-type none" 0 (message-type none))
+(test-equal "shutdown-method" (list SHUT_RD SHUT_WR SHUT_RDWR)
+            (list (shutdown-method read) (shutdown-method write) (shutdown-method read write)))
+(test-equal "socket-merge-flags" (bitwise-ior AI_ALL AI_V4MAPPED) (socket-merge-flags AI_ALL AI_V4MAPPED))
+(test-equal "socket-purge-flags" AI_ALL (socket-purge-flags (bitwise-ior AI_ALL AI_V4MAPPED) AI_V4MAPPED))
+(let* ([server (make-server-socket "0")]
+       [c (make-client-socket "127.0.0.1" (port-of server) *af-inet* *sock-stream*
+                              (socket-merge-flags *ai-v4mapped* *ai-addrconfig*) *ipproto-ip*)]
+       [a (socket-accept server)])
+  (test-equal "SRFI 106 send/recv" 3 (socket-send c #vu8(1 2 3) (message-type none)))
+  (test-equal "SRFI 106 recv" #vu8(1 2 3) (recv-n a 3))
+  (socket-shutdown c (shutdown-method write))
+  (test-equal "SRFI 106 shutdown" #vu8() (socket-recv a 1))
+  (for-each socket-close (list a c server)))
+
+;; ==== memory =====================================================================
+(group "memory")
+(let ()
+  (define (settle)
+    (parameterize ([collect-request-handler (lambda () (collect (collect-maximum-generation)))])
+      (collect-rendezvous))
+    (make-fdset))                         ; frees what the collection found
+  (define (make-and-drop-addrinfo n)
+    (do ([i 0 (+ i 1)]) ((= i n))
+      (get-addrinfo "127.0.0.1" "80" (make-hint-addrinfo AF_INET SOCK_STREAM AI_NUMERICHOST))))
+  (define (make-and-drop-sockets n)
+    (do ([i 0 (+ i 1)]) ((= i n))
+      (let ([s (make-socket AF_INET SOCK_STREAM)])
+        (when (= 0 (mod i 3)) (socket-port s))
+        (when (= 0 (mod i 5)) (sockets->fdset (list s))))))
+  ;; warm up, then measure
+  (make-and-drop-addrinfo 20000)
+  (make-and-drop-sockets 2000)
+  (settle)
+  (let ([fds0 (proc-fd-count)] [rss0 (rss-kib)])
+    (make-and-drop-addrinfo 100000)
+    (make-and-drop-sockets 10000)
+    (settle)
+    (let ([fds1 (proc-fd-count)] [rss1 (rss-kib)])
+      (printf "memory: descriptors ~a -> ~a, RSS ~a KiB -> ~a KiB\n" fds0 fds1 rss0 rss1)
+      (test-equal "open descriptors flat after 10,000 sockets" fds0 fds1)
+      (test-true "RSS flat (grows < 16 MiB) after 100,000 addrinfo and 10,000 sockets"
+                 (< (- rss1 rss0) 16384)))))
+
+(printf "~a passed, ~a failed\n" passed failed)
+(exit (if (= failed 0) 0 1))

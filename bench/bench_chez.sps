@@ -1,0 +1,103 @@
+;;; bench_chez.sps: the Chez Scheme side of the binding's benchmark
+;;; (bench/run_chez.sh); the same work as bench_chez_ref.c, through
+;;; (sagittarius socket). Prints the elapsed seconds.
+;;;   bulk BYTES | pingpong N | lines FILE N (socket port) | filelines FILE
+(import (chezscheme) (sagittarius socket))
+
+(define (now) (let ([t (current-time 'time-monotonic)])
+                (+ (time-second t) (/ (time-nanosecond t) 1e9))))
+
+(define (pair)
+  (let* ([server (make-server-socket "0")]
+         [c (make-client-socket "127.0.0.1"
+                                (number->string (socket-info-port (socket-info server))))]
+         [s (socket-accept server)])
+    (socket-close server)
+    (values c s)))
+
+;; Runs thunk in a thread; returns a procedure that waits for it to end.
+(define (spawn thunk)
+  (let ([m (make-mutex)] [c (make-condition)] [done #f])
+    (fork-thread (lambda () (thunk) (with-mutex m (set! done #t) (condition-broadcast c))))
+    (lambda () (with-mutex m (let loop () (unless done (condition-wait c m) (loop)))))))
+
+(define chunk 65536)
+
+(define (bulk total)
+  (let-values ([(c s) (pair)])
+    (let* ([buf (make-bytevector chunk 0)]
+           [join (spawn (lambda ()
+                          (let ([in (make-bytevector chunk)])
+                            (let loop () (unless (= 0 (socket-recv! s in 0 chunk)) (loop))))))]
+           [t0 (now)])
+      (let loop ([left total])
+        (when (> left 0) (socket-send c buf) (loop (- left chunk))))
+      (socket-shutdown c SHUT_WR)
+      (join)
+      (let ([t (- (now) t0)]) (socket-close c) (socket-close s) t))))
+
+(define (pingpong rounds)
+  (let-values ([(c s) (pair)])
+    (let ([b (make-bytevector 1 1)]
+          [join (spawn (lambda ()
+                         (let ([b (make-bytevector 1)])
+                           (let loop ()
+                             (unless (= 0 (socket-recv! s b 0 1))
+                               (socket-send s b)
+                               (loop))))))])
+      (do ([i 0 (+ i 1)]) ((= i 200)) (socket-send c b) (socket-recv! c b 0 1))
+      (let ([t0 (now)])
+        (do ([i 0 (+ i 1)]) ((= i rounds)) (socket-send c b) (socket-recv! c b 0 1))
+        (let ([t (- (now) t0)])
+          (socket-shutdown c SHUT_WR)
+          (join)
+          (socket-close c) (socket-close s)
+          t)))))
+
+(define (read-file file)
+  (let* ([p (open-file-input-port file)] [bv (get-bytevector-all p)])
+    (close-port p)
+    bv))
+
+(define (count-lines p)
+  (let loop ([n 0]) (if (eof-object? (get-line p)) n (loop (+ n 1)))))
+
+;; get-line over a transcoded socket port, the lines sent by another thread.
+(define (socket-lines file expected port-maker)
+  (let ([data (read-file file)])
+    (let-values ([(c s) (pair)])
+      (let* ([join (spawn (lambda ()
+                            (let ([n (bytevector-length data)])
+                              (let loop ([i 0])
+                                (when (< i n)
+                                  (let ([k (min chunk (- n i))])
+                                    (socket-send/range s data i k)
+                                    (loop (+ i k))))))
+                            (socket-shutdown s SHUT_WR)))]
+             [p (transcoded-port (port-maker c) (native-transcoder))]
+             [t0 (now)]
+             [n (count-lines p)]
+             [t (- (now) t0)])
+        (join)
+        (unless (= n expected) (error 'lines "wrong line count" n))
+        (close-port p) (socket-close s) (socket-close c)
+        t))))
+
+(define (file-lines file expected)
+  (let* ([p (open-file-input-port file (file-options) (buffer-mode block) (native-transcoder))]
+         [t0 (now)]
+         [n (count-lines p)]
+         [t (- (now) t0)])
+    (close-port p)
+    (unless (= n expected) (error 'lines "wrong line count" n))
+    t))
+
+(let ([args (cdr (command-line))])
+  (collect)
+  (let ([t (case (string->symbol (car args))
+             [(bulk) (bulk (string->number (cadr args)))]
+             [(pingpong) (pingpong (string->number (cadr args)))]
+             [(lines) (socket-lines (cadr args) (string->number (caddr args)) socket-port)]
+             [(inlines) (socket-lines (cadr args) (string->number (caddr args)) socket-input-port)]
+             [(filelines) (file-lines (cadr args) (string->number (caddr args)))])])
+    (printf "~,6f\n" t)))
