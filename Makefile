@@ -25,7 +25,7 @@ SWIFT_FLAGS := -c $(SWIFT_CONFIG) -Xswiftc -static-stdlib --disable-local-rpath 
 STAGE := $(CURDIR)/$(BUILD)/stage
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 
-.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test ffi-test abi-test
+.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test
 all: lib
 
 setup:
@@ -69,7 +69,7 @@ uninstall:
 stage: lib
 	$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR=
 
-CHECK_GROUPS := swift-test c-test ports-test ffi-test abi-test
+CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
 
@@ -81,6 +81,9 @@ c-test: stage
 
 ports-test: stage
 	bash Tests/c/run_ports.sh $(STAGE)
+
+selector-test: stage
+	bash Tests/c/run_selector.sh $(STAGE)
 
 ffi-test: stage
 	bash Tests/ffi-driver/run.sh $(STAGE)
