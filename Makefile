@@ -97,6 +97,7 @@ demo: setup stage
 bench: setup stage
 	bash bench/run.sh $(STAGE)
 	bash bench/run_ports.sh $(STAGE)
+	bash bench/run_selector.sh $(STAGE)
 
 clean:
 	rm -rf $(BUILD) .build

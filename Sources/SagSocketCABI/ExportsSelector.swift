@@ -12,19 +12,6 @@ private func withSelector(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: Stat
     handles.with(UnsafeRawPointer(h), .selector, as: SocketSelector.self, body) ?? misuse(err, op, "selector")
 }
 
-/// Writes reported or cleared entries to the caller's parallel arrays.
-private func deliver(_ entries: [SocketSelector.Entry], _ socks: UnsafeMutablePointer<OpaquePointer?>,
-                     _ tags: UnsafeMutablePointer<Int64>, _ timedOut: UnsafeMutablePointer<Int32>?,
-                     _ count: UnsafeMutablePointer<Int>) -> Int32 {
-    for (i, e) in entries.enumerated() {
-        socks[i] = handle(of: e.socket)
-        tags[i] = e.tag
-        timedOut?[i] = e.timedOut ? 1 : 0
-    }
-    count.pointee = entries.count
-    return Status.ok
-}
-
 @c @implementation
 public func sag_selector_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "make-socket-selector"
@@ -60,12 +47,21 @@ public func sag_selector_wait(_ sel: OpaquePointer?, _ timeout: Int64, _ socks: 
         guard let socks, let tags, let timedOut, let count, capacity > 0 else {
             return invalid(err, op, "capacity must be positive, and socks, tags, timed_out and count not NULL")
         }
-        var got: [SocketSelector.Entry] = []
+        // Written as the entries leave (count only on success: the arrays
+        // are written only when the wait found something, and then it
+        // succeeds).
+        var n = 0
         let status = run(err) { () throws(SocketError) in
-            got = try selector.wait(timeoutMicros: timeout, capacity: capacity)
+            _ = try selector.wait(timeoutMicros: timeout, capacity: capacity) { e in
+                socks[n] = handle(of: e.socket)
+                tags[n] = e.tag
+                timedOut[n] = e.timedOut ? 1 : 0
+                n += 1
+            }
         }
         guard status == Status.ok else { return status }
-        return deliver(got, socks, tags, timedOut, count)
+        count.pointee = n
+        return Status.ok
     }
 }
 
@@ -86,14 +82,18 @@ public func sag_selector_clear(_ sel: OpaquePointer?, _ socks: UnsafeMutablePoin
         guard capacity == 0 || (socks != nil && tags != nil) else {
             return invalid(err, op, "socks or tags is NULL with a non-zero capacity")
         }
-        var got: [SocketSelector.Entry] = []
-        let status = run(err) { () throws(SocketError) in got = try selector.clear(capacity: capacity) }
-        guard status == Status.ok else { return status }
-        guard let socks, let tags else {
-            count.pointee = 0  // capacity 0: nothing removed
-            return Status.ok
+        var n = 0
+        let status = run(err) { () throws(SocketError) in
+            _ = try selector.clear(capacity: capacity) { e in
+                // capacity 0 (the arrays may be NULL) removes nothing
+                socks?[n] = handle(of: e.socket)
+                tags?[n] = e.tag
+                n += 1
+            }
         }
-        return deliver(got, socks, tags, nil, count)
+        guard status == Status.ok else { return status }
+        count.pointee = n
+        return Status.ok
     }
 }
 

@@ -59,12 +59,15 @@ public final class SocketSelector: Sendable {
         var slots: [Registered?] = []
         var freeSlots: [Int32] = []
         var generation: UInt32 = 0
-        var bySocket: [ObjectIdentifier: Int32] = [:]
+        /// The number of entries.
+        var live = 0
+        /// By descriptor: the slot of the entry holding it (an entry's
+        /// descriptor cannot be reused while it is held), `lingering` when
+        /// a report left it disarmed in the epoll set, `absent` otherwise.
+        var byFD: [Int32] = []
         var timers = DeadlineHeap()
         /// Entries with a deadline (the live part of `timers`).
         var timed = 0
-        /// By descriptor: registered in the epoll set, disarmed by a report.
-        var lingering: [Bool] = []
         var closed = false
         /// The descriptors are closed and every entry released.
         var released = false
@@ -76,8 +79,13 @@ public final class SocketSelector: Sendable {
     }
 
     private let state = Mutex(State())
+    /// `closed`, readable without the lock (add! checks it before its hook).
+    private let closedFlag = Atomic<Bool>(false)
     private let epfd: Int32
     private let wake: Int32
+
+    private static let absent: Int32 = -1
+    private static let lingering: Int32 = -2
 
     /// The epoll datum of the wake descriptor (no entry has slot 2^32-1).
     private static let wakeDatum = UInt64.max
@@ -110,24 +118,23 @@ public final class SocketSelector: Sendable {
     }
 
     deinit {
-        let left = state.withLock { st in st.released ? [] : release(&st) }
-        for s in left { didRemove(s) }
+        state.withLock { st in if !st.released { release(&st) } }
     }
 
     // MARK: - Hooks
 
     /// Called by add! for an open socket on an open selector, before the
     /// socket is registered, outside the selector's lock, on the adding
-    /// thread (also when the socket is already held: adding twice keeps one
+    /// thread (also when the socket is held already: adding twice keeps one
     /// entry, but this still runs).
     private func didAdd(_ s: Socket) {
     }
 
-    /// Called once for every entry that leaves the selector (reported ready
-    /// or timed out, dropped because its socket was closed, cleared, or
-    /// released by close), after it has left, outside the selector's lock,
-    /// on the thread that removed it, and before a wait or clear hands it
-    /// back to its caller.
+    /// Called once for every entry as it leaves the selector (reported
+    /// readable or timed out, dropped because its socket was closed,
+    /// cleared, or let go by close), under the selector's lock, on the
+    /// thread that removes it, before a wait or clear hands it to its
+    /// caller. It must not block or call the selector.
     private func didRemove(_ s: Socket) {
     }
 
@@ -151,13 +158,15 @@ public final class SocketSelector: Sendable {
     /// `.closed` when the selector is closed.
     public func add(_ s: Socket, timeoutMicros: Int64 = -1, tag: Int64 = 0) throws(SocketError) {
         let op: StaticString = "socket-selector-add!"
-        if state.withLock({ $0.closed }) { throw closedError(op) }
+        if closedFlag.load(ordering: .acquiring) { throw closedError(op) }
         if s.isClosed { return }
         didAdd(s)
         let deadline = Deadline.after(micros: timeoutMicros).nanoseconds ?? .max
         try state.withLock { st throws(SocketError) in
             if st.closed { throw closedError(op) }
-            if st.bySocket[ObjectIdentifier(s)] != nil { return }
+            let fd = s.fd
+            let held = Self.byFD(st, fd)
+            if held >= 0, st.slots[Int(held)]?.socket === s { return }
             guard s.tryEnter() else { return }
             let slot: Int32
             if let free = st.freeSlots.popLast() {
@@ -168,14 +177,15 @@ public final class SocketSelector: Sendable {
             }
             st.generation &+= 1
             let datum = UInt64(st.generation) << 32 | UInt64(UInt32(bitPattern: slot))
-            if let e = arm(&st, s.fd, datum) {
+            if let e = arm(&st, fd, datum, wasLingering: held == Self.lingering) {
                 s.leave()
                 st.freeSlots.append(slot)
                 throw SocketError(.socket, op, "cannot register the socket with epoll", errno: e, socket: s)
             }
             s.register(wake)
             st.slots[Int(slot)] = Registered(socket: s, tag: tag, deadline: deadline, generation: st.generation)
-            st.bySocket[ObjectIdentifier(s)] = slot
+            Self.setByFD(&st, fd, slot)
+            st.live += 1
             if deadline != .max {
                 st.timed += 1
                 st.timers.push(.init(deadline: deadline, slot: slot, generation: st.generation))
@@ -193,9 +203,8 @@ public final class SocketSelector: Sendable {
     /// with EPOLL_CTL_MOD; each kind of call falls back on the other (the
     /// kernel drops a registration when the descriptor is closed, and a
     /// descriptor number may have been reused since).
-    private func arm(_ st: inout State, _ fd: Int32, _ datum: UInt64) -> Int32? {
-        let wasLingering = Int(fd) < st.lingering.count && st.lingering[Int(fd)]
-        if wasLingering { st.lingering[Int(fd)] = false }
+    private func arm(_ st: inout State, _ fd: Int32, _ datum: UInt64, wasLingering: Bool) -> Int32? {
+        if wasLingering { Self.setByFD(&st, fd, Self.absent) }
         let (first, second) = wasLingering ? (EPOLL_CTL_MOD, EPOLL_CTL_ADD) : (EPOLL_CTL_ADD, EPOLL_CTL_MOD)
         switch Sys.epollControl(epfd, first, fd, Self.socketEvents, datum) {
         case .ok: return nil
@@ -207,25 +216,32 @@ public final class SocketSelector: Sendable {
         }
     }
 
+    private static func byFD(_ st: State, _ fd: Int32) -> Int32 {
+        Int(fd) < st.byFD.count ? st.byFD[Int(fd)] : absent
+    }
+
+    private static func setByFD(_ st: inout State, _ fd: Int32, _ value: Int32) {
+        let i = Int(fd)
+        if i >= st.byFD.count {
+            if value == absent { return }
+            st.byFD.append(contentsOf: repeatElement(absent, count: max(i + 1 - st.byFD.count, 64)))
+        }
+        st.byFD[i] = value
+    }
+
     /// Takes the entry in `slot` out; `disarmed` when its registration was
     /// disarmed by a report (it lingers), else it is deleted from the set.
     private func remove(_ st: inout State, _ slot: Int, _ r: Registered, disarmed: Bool) {
         st.slots[slot] = nil
         st.freeSlots.append(Int32(truncatingIfNeeded: slot))
-        st.bySocket[ObjectIdentifier(r.socket)] = nil
+        st.live -= 1
         if r.deadline != .max { st.timed -= 1 }
         let fd = r.socket.fd
-        if disarmed {
-            if Int(fd) >= st.lingering.count {
-                st.lingering.append(contentsOf: repeatElement(false, count: Int(fd) + 1 - st.lingering.count))
-            }
-            st.lingering[Int(fd)] = true
-        } else {
-            _ = Sys.epollControl(epfd, EPOLL_CTL_DEL, fd, 0, 0)
-            if Int(fd) < st.lingering.count { st.lingering[Int(fd)] = false }
-        }
+        if !disarmed { _ = Sys.epollControl(epfd, EPOLL_CTL_DEL, fd, 0, 0) }
+        Self.setByFD(&st, fd, disarmed ? Self.lingering : Self.absent)
         r.socket.unregister(wake)
         r.socket.leave()
+        didRemove(r.socket)
     }
 
     // MARK: - Deadlines
@@ -251,31 +267,26 @@ public final class SocketSelector: Sendable {
         return .max
     }
 
-    /// Moves up to `room` entries whose deadline has passed into `out`
-    /// (closed ones into `dropped`).
-    private func takeExpired(_ st: inout State, now: Int64, room: Int, _ out: inout [Entry],
-                             _ dropped: inout [Socket]) {
-        var room = room
-        while room > 0, let top = st.timers.first, top.deadline <= now {
+    /// Hands up to `room` entries whose deadline has passed to `each`
+    /// (dropping closed ones); returns how many.
+    private func takeExpired(_ st: inout State, now: Int64, room: Int, _ each: (Entry) -> Void) -> Int {
+        var taken = 0
+        while taken < room, let top = st.timers.first, top.deadline <= now {
             st.timers.removeFirst()
             guard isLive(st, top), let r = st.slots[Int(top.slot)] else { continue }
             remove(&st, Int(top.slot), r, disarmed: false)
-            if r.socket.isClosed {
-                dropped.append(r.socket)
-            } else {
-                out.append(Entry(socket: r.socket, tag: r.tag, timedOut: true))
-                room -= 1
+            if !r.socket.isClosed {
+                each(Entry(socket: r.socket, tag: r.tag, timedOut: true))
+                taken += 1
             }
         }
+        return taken
     }
 
     /// Drops every entry whose socket has been closed.
-    private func dropClosed(_ st: inout State, _ dropped: inout [Socket]) {
+    private func dropClosed(_ st: inout State) {
         for i in st.slots.indices {
-            if let r = st.slots[i], r.socket.isClosed {
-                remove(&st, i, r, disarmed: false)
-                dropped.append(r.socket)
-            }
+            if let r = st.slots[i], r.socket.isClosed { remove(&st, i, r, disarmed: false) }
         }
     }
 
@@ -284,23 +295,28 @@ public final class SocketSelector: Sendable {
     /// socket-selector-wait!: waits until some entries are readable or their
     /// own timeouts pass, for at most `timeoutMicros` (negative: no limit; 0:
     /// look once). Returns at most `capacity` entries, readable ones with
-    /// `timedOut` false; each leaves the selector. Entries beyond `capacity`
-    /// stay and are reported by the next wait. Returns [] when the timeout
-    /// passes or interrupt() wakes it with nothing to report. Throws
-    /// `.closed` when the selector is closed before or during the wait, and
-    /// `.invalidArgument` (errno EBUSY) when another thread is waiting.
+    /// `timedOut` false; each has left the selector. Entries beyond
+    /// `capacity` stay and are reported by the next wait. Returns [] when
+    /// the timeout passes or interrupt() wakes it with nothing to report.
+    /// Throws `.closed` when the selector is closed before the wait or
+    /// during it with nothing found, and `.invalidArgument` (errno EBUSY)
+    /// when another thread is waiting.
     public func wait(timeoutMicros: Int64 = -1, capacity: Int = 1024) throws(SocketError) -> [Entry] {
+        var out: [Entry] = []
+        _ = try wait(timeoutMicros: timeoutMicros, capacity: capacity) { out.append($0) }
+        return out
+    }
+
+    /// wait(timeoutMicros:capacity:) handing each entry to `each` as it
+    /// leaves (under the selector's lock: `each` must not block or call the
+    /// selector), so that no array is made per wait; returns how many.
+    public func wait(timeoutMicros: Int64, capacity: Int, _ each: (Entry) -> Void) throws(SocketError) -> Int {
         let op: StaticString = "socket-selector-wait!"
         guard capacity > 0 else { throw .invalid(op, "capacity must be positive") }
         let until = Deadline.after(micros: timeoutMicros).nanoseconds ?? .max
-        let epoch0 = try state.withLock { st throws(SocketError) -> UInt64 in
-            if st.closed { throw closedError(op) }
-            if st.waiting { throw busyError(op) }
-            st.waiting = true
-            return st.interrupts
-        }
-        var out: [Entry] = []
-        var dropped: [Socket] = []
+        var epoch0: UInt64 = 0
+        var began = false
+        var count = 0
         var failure: SocketError? = nil
         let maxEvents = min(capacity, Self.batch) + 1  // + the wake descriptor
         withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: maxEvents) { events in
@@ -308,51 +324,34 @@ public final class SocketSelector: Sendable {
             var received = 0     // events from the last epoll_wait, not yet looked at
             var looked = false   // epoll_wait has run at least once
             polling: while true {
+                // One lock a round: begin (the first round), take in what
+                // epoll_wait found, then end the wait under the same lock or
+                // say how long to wait next.
                 let timeout: Int32? = state.withLock { st -> Int32? in
+                    if !began {
+                        if st.closed || st.waiting {
+                            failure = st.closed ? closedError(op) : busyError(op)
+                            return nil
+                        }
+                        st.waiting = true
+                        epoch0 = st.interrupts
+                        began = true
+                    }
                     if st.closed {
-                        failure = closedError(op)
-                        return nil
-                    }
-                    var woke = false
-                    for i in 0..<received {
-                        let datum = base[i].data.u64
-                        if datum == Self.wakeDatum {
-                            woke = true
-                            continue
-                        }
-                        let slot = Int(datum & 0xFFFF_FFFF)
-                        guard slot < st.slots.count, let r = st.slots[slot],
-                              r.generation == UInt32(truncatingIfNeeded: datum >> 32) else { continue }
-                        if r.socket.isClosed {
-                            remove(&st, slot, r, disarmed: true)
-                            dropped.append(r.socket)
-                        } else if out.count < capacity {
-                            remove(&st, slot, r, disarmed: true)
-                            out.append(Entry(socket: r.socket, tag: r.tag, timedOut: false))
-                        } else {
-                            // No room: arm it again, the next wait reports it.
-                            _ = Sys.epollControl(epfd, EPOLL_CTL_MOD, r.socket.fd, Self.socketEvents, datum)
+                        if count == 0 { failure = closedError(op) }
+                    } else {
+                        let n = received
+                        received = 0
+                        if let t = take(&st, base, n, epoch0: epoch0, until: until, looked: looked,
+                                        capacity: capacity, &count, each) {
+                            return t
                         }
                     }
-                    received = 0
-                    if woke {
-                        Sys.eventfdDrain(wake)
-                        dropClosed(&st, &dropped)
-                    }
-                    let now = Sys.monotonicNanoseconds()
-                    takeExpired(&st, now: now, room: capacity - out.count, &out, &dropped)
-                    let interrupted = st.interrupts != epoch0
-                    if out.count == capacity || interrupted || (looked && (!out.isEmpty || now >= until)) {
-                        return nil
-                    }
-                    // Something to report already: look once more for
-                    // readable entries, without waiting.
-                    let end = out.isEmpty ? min(until, nextDeadline(&st)) : now
-                    st.waitUntil = end
-                    return Self.millis(until: end, now: now)
+                    end(&st)
+                    return nil
                 }
                 guard let timeout else { break polling }
-                let room = min(capacity - out.count, Self.batch) + 1
+                let room = min(capacity - count, Self.batch) + 1
                 switch Sys.epollWait(epfd, base, Int32(room), timeout) {
                 case .ok(let n):
                     received = Int(n)
@@ -361,24 +360,66 @@ public final class SocketSelector: Sendable {
                     continue
                 case .failed(let e):
                     // Report what was found; fail only with nothing found.
-                    if out.isEmpty { failure = SocketError(.socket, op, "epoll_wait failed", errno: e) }
+                    if count == 0 { failure = SocketError(.socket, op, "epoll_wait failed", errno: e) }
+                    state.withLock { end(&$0) }
                     break polling
                 }
             }
         }
-        let released = state.withLock { st -> [Socket] in
-            st.waiting = false
-            st.waitUntil = .max
-            return st.closed && !st.released ? release(&st) : []
+        if let failure { throw failure }
+        return count
+    }
+
+    /// A round of a wait, under the lock: the `n` events in `events`, the
+    /// wake descriptor, expired deadlines. Returns nil when the wait is to
+    /// end, else epoll_wait's timeout.
+    private func take(_ st: inout State, _ events: UnsafeMutablePointer<epoll_event>, _ n: Int, epoch0: UInt64,
+                      until: Int64, looked: Bool, capacity: Int, _ count: inout Int,
+                      _ each: (Entry) -> Void) -> Int32? {
+        var woke = false
+        for i in 0..<n {
+            let datum = events[i].data.u64
+            if datum == Self.wakeDatum {
+                woke = true
+                continue
+            }
+            let slot = Int(datum & 0xFFFF_FFFF)
+            guard slot < st.slots.count, let r = st.slots[slot],
+                  r.generation == UInt32(truncatingIfNeeded: datum >> 32) else { continue }  // stale
+            if r.socket.isClosed {
+                remove(&st, slot, r, disarmed: true)
+            } else if count < capacity {
+                remove(&st, slot, r, disarmed: true)
+                each(Entry(socket: r.socket, tag: r.tag, timedOut: false))
+                count += 1
+            } else {
+                // No room: arm it again, the next wait reports it.
+                _ = Sys.epollControl(epfd, EPOLL_CTL_MOD, r.socket.fd, Self.socketEvents, datum)
+            }
         }
-        for s in dropped { didRemove(s) }
-        for s in released { didRemove(s) }
-        if let failure {
-            for e in out { didRemove(e.socket) }
-            throw failure
+        if woke {
+            Sys.eventfdDrain(wake)
+            dropClosed(&st)
         }
-        for e in out { didRemove(e.socket) }
-        return out
+        // The clock only when a deadline is in play.
+        let now = until != .max || st.timers.count > 0 ? Sys.monotonicNanoseconds() : 0
+        if st.timers.count > 0 { count += takeExpired(&st, now: now, room: capacity - count, each) }
+        if count == capacity || st.interrupts != epoch0 || (looked && (count > 0 || now >= until)) {
+            return nil
+        }
+        // Something to report already: look once more for readable
+        // entries, without waiting.
+        let end = count == 0 ? min(until, nextDeadline(&st)) : now
+        st.waitUntil = end
+        return Self.millis(until: end, now: now)
+    }
+
+    /// The end of a wait, under the lock; a selector closed meanwhile is
+    /// released now.
+    private func end(_ st: inout State) {
+        st.waiting = false
+        st.waitUntil = .max
+        if st.closed && !st.released { release(&st) }
     }
 
     /// epoll_wait's timeout for a deadline: -1 for none, else milliseconds
@@ -408,41 +449,43 @@ public final class SocketSelector: Sendable {
     /// `.closed` on a closed selector, `.invalidArgument` (errno EBUSY) while
     /// a thread waits.
     public func clear(capacity: Int = .max) throws(SocketError) -> [Entry] {
+        var out: [Entry] = []
+        _ = try clear(capacity: capacity) { out.append($0) }
+        return out
+    }
+
+    /// clear(capacity:) handing each entry to `each` as it leaves (under the
+    /// selector's lock); returns how many.
+    public func clear(capacity: Int, _ each: (Entry) -> Void) throws(SocketError) -> Int {
         let op: StaticString = "socket-selector-clear!"
         guard capacity >= 0 else { throw .invalid(op, "capacity must not be negative") }
-        var dropped: [Socket] = []
-        let out = try state.withLock { st throws(SocketError) -> [Entry] in
+        return try state.withLock { st throws(SocketError) -> Int in
             if st.closed { throw closedError(op) }
             if st.waiting { throw busyError(op) }
-            dropClosed(&st, &dropped)
-            var out: [Entry] = []
-            for i in st.slots.indices where out.count < capacity {
+            dropClosed(&st)
+            var n = 0
+            for i in st.slots.indices where n < capacity {
                 guard let r = st.slots[i] else { continue }
                 remove(&st, i, r, disarmed: false)
-                out.append(Entry(socket: r.socket, tag: r.tag, timedOut: false))
+                each(Entry(socket: r.socket, tag: r.tag, timedOut: false))
+                n += 1
             }
             if st.timers.count > 2 * st.timed { compactTimers(&st) }
-            return out
+            return n
         }
-        for s in dropped { didRemove(s) }
-        for e in out { didRemove(e.socket) }
-        return out
     }
 
     /// socket-selector-size: the number of entries (sockets closed while
     /// held are not counted once the selector has seen them close, at once
     /// when no wait is under way). Throws `.closed` on a closed selector.
     public func count() throws(SocketError) -> Int {
-        var dropped: [Socket] = []
-        let n = try state.withLock { st throws(SocketError) -> Int in
+        try state.withLock { st throws(SocketError) -> Int in
             if st.closed { throw closedError("socket-selector-size") }
             // Outside a wait only a socket's close or interrupt signals the
             // wake descriptor; during one, the waiter owns it.
-            if st.waiting || Sys.eventfdDrain(wake) { dropClosed(&st, &dropped) }
-            return st.bySocket.count
+            if st.waiting || Sys.eventfdDrain(wake) { dropClosed(&st) }
+            return st.live
         }
-        for s in dropped { didRemove(s) }
-        return n
     }
 
     /// socket-selector-closed?
@@ -455,38 +498,36 @@ public final class SocketSelector: Sendable {
     /// descriptors, and makes a blocked wait return (`.closed`); later calls
     /// other than the queries throw `.closed`. Idempotent.
     public func close() {
-        let left = state.withLock { st -> [Socket] in
-            if st.closed { return [] }
+        state.withLock { st in
+            if st.closed { return }
             st.closed = true
+            closedFlag.store(true, ordering: .releasing)
             if st.waiting {
                 Sys.eventfdSignal(wake)  // the waiter releases on its way out
-                return []
+            } else {
+                release(&st)
             }
-            return release(&st)
         }
-        for s in left { didRemove(s) }
     }
 
     /// Lets every entry go and closes the descriptors (closing the epoll
     /// instance ends every registration). Only when no thread waits.
-    private func release(_ st: inout State) -> [Socket] {
-        var left: [Socket] = []
+    private func release(_ st: inout State) {
         for r in st.slots {
             guard let r else { continue }
             r.socket.unregister(wake)  // after this no close can signal `wake`
             r.socket.leave()
-            left.append(r.socket)
+            didRemove(r.socket)
         }
         st.slots = []
         st.freeSlots = []
-        st.bySocket = [:]
+        st.live = 0
+        st.byFD = []
         st.timers = DeadlineHeap()
         st.timed = 0
-        st.lingering = []
         st.released = true
         Sys.close(epfd)
         Sys.close(wake)
-        return left
     }
 }
 
