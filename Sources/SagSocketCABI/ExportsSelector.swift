@@ -110,26 +110,26 @@ public func sag_selector_size(_ sel: OpaquePointer?, _ out: UnsafeMutablePointer
     }
 }
 
-@c @implementation
-public func sag_selector_is_closed(_ sel: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?,
-                                   _ err: OpaquePointer?) -> Int32 {
-    let op: StaticString = "socket-selector-closed?"
-    return withSelector(sel, err, op) { selector in
+/// A predicate of the selector into `out` (works on a closed selector).
+private func flag(_ sel: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?,
+                  _ op: StaticString, _ value: (SocketSelector) -> Bool) -> Int32 {
+    withSelector(sel, err, op) { selector in
         guard let out else { return invalid(err, op, "out is NULL") }
-        out.pointee = selector.isClosed ? 1 : 0
+        out.pointee = value(selector) ? 1 : 0
         return Status.ok
     }
 }
 
 @c @implementation
+public func sag_selector_is_closed(_ sel: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?,
+                                   _ err: OpaquePointer?) -> Int32 {
+    flag(sel, out, err, "socket-selector-closed?") { $0.isClosed }
+}
+
+@c @implementation
 public func sag_selector_is_waiting(_ sel: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?,
                                     _ err: OpaquePointer?) -> Int32 {
-    let op: StaticString = "socket-selector-waiting?"
-    return withSelector(sel, err, op) { selector in
-        guard let out else { return invalid(err, op, "out is NULL") }
-        out.pointee = selector.isWaiting ? 1 : 0
-        return Status.ok
-    }
+    flag(sel, out, err, "socket-selector-waiting?") { $0.isWaiting }
 }
 
 @c @implementation

@@ -50,20 +50,7 @@ echo "== valgrind"
 if have_valgrind; then
   SELECTOR_LOAD_CONNECTIONS=100 SELECTOR_LOAD_MESSAGES=10 SAG_TEST_NO_TIMING=1 \
     vg_run timeout -s KILL 310 --
-  if [ $vrc -eq 99 ]; then
-    fail "valgrind reported errors or definitely lost bytes (exit 99)"
-  elif [ $vrc -ne 0 ]; then
-    explain_rc "test_selector under valgrind" $vrc "$WATCHDOG"
-  fi
-  if [ -s "$VGLOG" ]; then
-    summary=$(vg_last 'ERROR SUMMARY:')
-    [ -n "$summary" ] && echo "  ${summary#==*== }"
-    dl=$(vg_last 'definitely lost:')
-    [ -n "$dl" ] && echo "  ${dl#==*== }"
-    [ $vrc -eq 99 ] && vg_error_lines '[0-9,]+ bytes in [0-9,]+ blocks are definitely'
-  else
-    fail "no valgrind log"
-  fi
+  vg_verdict test_selector "$WATCHDOG"
 fi
 
 # ---- the README's example ---------------------------------------------------------

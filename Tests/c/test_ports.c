@@ -391,29 +391,13 @@ static void expect_char(sag_port *t, int32_t exp, int line) {
 }
 #define EXPECT_CHAR(t, c) expect_char((t), (c), __LINE__)
 
-/* The number of socket descriptors this process has open. */
-static int count_socket_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *de;
-    int n = 0;
-    if (!d)
-        return -1;
-    while ((de = readdir(d)) != NULL) {
-        char path[300], target[300];
-        ssize_t r;
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
-        r = readlink(path, target, sizeof target - 1);
-        if (r <= 0)
-            continue;
-        target[r] = 0;
-        if (strncmp(target, "socket:", 7) == 0)
-            n++;
-    }
-    closedir(d);
-    return n;
+static int is_socket_fd(int fd, const char *target) {
+    (void)fd;
+    return strncmp(target, "socket:", 7) == 0;
 }
+
+/* The number of socket descriptors this process has open. */
+static int count_socket_fds(void) { return count_fds(is_socket_fd, 0); }
 
 /* ===== Tests ============================================================= */
 

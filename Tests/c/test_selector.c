@@ -37,7 +37,6 @@
 #define _GNU_SOURCE
 #include <sagsocket.h>
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -104,6 +103,17 @@ static void free_pair(pair_t *p) {
     sag_socket_free(p->cli);
     sag_socket_free(p->srv);
     memset(p, 0, sizeof *p);
+}
+
+/* A new selector and a connected pair; 0 on success (else a failed check). */
+static int setup(sag_selector **sel, pair_t *p) {
+    *sel = NULL;
+    CHECK_ST(sag_selector_new(sel, E), SAG_OK);
+    if (make_pair(p) != 0 || !*sel) {
+        check_fail(__FILE__, __LINE__, "a selector and a connected pair", NULL);
+        return -1;
+    }
+    return 0;
 }
 
 static int send_str(sag_socket *s, const char *text) {
@@ -528,12 +538,9 @@ static void test_server_star(void) {
 static void test_wake(void) {
     section("interrupt and close wake a blocked wait; one waiter at a time");
     pair_t p;
-    sag_selector *sel = NULL;
-    CHECK_ST(sag_selector_new(&sel, E), SAG_OK);
-    if (make_pair(&p) != 0 || !sel) {
-        check_fail(__FILE__, __LINE__, "setup", NULL);
+    sag_selector *sel;
+    if (setup(&sel, &p) != 0)
         return;
-    }
     CHECK_ST(sag_selector_add(sel, p.acc, -1, 1, E), SAG_OK);
     int flag = -1;
     CHECK_ST(sag_selector_is_waiting(sel, &flag, E), SAG_OK);
@@ -605,12 +612,9 @@ static void test_wake(void) {
 static void test_add_during_wait(void) {
     section("a socket added during a wait is waited on at once");
     pair_t p;
-    sag_selector *sel = NULL;
-    CHECK_ST(sag_selector_new(&sel, E), SAG_OK);
-    if (make_pair(&p) != 0 || !sel) {
-        check_fail(__FILE__, __LINE__, "setup", NULL);
+    sag_selector *sel;
+    if (setup(&sel, &p) != 0)
         return;
-    }
     /* An empty selector, no timeout: blocked until something is added. */
     waiter_t wt;
     waiter_start(&wt, sel, -1);
@@ -657,12 +661,9 @@ static void test_add_during_wait(void) {
 static void test_closed_socket_leaves(void) {
     section("a socket closed while held leaves without a report");
     pair_t p;
-    sag_selector *sel = NULL;
-    CHECK_ST(sag_selector_new(&sel, E), SAG_OK);
-    if (make_pair(&p) != 0 || !sel) {
-        check_fail(__FILE__, __LINE__, "setup", NULL);
+    sag_selector *sel;
+    if (setup(&sel, &p) != 0)
         return;
-    }
     /* Closed during a wait: the wait goes on, the socket is gone. */
     CHECK_ST(sag_selector_add(sel, p.acc, -1, 1, E), SAG_OK);
     waiter_t wt;
@@ -1083,30 +1084,12 @@ static void test_load(void) {
 
 /* ===== 4. Descriptors at the end ========================================= */
 
-/* Descriptors open now other than 0-2 and eventfds (threads keep one). */
-static int open_fds(int report) {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *de;
-    int n = 0;
-    if (!d)
-        return -1;
-    while ((de = readdir(d)) != NULL) {
-        char path[64], link[256];
-        int fd = atoi(de->d_name);
-        if (de->d_name[0] == '.' || fd <= 2 || fd == dirfd(d))
-            continue;
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        ssize_t len = readlink(path, link, sizeof link - 1);
-        link[len > 0 ? len : 0] = '\0';
-        if (strcmp(link, "anon_inode:[eventfd]") == 0)
-            continue;
-        if (report)
-            printf("  fd %d open: %s\n", fd, link);
-        n++;
-    }
-    closedir(d);
-    return n;
+/* Descriptors other than 0-2 and eventfds (threads keep one). */
+static int counted_fd(int fd, const char *target) {
+    return fd > 2 && strcmp(target, "anon_inode:[eventfd]") != 0;
 }
+
+static int open_fds(int report) { return count_fds(counted_fd, report); }
 
 /* ===== main ============================================================== */
 
