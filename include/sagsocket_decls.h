@@ -718,9 +718,10 @@ int sag_socket_error_select(int64_t timeout_us, sag_socket *const *socks,
  *   by the OS) even if the socket is closed, until the selector lets it go.
  *
  * Threads.  One thread waits on a selector at a time: a second waiter gets
- *   SAG_E_INVALID with errno EBUSY at once. Every other function may be
- *   called from any thread while a wait is blocked: a socket added then is
- *   waited on by that wait at once, and sag_selector_interrupt and
+ *   SAG_E_INVALID with errno EBUSY at once, and so does sag_selector_clear
+ *   while a thread waits (as Sagittarius refuses it). Every other function
+ *   may be called from any thread while a wait is blocked: a socket added
+ *   then is waited on by that wait at once, and sag_selector_interrupt and
  *   sag_selector_close wake it.
  *
  * Closed.  After sag_selector_close, every call on the selector returns
@@ -757,7 +758,8 @@ int sag_selector_add(sag_selector *sel, sag_socket *s, int64_t timeout_us,
  * selector keeps no results aside). *count = 0 when the timeout passes, or
  * when sag_selector_interrupt wakes the wait with nothing to report.
  * Returns SAG_OK; SAG_E_CLOSED when the selector is closed before or during
- * the wait; SAG_E_INVALID for capacity 0, a NULL array or count, or (errno
+ * the wait (a wait that has found sockets by then returns them, SAG_OK);
+ * SAG_E_INVALID for capacity 0, a NULL array or count, or (errno
  * EBUSY) while another thread waits; SAG_E_SOCKET (errno) when epoll_wait
  * fails; SAG_E_MISUSE.
  * Scheme: socket-selector-wait! (its two lists: timed_out 0, timed_out 1) */

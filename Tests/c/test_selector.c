@@ -140,6 +140,27 @@ static long env_long(const char *name, long dflt) {
     return n > 0 ? n : dflt;
 }
 
+/* RLIMIT_NOFILE raised to its hard limit; how many of `wanted` loopback
+ * connections fit (both ends in this process), with a note when fewer. */
+static int connections_that_fit(int wanted) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return wanted;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    /* two descriptors a connection, and room for the rest of the process */
+    long fit = rl.rlim_cur == RLIM_INFINITY ? wanted : ((long)rl.rlim_cur - 100) / 2;
+    if (fit < wanted) {
+        printf("note: RLIMIT_NOFILE allows %ld descriptors: %ld connections instead of %d\n",
+               (long)rl.rlim_cur, fit > 0 ? fit : 0, wanted);
+        return fit > 0 ? (int)fit : 0;
+    }
+    return wanted;
+}
+
 /* One wait's results. */
 #define CAP 64
 typedef struct {
@@ -440,7 +461,7 @@ static void many_through_one(int count, int64_t timeout, many_t *m) {
 static many_t g_many; /* large: not on the stack */
 
 static void test_sagittarius_many(void) {
-    int count = MAXCLIENTS;
+    int count = connections_that_fit(MAXCLIENTS);
     section("500 clients through one selector thread, no per-socket timeout");
     many_through_one(count, -1, &g_many);
     printf("  ready %d, echoed %d, timed out %d\n", atomic_load(&g_many.ready), atomic_load(&g_many.echoed_ok),
@@ -1002,30 +1023,10 @@ static void *load_client(void *arg) {
     return NULL;
 }
 
-/* RLIMIT_NOFILE raised to its hard limit; the connections that fit. */
-static int load_connections(int wanted) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return wanted;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-            getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    /* two descriptors a connection, and room for the rest of the process */
-    long fit = rl.rlim_cur == RLIM_INFINITY ? wanted : ((long)rl.rlim_cur - 100) / 2;
-    if (fit < wanted) {
-        printf("note: RLIMIT_NOFILE allows %ld descriptors: %ld connections instead of %d\n",
-               (long)rl.rlim_cur, fit > 0 ? fit : 0, wanted);
-        return fit > 0 ? (int)fit : 0;
-    }
-    return wanted;
-}
-
 static void test_load(void) {
     int wanted = (int)env_long("SELECTOR_LOAD_CONNECTIONS", 2000);
     int messages = (int)env_long("SELECTOR_LOAD_MESSAGES", 100);
-    int conns = load_connections(wanted);
+    int conns = connections_that_fit(wanted);
     section("load: an echo server on one selector thread");
     if (conns < LOAD_CLIENT_THREADS) {
         printf("note: too few descriptors for the load test; skipped\n");
