@@ -24,7 +24,14 @@
 // - Deadlines are in a binary min-heap with lazy deletion (an entry that
 //   leaves leaves its heap node behind, recognised as stale by its
 //   generation); the heap is rebuilt when stale nodes outnumber live ones.
-//   A wait costs O(log n) per expired deadline, never a scan of the entries.
+//   A wait costs O(log n) per expired deadline and does not look at every
+//   entry; only a wake-up by the wake descriptor (which a socket's close
+//   may have caused) looks them over for closed sockets.
+// - Membership is an array indexed by descriptor (a held socket's
+//   descriptor cannot be reused), so add! finds a socket held already
+//   without hashing.
+// - Reported entries are handed to the caller's closure as they leave,
+//   under the lock: no array is made per wait.
 // - epoll_wait asks for at most as many events as the caller has room for,
 //   so events that do not fit stay queued in the kernel (still armed) and
 //   the next wait reports them: the selector keeps no results of its own.
