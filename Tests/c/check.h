@@ -131,6 +131,18 @@ static inline size_t recv_n(sag_socket *s, uint8_t *buf, size_t n,
     return got;
 }
 
+/* The local port of a socket (getsockname), or -1. */
+static inline int local_port(sag_socket *s) {
+    sag_socket_info *info = NULL;
+    int port = -1;
+    if (sag_socket_get_info(s, &info, NULL) != SAG_OK || info == NULL)
+        return -1;
+    if (sag_socket_info_port(info, &port, NULL) != SAG_OK)
+        port = -1;
+    sag_socket_info_free(info);
+    return port;
+}
+
 /* The descriptors this process has open (/proc/self/fd, but for the
  * directory's own) whose link target `keep` accepts, each printed when
  * `report`; -1 when /proc/self/fd cannot be read. */

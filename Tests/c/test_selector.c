@@ -52,17 +52,6 @@ static sag_error *E; /* the main thread's error object */
 
 /* ===== Helpers =========================================================== */
 
-static int local_port(sag_socket *s) {
-    sag_socket_info *info = NULL;
-    int port = -1;
-    if (sag_socket_get_info(s, &info, NULL) != SAG_OK || info == NULL)
-        return -1;
-    if (sag_socket_info_port(info, &port, NULL) != SAG_OK)
-        port = -1;
-    sag_socket_info_free(info);
-    return port;
-}
-
 /* A listening socket on 127.0.0.1 (family AF_INET) and its port. */
 static sag_socket *listener(int *port) {
     sag_socket *s = NULL;
