@@ -43,7 +43,7 @@ sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
     -e 's|@CHEZLIBDIR@|$(CHEZLIBDIR)|g' pkgconfig/sagsocket.pc.in > $(1)
 endef
 
-.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test ffi-test abi-test chez-test
+.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test
 all: lib
 
 setup:
@@ -91,7 +91,7 @@ uninstall:
 stage: lib
 	$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR=
 
-CHECK_GROUPS := swift-test c-test ports-test ffi-test abi-test chez-test
+CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
 
@@ -103,6 +103,9 @@ c-test: stage
 
 ports-test: stage
 	bash Tests/c/run_ports.sh $(STAGE)
+
+selector-test: stage
+	bash Tests/c/run_selector.sh $(STAGE)
 
 ffi-test: stage
 	bash Tests/ffi-driver/run.sh $(STAGE)
@@ -121,6 +124,7 @@ bench: setup stage
 	bash bench/run.sh $(STAGE)
 	bash bench/run_ports.sh $(STAGE)
 	bash bench/run_chez.sh $(STAGE)
+	bash bench/run_selector.sh $(STAGE)
 
 clean:
 	rm -rf $(BUILD) .build

@@ -59,7 +59,8 @@
  *   are independent. One thread may read a socket while another writes it;
  *   two concurrent readers (or writers) of one socket are safe but their
  *   bytes interleave in an unspecified way. An fdset may be shared between
- *   threads (its operations are serialized).
+ *   threads (its operations are serialized). A selector may be shared too;
+ *   one thread waits on it at a time (see the selector section).
  *
  * Interruption.  A call blocked in accept, connect, recv, recvfrom, send,
  *   sendto or a select on a socket returns SAG_E_INTERRUPTED when another
@@ -68,7 +69,9 @@
  *   the socket from another thread also wakes it: accept and the selects
  *   then return SAG_E_INTERRUPTED (Scheme's #f and '()), every other call
  *   SAG_E_CLOSED. An interrupt reaches only calls that are blocked at that
- *   moment.
+ *   moment. A selector's wait is woken by sag_selector_interrupt (it returns
+ *   SAG_OK with what is ready) or sag_selector_close (SAG_E_CLOSED), not by
+ *   interrupting one of its sockets.
  * ---------------------------------------------------------------------------
  */
 
@@ -82,6 +85,7 @@ typedef struct sag_ip_address sag_ip_address;   /* an IPv4 or IPv6 address */
 typedef struct sag_fdset sag_fdset;             /* a set of sockets for select */
 typedef struct sag_error sag_error;             /* a caller-owned error record */
 typedef struct sag_port sag_port;               /* a socket port, binary or textual */
+typedef struct sag_selector sag_selector;       /* a socket selector */
 
 /* ===== Statuses and the condition tree ==================================
  *
@@ -133,7 +137,8 @@ typedef enum sag_kind {
     SAG_KIND_IP_ADDRESS = 5,
     SAG_KIND_FDSET = 6,
     SAG_KIND_ERROR = 7,
-    SAG_KIND_PORT = 8
+    SAG_KIND_PORT = 8,
+    SAG_KIND_SELECTOR = 9
 } sag_kind;
 
 /* Codecs, end-of-line styles and error modes of transcoded ports (R6RS). */
@@ -381,6 +386,7 @@ sag_port *sag_error_port(const sag_error *err);
 /* The kind of a live handle (SAG_KIND_SOCKET, ...), or SAG_KIND_NONE for
  * NULL, freed or unknown values. Never fails.
  * Scheme: socket? addrinfo? sockaddr? socket-info? ip-address? fdset?
+ * Scheme: socket-selector?
  */
 int sag_handle_kind(const void *handle);
 
@@ -749,6 +755,123 @@ int sag_socket_write_select(int64_t timeout_us, sag_socket *const *socks,
 int sag_socket_error_select(int64_t timeout_us, sag_socket *const *socks,
                             size_t n, sag_socket **ready, size_t *nready,
                             sag_error *err);
+
+/* ===== Socket selector (docs/reference.md section 7) ======================
+ * A selector waits for many sockets at once until they become readable
+ * (epoll: no FD_SETSIZE limit, and a wait costs the same however many
+ * sockets the selector holds). Each socket is added with a tag, an int64_t
+ * of the caller's that comes back with it (a binding maps it to its own
+ * datum), and optionally a timeout of its own, counted from the add. A wait
+ * reports the sockets that became readable and those whose own timeout
+ * passed first, each with its tag and a flag saying which; every socket it
+ * reports has left the selector (add it again to wait on it again). A
+ * socket closed while the selector holds it leaves without being reported.
+ * "Readable" means a receive would not wait: data, end of file or an error.
+ *
+ * Ownership.  sag_selector_new makes a selector that the caller frees with
+ *   sag_selector_free (which closes it first). A selector refers to the
+ *   sockets it holds but does not own them; the socket handles that a wait
+ *   or a clear writes are borrowed: the handle values given to add. While it
+ *   holds a socket, the socket's descriptor stays open (and cannot be reused
+ *   by the OS) even if the socket is closed, until the selector lets it go.
+ *
+ * Threads.  One thread waits on a selector at a time: a second waiter gets
+ *   SAG_E_INVALID with errno EBUSY at once, and so does sag_selector_clear
+ *   while a thread waits (as Sagittarius refuses it). Every other function
+ *   may be called from any thread while a wait is blocked: a socket added
+ *   then is waited on by that wait at once, and sag_selector_interrupt and
+ *   sag_selector_close wake it.
+ *
+ * Closed.  After sag_selector_close, every call on the selector returns
+ *   SAG_E_CLOSED, except sag_selector_close itself, the two predicates and
+ *   sag_selector_free.
+ */
+
+/* A new, empty selector with its own epoll instance. Returns SAG_OK;
+ * SAG_E_SOCKET (errno) when the OS refuses an epoll instance or an eventfd;
+ * SAG_E_INVALID (out NULL); SAG_E_NOMEM.
+ * Scheme: make-socket-selector */
+int sag_selector_new(sag_selector **out, sag_error *err);
+
+/* Adds s with the caller's tag: the selector reports it once it is readable.
+ * timeout_us >= 0 is the socket's own timeout, counted from this call (0:
+ * reported as timed out by the next wait); negative: none. A socket the
+ * selector holds already keeps its entry as it was (tag and timeout
+ * unchanged: one entry per socket). A closed socket is not added (SAG_OK, as
+ * Sagittarius ignores it). A wait blocked in another thread waits on s at
+ * once. Output that the socket's ports hold back (buffer modes line and
+ * block) is sent by the add, and while the selector holds the socket every
+ * put on its ports is sent at once, so a request is on the wire before the
+ * selector waits for its answer. Returns SAG_OK; SAG_E_CLOSED when the
+ * selector is closed; SAG_E_SOCKET (errno) when epoll refuses the socket or
+ * the held-back output cannot be sent; SAG_E_MISUSE.
+ * Scheme: socket-selector-add! */
+int sag_selector_add(sag_selector *sel, sag_socket *s, int64_t timeout_us,
+                     int64_t tag, sag_error *err);
+
+/* Waits until some of the sockets held are readable or their own timeouts
+ * pass, for at most timeout_us (negative: no limit, also on an empty
+ * selector, where sockets added by other threads are then waited on; 0:
+ * look once without waiting). Writes up to `capacity` reported sockets to
+ * socks[0..) (borrowed), their tags to tags[0..), and to timed_out[0..) 0
+ * for a socket that became readable or 1 for one whose own timeout passed
+ * first; *count gets how many. Every socket reported has left the selector.
+ * Sockets that did not fit stay in it and the next wait reports them (the
+ * selector keeps no results aside). *count = 0 when the timeout passes, or
+ * when sag_selector_interrupt wakes the wait with nothing to report.
+ * Returns SAG_OK; SAG_E_CLOSED when the selector is closed before or during
+ * the wait (a wait that has found sockets by then returns them, SAG_OK);
+ * SAG_E_INVALID for capacity 0, a NULL array or count, or (errno
+ * EBUSY) while another thread waits; SAG_E_SOCKET (errno) when epoll_wait
+ * fails; SAG_E_MISUSE.
+ * Scheme: socket-selector-wait! (its two lists: timed_out 0, timed_out 1) */
+int sag_selector_wait(sag_selector *sel, int64_t timeout_us,
+                      sag_socket **socks, int64_t *tags, int *timed_out,
+                      size_t capacity, size_t *count, sag_error *err);
+
+/* Makes a wait blocked on the selector now return at once (SAG_OK, with what
+ * is ready, possibly nothing). A wait that starts later is not affected.
+ * Returns SAG_OK, SAG_E_CLOSED, SAG_E_MISUSE.
+ * Scheme: socket-selector-interrupt!
+ * Scheme: thread-interrupt! (of a thread blocked in socket-selector-wait!) */
+int sag_selector_interrupt(sag_selector *sel, sag_error *err);
+
+/* Removes up to `capacity` sockets from the selector and writes them
+ * (borrowed) to socks[0..) and their tags to tags[0..); *count gets how
+ * many. Sockets beyond capacity stay: size the arrays with sag_selector_size
+ * or call again until *count < capacity. Sockets closed while held are
+ * dropped, not written. Returns SAG_OK; SAG_E_CLOSED; SAG_E_INVALID for a
+ * NULL array with a non-zero capacity, count NULL, or (errno EBUSY) while a
+ * thread waits (as Sagittarius refuses it); SAG_E_MISUSE.
+ * Scheme: socket-selector-clear! */
+int sag_selector_clear(sag_selector *sel, sag_socket **socks, int64_t *tags,
+                       size_t capacity, size_t *count, sag_error *err);
+
+/* *out = the number of sockets the selector holds. A socket closed while
+ * held no longer counts once the selector has seen it close (at once when
+ * no wait is under way). Returns SAG_OK, SAG_E_CLOSED, SAG_E_MISUSE.
+ * Scheme: socket-selector-size */
+int sag_selector_size(sag_selector *sel, size_t *out, sag_error *err);
+
+/* *out = 1 when the selector is closed, else 0. SAG_OK or SAG_E_MISUSE (it
+ * works on a closed selector). Scheme: socket-selector-closed? */
+int sag_selector_is_closed(sag_selector *sel, int *out, sag_error *err);
+
+/* *out = 1 while a thread is blocked in sag_selector_wait on it, else 0.
+ * SAG_OK or SAG_E_MISUSE (it works on a closed selector).
+ * Scheme: socket-selector-waiting? */
+int sag_selector_is_waiting(sag_selector *sel, int *out, sag_error *err);
+
+/* Closes the selector: lets every socket it holds go (they stay open) and
+ * releases its descriptors; a wait blocked in another thread returns
+ * SAG_E_CLOSED at once. Idempotent. Returns SAG_OK or SAG_E_MISUSE.
+ * Scheme: close-socket-selector! */
+int sag_selector_close(sag_selector *sel, sag_error *err);
+
+/* Closes the selector if it is open and releases the handle. NULL or
+ * already freed: SAG_OK; another kind of handle: SAG_E_MISUSE.
+ * Scheme: (none; the binding's finalizer) */
+int sag_selector_free(sag_selector *sel);
 
 /* ===== Addrinfo and sockaddr (docs/reference.md section 6) =============== */
 

@@ -1,9 +1,11 @@
 /* shims.h: the Linux calls that Swift's Glibc module hides behind
- * _GNU_SOURCE, declared here exactly as glibc declares them. Nothing else. */
+ * _GNU_SOURCE, declared here exactly as glibc declares them, and epoll's own
+ * header, which the Glibc module leaves out. Nothing else. */
 #ifndef SAGSOCKET_SHIMS_H
 #define SAGSOCKET_SHIMS_H
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 

@@ -29,7 +29,7 @@ import SagSocketCore
 import Synchronization
 
 enum HandleKind: UInt8 {
-    case socket = 1, addrinfo, sockaddr, socketInfo, ipAddress, fdset, error, port
+    case socket = 1, addrinfo, sockaddr, socketInfo, ipAddress, fdset, error, port, selector
 }
 
 enum Removal {

@@ -104,6 +104,18 @@ public final class Socket: Sendable {
         }
     }
 
+    /// enter() for a caller to whom a closed socket is an answer, not a
+    /// failure: false when closed, and nothing recorded.
+    func tryEnter() -> Bool {
+        var s = state.load(ordering: .relaxed)
+        while s & 1 == 0 {
+            let (done, now) = state.weakCompareExchange(expected: s, desired: s + 2, ordering: .acquiring)
+            if done { return true }
+            s = now
+        }
+        return false
+    }
+
     @inline(__always)
     func leave() {
         let now = state.subtract(2, ordering: .releasing).newValue

@@ -113,9 +113,33 @@ enum Sys {
         _ = syscall(retryOnInterrupt: true) { Glibc.write(fd, &one, 8) }
     }
 
-    static func eventfdDrain(_ fd: Int32) {
+    /// Reads the eventfd's counter back to zero; true when it was signalled.
+    @discardableResult
+    static func eventfdDrain(_ fd: Int32) -> Bool {
         var value: UInt64 = 0
-        _ = syscall(retryOnInterrupt: true) { Glibc.read(fd, &value, 8) }
+        if case .ok = syscall(retryOnInterrupt: true, { Glibc.read(fd, &value, 8) }) { return true }
+        return false
+    }
+
+    /// epoll_create1(2) with EPOLL_CLOEXEC.
+    static func epollCreate() -> SysResult<Int32> {
+        syscall(retryOnInterrupt: true) { CSagSocketShims.epoll_create1(Int32(EPOLL_CLOEXEC)) }
+    }
+
+    /// epoll_ctl(2): `op` (EPOLL_CTL_ADD, _MOD, _DEL) of `fd` with `events`
+    /// and the 64-bit datum that epoll_wait hands back.
+    static func epollControl(_ epfd: Int32, _ op: Int32, _ fd: Int32, _ events: UInt32, _ data: UInt64) -> SysResult<Int32> {
+        var ev = epoll_event()
+        ev.events = events
+        ev.data.u64 = data
+        return syscall(retryOnInterrupt: true) { CSagSocketShims.epoll_ctl(epfd, op, fd, &ev) }
+    }
+
+    /// epoll_wait(2), not retried here: the caller recomputes the remaining
+    /// time from the monotonic clock first.
+    static func epollWait(_ epfd: Int32, _ events: UnsafeMutablePointer<epoll_event>, _ max: Int32,
+                          _ timeoutMillis: Int32) -> SysResult<Int32> {
+        syscall(retryOnInterrupt: false) { CSagSocketShims.epoll_wait(epfd, events, max, timeoutMillis) }
     }
 
     static func monotonicNanoseconds() -> Int64 {

@@ -42,6 +42,9 @@ shutdown-input-port shutdown-output-port port-ready? transcoded-port close-port
 flush-output-port get-u8 lookahead-u8 get-bytevector-n get-bytevector-n!
 get-bytevector-some get-bytevector-all get-line put-u8 put-bytevector get-char
 lookahead-char get-string-n get-string-all put-char put-string
+make-socket-selector socket-selector? close-socket-selector! socket-selector-add!
+socket-selector-wait! socket-selector-interrupt! socket-selector-clear!
+socket-selector-size socket-selector-closed? socket-selector-waiting?
 """.split()
 
 

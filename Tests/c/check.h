@@ -15,6 +15,7 @@
 
 #include <sagsocket.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ===== Checks ============================================================ */
 
@@ -127,6 +129,45 @@ static inline size_t recv_n(sag_socket *s, uint8_t *buf, size_t n,
         got += r;
     }
     return got;
+}
+
+/* The local port of a socket (getsockname), or -1. */
+static inline int local_port(sag_socket *s) {
+    sag_socket_info *info = NULL;
+    int port = -1;
+    if (sag_socket_get_info(s, &info, NULL) != SAG_OK || info == NULL)
+        return -1;
+    if (sag_socket_info_port(info, &port, NULL) != SAG_OK)
+        port = -1;
+    sag_socket_info_free(info);
+    return port;
+}
+
+/* The descriptors this process has open (/proc/self/fd, but for the
+ * directory's own) whose link target `keep` accepts, each printed when
+ * `report`; -1 when /proc/self/fd cannot be read. */
+static inline int count_fds(int (*keep)(int fd, const char *target), int report) {
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    int n = 0;
+    if (!d)
+        return -1;
+    while ((de = readdir(d)) != NULL) {
+        char path[300], target[300];
+        int fd = atoi(de->d_name);
+        if (de->d_name[0] == '.' || fd == dirfd(d))
+            continue;
+        snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
+        ssize_t r = readlink(path, target, sizeof target - 1);
+        target[r > 0 ? r : 0] = 0;
+        if (!keep(fd, target))
+            continue;
+        if (report)
+            printf("  fd %d open: %s\n", fd, target);
+        n++;
+    }
+    closedir(d);
+    return n;
 }
 
 #endif /* SAG_TEST_CHECK_H */

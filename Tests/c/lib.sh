@@ -108,6 +108,26 @@ vg_error_lines() {
     "$VGLOG" | head -n 20 | sed 's/^/     /'
 }
 
+# vg_verdict WHAT NOTE: after vg_run, a failure for valgrind errors or
+# definitely lost bytes (exit 99) or another non-zero exit (explained with
+# NOTE), and the log's summary lines.
+vg_verdict() {
+  if [ "$vrc" -eq 99 ]; then
+    fail "valgrind reported errors or definitely lost bytes (exit 99)"
+  elif [ "$vrc" -ne 0 ]; then
+    explain_rc "$1 under valgrind" "$vrc" "$2"
+  fi
+  if [ -s "$VGLOG" ]; then
+    summary=$(vg_last 'ERROR SUMMARY:')
+    [ -n "$summary" ] && echo "  ${summary#==*== }"
+    dl=$(vg_last 'definitely lost:')
+    [ -n "$dl" ] && echo "  ${dl#==*== }"
+    [ "$vrc" -eq 99 ] && vg_error_lines '[0-9,]+ bytes in [0-9,]+ blocks are definitely'
+  else
+    fail "no valgrind log"
+  fi
+}
+
 # finish: the verdict; exits 0 when nothing failed, else 1 after the list.
 finish() {
   echo

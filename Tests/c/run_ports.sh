@@ -30,20 +30,7 @@ rc=$?
 echo "== valgrind"
 if have_valgrind; then
   vg_run timeout -s KILL 130 --
-  if [ $vrc -eq 99 ]; then
-    fail "valgrind reported errors or definitely lost bytes (exit 99)"
-  elif [ $vrc -ne 0 ]; then
-    explain_rc "test_ports under valgrind" $vrc "$WATCHDOG"
-  fi
-  if [ -s "$VGLOG" ]; then
-    summary=$(vg_last 'ERROR SUMMARY:')
-    [ -n "$summary" ] && echo "  ${summary#==*== }"
-    dl=$(vg_last 'definitely lost:')
-    [ -n "$dl" ] && echo "  ${dl#==*== }"
-    [ $vrc -eq 99 ] && vg_error_lines '[0-9,]+ bytes in [0-9,]+ blocks are definitely'
-  else
-    fail "no valgrind log"
-  fi
+  vg_verdict test_ports "$WATCHDOG"
 fi
 
 finish

@@ -54,18 +54,6 @@
 
 static sag_error *E; /* the main thread's error object */
 
-/* The local port of a socket, or -1. */
-static int local_port(sag_socket *s) {
-    sag_socket_info *info = NULL;
-    int port = -1;
-    if (sag_socket_get_info(s, &info, E) != SAG_OK || info == NULL)
-        return -1;
-    if (sag_socket_info_port(info, &port, E) != SAG_OK)
-        port = -1;
-    sag_socket_info_free(info);
-    return port;
-}
-
 typedef struct {
     sag_socket *srv, *cli, *acc;
     int port;

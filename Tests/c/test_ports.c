@@ -406,29 +406,13 @@ static void expect_char(sag_port *t, int32_t exp, int line) {
 }
 #define EXPECT_CHAR(t, c) expect_char((t), (c), __LINE__)
 
-/* The number of socket descriptors this process has open. */
-static int count_socket_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *de;
-    int n = 0;
-    if (!d)
-        return -1;
-    while ((de = readdir(d)) != NULL) {
-        char path[300], target[300];
-        ssize_t r;
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
-        r = readlink(path, target, sizeof target - 1);
-        if (r <= 0)
-            continue;
-        target[r] = 0;
-        if (strncmp(target, "socket:", 7) == 0)
-            n++;
-    }
-    closedir(d);
-    return n;
+static int is_socket_fd(int fd, const char *target) {
+    (void)fd;
+    return strncmp(target, "socket:", 7) == 0;
 }
+
+/* The number of socket descriptors this process has open. */
+static int count_socket_fds(void) { return count_fds(is_socket_fd, 0); }
 
 /* ===== Tests ============================================================= */
 
@@ -1414,12 +1398,13 @@ static void *blocked_reader_main(void *arg) {
 static void test_no_stall(void) {
     static const char *const ways[] = {
         "reader blocked first, then a put from another thread",
-        "a put, then socket-read-select", "a put, then socket-recv"};
+        "a put, then socket-read-select", "a put, then socket-recv",
+        "a put, then a selector wait", "a selector waiting, then a put"};
 
     section("no stall: a put reaches the peer while its answer is awaited, "
             "in every buffer mode");
     for (int mode = 0; mode < 3; mode++) {
-        for (int way = 0; way < 3; way++) {
+        for (int way = 0; way < 5; way++) {
             sag_socket *a, *b;
             sag_port *p = NULL;
             answer_peer ap;
@@ -1445,6 +1430,33 @@ static void test_no_stall(void) {
                 JOIN(r.th, 30);
                 CHECK_ST(r.st, SAG_OK); /* not a 5 s read timeout */
                 CHECK_LIT(r.buf, r.n, "ans");
+            } else if (way >= 3) {
+                sag_selector *sel = NULL;
+                sag_socket *got[1] = {NULL};
+                int64_t tag[1] = {0};
+                int timed[1] = {-1};
+                size_t n = 99;
+                CHECK_ST(sag_selector_new(&sel, E), SAG_OK);
+                if (way == 3) /* written before the add */
+                    CHECK_ST(sag_port_put_bytevector(
+                                 p, (const uint8_t *)"req", 0, 3, E),
+                             SAG_OK);
+                CHECK_ST(sag_selector_add(sel, a, 5 * 1000000LL, 7, E),
+                         SAG_OK);
+                if (way == 4) /* written while the selector holds it */
+                    CHECK_ST(sag_port_put_bytevector(
+                                 p, (const uint8_t *)"req", 0, 3, E),
+                             SAG_OK);
+                CHECK_ST(sag_selector_wait(sel, 10 * 1000000LL, got, tag,
+                                           timed, 1, &n, E),
+                         SAG_OK);
+                CHECK_EQ(n, 1);
+                CHECK(got[0] == a && tag[0] == 7);
+                CHECK_EQ(timed[0], 0); /* readable, not its 5 s timeout */
+                CHECK_ST(sag_selector_free(sel), SAG_OK);
+                uint8_t buf[8];
+                size_t m = recv_n(a, buf, 3, NULL);
+                CHECK_LIT(buf, m, "ans");
             } else {
                 CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"req", 0,
                                                  3, E),

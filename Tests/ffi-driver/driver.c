@@ -280,6 +280,11 @@ static void parse_class(param_t *p, const char *fn)
             p->pc = PC_OUTARR_N;
         else
             die("%s: bad class %s", fn, p->cls);
+    } else if (strncmp(c, "outpar:", 7) == 0) {
+        p->pc = PC_OUTPAR;
+        if (strcmp(c + 7, "i64") == 0) p->ot = OT_I64;
+        else if (strcmp(c + 7, "int") == 0) p->ot = OT_INT;
+        else die("%s: unknown parallel array type in %s (teach driver.c)", fn, p->cls);
     } else if (strcmp(c, "cap") == 0) {
         p->pc = PC_CAP;
     } else if (strncmp(c, "out:", 4) == 0 || strncmp(c, "out?:", 5) == 0) {
@@ -301,6 +306,8 @@ static void parse_class(param_t *p, const char *fn)
         snprintf(p->role, sizeof p->role, "%s", c + 4);
     } else if (strcmp(c, "timeout") == 0) {
         p->pc = PC_TIMEOUT;
+    } else if (strcmp(c, "tag") == 0) {
+        p->pc = PC_TAG;
     } else if (strcmp(c, "count") == 0) {
         p->pc = PC_COUNT;
     } else {

@@ -26,8 +26,8 @@ enum ctype { CT_VOID, CT_INT, CT_I64, CT_SIZE, CT_PTR };
 enum pclass {
     PC_HANDLE, PC_HANDLE_OPT, PC_FREE, PC_ANYHANDLE, PC_ERR, PC_STR,
     PC_BUF_IN, PC_BUF_OUT, PC_TEXT_IN, PC_START, PC_LEN, PC_HARR, PC_N,
-    PC_OUTARR_CAP, PC_CAP, PC_OUTARR_N, PC_OUT, PC_OUT_OPT, PC_INT,
-    PC_TIMEOUT, PC_COUNT
+    PC_OUTARR_CAP, PC_OUTPAR, PC_CAP, PC_OUTARR_N, PC_OUT, PC_OUT_OPT, PC_INT,
+    PC_TIMEOUT, PC_TAG, PC_COUNT
 };
 
 /* what an out-parameter points to */
@@ -46,7 +46,7 @@ typedef struct {
     int pc;          /* enum pclass */
     int kind;        /* handle kind index (kinds[]), -1 */
     int text;        /* handle:port:text */
-    int ot;          /* enum outtype for PC_OUT* */
+    int ot;          /* enum outtype for PC_OUT* and PC_OUTPAR */
     char role[24];   /* int role, string role */
 } param_t;
 

@@ -36,13 +36,17 @@ A parameter's CLASS says what the driver passes and how it varies it:
     start len     the two size_t of a buffer triple
     harr:K        an input array of handles, followed by `n`
     n             its element count
-    outarr:K:cap  an output array of handles, followed by `cap`
+    outarr:K:cap  an output array of handles, followed by `cap` (or by
+                  parallel arrays and then `cap`)
+    outpar:T      an output array parallel to the handle array before it,
+                  with as many elements (T = i64 int)
     cap           its capacity
     outarr:K:n    an output array with room for the preceding array's n
     out:T out?:T  a pointer the call writes (T = int size i64 str handle.K);
                   out? when NULL is allowed
     int:ROLE      an int; ROLE picks the baseline and the values tried
     timeout       int64_t microseconds
+    tag           an int64_t of the caller's, any value
 
 RET-CHECK says what a result must be: status (a sag_status member: the
 function's success or failure), status-value (a sag_status member that is the
@@ -119,6 +123,21 @@ INT_RESULTS = {
     "sag_error_errno": "errno",
     "sag_handle_kind": "kind",
 }
+
+
+# Output arrays that may follow an output array of handles, element for
+# element, before its capacity: C type -> out type.
+PARALLEL = {"int64_t *": "i64", "int *": "int"}
+
+
+def parallel_then_capacity(parsed, j):
+    """The index of `size_t capacity` when parsed[j:] is zero or more
+    parallel output arrays followed by it, else None."""
+    while j < len(parsed) and parsed[j][0] in PARALLEL:
+        j += 1
+    if j < len(parsed) and parsed[j] == ("size_t", "capacity"):
+        return j
+    return None
 
 
 def is_text_function(parsed):
@@ -325,10 +344,14 @@ def main():
                 classes[i + 1] = "n"
                 i += 2
                 continue
-            elif kk is not None and nxt == ("size_t", "capacity"):
+            elif kk is not None and parallel_then_capacity(parsed, i + 1) is not None:
+                # sag_K **out [, int64_t *x, int *y ...], size_t capacity
+                cap = parallel_then_capacity(parsed, i + 1)
                 classes[i] = "outarr:%s:cap" % kk
-                classes[i + 1] = "cap"
-                i += 2
+                for j in range(i + 1, cap):
+                    classes[j] = "outpar:" + PARALLEL[parsed[j][0]]
+                classes[cap] = "cap"
+                i = cap + 1
                 continue
             elif kk is not None and pname == "ready" and prev == ("size_t", "n"):
                 classes[i] = "outarr:%s:n" % kk
@@ -354,6 +377,8 @@ def main():
                 classes[i] = "int:" + INT_ROLES[pname]
             elif ctype == "int64_t" and pname.startswith("timeout"):
                 classes[i] = "timeout"
+            elif ctype == "int64_t" and pname == "tag":
+                classes[i] = "tag"
             else:
                 die("%s: parameter '%s %s' has a shape the FFI driver does not know;"
                     " classify it in gen_manifest.py (see Tests/ffi-driver/README.md)"

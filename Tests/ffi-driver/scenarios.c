@@ -10,6 +10,10 @@
  *   addrinfo       a getaddrinfo chain walk ("localhost" and numeric only)
  *   select         fdsets, select, select!, read/write/error-select, a stale
  *                  member, an interrupted select
+ *   selector       a socket selector: tags back, a reported socket leaves,
+ *                  one entry per socket, own timeouts, capacity, clear, a
+ *                  closed socket unreported, interrupt and close from another
+ *                  thread, a second waiter, a closed selector
  *   options        integer, bytes and duration socket options round trips
  *   conditions     every field of the error object (and of sag_last_error)
  *                  after: unknown host, operation after close, read timeout,
@@ -361,7 +365,7 @@ static void s_kinds(void)
     void *e = err_new();
     int port = 0;
     void *s = server(C("SOCK_STREAM"), &port, e);
-    void *ai = NULL, *sa = NULL, *info = NULL, *ip = NULL, *fds = NULL, *er = NULL, *p = NULL;
+    void *ai = NULL, *sa = NULL, *info = NULL, *ip = NULL, *fds = NULL, *er = NULL, *p = NULL, *sel = NULL;
     CALL("sag_make_addrinfo", A_P(&ai), A_P(e));
     CALL("sag_sockaddr_new", A_P(&sa), A_P(e));
     CALL("sag_socket_get_info", A_P(s), A_P(&info), A_P(e));
@@ -370,6 +374,8 @@ static void s_kinds(void)
     CALL("sag_error_new", A_P(&er));
     if (kind_index("port") >= 0)
         expect("sag_socket_port", CI("sag_socket_port", A_P(s), A_I(0), A_P(&p), A_P(e)), ST_OK);
+    if (kind_index("selector") >= 0)
+        expect("sag_selector_new", CI("sag_selector_new", A_P(&sel), A_P(e)), ST_OK);
     struct { const char *kind; void *h; const char *free_fn; } t[] = {
         {"SAG_KIND_SOCKET", s, "sag_socket_free"},
         {"SAG_KIND_ADDRINFO", ai, "sag_addrinfo_free"},
@@ -379,6 +385,7 @@ static void s_kinds(void)
         {"SAG_KIND_FDSET", fds, "sag_fdset_free"},
         {"SAG_KIND_ERROR", er, "sag_error_free"},
         {"SAG_KIND_PORT", p, "sag_port_free"},
+        {"SAG_KIND_SELECTOR", sel, "sag_selector_free"},
     };
     for (int i = (int)(sizeof t / sizeof t[0]) - 1; i >= 0; i--) {
         if (!has_sym(t[i].kind) || find_fn(t[i].free_fn) < 0)
@@ -816,6 +823,120 @@ static void s_select(void)
     err_free(e);
 }
 
+/* ---- the socket selector -------------------------------------------------------- */
+
+struct sel_wait {
+    void *sel;
+    int64_t timeout;
+    void *socks[8];
+    int64_t tags[8];
+    int timed_out[8];
+    size_t count;
+    int status;
+    volatile int done;
+};
+
+static int sel_wait(struct sel_wait *w, void *e)
+{
+    w->count = 99;
+    w->status = CI("sag_selector_wait", A_P(w->sel), A_L(w->timeout), A_P(w->socks), A_P(w->tags),
+                   A_P(w->timed_out), A_Z(8), A_P(&w->count), A_P(e));
+    return w->status;
+}
+
+static void *sel_wait_thread(void *arg)
+{
+    struct sel_wait *w = arg;
+    void *e = err_new();
+    sel_wait(w, e);
+    err_free(e);
+    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static int sel_waiting(void *sel, void *e)
+{
+    int flag = -1;
+    expect("sag_selector_is_waiting", CI("sag_selector_is_waiting", A_P(sel), A_P(&flag), A_P(e)), ST_OK);
+    return flag;
+}
+
+/* Starts a wait in a thread and returns once it is blocked (bounded). */
+static void sel_block(struct sel_wait *w, pthread_t *t, void *e)
+{
+    pthread_create(t, NULL, sel_wait_thread, w);
+    for (int i = 0; i < 1000 && !sel_waiting(w->sel, e) && !__atomic_load_n(&w->done, __ATOMIC_ACQUIRE); i++)
+        sleep_ms(5);
+}
+
+static void s_selector(void)
+{
+    void *e = err_new();
+    void *c, *s, *c2, *s2, *sel = NULL;
+    if (!pair(&c, &s, e) || !pair(&c2, &s2, e))
+        return;
+    expect("sag_selector_new", CI("sag_selector_new", A_P(&sel), A_P(e)), ST_OK);
+    struct sel_wait w = {sel, 0, {0}, {0}, {0}, 0, 0, 0};
+    size_t n = 99;
+    /* tags back; a reported socket has left; one entry per socket */
+    expect("sag_selector_add", CI("sag_selector_add", A_P(sel), A_P(s), A_L(-1), A_L(INT64_MIN), A_P(e)), ST_OK);
+    expect("sag_selector_add", CI("sag_selector_add", A_P(sel), A_P(s), A_L(-1), A_L(5), A_P(e)), ST_OK);
+    expect("sag_selector_size", CI("sag_selector_size", A_P(sel), A_P(&n), A_P(e)), ST_OK);
+    CHECK(n == 1, "selector: size %zu after adding one socket twice", n);
+    send_all(c, "x", 1, e);
+    w.timeout = 10000000;
+    expect("sag_selector_wait", sel_wait(&w, e), ST_OK);
+    CHECK(w.count == 1 && w.socks[0] == s && w.tags[0] == INT64_MIN && w.timed_out[0] == 0,
+          "selector: wait gave %zu entries (socket %p, tag %lld, timed out %d)", w.count, w.socks[0],
+          (long long)w.tags[0], w.timed_out[0]);
+    w.timeout = 0;
+    expect("sag_selector_wait", sel_wait(&w, e), ST_OK);
+    CHECK(w.count == 0, "selector: a reported socket was reported again");
+    /* its own timeout; the other one readable */
+    expect("sag_selector_add", CI("sag_selector_add", A_P(sel), A_P(s2), A_L(20000), A_L(2), A_P(e)), ST_OK);
+    w.timeout = 10000000;
+    expect("sag_selector_wait", sel_wait(&w, e), ST_OK);
+    CHECK(w.count == 1 && w.tags[0] == 2 && w.timed_out[0] == 1, "selector: own timeout: %zu entries", w.count);
+    /* clear hands back what it held */
+    void *cs[2] = {NULL, NULL};
+    int64_t ct[2] = {0, 0};
+    expect("sag_selector_add", CI("sag_selector_add", A_P(sel), A_P(s2), A_L(-1), A_L(3), A_P(e)), ST_OK);
+    expect("sag_selector_clear", CI("sag_selector_clear", A_P(sel), A_P(cs), A_P(ct), A_Z(2), A_P(&n), A_P(e)), ST_OK);
+    CHECK(n == 1 && cs[0] == s2 && ct[0] == 3, "selector: clear gave %zu entries", n);
+    /* a closed socket leaves unreported */
+    expect("sag_selector_add", CI("sag_selector_add", A_P(sel), A_P(s), A_L(-1), A_L(4), A_P(e)), ST_OK);
+    expect("sag_socket_close", CI("sag_socket_close", A_P(s), A_P(e)), ST_OK);
+    w.timeout = 0;
+    expect("sag_selector_wait", sel_wait(&w, e), ST_OK);
+    CHECK(w.count == 0, "selector: a closed socket was reported");
+    /* interrupt from another thread; a second waiter; close from another thread */
+    pthread_t t;
+    w.timeout = -1;
+    w.done = 0;
+    sel_block(&w, &t, e);
+    struct sel_wait w2 = {sel, 0, {0}, {0}, {0}, 0, 0, 0};
+    expect("second waiter", sel_wait(&w2, e), ST_INVALID);
+    expect("sag_selector_interrupt", CI("sag_selector_interrupt", A_P(sel), A_P(e)), ST_OK);
+    pthread_join(t, NULL);
+    CHECK(w.status == ST_OK && w.count == 0, "selector: interrupted wait gave %s, %zu entries",
+          status_name(w.status), w.count);
+    w.done = 0;
+    sel_block(&w, &t, e);
+    expect("sag_selector_close", CI("sag_selector_close", A_P(sel), A_P(e)), ST_OK);
+    pthread_join(t, NULL);
+    expect("wait woken by close", w.status, ST_CLOSED);
+    int flag = -1;
+    expect("sag_selector_is_closed", CI("sag_selector_is_closed", A_P(sel), A_P(&flag), A_P(e)), ST_OK);
+    CHECK(flag == 1, "selector: not closed after close");
+    expect("sag_selector_add(closed)", CI("sag_selector_add", A_P(sel), A_P(s2), A_L(-1), A_L(0), A_P(e)), ST_CLOSED);
+    expect("sag_selector_free", CI("sag_selector_free", A_P(sel)), ST_OK);
+    sock_free(c);
+    sock_free(s);
+    sock_free(c2);
+    sock_free(s2);
+    err_free(e);
+}
+
 /* ---- socket options ------------------------------------------------------------ */
 
 static void s_options(void)
@@ -1240,8 +1361,8 @@ int scenarios_run(void)
     static const struct { const char *name; void (*fn)(void); } list[] = {
         {"version", s_version},   {"constants", s_constants}, {"status tree", s_status_tree},
         {"handle kinds", s_kinds}, {"echo", s_echo},          {"udp", s_udp},
-        {"addrinfo", s_addrinfo}, {"select", s_select},       {"options", s_options},
-        {"conditions", s_conditions}, {"ports", s_ports},
+        {"addrinfo", s_addrinfo}, {"select", s_select},       {"selector", s_selector},
+        {"options", s_options},   {"conditions", s_conditions}, {"ports", s_ports},
     };
     int limit = 120;
     const char *env = getenv("FFI_DRIVER_SCENARIO_SECONDS");

@@ -105,6 +105,19 @@ static const struct {
     {"sag_port_put_char", "ch", "=-1|=INT_MIN|=INT_MAX|=0xD800|=0x110000", "SAG_E_INVALID"},
     {"sag_port_set_buffer_mode", "mode", "=-1|=INT_MIN|=INT_MAX|=3", "SAG_E_INVALID"},
     {"sag_port_set_read_mode", "mode", "=-1|=INT_MIN|=INT_MAX|=3", "SAG_E_INVALID"},
+    {"sag_selector_new", "out", "NULL", "SAG_E_INVALID"},
+    {"sag_selector_add", "tag", "=0|=-1|=INT64_MIN|=INT64_MAX", "SAG_OK"},
+    {"sag_selector_add", "s", "closed", "SAG_OK"},  /* a closed socket is not added */
+    {"sag_selector_wait", "socks", "out=NULL,cap=8|out=NULL,cap=0|out=NULL,cap=SIZE_MAX|cap=0", "SAG_E_INVALID"},
+    {"sag_selector_wait", "tags", "NULL", "SAG_E_INVALID"},
+    {"sag_selector_wait", "timed_out", "NULL", "SAG_E_INVALID"},
+    {"sag_selector_wait", "count", "NULL", "SAG_E_INVALID"},
+    {"sag_selector_wait", "timeout_us", "=1|=1000000|=-1|=-2|=INT64_MIN|=INT64_MAX", "SAG_OK"},
+    {"sag_selector_clear", "socks", "out=NULL,cap=8|out=NULL,cap=SIZE_MAX", "SAG_E_INVALID"},
+    {"sag_selector_clear", "socks", "out=NULL,cap=0|cap=0", "SAG_OK"},
+    {"sag_selector_clear", "tags", "NULL", "SAG_E_INVALID"},
+    {"sag_selector_clear", "count", "NULL", "SAG_E_INVALID"},
+    {"sag_selector_size", "out", "NULL", "SAG_E_INVALID"},
 };
 
 static int label_in(const char *label, const char *labels)
@@ -162,6 +175,9 @@ static const struct {
     {"sag_socket_setsockopt_duration", "name", "#SAG_SO_RCVTIMEO"},
     {"sag_socket_getsockopt_duration", "name", "#SAG_SO_RCVTIMEO"},
     {"sag_error_clear", "err", "err_filled"},
+    {"sag_selector_wait", "sel", "sel_ready"},  /* never waits, whatever the timeout */
+    {"sag_selector_clear", "sel", "sel_ready"},
+    {"sag_selector_size", "sel", "sel_ready"},
 };
 
 static const char *override_of(const fn_t *f, const param_t *p)
@@ -218,6 +234,16 @@ static const char text_baseline[] = "h\xc3\xa9llo \xe2\x98\xba\n";
 typedef struct {
     size_t outarr_len[MAXP];  /* entries of an output array */
 } aux_t;
+
+/* The capacity parameter of the output array f->p[i] (after its parallel
+   arrays, if any). */
+static int cap_index(const fn_t *f, int i)
+{
+    int j = i + 1;
+    while (j < f->np && f->p[j].pc == PC_OUTPAR)
+        j++;
+    return j;
+}
 
 /* Sets args[i] (and the parameters that go with it) to its baseline. */
 static void baseline(world_t *w, const fn_t *f, int i, val_t *a, aux_t *aux)
@@ -282,8 +308,11 @@ static void baseline(world_t *w, const fn_t *f, int i, val_t *a, aux_t *aux)
     }
     case PC_OUTARR_CAP:
         a[i].p = world_alloc(w, 8 * sizeof(void *));
-        a[i + 1].z = 8;
+        a[cap_index(f, i)].z = 8;
         aux->outarr_len[i] = 8;
+        break;
+    case PC_OUTPAR:
+        a[i].p = world_alloc(w, 8 * (p->ot == OT_I64 ? sizeof(int64_t) : sizeof(int)));
         break;
     case PC_OUTARR_N: {
         size_t n = 1;
@@ -317,6 +346,9 @@ static void baseline(world_t *w, const fn_t *f, int i, val_t *a, aux_t *aux)
     }
     case PC_TIMEOUT:
         a[i].l = 0;
+        break;
+    case PC_TAG:
+        a[i].l = (int64_t)0x0123456789ABCDEFLL;
         break;
     case PC_COUNT:
         a[i].z = 4;
@@ -400,6 +432,8 @@ static void handle_variants(const fn_t *f, int pi)
     int is_socket = strcmp(kinds[p->kind].name, "socket") == 0;
     int is_port = strcmp(kinds[p->kind].name, "port") == 0;
     int is_error = strcmp(kinds[p->kind].name, "error") == 0;
+    int is_selector = strcmp(kinds[p->kind].name, "selector") == 0;
+    int closable = is_socket || is_port || is_selector;
     if (p->pc == PC_FREE) {
         add(pi, OP_NULL, 0, 0, 0, BIT(ST_OK), "NULL");
         add(pi, OP_FREED, 0, 0, 0, BIT(ST_OK), "freed");
@@ -407,7 +441,7 @@ static void handle_variants(const fn_t *f, int pi)
         add(pi, OP_GARBAGE, 1, 0, 0, misuse, "garbage-0x1");
         add(pi, OP_GARBAGE, -1, 0, 0, misuse, "garbage-~0");
         add(pi, OP_GARBAGE_HEAP, 0, 0, 0, misuse, "garbage-heap");
-        if (is_socket || is_port)
+        if (closable)
             add(pi, OP_CLOSED, 0, 0, 0, BIT(ST_OK), "closed");
         if (is_error)
             add(pi, OP_LASTERR, 0, 0, 0, misuse, "last-error");
@@ -427,10 +461,13 @@ static void handle_variants(const fn_t *f, int pi)
     v = add(pi, OP_GARBAGE_HEAP, 0, 0, 0, misuse, "garbage-heap");
     v->neutral = neutral;
     /* "afterwards every operation on the socket returns SAG_E_CLOSED";
-       "any operation on a closed port gives SAG_E_CLOSED"; the functions
-       whose comment says they work on a closed one must give SAG_OK */
-    int subject = pi == 0 && ((is_socket && strncmp(f->name, "sag_socket_", 11) == 0) || is_port);
-    if (is_socket || is_port)
+       "any operation on a closed port gives SAG_E_CLOSED"; "after
+       sag_selector_close, every call on the selector returns SAG_E_CLOSED";
+       the functions whose comment says they work on a closed one must give
+       SAG_OK */
+    int subject = pi == 0 && ((is_socket && strncmp(f->name, "sag_socket_", 11) == 0) || is_port ||
+                              (is_selector && strncmp(f->name, "sag_selector_", 13) == 0));
+    if (closable)
         add(pi, OP_CLOSED, 0, 0, 0, subject ? BIT(f->closed_ok ? ST_OK : ST_CLOSED) : ANY, "closed");
     if (is_port)
         add(pi, OP_FLAVOUR, 0, 0, 0, p->text ? BIT(ST_INVALID) : ANY, p->text ? "binary-port" : "text-port");
@@ -545,6 +582,7 @@ static int gen_variants(int fi, variant_t *out)
             add(i, OP_OUTARR, 0, 0, 0, ANY, "cap=0");
             break;
         case PC_OUTARR_N:
+        case PC_OUTPAR:
         case PC_OUT:
         case PC_OUT_OPT:
             add(i, OP_NULL, 0, 0, 0, ANY, "NULL");
@@ -557,6 +595,12 @@ static int gen_variants(int fi, variant_t *out)
             add(i, OP_I64, 1000000, 0, 0, ANY, "=1000000");
             add(i, OP_I64, -1, 0, 0, ANY, "=-1");
             add(i, OP_I64, -2, 0, 0, ANY, "=-2");
+            add(i, OP_I64, INT64_MIN, 0, 0, ANY, "=INT64_MIN");
+            add(i, OP_I64, INT64_MAX, 0, 0, ANY, "=INT64_MAX");
+            break;
+        case PC_TAG:
+            add(i, OP_I64, 0, 0, 0, ANY, "=0");
+            add(i, OP_I64, -1, 0, 0, ANY, "=-1");
             add(i, OP_I64, INT64_MIN, 0, 0, ANY, "=INT64_MIN");
             add(i, OP_I64, INT64_MAX, 0, 0, ANY, "=INT64_MAX");
             break;
@@ -595,6 +639,8 @@ static void *closed_handle(world_t *w, int kind)
         st = CI("sag_socket_close", A_P(h), A_P(NULL));
     else if (strcmp(k, "port") == 0)
         st = CI("sag_port_close", A_P(h), A_P(NULL));
+    else if (strcmp(k, "selector") == 0)
+        st = CI("sag_selector_close", A_P(h), A_P(NULL));
     if (st != ST_OK)
         failf("closing a new %s gave %s", k, status_name(st));
     return h;
@@ -704,7 +750,7 @@ static void apply(world_t *w, const fn_t *f, const variant_t *v, val_t *a, aux_t
     case OP_OUTARR:
         if (v->a)
             a[i].p = NULL;
-        a[i + 1].z = (size_t)v->b;
+        a[cap_index(f, i)].z = (size_t)v->b;
         aux->outarr_len[i] = v->a ? 0 : ((size_t)v->b < aux->outarr_len[i] ? (size_t)v->b : aux->outarr_len[i]);
         break;
     default:

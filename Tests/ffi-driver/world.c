@@ -27,6 +27,7 @@
  *   err_fresh      a new error object; err_filled one filled by a failure
  *   port           a binary port over dataeof; textport a UTF-8/LF textual
  *                  port over dataeof
+ *   sel_ready      a selector holding dataeof (tag 1): a wait never waits
  *   numeric_flags  AI_NUMERICHOST|AI_NUMERICSERV
  *   #NAME          the value of the manifest's enum member NAME
  *   =TEXT          the string TEXT
@@ -452,6 +453,15 @@ val_t fixture(world_t *w, const char *name)
                 world_own(w, *ai);
         }
         v = P(*out);
+    } else if (strcmp(name, "sel_ready") == 0) {
+        void *s = world_handle(w, "dataeof");
+        if (!w->ok)
+            goto failed;
+        void *sel = one_out(w, name, "sag_selector_new", 2, (arg_t[]){A_P(NULL), A_P(NULL)});
+        if (!w->ok)
+            goto failed;
+        NEED(CI("sag_selector_add", A_P(sel), A_P(s), A_L(-1), A_L(1), A_P(werr(w))), "sag_selector_add");
+        v = P(sel);
     } else if (strcmp(name, "port") == 0) {
         void *s = world_handle(w, "dataeof");
         if (!w->ok)

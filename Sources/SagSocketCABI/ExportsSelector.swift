@@ -1,0 +1,146 @@
+// ExportsSelector.swift: the socket selector (make-socket-selector ...
+// socket-selector-wait!).
+
+import CSagSocket
+import SagSocketCore
+
+/// Runs `body` with a selector argument (held for the call, also while a
+/// wait blocks); SAG_E_MISUSE when the handle is not a live selector.
+@inline(__always)
+private func withSelector(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString,
+                          _ body: (SocketSelector) -> Int32) -> Int32 {
+    handles.with(UnsafeRawPointer(h), .selector, as: SocketSelector.self, body) ?? misuse(err, op, "selector")
+}
+
+@c @implementation
+public func sag_selector_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "make-socket-selector"
+    guard let out else { return invalid(err, op, "out is NULL") }
+    var made: SocketSelector? = nil
+    let status = run(err) { () throws(SocketError) in made = try SocketSelector() }
+    guard status == Status.ok, let sel = made else { return status }
+    guard let h = handles.insert(sel, .selector) else {
+        sel.close()
+        return noMemory(err, op)
+    }
+    out.pointee = h
+    return Status.ok
+}
+
+@c @implementation
+public func sag_selector_add(_ sel: OpaquePointer?, _ s: OpaquePointer?, _ timeout: Int64, _ tag: Int64,
+                             _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "socket-selector-add!"
+    return withSelector(sel, err, op) { selector in
+        withSocket(s, err, op) { o in
+            run(err) { () throws(SocketError) in try selector.add(o.socket, timeoutMicros: timeout, tag: tag) }
+        }
+    }
+}
+
+@c @implementation
+public func sag_selector_wait(_ sel: OpaquePointer?, _ timeout: Int64, _ socks: UnsafeMutablePointer<OpaquePointer?>?,
+                              _ tags: UnsafeMutablePointer<Int64>?, _ timedOut: UnsafeMutablePointer<Int32>?,
+                              _ capacity: Int, _ count: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "socket-selector-wait!"
+    return withSelector(sel, err, op) { selector in
+        guard let socks, let tags, let timedOut, let count, capacity > 0 else {
+            return invalid(err, op, "capacity must be positive, and socks, tags, timed_out and count not NULL")
+        }
+        // Written as the entries leave (count only on success: the arrays
+        // are written only when the wait found something, and then it
+        // succeeds).
+        var n = 0
+        let status = run(err) { () throws(SocketError) in
+            _ = try selector.wait(timeoutMicros: timeout, capacity: capacity) { e in
+                socks[n] = handle(of: e.socket)
+                tags[n] = e.tag
+                timedOut[n] = e.timedOut ? 1 : 0
+                n += 1
+            }
+        }
+        guard status == Status.ok else { return status }
+        count.pointee = n
+        return Status.ok
+    }
+}
+
+@c @implementation
+public func sag_selector_interrupt(_ sel: OpaquePointer?, _ err: OpaquePointer?) -> Int32 {
+    withSelector(sel, err, "socket-selector-interrupt!") { selector in
+        run(err) { () throws(SocketError) in try selector.interrupt() }
+    }
+}
+
+@c @implementation
+public func sag_selector_clear(_ sel: OpaquePointer?, _ socks: UnsafeMutablePointer<OpaquePointer?>?,
+                               _ tags: UnsafeMutablePointer<Int64>?, _ capacity: Int,
+                               _ count: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "socket-selector-clear!"
+    return withSelector(sel, err, op) { selector in
+        guard let count, capacity >= 0 else { return invalid(err, op, "count is NULL or capacity negative") }
+        guard capacity == 0 || (socks != nil && tags != nil) else {
+            return invalid(err, op, "socks or tags is NULL with a non-zero capacity")
+        }
+        var n = 0
+        let status = run(err) { () throws(SocketError) in
+            _ = try selector.clear(capacity: capacity) { e in
+                // capacity 0 (the arrays may be NULL) removes nothing
+                socks?[n] = handle(of: e.socket)
+                tags?[n] = e.tag
+                n += 1
+            }
+        }
+        guard status == Status.ok else { return status }
+        count.pointee = n
+        return Status.ok
+    }
+}
+
+@c @implementation
+public func sag_selector_size(_ sel: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "socket-selector-size"
+    return withSelector(sel, err, op) { selector in
+        guard let out else { return invalid(err, op, "out is NULL") }
+        var n = 0
+        let status = run(err) { () throws(SocketError) in n = try selector.count() }
+        guard status == Status.ok else { return status }
+        out.pointee = n
+        return Status.ok
+    }
+}
+
+/// A predicate of the selector into `out` (works on a closed selector).
+private func flag(_ sel: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?,
+                  _ op: StaticString, _ value: (SocketSelector) -> Bool) -> Int32 {
+    withSelector(sel, err, op) { selector in
+        guard let out else { return invalid(err, op, "out is NULL") }
+        out.pointee = value(selector) ? 1 : 0
+        return Status.ok
+    }
+}
+
+@c @implementation
+public func sag_selector_is_closed(_ sel: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?,
+                                   _ err: OpaquePointer?) -> Int32 {
+    flag(sel, out, err, "socket-selector-closed?") { $0.isClosed }
+}
+
+@c @implementation
+public func sag_selector_is_waiting(_ sel: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?,
+                                    _ err: OpaquePointer?) -> Int32 {
+    flag(sel, out, err, "socket-selector-waiting?") { $0.isWaiting }
+}
+
+@c @implementation
+public func sag_selector_close(_ sel: OpaquePointer?, _ err: OpaquePointer?) -> Int32 {
+    withSelector(sel, err, "close-socket-selector!") { selector in
+        selector.close()
+        return Status.ok
+    }
+}
+
+@c @implementation
+public func sag_selector_free(_ sel: OpaquePointer?) -> Int32 {
+    freeHandle(sel, .selector, "sag_selector_free", dispose: { ($0 as? SocketSelector)?.close() })
+}

@@ -1,0 +1,602 @@
+// Selector.swift: the socket selector (make-socket-selector,
+// socket-selector-add!, socket-selector-wait!, ...) on epoll.
+//
+// A selector waits until some of its sockets become readable. Each socket it
+// holds (an entry) carries a caller's tag and, optionally, a deadline of its
+// own. A wait answers the entries that became readable and those whose
+// deadline passed first; every entry it answers leaves the selector.
+//
+// How it works:
+// - One epoll instance per selector, and one eventfd registered in it (the
+//   wake descriptor) for interrupt, close, an add that brings a deadline
+//   forward, and sockets closed while they are held.
+// - Sockets are registered level-triggered with EPOLLONESHOT: the kernel
+//   disarms a socket as it reports it, which is exactly "a reported entry
+//   leaves the selector". The registration stays in the epoll set, disarmed
+//   ("lingering"), so adding the socket again is one EPOLL_CTL_MOD, the same
+//   single call a hand-written epoll loop makes to re-arm. Entries that leave
+//   otherwise (timed out, cleared, closed) are removed with EPOLL_CTL_DEL.
+// - An entry holds its socket "entered" (Socket.enter), so its descriptor
+//   can be neither closed nor reused by the OS while epoll watches it, and
+//   registers the wake descriptor among the socket's waiters, so that
+//   Socket.close() wakes a blocked wait, which then drops the closed socket
+//   without reporting it.
+// - Deadlines are in a binary min-heap with lazy deletion (an entry that
+//   leaves leaves its heap node behind, recognised as stale by its
+//   generation); the heap is rebuilt when stale nodes outnumber live ones.
+//   A wait costs O(log n) per expired deadline and does not look at every
+//   entry; only a wake-up by the wake descriptor (which a socket's close
+//   may have caused) looks them over for closed sockets.
+// - Membership is an array indexed by descriptor (a held socket's
+//   descriptor cannot be reused), so add! finds a socket held already
+//   without hashing.
+// - Reported entries are handed to the caller's closure as they leave,
+//   under the lock: no array is made per wait.
+// - epoll_wait asks for at most as many events as the caller has room for,
+//   so events that do not fit stay queued in the kernel (still armed) and
+//   the next wait reports them: the selector keeps no results of its own.
+// - One thread waits at a time; a second gets an invalid-argument error
+//   (errno EBUSY). add!, interrupt!, close and the queries may come from any
+//   thread while a wait is blocked: epoll watches a socket added meanwhile at
+//   once.
+
+import CSagSocketShims
+import Glibc
+import Synchronization
+
+public final class SocketSelector: Sendable {
+    /// A socket handed back by a wait or a clear, with the tag it was added
+    /// with; `timedOut` when its own timeout passed before it became readable.
+    public struct Entry: Sendable {
+        public let socket: Socket
+        public let tag: Int64
+        public let timedOut: Bool
+    }
+
+    private struct Registered {
+        let socket: Socket
+        let tag: Int64
+        /// Monotonic nanoseconds; Int64.max for none.
+        let deadline: Int64
+        let generation: UInt32
+    }
+
+    private struct State {
+        /// Entries by slot; an entry's epoll datum is (generation << 32 | slot).
+        var slots: [Registered?] = []
+        var freeSlots: [Int32] = []
+        var generation: UInt32 = 0
+        /// The number of entries.
+        var live = 0
+        /// By descriptor: the slot of the entry holding it (an entry's
+        /// descriptor cannot be reused while it is held), `lingering` when
+        /// a report left it disarmed in the epoll set, `absent` otherwise.
+        var byFD: [Int32] = []
+        var timers = DeadlineHeap()
+        /// Entries with a deadline (the live part of `timers`).
+        var timed = 0
+        var closed = false
+        /// The descriptors are closed and every entry released.
+        var released = false
+        var waiting = false
+        /// When the current wait's epoll_wait ends at the latest.
+        var waitUntil: Int64 = .max
+        /// Incremented by interrupt(); a wait that sees it change returns.
+        var interrupts: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    /// `closed`, readable without the lock (add! checks it before its hook).
+    private let closedFlag = Atomic<Bool>(false)
+    private let epfd: Int32
+    private let wake: Int32
+
+    private static let absent: Int32 = -1
+    private static let lingering: Int32 = -2
+
+    /// The epoll datum of the wake descriptor (no entry has slot 2^32-1).
+    private static let wakeDatum = UInt64.max
+    private static let socketEvents = UInt32(EPOLLIN.rawValue) | UInt32(EPOLLONESHOT.rawValue)
+    /// Events asked of one epoll_wait at most.
+    private static let batch = 1024
+
+    /// make-socket-selector: epoll_create1(2) and eventfd(2).
+    public init() throws(SocketError) {
+        let op: StaticString = "make-socket-selector"
+        let ep: Int32
+        switch Sys.epollCreate() {
+        case .ok(let fd): ep = fd
+        case .failed(let e): throw SocketError(.socket, op, "cannot create an epoll instance", errno: e)
+        }
+        let w: Int32
+        switch Sys.eventfd() {
+        case .ok(let fd): w = fd
+        case .failed(let e):
+            Sys.close(ep)
+            throw SocketError(.socket, op, "cannot create the selector's wake descriptor", errno: e)
+        }
+        if case .failed(let e) = Sys.epollControl(ep, EPOLL_CTL_ADD, w, UInt32(EPOLLIN.rawValue), Self.wakeDatum) {
+            Sys.close(w)
+            Sys.close(ep)
+            throw SocketError(.socket, op, "cannot register the wake descriptor", errno: e)
+        }
+        epfd = ep
+        wake = w
+    }
+
+    deinit {
+        state.withLock { st in if !st.released { release(&st) } }
+    }
+
+    // MARK: - Socket ports
+
+    // A socket in the selector is waited on for input, so it counts among
+    // the socket's readers (Socket.readWaiters) from its add to its leaving:
+    // a buffered port's output is then sent at once, and what the ports held
+    // back before the add is sent by the add. No request written to a
+    // buffered port sits unsent under a selector waiting for its answer.
+
+    /// Called once for every entry as it leaves the selector (reported
+    /// readable or timed out, dropped because its socket was closed,
+    /// cleared, or let go by close), under the selector's lock, on the
+    /// thread that removes it, before a wait or clear hands it to its
+    /// caller. It must not block or call the selector.
+    private func didRemove(_ s: Socket) {
+        s.readWaiters.subtract(1, ordering: .sequentiallyConsistent)
+    }
+
+    // MARK: - Errors
+
+    private func closedError(_ op: StaticString) -> SocketError {
+        SocketError(.closed, op, "socket selector is closed")
+    }
+
+    private func busyError(_ op: StaticString) -> SocketError {
+        SocketError(.invalidArgument, op, "another thread is already waiting on this selector", errno: EBUSY)
+    }
+
+    // MARK: - Adding
+
+    /// socket-selector-add!: waits for `s` to become readable in the waits
+    /// to come (and in the one under way, at once). `timeoutMicros` >= 0 is
+    /// the socket's own timeout, counted from now; negative means none.
+    /// Adding a socket the selector already holds keeps the entry as it was
+    /// (its tag and timeout too); a closed socket is not added. Throws
+    /// `.closed` when the selector is closed; a socket failure when output
+    /// the socket's ports held back cannot be sent.
+    public func add(_ s: Socket, timeoutMicros: Int64 = -1, tag: Int64 = 0) throws(SocketError) {
+        let op: StaticString = "socket-selector-add!"
+        if closedFlag.load(ordering: .acquiring) { throw closedError(op) }
+        if s.isClosed { return }
+        // Counted as a reader before the ports' pending output is looked at
+        // (see Socket.waitingToRead); kept only if an entry is made.
+        s.readWaiters.add(1, ordering: .sequentiallyConsistent)
+        var entered = false
+        defer { if !entered { s.readWaiters.subtract(1, ordering: .sequentiallyConsistent) } }
+        try s.flushPortOutput(op)
+        let deadline = Deadline.after(micros: timeoutMicros).nanoseconds ?? .max
+        try state.withLock { st throws(SocketError) in
+            if st.closed { throw closedError(op) }
+            let fd = s.fd
+            let held = Self.byFD(st, fd)
+            if held >= 0, st.slots[Int(held)]?.socket === s { return }
+            guard s.tryEnter() else { return }
+            let slot: Int32
+            if let free = st.freeSlots.popLast() {
+                slot = free
+            } else {
+                slot = Int32(truncatingIfNeeded: st.slots.count)
+                st.slots.append(nil)
+            }
+            st.generation &+= 1
+            let datum = UInt64(st.generation) << 32 | UInt64(UInt32(bitPattern: slot))
+            if let e = arm(&st, fd, datum, wasLingering: held == Self.lingering) {
+                s.leave()
+                st.freeSlots.append(slot)
+                throw SocketError(.socket, op, "cannot register the socket with epoll", errno: e, socket: s)
+            }
+            s.register(wake)
+            entered = true
+            st.slots[Int(slot)] = Registered(socket: s, tag: tag, deadline: deadline, generation: st.generation)
+            Self.setByFD(&st, fd, slot)
+            st.live += 1
+            if deadline != .max {
+                st.timed += 1
+                st.timers.push(.init(deadline: deadline, slot: slot, generation: st.generation))
+                if st.timers.count > 64 && st.timers.count > 2 * st.timed { compactTimers(&st) }
+                if st.waiting && deadline < st.waitUntil {
+                    st.waitUntil = deadline
+                    Sys.eventfdSignal(wake)
+                }
+            }
+        }
+    }
+
+    /// Registers `fd` armed for one report; the errno on failure. A
+    /// descriptor whose last report left it disarmed in the set is re-armed
+    /// with EPOLL_CTL_MOD; each kind of call falls back on the other (the
+    /// kernel drops a registration when the descriptor is closed, and a
+    /// descriptor number may have been reused since).
+    private func arm(_ st: inout State, _ fd: Int32, _ datum: UInt64, wasLingering: Bool) -> Int32? {
+        if wasLingering { Self.setByFD(&st, fd, Self.absent) }
+        let (first, second) = wasLingering ? (EPOLL_CTL_MOD, EPOLL_CTL_ADD) : (EPOLL_CTL_ADD, EPOLL_CTL_MOD)
+        switch Sys.epollControl(epfd, first, fd, Self.socketEvents, datum) {
+        case .ok: return nil
+        case .failed(let e) where e == (wasLingering ? ENOENT : EEXIST):
+            if case .failed(let e2) = Sys.epollControl(epfd, second, fd, Self.socketEvents, datum) { return e2 }
+            return nil
+        case .failed(let e):
+            return e
+        }
+    }
+
+    private static func byFD(_ st: State, _ fd: Int32) -> Int32 {
+        Int(fd) < st.byFD.count ? st.byFD[Int(fd)] : absent
+    }
+
+    private static func setByFD(_ st: inout State, _ fd: Int32, _ value: Int32) {
+        let i = Int(fd)
+        if i >= st.byFD.count {
+            if value == absent { return }
+            st.byFD.append(contentsOf: repeatElement(absent, count: max(i + 1 - st.byFD.count, 64)))
+        }
+        st.byFD[i] = value
+    }
+
+    /// Takes the entry in `slot` out; `disarmed` when its registration was
+    /// disarmed by a report (it lingers), else it is deleted from the set.
+    private func remove(_ st: inout State, _ slot: Int, _ r: Registered, disarmed: Bool) {
+        st.slots[slot] = nil
+        st.freeSlots.append(Int32(truncatingIfNeeded: slot))
+        st.live -= 1
+        if r.deadline != .max { st.timed -= 1 }
+        let fd = r.socket.fd
+        if !disarmed { _ = Sys.epollControl(epfd, EPOLL_CTL_DEL, fd, 0, 0) }
+        Self.setByFD(&st, fd, disarmed ? Self.lingering : Self.absent)
+        r.socket.unregister(wake)
+        r.socket.leave()
+        didRemove(r.socket)
+    }
+
+    // MARK: - Deadlines
+
+    private func isLive(_ st: State, _ t: DeadlineHeap.Node) -> Bool {
+        let i = Int(t.slot)
+        return i < st.slots.count && st.slots[i]?.generation == t.generation
+    }
+
+    /// Rebuilds the heap from its live nodes.
+    private func compactTimers(_ st: inout State) {
+        var heap = st.timers
+        heap.removeAll { !isLive(st, $0) }
+        st.timers = heap
+    }
+
+    /// The earliest live deadline, dropping stale nodes from the top.
+    private func nextDeadline(_ st: inout State) -> Int64 {
+        while let top = st.timers.first {
+            if isLive(st, top) { return top.deadline }
+            st.timers.removeFirst()
+        }
+        return .max
+    }
+
+    /// Hands up to `room` entries whose deadline has passed to `each`
+    /// (dropping closed ones); returns how many.
+    private func takeExpired(_ st: inout State, now: Int64, room: Int, _ each: (Entry) -> Void) -> Int {
+        var taken = 0
+        while taken < room, let top = st.timers.first, top.deadline <= now {
+            st.timers.removeFirst()
+            guard isLive(st, top), let r = st.slots[Int(top.slot)] else { continue }
+            remove(&st, Int(top.slot), r, disarmed: false)
+            if !r.socket.isClosed {
+                each(Entry(socket: r.socket, tag: r.tag, timedOut: true))
+                taken += 1
+            }
+        }
+        return taken
+    }
+
+    /// Drops every entry whose socket has been closed.
+    private func dropClosed(_ st: inout State) {
+        for i in st.slots.indices {
+            if let r = st.slots[i], r.socket.isClosed { remove(&st, i, r, disarmed: false) }
+        }
+    }
+
+    // MARK: - Waiting
+
+    /// socket-selector-wait!: waits until some entries are readable or their
+    /// own timeouts pass, for at most `timeoutMicros` (negative: no limit; 0:
+    /// look once). Returns at most `capacity` entries, readable ones with
+    /// `timedOut` false; each has left the selector. Entries beyond
+    /// `capacity` stay and are reported by the next wait. Returns [] when
+    /// the timeout passes or interrupt() wakes it with nothing to report.
+    /// Throws `.closed` when the selector is closed before the wait or
+    /// during it with nothing found, and `.invalidArgument` (errno EBUSY)
+    /// when another thread is waiting.
+    public func wait(timeoutMicros: Int64 = -1, capacity: Int = 1024) throws(SocketError) -> [Entry] {
+        var out: [Entry] = []
+        _ = try wait(timeoutMicros: timeoutMicros, capacity: capacity) { out.append($0) }
+        return out
+    }
+
+    /// wait(timeoutMicros:capacity:) handing each entry to `each` as it
+    /// leaves (under the selector's lock: `each` must not block or call the
+    /// selector), so that no array is made per wait; returns how many.
+    public func wait(timeoutMicros: Int64, capacity: Int, _ each: (Entry) -> Void) throws(SocketError) -> Int {
+        let op: StaticString = "socket-selector-wait!"
+        guard capacity > 0 else { throw .invalid(op, "capacity must be positive") }
+        let until = Deadline.after(micros: timeoutMicros).nanoseconds ?? .max
+        var epoch0: UInt64 = 0
+        var began = false
+        var count = 0
+        var failure: SocketError? = nil
+        let maxEvents = min(capacity, Self.batch) + 1  // + the wake descriptor
+        withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: maxEvents) { events in
+            guard let base = events.baseAddress else { return }
+            var received = 0     // events from the last epoll_wait, not yet looked at
+            var looked = false   // epoll_wait has run at least once
+            polling: while true {
+                // One lock a round: begin (the first round), take in what
+                // epoll_wait found, then end the wait under the same lock or
+                // say how long to wait next.
+                let timeout: Int32? = state.withLock { st -> Int32? in
+                    if !began {
+                        if st.closed || st.waiting {
+                            failure = st.closed ? closedError(op) : busyError(op)
+                            return nil
+                        }
+                        st.waiting = true
+                        epoch0 = st.interrupts
+                        began = true
+                    }
+                    if st.closed {
+                        if count == 0 { failure = closedError(op) }
+                    } else {
+                        let n = received
+                        received = 0
+                        if let t = take(&st, base, n, epoch0: epoch0, until: until, looked: looked,
+                                        capacity: capacity, &count, each) {
+                            return t
+                        }
+                    }
+                    end(&st)
+                    return nil
+                }
+                guard let timeout else { break polling }
+                let room = min(capacity - count, Self.batch) + 1
+                switch Sys.epollWait(epfd, base, Int32(room), timeout) {
+                case .ok(let n):
+                    received = Int(n)
+                    looked = true
+                case .failed(let e) where e == EINTR:
+                    continue
+                case .failed(let e):
+                    // Report what was found; fail only with nothing found.
+                    if count == 0 { failure = SocketError(.socket, op, "epoll_wait failed", errno: e) }
+                    state.withLock { end(&$0) }
+                    break polling
+                }
+            }
+        }
+        if let failure { throw failure }
+        return count
+    }
+
+    /// A round of a wait, under the lock: the `n` events in `events`, the
+    /// wake descriptor, expired deadlines. Returns nil when the wait is to
+    /// end, else epoll_wait's timeout.
+    private func take(_ st: inout State, _ events: UnsafeMutablePointer<epoll_event>, _ n: Int, epoch0: UInt64,
+                      until: Int64, looked: Bool, capacity: Int, _ count: inout Int,
+                      _ each: (Entry) -> Void) -> Int32? {
+        var woke = false
+        for i in 0..<n {
+            let datum = events[i].data.u64
+            if datum == Self.wakeDatum {
+                woke = true
+                continue
+            }
+            let slot = Int(datum & 0xFFFF_FFFF)
+            guard slot < st.slots.count, let r = st.slots[slot],
+                  r.generation == UInt32(truncatingIfNeeded: datum >> 32) else { continue }  // stale
+            if r.socket.isClosed {
+                remove(&st, slot, r, disarmed: true)
+            } else if count < capacity {
+                remove(&st, slot, r, disarmed: true)
+                each(Entry(socket: r.socket, tag: r.tag, timedOut: false))
+                count += 1
+            } else {
+                // No room: arm it again, the next wait reports it.
+                _ = Sys.epollControl(epfd, EPOLL_CTL_MOD, r.socket.fd, Self.socketEvents, datum)
+            }
+        }
+        if woke {
+            Sys.eventfdDrain(wake)
+            dropClosed(&st)
+        }
+        // The clock only when a deadline is in play.
+        let now = until != .max || st.timers.count > 0 ? Sys.monotonicNanoseconds() : 0
+        if st.timers.count > 0 { count += takeExpired(&st, now: now, room: capacity - count, each) }
+        if count == capacity || st.interrupts != epoch0 || (looked && (count > 0 || now >= until)) {
+            return nil
+        }
+        // Something to report already: look once more for readable
+        // entries, without waiting.
+        let end = count == 0 ? min(until, nextDeadline(&st)) : now
+        st.waitUntil = end
+        return Self.millis(until: end, now: now)
+    }
+
+    /// The end of a wait, under the lock; a selector closed meanwhile is
+    /// released now.
+    private func end(_ st: inout State) {
+        st.waiting = false
+        st.waitUntil = .max
+        if st.closed && !st.released { release(&st) }
+    }
+
+    /// epoll_wait's timeout for a deadline: -1 for none, else milliseconds
+    /// rounded up (so a wait never ends before its deadline).
+    private static func millis(until: Int64, now: Int64) -> Int32 {
+        if until == .max { return -1 }
+        let left = until - now
+        if left <= 0 { return 0 }
+        return Int32(min((left + 999_999) / 1_000_000, Int64(Int32.max)))
+    }
+
+    // MARK: - Interrupting, clearing, closing
+
+    /// socket-selector-interrupt!: a wait blocked now returns at once with
+    /// what is ready (possibly nothing). Waits that start later are not
+    /// affected. Throws `.closed` on a closed selector.
+    public func interrupt() throws(SocketError) {
+        try state.withLock { st throws(SocketError) in
+            if st.closed { throw closedError("socket-selector-interrupt!") }
+            st.interrupts &+= 1
+            if st.waiting { Sys.eventfdSignal(wake) }
+        }
+    }
+
+    /// socket-selector-clear!: removes up to `capacity` entries and returns
+    /// them (closed sockets are dropped, not returned); the rest stay. Throws
+    /// `.closed` on a closed selector, `.invalidArgument` (errno EBUSY) while
+    /// a thread waits.
+    public func clear(capacity: Int = .max) throws(SocketError) -> [Entry] {
+        var out: [Entry] = []
+        _ = try clear(capacity: capacity) { out.append($0) }
+        return out
+    }
+
+    /// clear(capacity:) handing each entry to `each` as it leaves (under the
+    /// selector's lock); returns how many.
+    public func clear(capacity: Int, _ each: (Entry) -> Void) throws(SocketError) -> Int {
+        let op: StaticString = "socket-selector-clear!"
+        guard capacity >= 0 else { throw .invalid(op, "capacity must not be negative") }
+        return try state.withLock { st throws(SocketError) -> Int in
+            if st.closed { throw closedError(op) }
+            if st.waiting { throw busyError(op) }
+            dropClosed(&st)
+            var n = 0
+            for i in st.slots.indices where n < capacity {
+                guard let r = st.slots[i] else { continue }
+                remove(&st, i, r, disarmed: false)
+                each(Entry(socket: r.socket, tag: r.tag, timedOut: false))
+                n += 1
+            }
+            if st.timers.count > 2 * st.timed { compactTimers(&st) }
+            return n
+        }
+    }
+
+    /// socket-selector-size: the number of entries (sockets closed while
+    /// held are not counted once the selector has seen them close, at once
+    /// when no wait is under way). Throws `.closed` on a closed selector.
+    public func count() throws(SocketError) -> Int {
+        try state.withLock { st throws(SocketError) -> Int in
+            if st.closed { throw closedError("socket-selector-size") }
+            // Outside a wait only a socket's close or interrupt signals the
+            // wake descriptor; during one, the waiter owns it.
+            if st.waiting || Sys.eventfdDrain(wake) { dropClosed(&st) }
+            return st.live
+        }
+    }
+
+    /// socket-selector-closed?
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// socket-selector-waiting?: a thread is blocked in wait() now.
+    public var isWaiting: Bool { state.withLock { $0.waiting } }
+
+    /// close-socket-selector!: releases every entry and the selector's
+    /// descriptors, and makes a blocked wait return (`.closed`); later calls
+    /// other than the queries throw `.closed`. Idempotent.
+    public func close() {
+        state.withLock { st in
+            if st.closed { return }
+            st.closed = true
+            closedFlag.store(true, ordering: .releasing)
+            if st.waiting {
+                Sys.eventfdSignal(wake)  // the waiter releases on its way out
+            } else {
+                release(&st)
+            }
+        }
+    }
+
+    /// Lets every entry go and closes the descriptors (closing the epoll
+    /// instance ends every registration). Only when no thread waits.
+    private func release(_ st: inout State) {
+        for r in st.slots {
+            guard let r else { continue }
+            r.socket.unregister(wake)  // after this no close can signal `wake`
+            r.socket.leave()
+            didRemove(r.socket)
+        }
+        st.slots = []
+        st.freeSlots = []
+        st.live = 0
+        st.byFD = []
+        st.timers = DeadlineHeap()
+        st.timed = 0
+        st.released = true
+        Sys.close(epfd)
+        Sys.close(wake)
+    }
+}
+
+/// A binary min-heap of (deadline, slot, generation).
+struct DeadlineHeap {
+    struct Node {
+        let deadline: Int64
+        let slot: Int32
+        let generation: UInt32
+    }
+
+    private var nodes: [Node] = []
+
+    var count: Int { nodes.count }
+    var first: Node? { nodes.first }
+
+    mutating func push(_ n: Node) {
+        nodes.append(n)
+        var i = nodes.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if nodes[parent].deadline <= nodes[i].deadline { break }
+            nodes.swapAt(parent, i)
+            i = parent
+        }
+    }
+
+    mutating func removeFirst() {
+        guard !nodes.isEmpty else { return }
+        let last = nodes.removeLast()
+        if nodes.isEmpty { return }
+        nodes[0] = last
+        siftDown(0)
+    }
+
+    /// Removes the nodes `stale` accepts and restores the heap order: O(n).
+    mutating func removeAll(where stale: (Node) -> Bool) {
+        nodes.removeAll(where: stale)
+        var i = nodes.count / 2
+        while i > 0 {
+            i -= 1
+            siftDown(i)
+        }
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var i = start
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < nodes.count && nodes[l].deadline < nodes[m].deadline { m = l }
+            if r < nodes.count && nodes[r].deadline < nodes[m].deadline { m = r }
+            if m == i { return }
+            nodes.swapAt(i, m)
+            i = m
+        }
+    }
+}
