@@ -1004,6 +1004,62 @@
     (close-socket-selector! sel))
   (socket-close c) (socket-close s))
 
+;; ==== a send that fails partway ======================================================
+(group "partial send")
+;; Reads s to its end of stream (each recv waits at most 10 s): the byte count.
+(define (drain-count s)
+  (socket-set-read-timeout! s 10000)
+  (let loop ([total 0])
+    (let ([n (socket-recv! s drain-buffer 0 (bytevector-length drain-buffer))])
+      (if (<= n 0) total (loop (+ total n))))))
+(define drain-buffer (make-bytevector 65536))
+(let ([big (make-bytevector (* 32 1024 1024) 7)])
+  ;; a peer that does not read, and a send timeout (SO_SNDTIMEO)
+  (let-values ([(c s) (tcp-pair)])
+    (socket-setsockopt! c SOL_SOCKET SO_SNDBUF 65536)
+    (socket-setsockopt! c SOL_SOCKET SO_SNDTIMEO (millis 200))
+    (let ([e (guard (e [#t e]) (socket-send c big) 'no-error)])
+      (test-true "a send that times out raises &socket" (socket-error? e))
+      (test-equal "its who" 'socket-send (and (who-condition? e) (condition-who e)))
+      (test-true "and carries &socket-sent" (socket-sent-condition? e))
+      (let ([n (and (socket-sent-condition? e) (socket-sent-count e))])
+        (test-true "some of the bytes went, not all" (and n (< 0 n (bytevector-length big))))
+        (socket-shutdown c SHUT_WR)
+        (test-equal "the peer receives exactly socket-sent-count bytes" n (drain-count s))))
+    (socket-close c) (socket-close s))
+  ;; socket-send/range resumes where the failed send stopped
+  (let-values ([(c s) (tcp-pair)])
+    (socket-setsockopt! c SOL_SOCKET SO_SNDBUF 65536)
+    (socket-setsockopt! c SOL_SOCKET SO_SNDTIMEO (millis 200))
+    (let* ([n (guard (e [(socket-sent-condition? e) (socket-sent-count e)])
+                (socket-send c big) #f)]
+           [reader (spawn (lambda () (drain-count s)))])
+      (socket-setsockopt! c SOL_SOCKET SO_SNDTIMEO (make-time 'time-duration 0 0))
+      (test-equal "the rest with socket-send/range" (- (bytevector-length big) n)
+                  (socket-send/range c big n))
+      (socket-shutdown c SHUT_WR)
+      (test-equal "the peer got every byte once" (bytevector-length big) (reader)))
+    (socket-close c) (socket-close s))
+  ;; a port write
+  (let-values ([(c s) (tcp-pair)])
+    (socket-setsockopt! c SOL_SOCKET SO_SNDBUF 65536)
+    (socket-setsockopt! c SOL_SOCKET SO_SNDTIMEO (millis 200))
+    (let* ([p (socket-port c #f)]
+           [e (guard (e [#t e]) (put-bytevector p big) 'no-error)])
+      (test-true "a port write that times out: &i/o-write and &socket" (and (i/o-write-error? e) (socket-error? e)))
+      (test-true "with &socket-sent" (and (socket-sent-condition? e) (< 0 (socket-sent-count e)))))
+    (socket-close c) (socket-close s))
+  ;; other failures carry it too: a peer that has gone
+  (let-values ([(c s) (tcp-pair)])
+    (socket-close s)
+    (let ([e (guard (e [#t e]) (do ([i 0 (+ i 1)]) ((= i 100)) (socket-send c big)))])
+      (test-true "a send to a peer that has gone carries &socket-sent"
+                 (and (socket-error? e) (socket-sent-condition? e) (integer? (socket-sent-count e))))
+      (socket-close c)
+      (let ([e (guard (e [#t e]) (socket-recv c 1))])
+        (test-true "failures of other calls do not" (and (socket-closed-error? e) (not (socket-sent-condition? e))))))))
+(test-equal "make-socket-sent-condition" 12 (socket-sent-count (make-socket-sent-condition 12)))
+
 ;; ==== memory =====================================================================
 (group "memory")
 (let ()

@@ -60,6 +60,8 @@
           make-socket-read-timeout-error socket-read-timeout-error-timeout
           &socket-port socket-port-error? make-socket-port-error
           socket-error-port
+          &socket-sent socket-sent-condition? make-socket-sent-condition
+          socket-sent-count
           ;; constants
           AF_UNSPEC AF_INET AF_INET6 AF_UNIX
           SOCK_STREAM SOCK_DGRAM SOCK_RAW SOCK_RDM SOCK_SEQPACKET
@@ -122,10 +124,21 @@
   (define-condition-type &socket-port &socket
     make-socket-port-error socket-port-error?
     (port socket-error-port))
+  ;; Not Sagittarius's: a send or a port write that fails carries how many of
+  ;; its bytes reached the kernel (sag_error_sent), so that the caller can
+  ;; resume after them.
+  (define-condition-type &socket-sent &condition
+    make-socket-sent-condition socket-sent-condition?
+    (count socket-sent-count))
+  ;; The procedures whose failures carry a &socket-sent (and socket ports'
+  ;; writes, below).
+  (define send-procedures
+    '(socket-send socket-send/range socket-sendto socket-sendto/range))
 
   ;; The fields of a failure, read from the library right after it:
   ;; #(status errno message operation node service timeout-us).
   (define (failure-message f) (vector-ref f 2))
+  (define (failure-sent f) (vector-ref f 7))
   (define (failure-timeout f)
     (let ([us (vector-ref f 6)]) (and (>= us 0) (%us->duration us))))
 
@@ -158,7 +171,11 @@
                  (make-message-condition
                   (let ([m (failure-message f)])
                     (if (and m (not (string=? m ""))) m (%status-name st))))
-                 (make-irritants-condition irritants))))
+                 (make-irritants-condition irritants)
+                 ;; a failed send or port write: how much of it went
+                 (if (memq who send-procedures)
+                     (make-socket-sent-condition (failure-sent f))
+                     (condition)))))
 
   ;; Raises the condition for status st of a call made by `who' on socket s
   ;; (or #f).
@@ -1115,7 +1132,10 @@
     (let ([s (port-state-socket state)])
       (condition (if read? (make-i/o-read-error) (make-i/o-write-error))
                  (make-i/o-port-error port)
-                 (failure-condition who st s port (list port)))))
+                 (failure-condition who st s port (list port))
+                 (if read?
+                     (condition)
+                     (make-socket-sent-condition (failure-sent (%last-error)))))))
 
   (define (make-read! state who)
     (lambda (bv start n)
