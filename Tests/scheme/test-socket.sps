@@ -1004,6 +1004,58 @@
     (close-socket-selector! sel))
   (socket-close c) (socket-close s))
 
+;; ==== large receives (through the aligned receive buffer) ==========================
+(group "large receives")
+(define (pattern n seed)
+  (let ([bv (make-bytevector n)])
+    (do ([i 0 (+ i 1)]) ((= i n) bv) (bytevector-u8-set! bv i (mod (+ (* i 7) seed (div i 251)) 256)))))
+;; Receives exactly n bytes into bv from start with socket-recv! of at most
+;; `step' bytes each (flags as given); #t when bv's other bytes stay 255.
+(define (recv-into! s bv start n step flags)
+  (let loop ([got 0])
+    (when (< got n)
+      (let ([k (socket-recv! s bv (+ start got) (min step (- n got)) flags)])
+        (when (> k 0) (loop (+ got k)))))))
+(define (untouched? bv start n)
+  (let loop ([i 0])
+    (cond [(= i (bytevector-length bv)) #t]
+          [(and (or (< i start) (>= i (+ start n))) (not (= 255 (bytevector-u8-ref bv i)))) #f]
+          [else (loop (+ i 1))])))
+(define (sub bv start n) (let ([r (make-bytevector n)]) (bytevector-copy! bv start r 0 n) r))
+(let-values ([(c s) (tcp-pair)])
+  (for-each
+   (lambda (name n start step flags)
+     (let* ([data (pattern n (+ n start))]
+            [bv (make-bytevector (+ start n 13) 255)]
+            [sender (spawn (lambda () (socket-send c data)))])
+       (recv-into! s bv start n step flags)
+       (sender)
+       (test-true (string-append name ": the bytes") (bytevector=? data (sub bv start n)))
+       (test-true (string-append name ": nothing else written") (untouched? bv start n))))
+   '("4 KiB steps at start 0" "64 KiB steps at start 3" "100,000-byte steps at start 61"
+     "1 MiB steps (past the buffer) at start 5" "MSG_WAITALL at start 9" "3,000-byte steps")
+   '(300000 300000 300000 1500000 300000 100000)
+   '(0 3 61 5 9 1)
+   '(4096 65536 100000 1048576 300000 3000)
+   (list 0 0 0 0 MSG_WAITALL 0))
+  (let* ([data (pattern 200000 1)] [sender (spawn (lambda () (socket-send c data)))])
+    (let loop ([acc '()] [got 0])
+      (if (< got 200000)
+          (let ([bv (socket-recv s 65536)]) (loop (cons bv acc) (+ got (bytevector-length bv))))
+          (begin (sender)
+                 (test-true "socket-recv of 64 KiB at a time" (bytevector=? data (apply bytevector-append (reverse acc))))))))
+  ;; two threads receiving at once, each on its own socket
+  (let-values ([(c2 s2) (tcp-pair)])
+    (let* ([d1 (pattern 2000000 3)] [d2 (pattern 2000000 4)]
+           [b1 (make-bytevector 2000000 255)] [b2 (make-bytevector 2000000 255)]
+           [r1 (spawn (lambda () (recv-into! s b1 0 2000000 65536 0) #t))]
+           [r2 (spawn (lambda () (recv-into! s2 b2 0 2000000 65536 0) #t))])
+      (socket-send c d1) (socket-send c2 d2)
+      (r1) (r2)
+      (test-true "two threads receiving at once" (and (bytevector=? d1 b1) (bytevector=? d2 b2))))
+    (socket-close c2) (socket-close s2))
+  (socket-close c) (socket-close s))
+
 ;; ==== a send that fails partway ======================================================
 (group "partial send")
 ;; Reads s to its end of stream (each recv waits at most 10 s): the byte count.
