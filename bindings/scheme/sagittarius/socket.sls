@@ -34,6 +34,11 @@
           ;; fdset
           make-fdset fdset? fdset-sockets sockets->fdset collect-sockets
           fdset-set! fdset-ref fdset-clear!
+          ;; socket selector
+          make-socket-selector socket-selector? close-socket-selector!
+          socket-selector-add! socket-selector-wait! socket-selector-interrupt!
+          socket-selector-clear! socket-selector-size
+          socket-selector-closed? socket-selector-waiting?
           ;; addrinfo and sockaddr
           addrinfo? make-addrinfo make-hint-addrinfo get-addrinfo
           next-addrinfo addrinfo-sockaddr
@@ -55,6 +60,8 @@
           make-socket-read-timeout-error socket-read-timeout-error-timeout
           &socket-port socket-port-error? make-socket-port-error
           socket-error-port
+          &socket-sent socket-sent-condition? make-socket-sent-condition
+          socket-sent-count
           ;; constants
           AF_UNSPEC AF_INET AF_INET6 AF_UNIX
           SOCK_STREAM SOCK_DGRAM SOCK_RAW SOCK_RDM SOCK_SEQPACKET
@@ -117,10 +124,21 @@
   (define-condition-type &socket-port &socket
     make-socket-port-error socket-port-error?
     (port socket-error-port))
+  ;; Not Sagittarius's: a send or a port write that fails carries how many of
+  ;; its bytes reached the kernel (sag_error_sent), so that the caller can
+  ;; resume after them.
+  (define-condition-type &socket-sent &condition
+    make-socket-sent-condition socket-sent-condition?
+    (count socket-sent-count))
+  ;; The procedures whose failures carry a &socket-sent (and socket ports'
+  ;; writes, below).
+  (define send-procedures
+    '(socket-send socket-send/range socket-sendto socket-sendto/range))
 
   ;; The fields of a failure, read from the library right after it:
   ;; #(status errno message operation node service timeout-us).
   (define (failure-message f) (vector-ref f 2))
+  (define (failure-sent f) (vector-ref f 7))
   (define (failure-timeout f)
     (let ([us (vector-ref f 6)]) (and (>= us 0) (%us->duration us))))
 
@@ -153,7 +171,11 @@
                  (make-message-condition
                   (let ([m (failure-message f)])
                     (if (and m (not (string=? m ""))) m (%status-name st))))
-                 (make-irritants-condition irritants))))
+                 (make-irritants-condition irritants)
+                 ;; a failed send or port write: how much of it went
+                 (if (memq who send-procedures)
+                     (make-socket-sent-condition (failure-sent f))
+                     (condition)))))
 
   ;; Raises the condition for status st of a call made by `who' on socket s
   ;; (or #f).
@@ -179,14 +201,18 @@
     (unless (<= (+ start len) (bytevector-length bv))
       (assertion-violation who "out of range" bv start len)))
 
-  ;; Timeouts of select and connect: #f (none), exact microseconds, a
-  ;; duration, or (seconds . microseconds). -1 means "no timeout" below.
+  ;; Timeouts of select, connect and the selector: #f (none), exact
+  ;; microseconds, a duration, (seconds . microseconds), or the list
+  ;; (seconds microseconds) that Sagittarius reads. -1 means "no timeout".
   (define (timeout->us who t)
     (cond [(not t) -1]
           [(nonneg? t) t]
           [(%duration? t) (max 0 (%duration->us t))]
           [(and (pair? t) (nonneg? (car t)) (nonneg? (cdr t)))
            (+ (* (car t) 1000000) (cdr t))]
+          [(and (pair? t) (pair? (cdr t)) (null? (cddr t))
+                (nonneg? (car t)) (nonneg? (cadr t)))
+           (+ (* (car t) 1000000) (cadr t))]
           [else (assertion-violation
                  who "timeout must be #f, microseconds, a duration or (sec . usec)" t)]))
 
@@ -834,6 +860,182 @@
   (define (socket-error-select timeout . sockets)
     (list-select 'socket-error-select %socket-error-select timeout sockets))
 
+  ;; ==== Socket selector ====================================================
+  ;; docs/reference.md §7. Every socket added gets an entry, the pair a wait
+  ;; reports: (socket deadline . data) as in Sagittarius (deadline: the
+  ;; time-utc at which the socket's own timeout passes, or #f), under a tag
+  ;; of ours that goes to the library with the socket and comes back with
+  ;; it. `entries' maps a tag to its entry, `held' a socket to its tag.
+  ;;
+  ;; Every call that changes what the library holds runs under the
+  ;; selector's lock and updates the two tables with it, except a wait,
+  ;; which takes sockets out (reports them) while it blocks without the
+  ;; lock; it updates the tables when it has the lock again. A socket that
+  ;; is in the tables is held, closed, or reported by a wait that has not
+  ;; returned yet: adding it again does nothing (as in Sagittarius, whose
+  ;; wait also takes its reports off its list only after it wakes).
+  (define-record-type (socket-selector %wrap-selector socket-selector?)
+    (fields (immutable handle selector-handle)
+            (immutable lock selector-lock)
+            (immutable entries selector-entries)
+            (immutable held selector-held)
+            (mutable next-tag selector-next-tag selector-next-tag-set!)
+            (mutable waiting selector-waiting selector-waiting-set!)
+            (mutable closed selector-closed selector-closed-set!))
+    (sealed #t))
+
+  (define (check-selector who x) (check who socket-selector? "socket-selector" x))
+
+  (define (make-socket-selector)
+    (let ([h (call 'make-socket-selector #f %selector-new)])
+      (%guard! (%wrap-selector h (%make-lock) (make-eqv-hashtable) (make-eq-hashtable)
+                               0 #f #f)
+               'selector h)))
+
+  (define (socket-closed-now? s)
+    (let-values ([(st closed) (%socket-is-closed (socket-handle s))])
+      (or (not (eqv? st OK)) closed)))
+
+  ;; Takes the entry of a reported or cleared tag out of the tables (#f
+  ;; when it has none); with the lock held.
+  (define (take-entry! sel tag)
+    (let ([entry (hashtable-ref (selector-entries sel) tag #f)])
+      (when entry
+        (hashtable-delete! (selector-entries sel) tag)
+        (when (eqv? (hashtable-ref (selector-held sel) (car entry) #f) tag)
+          (hashtable-delete! (selector-held sel) (car entry))))
+      entry))
+
+  ;; Entries of sockets closed while held: the library dropped them
+  ;; unreported. Looked for only when the library holds fewer sockets than
+  ;; there are entries, and never while a wait runs (its reports still need
+  ;; their entries).
+  (define (sweep-closed! sel)
+    (let-values ([(st n) (%selector-size (selector-handle sel))])
+      (when (and (eqv? st OK) (> (hashtable-size (selector-entries sel)) n))
+        (let-values ([(tags entries) (hashtable-entries (selector-entries sel))])
+          (vector-for-each
+           (lambda (tag entry)
+             (when (socket-closed-now? (car entry)) (take-entry! sel tag)))
+           tags entries)))))
+
+  (define (forget-all! sel)
+    (hashtable-clear! (selector-entries sel))
+    (hashtable-clear! (selector-held sel)))
+
+  ;; (socket-selector-add! sel s [timeout #f] [data #f]) => sel. A closed
+  ;; socket, or one the selector holds already, is left as it is.
+  (define socket-selector-add!
+    (case-lambda
+     [(sel s) (socket-selector-add! sel s #f #f)]
+     [(sel s timeout) (socket-selector-add! sel s timeout #f)]
+     [(sel s timeout data)
+      (let ([who 'socket-selector-add!])
+        (check-selector who sel)
+        (check-socket who s)
+        (let ([us (timeout->us who timeout)])
+          (%with-lock (selector-lock sel)
+            (lambda ()
+              (cond
+               [(selector-closed sel)
+                ;; the library answers CLOSED (and adds nothing)
+                (fail who (%selector-add (selector-handle sel) (socket-handle s) us -1) #f sel)]
+               [(hashtable-contains? (selector-held sel) s)]
+               [(socket-closed-now? s)]
+               [else
+                (let* ([tag (selector-next-tag sel)]
+                       [st (%selector-add (selector-handle sel) (socket-handle s) us tag)])
+                  (selector-next-tag-set! sel (+ tag 1))
+                  (unless (eqv? st OK) (fail who st s sel))
+                  (hashtable-set! (selector-entries sel) tag
+                                  (cons* s (and (>= us 0) (%us->deadline us)) data))
+                  (hashtable-set! (selector-held sel) s tag))])))
+          sel))]))
+
+  ;; The entries of a wait's reports, as two lists; with the lock held.
+  (define (take-reports! sel reports)
+    (let loop ([reports reports] [ready '()] [timed-out '()])
+      (if (null? reports)
+          (begin
+            (selector-waiting-set! sel #f)
+            (if (selector-closed sel) (forget-all! sel) (sweep-closed! sel))
+            (values (reverse ready) (reverse timed-out)))
+          (let ([entry (take-entry! sel (caar reports))])
+            (cond [(not entry) (loop (cdr reports) ready timed-out)]
+                  [(cdar reports) (loop (cdr reports) ready (cons entry timed-out))]
+                  [else (loop (cdr reports) (cons entry ready) timed-out)])))))
+
+  ;; (socket-selector-wait! sel [timeout #f]) => two values: the entries
+  ;; that became readable and those whose own timeout passed. Blocks
+  ;; without stopping other threads or the collector.
+  (define socket-selector-wait!
+    (case-lambda
+     [(sel) (socket-selector-wait! sel #f)]
+     [(sel timeout)
+      (let ([who 'socket-selector-wait!])
+        (check-selector who sel)
+        (let* ([us (timeout->us who timeout)]
+               [lock (selector-lock sel)]
+               [capacity
+                (%with-lock lock
+                  (lambda ()
+                    (when (selector-waiting sel)
+                      (assertion-violation who "another thread is waiting on the selector" sel))
+                    (selector-waiting-set! sel #t)
+                    (max 16 (hashtable-size (selector-entries sel)))))])
+          (let-values ([(st reports) (%selector-wait (selector-handle sel) us capacity)])
+            (let ([failure (and (not (eqv? st OK))
+                                (failure-condition who st #f #f (list sel)))])
+              (let-values ([(ready timed-out)
+                            (%with-lock lock (lambda () (take-reports! sel reports)))])
+                (if failure
+                    (raise failure)
+                    (values ready timed-out)))))))]))
+
+  (define (socket-selector-interrupt! sel)
+    (check-selector 'socket-selector-interrupt! sel)
+    (call 'socket-selector-interrupt! #f %selector-interrupt (selector-handle sel)))
+
+  ;; Takes every socket out of the selector; returns their entries.
+  (define (socket-selector-clear! sel)
+    (let ([who 'socket-selector-clear!])
+      (check-selector who sel)
+      (%with-lock (selector-lock sel)
+        (lambda ()
+          (let-values ([(st tags) (%selector-clear (selector-handle sel)
+                                                   (max 16 (hashtable-size (selector-entries sel))))])
+            (let* ([failure (and (not (eqv? st OK))
+                                 (failure-condition who st #f #f (list sel)))]
+                   [entries (let loop ([tags tags] [acc '()])
+                              (if (null? tags)
+                                  (reverse acc)
+                                  (let ([entry (take-entry! sel (car tags))])
+                                    (loop (cdr tags) (if entry (cons entry acc) acc)))))])
+              (unless (selector-waiting sel) (sweep-closed! sel))
+              (if failure (raise failure) entries)))))))
+
+  (define (socket-selector-size sel)
+    (check-selector 'socket-selector-size sel)
+    (call 'socket-selector-size #f %selector-size (selector-handle sel)))
+
+  (define (socket-selector-closed? sel)
+    (check-selector 'socket-selector-closed? sel)
+    (call 'socket-selector-closed? #f %selector-is-closed (selector-handle sel)))
+
+  (define (socket-selector-waiting? sel)
+    (check-selector 'socket-selector-waiting? sel)
+    (call 'socket-selector-waiting? #f %selector-is-waiting (selector-handle sel)))
+
+  ;; Lets every socket go (they stay open); a wait blocked on sel raises.
+  (define (close-socket-selector! sel)
+    (let ([who 'close-socket-selector!])
+      (check-selector who sel)
+      (%with-lock (selector-lock sel)
+        (lambda ()
+          (call who #f %selector-close (selector-handle sel))
+          (selector-closed-set! sel #t)
+          (unless (selector-waiting sel) (forget-all! sel))))))
+
   ;; ==== Addrinfo and sockaddr ==============================================
   (define (make-addrinfo)
     (new-addrinfo (call 'make-addrinfo #f %make-addrinfo)))
@@ -930,7 +1132,10 @@
     (let ([s (port-state-socket state)])
       (condition (if read? (make-i/o-read-error) (make-i/o-write-error))
                  (make-i/o-port-error port)
-                 (failure-condition who st s port (list port)))))
+                 (failure-condition who st s port (list port))
+                 (if read?
+                     (condition)
+                     (make-socket-sent-condition (failure-sent (%last-error)))))))
 
   (define (make-read! state who)
     (lambda (bv start n)
