@@ -140,7 +140,7 @@ public func sag_port_shutdown(_ p: OpaquePointer?, _ how: Int32, _ err: OpaquePo
         if t.isClosed { return fail(err, SocketError(.closed, "shutdown-port", "port is closed", socket: o.socket, port: t)) }
         binary = t.binary
     }
-    return run(err) { () throws(SocketError) in try binary.shutdown(how) }
+    return run(err) { () throws(SocketError) in try binary.shutdown(ShutdownDirection(rawValue: how)) }
 }
 
 @c @implementation

@@ -35,8 +35,9 @@ public func sag_make_client_socket(_ node: UnsafePointer<CChar>?, _ service: Uns
     }
     var made: Socket? = nil
     let status = run(err) { () throws(SocketError) in
-        made = try Socket.client(node: n, service: sv, family: family, socktype: socktype,
-                                 flags: flags, protocolNumber: proto)
+        made = try Socket.client(node: n, service: sv, family: AddressFamily(rawValue: family),
+                                 type: SocketType(rawValue: socktype), flags: AddressInfoFlags(rawValue: flags),
+                                 protocol: SocketProtocol(rawValue: proto))
     }
     guard status == Status.ok, let s = made else { return status }
     return deliver(s, out, err, op)
@@ -50,7 +51,8 @@ public func sag_make_server_socket(_ service: UnsafePointer<CChar>?, _ family: I
     guard let sv = stringArgument(service) else { return invalid(err, op, "service is not valid UTF-8") }
     var made: Socket? = nil
     let status = run(err) { () throws(SocketError) in
-        made = try Socket.server(service: sv, family: family, socktype: socktype, protocolNumber: proto)
+        made = try Socket.server(service: sv, family: AddressFamily(rawValue: family),
+                                 type: SocketType(rawValue: socktype), protocol: SocketProtocol(rawValue: proto))
     }
     guard status == Status.ok, let s = made else { return status }
     return deliver(s, out, err, op)
@@ -66,7 +68,8 @@ public func sag_make_server_sockets(_ service: UnsafePointer<CChar>?, _ family: 
     guard let sv = stringArgument(service) else { return invalid(err, op, "service is not valid UTF-8") }
     var made: [Socket] = []
     let status = run(err) { () throws(SocketError) in
-        made = try Socket.servers(service: sv, family: family, socktype: socktype, protocolNumber: proto,
+        made = try Socket.servers(service: sv, family: AddressFamily(rawValue: family),
+                                  type: SocketType(rawValue: socktype), protocol: SocketProtocol(rawValue: proto),
                                   limit: capacity)
     }
     guard status == Status.ok else { return status }
@@ -172,7 +175,7 @@ public func sag_socket_recv(_ s: OpaquePointer?, _ buf: UnsafeMutablePointer<UIn
         guard let received else { return invalid(err, op, "received is NULL") }
         guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
         var n: Int? = 0
-        let status = run(err) { () throws(SocketError) in n = try o.socket.recv(into: range, flags: flags) }
+        let status = run(err) { () throws(SocketError) in n = try o.socket.recv(into: range, flags: MessageFlags(rawValue: flags)) }
         guard status == Status.ok else { return status }
         guard let count = n else { return wouldBlock(err, op, o.socket) }
         received.pointee = count
@@ -188,7 +191,7 @@ public func sag_socket_send(_ s: OpaquePointer?, _ buf: UnsafePointer<UInt8>?, _
         guard let sent else { return invalid(err, op, "sent is NULL") }
         guard let range = bufferRange(buf, start, count) else { return invalid(err, op, "bad buffer range") }
         var n: Int? = 0
-        let status = run(err) { () throws(SocketError) in n = try o.socket.send(range, flags: flags) }
+        let status = run(err) { () throws(SocketError) in n = try o.socket.send(range, flags: MessageFlags(rawValue: flags)) }
         guard status == Status.ok else { return status }
         guard let count = n else { return wouldBlock(err, op, o.socket) }
         sent.pointee = count
@@ -209,7 +212,7 @@ public func sag_socket_sendto(_ s: OpaquePointer?, _ buf: UnsafePointer<UInt8>?,
         guard let range = bufferRange(buf, start, count) else { return invalid(err, op, "bad buffer range") }
         let address = dest.address.withLock { $0 }
         var n: Int? = 0
-        let status = run(err) { () throws(SocketError) in n = try o.socket.sendto(range, flags: flags, to: address) }
+        let status = run(err) { () throws(SocketError) in n = try o.socket.sendto(range, flags: MessageFlags(rawValue: flags), to: address) }
         guard status == Status.ok else { return status }
         guard let c = n else { return wouldBlock(err, op, o.socket) }
         sent.pointee = c
@@ -230,7 +233,7 @@ public func sag_socket_recvfrom(_ s: OpaquePointer?, _ buf: UnsafeMutablePointer
         guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
         var n: Int? = 0
         var address = SocketAddress()
-        let status = run(err) { () throws(SocketError) in n = try o.socket.recvfrom(into: range, flags: flags, from: &address) }
+        let status = run(err) { () throws(SocketError) in n = try o.socket.recvfrom(into: range, flags: MessageFlags(rawValue: flags), from: &address) }
         guard status == Status.ok else { return status }
         guard let c = n else { return wouldBlock(err, op, o.socket) }
         sender.address.withLock { $0 = address }
@@ -244,7 +247,7 @@ public func sag_socket_recvfrom(_ s: OpaquePointer?, _ buf: UnsafeMutablePointer
 @c @implementation
 public func sag_socket_shutdown(_ s: OpaquePointer?, _ how: Int32, _ err: OpaquePointer?) -> Int32 {
     return withSocket(s, err, "socket-shutdown") { o in
-        return run(err) { () throws(SocketError) in try o.socket.shutdown(how) }
+        return run(err) { () throws(SocketError) in try o.socket.shutdown(ShutdownDirection(rawValue: how)) }
     }
 }
 
@@ -311,7 +314,8 @@ public func sag_make_socket(_ family: Int32, _ socktype: Int32, _ proto: Int32, 
     guard let out else { return invalid(err, "make-socket", "out is NULL") }
     var made: Socket? = nil
     let status = run(err) { () throws(SocketError) in
-        made = try Socket(family: family, socktype: socktype, protocolNumber: proto)
+        made = try Socket(family: AddressFamily(rawValue: family), type: SocketType(rawValue: socktype),
+                          protocol: SocketProtocol(rawValue: proto))
     }
     guard status == Status.ok, let s = made else { return status }
     return deliver(s, out, err, "make-socket")
@@ -369,7 +373,7 @@ public func sag_socket_listen(_ s: OpaquePointer?, _ backlog: Int32, _ err: Opaq
 public func sag_socket_setsockopt_int(_ s: OpaquePointer?, _ level: Int32, _ name: Int32, _ value: Int32,
                                       _ err: OpaquePointer?) -> Int32 {
     return withSocket(s, err, "socket-setsockopt!") { o in
-        return run(err) { () throws(SocketError) in try o.socket.setOption(level: level, name: name, value) }
+        return run(err) { () throws(SocketError) in try o.socket.setOption(level: OptionLevel(rawValue: level), name: OptionName(rawValue: name), value) }
     }
 }
 
@@ -381,7 +385,7 @@ public func sag_socket_setsockopt_bytes(_ s: OpaquePointer?, _ level: Int32, _ n
         guard let range = bufferRange(buf, start, len), len <= Int(Int32.max) else {
             return invalid(err, "socket-setsockopt!", "bad buffer range")
         }
-        return run(err) { () throws(SocketError) in try o.socket.setOption(level: level, name: name, bytes: range) }
+        return run(err) { () throws(SocketError) in try o.socket.setOption(level: OptionLevel(rawValue: level), name: OptionName(rawValue: name), bytes: range) }
     }
 }
 
@@ -389,7 +393,7 @@ public func sag_socket_setsockopt_bytes(_ s: OpaquePointer?, _ level: Int32, _ n
 public func sag_socket_setsockopt_duration(_ s: OpaquePointer?, _ level: Int32, _ name: Int32, _ timeout: Int64,
                                            _ err: OpaquePointer?) -> Int32 {
     return withSocket(s, err, "socket-setsockopt!") { o in
-        return run(err) { () throws(SocketError) in try o.socket.setDurationOption(level: level, name: name, micros: timeout) }
+        return run(err) { () throws(SocketError) in try o.socket.setDurationOption(level: OptionLevel(rawValue: level), name: OptionName(rawValue: name), micros: timeout) }
     }
 }
 
@@ -398,7 +402,7 @@ public func sag_socket_getsockopt_int(_ s: OpaquePointer?, _ level: Int32, _ nam
                                       _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
     return withSocket(s, err, "socket-getsockopt") { o in
         guard let out else { return invalid(err, "socket-getsockopt", "out is NULL") }
-        return run(err) { () throws(SocketError) in out.pointee = try o.socket.intOption(level: level, name: name) }
+        return run(err) { () throws(SocketError) in out.pointee = try o.socket.intOption(level: OptionLevel(rawValue: level), name: OptionName(rawValue: name)) }
     }
 }
 
@@ -411,7 +415,7 @@ public func sag_socket_getsockopt_bytes(_ s: OpaquePointer?, _ level: Int32, _ n
         guard let range = mutableBufferRange(buf, start, len), len <= Int(Int32.max) else {
             return invalid(err, "socket-getsockopt", "bad buffer range")
         }
-        return run(err) { () throws(SocketError) in size.pointee = try o.socket.option(level: level, name: name, into: range) }
+        return run(err) { () throws(SocketError) in size.pointee = try o.socket.option(level: OptionLevel(rawValue: level), name: OptionName(rawValue: name), into: range) }
     }
 }
 
@@ -420,7 +424,7 @@ public func sag_socket_getsockopt_duration(_ s: OpaquePointer?, _ level: Int32, 
                                            _ out: UnsafeMutablePointer<Int64>?, _ err: OpaquePointer?) -> Int32 {
     return withSocket(s, err, "socket-getsockopt") { o in
         guard let out else { return invalid(err, "socket-getsockopt", "out is NULL") }
-        return run(err) { () throws(SocketError) in out.pointee = try o.socket.durationOption(level: level, name: name) }
+        return run(err) { () throws(SocketError) in out.pointee = try o.socket.durationOption(level: OptionLevel(rawValue: level), name: OptionName(rawValue: name)) }
     }
 }
 

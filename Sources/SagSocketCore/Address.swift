@@ -38,15 +38,14 @@ public struct SocketAddress: Sendable {
         }
     }
 
-    /// The address family (AF_UNSPEC when empty).
-    public var family: Int32 { length == 0 ? AF_UNSPEC : Int32(storage.ss_family) }
+    /// The address family (`.unspecified` when empty).
+    public var family: AddressFamily { length == 0 ? .unspecified : AddressFamily(rawValue: Int32(storage.ss_family)) }
 
     /// The port of an IPv4/IPv6 address.
     public var port: Int? {
         withUnsafeBytes(of: storage) { raw -> Int? in
             switch family {
-            case AF_INET: return Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)))
-            case AF_INET6: return Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)))
+            case .inet, .inet6: return Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)))
             default: return nil
             }
         }
@@ -56,8 +55,8 @@ public struct SocketAddress: Sendable {
     public var ipAddress: IPAddress? {
         withUnsafeBytes(of: storage) { raw -> IPAddress? in
             switch family {
-            case AF_INET: return IPAddress(bytes: Array(raw[4..<8]))
-            case AF_INET6: return IPAddress(bytes: Array(raw[8..<24]))
+            case .inet: return IPAddress(bytes: Array(raw[4..<8]))
+            case .inet6: return IPAddress(bytes: Array(raw[8..<24]))
             default: return nil
             }
         }
@@ -66,7 +65,7 @@ public struct SocketAddress: Sendable {
     /// A copy with the port replaced (IPv4/IPv6 only).
     func withPort(_ port: Int) -> SocketAddress {
         var copy = self
-        guard family == AF_INET || family == AF_INET6 else { return copy }
+        guard family == .inet || family == .inet6 else { return copy }
         withUnsafeMutableBytes(of: &copy.storage) { raw in
             raw.storeBytes(of: UInt16(truncatingIfNeeded: port).bigEndian, toByteOffset: 2, as: UInt16.self)
         }
@@ -89,7 +88,7 @@ public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
     /// ip-address->string: "127.0.0.1", "::1", ...
     public var description: String {
         bytes.withUnsafeBytes { raw in
-            Sys.inetNtop(isV6 ? AF_INET6 : AF_INET, raw.baseAddress!) ?? "?"
+            Sys.inetNtop((isV6 ? AddressFamily.inet6 : .inet).rawValue, raw.baseAddress!) ?? "?"
         }
     }
 }
@@ -133,19 +132,19 @@ public struct SocketInfo: Sendable {
 
 /// One entry of a getaddrinfo chain (or a hint, or an empty addrinfo).
 public struct AddrInfo: Sendable {
-    public var family: Int32
-    public var socktype: Int32
-    public var flags: Int32
-    public var protocolNumber: Int32
+    public var family: AddressFamily
+    public var socketType: SocketType
+    public var flags: AddressInfoFlags
+    public var socketProtocol: SocketProtocol
     public var address: SocketAddress?
     public var canonicalName: String?
 
-    public init(family: Int32 = 0, socktype: Int32 = 0, flags: Int32 = 0, protocolNumber: Int32 = 0,
-                address: SocketAddress? = nil) {
+    public init(family: AddressFamily = .unspecified, type: SocketType = .unspecified, flags: AddressInfoFlags = [],
+                protocol: SocketProtocol = .default, address: SocketAddress? = nil) {
         self.family = family
-        self.socktype = socktype
+        self.socketType = type
         self.flags = flags
-        self.protocolNumber = protocolNumber
+        self.socketProtocol = `protocol`
         self.address = address
         self.canonicalName = nil
     }
@@ -158,10 +157,10 @@ public struct AddrInfo: Sendable {
         }
         var h = addrinfo()
         if let hints {
-            h.ai_family = hints.family
-            h.ai_socktype = hints.socktype
-            h.ai_flags = hints.flags
-            h.ai_protocol = hints.protocolNumber
+            h.ai_family = hints.family.rawValue
+            h.ai_socktype = hints.socketType.rawValue
+            h.ai_flags = hints.flags.rawValue
+            h.ai_protocol = hints.socketProtocol.rawValue
         }
         var result: UnsafeMutablePointer<addrinfo>? = nil
         let (code, err) = Sys.getaddrinfo(node, service, &h, &result)
@@ -173,8 +172,10 @@ public struct AddrInfo: Sendable {
         var chain: [AddrInfo] = []
         var p: UnsafeMutablePointer<addrinfo>? = first
         while let ai = p {
-            var entry = AddrInfo(family: ai.pointee.ai_family, socktype: ai.pointee.ai_socktype,
-                                 flags: ai.pointee.ai_flags, protocolNumber: ai.pointee.ai_protocol)
+            var entry = AddrInfo(family: AddressFamily(rawValue: ai.pointee.ai_family),
+                                 type: SocketType(rawValue: ai.pointee.ai_socktype),
+                                 flags: AddressInfoFlags(rawValue: ai.pointee.ai_flags),
+                                 protocol: SocketProtocol(rawValue: ai.pointee.ai_protocol))
             if let sa = ai.pointee.ai_addr {
                 entry.address = SocketAddress(bytes: sa, length: ai.pointee.ai_addrlen)
             }

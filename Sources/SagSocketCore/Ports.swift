@@ -242,10 +242,10 @@ public final class SocketPort: Sendable {
 
     /// shutdown-port, shutdown-input-port (SHUT_RD), shutdown-output-port
     /// (SHUT_WR, after flushing).
-    public func shutdown(_ how: Int32) throws(SocketError) {
+    public func shutdown(_ how: ShutdownDirection) throws(SocketError) {
         let op: StaticString = "shutdown-port"
         if isClosed { throw failure(.closed, op, "port is closed") }
-        if how != Int32(SHUT_RD) && direction != .input {
+        if how != .read && direction != .input {
             try flushOutput(op)
         }
         do throws(SocketError) { try socket.shutdown(how) } catch { throw portError(error, reading: false, op) }
@@ -493,7 +493,7 @@ struct InputCursor {
             // failure is a write failure); the socket's own wait does this
             // too, but would report it as a read failure.
             do throws(SocketError) {
-                got = try socket.recv(into: room, flags: Int32(MSG_DONTWAIT))
+                got = try socket.recv(into: room, flags: .dontWait)
             } catch {
                 throw port.portError(error, reading: true, op)
             }

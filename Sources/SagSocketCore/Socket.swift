@@ -13,9 +13,9 @@ import Synchronization
 
 public final class Socket: Sendable {
     /// What the socket was made with.
-    public let family: Int32
-    public let socktype: Int32
-    public let protocolNumber: Int32
+    public let family: AddressFamily
+    public let socketType: SocketType
+    public let socketProtocol: SocketProtocol
     /// socket-node and socket-service: what a client or server socket was made with.
     public let node: String?
     public let service: String?
@@ -49,31 +49,31 @@ public final class Socket: Sendable {
     private let failure = Mutex<SocketError?>(nil)
     private let buffers = Mutex<PortBuffers?>(nil)
 
-    init(adopting fd: Int32, family: Int32, socktype: Int32, protocolNumber: Int32,
+    init(adopting fd: Int32, family: AddressFamily, socketType: SocketType, socketProtocol: SocketProtocol,
          node: String? = nil, service: String? = nil) {
         self.fd = fd
         self.family = family
-        self.socktype = socktype
-        self.protocolNumber = protocolNumber
+        self.socketType = socketType
+        self.socketProtocol = socketProtocol
         self.node = node
         self.service = service
     }
 
     /// make-socket: socket(2), close-on-exec. Later sends never raise SIGPIPE.
-    public convenience init(family: Int32, socktype: Int32, protocolNumber: Int32 = 0,
+    public convenience init(family: AddressFamily, type: SocketType, protocol: SocketProtocol = .default,
                             node: String? = nil, service: String? = nil) throws(SocketError) {
-        switch Sys.socket(family, socktype, protocolNumber) {
+        switch Sys.socket(family.rawValue, type.rawValue, `protocol`.rawValue) {
         case .ok(let fd):
-            self.init(adopting: fd, family: family, socktype: socktype, protocolNumber: protocolNumber,
+            self.init(adopting: fd, family: family, socketType: type, socketProtocol: `protocol`,
                       node: node, service: service)
         case .failed(let e):
-            throw SocketError(.socket, "make-socket", "cannot create a socket (family \(family), type \(socktype), protocol \(protocolNumber))", errno: e)
+            throw SocketError(.socket, "make-socket", "cannot create a socket (family \(family.rawValue), type \(type.rawValue), protocol \(`protocol`.rawValue))", errno: e)
         }
     }
 
-    /// create-socket: make-socket from an addrinfo's family, socktype and protocol.
+    /// create-socket: make-socket from an addrinfo's family, socket type and protocol.
     public convenience init(_ ai: AddrInfo) throws(SocketError) {
-        try self.init(family: ai.family, socktype: ai.socktype, protocolNumber: ai.protocolNumber)
+        try self.init(family: ai.family, type: ai.socketType, protocol: ai.socketProtocol)
     }
 
     deinit {
@@ -301,7 +301,7 @@ public final class Socket: Sendable {
     /// socket-set-read-timeout!: microseconds, 0 = none. Also sets SO_RCVTIMEO.
     public func setReadTimeout(micros: Int64) throws(SocketError) {
         guard micros >= 0 else { throw record(.invalid("socket-set-read-timeout!", "negative timeout")) }
-        try setDurationOption(level: SOL_SOCKET, name: SO_RCVTIMEO, micros: micros, "socket-set-read-timeout!")
+        try setDurationOption(level: .socket, name: .receiveTimeout, micros: micros, "socket-set-read-timeout!")
     }
 
     // MARK: - Connecting, binding, listening
@@ -314,32 +314,18 @@ public final class Socket: Sendable {
         let op: StaticString = "socket-connect!"
         return try withDescriptor(op) { fd throws(SocketError) -> Bool in
             let epoch0 = currentEpoch
-            let r = address.withSockaddr { Sys.connect(fd, $0, $1) }
-            switch r {
-            case .ok:
+            switch address.withSockaddr({ Sys.connect(fd, $0, $1) }) {
+            case .done:
                 break
             case .failed(let e) where e == EISCONN:
                 break
-            case .failed(let e) where e == EINPROGRESS || e == EINTR || e == EALREADY || e == EAGAIN:
-                if nonblocking.load(ordering: .relaxed) && e != EINTR {
-                    return false
-                }
-                let deadline = timeoutMicros.map { Deadline.after(micros: $0) } ?? .never
-                let revents = try waitFor(Int16(POLLOUT), fd, deadline: deadline, since: epoch0, closedAs: .closed, op)
-                if revents == 0 {
-                    throw SocketError(.connection, op, "connection not made within \(timeoutMicros ?? 0) µs",
-                                      errno: ETIMEDOUT, socket: self, timeoutMicros: timeoutMicros)
-                }
-                // Writable with no error or hang-up: connected. Otherwise
-                // SO_ERROR tells why not.
-                if revents & Int16(POLLERR | POLLHUP) != 0 {
-                    var soError: Int32 = 0
-                    var len = socklen_t(MemoryLayout<Int32>.size)
-                    if case .failed(let ge) = Sys.getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &len) {
-                        throw SocketError(.connection, op, "cannot read the connection's outcome", errno: ge, socket: self)
-                    }
-                    throw SocketError(.connection, op, "cannot connect", errno: soError != 0 ? soError : ECONNREFUSED, socket: self)
-                }
+            case .wouldBlock:
+                // Under way: a non-blocking socket answers now.
+                if nonblocking.load(ordering: .relaxed) { return false }
+                try finishConnecting(fd, since: epoch0, timeoutMicros: timeoutMicros, op)
+            case .failed(let e) where e == EINTR:
+                // Interrupted, and still under way (also on a non-blocking socket).
+                try finishConnecting(fd, since: epoch0, timeoutMicros: timeoutMicros, op)
             case .failed(let e):
                 throw SocketError(.connection, op, "cannot connect", errno: e, socket: self)
             }
@@ -347,6 +333,28 @@ public final class Socket: Sendable {
             setName(address)
             return true
         }
+    }
+
+    /// Waits for a connection under way to be made (POLLOUT), at most
+    /// `timeoutMicros`; throws `.connection` with SO_ERROR's errno when it
+    /// fails, ETIMEDOUT when the time passes.
+    private func finishConnecting(_ fd: Int32, since epoch0: UInt64, timeoutMicros: Int64?,
+                                  _ op: StaticString) throws(SocketError) {
+        let deadline = timeoutMicros.map { Deadline.after(micros: $0) } ?? .never
+        let revents = try waitFor(Int16(POLLOUT), fd, deadline: deadline, since: epoch0, closedAs: .closed, op)
+        if revents == 0 {
+            throw SocketError(.connection, op, "connection not made within \(timeoutMicros ?? 0) µs",
+                              errno: ETIMEDOUT, socket: self, timeoutMicros: timeoutMicros)
+        }
+        // Writable with no error or hang-up: connected. Otherwise SO_ERROR
+        // tells why not.
+        guard revents & Int16(POLLERR | POLLHUP) != 0 else { return }
+        var soError: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        if case .failed(let e) = Sys.getsockopt(fd, OptionLevel.socket.rawValue, OptionName.error.rawValue, &soError, &len) {
+            throw SocketError(.connection, op, "cannot read the connection's outcome", errno: e, socket: self)
+        }
+        throw SocketError(.connection, op, "cannot connect", errno: soError != 0 ? soError : ECONNREFUSED, socket: self)
     }
 
     /// socket-bind!: bind(2).
@@ -371,9 +379,10 @@ public final class Socket: Sendable {
     }
 
     private func setNoDelay(_ fd: Int32) {
-        guard socktype == SOCK_STREAM.rawValue, family == AF_INET || family == AF_INET6 else { return }
+        guard socketType == .stream, family == .inet || family == .inet6 else { return }
         var one: Int32 = 1
-        _ = Sys.setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = Sys.setsockopt(fd, OptionLevel.tcp.rawValue, OptionName.tcpNoDelay.rawValue, &one,
+                           socklen_t(MemoryLayout<Int32>.size))
     }
 
     // MARK: - Accepting
@@ -399,13 +408,13 @@ public final class Socket: Sendable {
                     p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Sys.accept(fd, $0, &peer.length) }
                 }
                 switch r {
-                case .ok(let newFD):
-                    let s = Socket(adopting: newFD, family: family, socktype: socktype,
-                                   protocolNumber: protocolNumber, service: service)
+                case .done(let newFD):
+                    let s = Socket(adopting: newFD, family: family, socketType: socketType,
+                                   socketProtocol: socketProtocol, service: service)
                     s.setNoDelay(newFD)
                     s.setName(peer)
                     return s
-                case .failed(let e) where e == EAGAIN || e == EWOULDBLOCK:
+                case .wouldBlock:
                     if nonblocking.load(ordering: .relaxed) { return nil }
                     readWaited.store(true, ordering: .relaxed)
                     try awaitReadable(fd, &deadline, epoch0, closedAs: .interrupted, op)
@@ -443,12 +452,12 @@ public final class Socket: Sendable {
 
     /// socket-recv!: recv(2) into `buffer`; 0 means the peer closed; nil
     /// means a non-blocking socket had nothing to read.
-    public func recv(into buffer: UnsafeMutableRawBufferPointer, flags: Int32 = 0) throws(SocketError) -> Int? {
+    public func recv(into buffer: UnsafeMutableRawBufferPointer, flags: MessageFlags = []) throws(SocketError) -> Int? {
         try receive("socket-recv", buffer, flags, from: nil)
     }
 
     /// socket-recvfrom!: recvfrom(2); `from` gets the sender's address.
-    public func recvfrom(into buffer: UnsafeMutableRawBufferPointer, flags: Int32 = 0,
+    public func recvfrom(into buffer: UnsafeMutableRawBufferPointer, flags: MessageFlags = [],
                          from: inout SocketAddress) throws(SocketError) -> Int? {
         var address = SocketAddress()
         let n = try receive("socket-recvfrom", buffer, flags, from: &address)
@@ -456,34 +465,34 @@ public final class Socket: Sendable {
         return n
     }
 
-    private func receive(_ op: StaticString, _ buffer: UnsafeMutableRawBufferPointer, _ flags: Int32,
+    private func receive(_ op: StaticString, _ buffer: UnsafeMutableRawBufferPointer, _ flags: MessageFlags,
                          from: UnsafeMutablePointer<SocketAddress>?) throws(SocketError) -> Int? {
         try withDescriptor(op) { fd throws(SocketError) -> Int? in
             let epoch0 = currentEpoch
             var deadline: Deadline? = nil
-            let mayWait = !nonblocking.load(ordering: .relaxed) && flags & Int32(MSG_DONTWAIT) == 0
+            let mayWait = !nonblocking.load(ordering: .relaxed) && !flags.contains(.dontWait)
             var pollFirst = mayWait && readWaited.load(ordering: .relaxed)
             while true {
                 if pollFirst {
                     pollFirst = false
                     try awaitReadable(fd, &deadline, epoch0, closedAs: .closed, op)
                 }
-                let r: SysResult<Int>
+                let r: IOResult<Int>
                 if let from {
                     from.pointee.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
                     r = withUnsafeMutablePointer(to: &from.pointee.storage) { p in
                         p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                            Sys.recvfrom(fd, buffer.baseAddress, buffer.count, flags, $0, &from.pointee.length)
+                            Sys.recvfrom(fd, buffer.baseAddress, buffer.count, flags.rawValue, $0, &from.pointee.length)
                         }
                     }
                 } else {
-                    r = Sys.recv(fd, buffer.baseAddress, buffer.count, flags)
+                    r = Sys.recv(fd, buffer.baseAddress, buffer.count, flags.rawValue)
                 }
                 switch r {
-                case .ok(let n):
+                case .done(let n):
                     if n == buffer.count && n >= 4096 { readWaited.store(false, ordering: .relaxed) }
                     return n
-                case .failed(let e) where e == EAGAIN || e == EWOULDBLOCK:
+                case .wouldBlock:
                     if !mayWait { return nil }
                     readWaited.store(true, ordering: .relaxed)
                     try awaitReadable(fd, &deadline, epoch0, closedAs: .closed, op)
@@ -502,43 +511,43 @@ public final class Socket: Sendable {
     /// none). On a non-blocking socket it sends what fits and returns nil
     /// when nothing fits. A failure after part of the buffer went (send
     /// timeout, interruption, reset, close) carries that count in `sent`.
-    public func send(_ buffer: UnsafeRawBufferPointer, flags: Int32 = 0) throws(SocketError) -> Int? {
+    public func send(_ buffer: UnsafeRawBufferPointer, flags: MessageFlags = []) throws(SocketError) -> Int? {
         try transmit("socket-send", buffer, flags, to: nil)
     }
 
     /// socket-sendto/range: sendto(2) to `address`.
-    public func sendto(_ buffer: UnsafeRawBufferPointer, flags: Int32 = 0, to address: SocketAddress) throws(SocketError) -> Int? {
+    public func sendto(_ buffer: UnsafeRawBufferPointer, flags: MessageFlags = [], to address: SocketAddress) throws(SocketError) -> Int? {
         try transmit("socket-sendto", buffer, flags, to: address)
     }
 
     /// Sends all of `buffer`, waiting for the socket even in non-blocking
     /// mode (port output, which has no way to report a partial write).
     func sendAllWaiting(_ buffer: UnsafeRawBufferPointer, _ op: StaticString) throws(SocketError) {
-        _ = try transmit(op, buffer, 0, to: nil, alwaysWait: true)
+        _ = try transmit(op, buffer, [], to: nil, alwaysWait: true)
     }
 
-    private func transmit(_ op: StaticString, _ buffer: UnsafeRawBufferPointer, _ flags: Int32,
+    private func transmit(_ op: StaticString, _ buffer: UnsafeRawBufferPointer, _ flags: MessageFlags,
                           to address: SocketAddress?, alwaysWait: Bool = false) throws(SocketError) -> Int? {
         try withDescriptor(op) { fd throws(SocketError) -> Int? in
             let epoch0 = currentEpoch
-            let nosignalGiven = flags & Int32(MSG_NOSIGNAL) != 0
+            let nosignalGiven = flags.contains(.noSignal)
             var sent = 0
             var deadline: Deadline? = nil
             do throws(SocketError) { repeat {
                 let base = buffer.baseAddress.map { $0 + sent }
                 let left = buffer.count - sent
-                let r: SysResult<Int>
+                let r: IOResult<Int>
                 if let address {
-                    r = address.withSockaddr { Sys.sendto(fd, base, left, flags, $0, $1) }
+                    r = address.withSockaddr { Sys.sendto(fd, base, left, flags.rawValue, $0, $1) }
                 } else {
-                    r = Sys.send(fd, base, left, flags)
+                    r = Sys.send(fd, base, left, flags.rawValue)
                 }
                 switch r {
-                case .ok(let n):
+                case .done(let n):
                     sent += n
                     if left == 0 { return 0 }
-                case .failed(let e) where e == EAGAIN || e == EWOULDBLOCK:
-                    if !alwaysWait && (nonblocking.load(ordering: .relaxed) || flags & Int32(MSG_DONTWAIT) != 0) {
+                case .wouldBlock:
+                    if !alwaysWait && (nonblocking.load(ordering: .relaxed) || flags.contains(.dontWait)) {
                         return sent > 0 ? sent : nil
                     }
                     let t = sendTimeout.load(ordering: .relaxed)
@@ -568,15 +577,15 @@ public final class Socket: Sendable {
 
     /// socket-shutdown: SHUT_RD, SHUT_WR or SHUT_RDWR. A no-op on a closed or
     /// unconnected socket.
-    public func shutdown(_ how: Int32) throws(SocketError) {
+    public func shutdown(_ how: ShutdownDirection) throws(SocketError) {
         let op: StaticString = "socket-shutdown"
-        guard how == SHUT_RD || how == SHUT_WR || how == SHUT_RDWR else {
-            throw record(.invalid(op, "how must be SHUT_RD, SHUT_WR or SHUT_RDWR, not \(how)"))
+        guard how.isValid else {
+            throw record(.invalid(op, "how must be SHUT_RD, SHUT_WR or SHUT_RDWR, not \(how.rawValue)"))
         }
         if isClosed { return }
         do {
             try withDescriptor(op) { fd throws(SocketError) in
-                if case .failed(let e) = Sys.shutdown(fd, how), e != ENOTCONN {
+                if case .failed(let e) = Sys.shutdown(fd, how.rawValue), e != ENOTCONN {
                     throw SocketError(.socket, op, "shutdown failed", errno: e, socket: self)
                 }
             }
@@ -604,16 +613,16 @@ public final class Socket: Sendable {
     // MARK: - Options
 
     /// socket-setsockopt! with an integer.
-    public func setOption(level: Int32, name: Int32, _ value: Int32) throws(SocketError) {
+    public func setOption(level: OptionLevel, name: OptionName, _ value: Int32) throws(SocketError) {
         try withUnsafeBytes(of: value) { b throws(SocketError) in try setOption(level: level, name: name, bytes: b) }
     }
 
     /// socket-setsockopt! with bytes. A struct timeval given for
     /// SO_RCVTIMEO or SO_SNDTIMEO sets the timeouts the library's waits use.
-    public func setOption(level: Int32, name: Int32, bytes: UnsafeRawBufferPointer) throws(SocketError) {
+    public func setOption(level: OptionLevel, name: OptionName, bytes: UnsafeRawBufferPointer) throws(SocketError) {
         try withDescriptor("socket-setsockopt!") { fd throws(SocketError) in
-            if case .failed(let e) = Sys.setsockopt(fd, level, name, bytes.baseAddress, socklen_t(bytes.count)) {
-                throw SocketError(.socket, "socket-setsockopt!", "cannot set option \(level)/\(name)", errno: e, socket: self)
+            if case .failed(let e) = Sys.setsockopt(fd, level.rawValue, name.rawValue, bytes.baseAddress, socklen_t(bytes.count)) {
+                throw SocketError(.socket, "socket-setsockopt!", "cannot set option \(level.rawValue)/\(name.rawValue)", errno: e, socket: self)
             }
             if bytes.count == MemoryLayout<timeval>.size, let base = bytes.baseAddress {
                 let tv = base.loadUnaligned(as: timeval.self)
@@ -626,51 +635,51 @@ public final class Socket: Sendable {
 
     /// Our waits honour SO_RCVTIMEO and SO_SNDTIMEO themselves (the
     /// descriptor is non-blocking, so the kernel's would not apply).
-    private func noteTimeout(_ level: Int32, _ name: Int32, _ micros: Int64) {
-        guard level == SOL_SOCKET else { return }
-        if name == SO_RCVTIMEO { readTimeout.store(micros, ordering: .relaxed) }
-        if name == SO_SNDTIMEO { sendTimeout.store(micros, ordering: .relaxed) }
+    private func noteTimeout(_ level: OptionLevel, _ name: OptionName, _ micros: Int64) {
+        guard level == .socket else { return }
+        if name == .receiveTimeout { readTimeout.store(micros, ordering: .relaxed) }
+        if name == .sendTimeout { sendTimeout.store(micros, ordering: .relaxed) }
     }
 
     /// socket-setsockopt! with a duration (SO_RCVTIMEO, SO_SNDTIMEO), in
     /// microseconds. SO_RCVTIMEO also sets the read timeout.
-    public func setDurationOption(level: Int32, name: Int32, micros: Int64,
+    public func setDurationOption(level: OptionLevel, name: OptionName, micros: Int64,
                                   _ op: StaticString = "socket-setsockopt!") throws(SocketError) {
-        guard level == SOL_SOCKET, name == SO_RCVTIMEO || name == SO_SNDTIMEO else {
+        guard level == .socket, name == .receiveTimeout || name == .sendTimeout else {
             throw record(.invalid(op, "a duration value needs SOL_SOCKET and SO_RCVTIMEO or SO_SNDTIMEO"))
         }
         guard micros >= 0 else { throw record(.invalid(op, "negative duration")) }
         var tv = timeval(tv_sec: Int(micros / 1_000_000), tv_usec: Int(micros % 1_000_000))
         try withDescriptor(op) { fd throws(SocketError) in
-            if case .failed(let e) = Sys.setsockopt(fd, level, name, &tv, socklen_t(MemoryLayout<timeval>.size)) {
-                throw SocketError(.socket, op, "cannot set option \(level)/\(name)", errno: e, socket: self)
+            if case .failed(let e) = Sys.setsockopt(fd, level.rawValue, name.rawValue, &tv, socklen_t(MemoryLayout<timeval>.size)) {
+                throw SocketError(.socket, op, "cannot set option \(level.rawValue)/\(name.rawValue)", errno: e, socket: self)
             }
             noteTimeout(level, name, micros)
         }
     }
 
     /// socket-getsockopt as an integer.
-    public func intOption(level: Int32, name: Int32) throws(SocketError) -> Int32 {
+    public func intOption(level: OptionLevel, name: OptionName) throws(SocketError) -> Int32 {
         var v: Int32 = 0
         _ = try withUnsafeMutableBytes(of: &v) { b throws(SocketError) in try option(level: level, name: name, into: b) }
         return v
     }
 
     /// socket-getsockopt into `buffer` (zeroed first); returns the length written.
-    public func option(level: Int32, name: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> Int {
+    public func option(level: OptionLevel, name: OptionName, into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> Int {
         try withDescriptor("socket-getsockopt") { fd throws(SocketError) -> Int in
             if let b = buffer.baseAddress { memset(b, 0, buffer.count) }
             var len = socklen_t(buffer.count)
-            if case .failed(let e) = Sys.getsockopt(fd, level, name, buffer.baseAddress, &len) {
-                throw SocketError(.socket, "socket-getsockopt", "cannot get option \(level)/\(name)", errno: e, socket: self)
+            if case .failed(let e) = Sys.getsockopt(fd, level.rawValue, name.rawValue, buffer.baseAddress, &len) {
+                throw SocketError(.socket, "socket-getsockopt", "cannot get option \(level.rawValue)/\(name.rawValue)", errno: e, socket: self)
             }
             return Int(len)
         }
     }
 
     /// socket-getsockopt of a timeval option, in microseconds.
-    public func durationOption(level: Int32, name: Int32) throws(SocketError) -> Int64 {
-        guard level == SOL_SOCKET, name == SO_RCVTIMEO || name == SO_SNDTIMEO else {
+    public func durationOption(level: OptionLevel, name: OptionName) throws(SocketError) -> Int64 {
+        guard level == .socket, name == .receiveTimeout || name == .sendTimeout else {
             throw record(.invalid("socket-getsockopt", "a duration value needs SOL_SOCKET and SO_RCVTIMEO or SO_SNDTIMEO"))
         }
         var tv = timeval()

@@ -15,6 +15,18 @@ enum SysResult<Value> {
     case failed(Int32)
 }
 
+/// The outcome of a call on a non-blocking descriptor (accept, send, recv,
+/// connect): its value, would-block (EAGAIN, EWOULDBLOCK; for connect,
+/// EINPROGRESS and EALREADY too: the connection is under way), or the errno
+/// it failed with. Would-block is a result, not a failure: the caller waits
+/// or reports it.
+@usableFromInline
+enum IOResult<Value> {
+    case done(Value)
+    case wouldBlock
+    case failed(Int32)
+}
+
 /// Calls `body` until it stops failing with EINTR (when `retryOnInterrupt` is
 /// true) and captures errno at once on failure. `body` returns -1 on failure.
 @inline(__always)
@@ -25,6 +37,17 @@ func syscall<T: BinaryInteger>(retryOnInterrupt: Bool, _ body: () -> T) -> SysRe
         let e = errno
         if e == EINTR && retryOnInterrupt { continue }
         return .failed(e)
+    }
+}
+
+/// syscall(retryOnInterrupt: true) for a call on a non-blocking descriptor:
+/// EAGAIN and EWOULDBLOCK come back as `.wouldBlock`.
+@inline(__always)
+func ioSyscall<T: BinaryInteger>(_ body: () -> T) -> IOResult<T> {
+    switch syscall(retryOnInterrupt: true, body) {
+    case .ok(let value): return .done(value)
+    case .failed(let e) where e == EAGAIN || e == EWOULDBLOCK: return .wouldBlock
+    case .failed(let e): return .failed(e)
     }
 }
 
@@ -39,9 +62,15 @@ enum Sys {
         _ = Glibc.close(fd)
     }
 
-    static func connect(_ fd: Int32, _ addr: UnsafePointer<sockaddr>, _ len: socklen_t) -> SysResult<Int32> {
-        // Not retried: an interrupted connect is still in progress (see Socket.connect).
-        syscall(retryOnInterrupt: false) { Glibc.connect(fd, addr, len) }
+    /// connect(2) on a non-blocking descriptor; `.wouldBlock` when the
+    /// connection is under way (EINPROGRESS, EALREADY, EAGAIN). Not retried:
+    /// an interrupted connect is still in progress (see Socket.connect).
+    static func connect(_ fd: Int32, _ addr: UnsafePointer<sockaddr>, _ len: socklen_t) -> IOResult<Int32> {
+        switch syscall(retryOnInterrupt: false, { Glibc.connect(fd, addr, len) }) {
+        case .ok(let r): return .done(r)
+        case .failed(let e) where e == EINPROGRESS || e == EALREADY || e == EAGAIN: return .wouldBlock
+        case .failed(let e): return .failed(e)
+        }
     }
 
     static func bind(_ fd: Int32, _ addr: UnsafePointer<sockaddr>, _ len: socklen_t) -> SysResult<Int32> {
@@ -52,28 +81,28 @@ enum Sys {
         syscall(retryOnInterrupt: true) { Glibc.listen(fd, backlog) }
     }
 
-    static func accept(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>?, _ len: UnsafeMutablePointer<socklen_t>?) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) {
+    static func accept(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>?, _ len: UnsafeMutablePointer<socklen_t>?) -> IOResult<Int32> {
+        ioSyscall {
             CSagSocketShims.accept4(fd, addr, len, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
         }
     }
 
-    static func send(_ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int, _ flags: Int32) -> SysResult<Int> {
-        syscall(retryOnInterrupt: true) { Glibc.send(fd, buf, len, flags | Int32(MSG_NOSIGNAL)) }
+    static func send(_ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int, _ flags: Int32) -> IOResult<Int> {
+        ioSyscall { Glibc.send(fd, buf, len, flags | Int32(MSG_NOSIGNAL)) }
     }
 
     static func sendto(_ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int, _ flags: Int32,
-                       _ addr: UnsafePointer<sockaddr>?, _ alen: socklen_t) -> SysResult<Int> {
-        syscall(retryOnInterrupt: true) { Glibc.sendto(fd, buf, len, flags | Int32(MSG_NOSIGNAL), addr, alen) }
+                       _ addr: UnsafePointer<sockaddr>?, _ alen: socklen_t) -> IOResult<Int> {
+        ioSyscall { Glibc.sendto(fd, buf, len, flags | Int32(MSG_NOSIGNAL), addr, alen) }
     }
 
-    static func recv(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int, _ flags: Int32) -> SysResult<Int> {
-        syscall(retryOnInterrupt: true) { Glibc.recv(fd, buf, len, flags) }
+    static func recv(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int, _ flags: Int32) -> IOResult<Int> {
+        ioSyscall { Glibc.recv(fd, buf, len, flags) }
     }
 
     static func recvfrom(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int, _ flags: Int32,
-                         _ addr: UnsafeMutablePointer<sockaddr>?, _ alen: UnsafeMutablePointer<socklen_t>?) -> SysResult<Int> {
-        syscall(retryOnInterrupt: true) { Glibc.recvfrom(fd, buf, len, flags, addr, alen) }
+                         _ addr: UnsafeMutablePointer<sockaddr>?, _ alen: UnsafeMutablePointer<socklen_t>?) -> IOResult<Int> {
+        ioSyscall { Glibc.recvfrom(fd, buf, len, flags, addr, alen) }
     }
 
     static func shutdown(_ fd: Int32, _ how: Int32) -> SysResult<Int32> {
