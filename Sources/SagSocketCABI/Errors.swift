@@ -103,17 +103,17 @@ func fail(_ err: OpaquePointer?, _ error: SocketError) -> Int32 {
 /// A handle argument that is not a live handle of the expected kind.
 @inline(never)
 func misuse(_ err: OpaquePointer?, _ operation: StaticString, _ what: String = "handle") -> Int32 {
-    fail(err, Status.misuse, SocketError(.invalidArgument, operation, "\(what) is not a live handle of the expected kind"))
+    fail(err, Status.misuse, .invalid(operation, "\(what) is not a live handle of the expected kind"))
 }
 
 @inline(never)
 func invalid(_ err: OpaquePointer?, _ operation: StaticString, _ detail: String) -> Int32 {
-    fail(err, Status.invalid, SocketError(.invalidArgument, operation, detail))
+    fail(err, Status.invalid, .invalid(operation, detail))
 }
 
 @inline(never)
 func noMemory(_ err: OpaquePointer?, _ operation: StaticString) -> Int32 {
-    fail(err, Status.noMemory, SocketError(.outOfMemory, operation, "no room for a new handle"))
+    fail(err, Status.noMemory, .outOfMemory(operation, "no room for a new handle"))
 }
 
 /// Runs a body that may throw a core condition; 0 or the failure's status.

@@ -74,7 +74,7 @@ private func openPort(_ s: OpaquePointer?, _ direction: SocketPort.Direction, _ 
                       _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
     guard let o = socketObject(s) else { return misuse(err, op, "socket") }
     guard let out else { return invalid(err, op, "out is NULL") }
-    if o.socket.isClosed { return fail(err, SocketError(.closed, op, "socket is closed", socket: o.socket)) }
+    if o.socket.isClosed { return fail(err, SocketError.closed(op, "socket is closed", socket: o.socket)) }
     return deliver(.binary(SocketPort(o.socket, direction: direction, closesSocket: closeSocket)), out, err, op)
 }
 
@@ -137,7 +137,7 @@ public func sag_port_shutdown(_ p: OpaquePointer?, _ how: Int32, _ err: OpaquePo
     switch o.port {
     case .binary(let b): binary = b
     case .text(let t):
-        if t.isClosed { return fail(err, SocketError(.closed, "shutdown-port", "port is closed", socket: o.socket, port: t)) }
+        if t.isClosed { return fail(err, SocketError.closed("shutdown-port", "port is closed", socket: o.socket, port: t)) }
         binary = t.binary
     }
     return run(err) { () throws(SocketError) in try binary.shutdown(ShutdownDirection(rawValue: how)) }
@@ -151,7 +151,7 @@ public func sag_port_ready(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<Int3
         switch o.port {
         case .binary(let b): out.pointee = try b.isReady() ? 1 : 0
         case .text(let t):
-            if t.isClosed { throw SocketError(.closed, "port-ready?", "port is closed", socket: o.socket, port: t) }
+            if t.isClosed { throw SocketError.closed("port-ready?", "port is closed", socket: o.socket, port: t) }
             out.pointee = try t.binary.isReady() ? 1 : 0
         }
     }
@@ -175,10 +175,10 @@ private func withUnderlyingPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op
     handles.with(UnsafeRawPointer(h), .port, as: PortObject.self) { o -> Int32 in
         switch o.port {
         case .binary(let b):
-            if b.isClosed || b.isTakenOver { return fail(err, SocketError(.closed, op, "port is closed", socket: o.socket, port: b)) }
+            if b.isClosed || b.isTakenOver { return fail(err, SocketError.closed(op, "port is closed", socket: o.socket, port: b)) }
             return body(b)
         case .text(let t):
-            if t.isClosed { return fail(err, SocketError(.closed, op, "port is closed", socket: o.socket, port: t)) }
+            if t.isClosed { return fail(err, SocketError.closed(op, "port is closed", socket: o.socket, port: t)) }
             return body(t.binary)
         }
     } ?? misuse(err, op, "port")

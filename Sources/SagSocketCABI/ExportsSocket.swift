@@ -3,7 +3,6 @@
 // and maps the outcome to a status; nothing more.
 
 import CSagSocket
-import Glibc
 import SagSocketCore
 
 public typealias SocketOut = UnsafeMutablePointer<OpaquePointer?>
@@ -19,7 +18,7 @@ private func deliver(_ socket: Socket, _ out: SocketOut, _ err: OpaquePointer?, 
 }
 
 private func wouldBlock(_ err: OpaquePointer?, _ op: StaticString, _ s: Socket) -> Int32 {
-    fail(err, SocketError(.wouldBlock, op, "the non-blocking socket is not ready", errno: EAGAIN, socket: s))
+    fail(err, .wouldBlock(op, "the non-blocking socket is not ready", socket: s))
 }
 
 // MARK: - Client and server sockets

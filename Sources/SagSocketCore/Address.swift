@@ -165,8 +165,8 @@ public struct AddrInfo: Sendable {
         var result: UnsafeMutablePointer<addrinfo>? = nil
         let (code, err) = Sys.getaddrinfo(node, service, &h, &result)
         guard code == 0, let first = result else {
-            throw SocketError(.hostNotFound, operation, "cannot resolve node \(node.map { "\"\($0)\"" } ?? "#f") service \(service.map { "\"\($0)\"" } ?? "#f")",
-                              errno: err, node: node, service: service, resolverCode: code)
+            throw .hostNotFound(operation, "cannot resolve node \(node.map { "\"\($0)\"" } ?? "#f") service \(service.map { "\"\($0)\"" } ?? "#f")",
+                                node: node, service: service, errno: err, resolverCode: code)
         }
         defer { Sys.freeaddrinfo(first) }
         var chain: [AddrInfo] = []

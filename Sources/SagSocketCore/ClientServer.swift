@@ -33,8 +33,8 @@ extension Socket {
                 lastErrno = error.errno
             }
         }
-        throw SocketError(.hostNotFound, op, "no address of node \(node.map { "\"\($0)\"" } ?? "#f") service \(service.map { "\"\($0)\"" } ?? "#f") accepted a connection",
-                          errno: lastErrno, node: node, service: service)
+        throw .hostNotFound(op, "no address of node \(node.map { "\"\($0)\"" } ?? "#f") service \(service.map { "\"\($0)\"" } ?? "#f") accepted a connection",
+                            node: node, service: service, errno: lastErrno)
     }
 
     /// make-server-socket: binds (SO_REUSEADDR, SO_REUSEPORT) the first
@@ -58,9 +58,8 @@ extension Socket {
         do {
             chain = try AddrInfo.resolve(node: nil, service: service, hints: hints, operation: op)
         } catch {
-            var e = error
-            if e.kind == .invalidArgument { e.kind = .hostNotFound }  // service #f
-            throw e
+            // service #f: no address to bind, as a server socket sees it.
+            throw error.kind == .invalidArgument ? error.reclassified(as: .hostNotFound) : error
         }
         var made: [Socket] = []
         var sharedPort: Int? = nil
@@ -95,8 +94,8 @@ extension Socket {
             }
         }
         guard !made.isEmpty else {
-            throw SocketError(.hostNotFound, op, "cannot bind a server socket for service \(service.map { "\"\($0)\"" } ?? "#f")",
-                              errno: lastErrno, node: nil, service: service)
+            throw .hostNotFound(op, "cannot bind a server socket for service \(service.map { "\"\($0)\"" } ?? "#f")",
+                                node: nil, service: service, errno: lastErrno)
         }
         return made
     }

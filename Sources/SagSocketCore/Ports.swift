@@ -182,31 +182,22 @@ public final class SocketPort: Sendable {
         readModeValue.store(mode.rawValue, ordering: .relaxed)
     }
 
-    func failure(_ kind: SocketError.Kind, _ op: StaticString, _ detail: String, errno: Int32 = 0) -> SocketError {
-        SocketError(kind, op, detail, errno: errno, socket: socket, port: self)
+    func closedError(_ op: StaticString) -> SocketError {
+        .closed(op, "port is closed", socket: socket, port: self)
     }
 
     /// Throws unless the port is open, usable directly and reads (or writes).
     func check(_ op: StaticString, reading: Bool, direct: Bool = true) throws(SocketError) {
         if isClosed || (direct && transcoded.load(ordering: .relaxed)) {
-            throw failure(.closed, op, "port is closed")
+            throw closedError(op)
         }
-        if reading && direction == .output { throw failure(.invalidArgument, op, "not an input port") }
-        if !reading && direction == .input { throw failure(.invalidArgument, op, "not an output port") }
+        if reading && direction == .output { throw .invalid(op, "not an input port", socket: socket, port: self) }
+        if !reading && direction == .input { throw .invalid(op, "not an output port", socket: socket, port: self) }
     }
 
-    /// A socket failure seen through a port: reads become &i/o-read, writes
-    /// &i/o-write; timeouts, closing, interruption and bad arguments keep
-    /// their own kinds.
+    /// A socket failure seen through this port (SocketError.seen(through:)).
     func portError(_ e: SocketError, reading: Bool, _ op: StaticString) -> SocketError {
-        var e = e
-        e.port = self
-        e.operation = op
-        switch e.kind {
-        case .socket, .io, .connection: e.kind = reading ? .ioRead : .ioWrite
-        default: break
-        }
-        return e
+        e.seen(through: self, reading: reading, operation: op)
     }
 
     // MARK: - Closing
@@ -244,7 +235,7 @@ public final class SocketPort: Sendable {
     /// (SHUT_WR, after flushing).
     public func shutdown(_ how: ShutdownDirection) throws(SocketError) {
         let op: StaticString = "shutdown-port"
-        if isClosed { throw failure(.closed, op, "port is closed") }
+        if isClosed { throw closedError(op) }
         if how != .read && direction != .input {
             try flushOutput(op)
         }
@@ -265,11 +256,8 @@ public final class SocketPort: Sendable {
         do throws(SocketError) {
             return try !Select.ready([socket], for: .read, timeoutMicros: 0, operation: op).isEmpty
         } catch {
-            if error.kind == .closed { throw failure(.closed, op, "port is closed") }
-            var e = error
-            e.kind = .port
-            e.port = self
-            throw e
+            if error.kind == .closed { throw closedError(op) }
+            throw error.reclassified(as: .port).with(port: self)
         }
     }
 
@@ -505,7 +493,7 @@ struct InputCursor {
             throw port.portError(error, reading: true, op)
         }
         guard let n = got else {
-            throw port.failure(.wouldBlock, op, "the non-blocking socket has no data")
+            throw .wouldBlock(op, "the non-blocking socket has no data", errno: 0, socket: socket, port: port)
         }
         if n == 0 {
             input.eof = true

@@ -106,19 +106,19 @@ public final class SocketSelector: Sendable {
         let ep: Int32
         switch Sys.epollCreate() {
         case .ok(let fd): ep = fd
-        case .failed(let e): throw SocketError(.socket, op, "cannot create an epoll instance", errno: e)
+        case .failed(let e): throw SocketError.socket(op, "cannot create an epoll instance", errno: e)
         }
         let w: Int32
         switch Sys.eventfd() {
         case .ok(let fd): w = fd
         case .failed(let e):
             Sys.close(ep)
-            throw SocketError(.socket, op, "cannot create the selector's wake descriptor", errno: e)
+            throw SocketError.socket(op, "cannot create the selector's wake descriptor", errno: e)
         }
         if case .failed(let e) = Sys.epollControl(ep, EPOLL_CTL_ADD, w, UInt32(EPOLLIN.rawValue), Self.wakeDatum) {
             Sys.close(w)
             Sys.close(ep)
-            throw SocketError(.socket, op, "cannot register the wake descriptor", errno: e)
+            throw SocketError.socket(op, "cannot register the wake descriptor", errno: e)
         }
         epfd = ep
         wake = w
@@ -148,11 +148,11 @@ public final class SocketSelector: Sendable {
     // MARK: - Errors
 
     private func closedError(_ op: StaticString) -> SocketError {
-        SocketError(.closed, op, "socket selector is closed")
+        SocketError.closed(op, "socket selector is closed")
     }
 
     private func busyError(_ op: StaticString) -> SocketError {
-        SocketError(.invalidArgument, op, "another thread is already waiting on this selector", errno: EBUSY)
+        .invalid(op, "another thread is already waiting on this selector", errno: EBUSY)
     }
 
     // MARK: - Adding
@@ -193,7 +193,7 @@ public final class SocketSelector: Sendable {
             if let e = arm(&st, fd, datum, wasLingering: held == Self.lingering) {
                 s.leave()
                 st.freeSlots.append(slot)
-                throw SocketError(.socket, op, "cannot register the socket with epoll", errno: e, socket: s)
+                throw SocketError.socket(op, "cannot register the socket with epoll", errno: e, socket: s)
             }
             s.register(wake)
             entered = true
@@ -374,7 +374,7 @@ public final class SocketSelector: Sendable {
                     continue
                 case .failed(let e):
                     // Report what was found; fail only with nothing found.
-                    if count == 0 { failure = SocketError(.socket, op, "epoll_wait failed", errno: e) }
+                    if count == 0 { failure = SocketError.socket(op, "epoll_wait failed", errno: e) }
                     state.withLock { end(&$0) }
                     break polling
                 }

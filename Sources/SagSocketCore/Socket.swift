@@ -67,7 +67,7 @@ public final class Socket: Sendable {
             self.init(adopting: fd, family: family, socketType: type, socketProtocol: `protocol`,
                       node: node, service: service)
         case .failed(let e):
-            throw SocketError(.socket, "make-socket", "cannot create a socket (family \(family.rawValue), type \(type.rawValue), protocol \(`protocol`.rawValue))", errno: e)
+            throw SocketError.socket("make-socket", "cannot create a socket (family \(family.rawValue), type \(type.rawValue), protocol \(`protocol`.rawValue))", errno: e)
         }
     }
 
@@ -139,18 +139,15 @@ public final class Socket: Sendable {
     }
 
     private func closedError(_ operation: StaticString) -> SocketError {
-        SocketError(.closed, operation, "socket is closed", socket: self)
+        SocketError.closed(operation, "socket is closed", socket: self)
     }
 
     /// Remembers a failure for socket-last-error / socket-error-message.
     @discardableResult
     func record(_ error: SocketError) -> SocketError {
-        var stored = error
-        stored.socket = nil  // no cycle through the socket itself
+        let stored = error.with(socket: nil)  // no cycle through the socket itself
         failure.withLock { $0 = stored }
-        var e = error
-        if e.socket == nil { e.socket = self }
-        return e
+        return error.socket == nil ? error.with(socket: self) : error
     }
 
     // MARK: - Waiting
@@ -176,10 +173,10 @@ public final class Socket: Sendable {
     /// Throws when a wake-up concerns a call that started at `epoch0`.
     func checkWake(since epoch0: UInt64, closedAs: SocketError.Kind, _ operation: StaticString) throws(SocketError) {
         if state.load(ordering: .acquiring) & 1 != 0 {
-            throw SocketError(closedAs, operation, "socket was closed while waiting", socket: self)
+            throw SocketError.closed(operation, "socket was closed while waiting", socket: self).reclassified(as: closedAs)
         }
         if epoch.load(ordering: .acquiring) != epoch0 {
-            throw SocketError(.interrupted, operation, "interrupted", socket: self)
+            throw SocketError.interrupted(operation, socket: self)
         }
     }
 
@@ -274,11 +271,7 @@ public final class Socket: Sendable {
 
     /// socket-last-error / socket-error-message: the last failure on this socket.
     public var lastError: SocketError? {
-        failure.withLock { e in
-            guard var copy = e else { return nil }
-            copy.socket = self
-            return copy
-        }
+        failure.withLock { e in e?.with(socket: self) }
     }
 
     /// nonblocking-socket?
@@ -327,7 +320,7 @@ public final class Socket: Sendable {
                 // Interrupted, and still under way (also on a non-blocking socket).
                 try finishConnecting(fd, since: epoch0, timeoutMicros: timeoutMicros, op)
             case .failed(let e):
-                throw SocketError(.connection, op, "cannot connect", errno: e, socket: self)
+                throw SocketError.connection(op, "cannot connect", errno: e, socket: self)
             }
             setNoDelay(fd)
             setName(address)
@@ -343,7 +336,7 @@ public final class Socket: Sendable {
         let deadline = timeoutMicros.map { Deadline.after(micros: $0) } ?? .never
         let revents = try waitFor(Int16(POLLOUT), fd, deadline: deadline, since: epoch0, closedAs: .closed, op)
         if revents == 0 {
-            throw SocketError(.connection, op, "connection not made within \(timeoutMicros ?? 0) µs",
+            throw SocketError.connection(op, "connection not made within \(timeoutMicros ?? 0) µs",
                               errno: ETIMEDOUT, socket: self, timeoutMicros: timeoutMicros)
         }
         // Writable with no error or hang-up: connected. Otherwise SO_ERROR
@@ -352,16 +345,16 @@ public final class Socket: Sendable {
         var soError: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)
         if case .failed(let e) = Sys.getsockopt(fd, OptionLevel.socket.rawValue, OptionName.error.rawValue, &soError, &len) {
-            throw SocketError(.connection, op, "cannot read the connection's outcome", errno: e, socket: self)
+            throw SocketError.connection(op, "cannot read the connection's outcome", errno: e, socket: self)
         }
-        throw SocketError(.connection, op, "cannot connect", errno: soError != 0 ? soError : ECONNREFUSED, socket: self)
+        throw SocketError.connection(op, "cannot connect", errno: soError != 0 ? soError : ECONNREFUSED, socket: self)
     }
 
     /// socket-bind!: bind(2).
     public func bind(to address: SocketAddress) throws(SocketError) {
         try withDescriptor("socket-bind!") { fd throws(SocketError) in
             if case .failed(let e) = address.withSockaddr({ Sys.bind(fd, $0, $1) }) {
-                throw SocketError(.socket, "socket-bind!", "cannot bind", errno: e, socket: self)
+                throw SocketError.socket("socket-bind!", "cannot bind", errno: e, socket: self)
             }
             // The address really bound (an ephemeral port resolved).
             let bound = SocketAddress.capture { a, l in if case .ok = Sys.getsockname(fd, a, l) { return true } else { return false } }
@@ -373,7 +366,7 @@ public final class Socket: Sendable {
     public func listen(backlog: Int32) throws(SocketError) {
         try withDescriptor("socket-listen!") { fd throws(SocketError) in
             if case .failed(let e) = Sys.listen(fd, backlog) {
-                throw SocketError(.socket, "socket-listen!", "cannot listen", errno: e, socket: self)
+                throw SocketError.socket("socket-listen!", "cannot listen", errno: e, socket: self)
             }
         }
     }
@@ -421,7 +414,7 @@ public final class Socket: Sendable {
                 case .failed(let e) where e == ECONNABORTED || e == EPROTO:
                     continue
                 case .failed(let e):
-                    throw SocketError(.socket, op, "accept failed", errno: e, socket: self)
+                    throw SocketError.socket(op, "accept failed", errno: e, socket: self)
                 }
             }
         }
@@ -445,7 +438,7 @@ public final class Socket: Sendable {
 
     private func readTimeoutError(_ op: StaticString) -> SocketError {
         let t = readTimeout.load(ordering: .relaxed)
-        return SocketError(.readTimeout, op, "read timed out after \(t) µs", errno: ETIMEDOUT, socket: self, timeoutMicros: t)
+        return .readTimeout(op, socket: self, micros: t)
     }
 
     // MARK: - Receiving
@@ -497,7 +490,7 @@ public final class Socket: Sendable {
                     readWaited.store(true, ordering: .relaxed)
                     try awaitReadable(fd, &deadline, epoch0, closedAs: .closed, op)
                 case .failed(let e):
-                    throw SocketError(.socket, op, "receive failed", errno: e, socket: self)
+                    throw SocketError.socket(op, "receive failed", errno: e, socket: self)
                 }
             }
         }
@@ -554,20 +547,17 @@ public final class Socket: Sendable {
                     let d = deadline ?? (t > 0 ? .after(micros: t) : .never)
                     deadline = d
                     if try waitFor(Int16(POLLOUT), fd, deadline: d, since: epoch0, closedAs: .closed, op) == 0 {
-                        throw SocketError(.socket, op, "send timed out after \(t) µs (SO_SNDTIMEO)",
+                        throw SocketError.socket(op, "send timed out after \(t) µs (SO_SNDTIMEO)",
                                           errno: ETIMEDOUT, socket: self, timeoutMicros: t)
                     }
                 case .failed(let e) where (e == EPIPE || e == ECONNRESET) && nosignalGiven:
                     return sent
                 case .failed(let e):
-                    throw SocketError(.socket, op, e == EPIPE || e == ECONNRESET ? "the peer has gone" : "send failed",
+                    throw SocketError.socket(op, e == EPIPE || e == ECONNRESET ? "the peer has gone" : "send failed",
                                       errno: e, socket: self)
                 }
             } while sent < buffer.count } catch {
-                var e = error
-                e.sent = sent
-                if sent > 0 { e.detail += " (\(sent) of \(buffer.count) bytes sent)" }
-                throw e
+                throw error.withSent(sent, of: buffer.count)
             }
             return sent
         }
@@ -586,7 +576,7 @@ public final class Socket: Sendable {
         do {
             try withDescriptor(op) { fd throws(SocketError) in
                 if case .failed(let e) = Sys.shutdown(fd, how.rawValue), e != ENOTCONN {
-                    throw SocketError(.socket, op, "shutdown failed", errno: e, socket: self)
+                    throw SocketError.socket(op, "shutdown failed", errno: e, socket: self)
                 }
             }
         } catch where error.kind == .closed {
@@ -622,7 +612,7 @@ public final class Socket: Sendable {
     public func setOption(level: OptionLevel, name: OptionName, bytes: UnsafeRawBufferPointer) throws(SocketError) {
         try withDescriptor("socket-setsockopt!") { fd throws(SocketError) in
             if case .failed(let e) = Sys.setsockopt(fd, level.rawValue, name.rawValue, bytes.baseAddress, socklen_t(bytes.count)) {
-                throw SocketError(.socket, "socket-setsockopt!", "cannot set option \(level.rawValue)/\(name.rawValue)", errno: e, socket: self)
+                throw SocketError.socket("socket-setsockopt!", "cannot set option \(level.rawValue)/\(name.rawValue)", errno: e, socket: self)
             }
             if bytes.count == MemoryLayout<timeval>.size, let base = bytes.baseAddress {
                 let tv = base.loadUnaligned(as: timeval.self)
@@ -652,7 +642,7 @@ public final class Socket: Sendable {
         var tv = timeval(tv_sec: Int(micros / 1_000_000), tv_usec: Int(micros % 1_000_000))
         try withDescriptor(op) { fd throws(SocketError) in
             if case .failed(let e) = Sys.setsockopt(fd, level.rawValue, name.rawValue, &tv, socklen_t(MemoryLayout<timeval>.size)) {
-                throw SocketError(.socket, op, "cannot set option \(level.rawValue)/\(name.rawValue)", errno: e, socket: self)
+                throw SocketError.socket(op, "cannot set option \(level.rawValue)/\(name.rawValue)", errno: e, socket: self)
             }
             noteTimeout(level, name, micros)
         }
@@ -671,7 +661,7 @@ public final class Socket: Sendable {
             if let b = buffer.baseAddress { memset(b, 0, buffer.count) }
             var len = socklen_t(buffer.count)
             if case .failed(let e) = Sys.getsockopt(fd, level.rawValue, name.rawValue, buffer.baseAddress, &len) {
-                throw SocketError(.socket, "socket-getsockopt", "cannot get option \(level.rawValue)/\(name.rawValue)", errno: e, socket: self)
+                throw SocketError.socket("socket-getsockopt", "cannot get option \(level.rawValue)/\(name.rawValue)", errno: e, socket: self)
             }
             return Int(len)
         }

@@ -38,12 +38,16 @@ public final class TextPort: Sendable {
     public var isClosed: Bool { closedFlag.load(ordering: .acquiring) || binary.isClosed }
 
     private func check(_ op: StaticString, reading: Bool) throws(SocketError) {
-        if isClosed { throw failure(.closed, op, "port is closed") }
+        if isClosed { throw closedError(op) }
         try binary.check(op, reading: reading, direct: false)
     }
 
-    private func failure(_ kind: SocketError.Kind, _ op: StaticString, _ detail: String) -> SocketError {
-        SocketError(kind, op, detail, socket: binary.socket, port: self)
+    private func closedError(_ op: StaticString) -> SocketError {
+        .closed(op, "port is closed", socket: binary.socket, port: self)
+    }
+
+    private func invalid(_ op: StaticString, _ detail: String) -> SocketError {
+        .invalid(op, detail, socket: binary.socket, port: self)
     }
 
     /// Runs `body`; a failure that names the binary port underneath names
@@ -53,9 +57,7 @@ public final class TextPort: Sendable {
         do {
             return try body()
         } catch {
-            var e = error
-            if e.port as? SocketPort === binary { e.port = self }
-            throw e
+            throw error.port as? SocketPort === binary ? error.with(port: self) : error
         }
     }
 
@@ -104,7 +106,7 @@ public final class TextPort: Sendable {
     }
 
     private func decodingError(_ op: StaticString) -> SocketError {
-        failure(.ioDecoding, op, "malformed \(codec == .utf8 ? "UTF-8" : "Latin-1") input")
+        .decoding(op, "malformed \(codec == .utf8 ? "UTF-8" : "Latin-1") input", socket: binary.socket, port: self)
     }
 
     /// Decodes the character `pos` bytes into the unread input, consuming
@@ -292,7 +294,7 @@ public final class TextPort: Sendable {
         try asText { () throws(SocketError) in
             let op: StaticString = "put-char"
             try check(op, reading: false)
-            guard isScalar(char) else { throw failure(.invalidArgument, op, "not a Unicode scalar value: \(char)") }
+            guard isScalar(char) else { throw invalid(op, "not a Unicode scalar value: \(char)") }
             var out = Scratch()
             defer { out.release() }
             try encode(char, into: &out, op)
@@ -308,7 +310,7 @@ public final class TextPort: Sendable {
             guard let base = text.baseAddress, text.count > 0 else { return }
             let plain = codec == .utf8 && (eolStyle == .none || eolStyle == .lf || memchr(base, 0x0A, text.count) == nil)
             if plain {
-                guard validUTF8(base, text.count) else { throw failure(.invalidArgument, op, "the string is not valid UTF-8") }
+                guard validUTF8(base, text.count) else { throw invalid(op, "the string is not valid UTF-8") }
                 try binary.write(text, op)
                 return
             }
@@ -317,7 +319,7 @@ public final class TextPort: Sendable {
             var i = 0
             while i < text.count {
                 guard let (ch, n) = decodeUTF8(base + i, text.count - i) else {
-                    throw failure(.invalidArgument, op, "the string is not valid UTF-8")
+                    throw invalid(op, "the string is not valid UTF-8")
                 }
                 try encode(ch, into: &out, op)
                 i += n
@@ -359,7 +361,8 @@ public final class TextPort: Sendable {
             if ch <= 0xFF {
                 out.append(byte: UInt8(ch))
             } else if errorMode == .raise {
-                throw failure(.ioEncoding, op, "U+\(String(ch, radix: 16, uppercase: true)) has no Latin-1 encoding")
+                throw .encoding(op, "U+\(String(ch, radix: 16, uppercase: true)) has no Latin-1 encoding",
+                                socket: binary.socket, port: self)
             } else {
                 out.append(byte: 0x3F)  // "?"
             }

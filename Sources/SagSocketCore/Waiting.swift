@@ -30,7 +30,7 @@ enum ThreadWaker {
             pthread_setspecific(key, UnsafeRawPointer(bitPattern: Int(fd) + 1))
             return fd
         case .failed(let e):
-            throw SocketError(.socket, operation, "cannot create the thread's wake descriptor", errno: e)
+            throw SocketError.socket(operation, "cannot create the thread's wake descriptor", errno: e)
         }
     }
 }
@@ -84,7 +84,7 @@ func pollWithWake(_ fds: UnsafeMutableBufferPointer<pollfd>, deadline: Deadline,
         switch result {
         case .ok(let n): r = n
         case .failed(let e) where e == EINTR: continue
-        case .failed(let e): throw SocketError(.socket, operation, "poll failed", errno: e)
+        case .failed(let e): throw SocketError.socket(operation, "poll failed", errno: e)
         }
         if r == 0 {
             if deadline.hasPassed { return false }
