@@ -127,6 +127,21 @@ func run(_ err: OpaquePointer?, _ body: () throws(SocketError) -> Void) -> Int32
     }
 }
 
+/// Runs a core call that makes or finds something; on success `deliver`
+/// hands it to the caller (registers handles, writes out-parameters) and
+/// gives the status, on failure the failure's status. Out-parameters are so
+/// written only on success.
+@inline(__always)
+func run<T>(_ err: OpaquePointer?, _ body: () throws(SocketError) -> T, then deliver: (T) -> Int32) -> Int32 {
+    let value: T
+    do {
+        value = try body()
+    } catch {
+        return fail(err, error)
+    }
+    return deliver(value)
+}
+
 /// The body of every sag_*_free: NULL or an already freed handle is SAG_OK,
 /// anything else that is not a live handle of `kind` SAG_E_MISUSE; `dispose`
 /// runs on the object taken out of the table (closing what it holds).

@@ -123,10 +123,9 @@ public func sag_get_addrinfo(_ node: UnsafePointer<CChar>?, _ service: UnsafePoi
     guard let n = stringArgument(node), let s = stringArgument(service) else {
         return invalid(err, op, "node or service is not valid UTF-8")
     }
-    var chain: [AddrInfo] = []
-    let status = run(err) { () throws(SocketError) in chain = try AddrInfo.resolve(node: n, service: s, hints: hint) }
-    guard status == Status.ok else { return status }
-    return deliver(AddrInfoObject(chain, 0), .addrinfo, out, err, op)
+    return run(err) { () throws(SocketError) in try AddrInfo.resolve(node: n, service: s, hints: hint) } then: {
+        deliver(AddrInfoObject($0, 0), .addrinfo, out, err, op)
+    }
 }
 
 @c @implementation

@@ -3,28 +3,16 @@
 import CSagSocket
 import SagSocketCore
 
-/// A port handle: a binary socket port or a textual one over it.
+/// A port handle: a binary socket port or a textual one over it, and the
+/// handle of the socket under it.
 final class PortObject: Sendable {
-    enum Port: Sendable {
-        case binary(SocketPort)
-        case text(TextPort)
-    }
+    let port: AnySocketPort
+    /// The socket's handle (sag_port_socket), as the port was opened from it.
+    let socketHandle: UInt
 
-    let port: Port
-    init(_ port: Port) { self.port = port }
-
-    var socket: Socket {
-        switch port {
-        case .binary(let b): return b.socket
-        case .text(let t): return t.binary.socket
-        }
-    }
-
-    func close() throws(SocketError) {
-        switch port {
-        case .binary(let b): try b.close()
-        case .text(let t): try t.close()
-        }
+    init(_ port: AnySocketPort, socketHandle: UInt) {
+        self.port = port
+        self.socketHandle = socketHandle
     }
 }
 
@@ -32,20 +20,12 @@ private func portObject(_ h: OpaquePointer?) -> PortObject? {
     handles.lookup(UnsafeRawPointer(h), .port, as: PortObject.self)
 }
 
-/// The handle of a port made by the library (the port's tag).
-func handle(ofPort p: any AnyObject & Sendable) -> OpaquePointer? {
-    if let b = p as? SocketPort { return OpaquePointer(bitPattern: b.tag.load(ordering: .acquiring)) }
-    if let t = p as? TextPort { return OpaquePointer(bitPattern: t.tag.load(ordering: .acquiring)) }
-    return nil
-}
-
-private func deliver(_ port: PortObject.Port, _ out: UnsafeMutablePointer<OpaquePointer?>,
+/// Registers a new port (in the handle table and the registry) and hands it
+/// to the caller.
+private func deliver(_ port: AnySocketPort, socketHandle: UInt, _ out: UnsafeMutablePointer<OpaquePointer?>,
                      _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
-    guard let h = handles.insert(PortObject(port), .port) else { return noMemory(err, op) }
-    switch port {
-    case .binary(let b): b.tag.store(UInt(bitPattern: h), ordering: .releasing)
-    case .text(let t): t.tag.store(UInt(bitPattern: h), ordering: .releasing)
-    }
+    guard let h = handles.insert(PortObject(port, socketHandle: socketHandle), .port) else { return noMemory(err, op) }
+    registry.record(port.object, h)
     out.pointee = h
     return Status.ok
 }
@@ -53,10 +33,10 @@ private func deliver(_ port: PortObject.Port, _ out: UnsafeMutablePointer<Opaque
 /// Runs `body` with a binary port argument (held, not retained, for the call).
 @inline(__always)
 private func withBinaryPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString,
-                            _ body: (SocketPort) -> Int32) -> Int32 {
+                            _ body: (SocketPort, PortObject) -> Int32) -> Int32 {
     handles.with(UnsafeRawPointer(h), .port, as: PortObject.self) { o -> Int32 in
         guard case .binary(let b) = o.port else { return invalid(err, op, "a textual port where a binary port is needed") }
-        return body(b)
+        return body(b, o)
     } ?? misuse(err, op, "port")
 }
 
@@ -65,7 +45,7 @@ private func withBinaryPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: St
 private func withTextPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString,
                           _ body: (TextPort) -> Int32) -> Int32 {
     handles.with(UnsafeRawPointer(h), .port, as: PortObject.self) { o -> Int32 in
-        guard case .text(let t) = o.port else { return invalid(err, op, "a binary port where a textual port is needed") }
+        guard case .textual(let t) = o.port else { return invalid(err, op, "a binary port where a textual port is needed") }
         return body(t)
     } ?? misuse(err, op, "port")
 }
@@ -75,7 +55,8 @@ private func openPort(_ s: OpaquePointer?, _ direction: SocketPort.Direction, _ 
     guard let o = socketObject(s) else { return misuse(err, op, "socket") }
     guard let out else { return invalid(err, op, "out is NULL") }
     if o.socket.isClosed { return fail(err, SocketError.closed(op, "socket is closed", socket: o.socket)) }
-    return deliver(.binary(SocketPort(o.socket, direction: direction, closesSocket: closeSocket)), out, err, op)
+    return deliver(.binary(SocketPort(o.socket, direction: direction, closesSocket: closeSocket)),
+                   socketHandle: UInt(bitPattern: s), out, err, op)
 }
 
 @c @implementation
@@ -98,16 +79,17 @@ public func sag_socket_output_port(_ s: OpaquePointer?, _ out: UnsafeMutablePoin
 public func sag_transcoded_port(_ p: OpaquePointer?, _ codec: Int32, _ eol: Int32, _ mode: Int32,
                                 _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "transcoded-port"
-    return withBinaryPort(p, err, op) { b in
+    return withBinaryPort(p, err, op) { b, o in
         guard let out else { return invalid(err, op, "out is NULL") }
         guard let c = TextPort.Codec(rawValue: codec), let e = TextPort.EOLStyle(rawValue: eol),
               let m = TextPort.ErrorMode(rawValue: mode) else {
             return invalid(err, op, "unknown codec, eol style or error mode")
         }
-        var made: TextPort? = nil
-        let status = run(err) { () throws(SocketError) in made = try TextPort(b, codec: c, eolStyle: e, errorMode: m) }
-        guard status == Status.ok, let t = made else { return status }
-        return deliver(.text(t), out, err, op)
+        return run(err) { () throws(SocketError) in
+            try TextPort(b, codec: c, eolStyle: e, errorMode: m)
+        } then: { t in
+            deliver(.textual(t), socketHandle: o.socketHandle, out, err, op)
+        }
     }
 }
 
@@ -115,72 +97,46 @@ public func sag_transcoded_port(_ p: OpaquePointer?, _ codec: Int32, _ eol: Int3
 public func sag_port_socket(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
     guard let o = portObject(p) else { return misuse(err, "port-socket", "port") }
     guard let out else { return invalid(err, "port-socket", "out is NULL") }
-    out.pointee = handle(of: o.socket)
+    out.pointee = OpaquePointer(bitPattern: o.socketHandle)
     return Status.ok
 }
 
 @c @implementation
 public func sag_port_close(_ p: OpaquePointer?, _ err: OpaquePointer?) -> Int32 {
     guard let o = portObject(p) else { return misuse(err, "close-port", "port") }
-    return run(err) { () throws(SocketError) in try o.close() }
+    return run(err) { () throws(SocketError) in try o.port.close() }
 }
 
 @c @implementation
 public func sag_port_free(_ p: OpaquePointer?) -> Int32 {
-    freeHandle(p, .port, "sag_port_free", dispose: { try? ($0 as? PortObject)?.close() })
+    freeHandle(p, .port, "sag_port_free", dispose: { try? ($0 as? PortObject)?.port.close() })
 }
 
 @c @implementation
 public func sag_port_shutdown(_ p: OpaquePointer?, _ how: Int32, _ err: OpaquePointer?) -> Int32 {
     guard let o = portObject(p) else { return misuse(err, "shutdown-port", "port") }
-    let binary: SocketPort
-    switch o.port {
-    case .binary(let b): binary = b
-    case .text(let t):
-        if t.isClosed { return fail(err, SocketError.closed("shutdown-port", "port is closed", socket: o.socket, port: t)) }
-        binary = t.binary
-    }
-    return run(err) { () throws(SocketError) in try binary.shutdown(ShutdownDirection(rawValue: how)) }
+    return run(err) { () throws(SocketError) in try o.port.shutdown(ShutdownDirection(rawValue: how)) }
 }
 
 @c @implementation
 public func sag_port_ready(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
     guard let o = portObject(p) else { return misuse(err, "port-ready?", "port") }
     guard let out else { return invalid(err, "port-ready?", "out is NULL") }
-    return run(err) { () throws(SocketError) in
-        switch o.port {
-        case .binary(let b): out.pointee = try b.isReady() ? 1 : 0
-        case .text(let t):
-            if t.isClosed { throw SocketError.closed("port-ready?", "port is closed", socket: o.socket, port: t) }
-            out.pointee = try t.binary.isReady() ? 1 : 0
-        }
-    }
+    return run(err) { () throws(SocketError) in out.pointee = try o.port.isReady() ? 1 : 0 }
 }
 
 @c @implementation
 public func sag_port_flush(_ p: OpaquePointer?, _ err: OpaquePointer?) -> Int32 {
     guard let o = portObject(p) else { return misuse(err, "flush-output-port", "port") }
-    return run(err) { () throws(SocketError) in
-        switch o.port {
-        case .binary(let b): try b.flush()
-        case .text(let t): try t.flush()
-        }
-    }
+    return run(err) { () throws(SocketError) in try o.port.flush() }
 }
 
-/// The binary port under a port handle (a textual port's own binary port),
-/// after checking the textual port is open.
+/// Runs `body` with the binary port that holds a port handle's buffer and
+/// read modes (AnySocketPort.modePort).
 private func withUnderlyingPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString,
                                 _ body: (SocketPort) -> Int32) -> Int32 {
     handles.with(UnsafeRawPointer(h), .port, as: PortObject.self) { o -> Int32 in
-        switch o.port {
-        case .binary(let b):
-            if b.isClosed || b.isTakenOver { return fail(err, SocketError.closed(op, "port is closed", socket: o.socket, port: b)) }
-            return body(b)
-        case .text(let t):
-            if t.isClosed { return fail(err, SocketError.closed(op, "port is closed", socket: o.socket, port: t)) }
-            return body(t.binary)
-        }
+        run(err) { () throws(SocketError) in try o.port.modePort(op) } then: { body($0) }
     } ?? misuse(err, op, "port")
 }
 
@@ -226,7 +182,7 @@ public func sag_port_read_mode(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<
 
 @c @implementation
 public func sag_port_get_u8(_ p: OpaquePointer?, _ byte: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "get-u8") { b in
+    return withBinaryPort(p, err, "get-u8") { b, _ in
         guard let byte else { return invalid(err, "get-u8", "byte is NULL") }
         return run(err) { () throws(SocketError) in byte.pointee = try b.getU8().map { Int32($0) } ?? -1 }
     }
@@ -234,7 +190,7 @@ public func sag_port_get_u8(_ p: OpaquePointer?, _ byte: UnsafeMutablePointer<In
 
 @c @implementation
 public func sag_port_lookahead_u8(_ p: OpaquePointer?, _ byte: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "lookahead-u8") { b in
+    return withBinaryPort(p, err, "lookahead-u8") { b, _ in
         guard let byte else { return invalid(err, "lookahead-u8", "byte is NULL") }
         return run(err) { () throws(SocketError) in byte.pointee = try b.lookaheadU8().map { Int32($0) } ?? -1 }
     }
@@ -243,7 +199,7 @@ public func sag_port_lookahead_u8(_ p: OpaquePointer?, _ byte: UnsafeMutablePoin
 private func readInto(_ p: OpaquePointer?, _ buf: UnsafeMutablePointer<UInt8>?, _ start: Int, _ len: Int,
                       _ count: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, all: Bool) -> Int32 {
     let op: StaticString = all ? "get-bytevector-n" : "get-bytevector-some"
-    return withBinaryPort(p, err, op) { b in
+    return withBinaryPort(p, err, op) { b, _ in
         guard let count else { return invalid(err, op, "count is NULL") }
         guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
         return run(err) { () throws(SocketError) in count.pointee = try b.read(into: range, all: all) }
@@ -281,7 +237,7 @@ private let emptyBytes: StaticString = ""
 @c @implementation
 public func sag_port_get_bytevector_all(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                                         _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "get-bytevector-all") { b in
+    return withBinaryPort(p, err, "get-bytevector-all") { b, _ in
         guard let data, let len else { return invalid(err, "get-bytevector-all", "data or len is NULL") }
         return run(err) { () throws(SocketError) in handOut(try b.readAllUnsafe(), data, len) }
     }
@@ -290,7 +246,7 @@ public func sag_port_get_bytevector_all(_ p: OpaquePointer?, _ data: UnsafeMutab
 @c @implementation
 public func sag_port_get_bytes_line(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                                     _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "get-line") { b in
+    return withBinaryPort(p, err, "get-line") { b, _ in
         guard let data, let len else { return invalid(err, "get-line", "data or len is NULL") }
         return run(err) { () throws(SocketError) in handOut(try b.readLineUnsafe(), data, len) }
     }
@@ -298,7 +254,7 @@ public func sag_port_get_bytes_line(_ p: OpaquePointer?, _ data: UnsafeMutablePo
 
 @c @implementation
 public func sag_port_put_u8(_ p: OpaquePointer?, _ byte: Int32, _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "put-u8") { b in
+    return withBinaryPort(p, err, "put-u8") { b, _ in
         guard (0...255).contains(byte) else { return invalid(err, "put-u8", "\(byte) is not a byte") }
         return run(err) { () throws(SocketError) in try b.put(byte: UInt8(byte)) }
     }
@@ -307,7 +263,7 @@ public func sag_port_put_u8(_ p: OpaquePointer?, _ byte: Int32, _ err: OpaquePoi
 @c @implementation
 public func sag_port_put_bytevector(_ p: OpaquePointer?, _ buf: UnsafePointer<UInt8>?, _ start: Int, _ count: Int,
                                     _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "put-bytevector") { b in
+    return withBinaryPort(p, err, "put-bytevector") { b, _ in
         guard let range = bufferRange(buf, start, count) else { return invalid(err, "put-bytevector", "bad buffer range") }
         return run(err) { () throws(SocketError) in try b.put(range) }
     }

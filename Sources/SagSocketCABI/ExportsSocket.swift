@@ -32,14 +32,11 @@ public func sag_make_client_socket(_ node: UnsafePointer<CChar>?, _ service: Uns
     guard let n = stringArgument(node), let sv = stringArgument(service) else {
         return invalid(err, op, "node or service is not valid UTF-8")
     }
-    var made: Socket? = nil
-    let status = run(err) { () throws(SocketError) in
-        made = try Socket.client(node: n, service: sv, family: AddressFamily(rawValue: family),
-                                 type: SocketType(rawValue: socktype), flags: AddressInfoFlags(rawValue: flags),
-                                 protocol: SocketProtocol(rawValue: proto))
-    }
-    guard status == Status.ok, let s = made else { return status }
-    return deliver(s, out, err, op)
+    return run(err) { () throws(SocketError) in
+        try Socket.client(node: n, service: sv, family: AddressFamily(rawValue: family),
+                          type: SocketType(rawValue: socktype), flags: AddressInfoFlags(rawValue: flags),
+                          protocol: SocketProtocol(rawValue: proto))
+    } then: { deliver($0, out, err, op) }
 }
 
 @c @implementation
@@ -48,13 +45,10 @@ public func sag_make_server_socket(_ service: UnsafePointer<CChar>?, _ family: I
     let op: StaticString = "make-server-socket"
     guard let out else { return invalid(err, op, "out is NULL") }
     guard let sv = stringArgument(service) else { return invalid(err, op, "service is not valid UTF-8") }
-    var made: Socket? = nil
-    let status = run(err) { () throws(SocketError) in
-        made = try Socket.server(service: sv, family: AddressFamily(rawValue: family),
-                                 type: SocketType(rawValue: socktype), protocol: SocketProtocol(rawValue: proto))
-    }
-    guard status == Status.ok, let s = made else { return status }
-    return deliver(s, out, err, op)
+    return run(err) { () throws(SocketError) in
+        try Socket.server(service: sv, family: AddressFamily(rawValue: family),
+                          type: SocketType(rawValue: socktype), protocol: SocketProtocol(rawValue: proto))
+    } then: { deliver($0, out, err, op) }
 }
 
 @c @implementation
@@ -65,13 +59,17 @@ public func sag_make_server_sockets(_ service: UnsafePointer<CChar>?, _ family: 
     guard let out, let count else { return invalid(err, op, "out or count is NULL") }
     guard capacity > 0 else { return invalid(err, op, "capacity must be positive") }
     guard let sv = stringArgument(service) else { return invalid(err, op, "service is not valid UTF-8") }
-    var made: [Socket] = []
-    let status = run(err) { () throws(SocketError) in
-        made = try Socket.servers(service: sv, family: AddressFamily(rawValue: family),
-                                  type: SocketType(rawValue: socktype), protocol: SocketProtocol(rawValue: proto),
-                                  limit: capacity)
-    }
-    guard status == Status.ok else { return status }
+    return run(err) { () throws(SocketError) in
+        try Socket.servers(service: sv, family: AddressFamily(rawValue: family),
+                           type: SocketType(rawValue: socktype), protocol: SocketProtocol(rawValue: proto),
+                           limit: capacity)
+    } then: { deliver($0, out, count, err, op) }
+}
+
+/// Hands new sockets to the caller: all of them, or none (and every one
+/// closed) when a handle cannot be made.
+private func deliver(_ made: [Socket], _ out: SocketOut, _ count: UnsafeMutablePointer<Int>,
+                     _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
     var handlesMade: [OpaquePointer] = []
     for s in made {
         guard let h = register(s) else {
@@ -158,11 +156,10 @@ public func sag_socket_accept(_ s: OpaquePointer?, _ out: SocketOut?, _ err: Opa
     let op: StaticString = "socket-accept"
     return withSocket(s, err, op) { o in
         guard let out else { return invalid(err, op, "out is NULL") }
-        var made: Socket? = nil
-        let status = run(err) { () throws(SocketError) in made = try o.socket.accept() }
-        guard status == Status.ok else { return status }
-        guard let c = made else { return wouldBlock(err, op, o.socket) }
-        return deliver(c, out, err, op)
+        return run(err) { () throws(SocketError) in try o.socket.accept() } then: { accepted in
+            guard let c = accepted else { return wouldBlock(err, op, o.socket) }
+            return deliver(c, out, err, op)
+        }
     }
 }
 
@@ -173,12 +170,13 @@ public func sag_socket_recv(_ s: OpaquePointer?, _ buf: UnsafeMutablePointer<UIn
     return withSocket(s, err, op) { o in
         guard let received else { return invalid(err, op, "received is NULL") }
         guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
-        var n: Int? = 0
-        let status = run(err) { () throws(SocketError) in n = try o.socket.recv(into: range, flags: MessageFlags(rawValue: flags)) }
-        guard status == Status.ok else { return status }
-        guard let count = n else { return wouldBlock(err, op, o.socket) }
-        received.pointee = count
-        return Status.ok
+        return run(err) { () throws(SocketError) in
+            try o.socket.recv(into: range, flags: MessageFlags(rawValue: flags))
+        } then: { n in
+            guard let n else { return wouldBlock(err, op, o.socket) }
+            received.pointee = n
+            return Status.ok
+        }
     }
 }
 
@@ -189,12 +187,13 @@ public func sag_socket_send(_ s: OpaquePointer?, _ buf: UnsafePointer<UInt8>?, _
     return withSocket(s, err, op) { o in
         guard let sent else { return invalid(err, op, "sent is NULL") }
         guard let range = bufferRange(buf, start, count) else { return invalid(err, op, "bad buffer range") }
-        var n: Int? = 0
-        let status = run(err) { () throws(SocketError) in n = try o.socket.send(range, flags: MessageFlags(rawValue: flags)) }
-        guard status == Status.ok else { return status }
-        guard let count = n else { return wouldBlock(err, op, o.socket) }
-        sent.pointee = count
-        return Status.ok
+        return run(err) { () throws(SocketError) in
+            try o.socket.send(range, flags: MessageFlags(rawValue: flags))
+        } then: { n in
+            guard let n else { return wouldBlock(err, op, o.socket) }
+            sent.pointee = n
+            return Status.ok
+        }
     }
 }
 
@@ -210,12 +209,13 @@ public func sag_socket_sendto(_ s: OpaquePointer?, _ buf: UnsafePointer<UInt8>?,
         guard let sent else { return invalid(err, op, "sent is NULL") }
         guard let range = bufferRange(buf, start, count) else { return invalid(err, op, "bad buffer range") }
         let address = dest.address.withLock { $0 }
-        var n: Int? = 0
-        let status = run(err) { () throws(SocketError) in n = try o.socket.sendto(range, flags: MessageFlags(rawValue: flags), to: address) }
-        guard status == Status.ok else { return status }
-        guard let c = n else { return wouldBlock(err, op, o.socket) }
-        sent.pointee = c
-        return Status.ok
+        return run(err) { () throws(SocketError) in
+            try o.socket.sendto(range, flags: MessageFlags(rawValue: flags), to: address)
+        } then: { n in
+            guard let n else { return wouldBlock(err, op, o.socket) }
+            sent.pointee = n
+            return Status.ok
+        }
     }
 }
 
@@ -230,14 +230,15 @@ public func sag_socket_recvfrom(_ s: OpaquePointer?, _ buf: UnsafeMutablePointer
         }
         guard let received else { return invalid(err, op, "received is NULL") }
         guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
-        var n: Int? = 0
         var address = SocketAddress()
-        let status = run(err) { () throws(SocketError) in n = try o.socket.recvfrom(into: range, flags: MessageFlags(rawValue: flags), from: &address) }
-        guard status == Status.ok else { return status }
-        guard let c = n else { return wouldBlock(err, op, o.socket) }
-        sender.address.withLock { $0 = address }
-        received.pointee = c
-        return Status.ok
+        return run(err) { () throws(SocketError) in
+            try o.socket.recvfrom(into: range, flags: MessageFlags(rawValue: flags), from: &address)
+        } then: { n in
+            guard let n else { return wouldBlock(err, op, o.socket) }
+            sender.address.withLock { $0 = address }
+            received.pointee = n
+            return Status.ok
+        }
     }
 }
 
@@ -287,10 +288,9 @@ private func deliverInfo(_ address: SocketAddress?, _ out: UnsafeMutablePointer<
 public func sag_socket_get_info(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
     return withSocket(s, err, "socket-info") { o in
         guard let out else { return invalid(err, "socket-info", "out is NULL") }
-        var a: SocketAddress? = nil
-        let status = run(err) { () throws(SocketError) in a = try o.socket.localAddress() }
-        guard status == Status.ok else { return status }
-        return deliverInfo(a, out, err, "socket-info")
+        return run(err) { () throws(SocketError) in try o.socket.localAddress() } then: {
+            deliverInfo($0, out, err, "socket-info")
+        }
     }
 }
 
@@ -298,10 +298,9 @@ public func sag_socket_get_info(_ s: OpaquePointer?, _ out: UnsafeMutablePointer
 public func sag_socket_get_peer(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
     return withSocket(s, err, "socket-peer") { o in
         guard let out else { return invalid(err, "socket-peer", "out is NULL") }
-        var a: SocketAddress? = nil
-        let status = run(err) { () throws(SocketError) in a = try o.socket.peerAddress() }
-        guard status == Status.ok else { return status }
-        return deliverInfo(a, out, err, "socket-peer")
+        return run(err) { () throws(SocketError) in try o.socket.peerAddress() } then: {
+            deliverInfo($0, out, err, "socket-peer")
+        }
     }
 }
 
@@ -311,13 +310,10 @@ public func sag_socket_get_peer(_ s: OpaquePointer?, _ out: UnsafeMutablePointer
 public func sag_make_socket(_ family: Int32, _ socktype: Int32, _ proto: Int32, _ out: SocketOut?,
                             _ err: OpaquePointer?) -> Int32 {
     guard let out else { return invalid(err, "make-socket", "out is NULL") }
-    var made: Socket? = nil
-    let status = run(err) { () throws(SocketError) in
-        made = try Socket(family: AddressFamily(rawValue: family), type: SocketType(rawValue: socktype),
-                          protocol: SocketProtocol(rawValue: proto))
-    }
-    guard status == Status.ok, let s = made else { return status }
-    return deliver(s, out, err, "make-socket")
+    return run(err) { () throws(SocketError) in
+        try Socket(family: AddressFamily(rawValue: family), type: SocketType(rawValue: socktype),
+                   protocol: SocketProtocol(rawValue: proto))
+    } then: { deliver($0, out, err, "make-socket") }
 }
 
 @c @implementation
@@ -326,10 +322,7 @@ public func sag_create_socket(_ ai: OpaquePointer?, _ out: SocketOut?, _ err: Op
         return misuse(err, "create-socket", "addrinfo")
     }
     guard let out else { return invalid(err, "create-socket", "out is NULL") }
-    var made: Socket? = nil
-    let status = run(err) { () throws(SocketError) in made = try Socket(a.entry) }
-    guard status == Status.ok, let s = made else { return status }
-    return deliver(s, out, err, "create-socket")
+    return run(err) { () throws(SocketError) in try Socket(a.entry) } then: { deliver($0, out, err, "create-socket") }
 }
 
 private func addressArgument(_ ai: OpaquePointer?) -> SocketAddress?? {
@@ -343,12 +336,11 @@ public func sag_socket_connect(_ s: OpaquePointer?, _ ai: OpaquePointer?, _ time
     return withSocket(s, err, op) { o in
         guard let arg = addressArgument(ai) else { return misuse(err, op, "addrinfo") }
         guard let address = arg else { return invalid(err, op, "the addrinfo has no address") }
-        var done = true
-        let status = run(err) { () throws(SocketError) in
-            done = try o.socket.connect(to: address, timeoutMicros: timeout < 0 ? nil : timeout)
+        return run(err) { () throws(SocketError) in
+            try o.socket.connect(to: address, timeoutMicros: timeout < 0 ? nil : timeout)
+        } then: { connected in
+            connected ? Status.ok : wouldBlock(err, op, o.socket)
         }
-        guard status == Status.ok else { return status }
-        return done ? Status.ok : wouldBlock(err, op, o.socket)
     }
 }
 

@@ -135,8 +135,6 @@ public final class SocketPort: Sendable {
     public let direction: Direction
     /// Whether closing the port closes the socket (socket-port's close?).
     public let closesSocket: Bool
-    /// A value of the caller's own (the C layer stores the port's handle here).
-    public let tag = Atomic<UInt>(0)
 
     let buffers: PortBuffers
     private let closedFlag = Atomic<Bool>(false)

@@ -45,20 +45,26 @@ import Glibc
 import Synchronization
 
 public final class SocketSelector: Sendable {
-    /// A socket handed back by a wait or a clear, with the tag it was added
-    /// with; `timedOut` when its own timeout passed before it became readable.
+    /// A socket handed back by a wait or a clear, with the tag and handle it
+    /// was added with; `timedOut` when its own timeout passed before it
+    /// became readable.
     public struct Entry: Sendable {
         public let socket: Socket
         public let tag: Int64
+        /// The embedder's handle of the socket, as given to add (0 if none).
+        public let handle: UInt
         public let timedOut: Bool
     }
 
     private struct Registered {
         let socket: Socket
         let tag: Int64
+        let handle: UInt
         /// Monotonic nanoseconds; Int64.max for none.
         let deadline: Int64
         let generation: UInt32
+
+        func entry(timedOut: Bool) -> Entry { Entry(socket: socket, tag: tag, handle: handle, timedOut: timedOut) }
     }
 
     private struct State {
@@ -160,11 +166,14 @@ public final class SocketSelector: Sendable {
     /// socket-selector-add!: waits for `s` to become readable in the waits
     /// to come (and in the one under way, at once). `timeoutMicros` >= 0 is
     /// the socket's own timeout, counted from now; negative means none.
-    /// Adding a socket the selector already holds keeps the entry as it was
-    /// (its tag and timeout too); a closed socket is not added. Throws
-    /// `.closed` when the selector is closed; a socket failure when output
-    /// the socket's ports held back cannot be sent.
-    public func add(_ s: Socket, timeoutMicros: Int64 = -1, tag: Int64 = 0) throws(SocketError) {
+    /// `tag` is the caller's datum; `handle`, an embedder's handle of the
+    /// socket (the C layer's), handed back with the entry so that a wait
+    /// needs no look-up to name the socket. Adding a socket the selector
+    /// already holds keeps the entry as it was (its tag and timeout too); a
+    /// closed socket is not added. Throws `.closed` when the selector is
+    /// closed; a socket failure when output the socket's ports held back
+    /// cannot be sent.
+    public func add(_ s: Socket, timeoutMicros: Int64 = -1, tag: Int64 = 0, handle: UInt = 0) throws(SocketError) {
         let op: StaticString = "socket-selector-add!"
         if closedFlag.load(ordering: .acquiring) { throw closedError(op) }
         if s.isClosed { return }
@@ -197,7 +206,8 @@ public final class SocketSelector: Sendable {
             }
             s.register(wake)
             entered = true
-            st.slots[Int(slot)] = Registered(socket: s, tag: tag, deadline: deadline, generation: st.generation)
+            st.slots[Int(slot)] = Registered(socket: s, tag: tag, handle: handle, deadline: deadline,
+                                              generation: st.generation)
             Self.setByFD(&st, fd, slot)
             st.live += 1
             if deadline != .max {
@@ -290,7 +300,7 @@ public final class SocketSelector: Sendable {
             guard isLive(st, top), let r = st.slots[Int(top.slot)] else { continue }
             remove(&st, Int(top.slot), r, disarmed: false)
             if !r.socket.isClosed {
-                each(Entry(socket: r.socket, tag: r.tag, timedOut: true))
+                each(r.entry(timedOut: true))
                 taken += 1
             }
         }
@@ -404,7 +414,7 @@ public final class SocketSelector: Sendable {
                 remove(&st, slot, r, disarmed: true)
             } else if count < capacity {
                 remove(&st, slot, r, disarmed: true)
-                each(Entry(socket: r.socket, tag: r.tag, timedOut: false))
+                each(r.entry(timedOut: false))
                 count += 1
             } else {
                 // No room: arm it again, the next wait reports it.
@@ -481,7 +491,7 @@ public final class SocketSelector: Sendable {
             for i in st.slots.indices where n < capacity {
                 guard let r = st.slots[i] else { continue }
                 remove(&st, i, r, disarmed: false)
-                each(Entry(socket: r.socket, tag: r.tag, timedOut: false))
+                each(r.entry(timedOut: false))
                 n += 1
             }
             if st.timers.count > 2 * st.timed { compactTimers(&st) }

@@ -19,8 +19,6 @@ public final class Socket: Sendable {
     /// socket-node and socket-service: what a client or server socket was made with.
     public let node: String?
     public let service: String?
-    /// A value of the caller's own (the C layer stores the socket's handle here).
-    public let tag = Atomic<UInt>(0)
 
     let fd: Int32
     /// Bit 0: closed. The rest: twice the number of operations inside.

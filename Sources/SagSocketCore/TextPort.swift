@@ -19,8 +19,6 @@ public final class TextPort: Sendable {
     public let codec: Codec
     public let eolStyle: EOLStyle
     public let errorMode: ErrorMode
-    /// A value of the caller's own (the C layer stores the port's handle here).
-    public let tag = Atomic<UInt>(0)
     private let closedFlag = Atomic<Bool>(false)
 
     /// transcoded-port: the binary port is closed to direct use from now on
@@ -42,7 +40,7 @@ public final class TextPort: Sendable {
         try binary.check(op, reading: reading, direct: false)
     }
 
-    private func closedError(_ op: StaticString) -> SocketError {
+    func closedError(_ op: StaticString) -> SocketError {
         .closed(op, "port is closed", socket: binary.socket, port: self)
     }
 
@@ -67,6 +65,21 @@ public final class TextPort: Sendable {
             if closedFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
             try binary.closeUnderneath()
         }
+    }
+
+    /// shutdown-port, shutdown-input-port (SHUT_RD), shutdown-output-port
+    /// (SHUT_WR, after flushing): shuts the binary port under it down
+    /// (failures name that port).
+    public func shutdown(_ how: ShutdownDirection) throws(SocketError) {
+        if isClosed { throw closedError("shutdown-port") }
+        try binary.shutdown(how)
+    }
+
+    /// port-ready?: whether a read would not block, as the binary port under
+    /// it sees it (failures name that port).
+    public func isReady() throws(SocketError) -> Bool {
+        if isClosed { throw closedError("port-ready?") }
+        return try binary.isReady()
     }
 
     /// flush-output-port
