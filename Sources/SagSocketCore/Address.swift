@@ -3,7 +3,8 @@
 
 import Glibc
 
-/// A socket address (sockaddr_storage and its length).
+/// A socket address: a sockaddr_storage and its length, as bind(2),
+/// connect(2), accept(2) and getaddrinfo(3) give and take them.
 public struct SocketAddress: Sendable {
     var storage: sockaddr_storage
     var length: socklen_t
@@ -41,7 +42,7 @@ public struct SocketAddress: Sendable {
     /// The address family (`.unspecified` when empty).
     public var family: AddressFamily { length == 0 ? .unspecified : AddressFamily(rawValue: Int32(storage.ss_family)) }
 
-    /// The port of an IPv4/IPv6 address.
+    /// The port of an IPv4/IPv6 address (sockaddr-port); nil for others.
     public var port: Int? {
         withUnsafeBytes(of: storage) { raw -> Int? in
             switch family {
@@ -51,7 +52,8 @@ public struct SocketAddress: Sendable {
         }
     }
 
-    /// The IP address of an IPv4/IPv6 address.
+    /// The IP address of an IPv4/IPv6 address (sockaddr-ip-address); nil
+    /// for others.
     public var ipAddress: IPAddress? {
         withUnsafeBytes(of: storage) { raw -> IPAddress? in
             switch family {
@@ -75,8 +77,10 @@ public struct SocketAddress: Sendable {
 
 /// An IPv4 (4 bytes) or IPv6 (16 bytes) address, in network order.
 public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
+    /// ip-address->bytevector: the 4 or 16 bytes.
     public let bytes: [UInt8]
 
+    /// An address of 4 (IPv4) or 16 (IPv6) bytes; nil for another length.
     public init?(bytes: [UInt8]) {
         guard bytes.count == 4 || bytes.count == 16 else { return nil }
         self.bytes = bytes
@@ -86,6 +90,8 @@ public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
     public var isV6: Bool { bytes.count == 16 }
 
     /// ip-address->string: "127.0.0.1", "::1", ...
+    ///
+    /// The corresponding C call is `inet_ntop(3)`.
     public var description: String {
         bytes.withUnsafeBytes { raw in
             Sys.inetNtop((isV6 ? AddressFamily.inet6 : .inet).rawValue, raw.baseAddress!) ?? "?"
@@ -94,17 +100,22 @@ public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension SocketAddress {
-    /// The host's name from getnameinfo(3) ("localhost" for 127.0.0.1 on
-    /// most systems), or the numeric address when the lookup finds none or
-    /// fails. It may ask the resolver (and so DNS, for a remote address):
-    /// call it only when the name is wanted.
+    /// The host's name ("localhost" for 127.0.0.1 on most systems), or the
+    /// numeric address when the lookup finds none or fails; nil for an
+    /// address that is not IPv4/IPv6. It may ask the resolver (and so DNS,
+    /// for a remote address): call it only when the name is wanted.
+    ///
+    /// The corresponding C call is `getnameinfo(3)`.
     public func lookUpHostName() -> String? {
         guard let ip = ipAddress else { return nil }
         return withSockaddr { Sys.hostName($0, $1) } ?? ip.description
     }
 
     /// Sagittarius's label of an address: "host(ip):port", e.g.
-    /// "localhost(127.0.0.1):5000" (socket-name). Looks the name up.
+    /// "localhost(127.0.0.1):5000" (socket-name); nil for an address that
+    /// is not IPv4/IPv6.
+    ///
+    /// The corresponding C call is `getnameinfo(3)`.
     public func label() -> String? {
         guard let ip = ipAddress, let port else { return nil }
         return "\(lookUpHostName() ?? ip.description)(\(ip)):\(port)"
@@ -113,10 +124,14 @@ extension SocketAddress {
 
 /// A socket's own or peer address (socket-info).
 public struct SocketInfo: Sendable {
+    /// The address.
     public let address: SocketAddress
+    /// socket-info-ip-address.
     public let ipAddress: IPAddress
+    /// socket-info-port.
     public let port: Int
 
+    /// The socket-info of an IPv4/IPv6 address; nil for others.
     public init?(_ address: SocketAddress) {
         guard let ip = address.ipAddress, let port = address.port else { return nil }
         self.address = address
@@ -125,20 +140,29 @@ public struct SocketInfo: Sendable {
     }
 
     /// socket-info-hostname: the host's name, or the numeric address when
-    /// there is none; looked up (getnameinfo(3)) at each call, so callers
-    /// that keep it should cache it.
+    /// there is none; looked up at each call, so callers that keep it
+    /// should cache it.
+    ///
+    /// The corresponding C call is `getnameinfo(3)`.
     public func lookUpHostName() -> String { address.lookUpHostName() ?? ipAddress.description }
 }
 
 /// One entry of a getaddrinfo chain (or a hint, or an empty addrinfo).
 public struct AddrInfo: Sendable {
+    /// ai_family.
     public var family: AddressFamily
+    /// ai_socktype.
     public var socketType: SocketType
+    /// ai_flags.
     public var flags: AddressInfoFlags
+    /// ai_protocol.
     public var socketProtocol: SocketProtocol
+    /// ai_addr (addrinfo-sockaddr); nil for a hint.
     public var address: SocketAddress?
+    /// ai_canonname, with AI_CANONNAME.
     public var canonicalName: String?
 
+    /// make-addrinfo, make-hint-addrinfo: an entry with these fields.
     public init(family: AddressFamily = .unspecified, type: SocketType = .unspecified, flags: AddressInfoFlags = [],
                 protocol: SocketProtocol = .default, address: SocketAddress? = nil) {
         self.family = family
@@ -149,7 +173,18 @@ public struct AddrInfo: Sendable {
         self.canonicalName = nil
     }
 
-    /// get-addrinfo: getaddrinfo(3), the whole chain in order.
+    /// get-addrinfo: the addresses of `node` and `service`.
+    ///
+    /// - Parameters:
+    ///   - node: The host (name or numeric); nil for #f.
+    ///   - service: The service (name or port); nil for #f.
+    ///   - hints: The family, socket type, flags and protocol wanted.
+    ///   - operation: The operation failures name.
+    /// - Returns: The whole chain, in order.
+    /// - Throws: `.hostNotFound` with the resolver's code (and its errno for
+    ///   EAI_SYSTEM); `.invalidArgument` when both are nil.
+    ///
+    /// The corresponding C call is `getaddrinfo(3)`.
     public static func resolve(node: String?, service: String?, hints: AddrInfo?,
                                operation: StaticString = "get-addrinfo") throws(SocketError) -> [AddrInfo] {
         guard node != nil || service != nil else {

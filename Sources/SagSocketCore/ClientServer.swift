@@ -4,9 +4,23 @@
 import Glibc
 
 extension Socket {
-    /// make-client-socket: resolves node/service and tries every address in
-    /// order until one connects. Resolution failure, or no address
-    /// connecting, throws `.hostNotFound` with node and service.
+    /// make-client-socket: resolves `node` and `service` and connects to
+    /// each address in turn until one accepts.
+    ///
+    /// - Parameters:
+    ///   - node: The host (name or numeric); nil for #f.
+    ///   - service: The service (name or port); nil for #f.
+    ///   - family: The hint's family (`.inet` by default).
+    ///   - type: The hint's socket type (`.stream` by default).
+    ///   - flags: The hint's flags (`.v4Mapped` by default; not `.passive`).
+    ///   - protocol: The hint's protocol.
+    /// - Returns: A connected socket.
+    /// - Throws: `.hostNotFound` with node and service when resolution
+    ///   fails or no address connects (the last errno); `.invalidArgument`
+    ///   for `.passive`.
+    ///
+    /// The corresponding C calls are `getaddrinfo(3)`, `socket(2)` and
+    /// `connect(2)`.
     public static func client(node: String?, service: String?, family: AddressFamily = .inet,
                               type: SocketType = .stream, flags: AddressInfoFlags = .v4Mapped,
                               protocol: SocketProtocol = .default) throws(SocketError) -> Socket {
@@ -37,8 +51,21 @@ extension Socket {
                             node: node, service: service, errno: lastErrno)
     }
 
-    /// make-server-socket: binds (SO_REUSEADDR, SO_REUSEPORT) the first
-    /// passive address that works and, for stream sockets, listens.
+    /// make-server-socket: binds the first passive address that works
+    /// (with SO_REUSEADDR, and SO_REUSEPORT where there is one) and, for
+    /// stream sockets, listens.
+    ///
+    /// - Parameters:
+    ///   - service: The service (name or port; "0": any free port).
+    ///   - family: The hint's family (`.inet` by default).
+    ///   - type: The socket type (`.stream` by default).
+    ///   - protocol: The protocol.
+    /// - Returns: A bound (and listening) socket.
+    /// - Throws: `.hostNotFound` with the service when no address can be
+    ///   bound (the last errno).
+    ///
+    /// The corresponding C calls are `getaddrinfo(3)` (AI_PASSIVE),
+    /// `socket(2)`, `setsockopt(2)`, `bind(2)` and `listen(2)`.
     public static func server(service: String?, family: AddressFamily = .inet, type: SocketType = .stream,
                               protocol: SocketProtocol = .default) throws(SocketError) -> Socket {
         let sockets = try servers(service: service, family: family, type: type, protocol: `protocol`,
@@ -47,7 +74,21 @@ extension Socket {
     }
 
     /// make-server-socket*: one listening socket per passive address (IPv6
-    /// ones with IPV6_V6ONLY); with service "0" all share the first one's port.
+    /// ones with IPV6_V6ONLY); with service "0" all share the first one's
+    /// port.
+    ///
+    /// - Parameters:
+    ///   - service: The service (name or port; "0": any free port).
+    ///   - family: The hint's family (`.unspecified`: every family).
+    ///   - type: The socket type (`.stream` by default).
+    ///   - protocol: The protocol.
+    ///   - limit: The most sockets to make.
+    ///   - v6only: Whether IPv6 sockets get IPV6_V6ONLY.
+    ///   - operation: The operation failures name.
+    /// - Returns: The sockets, at least one.
+    /// - Throws: As server(service:family:type:protocol:).
+    ///
+    /// The corresponding C calls are those of server(service:family:type:protocol:).
     public static func servers(service: String?, family: AddressFamily = .unspecified,
                                type: SocketType = .stream, protocol: SocketProtocol = .default,
                                limit: Int = Int.max, v6only: Bool = true,

@@ -11,13 +11,18 @@
 import Glibc
 import Synchronization
 
+/// A socket: one descriptor, close-on-exec and in O_NONBLOCK mode, owned
+/// until close() (or the last reference) releases it.
 public final class Socket: Sendable {
-    /// What the socket was made with.
+    /// The address family the socket was made with (socket(2)'s `domain`).
     public let family: AddressFamily
+    /// The socket type it was made with (socket(2)'s `type`).
     public let socketType: SocketType
+    /// The protocol it was made with (socket(2)'s `protocol`).
     public let socketProtocol: SocketProtocol
-    /// socket-node and socket-service: what a client or server socket was made with.
+    /// socket-node: the node a client socket was made for (nil otherwise).
     public let node: String?
+    /// socket-service: the service a client or server socket was made for.
     public let service: String?
 
     let fd: Int32
@@ -57,7 +62,18 @@ public final class Socket: Sendable {
         self.service = service
     }
 
-    /// make-socket: socket(2), close-on-exec. Later sends never raise SIGPIPE.
+    /// make-socket: a new socket, close-on-exec and non-blocking underneath.
+    /// Its sends never raise SIGPIPE.
+    ///
+    /// - Parameters:
+    ///   - family: The address family (`.inet`, `.inet6`, ...).
+    ///   - type: The socket type (`.stream`, `.datagram`, ...).
+    ///   - protocol: The protocol; `.default` lets the OS choose.
+    ///   - node: What socket-node answers (make-client-socket's node).
+    ///   - service: What socket-service answers.
+    /// - Throws: `.socket` with the errno (EMFILE, EAFNOSUPPORT, ...).
+    ///
+    /// The corresponding C call is `socket(2)` with SOCK_CLOEXEC | SOCK_NONBLOCK.
     public convenience init(family: AddressFamily, type: SocketType, protocol: SocketProtocol = .default,
                             node: String? = nil, service: String? = nil) throws(SocketError) {
         switch Sys.socket(family.rawValue, type.rawValue, `protocol`.rawValue) {
@@ -69,7 +85,13 @@ public final class Socket: Sendable {
         }
     }
 
-    /// create-socket: make-socket from an addrinfo's family, socket type and protocol.
+    /// create-socket: a new socket with an addrinfo's family, socket type and
+    /// protocol, as init(family:type:protocol:) makes it.
+    ///
+    /// - Parameter ai: An entry of AddrInfo.resolve (or a hint).
+    /// - Throws: `.socket` with the errno.
+    ///
+    /// The corresponding C call is `socket(2)`.
     public convenience init(_ ai: AddrInfo) throws(SocketError) {
         try self.init(family: ai.family, type: ai.socketType, protocol: ai.socketProtocol)
     }
@@ -151,7 +173,11 @@ public final class Socket: Sendable {
     // MARK: - Closing and interrupting
 
     /// socket-close: wakes every call waiting on the socket and releases the
-    /// descriptor once the last of them has left. Idempotent.
+    /// descriptor once the last of them has left. Idempotent; later
+    /// operations throw `.closed`.
+    ///
+    /// The corresponding C call is `close(2)` (never retried), and a write(2)
+    /// to the eventfd of each thread waiting on the socket.
     public func close() {
         let old = state.bitwiseOr(1, ordering: .acquiringAndReleasing).oldValue
         if old & 1 != 0 { return }
@@ -162,10 +188,16 @@ public final class Socket: Sendable {
         }
     }
 
-    /// socket-closed?
+    /// socket-closed?: whether close() has been called.
     public var isClosed: Bool { state.load(ordering: .acquiring) & 1 != 0 }
 
-    /// Wakes the calls blocked on this socket now; they throw `.interrupted`.
+    /// thread-interrupt! of the threads blocked on this socket: the calls
+    /// waiting on it now throw `.interrupted` (accept, the selects) at once;
+    /// calls that start later are not affected.
+    ///
+    /// - Throws: `.closed` on a closed socket.
+    ///
+    /// The corresponding C call is a write(2) to each waiting thread's eventfd.
     public func interrupt() throws(SocketError) {
         if isClosed { throw record(closedError("socket-interrupt!")) }
         epoch.add(1, ordering: .acquiringAndReleasing)
@@ -174,13 +206,17 @@ public final class Socket: Sendable {
 
     // MARK: - Accessors
 
-    /// socket-fd. The descriptor is in O_NONBLOCK mode; the socket owns it.
+    /// socket-fd: the descriptor, in O_NONBLOCK mode. The socket owns it: do
+    /// not close it.
+    ///
+    /// - Throws: `.closed` on a closed socket.
     public func fileDescriptor() throws(SocketError) -> Int32 {
         if state.load(ordering: .acquiring) & 1 != 0 { throw record(closedError("socket-fd")) }
         return fd
     }
 
-    /// socket-last-error / socket-error-message: the last failure on this socket.
+    /// socket-last-error, socket-error-message: the last failure of an
+    /// operation on this socket, nil if none.
     public var lastError: SocketError? {
         failure.withLock { e in e?.with(socket: self) }
     }

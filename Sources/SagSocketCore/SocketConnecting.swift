@@ -7,9 +7,19 @@ import Synchronization
 extension Socket {
     // MARK: - Connecting, binding, listening
 
-    /// socket-connect!: connect(2), waiting at most `timeoutMicros` (nil: no
-    /// limit of ours). Returns false when a non-blocking socket's connection
-    /// is still in progress. Stream sockets get TCP_NODELAY.
+    /// socket-connect!: connects to `address`, waiting for the connection to
+    /// be made unless the socket is non-blocking. TCP sockets get TCP_NODELAY.
+    ///
+    /// - Parameters:
+    ///   - address: Where to connect (an addrinfo's address).
+    ///   - timeoutMicros: How long to wait at most; nil: no limit of ours.
+    /// - Returns: true when connected; false when a non-blocking socket's
+    ///   connection is still under way.
+    /// - Throws: `.connection` with the errno (SO_ERROR's after a wait,
+    ///   ETIMEDOUT when the time passes); `.interrupted`; `.closed`.
+    ///
+    /// The corresponding C call is `connect(2)`, then `ppoll(2)` for POLLOUT
+    /// and `getsockopt(2)` of SO_ERROR.
     @discardableResult
     public func connect(to address: SocketAddress, timeoutMicros: Int64? = nil) throws(SocketError) -> Bool {
         let op: StaticString = "socket-connect!"
@@ -58,7 +68,13 @@ extension Socket {
         throw SocketError.connection(op, "cannot connect", errno: soError != 0 ? soError : ECONNREFUSED, socket: self)
     }
 
-    /// socket-bind!: bind(2).
+    /// socket-bind!: binds the socket to `address`; socket-name then names
+    /// the address bound (an ephemeral port resolved).
+    ///
+    /// - Parameter address: The local address (an addrinfo's address).
+    /// - Throws: `.socket` with the errno (EADDRINUSE, ...); `.closed`.
+    ///
+    /// The corresponding C call is `bind(2)`, then `getsockname(2)`.
     public func bind(to address: SocketAddress) throws(SocketError) {
         try withDescriptor("socket-bind!") { fd throws(SocketError) in
             if case .failed(let e) = address.withSockaddr({ Sys.bind(fd, $0, $1) }) {
@@ -70,7 +86,12 @@ extension Socket {
         }
     }
 
-    /// socket-listen!: listen(2).
+    /// socket-listen!: makes the socket accept connections.
+    ///
+    /// - Parameter backlog: The length of the queue of pending connections.
+    /// - Throws: `.socket` with the errno; `.closed`.
+    ///
+    /// The corresponding C call is `listen(2)`.
     public func listen(backlog: Int32) throws(SocketError) {
         try withDescriptor("socket-listen!") { fd throws(SocketError) in
             if case .failed(let e) = Sys.listen(fd, backlog) {
@@ -88,10 +109,19 @@ extension Socket {
 
     // MARK: - Accepting
 
-    /// socket-accept: a new connected socket (TCP_NODELAY on), or nil when a
-    /// non-blocking socket has no pending connection. Throws `.interrupted`
-    /// when interrupted or closed while waiting, `.readTimeout` when the read
-    /// timeout passes.
+    /// socket-accept: the next connection, waiting for one unless the socket
+    /// is non-blocking. ECONNABORTED and EPROTO (a connection that went
+    /// before it was accepted) are passed over.
+    ///
+    /// - Returns: A new connected socket (TCP_NODELAY on), close-on-exec and
+    ///   non-blocking underneath; nil when a non-blocking socket has no
+    ///   pending connection.
+    /// - Throws: `.interrupted` when interrupted or closed while waiting;
+    ///   `.readTimeout` when the read timeout passes; `.socket` with the
+    ///   errno (EMFILE, ENFILE, ...).
+    ///
+    /// The corresponding C call is `accept4(2)` with SOCK_CLOEXEC |
+    /// SOCK_NONBLOCK, and `ppoll(2)` to wait.
     public func accept() throws(SocketError) -> Socket? {
         let op: StaticString = "socket-accept"
         return try withDescriptor(op) { fd throws(SocketError) -> Socket? in
@@ -130,8 +160,14 @@ extension Socket {
 
     // MARK: - Shutdown
 
-    /// socket-shutdown: SHUT_RD, SHUT_WR or SHUT_RDWR. A no-op on a closed or
-    /// unconnected socket.
+    /// socket-shutdown: ends one or both directions of the connection. A
+    /// no-op on a closed or unconnected socket.
+    ///
+    /// - Parameter how: `.read`, `.write` or `.readWrite`.
+    /// - Throws: `.invalidArgument` for any other direction; `.socket` with
+    ///   the errno.
+    ///
+    /// The corresponding C call is `shutdown(2)`.
     public func shutdown(_ how: ShutdownDirection) throws(SocketError) {
         let op: StaticString = "socket-shutdown"
         guard how.isValid else {

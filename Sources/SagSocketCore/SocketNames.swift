@@ -8,8 +8,10 @@ extension Socket {
     /// socket-name: the address the socket was connected to (the peer's,
     /// for an accepted socket) or bound to, as Sagittarius prints it:
     /// "host(ip):port", e.g. "localhost(127.0.0.1):5000"; nil when none.
-    /// The host name is looked up (getnameinfo(3)) on the first call, outside
-    /// any lock, and kept.
+    /// The host name is looked up on the first call, outside any lock, and
+    /// kept.
+    ///
+    /// The corresponding C call is `getnameinfo(3)` (it may ask the resolver).
     public var name: String? {
         let (address, label) = named.withLock { $0 }
         if let label { return label }
@@ -33,14 +35,24 @@ extension Socket {
 
     // MARK: - Addresses
 
-    /// getsockname(2) (socket-info's address), nil when there is none.
+    /// socket-info's address: the socket's own address.
+    ///
+    /// - Returns: The address; nil when there is none.
+    /// - Throws: `.closed` on a closed socket.
+    ///
+    /// The corresponding C call is `getsockname(2)`.
     public func localAddress() throws(SocketError) -> SocketAddress? {
         try withDescriptor("socket-info") { fd in
             SocketAddress.capture { a, l in if case .ok = Sys.getsockname(fd, a, l) { return true } else { return false } }
         }
     }
 
-    /// getpeername(2) (socket-peer's address), nil when not connected.
+    /// socket-peer's address: the address of the other end.
+    ///
+    /// - Returns: The address; nil when the socket is not connected.
+    /// - Throws: `.closed` on a closed socket.
+    ///
+    /// The corresponding C call is `getpeername(2)`.
     public func peerAddress() throws(SocketError) -> SocketAddress? {
         try withDescriptor("socket-peer") { fd in
             SocketAddress.capture { a, l in if case .ok = Sys.getpeername(fd, a, l) { return true } else { return false } }

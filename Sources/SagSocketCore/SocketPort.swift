@@ -21,8 +21,12 @@
 import Glibc
 import Synchronization
 
-/// A binary socket port: input, output or both.
+/// A binary socket port: input, output or both. Its reads and writes are
+/// recv(2) and send(2) on the socket, through the buffers it shares with
+/// every other port over the socket.
 public final class SocketPort: Sendable {
+    /// What a port does: reads (socket-input-port), writes
+    /// (socket-output-port) or both (socket-port).
     public enum Direction: Sendable { case input, output, both }
 
     /// R6RS buffer modes, for output.
@@ -44,7 +48,9 @@ public final class SocketPort: Sendable {
         case full = 1
     }
 
+    /// The socket the port reads and writes.
     public let socket: Socket
+    /// Whether the port reads, writes or both.
     public let direction: Direction
     /// Whether closing the port closes the socket (socket-port's close?).
     public let closesSocket: Bool
@@ -57,8 +63,14 @@ public final class SocketPort: Sendable {
     /// (the textual port names itself in the failures that pass through it).
     let transcoded = Atomic<Bool>(false)
 
-    /// socket-port (direction .both), socket-input-port (.input),
-    /// socket-output-port (.output).
+    /// socket-port, socket-input-port, socket-output-port: a port over
+    /// `socket`, in buffer mode none and read mode once.
+    ///
+    /// - Parameters:
+    ///   - socket: The socket.
+    ///   - direction: `.both` (socket-port), `.input` or `.output`.
+    ///   - closesSocket: Whether close() closes the socket too (socket-port's
+    ///     close? argument).
     public init(_ socket: Socket, direction: Direction = .both, closesSocket: Bool = true) {
         self.socket = socket
         self.direction = direction
@@ -66,6 +78,7 @@ public final class SocketPort: Sendable {
         self.buffers = socket.portBuffers
     }
 
+    /// Whether close() has been called.
     public var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
 
     /// Whether transcoded-port took this port over (it is closed to direct use).
@@ -78,16 +91,29 @@ public final class SocketPort: Sendable {
         BufferMode(rawValue: bufferModeValue.load(ordering: .relaxed)) ?? .none
     }
 
+    /// Sets the buffer mode; output held under the old mode is sent when
+    /// the new one is `.none`.
+    ///
+    /// - Parameter mode: `.none`, `.line` or `.block`.
+    /// - Throws: `.closed`; `.invalidArgument` on an input port; the
+    ///   failures of a send (as `.ioWrite`).
+    ///
+    /// The corresponding C call is `send(2)` of what was held.
     public func setBufferMode(_ mode: BufferMode) throws(SocketError) {
         try check("set-port-buffer-mode!", reading: false, direct: false)
         bufferModeValue.store(mode.rawValue, ordering: .relaxed)
         if mode == .none { try flushOutput("set-port-buffer-mode!") }
     }
 
+    /// How bulk reads wait (`.once`, the default, or `.full`).
     public var readMode: ReadMode {
         ReadMode(rawValue: readModeValue.load(ordering: .relaxed)) ?? .once
     }
 
+    /// Sets how bulk reads wait.
+    ///
+    /// - Parameter mode: `.once` (read-once) or `.full` (R6RS).
+    /// - Throws: `.closed`; `.invalidArgument` on an output port.
     public func setReadMode(_ mode: ReadMode) throws(SocketError) {
         try check("set-port-read-mode!", reading: true, direct: false)
         readModeValue.store(mode.rawValue, ordering: .relaxed)
@@ -114,9 +140,14 @@ public final class SocketPort: Sendable {
     // MARK: - Closing
 
     /// close-port: flushes the output and, when `closesSocket`, closes the
-    /// socket. Idempotent.
-    /// A binary port taken over by transcoded-port is closed to direct use:
-    /// closing (or freeing) it does nothing; its textual port closes it.
+    /// socket. Idempotent. A binary port taken over by transcoded-port is
+    /// closed to direct use: closing it does nothing; its textual port
+    /// closes it.
+    ///
+    /// - Throws: the failure of the final send (as `.ioWrite`).
+    ///
+    /// The corresponding C calls are `send(2)` of what is held and, for a
+    /// port that owns its socket, `close(2)`.
     public func close() throws(SocketError) {
         if transcoded.load(ordering: .acquiring) { return }
         try closeUnderneath()
@@ -142,8 +173,15 @@ public final class SocketPort: Sendable {
         if let failure, failure.kind != .closed { throw failure }
     }
 
-    /// shutdown-port, shutdown-input-port (SHUT_RD), shutdown-output-port
-    /// (SHUT_WR, after flushing).
+    /// shutdown-port, shutdown-input-port, shutdown-output-port: ends one
+    /// or both directions of the socket's connection, sending held output
+    /// first unless only input ends.
+    ///
+    /// - Parameter how: `.read`, `.write` or `.readWrite`.
+    /// - Throws: `.closed`; `.invalidArgument` for another direction; the
+    ///   failures of the send or the shutdown (as `.ioWrite`).
+    ///
+    /// The corresponding C call is `shutdown(2)`.
     public func shutdown(_ how: ShutdownDirection) throws(SocketError) {
         let op: StaticString = "shutdown-port"
         if isClosed { throw closedError(op) }
@@ -153,8 +191,13 @@ public final class SocketPort: Sendable {
         do throws(SocketError) { try socket.shutdown(how) } catch { throw portError(error, reading: false, op) }
     }
 
-    /// port-ready?: true when a read would not block (data buffered or
-    /// arriving, or end of file). A failing poll raises &socket-port.
+    /// port-ready?: whether a read would not block (data buffered or
+    /// arriving, or end of file).
+    ///
+    /// - Throws: `.closed`; `.invalidArgument` on an output port; `.port`
+    ///   when the poll fails.
+    ///
+    /// The corresponding C call is `ppoll(2)` with a zero timeout.
     public func isReady() throws(SocketError) -> Bool {
         let op: StaticString = "port-ready?"
         try check(op, reading: true, direct: false)
@@ -228,19 +271,35 @@ public final class SocketPort: Sendable {
         }
     }
 
-    /// put-bytevector with start and count.
+    /// put-bytevector: writes `bytes` as the buffer mode says.
+    ///
+    /// - Parameter bytes: The bytes (a range of the caller's bytevector).
+    /// - Throws: `.closed`; `.invalidArgument` on an input port; the
+    ///   failures of a send as `.ioWrite` (with the count sent in `sent`).
+    ///
+    /// The corresponding C call is `send(2)`.
     public func put(_ bytes: UnsafeRawBufferPointer) throws(SocketError) {
         try check("put-bytevector", reading: false)
         try write(bytes, "put-bytevector")
     }
 
-    /// put-u8
+    /// put-u8: writes one byte as the buffer mode says.
+    ///
+    /// - Parameter byte: The byte.
+    /// - Throws: As put(_:).
+    ///
+    /// The corresponding C call is `send(2)`.
     public func put(byte: UInt8) throws(SocketError) {
         try check("put-u8", reading: false)
         try withUnsafeBytes(of: byte) { b throws(SocketError) in try write(b, "put-u8") }
     }
 
-    /// flush-output-port
+    /// flush-output-port: sends what the output buffer holds.
+    ///
+    /// - Throws: `.closed`; `.invalidArgument` on an input port; the
+    ///   failures of the send as `.ioWrite`.
+    ///
+    /// The corresponding C call is `send(2)`.
     public func flush() throws(SocketError) {
         try check("flush-output-port", reading: false, direct: false)
         try flushOutput("flush-output-port")
@@ -260,7 +319,14 @@ public final class SocketPort: Sendable {
         }
     }
 
-    /// get-u8 (nil at end of file).
+    /// get-u8: the next byte, consumed.
+    ///
+    /// - Returns: The byte; nil at end of file.
+    /// - Throws: `.closed`; `.invalidArgument` on an output port;
+    ///   `.readTimeout`; `.wouldBlock` on a non-blocking socket with nothing
+    ///   to read; the failures of a receive as `.ioRead`.
+    ///
+    /// The corresponding C call is `recv(2)` when nothing is buffered.
     public func getU8() throws(SocketError) -> UInt8? {
         try check("get-u8", reading: true)
         return try withInput("get-u8") { c throws(SocketError) -> UInt8? in
@@ -271,7 +337,12 @@ public final class SocketPort: Sendable {
         }
     }
 
-    /// lookahead-u8 (nil at end of file).
+    /// lookahead-u8: the next byte, left unread.
+    ///
+    /// - Returns: The byte; nil at end of file.
+    /// - Throws: As getU8().
+    ///
+    /// The corresponding C call is `recv(2)` when nothing is buffered.
     public func lookaheadU8() throws(SocketError) -> UInt8? {
         try check("lookahead-u8", reading: true)
         return try withInput("lookahead-u8") { c throws(SocketError) -> UInt8? in
@@ -279,12 +350,18 @@ public final class SocketPort: Sendable {
         }
     }
 
-    /// get-bytevector-n! (`all` true) and get-bytevector-some (`all`
-    /// false). get-bytevector-some, and get-bytevector-n in read mode once,
-    /// take what is buffered, or else what one read from the socket brings;
-    /// get-bytevector-n in read mode full waits until the buffer is full or
-    /// end of file. Returns the count; 0 for a non-empty buffer means end of
-    /// file.
+    /// get-bytevector-n! and get-bytevector-some. get-bytevector-some, and
+    /// get-bytevector-n in read mode once, take what is buffered, or else
+    /// what one read from the socket brings; get-bytevector-n in read mode
+    /// full waits until `buffer` is full or end of file.
+    ///
+    /// - Parameters:
+    ///   - buffer: Where the bytes go.
+    ///   - all: true for get-bytevector-n, false for get-bytevector-some.
+    /// - Returns: The count; 0 for a non-empty buffer means end of file.
+    /// - Throws: As getU8().
+    ///
+    /// The corresponding C call is `recv(2)`.
     public func read(into buffer: UnsafeMutableRawBufferPointer, all: Bool) throws(SocketError) -> Int {
         let op: StaticString = all ? "get-bytevector-n" : "get-bytevector-some"
         try check(op, reading: true)
@@ -307,8 +384,14 @@ public final class SocketPort: Sendable {
         }
     }
 
-    /// The binary get-line: the bytes up to LF, without it; nil at end of
-    /// file. The view stays valid until the next read on this socket's ports.
+    /// The binary get-line: the bytes up to a linefeed, without it.
+    ///
+    /// - Returns: A view of the bytes, valid until the next read on this
+    ///   socket's ports; nil at end of file.
+    /// - Throws: As getU8(); a retryable failure (timeout, would-block,
+    ///   interrupt) keeps what was read for the next call.
+    ///
+    /// The corresponding C call is `recv(2)`.
     public func readLineUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
         try check("get-line", reading: true)
         return try withInput("get-line", gathering: .bytesLine) { c throws(SocketError) -> UnsafeRawBufferPointer? in
@@ -318,8 +401,13 @@ public final class SocketPort: Sendable {
 
     /// get-bytevector-all: in read mode once, what is buffered, or else
     /// what one read from the socket brings; in read mode full, every byte
-    /// up to end of file. nil at end of file. Valid until the next read on
-    /// this socket's ports.
+    /// up to end of file.
+    ///
+    /// - Returns: A view of the bytes, valid until the next read on this
+    ///   socket's ports; nil at end of file.
+    /// - Throws: As readLineUnsafe().
+    ///
+    /// The corresponding C call is `recv(2)`.
     public func readAllUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
         try check("get-bytevector-all", reading: true)
         let once = readMode == .once
@@ -328,12 +416,12 @@ public final class SocketPort: Sendable {
         }
     }
 
-    /// The binary get-line as an array (nil at end of file).
+    /// readLineUnsafe() as an array (nil at end of file).
     public func getLine() throws(SocketError) -> [UInt8]? {
         try readLineUnsafe().map { Array($0) }
     }
 
-    /// get-bytevector-all as an array (nil at end of file).
+    /// readAllUnsafe() as an array (nil at end of file).
     public func getAll() throws(SocketError) -> [UInt8]? {
         try readAllUnsafe().map { Array($0) }
     }

@@ -7,13 +7,33 @@ import Synchronization
 extension Socket {
     // MARK: - Receiving
 
-    /// socket-recv!: recv(2) into `buffer`; 0 means the peer closed; nil
-    /// means a non-blocking socket had nothing to read.
+    /// socket-recv!: receives into `buffer`, waiting for data (within the
+    /// read timeout) unless the socket is non-blocking or `flags` has
+    /// `.dontWait`.
+    ///
+    /// - Parameters:
+    ///   - buffer: Where the bytes go.
+    ///   - flags: MSG_ flags (`.peek`, `.dontWait`, `.waitAll`, ...).
+    /// - Returns: The count received, 0 at end of stream; nil when the call
+    ///   must not wait and nothing was there.
+    /// - Throws: `.readTimeout`; `.interrupted`; `.closed` (also when closed
+    ///   while waiting); `.socket` with the errno.
+    ///
+    /// The corresponding C call is `recv(2)`, and `ppoll(2)` to wait.
     public func recv(into buffer: UnsafeMutableRawBufferPointer, flags: MessageFlags = []) throws(SocketError) -> Int? {
         try receive("socket-recv", buffer, flags, from: nil)
     }
 
-    /// socket-recvfrom!: recvfrom(2); `from` gets the sender's address.
+    /// socket-recvfrom!: recv(into:flags:) that also tells who sent the data.
+    ///
+    /// - Parameters:
+    ///   - buffer: Where the bytes go.
+    ///   - flags: MSG_ flags.
+    ///   - from: Gets the sender's address when something was received.
+    /// - Returns: As recv(into:flags:).
+    /// - Throws: As recv(into:flags:).
+    ///
+    /// The corresponding C call is `recvfrom(2)`.
     public func recvfrom(into buffer: UnsafeMutableRawBufferPointer, flags: MessageFlags = [],
                          from: inout SocketAddress) throws(SocketError) -> Int? {
         var address = SocketAddress()
@@ -62,17 +82,36 @@ extension Socket {
 
     // MARK: - Sending
 
-    /// socket-send/range: sends all of `buffer` (looping over partial sends).
-    /// A peer that has gone throws `.socket` (EPIPE/ECONNRESET), except that
-    /// with MSG_NOSIGNAL in `flags` it returns the count sent before (0 when
-    /// none). On a non-blocking socket it sends what fits and returns nil
-    /// when nothing fits. A failure after part of the buffer went (send
-    /// timeout, interruption, reset, close) carries that count in `sent`.
+    /// socket-send/range: sends all of `buffer`, looping over partial sends
+    /// and waiting (within SO_SNDTIMEO) for room. Every send carries
+    /// MSG_NOSIGNAL.
+    ///
+    /// - Parameters:
+    ///   - buffer: The bytes to send.
+    ///   - flags: MSG_ flags. With `.noSignal` given, a peer that has gone
+    ///     ends the send with the count sent so far instead of a failure;
+    ///     with `.dontWait`, as on a non-blocking socket, what fits is sent.
+    /// - Returns: The count sent (all of `buffer` unless the call must not
+    ///   wait); nil when it must not wait and nothing fit.
+    /// - Throws: `.socket` with the errno (EPIPE, ECONNRESET: the peer has
+    ///   gone; ETIMEDOUT: SO_SNDTIMEO passed); `.interrupted`; `.closed`. A
+    ///   failure after part of the buffer went carries that count in `sent`.
+    ///
+    /// The corresponding C call is `send(2)`, and `ppoll(2)` to wait.
     public func send(_ buffer: UnsafeRawBufferPointer, flags: MessageFlags = []) throws(SocketError) -> Int? {
         try transmit("socket-send", buffer, flags, to: nil)
     }
 
-    /// socket-sendto/range: sendto(2) to `address`.
+    /// socket-sendto/range: send(_:flags:) to `address` (datagram sockets).
+    ///
+    /// - Parameters:
+    ///   - buffer: The bytes to send.
+    ///   - flags: MSG_ flags, as for send(_:flags:).
+    ///   - address: The destination.
+    /// - Returns: As send(_:flags:).
+    /// - Throws: As send(_:flags:).
+    ///
+    /// The corresponding C call is `sendto(2)`.
     public func sendto(_ buffer: UnsafeRawBufferPointer, flags: MessageFlags = [], to address: SocketAddress) throws(SocketError) -> Int? {
         try transmit("socket-sendto", buffer, flags, to: address)
     }

@@ -10,19 +10,37 @@
 import Glibc
 import Synchronization
 
+/// A textual port over a binary socket port (transcoded-port). Its reads
+/// and writes go through the binary port's buffers, so they are recv(2) and
+/// send(2) on the socket.
 public final class TextPort: Sendable {
+    /// The codec on the wire (the values of the C header's SAG_CODEC_*).
     public enum Codec: Int32, Sendable { case utf8 = 1, latin1 = 2 }
+    /// R6RS end-of-line styles (SAG_EOL_*).
     public enum EOLStyle: Int32, Sendable { case none = 0, lf, crlf, cr, nel, crnel, ls }
+    /// What malformed input (or an unencodable character) does (SAG_ERROR_MODE_*).
     public enum ErrorMode: Int32, Sendable { case replace = 0, raise = 1 }
 
+    /// The binary port underneath, closed to direct use.
     public let binary: SocketPort
+    /// The codec on the wire.
     public let codec: Codec
+    /// The end-of-line style.
     public let eolStyle: EOLStyle
+    /// Replace or raise.
     public let errorMode: ErrorMode
     private let closedFlag = Atomic<Bool>(false)
 
-    /// transcoded-port: the binary port is closed to direct use from now on
-    /// (R6RS); its socket and buffers carry on under this port.
+    /// transcoded-port: a textual port over `binary`, which is closed to
+    /// direct use from now on (R6RS); its socket and buffers carry on under
+    /// this port.
+    ///
+    /// - Parameters:
+    ///   - binary: An open binary socket port.
+    ///   - codec: UTF-8 or Latin-1.
+    ///   - eolStyle: The end-of-line style (`.lf` by default).
+    ///   - errorMode: Replace (U+FFFD, "?") or raise.
+    /// - Throws: `.closed` when `binary` is closed or taken over already.
     public init(_ binary: SocketPort, codec: Codec = .utf8, eolStyle: EOLStyle = .lf,
                 errorMode: ErrorMode = .replace) throws(SocketError) {
         try binary.check("transcoded-port", reading: binary.direction != .output)
@@ -33,6 +51,7 @@ public final class TextPort: Sendable {
         binary.transcoded.store(true, ordering: .releasing)
     }
 
+    /// Whether this port (or the binary port under it) is closed.
     public var isClosed: Bool { closedFlag.load(ordering: .acquiring) || binary.isClosed }
 
     private func check(_ op: StaticString, reading: Bool) throws(SocketError) {
@@ -59,7 +78,12 @@ public final class TextPort: Sendable {
         }
     }
 
-    /// close-port: closes the binary port underneath (flushing it).
+    /// close-port: closes the binary port underneath (sending what it
+    /// holds, and closing the socket when that port owns it). Idempotent.
+    ///
+    /// - Throws: the failure of the final send (as `.ioWrite`).
+    ///
+    /// The corresponding C calls are `send(2)` and `close(2)`.
     public func close() throws(SocketError) {
         try asText { () throws(SocketError) in
             if closedFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
@@ -67,9 +91,13 @@ public final class TextPort: Sendable {
         }
     }
 
-    /// shutdown-port, shutdown-input-port (SHUT_RD), shutdown-output-port
-    /// (SHUT_WR, after flushing): shuts the binary port under it down
-    /// (failures name that port).
+    /// shutdown-port, shutdown-input-port, shutdown-output-port: the binary
+    /// port under it shuts down (failures name that port).
+    ///
+    /// - Parameter how: `.read`, `.write` or `.readWrite`.
+    /// - Throws: `.closed`; as SocketPort.shutdown(_:).
+    ///
+    /// The corresponding C call is `shutdown(2)`.
     public func shutdown(_ how: ShutdownDirection) throws(SocketError) {
         if isClosed { throw closedError("shutdown-port") }
         try binary.shutdown(how)
@@ -77,12 +105,21 @@ public final class TextPort: Sendable {
 
     /// port-ready?: whether a read would not block, as the binary port under
     /// it sees it (failures name that port).
+    ///
+    /// - Throws: `.closed`; as SocketPort.isReady().
+    ///
+    /// The corresponding C call is `ppoll(2)` with a zero timeout.
     public func isReady() throws(SocketError) -> Bool {
         if isClosed { throw closedError("port-ready?") }
         return try binary.isReady()
     }
 
-    /// flush-output-port
+    /// flush-output-port: sends what the binary port underneath holds.
+    ///
+    /// - Throws: `.closed`; `.invalidArgument` on an input port; the
+    ///   failures of the send as `.ioWrite`.
+    ///
+    /// The corresponding C call is `send(2)`.
     public func flush() throws(SocketError) {
         try asText { () throws(SocketError) in
             try check("flush-output-port", reading: false)
@@ -222,7 +259,14 @@ public final class TextPort: Sendable {
 
     // MARK: - Reading
 
-    /// get-char (nil at end of file).
+    /// get-char: the next character, decoded and consumed; every end of
+    /// line reads as a linefeed (unless the eol style is none).
+    ///
+    /// - Returns: The Unicode scalar; nil at end of file.
+    /// - Throws: `.ioDecoding` on malformed input in raise mode; as
+    ///   SocketPort.getU8().
+    ///
+    /// The corresponding C call is `recv(2)` when nothing is buffered.
     public func getChar() throws(SocketError) -> UInt32? {
         return try asText { () throws(SocketError) in
             try check("get-char", reading: true)
@@ -230,7 +274,12 @@ public final class TextPort: Sendable {
         }
     }
 
-    /// lookahead-char (nil at end of file).
+    /// lookahead-char: the next character, left unread.
+    ///
+    /// - Returns: The Unicode scalar; nil at end of file.
+    /// - Throws: As getChar().
+    ///
+    /// The corresponding C call is `recv(2)` when nothing is buffered.
     public func lookaheadChar() throws(SocketError) -> UInt32? {
         return try asText { () throws(SocketError) in
             try check("lookahead-char", reading: true)
@@ -240,8 +289,14 @@ public final class TextPort: Sendable {
         }
     }
 
-    /// get-line as UTF-8 without the linefeed; nil at end of file. The view
-    /// stays valid until the next read on this socket's ports.
+    /// get-line: the characters up to the next end of line, as UTF-8,
+    /// without it.
+    ///
+    /// - Returns: A view of the UTF-8, valid until the next read on this
+    ///   socket's ports; nil at end of file.
+    /// - Throws: As getChar(); a retryable failure keeps what was read.
+    ///
+    /// The corresponding C call is `recv(2)`.
     public func readLineUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-line"
@@ -266,8 +321,15 @@ public final class TextPort: Sendable {
         return UnsafeRawBufferPointer(start: p, count: len)
     }
 
-    /// get-string-n: up to `count` characters as UTF-8 (read mode once: those
-    /// buffered, or else those one read brings); nil at end of file.
+    /// get-string-n: up to `count` characters as UTF-8 (read mode once:
+    /// those buffered, or else those one read brings).
+    ///
+    /// - Parameter count: The most characters to read.
+    /// - Returns: A view of the UTF-8, valid until the next read; nil at end
+    ///   of file.
+    /// - Throws: As readLineUnsafe().
+    ///
+    /// The corresponding C call is `recv(2)`.
     public func readStringUnsafe(count: Int) throws(SocketError) -> UnsafeRawBufferPointer? {
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-string-n"
@@ -279,7 +341,13 @@ public final class TextPort: Sendable {
     }
 
     /// get-string-all: every character up to end of file (read mode once:
-    /// those buffered, or else those one read brings); nil when at it.
+    /// those buffered, or else those one read brings).
+    ///
+    /// - Returns: A view of the UTF-8, valid until the next read; nil at end
+    ///   of file.
+    /// - Throws: As readLineUnsafe().
+    ///
+    /// The corresponding C call is `recv(2)`.
     public func readAllUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-string-all"
@@ -290,19 +358,27 @@ public final class TextPort: Sendable {
         }
     }
 
-    /// get-line as a String (nil at end of file).
+    /// readLineUnsafe() as a String (nil at end of file).
     public func getLine() throws(SocketError) -> String? {
         try readLineUnsafe().map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// get-string-all as a String (nil at end of file).
+    /// readAllUnsafe() as a String (nil at end of file).
     public func getAll() throws(SocketError) -> String? {
         try readAllUnsafe().map { String(decoding: $0, as: UTF8.self) }
     }
 
     // MARK: - Writing
 
-    /// put-char
+    /// put-char: writes one character in the codec, a linefeed as the eol
+    /// style's sequence, as the binary port's buffer mode says.
+    ///
+    /// - Parameter char: A Unicode scalar value.
+    /// - Throws: `.invalidArgument` for a value that is not one;
+    ///   `.ioEncoding` (raise mode) for a character Latin-1 cannot encode;
+    ///   as SocketPort.put(_:).
+    ///
+    /// The corresponding C call is `send(2)`.
     public func put(char: UInt32) throws(SocketError) {
         try asText { () throws(SocketError) in
             let op: StaticString = "put-char"
@@ -315,7 +391,12 @@ public final class TextPort: Sendable {
         }
     }
 
-    /// put-string of UTF-8 text. Malformed UTF-8 is an invalid argument.
+    /// put-string: writes UTF-8 text in the codec, as put(char:) does.
+    ///
+    /// - Parameter text: The UTF-8 bytes.
+    /// - Throws: `.invalidArgument` for malformed UTF-8; as put(char:).
+    ///
+    /// The corresponding C call is `send(2)`.
     public func put(utf8 text: UnsafeRawBufferPointer) throws(SocketError) {
         try asText { () throws(SocketError) in
             let op: StaticString = "put-string"
@@ -341,7 +422,7 @@ public final class TextPort: Sendable {
         }
     }
 
-    /// put-string of a Swift string.
+    /// put-string of a Swift string: put(utf8:) of its UTF-8.
     public func put(string: String) throws(SocketError) {
         var failed: SocketError? = nil
         Array(string.utf8).withUnsafeBytes { b in
