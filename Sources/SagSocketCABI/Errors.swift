@@ -1,7 +1,6 @@
 // Errors.swift: sag_error objects, the thread's last error, and the helpers
 // every entry point uses to check its arguments and report a failure.
 
-import Glibc
 import SagSocketCore
 import Synchronization
 
@@ -55,14 +54,11 @@ final class ErrorObject: Sendable {
 /// The calling thread's last-error object, made on first use and freed
 /// (its handle too) when the thread exits.
 enum ThreadError {
-    private static let key: pthread_key_t = {
-        var k = pthread_key_t()
-        pthread_key_create(&k) { value in
-            guard let value else { return }
-            _ = handles.remove(value, .error)
-        }
-        return k
-    }()
+    /// The thread's handle; freed with the thread.
+    private static let key = ThreadLocalKey { value in
+        guard let value else { return }
+        _ = handles.remove(value, .error)
+    }
 
     /// Used when no thread object can be made (out of memory).
     nonisolated(unsafe) static let fallback: (object: ErrorObject, handle: OpaquePointer?) = {
@@ -71,13 +67,13 @@ enum ThreadError {
     }()
 
     static func current() -> (object: ErrorObject, handle: OpaquePointer?) {
-        if let p = pthread_getspecific(key),
+        if let p = key.value,
            let o = handles.lookup(p, .error, as: ErrorObject.self) {
             return (o, OpaquePointer(p))
         }
         let o = ErrorObject(libraryOwned: true)
         guard let h = handles.insert(o, .error) else { return fallback }
-        pthread_setspecific(key, UnsafeRawPointer(h))
+        key.set(UnsafeRawPointer(h))
         return (o, h)
     }
 }

@@ -1,21 +1,22 @@
 // Objects.swift: what each kind of handle refers to, and the C strings the
 // ABI hands out (owned by their object, freed with it).
 
-import Glibc
 import SagSocketCore
 import Synchronization
 
 /// A NUL-terminated copy of a Swift string, alive as long as this object.
 final class CString: Sendable {
-    nonisolated(unsafe) let pointer: UnsafeMutablePointer<CChar>?
+    nonisolated(unsafe) let pointer: UnsafeMutablePointer<CChar>
 
     init(_ s: String) {
-        pointer = s.withCString { strdup($0) }
+        let chars = s.utf8CString  // with its NUL
+        pointer = .allocate(capacity: chars.count)
+        _ = UnsafeMutableBufferPointer(start: pointer, count: chars.count).initialize(from: chars)
     }
 
-    deinit { free(pointer) }
+    deinit { pointer.deallocate() }
 
-    var value: UnsafePointer<CChar>? { pointer.map { UnsafePointer($0) } }
+    var value: UnsafePointer<CChar>? { UnsafePointer(pointer) }
 }
 
 /// Interns strings for an object: each distinct string is copied once and

@@ -123,7 +123,7 @@ struct InputCursor {
         do throws(SocketError) {
             while true {
                 if let d = delimiter, scanned < available,
-                   let hit = memchr(pointer + scanned, Int32(d), available - scanned) {
+                   let hit = Sys.findByte(d, in: pointer + scanned, count: available - scanned) {
                     let len = UnsafeRawPointer(hit) - pointer
                     if !spilled {
                         let view = UnsafeRawBufferPointer(start: pointer, count: len)

@@ -88,7 +88,7 @@ final class PortBuffers: Sendable {
                 try drain(&out, socket, op)
             }
             if done != nil { return }
-            sched_yield()
+            Sys.yield()
         }
     }
 }

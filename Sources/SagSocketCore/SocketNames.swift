@@ -29,7 +29,7 @@ extension Socket {
 
     private func sameAddress(_ a: SocketAddress, _ b: SocketAddress) -> Bool {
         a.length == b.length && withUnsafeBytes(of: a.storage) { x in
-            withUnsafeBytes(of: b.storage) { y in memcmp(x.baseAddress!, y.baseAddress!, Int(a.length)) == 0 }
+            withUnsafeBytes(of: b.storage) { y in x.prefix(Int(a.length)).elementsEqual(y.prefix(Int(a.length))) }
         }
     }
 

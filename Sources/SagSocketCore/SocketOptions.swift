@@ -147,7 +147,7 @@ extension Socket {
     /// The corresponding C call is `getsockopt(2)`.
     public func option(level: OptionLevel, name: OptionName, into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> Int {
         try withDescriptor("socket-getsockopt") { fd throws(SocketError) -> Int in
-            if let b = buffer.baseAddress { memset(b, 0, buffer.count) }
+            buffer.initializeMemory(as: UInt8.self, repeating: 0)
             var len = socklen_t(buffer.count)
             if case .failed(let e) = Sys.getsockopt(fd, level.rawValue, name.rawValue, buffer.baseAddress, &len) {
                 throw SocketError.socket("socket-getsockopt", "cannot get option \(level.rawValue)/\(name.rawValue)", errno: e, socket: self)

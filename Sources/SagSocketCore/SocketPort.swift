@@ -261,7 +261,7 @@ public final class SocketPort: Sendable {
             let now: Bool
             switch mode {
             case .none: now = true
-            case .line: now = endsLine ?? (memchr(src, 0x0A, bytes.count) != nil)
+            case .line: now = endsLine ?? (Sys.findByte(0x0A, in: src, count: bytes.count) != nil)
             case .block: now = false
             }
             // A reader waiting on this socket must not wait for this output.

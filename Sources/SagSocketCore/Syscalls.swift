@@ -171,18 +171,30 @@ enum Sys {
         syscall(retryOnInterrupt: false) { CSagSocketShims.epoll_wait(epfd, events, max, timeoutMillis) }
     }
 
+    /// clock_gettime(2) of CLOCK_MONOTONIC, in nanoseconds (it cannot fail
+    /// with a valid clock and buffer).
     static func monotonicNanoseconds() -> Int64 {
         var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
+        _ = Glibc.clock_gettime(CLOCK_MONOTONIC, &ts)
         return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
     }
 
+    /// sched_yield(2): lets another thread run.
+    static func yield() {
+        _ = Glibc.sched_yield()
+    }
+
+    /// getaddrinfo(3): the resolver's code (0 on success) and, for
+    /// EAI_SYSTEM, the errno, read in the same closure as the call, before
+    /// the closures that made the C strings return and release them.
     static func getaddrinfo(_ node: String?, _ service: String?, _ hints: UnsafePointer<addrinfo>,
                             _ result: UnsafeMutablePointer<UnsafeMutablePointer<addrinfo>?>) -> (gai: Int32, errno: Int32) {
-        let r = withOptionalCString(node) { n in
-            withOptionalCString(service) { s in Glibc.getaddrinfo(n, s, hints, result) }
+        withOptionalCString(node) { n in
+            withOptionalCString(service) { s in
+                let r = Glibc.getaddrinfo(n, s, hints, result)
+                return (r, r == EAI_SYSTEM ? Glibc.errno : 0)
+            }
         }
-        return (r, r == EAI_SYSTEM ? errno : 0)
     }
 
     static func freeaddrinfo(_ ai: UnsafeMutablePointer<addrinfo>) {
@@ -216,6 +228,31 @@ enum Sys {
         }
         guard r == 0 else { return nil }
         return host.withUnsafeBufferPointer { b in b.baseAddress.map { String(cString: $0) } }
+    }
+
+    /// memchr(3): the first `byte` in `count` bytes from `p`, or nil.
+    @inline(__always)
+    static func findByte(_ byte: UInt8, in p: UnsafeRawPointer, count: Int) -> UnsafeRawPointer? {
+        Glibc.memchr(p, Int32(byte), count).map { UnsafeRawPointer($0) }
+    }
+
+    /// pthread_key_create(3): a key of per-thread values whose `destructor`
+    /// runs at thread exit for a non-nil value. A failure (EAGAIN: the
+    /// system's keys are used up) leaves a key no value can be stored under.
+    static func threadKeyCreate(_ destructor: @convention(c) (UnsafeMutableRawPointer?) -> Void) -> pthread_key_t {
+        var key = pthread_key_t()
+        _ = Glibc.pthread_key_create(&key, destructor)
+        return key
+    }
+
+    /// pthread_getspecific(3): the calling thread's value of `key`.
+    static func threadValue(_ key: pthread_key_t) -> UnsafeMutableRawPointer? {
+        Glibc.pthread_getspecific(key)
+    }
+
+    /// pthread_setspecific(3): sets the calling thread's value of `key`.
+    static func setThreadValue(_ key: pthread_key_t, _ value: UnsafeRawPointer?) {
+        _ = Glibc.pthread_setspecific(key, value)
     }
 
     static func inetNtop(_ family: Int32, _ src: UnsafeRawPointer) -> String? {

@@ -313,10 +313,10 @@ public final class TextPort: Sendable {
     private func fastLine(_ c: inout InputCursor) -> UnsafeRawBufferPointer? {
         guard codec == .utf8, c.available > 0, !c.input.skipLineFeed else { return nil }
         let p = c.pointer
-        guard let hit = memchr(p, 0x0A, c.available) else { return nil }
+        guard let hit = Sys.findByte(0x0A, in: p, count: c.available) else { return nil }
         let len = UnsafeRawPointer(hit) - p
         if !isPlainASCII(p, len) { return nil }
-        if eolStyle != .none && memchr(p, 0x0D, len) != nil { return nil }
+        if eolStyle != .none && Sys.findByte(0x0D, in: p, count: len) != nil { return nil }
         c.input.start += len + 1  // the view stays where it is until the next read
         return UnsafeRawBufferPointer(start: p, count: len)
     }
@@ -402,7 +402,8 @@ public final class TextPort: Sendable {
             let op: StaticString = "put-string"
             try check(op, reading: false)
             guard let base = text.baseAddress, text.count > 0 else { return }
-            let plain = codec == .utf8 && (eolStyle == .none || eolStyle == .lf || memchr(base, 0x0A, text.count) == nil)
+            let plain = codec == .utf8
+                && (eolStyle == .none || eolStyle == .lf || Sys.findByte(0x0A, in: base, count: text.count) == nil)
             if plain {
                 guard validUTF8(base, text.count) else { throw invalid(op, "the string is not valid UTF-8") }
                 try binary.write(text, op)
@@ -418,7 +419,7 @@ public final class TextPort: Sendable {
                 try encode(ch, into: &out, op)
                 i += n
             }
-            try binary.write(out.view, op, endsLine: memchr(base, 0x0A, text.count) != nil)
+            try binary.write(out.view, op, endsLine: Sys.findByte(0x0A, in: base, count: text.count) != nil)
         }
     }
 
