@@ -4,9 +4,23 @@
 // errno at once, inside the wrapper (ARC traffic after the call could clobber
 // it), and returns it as a value. The EINTR policy is chosen at each call site
 // through `retryOnInterrupt`; `close` is never retried.
+//
+// Every wrapper that can fail goes through `syscall(_:retryOnInterrupt:_:)`,
+// which is also the seam where the core's tests script failures: in test
+// builds (SAG_MOCKING, see Mocking.swift) each attempt of a call takes the
+// next step its thread's script has for it (fail with an errno, send or
+// receive fewer bytes, report poll events, read an option as a value); in
+// release builds the step is an empty value and the seam compiles away.
 
 import CSagSocketShims
 import Glibc
+
+/// The calls the wrappers make, by name (the mock seam scripts them by it).
+enum Syscall: Hashable, Sendable, CaseIterable {
+    case socket, connect, bind, listen, accept, send, sendto, recv, recvfrom, shutdown
+    case setsockopt, getsockopt, getsockname, getpeername
+    case ppoll, eventfd, eventfdWrite, eventfdRead, epollCreate, epollControl, epollWait
+}
 
 /// The outcome of one system call: its value, or the errno it failed with.
 @usableFromInline
@@ -28,13 +42,23 @@ enum IOResult<Value> {
 }
 
 /// Calls `body` until it stops failing with EINTR (when `retryOnInterrupt` is
-/// true) and captures errno at once on failure. `body` returns -1 on failure.
+/// true) and captures errno at once on failure. `body` returns -1 on failure;
+/// it gets the step the mock seam scripted for this attempt (in release
+/// builds an empty value whose methods give their input back).
 @inline(__always)
-func syscall<T: BinaryInteger>(retryOnInterrupt: Bool, _ body: () -> T) -> SysResult<T> {
+func syscall<T: BinaryInteger>(_ call: Syscall, retryOnInterrupt: Bool,
+                               _ body: (SyscallStep) -> T) -> SysResult<T> {
     while true {
-        let r = body()
-        if r != -1 { return .ok(r) }
-        let e = errno
+        let step = SyscallStep.next(call)
+        let e: Int32
+        if let forced = step.forcedErrno {
+            if step.callsThrough { _ = body(step) }
+            e = forced
+        } else {
+            let r = body(step)
+            if r != -1 { return .ok(r) }
+            e = errno
+        }
         if e == EINTR && retryOnInterrupt { continue }
         return .failed(e)
     }
@@ -43,8 +67,8 @@ func syscall<T: BinaryInteger>(retryOnInterrupt: Bool, _ body: () -> T) -> SysRe
 /// syscall(retryOnInterrupt: true) for a call on a non-blocking descriptor:
 /// EAGAIN and EWOULDBLOCK come back as `.wouldBlock`.
 @inline(__always)
-func ioSyscall<T: BinaryInteger>(_ body: () -> T) -> IOResult<T> {
-    switch syscall(retryOnInterrupt: true, body) {
+func ioSyscall<T: BinaryInteger>(_ call: Syscall, _ body: (SyscallStep) -> T) -> IOResult<T> {
+    switch syscall(call, retryOnInterrupt: true, body) {
     case .ok(let value): return .done(value)
     case .failed(let e) where e == EAGAIN || e == EWOULDBLOCK: return .wouldBlock
     case .failed(let e): return .failed(e)
@@ -52,8 +76,11 @@ func ioSyscall<T: BinaryInteger>(_ body: () -> T) -> IOResult<T> {
 }
 
 enum Sys {
+    /// socket(2) with SOCK_CLOEXEC | SOCK_NONBLOCK.
     static func socket(_ family: Int32, _ type: Int32, _ proto: Int32) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.socket(family, type | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), proto) }
+        syscall(.socket, retryOnInterrupt: true) { _ in
+            Glibc.socket(family, type | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), proto)
+        }
     }
 
     /// close(2), never retried: on Linux the descriptor is released even when
@@ -66,93 +93,110 @@ enum Sys {
     /// connection is under way (EINPROGRESS, EALREADY, EAGAIN). Not retried:
     /// an interrupted connect is still in progress (see Socket.connect).
     static func connect(_ fd: Int32, _ addr: UnsafePointer<sockaddr>, _ len: socklen_t) -> IOResult<Int32> {
-        switch syscall(retryOnInterrupt: false, { Glibc.connect(fd, addr, len) }) {
+        switch syscall(.connect, retryOnInterrupt: false, { _ in Glibc.connect(fd, addr, len) }) {
         case .ok(let r): return .done(r)
         case .failed(let e) where e == EINPROGRESS || e == EALREADY || e == EAGAIN: return .wouldBlock
         case .failed(let e): return .failed(e)
         }
     }
 
+    /// bind(2).
     static func bind(_ fd: Int32, _ addr: UnsafePointer<sockaddr>, _ len: socklen_t) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.bind(fd, addr, len) }
+        syscall(.bind, retryOnInterrupt: true) { _ in Glibc.bind(fd, addr, len) }
     }
 
+    /// listen(2).
     static func listen(_ fd: Int32, _ backlog: Int32) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.listen(fd, backlog) }
+        syscall(.listen, retryOnInterrupt: true) { _ in Glibc.listen(fd, backlog) }
     }
 
+    /// accept4(2) with SOCK_CLOEXEC | SOCK_NONBLOCK.
     static func accept(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>?, _ len: UnsafeMutablePointer<socklen_t>?) -> IOResult<Int32> {
-        ioSyscall {
+        ioSyscall(.accept) { _ in
             CSagSocketShims.accept4(fd, addr, len, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
         }
     }
 
+    /// send(2), always with MSG_NOSIGNAL.
     static func send(_ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int, _ flags: Int32) -> IOResult<Int> {
-        ioSyscall { Glibc.send(fd, buf, len, flags | Int32(MSG_NOSIGNAL)) }
+        ioSyscall(.send) { step in Glibc.send(fd, buf, step.length(len), flags | Int32(MSG_NOSIGNAL)) }
     }
 
+    /// sendto(2), always with MSG_NOSIGNAL.
     static func sendto(_ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int, _ flags: Int32,
                        _ addr: UnsafePointer<sockaddr>?, _ alen: socklen_t) -> IOResult<Int> {
-        ioSyscall { Glibc.sendto(fd, buf, len, flags | Int32(MSG_NOSIGNAL), addr, alen) }
+        ioSyscall(.sendto) { step in Glibc.sendto(fd, buf, step.length(len), flags | Int32(MSG_NOSIGNAL), addr, alen) }
     }
 
+    /// recv(2).
     static func recv(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int, _ flags: Int32) -> IOResult<Int> {
-        ioSyscall { Glibc.recv(fd, buf, len, flags) }
+        ioSyscall(.recv) { step in Glibc.recv(fd, buf, step.length(len), flags) }
     }
 
+    /// recvfrom(2).
     static func recvfrom(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int, _ flags: Int32,
                          _ addr: UnsafeMutablePointer<sockaddr>?, _ alen: UnsafeMutablePointer<socklen_t>?) -> IOResult<Int> {
-        ioSyscall { Glibc.recvfrom(fd, buf, len, flags, addr, alen) }
+        ioSyscall(.recvfrom) { step in Glibc.recvfrom(fd, buf, step.length(len), flags, addr, alen) }
     }
 
+    /// shutdown(2).
     static func shutdown(_ fd: Int32, _ how: Int32) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.shutdown(fd, how) }
+        syscall(.shutdown, retryOnInterrupt: true) { _ in Glibc.shutdown(fd, how) }
     }
 
+    /// setsockopt(2).
     static func setsockopt(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: UnsafeRawPointer?, _ len: socklen_t) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.setsockopt(fd, level, name, value, len) }
+        syscall(.setsockopt, retryOnInterrupt: true) { _ in Glibc.setsockopt(fd, level, name, value, len) }
     }
 
+    /// getsockopt(2).
     static func getsockopt(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: UnsafeMutableRawPointer?,
                            _ len: UnsafeMutablePointer<socklen_t>) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.getsockopt(fd, level, name, value, len) }
+        syscall(.getsockopt, retryOnInterrupt: true) { step in
+            step.optionValue(into: value, len) ?? Glibc.getsockopt(fd, level, name, value, len)
+        }
     }
 
+    /// getsockname(2).
     static func getsockname(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>, _ len: UnsafeMutablePointer<socklen_t>) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.getsockname(fd, addr, len) }
+        syscall(.getsockname, retryOnInterrupt: true) { _ in Glibc.getsockname(fd, addr, len) }
     }
 
+    /// getpeername(2).
     static func getpeername(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>, _ len: UnsafeMutablePointer<socklen_t>) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.getpeername(fd, addr, len) }
+        syscall(.getpeername, retryOnInterrupt: true) { _ in Glibc.getpeername(fd, addr, len) }
     }
 
     /// ppoll(2) with no signal mask change, not retried here: the caller
     /// recomputes the remaining time from the monotonic clock first.
     static func ppoll(_ fds: UnsafeMutablePointer<pollfd>, _ n: Int, _ timeout: UnsafePointer<timespec>?) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: false) { CSagSocketShims.ppoll(fds, nfds_t(n), timeout, nil) }
+        syscall(.ppoll, retryOnInterrupt: false) { step in
+            step.pollEvents(fds) ?? CSagSocketShims.ppoll(fds, nfds_t(n), timeout, nil)
+        }
     }
 
     /// eventfd(2) with EFD_CLOEXEC | EFD_NONBLOCK (equal to O_CLOEXEC | O_NONBLOCK).
     static func eventfd() -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { CSagSocketShims.eventfd(0, O_CLOEXEC | O_NONBLOCK) }
+        syscall(.eventfd, retryOnInterrupt: true) { _ in CSagSocketShims.eventfd(0, O_CLOEXEC | O_NONBLOCK) }
     }
 
+    /// write(2) of 1 to an eventfd: wakes whoever polls it.
     static func eventfdSignal(_ fd: Int32) {
         var one: UInt64 = 1
-        _ = syscall(retryOnInterrupt: true) { Glibc.write(fd, &one, 8) }
+        _ = syscall(.eventfdWrite, retryOnInterrupt: true) { _ in Glibc.write(fd, &one, 8) }
     }
 
-    /// Reads the eventfd's counter back to zero; true when it was signalled.
+    /// read(2) of an eventfd's counter, back to zero; true when it was signalled.
     @discardableResult
     static func eventfdDrain(_ fd: Int32) -> Bool {
         var value: UInt64 = 0
-        if case .ok = syscall(retryOnInterrupt: true, { Glibc.read(fd, &value, 8) }) { return true }
+        if case .ok = syscall(.eventfdRead, retryOnInterrupt: true, { _ in Glibc.read(fd, &value, 8) }) { return true }
         return false
     }
 
     /// epoll_create1(2) with EPOLL_CLOEXEC.
     static func epollCreate() -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { CSagSocketShims.epoll_create1(Int32(EPOLL_CLOEXEC)) }
+        syscall(.epollCreate, retryOnInterrupt: true) { _ in CSagSocketShims.epoll_create1(Int32(EPOLL_CLOEXEC)) }
     }
 
     /// epoll_ctl(2): `op` (EPOLL_CTL_ADD, _MOD, _DEL) of `fd` with `events`
@@ -161,14 +205,14 @@ enum Sys {
         var ev = epoll_event()
         ev.events = events
         ev.data.u64 = data
-        return syscall(retryOnInterrupt: true) { CSagSocketShims.epoll_ctl(epfd, op, fd, &ev) }
+        return syscall(.epollControl, retryOnInterrupt: true) { _ in CSagSocketShims.epoll_ctl(epfd, op, fd, &ev) }
     }
 
     /// epoll_wait(2), not retried here: the caller recomputes the remaining
     /// time from the monotonic clock first.
     static func epollWait(_ epfd: Int32, _ events: UnsafeMutablePointer<epoll_event>, _ max: Int32,
                           _ timeoutMillis: Int32) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: false) { CSagSocketShims.epoll_wait(epfd, events, max, timeoutMillis) }
+        syscall(.epollWait, retryOnInterrupt: false) { _ in CSagSocketShims.epoll_wait(epfd, events, max, timeoutMillis) }
     }
 
     /// clock_gettime(2) of CLOCK_MONOTONIC, in nanoseconds (it cannot fail

@@ -148,7 +148,7 @@ struct CloseTests {
 
 @Suite("timeouts")
 struct TimeoutTests {
-    @Test("a read timeout raises &socket-read-timeout within 1.5x the timeout")
+    @Test("a read timeout raises &socket-read-timeout once the timeout has passed")
     func readTimeout() throws {
         let (server, client, accepted) = try loopbackPair()
         defer { server.close(); client.close(); accepted.close() }
@@ -161,7 +161,8 @@ struct TimeoutTests {
         }
         #expect(err?.timeoutMicros == 200_000)
         #expect(err?.socket === client)
-        #expect(took >= 200_000 && took < 300_000, "took \(took) µs")
+        // Not before the timeout; the upper bound only says it ends (generously).
+        #expect(took >= 200_000 && took < 5_000_000, "took \(took) µs")
         // Data that arrives in time is read.
         #expect(try accepted.sendString("late") == 4)
         #expect(try client.recvString() == "late")

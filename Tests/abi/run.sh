@@ -2,7 +2,7 @@
 # ABI checks of an installed libsagsocket.
 #   Tests/abi/run.sh STAGE      (STAGE holds lib/, include/, lib/pkgconfig/)
 # (a) exported symbols == functions of include/sagsocket_decls.h; SONAME;
-#     no libswift* dependency
+#     no libswift* dependency; no symbol of the test-only syscall seam
 # (b) the declarations file loads unchanged in LuaJIT ffi.cdef and cffi cdef,
 #     and calls through both work
 # (c) include/sagsocket.h compiles as strict C99 and as C++
@@ -77,6 +77,17 @@ if [ -z "$others" ]; then
   pass "no exported data symbols"
 else
   fail "exported non-function symbols: $(echo $others)"
+fi
+
+# The syscall seam's script (Sources/SagSocketCore/Mocking.swift) exists in
+# test builds only: the release library must hold none of it. Its types'
+# mangled names contain SyscallMock, SyscallAction and SyscallStep.
+if ! syms=$(nm "$REAL" 2>&1); then
+  fail "nm $REAL failed: $syms"
+elif mock=$(echo "$syms" | grep -c 'SyscallMock\|SyscallAction\|SyscallStep'); [ "$mock" -ne 0 ]; then
+  fail "the release library holds $mock symbols of the test-only syscall seam"
+else
+  pass "nm: no symbol of the test-only syscall seam (SyscallMock, SyscallAction, SyscallStep)"
 fi
 
 # ---- (b) LuaJIT and cffi ---------------------------------------------------
