@@ -9,13 +9,10 @@
 # (d) doc comments: a Scheme: line for every function, every Scheme procedure
 #     of the API named after one
 set -u
-if [ $# -ne 1 ]; then
-  echo "usage: $0 STAGE" >&2
-  exit 2
-fi
-STAGE=$(cd "$1" && pwd) || { echo "abi: no such directory: $1" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=scripts/stage.sh
+. "$HERE/../../scripts/stage.sh"
+use_stage abi "$@"   # STAGE, ROOT, PKG_CONFIG_PATH, LD_LIBRARY_PATH
 DECLS="$ROOT/include/sagsocket_decls.h"
 VNUM=$(python3 "$ROOT/scripts/sagheader.py" version-number "$ROOT/include/sagsocket.h")
 HEADER="$ROOT/include/sagsocket.h"
