@@ -149,14 +149,19 @@ public func sag_port_set_buffer_mode(_ p: OpaquePointer?, _ mode: Int32, _ err: 
     }
 }
 
-@c @implementation
-public func sag_port_buffer_mode(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    let op: StaticString = "output-port-buffer-mode"
-    return withUnderlyingPort(p, err, op) { b in
+/// A mode of a port into `out`.
+private func portMode(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?,
+                      _ op: StaticString, _ mode: (SocketPort) -> Int32) -> Int32 {
+    withUnderlyingPort(p, err, op) { b in
         guard let out else { return invalid(err, op, "out is NULL") }
-        out.pointee = b.bufferMode.rawValue
+        out.pointee = mode(b)
         return Status.ok
     }
+}
+
+@c @implementation
+public func sag_port_buffer_mode(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
+    portMode(p, out, err, "output-port-buffer-mode") { $0.bufferMode.rawValue }
 }
 
 @c @implementation
@@ -170,12 +175,7 @@ public func sag_port_set_read_mode(_ p: OpaquePointer?, _ mode: Int32, _ err: Op
 
 @c @implementation
 public func sag_port_read_mode(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    let op: StaticString = "port-read-mode"
-    return withUnderlyingPort(p, err, op) { b in
-        guard let out else { return invalid(err, op, "out is NULL") }
-        out.pointee = b.readMode.rawValue
-        return Status.ok
-    }
+    portMode(p, out, err, "port-read-mode") { $0.readMode.rawValue }
 }
 
 // MARK: - Binary
@@ -234,22 +234,39 @@ private func handOut<T>(_ view: UnsafeRawBufferPointer?, _ data: UnsafeMutablePo
 
 private let emptyBytes: StaticString = ""
 
+/// A binary read that hands out a port-owned view: data and len must not be NULL.
+@inline(__always)
+private func binaryView(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+                        _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, _ op: StaticString,
+                        _ read: (SocketPort) throws(SocketError) -> UnsafeRawBufferPointer?) -> Int32 {
+    withBinaryPort(p, err, op) { b, _ in
+        guard let data, let len else { return invalid(err, op, "data or len is NULL") }
+        return run(err) { () throws(SocketError) in handOut(try read(b), data, len) }
+    }
+}
+
+/// A textual read that hands out a port-owned view of UTF-8: utf8 and len
+/// must not be NULL.
+@inline(__always)
+private func textView(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                      _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, _ op: StaticString,
+                      _ read: (TextPort) throws(SocketError) -> UnsafeRawBufferPointer?) -> Int32 {
+    withTextPort(p, err, op) { t in
+        guard let utf8, let len else { return invalid(err, op, "utf8 or len is NULL") }
+        return run(err) { () throws(SocketError) in handOut(try read(t), utf8, len) }
+    }
+}
+
 @c @implementation
 public func sag_port_get_bytevector_all(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                                         _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "get-bytevector-all") { b, _ in
-        guard let data, let len else { return invalid(err, "get-bytevector-all", "data or len is NULL") }
-        return run(err) { () throws(SocketError) in handOut(try b.readAllUnsafe(), data, len) }
-    }
+    binaryView(p, data, len, err, "get-bytevector-all") { b throws(SocketError) in try b.readAllUnsafe() }
 }
 
 @c @implementation
 public func sag_port_get_bytes_line(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                                     _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "get-line") { b, _ in
-        guard let data, let len else { return invalid(err, "get-line", "data or len is NULL") }
-        return run(err) { () throws(SocketError) in handOut(try b.readLineUnsafe(), data, len) }
-    }
+    binaryView(p, data, len, err, "get-line") { b throws(SocketError) in try b.readLineUnsafe() }
 }
 
 @c @implementation
@@ -300,19 +317,13 @@ public func sag_port_get_string_n(_ p: OpaquePointer?, _ n: Int, _ utf8: UnsafeM
 @c @implementation
 public func sag_port_get_line(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                               _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    return withTextPort(p, err, "get-line") { t in
-        guard let utf8, let len else { return invalid(err, "get-line", "utf8 or len is NULL") }
-        return run(err) { () throws(SocketError) in handOut(try t.readLineUnsafe(), utf8, len) }
-    }
+    textView(p, utf8, len, err, "get-line") { t throws(SocketError) in try t.readLineUnsafe() }
 }
 
 @c @implementation
 public func sag_port_get_string_all(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                                     _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    return withTextPort(p, err, "get-string-all") { t in
-        guard let utf8, let len else { return invalid(err, "get-string-all", "utf8 or len is NULL") }
-        return run(err) { () throws(SocketError) in handOut(try t.readAllUnsafe(), utf8, len) }
-    }
+    textView(p, utf8, len, err, "get-string-all") { t throws(SocketError) in try t.readAllUnsafe() }
 }
 
 @c @implementation

@@ -21,6 +21,15 @@ private func wouldBlock(_ err: OpaquePointer?, _ op: StaticString, _ s: Socket) 
     fail(err, .wouldBlock(op, "the non-blocking socket is not ready", socket: s))
 }
 
+/// Hands the count of a send or receive to the caller; nil (a socket that
+/// must not wait was not ready) is SAG_E_WOULD_BLOCK.
+private func deliverCount(_ n: Int?, _ out: UnsafeMutablePointer<Int>, _ err: OpaquePointer?,
+                          _ op: StaticString, _ s: Socket) -> Int32 {
+    guard let n else { return wouldBlock(err, op, s) }
+    out.pointee = n
+    return Status.ok
+}
+
 // MARK: - Client and server sockets
 
 @c @implementation
@@ -111,31 +120,29 @@ public func sag_socket_fd(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<Int32
     } ?? misuse(err, "socket-fd", "socket")
 }
 
-@c @implementation
-public func sag_socket_name(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ err: OpaquePointer?) -> Int32 {
-    return withSocket(s, err, "socket-name") { o in
-        guard let out else { return invalid(err, "socket-name", "out is NULL") }
-        out.pointee = o.strings.pointer(o.socket.name)
+/// A string of a socket into `out`, owned by the socket's handle (NULL for #f).
+private func socketString(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                          _ err: OpaquePointer?, _ op: StaticString, _ field: (Socket) -> String?) -> Int32 {
+    withSocket(s, err, op) { o in
+        guard let out else { return invalid(err, op, "out is NULL") }
+        out.pointee = o.strings.pointer(field(o.socket))
         return Status.ok
     }
+}
+
+@c @implementation
+public func sag_socket_name(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ err: OpaquePointer?) -> Int32 {
+    socketString(s, out, err, "socket-name") { $0.name }
 }
 
 @c @implementation
 public func sag_socket_node(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ err: OpaquePointer?) -> Int32 {
-    return withSocket(s, err, "socket-node") { o in
-        guard let out else { return invalid(err, "socket-node", "out is NULL") }
-        out.pointee = o.strings.pointer(o.socket.node)
-        return Status.ok
-    }
+    socketString(s, out, err, "socket-node") { $0.node }
 }
 
 @c @implementation
 public func sag_socket_service(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ err: OpaquePointer?) -> Int32 {
-    return withSocket(s, err, "socket-service") { o in
-        guard let out else { return invalid(err, "socket-service", "out is NULL") }
-        out.pointee = o.strings.pointer(o.socket.service)
-        return Status.ok
-    }
+    socketString(s, out, err, "socket-service") { $0.service }
 }
 
 @c @implementation
@@ -172,11 +179,7 @@ public func sag_socket_recv(_ s: OpaquePointer?, _ buf: UnsafeMutablePointer<UIn
         guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
         return run(err) { () throws(SocketError) in
             try o.socket.recv(into: range, flags: MessageFlags(rawValue: flags))
-        } then: { n in
-            guard let n else { return wouldBlock(err, op, o.socket) }
-            received.pointee = n
-            return Status.ok
-        }
+        } then: { deliverCount($0, received, err, op, o.socket) }
     }
 }
 
@@ -189,11 +192,7 @@ public func sag_socket_send(_ s: OpaquePointer?, _ buf: UnsafePointer<UInt8>?, _
         guard let range = bufferRange(buf, start, count) else { return invalid(err, op, "bad buffer range") }
         return run(err) { () throws(SocketError) in
             try o.socket.send(range, flags: MessageFlags(rawValue: flags))
-        } then: { n in
-            guard let n else { return wouldBlock(err, op, o.socket) }
-            sent.pointee = n
-            return Status.ok
-        }
+        } then: { deliverCount($0, sent, err, op, o.socket) }
     }
 }
 
@@ -211,11 +210,7 @@ public func sag_socket_sendto(_ s: OpaquePointer?, _ buf: UnsafePointer<UInt8>?,
         let address = dest.address.withLock { $0 }
         return run(err) { () throws(SocketError) in
             try o.socket.sendto(range, flags: MessageFlags(rawValue: flags), to: address)
-        } then: { n in
-            guard let n else { return wouldBlock(err, op, o.socket) }
-            sent.pointee = n
-            return Status.ok
-        }
+        } then: { deliverCount($0, sent, err, op, o.socket) }
     }
 }
 
@@ -234,10 +229,8 @@ public func sag_socket_recvfrom(_ s: OpaquePointer?, _ buf: UnsafeMutablePointer
         return run(err) { () throws(SocketError) in
             try o.socket.recvfrom(into: range, flags: MessageFlags(rawValue: flags), from: &address)
         } then: { n in
-            guard let n else { return wouldBlock(err, op, o.socket) }
-            sender.address.withLock { $0 = address }
-            received.pointee = n
-            return Status.ok
+            if n != nil { sender.address.withLock { $0 = address } }
+            return deliverCount(n, received, err, op, o.socket)
         }
     }
 }
