@@ -150,7 +150,7 @@ public func sag_error_sent(_ err: OpaquePointer?) -> Int {
 @c @implementation
 public func sag_error_port(_ err: OpaquePointer?) -> OpaquePointer? {
     guard let p = errorObject(err)?.read({ $0.error?.port }) else { return nil }
-    return handle(of: p)
+    return handle(ofPort: p)
 }
 
 // MARK: - Handles

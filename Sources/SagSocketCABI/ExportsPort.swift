@@ -3,29 +3,22 @@
 import CSagSocket
 import SagSocketCore
 
-/// A port handle: a binary socket port or a textual one over it, and the
-/// handle of the socket under it.
+/// A port handle: a binary socket port or a textual one over it.
 final class PortObject: Sendable {
     let port: AnySocketPort
-    /// The socket's handle (sag_port_socket), as the port was opened from it.
-    let socketHandle: UInt
-
-    init(_ port: AnySocketPort, socketHandle: UInt) {
-        self.port = port
-        self.socketHandle = socketHandle
-    }
+    init(_ port: AnySocketPort) { self.port = port }
 }
 
 private func portObject(_ h: OpaquePointer?) -> PortObject? {
     handles.lookup(UnsafeRawPointer(h), .port, as: PortObject.self)
 }
 
-/// Registers a new port (in the handle table and the registry) and hands it
-/// to the caller.
-private func deliver(_ port: AnySocketPort, socketHandle: UInt, _ out: UnsafeMutablePointer<OpaquePointer?>,
+/// Registers a new port, keeps its handle in the port's embedder slot and
+/// hands it to the caller.
+private func deliver(_ port: AnySocketPort, _ out: UnsafeMutablePointer<OpaquePointer?>,
                      _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
-    guard let h = handles.insert(PortObject(port, socketHandle: socketHandle), .port) else { return noMemory(err, op) }
-    registry.record(port.object, h)
+    guard let h = handles.insert(PortObject(port), .port) else { return noMemory(err, op) }
+    port.setEmbedderWord(UInt(bitPattern: h))
     out.pointee = h
     return Status.ok
 }
@@ -33,10 +26,10 @@ private func deliver(_ port: AnySocketPort, socketHandle: UInt, _ out: UnsafeMut
 /// Runs `body` with a binary port argument (held, not retained, for the call).
 @inline(__always)
 private func withBinaryPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString,
-                            _ body: (SocketPort, PortObject) -> Int32) -> Int32 {
+                            _ body: (SocketPort) -> Int32) -> Int32 {
     handles.with(UnsafeRawPointer(h), .port, as: PortObject.self) { o -> Int32 in
         guard case .binary(let b) = o.port else { return invalid(err, op, "a textual port where a binary port is needed") }
-        return body(b, o)
+        return body(b)
     } ?? misuse(err, op, "port")
 }
 
@@ -55,8 +48,7 @@ private func openPort(_ s: OpaquePointer?, _ direction: SocketPort.Direction, _ 
     guard let o = socketObject(s) else { return misuse(err, op, "socket") }
     guard let out else { return invalid(err, op, "out is NULL") }
     if o.socket.isClosed { return fail(err, SocketError.closed(op, "socket is closed", socket: o.socket)) }
-    return deliver(.binary(SocketPort(o.socket, direction: direction, closesSocket: closeSocket)),
-                   socketHandle: UInt(bitPattern: s), out, err, op)
+    return deliver(.binary(SocketPort(o.socket, direction: direction, closesSocket: closeSocket)), out, err, op)
 }
 
 @c @implementation
@@ -79,7 +71,7 @@ public func sag_socket_output_port(_ s: OpaquePointer?, _ out: UnsafeMutablePoin
 public func sag_transcoded_port(_ p: OpaquePointer?, _ codec: Int32, _ eol: Int32, _ mode: Int32,
                                 _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "transcoded-port"
-    return withBinaryPort(p, err, op) { b, o in
+    return withBinaryPort(p, err, op) { b in
         guard let out else { return invalid(err, op, "out is NULL") }
         guard let c = TextPort.Codec(rawValue: codec), let e = TextPort.EOLStyle(rawValue: eol),
               let m = TextPort.ErrorMode(rawValue: mode) else {
@@ -88,7 +80,7 @@ public func sag_transcoded_port(_ p: OpaquePointer?, _ codec: Int32, _ eol: Int3
         return run(err) { () throws(SocketError) in
             try TextPort(b, codec: c, eolStyle: e, errorMode: m)
         } then: { t in
-            deliver(.textual(t), socketHandle: o.socketHandle, out, err, op)
+            deliver(.textual(t), out, err, op)
         }
     }
 }
@@ -97,7 +89,7 @@ public func sag_transcoded_port(_ p: OpaquePointer?, _ codec: Int32, _ eol: Int3
 public func sag_port_socket(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
     guard let o = portObject(p) else { return misuse(err, "port-socket", "port") }
     guard let out else { return invalid(err, "port-socket", "out is NULL") }
-    out.pointee = OpaquePointer(bitPattern: o.socketHandle)
+    out.pointee = handle(of: o.port.socket)
     return Status.ok
 }
 
@@ -182,7 +174,7 @@ public func sag_port_read_mode(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<
 
 @c @implementation
 public func sag_port_get_u8(_ p: OpaquePointer?, _ byte: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "get-u8") { b, _ in
+    return withBinaryPort(p, err, "get-u8") { b in
         guard let byte else { return invalid(err, "get-u8", "byte is NULL") }
         return run(err) { () throws(SocketError) in byte.pointee = try b.getU8().map { Int32($0) } ?? -1 }
     }
@@ -190,7 +182,7 @@ public func sag_port_get_u8(_ p: OpaquePointer?, _ byte: UnsafeMutablePointer<In
 
 @c @implementation
 public func sag_port_lookahead_u8(_ p: OpaquePointer?, _ byte: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "lookahead-u8") { b, _ in
+    return withBinaryPort(p, err, "lookahead-u8") { b in
         guard let byte else { return invalid(err, "lookahead-u8", "byte is NULL") }
         return run(err) { () throws(SocketError) in byte.pointee = try b.lookaheadU8().map { Int32($0) } ?? -1 }
     }
@@ -199,7 +191,7 @@ public func sag_port_lookahead_u8(_ p: OpaquePointer?, _ byte: UnsafeMutablePoin
 private func readInto(_ p: OpaquePointer?, _ buf: UnsafeMutablePointer<UInt8>?, _ start: Int, _ len: Int,
                       _ count: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, all: Bool) -> Int32 {
     let op: StaticString = all ? "get-bytevector-n" : "get-bytevector-some"
-    return withBinaryPort(p, err, op) { b, _ in
+    return withBinaryPort(p, err, op) { b in
         guard let count else { return invalid(err, op, "count is NULL") }
         guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
         return run(err) { () throws(SocketError) in count.pointee = try b.read(into: range, all: all) }
@@ -239,7 +231,7 @@ private let emptyBytes: StaticString = ""
 private func binaryView(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                         _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, _ op: StaticString,
                         _ read: (SocketPort) throws(SocketError) -> UnsafeRawBufferPointer?) -> Int32 {
-    withBinaryPort(p, err, op) { b, _ in
+    withBinaryPort(p, err, op) { b in
         guard let data, let len else { return invalid(err, op, "data or len is NULL") }
         return run(err) { () throws(SocketError) in handOut(try read(b), data, len) }
     }
@@ -271,7 +263,7 @@ public func sag_port_get_bytes_line(_ p: OpaquePointer?, _ data: UnsafeMutablePo
 
 @c @implementation
 public func sag_port_put_u8(_ p: OpaquePointer?, _ byte: Int32, _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "put-u8") { b, _ in
+    return withBinaryPort(p, err, "put-u8") { b in
         guard (0...255).contains(byte) else { return invalid(err, "put-u8", "\(byte) is not a byte") }
         return run(err) { () throws(SocketError) in try b.put(byte: UInt8(byte)) }
     }
@@ -280,7 +272,7 @@ public func sag_port_put_u8(_ p: OpaquePointer?, _ byte: Int32, _ err: OpaquePoi
 @c @implementation
 public func sag_port_put_bytevector(_ p: OpaquePointer?, _ buf: UnsafePointer<UInt8>?, _ start: Int, _ count: Int,
                                     _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "put-bytevector") { b, _ in
+    return withBinaryPort(p, err, "put-bytevector") { b in
         guard let range = bufferRange(buf, start, count) else { return invalid(err, "put-bytevector", "bad buffer range") }
         return run(err) { () throws(SocketError) in try b.put(range) }
     }

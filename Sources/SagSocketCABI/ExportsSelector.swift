@@ -33,7 +33,7 @@ public func sag_selector_add(_ sel: OpaquePointer?, _ s: OpaquePointer?, _ timeo
     return withSelector(sel, err, op) { selector in
         withSocket(s, err, op) { o in
             run(err) { () throws(SocketError) in
-                try selector.add(o.socket, timeoutMicros: timeout, tag: tag, handle: UInt(bitPattern: s))
+                try selector.add(o.socket, timeoutMicros: timeout, tag: tag)
             }
         }
     }
@@ -54,7 +54,7 @@ public func sag_selector_wait(_ sel: OpaquePointer?, _ timeout: Int64, _ socks: 
         var n = 0
         return run(err) { () throws(SocketError) in
             try selector.wait(timeoutMicros: timeout, capacity: capacity) { e in
-                socks[n] = OpaquePointer(bitPattern: e.handle)
+                socks[n] = handle(of: e.socket)
                 tags[n] = e.tag
                 timedOut[n] = e.timedOut ? 1 : 0
                 n += 1
@@ -87,7 +87,7 @@ public func sag_selector_clear(_ sel: OpaquePointer?, _ socks: UnsafeMutablePoin
         return run(err) { () throws(SocketError) in
             try selector.clear(capacity: capacity) { e in
                 // capacity 0 (the arrays may be NULL) removes nothing
-                socks?[n] = OpaquePointer(bitPattern: e.handle)
+                socks?[n] = handle(of: e.socket)
                 tags?[n] = e.tag
                 n += 1
             }

@@ -85,60 +85,10 @@ final class IPAddressObject: Sendable {
 
 // MARK: - Registering and looking up
 
-/// The handle the library gave each socket and port, found by the object,
-/// for the answers that name an object the core hands back: sag_error_socket,
-/// sag_error_port, sag_fdset_sockets. (The hot paths need none: a selector's
-/// entries carry their socket's handle, a read-select answers from the
-/// caller's array.) An entry holds its object weakly and lasts as long as
-/// the object does, so a freed handle's value is still answered, as the
-/// header promises ("possibly freed since").
-final class HandleRegistry: Sendable {
-    private final class Entry: @unchecked Sendable {
-        /// Written once, at init; cleared by the runtime when the object goes.
-        private(set) weak var object: AnyObject?
-        let handle: UInt
-        init(_ object: AnyObject, _ handle: UInt) {
-            self.object = object
-            self.handle = handle
-        }
-    }
-
-    private struct Table {
-        var entries: [ObjectIdentifier: Entry] = [:]
-        /// The size at which entries of objects gone are next swept out.
-        var sweepAt = 1024
-    }
-
-    private let table = Mutex(Table())
-
-    /// Records that `handle` names `object`.
-    func record(_ object: AnyObject, _ handle: OpaquePointer) {
-        let entry = Entry(object, UInt(bitPattern: handle))
-        table.withLock { t in
-            t.entries[ObjectIdentifier(object)] = entry
-            if t.entries.count >= t.sweepAt {
-                t.entries = t.entries.filter { $0.value.object != nil }
-                t.sweepAt = max(1024, 2 * t.entries.count)
-            }
-        }
-    }
-
-    /// The handle recorded for `object`, nil for an object the C layer did
-    /// not hand out.
-    func handle(of object: AnyObject) -> OpaquePointer? {
-        let entry = table.withLock { $0.entries[ObjectIdentifier(object)] }
-        guard let entry, entry.object === object else { return nil }
-        return OpaquePointer(bitPattern: entry.handle)
-    }
-}
-
-/// The registry of sockets and ports.
-let registry = HandleRegistry()
-
-/// Registers a new socket (in the handle table and the registry).
+/// Registers a new socket and keeps its handle in the socket's embedder slot.
 func register(_ socket: Socket) -> OpaquePointer? {
     guard let h = handles.insert(SocketObject(socket), .socket) else { return nil }
-    registry.record(socket, h)
+    socket.embedder.set(UInt(bitPattern: h))
     return h
 }
 
@@ -155,8 +105,14 @@ func socketObject(_ h: OpaquePointer?) -> SocketObject? {
     handles.lookup(UnsafeRawPointer(h), .socket, as: SocketObject.self)
 }
 
-/// The handle of a socket or port object made by the library (NULL for
-/// one it did not hand out).
-func handle(of object: AnyObject) -> OpaquePointer? {
-    registry.handle(of: object)
+/// The handle of a socket the library handed out (its embedder slot; NULL
+/// for one it did not).
+func handle(of socket: Socket) -> OpaquePointer? {
+    OpaquePointer(bitPattern: socket.embedder.value)
+}
+
+/// The handle of a port the library handed out (a failure's `port`); NULL
+/// for anything else.
+func handle(ofPort object: any AnyObject & Sendable) -> OpaquePointer? {
+    AnySocketPort(object).flatMap { OpaquePointer(bitPattern: $0.embedderWord) }
 }

@@ -23,6 +23,33 @@ public enum AnySocketPort: Sendable {
         }
     }
 
+    /// The embedder's word of the port (EmbedderSlot).
+    public var embedderWord: UInt {
+        switch self {
+        case .binary(let b): return b.embedder.value
+        case .textual(let t): return t.embedder.value
+        }
+    }
+
+    /// Sets the embedder's word of the port.
+    public func setEmbedderWord(_ word: UInt) {
+        switch self {
+        case .binary(let b): b.embedder.set(word)
+        case .textual(let t): t.embedder.set(word)
+        }
+    }
+
+    /// The port behind `object` (a failure's `port`), nil for another object.
+    public init?(_ object: any AnyObject & Sendable) {
+        if let b = object as? SocketPort {
+            self = .binary(b)
+        } else if let t = object as? TextPort {
+            self = .textual(t)
+        } else {
+            return nil
+        }
+    }
+
     /// close-port: SocketPort.close() or TextPort.close().
     public func close() throws(SocketError) {
         switch self {

@@ -47,16 +47,13 @@ import Synchronization
 /// A socket selector: waits until some of the sockets it holds become
 /// readable, on epoll(7).
 public final class SocketSelector: Sendable {
-    /// A socket handed back by a wait or a clear, with the tag and handle it
-    /// was added with; `timedOut` when its own timeout passed before it
-    /// became readable.
+    /// A socket handed back by a wait or a clear, with the tag it was added
+    /// with; `timedOut` when its own timeout passed before it became readable.
     public struct Entry: Sendable {
         /// The socket.
         public let socket: Socket
         /// The caller's datum, as given to add.
         public let tag: Int64
-        /// The embedder's handle of the socket, as given to add (0 if none).
-        public let handle: UInt
         /// Whether the socket's own timeout passed before it became readable.
         public let timedOut: Bool
     }
@@ -64,12 +61,11 @@ public final class SocketSelector: Sendable {
     private struct Registered {
         let socket: Socket
         let tag: Int64
-        let handle: UInt
         /// Monotonic nanoseconds; Int64.max for none.
         let deadline: Int64
         let generation: UInt32
 
-        func entry(timedOut: Bool) -> Entry { Entry(socket: socket, tag: tag, handle: handle, timedOut: timedOut) }
+        func entry(timedOut: Bool) -> Entry { Entry(socket: socket, tag: tag, timedOut: timedOut) }
     }
 
     private struct State {
@@ -184,16 +180,13 @@ public final class SocketSelector: Sendable {
     ///   - timeoutMicros: The socket's own timeout, counted from now;
     ///     negative: none.
     ///   - tag: The caller's datum, handed back with the entry.
-    ///   - handle: An embedder's handle of the socket (the C layer's),
-    ///     handed back with the entry so that a wait needs no look-up to
-    ///     name the socket.
     /// - Throws: `.closed` when the selector is closed; `.socket` with the
     ///   errno when epoll refuses the socket; the failures of sending what
     ///   the ports held back.
     ///
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_ADD, or
     /// EPOLL_CTL_MOD to re-arm), with EPOLLIN | EPOLLONESHOT.
-    public func add(_ s: Socket, timeoutMicros: Int64 = -1, tag: Int64 = 0, handle: UInt = 0) throws(SocketError) {
+    public func add(_ s: Socket, timeoutMicros: Int64 = -1, tag: Int64 = 0) throws(SocketError) {
         let op: StaticString = "socket-selector-add!"
         if closedFlag.load(ordering: .acquiring) { throw closedError(op) }
         if s.isClosed { return }
@@ -226,7 +219,7 @@ public final class SocketSelector: Sendable {
             }
             s.register(wake)
             entered = true
-            st.slots[Int(slot)] = Registered(socket: s, tag: tag, handle: handle, deadline: deadline,
+            st.slots[Int(slot)] = Registered(socket: s, tag: tag, deadline: deadline,
                                               generation: st.generation)
             Self.setByFD(&st, fd, slot)
             st.live += 1

@@ -24,6 +24,8 @@ public final class Socket: Sendable {
     public let node: String?
     /// socket-service: the service a client or server socket was made for.
     public let service: String?
+    /// The embedder's word (the C layer keeps the socket's handle in it).
+    public let embedder = EmbedderSlot()
 
     let fd: Int32
     /// Bit 0: closed. The rest: twice the number of operations inside.

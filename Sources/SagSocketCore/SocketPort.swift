@@ -54,6 +54,8 @@ public final class SocketPort: Sendable {
     public let direction: Direction
     /// Whether closing the port closes the socket (socket-port's close?).
     public let closesSocket: Bool
+    /// The embedder's word (the C layer keeps the port's handle in it).
+    public let embedder = EmbedderSlot()
 
     let buffers: PortBuffers
     private let closedFlag = Atomic<Bool>(false)

@@ -29,6 +29,8 @@ public final class TextPort: Sendable {
     public let eolStyle: EOLStyle
     /// Replace or raise.
     public let errorMode: ErrorMode
+    /// The embedder's word (the C layer keeps the port's handle in it).
+    public let embedder = EmbedderSlot()
     private let closedFlag = Atomic<Bool>(false)
 
     /// transcoded-port: a textual port over `binary`, which is closed to
