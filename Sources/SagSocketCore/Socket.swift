@@ -1,5 +1,7 @@
-// Socket.swift: a socket and its operations, (sagittarius socket) sections
-// 1, 3, 4 and 10.
+// Socket.swift: a socket's lifetime: what it holds, how operations enter
+// and leave it, closing and interrupting (docs/reference.md §4 and §10). Its
+// operations are in SocketConnecting, SocketTransfer, SocketOptions,
+// SocketNames and SocketWaiting.swift.
 //
 // One Socket owns one descriptor. Operations "enter" the socket (counted in
 // `state`); close() marks it closed, wakes every waiting call, and the
