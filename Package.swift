@@ -7,6 +7,10 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+let mocking: [SwiftSetting] = [
+    .define("SAG_MOCKING", .when(configuration: .debug)),
+]
+
 let package = Package(
     name: "sagsocket",
     products: [
@@ -21,13 +25,15 @@ let package = Package(
         .systemLibrary(name: "CSagSocket", path: "include"),
         // accept4, ppoll and eventfd, which Swift's Glibc module does not show.
         .systemLibrary(name: "CSagSocketShims", path: "Sources/CSagSocketShims"),
-        .target(name: "SagSocketCore", dependencies: ["CSagSocketShims"], swiftSettings: strict),
+        // SAG_MOCKING: the syscall script of Sources/SagSocketCore/Mocking.swift,
+        // in debug builds only (swift test); the release library has none.
+        .target(name: "SagSocketCore", dependencies: ["CSagSocketShims"], swiftSettings: strict + mocking),
         .target(
             name: "SagSocketCABI",
             dependencies: ["SagSocketCore", "CSagSocket"],
             swiftSettings: strict + [.enableExperimentalFeature("CImplementation")]
         ),
-        .testTarget(name: "SagSocketCoreTests", dependencies: ["SagSocketCore"], swiftSettings: strict),
+        .testTarget(name: "SagSocketCoreTests", dependencies: ["SagSocketCore"], swiftSettings: strict + mocking),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,6 @@
 // Errors.swift: sag_error objects, the thread's last error, and the helpers
 // every entry point uses to check its arguments and report a failure.
 
-import Glibc
 import SagSocketCore
 import Synchronization
 
@@ -55,14 +54,11 @@ final class ErrorObject: Sendable {
 /// The calling thread's last-error object, made on first use and freed
 /// (its handle too) when the thread exits.
 enum ThreadError {
-    private static let key: pthread_key_t = {
-        var k = pthread_key_t()
-        pthread_key_create(&k) { value in
-            guard let value else { return }
-            _ = handles.remove(value, .error)
-        }
-        return k
-    }()
+    /// The thread's handle; freed with the thread.
+    private static let key = ThreadLocalKey { value in
+        guard let value else { return }
+        _ = handles.remove(value, .error)
+    }
 
     /// Used when no thread object can be made (out of memory).
     nonisolated(unsafe) static let fallback: (object: ErrorObject, handle: OpaquePointer?) = {
@@ -71,13 +67,13 @@ enum ThreadError {
     }()
 
     static func current() -> (object: ErrorObject, handle: OpaquePointer?) {
-        if let p = pthread_getspecific(key),
+        if let p = key.value,
            let o = handles.lookup(p, .error, as: ErrorObject.self) {
             return (o, OpaquePointer(p))
         }
         let o = ErrorObject(libraryOwned: true)
         guard let h = handles.insert(o, .error) else { return fallback }
-        pthread_setspecific(key, UnsafeRawPointer(h))
+        key.set(UnsafeRawPointer(h))
         return (o, h)
     }
 }
@@ -103,17 +99,17 @@ func fail(_ err: OpaquePointer?, _ error: SocketError) -> Int32 {
 /// A handle argument that is not a live handle of the expected kind.
 @inline(never)
 func misuse(_ err: OpaquePointer?, _ operation: StaticString, _ what: String = "handle") -> Int32 {
-    fail(err, Status.misuse, SocketError(.invalidArgument, operation, "\(what) is not a live handle of the expected kind"))
+    fail(err, Status.misuse, .invalid(operation, "\(what) is not a live handle of the expected kind"))
 }
 
 @inline(never)
 func invalid(_ err: OpaquePointer?, _ operation: StaticString, _ detail: String) -> Int32 {
-    fail(err, Status.invalid, SocketError(.invalidArgument, operation, detail))
+    fail(err, Status.invalid, .invalid(operation, detail))
 }
 
 @inline(never)
 func noMemory(_ err: OpaquePointer?, _ operation: StaticString) -> Int32 {
-    fail(err, Status.noMemory, SocketError(.outOfMemory, operation, "no room for a new handle"))
+    fail(err, Status.noMemory, .outOfMemory(operation, "no room for a new handle"))
 }
 
 /// Runs a body that may throw a core condition; 0 or the failure's status.
@@ -125,6 +121,21 @@ func run(_ err: OpaquePointer?, _ body: () throws(SocketError) -> Void) -> Int32
     } catch {
         return fail(err, error)
     }
+}
+
+/// Runs a core call that makes or finds something; on success `deliver`
+/// hands it to the caller (registers handles, writes out-parameters) and
+/// gives the status, on failure the failure's status. Out-parameters are so
+/// written only on success.
+@inline(__always)
+func run<T>(_ err: OpaquePointer?, _ body: () throws(SocketError) -> T, then deliver: (T) -> Int32) -> Int32 {
+    let value: T
+    do {
+        value = try body()
+    } catch {
+        return fail(err, error)
+    }
+    return deliver(value)
 }
 
 /// The body of every sag_*_free: NULL or an already freed handle is SAG_OK,

@@ -105,7 +105,8 @@ public func sag_make_addrinfo(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ er
 public func sag_make_hint_addrinfo(_ family: Int32, _ socktype: Int32, _ flags: Int32, _ proto: Int32,
                                    _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
     guard let out else { return invalid(err, "make-hint-addrinfo", "out is NULL") }
-    let hint = AddrInfo(family: family, socktype: socktype, flags: flags, protocolNumber: proto)
+    let hint = AddrInfo(family: AddressFamily(rawValue: family), type: SocketType(rawValue: socktype),
+                        flags: AddressInfoFlags(rawValue: flags), protocol: SocketProtocol(rawValue: proto))
     return deliver(AddrInfoObject([hint], 0), .addrinfo, out, err, "make-hint-addrinfo")
 }
 
@@ -122,10 +123,9 @@ public func sag_get_addrinfo(_ node: UnsafePointer<CChar>?, _ service: UnsafePoi
     guard let n = stringArgument(node), let s = stringArgument(service) else {
         return invalid(err, op, "node or service is not valid UTF-8")
     }
-    var chain: [AddrInfo] = []
-    let status = run(err) { () throws(SocketError) in chain = try AddrInfo.resolve(node: n, service: s, hints: hint) }
-    guard status == Status.ok else { return status }
-    return deliver(AddrInfoObject(chain, 0), .addrinfo, out, err, op)
+    return run(err) { () throws(SocketError) in try AddrInfo.resolve(node: n, service: s, hints: hint) } then: {
+        deliver(AddrInfoObject($0, 0), .addrinfo, out, err, op)
+    }
 }
 
 @c @implementation
@@ -149,22 +149,22 @@ private func slot(_ ai: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ e
 
 @c @implementation
 public func sag_addrinfo_family(_ ai: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    slot(ai, out, err) { $0.family }
+    slot(ai, out, err) { $0.family.rawValue }
 }
 
 @c @implementation
 public func sag_addrinfo_socktype(_ ai: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    slot(ai, out, err) { $0.socktype }
+    slot(ai, out, err) { $0.socketType.rawValue }
 }
 
 @c @implementation
 public func sag_addrinfo_flags(_ ai: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    slot(ai, out, err) { $0.flags }
+    slot(ai, out, err) { $0.flags.rawValue }
 }
 
 @c @implementation
 public func sag_addrinfo_protocol(_ ai: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    slot(ai, out, err) { $0.protocolNumber }
+    slot(ai, out, err) { $0.socketProtocol.rawValue }
 }
 
 @c @implementation
@@ -193,7 +193,7 @@ public func sag_sockaddr_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ err
 public func sag_sockaddr_family(_ sa: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
     guard let o = sockaddr(sa) else { return misuse(err, "sockaddr-family", "sockaddr") }
     guard let out else { return invalid(err, "sockaddr-family", "out is NULL") }
-    out.pointee = o.address.withLock { $0.family }
+    out.pointee = o.address.withLock { $0.family.rawValue }
     return Status.ok
 }
 

@@ -5,47 +5,20 @@ import SagSocketCore
 
 /// A port handle: a binary socket port or a textual one over it.
 final class PortObject: Sendable {
-    enum Port: Sendable {
-        case binary(SocketPort)
-        case text(TextPort)
-    }
-
-    let port: Port
-    init(_ port: Port) { self.port = port }
-
-    var socket: Socket {
-        switch port {
-        case .binary(let b): return b.socket
-        case .text(let t): return t.binary.socket
-        }
-    }
-
-    func close() throws(SocketError) {
-        switch port {
-        case .binary(let b): try b.close()
-        case .text(let t): try t.close()
-        }
-    }
+    let port: AnySocketPort
+    init(_ port: AnySocketPort) { self.port = port }
 }
 
 private func portObject(_ h: OpaquePointer?) -> PortObject? {
     handles.lookup(UnsafeRawPointer(h), .port, as: PortObject.self)
 }
 
-/// The handle of a port made by the library (the port's tag).
-func handle(ofPort p: any AnyObject & Sendable) -> OpaquePointer? {
-    if let b = p as? SocketPort { return OpaquePointer(bitPattern: b.tag.load(ordering: .acquiring)) }
-    if let t = p as? TextPort { return OpaquePointer(bitPattern: t.tag.load(ordering: .acquiring)) }
-    return nil
-}
-
-private func deliver(_ port: PortObject.Port, _ out: UnsafeMutablePointer<OpaquePointer?>,
+/// Registers a new port, keeps its handle in the port's embedder slot and
+/// hands it to the caller.
+private func deliver(_ port: AnySocketPort, _ out: UnsafeMutablePointer<OpaquePointer?>,
                      _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
     guard let h = handles.insert(PortObject(port), .port) else { return noMemory(err, op) }
-    switch port {
-    case .binary(let b): b.tag.store(UInt(bitPattern: h), ordering: .releasing)
-    case .text(let t): t.tag.store(UInt(bitPattern: h), ordering: .releasing)
-    }
+    port.setEmbedderWord(UInt(bitPattern: h))
     out.pointee = h
     return Status.ok
 }
@@ -65,7 +38,7 @@ private func withBinaryPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: St
 private func withTextPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString,
                           _ body: (TextPort) -> Int32) -> Int32 {
     handles.with(UnsafeRawPointer(h), .port, as: PortObject.self) { o -> Int32 in
-        guard case .text(let t) = o.port else { return invalid(err, op, "a binary port where a textual port is needed") }
+        guard case .textual(let t) = o.port else { return invalid(err, op, "a binary port where a textual port is needed") }
         return body(t)
     } ?? misuse(err, op, "port")
 }
@@ -74,7 +47,7 @@ private func openPort(_ s: OpaquePointer?, _ direction: SocketPort.Direction, _ 
                       _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
     guard let o = socketObject(s) else { return misuse(err, op, "socket") }
     guard let out else { return invalid(err, op, "out is NULL") }
-    if o.socket.isClosed { return fail(err, SocketError(.closed, op, "socket is closed", socket: o.socket)) }
+    if o.socket.isClosed { return fail(err, SocketError.closed(op, "socket is closed", socket: o.socket)) }
     return deliver(.binary(SocketPort(o.socket, direction: direction, closesSocket: closeSocket)), out, err, op)
 }
 
@@ -104,10 +77,11 @@ public func sag_transcoded_port(_ p: OpaquePointer?, _ codec: Int32, _ eol: Int3
               let m = TextPort.ErrorMode(rawValue: mode) else {
             return invalid(err, op, "unknown codec, eol style or error mode")
         }
-        var made: TextPort? = nil
-        let status = run(err) { () throws(SocketError) in made = try TextPort(b, codec: c, eolStyle: e, errorMode: m) }
-        guard status == Status.ok, let t = made else { return status }
-        return deliver(.text(t), out, err, op)
+        return run(err) { () throws(SocketError) in
+            try TextPort(b, codec: c, eolStyle: e, errorMode: m)
+        } then: { t in
+            deliver(.textual(t), out, err, op)
+        }
     }
 }
 
@@ -115,72 +89,46 @@ public func sag_transcoded_port(_ p: OpaquePointer?, _ codec: Int32, _ eol: Int3
 public func sag_port_socket(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
     guard let o = portObject(p) else { return misuse(err, "port-socket", "port") }
     guard let out else { return invalid(err, "port-socket", "out is NULL") }
-    out.pointee = handle(of: o.socket)
+    out.pointee = handle(of: o.port.socket)
     return Status.ok
 }
 
 @c @implementation
 public func sag_port_close(_ p: OpaquePointer?, _ err: OpaquePointer?) -> Int32 {
     guard let o = portObject(p) else { return misuse(err, "close-port", "port") }
-    return run(err) { () throws(SocketError) in try o.close() }
+    return run(err) { () throws(SocketError) in try o.port.close() }
 }
 
 @c @implementation
 public func sag_port_free(_ p: OpaquePointer?) -> Int32 {
-    freeHandle(p, .port, "sag_port_free", dispose: { try? ($0 as? PortObject)?.close() })
+    freeHandle(p, .port, "sag_port_free", dispose: { try? ($0 as? PortObject)?.port.close() })
 }
 
 @c @implementation
 public func sag_port_shutdown(_ p: OpaquePointer?, _ how: Int32, _ err: OpaquePointer?) -> Int32 {
     guard let o = portObject(p) else { return misuse(err, "shutdown-port", "port") }
-    let binary: SocketPort
-    switch o.port {
-    case .binary(let b): binary = b
-    case .text(let t):
-        if t.isClosed { return fail(err, SocketError(.closed, "shutdown-port", "port is closed", socket: o.socket, port: t)) }
-        binary = t.binary
-    }
-    return run(err) { () throws(SocketError) in try binary.shutdown(how) }
+    return run(err) { () throws(SocketError) in try o.port.shutdown(ShutdownDirection(rawValue: how)) }
 }
 
 @c @implementation
 public func sag_port_ready(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
     guard let o = portObject(p) else { return misuse(err, "port-ready?", "port") }
     guard let out else { return invalid(err, "port-ready?", "out is NULL") }
-    return run(err) { () throws(SocketError) in
-        switch o.port {
-        case .binary(let b): out.pointee = try b.isReady() ? 1 : 0
-        case .text(let t):
-            if t.isClosed { throw SocketError(.closed, "port-ready?", "port is closed", socket: o.socket, port: t) }
-            out.pointee = try t.binary.isReady() ? 1 : 0
-        }
-    }
+    return run(err) { () throws(SocketError) in out.pointee = try o.port.isReady() ? 1 : 0 }
 }
 
 @c @implementation
 public func sag_port_flush(_ p: OpaquePointer?, _ err: OpaquePointer?) -> Int32 {
     guard let o = portObject(p) else { return misuse(err, "flush-output-port", "port") }
-    return run(err) { () throws(SocketError) in
-        switch o.port {
-        case .binary(let b): try b.flush()
-        case .text(let t): try t.flush()
-        }
-    }
+    return run(err) { () throws(SocketError) in try o.port.flush() }
 }
 
-/// The binary port under a port handle (a textual port's own binary port),
-/// after checking the textual port is open.
+/// Runs `body` with the binary port that holds a port handle's buffer and
+/// read modes (AnySocketPort.modePort).
 private func withUnderlyingPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString,
                                 _ body: (SocketPort) -> Int32) -> Int32 {
     handles.with(UnsafeRawPointer(h), .port, as: PortObject.self) { o -> Int32 in
-        switch o.port {
-        case .binary(let b):
-            if b.isClosed || b.isTakenOver { return fail(err, SocketError(.closed, op, "port is closed", socket: o.socket, port: b)) }
-            return body(b)
-        case .text(let t):
-            if t.isClosed { return fail(err, SocketError(.closed, op, "port is closed", socket: o.socket, port: t)) }
-            return body(t.binary)
-        }
+        run(err) { () throws(SocketError) in try o.port.modePort(op) } then: { body($0) }
     } ?? misuse(err, op, "port")
 }
 
@@ -193,14 +141,19 @@ public func sag_port_set_buffer_mode(_ p: OpaquePointer?, _ mode: Int32, _ err: 
     }
 }
 
-@c @implementation
-public func sag_port_buffer_mode(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    let op: StaticString = "output-port-buffer-mode"
-    return withUnderlyingPort(p, err, op) { b in
+/// A mode of a port into `out`.
+private func portMode(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?,
+                      _ op: StaticString, _ mode: (SocketPort) -> Int32) -> Int32 {
+    withUnderlyingPort(p, err, op) { b in
         guard let out else { return invalid(err, op, "out is NULL") }
-        out.pointee = b.bufferMode.rawValue
+        out.pointee = mode(b)
         return Status.ok
     }
+}
+
+@c @implementation
+public func sag_port_buffer_mode(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
+    portMode(p, out, err, "output-port-buffer-mode") { $0.bufferMode.rawValue }
 }
 
 @c @implementation
@@ -214,12 +167,7 @@ public func sag_port_set_read_mode(_ p: OpaquePointer?, _ mode: Int32, _ err: Op
 
 @c @implementation
 public func sag_port_read_mode(_ p: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    let op: StaticString = "port-read-mode"
-    return withUnderlyingPort(p, err, op) { b in
-        guard let out else { return invalid(err, op, "out is NULL") }
-        out.pointee = b.readMode.rawValue
-        return Status.ok
-    }
+    portMode(p, out, err, "port-read-mode") { $0.readMode.rawValue }
 }
 
 // MARK: - Binary
@@ -278,22 +226,39 @@ private func handOut<T>(_ view: UnsafeRawBufferPointer?, _ data: UnsafeMutablePo
 
 private let emptyBytes: StaticString = ""
 
+/// A binary read that hands out a port-owned view: data and len must not be NULL.
+@inline(__always)
+private func binaryView(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+                        _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, _ op: StaticString,
+                        _ read: (SocketPort) throws(SocketError) -> UnsafeRawBufferPointer?) -> Int32 {
+    withBinaryPort(p, err, op) { b in
+        guard let data, let len else { return invalid(err, op, "data or len is NULL") }
+        return run(err) { () throws(SocketError) in handOut(try read(b), data, len) }
+    }
+}
+
+/// A textual read that hands out a port-owned view of UTF-8: utf8 and len
+/// must not be NULL.
+@inline(__always)
+private func textView(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                      _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, _ op: StaticString,
+                      _ read: (TextPort) throws(SocketError) -> UnsafeRawBufferPointer?) -> Int32 {
+    withTextPort(p, err, op) { t in
+        guard let utf8, let len else { return invalid(err, op, "utf8 or len is NULL") }
+        return run(err) { () throws(SocketError) in handOut(try read(t), utf8, len) }
+    }
+}
+
 @c @implementation
 public func sag_port_get_bytevector_all(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                                         _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "get-bytevector-all") { b in
-        guard let data, let len else { return invalid(err, "get-bytevector-all", "data or len is NULL") }
-        return run(err) { () throws(SocketError) in handOut(try b.readAllUnsafe(), data, len) }
-    }
+    binaryView(p, data, len, err, "get-bytevector-all") { b throws(SocketError) in try b.readAllUnsafe() }
 }
 
 @c @implementation
 public func sag_port_get_bytes_line(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                                     _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "get-line") { b in
-        guard let data, let len else { return invalid(err, "get-line", "data or len is NULL") }
-        return run(err) { () throws(SocketError) in handOut(try b.readLineUnsafe(), data, len) }
-    }
+    binaryView(p, data, len, err, "get-line") { b throws(SocketError) in try b.readLineUnsafe() }
 }
 
 @c @implementation
@@ -344,19 +309,13 @@ public func sag_port_get_string_n(_ p: OpaquePointer?, _ n: Int, _ utf8: UnsafeM
 @c @implementation
 public func sag_port_get_line(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                               _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    return withTextPort(p, err, "get-line") { t in
-        guard let utf8, let len else { return invalid(err, "get-line", "utf8 or len is NULL") }
-        return run(err) { () throws(SocketError) in handOut(try t.readLineUnsafe(), utf8, len) }
-    }
+    textView(p, utf8, len, err, "get-line") { t throws(SocketError) in try t.readLineUnsafe() }
 }
 
 @c @implementation
 public func sag_port_get_string_all(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                                     _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    return withTextPort(p, err, "get-string-all") { t in
-        guard let utf8, let len else { return invalid(err, "get-string-all", "utf8 or len is NULL") }
-        return run(err) { () throws(SocketError) in handOut(try t.readAllUnsafe(), utf8, len) }
-    }
+    textView(p, utf8, len, err, "get-string-all") { t throws(SocketError) in try t.readAllUnsafe() }
 }
 
 @c @implementation

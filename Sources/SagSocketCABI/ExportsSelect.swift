@@ -104,12 +104,17 @@ public func sag_socket_select(_ rfds: OpaquePointer?, _ wfds: OpaquePointer?, _ 
     let op: StaticString = "socket-select"
     guard let (r, w, e) = selectSets(rfds, wfds, efds) else { return misuse(err, op, "fdset") }
     guard let count else { return invalid(err, op, "count is NULL") }
-    var result: (count: Int, read: FDSet?, write: FDSet?, error: FDSet?) = (0, nil, nil, nil)
-    let status = run(err) { () throws(SocketError) in
-        result = try Select.select(read: r, write: w, error: e, timeoutMicros: timeout)
-    }
-    guard status == Status.ok else { return status }
-    // Register every new set first: out-parameters are written only on success.
+    return run(err) { () throws(SocketError) in
+        try Select.select(read: r, write: w, error: e, timeoutMicros: timeout)
+    } then: { deliver($0, count, rout, wout, eout, err, op) }
+}
+
+/// Hands the new fdsets of a select to the caller: every one registered
+/// first, as out-parameters are written only on success.
+private func deliver(_ result: (count: Int, read: FDSet?, write: FDSet?, error: FDSet?),
+                     _ count: UnsafeMutablePointer<Int32>, _ rout: UnsafeMutablePointer<OpaquePointer?>?,
+                     _ wout: UnsafeMutablePointer<OpaquePointer?>?, _ eout: UnsafeMutablePointer<OpaquePointer?>?,
+                     _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
     var made: [(UnsafeMutablePointer<OpaquePointer?>, OpaquePointer?)] = []
     for (set, out) in [(result.read, rout), (result.write, wout), (result.error, eout)] {
         guard let out else { continue }
@@ -135,13 +140,10 @@ public func sag_socket_select_inplace(_ rfds: OpaquePointer?, _ wfds: OpaquePoin
     let op: StaticString = "socket-select!"
     guard let (r, w, e) = selectSets(rfds, wfds, efds) else { return misuse(err, op, "fdset") }
     guard let count else { return invalid(err, op, "count is NULL") }
-    var n = 0
-    let status = run(err) { () throws(SocketError) in
-        n = try Select.selectInPlace(read: r, write: w, error: e, timeoutMicros: timeout)
+    return run(err) { () throws(SocketError) in
+        count.pointee = Int32(truncatingIfNeeded: try Select.selectInPlace(read: r, write: w, error: e,
+                                                                           timeoutMicros: timeout))
     }
-    guard status == Status.ok else { return status }
-    count.pointee = Int32(truncatingIfNeeded: n)
-    return Status.ok
 }
 
 private func readySelect(_ interest: Select.Interest, _ op: StaticString, _ timeout: Int64,
@@ -152,16 +154,18 @@ private func readySelect(_ interest: Select.Interest, _ op: StaticString, _ time
         return invalid(err, op, "nready is NULL or bad socket arrays")
     }
     guard let sockets = socketArray(socks, n) else { return misuse(err, op, "a socket") }
-    var found: [Socket] = []
-    let status = run(err) { () throws(SocketError) in
-        found = try Select.ready(sockets, for: interest, timeoutMicros: timeout, operation: op)
+    return run(err) { () throws(SocketError) in
+        try Select.wait(sockets, Array(repeating: interest, count: n), timeoutMicros: timeout, operation: op)
+    } then: { found in
+        // The ready ones, in the order given, named by the caller's own handles.
+        var k = 0
+        for (i, interests) in found.enumerated() where !interests.isEmpty {
+            ready?[k] = socks?[i]
+            k += 1
+        }
+        nready.pointee = k
+        return Status.ok
     }
-    guard status == Status.ok else { return status }
-    if let ready {
-        for (i, s) in found.enumerated() { ready[i] = handle(of: s) }
-    }
-    nready.pointee = found.count
-    return Status.ok
 }
 
 @c @implementation

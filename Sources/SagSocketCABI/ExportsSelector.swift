@@ -16,15 +16,14 @@ private func withSelector(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: Stat
 public func sag_selector_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "make-socket-selector"
     guard let out else { return invalid(err, op, "out is NULL") }
-    var made: SocketSelector? = nil
-    let status = run(err) { () throws(SocketError) in made = try SocketSelector() }
-    guard status == Status.ok, let sel = made else { return status }
-    guard let h = handles.insert(sel, .selector) else {
-        sel.close()
-        return noMemory(err, op)
+    return run(err) { () throws(SocketError) in try SocketSelector() } then: { sel in
+        guard let h = handles.insert(sel, .selector) else {
+            sel.close()
+            return noMemory(err, op)
+        }
+        out.pointee = h
+        return Status.ok
     }
-    out.pointee = h
-    return Status.ok
 }
 
 @c @implementation
@@ -33,7 +32,9 @@ public func sag_selector_add(_ sel: OpaquePointer?, _ s: OpaquePointer?, _ timeo
     let op: StaticString = "socket-selector-add!"
     return withSelector(sel, err, op) { selector in
         withSocket(s, err, op) { o in
-            run(err) { () throws(SocketError) in try selector.add(o.socket, timeoutMicros: timeout, tag: tag) }
+            run(err) { () throws(SocketError) in
+                try selector.add(o.socket, timeoutMicros: timeout, tag: tag)
+            }
         }
     }
 }
@@ -51,17 +52,17 @@ public func sag_selector_wait(_ sel: OpaquePointer?, _ timeout: Int64, _ socks: 
         // are written only when the wait found something, and then it
         // succeeds).
         var n = 0
-        let status = run(err) { () throws(SocketError) in
-            _ = try selector.wait(timeoutMicros: timeout, capacity: capacity) { e in
+        return run(err) { () throws(SocketError) in
+            try selector.wait(timeoutMicros: timeout, capacity: capacity) { e in
                 socks[n] = handle(of: e.socket)
                 tags[n] = e.tag
                 timedOut[n] = e.timedOut ? 1 : 0
                 n += 1
             }
+        } then: { found in
+            count.pointee = found
+            return Status.ok
         }
-        guard status == Status.ok else { return status }
-        count.pointee = n
-        return Status.ok
     }
 }
 
@@ -83,17 +84,17 @@ public func sag_selector_clear(_ sel: OpaquePointer?, _ socks: UnsafeMutablePoin
             return invalid(err, op, "socks or tags is NULL with a non-zero capacity")
         }
         var n = 0
-        let status = run(err) { () throws(SocketError) in
-            _ = try selector.clear(capacity: capacity) { e in
+        return run(err) { () throws(SocketError) in
+            try selector.clear(capacity: capacity) { e in
                 // capacity 0 (the arrays may be NULL) removes nothing
                 socks?[n] = handle(of: e.socket)
                 tags?[n] = e.tag
                 n += 1
             }
+        } then: { found in
+            count.pointee = found
+            return Status.ok
         }
-        guard status == Status.ok else { return status }
-        count.pointee = n
-        return Status.ok
     }
 }
 
@@ -102,11 +103,7 @@ public func sag_selector_size(_ sel: OpaquePointer?, _ out: UnsafeMutablePointer
     let op: StaticString = "socket-selector-size"
     return withSelector(sel, err, op) { selector in
         guard let out else { return invalid(err, op, "out is NULL") }
-        var n = 0
-        let status = run(err) { () throws(SocketError) in n = try selector.count() }
-        guard status == Status.ok else { return status }
-        out.pointee = n
-        return Status.ok
+        return run(err) { () throws(SocketError) in out.pointee = try selector.count() }
     }
 }
 

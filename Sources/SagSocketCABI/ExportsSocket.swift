@@ -3,7 +3,6 @@
 // and maps the outcome to a status; nothing more.
 
 import CSagSocket
-import Glibc
 import SagSocketCore
 
 public typealias SocketOut = UnsafeMutablePointer<OpaquePointer?>
@@ -19,7 +18,16 @@ private func deliver(_ socket: Socket, _ out: SocketOut, _ err: OpaquePointer?, 
 }
 
 private func wouldBlock(_ err: OpaquePointer?, _ op: StaticString, _ s: Socket) -> Int32 {
-    fail(err, SocketError(.wouldBlock, op, "the non-blocking socket is not ready", errno: EAGAIN, socket: s))
+    fail(err, .wouldBlock(op, "the non-blocking socket is not ready", socket: s))
+}
+
+/// Hands the count of a send or receive to the caller; nil (a socket that
+/// must not wait was not ready) is SAG_E_WOULD_BLOCK.
+private func deliverCount(_ n: Int?, _ out: UnsafeMutablePointer<Int>, _ err: OpaquePointer?,
+                          _ op: StaticString, _ s: Socket) -> Int32 {
+    guard let n else { return wouldBlock(err, op, s) }
+    out.pointee = n
+    return Status.ok
 }
 
 // MARK: - Client and server sockets
@@ -33,13 +41,11 @@ public func sag_make_client_socket(_ node: UnsafePointer<CChar>?, _ service: Uns
     guard let n = stringArgument(node), let sv = stringArgument(service) else {
         return invalid(err, op, "node or service is not valid UTF-8")
     }
-    var made: Socket? = nil
-    let status = run(err) { () throws(SocketError) in
-        made = try Socket.client(node: n, service: sv, family: family, socktype: socktype,
-                                 flags: flags, protocolNumber: proto)
-    }
-    guard status == Status.ok, let s = made else { return status }
-    return deliver(s, out, err, op)
+    return run(err) { () throws(SocketError) in
+        try Socket.client(node: n, service: sv, family: AddressFamily(rawValue: family),
+                          type: SocketType(rawValue: socktype), flags: AddressInfoFlags(rawValue: flags),
+                          protocol: SocketProtocol(rawValue: proto))
+    } then: { deliver($0, out, err, op) }
 }
 
 @c @implementation
@@ -48,12 +54,10 @@ public func sag_make_server_socket(_ service: UnsafePointer<CChar>?, _ family: I
     let op: StaticString = "make-server-socket"
     guard let out else { return invalid(err, op, "out is NULL") }
     guard let sv = stringArgument(service) else { return invalid(err, op, "service is not valid UTF-8") }
-    var made: Socket? = nil
-    let status = run(err) { () throws(SocketError) in
-        made = try Socket.server(service: sv, family: family, socktype: socktype, protocolNumber: proto)
-    }
-    guard status == Status.ok, let s = made else { return status }
-    return deliver(s, out, err, op)
+    return run(err) { () throws(SocketError) in
+        try Socket.server(service: sv, family: AddressFamily(rawValue: family),
+                          type: SocketType(rawValue: socktype), protocol: SocketProtocol(rawValue: proto))
+    } then: { deliver($0, out, err, op) }
 }
 
 @c @implementation
@@ -64,12 +68,17 @@ public func sag_make_server_sockets(_ service: UnsafePointer<CChar>?, _ family: 
     guard let out, let count else { return invalid(err, op, "out or count is NULL") }
     guard capacity > 0 else { return invalid(err, op, "capacity must be positive") }
     guard let sv = stringArgument(service) else { return invalid(err, op, "service is not valid UTF-8") }
-    var made: [Socket] = []
-    let status = run(err) { () throws(SocketError) in
-        made = try Socket.servers(service: sv, family: family, socktype: socktype, protocolNumber: proto,
-                                  limit: capacity)
-    }
-    guard status == Status.ok else { return status }
+    return run(err) { () throws(SocketError) in
+        try Socket.servers(service: sv, family: AddressFamily(rawValue: family),
+                           type: SocketType(rawValue: socktype), protocol: SocketProtocol(rawValue: proto),
+                           limit: capacity)
+    } then: { deliver($0, out, count, err, op) }
+}
+
+/// Hands new sockets to the caller: all of them, or none (and every one
+/// closed) when a handle cannot be made.
+private func deliver(_ made: [Socket], _ out: SocketOut, _ count: UnsafeMutablePointer<Int>,
+                     _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
     var handlesMade: [OpaquePointer] = []
     for s in made {
         guard let h = register(s) else {
@@ -111,31 +120,29 @@ public func sag_socket_fd(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<Int32
     } ?? misuse(err, "socket-fd", "socket")
 }
 
-@c @implementation
-public func sag_socket_name(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ err: OpaquePointer?) -> Int32 {
-    return withSocket(s, err, "socket-name") { o in
-        guard let out else { return invalid(err, "socket-name", "out is NULL") }
-        out.pointee = o.strings.pointer(o.socket.name)
+/// A string of a socket into `out`, owned by the socket's handle (NULL for #f).
+private func socketString(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                          _ err: OpaquePointer?, _ op: StaticString, _ field: (Socket) -> String?) -> Int32 {
+    withSocket(s, err, op) { o in
+        guard let out else { return invalid(err, op, "out is NULL") }
+        out.pointee = o.strings.pointer(field(o.socket))
         return Status.ok
     }
+}
+
+@c @implementation
+public func sag_socket_name(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ err: OpaquePointer?) -> Int32 {
+    socketString(s, out, err, "socket-name") { $0.name }
 }
 
 @c @implementation
 public func sag_socket_node(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ err: OpaquePointer?) -> Int32 {
-    return withSocket(s, err, "socket-node") { o in
-        guard let out else { return invalid(err, "socket-node", "out is NULL") }
-        out.pointee = o.strings.pointer(o.socket.node)
-        return Status.ok
-    }
+    socketString(s, out, err, "socket-node") { $0.node }
 }
 
 @c @implementation
 public func sag_socket_service(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ err: OpaquePointer?) -> Int32 {
-    return withSocket(s, err, "socket-service") { o in
-        guard let out else { return invalid(err, "socket-service", "out is NULL") }
-        out.pointee = o.strings.pointer(o.socket.service)
-        return Status.ok
-    }
+    socketString(s, out, err, "socket-service") { $0.service }
 }
 
 @c @implementation
@@ -156,11 +163,10 @@ public func sag_socket_accept(_ s: OpaquePointer?, _ out: SocketOut?, _ err: Opa
     let op: StaticString = "socket-accept"
     return withSocket(s, err, op) { o in
         guard let out else { return invalid(err, op, "out is NULL") }
-        var made: Socket? = nil
-        let status = run(err) { () throws(SocketError) in made = try o.socket.accept() }
-        guard status == Status.ok else { return status }
-        guard let c = made else { return wouldBlock(err, op, o.socket) }
-        return deliver(c, out, err, op)
+        return run(err) { () throws(SocketError) in try o.socket.accept() } then: { accepted in
+            guard let c = accepted else { return wouldBlock(err, op, o.socket) }
+            return deliver(c, out, err, op)
+        }
     }
 }
 
@@ -171,12 +177,9 @@ public func sag_socket_recv(_ s: OpaquePointer?, _ buf: UnsafeMutablePointer<UIn
     return withSocket(s, err, op) { o in
         guard let received else { return invalid(err, op, "received is NULL") }
         guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
-        var n: Int? = 0
-        let status = run(err) { () throws(SocketError) in n = try o.socket.recv(into: range, flags: flags) }
-        guard status == Status.ok else { return status }
-        guard let count = n else { return wouldBlock(err, op, o.socket) }
-        received.pointee = count
-        return Status.ok
+        return run(err) { () throws(SocketError) in
+            try o.socket.recv(into: range, flags: MessageFlags(rawValue: flags))
+        } then: { deliverCount($0, received, err, op, o.socket) }
     }
 }
 
@@ -187,12 +190,9 @@ public func sag_socket_send(_ s: OpaquePointer?, _ buf: UnsafePointer<UInt8>?, _
     return withSocket(s, err, op) { o in
         guard let sent else { return invalid(err, op, "sent is NULL") }
         guard let range = bufferRange(buf, start, count) else { return invalid(err, op, "bad buffer range") }
-        var n: Int? = 0
-        let status = run(err) { () throws(SocketError) in n = try o.socket.send(range, flags: flags) }
-        guard status == Status.ok else { return status }
-        guard let count = n else { return wouldBlock(err, op, o.socket) }
-        sent.pointee = count
-        return Status.ok
+        return run(err) { () throws(SocketError) in
+            try o.socket.send(range, flags: MessageFlags(rawValue: flags))
+        } then: { deliverCount($0, sent, err, op, o.socket) }
     }
 }
 
@@ -208,12 +208,9 @@ public func sag_socket_sendto(_ s: OpaquePointer?, _ buf: UnsafePointer<UInt8>?,
         guard let sent else { return invalid(err, op, "sent is NULL") }
         guard let range = bufferRange(buf, start, count) else { return invalid(err, op, "bad buffer range") }
         let address = dest.address.withLock { $0 }
-        var n: Int? = 0
-        let status = run(err) { () throws(SocketError) in n = try o.socket.sendto(range, flags: flags, to: address) }
-        guard status == Status.ok else { return status }
-        guard let c = n else { return wouldBlock(err, op, o.socket) }
-        sent.pointee = c
-        return Status.ok
+        return run(err) { () throws(SocketError) in
+            try o.socket.sendto(range, flags: MessageFlags(rawValue: flags), to: address)
+        } then: { deliverCount($0, sent, err, op, o.socket) }
     }
 }
 
@@ -228,14 +225,13 @@ public func sag_socket_recvfrom(_ s: OpaquePointer?, _ buf: UnsafeMutablePointer
         }
         guard let received else { return invalid(err, op, "received is NULL") }
         guard let range = mutableBufferRange(buf, start, len) else { return invalid(err, op, "bad buffer range") }
-        var n: Int? = 0
         var address = SocketAddress()
-        let status = run(err) { () throws(SocketError) in n = try o.socket.recvfrom(into: range, flags: flags, from: &address) }
-        guard status == Status.ok else { return status }
-        guard let c = n else { return wouldBlock(err, op, o.socket) }
-        sender.address.withLock { $0 = address }
-        received.pointee = c
-        return Status.ok
+        return run(err) { () throws(SocketError) in
+            try o.socket.recvfrom(into: range, flags: MessageFlags(rawValue: flags), from: &address)
+        } then: { n in
+            if n != nil { sender.address.withLock { $0 = address } }
+            return deliverCount(n, received, err, op, o.socket)
+        }
     }
 }
 
@@ -244,7 +240,7 @@ public func sag_socket_recvfrom(_ s: OpaquePointer?, _ buf: UnsafeMutablePointer
 @c @implementation
 public func sag_socket_shutdown(_ s: OpaquePointer?, _ how: Int32, _ err: OpaquePointer?) -> Int32 {
     return withSocket(s, err, "socket-shutdown") { o in
-        return run(err) { () throws(SocketError) in try o.socket.shutdown(how) }
+        return run(err) { () throws(SocketError) in try o.socket.shutdown(ShutdownDirection(rawValue: how)) }
     }
 }
 
@@ -285,10 +281,9 @@ private func deliverInfo(_ address: SocketAddress?, _ out: UnsafeMutablePointer<
 public func sag_socket_get_info(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
     return withSocket(s, err, "socket-info") { o in
         guard let out else { return invalid(err, "socket-info", "out is NULL") }
-        var a: SocketAddress? = nil
-        let status = run(err) { () throws(SocketError) in a = try o.socket.localAddress() }
-        guard status == Status.ok else { return status }
-        return deliverInfo(a, out, err, "socket-info")
+        return run(err) { () throws(SocketError) in try o.socket.localAddress() } then: {
+            deliverInfo($0, out, err, "socket-info")
+        }
     }
 }
 
@@ -296,10 +291,9 @@ public func sag_socket_get_info(_ s: OpaquePointer?, _ out: UnsafeMutablePointer
 public func sag_socket_get_peer(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: OpaquePointer?) -> Int32 {
     return withSocket(s, err, "socket-peer") { o in
         guard let out else { return invalid(err, "socket-peer", "out is NULL") }
-        var a: SocketAddress? = nil
-        let status = run(err) { () throws(SocketError) in a = try o.socket.peerAddress() }
-        guard status == Status.ok else { return status }
-        return deliverInfo(a, out, err, "socket-peer")
+        return run(err) { () throws(SocketError) in try o.socket.peerAddress() } then: {
+            deliverInfo($0, out, err, "socket-peer")
+        }
     }
 }
 
@@ -309,12 +303,10 @@ public func sag_socket_get_peer(_ s: OpaquePointer?, _ out: UnsafeMutablePointer
 public func sag_make_socket(_ family: Int32, _ socktype: Int32, _ proto: Int32, _ out: SocketOut?,
                             _ err: OpaquePointer?) -> Int32 {
     guard let out else { return invalid(err, "make-socket", "out is NULL") }
-    var made: Socket? = nil
-    let status = run(err) { () throws(SocketError) in
-        made = try Socket(family: family, socktype: socktype, protocolNumber: proto)
-    }
-    guard status == Status.ok, let s = made else { return status }
-    return deliver(s, out, err, "make-socket")
+    return run(err) { () throws(SocketError) in
+        try Socket(family: AddressFamily(rawValue: family), type: SocketType(rawValue: socktype),
+                   protocol: SocketProtocol(rawValue: proto))
+    } then: { deliver($0, out, err, "make-socket") }
 }
 
 @c @implementation
@@ -323,10 +315,7 @@ public func sag_create_socket(_ ai: OpaquePointer?, _ out: SocketOut?, _ err: Op
         return misuse(err, "create-socket", "addrinfo")
     }
     guard let out else { return invalid(err, "create-socket", "out is NULL") }
-    var made: Socket? = nil
-    let status = run(err) { () throws(SocketError) in made = try Socket(a.entry) }
-    guard status == Status.ok, let s = made else { return status }
-    return deliver(s, out, err, "create-socket")
+    return run(err) { () throws(SocketError) in try Socket(a.entry) } then: { deliver($0, out, err, "create-socket") }
 }
 
 private func addressArgument(_ ai: OpaquePointer?) -> SocketAddress?? {
@@ -340,12 +329,11 @@ public func sag_socket_connect(_ s: OpaquePointer?, _ ai: OpaquePointer?, _ time
     return withSocket(s, err, op) { o in
         guard let arg = addressArgument(ai) else { return misuse(err, op, "addrinfo") }
         guard let address = arg else { return invalid(err, op, "the addrinfo has no address") }
-        var done = true
-        let status = run(err) { () throws(SocketError) in
-            done = try o.socket.connect(to: address, timeoutMicros: timeout < 0 ? nil : timeout)
+        return run(err) { () throws(SocketError) in
+            try o.socket.connect(to: address, timeoutMicros: timeout < 0 ? nil : timeout)
+        } then: { connected in
+            connected ? Status.ok : wouldBlock(err, op, o.socket)
         }
-        guard status == Status.ok else { return status }
-        return done ? Status.ok : wouldBlock(err, op, o.socket)
     }
 }
 
@@ -369,7 +357,7 @@ public func sag_socket_listen(_ s: OpaquePointer?, _ backlog: Int32, _ err: Opaq
 public func sag_socket_setsockopt_int(_ s: OpaquePointer?, _ level: Int32, _ name: Int32, _ value: Int32,
                                       _ err: OpaquePointer?) -> Int32 {
     return withSocket(s, err, "socket-setsockopt!") { o in
-        return run(err) { () throws(SocketError) in try o.socket.setOption(level: level, name: name, value) }
+        return run(err) { () throws(SocketError) in try o.socket.setOption(level: OptionLevel(rawValue: level), name: OptionName(rawValue: name), value) }
     }
 }
 
@@ -381,7 +369,7 @@ public func sag_socket_setsockopt_bytes(_ s: OpaquePointer?, _ level: Int32, _ n
         guard let range = bufferRange(buf, start, len), len <= Int(Int32.max) else {
             return invalid(err, "socket-setsockopt!", "bad buffer range")
         }
-        return run(err) { () throws(SocketError) in try o.socket.setOption(level: level, name: name, bytes: range) }
+        return run(err) { () throws(SocketError) in try o.socket.setOption(level: OptionLevel(rawValue: level), name: OptionName(rawValue: name), bytes: range) }
     }
 }
 
@@ -389,7 +377,7 @@ public func sag_socket_setsockopt_bytes(_ s: OpaquePointer?, _ level: Int32, _ n
 public func sag_socket_setsockopt_duration(_ s: OpaquePointer?, _ level: Int32, _ name: Int32, _ timeout: Int64,
                                            _ err: OpaquePointer?) -> Int32 {
     return withSocket(s, err, "socket-setsockopt!") { o in
-        return run(err) { () throws(SocketError) in try o.socket.setDurationOption(level: level, name: name, micros: timeout) }
+        return run(err) { () throws(SocketError) in try o.socket.setDurationOption(level: OptionLevel(rawValue: level), name: OptionName(rawValue: name), micros: timeout) }
     }
 }
 
@@ -398,7 +386,7 @@ public func sag_socket_getsockopt_int(_ s: OpaquePointer?, _ level: Int32, _ nam
                                       _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
     return withSocket(s, err, "socket-getsockopt") { o in
         guard let out else { return invalid(err, "socket-getsockopt", "out is NULL") }
-        return run(err) { () throws(SocketError) in out.pointee = try o.socket.intOption(level: level, name: name) }
+        return run(err) { () throws(SocketError) in out.pointee = try o.socket.intOption(level: OptionLevel(rawValue: level), name: OptionName(rawValue: name)) }
     }
 }
 
@@ -411,7 +399,7 @@ public func sag_socket_getsockopt_bytes(_ s: OpaquePointer?, _ level: Int32, _ n
         guard let range = mutableBufferRange(buf, start, len), len <= Int(Int32.max) else {
             return invalid(err, "socket-getsockopt", "bad buffer range")
         }
-        return run(err) { () throws(SocketError) in size.pointee = try o.socket.option(level: level, name: name, into: range) }
+        return run(err) { () throws(SocketError) in size.pointee = try o.socket.option(level: OptionLevel(rawValue: level), name: OptionName(rawValue: name), into: range) }
     }
 }
 
@@ -420,7 +408,7 @@ public func sag_socket_getsockopt_duration(_ s: OpaquePointer?, _ level: Int32, 
                                            _ out: UnsafeMutablePointer<Int64>?, _ err: OpaquePointer?) -> Int32 {
     return withSocket(s, err, "socket-getsockopt") { o in
         guard let out else { return invalid(err, "socket-getsockopt", "out is NULL") }
-        return run(err) { () throws(SocketError) in out.pointee = try o.socket.durationOption(level: level, name: name) }
+        return run(err) { () throws(SocketError) in out.pointee = try o.socket.durationOption(level: OptionLevel(rawValue: level), name: OptionName(rawValue: name)) }
     }
 }
 

@@ -1,21 +1,22 @@
 // Objects.swift: what each kind of handle refers to, and the C strings the
 // ABI hands out (owned by their object, freed with it).
 
-import Glibc
 import SagSocketCore
 import Synchronization
 
 /// A NUL-terminated copy of a Swift string, alive as long as this object.
 final class CString: Sendable {
-    nonisolated(unsafe) let pointer: UnsafeMutablePointer<CChar>?
+    nonisolated(unsafe) let pointer: UnsafeMutablePointer<CChar>
 
     init(_ s: String) {
-        pointer = s.withCString { strdup($0) }
+        let chars = s.utf8CString  // with its NUL
+        pointer = .allocate(capacity: chars.count)
+        _ = UnsafeMutableBufferPointer(start: pointer, count: chars.count).initialize(from: chars)
     }
 
-    deinit { free(pointer) }
+    deinit { pointer.deallocate() }
 
-    var value: UnsafePointer<CChar>? { pointer.map { UnsafePointer($0) } }
+    var value: UnsafePointer<CChar>? { UnsafePointer(pointer) }
 }
 
 /// Interns strings for an object: each distinct string is copied once and
@@ -84,10 +85,10 @@ final class IPAddressObject: Sendable {
 
 // MARK: - Registering and looking up
 
-/// Registers a new socket and stores its handle in the socket's tag.
+/// Registers a new socket and keeps its handle in the socket's embedder slot.
 func register(_ socket: Socket) -> OpaquePointer? {
     guard let h = handles.insert(SocketObject(socket), .socket) else { return nil }
-    socket.tag.store(UInt(bitPattern: h), ordering: .releasing)
+    socket.embedder.set(UInt(bitPattern: h))
     return h
 }
 
@@ -104,7 +105,14 @@ func socketObject(_ h: OpaquePointer?) -> SocketObject? {
     handles.lookup(UnsafeRawPointer(h), .socket, as: SocketObject.self)
 }
 
-/// The handle of a socket object made by the library.
+/// The handle of a socket the library handed out (its embedder slot; NULL
+/// for one it did not).
 func handle(of socket: Socket) -> OpaquePointer? {
-    OpaquePointer(bitPattern: socket.tag.load(ordering: .acquiring))
+    OpaquePointer(bitPattern: socket.embedder.value)
+}
+
+/// The handle of a port the library handed out (a failure's `port`); NULL
+/// for anything else.
+func handle(ofPort object: any AnyObject & Sendable) -> OpaquePointer? {
+    AnySocketPort(object).flatMap { OpaquePointer(bitPattern: $0.embedderWord) }
 }

@@ -3,7 +3,8 @@
 
 import Glibc
 
-/// A socket address (sockaddr_storage and its length).
+/// A socket address: a sockaddr_storage and its length, as bind(2),
+/// connect(2), accept(2) and getaddrinfo(3) give and take them.
 public struct SocketAddress: Sendable {
     var storage: sockaddr_storage
     var length: socklen_t
@@ -38,26 +39,26 @@ public struct SocketAddress: Sendable {
         }
     }
 
-    /// The address family (AF_UNSPEC when empty).
-    public var family: Int32 { length == 0 ? AF_UNSPEC : Int32(storage.ss_family) }
+    /// The address family (`.unspecified` when empty).
+    public var family: AddressFamily { length == 0 ? .unspecified : AddressFamily(rawValue: Int32(storage.ss_family)) }
 
-    /// The port of an IPv4/IPv6 address.
+    /// The port of an IPv4/IPv6 address (sockaddr-port); nil for others.
     public var port: Int? {
         withUnsafeBytes(of: storage) { raw -> Int? in
             switch family {
-            case AF_INET: return Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)))
-            case AF_INET6: return Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)))
+            case .inet, .inet6: return Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)))
             default: return nil
             }
         }
     }
 
-    /// The IP address of an IPv4/IPv6 address.
+    /// The IP address of an IPv4/IPv6 address (sockaddr-ip-address); nil
+    /// for others.
     public var ipAddress: IPAddress? {
         withUnsafeBytes(of: storage) { raw -> IPAddress? in
             switch family {
-            case AF_INET: return IPAddress(bytes: Array(raw[4..<8]))
-            case AF_INET6: return IPAddress(bytes: Array(raw[8..<24]))
+            case .inet: return IPAddress(bytes: Array(raw[4..<8]))
+            case .inet6: return IPAddress(bytes: Array(raw[8..<24]))
             default: return nil
             }
         }
@@ -66,7 +67,7 @@ public struct SocketAddress: Sendable {
     /// A copy with the port replaced (IPv4/IPv6 only).
     func withPort(_ port: Int) -> SocketAddress {
         var copy = self
-        guard family == AF_INET || family == AF_INET6 else { return copy }
+        guard family == .inet || family == .inet6 else { return copy }
         withUnsafeMutableBytes(of: &copy.storage) { raw in
             raw.storeBytes(of: UInt16(truncatingIfNeeded: port).bigEndian, toByteOffset: 2, as: UInt16.self)
         }
@@ -76,8 +77,10 @@ public struct SocketAddress: Sendable {
 
 /// An IPv4 (4 bytes) or IPv6 (16 bytes) address, in network order.
 public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
+    /// ip-address->bytevector: the 4 or 16 bytes.
     public let bytes: [UInt8]
 
+    /// An address of 4 (IPv4) or 16 (IPv6) bytes; nil for another length.
     public init?(bytes: [UInt8]) {
         guard bytes.count == 4 || bytes.count == 16 else { return nil }
         self.bytes = bytes
@@ -87,25 +90,32 @@ public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
     public var isV6: Bool { bytes.count == 16 }
 
     /// ip-address->string: "127.0.0.1", "::1", ...
+    ///
+    /// The corresponding C call is `inet_ntop(3)`.
     public var description: String {
         bytes.withUnsafeBytes { raw in
-            Sys.inetNtop(isV6 ? AF_INET6 : AF_INET, raw.baseAddress!) ?? "?"
+            Sys.inetNtop((isV6 ? AddressFamily.inet6 : .inet).rawValue, raw.baseAddress!) ?? "?"
         }
     }
 }
 
 extension SocketAddress {
-    /// The host's name from getnameinfo(3) ("localhost" for 127.0.0.1 on
-    /// most systems), or the numeric address when the lookup finds none or
-    /// fails. It may ask the resolver (and so DNS, for a remote address):
-    /// call it only when the name is wanted.
+    /// The host's name ("localhost" for 127.0.0.1 on most systems), or the
+    /// numeric address when the lookup finds none or fails; nil for an
+    /// address that is not IPv4/IPv6. It may ask the resolver (and so DNS,
+    /// for a remote address): call it only when the name is wanted.
+    ///
+    /// The corresponding C call is `getnameinfo(3)`.
     public func lookUpHostName() -> String? {
         guard let ip = ipAddress else { return nil }
         return withSockaddr { Sys.hostName($0, $1) } ?? ip.description
     }
 
     /// Sagittarius's label of an address: "host(ip):port", e.g.
-    /// "localhost(127.0.0.1):5000" (socket-name). Looks the name up.
+    /// "localhost(127.0.0.1):5000" (socket-name); nil for an address that
+    /// is not IPv4/IPv6.
+    ///
+    /// The corresponding C call is `getnameinfo(3)`.
     public func label() -> String? {
         guard let ip = ipAddress, let port else { return nil }
         return "\(lookUpHostName() ?? ip.description)(\(ip)):\(port)"
@@ -114,10 +124,14 @@ extension SocketAddress {
 
 /// A socket's own or peer address (socket-info).
 public struct SocketInfo: Sendable {
+    /// The address.
     public let address: SocketAddress
+    /// socket-info-ip-address.
     public let ipAddress: IPAddress
+    /// socket-info-port.
     public let port: Int
 
+    /// The socket-info of an IPv4/IPv6 address; nil for others.
     public init?(_ address: SocketAddress) {
         guard let ip = address.ipAddress, let port = address.port else { return nil }
         self.address = address
@@ -126,31 +140,51 @@ public struct SocketInfo: Sendable {
     }
 
     /// socket-info-hostname: the host's name, or the numeric address when
-    /// there is none; looked up (getnameinfo(3)) at each call, so callers
-    /// that keep it should cache it.
+    /// there is none; looked up at each call, so callers that keep it
+    /// should cache it.
+    ///
+    /// The corresponding C call is `getnameinfo(3)`.
     public func lookUpHostName() -> String { address.lookUpHostName() ?? ipAddress.description }
 }
 
 /// One entry of a getaddrinfo chain (or a hint, or an empty addrinfo).
 public struct AddrInfo: Sendable {
-    public var family: Int32
-    public var socktype: Int32
-    public var flags: Int32
-    public var protocolNumber: Int32
+    /// ai_family.
+    public var family: AddressFamily
+    /// ai_socktype.
+    public var socketType: SocketType
+    /// ai_flags.
+    public var flags: AddressInfoFlags
+    /// ai_protocol.
+    public var socketProtocol: SocketProtocol
+    /// ai_addr (addrinfo-sockaddr); nil for a hint.
     public var address: SocketAddress?
+    /// ai_canonname, with AI_CANONNAME.
     public var canonicalName: String?
 
-    public init(family: Int32 = 0, socktype: Int32 = 0, flags: Int32 = 0, protocolNumber: Int32 = 0,
-                address: SocketAddress? = nil) {
+    /// make-addrinfo, make-hint-addrinfo: an entry with these fields.
+    public init(family: AddressFamily = .unspecified, type: SocketType = .unspecified, flags: AddressInfoFlags = [],
+                protocol: SocketProtocol = .default, address: SocketAddress? = nil) {
         self.family = family
-        self.socktype = socktype
+        self.socketType = type
         self.flags = flags
-        self.protocolNumber = protocolNumber
+        self.socketProtocol = `protocol`
         self.address = address
         self.canonicalName = nil
     }
 
-    /// get-addrinfo: getaddrinfo(3), the whole chain in order.
+    /// get-addrinfo: the addresses of `node` and `service`.
+    ///
+    /// - Parameters:
+    ///   - node: The host (name or numeric); nil for #f.
+    ///   - service: The service (name or port); nil for #f.
+    ///   - hints: The family, socket type, flags and protocol wanted.
+    ///   - operation: The operation failures name.
+    /// - Returns: The whole chain, in order.
+    /// - Throws: `.hostNotFound` with the resolver's code (and its errno for
+    ///   EAI_SYSTEM); `.invalidArgument` when both are nil.
+    ///
+    /// The corresponding C call is `getaddrinfo(3)`.
     public static func resolve(node: String?, service: String?, hints: AddrInfo?,
                                operation: StaticString = "get-addrinfo") throws(SocketError) -> [AddrInfo] {
         guard node != nil || service != nil else {
@@ -158,23 +192,25 @@ public struct AddrInfo: Sendable {
         }
         var h = addrinfo()
         if let hints {
-            h.ai_family = hints.family
-            h.ai_socktype = hints.socktype
-            h.ai_flags = hints.flags
-            h.ai_protocol = hints.protocolNumber
+            h.ai_family = hints.family.rawValue
+            h.ai_socktype = hints.socketType.rawValue
+            h.ai_flags = hints.flags.rawValue
+            h.ai_protocol = hints.socketProtocol.rawValue
         }
         var result: UnsafeMutablePointer<addrinfo>? = nil
         let (code, err) = Sys.getaddrinfo(node, service, &h, &result)
         guard code == 0, let first = result else {
-            throw SocketError(.hostNotFound, operation, "cannot resolve node \(node.map { "\"\($0)\"" } ?? "#f") service \(service.map { "\"\($0)\"" } ?? "#f")",
-                              errno: err, node: node, service: service, resolverCode: code)
+            throw .hostNotFound(operation, "cannot resolve node \(node.map { "\"\($0)\"" } ?? "#f") service \(service.map { "\"\($0)\"" } ?? "#f")",
+                                node: node, service: service, errno: err, resolverCode: code)
         }
         defer { Sys.freeaddrinfo(first) }
         var chain: [AddrInfo] = []
         var p: UnsafeMutablePointer<addrinfo>? = first
         while let ai = p {
-            var entry = AddrInfo(family: ai.pointee.ai_family, socktype: ai.pointee.ai_socktype,
-                                 flags: ai.pointee.ai_flags, protocolNumber: ai.pointee.ai_protocol)
+            var entry = AddrInfo(family: AddressFamily(rawValue: ai.pointee.ai_family),
+                                 type: SocketType(rawValue: ai.pointee.ai_socktype),
+                                 flags: AddressInfoFlags(rawValue: ai.pointee.ai_flags),
+                                 protocol: SocketProtocol(rawValue: ai.pointee.ai_protocol))
             if let sa = ai.pointee.ai_addr {
                 entry.address = SocketAddress(bytes: sa, length: ai.pointee.ai_addrlen)
             }

@@ -5,7 +5,9 @@ import Glibc
 
 /// A named constant and its value on this OS.
 public struct Constant: Sendable {
+    /// The C name without its prefix: "AF_INET".
     public let name: String
+    /// Its value on this OS.
     public let value: Int32
 
     init<T: BinaryInteger>(_ name: String, _ value: T) {
@@ -19,6 +21,8 @@ public struct Constant: Sendable {
     }
 }
 
+/// The constants of docs/reference.md §8, for sag_constant and
+/// sag_constant_at.
 public enum Constants {
     /// Every constant, named without prefix, in the order of the C header.
     /// (MSG_PROBE is glibc's MSG_PROXY.)

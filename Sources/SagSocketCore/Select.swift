@@ -8,14 +8,15 @@ import Synchronization
 public final class FDSet: Sendable {
     private let members = Mutex<[Socket]>([])
 
+    /// make-fdset, sockets->fdset: a set of `sockets` (duplicates once).
     public init(_ sockets: [Socket] = []) {
         for s in sockets { set(s, true) }
     }
 
-    /// fdset-ref
+    /// fdset-ref: whether `s` is a member.
     public func contains(_ s: Socket) -> Bool { members.withLock { $0.contains { $0 === s } } }
 
-    /// fdset-set!
+    /// fdset-set!: adds `s` (`flag` true) or removes it.
     public func set(_ s: Socket, _ flag: Bool) {
         members.withLock { m in
             let i = m.firstIndex { $0 === s }
@@ -24,7 +25,7 @@ public final class FDSet: Sendable {
         }
     }
 
-    /// fdset-clear!
+    /// fdset-clear!: removes every member.
     public func clear() { members.withLock { $0.removeAll() } }
 
     /// collect-sockets / fdset-sockets, in insertion order.
@@ -40,21 +41,36 @@ public final class FDSet: Sendable {
     }
 }
 
+/// socket-select and its relatives, over poll(2).
 public enum Select {
     /// What a socket is waited for.
     public struct Interest: OptionSet, Sendable {
         public let rawValue: Int16
         public init(rawValue: Int16) { self.rawValue = rawValue }
+        /// Readable (POLLIN; also hang-up, error, end of stream).
         public static let read = Interest(rawValue: 1)
+        /// Writable (POLLOUT; also hang-up, error).
         public static let write = Interest(rawValue: 2)
+        /// An exceptional condition (POLLPRI, error).
         public static let error = Interest(rawValue: 4)
     }
 
-    /// Waits until some of `sockets` are ready for what `interests` (one per
-    /// socket) asks, or the timeout passes (negative: none). Returns, per
-    /// socket, which of its interests are ready (all empty on timeout).
-    /// Throws `.interrupted` when a socket is interrupted or closed while
-    /// waiting and `.closed` when one is closed at the call.
+    /// Waits until some of `sockets` are ready for what their interests ask,
+    /// or the timeout passes. What the sockets' ports hold back is sent
+    /// first.
+    ///
+    /// - Parameters:
+    ///   - sockets: The sockets (one may appear more than once).
+    ///   - interests: One per socket.
+    ///   - timeoutMicros: How long to wait at most; negative: no limit.
+    ///   - operation: The operation failures name.
+    /// - Returns: Per socket, which of its interests are ready (all empty on
+    ///   timeout).
+    /// - Throws: `.interrupted` when a socket is interrupted or closed while
+    ///   waiting; `.closed` when one is closed at the call; `.invalidArgument`
+    ///   for no socket and no timeout; `.socket` when the poll fails.
+    ///
+    /// The corresponding C call is `ppoll(2)`.
     public static func wait(_ sockets: [Socket], _ interests: [Interest], timeoutMicros: Int64,
                             operation: StaticString = "socket-select") throws(SocketError) -> [Interest] {
         let op = operation
@@ -116,15 +132,32 @@ public enum Select {
         }
     }
 
-    /// socket-select: returns the count of ready (socket, set) pairs and
-    /// new fdsets of the ready members (nil for the sets not given).
+    /// socket-select: waits for members of `read` to become readable, of
+    /// `write` writable, of `error` to have an exceptional condition.
+    ///
+    /// - Parameters:
+    ///   - read: The sockets waited for input, or nil.
+    ///   - write: The sockets waited for room to write, or nil.
+    ///   - error: The sockets waited for an exceptional condition, or nil.
+    ///   - timeoutMicros: How long to wait at most; negative: no limit.
+    /// - Returns: The count of ready (socket, set) pairs and new fdsets of
+    ///   the ready members (nil for the sets not given).
+    /// - Throws: As wait(_:_:timeoutMicros:operation:).
+    ///
+    /// The corresponding C call is `ppoll(2)`.
     public static func select(read: FDSet?, write: FDSet?, error: FDSet?,
                               timeoutMicros: Int64) throws(SocketError) -> (count: Int, read: FDSet?, write: FDSet?, error: FDSet?) {
         let (count, r, w, e) = try readiness(read, write, error, timeoutMicros)
         return (count, read.map { _ in FDSet(r) }, write.map { _ in FDSet(w) }, error.map { _ in FDSet(e) })
     }
 
-    /// socket-select!: as select, keeping only the ready members in place.
+    /// socket-select!: select(read:write:error:timeoutMicros:) that keeps
+    /// only the ready members in the sets given.
+    ///
+    /// - Returns: The count of ready (socket, set) pairs.
+    /// - Throws: As wait(_:_:timeoutMicros:operation:).
+    ///
+    /// The corresponding C call is `ppoll(2)`.
     public static func selectInPlace(read: FDSet?, write: FDSet?, error: FDSet?,
                                      timeoutMicros: Int64) throws(SocketError) -> Int {
         let (count, r, w, e) = try readiness(read, write, error, timeoutMicros)
@@ -150,8 +183,17 @@ public enum Select {
         return (r.count + w.count + e.count, r, w, e)
     }
 
-    /// socket-read-select / -write-select / -error-select: the ready sockets,
-    /// in the order given ([] on timeout).
+    /// socket-read-select, socket-write-select, socket-error-select.
+    ///
+    /// - Parameters:
+    ///   - sockets: The sockets.
+    ///   - interest: What each is waited for.
+    ///   - timeoutMicros: How long to wait at most; negative: no limit.
+    ///   - operation: The operation failures name.
+    /// - Returns: The ready sockets, in the order given ([] on timeout).
+    /// - Throws: As wait(_:_:timeoutMicros:operation:).
+    ///
+    /// The corresponding C call is `ppoll(2)`.
     public static func ready(_ sockets: [Socket], for interest: Interest, timeoutMicros: Int64,
                              operation: StaticString) throws(SocketError) -> [Socket] {
         let ready = try wait(sockets, Array(repeating: interest, count: sockets.count),

@@ -44,12 +44,17 @@ import CSagSocketShims
 import Glibc
 import Synchronization
 
+/// A socket selector: waits until some of the sockets it holds become
+/// readable, on epoll(7).
 public final class SocketSelector: Sendable {
     /// A socket handed back by a wait or a clear, with the tag it was added
     /// with; `timedOut` when its own timeout passed before it became readable.
     public struct Entry: Sendable {
+        /// The socket.
         public let socket: Socket
+        /// The caller's datum, as given to add.
         public let tag: Int64
+        /// Whether the socket's own timeout passed before it became readable.
         public let timedOut: Bool
     }
 
@@ -59,6 +64,8 @@ public final class SocketSelector: Sendable {
         /// Monotonic nanoseconds; Int64.max for none.
         let deadline: Int64
         let generation: UInt32
+
+        func entry(timedOut: Bool) -> Entry { Entry(socket: socket, tag: tag, timedOut: timedOut) }
     }
 
     private struct State {
@@ -100,25 +107,30 @@ public final class SocketSelector: Sendable {
     /// Events asked of one epoll_wait at most.
     private static let batch = 1024
 
-    /// make-socket-selector: epoll_create1(2) and eventfd(2).
+    /// make-socket-selector: an empty selector.
+    ///
+    /// - Throws: `.socket` with the errno (EMFILE, ...).
+    ///
+    /// The corresponding C calls are `epoll_create1(2)` (EPOLL_CLOEXEC),
+    /// `eventfd(2)` and `epoll_ctl(2)`.
     public init() throws(SocketError) {
         let op: StaticString = "make-socket-selector"
         let ep: Int32
         switch Sys.epollCreate() {
         case .ok(let fd): ep = fd
-        case .failed(let e): throw SocketError(.socket, op, "cannot create an epoll instance", errno: e)
+        case .failed(let e): throw SocketError.socket(op, "cannot create an epoll instance", errno: e)
         }
         let w: Int32
         switch Sys.eventfd() {
         case .ok(let fd): w = fd
         case .failed(let e):
             Sys.close(ep)
-            throw SocketError(.socket, op, "cannot create the selector's wake descriptor", errno: e)
+            throw SocketError.socket(op, "cannot create the selector's wake descriptor", errno: e)
         }
         if case .failed(let e) = Sys.epollControl(ep, EPOLL_CTL_ADD, w, UInt32(EPOLLIN.rawValue), Self.wakeDatum) {
             Sys.close(w)
             Sys.close(ep)
-            throw SocketError(.socket, op, "cannot register the wake descriptor", errno: e)
+            throw SocketError.socket(op, "cannot register the wake descriptor", errno: e)
         }
         epfd = ep
         wake = w
@@ -148,22 +160,32 @@ public final class SocketSelector: Sendable {
     // MARK: - Errors
 
     private func closedError(_ op: StaticString) -> SocketError {
-        SocketError(.closed, op, "socket selector is closed")
+        SocketError.closed(op, "socket selector is closed")
     }
 
     private func busyError(_ op: StaticString) -> SocketError {
-        SocketError(.invalidArgument, op, "another thread is already waiting on this selector", errno: EBUSY)
+        .invalid(op, "another thread is already waiting on this selector", errno: EBUSY)
     }
 
     // MARK: - Adding
 
     /// socket-selector-add!: waits for `s` to become readable in the waits
-    /// to come (and in the one under way, at once). `timeoutMicros` >= 0 is
-    /// the socket's own timeout, counted from now; negative means none.
-    /// Adding a socket the selector already holds keeps the entry as it was
-    /// (its tag and timeout too); a closed socket is not added. Throws
-    /// `.closed` when the selector is closed; a socket failure when output
-    /// the socket's ports held back cannot be sent.
+    /// to come (and in the one under way, at once). Adding a socket the
+    /// selector already holds keeps the entry as it was (its tag and timeout
+    /// too); a closed socket is not added. What the socket's ports hold back
+    /// is sent first.
+    ///
+    /// - Parameters:
+    ///   - s: The socket.
+    ///   - timeoutMicros: The socket's own timeout, counted from now;
+    ///     negative: none.
+    ///   - tag: The caller's datum, handed back with the entry.
+    /// - Throws: `.closed` when the selector is closed; `.socket` with the
+    ///   errno when epoll refuses the socket; the failures of sending what
+    ///   the ports held back.
+    ///
+    /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_ADD, or
+    /// EPOLL_CTL_MOD to re-arm), with EPOLLIN | EPOLLONESHOT.
     public func add(_ s: Socket, timeoutMicros: Int64 = -1, tag: Int64 = 0) throws(SocketError) {
         let op: StaticString = "socket-selector-add!"
         if closedFlag.load(ordering: .acquiring) { throw closedError(op) }
@@ -193,11 +215,12 @@ public final class SocketSelector: Sendable {
             if let e = arm(&st, fd, datum, wasLingering: held == Self.lingering) {
                 s.leave()
                 st.freeSlots.append(slot)
-                throw SocketError(.socket, op, "cannot register the socket with epoll", errno: e, socket: s)
+                throw SocketError.socket(op, "cannot register the socket with epoll", errno: e, socket: s)
             }
             s.register(wake)
             entered = true
-            st.slots[Int(slot)] = Registered(socket: s, tag: tag, deadline: deadline, generation: st.generation)
+            st.slots[Int(slot)] = Registered(socket: s, tag: tag, deadline: deadline,
+                                              generation: st.generation)
             Self.setByFD(&st, fd, slot)
             st.live += 1
             if deadline != .max {
@@ -290,7 +313,7 @@ public final class SocketSelector: Sendable {
             guard isLive(st, top), let r = st.slots[Int(top.slot)] else { continue }
             remove(&st, Int(top.slot), r, disarmed: false)
             if !r.socket.isClosed {
-                each(Entry(socket: r.socket, tag: r.tag, timedOut: true))
+                each(r.entry(timedOut: true))
                 taken += 1
             }
         }
@@ -307,14 +330,20 @@ public final class SocketSelector: Sendable {
     // MARK: - Waiting
 
     /// socket-selector-wait!: waits until some entries are readable or their
-    /// own timeouts pass, for at most `timeoutMicros` (negative: no limit; 0:
-    /// look once). Returns at most `capacity` entries, readable ones with
-    /// `timedOut` false; each has left the selector. Entries beyond
-    /// `capacity` stay and are reported by the next wait. Returns [] when
-    /// the timeout passes or interrupt() wakes it with nothing to report.
-    /// Throws `.closed` when the selector is closed before the wait or
-    /// during it with nothing found, and `.invalidArgument` (errno EBUSY)
-    /// when another thread is waiting.
+    /// own timeouts pass. Each entry reported has left the selector; entries
+    /// beyond `capacity` stay and are reported by the next wait.
+    ///
+    /// - Parameters:
+    ///   - timeoutMicros: How long to wait at most; negative: no limit; 0:
+    ///     look once.
+    ///   - capacity: The most entries to report.
+    /// - Returns: The entries, readable ones with `timedOut` false; [] when
+    ///   the timeout passes or interrupt() wakes it with nothing to report.
+    /// - Throws: `.closed` when the selector is closed before the wait or
+    ///   during it with nothing found; `.invalidArgument` (errno EBUSY) when
+    ///   another thread is waiting; `.socket` when epoll_wait fails.
+    ///
+    /// The corresponding C call is `epoll_wait(2)`.
     public func wait(timeoutMicros: Int64 = -1, capacity: Int = 1024) throws(SocketError) -> [Entry] {
         var out: [Entry] = []
         _ = try wait(timeoutMicros: timeoutMicros, capacity: capacity) { out.append($0) }
@@ -374,7 +403,7 @@ public final class SocketSelector: Sendable {
                     continue
                 case .failed(let e):
                     // Report what was found; fail only with nothing found.
-                    if count == 0 { failure = SocketError(.socket, op, "epoll_wait failed", errno: e) }
+                    if count == 0 { failure = SocketError.socket(op, "epoll_wait failed", errno: e) }
                     state.withLock { end(&$0) }
                     break polling
                 }
@@ -404,7 +433,7 @@ public final class SocketSelector: Sendable {
                 remove(&st, slot, r, disarmed: true)
             } else if count < capacity {
                 remove(&st, slot, r, disarmed: true)
-                each(Entry(socket: r.socket, tag: r.tag, timedOut: false))
+                each(r.entry(timedOut: false))
                 count += 1
             } else {
                 // No room: arm it again, the next wait reports it.
@@ -449,7 +478,11 @@ public final class SocketSelector: Sendable {
 
     /// socket-selector-interrupt!: a wait blocked now returns at once with
     /// what is ready (possibly nothing). Waits that start later are not
-    /// affected. Throws `.closed` on a closed selector.
+    /// affected.
+    ///
+    /// - Throws: `.closed` on a closed selector.
+    ///
+    /// The corresponding C call is a write(2) to the selector's eventfd.
     public func interrupt() throws(SocketError) {
         try state.withLock { st throws(SocketError) in
             if st.closed { throw closedError("socket-selector-interrupt!") }
@@ -459,9 +492,14 @@ public final class SocketSelector: Sendable {
     }
 
     /// socket-selector-clear!: removes up to `capacity` entries and returns
-    /// them (closed sockets are dropped, not returned); the rest stay. Throws
-    /// `.closed` on a closed selector, `.invalidArgument` (errno EBUSY) while
-    /// a thread waits.
+    /// them (closed sockets are dropped, not returned); the rest stay.
+    ///
+    /// - Parameter capacity: The most entries to remove.
+    /// - Returns: The entries removed.
+    /// - Throws: `.closed` on a closed selector; `.invalidArgument` (errno
+    ///   EBUSY) while a thread waits.
+    ///
+    /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_DEL).
     public func clear(capacity: Int = .max) throws(SocketError) -> [Entry] {
         var out: [Entry] = []
         _ = try clear(capacity: capacity) { out.append($0) }
@@ -481,7 +519,7 @@ public final class SocketSelector: Sendable {
             for i in st.slots.indices where n < capacity {
                 guard let r = st.slots[i] else { continue }
                 remove(&st, i, r, disarmed: false)
-                each(Entry(socket: r.socket, tag: r.tag, timedOut: false))
+                each(r.entry(timedOut: false))
                 n += 1
             }
             if st.timers.count > 2 * st.timed { compactTimers(&st) }
@@ -491,7 +529,9 @@ public final class SocketSelector: Sendable {
 
     /// socket-selector-size: the number of entries (sockets closed while
     /// held are not counted once the selector has seen them close, at once
-    /// when no wait is under way). Throws `.closed` on a closed selector.
+    /// when no wait is under way).
+    ///
+    /// - Throws: `.closed` on a closed selector.
     public func count() throws(SocketError) -> Int {
         try state.withLock { st throws(SocketError) -> Int in
             if st.closed { throw closedError("socket-selector-size") }
@@ -502,7 +542,7 @@ public final class SocketSelector: Sendable {
         }
     }
 
-    /// socket-selector-closed?
+    /// socket-selector-closed?: whether close() has been called.
     public var isClosed: Bool { state.withLock { $0.closed } }
 
     /// socket-selector-waiting?: a thread is blocked in wait() now.
@@ -511,6 +551,9 @@ public final class SocketSelector: Sendable {
     /// close-socket-selector!: releases every entry and the selector's
     /// descriptors, and makes a blocked wait return (`.closed`); later calls
     /// other than the queries throw `.closed`. Idempotent.
+    ///
+    /// The corresponding C call is `close(2)` of the epoll instance and the
+    /// eventfd.
     public func close() {
         state.withLock { st in
             if st.closed { return }

@@ -62,41 +62,46 @@ public struct SocketError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    public var kind: Kind
+    /// The condition type.
+    public let kind: Kind
     /// The errno the OS gave, 0 if none.
-    public var errno: Int32
+    public let errno: Int32
     /// The Scheme procedure that failed (Sagittarius's `who`).
-    public var operation: StaticString
+    public let operation: StaticString
     /// What went wrong, without the OS message.
-    public var detail: String
+    public let detail: String
     /// &host-not-found fields.
-    public var node: String?
-    public var service: String?
+    public let node: String?
+    public let service: String?
     /// &socket field.
-    public var socket: Socket?
+    public let socket: Socket?
     /// &socket-port and &i/o-port field: the port concerned.
-    public var port: (any AnyObject & Sendable)?
+    public let port: (any AnyObject & Sendable)?
     /// &socket-read-timeout field, in microseconds.
-    public var timeoutMicros: Int64?
+    public let timeoutMicros: Int64?
     /// A getaddrinfo error code (EAI_*), 0 if none.
-    public var resolverCode: Int32
+    public let resolverCode: Int32
     /// For a send or a port write that failed partway: how many bytes of
     /// the call reached the kernel before the failure (0 otherwise).
-    public var sent: Int = 0
+    public let sent: Int
 
-    public init(_ kind: Kind, _ operation: StaticString, _ detail: String, errno: Int32 = 0,
-                socket: Socket? = nil, node: String? = nil, service: String? = nil,
-                timeoutMicros: Int64? = nil, resolverCode: Int32 = 0, port: (any AnyObject & Sendable)? = nil) {
+    /// Every field; the named constructors below say which fields each kind
+    /// carries.
+    private init(_ kind: Kind, _ operation: StaticString, _ detail: String, errno: Int32 = 0,
+                 socket: Socket? = nil, port: (any AnyObject & Sendable)? = nil,
+                 node: String? = nil, service: String? = nil, timeoutMicros: Int64? = nil,
+                 resolverCode: Int32 = 0, sent: Int = 0) {
         self.kind = kind
         self.errno = errno
         self.operation = operation
         self.detail = detail
         self.socket = socket
+        self.port = port
         self.node = node
         self.service = service
         self.timeoutMicros = timeoutMicros
         self.resolverCode = resolverCode
-        self.port = port
+        self.sent = sent
     }
 
     /// The full message: operation, detail and the OS's description.
@@ -111,8 +116,117 @@ public struct SocketError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+}
 
-    static func invalid(_ operation: StaticString, _ detail: String) -> SocketError {
-        SocketError(.invalidArgument, operation, detail)
+// MARK: - Named constructors, one per kind of failure
+
+extension SocketError {
+    /// &host-not-found: `node` and `service` could not be resolved (the
+    /// resolver's EAI_* code in `resolverCode`, its errno for EAI_SYSTEM) or
+    /// no address of theirs could be used (the last errno).
+    public static func hostNotFound(_ operation: StaticString, _ detail: String, node: String?, service: String?,
+                                    errno: Int32 = 0, resolverCode: Int32 = 0) -> SocketError {
+        SocketError(.hostNotFound, operation, detail, errno: errno, node: node, service: service,
+                    resolverCode: resolverCode)
+    }
+
+    /// &socket: a system call on a socket (or one the library needs to
+    /// wait: poll, eventfd, epoll) failed with `errno`.
+    public static func socket(_ operation: StaticString, _ detail: String, errno: Int32 = 0,
+                              socket: Socket? = nil, timeoutMicros: Int64? = nil) -> SocketError {
+        SocketError(.socket, operation, detail, errno: errno, socket: socket, timeoutMicros: timeoutMicros)
+    }
+
+    /// &socket-connection: a connection could not be made.
+    public static func connection(_ operation: StaticString, _ detail: String, errno: Int32, socket: Socket,
+                                  timeoutMicros: Int64? = nil) -> SocketError {
+        SocketError(.connection, operation, detail, errno: errno, socket: socket, timeoutMicros: timeoutMicros)
+    }
+
+    /// &socket-closed: the socket (or the port, or the selector) is closed.
+    public static func closed(_ operation: StaticString, _ detail: String, socket: Socket? = nil,
+                              port: (any AnyObject & Sendable)? = nil) -> SocketError {
+        SocketError(.closed, operation, detail, socket: socket, port: port)
+    }
+
+    /// &socket-read-timeout: nothing came within the read timeout, `micros`.
+    public static func readTimeout(_ operation: StaticString, socket: Socket, micros: Int64,
+                                   port: (any AnyObject & Sendable)? = nil) -> SocketError {
+        SocketError(.readTimeout, operation, "read timed out after \(micros) µs", errno: ETIMEDOUT,
+                    socket: socket, port: port, timeoutMicros: micros)
+    }
+
+    /// &i/o-decoding: malformed input on a textual port in raise mode.
+    public static func decoding(_ operation: StaticString, _ detail: String, socket: Socket,
+                                port: any AnyObject & Sendable) -> SocketError {
+        SocketError(.ioDecoding, operation, detail, socket: socket, port: port)
+    }
+
+    /// &i/o-encoding: a character the port's codec cannot encode, in raise mode.
+    public static func encoding(_ operation: StaticString, _ detail: String, socket: Socket,
+                                port: any AnyObject & Sendable) -> SocketError {
+        SocketError(.ioEncoding, operation, detail, socket: socket, port: port)
+    }
+
+    /// An invalid argument (Scheme's &assertion).
+    public static func invalid(_ operation: StaticString, _ detail: String, errno: Int32 = 0,
+                               socket: Socket? = nil, port: (any AnyObject & Sendable)? = nil) -> SocketError {
+        SocketError(.invalidArgument, operation, detail, errno: errno, socket: socket, port: port)
+    }
+
+    /// Out of memory (no room for a new handle, in the C layer).
+    public static func outOfMemory(_ operation: StaticString, _ detail: String) -> SocketError {
+        SocketError(.outOfMemory, operation, detail)
+    }
+
+    /// A non-blocking socket was not ready (errno EAGAIN; a port's read
+    /// reports no errno).
+    public static func wouldBlock(_ operation: StaticString, _ detail: String, errno: Int32 = EAGAIN,
+                                  socket: Socket, port: (any AnyObject & Sendable)? = nil) -> SocketError {
+        SocketError(.wouldBlock, operation, detail, errno: errno, socket: socket, port: port)
+    }
+
+    /// `Socket.interrupt()` woke the call.
+    public static func interrupted(_ operation: StaticString, socket: Socket) -> SocketError {
+        SocketError(.interrupted, operation, "interrupted", socket: socket)
+    }
+}
+
+// MARK: - New values from old
+
+extension SocketError {
+    private func with(kind: Kind? = nil, operation: StaticString? = nil, detail: String? = nil,
+                      socket: Socket?? = .none, port: (any AnyObject & Sendable)?? = .none,
+                      sent: Int? = nil) -> SocketError {
+        SocketError(kind ?? self.kind, operation ?? self.operation, detail ?? self.detail, errno: errno,
+                    socket: socket ?? self.socket, port: port ?? self.port, node: node, service: service,
+                    timeoutMicros: timeoutMicros, resolverCode: resolverCode, sent: sent ?? self.sent)
+    }
+
+    /// The same failure concerning `socket` (nil: none).
+    public func with(socket: Socket?) -> SocketError { with(socket: .some(socket)) }
+
+    /// The same failure concerning `port`.
+    public func with(port: any AnyObject & Sendable) -> SocketError { with(port: .some(port)) }
+
+    /// The same failure as a condition of another kind.
+    public func reclassified(as kind: Kind) -> SocketError { with(kind: kind) }
+
+    /// The same failure, for a send that got `sent` bytes of `total` to the
+    /// kernel before it (the count also goes into the detail).
+    func withSent(_ sent: Int, of total: Int) -> SocketError {
+        with(detail: sent > 0 ? detail + " (\(sent) of \(total) bytes sent)" : detail, sent: sent)
+    }
+
+    /// A socket's failure as a port's operation `operation` meets it: reads
+    /// raise &i/o-read and writes &i/o-write, naming the port; timeouts,
+    /// closing, interruption and bad arguments keep their own kinds.
+    func seen(through port: any AnyObject & Sendable, reading: Bool, operation: StaticString) -> SocketError {
+        let kind: Kind
+        switch self.kind {
+        case .socket, .io, .connection: kind = reading ? .ioRead : .ioWrite
+        default: kind = self.kind
+        }
+        return with(kind: kind, operation: operation, port: .some(port))
     }
 }

@@ -4,9 +4,23 @@
 // errno at once, inside the wrapper (ARC traffic after the call could clobber
 // it), and returns it as a value. The EINTR policy is chosen at each call site
 // through `retryOnInterrupt`; `close` is never retried.
+//
+// Every wrapper that can fail goes through `syscall(_:retryOnInterrupt:_:)`,
+// which is also the seam where the core's tests script failures: in test
+// builds (SAG_MOCKING, see Mocking.swift) each attempt of a call takes the
+// next step its thread's script has for it (fail with an errno, send or
+// receive fewer bytes, report poll events, read an option as a value); in
+// release builds the step is an empty value and the seam compiles away.
 
 import CSagSocketShims
 import Glibc
+
+/// The calls the wrappers make, by name (the mock seam scripts them by it).
+enum Syscall: Hashable, Sendable, CaseIterable {
+    case socket, connect, bind, listen, accept, send, sendto, recv, recvfrom, shutdown
+    case setsockopt, getsockopt, getsockname, getpeername
+    case ppoll, eventfd, eventfdWrite, eventfdRead, epollCreate, epollControl, epollWait
+}
 
 /// The outcome of one system call: its value, or the errno it failed with.
 @usableFromInline
@@ -15,22 +29,58 @@ enum SysResult<Value> {
     case failed(Int32)
 }
 
+/// The outcome of a call on a non-blocking descriptor (accept, send, recv,
+/// connect): its value, would-block (EAGAIN, EWOULDBLOCK; for connect,
+/// EINPROGRESS and EALREADY too: the connection is under way), or the errno
+/// it failed with. Would-block is a result, not a failure: the caller waits
+/// or reports it.
+@usableFromInline
+enum IOResult<Value> {
+    case done(Value)
+    case wouldBlock
+    case failed(Int32)
+}
+
 /// Calls `body` until it stops failing with EINTR (when `retryOnInterrupt` is
-/// true) and captures errno at once on failure. `body` returns -1 on failure.
+/// true) and captures errno at once on failure. `body` returns -1 on failure;
+/// it gets the step the mock seam scripted for this attempt (in release
+/// builds an empty value whose methods give their input back).
 @inline(__always)
-func syscall<T: BinaryInteger>(retryOnInterrupt: Bool, _ body: () -> T) -> SysResult<T> {
+func syscall<T: BinaryInteger>(_ call: Syscall, retryOnInterrupt: Bool,
+                               _ body: (SyscallStep) -> T) -> SysResult<T> {
     while true {
-        let r = body()
-        if r != -1 { return .ok(r) }
-        let e = errno
+        let step = SyscallStep.next(call)
+        let e: Int32
+        if let forced = step.forcedErrno {
+            if step.callsThrough { _ = body(step) }
+            e = forced
+        } else {
+            let r = body(step)
+            if r != -1 { return .ok(r) }
+            e = errno
+        }
         if e == EINTR && retryOnInterrupt { continue }
         return .failed(e)
     }
 }
 
+/// syscall(retryOnInterrupt: true) for a call on a non-blocking descriptor:
+/// EAGAIN and EWOULDBLOCK come back as `.wouldBlock`.
+@inline(__always)
+func ioSyscall<T: BinaryInteger>(_ call: Syscall, _ body: (SyscallStep) -> T) -> IOResult<T> {
+    switch syscall(call, retryOnInterrupt: true, body) {
+    case .ok(let value): return .done(value)
+    case .failed(let e) where e == EAGAIN || e == EWOULDBLOCK: return .wouldBlock
+    case .failed(let e): return .failed(e)
+    }
+}
+
 enum Sys {
+    /// socket(2) with SOCK_CLOEXEC | SOCK_NONBLOCK.
     static func socket(_ family: Int32, _ type: Int32, _ proto: Int32) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.socket(family, type | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), proto) }
+        syscall(.socket, retryOnInterrupt: true) { _ in
+            Glibc.socket(family, type | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), proto)
+        }
     }
 
     /// close(2), never retried: on Linux the descriptor is released even when
@@ -39,91 +89,114 @@ enum Sys {
         _ = Glibc.close(fd)
     }
 
-    static func connect(_ fd: Int32, _ addr: UnsafePointer<sockaddr>, _ len: socklen_t) -> SysResult<Int32> {
-        // Not retried: an interrupted connect is still in progress (see Socket.connect).
-        syscall(retryOnInterrupt: false) { Glibc.connect(fd, addr, len) }
+    /// connect(2) on a non-blocking descriptor; `.wouldBlock` when the
+    /// connection is under way (EINPROGRESS, EALREADY, EAGAIN). Not retried:
+    /// an interrupted connect is still in progress (see Socket.connect).
+    static func connect(_ fd: Int32, _ addr: UnsafePointer<sockaddr>, _ len: socklen_t) -> IOResult<Int32> {
+        switch syscall(.connect, retryOnInterrupt: false, { _ in Glibc.connect(fd, addr, len) }) {
+        case .ok(let r): return .done(r)
+        case .failed(let e) where e == EINPROGRESS || e == EALREADY || e == EAGAIN: return .wouldBlock
+        case .failed(let e): return .failed(e)
+        }
     }
 
+    /// bind(2).
     static func bind(_ fd: Int32, _ addr: UnsafePointer<sockaddr>, _ len: socklen_t) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.bind(fd, addr, len) }
+        syscall(.bind, retryOnInterrupt: true) { _ in Glibc.bind(fd, addr, len) }
     }
 
+    /// listen(2).
     static func listen(_ fd: Int32, _ backlog: Int32) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.listen(fd, backlog) }
+        syscall(.listen, retryOnInterrupt: true) { _ in Glibc.listen(fd, backlog) }
     }
 
-    static func accept(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>?, _ len: UnsafeMutablePointer<socklen_t>?) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) {
+    /// accept4(2) with SOCK_CLOEXEC | SOCK_NONBLOCK.
+    static func accept(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>?, _ len: UnsafeMutablePointer<socklen_t>?) -> IOResult<Int32> {
+        ioSyscall(.accept) { _ in
             CSagSocketShims.accept4(fd, addr, len, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
         }
     }
 
-    static func send(_ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int, _ flags: Int32) -> SysResult<Int> {
-        syscall(retryOnInterrupt: true) { Glibc.send(fd, buf, len, flags | Int32(MSG_NOSIGNAL)) }
+    /// send(2), always with MSG_NOSIGNAL.
+    static func send(_ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int, _ flags: Int32) -> IOResult<Int> {
+        ioSyscall(.send) { step in Glibc.send(fd, buf, step.length(len), flags | Int32(MSG_NOSIGNAL)) }
     }
 
+    /// sendto(2), always with MSG_NOSIGNAL.
     static func sendto(_ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int, _ flags: Int32,
-                       _ addr: UnsafePointer<sockaddr>?, _ alen: socklen_t) -> SysResult<Int> {
-        syscall(retryOnInterrupt: true) { Glibc.sendto(fd, buf, len, flags | Int32(MSG_NOSIGNAL), addr, alen) }
+                       _ addr: UnsafePointer<sockaddr>?, _ alen: socklen_t) -> IOResult<Int> {
+        ioSyscall(.sendto) { step in Glibc.sendto(fd, buf, step.length(len), flags | Int32(MSG_NOSIGNAL), addr, alen) }
     }
 
-    static func recv(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int, _ flags: Int32) -> SysResult<Int> {
-        syscall(retryOnInterrupt: true) { Glibc.recv(fd, buf, len, flags) }
+    /// recv(2).
+    static func recv(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int, _ flags: Int32) -> IOResult<Int> {
+        ioSyscall(.recv) { step in Glibc.recv(fd, buf, step.length(len), flags) }
     }
 
+    /// recvfrom(2).
     static func recvfrom(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int, _ flags: Int32,
-                         _ addr: UnsafeMutablePointer<sockaddr>?, _ alen: UnsafeMutablePointer<socklen_t>?) -> SysResult<Int> {
-        syscall(retryOnInterrupt: true) { Glibc.recvfrom(fd, buf, len, flags, addr, alen) }
+                         _ addr: UnsafeMutablePointer<sockaddr>?, _ alen: UnsafeMutablePointer<socklen_t>?) -> IOResult<Int> {
+        ioSyscall(.recvfrom) { step in Glibc.recvfrom(fd, buf, step.length(len), flags, addr, alen) }
     }
 
+    /// shutdown(2).
     static func shutdown(_ fd: Int32, _ how: Int32) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.shutdown(fd, how) }
+        syscall(.shutdown, retryOnInterrupt: true) { _ in Glibc.shutdown(fd, how) }
     }
 
+    /// setsockopt(2).
     static func setsockopt(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: UnsafeRawPointer?, _ len: socklen_t) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.setsockopt(fd, level, name, value, len) }
+        syscall(.setsockopt, retryOnInterrupt: true) { _ in Glibc.setsockopt(fd, level, name, value, len) }
     }
 
+    /// getsockopt(2).
     static func getsockopt(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: UnsafeMutableRawPointer?,
                            _ len: UnsafeMutablePointer<socklen_t>) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.getsockopt(fd, level, name, value, len) }
+        syscall(.getsockopt, retryOnInterrupt: true) { step in
+            step.optionValue(into: value, len) ?? Glibc.getsockopt(fd, level, name, value, len)
+        }
     }
 
+    /// getsockname(2).
     static func getsockname(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>, _ len: UnsafeMutablePointer<socklen_t>) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.getsockname(fd, addr, len) }
+        syscall(.getsockname, retryOnInterrupt: true) { _ in Glibc.getsockname(fd, addr, len) }
     }
 
+    /// getpeername(2).
     static func getpeername(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>, _ len: UnsafeMutablePointer<socklen_t>) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { Glibc.getpeername(fd, addr, len) }
+        syscall(.getpeername, retryOnInterrupt: true) { _ in Glibc.getpeername(fd, addr, len) }
     }
 
     /// ppoll(2) with no signal mask change, not retried here: the caller
     /// recomputes the remaining time from the monotonic clock first.
     static func ppoll(_ fds: UnsafeMutablePointer<pollfd>, _ n: Int, _ timeout: UnsafePointer<timespec>?) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: false) { CSagSocketShims.ppoll(fds, nfds_t(n), timeout, nil) }
+        syscall(.ppoll, retryOnInterrupt: false) { step in
+            step.pollEvents(fds) ?? CSagSocketShims.ppoll(fds, nfds_t(n), timeout, nil)
+        }
     }
 
     /// eventfd(2) with EFD_CLOEXEC | EFD_NONBLOCK (equal to O_CLOEXEC | O_NONBLOCK).
     static func eventfd() -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { CSagSocketShims.eventfd(0, O_CLOEXEC | O_NONBLOCK) }
+        syscall(.eventfd, retryOnInterrupt: true) { _ in CSagSocketShims.eventfd(0, O_CLOEXEC | O_NONBLOCK) }
     }
 
+    /// write(2) of 1 to an eventfd: wakes whoever polls it.
     static func eventfdSignal(_ fd: Int32) {
         var one: UInt64 = 1
-        _ = syscall(retryOnInterrupt: true) { Glibc.write(fd, &one, 8) }
+        _ = syscall(.eventfdWrite, retryOnInterrupt: true) { _ in Glibc.write(fd, &one, 8) }
     }
 
-    /// Reads the eventfd's counter back to zero; true when it was signalled.
+    /// read(2) of an eventfd's counter, back to zero; true when it was signalled.
     @discardableResult
     static func eventfdDrain(_ fd: Int32) -> Bool {
         var value: UInt64 = 0
-        if case .ok = syscall(retryOnInterrupt: true, { Glibc.read(fd, &value, 8) }) { return true }
+        if case .ok = syscall(.eventfdRead, retryOnInterrupt: true, { _ in Glibc.read(fd, &value, 8) }) { return true }
         return false
     }
 
     /// epoll_create1(2) with EPOLL_CLOEXEC.
     static func epollCreate() -> SysResult<Int32> {
-        syscall(retryOnInterrupt: true) { CSagSocketShims.epoll_create1(Int32(EPOLL_CLOEXEC)) }
+        syscall(.epollCreate, retryOnInterrupt: true) { _ in CSagSocketShims.epoll_create1(Int32(EPOLL_CLOEXEC)) }
     }
 
     /// epoll_ctl(2): `op` (EPOLL_CTL_ADD, _MOD, _DEL) of `fd` with `events`
@@ -132,28 +205,40 @@ enum Sys {
         var ev = epoll_event()
         ev.events = events
         ev.data.u64 = data
-        return syscall(retryOnInterrupt: true) { CSagSocketShims.epoll_ctl(epfd, op, fd, &ev) }
+        return syscall(.epollControl, retryOnInterrupt: true) { _ in CSagSocketShims.epoll_ctl(epfd, op, fd, &ev) }
     }
 
     /// epoll_wait(2), not retried here: the caller recomputes the remaining
     /// time from the monotonic clock first.
     static func epollWait(_ epfd: Int32, _ events: UnsafeMutablePointer<epoll_event>, _ max: Int32,
                           _ timeoutMillis: Int32) -> SysResult<Int32> {
-        syscall(retryOnInterrupt: false) { CSagSocketShims.epoll_wait(epfd, events, max, timeoutMillis) }
+        syscall(.epollWait, retryOnInterrupt: false) { _ in CSagSocketShims.epoll_wait(epfd, events, max, timeoutMillis) }
     }
 
+    /// clock_gettime(2) of CLOCK_MONOTONIC, in nanoseconds (it cannot fail
+    /// with a valid clock and buffer).
     static func monotonicNanoseconds() -> Int64 {
         var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
+        _ = Glibc.clock_gettime(CLOCK_MONOTONIC, &ts)
         return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
     }
 
+    /// sched_yield(2): lets another thread run.
+    static func yield() {
+        _ = Glibc.sched_yield()
+    }
+
+    /// getaddrinfo(3): the resolver's code (0 on success) and, for
+    /// EAI_SYSTEM, the errno, read in the same closure as the call, before
+    /// the closures that made the C strings return and release them.
     static func getaddrinfo(_ node: String?, _ service: String?, _ hints: UnsafePointer<addrinfo>,
                             _ result: UnsafeMutablePointer<UnsafeMutablePointer<addrinfo>?>) -> (gai: Int32, errno: Int32) {
-        let r = withOptionalCString(node) { n in
-            withOptionalCString(service) { s in Glibc.getaddrinfo(n, s, hints, result) }
+        withOptionalCString(node) { n in
+            withOptionalCString(service) { s in
+                let r = Glibc.getaddrinfo(n, s, hints, result)
+                return (r, r == EAI_SYSTEM ? Glibc.errno : 0)
+            }
         }
-        return (r, r == EAI_SYSTEM ? errno : 0)
     }
 
     static func freeaddrinfo(_ ai: UnsafeMutablePointer<addrinfo>) {
@@ -187,6 +272,31 @@ enum Sys {
         }
         guard r == 0 else { return nil }
         return host.withUnsafeBufferPointer { b in b.baseAddress.map { String(cString: $0) } }
+    }
+
+    /// memchr(3): the first `byte` in `count` bytes from `p`, or nil.
+    @inline(__always)
+    static func findByte(_ byte: UInt8, in p: UnsafeRawPointer, count: Int) -> UnsafeRawPointer? {
+        Glibc.memchr(p, Int32(byte), count).map { UnsafeRawPointer($0) }
+    }
+
+    /// pthread_key_create(3): a key of per-thread values whose `destructor`
+    /// runs at thread exit for a non-nil value. A failure (EAGAIN: the
+    /// system's keys are used up) leaves a key no value can be stored under.
+    static func threadKeyCreate(_ destructor: @convention(c) (UnsafeMutableRawPointer?) -> Void) -> pthread_key_t {
+        var key = pthread_key_t()
+        _ = Glibc.pthread_key_create(&key, destructor)
+        return key
+    }
+
+    /// pthread_getspecific(3): the calling thread's value of `key`.
+    static func threadValue(_ key: pthread_key_t) -> UnsafeMutableRawPointer? {
+        Glibc.pthread_getspecific(key)
+    }
+
+    /// pthread_setspecific(3): sets the calling thread's value of `key`.
+    static func setThreadValue(_ key: pthread_key_t, _ value: UnsafeRawPointer?) {
+        _ = Glibc.pthread_setspecific(key, value)
     }
 
     static func inetNtop(_ family: Int32, _ src: UnsafeRawPointer) -> String? {

@@ -10,21 +10,39 @@
 import Glibc
 import Synchronization
 
+/// A textual port over a binary socket port (transcoded-port). Its reads
+/// and writes go through the binary port's buffers, so they are recv(2) and
+/// send(2) on the socket.
 public final class TextPort: Sendable {
+    /// The codec on the wire (the values of the C header's SAG_CODEC_*).
     public enum Codec: Int32, Sendable { case utf8 = 1, latin1 = 2 }
+    /// R6RS end-of-line styles (SAG_EOL_*).
     public enum EOLStyle: Int32, Sendable { case none = 0, lf, crlf, cr, nel, crnel, ls }
+    /// What malformed input (or an unencodable character) does (SAG_ERROR_MODE_*).
     public enum ErrorMode: Int32, Sendable { case replace = 0, raise = 1 }
 
+    /// The binary port underneath, closed to direct use.
     public let binary: SocketPort
+    /// The codec on the wire.
     public let codec: Codec
+    /// The end-of-line style.
     public let eolStyle: EOLStyle
+    /// Replace or raise.
     public let errorMode: ErrorMode
-    /// A value of the caller's own (the C layer stores the port's handle here).
-    public let tag = Atomic<UInt>(0)
+    /// The embedder's word (the C layer keeps the port's handle in it).
+    public let embedder = EmbedderSlot()
     private let closedFlag = Atomic<Bool>(false)
 
-    /// transcoded-port: the binary port is closed to direct use from now on
-    /// (R6RS); its socket and buffers carry on under this port.
+    /// transcoded-port: a textual port over `binary`, which is closed to
+    /// direct use from now on (R6RS); its socket and buffers carry on under
+    /// this port.
+    ///
+    /// - Parameters:
+    ///   - binary: An open binary socket port.
+    ///   - codec: UTF-8 or Latin-1.
+    ///   - eolStyle: The end-of-line style (`.lf` by default).
+    ///   - errorMode: Replace (U+FFFD, "?") or raise.
+    /// - Throws: `.closed` when `binary` is closed or taken over already.
     public init(_ binary: SocketPort, codec: Codec = .utf8, eolStyle: EOLStyle = .lf,
                 errorMode: ErrorMode = .replace) throws(SocketError) {
         try binary.check("transcoded-port", reading: binary.direction != .output)
@@ -35,15 +53,20 @@ public final class TextPort: Sendable {
         binary.transcoded.store(true, ordering: .releasing)
     }
 
+    /// Whether this port (or the binary port under it) is closed.
     public var isClosed: Bool { closedFlag.load(ordering: .acquiring) || binary.isClosed }
 
     private func check(_ op: StaticString, reading: Bool) throws(SocketError) {
-        if isClosed { throw failure(.closed, op, "port is closed") }
+        if isClosed { throw closedError(op) }
         try binary.check(op, reading: reading, direct: false)
     }
 
-    private func failure(_ kind: SocketError.Kind, _ op: StaticString, _ detail: String) -> SocketError {
-        SocketError(kind, op, detail, socket: binary.socket, port: self)
+    func closedError(_ op: StaticString) -> SocketError {
+        .closed(op, "port is closed", socket: binary.socket, port: self)
+    }
+
+    private func invalid(_ op: StaticString, _ detail: String) -> SocketError {
+        .invalid(op, detail, socket: binary.socket, port: self)
     }
 
     /// Runs `body`; a failure that names the binary port underneath names
@@ -53,13 +76,16 @@ public final class TextPort: Sendable {
         do {
             return try body()
         } catch {
-            var e = error
-            if e.port as? SocketPort === binary { e.port = self }
-            throw e
+            throw error.port as? SocketPort === binary ? error.with(port: self) : error
         }
     }
 
-    /// close-port: closes the binary port underneath (flushing it).
+    /// close-port: closes the binary port underneath (sending what it
+    /// holds, and closing the socket when that port owns it). Idempotent.
+    ///
+    /// - Throws: the failure of the final send (as `.ioWrite`).
+    ///
+    /// The corresponding C calls are `send(2)` and `close(2)`.
     public func close() throws(SocketError) {
         try asText { () throws(SocketError) in
             if closedFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
@@ -67,7 +93,35 @@ public final class TextPort: Sendable {
         }
     }
 
-    /// flush-output-port
+    /// shutdown-port, shutdown-input-port, shutdown-output-port: the binary
+    /// port under it shuts down (failures name that port).
+    ///
+    /// - Parameter how: `.read`, `.write` or `.readWrite`.
+    /// - Throws: `.closed`; as SocketPort.shutdown(_:).
+    ///
+    /// The corresponding C call is `shutdown(2)`.
+    public func shutdown(_ how: ShutdownDirection) throws(SocketError) {
+        if isClosed { throw closedError("shutdown-port") }
+        try binary.shutdown(how)
+    }
+
+    /// port-ready?: whether a read would not block, as the binary port under
+    /// it sees it (failures name that port).
+    ///
+    /// - Throws: `.closed`; as SocketPort.isReady().
+    ///
+    /// The corresponding C call is `ppoll(2)` with a zero timeout.
+    public func isReady() throws(SocketError) -> Bool {
+        if isClosed { throw closedError("port-ready?") }
+        return try binary.isReady()
+    }
+
+    /// flush-output-port: sends what the binary port underneath holds.
+    ///
+    /// - Throws: `.closed`; `.invalidArgument` on an input port; the
+    ///   failures of the send as `.ioWrite`.
+    ///
+    /// The corresponding C call is `send(2)`.
     public func flush() throws(SocketError) {
         try asText { () throws(SocketError) in
             try check("flush-output-port", reading: false)
@@ -104,7 +158,7 @@ public final class TextPort: Sendable {
     }
 
     private func decodingError(_ op: StaticString) -> SocketError {
-        failure(.ioDecoding, op, "malformed \(codec == .utf8 ? "UTF-8" : "Latin-1") input")
+        .decoding(op, "malformed \(codec == .utf8 ? "UTF-8" : "Latin-1") input", socket: binary.socket, port: self)
     }
 
     /// Decodes the character `pos` bytes into the unread input, consuming
@@ -207,7 +261,14 @@ public final class TextPort: Sendable {
 
     // MARK: - Reading
 
-    /// get-char (nil at end of file).
+    /// get-char: the next character, decoded and consumed; every end of
+    /// line reads as a linefeed (unless the eol style is none).
+    ///
+    /// - Returns: The Unicode scalar; nil at end of file.
+    /// - Throws: `.ioDecoding` on malformed input in raise mode; as
+    ///   SocketPort.getU8().
+    ///
+    /// The corresponding C call is `recv(2)` when nothing is buffered.
     public func getChar() throws(SocketError) -> UInt32? {
         return try asText { () throws(SocketError) in
             try check("get-char", reading: true)
@@ -215,7 +276,12 @@ public final class TextPort: Sendable {
         }
     }
 
-    /// lookahead-char (nil at end of file).
+    /// lookahead-char: the next character, left unread.
+    ///
+    /// - Returns: The Unicode scalar; nil at end of file.
+    /// - Throws: As getChar().
+    ///
+    /// The corresponding C call is `recv(2)` when nothing is buffered.
     public func lookaheadChar() throws(SocketError) -> UInt32? {
         return try asText { () throws(SocketError) in
             try check("lookahead-char", reading: true)
@@ -225,8 +291,14 @@ public final class TextPort: Sendable {
         }
     }
 
-    /// get-line as UTF-8 without the linefeed; nil at end of file. The view
-    /// stays valid until the next read on this socket's ports.
+    /// get-line: the characters up to the next end of line, as UTF-8,
+    /// without it.
+    ///
+    /// - Returns: A view of the UTF-8, valid until the next read on this
+    ///   socket's ports; nil at end of file.
+    /// - Throws: As getChar(); a retryable failure keeps what was read.
+    ///
+    /// The corresponding C call is `recv(2)`.
     public func readLineUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-line"
@@ -243,16 +315,23 @@ public final class TextPort: Sendable {
     private func fastLine(_ c: inout InputCursor) -> UnsafeRawBufferPointer? {
         guard codec == .utf8, c.available > 0, !c.input.skipLineFeed else { return nil }
         let p = c.pointer
-        guard let hit = memchr(p, 0x0A, c.available) else { return nil }
+        guard let hit = Sys.findByte(0x0A, in: p, count: c.available) else { return nil }
         let len = UnsafeRawPointer(hit) - p
         if !isPlainASCII(p, len) { return nil }
-        if eolStyle != .none && memchr(p, 0x0D, len) != nil { return nil }
+        if eolStyle != .none && Sys.findByte(0x0D, in: p, count: len) != nil { return nil }
         c.input.start += len + 1  // the view stays where it is until the next read
         return UnsafeRawBufferPointer(start: p, count: len)
     }
 
-    /// get-string-n: up to `count` characters as UTF-8 (read mode once: those
-    /// buffered, or else those one read brings); nil at end of file.
+    /// get-string-n: up to `count` characters as UTF-8 (read mode once:
+    /// those buffered, or else those one read brings).
+    ///
+    /// - Parameter count: The most characters to read.
+    /// - Returns: A view of the UTF-8, valid until the next read; nil at end
+    ///   of file.
+    /// - Throws: As readLineUnsafe().
+    ///
+    /// The corresponding C call is `recv(2)`.
     public func readStringUnsafe(count: Int) throws(SocketError) -> UnsafeRawBufferPointer? {
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-string-n"
@@ -264,7 +343,13 @@ public final class TextPort: Sendable {
     }
 
     /// get-string-all: every character up to end of file (read mode once:
-    /// those buffered, or else those one read brings); nil when at it.
+    /// those buffered, or else those one read brings).
+    ///
+    /// - Returns: A view of the UTF-8, valid until the next read; nil at end
+    ///   of file.
+    /// - Throws: As readLineUnsafe().
+    ///
+    /// The corresponding C call is `recv(2)`.
     public func readAllUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-string-all"
@@ -275,24 +360,32 @@ public final class TextPort: Sendable {
         }
     }
 
-    /// get-line as a String (nil at end of file).
+    /// readLineUnsafe() as a String (nil at end of file).
     public func getLine() throws(SocketError) -> String? {
         try readLineUnsafe().map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// get-string-all as a String (nil at end of file).
+    /// readAllUnsafe() as a String (nil at end of file).
     public func getAll() throws(SocketError) -> String? {
         try readAllUnsafe().map { String(decoding: $0, as: UTF8.self) }
     }
 
     // MARK: - Writing
 
-    /// put-char
+    /// put-char: writes one character in the codec, a linefeed as the eol
+    /// style's sequence, as the binary port's buffer mode says.
+    ///
+    /// - Parameter char: A Unicode scalar value.
+    /// - Throws: `.invalidArgument` for a value that is not one;
+    ///   `.ioEncoding` (raise mode) for a character Latin-1 cannot encode;
+    ///   as SocketPort.put(_:).
+    ///
+    /// The corresponding C call is `send(2)`.
     public func put(char: UInt32) throws(SocketError) {
         try asText { () throws(SocketError) in
             let op: StaticString = "put-char"
             try check(op, reading: false)
-            guard isScalar(char) else { throw failure(.invalidArgument, op, "not a Unicode scalar value: \(char)") }
+            guard isScalar(char) else { throw invalid(op, "not a Unicode scalar value: \(char)") }
             var out = Scratch()
             defer { out.release() }
             try encode(char, into: &out, op)
@@ -300,15 +393,21 @@ public final class TextPort: Sendable {
         }
     }
 
-    /// put-string of UTF-8 text. Malformed UTF-8 is an invalid argument.
+    /// put-string: writes UTF-8 text in the codec, as put(char:) does.
+    ///
+    /// - Parameter text: The UTF-8 bytes.
+    /// - Throws: `.invalidArgument` for malformed UTF-8; as put(char:).
+    ///
+    /// The corresponding C call is `send(2)`.
     public func put(utf8 text: UnsafeRawBufferPointer) throws(SocketError) {
         try asText { () throws(SocketError) in
             let op: StaticString = "put-string"
             try check(op, reading: false)
             guard let base = text.baseAddress, text.count > 0 else { return }
-            let plain = codec == .utf8 && (eolStyle == .none || eolStyle == .lf || memchr(base, 0x0A, text.count) == nil)
+            let plain = codec == .utf8
+                && (eolStyle == .none || eolStyle == .lf || Sys.findByte(0x0A, in: base, count: text.count) == nil)
             if plain {
-                guard validUTF8(base, text.count) else { throw failure(.invalidArgument, op, "the string is not valid UTF-8") }
+                guard validUTF8(base, text.count) else { throw invalid(op, "the string is not valid UTF-8") }
                 try binary.write(text, op)
                 return
             }
@@ -317,16 +416,16 @@ public final class TextPort: Sendable {
             var i = 0
             while i < text.count {
                 guard let (ch, n) = decodeUTF8(base + i, text.count - i) else {
-                    throw failure(.invalidArgument, op, "the string is not valid UTF-8")
+                    throw invalid(op, "the string is not valid UTF-8")
                 }
                 try encode(ch, into: &out, op)
                 i += n
             }
-            try binary.write(out.view, op, endsLine: memchr(base, 0x0A, text.count) != nil)
+            try binary.write(out.view, op, endsLine: Sys.findByte(0x0A, in: base, count: text.count) != nil)
         }
     }
 
-    /// put-string of a Swift string.
+    /// put-string of a Swift string: put(utf8:) of its UTF-8.
     public func put(string: String) throws(SocketError) {
         var failed: SocketError? = nil
         Array(string.utf8).withUnsafeBytes { b in
@@ -359,97 +458,11 @@ public final class TextPort: Sendable {
             if ch <= 0xFF {
                 out.append(byte: UInt8(ch))
             } else if errorMode == .raise {
-                throw failure(.ioEncoding, op, "U+\(String(ch, radix: 16, uppercase: true)) has no Latin-1 encoding")
+                throw .encoding(op, "U+\(String(ch, radix: 16, uppercase: true)) has no Latin-1 encoding",
+                                socket: binary.socket, port: self)
             } else {
                 out.append(byte: 0x3F)  // "?"
             }
         }
-    }
-}
-
-// MARK: - UTF-8
-
-@inline(__always)
-func utf8Length(_ b0: UInt8) -> Int {
-    switch b0 {
-    case 0x00...0x7F: return 1
-    case 0xC2...0xDF: return 2
-    case 0xE0...0xEF: return 3
-    case 0xF0...0xF4: return 4
-    default: return 0  // a continuation byte or an invalid lead
-    }
-}
-
-/// Whether `b` may stand at `index` (1...3) after the lead byte `b0`.
-@inline(__always)
-func isContinuation(_ b0: UInt8, _ b: UInt8, at index: Int) -> Bool {
-    if index == 1 {
-        switch b0 {
-        case 0xE0: return (0xA0...0xBF).contains(b)
-        case 0xED: return (0x80...0x9F).contains(b)
-        case 0xF0: return (0x90...0xBF).contains(b)
-        case 0xF4: return (0x80...0x8F).contains(b)
-        default: break
-        }
-    }
-    return (0x80...0xBF).contains(b)
-}
-
-/// Decodes one well-formed UTF-8 character; nil when malformed.
-func decodeUTF8(_ p: UnsafeRawPointer, _ count: Int) -> (UInt32, Int)? {
-    let b0 = p.load(as: UInt8.self)
-    let need = utf8Length(b0)
-    guard need > 0, need <= count else { return nil }
-    if need == 1 { return (UInt32(b0), 1) }
-    var scalar = UInt32(b0) & (0xFF >> (need + 1))
-    for i in 1..<need {
-        let b = p.load(fromByteOffset: i, as: UInt8.self)
-        guard isContinuation(b0, b, at: i) else { return nil }
-        scalar = (scalar << 6) | (UInt32(b) & 0x3F)
-    }
-    return (scalar, need)
-}
-
-func validUTF8(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
-    var i = 0
-    while i < count {
-        if p.load(fromByteOffset: i, as: UInt8.self) < 0x80 { i += 1; continue }
-        guard let (_, n) = decodeUTF8(p + i, count - i) else { return false }
-        i += n
-    }
-    return true
-}
-
-func isPlainASCII(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
-    var i = 0
-    while i + 8 <= count {
-        if p.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
-        i += 8
-    }
-    while i < count {
-        if p.load(fromByteOffset: i, as: UInt8.self) >= 0x80 { return false }
-        i += 1
-    }
-    return true
-}
-
-func isScalar(_ c: UInt32) -> Bool { c <= 0x10FFFF && !(0xD800...0xDFFF).contains(c) }
-
-func appendUTF8(_ c: UInt32, to out: inout Scratch) {
-    switch c {
-    case 0..<0x80:
-        out.append(byte: UInt8(c))
-    case 0x80..<0x800:
-        out.append(byte: UInt8(0xC0 | (c >> 6)))
-        out.append(byte: UInt8(0x80 | (c & 0x3F)))
-    case 0x800..<0x10000:
-        out.append(byte: UInt8(0xE0 | (c >> 12)))
-        out.append(byte: UInt8(0x80 | ((c >> 6) & 0x3F)))
-        out.append(byte: UInt8(0x80 | (c & 0x3F)))
-    default:
-        out.append(byte: UInt8(0xF0 | (c >> 18)))
-        out.append(byte: UInt8(0x80 | ((c >> 12) & 0x3F)))
-        out.append(byte: UInt8(0x80 | ((c >> 6) & 0x3F)))
-        out.append(byte: UInt8(0x80 | (c & 0x3F)))
     }
 }

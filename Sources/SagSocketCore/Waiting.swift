@@ -12,25 +12,22 @@ import Synchronization
 /// The calling thread's wake descriptor: an eventfd created on first use and
 /// closed when the thread exits.
 enum ThreadWaker {
-    private static let key: pthread_key_t = {
-        var k = pthread_key_t()
-        pthread_key_create(&k) { value in
-            guard let value else { return }
-            Sys.close(Int32(truncatingIfNeeded: Int(bitPattern: value) - 1))
-        }
-        return k
-    }()
+    /// The descriptor plus one (a thread without one has nil).
+    private static let key = ThreadLocalKey { value in
+        guard let value else { return }
+        Sys.close(Int32(truncatingIfNeeded: Int(bitPattern: value) - 1))
+    }
 
     static func current(_ operation: StaticString) throws(SocketError) -> Int32 {
-        if let p = pthread_getspecific(key) {
+        if let p = key.value {
             return Int32(truncatingIfNeeded: Int(bitPattern: p) - 1)
         }
         switch Sys.eventfd() {
         case .ok(let fd):
-            pthread_setspecific(key, UnsafeRawPointer(bitPattern: Int(fd) + 1))
+            key.set(UnsafeRawPointer(bitPattern: Int(fd) + 1))
             return fd
         case .failed(let e):
-            throw SocketError(.socket, operation, "cannot create the thread's wake descriptor", errno: e)
+            throw SocketError.socket(operation, "cannot create the thread's wake descriptor", errno: e)
         }
     }
 }
@@ -84,7 +81,7 @@ func pollWithWake(_ fds: UnsafeMutableBufferPointer<pollfd>, deadline: Deadline,
         switch result {
         case .ok(let n): r = n
         case .failed(let e) where e == EINTR: continue
-        case .failed(let e): throw SocketError(.socket, operation, "poll failed", errno: e)
+        case .failed(let e): throw SocketError.socket(operation, "poll failed", errno: e)
         }
         if r == 0 {
             if deadline.hasPassed { return false }

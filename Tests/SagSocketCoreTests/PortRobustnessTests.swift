@@ -113,10 +113,10 @@ struct PortRobustnessTests {
 
     @Test("a duration option the kernel rounds past Int64 saturates instead of trapping")
     func durationSaturates() throws {
-        let s = try Socket(family: AF_INET, socktype: Int32(SOCK_STREAM.rawValue))
+        let s = try Socket(family: .inet, type: .stream)
         defer { s.close() }
-        try s.setDurationOption(level: SOL_SOCKET, name: SO_RCVTIMEO, micros: Int64.max)
-        #expect(try s.durationOption(level: SOL_SOCKET, name: SO_RCVTIMEO) > 1_000_000_000_000)
+        try s.setDurationOption(level: .socket, name: .receiveTimeout, micros: Int64.max)
+        #expect(try s.durationOption(level: .socket, name: .receiveTimeout) > 1_000_000_000_000)
     }
 }
 
@@ -126,7 +126,7 @@ struct OwnTimeoutTests {
     func sendTimeout() throws {
         let (server, client, accepted) = try loopbackPair()
         defer { server.close(); client.close(); accepted.close() }
-        try client.setDurationOption(level: SOL_SOCKET, name: SO_SNDTIMEO, micros: 200_000)
+        try client.setDurationOption(level: .socket, name: .sendTimeout, micros: 200_000)
         let big = [UInt8](repeating: 0, count: 64 << 20)
         var e: SocketError? = nil
         let took = elapsedMicros { e = expectFailure(.socket) { _ = try big.withUnsafeBytes { try client.send($0) } } }
@@ -140,14 +140,14 @@ struct OwnTimeoutTests {
         let (server, client, accepted) = try loopbackPair()
         defer { server.close(); client.close(); accepted.close() }
         var tv = timeval(tv_sec: 0, tv_usec: 150_000)
-        try withUnsafeBytes(of: &tv) { b in try client.setOption(level: SOL_SOCKET, name: SO_RCVTIMEO, bytes: b) }
+        try withUnsafeBytes(of: &tv) { b in try client.setOption(level: .socket, name: .receiveTimeout, bytes: b) }
         #expect(try client.readTimeoutMicros() == 150_000)
         expectFailure(.readTimeout) { _ = try client.recvString() }
     }
 
     @Test("waiting on no socket: invalid with no timeout, a sleep with one")
     func emptySelect() throws {
-        let client0 = try Socket(family: AF_INET, socktype: Int32(SOCK_STREAM.rawValue))
+        let client0 = try Socket(family: .inet, type: .stream)
         defer { client0.close() }
         expectFailure(.invalidArgument) { _ = try Select.ready([], for: .read, timeoutMicros: -1, operation: "socket-read-select") }
         var ready: [Socket] = [client0]

@@ -200,7 +200,7 @@ struct PortTests {
         var got = [UInt8](repeating: 0, count: total)
         let n = try got.withUnsafeMutableBytes { try port.read(into: $0, all: true) }
         writer.join()
-        client.shutdown_(Int32(SHUT_WR))
+        client.shutdown_(.write)
         echo.join()
         #expect(n == total)
         var ok = true
@@ -231,5 +231,5 @@ struct PortTests {
 }
 
 extension Socket {
-    func shutdown_(_ how: Int32) { try? shutdown(how) }
+    func shutdown_(_ how: ShutdownDirection) { try? shutdown(how) }
 }

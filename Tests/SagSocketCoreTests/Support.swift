@@ -55,11 +55,11 @@ func port(of s: Socket) throws -> Int {
 
 /// A listening server on 127.0.0.1, a client connected to it and the
 /// accepted end.
-func loopbackPair(family: Int32 = AF_INET) throws -> (server: Socket, client: Socket, accepted: Socket) {
+func loopbackPair(family: AddressFamily = .inet) throws -> (server: Socket, client: Socket, accepted: Socket) {
     let server = try Socket.server(service: "0", family: family)
-    let host = family == AF_INET6 ? "::1" : "127.0.0.1"
+    let host = family == .inet6 ? "::1" : "127.0.0.1"
     let client = try Socket.client(node: host, service: String(try port(of: server)), family: family,
-                                   flags: AI_NUMERICHOST | AI_NUMERICSERV)
+                                   flags: [.numericHost, .numericService])
     let accepted = try #require(try server.accept())
     return (server, client, accepted)
 }

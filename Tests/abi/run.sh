@@ -2,20 +2,17 @@
 # ABI checks of an installed libsagsocket.
 #   Tests/abi/run.sh STAGE      (STAGE holds lib/, include/, lib/pkgconfig/)
 # (a) exported symbols == functions of include/sagsocket_decls.h; SONAME;
-#     no libswift* dependency
+#     no libswift* dependency; no symbol of the test-only syscall seam
 # (b) the declarations file loads unchanged in LuaJIT ffi.cdef and cffi cdef,
 #     and calls through both work
 # (c) include/sagsocket.h compiles as strict C99 and as C++
 # (d) doc comments: a Scheme: line for every function, every Scheme procedure
 #     of the API named after one
 set -u
-if [ $# -ne 1 ]; then
-  echo "usage: $0 STAGE" >&2
-  exit 2
-fi
-STAGE=$(cd "$1" && pwd) || { echo "abi: no such directory: $1" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=scripts/stage.sh
+. "$HERE/../../scripts/stage.sh"
+use_stage abi "$@"   # STAGE, ROOT, PKG_CONFIG_PATH, LD_LIBRARY_PATH
 DECLS="$ROOT/include/sagsocket_decls.h"
 VNUM=$(python3 "$ROOT/scripts/sagheader.py" version-number "$ROOT/include/sagsocket.h")
 HEADER="$ROOT/include/sagsocket.h"
@@ -77,6 +74,17 @@ if [ -z "$others" ]; then
   pass "no exported data symbols"
 else
   fail "exported non-function symbols: $(echo $others)"
+fi
+
+# The syscall seam's script (Sources/SagSocketCore/Mocking.swift) exists in
+# test builds only: the release library must hold none of it. Its types'
+# mangled names contain SyscallMock, SyscallAction and SyscallStep.
+if ! syms=$(nm "$REAL" 2>&1); then
+  fail "nm $REAL failed: $syms"
+elif mock=$(echo "$syms" | grep -c 'SyscallMock\|SyscallAction\|SyscallStep'); [ "$mock" -ne 0 ]; then
+  fail "the release library holds $mock symbols of the test-only syscall seam"
+else
+  pass "nm: no symbol of the test-only syscall seam (SyscallMock, SyscallAction, SyscallStep)"
 fi
 
 # ---- (b) LuaJIT and cffi ---------------------------------------------------

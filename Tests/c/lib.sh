@@ -7,16 +7,15 @@
 failures=()
 fail() { echo "FAIL $*"; failures+=("$*"); }
 
-# test_setup "$@": checks the arguments (one: STAGE) and sets STAGE, HERE,
-# ROOT, OUT (build/tests, made), BIN and VGLOG.
+# shellcheck source=scripts/stage.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/stage.sh"
+
+# test_setup "$@": the preamble of scripts/stage.sh (STAGE, ROOT,
+# PKG_CONFIG_PATH, LD_LIBRARY_PATH), then HERE, OUT (build/tests, made), BIN
+# and VGLOG.
 test_setup() {
-  if [ $# -ne 1 ]; then
-    echo "usage: $0 STAGE" >&2
-    exit 2
-  fi
-  STAGE=$(cd "$1" && pwd) || { echo "$TAG: no such directory: $1" >&2; exit 2; }
+  use_stage "$TAG" "$@"
   HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-  ROOT=$(cd "$HERE/../.." && pwd)
   OUT="$ROOT/build/tests"
   BIN="$OUT/$NAME"
   VGLOG="$OUT/$NAME.valgrind.log"

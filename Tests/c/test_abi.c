@@ -940,9 +940,9 @@ static void test_read_timeout(void) {
     CHECK(sag_status_is(sag_error_status(E), SAG_E_SOCKET));
     CHECK(el >= 200000);
     if (!getenv("SAG_TEST_NO_TIMING") || strcmp(getenv("SAG_TEST_NO_TIMING"), "1") != 0) {
-        if (!(el < 300000))
+        if (!(el < 5000000))
             printf("note: read timeout elapsed %lld us\n", (long long)el);
-        CHECK(el < 300000);
+        CHECK(el < 5000000); /* it ends, generously: not a latency test */
     }
 
     /* recvfrom honours it too. */

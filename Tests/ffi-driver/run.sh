@@ -13,13 +13,10 @@
 #    valgrind, failing on any valgrind error or definitely lost block.
 # Exits non-zero when anything failed, after saying what.
 set -u
-if [ $# -ne 1 ]; then
-  echo "usage: $0 STAGE" >&2
-  exit 2
-fi
-STAGE=$(cd "$1" && pwd) || { echo "ffi-driver: no such directory: $1" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=scripts/stage.sh
+. "$HERE/../../scripts/stage.sh"
+use_stage ffi-driver "$@"   # STAGE, ROOT, PKG_CONFIG_PATH, LD_LIBRARY_PATH
 OUT="$ROOT/build/ffi"
 LIB="$STAGE/lib/libsagsocket.so"
 DECLS="$ROOT/include/sagsocket_decls.h"

@@ -9,16 +9,15 @@
 # 2. echo_client_test.py: the seed's echo server answered by a CPython client.
 # Exits non-zero when anything failed.
 set -u
-STAGE=$(cd "${1:?usage: run.sh STAGE}" && pwd)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=scripts/stage.sh
+. "$HERE/../../scripts/stage.sh"
+use_stage chez-test "$@"   # STAGE, ROOT, PKG_CONFIG_PATH, LD_LIBRARY_PATH
 OUT=$ROOT/build/tests
 mkdir -p "$OUT"
 TAG=chez-test
 # shellcheck source=Tests/c/lib.sh
 . "$ROOT/Tests/c/lib.sh"   # fail, finish
-export PKG_CONFIG_PATH=$STAGE/lib/pkgconfig
-export LD_LIBRARY_PATH=$STAGE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
 if ! command -v scheme >/dev/null 2>&1; then
   echo "chez-test: Chez Scheme is not installed (apt-get install chezscheme)" >&2

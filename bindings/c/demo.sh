@@ -6,19 +6,16 @@
 #   make demo          (STAGE = build/stage)
 set -euo pipefail
 
-STAGE=${1:?usage: demo.sh STAGE   (the prefix libsagsocket is installed in)}
-STAGE=$(cd "$STAGE" && pwd)
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=scripts/stage.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/stage.sh"
+use_stage demo "$@"   # STAGE, ROOT, PKG_CONFIG_PATH, LD_LIBRARY_PATH
 SRC=$ROOT/bindings/c
 OUT=$ROOT/build/samples
 CC=${CC:-cc}
 
-export PKG_CONFIG_PATH=$STAGE/lib/pkgconfig
-export LD_LIBRARY_PATH=$STAGE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-
 # ---- build -----------------------------------------------------------------
 mkdir -p "$OUT"
-read -r -a PKG <<<"$(pkg-config --cflags --libs sagsocket)"
+stage_pkg
 for prog in echo-server echo-client; do
   "$CC" -std=c99 -O2 -Wall -Wextra -Werror -o "$OUT/$prog" "$SRC/$prog.c" "${PKG[@]}"
 done

@@ -5,15 +5,13 @@
 # STAGE is the prefix libsagsocket is installed in.   make demo
 set -euo pipefail
 
-STAGE=${1:?usage: demo.sh STAGE}
-STAGE=$(cd "$STAGE" && pwd)
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=scripts/stage.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/stage.sh"
+use_stage demo "$@"   # STAGE, ROOT, PKG_CONFIG_PATH, LD_LIBRARY_PATH
 OUT=$ROOT/build/samples
-export LD_LIBRARY_PATH=$STAGE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export PKG_CONFIG_PATH=$STAGE/lib/pkgconfig
 
 mkdir -p "$OUT"
-read -r -a PKG <<<"$(pkg-config --cflags --libs sagsocket)"
+stage_pkg
 "${CC:-cc}" -std=c99 -O2 -Wall -Wextra -Werror -o "$OUT/echo-client" \
   "$ROOT/bindings/c/echo-client.c" "${PKG[@]}"
 

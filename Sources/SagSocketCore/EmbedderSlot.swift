@@ -1,0 +1,29 @@
+// EmbedderSlot.swift: the one word an embedder keeps on a core object.
+//
+// The C layer gives every socket and port it hands out a handle, and must
+// name that handle again when the core hands the object back: the socket or
+// port of a failure (sag_error_socket, sag_error_port), the members of an
+// fdset, the sockets a selector reports. It keeps the handle here, on the
+// object, because a table beside the objects costs more: an entry must last
+// exactly as long as its object (the header promises a freed handle's value
+// back while the object lives), which takes a weak reference, and an object
+// that is weakly referenced keeps its reference counts in a side table, so
+// every retain and release of it is slower (measured on this library: a port
+// get-line loop lost a third of its rate). The core never reads or writes
+// the word.
+
+import Synchronization
+
+/// A word of the embedder's own on a Socket, SocketPort or TextPort (0 until
+/// set); the C layer keeps the object's handle in it.
+public struct EmbedderSlot: ~Copyable, Sendable {
+    private let word = Atomic<UInt>(0)
+
+    public init() {}
+
+    /// The word (with acquiring order: what was published before `set` is seen).
+    public var value: UInt { word.load(ordering: .acquiring) }
+
+    /// Sets the word (with releasing order).
+    public func set(_ value: UInt) { word.store(value, ordering: .releasing) }
+}

@@ -1,0 +1,94 @@
+// PortBuffers.swift: the two buffers every port over one socket shares
+// (docs/reference.md §2): 64 KiB of input and 64 KiB of output, each behind
+// its own lock, so one thread may read while another writes; and how held
+// output is sent before anything waits for input on the socket.
+
+import Glibc
+import Synchronization
+
+/// The buffers that every port over one socket shares.
+final class PortBuffers: Sendable {
+    static let capacity = 65536
+
+    struct Input: @unchecked Sendable {
+        let base: UnsafeMutableRawPointer
+        var start = 0
+        var end = 0
+        var eof = false
+        /// A textual port answered a CR: a LF or NEL right after it belongs
+        /// to the same end of line and is skipped.
+        var skipLineFeed = false
+        /// A gathering read (a line, everything up to end of file, a string)
+        /// that failed with a retryable status (timeout, would-block,
+        /// interrupt) after taking input into `scratch`: the same read, called
+        /// again, goes on from there. Any other read forgets it.
+        var pending: Gathering? = nil
+        var pendingChars = 0
+        /// Where a read gathers what it hands out when that does not lie in
+        /// one piece in the buffer (a line longer than it, everything up to
+        /// end of file, decoded text).
+        var scratch = Scratch()
+    }
+
+    struct Output: @unchecked Sendable {
+        let base: UnsafeMutableRawPointer
+        var count = 0
+    }
+
+    /// Guards `inputState`, which reads use in place.
+    let inputLock = Mutex(())
+    nonisolated(unsafe) let inputState: UnsafeMutablePointer<Input>
+    /// Bytes waiting in it are counted in the socket's `portOutputPending`,
+    /// readable without this lock.
+    let output: Mutex<Output>
+    /// A flush is sending (holding `output`): it carries what is pending.
+    let draining = Atomic<Bool>(false)
+
+    init() {
+        inputState = .allocate(capacity: 1)
+        inputState.initialize(to: Input(base: .allocate(byteCount: PortBuffers.capacity, alignment: 16)))
+        output = Mutex(Output(base: .allocate(byteCount: PortBuffers.capacity, alignment: 16)))
+    }
+
+    deinit {
+        inputState.pointee.base.deallocate()
+        inputState.pointee.scratch.release()
+        inputState.deinitialize(count: 1)
+        inputState.deallocate()
+        output.withLock { $0.base.deallocate() }
+    }
+
+    /// Sends what `out` holds. Failures are the socket's own (the port
+    /// layer names the port).
+    func drain(_ out: inout Output, _ socket: Socket, _ op: StaticString) throws(SocketError) {
+        guard out.count > 0 else { return }
+        let n = out.count
+        out.count = 0
+        socket.portOutputPending.store(0, ordering: .sequentiallyConsistent)
+        try send(UnsafeRawBufferPointer(start: out.base, count: n), socket, op)
+    }
+
+    /// Sends port output, all of it (ports wait even on a non-blocking
+    /// socket: a put has no way to report a partial write but the count in
+    /// its error).
+    func send(_ bytes: UnsafeRawBufferPointer, _ socket: Socket, _ op: StaticString) throws(SocketError) {
+        draining.store(true, ordering: .releasing)
+        defer { draining.store(false, ordering: .releasing) }
+        try socket.sendAllWaiting(bytes, op)
+    }
+
+    /// Before a read blocks: sends what is pending, unless a flush is already
+    /// sending it. A writer that holds the buffer only to copy into it is
+    /// waited out (it keeps it for nanoseconds); one stuck sending is not,
+    /// so a reader never waits behind a peer that does not read.
+    func flushBeforeBlocking(_ socket: Socket, _ op: StaticString) throws(SocketError) {
+        while socket.portOutputPending.load(ordering: .sequentiallyConsistent) > 0
+                && !draining.load(ordering: .acquiring) {
+            let done: Void? = try output.withLockIfAvailable { (out: inout Output) throws(SocketError) in
+                try drain(&out, socket, op)
+            }
+            if done != nil { return }
+            Sys.yield()
+        }
+    }
+}

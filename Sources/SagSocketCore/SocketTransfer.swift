@@ -1,0 +1,168 @@
+// SocketTransfer.swift: sending and receiving: send(2), sendto(2),
+// recv(2), recvfrom(2) (docs/reference.md §1 and §4).
+
+import Glibc
+import Synchronization
+
+extension Socket {
+    // MARK: - Receiving
+
+    /// socket-recv!: receives into `buffer`, waiting for data (within the
+    /// read timeout) unless the socket is non-blocking or `flags` has
+    /// `.dontWait`.
+    ///
+    /// - Parameters:
+    ///   - buffer: Where the bytes go.
+    ///   - flags: MSG_ flags (`.peek`, `.dontWait`, `.waitAll`, ...).
+    /// - Returns: The count received, 0 at end of stream; nil when the call
+    ///   must not wait and nothing was there.
+    /// - Throws: `.readTimeout`; `.interrupted`; `.closed` (also when closed
+    ///   while waiting); `.socket` with the errno.
+    ///
+    /// The corresponding C call is `recv(2)`, and `ppoll(2)` to wait.
+    public func recv(into buffer: UnsafeMutableRawBufferPointer, flags: MessageFlags = []) throws(SocketError) -> Int? {
+        try receive("socket-recv", buffer, flags, from: nil)
+    }
+
+    /// socket-recvfrom!: recv(into:flags:) that also tells who sent the data.
+    ///
+    /// - Parameters:
+    ///   - buffer: Where the bytes go.
+    ///   - flags: MSG_ flags.
+    ///   - from: Gets the sender's address when something was received.
+    /// - Returns: As recv(into:flags:).
+    /// - Throws: As recv(into:flags:).
+    ///
+    /// The corresponding C call is `recvfrom(2)`.
+    public func recvfrom(into buffer: UnsafeMutableRawBufferPointer, flags: MessageFlags = [],
+                         from: inout SocketAddress) throws(SocketError) -> Int? {
+        var address = SocketAddress()
+        let n = try receive("socket-recvfrom", buffer, flags, from: &address)
+        if n != nil { from = address }
+        return n
+    }
+
+    private func receive(_ op: StaticString, _ buffer: UnsafeMutableRawBufferPointer, _ flags: MessageFlags,
+                         from: UnsafeMutablePointer<SocketAddress>?) throws(SocketError) -> Int? {
+        try withDescriptor(op) { fd throws(SocketError) -> Int? in
+            let epoch0 = currentEpoch
+            var deadline: Deadline? = nil
+            let mayWait = !nonblocking.load(ordering: .relaxed) && !flags.contains(.dontWait)
+            var pollFirst = mayWait && readWaited.load(ordering: .relaxed)
+            while true {
+                if pollFirst {
+                    pollFirst = false
+                    try awaitReadable(fd, &deadline, epoch0, closedAs: .closed, op)
+                }
+                let r: IOResult<Int>
+                if let from {
+                    from.pointee.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                    r = withUnsafeMutablePointer(to: &from.pointee.storage) { p in
+                        p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            Sys.recvfrom(fd, buffer.baseAddress, buffer.count, flags.rawValue, $0, &from.pointee.length)
+                        }
+                    }
+                } else {
+                    r = Sys.recv(fd, buffer.baseAddress, buffer.count, flags.rawValue)
+                }
+                switch r {
+                case .done(let n):
+                    if n == buffer.count && n >= 4096 { readWaited.store(false, ordering: .relaxed) }
+                    return n
+                case .wouldBlock:
+                    if !mayWait { return nil }
+                    readWaited.store(true, ordering: .relaxed)
+                    try awaitReadable(fd, &deadline, epoch0, closedAs: .closed, op)
+                case .failed(let e):
+                    throw SocketError.socket(op, "receive failed", errno: e, socket: self)
+                }
+            }
+        }
+    }
+
+    // MARK: - Sending
+
+    /// socket-send/range: sends all of `buffer`, looping over partial sends
+    /// and waiting (within SO_SNDTIMEO) for room. Every send carries
+    /// MSG_NOSIGNAL.
+    ///
+    /// - Parameters:
+    ///   - buffer: The bytes to send.
+    ///   - flags: MSG_ flags. With `.noSignal` given, a peer that has gone
+    ///     ends the send with the count sent so far instead of a failure;
+    ///     with `.dontWait`, as on a non-blocking socket, what fits is sent.
+    /// - Returns: The count sent (all of `buffer` unless the call must not
+    ///   wait); nil when it must not wait and nothing fit.
+    /// - Throws: `.socket` with the errno (EPIPE, ECONNRESET: the peer has
+    ///   gone; ETIMEDOUT: SO_SNDTIMEO passed); `.interrupted`; `.closed`. A
+    ///   failure after part of the buffer went carries that count in `sent`.
+    ///
+    /// The corresponding C call is `send(2)`, and `ppoll(2)` to wait.
+    public func send(_ buffer: UnsafeRawBufferPointer, flags: MessageFlags = []) throws(SocketError) -> Int? {
+        try transmit("socket-send", buffer, flags, to: nil)
+    }
+
+    /// socket-sendto/range: send(_:flags:) to `address` (datagram sockets).
+    ///
+    /// - Parameters:
+    ///   - buffer: The bytes to send.
+    ///   - flags: MSG_ flags, as for send(_:flags:).
+    ///   - address: The destination.
+    /// - Returns: As send(_:flags:).
+    /// - Throws: As send(_:flags:).
+    ///
+    /// The corresponding C call is `sendto(2)`.
+    public func sendto(_ buffer: UnsafeRawBufferPointer, flags: MessageFlags = [], to address: SocketAddress) throws(SocketError) -> Int? {
+        try transmit("socket-sendto", buffer, flags, to: address)
+    }
+
+    /// Sends all of `buffer`, waiting for the socket even in non-blocking
+    /// mode (port output, which has no way to report a partial write).
+    func sendAllWaiting(_ buffer: UnsafeRawBufferPointer, _ op: StaticString) throws(SocketError) {
+        _ = try transmit(op, buffer, [], to: nil, alwaysWait: true)
+    }
+
+    private func transmit(_ op: StaticString, _ buffer: UnsafeRawBufferPointer, _ flags: MessageFlags,
+                          to address: SocketAddress?, alwaysWait: Bool = false) throws(SocketError) -> Int? {
+        try withDescriptor(op) { fd throws(SocketError) -> Int? in
+            let epoch0 = currentEpoch
+            let nosignalGiven = flags.contains(.noSignal)
+            var sent = 0
+            var deadline: Deadline? = nil
+            do throws(SocketError) { repeat {
+                let base = buffer.baseAddress.map { $0 + sent }
+                let left = buffer.count - sent
+                let r: IOResult<Int>
+                if let address {
+                    r = address.withSockaddr { Sys.sendto(fd, base, left, flags.rawValue, $0, $1) }
+                } else {
+                    r = Sys.send(fd, base, left, flags.rawValue)
+                }
+                switch r {
+                case .done(let n):
+                    sent += n
+                    if left == 0 { return 0 }
+                case .wouldBlock:
+                    if !alwaysWait && (nonblocking.load(ordering: .relaxed) || flags.contains(.dontWait)) {
+                        return sent > 0 ? sent : nil
+                    }
+                    let t = sendTimeout.load(ordering: .relaxed)
+                    let d = deadline ?? (t > 0 ? .after(micros: t) : .never)
+                    deadline = d
+                    if try waitFor(Int16(POLLOUT), fd, deadline: d, since: epoch0, closedAs: .closed, op) == 0 {
+                        throw SocketError.socket(op, "send timed out after \(t) µs (SO_SNDTIMEO)",
+                                          errno: ETIMEDOUT, socket: self, timeoutMicros: t)
+                    }
+                case .failed(let e) where (e == EPIPE || e == ECONNRESET) && nosignalGiven:
+                    return sent
+                case .failed(let e):
+                    throw SocketError.socket(op, e == EPIPE || e == ECONNRESET ? "the peer has gone" : "send failed",
+                                      errno: e, socket: self)
+                }
+            } while sent < buffer.count } catch {
+                throw error.withSent(sent, of: buffer.count)
+            }
+            return sent
+        }
+    }
+}

@@ -1,0 +1,31 @@
+# scripts/stage.sh: the preamble every script that uses an installed
+# libsagsocket shares (Tests/*/run.sh, bench/, the demos of bindings/);
+# sourced, not run. After
+#   . "<the repository>/scripts/stage.sh"
+#   use_stage TAG "$@"
+# STAGE is the absolute prefix the library is installed in (the script's one
+# argument: another count prints the usage and exits 2; a directory that is
+# not there exits 2 with a message that starts with TAG), ROOT is the
+# repository, and PKG_CONFIG_PATH and LD_LIBRARY_PATH point at STAGE
+# (exported), as a user's program would find an installed library.
+# stage_pkg then puts pkg-config's flags of sagsocket in the array PKG.
+# shellcheck shell=bash
+
+SAG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+use_stage() {
+  local tag=$1
+  shift
+  if [ $# -ne 1 ]; then
+    echo "usage: $0 STAGE   (the prefix libsagsocket is installed in)" >&2
+    exit 2
+  fi
+  STAGE=$(cd "$1" 2>/dev/null && pwd) || { echo "$tag: no such directory: $1" >&2; exit 2; }
+  ROOT=$SAG_ROOT
+  export PKG_CONFIG_PATH=$STAGE/lib/pkgconfig
+  export LD_LIBRARY_PATH=$STAGE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+}
+
+stage_pkg() {
+  read -r -a PKG <<<"$(pkg-config --cflags --libs sagsocket)"
+}
