@@ -258,7 +258,7 @@ typedef enum sag_errno {
  * Scheme: (none; a library query) */
 int sag_version_number(void);
 
-/* The library's version as a static string such as "1.0.0". Never NULL.
+/* The library's version as a static string such as "1.1.0". Never NULL.
  * Scheme: (none; a library query) */
 const char *sag_version_string(void);
 
