@@ -443,7 +443,10 @@ int sag_socket_is_nonblocking(sag_socket *s, int *out, sag_error *err);
 int sag_socket_accept(sag_socket *s, sag_socket **out, sag_error *err);
 
 /* Receives at most len bytes into buf[start, start+len) and writes the count
- * to *received: 0 means the peer closed (when len > 0).
+ * to *received: 0 means the peer closed (when len > 0). With SAG_MSG_WAITALL
+ * on a socket that may wait, it waits until the range is full, as recv(2)
+ * does on a blocking socket (less at end of stream, or when a failure comes
+ * after some bytes: then SAG_OK with what came).
  * Returns SAG_OK; SAG_E_WOULD_BLOCK on a non-blocking socket with nothing to
  * read (#f in Scheme); SAG_E_READ_TIMEOUT when the read timeout expires
  * (err carries the timeout); SAG_E_INTERRUPTED; SAG_E_CLOSED; SAG_E_SOCKET

@@ -19,9 +19,34 @@ extension Socket {
     /// - Throws: `.readTimeout`; `.interrupted`; `.closed` (also when closed
     ///   while waiting); `.socket` with the errno.
     ///
+    /// With `.waitAll` on a socket that may wait, it waits until `buffer`
+    /// is full, as recv(2) does on a blocking socket: the library's
+    /// descriptors are non-blocking, so the kernel's MSG_WAITALL cannot wait
+    /// and the library loops instead. As with recv(2), it returns less at end
+    /// of stream, and returns what it has when a failure (a timeout, an
+    /// interrupt, a reset) comes after some bytes.
+    ///
     /// The corresponding C call is `recv(2)`, and `ppoll(2)` to wait.
     public func recv(into buffer: UnsafeMutableRawBufferPointer, flags: MessageFlags = []) throws(SocketError) -> Int? {
-        try receive("socket-recv", buffer, flags, from: nil)
+        let op: StaticString = "socket-recv"
+        guard flags.contains(.waitAll), !flags.contains(.dontWait), !flags.contains(.peek),
+              !nonblocking.load(ordering: .relaxed), buffer.count > 0 else {
+            return try receive(op, buffer, flags, from: nil)
+        }
+        var got = 0
+        while got < buffer.count {
+            let rest = UnsafeMutableRawBufferPointer(rebasing: buffer[got...])
+            let n: Int?
+            do throws(SocketError) {
+                n = try receive(op, rest, flags, from: nil)
+            } catch {
+                if got > 0 { return got }
+                throw error
+            }
+            guard let n, n > 0 else { break }
+            got += n
+        }
+        return got
     }
 
     /// socket-recvfrom!: recv(into:flags:) that also tells who sent the data.
@@ -55,6 +80,7 @@ extension Socket {
                     try awaitReadable(fd, &deadline, epoch0, closedAs: .closed, op)
                 }
                 let r: IOResult<Int>
+                var asked = buffer.count
                 if let from {
                     from.pointee.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
                     r = withUnsafeMutablePointer(to: &from.pointee.storage) { p in
@@ -62,12 +88,21 @@ extension Socket {
                             Sys.recvfrom(fd, buffer.baseAddress, buffer.count, flags.rawValue, $0, &from.pointee.length)
                         }
                     }
+                } else if let (bounce, room) = ReceiveBounce.buffer(for: buffer, flags: flags, socktype: socketType),
+                          let dst = buffer.baseAddress {
+                    // A large receive into memory that is not 32-byte
+                    // aligned lands in an aligned buffer first (see
+                    // ReceiveBounce): the copy costs less than the kernel's
+                    // slower copy to such an address.
+                    asked = room
+                    r = Sys.recv(fd, bounce, room, flags.rawValue)
+                    if case .done(let n) = r, n > 0 { dst.copyMemory(from: UnsafeRawPointer(bounce), byteCount: n) }
                 } else {
                     r = Sys.recv(fd, buffer.baseAddress, buffer.count, flags.rawValue)
                 }
                 switch r {
                 case .done(let n):
-                    if n == buffer.count && n >= 4096 { readWaited.store(false, ordering: .relaxed) }
+                    if n >= 4096 && n == asked { readWaited.store(false, ordering: .relaxed) }
                     return n
                 case .wouldBlock:
                     if !mayWait { return nil }
