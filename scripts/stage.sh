@@ -29,3 +29,20 @@ use_stage() {
 stage_pkg() {
   read -r -a PKG <<<"$(pkg-config --cflags --libs sagsocket)"
 }
+
+# demo_workdir NAME: a scratch folder in WORK and an empty SERVER_PID; at exit
+# the server (if SERVER_PID names a live one) is stopped and WORK removed.
+demo_workdir() {
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  SERVER_PID=
+  trap 'stop_server; rm -rf "$WORK"' EXIT
+}
+
+# stop_server: stops the server SERVER_PID names, if it still runs.
+stop_server() {
+  if [ -n "${SERVER_PID:-}" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=
+}

@@ -103,15 +103,18 @@ public enum Select {
         let epochs = unique.map { $0.currentEpoch }
         for s in unique { s.register(wake) }
         defer { for s in unique { s.unregister(wake) } }
-        // Waiting for input counts as a reader (see Socket.waitingToRead), and
-        // what the sockets' ports hold back goes out before the wait.
+        // Waiting for input counts as a reader (Socket.beginWaitingToRead),
+        // and what the sockets' ports hold back goes out before the wait.
         var readers: [Socket] = []
-        for (k, s) in sockets.enumerated() where interests[k].contains(.read) && !readers.contains(where: { $0 === s }) {
-            readers.append(s)
+        defer { for s in readers { s.endWaitingToRead() } }
+        for (i, s) in unique.enumerated() {
+            if fds[i].events & Int16(POLLIN) != 0 {
+                try s.beginWaitingToRead(op)
+                readers.append(s)
+            } else {
+                try s.flushPortOutput(op)
+            }
         }
-        for s in readers { s.readWaiters.add(1, ordering: .sequentiallyConsistent) }
-        defer { for s in readers { s.readWaiters.subtract(1, ordering: .sequentiallyConsistent) } }
-        for s in unique { try s.flushPortOutput(op) }
         let deadline = Deadline.after(micros: timeoutMicros)
         let ready = try fds.withUnsafeMutableBufferPointer { buf throws(SocketError) -> Bool in
             try pollWithWake(buf, deadline: deadline, operation: op) { () throws(SocketError) in

@@ -154,7 +154,7 @@ public final class SocketSelector: Sendable {
     /// thread that removes it, before a wait or clear hands it to its
     /// caller. It must not block or call the selector.
     private func didRemove(_ s: Socket) {
-        s.readWaiters.subtract(1, ordering: .sequentiallyConsistent)
+        s.endWaitingToRead()
     }
 
     // MARK: - Errors
@@ -190,12 +190,11 @@ public final class SocketSelector: Sendable {
         let op: StaticString = "socket-selector-add!"
         if closedFlag.load(ordering: .acquiring) { throw closedError(op) }
         if s.isClosed { return }
-        // Counted as a reader before the ports' pending output is looked at
-        // (see Socket.waitingToRead); kept only if an entry is made.
-        s.readWaiters.add(1, ordering: .sequentiallyConsistent)
+        // Counted as a reader (Socket.beginWaitingToRead) from here; kept
+        // only if an entry is made, else ended at once.
+        try s.beginWaitingToRead(op)
         var entered = false
-        defer { if !entered { s.readWaiters.subtract(1, ordering: .sequentiallyConsistent) } }
-        try s.flushPortOutput(op)
+        defer { if !entered { s.endWaitingToRead() } }
         let deadline = Deadline.after(micros: timeoutMicros).nanoseconds ?? .max
         try state.withLock { st throws(SocketError) in
             if st.closed { throw closedError(op) }

@@ -56,15 +56,30 @@ extension Socket {
         try b.flushBeforeBlocking(self, op)
     }
 
-    /// Runs `wait` counted among the readers waiting on this socket, after
-    /// sending the ports' pending output. The count is raised before the
-    /// pending output is looked at, and a port write raises the pending
-    /// count before it looks at the readers: one of the two always sees the
-    /// other, so no write can slip in unsent.
-    func waitingToRead<R>(_ op: StaticString, _ wait: () throws(SocketError) -> R) throws(SocketError) -> R {
+    /// Counts a wait for input on this socket (a recv, a select, a selector
+    /// holding it) and sends what its ports hold back; end it with
+    /// `endWaitingToRead()` (not when this throws). The count is raised
+    /// before the pending output is looked at, and a port write raises the
+    /// pending count before it looks at the readers: one of the two always
+    /// sees the other, so no write can slip in unsent.
+    func beginWaitingToRead(_ op: StaticString) throws(SocketError) {
         readWaiters.add(1, ordering: .sequentiallyConsistent)
-        defer { readWaiters.subtract(1, ordering: .sequentiallyConsistent) }
-        try flushPortOutput(op)
+        do throws(SocketError) {
+            try flushPortOutput(op)
+        } catch {
+            endWaitingToRead()
+            throw error
+        }
+    }
+
+    func endWaitingToRead() {
+        readWaiters.subtract(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Runs `wait` counted among the readers waiting on this socket.
+    func waitingToRead<R>(_ op: StaticString, _ wait: () throws(SocketError) -> R) throws(SocketError) -> R {
+        try beginWaitingToRead(op)
+        defer { endWaitingToRead() }
         return try wait()
     }
 

@@ -22,16 +22,7 @@ done
 echo "demo: built $OUT/echo-server and $OUT/echo-client"
 
 # ---- run -------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sagsocket-demo.XXXXXX")
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+demo_workdir sagsocket-demo
 
 # Port "0": the OS picks a free port and the server reports it on stderr
 # ("echo-server: listening on 127.0.0.1:PORT"), so there is no race for a

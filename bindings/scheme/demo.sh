@@ -15,16 +15,7 @@ stage_pkg
 "${CC:-cc}" -std=c99 -O2 -Wall -Wextra -Werror -o "$OUT/echo-client" \
   "$ROOT/bindings/c/echo-client.c" "${PKG[@]}"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sagsocket-chez-demo.XXXXXX")
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+demo_workdir sagsocket-chez-demo
 
 # echo.scm takes its service from the command line; ask the OS for a free
 # port on loopback first.
@@ -50,9 +41,7 @@ for i in 1 2; do
     >"$WORK/client$i.out" 2>"$WORK/client$i.err" || { echo "demo (Chez): FAIL: client $i exited $?" >&2; status=1; }
 done
 # The seed's server serves forever: stop it.
-kill "$SERVER_PID" 2>/dev/null || true
-wait "$SERVER_PID" 2>/dev/null || true
-SERVER_PID=
+stop_server
 
 for i in 1 2; do
   echo "---- client $i: stdout (CRs shown as \\r) -------------------------"

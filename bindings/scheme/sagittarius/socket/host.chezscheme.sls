@@ -131,39 +131,6 @@
             (scratch-guardian cell m)
             m))))
 
-;; ---- Receive buffers ------------------------------------------------------
-  ;; The kernel copies received bytes to a 64-byte aligned address at about
-  ;; twice the speed it copies them 8 or 16 bytes off one (measured on this
-  ;; project's x86-64 machines: 1 GiB in 64 KiB recvs, 0.43 s aligned, 0.82 s
-  ;; at 8 or 16 bytes off), and a Chez bytevector's data starts 8 bytes past a
-  ;; 16-byte boundary. So a receive of `bounce-threshold' bytes or more goes
-  ;; to a 64-byte aligned spot of a per-thread bytevector, locked for good,
-  ;; and bytevector-copy! (a memcpy) moves what came to the caller's
-  ;; bytevector. Its place is found once through libc's memmove, which
-  ;; returns the address a u8* argument was given as; without libc's
-  ;; symbols, receives go to the caller's bytevector directly.
-  (define data-address
-    (guard (e [#t #f])
-      (load-shared-object "libc.so.6")
-      (let ([memmove (foreign-procedure "memmove" (u8* u8* size_t) uptr)])
-        (lambda (bv) (memmove bv bv 0)))))
-  (define bounce-size 262144)
-  (define bounce-threshold 4096)
-  (define bounce-param (make-thread-parameter #f))
-  (define bounce-guardian (make-guardian))
-  ;; This thread's (bytevector . offset), offset its 64-byte aligned spot.
-  (define (bounce)
-    (let ([b (bounce-param)] [id (get-thread-id)])
-      (if (and b (eqv? (car b) id))
-          (cdr b)
-          (let ([bv (make-bytevector (fx+ bounce-size 64))])
-            (lock-object bv)
-            (let* ([off (fxand (fx- 64 (fxand (data-address bv) 63)) 63)]
-                   [cell (cons id (cons bv off))])
-              (bounce-param cell)
-              (bounce-guardian cell bv)
-              (cdr cell))))))
-
   (define-syntax with-locked
     (syntax-rules ()
       [(_ (bv ...) body ...)
@@ -245,10 +212,7 @@
         (when rep (free-handle (car rep) (cdr rep)) (loop))))
     (let loop ()
       (let ([m (scratch-guardian)])
-        (when m (foreign-free m) (loop))))
-    (let loop ()
-      (let ([bv (bounce-guardian)])
-        (when bv (unlock-object bv) (loop)))))
+        (when m (foreign-free m) (loop)))))
   ;; Descriptors run out long before memory does: after every
   ;; `sockets-per-collection' new sockets (or selectors, which hold two
   ;; descriptors each), a collection finds the dropped ones so that they
@@ -416,20 +380,13 @@
   (define-out %socket-accept "sag_socket_accept" (uptr) (handle) safe)
 
   (define c-recv (fp safe "sag_socket_recv" (uptr u8* size_t size_t int uptr uptr) int))
-  (define MSG_WAITALL (%constant "MSG_WAITALL"))
+  ;; Large receives into a bytevector (whose data is not 32-byte aligned)
+  ;; go through an aligned buffer inside the library, which is faster than
+  ;; the kernel's copy to such an address.
   (define (%socket-recv s bv start len flags)
     (let ([m (scratch)])
-      (if (and data-address (fx>= len bounce-threshold) (fx<= len bounce-size)
-               (eqv? 0 (fxand flags MSG_WAITALL)))
-          (let* ([b (bounce)] [buf (car b)] [off (cdr b)]
-                 [st (c-recv s buf off len flags m 0)])
-            (if (eqv? st 0)
-                (let ([got (out-size m 0)])
-                  (bytevector-copy! buf off bv start got)
-                  (values st got))
-                (values st 0)))
-          (let ([st (with-locked (bv) (c-recv s bv start len flags m 0))])
-            (values st (out-size m 0))))))
+      (let ([st (with-locked (bv) (c-recv s bv start len flags m 0))])
+        (values st (out-size m 0)))))
 
   (define c-send (fp safe "sag_socket_send" (uptr u8* size_t size_t int uptr uptr) int))
   (define (%socket-send s bv start count flags)
