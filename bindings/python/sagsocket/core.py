@@ -686,7 +686,10 @@ class Socket:
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Receives into a writable buffer (bytearray, memoryview, array,
         ...): at most nbytes (0: its size); returns the count."""
-        buf = ffi.from_buffer(buffer, require_writable=True)
+        try:
+            buf = ffi.from_buffer(buffer, require_writable=True)
+        except BufferError:
+            raise TypeError("recv_into() argument must be a writable buffer") from None
         size = len(buf)
         if nbytes == 0:
             nbytes = size
