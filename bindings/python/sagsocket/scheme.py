@@ -341,7 +341,8 @@ def _last(s: Socket):
 
 def socket_error_message(s: Socket) -> str:
     """The message of the last failure on s ("" when none)."""
-    return ffi.string(lib.sag_error_message(_last(s))).decode("utf-8", "replace")
+    err = _last(s)  # kept alive while its message is read
+    return ffi.string(lib.sag_error_message(err)).decode("utf-8", "replace")
 
 
 def socket_last_error(s: Socket) -> int:
