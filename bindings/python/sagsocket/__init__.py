@@ -157,8 +157,8 @@ class Selector(_selectors.BaseSelector):
         key = SelectorKey(fileobj, fd, events, data)
         self._sel.add(fileobj)
         self._keys[fd] = key
-        self._by_tag[fileobj._tag] = key
-        self._socks[fileobj._tag] = fileobj
+        self._by_tag[fileobj._key] = key
+        self._socks[fileobj._key] = fileobj
         return key
 
     def unregister(self, fileobj: Any) -> SelectorKey:
@@ -166,7 +166,7 @@ class Selector(_selectors.BaseSelector):
             key = self._keys.pop(self._fd(fileobj))
         except KeyError:
             raise KeyError(f"{fileobj!r} is not registered") from None
-        tag = key.fileobj._tag
+        tag = key.fileobj._key
         self._by_tag.pop(tag, None)
         self._socks.pop(tag, None)
         # The library's selector has no removal: an entry left there is
@@ -181,7 +181,7 @@ class Selector(_selectors.BaseSelector):
         if data != key.data:
             key = key._replace(data=data)
             self._keys[key.fd] = key
-            self._by_tag[key.fileobj._tag] = key
+            self._by_tag[key.fileobj._key] = key
         return key
 
     def select(self, timeout: float | None = None) -> list[tuple[SelectorKey, int]]:

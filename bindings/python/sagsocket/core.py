@@ -14,7 +14,6 @@ import ctypes
 import io
 import threading
 import time
-import weakref
 from datetime import timedelta
 from typing import Any, Iterable, NamedTuple
 
@@ -57,6 +56,8 @@ class _Cells(threading.local):
         self.i64 = ffi.new("int64_t *")
         self.str = ffi.new("const char **")
         self.sock = ffi.new("sag_socket **")
+        self.info = ffi.new("sag_socket_info **")
+        self.ip = ffi.new("sag_ip_address **")
         self.buf = ffi.new("uint8_t[]", 65536)
 
 
@@ -327,19 +328,10 @@ class AddrInfo:
         return AddrInfo(out[0])
 
 
-# Python Socket objects by handle value, so that handles the library hands
-# back (fdset members, selector results) map to the caller's objects.
-_sockets: "weakref.WeakValueDictionary[int, Socket]" = weakref.WeakValueDictionary()
-_tags = iter(range(1, 1 << 62))
-_tag_lock = threading.Lock()
-
-
 def _handle_key(p) -> int:
+    """A handle's value as an int: how handles the library hands back
+    (fdset members, select results) are matched with the caller's objects."""
     return int(ffi.cast("uintptr_t", p))
-
-
-def _socket_of(p) -> "Socket | None":
-    return _sockets.get(_handle_key(p))
 
 
 def _address(family: int, address: Any, passive: bool = False) -> AddrInfo:
@@ -372,7 +364,7 @@ class Socket:
     idempotent, and the handle is freed when the object is garbage.
     """
 
-    __slots__ = ("_h", "_key", "_tag", "_timeout", "_closed", "_io_refs", "__weakref__")
+    __slots__ = ("_h", "_timeout", "_closed", "_io_refs", "__weakref__")
 
     def __init__(self, family: int = lib.SAG_AF_INET, type: int = lib.SAG_SOCK_STREAM,
                  proto: int = 0, *, _handle=None) -> None:
@@ -383,13 +375,15 @@ class Socket:
                 raise _fail(st)
             _handle = out[0]
         self._h = ffi.gc(_handle, lib.sag_socket_free)
-        self._key = _handle_key(_handle)
-        with _tag_lock:
-            self._tag = next(_tags)
         self._timeout: float | None = None
         self._closed = False
         self._io_refs = 0
-        _sockets[self._key] = self
+
+    @property
+    def _key(self) -> int:
+        """The handle's value: unique while the socket lives; its tag in
+        selectors and its key in fdsets."""
+        return int(ffi.cast("uintptr_t", self._h))
 
     # -- lifetime ------------------------------------------------------------
 
@@ -479,17 +473,46 @@ class Socket:
         """getpeername(2) as a SocketInfo, or None when not connected."""
         return self._info(lib.sag_socket_get_peer)
 
+    def _address_of(self, fn) -> tuple[str, int] | None:
+        """(ip, port) of a socket-info, with no wrapper objects made."""
+        c = _c
+        st = fn(self._h, c.info, NULL)
+        if st != OK:
+            raise _fail(st, self)
+        info = c.info[0]
+        if info == NULL:
+            return None
+        try:
+            st = lib.sag_socket_info_port(info, c.int, NULL)
+            if st == OK:
+                port = c.int[0]
+                st = lib.sag_socket_info_ip_address(info, c.ip, NULL)
+            if st != OK:
+                raise _fail(st, self)
+            ip = c.ip[0]
+            try:
+                st = lib.sag_ip_address_to_string(ip, c.str, NULL)
+                if st != OK:
+                    raise _fail(st, self)
+                return (ffi.string(c.str[0]).decode("ascii"), port)
+            finally:
+                lib.sag_ip_address_free(ip)
+        finally:
+            lib.sag_socket_info_free(info)
+
     def getsockname(self) -> tuple[str, int]:
-        i = self.info()
-        if i is None:
+        """(ip, port) the socket is bound to."""
+        a = self._address_of(lib.sag_socket_get_info)
+        if a is None:
             raise OSError(107, "the socket has no address")
-        return (str(i.ip_address), i.port)
+        return a
 
     def getpeername(self) -> tuple[str, int]:
-        i = self.peer()
-        if i is None:
+        """(ip, port) of the peer."""
+        a = self._address_of(lib.sag_socket_get_peer)
+        if a is None:
             raise OSError(107, "Transport endpoint is not connected")
-        return (str(i.ip_address), i.port)
+        return a
 
     # -- blocking and timeouts ------------------------------------------------
 
@@ -912,7 +935,11 @@ class FdSet:
     """An ordered set of sockets for select (Scheme's fdset)."""
     __slots__ = ("_h", "_keep")
 
-    def __init__(self, sockets: Iterable[Socket] = (), *, _handle=None) -> None:
+    def __init__(self, sockets: Iterable[Socket] = (), *, _handle=None,
+                 _known: "dict[int, Socket] | None" = None) -> None:
+        # Members are handle values in the library: _keep maps them to the
+        # caller's objects (and keeps those alive).
+        self._keep: dict[int, Socket] = {}
         if _handle is None:
             lst, arr = _socket_array(sockets)
             out = ffi.new("sag_fdset **")
@@ -920,11 +947,11 @@ class FdSet:
             if st != OK:
                 raise _fail(st)
             _handle = out[0]
+            _known = {s._key: s for s in lst}
         self._h = ffi.gc(_handle, lib.sag_fdset_free)
-        # Members are handle values in the library: keep their objects alive.
-        self._keep: dict[int, Socket] = {}
-        for s in self.sockets():
-            self._keep[s._key] = s
+        if _known:
+            self._keep = _known
+            self._keep = {s._key: s for s in self.sockets()}
 
     def __contains__(self, s: Socket) -> bool:
         if not isinstance(s, Socket):
@@ -960,9 +987,10 @@ class FdSet:
         st = lib.sag_fdset_sockets(self._h, arr, n, _c.size, NULL)
         if st != OK:
             raise _fail(st)
+        keep = self._keep
         out = []
         for i in range(min(n, _c.size[0])):
-            s = _socket_of(arr[i])
+            s = keep.get(_handle_key(arr[i]))
             if s is not None:
                 out.append(s)
         return out
@@ -995,7 +1023,7 @@ def select(rfds: FdSet | None, wfds: FdSet | None, efds: FdSet | None,
     while True:
         st = lib.sag_socket_select(r, w, e, timeout_us, cnt, outs, outs + 1, outs + 2, NULL)
         if st == OK:
-            return (cnt[0], *(None if given is None else FdSet(_handle=outs[i])
+            return (cnt[0], *(None if given is None else FdSet(_handle=outs[i], _known=given._keep)
                               for i, given in enumerate((rfds, wfds, efds))))
         if _signalled(st):
             if deadline is not None:
@@ -1028,7 +1056,7 @@ def select_inplace(rfds: FdSet | None, wfds: FdSet | None, efds: FdSet | None,
         raise _fail(st)
     for f in (rfds, wfds, efds):
         if f is not None:
-            f._keep = {s._key: s for s in f.sockets()}
+            f._keep = {s._key: s for s in f.sockets()}  # the members left
     return (cnt[0], rfds, wfds, efds)
 
 
@@ -1091,9 +1119,9 @@ class SocketSelector:
             raise TypeError(f"expected a sagsocket.Socket, not {type(s).__name__}")
         us = select_timeout_us(timeout)
         with self._lock:
-            if s._tag not in self._entries:
-                self._entries[s._tag] = SelectorEntry(s, None if us < 0 else us / 1e6, data)
-        st = lib.sag_selector_add(self._h, s._h, us, s._tag, NULL)
+            if s._key not in self._entries:
+                self._entries[s._key] = SelectorEntry(s, None if us < 0 else us / 1e6, data)
+        st = lib.sag_selector_add(self._h, s._h, us, s._key, NULL)
         if st != OK:
             raise _fail(st, s)
 
