@@ -29,7 +29,7 @@ from ._ffi import ffi, lib, DECLS_PATH, LIBRARY_PATH
 from .core import (AddrInfo, FdSet, IPAddress, SelectorEntry, SockAddr, Socket, SocketInfo,
                    SocketIO, SocketSelector, _signalled, seconds_to_us)
 from .errors import *  # noqa: F401,F403
-from .errors import InvalidArgumentError, __all__ as _error_names
+from .errors import HostNotFoundError, SocketConnectionError, __all__ as _error_names
 from . import scheme  # noqa: F401
 
 __version__ = "1.1.0"
@@ -63,6 +63,17 @@ def create_connection(address: tuple[str, Any], timeout: float | None = None, *,
     socket.create_connection does; timeout (seconds) bounds each connect
     and becomes the socket's timeout."""
     host, port = address[0], address[1]
+    if timeout is None:
+        # One call: the library resolves and tries every address in turn.
+        try:
+            return scheme.make_client_socket(host, str(port), family, lib.SAG_SOCK_STREAM,
+                                             lib.SAG_AI_ADDRCONFIG, 0)
+        except HostNotFoundError as e:
+            if e.errno in _CONNECT_ERRNOS:  # resolved, but no address connected
+                c = SocketConnectionError(e.errno, e.strerror)
+                c._fill(lib.SAG_E_CONNECTION, e.who, 0)
+                raise c from None
+            raise
     ai = AddrInfo.resolve(host, str(port), AddrInfo.hint(family, lib.SAG_SOCK_STREAM,
                                                         lib.SAG_AI_ADDRCONFIG, 0))
     last: BaseException | None = None
@@ -101,6 +112,11 @@ def create_server(address: tuple[str, Any], *, family: int = lib.SAG_AF_INET,
         raise
     return s
 
+
+import errno as _errno
+
+_CONNECT_ERRNOS = {_errno.ECONNREFUSED, _errno.ETIMEDOUT, _errno.ENETUNREACH, _errno.EHOSTUNREACH,
+                   _errno.ECONNRESET, _errno.EADDRNOTAVAIL, _errno.ECONNABORTED}
 
 SelectorKey = _selectors.SelectorKey
 

@@ -83,6 +83,12 @@ def test_accept_returns_socket_and_address(server):
         assert addr == c.getsockname()
         assert a.getsockopt(sagsocket.IPPROTO_TCP, sagsocket.TCP_NODELAY) != 0
     c.close()
+    with sagsocket.create_connection(("localhost", server.getsockname()[1])) as c2:
+        a2, addr2 = server.accept()
+        with a2:
+            assert addr2 == c2.getsockname() and c2.gettimeout() is None
+            c2.sendall(b"no timeout")
+            assert a2.recv(10) == b"no timeout"
 
 
 def test_settimeout_raises_timeout_error_with_fields(pair):
@@ -130,10 +136,11 @@ def test_connection_refused_is_a_connection_error():
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()  # nothing listens there now
-    with pytest.raises(ConnectionError) as ei:
-        sagsocket.create_connection(("127.0.0.1", port), timeout=5)
-    assert isinstance(ei.value, E.SocketConnectionError)
-    assert ei.value.errno == errno.ECONNREFUSED and ei.value.strerror
+    for timeout in (5, None):  # connect with a timeout; the library's make-client-socket
+        with pytest.raises(ConnectionError) as ei:
+            sagsocket.create_connection(("127.0.0.1", port), timeout=timeout)
+        assert isinstance(ei.value, E.SocketConnectionError)
+        assert ei.value.errno == errno.ECONNREFUSED and ei.value.strerror
 
 
 def test_host_not_found_carries_node_and_service():
