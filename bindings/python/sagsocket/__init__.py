@@ -29,7 +29,7 @@ from ._ffi import ffi, lib, DECLS_PATH, LIBRARY_PATH
 from .core import (AddrInfo, FdSet, IPAddress, SelectorEntry, SockAddr, Socket, SocketInfo,
                    SocketIO, SocketSelector, _signalled, seconds_to_us)
 from .errors import *  # noqa: F401,F403
-from .errors import HostNotFoundError, SocketConnectionError, __all__ as _error_names
+from .errors import HostNotFoundError, SocketConnectionError, error_from, __all__ as _error_names
 from . import scheme  # noqa: F401
 
 __version__ = "1.1.0"
@@ -171,7 +171,9 @@ class Selector(_selectors.BaseSelector):
         if fd in self._keys:
             raise KeyError(f"{fileobj!r} (FD {fd}) is already registered")
         key = SelectorKey(fileobj, fd, events, data)
-        self._sel.add(fileobj)
+        st = lib.sag_selector_add(self._sel._h, fileobj._h, -1, fileobj._key, ffi.NULL)
+        if st != 0:
+            raise error_from(st, socket=fileobj)
         self._keys[fd] = key
         self._by_tag[fileobj._key] = key
         self._socks[fileobj._key] = fileobj

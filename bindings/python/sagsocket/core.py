@@ -1113,6 +1113,7 @@ class SocketSelector:
         self._timed = ffi.new("int[]", self.CAPACITY)
         self._count = ffi.new("size_t *")
         self._lock = threading.Lock()
+        self._prune_at = 64
 
     def add(self, s: Socket, timeout: Any = None, data: Any = None) -> None:
         if not isinstance(s, Socket):
@@ -1147,11 +1148,18 @@ class SocketSelector:
                 e = pop(tags[i], None)
                 if e is not None:
                     (timed if flags[i] else ready).append(e)
+            if len(self._entries) > self._prune_at:
+                # Sockets closed while held leave the library's selector
+                # unreported: drop their entries here too.
+                for tag in [t for t, e in self._entries.items() if e.socket.closed]:
+                    del self._entries[tag]
+                self._prune_at = 2 * len(self._entries) + 64
         return ready, timed
 
     def wait_tags(self, us: int) -> tuple[list[int], int]:
-        """The tags of the sockets that became readable (the selectors-like
-        Selector's fast path; entries stay in the Python-side map)."""
+        """The tags of the sockets that became readable, and 1 when a signal
+        ended the wait (after its handlers ran): for the selectors-like
+        Selector, which keeps its own keys and adds sockets itself."""
         while True:
             st = lib.sag_selector_wait(self._h, us, self._socks, self._tags, self._timed,
                                        self.CAPACITY, self._count, NULL)
