@@ -40,6 +40,19 @@ class Port:
                 continue  # a port read keeps its input for the retry
             raise _fail(st, self.socket, self)
 
+    def _write(self, fn, *args) -> None:
+        """A call that writes: signals do not end it (a port write that a
+        signal cut short could not be resumed exactly, as held-back output
+        may be part of it); Ctrl-C is raised when it returns."""
+        on = lib.sag_thread_set_signal_interrupts(0)
+        try:
+            st = fn(self._h, *args, NULL)
+        finally:
+            if on:
+                lib.sag_thread_set_signal_interrupts(1)
+        if st != OK:
+            raise _fail(st, self.socket, self)
+
     # binary
     def get_u8(self) -> int | None:
         self._call(lib.sag_port_get_u8, _c.int)
@@ -83,13 +96,13 @@ class Port:
         return self._data(lib.sag_port_get_bytes_line)
 
     def put_u8(self, byte: int) -> None:
-        self._call(lib.sag_port_put_u8, byte)
+        self._write(lib.sag_port_put_u8, byte)
 
     def put_bytevector(self, bv: Any, start: int = 0, count: int | None = None) -> None:
         buf = ffi.from_buffer(bv)
         if count is None:
             count = len(buf) - start
-        self._call(lib.sag_port_put_bytevector, buf, start, count)
+        self._write(lib.sag_port_put_bytevector, buf, start, count)
 
     # textual
     def _text(self, fn, *args) -> str | None:
@@ -122,33 +135,33 @@ class Port:
     def put_char(self, ch: str) -> None:
         if not isinstance(ch, str) or len(ch) != 1:
             raise TypeError("put_char takes one character")
-        self._call(lib.sag_port_put_char, ord(ch))
+        self._write(lib.sag_port_put_char, ord(ch))
 
     def put_string(self, s: str) -> None:
         if not isinstance(s, str):
             raise TypeError("put_string takes a str")
         b = s.encode("utf-8", "surrogatepass")
-        self._call(lib.sag_port_put_string, b, 0, len(b))
+        self._write(lib.sag_port_put_string, b, 0, len(b))
 
     # both
     def flush(self) -> None:
-        self._call(lib.sag_port_flush)
+        self._write(lib.sag_port_flush)
 
     def close(self) -> None:
-        self._call(lib.sag_port_close)
+        self._write(lib.sag_port_close)
 
     def ready(self) -> bool:
         self._call(lib.sag_port_ready, _c.int)
         return _c.int[0] != 0
 
     def shutdown(self, how: int) -> None:
-        self._call(lib.sag_port_shutdown, how)
+        self._write(lib.sag_port_shutdown, how)
 
     def set_buffer_mode(self, mode: str) -> None:
         """"none" (each put is sent at once, the default), "line" or "block"."""
         if mode not in _BUFFER:
             raise ValueError(f"buffer mode must be one of {sorted(_BUFFER)}")
-        self._call(lib.sag_port_set_buffer_mode, _BUFFER[mode])
+        self._write(lib.sag_port_set_buffer_mode, _BUFFER[mode])
 
     def __enter__(self) -> "Port":
         return self

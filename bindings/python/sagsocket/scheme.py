@@ -212,10 +212,7 @@ def socket_recv_into(s: Socket, bv: Any, start: int, length: int, flags: int = 0
 
 def socket_send(s: Socket, bv: Any, flags: int = 0) -> int:
     """socket-send: sends all the bytes, returns the count."""
-    try:
-        return _sock(s).send(bv, flags)
-    except BlockingIOError:
-        return 0
+    return socket_send_range(s, bv, 0, len(ffi.from_buffer(bv)), flags)
 
 
 def socket_send_range(s: Socket, bv: Any, start: int, count: int, flags: int = 0) -> int:
@@ -223,14 +220,18 @@ def socket_send_range(s: Socket, bv: Any, start: int, count: int, flags: int = 0
     buf = ffi.from_buffer(bv)
     if start < 0 or count < 0 or start + count > len(buf):
         raise ValueError("start and count must lie within the buffer")
+    done = 0
     while True:
-        st = lib.sag_socket_send(_sock(s)._h, buf, start, count, flags, _c.size, NULL)
+        st = lib.sag_socket_send(_sock(s)._h, buf, start + done, count - done, flags, _c.size, NULL)
         if st == OK:
-            return _c.size[0]
+            return done + _c.size[0]
         if st == lib.SAG_E_WOULD_BLOCK:
-            return 0
+            return done
         if not _signalled(st):
-            raise _fail(st, s)
+            e = _fail(st, s)
+            e.sent = getattr(e, "sent", 0) + done
+            raise e
+        done += lib.sag_error_sent(lib.sag_last_error())  # resume after what went
 
 
 def socket_shutdown(s: Socket, how: int) -> None:

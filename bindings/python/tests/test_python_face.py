@@ -508,3 +508,41 @@ def test_no_fd_or_handle_growth_over_10000_sockets():
     del srv
     gc.collect()
     assert open_fds() <= fds0 + 2
+
+
+def test_sendall_across_signals_loses_and_repeats_no_byte(pair):
+    # The main thread's sendall is cut by signals whose handler returns
+    # (the peer reads slowly, so the send waits): it resumes after the bytes
+    # that went, and the peer gets every byte once, in order.
+    c, a = pair
+    c.setsockopt(sagsocket.SOL_SOCKET, sagsocket.SO_SNDBUF, 8192)
+    data = os.urandom(8 * 1024 * 1024)
+    seen = []
+    old = signal.signal(signal.SIGUSR1, lambda *_: seen.append(1))
+
+    def slow_reader():
+        got = bytearray()
+        while len(got) < len(data):
+            chunk = a.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+            time.sleep(0.001)
+        return bytes(got)
+
+    def signaller():
+        for _ in range(20):
+            time.sleep(0.01)
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+    r = Bg(slow_reader)
+    k = Bg(signaller)
+    r.start()
+    k.start()
+    try:
+        c.sendall(data)
+        k.join_result()
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    assert r.join_result(30) == data
+    assert len(seen) == 20
