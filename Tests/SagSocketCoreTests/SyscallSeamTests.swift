@@ -253,7 +253,7 @@ struct InterruptSeamTests {
     func ppollSignalInterrupts() throws {
         let (server, client, accepted) = try loopbackPair()
         defer { server.close(); client.close(); accepted.close() }
-        try SyscallMock.run { mock in
+        try SyscallMock.run { mock throws in
             let was = SignalInterrupts.set(true)
             defer { SignalInterrupts.set(was) }
             mock.script(.ppoll, .fail(EINTR), times: 1)
@@ -270,7 +270,7 @@ struct InterruptSeamTests {
         let selector = try SocketSelector()
         defer { selector.close() }
         try selector.add(accepted, tag: 7)
-        try SyscallMock.run { mock in
+        try SyscallMock.run { mock throws in
             let was = SignalInterrupts.set(true)
             defer { SignalInterrupts.set(was) }
             mock.script(.epollWait, .fail(EINTR), times: 1)
