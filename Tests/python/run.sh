@@ -5,7 +5,8 @@
 #    (the package from the source tree; it reads STAGE's sagsocket_decls.h);
 # 2. installs the package with `pip install ./bindings/python` into a
 #    throwaway target folder and runs a round trip with that copy, as a user
-#    who installed it would.
+#    who installed it would (the library found through pkg-config, without
+#    LD_LIBRARY_PATH).
 # Exits non-zero when anything failed.
 set -euo pipefail
 # shellcheck source=scripts/stage.sh
@@ -24,11 +25,16 @@ trap 'rm -rf "$WORK"' EXIT
 # The build happens in a copy, so the source tree gets no build/ or egg-info.
 cp -r "$ROOT/bindings/python" "$WORK/src"
 rm -rf "$WORK/src/tests"
-python3 -m pip install -q --no-deps --target "$WORK/site" "$WORK/src"
-(cd "$WORK" && PYTHONPATH="$WORK/site" timeout 60 python3 - "$WORK/site" <<'PY'
+python3 -m pip install -q --no-deps --root-user-action=ignore --target "$WORK/site" "$WORK/src"
+# Without LD_LIBRARY_PATH: the package finds the library through pkg-config's
+# libdir (PKG_CONFIG_PATH points at STAGE), as after a `make install` that
+# ldconfig has not seen.
+(cd "$WORK" && env -u LD_LIBRARY_PATH PYTHONPATH="$WORK/site" timeout 60 python3 - "$WORK/site" "$STAGE" <<'PY'
 import sys
 import sagsocket
 assert sagsocket.__file__.startswith(sys.argv[1]), sagsocket.__file__
+assert sagsocket.LIBRARY_PATH.startswith(sys.argv[2]), sagsocket.LIBRARY_PATH
+assert sagsocket.DECLS_PATH == sys.argv[2] + "/include/sagsocket_decls.h", sagsocket.DECLS_PATH
 import importlib.resources
 assert importlib.resources.files("sagsocket").joinpath("py.typed").is_file()
 with sagsocket.create_server(("127.0.0.1", 0)) as srv:

@@ -546,3 +546,57 @@ def test_sendall_across_signals_loses_and_repeats_no_byte(pair):
         signal.signal(signal.SIGUSR1, old)
     assert r.join_result(30) == data
     assert len(seen) == 20
+
+
+def test_a_signal_during_a_timed_recv_keeps_the_timeout(pair):
+    # A handler that returns: the recv goes on with the time left and then
+    # raises TimeoutError (not before its time; the upper bound is generous).
+    c, a = pair
+    a.settimeout(0.5)
+    seen = []
+    old = signal.signal(signal.SIGUSR1, lambda *_: seen.append(1))
+    try:
+        timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGUSR1))
+        timer.start()
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            a.recv(1)
+        took = time.monotonic() - t0
+        timer.join()
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    assert seen == [1]
+    assert 0.45 <= took < 5, took
+    assert a.gettimeout() == 0.5
+    # The read timeout is the socket's own again afterwards.
+    from sagsocket import scheme as S
+    assert S.socket_get_read_timeout(a) == 0.5
+
+
+def test_ctrl_c_in_makefile_readline_with_a_timeout():
+    code = textwrap.dedent("""
+        import sys, sagsocket
+        srv = sagsocket.create_server(("127.0.0.1", 0))
+        c = sagsocket.create_connection(("127.0.0.1", srv.getsockname()[1]))
+        a, _ = srv.accept()
+        a.settimeout(30)
+        f = a.makefile("r", encoding="utf-8")
+        print("ready", flush=True)
+        try:
+            f.readline()
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt", flush=True)
+            sys.exit(3)
+        sys.exit(1)
+    """)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        rc = p.wait(10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert rc == 3 and p.stdout.read().strip() == "KeyboardInterrupt"
