@@ -659,7 +659,9 @@ class Socket:
     def send(self, data: Any, flags: int = 0) -> int:
         """Sends the bytes of a buffer (bytes, bytearray, memoryview, ...).
         A blocking socket sends them all; a non-blocking one what fits."""
-        buf = ffi.from_buffer(data)
+        # bytes go as they are (cffi passes their data); other buffers
+        # through ffi.from_buffer.
+        buf = data if type(data) is bytes else ffi.from_buffer(data)
         n = len(buf)
         sent = _c.size
         while True:
@@ -675,7 +677,7 @@ class Socket:
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Sends every byte of a buffer (also on a timeout socket)."""
-        buf = ffi.from_buffer(data)
+        buf = data if type(data) is bytes else ffi.from_buffer(data)
         n = len(buf)
         start = 0
         sent = _c.size
