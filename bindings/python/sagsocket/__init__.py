@@ -119,6 +119,8 @@ _CONNECT_ERRNOS = {_errno.ECONNREFUSED, _errno.ETIMEDOUT, _errno.ENETUNREACH, _e
                    _errno.ECONNRESET, _errno.EADDRNOTAVAIL, _errno.ECONNABORTED}
 
 SelectorKey = _selectors.SelectorKey
+_selector_wait = lib.sag_selector_wait
+_selector_add = lib.sag_selector_add
 
 
 class _Map(Mapping):
@@ -147,8 +149,7 @@ class Selector(_selectors.BaseSelector):
     def __init__(self) -> None:
         self._sel = SocketSelector()
         self._keys: dict[int, SelectorKey] = {}     # fd -> key
-        self._by_tag: dict[int, SelectorKey] = {}   # socket tag -> key
-        self._socks: dict[int, Socket] = {}         # socket tag -> socket
+        self._by_tag: dict[int, tuple[SelectorKey, Any]] = {}  # socket tag -> (key, handle)
 
     @staticmethod
     def _fd(fileobj: Any) -> int:
@@ -175,8 +176,7 @@ class Selector(_selectors.BaseSelector):
         if st != 0:
             raise error_from(st, socket=fileobj)
         self._keys[fd] = key
-        self._by_tag[fileobj._key] = key
-        self._socks[fileobj._key] = fileobj
+        self._by_tag[fileobj._key] = (key, fileobj._h)
         return key
 
     def unregister(self, fileobj: Any) -> SelectorKey:
@@ -186,7 +186,6 @@ class Selector(_selectors.BaseSelector):
             raise KeyError(f"{fileobj!r} is not registered") from None
         tag = key.fileobj._key
         self._by_tag.pop(tag, None)
-        self._socks.pop(tag, None)
         # The library's selector has no removal: an entry left there is
         # ignored when reported, and dropped when its socket closes.
         return key
@@ -199,35 +198,53 @@ class Selector(_selectors.BaseSelector):
         if data != key.data:
             key = key._replace(data=data)
             self._keys[key.fd] = key
-            self._by_tag[key.fileobj._key] = key
+            self._by_tag[key.fileobj._key] = (key, key.fileobj._h)
         return key
 
     def select(self, timeout: float | None = None) -> list[tuple[SelectorKey, int]]:
+        """[(key, EVENT_READ)] of the registered sockets that are readable,
+        waiting at most timeout seconds (None: until one is; <= 0: not at
+        all); [] when the time passes or interrupt() wakes it."""
         if timeout is None:
             us = -1
         elif timeout <= 0:
             us = 0
         else:
-            us = seconds_to_us(timeout)
-        deadline = None if us <= 0 else time.monotonic() + timeout
-        while True:
-            tags, signalled = self._sel.wait_tags(us)
-            if not signalled:
-                break
-            if deadline is not None:  # PEP 475: again, with the time left
-                us = max(0, int((deadline - time.monotonic()) * 1e6))
+            us = int(timeout * 1e6) or 1
+        sel = self._sel
+        st = _selector_wait(sel._h, us, sel._socks, sel._tags, sel._timed, sel.CAPACITY,
+                            sel._count, ffi.NULL)
+        if st != 0:
+            self._select_again(st, us, timeout)
+        n = sel._count[0]
+        if not n:
+            return []
         out = []
         by_tag = self._by_tag
-        add = lib.sag_selector_add
-        h = self._sel._h
-        for tag in tags:
-            key = by_tag.get(tag)
-            if key is None:
+        tags = sel._tags
+        h = sel._h
+        for i in range(n):
+            tag = tags[i]
+            entry = by_tag.get(tag)
+            if entry is None:
                 continue  # unregistered meanwhile
-            # Reported sockets leave the library's selector: put it back.
-            add(h, key.fileobj._h, -1, tag, ffi.NULL)
-            out.append((key, EVENT_READ))
+            # A reported socket leaves the library's selector: put it back.
+            _selector_add(h, entry[1], -1, tag, ffi.NULL)
+            out.append((entry[0], EVENT_READ))
         return out
+
+    def _select_again(self, st: int, us: int, timeout: float | None) -> None:
+        """A wait that failed: a signal (its handlers have run: wait again
+        with the time left, PEP 475), or an error to raise."""
+        deadline = time.monotonic() + timeout if us > 0 and timeout else None
+        sel = self._sel
+        while st != 0:
+            if not _signalled(st):
+                raise error_from(st)
+            if deadline is not None:
+                us = max(0, int((deadline - time.monotonic()) * 1e6))
+            st = _selector_wait(sel._h, us, sel._socks, sel._tags, sel._timed, sel.CAPACITY,
+                                sel._count, ffi.NULL)
 
     def interrupt(self) -> None:
         """Makes a select blocked in another thread return (with what is ready)."""
@@ -238,7 +255,6 @@ class Selector(_selectors.BaseSelector):
             self._sel.close()
         self._keys.clear()
         self._by_tag.clear()
-        self._socks.clear()
 
     def get_map(self) -> Mapping:
         return _Map(self)

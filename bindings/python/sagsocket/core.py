@@ -33,6 +33,10 @@ E_EINTR = lib.SAG_EINTR
 if threading.current_thread() is threading.main_thread():
     lib.sag_thread_set_signal_interrupts(1)
 
+# The functions of the hot paths, looked up once.
+_recv = lib.sag_socket_recv
+_send = lib.sag_socket_send
+
 _check_signals = ctypes.pythonapi.PyErr_CheckSignals
 _check_signals.restype = ctypes.c_int
 _check_signals.argtypes = []
@@ -665,7 +669,7 @@ class Socket:
         n = len(buf)
         sent = _c.size
         while True:
-            st = lib.sag_socket_send(self._h, buf, 0, n, flags, sent, NULL)
+            st = _send(self._h, buf, 0, n, flags, sent, NULL)
             if st == OK:
                 return sent[0]
             if _signalled(st):
@@ -682,7 +686,7 @@ class Socket:
         start = 0
         sent = _c.size
         while start < n:
-            st = lib.sag_socket_send(self._h, buf, start, n - start, flags, sent, NULL)
+            st = _send(self._h, buf, start, n - start, flags, sent, NULL)
             if st == OK:
                 start += sent[0]
                 continue
@@ -702,7 +706,7 @@ class Socket:
         else:
             buf = ffi.new("uint8_t[]", bufsize)
         got = _c.size
-        st = lib.sag_socket_recv(self._h, buf, 0, bufsize, flags, got, NULL)
+        st = _recv(self._h, buf, 0, bufsize, flags, got, NULL)
         if st == OK:
             return ffi.buffer(buf, got[0])[:]
         self._recv_again(st, buf, 0, bufsize, flags)
@@ -723,7 +727,7 @@ class Socket:
         elif nbytes > size:
             raise ValueError("buffer too small for requested bytes")
         got = _c.size
-        st = lib.sag_socket_recv(self._h, buf, 0, nbytes, flags, got, NULL)
+        st = _recv(self._h, buf, 0, nbytes, flags, got, NULL)
         if st == OK:
             return got[0]
         self._recv_again(st, buf, 0, nbytes, flags)
@@ -737,7 +741,7 @@ class Socket:
                 if not _signalled(st):
                     raise _fail(st, self)
                 deadline = self._retry_read(st, deadline)
-                st = lib.sag_socket_recv(self._h, buf, start, n, flags, _c.size, NULL)
+                st = _recv(self._h, buf, start, n, flags, _c.size, NULL)
                 if st == OK:
                     return
         finally:
@@ -866,7 +870,7 @@ class SocketIO(io.RawIOBase):
             raise io.UnsupportedOperation("not readable")
         sock = self._sock
         buf = ffi.from_buffer(b, require_writable=True)
-        st = lib.sag_socket_recv(sock._h, buf, 0, len(buf), 0, _c.size, NULL)
+        st = _recv(sock._h, buf, 0, len(buf), 0, _c.size, NULL)
         if st == OK:
             return _c.size[0]
         if st == E_WOULD_BLOCK:
