@@ -290,8 +290,12 @@ def test_interrupt_from_another_thread_wakes_accept_and_recv(server, pair):
 
 
 def _blocked_child(what: str) -> subprocess.Popen:
+    # The child sets Python's own SIGINT handler explicitly: a child started
+    # from a background job may inherit SIGINT ignored, and Python then
+    # leaves it ignored.
     code = textwrap.dedent(f"""
-        import sys, time, sagsocket
+        import signal, sys, time, sagsocket
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         srv = sagsocket.create_server(("127.0.0.1", 0))
         what = {what!r}
         if what == "recv":
@@ -575,7 +579,8 @@ def test_a_signal_during_a_timed_recv_keeps_the_timeout(pair):
 
 def test_ctrl_c_in_makefile_readline_with_a_timeout():
     code = textwrap.dedent("""
-        import sys, sagsocket
+        import signal, sys, sagsocket
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         srv = sagsocket.create_server(("127.0.0.1", 0))
         c = sagsocket.create_connection(("127.0.0.1", srv.getsockname()[1]))
         a, _ = srv.accept()
