@@ -3,7 +3,7 @@
 #   make install PREFIX=/usr/local DESTDIR=
 #   make check           every test (installs missing Debian packages as root)
 #   make demo            the seed's echo server with a scripted client (C, Chez, Python)
-#   make bench           same-run ratios against raw C
+#   make bench           same-run ratios against raw C (and, for Python, the socket module)
 SHELL := /bin/bash
 PREFIX ?= /usr/local
 DESTDIR ?=

@@ -368,10 +368,11 @@ class Socket:
     idempotent, and the handle is freed when the object is garbage.
     """
 
-    __slots__ = ("_h", "_timeout", "_closed", "_io_refs", "__weakref__")
+    __slots__ = ("_h", "_family", "_timeout", "_closed", "_io_refs", "__weakref__")
 
     def __init__(self, family: int = lib.SAG_AF_INET, type: int = lib.SAG_SOCK_STREAM,
                  proto: int = 0, *, _handle=None) -> None:
+        _handle_given = _handle
         if _handle is None:
             out = ffi.new("sag_socket **")
             st = lib.sag_make_socket(_int(family, "family"), _int(type, "type"), _int(proto, "proto"), out, NULL)
@@ -379,6 +380,9 @@ class Socket:
                 raise _fail(st)
             _handle = out[0]
         self._h = ffi.gc(_handle, lib.sag_socket_free)
+        # The family the socket was made with (0 when it came from the
+        # library: then addresses are resolved for any family).
+        self._family = family if _handle_given is None else 0
         self._timeout: float | None = None
         self._closed = False
         self._io_refs = 0
@@ -615,7 +619,7 @@ class Socket:
 
     def connect(self, address: Any) -> None:
         """Connects to (host, port) (or an AddrInfo), trying each address."""
-        ai = _address(lib.SAG_AF_UNSPEC if not isinstance(address, AddrInfo) else 0, address)
+        ai = _address(self._family, address)
         us = -1 if not self._timeout else seconds_to_us(self._timeout)
         last: BaseException | None = None
         for entry in ai:
@@ -643,7 +647,7 @@ class Socket:
 
     def bind(self, address: Any) -> None:
         """Binds to (host, port); host "" is every address."""
-        ai = _address(0, address, passive=True)
+        ai = _address(self._family, address, passive=True)
         st = lib.sag_socket_bind(self._h, ai._h, NULL)
         if st != OK:
             raise _fail(st, self)
@@ -768,7 +772,7 @@ class Socket:
             sa = address
         else:
             ai = AddrInfo.resolve(address[0], str(address[1]),
-                                  AddrInfo.hint(0, lib.SAG_SOCK_DGRAM, lib.SAG_AI_NUMERICSERV, 0))
+                                  AddrInfo.hint(self._family, lib.SAG_SOCK_DGRAM, lib.SAG_AI_NUMERICSERV, 0))
             sa = ai.sockaddr
         buf = ffi.from_buffer(data)
         while True:

@@ -605,3 +605,26 @@ def test_ctrl_c_in_makefile_readline_with_a_timeout():
             p.kill()
             p.wait()
     assert rc == 3 and p.stdout.read().strip() == "KeyboardInterrupt"
+
+
+def test_socket_connect_bind_and_udp_as_the_socket_module(server):
+    s = sagsocket.Socket()  # AF_INET: "localhost" resolves to its IPv4 address
+    s.settimeout(5)
+    s.connect(("localhost", server.getsockname()[1]))
+    a, addr = server.accept()
+    assert addr == s.getsockname() and s.getpeername() == server.getsockname()
+    a.close()
+    s.close()
+    r = sagsocket.Socket(sagsocket.AF_INET, sagsocket.SOCK_DGRAM)
+    w = sagsocket.Socket(sagsocket.AF_INET, sagsocket.SOCK_DGRAM)
+    r.bind(("127.0.0.1", 0))
+    r.settimeout(5)
+    assert w.sendto(b"datagram", r.getsockname()) == 8
+    data, frm = r.recvfrom(100)
+    assert data == b"datagram" and frm[0] == "127.0.0.1" and frm[1] > 0
+    p = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    p.sendto(b"from the socket module", r.getsockname())
+    assert r.recvfrom(100) == (b"from the socket module", ("127.0.0.1", p.getsockname()[1]))
+    p.close()
+    r.close()
+    w.close()
