@@ -437,8 +437,18 @@ class Socket:
             raise _fail(st, self)
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"fd={self.fileno()}"
-        return f"<sagsocket.Socket {state} name={self.name!r}>"
+        # Numeric addresses only: socket-name may ask the resolver.
+        if self.closed:
+            return "<sagsocket.Socket [closed]>"
+        out = f"<sagsocket.Socket fd={self.fileno()}"
+        for label, fn in (("laddr", lib.sag_socket_get_info), ("raddr", lib.sag_socket_get_peer)):
+            try:
+                a = self._address_of(fn)
+            except OSError:
+                a = None
+            if a is not None:
+                out += f", {label}={a}"
+        return out + ">"
 
     # -- identity -------------------------------------------------------------
 

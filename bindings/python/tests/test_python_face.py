@@ -68,7 +68,8 @@ def test_context_manager_fileno_and_idempotent_close(server):
         assert fd >= 0 and os.fstat(fd)
         assert c.getpeername() == ("127.0.0.1", server.getsockname()[1])
         assert c.getsockname()[0] == "127.0.0.1"
-    assert c.closed and c.fileno() == -1
+        assert f"raddr=('127.0.0.1', {server.getsockname()[1]})" in repr(c)
+    assert c.closed and c.fileno() == -1 and repr(c) == "<sagsocket.Socket [closed]>"
     c.close()
     c.close()
     with pytest.raises(E.SocketClosedError) as ei:
