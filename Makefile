@@ -2,8 +2,8 @@
 #   make                 library, headers and sagsocket.pc under build/
 #   make install PREFIX=/usr/local DESTDIR=
 #   make check           every test (installs missing Debian packages as root)
-#   make demo            the seed's echo server with a scripted client (C, Chez)
-#   make bench           same-run ratios against raw C
+#   make demo            the seed's echo server with a scripted client (C, Chez, Python)
+#   make bench           same-run ratios against raw C (and, for Python, the socket module)
 SHELL := /bin/bash
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -43,7 +43,7 @@ sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
     -e 's|@CHEZLIBDIR@|$(CHEZLIBDIR)|g' pkgconfig/sagsocket.pc.in > $(1)
 endef
 
-.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test
+.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test python-test
 all: lib
 
 setup:
@@ -91,7 +91,7 @@ uninstall:
 stage: lib
 	$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR=
 
-CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test
+CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test python-test
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
 
@@ -116,15 +116,20 @@ abi-test: stage
 chez-test: stage
 	bash Tests/scheme/run.sh $(STAGE)
 
+python-test: stage
+	bash Tests/python/run.sh $(STAGE)
+
 demo: setup stage
 	bash bindings/c/demo.sh $(STAGE)
 	bash bindings/scheme/demo.sh $(STAGE)
+	bash bindings/python/demo.sh $(STAGE)
 
 bench: setup stage
 	bash bench/run.sh $(STAGE)
 	bash bench/run_ports.sh $(STAGE)
 	bash bench/run_chez.sh $(STAGE)
 	bash bench/run_selector.sh $(STAGE)
+	bash bench/run_python.sh $(STAGE)
 
 clean:
 	rm -rf $(BUILD) .build

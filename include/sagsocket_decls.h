@@ -53,7 +53,10 @@
  *
  * Signals.  No call raises SIGPIPE or changes signal dispositions: every send
  *   uses MSG_NOSIGNAL. EINTR is retried inside the library with the remaining
- *   time recomputed from a monotonic clock.
+ *   time recomputed from a monotonic clock, unless the calling thread has
+ *   turned signal interrupts on (sag_thread_set_signal_interrupts): then a
+ *   signal caught during a wait ends the call with SAG_E_INTERRUPTED and
+ *   errno EINTR, so the host can run its signal handlers and call again.
  *
  * Threads.  Every function may be called from any thread. Separate handles
  *   are independent. One thread may read a socket while another writes it;
@@ -380,6 +383,26 @@ size_t sag_error_sent(const sag_error *err);
  * the handle value, possibly freed since; NULL for failures that concern no
  * port). Scheme: socket-error-port i/o-error-port */
 sag_port *sag_error_port(const sag_error *err);
+
+/* ===== Signals ============================================================ */
+
+/* Chooses, for the calling thread only, what a signal that the process
+ * catches does to a call of this thread that is waiting (accept, connect,
+ * recv, recvfrom, send, sendto, the selects, a selector's wait, a socket
+ * port's read or write). Off (0, the default): the library retries EINTR
+ * and the call waits on with the remaining time, as Guile's collector
+ * signals need. On (non-zero): the call returns SAG_E_INTERRUPTED with
+ * errno EINTR in the error object (sag_socket_interrupt leaves errno 0, so
+ * the two can be told apart); a send that had sent part of its buffer
+ * reports how much in sag_error_sent; a port read loses no input; a
+ * selector's wait keeps its sockets. Meant for hosts whose signal handlers
+ * run only when the foreign call returns (CPython's KeyboardInterrupt,
+ * PEP 475): the host runs them, then calls again with the time that is left.
+ * Only the thread the kernel delivers the signal to is interrupted; signal
+ * dispositions and masks are never changed. Returns the previous setting
+ * (1 or 0). Never fails. Thread-safe (each thread has its own setting).
+ * Scheme: (none; a host's Ctrl-C, as a binding maps it) */
+int sag_thread_set_signal_interrupts(int on);
 
 /* ===== Handles ============================================================ */
 

@@ -22,11 +22,15 @@ if [ ${#need_deb[@]} -gt 0 ]; then
     echo "setup: please install: sudo apt-get install ${need_deb[*]}" >&2; exit 1
   fi
 fi
-if ! python3 -c 'import cffi' >/dev/null 2>&1; then
+# Python packages: cffi (the ffi tests, the Python binding), pytest (its tests).
+need_pip=()
+python3 -c 'import cffi' >/dev/null 2>&1 || need_pip+=(cffi)
+python3 -c 'import pytest' >/dev/null 2>&1 || need_pip+=(pytest)
+if [ ${#need_pip[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] || [ -n "${VIRTUAL_ENV:-}" ]; then
-    python3 -m pip install -q cffi || { echo "setup: pip install cffi failed" >&2; exit 1; }
+    python3 -m pip install -q "${need_pip[@]}" || { echo "setup: pip install ${need_pip[*]} failed" >&2; exit 1; }
   else
-    echo "setup: please install: python3 -m pip install cffi" >&2; exit 1
+    echo "setup: please install: python3 -m pip install ${need_pip[*]}" >&2; exit 1
   fi
 fi
 exit 0

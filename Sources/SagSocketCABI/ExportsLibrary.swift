@@ -159,3 +159,8 @@ public func sag_error_port(_ err: OpaquePointer?) -> OpaquePointer? {
 public func sag_handle_kind(_ handle: UnsafeRawPointer?) -> Int32 {
     Int32(handles.kind(of: handle)?.rawValue ?? 0)
 }
+
+// MARK: - Signals
+
+@c @implementation
+public func sag_thread_set_signal_interrupts(_ on: Int32) -> Int32 { SignalInterrupts.set(on != 0) ? 1 : 0 }

@@ -399,7 +399,12 @@ public final class SocketSelector: Sendable {
                     received = Int(n)
                     looked = true
                 case .failed(let e) where e == EINTR:
-                    continue
+                    guard SignalInterrupts.enabled else { continue }
+                    // A signal ends the wait (SignalInterrupts): report what
+                    // was found, or the interruption when nothing was.
+                    if count == 0 { failure = SocketError.signalled(op) }
+                    state.withLock { end(&$0) }
+                    break polling
                 case .failed(let e):
                     // Report what was found; fail only with nothing found.
                     if count == 0 { failure = SocketError.socket(op, "epoll_wait failed", errno: e) }

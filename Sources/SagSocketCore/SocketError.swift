@@ -39,7 +39,8 @@ public struct SocketError: Error, Sendable, CustomStringConvertible {
         case outOfMemory
         /// A non-blocking socket was not ready.
         case wouldBlock
-        /// `Socket.interrupt()` woke the call (Scheme's thread-interrupt!).
+        /// `Socket.interrupt()` woke the call (Scheme's thread-interrupt!),
+        /// or (errno EINTR) a signal did, under `SignalInterrupts`.
         case interrupted
 
         /// The parent condition type, nil for a root.
@@ -189,6 +190,12 @@ extension SocketError {
     /// `Socket.interrupt()` woke the call.
     public static func interrupted(_ operation: StaticString, socket: Socket) -> SocketError {
         SocketError(.interrupted, operation, "interrupted", socket: socket)
+    }
+
+    /// A signal ended the wait of a thread with `SignalInterrupts` on
+    /// (errno EINTR); the socket is attached by the caller that knows it.
+    public static func signalled(_ operation: StaticString) -> SocketError {
+        SocketError(.interrupted, operation, "interrupted by a signal", errno: EINTR)
     }
 }
 

@@ -18,11 +18,16 @@ extension Socket {
         register(wake)
         defer { unregister(wake) }
         var fds = (pollfd(fd: fd, events: events, revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0))
-        let ready = try withUnsafeMutableBytes(of: &fds) { raw throws(SocketError) -> Bool in
-            let buf = raw.bindMemory(to: pollfd.self)
-            return try pollWithWake(buf, deadline: deadline, operation: operation) { () throws(SocketError) in
-                try self.checkWake(since: epoch0, closedAs: closedAs, operation)
+        let ready: Bool
+        do {
+            ready = try withUnsafeMutableBytes(of: &fds) { raw throws(SocketError) -> Bool in
+                let buf = raw.bindMemory(to: pollfd.self)
+                return try pollWithWake(buf, deadline: deadline, operation: operation) { () throws(SocketError) in
+                    try self.checkWake(since: epoch0, closedAs: closedAs, operation)
+                }
             }
+        } catch where error.kind == .interrupted && error.socket == nil {
+            throw error.with(socket: self)  // a signal (SignalInterrupts)
         }
         return ready ? fds.0.revents : 0
     }

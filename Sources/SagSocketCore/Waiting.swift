@@ -32,6 +32,27 @@ enum ThreadWaker {
     }
 }
 
+/// The calling thread's choice of what a signal arriving during a wait does:
+/// by default the wait goes on with the remaining time (EINTR is retried);
+/// with signal interrupts on, the call ends with `.interrupted` and errno
+/// EINTR, so that a host whose signal handlers run only between its own
+/// steps (CPython's KeyboardInterrupt, PEP 475) can run them and call again.
+public enum SignalInterrupts {
+    private static let key = ThreadLocalKey { _ in }
+
+    /// True when signals end this thread's waits.
+    public static var enabled: Bool { key.value != nil }
+
+    /// Turns signal interrupts on or off for the calling thread and returns
+    /// the previous setting.
+    @discardableResult
+    public static func set(_ on: Bool) -> Bool {
+        let was = enabled
+        key.set(on ? UnsafeRawPointer(bitPattern: 1) : nil)
+        return was
+    }
+}
+
 /// A point on the monotonic clock, or none (wait forever).
 struct Deadline {
     let nanoseconds: Int64?
@@ -61,7 +82,8 @@ struct Deadline {
 
 /// Polls `fds` (the last entry being the thread's wake descriptor) until one
 /// is ready, the deadline passes (returns false) or `check` throws. EINTR is
-/// retried with the remaining time recomputed; a wake-up drains the wake
+/// retried with the remaining time recomputed, unless the thread has
+/// `SignalInterrupts` on: then it throws `.interrupted` with errno EINTR; a wake-up drains the wake
 /// descriptor and runs `check` again, which throws when the wake-up was meant
 /// for this call (interrupt, close) and returns when it was stale.
 func pollWithWake(_ fds: UnsafeMutableBufferPointer<pollfd>, deadline: Deadline, operation: StaticString,
@@ -80,7 +102,9 @@ func pollWithWake(_ fds: UnsafeMutableBufferPointer<pollfd>, deadline: Deadline,
         let r: Int32
         switch result {
         case .ok(let n): r = n
-        case .failed(let e) where e == EINTR: continue
+        case .failed(let e) where e == EINTR:
+            if SignalInterrupts.enabled { throw SocketError.signalled(operation) }
+            continue
         case .failed(let e): throw SocketError.socket(operation, "poll failed", errno: e)
         }
         if r == 0 {

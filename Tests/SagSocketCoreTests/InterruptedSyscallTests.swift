@@ -75,3 +75,50 @@ struct InterruptedSyscallTests {
         #expect(got.get == "after signals")
     }
 }
+
+@Suite("signal interrupts (SignalInterrupts: a host's Ctrl-C)")
+struct SignalInterruptTests {
+    @Test("with signal interrupts on, a signal ends a blocked recv with .interrupted and errno EINTR; data sent afterwards is still received")
+    func recvEndsOnSignal() throws {
+        installHandler()
+        let (server, client, accepted) = try loopbackPair()
+        defer { server.close(); client.close(); accepted.close() }
+        let outcome = Box<(SocketError.Kind?, Int32, Bool)>((nil, 0, false))
+        let started = Atomic<Bool>(false)
+        let t = OSThread {
+            acceptSignals()
+            let was = SignalInterrupts.set(true)
+            started.store(true, ordering: .releasing)
+            let e = expectFailure(.interrupted) { _ = try client.recvString() }
+            outcome.set((e?.kind, e?.errno ?? 0, e?.socket === client))
+            SignalInterrupts.set(was)
+        }
+        while !started.load(ordering: .acquiring) { sleepMillis(1) }
+        // Signal until the thread's recv ends (bounded: 500 tries of 10 ms).
+        var tries = 0
+        while outcome.get.0 == nil && tries < 500 {
+            sleepMillis(10)
+            t.kill(SIGUSR1)
+            tries += 1
+        }
+        t.join()
+        #expect(outcome.get.0 == .interrupted)
+        #expect(outcome.get.1 == EINTR)
+        #expect(outcome.get.2, "the error names the socket")
+        #expect(try accepted.sendString("still here") == 10)
+        #expect(try client.recvString() == "still here")
+    }
+
+    @Test("the setting is per thread and off by default; set returns the previous value")
+    func perThread() throws {
+        #expect(SignalInterrupts.enabled == false)
+        #expect(SignalInterrupts.set(true) == false)
+        #expect(SignalInterrupts.enabled)
+        let other = Box<Bool>(true)
+        let t = OSThread { other.set(SignalInterrupts.enabled) }
+        t.join()
+        #expect(other.get == false)
+        #expect(SignalInterrupts.set(false) == true)
+        #expect(SignalInterrupts.enabled == false)
+    }
+}

@@ -249,6 +249,38 @@ struct InterruptSeamTests {
         }
     }
 
+    @Test("EINTR from ppoll with signal interrupts on: the wait ends with .interrupted, errno EINTR")
+    func ppollSignalInterrupts() throws {
+        let (server, client, accepted) = try loopbackPair()
+        defer { server.close(); client.close(); accepted.close() }
+        try SyscallMock.run { mock throws in
+            let was = SignalInterrupts.set(true)
+            defer { SignalInterrupts.set(was) }
+            mock.script(.ppoll, .fail(EINTR), times: 1)
+            let e = expectFailure(.interrupted) { _ = try client.recvString() }
+            #expect(e?.errno == EINTR)
+            #expect(mock.attempts(.ppoll) == 1)
+        }
+    }
+
+    @Test("EINTR from epoll_wait with signal interrupts on: the selector's wait ends with .interrupted, errno EINTR, and keeps its sockets")
+    func epollWaitSignalInterrupts() throws {
+        let (server, client, accepted) = try loopbackPair()
+        defer { server.close(); client.close(); accepted.close() }
+        let selector = try SocketSelector()
+        defer { selector.close() }
+        try selector.add(accepted, tag: 7)
+        try SyscallMock.run { mock throws in
+            let was = SignalInterrupts.set(true)
+            defer { SignalInterrupts.set(was) }
+            mock.script(.epollWait, .fail(EINTR), times: 1)
+            let e = expectFailure(.interrupted) { _ = try selector.wait(timeoutMicros: -1) }
+            #expect(e?.errno == EINTR)
+            #expect(try selector.count() == 1)
+            #expect(selector.isWaiting == false)
+        }
+    }
+
     @Test("EINTR from connect: the connection goes on; the call waits for it and connects")
     func connect() throws {
         let server = try Socket.server(service: "0")

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1386,6 +1387,120 @@ static void test_interrupt(void) {
     }
 }
 
+/* ===== Signal interrupts (a host's Ctrl-C) =============================== */
+
+static atomic_int g_sigs;
+static void on_usr1(int sig) {
+    (void)sig;
+    atomic_fetch_add(&g_sigs, 1);
+}
+
+typedef struct {
+    int op;      /* OP_RECV or 4: a selector wait */
+    int on;      /* the thread's signal-interrupt setting */
+    sag_socket *s;
+    sag_selector *sel;
+    int status, err_no, previous;
+    size_t got;
+    atomic_int started, done;
+} sig_t_;
+
+static void *sig_thread(void *arg) {
+    sig_t_ *b = arg;
+    sag_error *te = NULL;
+    sag_error_new(&te);
+    b->previous = sag_thread_set_signal_interrupts(b->on);
+    atomic_store(&b->started, 1);
+    if (b->op == OP_RECV) {
+        uint8_t buf[16];
+        b->status = sag_socket_recv(b->s, buf, 0, sizeof buf, 0, &b->got, te);
+    } else {
+        sag_socket *socks[4];
+        int64_t tags[4];
+        int to[4];
+        b->status = sag_selector_wait(b->sel, -1, socks, tags, to, 4, &b->got, te);
+    }
+    b->err_no = sag_error_errno(te);
+    sag_error_free(te);
+    atomic_store(&b->done, 1);
+    return NULL;
+}
+
+/* Starts op in a thread with signal interrupts `on`, then sends SIGUSR1 to
+ * that thread every 10 ms, `max` times or until the call returns. */
+static void signal_blocked(sig_t_ *b, pthread_t *th, int max) {
+    pthread_create(th, NULL, sig_thread, b);
+    while (!atomic_load(&b->started))
+        sleep_ms(1);
+    for (int i = 0; i < max && !atomic_load(&b->done); i++) {
+        sleep_ms(10);
+        pthread_kill(*th, SIGUSR1);
+    }
+}
+
+static void test_signal_interrupts(void) {
+    section("signal interrupts");
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a blocked call sees EINTR */
+    sigaction(SIGUSR1, &sa, &old);
+    /* The setting is per thread, off by default, and returns the previous. */
+    CHECK_EQ(sag_thread_set_signal_interrupts(1), 0);
+    CHECK_EQ(sag_thread_set_signal_interrupts(0), 1);
+    CHECK_EQ(sag_thread_set_signal_interrupts(0), 0);
+    pair_t p;
+    if (make_pair(&p, SAG_AF_INET) != 0) {
+        check_fail(__FILE__, __LINE__, "make_pair", NULL);
+        sigaction(SIGUSR1, &old, NULL);
+        return;
+    }
+    pthread_t th;
+    sig_t_ b;
+
+    /* On: the first signal that lands in the wait ends recv, errno EINTR. */
+    memset(&b, 0, sizeof b);
+    b.op = OP_RECV; b.on = 1; b.s = p.acc; b.status = 12345;
+    signal_blocked(&b, &th, 300);
+    pthread_join(th, NULL);
+    CHECK_EQ(b.previous, 0);
+    CHECK_ST(b.status, SAG_E_INTERRUPTED);
+    CHECK_EQ(b.err_no, EINTR);
+    /* An interrupt by sag_socket_interrupt has no errno: told apart. */
+    CHECK_ST(block_and_wake(OP_RECV, p.acc, 0), SAG_E_INTERRUPTED);
+    CHECK_EQ(sag_error_errno(sag_last_error()), 0);
+
+    /* Off (the default): 10 signals do not end recv; the data does. */
+    memset(&b, 0, sizeof b);
+    b.op = OP_RECV; b.on = 0; b.s = p.acc; b.status = 12345;
+    int before = atomic_load(&g_sigs);
+    signal_blocked(&b, &th, 10);
+    CHECK(!atomic_load(&b.done));
+    CHECK(atomic_load(&g_sigs) - before >= 1);
+    CHECK_ST(send_all(p.cli, "xyz", 3), SAG_OK);
+    pthread_join(th, NULL);
+    CHECK_ST(b.status, SAG_OK);
+    CHECK_EQ(b.got, 3);
+
+    /* A selector's wait: ends with EINTR, keeps its socket. */
+    sag_selector *sel = NULL;
+    CHECK_ST(sag_selector_new(&sel, E), SAG_OK);
+    CHECK_ST(sag_selector_add(sel, p.acc, -1, 9, E), SAG_OK);
+    memset(&b, 0, sizeof b);
+    b.op = 4; b.on = 1; b.sel = sel; b.status = 12345;
+    signal_blocked(&b, &th, 300);
+    pthread_join(th, NULL);
+    CHECK_ST(b.status, SAG_E_INTERRUPTED);
+    CHECK_EQ(b.err_no, EINTR);
+    size_t size = 0;
+    CHECK_ST(sag_selector_size(sel, &size, E), SAG_OK);
+    CHECK_EQ(size, 1);
+    CHECK_ST(sag_selector_free(sel), SAG_OK);
+    free_pair(&p);
+    sigaction(SIGUSR1, &old, NULL);
+}
+
 /* ===== Select ============================================================ */
 
 static size_t fdset_count(sag_fdset *f) {
@@ -2293,6 +2408,7 @@ int main(void) {
     test_peer_reset();
     test_partial_send();
     test_interrupt();
+    test_signal_interrupts();
     test_select();
     test_select_high_fd();
     test_options();

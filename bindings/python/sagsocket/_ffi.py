@@ -1,0 +1,138 @@
+"""Loads libsagsocket and its declarations with cffi (ABI mode).
+
+The library: ``SAGSOCKET_LIBRARY`` (a path) if set, otherwise the dynamic
+loader's ``libsagsocket.so.1`` (``LD_LIBRARY_PATH``, ``ldconfig``'s cache),
+otherwise ``libsagsocket.so.1`` in pkg-config's ``libdir`` of ``sagsocket``
+or in ``/usr/local/lib`` (a ``make install`` that ``ldconfig`` has not seen).
+
+The declarations: ``sagsocket_decls.h`` itself, read at import, never a copy:
+``SAGSOCKET_DECLS`` (a path) if set, otherwise the ``include`` folder beside
+the ``lib`` folder of the library that was loaded (found in
+``/proc/self/maps``), otherwise pkg-config's ``includedir`` of ``sagsocket``,
+otherwise ``/usr/local/include`` and ``/usr/include``. The file holds only
+typedefs, enums and prototypes, which cffi's ``cdef`` reads unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import cffi
+
+SONAME = "libsagsocket.so.1"
+DECLS = "sagsocket_decls.h"
+
+ffi = cffi.FFI()
+
+
+def _loaded_library_path() -> str | None:
+    """The file the process mapped for libsagsocket, if any."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and "libsagsocket.so" in parts[5]:
+                    return parts[5].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _pkg_config(variable: str) -> str:
+    try:
+        return subprocess.run(["pkg-config", "--variable=" + variable, "sagsocket"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _decls_candidates(lib_path: str | None):
+    """Where sagsocket_decls.h may be, best first (pkg-config runs only when
+    the places before it had no file)."""
+    env = os.environ.get("SAGSOCKET_DECLS")
+    if env:
+        yield env
+        return
+    if lib_path:
+        libdir = os.path.dirname(os.path.realpath(lib_path))
+        yield os.path.join(os.path.dirname(libdir), "include", DECLS)
+    inc = _pkg_config("includedir")
+    if inc:
+        yield os.path.join(inc, DECLS)
+    yield "/usr/local/include/" + DECLS
+    yield "/usr/include/" + DECLS
+
+
+def _loaded_library_path() -> str | None:
+    """The file the process mapped for libsagsocket, if any."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and "libsagsocket.so" in parts[5]:
+                    return parts[5].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _pkg_config(variable: str) -> str:
+    try:
+        return subprocess.run(["pkg-config", "--variable=" + variable, "sagsocket"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _decls_candidates(lib_path: str | None) -> list[str]:
+    env = os.environ.get("SAGSOCKET_DECLS")
+    if env:
+        return [env]
+    out: list[str] = []
+    if lib_path:
+        libdir = os.path.dirname(os.path.realpath(lib_path))
+        out.append(os.path.join(os.path.dirname(libdir), "include", DECLS))
+    inc = _pkg_config("includedir")
+    if inc:
+        out.append(os.path.join(inc, DECLS))
+    out += ["/usr/local/include/" + DECLS, "/usr/include/" + DECLS]
+    return out
+
+
+def _load():
+    env = os.environ.get("SAGSOCKET_LIBRARY")
+    paths = [env] if env else [SONAME]
+    if not env:
+        libdir = _pkg_config("libdir")
+        paths += [os.path.join(d, SONAME) for d in (libdir, "/usr/local/lib") if d]
+    # Functions are resolved lazily by cffi, so the library can be opened
+    # before the declarations are read.
+    lib_handle = None
+    errors = []
+    for path in paths:
+        if path != SONAME and os.sep in path and not os.path.exists(path) and path != env:
+            continue
+        try:
+            lib_handle = ffi.dlopen(path)
+            break
+        except OSError as e:
+            errors.append(f"{path}: {e}")
+    if lib_handle is None:
+        raise ImportError(
+            "sagsocket: cannot load libsagsocket (" + "; ".join(errors) + "); install it "
+            "(make install) or set SAGSOCKET_LIBRARY to the library's path")
+    lib_path = path if os.sep in path else _loaded_library_path()
+    tried = []
+    for cand in _decls_candidates(lib_path):
+        tried.append(cand)
+        if os.path.isfile(cand):
+            with open(cand, encoding="utf-8") as f:
+                ffi.cdef(f.read())
+            return lib_handle, cand, lib_path
+    raise ImportError("sagsocket: cannot find " + DECLS + " (tried " + ", ".join(tried)
+                      + "); set SAGSOCKET_DECLS to its path")
+
+
+lib, DECLS_PATH, LIBRARY_PATH = _load()
+NULL = ffi.NULL

@@ -1,0 +1,211 @@
+"""Socket ports of the library (Scheme's socket-port and transcoded-port),
+for code ported from Scheme. Python code will rather use
+:meth:`sagsocket.Socket.makefile`, which gives ``io`` objects.
+
+Reads at end of file return None (Scheme's eof-object).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._ffi import NULL, ffi, lib
+from .core import OK, _c, _fail, _signalled, Socket
+
+_CODECS = {"utf-8": lib.SAG_CODEC_UTF8, "utf8": lib.SAG_CODEC_UTF8,
+           "latin-1": lib.SAG_CODEC_LATIN1, "latin1": lib.SAG_CODEC_LATIN1}
+_EOLS = {"none": lib.SAG_EOL_NONE, "lf": lib.SAG_EOL_LF, "crlf": lib.SAG_EOL_CRLF,
+         "cr": lib.SAG_EOL_CR, "nel": lib.SAG_EOL_NEL, "crnel": lib.SAG_EOL_CRNEL,
+         "ls": lib.SAG_EOL_LS}
+_MODES = {"replace": lib.SAG_ERROR_MODE_REPLACE, "raise": lib.SAG_ERROR_MODE_RAISE}
+_BUFFER = {"none": lib.SAG_BUFFER_NONE, "line": lib.SAG_BUFFER_LINE, "block": lib.SAG_BUFFER_BLOCK}
+
+
+class Port:
+    """A binary or textual socket port."""
+    __slots__ = ("_h", "socket", "textual", "_under")
+
+    def __init__(self, handle, socket: Socket, textual: bool = False, under: "Port | None" = None) -> None:
+        self._h = ffi.gc(handle, lib.sag_port_free)
+        self.socket = socket
+        self.textual = textual
+        self._under = under  # keeps the binary port alive under a textual one
+
+    def _call(self, fn, *args) -> None:
+        while True:
+            st = fn(self._h, *args, NULL)
+            if st == OK:
+                return
+            if _signalled(st):
+                continue  # a port read keeps its input for the retry
+            raise _fail(st, self.socket, self)
+
+    def _write(self, fn, *args) -> None:
+        """A call that writes: signals do not end it (a port write that a
+        signal cut short could not be resumed exactly, as held-back output
+        may be part of it); Ctrl-C is raised when it returns."""
+        on = lib.sag_thread_set_signal_interrupts(0)
+        try:
+            st = fn(self._h, *args, NULL)
+        finally:
+            if on:
+                lib.sag_thread_set_signal_interrupts(1)
+        if st != OK:
+            raise _fail(st, self.socket, self)
+
+    # binary
+    def get_u8(self) -> int | None:
+        self._call(lib.sag_port_get_u8, _c.int)
+        v = _c.int[0]
+        return None if v < 0 else v
+
+    def lookahead_u8(self) -> int | None:
+        self._call(lib.sag_port_lookahead_u8, _c.int)
+        v = _c.int[0]
+        return None if v < 0 else v
+
+    def get_bytevector_n(self, n: int) -> bytes | None:
+        if n < 0:
+            raise ValueError("count must not be negative")
+        buf = ffi.new("uint8_t[]", max(n, 1))
+        self._call(lib.sag_port_get_bytevector_n, buf, 0, n, _c.size)
+        k = _c.size[0]
+        return None if k == 0 and n > 0 else ffi.buffer(buf, k)[:]
+
+    def get_bytevector_n_into(self, bv: Any, start: int, count: int) -> int | None:
+        buf = ffi.from_buffer(bv, require_writable=True)
+        self._call(lib.sag_port_get_bytevector_n, buf, start, count, _c.size)
+        k = _c.size[0]
+        return None if k == 0 and count > 0 else k
+
+    def get_bytevector_some(self, n: int = 65536) -> bytes | None:
+        buf = ffi.new("uint8_t[]", max(n, 1))
+        self._call(lib.sag_port_get_bytevector_some, buf, 0, n, _c.size)
+        k = _c.size[0]
+        return None if k == 0 else ffi.buffer(buf, k)[:]
+
+    def _data(self, fn) -> bytes | None:
+        data = ffi.new("const uint8_t **")
+        self._call(fn, data, _c.size)
+        return None if data[0] == NULL else ffi.buffer(data[0], _c.size[0])[:]
+
+    def get_bytevector_all(self) -> bytes | None:
+        return self._data(lib.sag_port_get_bytevector_all)
+
+    def get_bytes_line(self) -> bytes | None:
+        return self._data(lib.sag_port_get_bytes_line)
+
+    def put_u8(self, byte: int) -> None:
+        self._write(lib.sag_port_put_u8, byte)
+
+    def put_bytevector(self, bv: Any, start: int = 0, count: int | None = None) -> None:
+        buf = ffi.from_buffer(bv)
+        if count is None:
+            count = len(buf) - start
+        self._write(lib.sag_port_put_bytevector, buf, start, count)
+
+    # textual
+    def _text(self, fn, *args) -> str | None:
+        p = ffi.new("const char **")
+        self._call(fn, *args, p, _c.size)
+        return None if p[0] == NULL else ffi.buffer(p[0], _c.size[0])[:].decode("utf-8")
+
+    def get_char(self) -> str | None:
+        ch = ffi.new("int32_t *")
+        self._call(lib.sag_port_get_char, ch)
+        return None if ch[0] < 0 else chr(ch[0])
+
+    def lookahead_char(self) -> str | None:
+        ch = ffi.new("int32_t *")
+        self._call(lib.sag_port_lookahead_char, ch)
+        return None if ch[0] < 0 else chr(ch[0])
+
+    def get_string_n(self, n: int) -> str | None:
+        return self._text(lib.sag_port_get_string_n, n)
+
+    def get_line(self) -> "str | bytes | None":
+        """get-line: a str on a textual port, bytes on a binary one."""
+        if not self.textual:
+            return self.get_bytes_line()
+        return self._text(lib.sag_port_get_line)
+
+    def get_string_all(self) -> str | None:
+        return self._text(lib.sag_port_get_string_all)
+
+    def put_char(self, ch: str) -> None:
+        if not isinstance(ch, str) or len(ch) != 1:
+            raise TypeError("put_char takes one character")
+        self._write(lib.sag_port_put_char, ord(ch))
+
+    def put_string(self, s: str) -> None:
+        if not isinstance(s, str):
+            raise TypeError("put_string takes a str")
+        b = s.encode("utf-8", "surrogatepass")
+        self._write(lib.sag_port_put_string, b, 0, len(b))
+
+    # both
+    def flush(self) -> None:
+        self._write(lib.sag_port_flush)
+
+    def close(self) -> None:
+        self._write(lib.sag_port_close)
+
+    def ready(self) -> bool:
+        self._call(lib.sag_port_ready, _c.int)
+        return _c.int[0] != 0
+
+    def shutdown(self, how: int) -> None:
+        self._write(lib.sag_port_shutdown, how)
+
+    def set_buffer_mode(self, mode: str) -> None:
+        """"none" (each put is sent at once, the default), "line" or "block"."""
+        if mode not in _BUFFER:
+            raise ValueError(f"buffer mode must be one of {sorted(_BUFFER)}")
+        self._write(lib.sag_port_set_buffer_mode, _BUFFER[mode])
+
+    def __enter__(self) -> "Port":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _port(fn, s: Socket, *args) -> Port:
+    if not isinstance(s, Socket):
+        raise TypeError(f"expected a sagsocket.Socket, not {type(s).__name__}")
+    out = ffi.new("sag_port **")
+    st = fn(s._h, *args, out, NULL)
+    if st != OK:
+        raise _fail(st, s)
+    return Port(out[0], s)
+
+
+def socket_port(s: Socket, close: bool = True) -> Port:
+    """socket-port: one binary input/output port; closing it closes the
+    socket unless close is False."""
+    return _port(lib.sag_socket_port, s, 1 if close else 0)
+
+
+def socket_input_port(s: Socket) -> Port:
+    return _port(lib.sag_socket_input_port, s)
+
+
+def socket_output_port(s: Socket) -> Port:
+    return _port(lib.sag_socket_output_port, s)
+
+
+def transcoded_port(p: Port, codec: str = "utf-8", eol_style: str = "none",
+                    error_mode: str = "replace") -> Port:
+    """transcoded-port of a socket port: codec "utf-8" or "latin-1",
+    eol_style "none", "lf", "crlf", ..., error_mode "replace" or "raise"."""
+    if not isinstance(p, Port) or p.textual:
+        raise TypeError("transcoded_port takes a binary socket port")
+    try:
+        c, e, m = _CODECS[codec.lower()], _EOLS[eol_style], _MODES[error_mode]
+    except (KeyError, AttributeError):
+        raise ValueError("unknown codec, eol style or error mode") from None
+    out = ffi.new("sag_port **")
+    st = lib.sag_transcoded_port(p._h, c, e, m, out, NULL)
+    if st != OK:
+        raise _fail(st, p.socket, p)
+    return Port(out[0], p.socket, textual=True, under=p)

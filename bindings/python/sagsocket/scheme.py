@@ -1,0 +1,604 @@
+"""The Sagittarius surface: every procedure of (sagittarius socket) as a
+Python function, for code ported from Scheme.
+
+Names: ``-`` becomes ``_``, ``x?`` becomes ``is_x``, a trailing ``!`` is
+dropped (``socket-select!`` is :func:`socket_select_inplace`, the
+``recv!``-style fills are ``..._into``), ``->`` becomes ``_to_``,
+``make-server-socket*`` is :func:`make_server_sockets` and ``/resolver``,
+``/range`` become ``_with_resolver``, ``_range``. Defaults and results are
+Sagittarius's: None for #f, bytes for bytevectors; a *duration* is seconds
+(int or float) or a :class:`datetime.timedelta`; select timeouts take
+Sagittarius's forms (None: forever; an int: microseconds; a float or
+timedelta: seconds; a pair (seconds, microseconds)). Conditions are the
+exceptions of :mod:`sagsocket.errors`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Callable, Iterable
+
+from ._ffi import NULL, ffi, lib
+from .core import (OK, AddrInfo, FdSet, IPAddress, SelectorEntry, SockAddr, Socket,
+                   SocketInfo, SocketSelector, _c, _cstr, _fail, _int, _signalled,
+                   ready_select, seconds_to_us, select as _select,
+                   select_inplace as _select_inplace, select_timeout_us)
+from .errors import SocketConnectionError
+from .ports import (Port, socket_input_port, socket_output_port, socket_port,
+                    transcoded_port)
+
+AF_INET = lib.SAG_AF_INET
+SOCK_STREAM = lib.SAG_SOCK_STREAM
+_DEFAULT_CLIENT_FLAGS = lib.SAG_AI_V4MAPPED | lib.SAG_AI_ADDRCONFIG
+
+
+def _sock(s: Any) -> Socket:
+    if not isinstance(s, Socket):
+        raise TypeError(f"expected a socket, not {type(s).__name__}")
+    return s
+
+
+def _new_socket(st: int, out) -> Socket:
+    if st != OK:
+        raise _fail(st)
+    return Socket(_handle=out[0])
+
+
+# ---- 1. Client and server sockets -----------------------------------------
+
+def make_client_socket(node: str | None, service: str | None, family: int = AF_INET,
+                       socktype: int = SOCK_STREAM, flags: int = _DEFAULT_CLIENT_FLAGS,
+                       protocol: int = 0) -> Socket:
+    """make-client-socket: tries every address of node/service until one
+    connects; HostNotFoundError (node, service) otherwise."""
+    out = ffi.new("sag_socket **")
+    n, s = _cstr(node, "node"), _cstr(service, "service")
+    while True:
+        st = lib.sag_make_client_socket(n, s, _int(family, "family"), _int(socktype, "socktype"),
+                                        _int(flags, "flags"), _int(protocol, "protocol"), out, NULL)
+        if st == OK or not _signalled(st):
+            return _new_socket(st, out)
+
+
+def make_server_socket(service: str | None, family: int = AF_INET, socktype: int = SOCK_STREAM,
+                       protocol: int = 0) -> Socket:
+    """make-server-socket: bound and (stream) listening; service "0" picks a port."""
+    out = ffi.new("sag_socket **")
+    st = lib.sag_make_server_socket(_cstr(service, "service"), _int(family, "family"),
+                                    _int(socktype, "socktype"), _int(protocol, "protocol"), out, NULL)
+    return _new_socket(st, out)
+
+
+def make_server_sockets(service: str | None, family: int = lib.SAG_AF_UNSPEC,
+                        socktype: int = SOCK_STREAM, protocol: int = 0) -> list[Socket]:
+    """make-server-socket*: one listening socket per address (IPv4 and IPv6)."""
+    cap = 16
+    out = ffi.new("sag_socket *[]", cap)
+    st = lib.sag_make_server_sockets(_cstr(service, "service"), _int(family, "family"),
+                                     _int(socktype, "socktype"), _int(protocol, "protocol"),
+                                     out, cap, _c.size, NULL)
+    if st != OK:
+        raise _fail(st)
+    return [Socket(_handle=out[i]) for i in range(_c.size[0])]
+
+
+make_server_socket_star = make_server_sockets
+
+
+def _from_resolved(chain: Any, make: Callable[[AddrInfo], Socket | None], node: str | None,
+                   service: str | None) -> Socket:
+    from .errors import HostNotFoundError
+    ai = chain
+    while ai is not None:
+        s = make(ai)
+        if s is not None:
+            return s
+        ai = ai.next
+    e = HostNotFoundError(0, f"no address of {node!r} {service!r} could be used")
+    e.node, e.service, e.status = node, service, lib.SAG_E_HOST_NOT_FOUND
+    raise e
+
+
+def make_client_socket_with_resolver(node: str | None, service: str | None,
+                                     resolver: Callable[[Any, Any], AddrInfo | None],
+                                     timeout: Any = None) -> Socket:
+    """make-client-socket/resolver: resolver(node, service) gives an
+    addrinfo chain; each entry is tried with socket-connect! (timeout)."""
+    def make(ai: AddrInfo) -> Socket | None:
+        s = create_socket(ai)
+        if s is None:
+            return None
+        try:
+            if socket_connect(s, ai, timeout) is not None:
+                return s
+        except SocketConnectionError:
+            pass
+        s.close()
+        return None
+    return _from_resolved(resolver(node, service), make, node, service)
+
+
+def _server_from(ai: AddrInfo) -> Socket | None:
+    s = create_socket(ai)
+    if s is None:
+        return None
+    try:
+        s.setsockopt(lib.SAG_SOL_SOCKET, lib.SAG_SO_REUSEADDR, 1)
+    except OSError:
+        pass
+    if socket_bind(s, ai) is None or (ai.socktype == SOCK_STREAM
+                                      and socket_listen(s, lib.SAG_SOMAXCONN) is None):
+        s.close()
+        return None
+    return s
+
+
+def make_server_socket_with_resolver(service: str | None,
+                                     resolver: Callable[[Any], AddrInfo | None]) -> Socket:
+    """make-server-socket/resolver: resolver(service) gives the chain."""
+    return _from_resolved(resolver(service), _server_from, None, service)
+
+
+def make_server_sockets_with_resolver(service: str | None,
+                                      resolver: Callable[[Any], AddrInfo | None]) -> list[Socket]:
+    """make-server-socket*/resolver: a listening socket per entry that works."""
+    out = []
+    ai = resolver(service)
+    while ai is not None:
+        s = _server_from(ai)
+        if s is not None:
+            out.append(s)
+        ai = ai.next
+    return out
+
+
+def is_socket(obj: Any) -> bool:
+    """socket?"""
+    return isinstance(obj, Socket)
+
+
+def is_socket_closed(s: Socket) -> bool:
+    """socket-closed?"""
+    return _sock(s).closed
+
+
+def is_nonblocking_socket(s: Socket) -> bool:
+    """nonblocking-socket?"""
+    st = lib.sag_socket_is_nonblocking(_sock(s)._h, _c.int, NULL)
+    if st != OK:
+        raise _fail(st, s)
+    return _c.int[0] != 0
+
+
+def call_with_socket(s: Socket, proc: Callable[[Socket], Any]) -> Any:
+    """call-with-socket: proc(s), then closes s; returns proc's result."""
+    try:
+        return proc(_sock(s))
+    finally:
+        s.close()
+
+
+def socket_accept(s: Socket) -> Socket | None:
+    """socket-accept: a new connected socket, or None when interrupted or
+    closed while waiting."""
+    h = _sock(s)._accept_handle()
+    return None if h is None else Socket(_handle=h)
+
+
+def socket_recv(s: Socket, size: int, flags: int = 0) -> bytes | None:
+    """socket-recv: at most size bytes; b"" when the peer closed; None on a
+    non-blocking socket with nothing to read."""
+    _int(size, "size")
+    try:
+        return _sock(s).recv(size, flags)
+    except BlockingIOError:
+        return None
+
+
+def socket_recv_into(s: Socket, bv: Any, start: int, length: int, flags: int = 0) -> int:
+    """socket-recv!: into bv[start:start+length]; the count (-1 would block)."""
+    buf = ffi.from_buffer(bv, require_writable=True)
+    if start < 0 or length < 0 or start + length > len(buf):
+        raise ValueError("start and length must lie within the buffer")
+    while True:
+        st = lib.sag_socket_recv(_sock(s)._h, buf, start, length, flags, _c.size, NULL)
+        if st == OK:
+            return _c.size[0]
+        if st == lib.SAG_E_WOULD_BLOCK:
+            return -1
+        if not _signalled(st):
+            raise _fail(st, s)
+
+
+def socket_send(s: Socket, bv: Any, flags: int = 0) -> int:
+    """socket-send: sends all the bytes, returns the count."""
+    return socket_send_range(s, bv, 0, len(ffi.from_buffer(bv)), flags)
+
+
+def socket_send_range(s: Socket, bv: Any, start: int, count: int, flags: int = 0) -> int:
+    """socket-send/range: bv[start:start+count]."""
+    buf = ffi.from_buffer(bv)
+    if start < 0 or count < 0 or start + count > len(buf):
+        raise ValueError("start and count must lie within the buffer")
+    done = 0
+    while True:
+        st = lib.sag_socket_send(_sock(s)._h, buf, start + done, count - done, flags, _c.size, NULL)
+        if st == OK:
+            return done + _c.size[0]
+        if st == lib.SAG_E_WOULD_BLOCK:
+            return done
+        if not _signalled(st):
+            e = _fail(st, s)
+            e.sent = getattr(e, "sent", 0) + done
+            raise e
+        done += lib.sag_error_sent(lib.sag_last_error())  # resume after what went
+
+
+def socket_shutdown(s: Socket, how: int) -> None:
+    _sock(s).shutdown(how)
+
+
+def socket_close(s: Socket) -> None:
+    _sock(s).close()
+
+
+# ---- 2. Ports -------------------------------------------------------------
+
+def shutdown_port(p: Port, how: int) -> None:
+    p.shutdown(how)
+
+
+def shutdown_input_port(p: Port) -> None:
+    p.shutdown(lib.SAG_SHUT_RD)
+
+
+def shutdown_output_port(p: Port) -> None:
+    p.shutdown(lib.SAG_SHUT_WR)
+
+
+def port_ready(p: Port) -> bool:
+    """port-ready?"""
+    return p.ready()
+
+
+def get_u8(p: Port) -> int | None: return p.get_u8()
+def lookahead_u8(p: Port) -> int | None: return p.lookahead_u8()
+def get_bytevector_n(p: Port, n: int) -> bytes | None: return p.get_bytevector_n(n)
+def get_bytevector_some(p: Port) -> bytes | None: return p.get_bytevector_some()
+def get_bytevector_all(p: Port) -> bytes | None: return p.get_bytevector_all()
+def get_line(p: Port) -> "str | bytes | None": return p.get_line()
+def put_u8(p: Port, b: int) -> None: p.put_u8(b)
+def put_bytevector(p: Port, bv: Any, start: int = 0, count: int | None = None) -> None: p.put_bytevector(bv, start, count)
+def get_char(p: Port) -> str | None: return p.get_char()
+def lookahead_char(p: Port) -> str | None: return p.lookahead_char()
+def get_string_n(p: Port, n: int) -> str | None: return p.get_string_n(n)
+def get_string_all(p: Port) -> str | None: return p.get_string_all()
+def put_char(p: Port, c: str) -> None: p.put_char(c)
+def put_string(p: Port, s: str) -> None: p.put_string(s)
+def flush_output_port(p: Port) -> None: p.flush()
+def close_port(p: Port) -> None: p.close()
+
+
+# ---- 3. Socket information --------------------------------------------------
+
+def socket_info(s: Socket) -> SocketInfo | None:
+    return _sock(s).info()
+
+
+def socket_peer(s: Socket) -> SocketInfo | None:
+    return _sock(s).peer()
+
+
+def is_socket_info(o: Any) -> bool:
+    return isinstance(o, SocketInfo)
+
+
+def socket_info_hostname(i: SocketInfo) -> str: return i.hostname
+def socket_info_ip_address(i: SocketInfo) -> IPAddress: return i.ip_address
+def socket_info_port(i: SocketInfo) -> int: return i.port
+
+
+def socket_info_values(s: Socket, type: str = "peer") -> tuple[Any, Any, Any]:
+    """(hostname, ip-address, port) of the peer ("peer") or of the socket
+    ("info"); (None, None, None) when unavailable."""
+    if type not in ("peer", "info"):
+        raise ValueError("type must be 'peer' or 'info'")
+    i = socket_peer(s) if type == "peer" else socket_info(s)
+    if i is None:
+        return (None, None, None)
+    return (i.hostname, i.ip_address, i.port)
+
+
+def socket_name(s: Socket) -> str | None: return _sock(s).name
+def socket_node(s: Socket) -> str | None: return _sock(s).node
+def socket_service(s: Socket) -> str | None: return _sock(s).service
+
+
+def socket_fd(s: Socket) -> int:
+    st = lib.sag_socket_fd(_sock(s)._h, _c.int, NULL)
+    if st != OK:
+        raise _fail(st, s)
+    return _c.int[0]
+
+
+def is_ip_address(o: Any) -> bool: return isinstance(o, IPAddress)
+def is_ip_v6_address(o: Any) -> bool: return isinstance(o, IPAddress) and o.is_v6
+def ip_address_to_string(ip: IPAddress) -> str: return str(ip)
+def ip_address_to_bytes(ip: IPAddress) -> bytes: return bytes(ip)
+
+
+ip_address_to_bytevector = ip_address_to_bytes
+
+
+def _last(s: Socket):
+    e = ffi.new("sag_error **")
+    lib.sag_error_new(e)
+    err = ffi.gc(e[0], lib.sag_error_free)
+    st = lib.sag_socket_last_error(_sock(s)._h, err, NULL)
+    if st != OK:
+        raise _fail(st, s)
+    return err
+
+
+def socket_error_message(s: Socket) -> str:
+    """The message of the last failure on s ("" when none)."""
+    err = _last(s)  # kept alive while its message is read
+    return ffi.string(lib.sag_error_message(err)).decode("utf-8", "replace")
+
+
+def socket_last_error(s: Socket) -> int:
+    """The errno of the last failure on s (0 when none)."""
+    return lib.sag_error_errno(_last(s))
+
+
+# ---- 4. Low level -----------------------------------------------------------
+
+def make_socket(family: int, socktype: int, protocol: int = 0) -> Socket | None:
+    """make-socket: None when the OS refuses."""
+    out = ffi.new("sag_socket **")
+    st = lib.sag_make_socket(_int(family, "family"), _int(socktype, "socktype"),
+                             _int(protocol, "protocol"), out, NULL)
+    if st == lib.SAG_E_SOCKET:
+        return None
+    return _new_socket(st, out)
+
+
+def create_socket(ai: AddrInfo) -> Socket | None:
+    """create-socket: make-socket with the addrinfo's family, type, protocol."""
+    if not isinstance(ai, AddrInfo):
+        raise TypeError("expected an AddrInfo")
+    out = ffi.new("sag_socket **")
+    st = lib.sag_create_socket(ai._h, out, NULL)
+    if st == lib.SAG_E_SOCKET:
+        return None
+    return _new_socket(st, out)
+
+
+def socket_connect(s: Socket, ai: AddrInfo, timeout: Any = None) -> Socket | None:
+    """socket-connect!: s, or None on failure without a timeout; with a
+    timeout, a connection not made in time raises SocketConnectionError."""
+    if not isinstance(ai, AddrInfo):
+        raise TypeError("expected an AddrInfo")
+    us = select_timeout_us(timeout)
+    while True:
+        st = lib.sag_socket_connect(_sock(s)._h, ai._h, us, NULL)
+        if st == OK:
+            return s
+        if _signalled(st):
+            continue
+        if st == lib.SAG_E_WOULD_BLOCK or (st == lib.SAG_E_CONNECTION and us < 0):
+            return None
+        raise _fail(st, s)
+
+
+def socket_bind(s: Socket, ai: AddrInfo) -> Socket | None:
+    if not isinstance(ai, AddrInfo):
+        raise TypeError("expected an AddrInfo")
+    st = lib.sag_socket_bind(_sock(s)._h, ai._h, NULL)
+    if st == lib.SAG_E_SOCKET:
+        return None
+    if st != OK:
+        raise _fail(st, s)
+    return s
+
+
+def socket_listen(s: Socket, backlog: int) -> Socket | None:
+    st = lib.sag_socket_listen(_sock(s)._h, _int(backlog, "backlog"), NULL)
+    if st == lib.SAG_E_SOCKET:
+        return None
+    if st != OK:
+        raise _fail(st, s)
+    return s
+
+
+def socket_sendto(s: Socket, bv: Any, sockaddr: SockAddr, flags: int = 0) -> int:
+    return socket_sendto_range(s, bv, 0, len(memoryview(bv).cast("B")), sockaddr, flags)
+
+
+def socket_sendto_range(s: Socket, bv: Any, start: int, count: int, sockaddr: SockAddr,
+                        flags: int = 0) -> int:
+    if not isinstance(sockaddr, SockAddr):
+        raise TypeError("expected a SockAddr")
+    buf = ffi.from_buffer(bv)
+    if start < 0 or count < 0 or start + count > len(buf):
+        raise ValueError("start and count must lie within the buffer")
+    while True:
+        st = lib.sag_socket_sendto(_sock(s)._h, buf, start, count, flags, sockaddr._h, _c.size, NULL)
+        if st == OK:
+            return _c.size[0]
+        if not _signalled(st):
+            raise _fail(st, s)
+
+
+def socket_recvfrom(s: Socket, size: int, sockaddr: SockAddr, flags: int = 0) -> bytes | None:
+    """socket-recvfrom: fills sockaddr with the sender's address."""
+    buf = bytearray(size)
+    n = socket_recvfrom_into(s, buf, 0, size, sockaddr, flags)
+    return None if n < 0 else bytes(buf[:n])
+
+
+def socket_recvfrom_into(s: Socket, bv: Any, start: int, length: int, sockaddr: SockAddr,
+                         flags: int = 0) -> int:
+    if not isinstance(sockaddr, SockAddr):
+        raise TypeError("expected a SockAddr")
+    buf = ffi.from_buffer(bv, require_writable=True)
+    if start < 0 or length < 0 or start + length > len(buf):
+        raise ValueError("start and length must lie within the buffer")
+    while True:
+        st = lib.sag_socket_recvfrom(_sock(s)._h, buf, start, length, flags, sockaddr._h, _c.size, NULL)
+        if st == OK:
+            return _c.size[0]
+        if st == lib.SAG_E_WOULD_BLOCK:
+            return -1
+        if not _signalled(st):
+            raise _fail(st, s)
+
+
+_DURATION_OPTS = (lib.SAG_SO_RCVTIMEO, lib.SAG_SO_SNDTIMEO)
+
+
+def socket_setsockopt(s: Socket, level: int, name: int, value: Any) -> None:
+    """socket-setsockopt!: value an int, bytes, or (SO_RCVTIMEO, SO_SNDTIMEO)
+    a duration in seconds or a timedelta."""
+    h = _sock(s)._h
+    if level == lib.SAG_SOL_SOCKET and name in _DURATION_OPTS and \
+            isinstance(value, (int, float, timedelta)) and not isinstance(value, bool):
+        st = lib.sag_socket_setsockopt_duration(h, level, name, seconds_to_us(value), NULL)
+        if st != OK:
+            raise _fail(st, s)
+        return
+    s.setsockopt(level, name, value)
+
+
+def socket_getsockopt(s: Socket, level: int, name: int, size: int) -> Any:
+    """socket-getsockopt: size > 0 bytes; 0 an int; -1 (SO_RCVTIMEO,
+    SO_SNDTIMEO) a duration in seconds."""
+    if size == -1:
+        st = lib.sag_socket_getsockopt_duration(_sock(s)._h, level, name, _c.i64, NULL)
+        if st != OK:
+            raise _fail(st, s)
+        return _c.i64[0] / 1e6
+    return _sock(s).getsockopt(level, name, size)
+
+
+def socket_nonblocking(s: Socket) -> None:
+    """socket-nonblocking!"""
+    _sock(s).setblocking(False)
+
+
+def socket_blocking(s: Socket) -> None:
+    """socket-blocking!"""
+    _sock(s).setblocking(True)
+
+
+def socket_set_read_timeout(s: Socket, t: Any) -> None:
+    """socket-set-read-timeout!: t an int of milliseconds (Sagittarius's
+    exact number), or a duration: a float of seconds or a timedelta."""
+    if isinstance(t, bool):
+        raise TypeError("timeout must be milliseconds (int) or a duration")
+    if isinstance(t, int):
+        if t < 0:
+            raise ValueError("timeout must not be negative")
+        us = t * 1000
+    else:
+        us = seconds_to_us(t)
+    st = lib.sag_socket_set_read_timeout(_sock(s)._h, us, NULL)
+    if st != OK:
+        raise _fail(st, s)
+
+
+def socket_get_read_timeout(s: Socket) -> float:
+    """socket-get-read-timeout: seconds (0 = none)."""
+    st = lib.sag_socket_get_read_timeout(_sock(s)._h, _c.i64, NULL)
+    if st != OK:
+        raise _fail(st, s)
+    return _c.i64[0] / 1e6
+
+
+# ---- 5. Select and fdsets ---------------------------------------------------
+
+def socket_select(rfds: FdSet | None, wfds: FdSet | None, efds: FdSet | None,
+                  timeout: Any) -> tuple[int, FdSet | None, FdSet | None, FdSet | None]:
+    """socket-select: (count, new rfds, new wfds, new efds)."""
+    return _select(rfds, wfds, efds, select_timeout_us(timeout))
+
+
+def socket_select_inplace(rfds: FdSet | None, wfds: FdSet | None, efds: FdSet | None,
+                          timeout: Any) -> tuple[int, FdSet | None, FdSet | None, FdSet | None]:
+    """socket-select!: as socket_select, updating the given sets."""
+    return _select_inplace(rfds, wfds, efds, select_timeout_us(timeout))
+
+
+def socket_read_select(timeout: Any, *socks: Socket) -> list[Socket]:
+    return ready_select(lib.sag_socket_read_select, select_timeout_us(timeout), socks)
+
+
+def socket_write_select(timeout: Any, *socks: Socket) -> list[Socket]:
+    return ready_select(lib.sag_socket_write_select, select_timeout_us(timeout), socks)
+
+
+def socket_error_select(timeout: Any, *socks: Socket) -> list[Socket]:
+    return ready_select(lib.sag_socket_error_select, select_timeout_us(timeout), socks)
+
+
+def make_fdset() -> FdSet: return FdSet()
+def is_fdset(o: Any) -> bool: return isinstance(o, FdSet)
+def sockets_to_fdset(socks: Iterable[Socket]) -> FdSet: return FdSet(socks)
+def fdset_ref(fds: FdSet, s: Socket) -> bool: return s in fds
+def fdset_set(fds: FdSet, s: Socket, flag: bool) -> None: fds.set(s, flag)
+def fdset_clear(fds: FdSet) -> None: fds.clear()
+def collect_sockets(fds: FdSet) -> list[Socket]: return fds.sockets()
+def fdset_sockets(fds: FdSet) -> list[Socket]: return fds.sockets()
+
+
+# ---- 6. Addrinfo and sockaddr -----------------------------------------------
+
+def make_addrinfo() -> AddrInfo:
+    return AddrInfo.empty()
+
+
+def make_hint_addrinfo(family: int = 0, socktype: int = 0, flags: int = 0,
+                       protocol: int = 0) -> AddrInfo:
+    return AddrInfo.hint(family, socktype, flags, protocol)
+
+
+def get_addrinfo(node: str | None, service: str | None, hints: AddrInfo | None = None) -> AddrInfo:
+    """get-addrinfo: the first entry of the chain; HostNotFoundError on failure."""
+    return AddrInfo.resolve(node, service, hints)
+
+
+def next_addrinfo(ai: AddrInfo) -> AddrInfo | None: return ai.next
+def addrinfo_sockaddr(ai: AddrInfo) -> SockAddr | None: return ai.sockaddr
+def is_addrinfo(o: Any) -> bool: return isinstance(o, AddrInfo)
+def is_sockaddr(o: Any) -> bool: return isinstance(o, SockAddr)
+def make_sockaddr() -> SockAddr: return SockAddr()
+
+
+# ---- 7. Socket selector ---------------------------------------------------------
+
+def make_socket_selector() -> SocketSelector: return SocketSelector()
+def is_socket_selector(o: Any) -> bool: return isinstance(o, SocketSelector)
+
+
+def socket_selector_add(sel: SocketSelector, s: Socket, timeout: Any = None, data: Any = None) -> None:
+    sel.add(s, timeout, data)
+
+
+def socket_selector_wait(sel: SocketSelector, timeout: Any = None
+                         ) -> tuple[list[SelectorEntry], list[SelectorEntry]]:
+    """(readable entries, entries whose own timeout passed); each entry is
+    (socket, timeout, data) and has left the selector."""
+    return sel.wait(timeout)
+
+
+def socket_selector_interrupt(sel: SocketSelector) -> None: sel.interrupt()
+def close_socket_selector(sel: SocketSelector) -> None: sel.close()
+def socket_selector_clear(sel: SocketSelector) -> list[SelectorEntry]: return sel.clear()
+def socket_selector_size(sel: SocketSelector) -> int: return len(sel)
+def is_socket_selector_closed(sel: SocketSelector) -> bool: return sel.closed
+def is_socket_selector_waiting(sel: SocketSelector) -> bool: return sel.waiting
+
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in (
+    "annotations", "Any", "Callable", "Iterable", "timedelta", "NULL", "ffi", "lib", "OK",
+    "SocketConnectionError")]
