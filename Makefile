@@ -2,7 +2,7 @@
 #   make                 library, headers and sagsocket.pc under build/
 #   make install PREFIX=/usr/local DESTDIR=
 #   make check           every test (installs missing Debian packages as root)
-#   make demo            the seed's echo server with a scripted client (C, Chez)
+#   make demo            the seed's echo server with a scripted client (C, Chez, Guile)
 #   make bench           same-run ratios against raw C
 SHELL := /bin/bash
 PREFIX ?= /usr/local
@@ -10,6 +10,7 @@ DESTDIR ?=
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 CHEZLIBDIR ?= $(LIBDIR)/chezscheme
+GUILELIBDIR ?= $(PREFIX)/share/guile/site/3.0
 CC ?= cc
 
 # The version and the ABI (SONAME) number are written once, in sagsocket.h.
@@ -35,15 +36,22 @@ SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 SCHEME_DIR := bindings/scheme
 SCHEME_LIBS := sagittarius/socket.sls sagittarius/socket/host.chezscheme.sls \
   srfi/:106.sls srfi/:106/socket.sls
+# The same libraries for Guile 3.0, under the names Guile looks them up by
+# (it reads only .scm files, and names (srfi :106) srfi/srfi-106.scm): each
+# pair is SOURCE=INSTALLED-NAME. Only the host layer differs from Chez's.
+GUILE_LIBS := sagittarius/socket.sls=sagittarius/socket.scm \
+  sagittarius/socket/host.guile.sls=sagittarius/socket/host.scm \
+  srfi/:106.sls=srfi/srfi-106.scm srfi/:106/socket.sls=srfi/srfi-106/socket.scm
 
 # sagsocket.pc from its template, for the current PREFIX, into $(1).
 define make_pc
 sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
     -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-    -e 's|@CHEZLIBDIR@|$(CHEZLIBDIR)|g' pkgconfig/sagsocket.pc.in > $(1)
+    -e 's|@CHEZLIBDIR@|$(CHEZLIBDIR)|g' -e 's|@GUILELIBDIR@|$(GUILELIBDIR)|g' \
+    pkgconfig/sagsocket.pc.in > $(1)
 endef
 
-.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test
+.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test
 all: lib
 
 setup:
@@ -76,6 +84,11 @@ install: lib
 	  install -d "$(DESTDIR)$(CHEZLIBDIR)/$$(dirname "$$f")" && \
 	  install -m 0644 "$(SCHEME_DIR)/$$f" "$(DESTDIR)$(CHEZLIBDIR)/$$f" || exit 1; \
 	done
+	for pair in $(GUILE_LIBS); do \
+	  src=$${pair%%=*}; dst=$${pair#*=}; \
+	  install -d "$(DESTDIR)$(GUILELIBDIR)/$$(dirname "$$dst")" && \
+	  install -m 0644 "$(SCHEME_DIR)/$$src" "$(DESTDIR)$(GUILELIBDIR)/$$dst" || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
@@ -85,13 +98,16 @@ uninstall:
 	-rmdir "$(DESTDIR)$(CHEZLIBDIR)/srfi/:106" "$(DESTDIR)$(CHEZLIBDIR)/srfi" \
 	  "$(DESTDIR)$(CHEZLIBDIR)/sagittarius/socket" "$(DESTDIR)$(CHEZLIBDIR)/sagittarius" \
 	  "$(DESTDIR)$(CHEZLIBDIR)" 2>/dev/null
+	for pair in $(GUILE_LIBS); do rm -f "$(DESTDIR)$(GUILELIBDIR)/$${pair#*=}"; done
+	-rmdir "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106" "$(DESTDIR)$(GUILELIBDIR)/sagittarius/socket" \
+	  "$(DESTDIR)$(GUILELIBDIR)/sagittarius" 2>/dev/null
 
 # A private installation under build/stage, used by the tests, samples and bench
 # exactly as a user's program would use an installed library.
 stage: lib
 	$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR=
 
-CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test
+CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
 
@@ -116,14 +132,19 @@ abi-test: stage
 chez-test: stage
 	bash Tests/scheme/run.sh $(STAGE)
 
+guile-test: stage
+	bash Tests/scheme/run.sh --guile $(STAGE)
+
 demo: setup stage
 	bash bindings/c/demo.sh $(STAGE)
 	bash bindings/scheme/demo.sh $(STAGE)
+	bash bindings/scheme/demo.sh --guile $(STAGE)
 
 bench: setup stage
 	bash bench/run.sh $(STAGE)
 	bash bench/run_ports.sh $(STAGE)
 	bash bench/run_chez.sh $(STAGE)
+	bash bench/run_guile.sh $(STAGE)
 	bash bench/run_selector.sh $(STAGE)
 
 clean:
