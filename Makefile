@@ -39,9 +39,12 @@ SCHEME_LIBS := sagittarius/socket.sls sagittarius/socket/host.chezscheme.sls \
 # The same libraries for Guile 3.0, under the names Guile looks them up by
 # (it reads only .scm files, and names (srfi :106) srfi/srfi-106.scm): each
 # pair is SOURCE=INSTALLED-NAME. Only the host layer differs from Chez's.
+# Guile reads (srfi :106 socket) as another name of (srfi :106) (SRFI 97's
+# rule), so srfi/:106/socket.sls is installed as srfi/srfi-106.scm with
+# its library named (srfi :106).
 GUILE_LIBS := sagittarius/socket.sls=sagittarius/socket.scm \
-  sagittarius/socket/host.guile.sls=sagittarius/socket/host.scm \
-  srfi/:106.sls=srfi/srfi-106.scm srfi/:106/socket.sls=srfi/srfi-106/socket.scm
+  sagittarius/socket/host.guile.sls=sagittarius/socket/host.scm
+GUILE_SRFI106 := srfi/:106/socket.sls
 
 # sagsocket.pc from its template, for the current PREFIX, into $(1).
 define make_pc
@@ -89,6 +92,11 @@ install: lib
 	  install -d "$(DESTDIR)$(GUILELIBDIR)/$$(dirname "$$dst")" && \
 	  install -m 0644 "$(SCHEME_DIR)/$$src" "$(DESTDIR)$(GUILELIBDIR)/$$dst" || exit 1; \
 	done
+	install -d "$(DESTDIR)$(GUILELIBDIR)/srfi"
+	sed -e 's/^(library (srfi :106 socket)$$/(library (srfi :106)/' "$(SCHEME_DIR)/$(GUILE_SRFI106)" \
+	  > "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
+	grep -q '^(library (srfi :106)$$' "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
+	chmod 0644 "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
@@ -99,7 +107,8 @@ uninstall:
 	  "$(DESTDIR)$(CHEZLIBDIR)/sagittarius/socket" "$(DESTDIR)$(CHEZLIBDIR)/sagittarius" \
 	  "$(DESTDIR)$(CHEZLIBDIR)" 2>/dev/null
 	for pair in $(GUILE_LIBS); do rm -f "$(DESTDIR)$(GUILELIBDIR)/$${pair#*=}"; done
-	-rmdir "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106" "$(DESTDIR)$(GUILELIBDIR)/sagittarius/socket" \
+	rm -f "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
+	-rmdir "$(DESTDIR)$(GUILELIBDIR)/srfi" "$(DESTDIR)$(GUILELIBDIR)/sagittarius/socket" \
 	  "$(DESTDIR)$(GUILELIBDIR)/sagittarius" 2>/dev/null
 
 # A private installation under build/stage, used by the tests, samples and bench
