@@ -70,6 +70,39 @@ grep -v '^ok \|^;;; \|^WARNING: (guile-user): imported module (rnrs) overrides c
 echo "   ($(( $(date +%s) - start )) s)"
 [ $rc -ne 0 ] && fail "test-socket.sps (exit $rc)"
 
+if [ "$HOST" = guile ]; then
+  echo "== guile/test-guile.scm (Guile modules, transcoded-port, codecs, eol styles)"
+  timeout 120 guile -L "$LIBDIR" "$HERE/guile/test-guile.scm" >"$OUT/test-guile.log" 2>&1
+  rc=$?
+  grep -v '^;;; \|^WARNING: (guile-user): imported module (rnrs) overrides core binding' "$OUT/test-guile.log"
+  [ $rc -ne 0 ] && fail "test-guile.scm (exit $rc)"
+
+  echo "== a program importing (rnrs) and (sagittarius socket): no warning of the library's"
+  prog=$OUT/imports.scm
+  printf '%s\n' '(import (rnrs) (sagittarius socket) (srfi :106))' \
+    '(display (list (socket? 1) (procedure? transcoded-port)))' >"$prog"
+  guile -L "$LIBDIR" "$prog" >/dev/null 2>&1            # compiles it
+  out=$(guile -L "$LIBDIR" "$prog" 2>"$OUT/imports.err")
+  if [ "$out" != "(#f #t)" ]; then fail "the program printed '$out'"; fi
+  if grep -i 'sagittarius\|srfi\|transcoded-port\|socket' "$OUT/imports.err"; then
+    fail "warnings that name the library (above)"
+  else
+    echo "ok: stderr holds only Guile's own notes on (rnrs) ($(wc -l <"$OUT/imports.err") lines)"
+  fi
+
+  echo "== SAGSOCKET_LIBRARY names the library file"
+  out=$(env -u LD_LIBRARY_PATH SAGSOCKET_LIBRARY="$STAGE/lib/libsagsocket.so.1" \
+          guile -L "$LIBDIR" "$prog" 2>/dev/null)
+  if [ "$out" = "(#f #t)" ]; then echo "ok: loaded from \$SAGSOCKET_LIBRARY"; else fail "SAGSOCKET_LIBRARY=... printed '$out'"; fi
+  if env SAGSOCKET_LIBRARY=/nonexistent/libsagsocket.so.1 guile -L "$LIBDIR" "$prog" >/dev/null 2>"$OUT/missing.err"; then
+    fail "a missing SAGSOCKET_LIBRARY did not fail"
+  elif grep -q 'cannot load /nonexistent/libsagsocket.so.1' "$OUT/missing.err"; then
+    echo "ok: a missing file fails with: cannot load /nonexistent/libsagsocket.so.1 ..."
+  else
+    fail "a missing SAGSOCKET_LIBRARY: no 'cannot load' message"; cat "$OUT/missing.err"
+  fi
+fi
+
 echo "== echo_client_test.py (the seed's echo server, a CPython client)"
 timeout 120 python3 "$HERE/echo_client_test.py" "$HOST" "$LIBDIR" "$ROOT/bindings/scheme/examples/echo.scm"
 rc=$?
