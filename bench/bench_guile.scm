@@ -3,9 +3,12 @@
 ;;; (sagittarius socket) ("sag") or through Guile's own sockets ("guile":
 ;;; socket, connect, accept, send, recv!, read-line on the socket's port,
 ;;; what a Guile program uses today), the same work both ways, on loopback.
-;;; "guile-block" is Guile's own with the socket's port given a 64 KiB
-;;; buffer first ((setvbuf s 'block 65536); Guile's socket ports are
-;;; unbuffered as made, so read-line reads a byte per system call).
+;;; For lines, "sag" reads with (rnrs)'s get-line and "sag-read-line" with
+;;; read-line of (ice-9 rdelim) (get-line is read-line inside Guile's R6RS
+;;; condition handlers, about a microsecond a line); "guile-block" is
+;;; Guile's own with the socket's port given a 64 KiB buffer first
+;;; ((setvbuf s 'block 65536); Guile's socket ports are unbuffered as made,
+;;; so read-line reads a byte per system call).
 ;;; Prints the elapsed seconds.
 ;;;   guile -L GUILELIBDIR bench_guile.scm IMPL bulk BYTES | pingpong N | connect N | lines FILE N
 (use-modules ((sagittarius socket) #:prefix sag:)
@@ -166,7 +169,7 @@
 
 (define (lines impl file n)
   (let ([data (read-file file)])
-    (if (eq? impl 'sag)
+    (if (memq impl '(sag sag-read-line))
         (let-values ([(c s) (sag-pair)])
           (let* ([tx (call-with-new-thread
                       (lambda ()
@@ -174,8 +177,9 @@
                         (sag:socket-shutdown c sag:SHUT_WR)))]
                  [p (transcoded-port (sag:socket-port s) (native-transcoder))]
                  [t0 (now)]
+                 [reader (if (eq? impl 'sag) get-line read-line)]
                  [count (let loop ([k 0])
-                          (if (eof-object? (get-line p)) k (loop (+ k 1))))]
+                          (if (eof-object? (reader p)) k (loop (+ k 1))))]
                  [t (- (now) t0)])
             (join-thread tx)
             (unless (= count n) (error "lines: wrong count" count n))
