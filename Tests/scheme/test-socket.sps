@@ -1169,6 +1169,21 @@
         (sender)
         (test-true "200 sends received through a port, every byte, under collections"
                    (bytevector=? data got)))
+      ;; a selector wait with nothing ready keeps its timeout
+      (let* ([sel (make-socket-selector)]
+             [gc1 (gc-count)]
+             [t0 (begin (socket-selector-add! sel c) (monotonic-ms))]
+             [r (call-with-values (lambda () (socket-selector-wait! sel (millis 300))) list)]
+             [elapsed (- (monotonic-ms) t0)])
+        (test-equal "a selector wait under collections reports nothing" '(() ()) r)
+        (test-true (format "collections ran while the selector waited (~a)" (- (gc-count) gc1))
+                   (> (- (gc-count) gc1) 2))
+        (test-true (format "the wait kept its 300 ms timeout (~a ms)" elapsed) (<= 290 elapsed 5000))
+        (socket-send s #vu8(42))
+        (let-values ([(ready timed-out) (socket-selector-wait! sel (seconds 5))])
+          (test-equal "then the socket is reported" (list c) (map car ready)))
+        (test-equal "and its byte read" #vu8(42) (socket-recv c 1))
+        (close-socket-selector! sel))
       ;; a blocked accept gets its connection
       (let* ([server (make-server-socket "0")]
              [t (spawn (lambda () (socket-accept server)))])
