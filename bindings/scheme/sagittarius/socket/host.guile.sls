@@ -244,9 +244,9 @@
   ;; Descriptors run out long before memory does: once `sockets-per-collection'
   ;; sockets (or selectors, which hold two descriptors each) have been made
   ;; and not closed since the last such collection, a collection finds the
-  ;; dropped ones so that they are closed now. (Sockets the program closes
-  ;; itself do not count: a loop that opens and closes connections never
-  ;; waits for a collection.)
+  ;; dropped ones so that they are closed now. (Sockets and selectors the
+  ;; program closes itself do not count: a loop that opens and closes
+  ;; connections never waits for a collection.)
   (define sockets-per-collection 256)
   (define unclosed 0)
   (define (%guard! obj kind h)
@@ -820,7 +820,13 @@
   (define-out %selector-size "sag_selector_size" (P) (size))
   (define-out %selector-is-closed "sag_selector_is_closed" (P) (bool))
   (define-out %selector-is-waiting "sag_selector_is_waiting" (P) (bool))
-  (define-status %selector-close "sag_selector_close" (P))
+  (define c-selector-close (fp int "sag_selector_close" (list P P)))
+  ;; A selector the program closes no longer counts towards a collection.
+  (define (%selector-close sel)
+    (let-values ([(st closed) (%selector-is-closed sel)])
+      (let ([r (c-selector-close sel 0)])
+        (when (and (eqv? st 0) (not closed) (eqv? r 0)) (closed-one!))
+        r)))
 
   ;; (%selector-wait sel timeout-us capacity) => (values status reports):
   ;; reports is a list, in the library's order, of (tag . timed-out?) for
