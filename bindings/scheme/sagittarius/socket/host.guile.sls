@@ -136,14 +136,20 @@
   (define (out-i64 sc i) (bytevector-s64-native-ref (car sc) (* 8 i)))
   (define (out-u64 sc i) (bytevector-u64-native-ref (car sc) (* 8 i)))
 
-  ;; The address of a bytevector's first byte, remembered per bytevector (a
-  ;; weak table: the entry goes with the bytevector).
-  (define addresses (make-weak-key-hash-table))
+  ;; The address of a bytevector's first byte, remembered per bytevector in
+  ;; a weak table of the thread's own (the entry goes with the bytevector;
+  ;; one table for all threads was a contended lock: a sender and a
+  ;; receiver thread made two futex calls per transfer).
+  (define addresses-fluid (make-thread-local-fluid #f))
   (define (bv-address bv)
-    (or (hashq-ref addresses bv)
-        (let ([a (pointer-address (bytevector->pointer bv))])
-          (hashq-set! addresses bv a)
-          a)))
+    (let ([t (or (fluid-ref addresses-fluid)
+                 (let ([t (make-weak-key-hash-table)])
+                   (fluid-set! addresses-fluid t)
+                   t))])
+      (or (hashq-ref t bv)
+          (let ([a (pointer-address (bytevector->pointer bv))])
+            (hashq-set! t bv a)
+            a))))
 
   ;; A NUL-terminated UTF-8 copy of s (a string or #f) as a pointer object
   ;; (keep it alive across the call), or the null pointer.
