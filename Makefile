@@ -2,14 +2,15 @@
 #   make                 library, headers and sagsocket.pc under build/
 #   make install PREFIX=/usr/local DESTDIR=
 #   make check           every test (installs missing Debian packages as root)
-#   make demo            the seed's echo server with a scripted client (C, Chez, Python)
-#   make bench           same-run ratios against raw C (and, for Python, the socket module)
+#   make demo            the seed's echo server with a scripted client (C, Chez, Guile, Python)
+#   make bench           same-run ratios against raw C and each host's own sockets
 SHELL := /bin/bash
 PREFIX ?= /usr/local
 DESTDIR ?=
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 CHEZLIBDIR ?= $(LIBDIR)/chezscheme
+GUILELIBDIR ?= $(PREFIX)/share/guile/site/3.0
 CC ?= cc
 
 # The version and the ABI (SONAME) number are written once, in sagsocket.h.
@@ -35,15 +36,25 @@ SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 SCHEME_DIR := bindings/scheme
 SCHEME_LIBS := sagittarius/socket.sls sagittarius/socket/host.chezscheme.sls \
   srfi/:106.sls srfi/:106/socket.sls
+# The same libraries for Guile 3.0, under the names Guile looks them up by
+# (it reads only .scm files, and names (srfi :106) srfi/srfi-106.scm): each
+# pair is SOURCE=INSTALLED-NAME. Only the host layer differs from Chez's.
+# Guile reads (srfi :106 socket) as another name of (srfi :106) (SRFI 97's
+# rule), so srfi/:106/socket.sls is installed as srfi/srfi-106.scm with
+# its library named (srfi :106).
+GUILE_LIBS := sagittarius/socket.sls=sagittarius/socket.scm \
+  sagittarius/socket/host.guile.sls=sagittarius/socket/host.scm
+GUILE_SRFI106 := srfi/:106/socket.sls
 
 # sagsocket.pc from its template, for the current PREFIX, into $(1).
 define make_pc
 sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
     -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-    -e 's|@CHEZLIBDIR@|$(CHEZLIBDIR)|g' pkgconfig/sagsocket.pc.in > $(1)
+    -e 's|@CHEZLIBDIR@|$(CHEZLIBDIR)|g' -e 's|@GUILELIBDIR@|$(GUILELIBDIR)|g' \
+    pkgconfig/sagsocket.pc.in > $(1)
 endef
 
-.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test python-test
+.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test
 all: lib
 
 setup:
@@ -76,6 +87,16 @@ install: lib
 	  install -d "$(DESTDIR)$(CHEZLIBDIR)/$$(dirname "$$f")" && \
 	  install -m 0644 "$(SCHEME_DIR)/$$f" "$(DESTDIR)$(CHEZLIBDIR)/$$f" || exit 1; \
 	done
+	for pair in $(GUILE_LIBS); do \
+	  src=$${pair%%=*}; dst=$${pair#*=}; \
+	  install -d "$(DESTDIR)$(GUILELIBDIR)/$$(dirname "$$dst")" && \
+	  install -m 0644 "$(SCHEME_DIR)/$$src" "$(DESTDIR)$(GUILELIBDIR)/$$dst" || exit 1; \
+	done
+	install -d "$(DESTDIR)$(GUILELIBDIR)/srfi"
+	sed -e 's/^(library (srfi :106 socket)$$/(library (srfi :106)/' "$(SCHEME_DIR)/$(GUILE_SRFI106)" \
+	  > "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
+	grep -q '^(library (srfi :106)$$' "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
+	chmod 0644 "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
@@ -85,13 +106,17 @@ uninstall:
 	-rmdir "$(DESTDIR)$(CHEZLIBDIR)/srfi/:106" "$(DESTDIR)$(CHEZLIBDIR)/srfi" \
 	  "$(DESTDIR)$(CHEZLIBDIR)/sagittarius/socket" "$(DESTDIR)$(CHEZLIBDIR)/sagittarius" \
 	  "$(DESTDIR)$(CHEZLIBDIR)" 2>/dev/null
+	for pair in $(GUILE_LIBS); do rm -f "$(DESTDIR)$(GUILELIBDIR)/$${pair#*=}"; done
+	rm -f "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
+	-rmdir "$(DESTDIR)$(GUILELIBDIR)/srfi" "$(DESTDIR)$(GUILELIBDIR)/sagittarius/socket" \
+	  "$(DESTDIR)$(GUILELIBDIR)/sagittarius" 2>/dev/null
 
 # A private installation under build/stage, used by the tests, samples and bench
 # exactly as a user's program would use an installed library.
 stage: lib
 	$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR=
 
-CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test python-test
+CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
 
@@ -116,18 +141,23 @@ abi-test: stage
 chez-test: stage
 	bash Tests/scheme/run.sh $(STAGE)
 
+guile-test: stage
+	bash Tests/scheme/run.sh --guile $(STAGE)
+
 python-test: stage
 	bash Tests/python/run.sh $(STAGE)
 
 demo: setup stage
 	bash bindings/c/demo.sh $(STAGE)
 	bash bindings/scheme/demo.sh $(STAGE)
+	bash bindings/scheme/demo.sh --guile $(STAGE)
 	bash bindings/python/demo.sh $(STAGE)
 
 bench: setup stage
 	bash bench/run.sh $(STAGE)
 	bash bench/run_ports.sh $(STAGE)
 	bash bench/run_chez.sh $(STAGE)
+	bash bench/run_guile.sh $(STAGE)
 	bash bench/run_selector.sh $(STAGE)
 	bash bench/run_python.sh $(STAGE)
 

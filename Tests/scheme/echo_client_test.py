@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""The seed's echo server (bindings/scheme/examples/echo.scm) on Chez Scheme,
-answered by a CPython socket client.
+"""The seed's echo server (bindings/scheme/examples/echo.scm) on Chez Scheme
+or Guile, answered by a CPython socket client.
 
-    echo_client_test.py LIBDIR ECHO_SCM     (LD_LIBRARY_PATH finds libsagsocket)
+    echo_client_test.py chez|guile LIBDIR ECHO_SCM
+        (LD_LIBRARY_PATH finds libsagsocket; LIBDIR holds the Scheme libraries)
 
 Starts the server on a free loopback port, talks to it as a person at a
 terminal would, checks every byte it sends back, and stops it. Prints one line
@@ -14,7 +15,12 @@ import subprocess
 import sys
 import time
 
-libdir, echo_scm = sys.argv[1], sys.argv[2]
+host, libdir, echo_scm = sys.argv[1], sys.argv[2], sys.argv[3]
+# The command the README gives for each host.
+COMMANDS = {
+    "chez": ["scheme", "--libdirs", libdir, "--program", echo_scm],
+    "guile": ["guile", "-L", libdir, echo_scm],
+}
 passed = failed = 0
 
 
@@ -55,10 +61,10 @@ def recv_exactly(s, n):
 
 port = free_port()
 server = subprocess.Popen(
-    ["scheme", "--libdirs", libdir, "--program", echo_scm, str(port)],
+    COMMANDS[host] + [str(port)],
     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 try:
-    for _ in range(200):               # at most 20 s for Chez to start
+    for _ in range(200):               # at most 20 s for the host to start
         if listening(port) or server.poll() is not None:
             break
         time.sleep(0.1)

@@ -1,34 +1,57 @@
 #!/usr/bin/env bash
-# The Chez Scheme binding's tests, against an installed libsagsocket and the
+# The Scheme bindings' tests, against an installed libsagsocket and the
 # Scheme libraries installed beside it, found the way the README tells a
 # user to find them:
-#   LD_LIBRARY_PATH=STAGE/lib scheme --libdirs "$(pkg-config --variable=chezlibdir sagsocket)" --program ...
-#   Tests/scheme/run.sh STAGE
-# 1. test-socket.sps: every procedure of (sagittarius socket) and (srfi :106),
-#    with the constants compared against the C header's values;
+#   Tests/scheme/run.sh STAGE            Chez Scheme:
+#     LD_LIBRARY_PATH=STAGE/lib scheme --libdirs "$(pkg-config --variable=chezlibdir sagsocket)" --program ...
+#   Tests/scheme/run.sh --guile STAGE    Guile 3.0:
+#     LD_LIBRARY_PATH=STAGE/lib guile -L "$(pkg-config --variable=guilelibdir sagsocket)" ...
+# 1. test-socket.sps, the one suite of both hosts: every procedure of
+#    (sagittarius socket) and (srfi :106), with the constants compared
+#    against the C header's values; what it needs beyond R6RS comes from
+#    (sagsocket-test host) in chez/ or guile/;
 # 2. echo_client_test.py: the seed's echo server answered by a CPython client.
 # Exits non-zero when anything failed.
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+HOST=chez
+if [ "${1:-}" = "--guile" ]; then HOST=guile; shift; fi
 # shellcheck source=scripts/stage.sh
 . "$HERE/../../scripts/stage.sh"
-use_stage chez-test "$@"   # STAGE, ROOT, PKG_CONFIG_PATH, LD_LIBRARY_PATH
-OUT=$ROOT/build/tests
+use_stage "$HOST-test" "$@"   # STAGE, ROOT, PKG_CONFIG_PATH, LD_LIBRARY_PATH
+OUT=$ROOT/build/tests/$HOST
 mkdir -p "$OUT"
-TAG=chez-test
+TAG=$HOST-test
 # shellcheck source=Tests/c/lib.sh
 . "$ROOT/Tests/c/lib.sh"   # fail, finish
 
-if ! command -v scheme >/dev/null 2>&1; then
-  echo "chez-test: Chez Scheme is not installed (apt-get install chezscheme)" >&2
+if [ "$HOST" = chez ]; then
+  if ! command -v scheme >/dev/null 2>&1; then
+    echo "chez-test: Chez Scheme is not installed (apt-get install chezscheme)" >&2
+    exit 1
+  fi
+  LIBDIR=$(pkg-config --variable=chezlibdir sagsocket)
+  LIBFILE=sagittarius/socket.sls
+  echo "chez-test: $(scheme --version 2>&1), libraries from $LIBDIR"
+  SUITE=(scheme --libdirs "$LIBDIR:$HERE/chez" --program "$HERE/test-socket.sps")
+else
+  if ! command -v guile >/dev/null 2>&1; then
+    echo "guile-test: Guile is not installed (apt-get install guile-3.0)" >&2
+    exit 1
+  fi
+  LIBDIR=$(pkg-config --variable=guilelibdir sagsocket)
+  LIBFILE=sagittarius/socket.scm
+  echo "guile-test: $(guile --version | head -n 1), libraries from $LIBDIR"
+  # Guile compiles the libraries into its cache on first use and does not
+  # notice when a macro they expanded changes: a fresh cache every run.
+  export XDG_CACHE_HOME=$OUT/cache
+  rm -rf "$XDG_CACHE_HOME"
+  SUITE=(guile -L "$LIBDIR" -L "$HERE/guile" "$HERE/test-socket.sps")
+fi
+if [ -z "$LIBDIR" ] || [ ! -f "$LIBDIR/$LIBFILE" ]; then
+  echo "$TAG: pkg-config's ${HOST}libdir ($LIBDIR) has no $LIBFILE" >&2
   exit 1
 fi
-CHEZLIBDIR=$(pkg-config --variable=chezlibdir sagsocket)
-if [ -z "$CHEZLIBDIR" ] || [ ! -f "$CHEZLIBDIR/sagittarius/socket.sls" ]; then
-  echo "chez-test: pkg-config's chezlibdir ($CHEZLIBDIR) has no sagittarius/socket.sls" >&2
-  exit 1
-fi
-echo "chez-test: $(scheme --version 2>&1), libraries from $CHEZLIBDIR"
 
 echo "== constants of the C header"
 if ! bash "$HERE/constants.sh" "$STAGE" "$OUT/constants.txt"; then
@@ -41,15 +64,47 @@ echo "== test-socket.sps"
 SAG_TEST_LOOPBACK_NAME=$(python3 -c 'import socket; print(socket.getnameinfo(("127.0.0.1", 0), socket.NI_NUMERICSERV)[0])')
 export SAG_TEST_LOOPBACK_NAME
 start=$(date +%s)
-timeout 300 scheme --libdirs "$CHEZLIBDIR" --program "$HERE/test-socket.sps" "$OUT/constants.txt" \
-  >"$OUT/test-socket.log" 2>&1
+timeout 300 "${SUITE[@]}" "$OUT/constants.txt" >"$OUT/test-socket.log" 2>&1
 rc=$?
-grep -v '^ok ' "$OUT/test-socket.log"
+grep -v '^ok \|^;;; \|^WARNING: (guile-user): imported module (rnrs) overrides core binding' "$OUT/test-socket.log"
 echo "   ($(( $(date +%s) - start )) s)"
 [ $rc -ne 0 ] && fail "test-socket.sps (exit $rc)"
 
+if [ "$HOST" = guile ]; then
+  echo "== guile/test-guile.scm (Guile modules, transcoded-port, codecs, eol styles)"
+  timeout 120 guile -L "$LIBDIR" "$HERE/guile/test-guile.scm" >"$OUT/test-guile.log" 2>&1
+  rc=$?
+  grep -v '^;;; \|^WARNING: (guile-user): imported module (rnrs) overrides core binding' "$OUT/test-guile.log"
+  [ $rc -ne 0 ] && fail "test-guile.scm (exit $rc)"
+
+  echo "== a program importing (rnrs) and (sagittarius socket): no warning of the library's"
+  prog=$OUT/imports.scm
+  printf '%s\n' '(import (rnrs) (sagittarius socket) (srfi :106))' \
+    '(display (list (socket? 1) (procedure? transcoded-port)))' >"$prog"
+  guile -L "$LIBDIR" "$prog" >/dev/null 2>&1            # compiles it
+  out=$(guile -L "$LIBDIR" "$prog" 2>"$OUT/imports.err")
+  if [ "$out" != "(#f #t)" ]; then fail "the program printed '$out'"; fi
+  if grep -i 'sagittarius\|srfi\|transcoded-port\|socket' "$OUT/imports.err"; then
+    fail "warnings that name the library (above)"
+  else
+    echo "ok: stderr holds only Guile's own notes on (rnrs) ($(wc -l <"$OUT/imports.err") lines)"
+  fi
+
+  echo "== SAGSOCKET_LIBRARY names the library file"
+  out=$(env -u LD_LIBRARY_PATH SAGSOCKET_LIBRARY="$STAGE/lib/libsagsocket.so.1" \
+          guile -L "$LIBDIR" "$prog" 2>/dev/null)
+  if [ "$out" = "(#f #t)" ]; then echo "ok: loaded from \$SAGSOCKET_LIBRARY"; else fail "SAGSOCKET_LIBRARY=... printed '$out'"; fi
+  if env SAGSOCKET_LIBRARY=/nonexistent/libsagsocket.so.1 guile -L "$LIBDIR" "$prog" >/dev/null 2>"$OUT/missing.err"; then
+    fail "a missing SAGSOCKET_LIBRARY did not fail"
+  elif grep -q 'cannot load /nonexistent/libsagsocket.so.1' "$OUT/missing.err"; then
+    echo "ok: a missing file fails with: cannot load /nonexistent/libsagsocket.so.1 ..."
+  else
+    fail "a missing SAGSOCKET_LIBRARY: no 'cannot load' message"; cat "$OUT/missing.err"
+  fi
+fi
+
 echo "== echo_client_test.py (the seed's echo server, a CPython client)"
-timeout 120 python3 "$HERE/echo_client_test.py" "$CHEZLIBDIR" "$ROOT/bindings/scheme/examples/echo.scm"
+timeout 120 python3 "$HERE/echo_client_test.py" "$HOST" "$LIBDIR" "$ROOT/bindings/scheme/examples/echo.scm"
 rc=$?
 [ $rc -ne 0 ] && fail "echo_client_test.py (exit $rc)"
 finish

@@ -1,11 +1,12 @@
 ;;; echo.scm: the echo server of Sagittarius Scheme's socket manual
-;;; (example/socket/echo.scm), run on Chez Scheme.
+;;; (example/socket/echo.scm), run on Chez Scheme or Guile 3.0.
 ;;;
 ;;;   scheme --libdirs DIR --program echo.scm [SERVICE]
+;;;   guile -L DIR echo.scm [SERVICE]
 ;;;
 ;;; Two changes from the original: Sagittarius's builtin `print' is defined
-;;; here (Chez has none; it flushes, so a log read through a pipe is
-;;; current), and the service comes from the command line (default "5000").
+;;; here (Chez and Guile have none; it flushes, so a log read through a pipe
+;;; is current), and the service comes from the command line (default "5000").
 (import (rnrs) (sagittarius socket))
 
 (define (print . args)
