@@ -940,8 +940,11 @@ static void *load_server(void *arg) {
             int st = sag_socket_recv(socks[i], buf, 0, sizeof buf, 0, &got, te);
             if (st == SAG_OK && got == 0)
                 continue; /* the client is done: not added again */
-            if (st != SAG_OK || sag_socket_send(socks[i], buf, 0, got, 0, &sent, te) != SAG_OK ||
-                sag_selector_add(ls->sel, socks[i], -1, tags[i], te) != SAG_OK)
+            /* Held again before the echo goes out: once a client has its
+             * last answer, the main thread may close the selector, and an
+             * add after the send could then meet SAG_E_CLOSED. */
+            if (st != SAG_OK || sag_selector_add(ls->sel, socks[i], -1, tags[i], te) != SAG_OK ||
+                sag_socket_send(socks[i], buf, 0, got, 0, &sent, te) != SAG_OK)
                 atomic_fetch_add(&ls->failures, 1);
         }
     }
