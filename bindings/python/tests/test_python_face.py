@@ -550,7 +550,9 @@ def test_sendall_across_signals_loses_and_repeats_no_byte(pair):
     finally:
         signal.signal(signal.SIGUSR1, old)
     assert r.join_result(30) == data
-    assert len(seen) == 20
+    # Python runs a handler once for signals that arrive between two of its
+    # checks, so the count can be below 20; at least one must have run.
+    assert 1 <= len(seen) <= 20
 
 
 def test_a_signal_during_a_timed_recv_keeps_the_timeout(pair):
