@@ -43,7 +43,8 @@ sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
     -e 's|@CHEZLIBDIR@|$(CHEZLIBDIR)|g' pkgconfig/sagsocket.pc.in > $(1)
 endef
 
-.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test
+.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test \
+  faults-test
 all: lib
 
 setup:
@@ -91,7 +92,8 @@ uninstall:
 stage: lib
 	$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR=
 
-CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test
+CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test \
+  faults-test
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
 
@@ -115,6 +117,10 @@ abi-test: stage
 
 chez-test: stage
 	bash Tests/scheme/run.sh $(STAGE)
+
+# Faults on a real network between two namespaces (root; SKIP otherwise).
+faults-test: stage
+	bash Tests/faults/run.sh $(STAGE)
 
 demo: setup stage
 	bash bindings/c/demo.sh $(STAGE)
