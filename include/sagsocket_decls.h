@@ -390,6 +390,14 @@ sag_port *sag_error_port(const sag_error *err);
  */
 int sag_handle_kind(const void *handle);
 
+/* The number of live handles of every kind: made and not yet freed,
+ * including each thread's sag_last_error() object (one per thread that has
+ * used the library, freed when the thread exits). For leak checks: a
+ * program that frees what it makes comes back to the same count. A
+ * snapshot; other threads may change it at once. Never fails.
+ * Scheme: (none; a leak check for tests and bindings) */
+int sag_handle_count(void);
+
 /* ===== Client and server sockets (docs/reference.md section 1) =========== */
 
 /* Resolves node/service with getaddrinfo (hints family, socktype, flags,

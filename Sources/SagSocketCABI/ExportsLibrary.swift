@@ -159,3 +159,6 @@ public func sag_error_port(_ err: OpaquePointer?) -> OpaquePointer? {
 public func sag_handle_kind(_ handle: UnsafeRawPointer?) -> Int32 {
     Int32(handles.kind(of: handle)?.rawValue ?? 0)
 }
+
+@c @implementation
+public func sag_handle_count() -> Int32 { Int32(clamping: handles.liveCount) }

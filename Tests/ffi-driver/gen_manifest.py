@@ -122,6 +122,7 @@ INT_RESULTS = {
     "sag_error_status": "status-value",
     "sag_error_errno": "errno",
     "sag_handle_kind": "kind",
+    "sag_handle_count": "count",
 }
 
 
