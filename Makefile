@@ -44,7 +44,7 @@ sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 endef
 
 .PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test \
-  faults-test exhaustion-test
+  faults-test exhaustion-test tsan-test
 all: lib
 
 setup:
@@ -93,7 +93,7 @@ stage: lib
 	$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR=
 
 CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test \
-  faults-test exhaustion-test
+  faults-test exhaustion-test tsan-test
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
 
@@ -125,6 +125,10 @@ faults-test: stage
 # Out of file descriptors (a lowered RLIMIT_NOFILE).
 exhaustion-test: stage
 	bash Tests/exhaustion/run.sh $(STAGE)
+
+# Races under ThreadSanitizer (the library built into .build-tsan, kept).
+tsan-test: stage
+	bash Tests/tsan/run.sh $(STAGE)
 
 demo: setup stage
 	bash bindings/c/demo.sh $(STAGE)
