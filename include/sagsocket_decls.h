@@ -1017,7 +1017,11 @@ int sag_socket_output_port(sag_socket *s, sag_port **out, sag_error *err);
  * every end-of-line sequence reads as a linefeed unless the style is
  * SAG_EOL_NONE; on output a linefeed is written as the style's sequence.
  * Malformed input reads as U+FFFD (replace) or fails with SAG_E_IO_DECODING
- * (raise, the bad bytes consumed). The binary port is closed to direct use
+ * (raise, the bad bytes consumed). In raise mode no character decoded
+ * before the bad bytes is lost, however the bytes arrive: get-line fails and
+ * the next get-line returns the whole line without the bad bytes;
+ * get-string-n and get-string-all return those characters and the next
+ * read fails. The binary port is closed to direct use
  * from then on (R6RS); closing the textual port closes it.
  * Scheme: transcoded-port (of a socket port) make-transcoder utf-8-codec
  * Scheme: latin-1-codec native-transcoder eol-style error-handling-mode */
