@@ -44,7 +44,7 @@ sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 endef
 
 .PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test \
-  faults-test exhaustion-test tsan-test
+  faults-test exhaustion-test tsan-test fuzz-replay fuzz soak
 all: lib
 
 setup:
@@ -93,7 +93,7 @@ stage: lib
 	$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR=
 
 CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test \
-  faults-test exhaustion-test tsan-test
+  faults-test exhaustion-test tsan-test fuzz-replay
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
 
@@ -129,6 +129,19 @@ exhaustion-test: stage
 # Races under ThreadSanitizer (the library built into .build-tsan, kept).
 tsan-test: stage
 	bash Tests/tsan/run.sh $(STAGE)
+
+# The committed fuzz corpus, each input once (the targets built into .build-fuzz).
+fuzz-replay:
+	bash Tests/fuzz/replay.sh
+
+# Opt-in long runs: each fuzz target for FUZZ_RUNS executions, one at a time,
+# under nice; the soak (1,000,000 connections, 100,000 port lifetimes).
+FUZZ_RUNS ?= 10000000
+fuzz:
+	bash Tests/fuzz/run.sh $(FUZZ_RUNS)
+
+soak: setup stage
+	bash bench/run_soak.sh $(STAGE)
 
 demo: setup stage
 	bash bindings/c/demo.sh $(STAGE)

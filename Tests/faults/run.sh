@@ -16,7 +16,7 @@ NAME=faults
 test_setup "$@"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
-skip() { echo "SKIP faults: $*"; echo "faults: skipped ($*)"; exit 0; }
+skip() { echo "SKIP faults: $*"; echo "faults: 0 passed, 0 failed (SKIP: $*)"; exit 0; }
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
 command -v ip >/dev/null 2>&1 || skip "needs ip (iproute2)"
 
