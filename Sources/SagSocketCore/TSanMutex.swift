@@ -2,12 +2,14 @@
 // other build (compiled only with -DSAG_TSAN, as Tests/tsan/run.sh builds the
 // library).
 //
-// Why: Synchronization.Mutex on Linux is a priority-inheritance futex. When
-// it is contended, the lock passes from the unlocking thread to the waiting
-// one inside the kernel (FUTEX_UNLOCK_PI / FUTEX_LOCK_PI, called from the
-// uninstrumented libswiftSynchronization), so ThreadSanitizer sees neither a
-// release nor an acquire and reports every access the lock protects as a
-// race between the two threads. This class has the same interface (the part
+// Why: Synchronization.Mutex on Linux is a priority-inheritance futex. Its
+// uncontended lock and unlock are atomics inlined into the library (which
+// ThreadSanitizer sees), but a contended lock is taken by a spin and then
+// FUTEX_LOCK_PI, and released by FUTEX_UNLOCK_PI, in the uninstrumented
+// libswiftSynchronization and the kernel: ThreadSanitizer sees neither that
+// release nor that acquire, and reports the accesses the lock protects as
+// races between the two threads (21 such reports from Tests/tsan/races.c,
+// every one on state read and written only inside withLock). This class has the same interface (the part
 // the library uses) over pthread_mutex_t, whose lock and unlock
 // ThreadSanitizer intercepts, so a TSan report from this build is about the
 // library's own synchronization, not about a lock it cannot see.

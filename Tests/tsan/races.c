@@ -6,7 +6,9 @@
  * script counts ThreadSanitizer's reports. Every wait is bounded (read
  * timeouts, joins with deadlines, alarm(240)).
  *
- *   duplex       one port read by one thread and written by another at once
+ *   duplex       one port (binary, then textual) read by one thread and
+ *                written by another at once
+ *   selector     sockets added from another thread while a wait is blocked
  *   close/interrupt from a third thread during a blocked read, write,
  *                accept, select and selector wait
  *   handles      handles freed while other threads look them up
@@ -144,6 +146,125 @@ static void test_duplex(int buffer_mode) {
     sag_port_free(p);
     sag_socket_free(a);
     sag_socket_free(b);
+}
+
+/* ===== a textual port read and written at once =========================== */
+
+#define TEXT_LINES 20000
+
+struct text_writer {
+    sag_port *t;
+    int status;
+};
+
+static void *text_writer_main(void *arg) {
+    struct text_writer *w = arg;
+    char line[64];
+    for (int i = 0; i < TEXT_LINES && w->status == SAG_OK; i++) {
+        int n = snprintf(line, sizeof line, "line %d \xC3\xA9\xE2\x82\xAC\n", i);
+        w->status = sag_port_put_string(w->t, line, 0, (size_t)n, NULL);
+    }
+    if (w->status == SAG_OK)
+        w->status = sag_port_flush(w->t, NULL);
+    if (w->status == SAG_OK)
+        w->status = sag_port_shutdown(w->t, SAG_SHUT_WR, NULL);
+    return NULL;
+}
+
+static void test_text_duplex(void) {
+    begin("duplex textual port (UTF-8, line buffered): get-line against put-string");
+    sag_socket *a, *b;
+    if (make_pair(&a, &b, NULL) != 0) {
+        CHECK(!"make_pair");
+        return;
+    }
+    sag_socket_set_read_timeout(a, 10000000, NULL);
+    sag_socket_set_read_timeout(b, 10000000, NULL);
+    sag_port *bin = NULL, *t = NULL;
+    CHECK_ST(sag_socket_port(a, 1, &bin, NULL), SAG_OK);
+    CHECK_ST(sag_transcoded_port(bin, SAG_CODEC_UTF8, SAG_EOL_CRLF, SAG_ERROR_MODE_RAISE, &t, NULL),
+             SAG_OK);
+    CHECK_ST(sag_port_set_buffer_mode(t, SAG_BUFFER_LINE, NULL), SAG_OK);
+    pthread_t et, wt;
+    struct text_writer w = {.t = t};
+    pthread_create(&et, NULL, echo_main, b);
+    pthread_create(&wt, NULL, text_writer_main, &w);
+    int lines = 0, bad = 0;
+    for (;;) {
+        const char *s = NULL;
+        size_t len = 0;
+        char want[64];
+        if (sag_port_get_line(t, &s, &len, NULL) != SAG_OK || s == NULL)
+            break;
+        int n = snprintf(want, sizeof want, "line %d \xC3\xA9\xE2\x82\xAC", lines);
+        bad += len != (size_t)n || memcmp(s, want, len) != 0;
+        lines++;
+    }
+    CHECK_EQ(join_within(wt, 30000), 0);
+    CHECK_EQ(join_within(et, 30000), 0);
+    CHECK_EQ(w.status, SAG_OK);
+    CHECK_EQ(lines, TEXT_LINES);
+    CHECK_EQ(bad, 0);
+    sag_port_free(t);
+    sag_port_free(bin);
+    sag_socket_free(a);
+    sag_socket_free(b);
+}
+
+/* ===== a selector fed from another thread while it waits ================= */
+
+struct feeder {
+    sag_selector *sel;
+    sag_socket **socks;
+    int n;
+};
+
+static void *feeder_main(void *arg) {
+    struct feeder *f = arg;
+    for (int i = 0; i < f->n; i++) {
+        sleep_ms(2);
+        sag_selector_add(f->sel, f->socks[i], -1, i, NULL);
+    }
+    return NULL;
+}
+
+static void test_selector_feed(void) {
+    begin("selector: sockets added from another thread during waits");
+    enum { N = 16 };
+    sag_socket *a[N], *b[N];
+    for (int i = 0; i < N; i++)
+        if (make_pair(&a[i], &b[i], NULL) != 0) {
+            CHECK(!"make_pair");
+            return;
+        }
+    sag_selector *sel = NULL;
+    CHECK_ST(sag_selector_new(&sel, NULL), SAG_OK);
+    size_t sent = 0;
+    for (int i = 0; i < N; i++) /* every socket is readable at once */
+        sag_socket_send(b[i], (const uint8_t *)"x", 0, 1, 0, &sent, NULL);
+    struct feeder f = {.sel = sel, .socks = a, .n = N};
+    pthread_t t;
+    pthread_create(&t, NULL, feeder_main, &f);
+    int seen[N] = {0}, total = 0;
+    int64_t deadline = now_us() + 20000000;
+    while (total < N && now_us() < deadline) {
+        sag_socket *socks[N];
+        int64_t tags[N];
+        int to[N];
+        size_t n = 0;
+        if (sag_selector_wait(sel, 1000000, socks, tags, to, N, &n, NULL) != SAG_OK)
+            break;
+        for (size_t k = 0; k < n; k++)
+            if (tags[k] >= 0 && tags[k] < N && socks[k] == a[tags[k]] && !to[k] && !seen[tags[k]]++)
+                total++;
+    }
+    CHECK_EQ(join_within(t, 10000), 0);
+    CHECK_EQ(total, N);
+    sag_selector_free(sel);
+    for (int i = 0; i < N; i++) {
+        sag_socket_free(a[i]);
+        sag_socket_free(b[i]);
+    }
 }
 
 /* ===== close and interrupt from a third thread ========================== */
@@ -331,6 +452,8 @@ int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_duplex(SAG_BUFFER_NONE);
     test_duplex(SAG_BUFFER_BLOCK);
+    test_text_duplex();
+    test_selector_feed();
     for (int how = 0; how < 2; how++) {
         wake_test(OP_RECV, how, how ? SAG_E_CLOSED : SAG_E_INTERRUPTED);
         wake_test(OP_SEND, how, how ? SAG_E_CLOSED : SAG_E_INTERRUPTED);
