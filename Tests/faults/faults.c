@@ -167,6 +167,12 @@ static int join_within(pthread_t t, int ms) {
     return pthread_timedjoin_np(t, NULL, &ts);
 }
 
+static int any_fd(int fd, const char *target) {
+    (void)fd;
+    (void)target;
+    return 1;
+}
+
 /* ===== 1. Answers that vanish ============================================ */
 
 static void test_blackhole(void) {
@@ -691,11 +697,28 @@ int main(int argc, char **argv) {
     alarm(420);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
+    /* This thread's last-error object and wake descriptor, made now so that
+     * the counts below start with them. */
+    sag_socket_close(NULL, NULL);
+    sag_socket *warm = server_in_peer(&(int){0});
+    sag_socket *none = NULL;
+    if (warm) {
+        sag_socket_set_read_timeout(warm, 1000, NULL);
+        sag_socket_accept(warm, &none, NULL);
+        sag_socket_free(warm);
+    }
+    int fds0 = count_fds(any_fd, 0), handles0 = sag_handle_count();
     const char *only = getenv("FAULTS_ONLY");
     if (!only || strstr(only, "blackhole")) test_blackhole();
     if (!only || strstr(only, "linkdown")) test_link_down();
     if (!only || strstr(only, "reset")) test_reset();
     if (!only || strstr(only, "neverread")) test_never_reads();
     if (!only || strstr(only, "flap")) test_flapping_port();
+    section("nothing left behind");
+    CHECK_EQ(sag_handle_count(), handles0);
+    int fds1 = count_fds(any_fd, 0);
+    CHECK_EQ(fds1, fds0);
+    if (fds1 != fds0)
+        count_fds(any_fd, 1);
     summary_and_exit();
 }
