@@ -8,11 +8,12 @@
 // FUTEX_LOCK_PI, and released by FUTEX_UNLOCK_PI, in the uninstrumented
 // libswiftSynchronization and the kernel: ThreadSanitizer sees neither that
 // release nor that acquire, and reports the accesses the lock protects as
-// races between the two threads (21 such reports from Tests/tsan/races.c,
-// every one on state read and written only inside withLock). This class has the same interface (the part
-// the library uses) over pthread_mutex_t, whose lock and unlock
-// ThreadSanitizer intercepts, so a TSan report from this build is about the
-// library's own synchronization, not about a lock it cannot see.
+// races between the two threads (16 such reports from Tests/tsan/races.c,
+// every one on state read and written only inside withLock). This class
+// has the same interface (the part the library uses) over pthread_mutex_t,
+// whose lock and unlock ThreadSanitizer intercepts, so a TSan report from
+// this build is about the library's own synchronization, not about a lock
+// it cannot see.
 
 #if SAG_TSAN
 import Glibc
