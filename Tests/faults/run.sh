@@ -33,17 +33,18 @@ trap 'exit 130' INT TERM
 if ! ip netns add "$NSC" 2>/dev/null || ! ip netns add "$NSS" 2>/dev/null; then
   skip "no network namespace support (ip netns add failed)"
 fi
-set -e
-ip link add "$IFC" type veth peer name "$IFS_"
-ip link set "$IFC" netns "$NSC"
-ip link set "$IFS_" netns "$NSS"
-ip -n "$NSC" addr add 192.0.2.1/24 dev "$IFC"
-ip -n "$NSS" addr add 192.0.2.2/24 dev "$IFS_"
-for ns in "$NSC" "$NSS"; do ip -n "$ns" link set lo up; done
-ip -n "$NSC" link set "$IFC" up
-ip -n "$NSS" link set "$IFS_" up
-ip netns exec "$NSC" sysctl -q -w net.ipv4.tcp_syn_retries=1
-set +e
+setup_net() {
+  ip link add "$IFC" type veth peer name "$IFS_" &&
+  ip link set "$IFC" netns "$NSC" &&
+  ip link set "$IFS_" netns "$NSS" &&
+  ip -n "$NSC" addr add 192.0.2.1/24 dev "$IFC" &&
+  ip -n "$NSS" addr add 192.0.2.2/24 dev "$IFS_" &&
+  ip -n "$NSC" link set lo up && ip -n "$NSS" link set lo up &&
+  ip -n "$NSC" link set "$IFC" up &&
+  ip -n "$NSS" link set "$IFS_" up &&
+  ip netns exec "$NSC" sysctl -q -w net.ipv4.tcp_syn_retries=1
+}
+setup_net || skip "cannot set up the veth pair, its addresses or tcp_syn_retries in a namespace"
 echo "namespaces: $NSC (192.0.2.1 on $IFC), $NSS (192.0.2.2 on $IFS_)"
 
 echo "== build"
