@@ -4,6 +4,8 @@
 #   make check           every test (installs missing Debian packages as root)
 #   make demo            the seed's echo server with a scripted client (C, Chez)
 #   make bench           same-run ratios against raw C
+#   make fuzz            the long fuzz runs (10 million executions a target)
+#   make soak            1,000,000 connections and 100,000 port lifetimes, watched
 SHELL := /bin/bash
 PREFIX ?= /usr/local
 DESTDIR ?=
