@@ -4,6 +4,8 @@
 #   make check           every test (installs missing Debian packages as root)
 #   make demo            the seed's echo server with a scripted client (C, Chez, Guile, Python)
 #   make bench           same-run ratios against raw C and each host's own sockets
+#   make fuzz            the long fuzz runs (10 million executions a target)
+#   make soak            1,000,000 connections and 100,000 port lifetimes, watched
 SHELL := /bin/bash
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -54,7 +56,8 @@ sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
     pkgconfig/sagsocket.pc.in > $(1)
 endef
 
-.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test
+.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test \
+  faults-test exhaustion-test tsan-test fuzz-replay fuzz soak
 all: lib
 
 setup:
@@ -116,7 +119,8 @@ uninstall:
 stage: lib
 	$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR=
 
-CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test
+CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test \
+  faults-test exhaustion-test tsan-test fuzz-replay
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
 
@@ -146,6 +150,31 @@ guile-test: stage
 
 python-test: stage
 	bash Tests/python/run.sh $(STAGE)
+
+# Faults on a real network between two namespaces (root; SKIP otherwise).
+faults-test: stage
+	bash Tests/faults/run.sh $(STAGE)
+
+# Out of file descriptors (a lowered RLIMIT_NOFILE).
+exhaustion-test: stage
+	bash Tests/exhaustion/run.sh $(STAGE)
+
+# Races under ThreadSanitizer (the library built into .build-tsan, kept).
+tsan-test: stage
+	bash Tests/tsan/run.sh $(STAGE)
+
+# The committed fuzz corpus, each input once (the targets built into .build-fuzz).
+fuzz-replay:
+	bash Tests/fuzz/replay.sh
+
+# Opt-in long runs: each fuzz target for FUZZ_RUNS executions, one at a time,
+# under nice; the soak (1,000,000 connections, 100,000 port lifetimes).
+FUZZ_RUNS ?= 10000000
+fuzz:
+	bash Tests/fuzz/run.sh $(FUZZ_RUNS)
+
+soak: setup stage
+	bash bench/run_soak.sh $(STAGE)
 
 demo: setup stage
 	bash bindings/c/demo.sh $(STAGE)

@@ -413,6 +413,14 @@ int sag_thread_set_signal_interrupts(int on);
  */
 int sag_handle_kind(const void *handle);
 
+/* The number of live handles of every kind: made and not yet freed,
+ * including each thread's sag_last_error() object (one per thread that has
+ * used the library, freed when the thread exits). For leak checks: a
+ * program that frees what it makes comes back to the same count. A
+ * snapshot; other threads may change it at once. Never fails.
+ * Scheme: (none; a leak check for tests and bindings) */
+int sag_handle_count(void);
+
 /* ===== Client and server sockets (docs/reference.md section 1) =========== */
 
 /* Resolves node/service with getaddrinfo (hints family, socktype, flags,
@@ -1032,7 +1040,11 @@ int sag_socket_output_port(sag_socket *s, sag_port **out, sag_error *err);
  * every end-of-line sequence reads as a linefeed unless the style is
  * SAG_EOL_NONE; on output a linefeed is written as the style's sequence.
  * Malformed input reads as U+FFFD (replace) or fails with SAG_E_IO_DECODING
- * (raise, the bad bytes consumed). The binary port is closed to direct use
+ * (raise, the bad bytes consumed). In raise mode no character decoded
+ * before the bad bytes is lost, however the bytes arrive: get-line fails and
+ * the next get-line returns the whole line without the bad bytes;
+ * get-string-n and get-string-all return those characters and the next
+ * read fails. The binary port is closed to direct use
  * from then on (R6RS); closing the textual port closes it.
  * Scheme: transcoded-port (of a socket port) make-transcoder utf-8-codec
  * Scheme: latin-1-codec native-transcoder eol-style error-handling-mode */

@@ -160,6 +160,9 @@ public func sag_handle_kind(_ handle: UnsafeRawPointer?) -> Int32 {
     Int32(handles.kind(of: handle)?.rawValue ?? 0)
 }
 
+@c @implementation
+public func sag_handle_count() -> Int32 { Int32(clamping: handles.liveCount) }
+
 // MARK: - Signals
 
 @c @implementation

@@ -65,6 +65,12 @@ final class HandleTable: @unchecked Sendable {
     }
     private let allocation = Mutex(Allocation())
 
+    /// Handles inserted and not yet removed (sag_handle_count).
+    private let liveHandles = Atomic<Int>(0)
+
+    /// The number of live handles, of every kind.
+    var liveCount: Int { liveHandles.load(ordering: .relaxed) }
+
     init() {
         chunks = .allocate(capacity: HandleTable.maxChunks)
         for i in 0..<HandleTable.maxChunks { (chunks + i).initialize(to: Atomic(0)) }
@@ -102,7 +108,7 @@ final class HandleTable: @unchecked Sendable {
 
     /// Registers `object`; nil when the table is full.
     func insert(_ object: any AnyObject & Sendable, _ kind: HandleKind) -> OpaquePointer? {
-        allocation.withLock { a -> OpaquePointer? in
+        let h = allocation.withLock { a -> OpaquePointer? in
             let index: Int
             if a.freeHead < a.free.count {
                 index = a.free[a.freeHead]
@@ -131,6 +137,8 @@ final class HandleTable: @unchecked Sendable {
                                  ordering: .releasing)
             return HandleTable.encode(index: index, generation: generation, kind: UInt64(kind.rawValue))
         }
+        if h != nil { liveHandles.add(1, ordering: .relaxed) }
+        return h
     }
 
     /// The live object behind `h` if it is of `kind` (a strong reference).
@@ -243,6 +251,7 @@ final class HandleTable: @unchecked Sendable {
             if done { break }
             w = now
         }
+        liveHandles.subtract(1, ordering: .relaxed)
         leave(s, index)
         return .removed(object)
     }

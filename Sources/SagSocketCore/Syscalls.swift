@@ -299,6 +299,16 @@ enum Sys {
         _ = Glibc.pthread_setspecific(key, value)
     }
 
+#if SAG_TSAN
+    /// pthread_mutex_init(3) .. pthread_mutex_destroy(3), for the lock of
+    /// the ThreadSanitizer build only (TSanMutex.swift).
+    static func mutexInit(_ m: UnsafeMutablePointer<pthread_mutex_t>) { _ = Glibc.pthread_mutex_init(m, nil) }
+    static func mutexLock(_ m: UnsafeMutablePointer<pthread_mutex_t>) { _ = Glibc.pthread_mutex_lock(m) }
+    static func mutexTryLock(_ m: UnsafeMutablePointer<pthread_mutex_t>) -> Bool { Glibc.pthread_mutex_trylock(m) == 0 }
+    static func mutexUnlock(_ m: UnsafeMutablePointer<pthread_mutex_t>) { _ = Glibc.pthread_mutex_unlock(m) }
+    static func mutexDestroy(_ m: UnsafeMutablePointer<pthread_mutex_t>) { _ = Glibc.pthread_mutex_destroy(m) }
+#endif
+
     static func inetNtop(_ family: Int32, _ src: UnsafeRawPointer) -> String? {
         var buffer = [UInt8](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         let ok = buffer.withUnsafeMutableBufferPointer { b in

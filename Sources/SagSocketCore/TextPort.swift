@@ -228,9 +228,20 @@ public final class TextPort: Sendable {
                     }
                 }
                 if malformed && errorMode == .raise {
+                    // What was decoded before the malformed bytes is not
+                    // lost, however the bytes arrived: get-string-n and
+                    // -all return it and the next read raises; get-line
+                    // raises at once (the bad bytes consumed) and keeps the
+                    // line's characters for get-line called again.
+                    if !line && chars > 0 { break }
                     c.consume(pos + n)
                     c.input.skipLineFeed = false
-                    c.input.scratch.count = 0
+                    if line && chars > 0 {
+                        c.input.pending = kind
+                        c.input.pendingChars = chars
+                    } else {
+                        c.input.scratch.count = 0
+                    }
                     throw decodingError(op)
                 }
                 var out = ch

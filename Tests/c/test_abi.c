@@ -2231,6 +2231,51 @@ static void test_last_error_threads(void) {
     CHECK_STR(sag_error_node(sag_last_error()), "localhost");
 }
 
+/* ===== Live handle count ================================================ */
+
+static void *handle_count_thread(void *arg) {
+    int *seen = arg;
+    sag_socket *s = NULL;
+    /* A failure makes this thread's last-error object: one more handle. */
+    sag_socket_close(NULL, NULL);
+    seen[0] = sag_handle_count();
+    sag_make_socket(SAG_AF_INET, SAG_SOCK_STREAM, 0, &s, NULL);
+    seen[1] = sag_handle_count();
+    sag_socket_free(s);
+    return NULL;
+}
+
+static void test_handle_count(void) {
+    section("live handle count");
+    int n0 = sag_handle_count();
+    CHECK(n0 >= 2); /* this thread's last error and E at least */
+    sag_socket *s = NULL;
+    sag_error *e = NULL;
+    sag_addrinfo *ai = NULL;
+    CHECK_ST(sag_make_socket(SAG_AF_INET, SAG_SOCK_STREAM, 0, &s, NULL), SAG_OK);
+    CHECK_ST(sag_error_new(&e), SAG_OK);
+    CHECK_ST(sag_make_addrinfo(&ai, NULL), SAG_OK);
+    CHECK_EQ(sag_handle_count(), n0 + 3);
+    CHECK_ST(sag_socket_close(s, NULL), SAG_OK);
+    CHECK_EQ(sag_handle_count(), n0 + 3); /* closed is not freed */
+    CHECK_ST(sag_socket_free(s), SAG_OK);
+    CHECK_ST(sag_socket_free(s), SAG_OK); /* freed twice counts once */
+    CHECK_ST(sag_error_free(e), SAG_OK);
+    CHECK_ST(sag_addrinfo_free(ai), SAG_OK);
+    CHECK_EQ(sag_handle_count(), n0);
+    /* A failed make writes no handle and leaves none behind. */
+    CHECK_ST(sag_make_socket(-1, SAG_SOCK_STREAM, 0, &s, NULL), SAG_E_SOCKET);
+    CHECK_EQ(sag_handle_count(), n0);
+    /* Another thread's last-error object lives as long as the thread. */
+    int seen[2] = {0, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, handle_count_thread, seen);
+    pthread_join(th, NULL);
+    CHECK_EQ(seen[0], n0 + 1);
+    CHECK_EQ(seen[1], n0 + 2);
+    CHECK_EQ(sag_handle_count(), n0);
+}
+
 /* ===== Bad inputs ======================================================== */
 
 static void test_bad_inputs(void) {
@@ -2415,6 +2460,7 @@ int main(void) {
     test_addrinfo();
     test_errors();
     test_last_error_threads();
+    test_handle_count();
     test_bad_inputs();
 
     CHECK_ST(sag_error_free(E), SAG_OK);

@@ -960,6 +960,42 @@ static void test_malformed(void) {
     }
     free_ports(t, bin);
     free_pair(a, b);
+
+    /* raise: the characters decoded before malformed bytes are not lost,
+     * however the bytes arrive (found by Tests/fuzz/decode.swift: the
+     * whole input at once lost "ab", one byte at a time kept it).
+     * get-line raises and keeps the line's characters for the next
+     * get-line; get-string-all returns them and the next read raises. */
+    make_pair(&a, &b);
+    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    SEND_NOW_LIT(b, "ab\xFF" "cd\nnext\n", END_SHUT_WR);
+    {
+        const char *s = NULL;
+        size_t len = 0;
+        CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_IO_DECODING);
+    }
+    EXPECT_LINE(t, "abcd");
+    EXPECT_LINE(t, "next");
+    EXPECT_LINE_EOF(t);
+    free_ports(t, bin);
+    free_pair(a, b);
+
+    make_pair(&a, &b);
+    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    SEND_NOW_LIT(b, "ab\xFF" "cd", END_SHUT_WR);
+    {
+        const char *s = NULL;
+        size_t len = 0;
+        CHECK_ST(sag_port_get_string_all(t, &s, &len, E), SAG_OK);
+        CHECK(s != NULL && len == 2 && memcmp(s, "ab", 2) == 0);
+        CHECK_ST(sag_port_get_string_all(t, &s, &len, E), SAG_E_IO_DECODING);
+        CHECK_ST(sag_port_get_string_all(t, &s, &len, E), SAG_OK);
+        CHECK(s != NULL && len == 2 && memcmp(s, "cd", 2) == 0);
+        CHECK_ST(sag_port_get_string_all(t, &s, &len, E), SAG_OK);
+        CHECK(s == NULL);
+    }
+    free_ports(t, bin);
+    free_pair(a, b);
 }
 
 static void test_latin1(void) {

@@ -123,6 +123,7 @@ INT_RESULTS = {
     "sag_error_errno": "errno",
     "sag_handle_kind": "kind",
     "sag_thread_set_signal_interrupts": "bool",
+    "sag_handle_count": "count",
 }
 
 
