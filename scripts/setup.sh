@@ -24,10 +24,14 @@ if [ ${#need_deb[@]} -gt 0 ]; then
     echo "setup: please install: sudo apt-get install ${need_deb[*]}" >&2; exit 1
   fi
 fi
-# Python packages: cffi (the ffi tests, the Python binding), pytest (its tests).
+# Python packages: cffi (the ffi tests, the Python binding), pytest (its tests),
 need_pip=()
 python3 -c 'import cffi' >/dev/null 2>&1 || need_pip+=(cffi)
 python3 -c 'import pytest' >/dev/null 2>&1 || need_pip+=(pytest)
+# setuptools and wheel: Tests/python/run.sh builds the package without build
+# isolation, so that the test never reaches the package index.
+python3 -c 'import setuptools' >/dev/null 2>&1 || need_pip+=(setuptools)
+python3 -c 'import wheel' >/dev/null 2>&1 || need_pip+=(wheel)
 if [ ${#need_pip[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] || [ -n "${VIRTUAL_ENV:-}" ]; then
     python3 -m pip install -q "${need_pip[@]}" || { echo "setup: pip install ${need_pip[*]} failed" >&2; exit 1; }

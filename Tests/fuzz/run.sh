@@ -20,8 +20,11 @@ for t in "${TARGETS[@]}"; do
   corpus=$ROOT/Tests/fuzz/corpus/$t
   mkdir -p "$work" "$corpus"
   log=$OUT/$t.log
+  # Crash files of earlier runs are not this run's: they are moved aside.
+  mkdir -p "$OUT/old-crashes"
+  mv "$OUT"/crash-"$t"-* "$OUT/old-crashes/" 2>/dev/null
   start=$(date +%s)
- opts=()
+  opts=()
   [ "$t" = decode ] && opts=(-max_len=1024) # 32 chunks of at most 16 bytes cut the first 512
   nice -n 19 "$OUT/fuzz_$t" "${opts[@]}" -runs="$RUNS" -print_final_stats=1 -artifact_prefix="$OUT/crash-$t-" \
     "$work" "$corpus" "$ROOT/Tests/fuzz/seeds/$t" > "$log" 2>&1

@@ -20,12 +20,14 @@ echo "== pytest (bindings/python/tests)"
 echo "== pip install ./bindings/python (into a throwaway folder)"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sagsocket-pip.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-# As a user's pip does it: with build isolation (pip brings setuptools
-# from the package index into a temporary build environment).
+# As a user's pip does it, but without reaching the package index (a test
+# contacts nothing but loopback): no build isolation, so the build uses the
+# setuptools that scripts/setup.sh made sure of; --no-index, --no-deps.
 # The build happens in a copy, so the source tree gets no build/ or egg-info.
 cp -r "$ROOT/bindings/python" "$WORK/src"
 rm -rf "$WORK/src/tests"
-python3 -m pip install -q --no-deps --root-user-action=ignore --target "$WORK/site" "$WORK/src"
+python3 -m pip install -q --no-index --no-deps --no-build-isolation --root-user-action=ignore \
+  --target "$WORK/site" "$WORK/src"
 # Without LD_LIBRARY_PATH: the package finds the library through pkg-config's
 # libdir (PKG_CONFIG_PATH points at STAGE), as after a `make install` that
 # ldconfig has not seen.
