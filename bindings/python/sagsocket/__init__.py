@@ -156,10 +156,14 @@ class Selector(_selectors.BaseSelector):
         self._keys: dict[int, SelectorKey] = {}     # fd -> key
         self._by_tag: dict[int, tuple[SelectorKey, Any]] = {}  # socket tag -> (key, handle)
 
-    @staticmethod
-    def _fd(fileobj: Any) -> int:
+    def _fd(self, fileobj: Any) -> int:
         if isinstance(fileobj, Socket):
-            return fileobj.fileno()
+            fd = fileobj.fileno()
+            if fd < 0:  # closed since it was registered: find it by identity
+                for key in self._keys.values():
+                    if key.fileobj is fileobj:
+                        return key.fd
+            return fd
         if isinstance(fileobj, int):
             return fileobj
         raise TypeError(f"expected a sagsocket.Socket, not {type(fileobj).__name__}")
