@@ -121,6 +121,7 @@ _CONNECT_ERRNOS = {_errno.ECONNREFUSED, _errno.ETIMEDOUT, _errno.ENETUNREACH, _e
 
 SelectorKey = _selectors.SelectorKey
 _selector_wait = lib.sag_selector_wait
+_NULL = ffi.NULL
 _selector_watch = lib.sag_selector_watch
 _selector_unwatch = lib.sag_selector_unwatch
 
@@ -153,7 +154,9 @@ class Selector(_selectors.BaseSelector):
     costs no system call per reported socket."""
 
     def __init__(self) -> None:
-        self._sel = SocketSelector()
+        self._sel = sel = SocketSelector()
+        # select's arguments, fetched in one go.
+        self._wait = (sel._h, sel._socks, sel._tags, sel._timed, sel.CAPACITY, sel._count)
         self._keys: dict[int, SelectorKey] = {}     # fd -> key
         self._by_tag: dict[int, tuple[SelectorKey, Any]] = {}  # socket tag -> (key, handle)
 
@@ -224,16 +227,14 @@ class Selector(_selectors.BaseSelector):
             us = 0
         else:
             us = int(timeout * 1e6) or 1
-        sel = self._sel
-        st = _selector_wait(sel._h, us, sel._socks, sel._tags, sel._timed, sel.CAPACITY,
-                            sel._count, ffi.NULL)
+        h, socks, tags, timed, cap, count = self._wait
+        st = _selector_wait(h, us, socks, tags, timed, cap, count, _NULL)
         if st != 0:
             self._select_again(st, us, timeout)
-        n = sel._count[0]
+        n = count[0]
         if not n:
             return []
         by_tag = self._by_tag
-        tags = sel._tags
         if n == 1:
             entry = by_tag.get(tags[0])
             return [] if entry is None else [(entry[0], EVENT_READ)]
