@@ -577,9 +577,17 @@ def test_sendall_across_signals_loses_and_repeats_no_byte(pair):
         return bytes(got)
 
     def signaller():
-        for _ in range(20):
+        # To the main thread (a process-directed signal may land in another
+        # thread and leave the send blocked), one at a time: two signals
+        # pending at once would make one handler call (bounded wait).
+        main = threading.main_thread().ident
+        for i in range(20):
             time.sleep(0.01)
-            os.kill(os.getpid(), signal.SIGUSR1)
+            signal.pthread_kill(main, signal.SIGUSR1)
+            for _ in range(1000):
+                if len(seen) > i:
+                    break
+                time.sleep(0.005)
 
     r = Bg(slow_reader)
     k = Bg(signaller)
