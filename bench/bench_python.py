@@ -291,7 +291,8 @@ def main() -> None:
         extra = ""
         if name.startswith("1-byte"):
             extra = f"  (time ratio {statistics.median([s / p for s, p in zip(ts, tp)]):.2f}x)"
-        print(f"  {name:44s} {rs:12.0f} {rp:12.0f} {statistics.median(ratios):7.2f}  {goal}{extra}")
+        spread = f"  (rounds {min(ratios):.2f}-{max(ratios):.2f})"
+        print(f"  {name:44s} {rs:12.0f} {rp:12.0f} {statistics.median(ratios):7.2f}  {goal}{extra}{spread}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,11 @@
  *      raw   epoll_wait (64 events) + EPOLL_CTL_MOD re-arming the socket
  *            (registered EPOLLIN|EPOLLONESHOT, level-triggered), the same
  *            descriptors in an epoll instance of its own
- *    goal lib/raw <= 1.5 at every N, and flat in N. Next to it the library's
+ *    goal lib/raw <= 1.5 at every N, and flat in N. Then watched sockets
+ *    (sag_selector_watch: registered once, reported by every wait while
+ *    readable): lib = sag_selector_wait alone, raw = epoll_wait alone on a
+ *    level-triggered registration without ONESHOT; goal lib/raw <= 1.5.
+ *    Next to it the library's
  *    poll-based sag_socket_read_select over the same N sockets (one call
  *    finds the ready one), as selector/select. And, at N = 1,000, two other
  *    ways raw epoll could do the cycle, against the raw row: edge-triggered
@@ -163,6 +167,8 @@ static int *held_fd;            /* their descriptors */
 static sag_selector *sel[N_SIZES];
 static int ep[N_SIZES];         /* raw: LT + ONESHOT */
 static int ep_et, ep_del;       /* N = 1,000: ET + ONESHOT; LT, DEL + ADD */
+static sag_selector *selw[N_SIZES]; /* watched (sag_selector_watch) */
+static int ep_lt[N_SIZES];      /* raw: level-triggered, registered once */
 static pid_t peers_pid;
 static int peers_pipe;          /* closing it ends the peers' process */
 
@@ -255,6 +261,14 @@ static void one_ready_setup(void)
             SAG(sag_selector_add(sel[k], held[i], -1, i, err));
             epoll_add(ep[k], held_fd[i], EPOLLIN | EPOLLONESHOT, (uint64_t)i);
         }
+        SAG(sag_selector_new(&selw[k], err));
+        ep_lt[k] = epoll_create1(EPOLL_CLOEXEC);
+        if (ep_lt[k] < 0)
+            die_errno("epoll_create1");
+        for (int i = 0; i < n_of(k); i++) {
+            SAG(sag_selector_watch(selw[k], held[i], i, err));
+            epoll_add(ep_lt[k], held_fd[i], EPOLLIN, (uint64_t)i);
+        }
     }
     ep_et = epoll_create1(EPOLL_CLOEXEC);
     ep_del = epoll_create1(EPOLL_CLOEXEC);
@@ -271,6 +285,8 @@ static void one_ready_teardown(void)
     for (int k = 0; k < N_SIZES; k++) {
         sag_selector_free(sel[k]);
         close(ep[k]);
+        sag_selector_free(selw[k]);
+        close(ep_lt[k]);
     }
     close(ep_et);
     close(ep_del);
@@ -333,6 +349,28 @@ static double cycle_raw_on(int e, uint32_t events, int del_add)
 }
 
 static double cycle_raw(int k) { return cycle_raw_on(ep[k], EPOLLIN | EPOLLONESHOT, 0); }
+
+/* Watched: the socket stays registered, so the cycle is the wait alone. */
+static double watch_lib(int k)
+{
+    sag_socket *socks[CAP];
+    int64_t tags[CAP];
+    int timed_out[CAP];
+    size_t n = 0;
+    TIMED({
+        if (sag_selector_wait(selw[k], -1, socks, tags, timed_out, CAP, &n, err) != SAG_OK || n != 1)
+            die_sag("sag_selector_wait (watched, one ready)");
+    });
+}
+
+static double watch_raw(int k)
+{
+    struct epoll_event evs[CAP];
+    TIMED({
+        if (epoll_wait(ep_lt[k], evs, CAP, -1) != 1)
+            die_errno("epoll_wait (level, one ready)");
+    });
+}
 
 static double cycle_select(int k)
 {
@@ -651,8 +689,10 @@ int main(void)
 static void report_one_ready(void)
 {
     one_ready_setup();
-    struct pair_m cyc[N_SIZES], vs_select[N_SIZES], et, del;
+    struct pair_m cyc[N_SIZES], vs_select[N_SIZES], watched[N_SIZES], et, del;
     for (int k = 0; k < N_SIZES; k++) {
+        watched[k] = (struct pair_m){watch_lib, watch_raw, k, NULL, NULL, NULL};
+        alloc_m(&watched[k]);
         cyc[k] = (struct pair_m){cycle_lib, cycle_raw, k, NULL, NULL, NULL};
         vs_select[k] = (struct pair_m){cycle_lib, cycle_select, k, NULL, NULL, NULL};
         alloc_m(&cyc[k]);
@@ -666,6 +706,7 @@ static void report_one_ready(void)
         for (int k = 0; k < N_SIZES; k++) {
             measure(&cyc[k], r);
             measure(&vs_select[k], r);
+            measure(&watched[k], r);
         }
         measure(&et, r);
         measure(&del, r);
@@ -683,6 +724,13 @@ static void report_one_ready(void)
     for (int k = 0; k < N_SIZES; k++) {
         snprintf(name, sizeof name, "wait+re-add, 1 ready of %d", n_of(k));
         row_us(&cyc[k], name, "lib/raw<=1.5", 1, 1.5);
+    }
+    printf("\n   watched sockets (registered once, reported while readable): raw = epoll_wait on a level-"
+           "triggered registration (no re-arm); lib = sag_selector_wait on sag_selector_watch\n");
+    table_head(&table);
+    for (int k = 0; k < N_SIZES; k++) {
+        snprintf(name, sizeof name, "watched: wait, 1 ready of %d", n_of(k));
+        row_us(&watched[k], name, "lib/raw<=1.5", 1, 1.5);
     }
     printf("\n   the library's poll-based read-select over the same N (one call finds the ready "
            "socket); column raw = read-select, lib = selector\n");

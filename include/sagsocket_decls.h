@@ -843,13 +843,37 @@ int sag_selector_new(sag_selector **out, sag_error *err);
 int sag_selector_add(sag_selector *sel, sag_socket *s, int64_t timeout_us,
                      int64_t tag, sag_error *err);
 
+/* Watches s with the caller's tag: like sag_selector_add without a timeout,
+ * except that a wait reporting s does not remove it. Every wait reports s
+ * while it is readable (level-triggered: no system call per report), until
+ * sag_selector_unwatch, sag_selector_clear or sag_selector_close, or until
+ * s is closed (then it leaves unreported, as an added socket does). A
+ * socket the selector holds already (watched or added) keeps its entry as
+ * it was; a closed socket is not watched (SAG_OK). A wait blocked in another
+ * thread waits on s at once. Ports, threads and ownership as for
+ * sag_selector_add. Returns SAG_OK; SAG_E_CLOSED when the selector is
+ * closed; SAG_E_SOCKET (errno) when epoll refuses the socket or held-back
+ * output cannot be sent; SAG_E_MISUSE.
+ * Scheme: none (for event-loop hosts, e.g. Python's selectors, that keep
+ * sockets registered; Sagittarius's selector is one-shot) */
+int sag_selector_watch(sag_selector *sel, sag_socket *s, int64_t tag,
+                       sag_error *err);
+
+/* Removes s from the selector, watched or added; SAG_OK also when the
+ * selector does not hold s (then it does nothing), and on a closed socket.
+ * A wait blocked in another thread no longer reports s. Any thread.
+ * Returns SAG_OK; SAG_E_CLOSED when the selector is closed; SAG_E_MISUSE.
+ * Scheme: none (for event-loop hosts; see sag_selector_watch) */
+int sag_selector_unwatch(sag_selector *sel, sag_socket *s, sag_error *err);
+
 /* Waits until some of the sockets held are readable or their own timeouts
  * pass, for at most timeout_us (negative: no limit, also on an empty
  * selector, where sockets added by other threads are then waited on; 0:
  * look once without waiting). Writes up to `capacity` reported sockets to
  * socks[0..) (borrowed), their tags to tags[0..), and to timed_out[0..) 0
  * for a socket that became readable or 1 for one whose own timeout passed
- * first; *count gets how many. Every socket reported has left the selector.
+ * first; *count gets how many. Every socket reported has left the selector
+ * (except a watched one: sag_selector_watch).
  * Sockets that did not fit stay in it and the next wait reports them (the
  * selector keeps no results aside). *count = 0 when the timeout passes, or
  * when sag_selector_interrupt wakes the wait with nothing to report.

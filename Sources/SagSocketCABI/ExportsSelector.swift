@@ -40,6 +40,27 @@ public func sag_selector_add(_ sel: OpaquePointer?, _ s: OpaquePointer?, _ timeo
 }
 
 @c @implementation
+public func sag_selector_watch(_ sel: OpaquePointer?, _ s: OpaquePointer?, _ tag: Int64,
+                               _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "sag_selector_watch"
+    return withSelector(sel, err, op) { selector in
+        withSocket(s, err, op) { o in
+            run(err) { () throws(SocketError) in try selector.watch(o.socket, tag: tag) }
+        }
+    }
+}
+
+@c @implementation
+public func sag_selector_unwatch(_ sel: OpaquePointer?, _ s: OpaquePointer?, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "sag_selector_unwatch"
+    return withSelector(sel, err, op) { selector in
+        withSocket(s, err, op) { o in
+            run(err) { () throws(SocketError) in try selector.unwatch(o.socket) }
+        }
+    }
+}
+
+@c @implementation
 public func sag_selector_wait(_ sel: OpaquePointer?, _ timeout: Int64, _ socks: UnsafeMutablePointer<OpaquePointer?>?,
                               _ tags: UnsafeMutablePointer<Int64>?, _ timedOut: UnsafeMutablePointer<Int32>?,
                               _ capacity: Int, _ count: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {

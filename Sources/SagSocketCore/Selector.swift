@@ -4,7 +4,10 @@
 // A selector waits until some of its sockets become readable. Each socket it
 // holds (an entry) carries a caller's tag and, optionally, a deadline of its
 // own. A wait answers the entries that became readable and those whose
-// deadline passed first; every entry it answers leaves the selector.
+// deadline passed first; every entry it answers leaves the selector, except
+// a watched one (watch(), for event-loop hosts; no Sagittarius counterpart),
+// which stays registered level-triggered and is answered by every wait while
+// it is readable, until unwatch(), clear(), close() or its socket's close.
 //
 // How it works:
 // - One epoll instance per selector, and one eventfd registered in it (the
@@ -64,6 +67,9 @@ public final class SocketSelector: Sendable {
         /// Monotonic nanoseconds; Int64.max for none.
         let deadline: Int64
         let generation: UInt32
+        /// Watched (watch()): stays after a report, registered without
+        /// EPOLLONESHOT; else one-shot (add()).
+        let watched: Bool
 
         func entry(timedOut: Bool) -> Entry { Entry(socket: socket, tag: tag, timedOut: timedOut) }
     }
@@ -104,6 +110,9 @@ public final class SocketSelector: Sendable {
     /// The epoll datum of the wake descriptor (no entry has slot 2^32-1).
     private static let wakeDatum = UInt64.max
     private static let socketEvents = UInt32(EPOLLIN.rawValue) | UInt32(EPOLLONESHOT.rawValue)
+    /// A watched socket's: level-triggered, reported by every epoll_wait
+    /// while readable, never disarmed.
+    private static let watchEvents = UInt32(EPOLLIN.rawValue)
     /// Events asked of one epoll_wait at most.
     private static let batch = 1024
 
@@ -187,7 +196,45 @@ public final class SocketSelector: Sendable {
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_ADD, or
     /// EPOLL_CTL_MOD to re-arm), with EPOLLIN | EPOLLONESHOT.
     public func add(_ s: Socket, timeoutMicros: Int64 = -1, tag: Int64 = 0) throws(SocketError) {
-        let op: StaticString = "socket-selector-add!"
+        try hold(s, deadline: Deadline.after(micros: timeoutMicros).nanoseconds ?? .max, tag: tag,
+                 watched: false, op: "socket-selector-add!")
+    }
+
+    /// Watches `s`: like add() without a timeout, but the entry does not
+    /// leave when a wait reports it. Every wait reports it while it is
+    /// readable (level-triggered: no epoll_ctl per report) until unwatch(),
+    /// clear() or close(), or until the socket is closed (then it leaves
+    /// unreported). Watching a socket the selector holds already keeps its
+    /// entry as it was. No Sagittarius counterpart: for event-loop hosts
+    /// (Python's selectors) that keep sockets registered.
+    ///
+    /// - Throws: as add().
+    ///
+    /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_ADD) with
+    /// EPOLLIN, level-triggered.
+    public func watch(_ s: Socket, tag: Int64 = 0) throws(SocketError) {
+        try hold(s, deadline: .max, tag: tag, watched: true, op: "sag_selector_watch")
+    }
+
+    /// Removes the entry holding `s` (watched or added), if there is one;
+    /// whether there was. A wait under way in another thread no longer
+    /// reports it.
+    ///
+    /// - Throws: `.closed` when the selector is closed.
+    ///
+    /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_DEL).
+    @discardableResult
+    public func unwatch(_ s: Socket) throws(SocketError) -> Bool {
+        try state.withLock { st throws(SocketError) -> Bool in
+            if st.closed { throw closedError("sag_selector_unwatch") }
+            let held = Self.byFD(st, s.fd)
+            guard held >= 0, let r = st.slots[Int(held)], r.socket === s else { return false }
+            remove(&st, Int(held), r, disarmed: false)
+            return true
+        }
+    }
+
+    private func hold(_ s: Socket, deadline: Int64, tag: Int64, watched: Bool, op: StaticString) throws(SocketError) {
         if closedFlag.load(ordering: .acquiring) { throw closedError(op) }
         if s.isClosed { return }
         // Counted as a reader (Socket.beginWaitingToRead) from here; kept
@@ -195,7 +242,6 @@ public final class SocketSelector: Sendable {
         try s.beginWaitingToRead(op)
         var entered = false
         defer { if !entered { s.endWaitingToRead() } }
-        let deadline = Deadline.after(micros: timeoutMicros).nanoseconds ?? .max
         try state.withLock { st throws(SocketError) in
             if st.closed { throw closedError(op) }
             let fd = s.fd
@@ -211,7 +257,8 @@ public final class SocketSelector: Sendable {
             }
             st.generation &+= 1
             let datum = UInt64(st.generation) << 32 | UInt64(UInt32(bitPattern: slot))
-            if let e = arm(&st, fd, datum, wasLingering: held == Self.lingering) {
+            if let e = arm(&st, fd, datum, watched ? Self.watchEvents : Self.socketEvents,
+                           wasLingering: held == Self.lingering) {
                 s.leave()
                 st.freeSlots.append(slot)
                 throw SocketError.socket(op, "cannot register the socket with epoll", errno: e, socket: s)
@@ -219,7 +266,7 @@ public final class SocketSelector: Sendable {
             s.register(wake)
             entered = true
             st.slots[Int(slot)] = Registered(socket: s, tag: tag, deadline: deadline,
-                                              generation: st.generation)
+                                              generation: st.generation, watched: watched)
             Self.setByFD(&st, fd, slot)
             st.live += 1
             if deadline != .max {
@@ -234,18 +281,20 @@ public final class SocketSelector: Sendable {
         }
     }
 
-    /// Registers `fd` armed for one report; the errno on failure. A
+    /// Registers `fd` for `events` (armed for one report, or watched); the
+    /// errno on failure. A
     /// descriptor whose last report left it disarmed in the set is re-armed
     /// with EPOLL_CTL_MOD; each kind of call falls back on the other (the
     /// kernel drops a registration when the descriptor is closed, and a
     /// descriptor number may have been reused since).
-    private func arm(_ st: inout State, _ fd: Int32, _ datum: UInt64, wasLingering: Bool) -> Int32? {
+    private func arm(_ st: inout State, _ fd: Int32, _ datum: UInt64, _ events: UInt32,
+                     wasLingering: Bool) -> Int32? {
         if wasLingering { Self.setByFD(&st, fd, Self.absent) }
         let (first, second) = wasLingering ? (EPOLL_CTL_MOD, EPOLL_CTL_ADD) : (EPOLL_CTL_ADD, EPOLL_CTL_MOD)
-        switch Sys.epollControl(epfd, first, fd, Self.socketEvents, datum) {
+        switch Sys.epollControl(epfd, first, fd, events, datum) {
         case .ok: return nil
         case .failed(let e) where e == (wasLingering ? ENOENT : EEXIST):
-            if case .failed(let e2) = Sys.epollControl(epfd, second, fd, Self.socketEvents, datum) { return e2 }
+            if case .failed(let e2) = Sys.epollControl(epfd, second, fd, events, datum) { return e2 }
             return nil
         case .failed(let e):
             return e
@@ -329,8 +378,9 @@ public final class SocketSelector: Sendable {
     // MARK: - Waiting
 
     /// socket-selector-wait!: waits until some entries are readable or their
-    /// own timeouts pass. Each entry reported has left the selector; entries
-    /// beyond `capacity` stay and are reported by the next wait.
+    /// own timeouts pass. Each entry reported has left the selector (a
+    /// watched one stays); entries beyond `capacity` stay and are reported
+    /// by the next wait.
     ///
     /// - Parameters:
     ///   - timeoutMicros: How long to wait at most; negative: no limit; 0:
@@ -360,7 +410,7 @@ public final class SocketSelector: Sendable {
         var began = false
         var count = 0
         var failure: SocketError? = nil
-        let maxEvents = min(capacity, Self.batch) + 1  // + the wake descriptor
+        let maxEvents = min(capacity, Self.batch)
         withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: maxEvents) { events in
             guard let base = events.baseAddress else { return }
             var received = 0     // events from the last epoll_wait, not yet looked at
@@ -393,7 +443,12 @@ public final class SocketSelector: Sendable {
                     return nil
                 }
                 guard let timeout else { break polling }
-                let room = min(capacity - count, Self.batch) + 1
+                // Exactly the room left (the wake descriptor, when it comes,
+                // takes a place): events that do not fit stay queued in the
+                // kernel, ahead of those just reported, so that a watched
+                // socket reported now (level-triggered, queued again behind)
+                // cannot starve another ready one from wait to wait.
+                let room = min(capacity - count, Self.batch)
                 switch Sys.epollWait(epfd, base, Int32(room), timeout) {
                 case .ok(let n):
                     received = Int(n)
@@ -433,7 +488,16 @@ public final class SocketSelector: Sendable {
             let slot = Int(datum & 0xFFFF_FFFF)
             guard slot < st.slots.count, let r = st.slots[slot],
                   r.generation == UInt32(truncatingIfNeeded: datum >> 32) else { continue }  // stale
-            if r.socket.isClosed {
+            if r.watched {
+                // Still registered (no EPOLLONESHOT): reported and kept, or,
+                // without room, left for the next wait, which sees it again.
+                if r.socket.isClosed {
+                    remove(&st, slot, r, disarmed: false)
+                } else if count < capacity {
+                    each(r.entry(timedOut: false))
+                    count += 1
+                }
+            } else if r.socket.isClosed {
                 remove(&st, slot, r, disarmed: true)
             } else if count < capacity {
                 remove(&st, slot, r, disarmed: true)

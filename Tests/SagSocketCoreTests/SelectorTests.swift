@@ -182,4 +182,37 @@ struct SelectorTests {
         #expect(tags.get == [-6])
         }
     }
+
+    @Test("a watched socket is reported by every wait while readable, and stays until unwatched")
+    func watched() throws {
+        try withSelectorAndPair { sel, client, accepted in
+        try sel.watch(accepted, tag: 9)
+        try sel.watch(accepted, tag: 10)  // held already: kept as it was
+        #expect(try sel.count() == 1)
+        #expect(try sel.wait(timeoutMicros: 0).isEmpty)
+        _ = try client.sendString("hi")
+        for _ in 0..<3 {
+            let got = try sel.wait(timeoutMicros: 5_000_000)
+            #expect(got.map(\.tag) == [9])
+            #expect(got.first?.socket === accepted)
+            #expect(got.first?.timedOut == false)
+            #expect(try sel.count() == 1)
+        }
+        _ = try accepted.recvString()
+        #expect(try sel.wait(timeoutMicros: 0).isEmpty)
+        #expect(try sel.count() == 1)
+        #expect(try sel.unwatch(accepted) == true)
+        #expect(try sel.unwatch(accepted) == false)
+        #expect(try sel.count() == 0)
+        _ = try client.sendString("again")
+        #expect(try sel.wait(timeoutMicros: 20_000).isEmpty)
+        // Watched anew after an unwatch: reported again.
+        try sel.watch(accepted, tag: 11)
+        #expect(try sel.wait(timeoutMicros: 5_000_000).map(\.tag) == [11])
+        // Closed while watched: dropped unreported.
+        accepted.close()
+        #expect(try sel.wait(timeoutMicros: 0).isEmpty)
+        #expect(try sel.count() == 0)
+        }
+    }
 }

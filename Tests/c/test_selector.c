@@ -25,6 +25,9 @@
  *      hard limit allows (fewer connections, with a note, when it is too
  *      low). Prints one line:
  *        selector-load: C connections, M messages, L lost, R reordered
+ *   3b. Watched sockets (sag_selector_watch, unwatch): reported by every
+ *      wait while readable and kept; capacity; unwatch (also during a wait
+ *      in another thread); interrupt; clear; closed socket; closed selector.
  *   4. No descriptor left open at the end but eventfds of threads.
  *
  * Environment: SELECTOR_LOAD_CONNECTIONS (default 2000) and
@@ -894,6 +897,181 @@ static void test_misuse(void) {
     free_pair(&p);
 }
 
+/* ===== Watched sockets (sag_selector_watch) ============================== */
+
+static void test_watch(void) {
+    section("watched sockets stay: reported by every wait while readable");
+    pair_t p[2];
+    sag_selector *sel = NULL;
+    CHECK_ST(sag_selector_new(&sel, E), SAG_OK);
+    for (int i = 0; i < 2; i++)
+        if (make_pair(&p[i]) != 0) {
+            check_fail(__FILE__, __LINE__, "make_pair", NULL);
+            return;
+        }
+    CHECK_ST(sag_selector_watch(sel, p[0].acc, 7, E), SAG_OK);
+    CHECK_ST(sag_selector_watch(sel, p[0].acc, 8, E), SAG_OK); /* kept as it was */
+    CHECK_EQ(sel_size(sel), 1);
+    waited_t w;
+    /* Not readable: nothing. */
+    CHECK_ST(wait_into(sel, 20000, CAP, &w, E), SAG_OK);
+    CHECK_EQ(w.count, 0);
+    /* Readable: reported by every wait, the entry stays. */
+    CHECK_ST(send_str(p[0].cli, "abc"), SAG_OK);
+    for (int round = 0; round < 3; round++) {
+        CHECK_ST(wait_into(sel, 5000000, CAP, &w, E), SAG_OK);
+        CHECK_EQ(w.count, 1);
+        CHECK(w.socks[0] == p[0].acc);
+        CHECK_EQ(w.tags[0], 7);
+        CHECK_EQ(w.timed_out[0], 0);
+        CHECK_EQ(sel_size(sel), 1);
+    }
+    /* Drained: no longer reported, still held. */
+    uint8_t buf[8];
+    CHECK_EQ(recv_n(p[0].acc, buf, 3, E), 3);
+    CHECK_ST(wait_into(sel, 0, CAP, &w, E), SAG_OK);
+    CHECK_EQ(w.count, 0);
+    CHECK_EQ(sel_size(sel), 1);
+    /* Watched and added side by side; capacity 1 with two ready: the
+       watched one, unreported for lack of room, comes in a later wait. */
+    CHECK_ST(sag_selector_add(sel, p[1].acc, -1, 9, E), SAG_OK);
+    CHECK_ST(sag_selector_watch(sel, p[1].acc, 10, E), SAG_OK); /* held: unchanged */
+    CHECK_ST(send_str(p[0].cli, "x"), SAG_OK);
+    CHECK_ST(send_str(p[1].cli, "y"), SAG_OK);
+    sleep_ms(20);
+    int seen7 = 0, seen9 = 0;
+    for (int round = 0; round < 3; round++) {
+        CHECK_ST(wait_into(sel, 5000000, 1, &w, E), SAG_OK);
+        CHECK_EQ(w.count, 1);
+        seen7 += w.tags[0] == 7;
+        seen9 += w.tags[0] == 9;
+    }
+    CHECK_EQ(seen9, 1); /* the added one once, then it left */
+    CHECK_EQ(seen7, 2);
+    CHECK_EQ(sel_size(sel), 1);
+    CHECK_EQ(recv_n(p[1].acc, buf, 1, E), 1);
+
+    section("unwatch removes a socket, also during a wait in another thread");
+    CHECK_ST(sag_selector_unwatch(sel, p[0].acc, E), SAG_OK);
+    CHECK_EQ(sel_size(sel), 0);
+    CHECK_ST(sag_selector_unwatch(sel, p[0].acc, E), SAG_OK); /* not held: no-op */
+    CHECK_ST(wait_into(sel, 0, CAP, &w, E), SAG_OK);            /* p[0] still readable */
+    CHECK_EQ(w.count, 0);
+    /* Watch again (the registration is made anew) and it is reported. */
+    CHECK_ST(sag_selector_watch(sel, p[0].acc, 11, E), SAG_OK);
+    CHECK_ST(wait_into(sel, 5000000, CAP, &w, E), SAG_OK);
+    CHECK_EQ(w.count, 1);
+    CHECK_EQ(w.tags[0], 11);
+    CHECK_EQ(recv_n(p[0].acc, buf, 1, E), 1);
+    /* unwatch of an added (one-shot) entry removes it too. */
+    CHECK_ST(sag_selector_add(sel, p[1].acc, -1, 12, E), SAG_OK);
+    CHECK_EQ(sel_size(sel), 2);
+    CHECK_ST(sag_selector_unwatch(sel, p[1].acc, E), SAG_OK);
+    CHECK_EQ(sel_size(sel), 1);
+    /* During a blocked wait: unwatched, then the data comes: not reported. */
+    waiter_t wt;
+    waiter_start(&wt, sel, 300000);
+    sleep_ms(50);
+    CHECK(!atomic_load(&wt.done));
+    CHECK_ST(sag_selector_unwatch(sel, p[0].acc, E), SAG_OK);
+    CHECK_ST(send_str(p[0].cli, "z"), SAG_OK);
+    CHECK(waiter_join(&wt, 10000));
+    CHECK_ST(wt.w.status, SAG_OK);
+    CHECK_EQ(wt.w.count, 0);
+    CHECK_EQ(sel_size(sel), 0);
+    CHECK_EQ(recv_n(p[0].acc, buf, 1, E), 1);
+    /* Watched during a blocked wait: waited on at once. */
+    waiter_start(&wt, sel, -1);
+    sleep_ms(50);
+    CHECK_ST(sag_selector_watch(sel, p[0].acc, 13, E), SAG_OK);
+    sleep_ms(20);
+    CHECK(!atomic_load(&wt.done));
+    CHECK_ST(send_str(p[0].cli, "w"), SAG_OK);
+    CHECK(waiter_join(&wt, 10000));
+    CHECK_ST(wt.w.status, SAG_OK);
+    CHECK_EQ(wt.w.count, 1);
+    CHECK_EQ(wt.w.tags[0], 13);
+    CHECK_EQ(sel_size(sel), 1);
+
+    section("watched: interrupt, clear, closed socket, closed selector");
+    /* Interrupt wakes a wait on a watched, not readable socket. */
+    CHECK_EQ(recv_n(p[0].acc, buf, 1, E), 1);
+    waiter_start(&wt, sel, -1);
+    sleep_ms(50);
+    CHECK(!atomic_load(&wt.done));
+    CHECK_ST(sag_selector_interrupt(sel, E), SAG_OK);
+    CHECK(waiter_join(&wt, 10000));
+    CHECK_ST(wt.w.status, SAG_OK);
+    CHECK_EQ(wt.w.count, 0);
+    CHECK_EQ(sel_size(sel), 1);
+    /* clear hands a watched socket back, and it is gone. */
+    sag_socket *cs[2];
+    int64_t ct[2];
+    size_t n = 99;
+    CHECK_ST(sag_selector_clear(sel, cs, ct, 2, &n, E), SAG_OK);
+    CHECK_EQ(n, 1);
+    CHECK(cs[0] == p[0].acc);
+    CHECK_EQ(ct[0], 13);
+    CHECK_ST(send_str(p[0].cli, "v"), SAG_OK);
+    sleep_ms(20);
+    CHECK_ST(wait_into(sel, 0, CAP, &w, E), SAG_OK);
+    CHECK_EQ(w.count, 0);
+    CHECK_EQ(recv_n(p[0].acc, buf, 1, E), 1);
+    /* A watched socket closed during a wait leaves unreported. */
+    CHECK_ST(sag_selector_watch(sel, p[1].acc, 14, E), SAG_OK);
+    waiter_start(&wt, sel, 300000);
+    sleep_ms(50);
+    CHECK_ST(sag_socket_close(p[1].acc, E), SAG_OK);
+    CHECK_ST(send_str(p[1].cli, "late"), SAG_OK);
+    CHECK(waiter_join(&wt, 10000));
+    CHECK_ST(wt.w.status, SAG_OK);
+    CHECK_EQ(wt.w.count, 0);
+    CHECK_EQ(sel_size(sel), 0);
+    /* Closed while readable and watched, before a wait: not reported. */
+    pair_t q;
+    if (make_pair(&q) == 0) {
+        CHECK_ST(sag_selector_watch(sel, q.acc, 15, E), SAG_OK);
+        CHECK_ST(send_str(q.cli, "pending"), SAG_OK);
+        sleep_ms(20);
+        CHECK_ST(sag_socket_close(q.acc, E), SAG_OK);
+        CHECK_ST(wait_into(sel, 0, CAP, &w, E), SAG_OK);
+        CHECK_EQ(w.count, 0);
+        CHECK_EQ(sel_size(sel), 0);
+        free_pair(&q);
+    }
+    /* A closed socket is not watched; unwatch of it is a no-op. */
+    CHECK_ST(sag_selector_watch(sel, p[1].acc, 16, E), SAG_OK);
+    CHECK_EQ(sel_size(sel), 0);
+    CHECK_ST(sag_selector_unwatch(sel, p[1].acc, E), SAG_OK);
+    /* Close from another thread wakes a wait on a watched socket; the
+       socket is let go, open. */
+    CHECK_ST(sag_selector_watch(sel, p[0].acc, 17, E), SAG_OK);
+    waiter_start(&wt, sel, -1);
+    sleep_ms(50);
+    CHECK(!atomic_load(&wt.done));
+    CHECK_ST(sag_selector_close(sel, E), SAG_OK);
+    CHECK(waiter_join(&wt, 10000));
+    CHECK_ST(wt.w.status, SAG_E_CLOSED);
+    int flag = -1;
+    CHECK_ST(sag_socket_is_closed(p[0].acc, &flag, E), SAG_OK);
+    CHECK_EQ(flag, 0);
+    CHECK_ST(sag_selector_watch(sel, p[0].acc, 18, E), SAG_E_CLOSED);
+    CHECK_ST(sag_selector_unwatch(sel, p[0].acc, E), SAG_E_CLOSED);
+    CHECK_ST(sag_selector_free(sel), SAG_OK);
+    /* Bad handles. */
+    CHECK_ST(sag_selector_watch(sel, p[0].acc, 0, E), SAG_E_MISUSE); /* freed */
+    CHECK_ST(sag_selector_unwatch(sel, p[0].acc, E), SAG_E_MISUSE);
+    CHECK_ST(sag_selector_watch(NULL, p[0].acc, 0, E), SAG_E_MISUSE);
+    CHECK_ST(sag_selector_unwatch((sag_selector *)p[0].acc, p[0].acc, E), SAG_E_MISUSE);
+    sag_selector *sel2 = NULL;
+    CHECK_ST(sag_selector_new(&sel2, E), SAG_OK);
+    CHECK_ST(sag_selector_watch(sel2, NULL, 0, E), SAG_E_MISUSE);
+    CHECK_ST(sag_selector_unwatch(sel2, (sag_socket *)sel2, E), SAG_E_MISUSE);
+    CHECK_ST(sag_selector_free(sel2), SAG_OK);
+    for (int i = 0; i < 2; i++)
+        free_pair(&p[i]);
+}
+
 /* ===== 3. Load =========================================================== */
 
 enum { MSG = 16, LOAD_CLIENT_THREADS = 4 };
@@ -1102,6 +1280,7 @@ int main(void) {
     test_closed_socket_leaves();
     test_entries();
     test_misuse();
+    test_watch();
     test_load();
 
     CHECK_ST(sag_error_free(E), SAG_OK);

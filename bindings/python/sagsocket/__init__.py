@@ -66,16 +66,17 @@ def create_connection(address: tuple[str, Any], timeout: float | None = None, *,
     if timeout is None:
         # One call: the library resolves and tries every address in turn.
         try:
-            return scheme.make_client_socket(host, str(port), family, lib.SAG_SOCK_STREAM,
-                                             lib.SAG_AI_ADDRCONFIG, 0)
+            # Flags 0, as socket.create_connection's getaddrinfo: with
+            # AI_ADDRCONFIG glibc asks the kernel for the interfaces'
+            # addresses on every call (about 27 us measured here).
+            return scheme.make_client_socket(host, str(port), family, lib.SAG_SOCK_STREAM, 0, 0)
         except HostNotFoundError as e:
             if e.errno in _CONNECT_ERRNOS:  # resolved, but no address connected
                 c = SocketConnectionError(e.errno, e.strerror)
                 c._fill(lib.SAG_E_CONNECTION, e.who, 0)
                 raise c from None
             raise
-    ai = AddrInfo.resolve(host, str(port), AddrInfo.hint(family, lib.SAG_SOCK_STREAM,
-                                                        lib.SAG_AI_ADDRCONFIG, 0))
+    ai = AddrInfo.resolve(host, str(port), AddrInfo.hint(family, lib.SAG_SOCK_STREAM, 0, 0))
     last: BaseException | None = None
     for entry in ai:
         s = scheme.create_socket(entry)
@@ -120,7 +121,9 @@ _CONNECT_ERRNOS = {_errno.ECONNREFUSED, _errno.ETIMEDOUT, _errno.ENETUNREACH, _e
 
 SelectorKey = _selectors.SelectorKey
 _selector_wait = lib.sag_selector_wait
-_selector_add = lib.sag_selector_add
+_NULL = ffi.NULL
+_selector_watch = lib.sag_selector_watch
+_selector_unwatch = lib.sag_selector_unwatch
 
 
 class _Map(Mapping):
@@ -144,17 +147,27 @@ class Selector(_selectors.BaseSelector):
     get_key, get_map, a context manager. It waits for reading only
     (EVENT_WRITE raises ValueError: the library's selector watches
     readability). :meth:`interrupt` wakes a select blocked in another
-    thread; Ctrl-C raises KeyboardInterrupt in a blocked select."""
+    thread; Ctrl-C raises KeyboardInterrupt in a blocked select.
+
+    Sockets stay registered in the library (sag_selector_watch: level-
+    triggered, as EpollSelector), so a select is one sag_selector_wait and
+    costs no system call per reported socket."""
 
     def __init__(self) -> None:
-        self._sel = SocketSelector()
+        self._sel = sel = SocketSelector()
+        # select's arguments, fetched in one go.
+        self._wait = (sel._h, sel._socks, sel._tags, sel._timed, sel.CAPACITY, sel._count)
         self._keys: dict[int, SelectorKey] = {}     # fd -> key
         self._by_tag: dict[int, tuple[SelectorKey, Any]] = {}  # socket tag -> (key, handle)
 
-    @staticmethod
-    def _fd(fileobj: Any) -> int:
+    def _fd(self, fileobj: Any) -> int:
         if isinstance(fileobj, Socket):
-            return fileobj.fileno()
+            fd = fileobj.fileno()
+            if fd < 0:  # closed since it was registered: find it by identity
+                for key in self._keys.values():
+                    if key.fileobj is fileobj:
+                        return key.fd
+            return fd
         if isinstance(fileobj, int):
             return fileobj
         raise TypeError(f"expected a sagsocket.Socket, not {type(fileobj).__name__}")
@@ -172,7 +185,7 @@ class Selector(_selectors.BaseSelector):
         if fd in self._keys:
             raise KeyError(f"{fileobj!r} (FD {fd}) is already registered")
         key = SelectorKey(fileobj, fd, events, data)
-        st = lib.sag_selector_add(self._sel._h, fileobj._h, -1, fileobj._key, ffi.NULL)
+        st = _selector_watch(self._sel._h, fileobj._h, fileobj._key, ffi.NULL)
         if st != 0:
             raise error_from(st, socket=fileobj)
         self._keys[fd] = key
@@ -184,10 +197,13 @@ class Selector(_selectors.BaseSelector):
             key = self._keys.pop(self._fd(fileobj))
         except KeyError:
             raise KeyError(f"{fileobj!r} is not registered") from None
-        tag = key.fileobj._key
-        self._by_tag.pop(tag, None)
-        # The library's selector has no removal: an entry left there is
-        # ignored when reported, and dropped when its socket closes.
+        sock = key.fileobj
+        self._by_tag.pop(sock._key, None)
+        # Also a no-op (SAG_OK) for a socket closed meanwhile, which the
+        # library dropped by itself; a closed selector has no keys left.
+        st = _selector_unwatch(self._sel._h, sock._h, ffi.NULL)
+        if st != 0:
+            raise error_from(st, socket=sock)
         return key
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> SelectorKey:
@@ -211,26 +227,22 @@ class Selector(_selectors.BaseSelector):
             us = 0
         else:
             us = int(timeout * 1e6) or 1
-        sel = self._sel
-        st = _selector_wait(sel._h, us, sel._socks, sel._tags, sel._timed, sel.CAPACITY,
-                            sel._count, ffi.NULL)
+        h, socks, tags, timed, cap, count = self._wait
+        st = _selector_wait(h, us, socks, tags, timed, cap, count, _NULL)
         if st != 0:
             self._select_again(st, us, timeout)
-        n = sel._count[0]
+        n = count[0]
         if not n:
             return []
-        out = []
         by_tag = self._by_tag
-        tags = sel._tags
-        h = sel._h
+        if n == 1:
+            entry = by_tag.get(tags[0])
+            return [] if entry is None else [(entry[0], EVENT_READ)]
+        out = []
         for i in range(n):
-            tag = tags[i]
-            entry = by_tag.get(tag)
-            if entry is None:
-                continue  # unregistered meanwhile
-            # A reported socket leaves the library's selector: put it back.
-            _selector_add(h, entry[1], -1, tag, ffi.NULL)
-            out.append((entry[0], EVENT_READ))
+            entry = by_tag.get(tags[i])
+            if entry is not None:  # else unregistered meanwhile
+                out.append((entry[0], EVENT_READ))
         return out
 
     def _select_again(self, st: int, us: int, timeout: float | None) -> None:

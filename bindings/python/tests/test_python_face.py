@@ -398,6 +398,47 @@ def test_selector_like_the_selectors_module(server):
         s.close()
 
 
+def test_selector_keeps_sockets_registered(server):
+    # Sockets stay in the library's selector (sag_selector_watch): every
+    # select reports each readable one, unregister removes it (also while
+    # a select blocks in another thread), a closed one leaves.
+    port = server.getsockname()[1]
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(3)]
+    accepted = [server.accept()[0] for _ in range(3)]
+    sel = sagsocket.Selector()
+    for i, s in enumerate(accepted):
+        sel.register(s, sagsocket.EVENT_READ, data=i)
+    for c in clients:
+        c.sendall(b"z")
+    deadline = time.monotonic() + 5
+    got: set = set()
+    while len(got) < 3 and time.monotonic() < deadline:
+        got |= {k.data for k, _ in sel.select(1)}
+    assert got == {0, 1, 2}
+    for _ in range(3):
+        assert sorted(k.data for k, _ in sel.select(1)) == [0, 1, 2]
+    for s in accepted:
+        assert s.recv(1) == b"z"
+    assert sel.select(0) == []
+    # Unregistered while a select blocks: the data that comes is not reported.
+    t = Bg(lambda: sel.select(0.5))
+    t.start()
+    time.sleep(0.1)
+    sel.unregister(accepted[0])
+    clients[0].sendall(b"y")
+    assert t.join_result() == []
+    # Registered again: reported.
+    sel.register(accepted[0], sagsocket.EVENT_READ, data="again")
+    assert [k.data for k, _ in sel.select(5)] == ["again"]
+    # A closed socket is no longer reported; unregistering it works.
+    accepted[0].close()
+    assert sel.select(0) == []
+    sel.unregister(accepted[0])
+    sel.close()
+    for s in clients + accepted:
+        s.close()
+
+
 def test_selector_interrupt_from_another_thread(pair):
     c, a = pair
     sel = sagsocket.Selector()
@@ -536,9 +577,17 @@ def test_sendall_across_signals_loses_and_repeats_no_byte(pair):
         return bytes(got)
 
     def signaller():
-        for _ in range(20):
+        # To the main thread (a process-directed signal may land in another
+        # thread and leave the send blocked), one at a time: two signals
+        # pending at once would make one handler call (bounded wait).
+        main = threading.main_thread().ident
+        for i in range(20):
             time.sleep(0.01)
-            os.kill(os.getpid(), signal.SIGUSR1)
+            signal.pthread_kill(main, signal.SIGUSR1)
+            for _ in range(1000):
+                if len(seen) > i:
+                    break
+                time.sleep(0.005)
 
     r = Bg(slow_reader)
     k = Bg(signaller)
