@@ -45,6 +45,10 @@ with sagsocket.create_server(("127.0.0.1", 0)) as srv:
         with a, a.makefile("r", encoding="utf-8") as f:
             c.sendall("installed ✓\n".encode())
             assert f.readline() == "installed ✓\n"
+# The package's version (pyproject.toml, __version__) follows the library's.
+assert sagsocket.__version__ == sagsocket.library_version(), (sagsocket.__version__, sagsocket.library_version())
+from importlib.metadata import version
+assert version("sagsocket") == sagsocket.library_version(), version("sagsocket")
 print("pip-installed sagsocket", sagsocket.library_version(), "ok")
 PY
 )
