@@ -20,7 +20,10 @@
 ;;;     collector does not move objects). Buffers of up to 4 KiB pass
 ;;;     through the scratch block too (a copy costs less than
 ;;;     bytevector->pointer, ~0.7-1.4 us); larger ones are passed at their
-;;;     own address, looked up in a weak table of the thread's own.
+;;;     own address, looked up in a weak table of the thread's own. An
+;;;     address held as an integer does not keep its bytevector alive, so
+;;;     every call given one reads the bytevector again after it returns
+;;;     (`keeping', below).
 ;;;   - Blocking calls need nothing special: a Guile thread in a foreign call
 ;;;     does not stop the collector, whose signals make the call's system
 ;;;     calls fail with EINTR, which the library retries with the remaining
