@@ -161,5 +161,107 @@
                  (socket-close s)
                  (list first l1 l2)))))))
 
+;; ---- bytevectors passed by address, dropped right after the call ------------------
+;; Ranges over 4 KiB reach the library at the bytevector's own address (an
+;; integer); the binding must keep the bytevector alive until the call has
+;; returned. Here every buffer is made for one call and dropped at once
+;; while another thread allocates and collects without pause: the bytes
+;; must arrive exactly, and the >512-socket select path (two arrays, the
+;; second allocated after the first is filled) must report every socket.
+;; What the churning thread allocates goes to a top-level variable (Guile's
+;; compiler drops allocations nothing reads); `collections' counts the
+;; collections it ran, so a test can tell that some happened meanwhile.
+(define churned '())
+(define collections 0)
+(define (churn-while thunk)
+  (let* ([stop #f]
+         [churner (call-with-new-thread
+                   (lambda ()
+                     (let loop ([i 0])
+                       (unless stop
+                         (when (= 0 (modulo i 64))
+                           (gc)
+                           (set! collections (+ collections 1)))
+                         (set! churned
+                               (if (= 0 (modulo i 16))
+                                   '()
+                                   (cons (make-bytevector (+ 4100 (* 8 (modulo i 700))) 255)
+                                         churned)))
+                         (loop (+ i 1))))))]
+         [r (dynamic-wind (lambda () #f) thunk (lambda () (set! stop #t)))])
+    (join-thread churner)
+    r))
+(define transfers 400)
+(define (transfer-size i) (+ 4097 (* 997 (modulo i 61))))   ; 4,097 .. 63,917 bytes
+(define (transfer-byte i k) (modulo (+ (* 31 i) k) 251))
+(check "fresh bytevectors sent and received by address while another thread collects"
+       '(0 0)
+       (call-with-values tcp-pair
+         (lambda (c s)
+           (let* ([total (let loop ([i 0] [t 0])
+                           (if (= i transfers) t (loop (+ i 1) (+ t (transfer-size i)))))]
+                  [sender (call-with-new-thread
+                           (lambda ()
+                             (let loop ([i 0] [short 0])
+                               (if (= i transfers)
+                                   short
+                                   (let* ([n (transfer-size i)]
+                                          [sent (socket-send
+                                                 c (let ([b (make-bytevector n)])
+                                                     (let fill ([k 0])
+                                                       (when (< k n)
+                                                         (bytevector-u8-set! b k (transfer-byte i k))
+                                                         (fill (+ k 1))))
+                                                     b))])
+                                     (loop (+ i 1) (if (= sent n) short (+ short 1))))))))]
+                  [wrong
+                   (churn-while
+                    (lambda ()
+                      ;; every receive into a fresh 65,536-byte bytevector
+                      ;; (socket-recv makes one), checked against the pattern
+                      (let loop ([i 0] [k 0] [got 0] [wrong 0])
+                        (if (>= got total)
+                            wrong
+                            (let ([bv (socket-recv s 65536)])
+                              (if (= 0 (bytevector-length bv))
+                                  (+ wrong (- total got))   ; the stream ended early
+                                  (let scan ([j 0] [i i] [k k] [wrong wrong])
+                                    (cond
+                                     [(= j (bytevector-length bv))
+                                      (loop i k (+ got j) wrong)]
+                                     [(= k (transfer-size i)) (scan j (+ i 1) 0 wrong)]
+                                     [else
+                                      (scan (+ j 1) i (+ k 1)
+                                            (if (= (bytevector-u8-ref bv j) (transfer-byte i k))
+                                                wrong
+                                                (+ wrong 1)))]))))))))]
+                  [short (join-thread sender)])
+             (socket-close c)
+             (socket-close s)
+             (list wrong short)))))
+(check "collections ran during the transfers" #t (> collections 10))
+(set! collections 0)
+(check "socket-read-select over 600 sockets while another thread collects"
+       '(600 0)
+       (call-with-values tcp-pair
+         (lambda (c s)
+           (socket-send c (string->utf8 "x"))
+           (socket-read-select 5000000 s)        ; the byte has arrived (at most 5 s)
+           (let* ([socks (make-list 600 s)]
+                  [counts (churn-while
+                           (lambda ()
+                             (let loop ([i 0] [acc '()])
+                               (if (= i 300)
+                                   acc
+                                   (loop (+ i 1)
+                                         (cons (length (apply socket-read-select 0 socks))
+                                               acc))))))])
+             (socket-close c)
+             (socket-close s)
+             (list (car counts) (length (filter (lambda (n) (not (= n 600))) counts)))))))
+
+(check "collections ran during the selects" #t (> collections 10))
+(set! churned '())
+
 (format #t "~a passed, ~a failed\n" passed failed)
 (exit (if (= failed 0) 0 1))

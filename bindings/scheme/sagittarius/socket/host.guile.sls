@@ -20,7 +20,10 @@
 ;;;     collector does not move objects). Buffers of up to 4 KiB pass
 ;;;     through the scratch block too (a copy costs less than
 ;;;     bytevector->pointer, ~0.7-1.4 us); larger ones are passed at their
-;;;     own address, looked up in a weak table of the thread's own.
+;;;     own address, looked up in a weak table of the thread's own. An
+;;;     address held as an integer does not keep its bytevector alive, so
+;;;     every call given one reads the bytevector again after it returns
+;;;     (`keeping', below).
 ;;;   - Blocking calls need nothing special: a Guile thread in a foreign call
 ;;;     does not stop the collector, whose signals make the call's system
 ;;;     calls fail with EINTR, which the library retries with the remaining
@@ -150,6 +153,26 @@
           (let ([a (pointer-address (bytevector->pointer bv))])
             (hashq-set! t bv a)
             a))))
+
+  ;; (keeping (obj ...) expr): the value of expr (a foreign call given obj's
+  ;; address as an integer), with each obj still in use after it returns.
+  ;; An integer address does not keep a bytevector alive: Guile's VM marks
+  ;; its stack precisely (a slot no code reads again is dead) and a fixnum
+  ;; is not a pointer, so between (bv-address bv) and the call another
+  ;; thread's collection could free bv when nothing reads it afterwards.
+  ;; (During the call itself the raw address sits in the C stack, which the
+  ;; collector scans conservatively, interior pointers included.) The test
+  ;; below reads a cell the compiler knows nothing about, so it cannot be
+  ;; dropped; it never holds (the cell holds #f), and costs a load and a
+  ;; compare: no allocation, no lock.
+  (define keep-cell (list #f))
+  (define-syntax keeping
+    (syntax-rules ()
+      [(_ (o ...) e)
+       (let ([r e])
+         (if (or (eq? o (car keep-cell)) ...)
+             (assertion-violation 'sagittarius-socket "kept object seen twice" o ...)
+             r))]))
 
   ;; A NUL-terminated UTF-8 copy of s (a string or #f) as a pointer object
   ;; (keep it alive across the call), or the null pointer.
@@ -582,7 +605,7 @@
               (when (and (eqv? st 0) (> n 0))
                 (bytevector-copy! (car sc) out-size bv start n))
               (values st n)))
-          (let ([st (c-recv s (bv-address bv) start len flags (out-addr sc 0) 0)])
+          (let ([st (keeping (bv) (c-recv s (bv-address bv) start len flags (out-addr sc 0) 0))])
             (values st (out-u64 sc 0))))))
 
   (define c-send (fp int "sag_socket_send" (list P P size_t size_t int P P)))
@@ -593,7 +616,7 @@
             (bytevector-copy! bv start (car sc) out-size count)
             (let ([st (c-send s (data-addr sc) 0 count flags (out-addr sc 0) 0)])
               (values st (out-u64 sc 0))))
-          (let ([st (c-send s (bv-address bv) start count flags (out-addr sc 0) 0)])
+          (let ([st (keeping (bv) (c-send s (bv-address bv) start count flags (out-addr sc 0) 0))])
             (values st (out-u64 sc 0))))))
 
   (define c-sendto (fp int "sag_socket_sendto" (list P P size_t size_t int P P P)))
@@ -604,7 +627,8 @@
             (bytevector-copy! bv start (car sc) out-size count)
             (let ([st (c-sendto s (data-addr sc) 0 count flags to (out-addr sc 0) 0)])
               (values st (out-u64 sc 0))))
-          (let ([st (c-sendto s (bv-address bv) start count flags to (out-addr sc 0) 0)])
+          (let ([st (keeping (bv) (c-sendto s (bv-address bv) start count flags to
+                                            (out-addr sc 0) 0))])
             (values st (out-u64 sc 0))))))
 
   (define c-recvfrom (fp int "sag_socket_recvfrom" (list P P size_t size_t int P P P)))
@@ -616,7 +640,8 @@
               (when (and (eqv? st 0) (> n 0))
                 (bytevector-copy! (car sc) out-size bv start n))
               (values st n)))
-          (let ([st (c-recvfrom s (bv-address bv) start len flags from (out-addr sc 0) 0)])
+          (let ([st (keeping (bv) (c-recvfrom s (bv-address bv) start len flags from
+                                              (out-addr sc 0) 0))])
             (values st (out-u64 sc 0))))))
 
   (define-status %socket-shutdown "sag_socket_shutdown" (P int))
@@ -675,7 +700,7 @@
   (define c-setsockopt-bytes
     (fp int "sag_socket_setsockopt_bytes" (list P int int P size_t size_t P)))
   (define (%socket-setsockopt-bytes s level name bv start len)
-    (c-setsockopt-bytes s level name (bv-address bv) start len 0))
+    (keeping (bv) (c-setsockopt-bytes s level name (bv-address bv) start len 0)))
   (define-status %socket-setsockopt-duration "sag_socket_setsockopt_duration"
     (P int int int64))
   (define-out %socket-getsockopt-int "sag_socket_getsockopt_int" (P int int) (int))
@@ -683,7 +708,8 @@
     (fp int "sag_socket_getsockopt_bytes" (list P int int P size_t size_t P P)))
   (define (%socket-getsockopt-bytes s level name size)
     (let ([sc (scratch)] [b (make-bytevector size 0)])
-      (let ([st (c-getsockopt-bytes s level name (bv-address b) 0 size (out-addr sc 0) 0)])
+      (let ([st (keeping (b) (c-getsockopt-bytes s level name (bv-address b) 0 size
+                                                  (out-addr sc 0) 0))])
         (if (eqv? st 0)
             (let ([n (out-u64 sc 0)])
               (values st (if (= n size)
@@ -702,9 +728,15 @@
   (define-out %fdset-new "sag_fdset_new" () (handle))
 
   ;; An array of n 64-bit slots for the duration of proc: (proc bv address).
+  ;; bv is kept until proc returns (proc's own code may not read it after
+  ;; its last store, and may allocate before its foreign call).
   (define (with-array n proc)
     (let ([bv (make-bytevector (* 8 (max n 1)) 0)])
-      (proc bv (bv-address bv))))
+      (call-with-values (lambda () (proc bv (bv-address bv)))
+        (lambda results
+          (if (eq? bv (car keep-cell))          ; as in `keeping'
+              (assertion-violation 'sagittarius-socket "kept object seen twice" bv)
+              (apply values results))))))
   (define (list->array! bv hs)
     (let loop ([hs hs] [i 0])
       (unless (null? hs)
@@ -842,8 +874,9 @@
     (let* ([bv (make-bytevector (* 20 capacity) 0)]
            [arr (bv-address bv)]
            [sc (scratch)]
-           [st (c-selector-wait sel us arr (+ arr (* 8 capacity)) (+ arr (* 16 capacity))
-                                capacity (out-addr sc 0) 0)])
+           [st (keeping (bv) (c-selector-wait sel us arr (+ arr (* 8 capacity))
+                                              (+ arr (* 16 capacity)) capacity
+                                              (out-addr sc 0) 0))])
       (values st
               (if (eqv? st 0)
                   (let loop ([i (- (min capacity (out-u64 sc 0)) 1)] [acc '()])
@@ -864,7 +897,8 @@
            [arr (bv-address bv)]
            [sc (scratch)])
       (let loop ([acc '()])
-        (let ([st (c-selector-clear sel arr (+ arr (* 8 capacity)) capacity (out-addr sc 0) 0)])
+        (let ([st (keeping (bv) (c-selector-clear sel arr (+ arr (* 8 capacity)) capacity
+                                                  (out-addr sc 0) 0))])
           (if (eqv? st 0)
               (let* ([n (min capacity (out-u64 sc 0))]
                      [acc (let collect ([i 0] [acc acc])
