@@ -207,6 +207,7 @@ public final class SocketPort: Sendable {
         // buffered for us, and the socket itself answers.
         let buffered = buffers.inputLock.withLockIfAvailable { _ in
             buffers.inputState.pointee.start < buffers.inputState.pointee.end || buffers.inputState.pointee.eof
+                || buffers.inputState.pointee.carry.count > 0
         }
         if buffered == true { return true }
         do throws(SocketError) {
