@@ -1130,6 +1130,27 @@ static void test_kept_chars(void) {
     free_ports(t, bin);
     free_pair(a, b);
 
+    /* port-ready? counts the kept characters: nothing is left in the
+     * buffer and the peer has not finished, yet "ab" is there to read. */
+    make_pair(&a, &b);
+    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    SEND_NOW_LIT(b, "ab\xFF", END_NONE);
+    CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_IO_DECODING);
+    {
+        int r = -1;
+        CHECK_ST(sag_port_ready(t, &r, E), SAG_OK);
+        CHECK_EQ(r, 1);
+    }
+    EXPECT_CHAR(t, 'a');
+    EXPECT_CHAR(t, 'b');
+    {
+        int r = -1;
+        CHECK_ST(sag_port_ready(t, &r, E), SAG_OK);
+        CHECK_EQ(r, 0);
+    }
+    free_ports(t, bin);
+    free_pair(a, b);
+
     /* lookahead-char raises without consuming the bad bytes: lookahead-char
      * again raises too, and so does the get-char after it, which consumes
      * them (a decoding error at the same place raises each time). */
