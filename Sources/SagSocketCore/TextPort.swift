@@ -299,7 +299,8 @@ public final class TextPort: Sendable {
     // MARK: - Reading
 
     /// get-char: the next character, decoded and consumed; every end of
-    /// line reads as a linefeed (unless the eol style is none).
+    /// line reads as a linefeed (unless the eol style is none). Characters
+    /// a failed text read kept come first.
     ///
     /// - Returns: The Unicode scalar; nil at end of file.
     /// - Throws: `.ioDecoding` on malformed input in raise mode; as
@@ -316,7 +317,9 @@ public final class TextPort: Sendable {
     /// lookahead-char: the next character, left unread.
     ///
     /// - Returns: The Unicode scalar; nil at end of file.
-    /// - Throws: As getChar().
+    /// - Throws: As getChar(), but malformed input in raise mode is left
+    ///   unread too: the next lookahead-char or get-char raises at the same
+    ///   place (get-char consumes it).
     ///
     /// The corresponding C call is `recv(2)` when nothing is buffered.
     public func lookaheadChar() throws(SocketError) -> UInt32? {
