@@ -1033,8 +1033,12 @@ int sag_sockaddr_free(sag_sockaddr *sa);
  *
  * A read that fails with a retryable status (SAG_E_READ_TIMEOUT,
  * SAG_E_WOULD_BLOCK, SAG_E_INTERRUPTED) loses no input: called again, the
- * same read returns everything (a line that exceeded the 64 KiB buffer keeps
- * what it had gathered for the same read; another read drops it). Port
+ * same read returns everything. On a binary port, a line (or everything up
+ * to end of file) that exceeded the 64 KiB buffer keeps what it had
+ * gathered for the same read; another read drops it. On a textual port,
+ * the characters a failed read had decoded are kept for the next text read
+ * of any kind (get-char, lookahead-char, get-string-n, get-string-all,
+ * get-line), which returns them before any further input. Port
  * output always completes: on a non-blocking socket a flush waits for the
  * socket rather than report a partial write.
  *
@@ -1064,11 +1068,20 @@ int sag_socket_output_port(sag_socket *s, sag_port **out, sag_error *err);
  * every end-of-line sequence reads as a linefeed unless the style is
  * SAG_EOL_NONE; on output a linefeed is written as the style's sequence.
  * Malformed input reads as U+FFFD (replace) or fails with SAG_E_IO_DECODING
- * (raise, the bad bytes consumed). In raise mode no character decoded
- * before the bad bytes is lost, however the bytes arrive: get-line fails and
- * the next get-line returns the whole line without the bad bytes;
- * get-string-n and get-string-all return those characters and the next
- * read fails. The binary port is closed to direct use
+ * (raise). In raise mode no character decoded before the bad bytes is lost,
+ * however the bytes arrive and whatever read comes next:
+ *  - get-char fails and consumes the bad bytes;
+ *  - lookahead-char fails and consumes nothing, so a lookahead-char or
+ *    get-char after it fails again at the same place (R6RS: lookahead does
+ *    not consume; the get-char's failure is the one that consumes);
+ *  - get-string-n and get-string-all return the characters before the bad
+ *    bytes, and the next read fails there; with none before, they fail
+ *    at once and consume them;
+ *  - get-line fails at once, consuming the bad bytes, and keeps the line's
+ *    characters before them: the next text read, of any kind, returns them
+ *    first (so the next get-line returns the line without the bad bytes).
+ * sag_port_ready reports such kept characters as ready.
+ * The binary port is closed to direct use
  * from then on (R6RS); closing the textual port closes it.
  * Scheme: transcoded-port (of a socket port) make-transcoder utf-8-codec
  * Scheme: latin-1-codec native-transcoder eol-style error-handling-mode */
@@ -1101,8 +1114,9 @@ int sag_port_free(sag_port *p);
  * Scheme: shutdown-port shutdown-input-port shutdown-output-port */
 int sag_port_shutdown(sag_port *p, int how, sag_error *err);
 
-/* *out = 1 when a read would not block: input is buffered, arriving, or at
- * end of file. A failing poll gives SAG_E_PORT carrying the port.
+/* *out = 1 when a read would not block: input is buffered (on a textual
+ * port, also characters a failed read kept), arriving, or at end of file.
+ * A failing poll gives SAG_E_PORT carrying the port.
  * Scheme: port-ready? */
 int sag_port_ready(sag_port *p, int *out, sag_error *err);
 

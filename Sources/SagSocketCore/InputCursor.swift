@@ -159,7 +159,8 @@ struct InputCursor {
     }
 }
 
-/// The reads that gather into the scratch area.
+/// The binary reads that gather into the scratch area and go on after a
+/// retryable failure.
 enum Gathering: Sendable {
-    case bytesLine, bytesAll, textLine, textString, textAll
+    case bytesLine, bytesAll
 }

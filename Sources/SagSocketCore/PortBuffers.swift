@@ -18,12 +18,17 @@ final class PortBuffers: Sendable {
         /// A textual port answered a CR: a LF or NEL right after it belongs
         /// to the same end of line and is skipped.
         var skipLineFeed = false
-        /// A gathering read (a line, everything up to end of file, a string)
+        /// A binary gathering read (a line, everything up to end of file)
         /// that failed with a retryable status (timeout, would-block,
         /// interrupt) after taking input into `scratch`: the same read, called
         /// again, goes on from there. Any other read forgets it.
         var pending: Gathering? = nil
-        var pendingChars = 0
+        /// Characters a textual port decoded and consumed but did not hand
+        /// out, as UTF-8 from `carryStart` on: those of a text read that
+        /// failed (a decoding error in raise mode, a timeout, would-block,
+        /// interrupt). Every text read takes them before any input.
+        var carry = Scratch()
+        var carryStart = 0
         /// Where a read gathers what it hands out when that does not lie in
         /// one piece in the buffer (a line longer than it, everything up to
         /// end of file, decoded text).
@@ -53,6 +58,7 @@ final class PortBuffers: Sendable {
     deinit {
         inputState.pointee.base.deallocate()
         inputState.pointee.scratch.release()
+        inputState.pointee.carry.release()
         inputState.deinitialize(count: 1)
         inputState.deallocate()
         output.withLock { $0.base.deallocate() }

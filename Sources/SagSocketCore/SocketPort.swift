@@ -193,8 +193,8 @@ public final class SocketPort: Sendable {
         do throws(SocketError) { try socket.shutdown(how) } catch { throw portError(error, reading: false, op) }
     }
 
-    /// port-ready?: whether a read would not block (data buffered or
-    /// arriving, or end of file).
+    /// port-ready?: whether a read would not block (data buffered, or
+    /// characters a textual port kept; arriving; or end of file).
     ///
     /// - Throws: `.closed`; `.invalidArgument` on an output port; `.port`
     ///   when the poll fails.
@@ -207,6 +207,7 @@ public final class SocketPort: Sendable {
         // buffered for us, and the socket itself answers.
         let buffered = buffers.inputLock.withLockIfAvailable { _ in
             buffers.inputState.pointee.start < buffers.inputState.pointee.end || buffers.inputState.pointee.eof
+                || buffers.inputState.pointee.carry.count > 0
         }
         if buffered == true { return true }
         do throws(SocketError) {

@@ -134,6 +134,7 @@ public final class TextPort: Sendable {
     /// The next character, consumed unless peeking, with eol translation;
     /// nil at end of file.
     private func nextChar(_ c: inout InputCursor, _ op: StaticString, consume: Bool = true) throws(SocketError) -> UInt32? {
+        if let kept = keptChar(&c, consume: consume) { return kept.0 }
         while true {
             guard let (ch, n, malformed) = try decode(&c, at: 0) else { return nil }
             if c.input.skipLineFeed {
@@ -155,6 +156,38 @@ public final class TextPort: Sendable {
             if consume { c.consume(n) }
             return out
         }
+    }
+
+    /// The first character a failed read kept (the carry), with its length
+    /// in UTF-8, consumed unless peeking; nil when none is kept.
+    private func keptChar(_ c: inout InputCursor, consume: Bool) -> (UInt32, Int)? {
+        let start = c.input.carryStart, count = c.input.carry.count
+        guard start < count, let base = c.input.carry.base else { return nil }
+        guard let (ch, n) = decodeUTF8(base + start, count - start) else {
+            // Never: the carry holds what appendUTF8 wrote.
+            c.input.carry.count = 0
+            c.input.carryStart = 0
+            return nil
+        }
+        if consume {
+            if start + n == count {
+                c.input.carry.count = 0
+                c.input.carryStart = 0
+            } else {
+                c.input.carryStart = start + n
+            }
+        }
+        return (ch, n)
+    }
+
+    /// Keeps what the scratch area holds (characters whose input is
+    /// consumed) for the next text read, whatever it is. The carry is empty
+    /// here: a read takes it all before it decodes any input.
+    private func keepScratch(_ c: inout InputCursor) {
+        if c.input.scratch.count == 0 { return }
+        swap(&c.input.carry, &c.input.scratch)
+        c.input.carryStart = 0
+        c.input.scratch.count = 0
     }
 
     private func decodingError(_ op: StaticString) -> SocketError {
@@ -184,22 +217,24 @@ public final class TextPort: Sendable {
 
     /// Decodes characters into the scratch area as UTF-8: up to a linefeed
     /// (not included) when `line`, else up to `limit` characters or end of
-    /// file. Input is consumed only when the read completes, so a retryable
-    /// failure (timeout, would-block, interrupt) loses nothing; a line longer
-    /// than the buffer is consumed as it goes and kept for the retry.
+    /// file. The characters a failed read kept come first. Input is
+    /// consumed only when the read completes, so a retryable failure
+    /// (timeout, would-block, interrupt) loses nothing; a text longer than
+    /// the buffer is consumed as it goes, and what was decoded of it is
+    /// kept for the next text read of any kind.
     /// With `once`, it stops at the first character that is not wholly
     /// buffered once it has one (read-once: no second wait).
-    private func gather(_ c: inout InputCursor, _ op: StaticString, _ kind: Gathering,
+    private func gather(_ c: inout InputCursor, _ op: StaticString,
                         line: Bool, limit: Int, once: Bool = false) throws(SocketError) -> UnsafeRawBufferPointer? {
-        let resuming = c.input.pending == kind
-        c.input.pending = nil
-        if !resuming {
-            c.input.scratch.count = 0
-            c.input.pendingChars = 0
+        c.input.scratch.count = 0
+        var chars = 0                         // characters gathered so far
+        while chars < limit, let (ch, _) = keptChar(&c, consume: true) {
+            if line && ch == 0x0A { return c.input.scratch.view }
+            appendUTF8(ch, to: &c.input.scratch)
+            chars += 1
         }
-        var chars = c.input.pendingChars     // characters gathered so far
+        if chars == limit { return c.input.scratch.view }
         var committed = c.input.scratch.count // scratch bytes whose input is consumed
-        var committedChars = chars
         var pos = 0                           // input decoded but not consumed
         var skip = c.input.skipLineFeed
         var reachedEnd = false
@@ -214,7 +249,6 @@ public final class TextPort: Sendable {
                     pos = 0
                     c.input.skipLineFeed = skip
                     committed = c.input.scratch.count
-                    committedChars = chars
                 }
                 guard let (ch, n, malformed) = try decode(&c, at: pos) else {
                     reachedEnd = true
@@ -232,16 +266,11 @@ public final class TextPort: Sendable {
                     // lost, however the bytes arrived: get-string-n and
                     // -all return it and the next read raises; get-line
                     // raises at once (the bad bytes consumed) and keeps the
-                    // line's characters for get-line called again.
+                    // line's characters for the next text read.
                     if !line && chars > 0 { break }
                     c.consume(pos + n)
                     c.input.skipLineFeed = false
-                    if line && chars > 0 {
-                        c.input.pending = kind
-                        c.input.pendingChars = chars
-                    } else {
-                        c.input.scratch.count = 0
-                    }
+                    keepScratch(&c)
                     throw decodingError(op)
                 }
                 var out = ch
@@ -257,10 +286,7 @@ public final class TextPort: Sendable {
         } catch {
             if error.kind != .ioDecoding {
                 c.input.scratch.count = committed
-                if committed > 0 || committedChars > 0 {
-                    c.input.pending = kind
-                    c.input.pendingChars = committedChars
-                }
+                keepScratch(&c)
             }
             throw error
         }
@@ -273,7 +299,8 @@ public final class TextPort: Sendable {
     // MARK: - Reading
 
     /// get-char: the next character, decoded and consumed; every end of
-    /// line reads as a linefeed (unless the eol style is none).
+    /// line reads as a linefeed (unless the eol style is none). Characters
+    /// a failed text read kept come first.
     ///
     /// - Returns: The Unicode scalar; nil at end of file.
     /// - Throws: `.ioDecoding` on malformed input in raise mode; as
@@ -290,7 +317,9 @@ public final class TextPort: Sendable {
     /// lookahead-char: the next character, left unread.
     ///
     /// - Returns: The Unicode scalar; nil at end of file.
-    /// - Throws: As getChar().
+    /// - Throws: As getChar(), but malformed input in raise mode is left
+    ///   unread too: the next lookahead-char or get-char raises at the same
+    ///   place (get-char consumes it).
     ///
     /// The corresponding C call is `recv(2)` when nothing is buffered.
     public func lookaheadChar() throws(SocketError) -> UInt32? {
@@ -314,9 +343,9 @@ public final class TextPort: Sendable {
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-line"
             try check(op, reading: true)
-            return try binary.withInput(op, gathering: .textLine) { c throws(SocketError) -> UnsafeRawBufferPointer? in
-                if c.input.pending == nil, let fast = fastLine(&c) { return fast }
-                return try gather(&c, op, .textLine, line: true, limit: Int.max)
+            return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
+                if c.input.carry.count == 0, let fast = fastLine(&c) { return fast }
+                return try gather(&c, op, line: true, limit: Int.max)
             }
         }
     }
@@ -347,8 +376,8 @@ public final class TextPort: Sendable {
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-string-n"
             try check(op, reading: true)
-            return try binary.withInput(op, gathering: .textString) { c throws(SocketError) -> UnsafeRawBufferPointer? in
-                try gather(&c, op, .textString, line: false, limit: count, once: binary.readMode == .once)
+            return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
+                try gather(&c, op, line: false, limit: count, once: binary.readMode == .once)
             }
         }
     }
@@ -365,8 +394,8 @@ public final class TextPort: Sendable {
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-string-all"
             try check(op, reading: true)
-            return try binary.withInput(op, gathering: .textAll) { c throws(SocketError) -> UnsafeRawBufferPointer? in
-                try gather(&c, op, .textAll, line: false, limit: Int.max, once: binary.readMode == .once)
+            return try binary.withInput(op) { c throws(SocketError) -> UnsafeRawBufferPointer? in
+                try gather(&c, op, line: false, limit: Int.max, once: binary.readMode == .once)
             }
         }
     }

@@ -998,6 +998,238 @@ static void test_malformed(void) {
     free_pair(a, b);
 }
 
+/* --- raise mode: characters kept by a failed read reach any later read --- */
+enum { NEXT_CHAR, NEXT_LOOKAHEAD, NEXT_STRING_N, NEXT_STRING_ALL, NEXT_LINE };
+static const char *const next_names[] = {"get-char", "lookahead-char",
+                                         "get-string-n", "get-string-all",
+                                         "get-line"};
+
+/* Reads everything left on t with the read `kind` (then get-char for
+ * lookahead-char) into out, a linefeed for each end of line of get-line;
+ * the count of bytes, or -1 on a failure (reported). */
+static long read_rest(sag_port *t, int kind, char *out, size_t cap, int line) {
+    size_t n = 0;
+    for (int i = 0; i < 1000000; i++) {
+        const char *s = NULL;
+        size_t len = 0;
+        int32_t c = -7, c2 = -7;
+        int st;
+        switch (kind) {
+        case NEXT_CHAR:
+        case NEXT_LOOKAHEAD:
+            if (kind == NEXT_LOOKAHEAD) {
+                st = sag_port_lookahead_char(t, &c2, E);
+                if (st != SAG_OK)
+                    goto fail;
+            }
+            st = sag_port_get_char(t, &c, E);
+            if (st != SAG_OK)
+                goto fail;
+            if (kind == NEXT_LOOKAHEAD && c2 != c) {
+                check_fail(__FILE__, line, "lookahead-char == get-char",
+                           "they differ");
+                return -1;
+            }
+            if (c < 0)
+                return (long)n;
+            if (c >= 0x80 || n + 1 > cap) {
+                check_fail(__FILE__, line, "an ASCII character", "not one");
+                return -1;
+            }
+            out[n++] = (char)c;
+            continue;
+        case NEXT_STRING_N:
+            st = sag_port_get_string_n(t, 3, &s, &len, E);
+            break;
+        case NEXT_STRING_ALL:
+            st = sag_port_get_string_all(t, &s, &len, E);
+            break;
+        default:
+            st = sag_port_get_line(t, &s, &len, E);
+            break;
+        }
+        if (st != SAG_OK)
+            goto fail;
+        if (s == NULL)
+            return (long)n;
+        if (n + len + 1 > cap) {
+            check_fail(__FILE__, line, "the text fits", "too long");
+            return -1;
+        }
+        memcpy(out + n, s, len);
+        n += len;
+        if (kind == NEXT_LINE)
+            out[n++] = '\n';
+        continue;
+    fail: {
+        char d[300];
+        snprintf(d, sizeof d, "%s: status %s (%s)", next_names[kind],
+                 sag_status_name(st), sag_error_message(E));
+        check_fail(__FILE__, line, "the read succeeds", d);
+        return -1;
+    }
+    }
+    check_fail(__FILE__, line, "end of file", "never came");
+    return -1;
+}
+
+typedef struct {
+    sag_socket *s;
+    const char *buf;
+    size_t len;
+    pthread_t th;
+} plain_sender;
+
+static void *plain_sender_main(void *arg) {
+    plain_sender *ps = arg;
+    peer_send(ps->s, ps->buf, ps->len);
+    return NULL;
+}
+
+static void test_kept_chars(void) {
+    sag_socket *a, *b;
+    sag_port *bin, *t;
+    const char *s;
+    size_t len;
+    char *got = malloc(200000);
+
+    section("text, raise mode: what a failed get-line kept reaches any read");
+    for (int kind = NEXT_CHAR; kind <= NEXT_LINE; kind++) {
+        long n;
+        make_pair(&a, &b);
+        make_text(a, SAG_CODEC_UTF8, SAG_EOL_CRLF, SAG_ERROR_MODE_RAISE, &bin,
+                  &t);
+        CHECK_ST(sag_port_set_read_mode(t, SAG_READ_FULL, E), SAG_OK);
+        SEND_NOW_LIT(b, "ab\xFF" "cd\r\nnext\r\n", END_SHUT_WR);
+        s = NULL;
+        CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_IO_DECODING);
+        n = read_rest(t, kind, got, 200000, __LINE__);
+        if (n >= 0)
+            check_bytes(__FILE__, __LINE__, next_names[kind], got, (size_t)n,
+                        "abcd\nnext\n", 10);
+        free_ports(t, bin);
+        free_pair(a, b);
+    }
+
+    /* the kept characters are handed out in pieces: get-string-n of 1,
+     * then get-char, lookahead-char, then get-line for the rest */
+    make_pair(&a, &b);
+    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    SEND_NOW_LIT(b, "x\xC3\xA9yz\xFF" "w\n", END_SHUT_WR);
+    CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_IO_DECODING);
+    CHECK_ST(sag_port_get_string_n(t, 1, &s, &len, E), SAG_OK);
+    CHECK_LIT(s, len, "x");
+    EXPECT_CHAR(t, 0xE9);
+    {
+        int32_t c = -7;
+        CHECK_ST(sag_port_lookahead_char(t, &c, E), SAG_OK);
+        CHECK_EQ(c, 'y');
+    }
+    EXPECT_LINE(t, "yzw");
+    EXPECT_LINE_EOF(t);
+    free_ports(t, bin);
+    free_pair(a, b);
+
+    /* port-ready? counts the kept characters: nothing is left in the
+     * buffer and the peer has not finished, yet "ab" is there to read. */
+    make_pair(&a, &b);
+    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    SEND_NOW_LIT(b, "ab\xFF", END_NONE);
+    CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_IO_DECODING);
+    {
+        int r = -1;
+        CHECK_ST(sag_port_ready(t, &r, E), SAG_OK);
+        CHECK_EQ(r, 1);
+    }
+    EXPECT_CHAR(t, 'a');
+    EXPECT_CHAR(t, 'b');
+    {
+        int r = -1;
+        CHECK_ST(sag_port_ready(t, &r, E), SAG_OK);
+        CHECK_EQ(r, 0);
+    }
+    free_ports(t, bin);
+    free_pair(a, b);
+
+    /* lookahead-char raises without consuming the bad bytes: lookahead-char
+     * again raises too, and so does the get-char after it, which consumes
+     * them (a decoding error at the same place raises each time). */
+    make_pair(&a, &b);
+    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    SEND_NOW_LIT(b, "a\xFF" "b", END_SHUT_WR);
+    EXPECT_CHAR(t, 'a');
+    {
+        int32_t c = -7;
+        CHECK_ST(sag_port_lookahead_char(t, &c, E), SAG_E_IO_DECODING);
+        CHECK_ST(sag_port_lookahead_char(t, &c, E), SAG_E_IO_DECODING);
+        CHECK_ST(sag_port_get_char(t, &c, E), SAG_E_IO_DECODING);
+        CHECK_ST(sag_port_lookahead_char(t, &c, E), SAG_OK);
+        CHECK_EQ(c, 'b');
+    }
+    EXPECT_CHAR(t, 'b');
+    EXPECT_CHAR(t, -1);
+    free_ports(t, bin);
+    free_pair(a, b);
+
+    /* a retryable failure too: get-line of a line longer than the buffer
+     * times out having consumed most of it; get-string-n then gets all of
+     * it (70,000 'x', sent by a thread so the peer never blocks us). */
+    section("text: a timed-out get-line's characters reach get-string-n");
+    {
+        enum { LONG = 70000 };
+        char *big = malloc(LONG);
+        plain_sender ps;
+        memset(big, 'x', LONG);
+        make_pair(&a, &b);
+        make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin,
+                  &t);
+        CHECK_ST(sag_port_set_read_mode(t, SAG_READ_FULL, E), SAG_OK);
+        CHECK_ST(sag_socket_set_read_timeout(a, 300000, E), SAG_OK);
+        ps.s = b;
+        ps.buf = big;
+        ps.len = LONG;
+        pthread_create(&ps.th, NULL, plain_sender_main, &ps);
+        CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_READ_TIMEOUT);
+        JOIN(ps.th, 30);
+        SEND_NOW_LIT(b, "\nrest\n", END_SHUT_WR);
+        s = NULL;
+        len = 0;
+        CHECK_ST(sag_port_get_string_n(t, LONG, &s, &len, E), SAG_OK);
+        CHECK_EQ(len, (size_t)LONG);
+        CHECK(s != NULL && len == LONG && memcmp(s, big, LONG) == 0);
+        EXPECT_LINE(t, "");
+        EXPECT_LINE(t, "rest");
+        EXPECT_LINE_EOF(t);
+        free_ports(t, bin);
+        free_pair(a, b);
+
+        /* get-string-n that times out with lines in what it kept: get-line
+         * splits them (7,000 lines of nine 'y'). */
+        for (size_t i = 0; i < LONG; i++)
+            big[i] = i % 10 == 9 ? '\n' : 'y';
+        make_pair(&a, &b);
+        make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin,
+                  &t);
+        CHECK_ST(sag_port_set_read_mode(t, SAG_READ_FULL, E), SAG_OK);
+        CHECK_ST(sag_socket_set_read_timeout(a, 300000, E), SAG_OK);
+        ps.s = b;
+        pthread_create(&ps.th, NULL, plain_sender_main, &ps);
+        CHECK_ST(sag_port_get_string_n(t, 2 * LONG, &s, &len, E),
+                 SAG_E_READ_TIMEOUT);
+        JOIN(ps.th, 30);
+        CHECK_ST(sag_socket_shutdown(b, SAG_SHUT_WR, E), SAG_OK);
+        {
+            long n = read_rest(t, NEXT_LINE, got, 200000, __LINE__);
+            if (n >= 0)
+                CHECK_BYTES(got, (size_t)n, big, (size_t)LONG);
+        }
+        free_ports(t, bin);
+        free_pair(a, b);
+        free(big);
+    }
+    free(got);
+}
+
 static void test_latin1(void) {
     sag_socket *a, *b;
     sag_port *bin, *t;
@@ -2235,6 +2467,7 @@ int main(void) {
     test_eol_output();
     test_text_ops();
     test_malformed();
+    test_kept_chars();
     test_latin1();
     test_long_line();
     test_duplex();

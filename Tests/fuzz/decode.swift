@@ -17,6 +17,14 @@
 // must be equal, with the runs of text merged (a read-once get-string may
 // cut the text anywhere, so only its concatenation is compared).
 //
+// Every input is also read with the reads mixed (style 5: the read kind
+// changes from one read to the next, starting from the style byte / 5, in
+// read mode full so where each read stops does not depend on the
+// chunking), whole and chunked, which must agree; and its text (without
+// the decoding errors, and without a last line end, which get-line adds to
+// a last line that has none) must be get-char's: a read that fails on
+// malformed bytes loses no character whatever read comes next.
+//
 // Built by Tests/fuzz/build.sh against a debug build of SagSocketCore
 // (debug builds have the seam) with -sanitize=fuzzer.
 
@@ -57,7 +65,7 @@ func utf8(_ c: UInt32) -> [UInt8] {
 /// Reads `data` through a text port; `chunks` caps the receives in order
 /// (nil: no cap).
 func decode(_ data: [UInt8], codec: TextPort.Codec, eol: TextPort.EOLStyle,
-            mode: TextPort.ErrorMode, style: Int, chunks: [Int]?) -> [Event] {
+            mode: TextPort.ErrorMode, style: Int, chunks: [Int]?, mixSeed: Int = 0) -> [Event] {
     var fds: [Int32] = [-1, -1]
     guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
                      0, &fds) == 0 else { fatalError("socketpair failed") }
@@ -73,15 +81,18 @@ func decode(_ data: [UInt8], codec: TextPort.Codec, eol: TextPort.EOLStyle,
     guard let port = try? TextPort(binary, codec: codec, eolStyle: eol, errorMode: mode) else {
         fatalError("transcoded port failed")
     }
+    if style == 5 { try? binary.setReadMode(.full) }
     var events: [Event] = []
     func run() {
         // Every read consumes at least one byte or ends the stream, so
         // this bounds the loop (errors consume the bad bytes).
-        for _ in 0..<(data.count * 2 + 8) {
+        for i in 0..<(data.count * 2 + 8) {
+            let kind = style == 5 ? (mixSeed + i) % 5 : style
+            let count = style == 5 ? 1 + i % 4 : 1 + (data.count % 8)
             do {
-                switch style {
+                switch kind {
                 case 0, 1:
-                    if style == 1 {
+                    if kind == 1 {
                         let peek: UInt32?
                         do {
                             peek = try port.lookaheadChar()
@@ -112,7 +123,7 @@ func decode(_ data: [UInt8], codec: TextPort.Codec, eol: TextPort.EOLStyle,
                     add(.text(Array(line)), to: &events)
                     add(.lineEnd, to: &events)
                 case 3:
-                    guard let s = try port.readStringUnsafe(count: 1 + (data.count % 8)) else { return }
+                    guard let s = try port.readStringUnsafe(count: count) else { return }
                     for b in s { if b == 0x0A { add(.lineEnd, to: &events) } else { add(.text([b]), to: &events) } }
                 default:
                     guard let s = try port.readAllUnsafe() else { return }
@@ -167,5 +178,27 @@ public func fuzz(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
             fflush(stdout); abort()
         }
     }
+    let seed = Int(input[1] / 5)
+    let mixed = decode(data, codec: codec, eol: eol, mode: mode, style: 5, chunks: nil, mixSeed: seed)
+    let mixedCut = decode(data, codec: codec, eol: eol, mode: mode, style: 5, chunks: chunks, mixSeed: seed)
+    let chars = style == 0 ? whole : decode(data, codec: codec, eol: eol, mode: mode, style: 0, chunks: nil)
+    if mixed != mixedCut || textOnly(mixed) != textOnly(chars) {
+        print("decode: mixed reads differ (codec \(codec), eol \(eol), mode \(mode), seed \(seed), chunks \(chunks))")
+        print("  data     \(data)")
+        print("  get-char \(chars)")
+        print("  mixed    \(mixed)")
+        print("  cut      \(mixedCut)")
+        fflush(stdout); abort()
+    }
     return 0
+}
+
+/// The text and line ends of an event list: decoding errors left out (a
+/// get-line that fails reports the error before the characters it kept),
+/// runs of text merged, a last line end dropped.
+func textOnly(_ events: [Event]) -> [Event] {
+    var out: [Event] = []
+    for e in events where e != .decodingError { add(e, to: &out) }
+    if out.last == .lineEnd { out.removeLast() }
+    return out
 }
