@@ -18,7 +18,8 @@ from datetime import timedelta
 from typing import Any, Iterable, NamedTuple
 
 from ._ffi import NULL, ffi, lib
-from .errors import SocketReadTimeoutError, error_from
+from .errors import (SocketConnectionError, SocketReadTimeoutError, SocketSendTimeoutError,
+                     error_from)
 
 OK = lib.SAG_OK
 E_INTERRUPTED = lib.SAG_E_INTERRUPTED
@@ -52,6 +53,83 @@ def _signalled(status: int) -> bool:
         return False
     _check_signals()  # raises KeyboardInterrupt (or what a handler raises)
     return True
+
+
+# How a retried call is given the time left of its timeout (_retry).
+_READ, _SEND, _ARG = 0, 1, 2
+_monotonic = time.monotonic
+
+
+def _retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1) -> int:
+    """The one retry loop of the blocking wrappers (PEP 475). ``st`` is the
+    status of a first call that failed and ``t0`` the time.monotonic() taken
+    before it. While the status is a signal's (whose handlers run here, and
+    may raise), the call is made again, ``again(us)``, with only the time
+    left of its timeout counted from t0, so that periodic signals neither
+    restart nor prolong it; when none is left the timeout is raised as the
+    call itself would raise it. The timeout is, by ``kind``:
+
+    - _READ: the socket's read timeout (recv, recvfrom, accept, port reads),
+      narrowed to the time left for each retry and restored after;
+    - _SEND: the socket's send timeout (SO_SNDTIMEO), likewise;
+    - _ARG: ``timeout_us`` (negative: none), handed to again as ``us``.
+
+    ``us`` is -1 when there is no timeout. Returns the first status that is
+    not a signal's (OK, or a failure for the caller to raise)."""
+    if not _signalled(st):
+        return st
+    h = sock._h
+    total = timeout_us
+    if kind == _READ:
+        if lib.sag_socket_get_read_timeout(h, _c.i64, NULL) == OK and _c.i64[0] > 0:
+            total = _c.i64[0]
+    elif kind == _SEND:
+        if lib.sag_socket_getsockopt_duration(h, lib.SAG_SOL_SOCKET, lib.SAG_SO_SNDTIMEO,
+                                              _c.i64, NULL) == OK and _c.i64[0] > 0:
+            total = _c.i64[0]
+    if total < 0 or (total == 0 and kind != _ARG):
+        while True:  # no timeout: retry as it was
+            st = again(-1)
+            if not _signalled(st):
+                return st
+    deadline = t0 + total / 1e6
+    narrowed = False
+    try:
+        while True:
+            left = int((deadline - _monotonic()) * 1e6)
+            if left <= 0:
+                raise _timed_out(sock, kind, total)
+            if kind == _READ:
+                lib.sag_socket_set_read_timeout(h, left, NULL)
+                narrowed = True
+            elif kind == _SEND:
+                lib.sag_socket_setsockopt_duration(h, lib.SAG_SOL_SOCKET, lib.SAG_SO_SNDTIMEO, left, NULL)
+                narrowed = True
+            st = again(left)
+            if not _signalled(st):
+                return st
+    finally:
+        if narrowed:  # the socket's own timeout again
+            if kind == _READ:
+                lib.sag_socket_set_read_timeout(h, total, NULL)
+            else:
+                lib.sag_socket_setsockopt_duration(h, lib.SAG_SOL_SOCKET, lib.SAG_SO_SNDTIMEO, total, NULL)
+
+
+def _timed_out(sock: Any, kind: int, total_us: int) -> BaseException:
+    """The exception of a call whose timeout passed during its retries: the
+    one the library raises when it passes during a call."""
+    if kind == _READ:
+        e: Any = SocketReadTimeoutError(lib.SAG_ETIMEDOUT, "read timeout passed")
+        e.status = lib.SAG_E_READ_TIMEOUT
+    elif kind == _SEND:
+        e = SocketSendTimeoutError(lib.SAG_ETIMEDOUT, "send timeout passed")
+        e.status = lib.SAG_E_SOCKET
+    else:
+        e = SocketConnectionError(lib.SAG_ETIMEDOUT, "connection not made in time")
+        e.status = lib.SAG_E_CONNECTION
+    e.socket, e.timeout = sock, total_us / 1e6
+    return e
 
 
 class _Cells(threading.local):
@@ -94,6 +172,15 @@ def _int(v: Any, what: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise TypeError(f"{what} must be an int, not {type(v).__name__}")
     return v
+
+
+def _check_range(size: int, start: Any, count: Any) -> None:
+    """start and count of a (buffer, start, count) call must lie within the
+    buffer's size bytes: the library cannot know the buffer's length."""
+    _int(start, "start")
+    _int(count, "count")
+    if start < 0 or count < 0 or start + count > size:
+        raise ValueError(f"start {start} and count {count} must lie within the buffer ({size} bytes)")
 
 
 def _fail(status: int, socket: Any = None, port: Any = None) -> BaseException:
@@ -580,46 +667,21 @@ class Socket:
         if st != OK:
             raise _fail(st, self)
 
-    def _retry_read(self, status: int, deadline: float | None) -> float | None:
-        """After a blocking read ended by a signal: runs the handlers, sets
-        the read timeout to the time left, and returns the deadline (or
-        raises the timeout when no time is left)."""
-        if self._timeout:
-            if deadline is None:
-                deadline = time.monotonic() + self._timeout  # the first wait's start is unknown
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self._set_timeouts(seconds_to_us(self._timeout))
-                e = SocketReadTimeoutError(lib.SAG_ETIMEDOUT, "timed out")
-                e.socket, e.timeout, e.status = self, self._timeout, lib.SAG_E_READ_TIMEOUT
-                raise e
-            lib.sag_socket_set_read_timeout(self._h, max(1, seconds_to_us(left)), NULL)
-        return deadline
-
-    def _restore_timeout(self) -> None:
-        if self._timeout:
-            lib.sag_socket_set_read_timeout(self._h, seconds_to_us(self._timeout), NULL)
-
     # -- connections ------------------------------------------------------------
 
     def _accept_handle(self):
         """The handle of an accepted connection, or None when interrupted."""
         out = _c.sock
-        deadline = None
-        try:
-            while True:
-                st = lib.sag_socket_accept(self._h, out, NULL)
-                if st == OK:
-                    return out[0]
-                if _signalled(st):
-                    deadline = self._retry_read(st, deadline)
-                    continue
-                if st == E_INTERRUPTED:
-                    return None
-                raise _fail(st, self)
-        finally:
-            if deadline is not None:
-                self._restore_timeout()
+        h = self._h
+        t0 = _monotonic()
+        st = lib.sag_socket_accept(h, out, NULL)
+        if st != OK:
+            st = _retry(st, lambda us: lib.sag_socket_accept(h, out, NULL), self, t0, _READ)
+        if st == OK:
+            return out[0]
+        if st == E_INTERRUPTED:
+            return None
+        raise _fail(st, self)
 
     def accept(self) -> "tuple[Socket, tuple[str, int]]":
         """Waits for a connection: (new socket, peer address). Raises
@@ -640,14 +702,15 @@ class Socket:
         ai = _address(self._family, address)
         us = -1 if not self._timeout else seconds_to_us(self._timeout)
         last: BaseException | None = None
+        h = self._h
         for entry in ai:
-            while True:
-                st = lib.sag_socket_connect(self._h, entry._h, us, NULL)
-                if st == OK:
-                    return
-                if _signalled(st):
-                    continue
-                break
+            t0 = _monotonic()
+            st = lib.sag_socket_connect(h, entry._h, us, NULL)
+            if st != OK:
+                st = _retry(st, lambda left, e=entry._h: lib.sag_socket_connect(h, e, left, NULL),
+                            self, t0, _ARG, us)
+            if st == OK:
+                return
             if st == E_WOULD_BLOCK:
                 raise _fail(st, self)
             last = _fail(st, self)
@@ -690,16 +753,21 @@ class Socket:
         buf = data if type(data) is bytes else ffi.from_buffer(data)
         n = len(buf)
         sent = _c.size
-        while True:
-            st = _send(self._h, buf, 0, n, flags, sent, NULL)
+        h = self._h
+        t0 = _monotonic()
+        st = _send(h, buf, 0, n, flags, sent, NULL)
+        if st == OK:
+            return sent[0]
+        if _signalled(st):
+            done = lib.sag_error_sent(lib.sag_last_error())
+            if done:
+                return done  # a partial send, as send(2) reports one
+            # Nothing went: again with the time left (a partial send of a
+            # retry is not reported as one, as before: rare, and a signal's)
+            st = _retry(st, lambda us: _send(h, buf, 0, n, flags, sent, NULL), self, t0, _SEND)
             if st == OK:
                 return sent[0]
-            if _signalled(st):
-                done = lib.sag_error_sent(lib.sag_last_error())
-                if done:
-                    return done  # a partial send, as send(2) reports one
-                continue
-            raise _fail(st, self)
+        raise _fail(st, self)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Sends every byte of a buffer (also on a timeout socket)."""
@@ -727,10 +795,11 @@ class Socket:
             chars = ffi.cast("char *", buf)
         elif bufsize < 0:
             raise ValueError("negative buffersize in recv")
+        t0 = _monotonic()
         st = _recv(self._h, buf, 0, bufsize, flags, got, NULL)
         if st == OK:
             return _unpack(chars, got[0])  # bytes, one copy
-        self._recv_again(st, buf, 0, bufsize, flags)
+        self._recv_again(st, t0, buf, 0, bufsize, flags)
         return _unpack(chars, got[0])
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
@@ -748,41 +817,39 @@ class Socket:
         elif nbytes > size:
             raise ValueError("buffer too small for requested bytes")
         got = _c.size
+        t0 = _monotonic()
         st = _recv(self._h, buf, 0, nbytes, flags, got, NULL)
         if st == OK:
             return got[0]
-        self._recv_again(st, buf, 0, nbytes, flags)
+        self._recv_again(st, t0, buf, 0, nbytes, flags)
         return got[0]
 
-    def _recv_again(self, st: int, buf, start: int, n: int, flags: int) -> None:
-        """The slow path of a recv that failed: signals (retry), or raise."""
-        deadline = None
-        try:
-            while True:
-                if not _signalled(st):
-                    raise _fail(st, self)
-                deadline = self._retry_read(st, deadline)
-                st = _recv(self._h, buf, start, n, flags, _c.size, NULL)
-                if st == OK:
-                    return
-        finally:
-            if deadline is not None:
-                self._restore_timeout()
+    def _recv_again(self, st: int, t0: float, buf, start: int, n: int, flags: int) -> None:
+        """The slow path of a recv that failed at t0: signals (retry with
+        the time left), or raise."""
+        h = self._h
+        st = _retry(st, lambda us: _recv(h, buf, start, n, flags, _c.size, NULL), self, t0, _READ)
+        if st != OK:
+            raise _fail(st, self)
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, tuple[str, int]]:
+        if _int(bufsize, "bufsize") < 0:
+            raise ValueError("negative buffersize in recvfrom")
         buf = ffi.new("uint8_t[]", max(bufsize, 1))
         sa = SockAddr()
         n = self._recvfrom(buf, 0, bufsize, flags, sa)
         return ffi.buffer(buf, n)[:], sa.as_tuple()
 
     def _recvfrom(self, buf, start: int, n: int, flags: int, sa: SockAddr) -> int:
-        while True:
-            st = lib.sag_socket_recvfrom(self._h, buf, start, n, flags, sa._h, _c.size, NULL)
-            if st == OK:
-                return _c.size[0]
-            if _signalled(st):
-                continue
-            raise _fail(st, self)
+        h, a = self._h, sa._h
+        t0 = _monotonic()
+        st = lib.sag_socket_recvfrom(h, buf, start, n, flags, a, _c.size, NULL)
+        if st != OK:
+            st = _retry(st, lambda us: lib.sag_socket_recvfrom(h, buf, start, n, flags, a, _c.size, NULL),
+                        self, t0, _READ)
+        if st == OK:
+            return _c.size[0]
+        raise _fail(st, self)
 
     def sendto(self, data: Any, address: Any, flags: int = 0) -> int:
         if isinstance(address, SockAddr):
@@ -792,13 +859,15 @@ class Socket:
                                   AddrInfo.hint(self._family, lib.SAG_SOCK_DGRAM, lib.SAG_AI_NUMERICSERV, 0))
             sa = ai.sockaddr
         buf = ffi.from_buffer(data)
-        while True:
-            st = lib.sag_socket_sendto(self._h, buf, 0, len(buf), flags, sa._h, _c.size, NULL)
-            if st == OK:
-                return _c.size[0]
-            if _signalled(st):
-                continue
-            raise _fail(st, self)
+        h, a, n = self._h, sa._h, len(buf)
+        t0 = _monotonic()
+        st = lib.sag_socket_sendto(h, buf, 0, n, flags, a, _c.size, NULL)
+        if st != OK:
+            st = _retry(st, lambda us: lib.sag_socket_sendto(h, buf, 0, n, flags, a, _c.size, NULL),
+                        self, t0, _SEND)
+        if st == OK:
+            return _c.size[0]
+        raise _fail(st, self)
 
     # -- options ------------------------------------------------------------------
 
@@ -893,12 +962,13 @@ class SocketIO(io.RawIOBase):
         buf = _from_buffer(b, require_writable=True)
         got = _c.size
         n = len(buf)
+        t0 = _monotonic()
         st = _recv(sock._h, buf, 0, n, 0, got, NULL)
         if st == OK:
             return got[0]
         if st == E_WOULD_BLOCK:
             return None
-        sock._recv_again(st, buf, 0, n, 0)
+        sock._recv_again(st, t0, buf, 0, n, 0)
         return got[0]
 
     def write(self, b: Any) -> int | None:
