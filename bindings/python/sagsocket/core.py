@@ -26,13 +26,35 @@ E_INTERRUPTED = lib.SAG_E_INTERRUPTED
 E_WOULD_BLOCK = lib.SAG_E_WOULD_BLOCK
 E_EINTR = lib.SAG_EINTR
 
-# Turn the library's signal interrupts on for the thread that imports us
-# when it is the main thread: CPython runs signal handlers (Ctrl-C's
-# KeyboardInterrupt) in the main thread only, after a foreign call returns.
-# A blocked call then returns on a signal; the wrappers below run the
-# handlers and call again with the time that is left (PEP 475).
-if threading.current_thread() is threading.main_thread():
+# The library's signal interrupts are on in the main thread: CPython runs
+# signal handlers (Ctrl-C's KeyboardInterrupt) in the main thread only,
+# after a foreign call returns. A blocked call then returns on a signal; the
+# wrappers below run the handlers and call again with the time that is left
+# (PEP 475). The setting is per thread: when the package is imported in the
+# main thread it is made at once; otherwise _start (which every blocking
+# wrapper calls before its first try) makes it the first time the main
+# thread calls one, then stops checking.
+_MAIN_IDENT = threading.main_thread().ident
+_monotonic = time.monotonic
+
+
+def _start_arming() -> float:
+    """_start until the main thread has turned its signal interrupts on."""
+    global _start
+    if threading.get_ident() == _MAIN_IDENT:
+        lib.sag_thread_set_signal_interrupts(1)
+        _start = _monotonic
+    return _monotonic()
+
+
+if threading.get_ident() == _MAIN_IDENT:
     lib.sag_thread_set_signal_interrupts(1)
+    _start = _monotonic
+else:
+    _start = _start_arming
+"""The start time of a blocking call (time.monotonic()), taken before its
+first try: where its timeout is counted from. Call it as ``core._start()``
+from other modules: it is rebound once the main thread is armed."""
 
 # The functions of the hot paths, looked up once.
 _recv = lib.sag_socket_recv
@@ -56,8 +78,7 @@ def _signalled(status: int) -> bool:
 
 
 # How a retried call is given the time left of its timeout (_retry).
-_READ, _SEND, _ARG = 0, 1, 2
-_monotonic = time.monotonic
+_READ, _SEND, _ARG, _WAIT = 0, 1, 2, 3
 
 
 def _retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1) -> int:
@@ -72,13 +93,16 @@ def _retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1
     - _READ: the socket's read timeout (recv, recvfrom, accept, port reads),
       narrowed to the time left for each retry and restored after;
     - _SEND: the socket's send timeout (SO_SNDTIMEO), likewise;
-    - _ARG: ``timeout_us`` (negative: none), handed to again as ``us``.
+    - _ARG: ``timeout_us`` (negative: none), handed to again as ``us``
+      (connect);
+    - _WAIT: likewise, but when no time is left the call is made once more
+      with 0 (a select or wait reports what is ready, or nothing).
 
     ``us`` is -1 when there is no timeout. Returns the first status that is
     not a signal's (OK, or a failure for the caller to raise)."""
     if not _signalled(st):
         return st
-    h = sock._h
+    h = sock._h if kind < _ARG else None  # sock: None for selects
     total = timeout_us
     if kind == _READ:
         if lib.sag_socket_get_read_timeout(h, _c.i64, NULL) == OK and _c.i64[0] > 0:
@@ -87,7 +111,7 @@ def _retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1
         if lib.sag_socket_getsockopt_duration(h, lib.SAG_SOL_SOCKET, lib.SAG_SO_SNDTIMEO,
                                               _c.i64, NULL) == OK and _c.i64[0] > 0:
             total = _c.i64[0]
-    if total < 0 or (total == 0 and kind != _ARG):
+    if total < 0 or (total == 0 and kind < _ARG):
         while True:  # no timeout: retry as it was
             st = again(-1)
             if not _signalled(st):
@@ -98,7 +122,9 @@ def _retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1
         while True:
             left = int((deadline - _monotonic()) * 1e6)
             if left <= 0:
-                raise _timed_out(sock, kind, total)
+                if kind != _WAIT:
+                    raise _timed_out(sock, kind, total)
+                left = 0
             if kind == _READ:
                 lib.sag_socket_set_read_timeout(h, left, NULL)
                 narrowed = True
@@ -673,7 +699,7 @@ class Socket:
         """The handle of an accepted connection, or None when interrupted."""
         out = _c.sock
         h = self._h
-        t0 = _monotonic()
+        t0 = _start()
         st = lib.sag_socket_accept(h, out, NULL)
         if st != OK:
             st = _retry(st, lambda us: lib.sag_socket_accept(h, out, NULL), self, t0, _READ)
@@ -704,7 +730,7 @@ class Socket:
         last: BaseException | None = None
         h = self._h
         for entry in ai:
-            t0 = _monotonic()
+            t0 = _start()
             st = lib.sag_socket_connect(h, entry._h, us, NULL)
             if st != OK:
                 st = _retry(st, lambda left, e=entry._h: lib.sag_socket_connect(h, e, left, NULL),
@@ -754,7 +780,7 @@ class Socket:
         n = len(buf)
         sent = _c.size
         h = self._h
-        t0 = _monotonic()
+        t0 = _start()
         st = _send(h, buf, 0, n, flags, sent, NULL)
         if st == OK:
             return sent[0]
@@ -795,7 +821,7 @@ class Socket:
             chars = ffi.cast("char *", buf)
         elif bufsize < 0:
             raise ValueError("negative buffersize in recv")
-        t0 = _monotonic()
+        t0 = _start()
         st = _recv(self._h, buf, 0, bufsize, flags, got, NULL)
         if st == OK:
             return _unpack(chars, got[0])  # bytes, one copy
@@ -817,7 +843,7 @@ class Socket:
         elif nbytes > size:
             raise ValueError("buffer too small for requested bytes")
         got = _c.size
-        t0 = _monotonic()
+        t0 = _start()
         st = _recv(self._h, buf, 0, nbytes, flags, got, NULL)
         if st == OK:
             return got[0]
@@ -842,7 +868,7 @@ class Socket:
 
     def _recvfrom(self, buf, start: int, n: int, flags: int, sa: SockAddr) -> int:
         h, a = self._h, sa._h
-        t0 = _monotonic()
+        t0 = _start()
         st = lib.sag_socket_recvfrom(h, buf, start, n, flags, a, _c.size, NULL)
         if st != OK:
             st = _retry(st, lambda us: lib.sag_socket_recvfrom(h, buf, start, n, flags, a, _c.size, NULL),
@@ -860,7 +886,7 @@ class Socket:
             sa = ai.sockaddr
         buf = ffi.from_buffer(data)
         h, a, n = self._h, sa._h, len(buf)
-        t0 = _monotonic()
+        t0 = _start()
         st = lib.sag_socket_sendto(h, buf, 0, n, flags, a, _c.size, NULL)
         if st != OK:
             st = _retry(st, lambda us: lib.sag_socket_sendto(h, buf, 0, n, flags, a, _c.size, NULL),
@@ -962,7 +988,7 @@ class SocketIO(io.RawIOBase):
         buf = _from_buffer(b, require_writable=True)
         got = _c.size
         n = len(buf)
-        t0 = _monotonic()
+        t0 = _start()
         st = _recv(sock._h, buf, 0, n, 0, got, NULL)
         if st == OK:
             return got[0]
@@ -1118,19 +1144,17 @@ def select(rfds: FdSet | None, wfds: FdSet | None, efds: FdSet | None,
     r, w, e = _fdset_arg(rfds), _fdset_arg(wfds), _fdset_arg(efds)
     outs = ffi.new("sag_fdset *[3]")
     cnt = ffi.new("int *")
-    deadline = time.monotonic() + timeout_us / 1e6 if timeout_us >= 0 else None
-    while True:
-        st = lib.sag_socket_select(r, w, e, timeout_us, cnt, outs, outs + 1, outs + 2, NULL)
-        if st == OK:
-            return (cnt[0], *(None if given is None else FdSet(_handle=outs[i], _known=given._keep)
-                              for i, given in enumerate((rfds, wfds, efds))))
-        if _signalled(st):
-            if deadline is not None:
-                timeout_us = max(0, int((deadline - time.monotonic()) * 1e6))
-            continue
-        if st == E_INTERRUPTED:
-            return (0, *(None if given is None else FdSet() for given in (rfds, wfds, efds)))
-        raise _fail(st)
+    t0 = _start()
+    st = lib.sag_socket_select(r, w, e, timeout_us, cnt, outs, outs + 1, outs + 2, NULL)
+    if st != OK:
+        st = _retry(st, lambda us: lib.sag_socket_select(r, w, e, us, cnt, outs, outs + 1, outs + 2, NULL),
+                    None, t0, _WAIT, timeout_us)
+    if st == OK:
+        return (cnt[0], *(None if given is None else FdSet(_handle=outs[i], _known=given._keep)
+                          for i, given in enumerate((rfds, wfds, efds))))
+    if st == E_INTERRUPTED:
+        return (0, *(None if given is None else FdSet() for given in (rfds, wfds, efds)))
+    raise _fail(st)
 
 
 def select_inplace(rfds: FdSet | None, wfds: FdSet | None, efds: FdSet | None,
@@ -1138,20 +1162,17 @@ def select_inplace(rfds: FdSet | None, wfds: FdSet | None, efds: FdSet | None,
     """socket-select!: the given sets keep only their ready members."""
     r, w, e = _fdset_arg(rfds), _fdset_arg(wfds), _fdset_arg(efds)
     cnt = ffi.new("int *")
-    deadline = time.monotonic() + timeout_us / 1e6 if timeout_us >= 0 else None
-    while True:
-        st = lib.sag_socket_select_inplace(r, w, e, timeout_us, cnt, NULL)
-        if st == OK:
-            break
-        if _signalled(st):
-            if deadline is not None:
-                timeout_us = max(0, int((deadline - time.monotonic()) * 1e6))
-            continue
-        if st == E_INTERRUPTED:
-            for f in (rfds, wfds, efds):
-                if f is not None:
-                    f.clear()
-            return (0, rfds, wfds, efds)
+    t0 = _start()
+    st = lib.sag_socket_select_inplace(r, w, e, timeout_us, cnt, NULL)
+    if st != OK:
+        st = _retry(st, lambda us: lib.sag_socket_select_inplace(r, w, e, us, cnt, NULL),
+                    None, t0, _WAIT, timeout_us)
+    if st == E_INTERRUPTED:
+        for f in (rfds, wfds, efds):
+            if f is not None:
+                f.clear()
+        return (0, rfds, wfds, efds)
+    if st != OK:
         raise _fail(st)
     for f in (rfds, wfds, efds):
         if f is not None:
@@ -1164,17 +1185,13 @@ def ready_select(fn, timeout_us: int, socks: Iterable[Socket]) -> list[Socket]:
     lst, arr = _socket_array(socks)
     ready = ffi.new("sag_socket *[]", max(len(lst), 1))
     n = _c.size
-    deadline = time.monotonic() + timeout_us / 1e6 if timeout_us >= 0 else None
-    while True:
-        st = fn(timeout_us, arr, len(lst), ready, n, NULL)
-        if st == OK:
-            break
-        if _signalled(st):
-            if deadline is not None:
-                timeout_us = max(0, int((deadline - time.monotonic()) * 1e6))
-            continue
-        if st == E_INTERRUPTED:
-            return []
+    t0 = _start()
+    st = fn(timeout_us, arr, len(lst), ready, n, NULL)
+    if st != OK:
+        st = _retry(st, lambda us: fn(us, arr, len(lst), ready, n, NULL), None, t0, _WAIT, timeout_us)
+    if st == E_INTERRUPTED:
+        return []
+    if st != OK:
         raise _fail(st)
     by_key = {s._key: s for s in lst}
     return [by_key[_handle_key(ready[i])] for i in range(n[0])]
@@ -1227,17 +1244,14 @@ class SocketSelector:
 
     def wait(self, timeout: Any = None) -> tuple[list[SelectorEntry], list[SelectorEntry]]:
         us = select_timeout_us(timeout)
-        deadline = time.monotonic() + us / 1e6 if us >= 0 else None
-        while True:
-            st = lib.sag_selector_wait(self._h, us, self._socks, self._tags, self._timed,
-                                       self.CAPACITY, self._count, NULL)
-            if st == OK:
-                break
-            if _signalled(st):
-                if deadline is not None:
-                    us = max(0, int((deadline - time.monotonic()) * 1e6))
-                continue
-            raise _fail(st)
+        args = (self._socks, self._tags, self._timed, self.CAPACITY, self._count, NULL)
+        h = self._h
+        t0 = _start()
+        st = lib.sag_selector_wait(h, us, *args)
+        if st != OK:
+            st = _retry(st, lambda left: lib.sag_selector_wait(h, left, *args), None, t0, _WAIT, us)
+            if st != OK:
+                raise _fail(st)
         ready: list[SelectorEntry] = []
         timed: list[SelectorEntry] = []
         tags, flags = self._tags, self._timed
@@ -1259,6 +1273,7 @@ class SocketSelector:
         """The tags of the sockets that became readable, and 1 when a signal
         ended the wait (after its handlers ran): for the selectors-like
         Selector, which keeps its own keys and adds sockets itself."""
+        _start()  # arms the main thread's signal interrupts
         while True:
             st = lib.sag_selector_wait(self._h, us, self._socks, self._tags, self._timed,
                                        self.CAPACITY, self._count, NULL)

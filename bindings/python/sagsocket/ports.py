@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import core as _core
 from ._ffi import NULL, ffi, lib
-from .core import OK, _READ, _c, _check_range, _fail, _int, _monotonic, _retry, Socket
+from .core import OK, _READ, _c, _check_range, _fail, _int, _retry, Socket
 
 _CODECS = {"utf-8": lib.SAG_CODEC_UTF8, "utf8": lib.SAG_CODEC_UTF8,
            "latin-1": lib.SAG_CODEC_LATIN1, "latin1": lib.SAG_CODEC_LATIN1}
@@ -33,7 +34,7 @@ class Port:
 
     def _call(self, fn, *args) -> None:
         h = self._h
-        t0 = _monotonic()
+        t0 = _core._start()
         st = fn(h, *args, NULL)
         if st == OK:
             return

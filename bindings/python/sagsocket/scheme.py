@@ -18,9 +18,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Callable, Iterable
 
+from . import core as _core
 from ._ffi import NULL, ffi, lib
 from .core import (OK, AddrInfo, FdSet, IPAddress, SelectorEntry, SockAddr, Socket,
-                   SocketInfo, SocketSelector, _c, _check_range, _cstr, _fail, _int, _monotonic, _retry,
+                   SocketInfo, SocketSelector, _c, _check_range, _cstr, _fail, _int, _retry,
                    _signalled, _ARG, _READ, _SEND,
                    ready_select, seconds_to_us, select as _select,
                    select_inplace as _select_inplace, select_timeout_us)
@@ -201,7 +202,7 @@ def socket_recv_into(s: Socket, bv: Any, start: int, length: int, flags: int = 0
     buf = ffi.from_buffer(bv, require_writable=True)
     _check_range(len(buf), start, length)
     h = _sock(s)._h
-    t0 = _monotonic()
+    t0 = _core._start()
     st = lib.sag_socket_recv(h, buf, start, length, flags, _c.size, NULL)
     if st != OK:
         st = _retry(st, lambda us: lib.sag_socket_recv(h, buf, start, length, flags, _c.size, NULL),
@@ -231,7 +232,7 @@ def socket_send_range(s: Socket, bv: Any, start: int, count: int, flags: int = 0
             done += lib.sag_error_sent(lib.sag_last_error())
         return lib.sag_socket_send(h, buf, start + done, count - done, flags, _c.size, NULL)
 
-    t0 = _monotonic()
+    t0 = _core._start()
     st = send(False)
     if st != OK:
         st = _retry(st, lambda us: send(True), s, t0, _SEND)
@@ -391,7 +392,7 @@ def socket_connect(s: Socket, ai: AddrInfo, timeout: Any = None) -> Socket | Non
         raise TypeError("expected an AddrInfo")
     us = select_timeout_us(timeout)
     h = _sock(s)._h
-    t0 = _monotonic()
+    t0 = _core._start()
     st = lib.sag_socket_connect(h, ai._h, us, NULL)
     if st != OK:
         st = _retry(st, lambda left: lib.sag_socket_connect(h, ai._h, left, NULL), s, t0, _ARG, us)
@@ -433,7 +434,7 @@ def socket_sendto_range(s: Socket, bv: Any, start: int, count: int, sockaddr: So
     buf = ffi.from_buffer(bv)
     _check_range(len(buf), start, count)
     h, a = _sock(s)._h, sockaddr._h
-    t0 = _monotonic()
+    t0 = _core._start()
     st = lib.sag_socket_sendto(h, buf, start, count, flags, a, _c.size, NULL)
     if st != OK:
         st = _retry(st, lambda us: lib.sag_socket_sendto(h, buf, start, count, flags, a, _c.size, NULL),
@@ -457,7 +458,7 @@ def socket_recvfrom_into(s: Socket, bv: Any, start: int, length: int, sockaddr: 
     buf = ffi.from_buffer(bv, require_writable=True)
     _check_range(len(buf), start, length)
     h, a = _sock(s)._h, sockaddr._h
-    t0 = _monotonic()
+    t0 = _core._start()
     st = lib.sag_socket_recvfrom(h, buf, start, length, flags, a, _c.size, NULL)
     if st != OK:
         st = _retry(st, lambda us: lib.sag_socket_recvfrom(h, buf, start, length, flags, a, _c.size, NULL),
