@@ -1235,12 +1235,25 @@ class SocketSelector:
         if not isinstance(s, Socket):
             raise TypeError(f"expected a sagsocket.Socket, not {type(s).__name__}")
         us = select_timeout_us(timeout)
+        # The entry goes in before the library's add, so that a wait in
+        # another thread that reports the socket at once finds it; it goes
+        # out again when the add fails (a closed socket or selector, ...).
+        key = s._key
         with self._lock:
-            if s._key not in self._entries:
-                self._entries[s._key] = SelectorEntry(s, None if us < 0 else us / 1e6, data)
-        st = lib.sag_selector_add(self._h, s._h, us, s._key, NULL)
-        if st != OK:
-            raise _fail(st, s)
+            fresh = key not in self._entries
+            if fresh:
+                self._entries[key] = SelectorEntry(s, None if us < 0 else us / 1e6, data)
+        st = lib.sag_selector_add(self._h, s._h, us, key, NULL)
+        if st == OK and not (fresh and s.closed):
+            return
+        # Failed, or a closed socket, which the library does not add (SAG_OK,
+        # as Sagittarius ignores it) and will never report.
+        e = _fail(st, s) if st != OK else None
+        if fresh:
+            with self._lock:
+                self._entries.pop(key, None)
+        if e is not None:
+            raise e
 
     def wait(self, timeout: Any = None) -> tuple[list[SelectorEntry], list[SelectorEntry]]:
         us = select_timeout_us(timeout)
