@@ -130,21 +130,28 @@ def test_negative_sizes_are_value_errors(pair, udp):
 # must still end with its timeout after about its 0.5 s. Bounds: at least
 # 0.45 s (it must not end early: 50 ms below, for the clock's granularity and
 # the library's rounding), below 1.5 s (three times the timeout: generous,
-# for a loaded machine; a call whose retries restarted the timeout would
-# never end, and the test's own 10 s bound below would fail it).
+# for a loaded machine). A call whose retries restarted the timeout would
+# never end while the signals go on: a watchdog stops them after 4 s, so
+# such a call ends one timeout later and fails the upper bound instead of
+# hanging the suite.
 
 TIMEOUT = 0.5
 
 
 @pytest.fixture
 def ticking():
-    """SIGALRM every 20 ms while the test runs; the list of handler runs."""
+    """SIGALRM every 20 ms while the test runs (at most 4 s); the list of
+    handler runs."""
     seen = []
     old = signal.signal(signal.SIGALRM, lambda *_: seen.append(1))
     signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
+    watchdog = threading.Timer(4.0, signal.setitimer, (signal.ITIMER_REAL, 0, 0))
+    watchdog.start()
     try:
         yield seen
     finally:
+        watchdog.cancel()
+        watchdog.join()
         signal.setitimer(signal.ITIMER_REAL, 0, 0)
         signal.signal(signal.SIGALRM, old)
 
@@ -172,7 +179,8 @@ def test_python_face_recv_times_out_under_signals(pair, ticking):
     _in_bounds(took, ticking)
     # The socket's read timeout is its own again.
     assert S.socket_get_read_timeout(a) == TIMEOUT
-    r, took = _timed(lambda: a.makefile("rb").read(1))
+    with a.makefile("rb") as f:
+        r, took = _timed(lambda: f.read(1))
     assert r == "timeout"
     _in_bounds(took, ticking)
 
