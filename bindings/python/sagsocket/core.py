@@ -784,15 +784,24 @@ class Socket:
         st = _send(h, buf, 0, n, flags, sent, NULL)
         if st == OK:
             return sent[0]
-        if _signalled(st):
+        if st == E_INTERRUPTED:
             done = lib.sag_error_sent(lib.sag_last_error())
-            if done:
+            if done and _signalled(st):
                 return done  # a partial send, as send(2) reports one
-            # Nothing went: again with the time left (a partial send of a
-            # retry is not reported as one, as before: rare, and a signal's)
-            st = _retry(st, lambda us: _send(h, buf, 0, n, flags, sent, NULL), self, t0, _SEND)
-            if st == OK:
-                return sent[0]
+
+            def again(us: int) -> int:
+                # After a signal: a partial send is the result; if nothing
+                # went, send again with the time left.
+                went = lib.sag_error_sent(lib.sag_last_error())
+                if went:
+                    sent[0] = went
+                    return OK
+                return _send(h, buf, 0, n, flags, sent, NULL)
+
+            if not done:
+                st = _retry(st, again, self, t0, _SEND)
+                if st == OK:
+                    return sent[0]
         raise _fail(st, self)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
