@@ -16,7 +16,6 @@ import sagsocket
 from sagsocket import errors as E
 from sagsocket import scheme as S
 
-from conftest import Bg
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PKG = os.path.dirname(HERE)
