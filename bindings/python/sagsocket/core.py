@@ -91,8 +91,13 @@ def _retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1
     call itself would raise it. The timeout is, by ``kind``:
 
     - _READ: the socket's read timeout (recv, recvfrom, accept, port reads),
-      narrowed to the time left for each retry and restored after;
-    - _SEND: the socket's send timeout (SO_SNDTIMEO), likewise;
+      narrowed to the time left for each retry and restored after (a port
+      read that needs several waits is timed from its start here, where the
+      library times each wait: under signals, one that is still receiving
+      when its timeout has passed since it began ends with the timeout);
+    - _SEND: the socket's send timeout (SO_SNDTIMEO), likewise; as it is
+      the library's timeout of no progress, it counts again from the signal
+      when bytes went before it;
     - _ARG: ``timeout_us`` (negative: none), handed to again as ``us``
       (connect);
     - _WAIT: likewise, but when no time is left the call is made once more
@@ -120,6 +125,10 @@ def _retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1
     narrowed = False
     try:
         while True:
+            if kind == _SEND and lib.sag_error_sent(lib.sag_last_error()):
+                # The send timeout is one of no progress (the library's):
+                # bytes went before the signal, so it counts from now.
+                deadline = _monotonic() + total / 1e6
             left = int((deadline - _monotonic()) * 1e6)
             if left <= 0:
                 if kind != _WAIT:
@@ -810,13 +819,21 @@ class Socket:
         n = len(buf)
         start = 0
         sent = _c.size
+        h = self._h
+
+        def again(us: int) -> int:
+            # After a signal: resume after what went, with the time left.
+            nonlocal start
+            start += lib.sag_error_sent(lib.sag_last_error())
+            return _send(h, buf, start, n - start, flags, sent, NULL)
+
         while start < n:
-            st = _send(self._h, buf, start, n - start, flags, sent, NULL)
+            t0 = _start()  # each send has the send timeout, as the library's
+            st = _send(h, buf, start, n - start, flags, sent, NULL)
+            if st != OK:
+                st = _retry(st, again, self, t0, _SEND)
             if st == OK:
                 start += sent[0]
-                continue
-            if _signalled(st):
-                start += lib.sag_error_sent(lib.sag_last_error())
                 continue
             e = _fail(st, self)
             e.sent = start + getattr(e, "sent", 0)
