@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -233,6 +234,22 @@ def test_selects_and_waits_keep_their_time_under_signals(pair, ticking):
     assert res == ([], [])
     _in_bounds(took, ticking)
     ss.close()
+
+
+def test_send_times_out_under_signals(pair, ticking):
+    # The peer reads nothing: the send fills the buffers at once, then
+    # stalls; its send timeout (no progress for 0.5 s) must still pass.
+    c, a = pair
+    c.setsockopt(sagsocket.SOL_SOCKET, sagsocket.SO_SNDBUF, 8192)
+    c.settimeout(TIMEOUT)
+    data = bytes(16 * 1024 * 1024)
+    r, took = _timed(lambda: c.sendall(data))
+    assert r == "timeout"
+    _in_bounds(took, ticking)
+    S.socket_setsockopt(c, sagsocket.SOL_SOCKET, sagsocket.SO_SNDTIMEO, timedelta(seconds=TIMEOUT))
+    r, took = _timed(lambda: S.socket_send(c, data))
+    assert r == "timeout"
+    _in_bounds(took, ticking)
 
 
 def test_data_still_arrives_between_signals(pair, ticking):
