@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import selectors as _selectors
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any, Iterator
 
+from . import core as _core
 from ._ffi import ffi, lib, DECLS_PATH, LIBRARY_PATH
 from .core import (AddrInfo, FdSet, IPAddress, SelectorEntry, SockAddr, Socket, SocketInfo,
-                   SocketIO, SocketSelector, _signalled, seconds_to_us)
+                   SocketIO, SocketSelector, _retry, _WAIT, seconds_to_us)
 from .errors import *  # noqa: F401,F403
 from .errors import HostNotFoundError, SocketConnectionError, error_from, __all__ as _error_names
 from . import scheme  # noqa: F401
@@ -228,9 +228,13 @@ class Selector(_selectors.BaseSelector):
         else:
             us = int(timeout * 1e6) or 1
         h, socks, tags, timed, cap, count = self._wait
+        t0 = _core._start()
         st = _selector_wait(h, us, socks, tags, timed, cap, count, _NULL)
         if st != 0:
-            self._select_again(st, us, timeout)
+            st = _retry(st, lambda left: _selector_wait(h, left, socks, tags, timed, cap, count, _NULL),
+                        None, t0, _WAIT, us)
+            if st != 0:
+                raise error_from(st)
         n = count[0]
         if not n:
             return []
@@ -245,18 +249,6 @@ class Selector(_selectors.BaseSelector):
                 out.append((entry[0], EVENT_READ))
         return out
 
-    def _select_again(self, st: int, us: int, timeout: float | None) -> None:
-        """A wait that failed: a signal (its handlers have run: wait again
-        with the time left, PEP 475), or an error to raise."""
-        deadline = time.monotonic() + timeout if us > 0 and timeout else None
-        sel = self._sel
-        while st != 0:
-            if not _signalled(st):
-                raise error_from(st)
-            if deadline is not None:
-                us = max(0, int((deadline - time.monotonic()) * 1e6))
-            st = _selector_wait(sel._h, us, sel._socks, sel._tags, sel._timed, sel.CAPACITY,
-                                sel._count, ffi.NULL)
 
     def interrupt(self) -> None:
         """Makes a select blocked in another thread return (with what is ready)."""

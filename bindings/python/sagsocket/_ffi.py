@@ -64,55 +64,30 @@ def _decls_candidates(lib_path: str | None):
     yield "/usr/include/" + DECLS
 
 
-def _loaded_library_path() -> str | None:
-    """The file the process mapped for libsagsocket, if any."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                parts = line.split(None, 5)
-                if len(parts) == 6 and "libsagsocket.so" in parts[5]:
-                    return parts[5].strip()
-    except OSError:
-        pass
-    return None
-
-
-def _pkg_config(variable: str) -> str:
-    try:
-        return subprocess.run(["pkg-config", "--variable=" + variable, "sagsocket"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def _decls_candidates(lib_path: str | None) -> list[str]:
-    env = os.environ.get("SAGSOCKET_DECLS")
+def _library_candidates(env: str | None):
+    """Where libsagsocket may be, best first: SAGSOCKET_LIBRARY alone when
+    set; otherwise the soname through the dynamic loader, and only when that
+    fails (the generator is lazy) pkg-config's libdir and /usr/local/lib."""
     if env:
-        return [env]
-    out: list[str] = []
-    if lib_path:
-        libdir = os.path.dirname(os.path.realpath(lib_path))
-        out.append(os.path.join(os.path.dirname(libdir), "include", DECLS))
-    inc = _pkg_config("includedir")
-    if inc:
-        out.append(os.path.join(inc, DECLS))
-    out += ["/usr/local/include/" + DECLS, "/usr/include/" + DECLS]
-    return out
+        yield env
+        return
+    yield SONAME
+    libdir = _pkg_config("libdir")
+    for d in (libdir, "/usr/local/lib"):
+        if d:
+            path = os.path.join(d, SONAME)
+            if os.path.exists(path):
+                yield path
 
 
 def _load():
     env = os.environ.get("SAGSOCKET_LIBRARY")
-    paths = [env] if env else [SONAME]
-    if not env:
-        libdir = _pkg_config("libdir")
-        paths += [os.path.join(d, SONAME) for d in (libdir, "/usr/local/lib") if d]
     # Functions are resolved lazily by cffi, so the library can be opened
     # before the declarations are read.
     lib_handle = None
     errors = []
-    for path in paths:
-        if path != SONAME and os.sep in path and not os.path.exists(path) and path != env:
-            continue
+    path = SONAME
+    for path in _library_candidates(env):
         try:
             lib_handle = ffi.dlopen(path)
             break

@@ -18,20 +18,43 @@ from datetime import timedelta
 from typing import Any, Iterable, NamedTuple
 
 from ._ffi import NULL, ffi, lib
-from .errors import SocketReadTimeoutError, error_from
+from .errors import (SocketConnectionError, SocketReadTimeoutError, SocketSendTimeoutError,
+                     error_from)
 
 OK = lib.SAG_OK
 E_INTERRUPTED = lib.SAG_E_INTERRUPTED
 E_WOULD_BLOCK = lib.SAG_E_WOULD_BLOCK
 E_EINTR = lib.SAG_EINTR
 
-# Turn the library's signal interrupts on for the thread that imports us
-# when it is the main thread: CPython runs signal handlers (Ctrl-C's
-# KeyboardInterrupt) in the main thread only, after a foreign call returns.
-# A blocked call then returns on a signal; the wrappers below run the
-# handlers and call again with the time that is left (PEP 475).
-if threading.current_thread() is threading.main_thread():
+# The library's signal interrupts are on in the main thread: CPython runs
+# signal handlers (Ctrl-C's KeyboardInterrupt) in the main thread only,
+# after a foreign call returns. A blocked call then returns on a signal; the
+# wrappers below run the handlers and call again with the time that is left
+# (PEP 475). The setting is per thread: when the package is imported in the
+# main thread it is made at once; otherwise _start (which every blocking
+# wrapper calls before its first try) makes it the first time the main
+# thread calls one, then stops checking.
+_MAIN_IDENT = threading.main_thread().ident
+_monotonic = time.monotonic
+
+
+def _start_arming() -> float:
+    """_start until the main thread has turned its signal interrupts on."""
+    global _start
+    if threading.get_ident() == _MAIN_IDENT:
+        lib.sag_thread_set_signal_interrupts(1)
+        _start = _monotonic
+    return _monotonic()
+
+
+if threading.get_ident() == _MAIN_IDENT:
     lib.sag_thread_set_signal_interrupts(1)
+    _start = _monotonic
+else:
+    _start = _start_arming
+"""The start time of a blocking call (time.monotonic()), taken before its
+first try: where its timeout is counted from. Call it as ``core._start()``
+from other modules: it is rebound once the main thread is armed."""
 
 # The functions of the hot paths, looked up once.
 _recv = lib.sag_socket_recv
@@ -52,6 +75,96 @@ def _signalled(status: int) -> bool:
         return False
     _check_signals()  # raises KeyboardInterrupt (or what a handler raises)
     return True
+
+
+# How a retried call is given the time left of its timeout (_retry).
+_READ, _SEND, _ARG, _WAIT = 0, 1, 2, 3
+
+
+def _retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1) -> int:
+    """The one retry loop of the blocking wrappers (PEP 475). ``st`` is the
+    status of a first call that failed and ``t0`` the time.monotonic() taken
+    before it. While the status is a signal's (whose handlers run here, and
+    may raise), the call is made again, ``again(us)``, with only the time
+    left of its timeout counted from t0, so that periodic signals neither
+    restart nor prolong it; when none is left the timeout is raised as the
+    call itself would raise it. The timeout is, by ``kind``:
+
+    - _READ: the socket's read timeout (recv, recvfrom, accept, port reads),
+      narrowed to the time left for each retry and restored after (a port
+      read that needs several waits is timed from its start here, where the
+      library times each wait: under signals, one that is still receiving
+      when its timeout has passed since it began ends with the timeout);
+    - _SEND: the socket's send timeout (SO_SNDTIMEO), likewise; as it is
+      the library's timeout of no progress, it counts again from the signal
+      when bytes went before it;
+    - _ARG: ``timeout_us`` (negative: none), handed to again as ``us``
+      (connect);
+    - _WAIT: likewise, but when no time is left the call is made once more
+      with 0 (a select or wait reports what is ready, or nothing).
+
+    ``us`` is -1 when there is no timeout. Returns the first status that is
+    not a signal's (OK, or a failure for the caller to raise)."""
+    if not _signalled(st):
+        return st
+    h = sock._h if kind < _ARG else None  # sock: None for selects
+    total = timeout_us
+    if kind == _READ:
+        if lib.sag_socket_get_read_timeout(h, _c.i64, NULL) == OK and _c.i64[0] > 0:
+            total = _c.i64[0]
+    elif kind == _SEND:
+        if lib.sag_socket_getsockopt_duration(h, lib.SAG_SOL_SOCKET, lib.SAG_SO_SNDTIMEO,
+                                              _c.i64, NULL) == OK and _c.i64[0] > 0:
+            total = _c.i64[0]
+    if total < 0 or (total == 0 and kind < _ARG):
+        while True:  # no timeout: retry as it was
+            st = again(-1)
+            if not _signalled(st):
+                return st
+    deadline = t0 + total / 1e6
+    narrowed = False
+    try:
+        while True:
+            if kind == _SEND and lib.sag_error_sent(lib.sag_last_error()):
+                # The send timeout is one of no progress (the library's):
+                # bytes went before the signal, so it counts from now.
+                deadline = _monotonic() + total / 1e6
+            left = int((deadline - _monotonic()) * 1e6)
+            if left <= 0:
+                if kind != _WAIT:
+                    raise _timed_out(sock, kind, total)
+                left = 0
+            if kind == _READ:
+                lib.sag_socket_set_read_timeout(h, left, NULL)
+                narrowed = True
+            elif kind == _SEND:
+                lib.sag_socket_setsockopt_duration(h, lib.SAG_SOL_SOCKET, lib.SAG_SO_SNDTIMEO, left, NULL)
+                narrowed = True
+            st = again(left)
+            if not _signalled(st):
+                return st
+    finally:
+        if narrowed:  # the socket's own timeout again
+            if kind == _READ:
+                lib.sag_socket_set_read_timeout(h, total, NULL)
+            else:
+                lib.sag_socket_setsockopt_duration(h, lib.SAG_SOL_SOCKET, lib.SAG_SO_SNDTIMEO, total, NULL)
+
+
+def _timed_out(sock: Any, kind: int, total_us: int) -> BaseException:
+    """The exception of a call whose timeout passed during its retries: the
+    one the library raises when it passes during a call."""
+    if kind == _READ:
+        e: Any = SocketReadTimeoutError(lib.SAG_ETIMEDOUT, "read timeout passed")
+        e.status = lib.SAG_E_READ_TIMEOUT
+    elif kind == _SEND:
+        e = SocketSendTimeoutError(lib.SAG_ETIMEDOUT, "send timeout passed")
+        e.status = lib.SAG_E_SOCKET
+    else:
+        e = SocketConnectionError(lib.SAG_ETIMEDOUT, "connection not made in time")
+        e.status = lib.SAG_E_CONNECTION
+    e.socket, e.timeout = sock, total_us / 1e6
+    return e
 
 
 class _Cells(threading.local):
@@ -94,6 +207,15 @@ def _int(v: Any, what: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise TypeError(f"{what} must be an int, not {type(v).__name__}")
     return v
+
+
+def _check_range(size: int, start: Any, count: Any) -> None:
+    """start and count of a (buffer, start, count) call must lie within the
+    buffer's size bytes: the library cannot know the buffer's length."""
+    _int(start, "start")
+    _int(count, "count")
+    if start < 0 or count < 0 or start + count > size:
+        raise ValueError(f"start {start} and count {count} must lie within the buffer ({size} bytes)")
 
 
 def _fail(status: int, socket: Any = None, port: Any = None) -> BaseException:
@@ -580,46 +702,21 @@ class Socket:
         if st != OK:
             raise _fail(st, self)
 
-    def _retry_read(self, status: int, deadline: float | None) -> float | None:
-        """After a blocking read ended by a signal: runs the handlers, sets
-        the read timeout to the time left, and returns the deadline (or
-        raises the timeout when no time is left)."""
-        if self._timeout:
-            if deadline is None:
-                deadline = time.monotonic() + self._timeout  # the first wait's start is unknown
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self._set_timeouts(seconds_to_us(self._timeout))
-                e = SocketReadTimeoutError(lib.SAG_ETIMEDOUT, "timed out")
-                e.socket, e.timeout, e.status = self, self._timeout, lib.SAG_E_READ_TIMEOUT
-                raise e
-            lib.sag_socket_set_read_timeout(self._h, max(1, seconds_to_us(left)), NULL)
-        return deadline
-
-    def _restore_timeout(self) -> None:
-        if self._timeout:
-            lib.sag_socket_set_read_timeout(self._h, seconds_to_us(self._timeout), NULL)
-
     # -- connections ------------------------------------------------------------
 
     def _accept_handle(self):
         """The handle of an accepted connection, or None when interrupted."""
         out = _c.sock
-        deadline = None
-        try:
-            while True:
-                st = lib.sag_socket_accept(self._h, out, NULL)
-                if st == OK:
-                    return out[0]
-                if _signalled(st):
-                    deadline = self._retry_read(st, deadline)
-                    continue
-                if st == E_INTERRUPTED:
-                    return None
-                raise _fail(st, self)
-        finally:
-            if deadline is not None:
-                self._restore_timeout()
+        h = self._h
+        t0 = _start()
+        st = lib.sag_socket_accept(h, out, NULL)
+        if st != OK:
+            st = _retry(st, lambda us: lib.sag_socket_accept(h, out, NULL), self, t0, _READ)
+        if st == OK:
+            return out[0]
+        if st == E_INTERRUPTED:
+            return None
+        raise _fail(st, self)
 
     def accept(self) -> "tuple[Socket, tuple[str, int]]":
         """Waits for a connection: (new socket, peer address). Raises
@@ -640,14 +737,15 @@ class Socket:
         ai = _address(self._family, address)
         us = -1 if not self._timeout else seconds_to_us(self._timeout)
         last: BaseException | None = None
+        h = self._h
         for entry in ai:
-            while True:
-                st = lib.sag_socket_connect(self._h, entry._h, us, NULL)
-                if st == OK:
-                    return
-                if _signalled(st):
-                    continue
-                break
+            t0 = _start()
+            st = lib.sag_socket_connect(h, entry._h, us, NULL)
+            if st != OK:
+                st = _retry(st, lambda left, e=entry._h: lib.sag_socket_connect(h, e, left, NULL),
+                            self, t0, _ARG, us)
+            if st == OK:
+                return
             if st == E_WOULD_BLOCK:
                 raise _fail(st, self)
             last = _fail(st, self)
@@ -690,16 +788,30 @@ class Socket:
         buf = data if type(data) is bytes else ffi.from_buffer(data)
         n = len(buf)
         sent = _c.size
-        while True:
-            st = _send(self._h, buf, 0, n, flags, sent, NULL)
-            if st == OK:
-                return sent[0]
-            if _signalled(st):
-                done = lib.sag_error_sent(lib.sag_last_error())
-                if done:
-                    return done  # a partial send, as send(2) reports one
-                continue
-            raise _fail(st, self)
+        h = self._h
+        t0 = _start()
+        st = _send(h, buf, 0, n, flags, sent, NULL)
+        if st == OK:
+            return sent[0]
+        if st == E_INTERRUPTED:
+            done = lib.sag_error_sent(lib.sag_last_error())
+            if done and _signalled(st):
+                return done  # a partial send, as send(2) reports one
+
+            def again(us: int) -> int:
+                # After a signal: a partial send is the result; if nothing
+                # went, send again with the time left.
+                went = lib.sag_error_sent(lib.sag_last_error())
+                if went:
+                    sent[0] = went
+                    return OK
+                return _send(h, buf, 0, n, flags, sent, NULL)
+
+            if not done:
+                st = _retry(st, again, self, t0, _SEND)
+                if st == OK:
+                    return sent[0]
+        raise _fail(st, self)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Sends every byte of a buffer (also on a timeout socket)."""
@@ -707,13 +819,21 @@ class Socket:
         n = len(buf)
         start = 0
         sent = _c.size
+        h = self._h
+
+        def again(us: int) -> int:
+            # After a signal: resume after what went, with the time left.
+            nonlocal start
+            start += lib.sag_error_sent(lib.sag_last_error())
+            return _send(h, buf, start, n - start, flags, sent, NULL)
+
         while start < n:
-            st = _send(self._h, buf, start, n - start, flags, sent, NULL)
+            t0 = _start()  # each send has the send timeout, as the library's
+            st = _send(h, buf, start, n - start, flags, sent, NULL)
+            if st != OK:
+                st = _retry(st, again, self, t0, _SEND)
             if st == OK:
                 start += sent[0]
-                continue
-            if _signalled(st):
-                start += lib.sag_error_sent(lib.sag_last_error())
                 continue
             e = _fail(st, self)
             e.sent = start + getattr(e, "sent", 0)
@@ -727,10 +847,11 @@ class Socket:
             chars = ffi.cast("char *", buf)
         elif bufsize < 0:
             raise ValueError("negative buffersize in recv")
+        t0 = _start()
         st = _recv(self._h, buf, 0, bufsize, flags, got, NULL)
         if st == OK:
             return _unpack(chars, got[0])  # bytes, one copy
-        self._recv_again(st, buf, 0, bufsize, flags)
+        self._recv_again(st, t0, buf, 0, bufsize, flags)
         return _unpack(chars, got[0])
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
@@ -748,41 +869,39 @@ class Socket:
         elif nbytes > size:
             raise ValueError("buffer too small for requested bytes")
         got = _c.size
+        t0 = _start()
         st = _recv(self._h, buf, 0, nbytes, flags, got, NULL)
         if st == OK:
             return got[0]
-        self._recv_again(st, buf, 0, nbytes, flags)
+        self._recv_again(st, t0, buf, 0, nbytes, flags)
         return got[0]
 
-    def _recv_again(self, st: int, buf, start: int, n: int, flags: int) -> None:
-        """The slow path of a recv that failed: signals (retry), or raise."""
-        deadline = None
-        try:
-            while True:
-                if not _signalled(st):
-                    raise _fail(st, self)
-                deadline = self._retry_read(st, deadline)
-                st = _recv(self._h, buf, start, n, flags, _c.size, NULL)
-                if st == OK:
-                    return
-        finally:
-            if deadline is not None:
-                self._restore_timeout()
+    def _recv_again(self, st: int, t0: float, buf, start: int, n: int, flags: int) -> None:
+        """The slow path of a recv that failed at t0: signals (retry with
+        the time left), or raise."""
+        h = self._h
+        st = _retry(st, lambda us: _recv(h, buf, start, n, flags, _c.size, NULL), self, t0, _READ)
+        if st != OK:
+            raise _fail(st, self)
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, tuple[str, int]]:
+        if _int(bufsize, "bufsize") < 0:
+            raise ValueError("negative buffersize in recvfrom")
         buf = ffi.new("uint8_t[]", max(bufsize, 1))
         sa = SockAddr()
         n = self._recvfrom(buf, 0, bufsize, flags, sa)
         return ffi.buffer(buf, n)[:], sa.as_tuple()
 
     def _recvfrom(self, buf, start: int, n: int, flags: int, sa: SockAddr) -> int:
-        while True:
-            st = lib.sag_socket_recvfrom(self._h, buf, start, n, flags, sa._h, _c.size, NULL)
-            if st == OK:
-                return _c.size[0]
-            if _signalled(st):
-                continue
-            raise _fail(st, self)
+        h, a = self._h, sa._h
+        t0 = _start()
+        st = lib.sag_socket_recvfrom(h, buf, start, n, flags, a, _c.size, NULL)
+        if st != OK:
+            st = _retry(st, lambda us: lib.sag_socket_recvfrom(h, buf, start, n, flags, a, _c.size, NULL),
+                        self, t0, _READ)
+        if st == OK:
+            return _c.size[0]
+        raise _fail(st, self)
 
     def sendto(self, data: Any, address: Any, flags: int = 0) -> int:
         if isinstance(address, SockAddr):
@@ -792,13 +911,15 @@ class Socket:
                                   AddrInfo.hint(self._family, lib.SAG_SOCK_DGRAM, lib.SAG_AI_NUMERICSERV, 0))
             sa = ai.sockaddr
         buf = ffi.from_buffer(data)
-        while True:
-            st = lib.sag_socket_sendto(self._h, buf, 0, len(buf), flags, sa._h, _c.size, NULL)
-            if st == OK:
-                return _c.size[0]
-            if _signalled(st):
-                continue
-            raise _fail(st, self)
+        h, a, n = self._h, sa._h, len(buf)
+        t0 = _start()
+        st = lib.sag_socket_sendto(h, buf, 0, n, flags, a, _c.size, NULL)
+        if st != OK:
+            st = _retry(st, lambda us: lib.sag_socket_sendto(h, buf, 0, n, flags, a, _c.size, NULL),
+                        self, t0, _SEND)
+        if st == OK:
+            return _c.size[0]
+        raise _fail(st, self)
 
     # -- options ------------------------------------------------------------------
 
@@ -893,12 +1014,13 @@ class SocketIO(io.RawIOBase):
         buf = _from_buffer(b, require_writable=True)
         got = _c.size
         n = len(buf)
+        t0 = _start()
         st = _recv(sock._h, buf, 0, n, 0, got, NULL)
         if st == OK:
             return got[0]
         if st == E_WOULD_BLOCK:
             return None
-        sock._recv_again(st, buf, 0, n, 0)
+        sock._recv_again(st, t0, buf, 0, n, 0)
         return got[0]
 
     def write(self, b: Any) -> int | None:
@@ -1048,19 +1170,17 @@ def select(rfds: FdSet | None, wfds: FdSet | None, efds: FdSet | None,
     r, w, e = _fdset_arg(rfds), _fdset_arg(wfds), _fdset_arg(efds)
     outs = ffi.new("sag_fdset *[3]")
     cnt = ffi.new("int *")
-    deadline = time.monotonic() + timeout_us / 1e6 if timeout_us >= 0 else None
-    while True:
-        st = lib.sag_socket_select(r, w, e, timeout_us, cnt, outs, outs + 1, outs + 2, NULL)
-        if st == OK:
-            return (cnt[0], *(None if given is None else FdSet(_handle=outs[i], _known=given._keep)
-                              for i, given in enumerate((rfds, wfds, efds))))
-        if _signalled(st):
-            if deadline is not None:
-                timeout_us = max(0, int((deadline - time.monotonic()) * 1e6))
-            continue
-        if st == E_INTERRUPTED:
-            return (0, *(None if given is None else FdSet() for given in (rfds, wfds, efds)))
-        raise _fail(st)
+    t0 = _start()
+    st = lib.sag_socket_select(r, w, e, timeout_us, cnt, outs, outs + 1, outs + 2, NULL)
+    if st != OK:
+        st = _retry(st, lambda us: lib.sag_socket_select(r, w, e, us, cnt, outs, outs + 1, outs + 2, NULL),
+                    None, t0, _WAIT, timeout_us)
+    if st == OK:
+        return (cnt[0], *(None if given is None else FdSet(_handle=outs[i], _known=given._keep)
+                          for i, given in enumerate((rfds, wfds, efds))))
+    if st == E_INTERRUPTED:
+        return (0, *(None if given is None else FdSet() for given in (rfds, wfds, efds)))
+    raise _fail(st)
 
 
 def select_inplace(rfds: FdSet | None, wfds: FdSet | None, efds: FdSet | None,
@@ -1068,20 +1188,17 @@ def select_inplace(rfds: FdSet | None, wfds: FdSet | None, efds: FdSet | None,
     """socket-select!: the given sets keep only their ready members."""
     r, w, e = _fdset_arg(rfds), _fdset_arg(wfds), _fdset_arg(efds)
     cnt = ffi.new("int *")
-    deadline = time.monotonic() + timeout_us / 1e6 if timeout_us >= 0 else None
-    while True:
-        st = lib.sag_socket_select_inplace(r, w, e, timeout_us, cnt, NULL)
-        if st == OK:
-            break
-        if _signalled(st):
-            if deadline is not None:
-                timeout_us = max(0, int((deadline - time.monotonic()) * 1e6))
-            continue
-        if st == E_INTERRUPTED:
-            for f in (rfds, wfds, efds):
-                if f is not None:
-                    f.clear()
-            return (0, rfds, wfds, efds)
+    t0 = _start()
+    st = lib.sag_socket_select_inplace(r, w, e, timeout_us, cnt, NULL)
+    if st != OK:
+        st = _retry(st, lambda us: lib.sag_socket_select_inplace(r, w, e, us, cnt, NULL),
+                    None, t0, _WAIT, timeout_us)
+    if st == E_INTERRUPTED:
+        for f in (rfds, wfds, efds):
+            if f is not None:
+                f.clear()
+        return (0, rfds, wfds, efds)
+    if st != OK:
         raise _fail(st)
     for f in (rfds, wfds, efds):
         if f is not None:
@@ -1094,17 +1211,13 @@ def ready_select(fn, timeout_us: int, socks: Iterable[Socket]) -> list[Socket]:
     lst, arr = _socket_array(socks)
     ready = ffi.new("sag_socket *[]", max(len(lst), 1))
     n = _c.size
-    deadline = time.monotonic() + timeout_us / 1e6 if timeout_us >= 0 else None
-    while True:
-        st = fn(timeout_us, arr, len(lst), ready, n, NULL)
-        if st == OK:
-            break
-        if _signalled(st):
-            if deadline is not None:
-                timeout_us = max(0, int((deadline - time.monotonic()) * 1e6))
-            continue
-        if st == E_INTERRUPTED:
-            return []
+    t0 = _start()
+    st = fn(timeout_us, arr, len(lst), ready, n, NULL)
+    if st != OK:
+        st = _retry(st, lambda us: fn(us, arr, len(lst), ready, n, NULL), None, t0, _WAIT, timeout_us)
+    if st == E_INTERRUPTED:
+        return []
+    if st != OK:
         raise _fail(st)
     by_key = {s._key: s for s in lst}
     return [by_key[_handle_key(ready[i])] for i in range(n[0])]
@@ -1148,26 +1261,36 @@ class SocketSelector:
         if not isinstance(s, Socket):
             raise TypeError(f"expected a sagsocket.Socket, not {type(s).__name__}")
         us = select_timeout_us(timeout)
+        # The entry goes in before the library's add, so that a wait in
+        # another thread that reports the socket at once finds it; it goes
+        # out again when the add fails (a closed socket or selector, ...).
+        key = s._key
         with self._lock:
-            if s._key not in self._entries:
-                self._entries[s._key] = SelectorEntry(s, None if us < 0 else us / 1e6, data)
-        st = lib.sag_selector_add(self._h, s._h, us, s._key, NULL)
-        if st != OK:
-            raise _fail(st, s)
+            fresh = key not in self._entries
+            if fresh:
+                self._entries[key] = SelectorEntry(s, None if us < 0 else us / 1e6, data)
+        st = lib.sag_selector_add(self._h, s._h, us, key, NULL)
+        if st == OK and not (fresh and s.closed):
+            return
+        # Failed, or a closed socket, which the library does not add (SAG_OK,
+        # as Sagittarius ignores it) and will never report.
+        e = _fail(st, s) if st != OK else None
+        if fresh:
+            with self._lock:
+                self._entries.pop(key, None)
+        if e is not None:
+            raise e
 
     def wait(self, timeout: Any = None) -> tuple[list[SelectorEntry], list[SelectorEntry]]:
         us = select_timeout_us(timeout)
-        deadline = time.monotonic() + us / 1e6 if us >= 0 else None
-        while True:
-            st = lib.sag_selector_wait(self._h, us, self._socks, self._tags, self._timed,
-                                       self.CAPACITY, self._count, NULL)
-            if st == OK:
-                break
-            if _signalled(st):
-                if deadline is not None:
-                    us = max(0, int((deadline - time.monotonic()) * 1e6))
-                continue
-            raise _fail(st)
+        args = (self._socks, self._tags, self._timed, self.CAPACITY, self._count, NULL)
+        h = self._h
+        t0 = _start()
+        st = lib.sag_selector_wait(h, us, *args)
+        if st != OK:
+            st = _retry(st, lambda left: lib.sag_selector_wait(h, left, *args), None, t0, _WAIT, us)
+            if st != OK:
+                raise _fail(st)
         ready: list[SelectorEntry] = []
         timed: list[SelectorEntry] = []
         tags, flags = self._tags, self._timed
@@ -1189,6 +1312,7 @@ class SocketSelector:
         """The tags of the sockets that became readable, and 1 when a signal
         ended the wait (after its handlers ran): for the selectors-like
         Selector, which keeps its own keys and adds sockets itself."""
+        _start()  # arms the main thread's signal interrupts
         while True:
             st = lib.sag_selector_wait(self._h, us, self._socks, self._tags, self._timed,
                                        self.CAPACITY, self._count, NULL)

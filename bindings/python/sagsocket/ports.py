@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import core as _core
 from ._ffi import NULL, ffi, lib
-from .core import OK, _c, _fail, _signalled, Socket
+from .core import OK, _READ, _c, _check_range, _fail, _int, _retry, Socket
 
 _CODECS = {"utf-8": lib.SAG_CODEC_UTF8, "utf8": lib.SAG_CODEC_UTF8,
            "latin-1": lib.SAG_CODEC_LATIN1, "latin1": lib.SAG_CODEC_LATIN1}
@@ -32,12 +33,15 @@ class Port:
         self._under = under  # keeps the binary port alive under a textual one
 
     def _call(self, fn, *args) -> None:
-        while True:
-            st = fn(self._h, *args, NULL)
-            if st == OK:
-                return
-            if _signalled(st):
-                continue  # a port read keeps its input for the retry
+        h = self._h
+        t0 = _core._start()
+        st = fn(h, *args, NULL)
+        if st == OK:
+            return
+        # A port read keeps its input for a retry after a signal, which
+        # gets the time left of the socket's read timeout.
+        st = _retry(st, lambda us: fn(h, *args, NULL), self.socket, t0, _READ)
+        if st != OK:
             raise _fail(st, self.socket, self)
 
     def _write(self, fn, *args) -> None:
@@ -65,7 +69,7 @@ class Port:
         return None if v < 0 else v
 
     def get_bytevector_n(self, n: int) -> bytes | None:
-        if n < 0:
+        if _int(n, "count") < 0:
             raise ValueError("count must not be negative")
         buf = ffi.new("uint8_t[]", max(n, 1))
         self._call(lib.sag_port_get_bytevector_n, buf, 0, n, _c.size)
@@ -74,11 +78,14 @@ class Port:
 
     def get_bytevector_n_into(self, bv: Any, start: int, count: int) -> int | None:
         buf = ffi.from_buffer(bv, require_writable=True)
+        _check_range(len(buf), start, count)
         self._call(lib.sag_port_get_bytevector_n, buf, start, count, _c.size)
         k = _c.size[0]
         return None if k == 0 and count > 0 else k
 
     def get_bytevector_some(self, n: int = 65536) -> bytes | None:
+        if _int(n, "count") < 0:
+            raise ValueError("count must not be negative")
         buf = ffi.new("uint8_t[]", max(n, 1))
         self._call(lib.sag_port_get_bytevector_some, buf, 0, n, _c.size)
         k = _c.size[0]
@@ -101,7 +108,8 @@ class Port:
     def put_bytevector(self, bv: Any, start: int = 0, count: int | None = None) -> None:
         buf = ffi.from_buffer(bv)
         if count is None:
-            count = len(buf) - start
+            count = len(buf) - _int(start, "start")
+        _check_range(len(buf), start, count)
         self._write(lib.sag_port_put_bytevector, buf, start, count)
 
     # textual
@@ -121,6 +129,8 @@ class Port:
         return None if ch[0] < 0 else chr(ch[0])
 
     def get_string_n(self, n: int) -> str | None:
+        if _int(n, "count") < 0:
+            raise ValueError("count must not be negative")
         return self._text(lib.sag_port_get_string_n, n)
 
     def get_line(self) -> "str | bytes | None":

@@ -18,9 +18,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Callable, Iterable
 
+from . import core as _core
 from ._ffi import NULL, ffi, lib
 from .core import (OK, AddrInfo, FdSet, IPAddress, SelectorEntry, SockAddr, Socket,
-                   SocketInfo, SocketSelector, _c, _cstr, _fail, _int, _signalled,
+                   SocketInfo, SocketSelector, _c, _check_range, _cstr, _fail, _int, _retry,
+                   _signalled, _ARG, _READ, _SEND,
                    ready_select, seconds_to_us, select as _select,
                    select_inplace as _select_inplace, select_timeout_us)
 from .errors import SocketConnectionError
@@ -198,16 +200,18 @@ def socket_recv(s: Socket, size: int, flags: int = 0) -> bytes | None:
 def socket_recv_into(s: Socket, bv: Any, start: int, length: int, flags: int = 0) -> int:
     """socket-recv!: into bv[start:start+length]; the count (-1 would block)."""
     buf = ffi.from_buffer(bv, require_writable=True)
-    if start < 0 or length < 0 or start + length > len(buf):
-        raise ValueError("start and length must lie within the buffer")
-    while True:
-        st = lib.sag_socket_recv(_sock(s)._h, buf, start, length, flags, _c.size, NULL)
-        if st == OK:
-            return _c.size[0]
-        if st == lib.SAG_E_WOULD_BLOCK:
-            return -1
-        if not _signalled(st):
-            raise _fail(st, s)
+    _check_range(len(buf), start, length)
+    h = _sock(s)._h
+    t0 = _core._start()
+    st = lib.sag_socket_recv(h, buf, start, length, flags, _c.size, NULL)
+    if st != OK:
+        st = _retry(st, lambda us: lib.sag_socket_recv(h, buf, start, length, flags, _c.size, NULL),
+                    s, t0, _READ)
+    if st == OK:
+        return _c.size[0]
+    if st == lib.SAG_E_WOULD_BLOCK:
+        return -1
+    raise _fail(st, s)
 
 
 def socket_send(s: Socket, bv: Any, flags: int = 0) -> int:
@@ -218,20 +222,27 @@ def socket_send(s: Socket, bv: Any, flags: int = 0) -> int:
 def socket_send_range(s: Socket, bv: Any, start: int, count: int, flags: int = 0) -> int:
     """socket-send/range: bv[start:start+count]."""
     buf = ffi.from_buffer(bv)
-    if start < 0 or count < 0 or start + count > len(buf):
-        raise ValueError("start and count must lie within the buffer")
+    _check_range(len(buf), start, count)
+    h = _sock(s)._h
     done = 0
-    while True:
-        st = lib.sag_socket_send(_sock(s)._h, buf, start + done, count - done, flags, _c.size, NULL)
-        if st == OK:
-            return done + _c.size[0]
-        if st == lib.SAG_E_WOULD_BLOCK:
-            return done
-        if not _signalled(st):
-            e = _fail(st, s)
-            e.sent = getattr(e, "sent", 0) + done
-            raise e
-        done += lib.sag_error_sent(lib.sag_last_error())  # resume after what went
+
+    def send(retry: bool) -> int:
+        nonlocal done
+        if retry:  # after a signal: resume after what went
+            done += lib.sag_error_sent(lib.sag_last_error())
+        return lib.sag_socket_send(h, buf, start + done, count - done, flags, _c.size, NULL)
+
+    t0 = _core._start()
+    st = send(False)
+    if st != OK:
+        st = _retry(st, lambda us: send(True), s, t0, _SEND)
+    if st == OK:
+        return done + _c.size[0]
+    if st == lib.SAG_E_WOULD_BLOCK:
+        return done
+    e = _fail(st, s)
+    e.sent = getattr(e, "sent", 0) + done
+    raise e
 
 
 def socket_shutdown(s: Socket, how: int) -> None:
@@ -380,15 +391,16 @@ def socket_connect(s: Socket, ai: AddrInfo, timeout: Any = None) -> Socket | Non
     if not isinstance(ai, AddrInfo):
         raise TypeError("expected an AddrInfo")
     us = select_timeout_us(timeout)
-    while True:
-        st = lib.sag_socket_connect(_sock(s)._h, ai._h, us, NULL)
-        if st == OK:
-            return s
-        if _signalled(st):
-            continue
-        if st == lib.SAG_E_WOULD_BLOCK or (st == lib.SAG_E_CONNECTION and us < 0):
-            return None
-        raise _fail(st, s)
+    h = _sock(s)._h
+    t0 = _core._start()
+    st = lib.sag_socket_connect(h, ai._h, us, NULL)
+    if st != OK:
+        st = _retry(st, lambda left: lib.sag_socket_connect(h, ai._h, left, NULL), s, t0, _ARG, us)
+    if st == OK:
+        return s
+    if st == lib.SAG_E_WOULD_BLOCK or (st == lib.SAG_E_CONNECTION and us < 0):
+        return None
+    raise _fail(st, s)
 
 
 def socket_bind(s: Socket, ai: AddrInfo) -> Socket | None:
@@ -420,14 +432,16 @@ def socket_sendto_range(s: Socket, bv: Any, start: int, count: int, sockaddr: So
     if not isinstance(sockaddr, SockAddr):
         raise TypeError("expected a SockAddr")
     buf = ffi.from_buffer(bv)
-    if start < 0 or count < 0 or start + count > len(buf):
-        raise ValueError("start and count must lie within the buffer")
-    while True:
-        st = lib.sag_socket_sendto(_sock(s)._h, buf, start, count, flags, sockaddr._h, _c.size, NULL)
-        if st == OK:
-            return _c.size[0]
-        if not _signalled(st):
-            raise _fail(st, s)
+    _check_range(len(buf), start, count)
+    h, a = _sock(s)._h, sockaddr._h
+    t0 = _core._start()
+    st = lib.sag_socket_sendto(h, buf, start, count, flags, a, _c.size, NULL)
+    if st != OK:
+        st = _retry(st, lambda us: lib.sag_socket_sendto(h, buf, start, count, flags, a, _c.size, NULL),
+                    s, t0, _SEND)
+    if st == OK:
+        return _c.size[0]
+    raise _fail(st, s)
 
 
 def socket_recvfrom(s: Socket, size: int, sockaddr: SockAddr, flags: int = 0) -> bytes | None:
@@ -442,16 +456,18 @@ def socket_recvfrom_into(s: Socket, bv: Any, start: int, length: int, sockaddr: 
     if not isinstance(sockaddr, SockAddr):
         raise TypeError("expected a SockAddr")
     buf = ffi.from_buffer(bv, require_writable=True)
-    if start < 0 or length < 0 or start + length > len(buf):
-        raise ValueError("start and length must lie within the buffer")
-    while True:
-        st = lib.sag_socket_recvfrom(_sock(s)._h, buf, start, length, flags, sockaddr._h, _c.size, NULL)
-        if st == OK:
-            return _c.size[0]
-        if st == lib.SAG_E_WOULD_BLOCK:
-            return -1
-        if not _signalled(st):
-            raise _fail(st, s)
+    _check_range(len(buf), start, length)
+    h, a = _sock(s)._h, sockaddr._h
+    t0 = _core._start()
+    st = lib.sag_socket_recvfrom(h, buf, start, length, flags, a, _c.size, NULL)
+    if st != OK:
+        st = _retry(st, lambda us: lib.sag_socket_recvfrom(h, buf, start, length, flags, a, _c.size, NULL),
+                    s, t0, _READ)
+    if st == OK:
+        return _c.size[0]
+    if st == lib.SAG_E_WOULD_BLOCK:
+        return -1
+    raise _fail(st, s)
 
 
 _DURATION_OPTS = (lib.SAG_SO_RCVTIMEO, lib.SAG_SO_SNDTIMEO)
