@@ -68,20 +68,62 @@ _check_signals.restype = ctypes.c_int
 _check_signals.argtypes = []
 
 
-def _signalled(status: int) -> bool:
+def _signalled(status: int, frame: list | None = None) -> bool:
     """True when the failed call was ended by a signal (errno EINTR); runs
-    the interpreter's signal handlers first, which may raise."""
-    if status != E_INTERRUPTED or lib.sag_error_errno(lib.sag_last_error()) != E_EINTR:
+    the interpreter's signal handlers first, which may raise. The bytes the
+    call sent before the signal are left in ``frame[2]`` (the call's own
+    error object is ``frame[0]``, see _frame_take), or without a frame in
+    ``_c.went`` (read from the thread's last error)."""
+    if status != E_INTERRUPTED:
         return False
+    err = lib.sag_last_error() if frame is None else frame[0]
+    if lib.sag_error_errno(err) != E_EINTR:
+        return False
+    went = lib.sag_error_sent(err)
     _check_signals()  # raises KeyboardInterrupt (or what a handler raises)
+    if frame is None:
+        _c.went = went
+    else:
+        frame[2] = went
     return True
+
+
+class _Frames(threading.local):
+    """Frames no call of this thread is using (see _frame_take)."""
+
+    def __init__(self) -> None:
+        self.free: list = []
+
+
+_frames = _Frames()
+
+
+def _frame_take() -> list:
+    """[error object, size_t cell, bytes sent before a signal] for one call
+    that counts bytes across signals (send, sendall, socket-send). Python
+    runs signal handlers between any two foreign calls, and a handler's own
+    sagsocket calls replace the thread's last error and its cells: a call
+    whose retries depend on them uses a frame of its own instead (from a
+    per-thread free list, so a handler's nested call takes another)."""
+    free = _frames.free
+    if free:
+        return free.pop()
+    p = ffi.new("sag_error **")
+    if lib.sag_error_new(p) != OK:
+        raise MemoryError("sag_error_new failed")
+    return [ffi.gc(p[0], lib.sag_error_free), ffi.new("size_t *"), 0]
+
+
+def _frame_give(frame: list) -> None:
+    _frames.free.append(frame)
 
 
 # How a retried call is given the time left of its timeout (_retry).
 _READ, _SEND, _ARG, _WAIT = 0, 1, 2, 3
 
 
-def _retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1) -> int:
+def _retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1,
+           frame: list | None = None) -> int:
     """The one retry loop of the blocking wrappers (PEP 475). ``st`` is the
     status of a first call that failed and ``t0`` the time.monotonic() taken
     before it. While the status is a signal's (whose handlers run here, and
@@ -103,9 +145,11 @@ def _retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1
     - _WAIT: likewise, but when no time is left the call is made once more
       with 0 (a select or wait reports what is ready, or nothing).
 
-    ``us`` is -1 when there is no timeout. Returns the first status that is
-    not a signal's (OK, or a failure for the caller to raise)."""
-    if not _signalled(st):
+    ``us`` is -1 when there is no timeout. ``frame``: the call's own (see
+    _frame_take), whose error object its calls fill. Returns the first
+    status that is not a signal's (OK, or a failure for the caller to
+    raise)."""
+    if not _signalled(st, frame):
         return st
     h = sock._h if kind < _ARG else None  # sock: None for selects
     total = timeout_us
@@ -119,35 +163,42 @@ def _retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1
     if total < 0 or (total == 0 and kind < _ARG):
         while True:  # no timeout: retry as it was
             st = again(-1)
-            if not _signalled(st):
+            if not _signalled(st, frame):
                 return st
     deadline = t0 + total / 1e6
     narrowed = False
     try:
         while True:
-            if kind == _SEND and lib.sag_error_sent(lib.sag_last_error()):
+            if kind == _SEND and (_c.went if frame is None else frame[2]):
                 # The send timeout is one of no progress (the library's):
                 # bytes went before the signal, so it counts from now.
                 deadline = _monotonic() + total / 1e6
             left = int((deadline - _monotonic()) * 1e6)
             if left <= 0:
                 if kind != _WAIT:
-                    raise _timed_out(sock, kind, total)
+                    e = _timed_out(sock, kind, total)
+                    if kind == _SEND:  # the caller adds what went before
+                        e.sent = _c.went if frame is None else frame[2]
+                    raise e
                 left = 0
             if kind == _READ:
+                narrowed = left  # before the call: a handler may raise after it
                 lib.sag_socket_set_read_timeout(h, left, NULL)
-                narrowed = True
             elif kind == _SEND:
+                narrowed = left
                 lib.sag_socket_setsockopt_duration(h, lib.SAG_SOL_SOCKET, lib.SAG_SO_SNDTIMEO, left, NULL)
-                narrowed = True
             st = again(left)
-            if not _signalled(st):
+            if not _signalled(st, frame):
                 return st
     finally:
-        if narrowed:  # the socket's own timeout again
+        # The socket's own timeout again, unless another thread has set one
+        # meanwhile (then the socket no longer holds the narrowed value).
+        if narrowed is not False:
             if kind == _READ:
-                lib.sag_socket_set_read_timeout(h, total, NULL)
-            else:
+                if lib.sag_socket_get_read_timeout(h, _c.i64, NULL) == OK and _c.i64[0] == narrowed:
+                    lib.sag_socket_set_read_timeout(h, total, NULL)
+            elif (lib.sag_socket_getsockopt_duration(h, lib.SAG_SOL_SOCKET, lib.SAG_SO_SNDTIMEO, _c.i64, NULL) == OK
+                  and _c.i64[0] == narrowed):
                 lib.sag_socket_setsockopt_duration(h, lib.SAG_SOL_SOCKET, lib.SAG_SO_SNDTIMEO, total, NULL)
 
 
@@ -184,6 +235,8 @@ class _Cells(threading.local):
         # The same buffer as char *: ffi.unpack makes bytes of a char *
         # (of a uint8_t * it makes a list).
         self.rx = (self.buf, ffi.cast("char *", self.buf), self.size)
+        # Bytes a send had sent when a signal ended it (_signalled).
+        self.went = 0
 
 
 _c = _Cells()
@@ -218,8 +271,8 @@ def _check_range(size: int, start: Any, count: Any) -> None:
         raise ValueError(f"start {start} and count {count} must lie within the buffer ({size} bytes)")
 
 
-def _fail(status: int, socket: Any = None, port: Any = None) -> BaseException:
-    return error_from(status, socket=socket, port=port)
+def _fail(status: int, socket: Any = None, port: Any = None, err: Any = None) -> BaseException:
+    return error_from(status, socket=socket, port=port, err=err)
 
 
 # ---------------------------------------------------------------------------
@@ -787,57 +840,69 @@ class Socket:
         # through ffi.from_buffer.
         buf = data if type(data) is bytes else ffi.from_buffer(data)
         n = len(buf)
-        sent = _c.size
         h = self._h
         t0 = _start()
-        st = _send(h, buf, 0, n, flags, sent, NULL)
-        if st == OK:
-            return sent[0]
-        if st == E_INTERRUPTED:
-            done = lib.sag_error_sent(lib.sag_last_error())
-            if done and _signalled(st):
-                return done  # a partial send, as send(2) reports one
+        frame = _frame_take()
+        try:
+            err, sent = frame[0], frame[1]
+            st = _send(h, buf, 0, n, flags, sent, err)
+            if st == OK:
+                return sent[0]
+            if st == E_INTERRUPTED:
+                done = lib.sag_error_sent(err)
+                if done and _signalled(st, frame):
+                    return done  # a partial send, as send(2) reports one
 
-            def again(us: int) -> int:
-                # After a signal: a partial send is the result; if nothing
-                # went, send again with the time left.
-                went = lib.sag_error_sent(lib.sag_last_error())
-                if went:
-                    sent[0] = went
-                    return OK
-                return _send(h, buf, 0, n, flags, sent, NULL)
+                def again(us: int) -> int:
+                    # After a signal: a partial send is the result; if
+                    # nothing went, send again with the time left.
+                    went = frame[2]
+                    if went:
+                        sent[0] = went
+                        return OK
+                    return _send(h, buf, 0, n, flags, sent, err)
 
-            if not done:
-                st = _retry(st, again, self, t0, _SEND)
-                if st == OK:
-                    return sent[0]
-        raise _fail(st, self)
+                if not done:
+                    st = _retry(st, again, self, t0, _SEND, frame=frame)
+                    if st == OK:
+                        return sent[0]
+            raise _fail(st, self, err=err)
+        finally:
+            _frame_give(frame)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Sends every byte of a buffer (also on a timeout socket)."""
         buf = data if type(data) is bytes else ffi.from_buffer(data)
         n = len(buf)
         start = 0
-        sent = _c.size
         h = self._h
+        frame = _frame_take()
+        err, sent = frame[0], frame[1]
 
         def again(us: int) -> int:
             # After a signal: resume after what went, with the time left.
             nonlocal start
-            start += lib.sag_error_sent(lib.sag_last_error())
-            return _send(h, buf, start, n - start, flags, sent, NULL)
+            start += frame[2]
+            return _send(h, buf, start, n - start, flags, sent, err)
 
-        while start < n:
-            t0 = _start()  # each send has the send timeout, as the library's
-            st = _send(h, buf, start, n - start, flags, sent, NULL)
-            if st != OK:
-                st = _retry(st, again, self, t0, _SEND)
-            if st == OK:
-                start += sent[0]
-                continue
-            e = _fail(st, self)
-            e.sent = start + getattr(e, "sent", 0)
-            raise e
+        try:
+            while start < n:
+                t0 = _start()  # each send has the send timeout, as the library's
+                st = _send(h, buf, start, n - start, flags, sent, err)
+                if st != OK:
+                    try:
+                        st = _retry(st, again, self, t0, _SEND, frame=frame)
+                    except OSError as e:  # its timeout passed during the retries
+                        e.sent = start + getattr(e, "sent", 0)
+                        raise
+                if st == OK:
+                    start += sent[0]
+                    continue
+                e = _fail(st, self, err=err)
+                e.sent = start + getattr(e, "sent", 0)
+                raise e
+        finally:
+            _frame_give(frame)
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """At most bufsize bytes; b"" when the peer has closed."""

@@ -55,6 +55,7 @@ def make_client_socket(node: str | None, service: str | None, family: int = AF_I
     connects; HostNotFoundError (node, service) otherwise."""
     out = ffi.new("sag_socket **")
     n, s = _cstr(node, "node"), _cstr(service, "service")
+    _core._start()  # arms Ctrl-C on the main thread
     while True:
         st = lib.sag_make_client_socket(n, s, _int(family, "family"), _int(socktype, "socktype"),
                                         _int(flags, "flags"), _int(protocol, "protocol"), out, NULL)
@@ -225,24 +226,33 @@ def socket_send_range(s: Socket, bv: Any, start: int, count: int, flags: int = 0
     _check_range(len(buf), start, count)
     h = _sock(s)._h
     done = 0
+    frame = _core._frame_take()  # the call's own error object and cells
+    err, size = frame[0], frame[1]
 
     def send(retry: bool) -> int:
         nonlocal done
         if retry:  # after a signal: resume after what went
-            done += lib.sag_error_sent(lib.sag_last_error())
-        return lib.sag_socket_send(h, buf, start + done, count - done, flags, _c.size, NULL)
+            done += frame[2]
+        return lib.sag_socket_send(h, buf, start + done, count - done, flags, size, err)
 
-    t0 = _core._start()
-    st = send(False)
-    if st != OK:
-        st = _retry(st, lambda us: send(True), s, t0, _SEND)
-    if st == OK:
-        return done + _c.size[0]
-    if st == lib.SAG_E_WOULD_BLOCK:
-        return done
-    e = _fail(st, s)
-    e.sent = getattr(e, "sent", 0) + done
-    raise e
+    try:
+        t0 = _core._start()
+        st = send(False)
+        if st != OK:
+            try:
+                st = _retry(st, lambda us: send(True), s, t0, _SEND, frame=frame)
+            except OSError as e:  # its timeout passed during the retries
+                e.sent = done + getattr(e, "sent", 0)
+                raise
+        if st == OK:
+            return done + size[0]
+        if st == lib.SAG_E_WOULD_BLOCK:
+            return done
+        e = _fail(st, s, err=err)
+        e.sent = getattr(e, "sent", 0) + done
+        raise e
+    finally:
+        _core._frame_give(frame)
 
 
 def socket_shutdown(s: Socket, how: int) -> None:

@@ -2,6 +2,7 @@
 restart nor prolong, Ctrl-C when another thread imported the package, how
 the library is found, and selector adds that fail."""
 
+import errno
 import os
 import signal
 import subprocess
@@ -16,6 +17,8 @@ import pytest
 import sagsocket
 from sagsocket import errors as E
 from sagsocket import scheme as S
+
+from conftest import Bg
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -250,6 +253,79 @@ def test_send_times_out_under_signals(pair, ticking):
     r, took = _timed(lambda: S.socket_send(c, data))
     assert r == "timeout"
     _in_bounds(took, ticking)
+
+
+def _drain(a):
+    """Every byte the peer sent until it shut its side down."""
+    a.settimeout(10)
+    got = bytearray()
+    while True:
+        chunk = a.recv(65536)
+        if not chunk:
+            return bytes(got)
+        got += chunk
+
+
+def test_a_send_timeout_under_signals_counts_every_byte_that_went(pair, ticking):
+    # A sendall whose timeout passes during its signal retries: the
+    # exception's sent is exactly what the peer then receives, so a caller
+    # can resume without losing or repeating a byte.
+    c, a = pair
+    c.setsockopt(sagsocket.SOL_SOCKET, sagsocket.SO_SNDBUF, 8192)
+    c.settimeout(TIMEOUT)
+    data = os.urandom(16 * 1024 * 1024)
+    with pytest.raises(TimeoutError) as ei:
+        c.sendall(data)
+    sent = ei.value.sent
+    assert 0 < sent < len(data)
+    c.shutdown(1)  # SHUT_WR
+    assert _drain(a) == data[:sent]
+
+
+def test_a_handler_whose_library_call_fails_changes_no_count(pair, server):
+    # The handler of each signal makes a library call that fails (accept on
+    # a non-blocking listener: would block), which replaces the thread's
+    # last error; the sendall cut by those signals must still resume right
+    # after the bytes that went: the peer gets every byte once, in order.
+    c, a = pair
+    c.setsockopt(sagsocket.SOL_SOCKET, sagsocket.SO_SNDBUF, 8192)
+    server.setblocking(False)
+    failed = []
+
+    def handler(*_):
+        try:
+            server.accept()
+        except OSError as e:  # EAGAIN, whichever class the face gives it
+            assert e.errno == errno.EAGAIN
+            failed.append(1)
+
+    data = os.urandom(8 * 1024 * 1024)
+
+    def slow_reader():
+        a.settimeout(10)
+        got = bytearray()
+        while len(got) < len(data):
+            chunk = a.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+            time.sleep(0.001)
+        return bytes(got)
+
+    r = Bg(slow_reader)
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+    watchdog = threading.Timer(20.0, signal.setitimer, (signal.ITIMER_REAL, 0, 0))
+    watchdog.start()
+    r.start()
+    try:
+        c.sendall(data)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+        watchdog.cancel()
+        signal.signal(signal.SIGALRM, old)
+    assert r.join_result(30) == data
+    assert failed  # the handlers ran and their call failed
 
 
 def test_data_still_arrives_between_signals(pair, ticking):
