@@ -116,7 +116,10 @@ uninstall:
 
 # A private installation under build/stage, used by the tests, samples and bench
 # exactly as a user's program would use an installed library.
+# Made afresh each time, so that no file of an earlier version (an older
+# libsagsocket.so.X.Y.Z, a module since renamed) stays beside the new ones.
 stage: lib
+	rm -rf $(STAGE)
 	$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR=
 
 CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test \
