@@ -290,21 +290,27 @@ static void *reader_main(void *arg) {
     return NULL;
 }
 
+/* A listener in the peer's namespace (*srv, on *port), a client connected to it from
+ * ours (*s) and the peer's side of that connection (*c); 0 (checks failed,
+ * everything freed) when any of them cannot be made. */
+static int cross_connection(int *port, sag_socket **srv, sag_socket **s, sag_socket **c) {
+    *srv = server_in_peer(port);
+    *s = *srv ? connect_to(*port) : NULL;
+    *c = *s ? accept_one(*srv) : NULL;
+    CHECK(*srv != NULL && *s != NULL && *c != NULL);
+    if (*c != NULL)
+        return 1;
+    sag_socket_free(*s);
+    sag_socket_free(*srv);
+    return 0;
+}
+
 static void test_link_down(void) {
     section("the link goes down mid-transfer, then comes back");
     int port = 0;
-    sag_socket *srv = server_in_peer(&port);
-    CHECK(srv != NULL);
-    if (srv == NULL)
+    sag_socket *srv, *s, *c;
+    if (!cross_connection(&port, &srv, &s, &c))
         return;
-    sag_socket *s = connect_to(port);
-    sag_socket *c = s ? accept_one(srv) : NULL;
-    CHECK(s != NULL && c != NULL);
-    if (s == NULL || c == NULL) {
-        sag_socket_free(s);
-        sag_socket_free(srv);
-        return;
-    }
     const size_t total = 16u << 20;
     uint8_t *out = malloc(total);
     struct reader r = {.s = c, .buf = calloc(1, total), .cap = total,
@@ -397,18 +403,9 @@ static void test_link_down(void) {
 static void test_reset(void) {
     section("a peer that resets mid-transfer (SO_LINGER 0, close)");
     int port = 0;
-    sag_socket *srv = server_in_peer(&port);
-    CHECK(srv != NULL);
-    if (srv == NULL)
+    sag_socket *srv, *s, *c;
+    if (!cross_connection(&port, &srv, &s, &c))
         return;
-    sag_socket *s = connect_to(port);
-    sag_socket *c = s ? accept_one(srv) : NULL;
-    CHECK(s != NULL && c != NULL);
-    if (s == NULL || c == NULL) {
-        sag_socket_free(s);
-        sag_socket_free(srv);
-        return;
-    }
     const size_t total = 4u << 20;
     uint8_t *out = malloc(total);
     fill(out, 0, total);
@@ -612,18 +609,9 @@ static void *port_writer_main(void *arg) {
 static void test_flapping_port(void) {
     section("64 MiB through a socket port while the link flaps every 100 ms");
     int port = 0;
-    sag_socket *srv = server_in_peer(&port);
-    CHECK(srv != NULL);
-    if (srv == NULL)
+    sag_socket *srv, *s, *c;
+    if (!cross_connection(&port, &srv, &s, &c))
         return;
-    sag_socket *s = connect_to(port);
-    sag_socket *c = s ? accept_one(srv) : NULL;
-    CHECK(s != NULL && c != NULL);
-    if (s == NULL || c == NULL) {
-        sag_socket_free(s);
-        sag_socket_free(srv);
-        return;
-    }
     const size_t total = 64u << 20;
     /* A read timeout only so that a lost connection cannot hang the test;
      * timeouts are retried (a port read that times out loses nothing). */
