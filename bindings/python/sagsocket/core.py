@@ -957,7 +957,11 @@ class Socket:
         n = self._recvfrom(buf, 0, bufsize, flags, sa)
         return ffi.buffer(buf, n)[:], sa.as_tuple()
 
-    def _recvfrom(self, buf, start: int, n: int, flags: int, sa: SockAddr) -> int:
+    def _recvfrom(self, buf, start: int, n: int, flags: int, sa: SockAddr,
+                  would_block: bool = False) -> int:
+        """recvfrom into buf[start:start+n] (both faces); -1 when the call
+        would block and ``would_block`` asks for that rather than the
+        exception."""
         h, a = self._h, sa._h
         t0 = _start()
         st = lib.sag_socket_recvfrom(h, buf, start, n, flags, a, _c.size, NULL)
@@ -966,6 +970,8 @@ class Socket:
                         self, t0, _READ)
         if st == OK:
             return _c.size[0]
+        if would_block and st == lib.SAG_E_WOULD_BLOCK:
+            return -1
         raise _fail(st, self)
 
     def sendto(self, data: Any, address: Any, flags: int = 0) -> int:
@@ -976,11 +982,15 @@ class Socket:
                                   AddrInfo.hint(self._family, lib.SAG_SOCK_DGRAM, lib.SAG_AI_NUMERICSERV, 0))
             sa = ai.sockaddr
         buf = ffi.from_buffer(data)
-        h, a, n = self._h, sa._h, len(buf)
+        return self._sendto(buf, 0, len(buf), flags, sa)
+
+    def _sendto(self, buf, start: int, n: int, flags: int, sa: SockAddr) -> int:
+        """sendto of buf[start:start+n] (both faces)."""
+        h, a = self._h, sa._h
         t0 = _start()
-        st = lib.sag_socket_sendto(h, buf, 0, n, flags, a, _c.size, NULL)
+        st = lib.sag_socket_sendto(h, buf, start, n, flags, a, _c.size, NULL)
         if st != OK:
-            st = _retry(st, lambda us: lib.sag_socket_sendto(h, buf, 0, n, flags, a, _c.size, NULL),
+            st = _retry(st, lambda us: lib.sag_socket_sendto(h, buf, start, n, flags, a, _c.size, NULL),
                         self, t0, _SEND)
         if st == OK:
             return _c.size[0]

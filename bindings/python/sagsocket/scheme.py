@@ -443,15 +443,7 @@ def socket_sendto_range(s: Socket, bv: Any, start: int, count: int, sockaddr: So
         raise TypeError("expected a SockAddr")
     buf = ffi.from_buffer(bv)
     _check_range(len(buf), start, count)
-    h, a = _sock(s)._h, sockaddr._h
-    t0 = _core._start()
-    st = lib.sag_socket_sendto(h, buf, start, count, flags, a, _c.size, NULL)
-    if st != OK:
-        st = _retry(st, lambda us: lib.sag_socket_sendto(h, buf, start, count, flags, a, _c.size, NULL),
-                    s, t0, _SEND)
-    if st == OK:
-        return _c.size[0]
-    raise _fail(st, s)
+    return _sock(s)._sendto(buf, start, count, flags, sockaddr)
 
 
 def socket_recvfrom(s: Socket, size: int, sockaddr: SockAddr, flags: int = 0) -> bytes | None:
@@ -467,17 +459,7 @@ def socket_recvfrom_into(s: Socket, bv: Any, start: int, length: int, sockaddr: 
         raise TypeError("expected a SockAddr")
     buf = ffi.from_buffer(bv, require_writable=True)
     _check_range(len(buf), start, length)
-    h, a = _sock(s)._h, sockaddr._h
-    t0 = _core._start()
-    st = lib.sag_socket_recvfrom(h, buf, start, length, flags, a, _c.size, NULL)
-    if st != OK:
-        st = _retry(st, lambda us: lib.sag_socket_recvfrom(h, buf, start, length, flags, a, _c.size, NULL),
-                    s, t0, _READ)
-    if st == OK:
-        return _c.size[0]
-    if st == lib.SAG_E_WOULD_BLOCK:
-        return -1
-    raise _fail(st, s)
+    return _sock(s)._recvfrom(buf, start, length, flags, sockaddr, would_block=True)
 
 
 _DURATION_OPTS = (lib.SAG_SO_RCVTIMEO, lib.SAG_SO_SNDTIMEO)
