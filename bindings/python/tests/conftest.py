@@ -2,8 +2,12 @@
 blocking call bounded (a socket timeout or a thread join timeout)."""
 
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
@@ -53,3 +57,25 @@ class Bg(threading.Thread):
         if self.error is not None:
             raise self.error
         return self.result
+
+
+def interrupted_child(code: str) -> float:
+    """Runs ``code`` in a child Python that prints "ready" just before a
+    blocking call and exits 3 after printing "KeyboardInterrupt" when the
+    call raises it; sends it SIGINT once it is in the call and asserts that
+    it ended so. Returns the seconds from the signal to the child's exit
+    (at most 10: a call Ctrl-C cannot end fails the assertion then)."""
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(0.2)  # into the blocking call
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        rc = p.wait(10)
+        took = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert rc == 3 and p.stdout.read().strip() == "KeyboardInterrupt"
+    return took

@@ -21,7 +21,7 @@ import sagsocket
 from sagsocket import errors as E
 from sagsocket._ffi import ffi, lib
 
-from conftest import Bg, open_fds
+from conftest import Bg, interrupted_child, open_fds
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -290,7 +290,8 @@ def test_interrupt_from_another_thread_wakes_accept_and_recv(server, pair):
     assert a.recv(5) == b"after"
 
 
-def _blocked_child(what: str) -> subprocess.Popen:
+def _blocked_child(what: str) -> str:
+    """The code of a child blocked in accept, recv or a select (interrupted_child)."""
     # The child sets Python's own SIGINT handler explicitly: a child started
     # from a background job may inherit SIGINT ignored, and Python then
     # leaves it ignored.
@@ -320,24 +321,12 @@ def _blocked_child(what: str) -> subprocess.Popen:
             sys.exit(3)
         sys.exit(1)
     """)
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    return code
 
 
 @pytest.mark.parametrize("what", ["accept", "recv", "select"])
 def test_ctrl_c_raises_keyboard_interrupt_in_a_blocked_call(what):
-    p = _blocked_child(what)
-    try:
-        assert p.stdout.readline().strip() == "ready"
-        time.sleep(0.2)  # into the blocking call
-        t0 = time.monotonic()
-        p.send_signal(signal.SIGINT)
-        rc = p.wait(10)
-        took = time.monotonic() - t0
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert rc == 3 and p.stdout.read().strip() == "KeyboardInterrupt"
+    took = interrupted_child(_blocked_child(what))
     # The issue asks for 100 ms; the bound here is generous (2.5 s) because
     # the measurement includes the child's exit (interpreter teardown) on a
     # machine that may be loaded (2 cores shared with builds).
@@ -647,17 +636,7 @@ def test_ctrl_c_in_makefile_readline_with_a_timeout():
             sys.exit(3)
         sys.exit(1)
     """)
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert p.stdout.readline().strip() == "ready"
-        time.sleep(0.2)
-        p.send_signal(signal.SIGINT)
-        rc = p.wait(10)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert rc == 3 and p.stdout.read().strip() == "KeyboardInterrupt"
+    interrupted_child(code)
 
 
 def test_socket_connect_bind_and_udp_as_the_socket_module(server):
