@@ -1,5 +1,5 @@
-# Tests/c/lib.sh: the plumbing Tests/c/run.sh and Tests/c/run_ports.sh
-# share; sourced by them, not run. Before sourcing, set
+# Tests/c/lib.sh: the plumbing the C test scripts (Tests/c, Tests/faults,
+# Tests/exhaustion, Tests/tsan) share; sourced by them, not run. Before sourcing, set
 #   TAG   the prefix of the script's own messages (c-test, ports-test)
 #   NAME  the test program: Tests/c/NAME.c, built into build/tests/NAME
 # shellcheck shell=bash
@@ -72,6 +72,29 @@ explain_rc() {
   else
     fail "$1 exited $2"
   fi
+}
+
+# run_summarized HINT COMMAND...: runs COMMAND (a test program whose last
+# line is "N passed, M failed") with descriptors above 2 closed, its output
+# also in OUT/TAG.log; prints "TAG: N passed, M failed" (a crash or a
+# missing summary counts as a failure; HINT says what a signal would mean)
+# and returns non-zero when anything failed.
+run_summarized() {
+  local hint=$1 log="$OUT/$TAG.log" rc counts np nf
+  shift
+  echo "== run"
+  run_clean "$@" | tee "$log"
+  rc=${PIPESTATUS[0]}
+  counts=$(tail -n 1 "$log" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p')
+  if [ -z "$counts" ]; then
+    explain_rc "$TAG" "$rc" "$hint"
+    echo "$TAG: 0 passed, 1 failed (no summary)"
+    return 1
+  fi
+  read -r np nf <<<"$counts"
+  [ "$rc" -ne 0 ] && [ "$nf" = 0 ] && nf=1
+  echo "$TAG: $np passed, $nf failed"
+  [ "$nf" = 0 ]
 }
 
 # have_valgrind: true when valgrind is installed, else a failure.

@@ -19,17 +19,4 @@ if ! cc -std=c11 -Wall -Wextra -O1 -g -o "$BIN" "$HERE/exhaustion.c" "${PKG[@]}"
   exit 1
 fi
 
-echo "== run"
-LOG="$OUT/exhaustion.log"
-run_clean timeout -s KILL 70 "$BIN" | tee "$LOG"
-rc=${PIPESTATUS[0]}
-counts=$(tail -n 1 "$LOG" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p')
-if [ -z "$counts" ]; then
-  explain_rc exhaustion "$rc" "SIGALRM=14 is the 60 s watchdog"
-  echo "exhaustion: 0 passed, 1 failed (no summary)"
-  exit 1
-fi
-read -r np nf <<<"$counts"
-[ "$rc" -ne 0 ] && [ "$nf" = 0 ] && nf=1
-echo "exhaustion: $np passed, $nf failed"
-[ "$nf" = 0 ]
+run_summarized "SIGALRM=14 is the 60 s watchdog" timeout -s KILL 70 "$BIN"

@@ -55,17 +55,5 @@ if ! cc -std=c11 -Wall -Wextra -O1 -g -o "$BIN" "$HERE/faults.c" "${PKG[@]}" -lp
   exit 1
 fi
 
-echo "== run"
-LOG="$OUT/faults.log"
-run_clean timeout -s KILL 450 "$BIN" "$NSC" "$NSS" "$IFC" "$IFS_" | tee "$LOG"
-rc=${PIPESTATUS[0]}
-counts=$(tail -n 1 "$LOG" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p')
-if [ -z "$counts" ]; then
-  explain_rc faults "$rc" "SIGALRM=14 is the 420 s watchdog, SIGPIPE=13"
-  echo "faults: 0 passed, 1 failed (no summary)"
-  exit 1
-fi
-read -r np nf <<<"$counts"
-[ "$rc" -ne 0 ] && [ "$nf" = 0 ] && nf=1
-echo "faults: $np passed, $nf failed"
-[ "$nf" = 0 ]
+run_summarized "SIGALRM=14 is the 420 s watchdog, SIGPIPE=13" \
+  timeout -s KILL 450 "$BIN" "$NSC" "$NSS" "$IFC" "$IFS_"
