@@ -122,53 +122,55 @@ stage: lib
 	rm -rf $(STAGE)
 	$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR=
 
+# Each group prints its time last ("time: GROUP S s").
+TIMED = @bash scripts/timed.sh $@
 CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test \
   faults-test exhaustion-test tsan-test fuzz-replay
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
 
 swift-test:
-	swift test --no-parallel 2>&1 | tail -n 40; test $${PIPESTATUS[0]} -eq 0
+	$(TIMED) bash -c 'set -o pipefail; swift test --no-parallel 2>&1 | tail -n 40'
 
 c-test: stage
-	bash Tests/c/run.sh $(STAGE)
+	$(TIMED) bash Tests/c/run.sh $(STAGE)
 
 ports-test: stage
-	bash Tests/c/run_ports.sh $(STAGE)
+	$(TIMED) bash Tests/c/run_ports.sh $(STAGE)
 
 selector-test: stage
-	bash Tests/c/run_selector.sh $(STAGE)
+	$(TIMED) bash Tests/c/run_selector.sh $(STAGE)
 
 ffi-test: stage
-	bash Tests/ffi-driver/run.sh $(STAGE)
+	$(TIMED) bash Tests/ffi-driver/run.sh $(STAGE)
 
 abi-test: stage
-	bash Tests/abi/run.sh $(STAGE)
+	$(TIMED) bash Tests/abi/run.sh $(STAGE)
 
 chez-test: stage
-	bash Tests/scheme/run.sh $(STAGE)
+	$(TIMED) bash Tests/scheme/run.sh $(STAGE)
 
 guile-test: stage
-	bash Tests/scheme/run.sh --guile $(STAGE)
+	$(TIMED) bash Tests/scheme/run.sh --guile $(STAGE)
 
 python-test: stage
-	bash Tests/python/run.sh $(STAGE)
+	$(TIMED) bash Tests/python/run.sh $(STAGE)
 
 # Faults on a real network between two namespaces (root; SKIP otherwise).
 faults-test: stage
-	bash Tests/faults/run.sh $(STAGE)
+	$(TIMED) bash Tests/faults/run.sh $(STAGE)
 
 # Out of file descriptors (a lowered RLIMIT_NOFILE).
 exhaustion-test: stage
-	bash Tests/exhaustion/run.sh $(STAGE)
+	$(TIMED) bash Tests/exhaustion/run.sh $(STAGE)
 
 # Races under ThreadSanitizer (the library built into .build-tsan, kept).
 tsan-test: stage
-	bash Tests/tsan/run.sh $(STAGE)
+	$(TIMED) bash Tests/tsan/run.sh $(STAGE)
 
 # The committed fuzz corpus, each input once (the targets built into .build-fuzz).
 fuzz-replay:
-	bash Tests/fuzz/replay.sh
+	$(TIMED) bash Tests/fuzz/replay.sh
 
 # Opt-in long runs: each fuzz target for FUZZ_RUNS executions, one at a time,
 # under nice; the soak (1,000,000 connections, 100,000 port lifetimes).
