@@ -23,8 +23,10 @@ let package = Package(
         // The hand-written C header, as a Clang module so that the exported
         // functions are checked against it (@c @implementation).
         .systemLibrary(name: "CSagSocket", path: "include"),
-        // accept4, ppoll and eventfd, which Swift's Glibc module does not show.
-        .systemLibrary(name: "CSagSocketShims", path: "Sources/CSagSocketShims"),
+        // eventfd and epoll, which Swift's Glibc module does not show; the
+        // per-call system calls without glibc's cancellation-point wrappers;
+        // the thread's wake descriptor in a thread-local variable.
+        .target(name: "CSagSocketShims", path: "Sources/CSagSocketShims"),
         // SAG_MOCKING: the syscall script of Sources/SagSocketCore/Mocking.swift,
         // in debug builds only (swift test); the release library has none.
         .target(name: "SagSocketCore", dependencies: ["CSagSocketShims"], swiftSettings: strict + mocking),

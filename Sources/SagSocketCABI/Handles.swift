@@ -96,12 +96,20 @@ final class HandleTable: @unchecked Sendable {
     private static func kind(_ w: UInt64) -> UInt64 { w >> 56 }
 
     /// The slot of `index`, nil when its chunk was never made.
+    ///
+    /// Four slots fit in a cache line, and every look-up writes its slot
+    /// (the look-up count), so handles made one after the other (a client
+    /// and the server's end of its connection, used by two threads) would
+    /// make their threads pass one cache line back and forth on every call.
+    /// Consecutive indexes are therefore spread a quarter of a chunk apart:
+    /// the slots of a line belong to indexes 1,024 apart.
     private func slot(_ index: Int) -> UnsafeMutablePointer<Slot>? {
         let c = index >> HandleTable.chunkBits
         guard c < HandleTable.maxChunks else { return nil }
         let base = chunks[c].load(ordering: .acquiring)
         guard let chunk = UnsafeMutablePointer<Slot>(bitPattern: base) else { return nil }
-        return chunk + (index & (HandleTable.chunkSize - 1))
+        let i = index & (HandleTable.chunkSize - 1)
+        return chunk + ((i & 3) << (HandleTable.chunkBits - 2) | i >> 2)
     }
 
     // MARK: - Operations

@@ -20,8 +20,9 @@ final class CString: Sendable {
 }
 
 /// Interns strings for an object: each distinct string is copied once and
-/// stays valid until the object is freed.
-final class StringCache: Sendable {
+/// stays valid until the object is freed. Kept inline in its object (no
+/// allocation until a string is asked for).
+struct StringCache: ~Copyable, Sendable {
     private let strings = Mutex<[String: CString]>([:])
 
     func pointer(_ s: String?) -> UnsafePointer<CChar>? {

@@ -128,7 +128,10 @@ public enum Select {
             let r = fds[slot[k]].revents
             var out: Interest = []
             let want = interests[k]
-            if want.contains(.read), r & Int16(POLLIN | POLLHUP | POLLERR | 0x2000 /* POLLRDHUP */) != 0 { out.insert(.read) }
+            if want.contains(.read), r & Int16(POLLIN | POLLHUP | POLLERR | 0x2000 /* POLLRDHUP */) != 0 {
+                out.insert(.read)
+                sockets[k].reportedReadable()
+            }
             if want.contains(.write), r & Int16(POLLOUT | POLLHUP | POLLERR) != 0 { out.insert(.write) }
             if want.contains(.error), r & Int16(POLLPRI | POLLERR) != 0 { out.insert(.error) }
             return out

@@ -494,6 +494,7 @@ public final class SocketSelector: Sendable {
                 if r.socket.isClosed {
                     remove(&st, slot, r, disarmed: false)
                 } else if count < capacity {
+                    r.socket.reportedReadable()
                     each(r.entry(timedOut: false))
                     count += 1
                 }
@@ -501,6 +502,7 @@ public final class SocketSelector: Sendable {
                 remove(&st, slot, r, disarmed: true)
             } else if count < capacity {
                 remove(&st, slot, r, disarmed: true)
+                r.socket.reportedReadable()
                 each(r.entry(timedOut: false))
                 count += 1
             } else {

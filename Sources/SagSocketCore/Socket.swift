@@ -35,25 +35,30 @@ public final class Socket: Sendable {
     let released = Atomic<Bool>(false)
     /// Incremented by interrupt(); a waiting call that sees it change returns.
     let epoch = Atomic<UInt64>(0)
-    /// The wake descriptors of the threads waiting on this socket.
-    let waiters = Mutex<[Int32]>([])
+    /// The wake descriptors of the calls waiting on this socket (each plus
+    /// one, 0 when free): two slots taken and freed without a lock, and a
+    /// list for the rare third and later waiter (see SocketWaiting.swift).
+    let waiter0 = Atomic<Int32>(0)
+    let waiter1 = Atomic<Int32>(0)
+    let moreWaiters = Mutex<[Int32]>([])
     let nonblocking = Atomic<Bool>(false)
     let readTimeout = Atomic<Int64>(0)
     /// SO_SNDTIMEO, honoured by our own waits (0 = none).
     let sendTimeout = Atomic<Int64>(0)
-    /// The last read or accept had to wait: the next one polls first, which
-    /// saves the attempt that would fail with EAGAIN (cleared when a read
-    /// fills its buffer, a sign that data is streaming in).
-    let readWaited = Atomic<Bool>(false)
-    /// The address socket-name describes, and its label once looked up.
-    let named = Mutex<(address: SocketAddress?, label: String?)>((nil, nil))
+    /// What the next receive should do first: wait, or try (ReadHint).
+    let readHints = Atomic<UInt8>(0)
+    /// The address socket-name describes, and its label once looked up
+    /// (nil until the socket is bound or connected: boxed, so that a socket
+    /// without a name does not carry room for one).
+    let named = Mutex<SocketName?>(nil)
     /// Bytes that socket ports hold in this socket's output buffer.
     let portOutputPending = Atomic<Int>(0)
     /// Calls (and selectors) waiting for this socket to become readable: a
     /// port write is sent at once while there are any, so a buffered request
     /// never sits unsent under a reader waiting for its answer.
     let readWaiters = Atomic<Int>(0)
-    let failure = Mutex<SocketError?>(nil)
+    /// The last failure (socket-last-error), boxed for the same reason.
+    let failure = Mutex<RecordedFailure?>(nil)
     let buffers = Mutex<PortBuffers?>(nil)
 
     init(adopting fd: Int32, family: AddressFamily, socketType: SocketType, socketProtocol: SocketProtocol,
@@ -170,7 +175,8 @@ public final class Socket: Sendable {
     @discardableResult
     func record(_ error: SocketError) -> SocketError {
         let stored = error.with(socket: nil)  // no cycle through the socket itself
-        failure.withLock { $0 = stored }
+        let box = RecordedFailure(stored)
+        failure.withLock { $0 = box }
         return error.socket == nil ? error.with(socket: self) : error
     }
 
@@ -183,7 +189,7 @@ public final class Socket: Sendable {
     /// The corresponding C call is `close(2)` (never retried), and a write(2)
     /// to the eventfd of each thread waiting on the socket.
     public func close() {
-        let old = state.bitwiseOr(1, ordering: .acquiringAndReleasing).oldValue
+        let old = state.bitwiseOr(1, ordering: .sequentiallyConsistent).oldValue
         if old & 1 != 0 { return }
         if old == 0 {
             release()
@@ -204,7 +210,7 @@ public final class Socket: Sendable {
     /// The corresponding C call is a write(2) to each waiting thread's eventfd.
     public func interrupt() throws(SocketError) {
         if isClosed { throw record(closedError("socket-interrupt!")) }
-        epoch.add(1, ordering: .acquiringAndReleasing)
+        epoch.add(1, ordering: .sequentiallyConsistent)
         wakeAll()
     }
 
@@ -222,6 +228,23 @@ public final class Socket: Sendable {
     /// socket-last-error, socket-error-message: the last failure of an
     /// operation on this socket, nil if none.
     public var lastError: SocketError? {
-        failure.withLock { e in e?.with(socket: self) }
+        failure.withLock { $0 }?.error.with(socket: self)
+    }
+}
+
+/// A socket's last failure, kept in a box of its own (Socket.failure).
+final class RecordedFailure: Sendable {
+    let error: SocketError
+    init(_ error: SocketError) { self.error = error }
+}
+
+/// The address a socket is bound or connected to, and the label
+/// socket-name made of it once looked up (Socket.named).
+final class SocketName: Sendable {
+    let address: SocketAddress
+    let label: String?
+    init(_ address: SocketAddress, label: String? = nil) {
+        self.address = address
+        self.label = label
     }
 }

@@ -127,12 +127,9 @@ extension Socket {
         return try withDescriptor(op) { fd throws(SocketError) -> Socket? in
             let epoch0 = currentEpoch
             var deadline: Deadline? = nil
-            var pollFirst = readWaited.load(ordering: .relaxed) && !nonblocking.load(ordering: .relaxed)
+            // Accept first, wait if there is nothing: a connection already
+            // queued costs the one call.
             while true {
-                if pollFirst {
-                    pollFirst = false
-                    try awaitReadable(fd, &deadline, epoch0, closedAs: .interrupted, op)
-                }
                 var peer = SocketAddress()
                 peer.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
                 let r = withUnsafeMutablePointer(to: &peer.storage) { p in
@@ -147,7 +144,6 @@ extension Socket {
                     return s
                 case .wouldBlock:
                     if nonblocking.load(ordering: .relaxed) { return nil }
-                    readWaited.store(true, ordering: .relaxed)
                     try awaitReadable(fd, &deadline, epoch0, closedAs: .interrupted, op)
                 case .failed(let e) where e == ECONNABORTED || e == EPROTO:
                     continue

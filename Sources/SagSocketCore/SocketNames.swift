@@ -13,18 +13,22 @@ extension Socket {
     ///
     /// The corresponding C call is `getnameinfo(3)` (it may ask the resolver).
     public var name: String? {
-        let (address, label) = named.withLock { $0 }
-        if let label { return label }
-        guard let address, let made = address.label() else { return nil }
+        guard let known = named.withLock({ $0 }) else { return nil }
+        if let label = known.label { return label }
+        guard let made = known.address.label() else { return nil }
         return named.withLock { n in
-            if n.label == nil, n.address.map({ sameAddress($0, address) }) ?? false { n.label = made }
-            return n.label ?? made
+            // Kept unless the name changed meanwhile (or another call kept one).
+            if let now = n, now.label == nil, sameAddress(now.address, known.address) {
+                n = SocketName(now.address, label: made)
+            }
+            return n?.label ?? made
         }
     }
 
     func setName(_ address: SocketAddress?) {
         guard let address, address.ipAddress != nil else { return }
-        named.withLock { $0 = (address, nil) }
+        let box = SocketName(address)
+        named.withLock { $0 = box }
     }
 
     private func sameAddress(_ a: SocketAddress, _ b: SocketAddress) -> Bool {

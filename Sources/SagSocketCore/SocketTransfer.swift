@@ -73,14 +73,13 @@ extension Socket {
             let epoch0 = currentEpoch
             var deadline: Deadline? = nil
             let mayWait = !nonblocking.load(ordering: .relaxed) && !flags.contains(.dontWait)
-            var pollFirst = mayWait && readWaited.load(ordering: .relaxed)
+            var pollFirst = mayWait && ReadHint.startReceive(readHints)
             while true {
                 if pollFirst {
                     pollFirst = false
                     try awaitReadable(fd, &deadline, epoch0, closedAs: .closed, op)
                 }
                 let r: IOResult<Int>
-                var asked = buffer.count
                 if let from {
                     from.pointee.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
                     r = withUnsafeMutablePointer(to: &from.pointee.storage) { p in
@@ -94,7 +93,6 @@ extension Socket {
                     // aligned lands in an aligned buffer first (see
                     // ReceiveBounce): the copy costs less than the kernel's
                     // slower copy to such an address.
-                    asked = room
                     r = Sys.recv(fd, bounce, room, flags.rawValue)
                     if case .done(let n) = r, n > 0 { dst.copyMemory(from: UnsafeRawPointer(bounce), byteCount: n) }
                 } else {
@@ -102,11 +100,11 @@ extension Socket {
                 }
                 switch r {
                 case .done(let n):
-                    if n >= 4096 && n == asked { readWaited.store(false, ordering: .relaxed) }
+                    if deadline == nil { ReadHint.found(readHints) }  // no wait
                     return n
                 case .wouldBlock:
                     if !mayWait { return nil }
-                    readWaited.store(true, ordering: .relaxed)
+                    ReadHint.waited(readHints)
                     try awaitReadable(fd, &deadline, epoch0, closedAs: .closed, op)
                 case .failed(let e):
                     throw SocketError.socket(op, "receive failed", errno: e, socket: self)
@@ -148,7 +146,7 @@ extension Socket {
     ///
     /// The corresponding C call is `sendto(2)`.
     public func sendto(_ buffer: UnsafeRawBufferPointer, flags: MessageFlags = [], to address: SocketAddress) throws(SocketError) -> Int? {
-        try transmit("socket-sendto", buffer, flags, to: address)
+        try withUnsafePointer(to: address) { a throws(SocketError) in try transmit("socket-sendto", buffer, flags, to: a) }
     }
 
     /// Sends all of `buffer`, waiting for the socket even in non-blocking
@@ -158,7 +156,7 @@ extension Socket {
     }
 
     private func transmit(_ op: StaticString, _ buffer: UnsafeRawBufferPointer, _ flags: MessageFlags,
-                          to address: SocketAddress?, alwaysWait: Bool = false) throws(SocketError) -> Int? {
+                          to address: UnsafePointer<SocketAddress>?, alwaysWait: Bool = false) throws(SocketError) -> Int? {
         try withDescriptor(op) { fd throws(SocketError) -> Int? in
             let epoch0 = currentEpoch
             let nosignalGiven = flags.contains(.noSignal)
@@ -169,13 +167,14 @@ extension Socket {
                 let left = buffer.count - sent
                 let r: IOResult<Int>
                 if let address {
-                    r = address.withSockaddr { Sys.sendto(fd, base, left, flags.rawValue, $0, $1) }
+                    r = address.pointee.withSockaddr { Sys.sendto(fd, base, left, flags.rawValue, $0, $1) }
                 } else {
                     r = Sys.send(fd, base, left, flags.rawValue)
                 }
                 switch r {
                 case .done(let n):
                     sent += n
+                    ReadHint.sent(readHints)
                     if left == 0 { return 0 }
                 case .wouldBlock:
                     if !alwaysWait && (nonblocking.load(ordering: .relaxed) || flags.contains(.dontWait)) {

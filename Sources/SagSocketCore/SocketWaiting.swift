@@ -33,21 +33,86 @@ extension Socket {
     }
 
     /// Throws when a wake-up concerns a call that started at `epoch0`.
+    ///
+    /// Sequentially consistent, as are register(), close() and interrupt():
+    /// a waiter registers and then looks at the state, close() and
+    /// interrupt() change the state and then look at the waiters, so one of
+    /// the two always sees the other and no wait misses its wake-up.
     func checkWake(since epoch0: UInt64, closedAs: SocketError.Kind, _ operation: StaticString) throws(SocketError) {
-        if state.load(ordering: .acquiring) & 1 != 0 {
+        if state.load(ordering: .sequentiallyConsistent) & 1 != 0 {
             throw SocketError.closed(operation, "socket was closed while waiting", socket: self).reclassified(as: closedAs)
         }
-        if epoch.load(ordering: .acquiring) != epoch0 {
+        if epoch.load(ordering: .sequentiallyConsistent) != epoch0 {
             throw SocketError.interrupted(operation, socket: self)
         }
     }
 
-    func register(_ wake: Int32) { waiters.withLock { $0.append(wake) } }
-    func unregister(_ wake: Int32) { waiters.withLock { w in if let i = w.firstIndex(of: wake) { w.remove(at: i) } } }
+    /// Adds a wake descriptor to those close() and interrupt() signal. The
+    /// first two waiters take a slot each with one compare-and-swap; more
+    /// (several threads on one socket at once) go to a locked list.
+    func register(_ wake: Int32) {
+        if waiter0.compareExchange(expected: 0, desired: wake + 1, ordering: .sequentiallyConsistent).exchanged { return }
+        if waiter1.compareExchange(expected: 0, desired: wake + 1, ordering: .sequentiallyConsistent).exchanged { return }
+        registerMore(wake)
+    }
+
+    func unregister(_ wake: Int32) {
+        if Self.vacate(waiter0, wake + 1) || Self.vacate(waiter1, wake + 1) { return }
+        unregisterMore(wake)
+    }
+
+    // Out of line: the lock's code (it reads the thread's id) stays off the
+    // two-slot path.
+    @inline(never)
+    private func registerMore(_ wake: Int32) { moreWaiters.withLock { $0.append(wake) } }
+
+    @inline(never)
+    private func unregisterMore(_ wake: Int32) {
+        moreWaiters.withLock { w in if let i = w.firstIndex(of: wake) { w.remove(at: i) } }
+    }
+
     var currentEpoch: UInt64 { epoch.load(ordering: .acquiring) }
 
     func wakeAll() {
-        waiters.withLock { for w in $0 { Sys.eventfdSignal(w) } }
+        Self.signal(waiter0)
+        Self.signal(waiter1)
+        moreWaiters.withLock { for w in $0 { Sys.eventfdSignal(w) } }
+    }
+
+    /// A waiter slot's mark while wakeAll() signals its descriptor: the
+    /// waiter cannot leave (and its thread close the descriptor, whose number
+    /// could then be reused) until the signal is written.
+    private static let signalling: Int32 = 1 << 30
+
+    /// Frees `slot` if it holds `value`, waiting out a signal in progress;
+    /// false when it holds something else.
+    private static func vacate(_ slot: borrowing Atomic<Int32>, _ value: Int32) -> Bool {
+        while true {
+            let (done, now) = slot.compareExchange(expected: value, desired: 0, ordering: .sequentiallyConsistent)
+            if done { return true }
+            if now != value | signalling { return false }
+        }
+    }
+
+    /// Signals the descriptor in `slot`, if any, marked as signalling
+    /// meanwhile; waits for another thread's signal in progress to end, so
+    /// that no wake-up is skipped because one was under way.
+    private static func signal(_ slot: borrowing Atomic<Int32>) {
+        var v = slot.load(ordering: .sequentiallyConsistent)
+        while v != 0 {
+            if v & signalling != 0 {
+                v = slot.load(ordering: .sequentiallyConsistent)
+                continue
+            }
+            let (done, now) = slot.compareExchange(expected: v, desired: v | signalling,
+                                                   ordering: .sequentiallyConsistent)
+            if done {
+                Sys.eventfdSignal(v - 1)
+                slot.store(v, ordering: .sequentiallyConsistent)
+                return
+            }
+            v = now
+        }
     }
 
     // MARK: - Port output
@@ -108,4 +173,56 @@ extension Socket {
         let t = readTimeout.load(ordering: .relaxed)
         return .readTimeout(op, socket: self, micros: t)
     }
+}
+
+/// Whether a receive tries first or waits first. Trying first costs one call
+/// when data is there and three when it is not (the try, the wait, the
+/// receive); waiting first costs two either way. A receive waits first only
+/// when the socket's last receive had to wait and the socket has sent since:
+/// a request went out, so its answer is most likely still on its way (a
+/// ping-pong: two calls). Receives in a row, and the first receive after a
+/// selector or select reported the socket, try first (one call when the data
+/// is there). The hints are relaxed loads and stores: a lost update costs at
+/// most one call, never a byte.
+enum ReadHint {
+    static let waited: UInt8 = 1
+    static let sentSince: UInt8 = 2
+
+    /// At the start of a receive that may wait: whether it should wait first.
+    /// Forgets the send, so that the next receive tries first.
+    @inline(__always)
+    static func startReceive(_ h: borrowing Atomic<UInt8>) -> Bool {
+        let v = h.load(ordering: .relaxed)
+        guard v & sentSince != 0 else { return false }
+        h.store(v & ~sentSince, ordering: .relaxed)
+        return v & waited != 0
+    }
+
+    /// A receive found data without waiting.
+    @inline(__always)
+    static func found(_ h: borrowing Atomic<UInt8>) {
+        let v = h.load(ordering: .relaxed)
+        if v & waited != 0 { h.store(v & ~waited, ordering: .relaxed) }
+    }
+
+    /// A receive found nothing and is about to wait.
+    @inline(__always)
+    static func waited(_ h: borrowing Atomic<UInt8>) {
+        let v = h.load(ordering: .relaxed)
+        if v & waited == 0 { h.store(v | waited, ordering: .relaxed) }
+    }
+
+    /// The socket sent something.
+    @inline(__always)
+    static func sent(_ h: borrowing Atomic<UInt8>) {
+        let v = h.load(ordering: .relaxed)
+        if v & sentSince == 0 { h.store(v | sentSince, ordering: .relaxed) }
+    }
+}
+
+extension Socket {
+    /// A selector or select reported the socket readable: its next receive
+    /// tries first.
+    @inline(__always)
+    func reportedReadable() { ReadHint.found(readHints) }
 }

@@ -113,30 +113,30 @@ enum Sys {
     /// accept4(2) with SOCK_CLOEXEC | SOCK_NONBLOCK.
     static func accept(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>?, _ len: UnsafeMutablePointer<socklen_t>?) -> IOResult<Int32> {
         ioSyscall(.accept) { _ in
-            CSagSocketShims.accept4(fd, addr, len, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
+            sag_sys_accept4(fd, addr, len, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
         }
     }
 
     /// send(2), always with MSG_NOSIGNAL.
     static func send(_ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int, _ flags: Int32) -> IOResult<Int> {
-        ioSyscall(.send) { step in Glibc.send(fd, buf, step.length(len), flags | Int32(MSG_NOSIGNAL)) }
+        ioSyscall(.send) { step in sag_sys_sendto(fd, buf, step.length(len), flags | Int32(MSG_NOSIGNAL), nil, 0) }
     }
 
     /// sendto(2), always with MSG_NOSIGNAL.
     static func sendto(_ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int, _ flags: Int32,
                        _ addr: UnsafePointer<sockaddr>?, _ alen: socklen_t) -> IOResult<Int> {
-        ioSyscall(.sendto) { step in Glibc.sendto(fd, buf, step.length(len), flags | Int32(MSG_NOSIGNAL), addr, alen) }
+        ioSyscall(.sendto) { step in sag_sys_sendto(fd, buf, step.length(len), flags | Int32(MSG_NOSIGNAL), addr, alen) }
     }
 
     /// recv(2).
     static func recv(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int, _ flags: Int32) -> IOResult<Int> {
-        ioSyscall(.recv) { step in Glibc.recv(fd, buf, step.length(len), flags) }
+        ioSyscall(.recv) { step in sag_sys_recvfrom(fd, buf, step.length(len), flags, nil, nil) }
     }
 
     /// recvfrom(2).
     static func recvfrom(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int, _ flags: Int32,
                          _ addr: UnsafeMutablePointer<sockaddr>?, _ alen: UnsafeMutablePointer<socklen_t>?) -> IOResult<Int> {
-        ioSyscall(.recvfrom) { step in Glibc.recvfrom(fd, buf, step.length(len), flags, addr, alen) }
+        ioSyscall(.recvfrom) { step in sag_sys_recvfrom(fd, buf, step.length(len), flags, addr, alen) }
     }
 
     /// shutdown(2).
@@ -169,9 +169,10 @@ enum Sys {
 
     /// ppoll(2) with no signal mask change, not retried here: the caller
     /// recomputes the remaining time from the monotonic clock first.
-    static func ppoll(_ fds: UnsafeMutablePointer<pollfd>, _ n: Int, _ timeout: UnsafePointer<timespec>?) -> SysResult<Int32> {
+    /// The kernel writes the time left into `timeout`.
+    static func ppoll(_ fds: UnsafeMutablePointer<pollfd>, _ n: Int, _ timeout: UnsafeMutablePointer<timespec>?) -> SysResult<Int32> {
         syscall(.ppoll, retryOnInterrupt: false) { step in
-            step.pollEvents(fds) ?? CSagSocketShims.ppoll(fds, nfds_t(n), timeout, nil)
+            step.pollEvents(fds) ?? sag_sys_ppoll(fds, nfds_t(n), timeout)
         }
     }
 

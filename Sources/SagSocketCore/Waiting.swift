@@ -6,25 +6,32 @@
 // wake descriptors of the threads registered on the socket, so a blocked call
 // returns at once, on any thread, without signals.
 
+import CSagSocketShims
 import Glibc
 import Synchronization
 
 /// The calling thread's wake descriptor: an eventfd created on first use and
 /// closed when the thread exits.
 enum ThreadWaker {
-    /// The descriptor plus one (a thread without one has nil).
+    /// Closes the descriptor (plus one) when its thread exits.
     private static let key = ThreadLocalKey { value in
         guard let value else { return }
         Sys.close(Int32(truncatingIfNeeded: Int(bitPattern: value) - 1))
     }
 
+    @inline(__always)
     static func current(_ operation: StaticString) throws(SocketError) -> Int32 {
-        if let p = key.value {
-            return Int32(truncatingIfNeeded: Int(bitPattern: p) - 1)
-        }
+        let known = sag_thread_waker_get()
+        if known > 0 { return known - 1 }
+        return try make(operation)
+    }
+
+    @inline(never)
+    private static func make(_ operation: StaticString) throws(SocketError) -> Int32 {
         switch Sys.eventfd() {
         case .ok(let fd):
             key.set(UnsafeRawPointer(bitPattern: Int(fd) + 1))
+            sag_thread_waker_set(fd + 1)
             return fd
         case .failed(let e):
             throw SocketError.socket(operation, "cannot create the thread's wake descriptor", errno: e)
@@ -94,8 +101,8 @@ func pollWithWake(_ fds: UnsafeMutableBufferPointer<pollfd>, deadline: Deadline,
         let ts = deadline.remaining()  // zero still polls once
         for i in 0..<fds.count { fds[i].revents = 0 }
         let result: SysResult<Int32>
-        if let t = ts {
-            result = withUnsafePointer(to: t) { Sys.ppoll(fds.baseAddress!, fds.count, $0) }
+        if var t = ts {
+            result = withUnsafeMutablePointer(to: &t) { Sys.ppoll(fds.baseAddress!, fds.count, $0) }
         } else {
             result = Sys.ppoll(fds.baseAddress!, fds.count, nil)
         }

@@ -1,0 +1,51 @@
+/* shims.h: the Linux calls that Swift's Glibc module hides behind
+ * _GNU_SOURCE, declared here exactly as glibc declares them, and epoll's own
+ * header, which the Glibc module leaves out; and the per-call transfer and
+ * wait calls made as plain system calls, and the thread's wake descriptor
+ * (below). Nothing else. */
+#ifndef SAGSOCKET_SHIMS_H
+#define SAGSOCKET_SHIMS_H
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+
+extern int eventfd(unsigned int count, int flags);
+
+/* The calls every send, receive, accept and wait makes, as plain system
+ * calls through syscall(2) rather than glibc's wrappers of the same name.
+ * Those wrappers are thread-cancellation points: each call switches the
+ * thread to asynchronous cancellation and back (two atomic operations, about
+ * a hundred instructions), and a pthread_cancel arriving meanwhile would
+ * unwind the thread through the library's frames, which cannot be unwound
+ * (their cleanup would not run). Made plainly, the calls cost less and a
+ * cancellation waits for the caller's next cancellation point. Each returns
+ * -1 with errno set on failure, as the wrappers do. */
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <signal.h>
+
+static inline long sag_sys_recvfrom(int fd, void *buf, size_t len, int flags,
+                                    struct sockaddr *addr, socklen_t *alen) {
+    return syscall(SYS_recvfrom, fd, buf, len, flags, addr, alen);
+}
+static inline long sag_sys_sendto(int fd, const void *buf, size_t len, int flags,
+                                  const struct sockaddr *addr, socklen_t alen) {
+    return syscall(SYS_sendto, fd, buf, len, flags, addr, alen);
+}
+static inline int sag_sys_accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags) {
+    return (int)syscall(SYS_accept4, fd, addr, alen, flags);
+}
+/* ppoll with no signal mask; the kernel writes the time left back into
+ * *timeout, so it is the caller's own copy. */
+static inline int sag_sys_ppoll(struct pollfd *fds, nfds_t n, struct timespec *timeout) {
+    return (int)syscall(SYS_ppoll, fds, n, timeout, (void *)0, (size_t)(_NSIG / 8));
+}
+
+/* The calling thread's wake descriptor plus one (0: none yet), read on
+ * every wait (Waiting.swift): a thread-local variable (shims.c) costs a
+ * fraction of pthread_getspecific(3), which is kept only for its destructor. */
+int sag_thread_waker_get(void) __attribute__((visibility("hidden")));
+void sag_thread_waker_set(int value) __attribute__((visibility("hidden")));
+#endif
