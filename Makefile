@@ -57,7 +57,7 @@ sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 endef
 
 .PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test \
-  faults-test exhaustion-test tsan-test fuzz-replay fuzz soak
+  faults-test exhaustion-test tsan-test fuzz-replay syscalls-test fuzz soak
 all: lib
 
 setup:
@@ -125,7 +125,7 @@ stage: lib
 # Each group prints its time last ("time: GROUP S s").
 TIMED = @bash scripts/timed.sh $@
 CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test \
-  faults-test exhaustion-test tsan-test fuzz-replay
+  faults-test exhaustion-test tsan-test fuzz-replay syscalls-test
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
 
@@ -159,6 +159,10 @@ python-test: stage
 # Faults on a real network between two namespaces (root; SKIP otherwise).
 faults-test: stage
 	$(TIMED) bash Tests/faults/run.sh $(STAGE)
+
+# System calls per operation, counted by strace.
+syscalls-test: stage
+	$(TIMED) bash Tests/syscalls/run.sh $(STAGE)
 
 # Out of file descriptors (a lowered RLIMIT_NOFILE).
 exhaustion-test: stage

@@ -13,6 +13,7 @@ have nm           || need_deb+=(binutils)
 have scheme       || need_deb+=(chezscheme)
 have guile        || need_deb+=(guile-3.0)
 have ip           || need_deb+=(iproute2)
+have strace       || need_deb+=(strace)
 [ -f /usr/include/ffi.h ] || [ -f /usr/include/x86_64-linux-gnu/ffi.h ] || need_deb+=(libffi-dev)
 if [ ${#need_deb[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && have apt-get; then
