@@ -1,8 +1,24 @@
-/* shims.c: the one variable the shims keep (see include/shims.h). */
+/* shims.c: the one variable the shims keep, and the lock word's slow paths
+ * (see include/shims.h). */
 #include "shims.h"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static __thread int thread_waker;
 
 int sag_thread_waker_get(void) { return thread_waker; }
 
 void sag_thread_waker_set(int value) { thread_waker = value; }
+
+/* The word is held: mark it contended (2) and sleep until it is released;
+ * whoever takes it from here keeps it marked, so its release wakes the next. */
+void sag_lock_wait(uint32_t *word) {
+    while (__atomic_exchange_n(word, 2, __ATOMIC_ACQUIRE) != 0)
+        syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 2, (void *)0, (void *)0, 0);
+}
+
+void sag_lock_wake(uint32_t *word) {
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, (void *)0, (void *)0, 0);
+}

@@ -6,7 +6,21 @@ import SagSocketCore
 /// A port handle: a binary socket port or a textual one over it.
 final class PortObject: Sendable {
     let port: AnySocketPort
-    init(_ port: AnySocketPort) { self.port = port }
+    /// The port as its own type, not retained (`port` keeps it alive as
+    /// long as this object): a call uses it without reference counting.
+    let binary: Unmanaged<SocketPort>?
+    let textual: Unmanaged<TextPort>?
+    init(_ port: AnySocketPort) {
+        self.port = port
+        switch port {
+        case .binary(let b):
+            binary = Unmanaged.passUnretained(b)
+            textual = nil
+        case .textual(let t):
+            binary = nil
+            textual = Unmanaged.passUnretained(t)
+        }
+    }
 }
 
 private func portObject(_ h: OpaquePointer?) -> PortObject? {
@@ -28,8 +42,8 @@ private func deliver(_ port: AnySocketPort, _ out: UnsafeMutablePointer<OpaquePo
 private func withBinaryPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString,
                             _ body: (SocketPort) -> Int32) -> Int32 {
     handles.with(UnsafeRawPointer(h), .port, as: PortObject.self) { o -> Int32 in
-        guard case .binary(let b) = o.port else { return invalid(err, op, "a textual port where a binary port is needed") }
-        return body(b)
+        guard let b = o.binary else { return invalid(err, op, "a textual port where a binary port is needed") }
+        return b._withUnsafeGuaranteedRef { body($0) }
     } ?? misuse(err, op, "port")
 }
 
@@ -38,8 +52,8 @@ private func withBinaryPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: St
 private func withTextPort(_ h: OpaquePointer?, _ err: OpaquePointer?, _ op: StaticString,
                           _ body: (TextPort) -> Int32) -> Int32 {
     handles.with(UnsafeRawPointer(h), .port, as: PortObject.self) { o -> Int32 in
-        guard case .textual(let t) = o.port else { return invalid(err, op, "a binary port where a textual port is needed") }
-        return body(t)
+        guard let t = o.textual else { return invalid(err, op, "a binary port where a textual port is needed") }
+        return t._withUnsafeGuaranteedRef { body($0) }
     } ?? misuse(err, op, "port")
 }
 

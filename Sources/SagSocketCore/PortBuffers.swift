@@ -41,7 +41,7 @@ final class PortBuffers: Sendable {
     }
 
     /// Guards `inputState`, which reads use in place.
-    let inputLock = Mutex(())
+    let inputLock = PortLock()
     nonisolated(unsafe) let inputState: UnsafeMutablePointer<Input>
     /// Bytes waiting in it are counted in the socket's `portOutputPending`,
     /// readable without this lock.

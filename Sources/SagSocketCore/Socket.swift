@@ -40,26 +40,23 @@ public final class Socket: Sendable {
     /// list for the rare third and later waiter (see SocketWaiting.swift).
     let waiter0 = Atomic<Int32>(0)
     let waiter1 = Atomic<Int32>(0)
-    let moreWaiters = Mutex<[Int32]>([])
     let nonblocking = Atomic<Bool>(false)
     let readTimeout = Atomic<Int64>(0)
     /// SO_SNDTIMEO, honoured by our own waits (0 = none).
     let sendTimeout = Atomic<Int64>(0)
+    /// A listener's accepted sockets inherit TCP_NODELAY from it (set by
+    /// listen(), and not changed by the caller since).
+    let acceptedHaveNoDelay = Atomic<Bool>(false)
     /// What the next receive should do first: wait, or try (ReadHint).
     let readHints = Atomic<UInt8>(0)
-    /// The address socket-name describes, and its label once looked up
-    /// (nil until the socket is bound or connected: boxed, so that a socket
-    /// without a name does not carry room for one).
-    let named = Mutex<SocketName?>(nil)
     /// Bytes that socket ports hold in this socket's output buffer.
     let portOutputPending = Atomic<Int>(0)
     /// Calls (and selectors) waiting for this socket to become readable: a
     /// port write is sent at once while there are any, so a buffered request
     /// never sits unsent under a reader waiting for its answer.
     let readWaiters = Atomic<Int>(0)
-    /// The last failure (socket-last-error), boxed for the same reason.
-    let failure = Mutex<RecordedFailure?>(nil)
-    let buffers = Mutex<PortBuffers?>(nil)
+    /// What a socket needs rarely, under one lock (SocketExtras).
+    let extras = Mutex(SocketExtras())
 
     init(adopting fd: Int32, family: AddressFamily, socketType: SocketType, socketProtocol: SocketProtocol,
          node: String? = nil, service: String? = nil) {
@@ -111,10 +108,10 @@ public final class Socket: Sendable {
 
     /// The buffers every port over this socket shares, made on first use.
     var portBuffers: PortBuffers {
-        buffers.withLock { b in
-            if let existing = b { return existing }
+        extras.withLock { x in
+            if let existing = x.buffers { return existing }
             let made = PortBuffers()
-            b = made
+            x.buffers = made
             return made
         }
     }
@@ -176,7 +173,7 @@ public final class Socket: Sendable {
     func record(_ error: SocketError) -> SocketError {
         let stored = error.with(socket: nil)  // no cycle through the socket itself
         let box = RecordedFailure(stored)
-        failure.withLock { $0 = box }
+        extras.withLock { $0.failure = box }
         return error.socket == nil ? error.with(socket: self) : error
     }
 
@@ -228,18 +225,34 @@ public final class Socket: Sendable {
     /// socket-last-error, socket-error-message: the last failure of an
     /// operation on this socket, nil if none.
     public var lastError: SocketError? {
-        failure.withLock { $0 }?.error.with(socket: self)
+        extras.withLock { $0.failure }?.error.with(socket: self)
     }
 }
 
-/// A socket's last failure, kept in a box of its own (Socket.failure).
+/// What a socket needs rarely, kept under one lock and out of line (a
+/// socket without a name, a failure or ports carries three empty references
+/// and an empty list, not room for an address and a failure; and one lock
+/// fewer per field to make and to tear down).
+struct SocketExtras {
+    /// The address socket-name describes, and its label once looked up.
+    var name: SocketName?
+    /// The last failure (socket-last-error, socket-error-message).
+    var failure: RecordedFailure?
+    /// The buffers every port over the socket shares, made on first use.
+    var buffers: PortBuffers?
+    /// The wake descriptors of waiters beyond the two slots (rare: three
+    /// threads waiting on one socket at once).
+    var moreWaiters: [Int32] = []
+}
+
+/// A socket's last failure (SocketExtras.failure).
 final class RecordedFailure: Sendable {
     let error: SocketError
     init(_ error: SocketError) { self.error = error }
 }
 
 /// The address a socket is bound or connected to, and the label
-/// socket-name made of it once looked up (Socket.named).
+/// socket-name made of it once looked up (SocketExtras.name).
 final class SocketName: Sendable {
     let address: SocketAddress
     let label: String?

@@ -86,25 +86,32 @@ extension Socket {
         }
     }
 
-    /// socket-listen!: makes the socket accept connections.
+    /// socket-listen!: makes the socket accept connections. A TCP listener
+    /// gets TCP_NODELAY, which Linux copies to every socket it accepts: the
+    /// accepted sockets have it on (as socket-accept promises) without a
+    /// call each.
     ///
     /// - Parameter backlog: The length of the queue of pending connections.
     /// - Throws: `.socket` with the errno; `.closed`.
     ///
-    /// The corresponding C call is `listen(2)`.
+    /// The corresponding C call is `listen(2)`, then `setsockopt(2)`.
     public func listen(backlog: Int32) throws(SocketError) {
         try withDescriptor("socket-listen!") { fd throws(SocketError) in
             if case .failed(let e) = Sys.listen(fd, backlog) {
                 throw SocketError.socket("socket-listen!", "cannot listen", errno: e, socket: self)
             }
+            if setNoDelay(fd) { acceptedHaveNoDelay.store(true, ordering: .relaxed) }
         }
     }
 
-    private func setNoDelay(_ fd: Int32) {
-        guard socketType == .stream, family == .inet || family == .inet6 else { return }
+    /// Turns Nagle's algorithm off on a TCP socket; true when it did.
+    @discardableResult
+    func setNoDelay(_ fd: Int32) -> Bool {
+        guard socketType == .stream, family == .inet || family == .inet6 else { return false }
         var one: Int32 = 1
-        _ = Sys.setsockopt(fd, OptionLevel.tcp.rawValue, OptionName.tcpNoDelay.rawValue, &one,
-                           socklen_t(MemoryLayout<Int32>.size))
+        if case .ok = Sys.setsockopt(fd, OptionLevel.tcp.rawValue, OptionName.tcpNoDelay.rawValue, &one,
+                                     socklen_t(MemoryLayout<Int32>.size)) { return true }
+        return false
     }
 
     // MARK: - Accepting
@@ -139,7 +146,7 @@ extension Socket {
                 case .done(let newFD):
                     let s = Socket(adopting: newFD, family: family, socketType: socketType,
                                    socketProtocol: socketProtocol, service: service)
-                    s.setNoDelay(newFD)
+                    if !acceptedHaveNoDelay.load(ordering: .relaxed) { s.setNoDelay(newFD) }
                     s.setName(peer)
                     return s
                 case .wouldBlock:

@@ -13,22 +13,22 @@ extension Socket {
     ///
     /// The corresponding C call is `getnameinfo(3)` (it may ask the resolver).
     public var name: String? {
-        guard let known = named.withLock({ $0 }) else { return nil }
+        guard let known = extras.withLock({ $0.name }) else { return nil }
         if let label = known.label { return label }
         guard let made = known.address.label() else { return nil }
-        return named.withLock { n in
+        return extras.withLock { x in
             // Kept unless the name changed meanwhile (or another call kept one).
-            if let now = n, now.label == nil, sameAddress(now.address, known.address) {
-                n = SocketName(now.address, label: made)
+            if let now = x.name, now.label == nil, sameAddress(now.address, known.address) {
+                x.name = SocketName(now.address, label: made)
             }
-            return n?.label ?? made
+            return x.name?.label ?? made
         }
     }
 
     func setName(_ address: SocketAddress?) {
-        guard let address, address.ipAddress != nil else { return }
+        guard let address, address.family == .inet || address.family == .inet6 else { return }
         let box = SocketName(address)
-        named.withLock { $0 = box }
+        extras.withLock { $0.name = box }
     }
 
     private func sameAddress(_ a: SocketAddress, _ b: SocketAddress) -> Bool {

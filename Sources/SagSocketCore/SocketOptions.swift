@@ -76,6 +76,9 @@ extension Socket {
             if case .failed(let e) = Sys.setsockopt(fd, level.rawValue, name.rawValue, bytes.baseAddress, socklen_t(bytes.count)) {
                 throw SocketError.socket("socket-setsockopt!", "cannot set option \(level.rawValue)/\(name.rawValue)", errno: e, socket: self)
             }
+            // The listener's own TCP_NODELAY is the caller's now: accepted
+            // sockets get theirs set again (SocketConnecting.listen).
+            if level == .tcp && name == .tcpNoDelay { acceptedHaveNoDelay.store(false, ordering: .relaxed) }
             if bytes.count == MemoryLayout<timeval>.size, let base = bytes.baseAddress {
                 let tv = base.loadUnaligned(as: timeval.self)
                 let (us, o1) = Int64(tv.tv_sec).multipliedReportingOverflow(by: 1_000_000)

@@ -205,7 +205,7 @@ public final class SocketPort: Sendable {
         try check(op, reading: true, direct: false)
         // A reader may hold the input (blocked in recv): then nothing is
         // buffered for us, and the socket itself answers.
-        let buffered = buffers.inputLock.withLockIfAvailable { _ in
+        let buffered = buffers.inputLock.withLockIfAvailable {
             buffers.inputState.pointee.start < buffers.inputState.pointee.end || buffers.inputState.pointee.eof
                 || buffers.inputState.pointee.carry.count > 0
         }
@@ -313,7 +313,7 @@ public final class SocketPort: Sendable {
     /// Runs `body` with the input buffer locked.
     func withInput<R>(_ op: StaticString, gathering: Gathering? = nil,
                       _ body: (inout InputCursor) throws(SocketError) -> R) throws(SocketError) -> R {
-        try buffers.inputLock.withLock { _ throws(SocketError) -> R in
+        try buffers.inputLock.withLock { () throws(SocketError) -> R in
             if let p = buffers.inputState.pointee.pending, p != gathering {
                 buffers.inputState.pointee.pending = nil
             }

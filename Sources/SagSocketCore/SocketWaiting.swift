@@ -64,11 +64,11 @@ extension Socket {
     // Out of line: the lock's code (it reads the thread's id) stays off the
     // two-slot path.
     @inline(never)
-    private func registerMore(_ wake: Int32) { moreWaiters.withLock { $0.append(wake) } }
+    private func registerMore(_ wake: Int32) { extras.withLock { $0.moreWaiters.append(wake) } }
 
     @inline(never)
     private func unregisterMore(_ wake: Int32) {
-        moreWaiters.withLock { w in if let i = w.firstIndex(of: wake) { w.remove(at: i) } }
+        extras.withLock { x in if let i = x.moreWaiters.firstIndex(of: wake) { x.moreWaiters.remove(at: i) } }
     }
 
     var currentEpoch: UInt64 { epoch.load(ordering: .acquiring) }
@@ -76,7 +76,7 @@ extension Socket {
     func wakeAll() {
         Self.signal(waiter0)
         Self.signal(waiter1)
-        moreWaiters.withLock { for w in $0 { Sys.eventfdSignal(w) } }
+        extras.withLock { for w in $0.moreWaiters { Sys.eventfdSignal(w) } }
     }
 
     /// A waiter slot's mark while wakeAll() signals its descriptor: the
@@ -122,7 +122,7 @@ extension Socket {
     /// then on the wire before anyone waits for its answer.
     func flushPortOutput(_ op: StaticString) throws(SocketError) {
         guard portOutputPending.load(ordering: .sequentiallyConsistent) > 0 else { return }
-        guard let b = buffers.withLock({ $0 }) else { return }
+        guard let b = extras.withLock({ $0.buffers }) else { return }
         try b.flushBeforeBlocking(self, op)
     }
 

@@ -1,8 +1,8 @@
 /* shims.h: the Linux calls that Swift's Glibc module hides behind
  * _GNU_SOURCE, declared here exactly as glibc declares them, and epoll's own
  * header, which the Glibc module leaves out; and the per-call transfer and
- * wait calls made as plain system calls, and the thread's wake descriptor
- * (below). Nothing else. */
+ * wait calls made as plain system calls, the thread's wake descriptor and
+ * the ports' lock word (below). Nothing else. */
 #ifndef SAGSOCKET_SHIMS_H
 #define SAGSOCKET_SHIMS_H
 #include <poll.h>
@@ -48,4 +48,27 @@ static inline int sag_sys_ppoll(struct pollfd *fds, nfds_t n, struct timespec *t
  * fraction of pthread_getspecific(3), which is kept only for its destructor. */
 int sag_thread_waker_get(void) __attribute__((visibility("hidden")));
 void sag_thread_waker_set(int value) __attribute__((visibility("hidden")));
+
+/* A lock word for the port buffers' paths, taken on every port read and
+ * write (PortLock.swift): 0 free, 1 held, 2 held with a thread waiting. Its
+ * uncontended acquire and release are one atomic instruction each and need
+ * no thread id (Synchronization.Mutex reads one from thread-local storage
+ * on every lock); a contended acquire sleeps on the word with futex(2). */
+#include <stdint.h>
+void sag_lock_wait(uint32_t *word) __attribute__((visibility("hidden")));
+void sag_lock_wake(uint32_t *word) __attribute__((visibility("hidden")));
+
+static inline void sag_lock_acquire(uint32_t *word) {
+    uint32_t expected = 0;
+    if (!__atomic_compare_exchange_n(word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        sag_lock_wait(word);
+}
+static inline int sag_lock_try(uint32_t *word) {
+    uint32_t expected = 0;
+    return __atomic_compare_exchange_n(word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+static inline void sag_lock_release(uint32_t *word) {
+    if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2)
+        sag_lock_wake(word);
+}
 #endif

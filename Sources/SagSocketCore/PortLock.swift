@@ -1,0 +1,41 @@
+// PortLock.swift: the lock of a port's input and output buffers, taken on
+// every port read and write.
+//
+// Synchronization.Mutex reads the thread's id from thread-local storage on
+// every lock (its futex word holds the owner, for priority inheritance),
+// which is a good part of what a buffered get-line costs. This lock's word
+// says only free, held, or held with a waiter: an uncontended lock and unlock
+// are one atomic instruction each, and a contended lock sleeps in futex(2)
+// (the shims hold the word's code). Ports need no priority inheritance: a
+// port call holds its lock for a buffer copy or one system call.
+
+import CSagSocketShims
+
+/// A lock around nothing: the caller guards its own state with it.
+struct PortLock: ~Copyable, @unchecked Sendable {
+    /// The word lives at a fixed address (futex(2) sleeps on it).
+    private let word: UnsafeMutablePointer<UInt32>
+
+    init() {
+        word = .allocate(capacity: 1)
+        word.initialize(to: 0)
+    }
+
+    deinit { word.deallocate() }
+
+    /// Runs `body` holding the lock.
+    @inline(__always)
+    func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        sag_lock_acquire(word)
+        defer { sag_lock_release(word) }
+        return try body()
+    }
+
+    /// Runs `body` holding the lock when it is free at once; nil otherwise.
+    @inline(__always)
+    func withLockIfAvailable<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R? {
+        guard sag_lock_try(word) != 0 else { return nil }
+        defer { sag_lock_release(word) }
+        return try body()
+    }
+}
