@@ -397,8 +397,27 @@ public final class SocketPort: Sendable {
     /// The corresponding C call is `recv(2)`.
     public func readLineUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
         try check("get-line", reading: true)
+        if let line = bufferedLine() { return line }
         return try withInput("get-line", gathering: .bytesLine) { c throws(SocketError) -> UnsafeRawBufferPointer? in
             try c.takeUntil(0x0A, .bytesLine)
+        }
+    }
+
+    /// The common case of get-line, taken before the general one: a whole
+    /// line in the buffer and no earlier read's input set aside. Nil when
+    /// that is not the case (the general path then reads on).
+    @inline(__always)
+    private func bufferedLine() -> UnsafeRawBufferPointer? {
+        let st = buffers.inputState
+        return buffers.inputLock.withLock { () -> UnsafeRawBufferPointer? in
+            let start = st.pointee.start
+            let end = st.pointee.end
+            guard end > start, st.pointee.pending == nil else { return nil }
+            let from = UnsafeRawPointer(st.pointee.base + start)
+            guard let hit = Sys.findByte(0x0A, in: from, count: end - start) else { return nil }
+            let len = hit - from
+            st.pointee.start = start + len + 1  // the view stays where it is
+            return UnsafeRawBufferPointer(start: from, count: len)
         }
     }
 

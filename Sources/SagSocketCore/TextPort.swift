@@ -357,8 +357,8 @@ public final class TextPort: Sendable {
         let p = c.pointer
         guard let hit = Sys.findByte(0x0A, in: p, count: c.available) else { return nil }
         let len = UnsafeRawPointer(hit) - p
-        if !isPlainASCII(p, len) { return nil }
-        if eolStyle != .none && Sys.findByte(0x0D, in: p, count: len) != nil { return nil }
+        // A CR ends a line too, unless the eol style is none.
+        if eolStyle == .none ? !isPlainASCII(p, len) : !isPlainASCIIWithoutCR(p, len) { return nil }
         c.input.start += len + 1  // the view stays where it is until the next read
         return UnsafeRawBufferPointer(start: p, count: len)
     }
