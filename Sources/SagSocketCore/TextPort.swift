@@ -340,6 +340,10 @@ public final class TextPort: Sendable {
     ///
     /// The corresponding C call is `recv(2)`.
     public func readLineUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
+        if codec == .utf8, !isClosed, (try? binary.check("get-line", reading: true, direct: false)) != nil,
+           let line = binary.bufferedLine(text: eolStyle != .none) {
+            return line  // a whole plain-ASCII line in the buffer (SocketPort.bufferedLine)
+        }
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-line"
             try check(op, reading: true)
