@@ -92,7 +92,7 @@ else
   pass "stripped ($(stat -c %s "$REAL") bytes), debug information in .debug/$(basename "$DEBUGFILE") ($(stat -c %s "$DEBUGFILE") bytes)"
 fi
 
-# The syscall seam's script (Sources/SagSocketCore/Mocking.swift) exists in
+# The syscall seam's script (Sources/SagSocketCore/Internals/Mocking.swift) exists in
 # test builds only: the release library must hold none of it. Its types'
 # mangled names contain SyscallMock, SyscallAction and SyscallStep. The
 # stripped library has no symbol table: its debug file has.
