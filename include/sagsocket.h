@@ -21,7 +21,7 @@
  * read modes and sag_error_sent, and made ports unbuffered and read-once by
  * default. */
 #define SAG_VERSION_MAJOR 1
-#define SAG_VERSION_MINOR 2
+#define SAG_VERSION_MINOR 3
 #define SAG_VERSION_PATCH 0
 #define SAG_VERSION_NUMBER \
     (SAG_VERSION_MAJOR * 10000 + SAG_VERSION_MINOR * 100 + SAG_VERSION_PATCH)

@@ -112,18 +112,15 @@ static char g_service[16];
 
 /* Joins th within secs seconds; a thread that hangs is a failure that ends
  * the test (its state cannot be cleaned up). */
-static void join_within(pthread_t th, int secs, const char *what, int line) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += secs;
-    if (pthread_timedjoin_np(th, NULL, &ts) != 0) {
+static void join_or_end(pthread_t th, int secs, const char *what, int line) {
+    if (join_within(th, secs * 1000) != 0) {
         char d[160];
         snprintf(d, sizeof d, "did not finish within %d s (a hang)", secs);
         check_fail(__FILE__, line, what, d);
         summary_and_exit();
     }
 }
-#define JOIN(th, secs) join_within((th), (secs), #th, __LINE__)
+#define JOIN(th, secs) join_or_end((th), (secs), #th, __LINE__)
 
 static void setup_listener(void) {
     sag_socket_info *info = NULL;

@@ -405,7 +405,7 @@ public final class SocketSelector: Sendable {
     public func wait(timeoutMicros: Int64, capacity: Int, _ each: (Entry) -> Void) throws(SocketError) -> Int {
         let op: StaticString = "socket-selector-wait!"
         guard capacity > 0 else { throw .invalid(op, "capacity must be positive") }
-        let until = Deadline.after(micros: timeoutMicros).nanoseconds ?? .max
+        let until = Deadline.after(micros: timeoutMicros).cappedByThread.nanoseconds ?? .max
         var epoch0: UInt64 = 0
         var began = false
         var count = 0
