@@ -17,9 +17,8 @@
 
 /* The version of this header: the one place it is written (the library, the
  * Makefile and the tests all read it from here). sag_version_number() and
- * sag_version_string() give the library's. 1.1 added the port buffer and
- * read modes and sag_error_sent, and made ports unbuffered and read-once by
- * default. */
+ * sag_version_string() give the library's. What each version added is in
+ * CHANGES.md. */
 #define SAG_VERSION_MAJOR 1
 #define SAG_VERSION_MINOR 3
 #define SAG_VERSION_PATCH 0
