@@ -21,7 +21,6 @@ NAME=races
 # shellcheck source=Tests/c/lib.sh
 . "$(dirname "$0")/../c/lib.sh"
 test_setup "$@"
-HERE=$(cd "$(dirname "$0")" && pwd)
 TOOLBIN=$(dirname "$(readlink -f "$(command -v swift)")")
 CLANG=$TOOLBIN/clang
 SWIFTLIBS=$(readlink -f "$TOOLBIN/../lib/swift/linux")
