@@ -7,16 +7,10 @@
 ;;; condition is raised) lives in (sagittarius socket), which a Guile host
 ;;; layer shares.
 ;;;
-;;; Conventions of this interface:
-;;;   - A handle is an exact integer (the C pointer value); #f stands for NULL.
-;;;   - A call returns its C status first, then its out-parameters:
-;;;     (let-values ([(st sock) (%make-socket AF_INET SOCK_STREAM 0)]) ...).
-;;;     Out-parameters are meaningful only when the status is 0.
-;;;   - Strings go in as Scheme strings or #f and come out the same way.
-;;;   - After a non-zero status, (%last-error) describes the failure.
-;;;   - Calls that can block are __collect_safe: other threads and the
-;;;     collector go on while they wait. Bytevectors they take are locked for
-;;;     the call.
+;;; The interface (every procedure exported here, its arguments, results and
+;;; conventions) is bindings/scheme/host-contract.md. On Chez, calls that can
+;;; block are __collect_safe: other threads and the collector go on while
+;;; they wait.
 #!chezscheme
 (library (sagittarius socket host)
   (export %library-version %constant %status-is %status-name
