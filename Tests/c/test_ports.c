@@ -242,7 +242,7 @@ static void sender_start(sender_t *sd) {
         exit(1);
     }
 }
-#define SENDER_JOIN(sd) join_within((sd)->th, 30, "sender thread", __LINE__)
+#define SENDER_JOIN(sd) join_or_end((sd)->th, 30, "sender thread", __LINE__)
 
 /* Sends the pieces in this thread right away (no delays), then `end`. */
 static void send_now(sag_socket *s, const void *p, size_t n, int end) {
@@ -317,7 +317,7 @@ static void read_must_not_block(read_job *j, sag_socket *peer, int wait_ms,
                    "peer");
         peer_send(peer, "!", 1);
     }
-    join_within(j->th, 30, "read thread", line);
+    join_or_end(j->th, 30, "read thread", line);
 }
 
 /* Polls sag_port_ready until it answers 1 (bounded: 3 s). */
