@@ -421,6 +421,13 @@ class SockAddr:
             raise _fail(st)
         return IPAddress(out[0])
 
+    def address(self) -> tuple[str, int] | None:
+        """as_tuple(), or None when the sockaddr holds no IPv4/IPv6 address
+        (a recvfrom on a stream socket fills none)."""
+        if self.family not in (lib.SAG_AF_INET, lib.SAG_AF_INET6):
+            return None
+        return self.as_tuple()
+
     def as_tuple(self) -> tuple[str, int]:
         """(ip, port), as the socket module gives addresses."""
         return (str(self.ip_address), self.port)
@@ -955,7 +962,10 @@ class Socket:
         buf = ffi.new("uint8_t[]", max(bufsize, 1))
         sa = SockAddr()
         n = self._recvfrom(buf, 0, bufsize, flags, sa)
-        return ffi.buffer(buf, n)[:], sa.as_tuple()
+        # The bytes are taken: nothing after this may fail. A stream socket
+        # reports no sender (the sockaddr stays empty): None, as the socket
+        # module gives.
+        return ffi.buffer(buf, n)[:], sa.address()
 
     def _recvfrom(self, buf, start: int, n: int, flags: int, sa: SockAddr,
                   would_block: bool = False) -> int:
