@@ -18,8 +18,9 @@ import time
 import pytest
 
 import sagsocket
+import sagsocket.scheme
 from sagsocket import errors as E
-from sagsocket._ffi import ffi, lib
+from sagsocket.library import ffi, lib
 
 from conftest import Bg, interrupted_child, open_fds
 
@@ -525,7 +526,7 @@ def test_no_fd_or_handle_growth_over_10000_sockets():
     for i in range(10_000):
         s = sagsocket.Socket()
         if i % 1000 == 0:
-            handles.append(s._key)
+            handles.append(s.tag)
         if i % 2:
             s.close()  # the others are closed by their finalizer
         del s
