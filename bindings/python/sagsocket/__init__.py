@@ -35,7 +35,7 @@ from .fdsets import FdSet
 from .files import SocketIO
 from .library import DECLS_PATH, LIBRARY_PATH, ffi, lib
 from .selector import EVENT_READ, EVENT_WRITE, Selector, SelectorEntry, SelectorKey, SocketSelector
-from .sockets import Socket, client_socket, socket_for
+from .sockets import Socket, client_socket, getdefaulttimeout, setdefaulttimeout, socket_for
 
 __version__ = "1.2.0"
 
@@ -63,13 +63,22 @@ _CONNECT_ERRNOS = {errno.ECONNREFUSED, errno.ETIMEDOUT, errno.ENETUNREACH, errno
                    errno.ECONNRESET, errno.EADDRNOTAVAIL, errno.ECONNABORTED}
 
 
-def create_connection(address: tuple[str, Any], timeout: float | None = None, *,
-                      family: int = lib.SAG_AF_UNSPEC) -> Socket:
+_DEFAULT = object()  # create_connection's timeout when none is given
+
+
+def create_connection(address: tuple[str, Any], timeout: Any = _DEFAULT,
+                      source_address: tuple[str, int] | None = None, *,
+                      all_errors: bool = False, family: int = lib.SAG_AF_UNSPEC) -> Socket:
     """Connects to (host, port), trying every address of host, as
-    socket.create_connection does; timeout (seconds) bounds each connect
-    and becomes the socket's timeout."""
+    socket.create_connection does: timeout (seconds; by default
+    getdefaulttimeout()) bounds each connect and becomes the socket's
+    timeout; source_address (host, port) is bound first; when every
+    address fails, the last error is raised, or with all_errors an
+    ExceptionGroup of all of them."""
     host, port = address[0], address[1]
-    if timeout is None:
+    if timeout is _DEFAULT:
+        timeout = getdefaulttimeout()
+    if timeout is None and source_address is None and not all_errors:
         # One call: the library resolves and tries every address in turn.
         try:
             # Flags 0, as socket.create_connection's getaddrinfo: with
@@ -83,21 +92,25 @@ def create_connection(address: tuple[str, Any], timeout: float | None = None, *,
                 raise c from None
             raise
     ai = AddrInfo.resolve(host, str(port), AddrInfo.hint(family, lib.SAG_SOCK_STREAM, 0, 0))
-    last: BaseException | None = None
+    errors: list[Exception] = []
     for entry in ai:
         s = socket_for(entry)
         if s is None:
             continue
-        s.settimeout(timeout)
         try:
+            s.settimeout(timeout)
+            if source_address is not None:
+                s.bind(source_address)
             s.connect(entry)
             return s
         except OSError as e:
-            last = e
+            errors.append(e)
             s.close()
-    if last is None:
-        last = OSError(f"no address of {host!r} could be used")
-    raise last
+    if not errors:
+        raise OSError(f"no address of {host!r} could be used")
+    if all_errors:
+        raise ExceptionGroup("create_connection failed", errors)
+    raise errors[-1]
 
 
 def create_server(address: tuple[str, Any], *, family: int = lib.SAG_AF_INET,
@@ -122,6 +135,6 @@ def create_server(address: tuple[str, Any], *, family: int = lib.SAG_AF_INET,
 __all__ = [
     "Socket", "SocketIO", "Selector", "SelectorKey", "SocketSelector", "SelectorEntry",
     "AddrInfo", "SockAddr", "SocketInfo", "IPAddress", "FdSet", "create_connection",
-    "create_server", "library_version", "EVENT_READ", "EVENT_WRITE",
+    "create_server", "getdefaulttimeout", "setdefaulttimeout", "library_version", "EVENT_READ", "EVENT_WRITE",
     "DECLS_PATH", "LIBRARY_PATH", *error_names, *sorted(_CONSTANTS),
 ]

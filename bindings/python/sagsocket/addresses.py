@@ -123,9 +123,10 @@ class SockAddr:
             return None
         return self.as_tuple()
 
-    def as_tuple(self) -> tuple[str, int]:
-        """(ip, port), as the socket module gives addresses."""
-        return (str(self.ip_address), self.port)
+    def as_tuple(self) -> tuple:
+        """(ip, port), or (ip, port, flowinfo, scope_id) for IPv6, as the
+        socket module gives addresses."""
+        return python_address(str(self.ip_address), self.port)
 
     def __repr__(self) -> str:
         try:
@@ -217,22 +218,75 @@ class AddrInfo:
         return AddrInfo(out[0])
 
 
-def resolve_address(family: int, address: Any, passive: bool = False) -> AddrInfo:
-    """A Python address (host, port) — or a path-less (host, port, ...) for
-    IPv6 — as the first addrinfo for it."""
+def resolve_address(family: int, address: Any, passive: bool = False,
+                    socktype: int = lib.SAG_SOCK_STREAM) -> AddrInfo:
+    """A Python address as the first addrinfo for it: (host, port) for
+    IPv4, (host, port[, flowinfo[, scope_id]]) for IPv6, checked as the
+    socket module checks them (a scope id becomes the host's %scope)."""
     if isinstance(address, AddrInfo):
         return address
-    if not isinstance(address, tuple) or len(address) < 2:
-        raise TypeError("an address is a (host, port) tuple")
+    if not isinstance(address, tuple):
+        raise TypeError(f"an address must be a tuple, not {type(address).__name__}")
+    n = len(address)
+    if family == lib.SAG_AF_INET6:
+        if not 2 <= n <= 4:
+            raise TypeError("AF_INET6 address must be a tuple (host, port[, flowinfo[, scopeid]])")
+    elif n != 2:
+        raise TypeError("AF_INET address must be a pair (host, port)")
     host, port = address[0], address[1]
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a str, not {type(host).__name__}")
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"port must be an int, not {type(port).__name__}")
+    if not 0 <= port <= 65535:
+        raise OverflowError("port must be 0-65535.")
+    flowinfo = check_int(address[2], "flowinfo") if n > 2 else 0
+    scope = check_int(address[3], "scope_id") if n > 3 else 0
+    if not 0 <= flowinfo <= 0xFFFFF:
+        raise OverflowError("flowinfo must be 0-1048575.")
+    if not 0 <= scope <= 0xFFFFFFFF:
+        raise OverflowError("scope_id must be 0-4294967295.")
+    if scope and "%" not in host:
+        host = f"{host}%{scope}"
     if host == "":
         host = None
-    if isinstance(port, bool) or not isinstance(port, (int, str)):
-        raise TypeError("port must be an int or a str")
-    if isinstance(port, int) and not 0 <= port <= 65535:
-        raise OverflowError("port must be 0-65535")
-    flags = lib.SAG_AI_NUMERICSERV if isinstance(port, int) else 0
-    if passive:
-        flags |= lib.SAG_AI_PASSIVE
-    return AddrInfo.resolve(host, str(port), AddrInfo.hint(family, lib.SAG_SOCK_STREAM, flags, 0))
+    elif host == "<broadcast>":
+        host = "255.255.255.255"
+    flags = lib.SAG_AI_NUMERICSERV | (lib.SAG_AI_PASSIVE if passive else 0)
+    return AddrInfo.resolve(host, str(port), AddrInfo.hint(family, socktype, flags, 0))
 
+def endpoint(sock: Any, fn) -> tuple | None:
+    """The address of a socket's end as the socket module gives it: (ip,
+    port), or (ip, port, flowinfo, scope_id) for IPv6; None when it has
+    none. fn is sag_socket_get_info (getsockname) or sag_socket_get_peer
+    (getpeername). No wrapper objects are made."""
+    c = cells
+    st = fn(sock.handle, c.info, NULL)
+    if st != OK:
+        raise error_from(st, sock)
+    info = c.info[0]
+    if info == NULL:
+        return None
+    try:
+        st = lib.sag_socket_info_port(info, c.int, NULL)
+        if st == OK:
+            port = c.int[0]
+            st = lib.sag_socket_info_ip_address(info, c.ip, NULL)
+        if st != OK:
+            raise error_from(st, sock)
+        ip = c.ip[0]
+        try:
+            st = lib.sag_ip_address_to_string(ip, c.str, NULL)
+            if st != OK:
+                raise error_from(st, sock)
+            return python_address(ffi.string(c.str[0]).decode("ascii"), port)
+        finally:
+            lib.sag_ip_address_free(ip)
+    finally:
+        lib.sag_socket_info_free(info)
+
+
+def python_address(ip: str, port: int) -> tuple:
+    """(ip, port) for IPv4, (ip, port, 0, 0) for IPv6: the library's
+    addresses carry no flow label or scope id."""
+    return (ip, port, 0, 0) if ":" in ip else (ip, port)

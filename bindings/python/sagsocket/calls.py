@@ -12,8 +12,7 @@ import time
 from typing import Any
 
 from .library import NULL, ffi, lib
-from .errors import (SocketConnectionError, SocketReadTimeoutError, SocketSendTimeoutError,
-                     error_from)
+from .errors import SocketConnectionError, SocketReadTimeoutError, SocketSendTimeoutError
 
 OK = lib.SAG_OK
 E_INTERRUPTED = lib.SAG_E_INTERRUPTED

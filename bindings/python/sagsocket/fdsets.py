@@ -3,7 +3,7 @@ socket-select, socket-select! and the read/write/error selects over it."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Iterable
 
 from .calls import E_INTERRUPTED, OK, WAIT, cells, retry
 from . import calls

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from typing import Any, Callable
 
-from . import calls, sockets
+from . import calls, transfer
 from .calls import E_WOULD_BLOCK, OK, cells
 from .library import NULL, ffi, lib
 
@@ -63,6 +63,7 @@ class SocketIO(io.RawIOBase):
         io.RawIOBase.__init__(self)
         self._sock = sock
         self._release = release
+        self._timed_out = False
         if "b" not in mode:
             mode += "b"
         self._mode = mode
@@ -70,9 +71,13 @@ class SocketIO(io.RawIOBase):
         self._writing = "w" in mode
 
     def readinto(self, b: Any) -> int | None:
+        """One recv into b. After a timeout the file refuses to read (what
+        was buffered may be lost), as the socket module's SocketIO does."""
         self._checkClosed()
         if not self._reading:
             raise io.UnsupportedOperation("not readable")
+        if self._timed_out:
+            raise OSError("cannot read from timed out object")
         sock = self._sock
         buf = _from_buffer(b, require_writable=True)
         got = cells.size
@@ -83,7 +88,11 @@ class SocketIO(io.RawIOBase):
             return got[0]
         if st == E_WOULD_BLOCK:
             return None
-        sockets.recv_again(sock, st, t0, buf, 0, n, 0)
+        try:
+            transfer.recv_again(sock, st, t0, buf, 0, n, 0)
+        except TimeoutError:
+            self._timed_out = True
+            raise
         return got[0]
 
     def write(self, b: Any) -> int | None:

@@ -21,12 +21,13 @@ from typing import Any, Callable, Iterable
 from . import calls
 from .addresses import AddrInfo, IPAddress, SockAddr, SocketInfo
 from .args import c_string, check_int, check_range, seconds_to_us, select_timeout_us
-from .calls import ARG, OK, READ, SEND, cells, retry, signalled
+from .calls import ARG, OK, SEND, cells, retry
 from .errors import HostNotFoundError, SocketConnectionError, error_from
 from .fdsets import FdSet, ready_select, select as _select, select_inplace as _select_inplace
 from .library import NULL, ffi, lib
 from .selector import SelectorEntry, SocketSelector
-from .sockets import Socket, client_socket, recv_again, socket_for
+from .sockets import Socket, client_socket, socket_for
+from .transfer import recv_again
 from .ports import (Port, socket_input_port, socket_output_port, socket_port,
                     transcoded_port)
 

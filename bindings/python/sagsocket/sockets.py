@@ -8,31 +8,50 @@ idempotent. Blocking calls release the GIL (cffi does for every call).
 
 from __future__ import annotations
 
+import errno
+import os
+import socket as _socket
+import warnings
 from typing import Any
 
 from . import calls, files
-from .addresses import AddrInfo, SockAddr, SocketInfo, resolve_address
+from .addresses import AddrInfo, SocketInfo, endpoint, resolve_address
 from .args import c_string, check_int, seconds_to_us, text_of
-from .calls import (ARG, E_INTERRUPTED, E_WOULD_BLOCK, OK, READ, SEND, cells, give_frame, retry,
-                    signalled, take_frame)
+from .calls import ARG, E_INTERRUPTED, E_WOULD_BLOCK, OK, READ, cells, retry, signalled
 from .errors import error_from
+from .transfer import Transfer
 from .library import NULL, ffi, lib
 
+# SOCK_NONBLOCK and SOCK_CLOEXEC, or'ed into a type as socket(2) takes them.
+_TYPE_FLAGS = _socket.SOCK_NONBLOCK | _socket.SOCK_CLOEXEC
+# The timeout of new sockets (setdefaulttimeout).
+_default_timeout: float | None = None
+
+
+def getdefaulttimeout() -> float | None:
+    """The timeout (seconds, or None) new Socket objects start with."""
+    return _default_timeout
+
+
+def setdefaulttimeout(timeout: float | None) -> None:
+    """Sets the timeout new Socket objects (and accepted ones) start with,
+    as socket.setdefaulttimeout."""
+    global _default_timeout
+    if timeout is not None:
+        seconds_to_us(timeout)  # checks it
+        timeout = float(timeout)
+    _default_timeout = timeout
+
+
+def _enum(cls, value: int) -> int:
+    try:
+        return cls(value)
+    except ValueError:
+        return value
+
+
 # The functions of the hot paths, looked up once.
-_recv = lib.sag_socket_recv
-_send = lib.sag_socket_send
-_unpack = ffi.unpack
 _socket_fd = lib.sag_socket_fd
-
-
-def recv_again(sock: "Socket", st: int, t0: float, buf, start: int, n: int, flags: int) -> None:
-    """The slow path of a recv into buf[start:start+n] that failed with
-    status st at t0 (calls.start()): signals (the call is made again with
-    the time left), or the exception raised."""
-    h = sock.handle
-    st = retry(st, lambda us: _recv(h, buf, start, n, flags, cells.size, NULL), sock, t0, READ)
-    if st != OK:
-        raise error_from(st, sock)
 
 
 def client_socket(node: str | None, service: str | None, family: int, socktype: int,
@@ -67,7 +86,7 @@ def socket_for(ai: AddrInfo) -> "Socket | None":
     return Socket.adopt(out[0])
 
 
-class Socket:
+class Socket(Transfer):
     """A socket of libsagsocket, with the habits of :class:`socket.socket`.
 
     ``Socket(family=AF_INET, type=SOCK_STREAM, proto=0)`` makes one;
@@ -77,33 +96,72 @@ class Socket:
     idempotent, and the handle is freed when the object is garbage.
     """
 
-    __slots__ = ("handle", "_family", "_timeout", "_closed", "_io_refs", "__weakref__")
+    __slots__ = ("handle", "_family", "_type", "_proto", "_timeout", "_closed", "_io_refs",
+                 "__weakref__")
 
     def __init__(self, family: int = lib.SAG_AF_INET, type: int = lib.SAG_SOCK_STREAM,
                  proto: int = 0) -> None:
+        flags = check_int(type, "type") & _TYPE_FLAGS
+        kind = type & ~_TYPE_FLAGS
         out = cells.sock
-        st = lib.sag_make_socket(check_int(family, "family"), check_int(type, "type"),
-                                 check_int(proto, "proto"), out, NULL)
+        st = lib.sag_make_socket(check_int(family, "family"), kind, check_int(proto, "proto"), out, NULL)
         if st != OK:
             raise error_from(st)
-        self._setup(out[0], family)
+        self._setup(out[0], family, kind, proto)
+        self.settimeout(0.0 if flags & _socket.SOCK_NONBLOCK else _default_timeout)
 
     @classmethod
     def adopt(cls, handle) -> "Socket":
         """The Socket of a handle the library made (sag_socket *): it owns
-        the handle from now on and frees it when garbage."""
+        the handle from now on and frees it when garbage. Its timeout is
+        the library's (none), not the default timeout."""
         s = cls.__new__(cls)
-        s._setup(handle, 0)
+        s._setup(handle, None, None, None)
         return s
 
-    def _setup(self, handle, family: int) -> None:
+    def _setup(self, handle, family: int | None, kind: int | None, proto: int | None) -> None:
         self.handle = ffi.gc(handle, lib.sag_socket_free)
-        # The family the socket was made with (0 when it came from the
-        # library: then addresses are resolved for any family).
-        self._family = family
+        # Family, type and protocol: asked of the OS when first read for a
+        # socket the library made (None until then).
+        self._family, self._type, self._proto = family, kind, proto
         self._timeout: float | None = None
         self._closed = False
         self._io_refs = 0
+
+    def __del__(self) -> None:
+        # An unclosed socket that becomes garbage: a ResourceWarning (shown
+        # with -W default or -X dev), as the socket module gives; the
+        # library's free function (ffi.gc) closes it.
+        h = getattr(self, "handle", None)
+        if h is not None and lib.sag_socket_is_closed(h, cells.int, NULL) == OK and not cells.int[0]:
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
+
+    def _sockopt(self, name: int) -> int:
+        st = lib.sag_socket_getsockopt_int(self.handle, lib.SAG_SOL_SOCKET, name, cells.int, NULL)
+        if st != OK:
+            raise error_from(st, self)
+        return cells.int[0]
+
+    @property
+    def family(self) -> int:
+        """The address family, an AddressFamily as the socket module's."""
+        if self._family is None:
+            self._family = self._sockopt(_socket.SO_DOMAIN)
+        return _enum(_socket.AddressFamily, self._family)
+
+    @property
+    def type(self) -> int:
+        """The socket type (without SOCK_NONBLOCK/SOCK_CLOEXEC), a SocketKind."""
+        if self._type is None:
+            self._type = self._sockopt(lib.SAG_SO_TYPE)
+        return _enum(_socket.SocketKind, self._type)
+
+    @property
+    def proto(self) -> int:
+        """The protocol number."""
+        if self._proto is None:
+            self._proto = self._sockopt(_socket.SO_PROTOCOL)
+        return self._proto
 
     @property
     def tag(self) -> int:
@@ -128,9 +186,18 @@ class Socket:
             self._real_close()
 
     def _real_close(self) -> None:
+        # A descriptor closed behind the library's back (os.close of
+        # fileno()) is reported as close(2) reports it: EBADF.
+        fd = self.fileno()
+        try:
+            gone = fd >= 0 and os.fstat(fd) is None
+        except OSError:
+            gone = True
         st = lib.sag_socket_close(self.handle, NULL)
         if st != OK:
             raise error_from(st, self)
+        if gone:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
 
     def _decref_socketios(self) -> None:
         if self._io_refs > 0:
@@ -161,7 +228,7 @@ class Socket:
         out = f"<sagsocket.Socket fd={self.fileno()}"
         for label, fn in (("laddr", lib.sag_socket_get_info), ("raddr", lib.sag_socket_get_peer)):
             try:
-                a = self._address_of(fn)
+                a = endpoint(self, fn)
             except OSError:
                 a = None
             if a is not None:
@@ -209,43 +276,16 @@ class Socket:
         """getpeername(2) as a SocketInfo, or None when not connected."""
         return self._info(lib.sag_socket_get_peer)
 
-    def _address_of(self, fn) -> tuple[str, int] | None:
-        """(ip, port) of a socket-info, with no wrapper objects made."""
-        c = cells
-        st = fn(self.handle, c.info, NULL)
-        if st != OK:
-            raise error_from(st, self)
-        info = c.info[0]
-        if info == NULL:
-            return None
-        try:
-            st = lib.sag_socket_info_port(info, c.int, NULL)
-            if st == OK:
-                port = c.int[0]
-                st = lib.sag_socket_info_ip_address(info, c.ip, NULL)
-            if st != OK:
-                raise error_from(st, self)
-            ip = c.ip[0]
-            try:
-                st = lib.sag_ip_address_to_string(ip, c.str, NULL)
-                if st != OK:
-                    raise error_from(st, self)
-                return (ffi.string(c.str[0]).decode("ascii"), port)
-            finally:
-                lib.sag_ip_address_free(ip)
-        finally:
-            lib.sag_socket_info_free(info)
-
     def getsockname(self) -> tuple[str, int]:
         """(ip, port) the socket is bound to."""
-        a = self._address_of(lib.sag_socket_get_info)
+        a = endpoint(self, lib.sag_socket_get_info)
         if a is None:
             raise OSError(107, "the socket has no address")
         return a
 
     def getpeername(self) -> tuple[str, int]:
         """(ip, port) of the peer."""
-        a = self._address_of(lib.sag_socket_get_peer)
+        a = endpoint(self, lib.sag_socket_get_peer)
         if a is None:
             raise OSError(107, "Transport endpoint is not connected")
         return a
@@ -315,10 +355,13 @@ class Socket:
             e = error_from(E_INTERRUPTED, socket=self)
             raise e
         s = Socket.adopt(h)
+        s._family, s._type, s._proto = self._family, self._type, self._proto
+        if _default_timeout is not None:
+            s.settimeout(_default_timeout)
         try:
             addr = s.getpeername()
         except OSError:
-            addr = ("", 0)
+            addr = None
         return s, addr
 
     def connect(self, address: Any) -> None:
@@ -366,166 +409,6 @@ class Socket:
         st = lib.sag_socket_shutdown(self.handle, check_int(how, "how"), NULL)
         if st != OK:
             raise error_from(st, self)
-
-    # -- data -------------------------------------------------------------------
-
-    def send(self, data: Any, flags: int = 0) -> int:
-        """Sends the bytes of a buffer (bytes, bytearray, memoryview, ...).
-        A blocking socket sends them all; a non-blocking one what fits."""
-        # bytes go as they are (cffi passes their data); other buffers
-        # through ffi.from_buffer.
-        buf = data if type(data) is bytes else ffi.from_buffer(data)
-        n = len(buf)
-        h = self.handle
-        t0 = calls.start()
-        frame = take_frame()
-        try:
-            err, sent = frame[0], frame[1]
-            st = _send(h, buf, 0, n, flags, sent, err)
-            if st == OK:
-                return sent[0]
-            if st == E_INTERRUPTED:
-                done = lib.sag_error_sent(err)
-                if done and signalled(st, frame):
-                    return done  # a partial send, as send(2) reports one
-
-                def again(us: int) -> int:
-                    # After a signal: a partial send is the result; if
-                    # nothing went, send again with the time left.
-                    went = frame[2]
-                    if went:
-                        sent[0] = went
-                        return OK
-                    return _send(h, buf, 0, n, flags, sent, err)
-
-                if not done:
-                    st = retry(st, again, self, t0, SEND, frame=frame)
-                    if st == OK:
-                        return sent[0]
-            raise error_from(st, self, err=err)
-        finally:
-            give_frame(frame)
-
-    def sendall(self, data: Any, flags: int = 0) -> None:
-        """Sends every byte of a buffer (also on a timeout socket)."""
-        buf = data if type(data) is bytes else ffi.from_buffer(data)
-        n = len(buf)
-        start = 0
-        h = self.handle
-        frame = take_frame()
-        err, sent = frame[0], frame[1]
-
-        def again(us: int) -> int:
-            # After a signal: resume after what went, with the time left.
-            nonlocal start
-            start += frame[2]
-            return _send(h, buf, start, n - start, flags, sent, err)
-
-        try:
-            while start < n:
-                t0 = calls.start()  # each send has the send timeout, as the library's
-                st = _send(h, buf, start, n - start, flags, sent, err)
-                if st != OK:
-                    try:
-                        st = retry(st, again, self, t0, SEND, frame=frame)
-                    except OSError as e:  # its timeout passed during the retries
-                        e.sent = start + getattr(e, "sent", 0)
-                        raise
-                if st == OK:
-                    start += sent[0]
-                    continue
-                e = error_from(st, self, err=err)
-                e.sent = start + getattr(e, "sent", 0)
-                raise e
-        finally:
-            give_frame(frame)
-
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        """At most bufsize bytes; b"" when the peer has closed."""
-        buf, chars, got = cells.rx
-        if bufsize > 65536:
-            buf = ffi.new("uint8_t[]", bufsize)
-            chars = ffi.cast("char *", buf)
-        elif bufsize < 0:
-            raise ValueError("negative buffersize in recv")
-        t0 = calls.start()
-        st = _recv(self.handle, buf, 0, bufsize, flags, got, NULL)
-        if st == OK:
-            return _unpack(chars, got[0])  # bytes, one copy
-        recv_again(self, st, t0, buf, 0, bufsize, flags)
-        return _unpack(chars, got[0])
-
-    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        """Receives into a writable buffer (bytearray, memoryview, array,
-        ...): at most nbytes (0: its size); returns the count."""
-        try:
-            buf = ffi.from_buffer(buffer, require_writable=True)
-        except BufferError:
-            raise TypeError("recv_into() argument must be a writable buffer") from None
-        size = len(buf)
-        if nbytes == 0:
-            nbytes = size
-        elif nbytes < 0:
-            raise ValueError("negative buffersize in recv_into")
-        elif nbytes > size:
-            raise ValueError("buffer too small for requested bytes")
-        got = cells.size
-        t0 = calls.start()
-        st = _recv(self.handle, buf, 0, nbytes, flags, got, NULL)
-        if st == OK:
-            return got[0]
-        recv_again(self, st, t0, buf, 0, nbytes, flags)
-        return got[0]
-
-    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, tuple[str, int]]:
-        if check_int(bufsize, "bufsize") < 0:
-            raise ValueError("negative buffersize in recvfrom")
-        buf = ffi.new("uint8_t[]", max(bufsize, 1))
-        sa = SockAddr()
-        n = self.recvfrom_range(buf, 0, bufsize, flags, sa)
-        # The bytes are taken: nothing after this may fail. A stream socket
-        # reports no sender (the sockaddr stays empty): None, as the socket
-        # module gives.
-        return ffi.buffer(buf, n)[:], sa.address()
-
-    def recvfrom_range(self, buf, start: int, n: int, flags: int, sa: SockAddr,
-                  would_block: bool = False) -> int:
-        """recvfrom into buf[start:start+n] (both faces); -1 when the call
-        would block and ``would_block`` asks for that rather than the
-        exception."""
-        h, a = self.handle, sa.handle
-        t0 = calls.start()
-        st = lib.sag_socket_recvfrom(h, buf, start, n, flags, a, cells.size, NULL)
-        if st != OK:
-            st = retry(st, lambda us: lib.sag_socket_recvfrom(h, buf, start, n, flags, a, cells.size, NULL),
-                        self, t0, READ)
-        if st == OK:
-            return cells.size[0]
-        if would_block and st == lib.SAG_E_WOULD_BLOCK:
-            return -1
-        raise error_from(st, self)
-
-    def sendto(self, data: Any, address: Any, flags: int = 0) -> int:
-        if isinstance(address, SockAddr):
-            sa = address
-        else:
-            ai = AddrInfo.resolve(address[0], str(address[1]),
-                                  AddrInfo.hint(self._family, lib.SAG_SOCK_DGRAM, lib.SAG_AI_NUMERICSERV, 0))
-            sa = ai.sockaddr
-        buf = ffi.from_buffer(data)
-        return self.sendto_range(buf, 0, len(buf), flags, sa)
-
-    def sendto_range(self, buf, start: int, n: int, flags: int, sa: SockAddr) -> int:
-        """sendto of buf[start:start+n] (both faces)."""
-        h, a = self.handle, sa.handle
-        t0 = calls.start()
-        st = lib.sag_socket_sendto(h, buf, start, n, flags, a, cells.size, NULL)
-        if st != OK:
-            st = retry(st, lambda us: lib.sag_socket_sendto(h, buf, start, n, flags, a, cells.size, NULL),
-                        self, t0, SEND)
-        if st == OK:
-            return cells.size[0]
-        raise error_from(st, self)
 
     # -- options ------------------------------------------------------------------
 
