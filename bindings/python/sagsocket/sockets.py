@@ -366,7 +366,7 @@ class Socket(Transfer):
 
     def connect(self, address: Any) -> None:
         """Connects to (host, port) (or an AddrInfo), trying each address."""
-        ai = resolve_address(self._family, address)
+        ai = resolve_address(self.family, address)
         us = -1 if not self._timeout else seconds_to_us(self._timeout)
         last: BaseException | None = None
         h = self.handle
@@ -395,7 +395,7 @@ class Socket(Transfer):
 
     def bind(self, address: Any) -> None:
         """Binds to (host, port); host "" is every address."""
-        ai = resolve_address(self._family, address, passive=True)
+        ai = resolve_address(self.family, address, passive=True)
         st = lib.sag_socket_bind(self.handle, ai.handle, NULL)
         if st != OK:
             raise error_from(st, self)
