@@ -113,16 +113,38 @@ def create_connection(address: tuple[str, Any], timeout: Any = _DEFAULT,
     raise errors[-1]
 
 
+def has_dualstack_ipv6() -> bool:
+    """Whether an AF_INET6 socket can take IPv4 connections too
+    (IPV6_V6ONLY off), as socket.has_dualstack_ipv6."""
+    try:
+        with Socket(lib.SAG_AF_INET6, lib.SAG_SOCK_STREAM) as s:
+            s.setsockopt(lib.SAG_IPPROTO_IPV6, lib.SAG_IPV6_V6ONLY, 0)
+            return True
+    except OSError:
+        return False
+
+
 def create_server(address: tuple[str, Any], *, family: int = lib.SAG_AF_INET,
-                  backlog: int | None = None, reuse_port: bool = False) -> Socket:
+                  backlog: int | None = None, reuse_port: bool = False,
+                  dualstack_ipv6: bool = False) -> Socket:
     """A listening TCP socket bound to (host, port) (host "" is every
     address, port 0 an ephemeral port), with SO_REUSEADDR, as
-    socket.create_server."""
+    socket.create_server; with dualstack_ipv6 (family AF_INET6) it takes
+    IPv4 connections too."""
+    if reuse_port and not hasattr(lib, "SAG_SO_REUSEPORT"):
+        raise ValueError("SO_REUSEPORT not supported on this platform")
+    if dualstack_ipv6:
+        if not has_dualstack_ipv6():
+            raise ValueError("dualstack_ipv6 not supported on this platform")
+        if family != lib.SAG_AF_INET6:
+            raise ValueError("dualstack_ipv6 requires AF_INET6 family")
     s = Socket(family, lib.SAG_SOCK_STREAM)
     try:
         s.setsockopt(lib.SAG_SOL_SOCKET, lib.SAG_SO_REUSEADDR, 1)
         if reuse_port:
             s.setsockopt(lib.SAG_SOL_SOCKET, lib.SAG_SO_REUSEPORT, 1)
+        if family == lib.SAG_AF_INET6:
+            s.setsockopt(lib.SAG_IPPROTO_IPV6, lib.SAG_IPV6_V6ONLY, 0 if dualstack_ipv6 else 1)
         host = address[0] or ("::" if family == lib.SAG_AF_INET6 else "0.0.0.0")
         s.bind((host, address[1]))
         s.listen(lib.SAG_SOMAXCONN if backlog is None else backlog)
@@ -135,6 +157,6 @@ def create_server(address: tuple[str, Any], *, family: int = lib.SAG_AF_INET,
 __all__ = [
     "Socket", "SocketIO", "Selector", "SelectorKey", "SocketSelector", "SelectorEntry",
     "AddrInfo", "SockAddr", "SocketInfo", "IPAddress", "FdSet", "create_connection",
-    "create_server", "getdefaulttimeout", "setdefaulttimeout", "library_version", "EVENT_READ", "EVENT_WRITE",
+    "create_server", "getdefaulttimeout", "has_dualstack_ipv6", "setdefaulttimeout", "library_version", "EVENT_READ", "EVENT_WRITE",
     "DECLS_PATH", "LIBRARY_PATH", *error_names, *sorted(_CONSTANTS),
 ]

@@ -9,6 +9,18 @@ from typing import Any
 from .library import NULL, ffi
 
 
+def byte_buffer(data: Any):
+    """A bytes-like object as the library takes it (bytes as they are,
+    other buffers through ffi.from_buffer); TypeError as the socket module
+    words it for anything else."""
+    if type(data) is bytes:
+        return data
+    try:
+        return ffi.from_buffer(data)
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
+
+
 def text_of(p) -> str | None:
     """A C string of the library as a str (None for NULL)."""
     return None if p == NULL else ffi.string(p).decode("utf-8", "replace")

@@ -225,7 +225,8 @@ class Socket(Transfer):
         # Numeric addresses only: socket-name may ask the resolver.
         if self.closed:
             return "<sagsocket.Socket [closed]>"
-        out = f"<sagsocket.Socket fd={self.fileno()}"
+        out = (f"<sagsocket.Socket fd={self.fileno()}, family={self.family}, type={self.type}, "
+               f"proto={self.proto}")
         for label, fn in (("laddr", lib.sag_socket_get_info), ("raddr", lib.sag_socket_get_peer)):
             try:
                 a = endpoint(self, fn)
@@ -289,6 +290,14 @@ class Socket(Transfer):
         if a is None:
             raise OSError(107, "Transport endpoint is not connected")
         return a
+
+    def get_inheritable(self) -> bool:
+        """Whether the descriptor is inherited by child processes (it is made
+        with SOCK_CLOEXEC: False until set_inheritable(True))."""
+        return os.get_inheritable(self.fileno())
+
+    def set_inheritable(self, inheritable: bool) -> None:
+        os.set_inheritable(self.fileno(), inheritable)
 
     # -- blocking and timeouts ------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import calls
 from .addresses import SockAddr, resolve_address
-from .args import check_int
+from .args import byte_buffer, check_int
 from .calls import E_INTERRUPTED, OK, READ, SEND, cells, give_frame, retry, signalled, take_frame
 from .errors import error_from
 from .library import NULL, ffi, lib
@@ -17,6 +17,7 @@ from .library import NULL, ffi, lib
 _recv = lib.sag_socket_recv
 _send = lib.sag_socket_send
 _unpack = ffi.unpack
+_NONE = object()  # sendto's address when not given
 
 
 def recv_again(sock: Any, st: int, t0: float, buf, start: int, n: int, flags: int) -> None:
@@ -38,9 +39,7 @@ class Transfer:
     def send(self, data: Any, flags: int = 0) -> int:
         """Sends the bytes of a buffer (bytes, bytearray, memoryview, ...).
         A blocking socket sends them all; a non-blocking one what fits."""
-        # bytes go as they are (cffi passes their data); other buffers
-        # through ffi.from_buffer.
-        buf = data if type(data) is bytes else ffi.from_buffer(data)
+        buf = byte_buffer(data)
         n = len(buf)
         h = self.handle
         t0 = calls.start()
@@ -74,7 +73,7 @@ class Transfer:
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Sends every byte of a buffer (also on a timeout socket)."""
-        buf = data if type(data) is bytes else ffi.from_buffer(data)
+        buf = byte_buffer(data)
         n = len(buf)
         start = 0
         h = self.handle
@@ -154,6 +153,24 @@ class Transfer:
         # module gives.
         return ffi.buffer(buf, n)[:], sa.address()
 
+    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, Any]:
+        """Receives into a writable buffer, at most nbytes (0: its size):
+        (count, sender's address), the address None on a stream socket."""
+        try:
+            buf = ffi.from_buffer(buffer, require_writable=True)
+        except TypeError:
+            raise TypeError("recvfrom_into() argument 1 must be read-write bytes-like object, "
+                            f"not {type(buffer).__name__}") from None
+        if check_int(nbytes, "nbytes") < 0:
+            raise ValueError("negative buffersize in recvfrom_into")
+        if nbytes == 0:
+            nbytes = len(buf)
+        elif nbytes > len(buf):
+            raise ValueError("nbytes is greater than the length of the buffer")
+        sa = SockAddr()
+        n = self.recvfrom_range(buf, 0, nbytes, flags, sa)
+        return n, sa.address()  # nothing after the read may fail
+
     def recvfrom_range(self, buf, start: int, n: int, flags: int, sa: SockAddr,
                   would_block: bool = False) -> int:
         """recvfrom into buf[start:start+n] (both faces); -1 when the call
@@ -171,18 +188,18 @@ class Transfer:
             return -1
         raise error_from(st, self)
 
-    def sendto(self, data: Any, flags_or_address: Any, address: Any = None) -> int:
+    def sendto(self, data: Any, flags_or_address: Any, address: Any = _NONE) -> int:
         """sendto(data, address) or sendto(data, flags, address), as
         socket.socket.sendto: the count sent."""
-        if address is None:
+        if address is _NONE:
             flags, address = 0, flags_or_address
         else:
             flags = check_int(flags_or_address, "flags")
+        buf = byte_buffer(data)
         if isinstance(address, SockAddr):
             sa = address
         else:
             sa = resolve_address(self.family, address, socktype=lib.SAG_SOCK_DGRAM).sockaddr
-        buf = ffi.from_buffer(data)
         return self.sendto_range(buf, 0, len(buf), flags, sa)
 
     def sendto_range(self, buf, start: int, n: int, flags: int, sa: SockAddr) -> int:
@@ -196,3 +213,33 @@ class Transfer:
         if st == OK:
             return cells.size[0]
         raise error_from(st, self)
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        """Sends the bytes of a file opened in binary mode, from offset,
+        count of them (None: to its end), as socket.socket.sendfile does
+        where it cannot use sendfile(2): with sendall, a block at a time.
+        The file's position ends after the last byte sent; returns the
+        count sent."""
+        if "b" not in getattr(file, "mode", "b"):
+            raise ValueError("file should be opened in binary mode")
+        if self.gettimeout() == 0:
+            raise ValueError("non-blocking sockets are not supported")
+        if check_int(offset, "offset") < 0:
+            raise ValueError(f"offset must be non-negative, got {offset!r}")
+        if count is not None and (check_int(count, "count") <= 0):
+            raise ValueError(f"count must be a positive integer (got {count!r})")
+        if offset:
+            file.seek(offset)
+        total = 0
+        try:
+            while count is None or total < count:
+                size = 8192 if count is None else min(8192, count - total)
+                data = file.read(size)
+                if not data:
+                    break
+                self.sendall(data)
+                total += len(data)
+            return total
+        finally:
+            if total > 0 and hasattr(file, "seek"):
+                file.seek(offset + total)
