@@ -158,7 +158,7 @@ class Transfer:
         (count, sender's address), the address None on a stream socket."""
         try:
             buf = ffi.from_buffer(buffer, require_writable=True)
-        except TypeError:
+        except (TypeError, BufferError):
             raise TypeError("recvfrom_into() argument 1 must be read-write bytes-like object, "
                             f"not {type(buffer).__name__}") from None
         if check_int(nbytes, "nbytes") < 0:

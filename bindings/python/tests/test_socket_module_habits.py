@@ -138,3 +138,56 @@ def test_an_unclosed_socket_gives_a_resource_warning():
         warnings.simplefilter("error", ResourceWarning)
         del s
         gc.collect()
+
+
+def test_recvfrom_into_on_udp_and_tcp(pair):
+    r, w = _udp_pair()
+    with r, w:
+        w.sendto(b"datagram", r.getsockname())
+        buf = bytearray(20)
+        n, frm = r.recvfrom_into(memoryview(buf)[4:], 5)
+        assert (n, bytes(buf[4:9]), frm) == (5, b"datag", ("127.0.0.1", w.getsockname()[1]))
+        with pytest.raises(ValueError):
+            r.recvfrom_into(bytearray(2), 3)
+        with pytest.raises(TypeError):
+            r.recvfrom_into(b"read-only")
+    c, a = pair
+    c.sendall(b"stream")
+    buf = bytearray(6)
+    assert a.recvfrom_into(buf) == (6, None) and buf == b"stream"
+
+
+def test_sendfile_sends_the_file_from_offset_and_moves_its_position(pair, tmp_path):
+    c, a = pair
+    data = os.urandom(100_000)
+    p = tmp_path / "f"
+    p.write_bytes(data)
+    with open(p, "rb") as f:
+        assert c.sendfile(f, 1000, 50_000) == 50_000
+        assert f.tell() == 51_000
+    got = bytearray()
+    while len(got) < 50_000:
+        got += a.recv(65536)
+    assert got == data[1000:51_000]
+    with open(p, "r") as f, pytest.raises(ValueError):
+        c.sendfile(f)
+
+
+def test_inheritable_and_dualstack():
+    with sagsocket.Socket() as s:
+        assert s.get_inheritable() is False
+        s.set_inheritable(True)
+        assert s.get_inheritable() is True
+    if not sagsocket.has_dualstack_ipv6():
+        pytest.skip("no IPv6 here")
+    with sagsocket.create_server(("::1", 0), family=socket.AF_INET6) as srv6:
+        assert srv6.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+    with sagsocket.create_server(("", 0), family=socket.AF_INET6, dualstack_ipv6=True) as srv:
+        assert srv.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 0
+        srv.settimeout(10)
+        with sagsocket.create_connection(("127.0.0.1", srv.getsockname()[1]), timeout=10) as c:
+            a, addr = srv.accept()
+            with a:
+                assert addr[0] == "::ffff:127.0.0.1" and len(addr) == 4
+    with pytest.raises(ValueError):
+        sagsocket.create_server(("", 0), dualstack_ipv6=True)
