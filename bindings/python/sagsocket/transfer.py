@@ -17,7 +17,6 @@ from .library import NULL, ffi, lib
 _recv = lib.sag_socket_recv
 _send = lib.sag_socket_send
 _unpack = ffi.unpack
-_NONE = object()  # sendto's address when not given
 
 
 def recv_again(sock: Any, st: int, t0: float, buf, start: int, n: int, flags: int) -> None:
@@ -188,13 +187,15 @@ class Transfer:
             return -1
         raise error_from(st, self)
 
-    def sendto(self, data: Any, flags_or_address: Any, address: Any = _NONE) -> int:
+    def sendto(self, data: Any, *args: Any) -> int:
         """sendto(data, address) or sendto(data, flags, address), as
         socket.socket.sendto: the count sent."""
-        if address is _NONE:
-            flags, address = 0, flags_or_address
+        if len(args) == 1:
+            flags, address = 0, args[0]
+        elif len(args) == 2:
+            flags, address = check_int(args[0], "flags"), args[1]
         else:
-            flags = check_int(flags_or_address, "flags")
+            raise TypeError(f"sendto() takes 2 or 3 arguments ({len(args) + 1} given)")
         buf = byte_buffer(data)
         if isinstance(address, SockAddr):
             sa = address
