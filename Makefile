@@ -56,7 +56,7 @@ sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
     pkgconfig/sagsocket.pc.in > $(1)
 endef
 
-.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test \
+.PHONY: all lib install uninstall check demo bench setup clean stage swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test cpython-test \
   faults-test exhaustion-test tsan-test fuzz-replay syscalls-test fuzz soak
 all: lib
 
@@ -134,7 +134,7 @@ stage: lib
 
 # Each group prints its time last ("time: GROUP S s").
 TIMED = @bash scripts/timed.sh $@
-CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test \
+CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test cpython-test \
   faults-test exhaustion-test tsan-test fuzz-replay syscalls-test
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
@@ -165,6 +165,10 @@ guile-test: stage
 
 python-test: stage
 	$(TIMED) bash Tests/python/run.sh $(STAGE)
+
+# CPython's own test_socket and test_selectors against sagsocket.
+cpython-test: stage
+	$(TIMED) bash Tests/python/run_cpython.sh $(STAGE)
 
 # Faults on a real network between two namespaces (root; SKIP otherwise).
 faults-test: stage

@@ -24,7 +24,7 @@ import time
 import timeit
 
 import sagsocket
-from sagsocket._ffi import ffi, lib
+from sagsocket.library import ffi, lib
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "5")))
@@ -208,10 +208,10 @@ def per_call_costs() -> list[tuple[str, float]]:
                     ns("f()", {"f": api.lib.sag_version_number})))
     s = sagsocket.Socket()
     cell = ffi.new("int *")
-    g = {"f": lib.sag_socket_fd, "h": s._h, "c": cell, "N": ffi.NULL}
+    g = {"f": lib.sag_socket_fd, "h": s.handle, "c": cell, "N": ffi.NULL}
     out.append(("cffi ABI mode: sag_socket_fd(h, &fd, NULL)", ns("f(h, c, N)", g)))
     if not isinstance(api, str):
-        g2 = {"f": api.lib.sag_socket_fd, "h": api.ffi.cast("sag_socket *", s._h),
+        g2 = {"f": api.lib.sag_socket_fd, "h": api.ffi.cast("sag_socket *", s.handle),
               "c": api.ffi.new("int *"), "N": api.ffi.NULL}
         out.append(("cffi API mode: sag_socket_fd(h, &fd, NULL)", ns("f(h, c, N)", g2)))
     out.append(("sagsocket Socket.fileno()", ns("s.fileno()", {"s": s})))

@@ -14,6 +14,10 @@ have scheme       || need_deb+=(chezscheme)
 have guile        || need_deb+=(guile-3.0)
 have ip           || need_deb+=(iproute2)
 have strace       || need_deb+=(strace)
+# CPython's own test suite (make cpython-test runs its test_socket and
+# test_selectors): Debian ships it apart from the interpreter.
+python3 -c 'import test.test_socket, test.test_selectors' >/dev/null 2>&1 ||
+  need_deb+=("libpython$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-testsuite")
 [ -f /usr/include/ffi.h ] || [ -f /usr/include/x86_64-linux-gnu/ffi.h ] || need_deb+=(libffi-dev)
 if [ ${#need_deb[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && have apt-get; then

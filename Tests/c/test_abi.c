@@ -976,6 +976,46 @@ static void test_read_timeout(void) {
     free_pair(&p);
 }
 
+/* ===== recvfrom on a stream socket ======================================= */
+
+/* recvfrom(2) on TCP fills no address: the call delivers the bytes with
+ * SAG_OK and leaves the sockaddr empty (AF_UNSPEC); reading that sockaddr
+ * afterwards fails on its own, and the stream loses nothing. */
+static void test_recvfrom_stream(void) {
+    section("recvfrom on a stream socket");
+    pair_t p;
+    if (make_pair(&p, SAG_AF_INET) != 0) {
+        check_fail(__FILE__, __LINE__, "make_pair", NULL);
+        return;
+    }
+    CHECK_ST(sag_socket_set_read_timeout(p.acc, 5000000, E), SAG_OK);
+    sag_sockaddr *from = NULL;
+    CHECK_ST(sag_sockaddr_new(&from, E), SAG_OK);
+    CHECK_ST(send_all(p.cli, "first-second", 12), SAG_OK);
+    uint8_t buf[32];
+    size_t n = 0;
+    CHECK_ST(sag_socket_recvfrom(p.acc, buf, 0, 6, 0, from, &n, E), SAG_OK);
+    CHECK_EQ(n, 6);
+    CHECK(memcmp(buf, "first-", 6) == 0);
+    int fam = -1;
+    CHECK_ST(sag_sockaddr_family(from, &fam, E), SAG_OK);
+    CHECK_EQ(fam, SAG_AF_UNSPEC);
+    sag_ip_address *ip = NULL;
+    CHECK_ST(sag_sockaddr_ip_address(from, &ip, E), SAG_E_INVALID);
+    CHECK(ip == NULL);
+    size_t got = 0;
+    while (got < 6) {
+        CHECK_ST(sag_socket_recv(p.acc, buf, got, sizeof buf - got, 0, &n, E), SAG_OK);
+        if (n == 0)
+            break;
+        got += n;
+    }
+    CHECK_EQ(got, 6);
+    CHECK(memcmp(buf, "second", 6) == 0);
+    sag_sockaddr_free(from);
+    free_pair(&p);
+}
+
 /* ===== Connect: timeout and refused ====================================== */
 
 static void test_connect(void) {
@@ -2543,6 +2583,7 @@ int main(void) {
     test_host_not_found();
     test_closed_and_misuse();
     test_read_timeout();
+    test_recvfrom_stream();
     test_connect();
     test_peer_reset();
     test_partial_send();

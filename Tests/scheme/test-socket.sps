@@ -720,6 +720,23 @@
               (socket-recvfrom u1 10 (addrinfo-sockaddr u1-ai)))
   (for-each socket-close (list u1 u2)))
 
+(group "recvfrom on a stream socket")
+;; recvfrom(2) on TCP names no sender: the bytes come back and the stream
+;; loses none of them (the sockaddr stays empty).
+(let* ([server (make-server-socket "0")]
+       [c (make-client-socket "127.0.0.1" (port-of server))]
+       [a (socket-accept server)]
+       [from (addrinfo-sockaddr (get-addrinfo "127.0.0.1" "9"
+                                              (make-hint-addrinfo AF_INET SOCK_DGRAM AI_NUMERICHOST)))])
+  (socket-set-read-timeout! a 5000)
+  (socket-send c (string->utf8 "first-second"))
+  (test-equal "socket-recvfrom on TCP: the bytes" (string->utf8 "first-") (socket-recvfrom a 6 from))
+  (let ([bv (make-bytevector 6 0)])
+    (test-equal "socket-recvfrom! on TCP: the count" 3 (socket-recvfrom! a bv 0 3 from))
+    (test-equal "socket-recvfrom! on TCP: the bytes" #vu8(115 101 99 0 0 0) bv))
+  (test-equal "the rest of the stream" (string->utf8 "ond") (socket-recv a 10))
+  (for-each socket-close (list a c server)))
+
 ;; ==== SRFI 106 ===================================================================
 (group "SRFI 106")
 (test-equal "*af-inet*" AF_INET *af-inet*)

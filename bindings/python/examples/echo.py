@@ -12,9 +12,10 @@ none) does: a client's CR before LF is part of the line.
 import sys
 
 import sagsocket
+from sagsocket import scheme
 
 port = sys.argv[1] if len(sys.argv) > 1 else "5000"
-with sagsocket.scheme.make_server_socket(port) as server:
+with scheme.make_server_socket(port) as server:
     while True:
         client, _ = server.accept()
         # Two text files, one per direction: a TextIOWrapper opened "rw"

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._ffi import ffi, lib
+from .library import ffi, lib
 
 __all__ = [
     "SocketIOError", "HostNotFoundError", "SocketError", "SocketConnectionError",
@@ -48,10 +48,6 @@ class _Fields:
     socket: Any = None
     port: Any = None
 
-    def _fill(self, status: int, who: str, sent: int) -> None:
-        self.status = status
-        self.who = who
-        self.sent = sent
 
 
 class SocketIOError(_Fields, OSError):
@@ -158,7 +154,9 @@ def error_from(status: int, socket: Any = None, port: Any = None, err=None) -> B
         exc = cls(msg)
     else:
         exc = cls(no, msg)
-    exc._fill(status, _str(lib.sag_error_operation(e_obj)) or "", int(lib.sag_error_sent(e_obj)))
+    exc.status = status
+    exc.who = _str(lib.sag_error_operation(e_obj)) or ""
+    exc.sent = int(lib.sag_error_sent(e_obj))
     exc.socket = socket
     exc.port = port
     if cls is HostNotFoundError:
@@ -169,8 +167,3 @@ def error_from(status: int, socket: Any = None, port: Any = None, err=None) -> B
         exc.timeout = t / 1e6
     return exc
 
-
-def is_signal(status: int) -> bool:
-    """True when a call ended because a signal arrived (errno EINTR under
-    signal interrupts) rather than by Socket.interrupt()."""
-    return status == lib.SAG_E_INTERRUPTED and lib.sag_error_errno(lib.sag_last_error()) == lib.SAG_EINTR

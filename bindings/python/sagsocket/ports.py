@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import core as _core
-from ._ffi import NULL, ffi, lib
-from .core import OK, _READ, _c, _check_range, _fail, _int, _retry, Socket
+from . import calls
+from .args import check_int, check_range
+from .calls import OK, READ, cells, retry
+from .errors import error_from
+from .library import NULL, ffi, lib
+from .sockets import Socket
 
 _CODECS = {"utf-8": lib.SAG_CODEC_UTF8, "utf8": lib.SAG_CODEC_UTF8,
            "latin-1": lib.SAG_CODEC_LATIN1, "latin1": lib.SAG_CODEC_LATIN1}
@@ -24,25 +27,25 @@ _BUFFER = {"none": lib.SAG_BUFFER_NONE, "line": lib.SAG_BUFFER_LINE, "block": li
 
 class Port:
     """A binary or textual socket port."""
-    __slots__ = ("_h", "socket", "textual", "_under")
+    __slots__ = ("handle", "socket", "textual", "_under")
 
     def __init__(self, handle, socket: Socket, textual: bool = False, under: "Port | None" = None) -> None:
-        self._h = ffi.gc(handle, lib.sag_port_free)
+        self.handle = ffi.gc(handle, lib.sag_port_free)
         self.socket = socket
         self.textual = textual
         self._under = under  # keeps the binary port alive under a textual one
 
     def _call(self, fn, *args) -> None:
-        h = self._h
-        t0 = _core._start()
+        h = self.handle
+        t0 = calls.start()
         st = fn(h, *args, NULL)
         if st == OK:
             return
         # A port read keeps its input for a retry after a signal, which
         # gets the time left of the socket's read timeout.
-        st = _retry(st, lambda us: fn(h, *args, NULL), self.socket, t0, _READ)
+        st = retry(st, lambda us: fn(h, *args, NULL), self.socket, t0, READ)
         if st != OK:
-            raise _fail(st, self.socket, self)
+            raise error_from(st, self.socket, self)
 
     def _write(self, fn, *args) -> None:
         """A call that writes: signals do not end it (a port write that a
@@ -50,51 +53,51 @@ class Port:
         may be part of it); Ctrl-C is raised when it returns."""
         on = lib.sag_thread_set_signal_interrupts(0)
         try:
-            st = fn(self._h, *args, NULL)
+            st = fn(self.handle, *args, NULL)
         finally:
             if on:
                 lib.sag_thread_set_signal_interrupts(1)
         if st != OK:
-            raise _fail(st, self.socket, self)
+            raise error_from(st, self.socket, self)
 
     # binary
     def get_u8(self) -> int | None:
-        self._call(lib.sag_port_get_u8, _c.int)
-        v = _c.int[0]
+        self._call(lib.sag_port_get_u8, cells.int)
+        v = cells.int[0]
         return None if v < 0 else v
 
     def lookahead_u8(self) -> int | None:
-        self._call(lib.sag_port_lookahead_u8, _c.int)
-        v = _c.int[0]
+        self._call(lib.sag_port_lookahead_u8, cells.int)
+        v = cells.int[0]
         return None if v < 0 else v
 
     def get_bytevector_n(self, n: int) -> bytes | None:
-        if _int(n, "count") < 0:
+        if check_int(n, "count") < 0:
             raise ValueError("count must not be negative")
         buf = ffi.new("uint8_t[]", max(n, 1))
-        self._call(lib.sag_port_get_bytevector_n, buf, 0, n, _c.size)
-        k = _c.size[0]
+        self._call(lib.sag_port_get_bytevector_n, buf, 0, n, cells.size)
+        k = cells.size[0]
         return None if k == 0 and n > 0 else ffi.buffer(buf, k)[:]
 
     def get_bytevector_n_into(self, bv: Any, start: int, count: int) -> int | None:
         buf = ffi.from_buffer(bv, require_writable=True)
-        _check_range(len(buf), start, count)
-        self._call(lib.sag_port_get_bytevector_n, buf, start, count, _c.size)
-        k = _c.size[0]
+        check_range(len(buf), start, count)
+        self._call(lib.sag_port_get_bytevector_n, buf, start, count, cells.size)
+        k = cells.size[0]
         return None if k == 0 and count > 0 else k
 
     def get_bytevector_some(self, n: int = 65536) -> bytes | None:
-        if _int(n, "count") < 0:
+        if check_int(n, "count") < 0:
             raise ValueError("count must not be negative")
         buf = ffi.new("uint8_t[]", max(n, 1))
-        self._call(lib.sag_port_get_bytevector_some, buf, 0, n, _c.size)
-        k = _c.size[0]
+        self._call(lib.sag_port_get_bytevector_some, buf, 0, n, cells.size)
+        k = cells.size[0]
         return None if k == 0 else ffi.buffer(buf, k)[:]
 
     def _data(self, fn) -> bytes | None:
         data = ffi.new("const uint8_t **")
-        self._call(fn, data, _c.size)
-        return None if data[0] == NULL else ffi.buffer(data[0], _c.size[0])[:]
+        self._call(fn, data, cells.size)
+        return None if data[0] == NULL else ffi.buffer(data[0], cells.size[0])[:]
 
     def get_bytevector_all(self) -> bytes | None:
         return self._data(lib.sag_port_get_bytevector_all)
@@ -108,15 +111,15 @@ class Port:
     def put_bytevector(self, bv: Any, start: int = 0, count: int | None = None) -> None:
         buf = ffi.from_buffer(bv)
         if count is None:
-            count = len(buf) - _int(start, "start")
-        _check_range(len(buf), start, count)
+            count = len(buf) - check_int(start, "start")
+        check_range(len(buf), start, count)
         self._write(lib.sag_port_put_bytevector, buf, start, count)
 
     # textual
     def _text(self, fn, *args) -> str | None:
         p = ffi.new("const char **")
-        self._call(fn, *args, p, _c.size)
-        return None if p[0] == NULL else ffi.buffer(p[0], _c.size[0])[:].decode("utf-8")
+        self._call(fn, *args, p, cells.size)
+        return None if p[0] == NULL else ffi.buffer(p[0], cells.size[0])[:].decode("utf-8")
 
     def get_char(self) -> str | None:
         ch = ffi.new("int32_t *")
@@ -129,7 +132,7 @@ class Port:
         return None if ch[0] < 0 else chr(ch[0])
 
     def get_string_n(self, n: int) -> str | None:
-        if _int(n, "count") < 0:
+        if check_int(n, "count") < 0:
             raise ValueError("count must not be negative")
         return self._text(lib.sag_port_get_string_n, n)
 
@@ -161,8 +164,8 @@ class Port:
         self._write(lib.sag_port_close)
 
     def ready(self) -> bool:
-        self._call(lib.sag_port_ready, _c.int)
-        return _c.int[0] != 0
+        self._call(lib.sag_port_ready, cells.int)
+        return cells.int[0] != 0
 
     def shutdown(self, how: int) -> None:
         self._write(lib.sag_port_shutdown, how)
@@ -184,9 +187,9 @@ def _port(fn, s: Socket, *args) -> Port:
     if not isinstance(s, Socket):
         raise TypeError(f"expected a sagsocket.Socket, not {type(s).__name__}")
     out = ffi.new("sag_port **")
-    st = fn(s._h, *args, out, NULL)
+    st = fn(s.handle, *args, out, NULL)
     if st != OK:
-        raise _fail(st, s)
+        raise error_from(st, s)
     return Port(out[0], s)
 
 
@@ -215,7 +218,7 @@ def transcoded_port(p: Port, codec: str = "utf-8", eol_style: str = "none",
     except (KeyError, AttributeError):
         raise ValueError("unknown codec, eol style or error mode") from None
     out = ffi.new("sag_port **")
-    st = lib.sag_transcoded_port(p._h, c, e, m, out, NULL)
+    st = lib.sag_transcoded_port(p.handle, c, e, m, out, NULL)
     if st != OK:
-        raise _fail(st, p.socket, p)
+        raise error_from(st, p.socket, p)
     return Port(out[0], p.socket, textual=True, under=p)

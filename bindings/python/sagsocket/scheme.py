@@ -18,14 +18,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Callable, Iterable
 
-from . import core as _core
-from ._ffi import NULL, ffi, lib
-from .core import (OK, AddrInfo, FdSet, IPAddress, SelectorEntry, SockAddr, Socket,
-                   SocketInfo, SocketSelector, _c, _check_range, _cstr, _fail, _int, _retry,
-                   _signalled, _ARG, _READ, _SEND,
-                   ready_select, seconds_to_us, select as _select,
-                   select_inplace as _select_inplace, select_timeout_us)
-from .errors import SocketConnectionError
+from . import calls
+from .addresses import AddrInfo, IPAddress, SockAddr, SocketInfo
+from .args import c_string, check_int, check_range, seconds_to_us, select_timeout_us
+from .calls import ARG, OK, SEND, cells, retry
+from .errors import HostNotFoundError, SocketConnectionError, error_from
+from .fdsets import FdSet, ready_select, select as _select, select_inplace as _select_inplace
+from .library import NULL, ffi, lib
+from .selector import SelectorEntry, SocketSelector
+from .sockets import Socket, client_socket, socket_for
+from .transfer import recv_again
 from .ports import (Port, socket_input_port, socket_output_port, socket_port,
                     transcoded_port)
 
@@ -42,8 +44,8 @@ def _sock(s: Any) -> Socket:
 
 def _new_socket(st: int, out) -> Socket:
     if st != OK:
-        raise _fail(st)
-    return Socket(_handle=out[0])
+        raise error_from(st)
+    return Socket.adopt(out[0])
 
 
 # ---- 1. Client and server sockets -----------------------------------------
@@ -53,22 +55,15 @@ def make_client_socket(node: str | None, service: str | None, family: int = AF_I
                        protocol: int = 0) -> Socket:
     """make-client-socket: tries every address of node/service until one
     connects; HostNotFoundError (node, service) otherwise."""
-    out = ffi.new("sag_socket **")
-    n, s = _cstr(node, "node"), _cstr(service, "service")
-    _core._start()  # arms Ctrl-C on the main thread
-    while True:
-        st = lib.sag_make_client_socket(n, s, _int(family, "family"), _int(socktype, "socktype"),
-                                        _int(flags, "flags"), _int(protocol, "protocol"), out, NULL)
-        if st == OK or not _signalled(st):
-            return _new_socket(st, out)
+    return client_socket(node, service, family, socktype, flags, protocol)
 
 
 def make_server_socket(service: str | None, family: int = AF_INET, socktype: int = SOCK_STREAM,
                        protocol: int = 0) -> Socket:
     """make-server-socket: bound and (stream) listening; service "0" picks a port."""
     out = ffi.new("sag_socket **")
-    st = lib.sag_make_server_socket(_cstr(service, "service"), _int(family, "family"),
-                                    _int(socktype, "socktype"), _int(protocol, "protocol"), out, NULL)
+    st = lib.sag_make_server_socket(c_string(service, "service"), check_int(family, "family"),
+                                    check_int(socktype, "socktype"), check_int(protocol, "protocol"), out, NULL)
     return _new_socket(st, out)
 
 
@@ -77,12 +72,12 @@ def make_server_sockets(service: str | None, family: int = lib.SAG_AF_UNSPEC,
     """make-server-socket*: one listening socket per address (IPv4 and IPv6)."""
     cap = 16
     out = ffi.new("sag_socket *[]", cap)
-    st = lib.sag_make_server_sockets(_cstr(service, "service"), _int(family, "family"),
-                                     _int(socktype, "socktype"), _int(protocol, "protocol"),
-                                     out, cap, _c.size, NULL)
+    st = lib.sag_make_server_sockets(c_string(service, "service"), check_int(family, "family"),
+                                     check_int(socktype, "socktype"), check_int(protocol, "protocol"),
+                                     out, cap, cells.size, NULL)
     if st != OK:
-        raise _fail(st)
-    return [Socket(_handle=out[i]) for i in range(_c.size[0])]
+        raise error_from(st)
+    return [Socket.adopt(out[i]) for i in range(cells.size[0])]
 
 
 make_server_socket_star = make_server_sockets
@@ -90,7 +85,6 @@ make_server_socket_star = make_server_sockets
 
 def _from_resolved(chain: Any, make: Callable[[AddrInfo], Socket | None], node: str | None,
                    service: str | None) -> Socket:
-    from .errors import HostNotFoundError
     ai = chain
     while ai is not None:
         s = make(ai)
@@ -167,10 +161,10 @@ def is_socket_closed(s: Socket) -> bool:
 
 def is_nonblocking_socket(s: Socket) -> bool:
     """nonblocking-socket?"""
-    st = lib.sag_socket_is_nonblocking(_sock(s)._h, _c.int, NULL)
+    st = lib.sag_socket_is_nonblocking(_sock(s).handle, cells.int, NULL)
     if st != OK:
-        raise _fail(st, s)
-    return _c.int[0] != 0
+        raise error_from(st, s)
+    return cells.int[0] != 0
 
 
 def call_with_socket(s: Socket, proc: Callable[[Socket], Any]) -> Any:
@@ -184,14 +178,14 @@ def call_with_socket(s: Socket, proc: Callable[[Socket], Any]) -> Any:
 def socket_accept(s: Socket) -> Socket | None:
     """socket-accept: a new connected socket, or None when interrupted or
     closed while waiting."""
-    h = _sock(s)._accept_handle()
-    return None if h is None else Socket(_handle=h)
+    h = _sock(s).accept_handle()
+    return None if h is None else Socket.adopt(h)
 
 
 def socket_recv(s: Socket, size: int, flags: int = 0) -> bytes | None:
     """socket-recv: at most size bytes; b"" when the peer closed; None on a
     non-blocking socket with nothing to read."""
-    _int(size, "size")
+    check_int(size, "size")
     try:
         return _sock(s).recv(size, flags)
     except BlockingIOError:
@@ -201,18 +195,16 @@ def socket_recv(s: Socket, size: int, flags: int = 0) -> bytes | None:
 def socket_recv_into(s: Socket, bv: Any, start: int, length: int, flags: int = 0) -> int:
     """socket-recv!: into bv[start:start+length]; the count (-1 would block)."""
     buf = ffi.from_buffer(bv, require_writable=True)
-    _check_range(len(buf), start, length)
-    h = _sock(s)._h
-    t0 = _core._start()
-    st = lib.sag_socket_recv(h, buf, start, length, flags, _c.size, NULL)
-    if st != OK:
-        st = _retry(st, lambda us: lib.sag_socket_recv(h, buf, start, length, flags, _c.size, NULL),
-                    s, t0, _READ)
-    if st == OK:
-        return _c.size[0]
-    if st == lib.SAG_E_WOULD_BLOCK:
+    check_range(len(buf), start, length)
+    sock = _sock(s)
+    t0 = calls.start()
+    st = lib.sag_socket_recv(sock.handle, buf, start, length, flags, cells.size, NULL)
+    try:
+        if st != OK:
+            recv_again(sock, st, t0, buf, start, length, flags)
+    except BlockingIOError:
         return -1
-    raise _fail(st, s)
+    return cells.size[0]
 
 
 def socket_send(s: Socket, bv: Any, flags: int = 0) -> int:
@@ -223,10 +215,10 @@ def socket_send(s: Socket, bv: Any, flags: int = 0) -> int:
 def socket_send_range(s: Socket, bv: Any, start: int, count: int, flags: int = 0) -> int:
     """socket-send/range: bv[start:start+count]."""
     buf = ffi.from_buffer(bv)
-    _check_range(len(buf), start, count)
-    h = _sock(s)._h
+    check_range(len(buf), start, count)
+    h = _sock(s).handle
     done = 0
-    frame = _core._frame_take()  # the call's own error object and cells
+    frame = calls.take_frame()  # the call's own error object and cells
     err, size = frame[0], frame[1]
 
     def send(retry: bool) -> int:
@@ -236,11 +228,11 @@ def socket_send_range(s: Socket, bv: Any, start: int, count: int, flags: int = 0
         return lib.sag_socket_send(h, buf, start + done, count - done, flags, size, err)
 
     try:
-        t0 = _core._start()
+        t0 = calls.start()
         st = send(False)
         if st != OK:
             try:
-                st = _retry(st, lambda us: send(True), s, t0, _SEND, frame=frame)
+                st = retry(st, lambda us: send(True), s, t0, SEND, frame=frame)
             except OSError as e:  # its timeout passed during the retries
                 e.sent = done + getattr(e, "sent", 0)
                 raise
@@ -248,11 +240,11 @@ def socket_send_range(s: Socket, bv: Any, start: int, count: int, flags: int = 0
             return done + size[0]
         if st == lib.SAG_E_WOULD_BLOCK:
             return done
-        e = _fail(st, s, err=err)
+        e = error_from(st, s, err=err)
         e.sent = getattr(e, "sent", 0) + done
         raise e
     finally:
-        _core._frame_give(frame)
+        calls.give_frame(frame)
 
 
 def socket_shutdown(s: Socket, how: int) -> None:
@@ -336,10 +328,10 @@ def socket_service(s: Socket) -> str | None: return _sock(s).service
 
 
 def socket_fd(s: Socket) -> int:
-    st = lib.sag_socket_fd(_sock(s)._h, _c.int, NULL)
+    st = lib.sag_socket_fd(_sock(s).handle, cells.int, NULL)
     if st != OK:
-        raise _fail(st, s)
-    return _c.int[0]
+        raise error_from(st, s)
+    return cells.int[0]
 
 
 def is_ip_address(o: Any) -> bool: return isinstance(o, IPAddress)
@@ -355,9 +347,9 @@ def _last(s: Socket):
     e = ffi.new("sag_error **")
     lib.sag_error_new(e)
     err = ffi.gc(e[0], lib.sag_error_free)
-    st = lib.sag_socket_last_error(_sock(s)._h, err, NULL)
+    st = lib.sag_socket_last_error(_sock(s).handle, err, NULL)
     if st != OK:
-        raise _fail(st, s)
+        raise error_from(st, s)
     return err
 
 
@@ -377,8 +369,8 @@ def socket_last_error(s: Socket) -> int:
 def make_socket(family: int, socktype: int, protocol: int = 0) -> Socket | None:
     """make-socket: None when the OS refuses."""
     out = ffi.new("sag_socket **")
-    st = lib.sag_make_socket(_int(family, "family"), _int(socktype, "socktype"),
-                             _int(protocol, "protocol"), out, NULL)
+    st = lib.sag_make_socket(check_int(family, "family"), check_int(socktype, "socktype"),
+                             check_int(protocol, "protocol"), out, NULL)
     if st == lib.SAG_E_SOCKET:
         return None
     return _new_socket(st, out)
@@ -386,13 +378,7 @@ def make_socket(family: int, socktype: int, protocol: int = 0) -> Socket | None:
 
 def create_socket(ai: AddrInfo) -> Socket | None:
     """create-socket: make-socket with the addrinfo's family, type, protocol."""
-    if not isinstance(ai, AddrInfo):
-        raise TypeError("expected an AddrInfo")
-    out = ffi.new("sag_socket **")
-    st = lib.sag_create_socket(ai._h, out, NULL)
-    if st == lib.SAG_E_SOCKET:
-        return None
-    return _new_socket(st, out)
+    return socket_for(ai)
 
 
 def socket_connect(s: Socket, ai: AddrInfo, timeout: Any = None) -> Socket | None:
@@ -401,35 +387,35 @@ def socket_connect(s: Socket, ai: AddrInfo, timeout: Any = None) -> Socket | Non
     if not isinstance(ai, AddrInfo):
         raise TypeError("expected an AddrInfo")
     us = select_timeout_us(timeout)
-    h = _sock(s)._h
-    t0 = _core._start()
-    st = lib.sag_socket_connect(h, ai._h, us, NULL)
+    h = _sock(s).handle
+    t0 = calls.start()
+    st = lib.sag_socket_connect(h, ai.handle, us, NULL)
     if st != OK:
-        st = _retry(st, lambda left: lib.sag_socket_connect(h, ai._h, left, NULL), s, t0, _ARG, us)
+        st = retry(st, lambda left: lib.sag_socket_connect(h, ai.handle, left, NULL), s, t0, ARG, us)
     if st == OK:
         return s
     if st == lib.SAG_E_WOULD_BLOCK or (st == lib.SAG_E_CONNECTION and us < 0):
         return None
-    raise _fail(st, s)
+    raise error_from(st, s)
 
 
 def socket_bind(s: Socket, ai: AddrInfo) -> Socket | None:
     if not isinstance(ai, AddrInfo):
         raise TypeError("expected an AddrInfo")
-    st = lib.sag_socket_bind(_sock(s)._h, ai._h, NULL)
+    st = lib.sag_socket_bind(_sock(s).handle, ai.handle, NULL)
     if st == lib.SAG_E_SOCKET:
         return None
     if st != OK:
-        raise _fail(st, s)
+        raise error_from(st, s)
     return s
 
 
 def socket_listen(s: Socket, backlog: int) -> Socket | None:
-    st = lib.sag_socket_listen(_sock(s)._h, _int(backlog, "backlog"), NULL)
+    st = lib.sag_socket_listen(_sock(s).handle, check_int(backlog, "backlog"), NULL)
     if st == lib.SAG_E_SOCKET:
         return None
     if st != OK:
-        raise _fail(st, s)
+        raise error_from(st, s)
     return s
 
 
@@ -442,8 +428,8 @@ def socket_sendto_range(s: Socket, bv: Any, start: int, count: int, sockaddr: So
     if not isinstance(sockaddr, SockAddr):
         raise TypeError("expected a SockAddr")
     buf = ffi.from_buffer(bv)
-    _check_range(len(buf), start, count)
-    return _sock(s)._sendto(buf, start, count, flags, sockaddr)
+    check_range(len(buf), start, count)
+    return _sock(s).sendto_range(buf, start, count, flags, sockaddr)
 
 
 def socket_recvfrom(s: Socket, size: int, sockaddr: SockAddr, flags: int = 0) -> bytes | None:
@@ -458,8 +444,8 @@ def socket_recvfrom_into(s: Socket, bv: Any, start: int, length: int, sockaddr: 
     if not isinstance(sockaddr, SockAddr):
         raise TypeError("expected a SockAddr")
     buf = ffi.from_buffer(bv, require_writable=True)
-    _check_range(len(buf), start, length)
-    return _sock(s)._recvfrom(buf, start, length, flags, sockaddr, would_block=True)
+    check_range(len(buf), start, length)
+    return _sock(s).recvfrom_range(buf, start, length, flags, sockaddr, would_block=True)
 
 
 _DURATION_OPTS = (lib.SAG_SO_RCVTIMEO, lib.SAG_SO_SNDTIMEO)
@@ -468,12 +454,12 @@ _DURATION_OPTS = (lib.SAG_SO_RCVTIMEO, lib.SAG_SO_SNDTIMEO)
 def socket_setsockopt(s: Socket, level: int, name: int, value: Any) -> None:
     """socket-setsockopt!: value an int, bytes, or (SO_RCVTIMEO, SO_SNDTIMEO)
     a duration in seconds or a timedelta."""
-    h = _sock(s)._h
+    h = _sock(s).handle
     if level == lib.SAG_SOL_SOCKET and name in _DURATION_OPTS and \
             isinstance(value, (int, float, timedelta)) and not isinstance(value, bool):
         st = lib.sag_socket_setsockopt_duration(h, level, name, seconds_to_us(value), NULL)
         if st != OK:
-            raise _fail(st, s)
+            raise error_from(st, s)
         return
     s.setsockopt(level, name, value)
 
@@ -482,10 +468,10 @@ def socket_getsockopt(s: Socket, level: int, name: int, size: int) -> Any:
     """socket-getsockopt: size > 0 bytes; 0 an int; -1 (SO_RCVTIMEO,
     SO_SNDTIMEO) a duration in seconds."""
     if size == -1:
-        st = lib.sag_socket_getsockopt_duration(_sock(s)._h, level, name, _c.i64, NULL)
+        st = lib.sag_socket_getsockopt_duration(_sock(s).handle, level, name, cells.i64, NULL)
         if st != OK:
-            raise _fail(st, s)
-        return _c.i64[0] / 1e6
+            raise error_from(st, s)
+        return cells.i64[0] / 1e6
     return _sock(s).getsockopt(level, name, size)
 
 
@@ -510,17 +496,17 @@ def socket_set_read_timeout(s: Socket, t: Any) -> None:
         us = t * 1000
     else:
         us = seconds_to_us(t)
-    st = lib.sag_socket_set_read_timeout(_sock(s)._h, us, NULL)
+    st = lib.sag_socket_set_read_timeout(_sock(s).handle, us, NULL)
     if st != OK:
-        raise _fail(st, s)
+        raise error_from(st, s)
 
 
 def socket_get_read_timeout(s: Socket) -> float:
     """socket-get-read-timeout: seconds (0 = none)."""
-    st = lib.sag_socket_get_read_timeout(_sock(s)._h, _c.i64, NULL)
+    st = lib.sag_socket_get_read_timeout(_sock(s).handle, cells.i64, NULL)
     if st != OK:
-        raise _fail(st, s)
-    return _c.i64[0] / 1e6
+        raise error_from(st, s)
+    return cells.i64[0] / 1e6
 
 
 # ---- 5. Select and fdsets ---------------------------------------------------
@@ -607,6 +593,7 @@ def is_socket_selector_closed(sel: SocketSelector) -> bool: return sel.closed
 def is_socket_selector_waiting(sel: SocketSelector) -> bool: return sel.waiting
 
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in (
-    "annotations", "Any", "Callable", "Iterable", "timedelta", "NULL", "ffi", "lib", "OK",
-    "SocketConnectionError")]
+# What this module defines (its procedures and their aliases), and the
+# objects they take and give.
+__all__ = [n for n, v in list(globals().items()) if not n.startswith("_")
+           and getattr(v, "__module__", "").startswith("sagsocket")]

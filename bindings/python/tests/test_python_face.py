@@ -18,8 +18,9 @@ import time
 import pytest
 
 import sagsocket
+import sagsocket.scheme
 from sagsocket import errors as E
-from sagsocket._ffi import ffi, lib
+from sagsocket.library import ffi, lib
 
 from conftest import Bg, interrupted_child, open_fds
 
@@ -525,7 +526,7 @@ def test_no_fd_or_handle_growth_over_10000_sockets():
     for i in range(10_000):
         s = sagsocket.Socket()
         if i % 1000 == 0:
-            handles.append(s._key)
+            handles.append(s.tag)
         if i % 2:
             s.close()  # the others are closed by their finalizer
         del s
@@ -660,3 +661,34 @@ def test_socket_connect_bind_and_udp_as_the_socket_module(server):
     p.close()
     r.close()
     w.close()
+
+
+# ---- a call that takes bytes never fails after taking them -----------------
+
+def test_recvfrom_on_a_stream_socket_returns_the_bytes_and_no_address(pair):
+    # recvfrom(2) on TCP fills no address: the bytes come back with None, as
+    # socket.socket.recvfrom gives them, and none of the stream is lost.
+    c, a = pair
+    c.sendall(b"first-second")
+    assert a.recvfrom(6) == (b"first-", None)
+    assert a.recv(100) == b"second"
+    # The same on a non-blocking socket, and through the Sagittarius face,
+    # whose sockaddr is left empty.
+    a.setblocking(False)
+    c.sendall(b"xyz")
+    got = bytearray()
+    while len(got) < 3:
+        try:
+            data, frm = a.recvfrom(100)
+        except BlockingIOError:
+            sagsocket.scheme.socket_read_select(5.0, a)
+            continue
+        assert frm is None
+        got += data
+    assert got == b"xyz"
+    a.setblocking(True)
+    c.sendall(b"abc")
+    sa = sagsocket.scheme.make_sockaddr()
+    assert sagsocket.scheme.socket_recvfrom(a, 2, sa) == b"ab"
+    assert sa.family == sagsocket.AF_UNSPEC
+    assert a.recv(10) == b"c"

@@ -407,7 +407,7 @@ def test_sagsocket_library_names_the_file(tmp_path):
 
 
 def test_search_functions_are_defined_once():
-    from sagsocket import _ffi
+    from sagsocket import library as _ffi
     with open(_ffi.__file__, encoding="utf-8") as f:
         src = f.read()
     for name in ("_loaded_library_path", "_pkg_config", "_decls_candidates", "_library_candidates"):
@@ -429,7 +429,7 @@ def test_a_failed_selector_add_leaves_no_entry(pair):
     S.close_socket_selector(sel)
     with pytest.raises(E.SocketClosedError):
         S.socket_selector_add(sel, c, None, "after close")
-    assert c._key not in sel._entries
+    assert c.tag not in sel._entries
 
 
 def test_a_failed_register_raises_and_keeps_no_key(pair):

@@ -350,7 +350,7 @@ def test_exception_tree():
     assert issubclass(E.InvalidArgumentError, ValueError)
     # SocketPortError (a failing poll in port-ready?) cannot be caused on
     # loopback; its mapping from the library's status is checked instead.
-    from sagsocket._ffi import lib
+    from sagsocket.library import lib
     e = E.error_from(lib.SAG_E_PORT)
     assert type(e) is E.SocketPortError and e.status == lib.SAG_E_PORT
     assert isinstance(e.errno, int) and isinstance(e.strerror, str)

@@ -1,0 +1,459 @@
+"""The socket: :class:`Socket`, a socket of libsagsocket with the habits of
+:class:`socket.socket`; both faces of the package hand these out.
+
+Every handle is released by the library's free function when its Python
+object is garbage (cffi's ``ffi.gc``); ``close()`` is explicit and
+idempotent. Blocking calls release the GIL (cffi does for every call).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket as _socket
+import warnings
+from typing import Any
+
+from . import calls, files
+from .addresses import AddrInfo, SocketInfo, endpoint, resolve_address
+from .args import c_string, check_int, seconds_to_us, text_of
+from .calls import ARG, E_INTERRUPTED, E_WOULD_BLOCK, OK, READ, cells, retry, signalled
+from .errors import error_from
+from .transfer import Transfer
+from .library import NULL, ffi, lib
+
+# SOCK_NONBLOCK and SOCK_CLOEXEC, or'ed into a type as socket(2) takes them.
+_TYPE_FLAGS = _socket.SOCK_NONBLOCK | _socket.SOCK_CLOEXEC
+# The timeout of new sockets (setdefaulttimeout).
+_default_timeout: float | None = None
+
+
+def getdefaulttimeout() -> float | None:
+    """The timeout (seconds, or None) new Socket objects start with."""
+    return _default_timeout
+
+
+def setdefaulttimeout(timeout: float | None) -> None:
+    """Sets the timeout new Socket objects (and accepted ones) start with,
+    as socket.setdefaulttimeout."""
+    global _default_timeout
+    if timeout is not None:
+        seconds_to_us(timeout)  # checks it
+        timeout = float(timeout)
+    _default_timeout = timeout
+
+
+def _enum(cls, value: int) -> int:
+    try:
+        return cls(value)
+    except ValueError:
+        return value
+
+
+# The functions of the hot paths, looked up once.
+_socket_fd = lib.sag_socket_fd
+
+
+def client_socket(node: str | None, service: str | None, family: int, socktype: int,
+                  flags: int, protocol: int) -> "Socket":
+    """make-client-socket: a socket connected to the first address of
+    node/service that takes a connection (the library resolves and tries
+    each in turn); HostNotFoundError (node, service) otherwise."""
+    out = ffi.new("sag_socket **")
+    n, s = c_string(node, "node"), c_string(service, "service")
+    args = (check_int(family, "family"), check_int(socktype, "socktype"),
+            check_int(flags, "flags"), check_int(protocol, "protocol"))
+    calls.start()  # arms Ctrl-C on the main thread
+    while True:
+        st = lib.sag_make_client_socket(n, s, *args, out, NULL)
+        if st == OK:
+            return Socket.adopt(out[0])
+        if not signalled(st):
+            raise error_from(st)
+
+
+def socket_for(ai: AddrInfo) -> "Socket | None":
+    """create-socket: a socket of the addrinfo's family, type and protocol;
+    None when the OS refuses one."""
+    if not isinstance(ai, AddrInfo):
+        raise TypeError("expected an AddrInfo")
+    out = ffi.new("sag_socket **")
+    st = lib.sag_create_socket(ai.handle, out, NULL)
+    if st == lib.SAG_E_SOCKET:
+        return None
+    if st != OK:
+        raise error_from(st)
+    return Socket.adopt(out[0])
+
+
+class Socket(Transfer):
+    """A socket of libsagsocket, with the habits of :class:`socket.socket`.
+
+    ``Socket(family=AF_INET, type=SOCK_STREAM, proto=0)`` makes one;
+    :func:`sagsocket.create_connection`, :func:`sagsocket.create_server` and
+    the Sagittarius functions (:func:`sagsocket.scheme.make_client_socket`,
+    ...) return them too. Use it as a context manager; ``close()`` is
+    idempotent, and the handle is freed when the object is garbage.
+    """
+
+    __slots__ = ("handle", "_family", "_type", "_proto", "_timeout", "_closed", "_io_refs",
+                 "__weakref__")
+
+    def __init__(self, family: int = lib.SAG_AF_INET, type: int = lib.SAG_SOCK_STREAM,
+                 proto: int = 0) -> None:
+        flags = check_int(type, "type") & _TYPE_FLAGS
+        kind = type & ~_TYPE_FLAGS
+        out = cells.sock
+        st = lib.sag_make_socket(check_int(family, "family"), kind, check_int(proto, "proto"), out, NULL)
+        if st != OK:
+            raise error_from(st)
+        self._setup(out[0], family, kind, proto)
+        self.settimeout(0.0 if flags & _socket.SOCK_NONBLOCK else _default_timeout)
+
+    @classmethod
+    def adopt(cls, handle) -> "Socket":
+        """The Socket of a handle the library made (sag_socket *): it owns
+        the handle from now on and frees it when garbage. Its timeout is
+        the library's (none), not the default timeout."""
+        s = cls.__new__(cls)
+        s._setup(handle, None, None, None)
+        return s
+
+    def _setup(self, handle, family: int | None, kind: int | None, proto: int | None) -> None:
+        self.handle = ffi.gc(handle, lib.sag_socket_free)
+        # Family, type and protocol: asked of the OS when first read for a
+        # socket the library made (None until then).
+        self._family, self._type, self._proto = family, kind, proto
+        self._timeout: float | None = None
+        self._closed = False
+        self._io_refs = 0
+
+    def __del__(self) -> None:
+        # An unclosed socket that becomes garbage: a ResourceWarning (shown
+        # with -W default or -X dev), as the socket module gives; the
+        # library's free function (ffi.gc) closes it.
+        h = getattr(self, "handle", None)
+        if h is not None and lib.sag_socket_is_closed(h, cells.int, NULL) == OK and not cells.int[0]:
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
+
+    def _sockopt(self, name: int) -> int:
+        st = lib.sag_socket_getsockopt_int(self.handle, lib.SAG_SOL_SOCKET, name, cells.int, NULL)
+        if st != OK:
+            raise error_from(st, self)
+        return cells.int[0]
+
+    @property
+    def family(self) -> int:
+        """The address family, an AddressFamily as the socket module's."""
+        if self._family is None:
+            self._family = self._sockopt(_socket.SO_DOMAIN)
+        return _enum(_socket.AddressFamily, self._family)
+
+    @property
+    def type(self) -> int:
+        """The socket type (without SOCK_NONBLOCK/SOCK_CLOEXEC), a SocketKind."""
+        if self._type is None:
+            self._type = self._sockopt(lib.SAG_SO_TYPE)
+        return _enum(_socket.SocketKind, self._type)
+
+    @property
+    def proto(self) -> int:
+        """The protocol number."""
+        if self._proto is None:
+            self._proto = self._sockopt(_socket.SO_PROTOCOL)
+        return self._proto
+
+    @property
+    def tag(self) -> int:
+        """The handle's value: unique while the socket lives; its tag in
+        selectors and its key in fdsets."""
+        return int(ffi.cast("uintptr_t", self.handle))
+
+    # -- lifetime ------------------------------------------------------------
+
+    def __enter__(self) -> "Socket":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the socket (idempotent). Files from :meth:`makefile` that
+        are still open keep it open until they are closed, as with the
+        socket module."""
+        self._closed = True
+        if self._io_refs <= 0:
+            self._real_close()
+
+    def _real_close(self) -> None:
+        # A descriptor closed behind the library's back (os.close of
+        # fileno()) is reported as close(2) reports it: EBADF.
+        fd = self.fileno()
+        try:
+            gone = fd >= 0 and os.fstat(fd) is None
+        except OSError:
+            gone = True
+        st = lib.sag_socket_close(self.handle, NULL)
+        if st != OK:
+            raise error_from(st, self)
+        if gone:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    def _decref_socketios(self) -> None:
+        if self._io_refs > 0:
+            self._io_refs -= 1
+        if self._closed and self._io_refs <= 0:
+            self._real_close()
+
+    @property
+    def closed(self) -> bool:
+        """True once the library has closed the socket."""
+        st = lib.sag_socket_is_closed(self.handle, cells.int, NULL)
+        if st != OK:
+            raise error_from(st, self)
+        return cells.int[0] != 0
+
+    def interrupt(self) -> None:
+        """Wakes every call blocked on this socket in any thread at this
+        moment; they raise :class:`SocketInterruptedError` (``accept`` of
+        the Sagittarius face answers None)."""
+        st = lib.sag_socket_interrupt(self.handle, NULL)
+        if st != OK:
+            raise error_from(st, self)
+
+    def __repr__(self) -> str:
+        # Numeric addresses only: socket-name may ask the resolver.
+        if self.closed:
+            return "<sagsocket.Socket [closed]>"
+        out = (f"<sagsocket.Socket fd={self.fileno()}, family={self.family}, type={self.type}, "
+               f"proto={self.proto}")
+        for label, fn in (("laddr", lib.sag_socket_get_info), ("raddr", lib.sag_socket_get_peer)):
+            try:
+                a = endpoint(self, fn)
+            except OSError:
+                a = None
+            if a is not None:
+                out += f", {label}={a}"
+        return out + ">"
+
+    # -- identity -------------------------------------------------------------
+
+    def fileno(self) -> int:
+        """The OS descriptor (-1 once closed). The library owns it and
+        keeps it in O_NONBLOCK mode: use it to wait for readiness only."""
+        out = cells.int
+        if _socket_fd(self.handle, out, NULL) != OK:
+            return -1
+        return out[0]
+
+    @property
+    def name(self) -> str | None:
+        """socket-name: "host(ip):port" of the address it was connected or bound to."""
+        st = lib.sag_socket_name(self.handle, cells.str, NULL)
+        return text_of(cells.str[0]) if st == OK else None
+
+    @property
+    def node(self) -> str | None:
+        st = lib.sag_socket_node(self.handle, cells.str, NULL)
+        return text_of(cells.str[0]) if st == OK else None
+
+    @property
+    def service(self) -> str | None:
+        st = lib.sag_socket_service(self.handle, cells.str, NULL)
+        return text_of(cells.str[0]) if st == OK else None
+
+    def _info(self, fn) -> SocketInfo | None:
+        out = ffi.new("sag_socket_info **")
+        st = fn(self.handle, out, NULL)
+        if st != OK:
+            raise error_from(st, self)
+        return None if out[0] == NULL else SocketInfo(out[0])
+
+    def info(self) -> SocketInfo | None:
+        """getsockname(2) as a SocketInfo, or None."""
+        return self._info(lib.sag_socket_get_info)
+
+    def peer(self) -> SocketInfo | None:
+        """getpeername(2) as a SocketInfo, or None when not connected."""
+        return self._info(lib.sag_socket_get_peer)
+
+    def getsockname(self) -> tuple[str, int]:
+        """(ip, port) the socket is bound to."""
+        a = endpoint(self, lib.sag_socket_get_info)
+        if a is None:
+            raise OSError(107, "the socket has no address")
+        return a
+
+    def getpeername(self) -> tuple[str, int]:
+        """(ip, port) of the peer."""
+        a = endpoint(self, lib.sag_socket_get_peer)
+        if a is None:
+            raise OSError(107, "Transport endpoint is not connected")
+        return a
+
+    def get_inheritable(self) -> bool:
+        """Whether the descriptor is inherited by child processes (it is made
+        with SOCK_CLOEXEC: False until set_inheritable(True))."""
+        return os.get_inheritable(self.fileno())
+
+    def set_inheritable(self, inheritable: bool) -> None:
+        os.set_inheritable(self.fileno(), inheritable)
+
+    # -- blocking and timeouts ------------------------------------------------
+
+    def settimeout(self, value: float | None) -> None:
+        """None: block; 0: non-blocking; t > 0: blocking calls raise
+        TimeoutError after t seconds (recv, accept: the read timeout; send:
+        SO_SNDTIMEO)."""
+        if value is not None:
+            us = seconds_to_us(value)
+            if us == 0 and value > 0:
+                us = 1
+        else:
+            us = 0
+        self._set_nonblocking(value == 0 if value is not None else False)
+        if value is None or value == 0:
+            self._set_timeouts(0)
+        else:
+            self._set_timeouts(us)
+        self._timeout = None if value is None else float(value)
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def setblocking(self, flag: bool) -> None:
+        self.settimeout(None if flag else 0.0)
+
+    def getblocking(self) -> bool:
+        return self._timeout != 0.0
+
+    def _set_nonblocking(self, on: bool) -> None:
+        st = lib.sag_socket_set_nonblocking(self.handle, 1 if on else 0, NULL)
+        if st != OK:
+            raise error_from(st, self)
+
+    def _set_timeouts(self, us: int) -> None:
+        st = lib.sag_socket_set_read_timeout(self.handle, us, NULL)
+        if st == OK:
+            st = lib.sag_socket_setsockopt_duration(self.handle, lib.SAG_SOL_SOCKET, lib.SAG_SO_SNDTIMEO, us, NULL)
+        if st != OK:
+            raise error_from(st, self)
+
+    # -- connections ------------------------------------------------------------
+
+    def accept_handle(self):
+        """The handle of an accepted connection (sag_socket *), or None when
+        interrupted or closed meanwhile (socket-accept answers #f then)."""
+        out = cells.sock
+        h = self.handle
+        t0 = calls.start()
+        st = lib.sag_socket_accept(h, out, NULL)
+        if st != OK:
+            st = retry(st, lambda us: lib.sag_socket_accept(h, out, NULL), self, t0, READ)
+        if st == OK:
+            return out[0]
+        if st == E_INTERRUPTED:
+            return None
+        raise error_from(st, self)
+
+    def accept(self) -> "tuple[Socket, tuple[str, int]]":
+        """Waits for a connection: (new socket, peer address). Raises
+        SocketInterruptedError when interrupted or closed meanwhile."""
+        h = self.accept_handle()
+        if h is None:
+            e = error_from(E_INTERRUPTED, socket=self)
+            raise e
+        s = Socket.adopt(h)
+        s._family, s._type, s._proto = self._family, self._type, self._proto
+        if _default_timeout is not None:
+            s.settimeout(_default_timeout)
+        try:
+            addr = s.getpeername()
+        except OSError:
+            addr = None
+        return s, addr
+
+    def connect(self, address: Any) -> None:
+        """Connects to (host, port) (or an AddrInfo), trying each address."""
+        ai = resolve_address(self.family, address)
+        us = -1 if not self._timeout else seconds_to_us(self._timeout)
+        last: BaseException | None = None
+        h = self.handle
+        for entry in ai:
+            t0 = calls.start()
+            st = lib.sag_socket_connect(h, entry.handle, us, NULL)
+            if st != OK:
+                st = retry(st, lambda left, e=entry.handle: lib.sag_socket_connect(h, e, left, NULL),
+                            self, t0, ARG, us)
+            if st == OK:
+                return
+            if st == E_WOULD_BLOCK:
+                raise error_from(st, self)
+            last = error_from(st, self)
+            if st not in (lib.SAG_E_CONNECTION,):
+                break
+        assert last is not None
+        raise last
+
+    def connect_ex(self, address: Any) -> int:
+        try:
+            self.connect(address)
+            return 0
+        except OSError as e:
+            return e.errno or -1
+
+    def bind(self, address: Any) -> None:
+        """Binds to (host, port); host "" is every address."""
+        ai = resolve_address(self.family, address, passive=True)
+        st = lib.sag_socket_bind(self.handle, ai.handle, NULL)
+        if st != OK:
+            raise error_from(st, self)
+
+    def listen(self, backlog: int = lib.SAG_SOMAXCONN) -> None:
+        st = lib.sag_socket_listen(self.handle, check_int(backlog, "backlog"), NULL)
+        if st != OK:
+            raise error_from(st, self)
+
+    def shutdown(self, how: int) -> None:
+        st = lib.sag_socket_shutdown(self.handle, check_int(how, "how"), NULL)
+        if st != OK:
+            raise error_from(st, self)
+
+    # -- options ------------------------------------------------------------------
+
+    def setsockopt(self, level: int, optname: int, value: "int | bytes") -> None:
+        if isinstance(value, int) and not isinstance(value, bool):
+            st = lib.sag_socket_setsockopt_int(self.handle, level, optname, value, NULL)
+        elif isinstance(value, bool):
+            st = lib.sag_socket_setsockopt_int(self.handle, level, optname, int(value), NULL)
+        else:
+            b = ffi.from_buffer(value)
+            st = lib.sag_socket_setsockopt_bytes(self.handle, level, optname, b, 0, len(b), NULL)
+        if st != OK:
+            raise error_from(st, self)
+
+    def getsockopt(self, level: int, optname: int, buflen: int = 0) -> "int | bytes":
+        if buflen == 0:
+            st = lib.sag_socket_getsockopt_int(self.handle, level, optname, cells.int, NULL)
+            if st != OK:
+                raise error_from(st, self)
+            return cells.int[0]
+        if buflen < 0:
+            raise ValueError("buflen must not be negative")
+        buf = ffi.new("uint8_t[]", buflen)
+        st = lib.sag_socket_getsockopt_bytes(self.handle, level, optname, buf, 0, buflen, cells.size, NULL)
+        if st != OK:
+            raise error_from(st, self)
+        return ffi.buffer(buf, cells.size[0])[:]
+
+    # -- files -------------------------------------------------------------------
+
+    def makefile(self, mode: str = "r", buffering: int | None = None, *,
+                 encoding: str | None = None, errors: str | None = None,
+                 newline: str | None = None):
+        """A file object over the socket, as socket.socket.makefile: "r",
+        "w", "rw" with "b" for bytes. Text files are io.TextIOWrapper over
+        io.BufferedReader/Writer/RWPair over a raw SocketIO."""
+        f = files.make_file(self, self._decref_socketios, mode, buffering, encoding, errors, newline)
+        self._io_refs += 1
+        return f
