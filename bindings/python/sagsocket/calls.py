@@ -118,11 +118,13 @@ def retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1,
     restart nor prolong it; when none is left the timeout is raised as the
     call itself would raise it. The timeout is, by ``kind``:
 
-    - READ: the socket's read timeout (recv, recvfrom, accept, port reads),
-      narrowed to the time left for each retry and restored after (a port
-      read that needs several waits is timed from its start here, where the
-      library times each wait: under signals, one that is still receiving
-      when its timeout has passed since it began ends with the timeout);
+    - READ: the socket's read timeout (recv, recvfrom, accept, port reads);
+      each retry runs under the thread's deadline (sag_thread_set_deadline)
+      set to the time left, removed after: the socket's own timeout, which
+      other threads share, is never changed (a port read that needs several
+      waits is timed from its start here, where the library times each
+      wait: under signals, one that is still receiving when its timeout has
+      passed since it began ends with the timeout);
     - SEND: the socket's send timeout (SO_SNDTIMEO), likewise; as it is
       the library's timeout of no progress, it counts again from the signal
       when bytes went before it;
@@ -152,7 +154,7 @@ def retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1,
             if not signalled(st, frame):
                 return st
     deadline = t0 + total / 1e6
-    narrowed = False
+    capped = False
     try:
         while True:
             if kind == SEND and (cells.went if frame is None else frame[2]):
@@ -167,25 +169,15 @@ def retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1,
                         e.sent = cells.went if frame is None else frame[2]
                     raise e
                 left = 0
-            if kind == READ:
-                narrowed = left  # before the call: a handler may raise after it
-                lib.sag_socket_set_read_timeout(h, left, NULL)
-            elif kind == SEND:
-                narrowed = left
-                lib.sag_socket_setsockopt_duration(h, lib.SAG_SOL_SOCKET, lib.SAG_SO_SNDTIMEO, left, NULL)
+            if kind < ARG:
+                capped = True  # before the call: a handler may raise after it
+                lib.sag_thread_set_deadline(left)
             st = again(left)
             if not signalled(st, frame):
                 return st
     finally:
-        # The socket's own timeout again, unless another thread has set one
-        # meanwhile (then the socket no longer holds the narrowed value).
-        if narrowed is not False:
-            if kind == READ:
-                if lib.sag_socket_get_read_timeout(h, cells.i64, NULL) == OK and cells.i64[0] == narrowed:
-                    lib.sag_socket_set_read_timeout(h, total, NULL)
-            elif (lib.sag_socket_getsockopt_duration(h, lib.SAG_SOL_SOCKET, lib.SAG_SO_SNDTIMEO, cells.i64, NULL) == OK
-                  and cells.i64[0] == narrowed):
-                lib.sag_socket_setsockopt_duration(h, lib.SAG_SOL_SOCKET, lib.SAG_SO_SNDTIMEO, total, NULL)
+        if capped:
+            lib.sag_thread_set_deadline(-1)
 
 
 def _timed_out(sock: Any, kind: int, total_us: int) -> BaseException:

@@ -161,7 +161,10 @@ class Port:
         self._write(lib.sag_port_flush)
 
     def close(self) -> None:
-        self._write(lib.sag_port_close)
+        try:
+            self._write(lib.sag_port_close)
+        finally:
+            self.socket.descriptor_changed()  # closing may have closed the socket
 
     def ready(self) -> bool:
         self._call(lib.sag_port_ready, cells.int)

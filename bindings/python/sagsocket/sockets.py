@@ -97,7 +97,7 @@ class Socket(Transfer):
     """
 
     __slots__ = ("handle", "_family", "_type", "_proto", "_timeout", "_closed", "_io_refs",
-                 "__weakref__")
+                 "_fd", "__weakref__")
 
     def __init__(self, family: int = lib.SAG_AF_INET, type: int = lib.SAG_SOCK_STREAM,
                  proto: int = 0) -> None:
@@ -127,6 +127,7 @@ class Socket(Transfer):
         self._timeout: float | None = None
         self._closed = False
         self._io_refs = 0
+        self._fd = -1  # the descriptor, once asked for (fileno)
 
     def __del__(self) -> None:
         # An unclosed socket that becomes garbage: a ResourceWarning (shown
@@ -194,6 +195,7 @@ class Socket(Transfer):
         except OSError:
             gone = True
         st = lib.sag_socket_close(self.handle, NULL)
+        self._fd = -1
         if st != OK:
             raise error_from(st, self)
         if gone:
@@ -240,11 +242,24 @@ class Socket(Transfer):
 
     def fileno(self) -> int:
         """The OS descriptor (-1 once closed). The library owns it and
-        keeps it in O_NONBLOCK mode: use it to wait for readiness only."""
+        keeps it in O_NONBLOCK mode: use it to wait for readiness only.
+        Asked of the library once and kept (a socket's descriptor never
+        changes) until the socket is closed."""
+        fd = self._fd
+        if fd >= 0 and not self._closed:
+            return fd
         out = cells.int
         if _socket_fd(self.handle, out, NULL) != OK:
+            self._fd = -1
             return -1
+        self._fd = out[0]
         return out[0]
+
+    def descriptor_changed(self) -> None:
+        """Forgets the descriptor fileno() keeps: called when the library
+        may have closed the socket behind this object (a port that owns it
+        was closed)."""
+        self._fd = -1
 
     @property
     def name(self) -> str | None:

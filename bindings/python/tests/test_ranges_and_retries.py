@@ -442,3 +442,52 @@ def test_a_failed_register_raises_and_keeps_no_key(pair):
     with pytest.raises(KeyError):
         sel.get_key(a)
     sel.close()
+
+
+def test_retries_leave_the_sockets_timeout_alone(pair, ticking):
+    """A retry after a signal gets the time left through the thread's
+    deadline (sag_thread_set_deadline): the socket's read timeout, which
+    another thread may be using, never changes meanwhile."""
+    c, a = pair
+    a.settimeout(TIMEOUT)
+    seen_by_other = set()
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            seen_by_other.add(S.socket_get_read_timeout(a))
+            time.sleep(0.003)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        r, took = _timed(lambda: a.recv(1))
+    finally:
+        stop.set()
+        t.join(5)
+    assert r == "timeout"
+    _in_bounds(took, ticking)
+    assert seen_by_other == {TIMEOUT}
+    # The thread's deadline is gone after the call: a recv that gets its
+    # byte 0.3 s later (past no deadline) succeeds.
+    a.settimeout(5)
+    threading.Timer(0.3, c.sendall, (b"x",)).start()
+    assert a.recv(1) == b"x"
+
+
+def test_fileno_is_kept_and_minus_one_after_close(pair):
+    c, a = pair
+    fd = c.fileno()
+    assert fd >= 0 and c.fileno() == fd
+    os.fstat(fd)  # a real descriptor
+    c.close()
+    assert c.fileno() == -1
+
+
+def test_fileno_after_a_port_that_owns_the_socket_is_closed(conn):
+    srv, c, a = conn
+    fd = c.fileno()
+    assert fd >= 0
+    p = S.socket_port(c)  # closing it closes the socket
+    p.close()
+    assert c.fileno() == -1
