@@ -445,11 +445,14 @@ int sag_make_server_socket(const char *service, int family, int socktype,
                            int protocol, sag_socket **out, sag_error *err);
 
 /* As sag_make_server_socket, but one listening socket per address that
- * getaddrinfo returns (with AF_UNSPEC: IPv4 and IPv6; IPv6 sockets always
- * get IPV6_V6ONLY). With service "0" every socket shares the port the first
- * one got. Writes at most `capacity` sockets to out[0..] and their number to
- * *count; addresses beyond capacity are not bound. SAG_E_HOST_NOT_FOUND when
- * none can be bound.
+ * getaddrinfo returns (with AF_UNSPEC: IPv4 and IPv6), each set up as
+ * sag_make_server_socket sets up its one, as Sagittarius does: no
+ * IPV6_V6ONLY (an IPv6 socket on a dual-stack system also takes
+ * v4-mapped connections), and with service "0" each socket gets its own
+ * ephemeral port. out[] is in the reverse of getaddrinfo's order (as
+ * Sagittarius's list). Writes at most `capacity` sockets to out[0..] and
+ * their number to *count; addresses beyond capacity are not bound.
+ * SAG_E_HOST_NOT_FOUND when none can be bound.
  * Scheme: make-server-socket* */
 int sag_make_server_sockets(const char *service, int family, int socktype,
                             int protocol, sag_socket **out, size_t capacity,

@@ -31,7 +31,7 @@ from .ports import (Port, socket_input_port, socket_output_port, socket_port,
 
 AF_INET = lib.SAG_AF_INET
 SOCK_STREAM = lib.SAG_SOCK_STREAM
-_DEFAULT_CLIENT_FLAGS = lib.SAG_AI_V4MAPPED | lib.SAG_AI_ADDRCONFIG
+_DEFAULT_CLIENT_FLAGS = lib.SAG_AI_V4MAPPED  # no AI_ADDRCONFIG, as Sagittarius since 2025-11
 
 
 def _sock(s: Any) -> Socket:
@@ -144,13 +144,14 @@ def make_server_socket_with_resolver(service: str | None,
 
 def make_server_sockets_with_resolver(service: str | None,
                                       resolver: Callable[[Any], AddrInfo | None]) -> list[Socket]:
-    """make-server-socket*/resolver: a listening socket per entry that works."""
+    """make-server-socket*/resolver: a listening socket per entry that works,
+    in the reverse of the chain's order (as Sagittarius builds the list)."""
     out = []
     ai = resolver(service)
     while ai is not None:
         s = _server_from(ai)
         if s is not None:
-            out.append(s)
+            out.insert(0, s)
         ai = ai.next
     return out
 

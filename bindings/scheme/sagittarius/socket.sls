@@ -277,7 +277,7 @@
      [(node service family) (make-client-socket node service family SOCK_STREAM)]
      [(node service family socktype)
       (make-client-socket node service family socktype
-                          (+ AI_V4MAPPED AI_ADDRCONFIG))]
+                          AI_V4MAPPED)]
      [(node service family socktype flags)
       (make-client-socket node service family socktype flags 0)]
      [(node service family socktype flags protocol)
@@ -376,7 +376,7 @@
         (cond [ai (let ([s (bind-server ai)])
                     (loop (next-addrinfo ai) (if s (cons s acc) acc)))]
               [(null? acc) (host-not-found who #f service "Failed to create sockets")]
-              [else (reverse acc)]))))
+              [else acc]))))  ; reverse order, as Sagittarius builds it
 
   (define (call-with-socket s proc)
     (check-socket 'call-with-socket s)
