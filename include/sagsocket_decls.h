@@ -73,8 +73,9 @@
  *   then return SAG_E_INTERRUPTED (Scheme's #f and '()), every other call
  *   SAG_E_CLOSED. An interrupt reaches only calls that are blocked at that
  *   moment. A selector's wait is woken by sag_selector_interrupt (it returns
- *   SAG_OK with what is ready) or sag_selector_close (SAG_E_CLOSED), not by
- *   interrupting one of its sockets.
+ *   SAG_OK with what is ready; an interrupt made while no thread waits is
+ *   remembered for the next wait, as in Sagittarius) or sag_selector_close
+ *   (SAG_E_CLOSED), not by interrupting one of its sockets.
  * ---------------------------------------------------------------------------
  */
 
@@ -881,7 +882,9 @@ int sag_selector_unwatch(sag_selector *sel, sag_socket *s, sag_error *err);
  * selector keeps no results aside). *count = 0 when the timeout passes, or
  * when sag_selector_interrupt wakes the wait with nothing to report.
  * Returns SAG_OK; SAG_E_CLOSED when the selector is closed before or during
- * the wait (a wait that has found sockets by then returns them, SAG_OK);
+ * the wait (a wait that has found sockets by then returns them, SAG_OK; a
+ * Scheme binding answers a wait that a close ended with two empty lists, as
+ * Sagittarius does, and raises for a selector closed before the call);
  * SAG_E_INVALID for capacity 0, a NULL array or count, or (errno
  * EBUSY) while another thread waits; SAG_E_SOCKET (errno) when epoll_wait
  * fails; SAG_E_MISUSE.
@@ -891,7 +894,10 @@ int sag_selector_wait(sag_selector *sel, int64_t timeout_us,
                       size_t capacity, size_t *count, sag_error *err);
 
 /* Makes a wait blocked on the selector now return at once (SAG_OK, with what
- * is ready, possibly nothing). A wait that starts later is not affected.
+ * is ready, possibly nothing). When no thread waits, the interrupt is
+ * remembered, as Sagittarius's wake-up datagram stays queued: the next wait
+ * looks once without waiting and returns what is ready (possibly nothing).
+ * Each interrupt made so is consumed by one wait.
  * Returns SAG_OK, SAG_E_CLOSED, SAG_E_MISUSE.
  * Scheme: socket-selector-interrupt!
  * Scheme: thread-interrupt! (of a thread blocked in socket-selector-wait!) */

@@ -251,7 +251,8 @@ class Selector(_selectors.BaseSelector):
 
 
     def interrupt(self) -> None:
-        """Makes a select blocked in another thread return (with what is ready)."""
+        """Makes a select blocked in another thread return (with what is ready);
+        made while none is blocked, it ends the next select (remembered)."""
         self._sel.interrupt()
 
     def close(self) -> None:

@@ -25,7 +25,7 @@ from .core import (OK, AddrInfo, FdSet, IPAddress, SelectorEntry, SockAddr, Sock
                    _signalled, _ARG, _READ, _SEND,
                    ready_select, seconds_to_us, select as _select,
                    select_inplace as _select_inplace, select_timeout_us)
-from .errors import SocketConnectionError
+from .errors import SocketClosedError, SocketConnectionError
 from .ports import (Port, socket_input_port, socket_output_port, socket_port,
                     transcoded_port)
 
@@ -596,8 +596,16 @@ def socket_selector_add(sel: SocketSelector, s: Socket, timeout: Any = None, dat
 def socket_selector_wait(sel: SocketSelector, timeout: Any = None
                          ) -> tuple[list[SelectorEntry], list[SelectorEntry]]:
     """(readable entries, entries whose own timeout passed); each entry is
-    (socket, timeout, data) and has left the selector."""
-    return sel.wait(timeout)
+    (socket, timeout, data) and has left the selector. A wait that
+    close_socket_selector ends answers ([], []), as Sagittarius's does; a
+    selector closed before the call raises SocketClosedError."""
+    open_before = not sel.closed
+    try:
+        return sel.wait(timeout)
+    except SocketClosedError:
+        if open_before:
+            return [], []
+        raise
 
 
 def socket_selector_interrupt(sel: SocketSelector) -> None: sel.interrupt()
@@ -610,4 +618,4 @@ def is_socket_selector_waiting(sel: SocketSelector) -> bool: return sel.waiting
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
     "annotations", "Any", "Callable", "Iterable", "timedelta", "NULL", "ffi", "lib", "OK",
-    "SocketConnectionError")]
+    "SocketClosedError", "SocketConnectionError")]

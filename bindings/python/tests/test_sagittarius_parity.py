@@ -1,9 +1,15 @@
 """Behaviours that follow Sagittarius's source (ext/socket/, socket.scm):
 make-server-socket*'s sockets and the defaults of make-client-socket."""
 import inspect
+import time
+
+import pytest
 
 import sagsocket
+from sagsocket import errors as E
 from sagsocket import scheme as S
+
+from conftest import Bg
 
 
 def test_make_server_sockets_one_port_each_and_no_v6only():
@@ -49,3 +55,46 @@ def test_make_server_sockets_with_resolver_lists_the_last_first():
     finally:
         for s in made:
             s.close()
+
+
+# ---- the selector (Sagittarius's socket-selector.incl, unix-socket-selector.incl)
+
+def test_selector_interrupt_made_before_a_wait_is_remembered():
+    sel = S.make_socket_selector()
+    try:
+        S.socket_selector_interrupt(sel)
+        t = Bg(S.socket_selector_wait, sel)  # no timeout: ends only if remembered
+        t.start()
+        t.join(10)
+        remembered = not t.is_alive()
+        if not remembered:
+            S.socket_selector_interrupt(sel)  # ends it, so the test can go on
+        assert remembered
+        assert t.join_result() == ([], [])
+        # consumed: the next wait blocks until interrupted
+        t = Bg(S.socket_selector_wait, sel)
+        t.start()
+        for _ in range(1000):
+            if S.is_socket_selector_waiting(sel):
+                break
+            time.sleep(0.01)
+        time.sleep(0.05)
+        assert t.is_alive()
+        S.socket_selector_interrupt(sel)
+        assert t.join_result() == ([], [])
+    finally:
+        S.close_socket_selector(sel)
+
+
+def test_selector_wait_ended_by_close_answers_two_empty_lists():
+    sel = S.make_socket_selector()
+    t = Bg(S.socket_selector_wait, sel)
+    t.start()
+    for _ in range(1000):
+        if S.is_socket_selector_waiting(sel):
+            break
+        time.sleep(0.01)
+    S.close_socket_selector(sel)
+    assert t.join_result() == ([], [])
+    with pytest.raises(E.SocketClosedError):
+        S.socket_selector_wait(sel, 0)
