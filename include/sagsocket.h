@@ -19,9 +19,11 @@
  * Makefile and the tests all read it from here). sag_version_number() and
  * sag_version_string() give the library's. 1.1 added the port buffer and
  * read modes and sag_error_sent, and made ports unbuffered and read-once by
- * default. */
+ * default. 1.3 added Unix-domain sockets (sag_make_unix_client_socket,
+ * sag_make_unix_server_socket, sag_socket_pair, sag_socket_peer_credentials,
+ * sag_make_unix_sockaddr, sag_sockaddr_path). */
 #define SAG_VERSION_MAJOR 1
-#define SAG_VERSION_MINOR 2
+#define SAG_VERSION_MINOR 3
 #define SAG_VERSION_PATCH 0
 #define SAG_VERSION_NUMBER \
     (SAG_VERSION_MAJOR * 10000 + SAG_VERSION_MINOR * 100 + SAG_VERSION_PATCH)

@@ -8,7 +8,7 @@ import SagSocketCore
 public typealias SocketOut = UnsafeMutablePointer<OpaquePointer?>
 
 /// Hands a new socket to the caller.
-private func deliver(_ socket: Socket, _ out: SocketOut, _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
+func deliver(_ socket: Socket, _ out: SocketOut, _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
     guard let h = register(socket) else {
         socket.close()
         return noMemory(err, op)
@@ -77,7 +77,7 @@ public func sag_make_server_sockets(_ service: UnsafePointer<CChar>?, _ family: 
 
 /// Hands new sockets to the caller: all of them, or none (and every one
 /// closed) when a handle cannot be made.
-private func deliver(_ made: [Socket], _ out: SocketOut, _ count: UnsafeMutablePointer<Int>,
+func deliver(_ made: [Socket], _ out: SocketOut, _ count: UnsafeMutablePointer<Int>,
                      _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
     var handlesMade: [OpaquePointer] = []
     for s in made {
