@@ -742,6 +742,96 @@
   (for-each socket-close (list u1 u2)))
 
 ;; ==== SRFI 106 ===================================================================
+(group "Unix-domain sockets and sockaddrs (extensions)")
+(let-values ([(pid uid gid) (process-ids)])
+  (define base (format "/tmp/sagsocket-~a-~a" host-name pid))
+  (define path (string-append base ".stream"))
+  (define dpath (string-append base ".dgram"))
+  (for-each (lambda (f) (when (file-exists? f) (delete-file f))) (list path dpath))
+  ;; a stream server and client by path
+  (let* ([srv (make-unix-server-socket path)]
+         [c (make-unix-client-socket path)]
+         [a (socket-accept srv)])
+    (test-true "make-unix-server-socket makes the socket file" (file-exists? path))
+    (socket-send c (string->utf8 "hello"))
+    (test-equal "a stream by path" "hello" (utf8->string (recv-n a 5)))
+    (socket-send a (string->utf8 "back"))
+    (test-equal "and back" "back" (utf8->string (recv-n c 4)))
+    (test-equal "socket-peer-credentials: pid, uid and gid of this process" (list pid uid gid)
+                (call-with-values (lambda () (socket-peer-credentials a)) list))
+    (test-equal "socket-info of a Unix-domain socket" #f (socket-info c))
+    (let ([in (transcoded-port (socket-input-port a) (native-transcoder))])
+      (socket-send c (string->utf8 "a line\n"))
+      (test-equal "a port over a Unix-domain socket" "a line" (get-line in)))
+    (test-raise "the path is taken: &socket" socket-error? (make-unix-server-socket path))
+    (for-each socket-close (list a c srv)))
+  (test-true "the file stays after close" (file-exists? path))
+  (delete-file path)
+  (test-raise "no server at the path: &socket-connection" socket-connection-error?
+              (make-unix-client-socket path))
+  ;; the abstract namespace
+  (let* ([name (string-append (string #\nul) base)]
+         [srv (make-unix-server-socket name)]
+         [c (make-unix-client-socket (string->utf8 name))]
+         [a (socket-accept srv)])
+    (socket-send a #vu8(1 2 3))
+    (test-equal "an abstract name (a bytevector path too)" #vu8(1 2 3) (recv-n c 3))
+    (test-true "no file for an abstract name" (not (file-exists? base)))
+    (for-each socket-close (list a c srv)))
+  ;; datagrams, and sockaddrs made and read
+  (let* ([srv (make-unix-server-socket dpath SOCK_DGRAM)]
+         [c (make-unix-client-socket dpath SOCK_DGRAM)]
+         [from (make-sockaddr)])
+    (test-equal "make-sockaddr: empty, AF_UNSPEC" AF_UNSPEC (sockaddr-family from))
+    (socket-send c #vu8(7))
+    (test-equal "a Unix-domain datagram" #vu8(7) (socket-recvfrom srv 16 from))
+    (test-equal "sockaddr-family of the sender" AF_UNIX (sockaddr-family from))
+    (test-true "the client was given an abstract name of its own"
+               (let ([p (sockaddr-path from)])
+                 (and (string? p) (> (string-length p) 1) (char=? #\nul (string-ref p 0)))))
+    (test-equal "sockaddr-port of a Unix-domain address" #f (sockaddr-port from))
+    (test-equal "sockaddr-ip-address of a Unix-domain address" #f (sockaddr-ip-address from))
+    (socket-sendto srv #vu8(8) from)
+    (test-equal "so the server answers it" #vu8(8) (socket-recv c 16))
+    (test-equal "make-unix-sockaddr and sockaddr-path" dpath (sockaddr-path (make-unix-sockaddr dpath)))
+    (let ([lone (make-socket AF_UNIX SOCK_DGRAM)])
+      (socket-sendto lone #vu8(9) (make-unix-sockaddr dpath))
+      (test-equal "socket-sendto to a made sockaddr" #vu8(9) (socket-recvfrom srv 16 from))
+      (test-equal "an unnamed sender leaves the sockaddr empty" AF_UNSPEC (sockaddr-family from))
+      (socket-close lone))
+    (for-each socket-close (list c srv))
+    (delete-file dpath))
+  ;; socket pairs
+  (let-values ([(a b) (socket-pair)])
+    (socket-send a #vu8(4 5))
+    (test-equal "socket-pair" #vu8(4 5) (recv-n b 2))
+    (test-equal "socket-pair: the peer is this process" pid
+                (let-values ([(p u g) (socket-peer-credentials b)]) p))
+    (socket-close a)
+    (test-equal "end of stream when the other end closes" #vu8() (socket-recv b 1))
+    (socket-close b))
+  (let-values ([(a b) (socket-pair AF_UNIX SOCK_DGRAM)])
+    (socket-send b #vu8(6))
+    (test-equal "a datagram socket pair" #vu8(6) (socket-recv a 16))
+    (for-each socket-close (list a b)))
+  (test-raise "socket-pair of AF_INET: &socket" socket-error? (socket-pair AF_INET))
+  (test-raise "an empty path: &assertion" assertion-violation? (make-unix-client-socket ""))
+  (test-raise "a path that is not a string: &assertion" assertion-violation?
+              (make-unix-server-socket 42))
+  ;; the sender of a UDP datagram read back from a made sockaddr
+  (let* ([u (make-server-socket "0" AF_INET SOCK_DGRAM)]
+         [hint (make-hint-addrinfo AF_INET SOCK_DGRAM AI_NUMERICHOST)]
+         [v (make-socket AF_INET SOCK_DGRAM)]
+         [from (make-sockaddr)])
+    (socket-bind! v (get-addrinfo "127.0.0.1" "0" hint))
+    (socket-sendto v #vu8(1) (addrinfo-sockaddr (get-addrinfo "127.0.0.1" (port-of u) hint)))
+    (test-equal "socket-recvfrom into make-sockaddr" #vu8(1) (socket-recvfrom u 16 from))
+    (test-equal "sockaddr-family of a UDP sender" AF_INET (sockaddr-family from))
+    (test-equal "sockaddr-ip-address" "127.0.0.1" (ip-address->string (sockaddr-ip-address from)))
+    (test-equal "sockaddr-port" (socket-info-port (socket-info v)) (sockaddr-port from))
+    (test-equal "sockaddr-path of an IPv4 address" #f (sockaddr-path from))
+    (for-each socket-close (list u v))))
+
 (group "SRFI 106")
 (test-equal "*af-inet*" AF_INET *af-inet*)
 (test-equal "*msg-peek*" MSG_PEEK *msg-peek*)

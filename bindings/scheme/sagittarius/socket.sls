@@ -44,6 +44,12 @@
           next-addrinfo addrinfo-sockaddr
           addrinfo-family addrinfo-socktype addrinfo-flags addrinfo-protocol
           sockaddr?
+          ;; extensions (not in Sagittarius; docs/reference.md §12):
+          ;; sockaddrs made and read, Unix-domain sockets
+          make-sockaddr sockaddr-family sockaddr-ip-address sockaddr-port
+          sockaddr-path make-unix-sockaddr
+          make-unix-client-socket make-unix-server-socket socket-pair
+          socket-peer-credentials
           ;; socket-info and ip-address
           socket-info? socket-peer socket-name socket-info
           socket-info-hostname socket-info-ip-address socket-info-port
@@ -1111,6 +1117,89 @@
   (define (addrinfo-protocol ai)
     (check-addrinfo 'addrinfo-protocol ai)
     (call 'addrinfo-protocol #f %addrinfo-protocol (addrinfo-handle ai)))
+
+  ;; ==== Sockaddrs and Unix-domain sockets (extensions, docs/reference.md §12)
+  ;; An empty sockaddr (family AF_UNSPEC), for socket-recvfrom to fill.
+  (define (make-sockaddr)
+    (new-sockaddr (call 'make-sockaddr #f %sockaddr-new)))
+  (define (sockaddr-family sa)
+    (check-sockaddr 'sockaddr-family sa)
+    (call 'sockaddr-family #f %sockaddr-family (sockaddr-handle sa)))
+  ;; The port and ip-address of an IPv4/IPv6 sockaddr; #f for another family.
+  (define (sockaddr-port sa)
+    (check-sockaddr 'sockaddr-port sa)
+    (let-values ([(st port) (%sockaddr-port (sockaddr-handle sa))])
+      (cond [(eqv? st OK) port]
+            [(eqv? st E_INVALID) #f]
+            [else (fail 'sockaddr-port st #f sa)])))
+  (define (sockaddr-ip-address sa)
+    (check-sockaddr 'sockaddr-ip-address sa)
+    (let-values ([(st h) (%sockaddr-ip-address (sockaddr-handle sa))])
+      (cond [(eqv? st OK) (ip-address-from-handle 'sockaddr-ip-address h)]
+            [(eqv? st E_INVALID) #f]
+            [else (fail 'sockaddr-ip-address st #f sa)])))
+  ;; The path of an AF_UNIX sockaddr as a string (an abstract name begins
+  ;; with #\nul); #f for another family.
+  (define (sockaddr-path sa)
+    (check-sockaddr 'sockaddr-path sa)
+    (let-values ([(st bv) (%sockaddr-path (sockaddr-handle sa))])
+      (cond [(eqv? st OK) (utf8->string bv)]
+            [(eqv? st E_INVALID) #f]
+            [else (fail 'sockaddr-path st #f sa)])))
+
+  ;; A path: a string (UTF-8) or a bytevector; a first #\nul (byte 0) names
+  ;; Linux's abstract namespace.
+  (define (path-bytes who path)
+    (cond [(string? path) (string->utf8 path)]
+          [(bytevector? path) path]
+          [else (assertion-violation who "path must be a string or a bytevector" path)]))
+
+  (define (make-unix-sockaddr path)
+    (let ([who 'make-unix-sockaddr])
+      (new-sockaddr (call who #f %make-unix-sockaddr (path-bytes who path)))))
+
+  (define (unix-socket who maker path socktype)
+    (check-int who socktype)
+    (let-values ([(st h) (maker (path-bytes who path) socktype)])
+      (if (eqv? st OK)
+          (new-socket h)
+          (fail who st #f path))))
+
+  ;; (make-unix-client-socket path [socktype SOCK_STREAM]): connected to the
+  ;; socket at path (a datagram one is bound to a name of its own first).
+  (define make-unix-client-socket
+    (case-lambda
+     [(path) (make-unix-client-socket path SOCK_STREAM)]
+     [(path socktype)
+      (unix-socket 'make-unix-client-socket %make-unix-client-socket path socktype)]))
+
+  ;; (make-unix-server-socket path [socktype SOCK_STREAM]): bound to path,
+  ;; listening for stream sockets. The file stays after close.
+  (define make-unix-server-socket
+    (case-lambda
+     [(path) (make-unix-server-socket path SOCK_STREAM)]
+     [(path socktype)
+      (unix-socket 'make-unix-server-socket %make-unix-server-socket path socktype)]))
+
+  ;; (socket-pair [family AF_UNIX] [socktype SOCK_STREAM] [protocol 0]) =>
+  ;; two connected sockets (socketpair(2)).
+  (define socket-pair
+    (case-lambda
+     [() (socket-pair AF_UNIX SOCK_STREAM 0)]
+     [(family) (socket-pair family SOCK_STREAM 0)]
+     [(family socktype) (socket-pair family socktype 0)]
+     [(family socktype protocol)
+      (let ([who 'socket-pair])
+        (for-each (lambda (x) (check-int who x)) (list family socktype protocol))
+        (let-values ([(st a b) (%socket-pair family socktype protocol)])
+          (if (eqv? st OK)
+              (values (new-socket a) (new-socket b))
+              (fail who st #f family socktype protocol))))]))
+
+  ;; (socket-peer-credentials s) => three values: the peer's pid, uid, gid.
+  (define (socket-peer-credentials s)
+    (check-socket 'socket-peer-credentials s)
+    (call 'socket-peer-credentials s %socket-peer-credentials (socket-handle s)))
 
   ;; ==== Ports ==============================================================
   ;; A socket port reads what one recv brings: every recv goes into the

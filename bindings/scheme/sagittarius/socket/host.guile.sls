@@ -73,7 +73,10 @@
           %us->deadline
           %selector-new %selector-add %selector-wait %selector-interrupt
           %selector-clear %selector-size %selector-is-closed
-          %selector-is-waiting %selector-close)
+          %selector-is-waiting %selector-close
+          ;; Unix-domain sockets (an extension)
+          %make-unix-client-socket %make-unix-server-socket %socket-pair
+          %socket-peer-credentials %make-unix-sockaddr %sockaddr-path)
   (import (rnrs)
           (only (rnrs io ports) make-custom-binary-input/output-port)
           (only (guile) getenv dynamic-link dynamic-func make-guardian gc
@@ -846,6 +849,39 @@
   (define-out %sockaddr-family "sag_sockaddr_family" (P) (int))
   (define-out %sockaddr-port "sag_sockaddr_port" (P) (int))
   (define-out %sockaddr-ip-address "sag_sockaddr_ip_address" (P) (handle))
+
+  ;; ---- Unix-domain sockets (an extension) ---------------------------------
+  ;; A path is a bytevector (a first byte 0: the abstract namespace).
+  (define c-make-unix-client-socket
+    (fp int "sag_make_unix_client_socket" (list P size_t size_t int P P)))
+  (define c-make-unix-server-socket
+    (fp int "sag_make_unix_server_socket" (list P size_t size_t int P P)))
+  (define (unix-socket-call c path socktype)
+    (let ([sc (scratch)])
+      (let ([st (keeping (path)
+                  (c (bv-address path) 0 (bytevector-length path) socktype (out-addr sc 0) 0))])
+        (values st (out-u64 sc 0)))))
+  (define (%make-unix-client-socket path socktype)
+    (unix-socket-call c-make-unix-client-socket path socktype))
+  (define (%make-unix-server-socket path socktype)
+    (unix-socket-call c-make-unix-server-socket path socktype))
+  (define-out %socket-pair "sag_socket_pair" (int int int) (handle handle))
+  (define-out %socket-peer-credentials "sag_socket_peer_credentials" (P) (i64 i64 i64))
+  (define c-make-unix-sockaddr (fp int "sag_make_unix_sockaddr" (list P size_t size_t P P)))
+  (define (%make-unix-sockaddr path)
+    (let ([sc (scratch)])
+      (let ([st (keeping (path)
+                  (c-make-unix-sockaddr (bv-address path) 0 (bytevector-length path) (out-addr sc 0) 0))])
+        (values st (handle (out-u64 sc 0))))))
+  (define c-sockaddr-path (fp int "sag_sockaddr_path" (list P P size_t size_t P P)))
+  (define (%sockaddr-path sa)
+    (let ([sc (scratch)])
+      (let ([st (c-sockaddr-path sa (data-addr sc) 0 108 (out-addr sc 0) 0)])
+        (if (eqv? st 0)
+            (let* ([n (out-u64 sc 0)] [r (make-bytevector n)])
+              (bytevector-copy! (car sc) out-size r 0 n)
+              (values st r))
+            (values st #f)))))
 
   ;; ---- Socket selector ------------------------------------------------------
   ;; The time-utc at which a timeout of us microseconds from now passes.
