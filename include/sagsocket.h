@@ -21,7 +21,9 @@
  * read modes and sag_error_sent, and made ports unbuffered and read-once by
  * default. 1.3 added Unix-domain sockets (sag_make_unix_client_socket,
  * sag_make_unix_server_socket, sag_socket_pair, sag_socket_peer_credentials,
- * sag_make_unix_sockaddr, sag_sockaddr_path). */
+ * sag_make_unix_sockaddr, sag_sockaddr_path) and connect, bind and a
+ * socket's addresses with a sockaddr (sag_socket_connect_sockaddr,
+ * sag_socket_bind_sockaddr, sag_socket_sockaddr). */
 #define SAG_VERSION_MAJOR 1
 #define SAG_VERSION_MINOR 3
 #define SAG_VERSION_PATCH 0

@@ -1250,7 +1250,9 @@ int sag_port_put_string(sag_port *p, const char *utf8, size_t start,
  * underneath, interruptible, usable with ports, selects and selectors, the
  * datagram ones with sag_socket_sendto / sag_socket_recvfrom and a sockaddr
  * of sag_make_unix_sockaddr). socket-info and socket-peer of one answer #f
- * (NULL): read its addresses with a sockaddr instead.
+ * (NULL): read its addresses with sag_socket_sockaddr instead. A socket of
+ * sag_make_socket(SAG_AF_UNIX, ...) connects and binds with the _sockaddr
+ * variants of sag_socket_connect and sag_socket_bind.
  */
 
 /* A socket connected to the Unix-domain socket at the path (see Paths
@@ -1311,3 +1313,24 @@ int sag_make_unix_sockaddr(const uint8_t *path, size_t start, size_t len,
  * Scheme: sockaddr-path (an extension; #f for another family) */
 int sag_sockaddr_path(const sag_sockaddr *sa, uint8_t *buf, size_t start,
                       size_t len, size_t *size, sag_error *err);
+
+/* connect(2) to a sockaddr's address (one of sag_make_unix_sockaddr, a
+ * recvfrom, an addrinfo): as sag_socket_connect, with the same timeout and
+ * statuses; SAG_E_MISUSE for a bad sockaddr handle.
+ * Scheme: socket-connect! (given a sockaddr: an extension) */
+int sag_socket_connect_sockaddr(sag_socket *s, const sag_sockaddr *sa,
+                                int64_t timeout_us, sag_error *err);
+
+/* bind(2) to a sockaddr's address: as sag_socket_bind (SAG_E_SOCKET with
+ * the errno on failure); SAG_E_MISUSE for a bad sockaddr handle.
+ * Scheme: socket-bind! (given a sockaddr: an extension) */
+int sag_socket_bind_sockaddr(sag_socket *s, const sag_sockaddr *sa,
+                             sag_error *err);
+
+/* The socket's own address (peer 0: getsockname(2)) or its peer's (peer 1:
+ * getpeername(2)) as a new sockaddr, of any family; *out NULL when there is
+ * none (not connected). Returns SAG_OK; SAG_E_CLOSED; SAG_E_INVALID (out
+ * NULL); SAG_E_NOMEM; SAG_E_MISUSE.
+ * Scheme: socket-sockaddr socket-peer-sockaddr (extensions) */
+int sag_socket_sockaddr(sag_socket *s, int peer, sag_sockaddr **out,
+                        sag_error *err);

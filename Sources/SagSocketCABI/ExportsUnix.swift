@@ -1,6 +1,8 @@
-// ExportsUnix.swift: Unix-domain sockets, an extension (docs/reference.md
-// §12): client and server sockets by path, socket pairs, the peer's
-// credentials, AF_UNIX sockaddrs.
+// ExportsUnix.swift: Unix-domain sockets and sockaddrs, an extension
+// (docs/reference.md §12): client and server sockets by path, socket pairs,
+// the peer's credentials, AF_UNIX sockaddrs, and connect, bind and a
+// socket's own or peer address with a sockaddr (what a Unix-domain socket
+// made with make-socket needs, having no addrinfo).
 
 import CSagSocket
 import SagSocketCore
@@ -97,4 +99,47 @@ public func sag_sockaddr_path(_ sa: OpaquePointer?, _ buf: UnsafeMutablePointer<
     }
     range.copyBytes(from: path)
     return Status.ok
+}
+
+private func sockaddrArgument(_ sa: OpaquePointer?) -> SocketAddress? {
+    handles.lookup(UnsafeRawPointer(sa), .sockaddr, as: SockaddrObject.self)?.address.withLock { $0 }
+}
+
+@c @implementation
+public func sag_socket_connect_sockaddr(_ s: OpaquePointer?, _ sa: OpaquePointer?, _ timeout: Int64,
+                                        _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "socket-connect!"
+    return withSocket(s, err, op) { o in
+        guard let address = sockaddrArgument(sa) else { return misuse(err, op, "sockaddr") }
+        return connect(o, to: address, timeout, err, op)
+    }
+}
+
+@c @implementation
+public func sag_socket_bind_sockaddr(_ s: OpaquePointer?, _ sa: OpaquePointer?, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "socket-bind!"
+    return withSocket(s, err, op) { o in
+        guard let address = sockaddrArgument(sa) else { return misuse(err, op, "sockaddr") }
+        return run(err) { () throws(SocketError) in try o.socket.bind(to: address) }
+    }
+}
+
+@c @implementation
+public func sag_socket_sockaddr(_ s: OpaquePointer?, _ peer: Int32, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                                _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "socket-sockaddr"
+    return withSocket(s, err, op) { o in
+        guard let out else { return invalid(err, op, "out is NULL") }
+        return run(err) { () throws(SocketError) in
+            try peer != 0 ? o.socket.peerAddress() : o.socket.localAddress()
+        } then: { address in
+            guard let address else {
+                out.pointee = nil
+                return Status.ok
+            }
+            guard let h = handles.insert(SockaddrObject(address), .sockaddr) else { return noMemory(err, op) }
+            out.pointee = h
+            return Status.ok
+        }
+    }
 }

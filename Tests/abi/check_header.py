@@ -48,7 +48,8 @@ socket-selector-wait! socket-selector-interrupt! socket-selector-clear!
 socket-selector-size socket-selector-closed? socket-selector-waiting?
 make-sockaddr sockaddr-family sockaddr-port sockaddr-ip-address
 make-unix-client-socket make-unix-server-socket socket-pair
-socket-peer-credentials make-unix-sockaddr sockaddr-path
+socket-peer-credentials make-unix-sockaddr sockaddr-path socket-sockaddr
+socket-peer-sockaddr
 """.split()
 
 

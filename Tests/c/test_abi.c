@@ -2602,6 +2602,59 @@ static void test_unix(void) {
     sag_addrinfo_free(ai);
     sag_sockaddr_free(from);
 
+    section("unix: make_socket, then bind and connect with a sockaddr; a socket's sockaddrs");
+    {
+        sag_socket *ls = NULL, *cs = NULL, *as = NULL;
+        sag_sockaddr *where = NULL, *got = NULL;
+        CHECK_ST(sag_make_unix_sockaddr(UPATH(path), &where, E), SAG_OK);
+        CHECK_ST(sag_make_socket(SAG_AF_UNIX, SAG_SOCK_STREAM, 0, &ls, E), SAG_OK);
+        CHECK_ST(sag_make_socket(SAG_AF_UNIX, SAG_SOCK_STREAM, 0, &cs, E), SAG_OK);
+        got = (sag_sockaddr *)0x1;
+        CHECK_ST(sag_socket_sockaddr(cs, 1, &got, E), SAG_OK);
+        CHECK(got == NULL); /* not connected: no peer */
+        CHECK_ST(sag_socket_bind_sockaddr(ls, where, E), SAG_OK);
+        CHECK_ST(sag_socket_listen(ls, 8, E), SAG_OK);
+        CHECK_ST(sag_socket_connect_sockaddr(cs, where, 10 * 1000000LL, E), SAG_OK);
+        CHECK_ST(sag_socket_accept(ls, &as, E), SAG_OK);
+        if (as) {
+            unix_exchange(cs, as, "made by hand");
+            CHECK_ST(sag_socket_sockaddr(ls, 0, &got, E), SAG_OK);
+            CHECK_EQ(sockaddr_path(got, buf, sizeof buf), (long)strlen(path));
+            CHECK(memcmp(buf, path, strlen(path)) == 0);
+            sag_sockaddr_free(got);
+            CHECK_ST(sag_socket_sockaddr(cs, 1, &got, E), SAG_OK);
+            CHECK_EQ(sockaddr_path(got, buf, sizeof buf), (long)strlen(path));
+            sag_sockaddr_free(got);
+            /* the client did not bind: its address is unnamed (no path) */
+            CHECK_ST(sag_socket_sockaddr(as, 1, &got, E), SAG_OK);
+            CHECK_ST(sag_sockaddr_family(got, &fam, E), SAG_OK);
+            CHECK_EQ(fam, SAG_AF_UNIX);
+            CHECK_EQ(sockaddr_path(got, buf, sizeof buf), 0);
+            sag_sockaddr_free(got);
+        }
+        /* a bad sockaddr handle */
+        CHECK_ST(sag_socket_bind_sockaddr(cs, NULL, E), SAG_E_MISUSE);
+        CHECK_ST(sag_socket_connect_sockaddr(cs, (sag_sockaddr *)ls, -1, E), SAG_E_MISUSE);
+        sag_socket_free(as);
+        CHECK_ST(sag_socket_close(cs, E), SAG_OK);
+        CHECK_ST(sag_socket_sockaddr(cs, 0, &got, E), SAG_E_CLOSED);
+        sag_socket_free(cs);
+        sag_socket_free(ls);
+        sag_sockaddr_free(where);
+        unlink(path);
+        /* an IPv4 socket's sockaddrs */
+        pair_t tp;
+        if (make_pair(&tp, SAG_AF_INET) == 0) {
+            CHECK_ST(sag_socket_sockaddr(tp.cli, 1, &got, E), SAG_OK);
+            CHECK_ST(sag_sockaddr_family(got, &fam, E), SAG_OK);
+            CHECK_EQ(fam, SAG_AF_INET);
+            CHECK_ST(sag_sockaddr_port(got, &port, E), SAG_OK);
+            CHECK_EQ(port, tp.port);
+            sag_sockaddr_free(got);
+        }
+        free_pair(&tp);
+    }
+
     section("unix: socket pairs");
     sag_socket *a = NULL, *b = NULL;
     CHECK_ST(sag_socket_pair(SAG_AF_UNIX, SAG_SOCK_STREAM, 0, &a, &b, E), SAG_OK);

@@ -801,6 +801,24 @@
       (socket-close lone))
     (for-each socket-close (list c srv))
     (delete-file dpath))
+  ;; make-socket, then socket-bind! and socket-connect! with a sockaddr
+  (let ([srv (make-socket AF_UNIX SOCK_STREAM)]
+        [c (make-socket AF_UNIX SOCK_STREAM)]
+        [where (make-unix-sockaddr path)])
+    (test-equal "socket-peer-sockaddr of an unconnected socket" #f (socket-peer-sockaddr c))
+    (test-true "socket-bind! with a sockaddr" (eq? srv (socket-bind! srv where)))
+    (socket-listen! srv 8)
+    (test-true "socket-connect! with a sockaddr" (eq? c (socket-connect! c where)))
+    (let ([a (socket-accept srv)])
+      (socket-send c #vu8(3))
+      (test-equal "then they talk" #vu8(3) (recv-n a 1))
+      (test-equal "socket-sockaddr: the path bound" path (sockaddr-path (socket-sockaddr srv)))
+      (test-equal "socket-peer-sockaddr: the path connected to" path
+                  (sockaddr-path (socket-peer-sockaddr c)))
+      (test-equal "an unbound client's address has no path" "" (sockaddr-path (socket-peer-sockaddr a)))
+      (socket-close a))
+    (for-each socket-close (list c srv))
+    (delete-file path))
   ;; socket pairs
   (let-values ([(a b) (socket-pair)])
     (socket-send a #vu8(4 5))
@@ -830,6 +848,8 @@
     (test-equal "sockaddr-ip-address" "127.0.0.1" (ip-address->string (sockaddr-ip-address from)))
     (test-equal "sockaddr-port" (socket-info-port (socket-info v)) (sockaddr-port from))
     (test-equal "sockaddr-path of an IPv4 address" #f (sockaddr-path from))
+    (test-equal "socket-sockaddr of a UDP socket: its port" (socket-info-port (socket-info v))
+                (sockaddr-port (socket-sockaddr v)))
     (for-each socket-close (list u v))))
 
 (group "SRFI 106")

@@ -49,7 +49,7 @@
           make-sockaddr sockaddr-family sockaddr-ip-address sockaddr-port
           sockaddr-path make-unix-sockaddr
           make-unix-client-socket make-unix-server-socket socket-pair
-          socket-peer-credentials
+          socket-peer-credentials socket-sockaddr socket-peer-sockaddr
           ;; socket-info and ip-address
           socket-info? socket-peer socket-name socket-info
           socket-info-hostname socket-info-ip-address socket-info-port
@@ -650,17 +650,22 @@
      [(s ai timeout)
       (let ([who 'socket-connect!])
         (check-socket who s)
-        (check-addrinfo who ai)
+        (unless (sockaddr? ai) (check-addrinfo who ai))
         (let* ([us (timeout->us who timeout)]
-               [st (%socket-connect (socket-handle s) (addrinfo-handle ai) us)])
+               ;; a sockaddr in place of the addrinfo: an extension
+               [st (if (sockaddr? ai)
+                       (%socket-connect-sockaddr (socket-handle s) (sockaddr-handle ai) us)
+                       (%socket-connect (socket-handle s) (addrinfo-handle ai) us))])
           (cond [(eqv? st OK) s]
                 [(and (eqv? st E_CONNECTION) (not timeout)) #f]
                 [else (fail who st s)])))]))
 
   (define (socket-bind! s ai)
     (check-socket 'socket-bind! s)
-    (check-addrinfo 'socket-bind! ai)
-    (let ([st (%socket-bind (socket-handle s) (addrinfo-handle ai))])
+    (unless (sockaddr? ai) (check-addrinfo 'socket-bind! ai))
+    (let ([st (if (sockaddr? ai)  ; a sockaddr in place of the addrinfo: an extension
+                  (%socket-bind-sockaddr (socket-handle s) (sockaddr-handle ai))
+                  (%socket-bind (socket-handle s) (addrinfo-handle ai)))])
       (cond [(eqv? st OK) s]
             [(eqv? st E_SOCKET) #f]
             [else (fail 'socket-bind! st s)])))
@@ -1195,6 +1200,15 @@
           (if (eqv? st OK)
               (values (new-socket a) (new-socket b))
               (fail who st #f family socktype protocol))))]))
+
+  ;; The socket's own address and its peer's as sockaddrs (any family); #f
+  ;; when there is none.
+  (define (socket-sockaddr s)
+    (check-socket 'socket-sockaddr s)
+    (new-sockaddr (call 'socket-sockaddr s %socket-sockaddr (socket-handle s) 0)))
+  (define (socket-peer-sockaddr s)
+    (check-socket 'socket-peer-sockaddr s)
+    (new-sockaddr (call 'socket-peer-sockaddr s %socket-sockaddr (socket-handle s) 1)))
 
   ;; (socket-peer-credentials s) => three values: the peer's pid, uid, gid.
   (define (socket-peer-credentials s)

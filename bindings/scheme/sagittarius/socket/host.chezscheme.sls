@@ -59,7 +59,8 @@
           %selector-is-waiting %selector-close
           ;; Unix-domain sockets (an extension)
           %make-unix-client-socket %make-unix-server-socket %socket-pair
-          %socket-peer-credentials %make-unix-sockaddr %sockaddr-path)
+          %socket-peer-credentials %make-unix-sockaddr %sockaddr-path
+          %socket-connect-sockaddr %socket-bind-sockaddr %socket-sockaddr)
   (import (chezscheme))
 
   ;; ---- Loading the library --------------------------------------------------
@@ -594,6 +595,9 @@
   (define (%make-unix-server-socket path socktype)
     (unix-socket-call c-make-unix-server-socket path socktype))
   (define-out %socket-pair "sag_socket_pair" (int int int) (handle handle))
+  (define-status %socket-connect-sockaddr "sag_socket_connect_sockaddr" (uptr uptr integer-64) safe)
+  (define-status %socket-bind-sockaddr "sag_socket_bind_sockaddr" (uptr uptr))
+  (define-out %socket-sockaddr "sag_socket_sockaddr" (uptr int) (handle))
   (define-out %socket-peer-credentials "sag_socket_peer_credentials" (uptr) (i64 i64 i64))
   (define c-make-unix-sockaddr (fp "sag_make_unix_sockaddr" (u8* size_t size_t uptr uptr) int))
   (define (%make-unix-sockaddr path)

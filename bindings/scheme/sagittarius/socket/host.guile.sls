@@ -76,7 +76,8 @@
           %selector-is-waiting %selector-close
           ;; Unix-domain sockets (an extension)
           %make-unix-client-socket %make-unix-server-socket %socket-pair
-          %socket-peer-credentials %make-unix-sockaddr %sockaddr-path)
+          %socket-peer-credentials %make-unix-sockaddr %sockaddr-path
+          %socket-connect-sockaddr %socket-bind-sockaddr %socket-sockaddr)
   (import (rnrs)
           (only (rnrs io ports) make-custom-binary-input/output-port)
           (only (guile) getenv dynamic-link dynamic-func make-guardian gc
@@ -866,6 +867,9 @@
   (define (%make-unix-server-socket path socktype)
     (unix-socket-call c-make-unix-server-socket path socktype))
   (define-out %socket-pair "sag_socket_pair" (int int int) (handle handle))
+  (define-status %socket-connect-sockaddr "sag_socket_connect_sockaddr" (P P int64))
+  (define-status %socket-bind-sockaddr "sag_socket_bind_sockaddr" (P P))
+  (define-out %socket-sockaddr "sag_socket_sockaddr" (P int) (handle))
   (define-out %socket-peer-credentials "sag_socket_peer_credentials" (P) (i64 i64 i64))
   (define c-make-unix-sockaddr (fp int "sag_make_unix_sockaddr" (list P size_t size_t P P)))
   (define (%make-unix-sockaddr path)
