@@ -31,6 +31,7 @@ from .core import (AddrInfo, FdSet, IPAddress, SelectorEntry, SockAddr, Socket, 
 from .errors import *  # noqa: F401,F403
 from .errors import HostNotFoundError, SocketConnectionError, error_from, __all__ as _error_names
 from . import scheme  # noqa: F401
+from .unix import socketpair
 
 __version__ = "1.3.0"
 
@@ -268,6 +269,6 @@ class Selector(_selectors.BaseSelector):
 __all__ = [
     "Socket", "SocketIO", "Selector", "SelectorKey", "SocketSelector", "SelectorEntry",
     "AddrInfo", "SockAddr", "SocketInfo", "IPAddress", "FdSet", "create_connection",
-    "create_server", "library_version", "scheme", "EVENT_READ", "EVENT_WRITE",
+    "create_server", "socketpair", "library_version", "scheme", "EVENT_READ", "EVENT_WRITE",
     "DECLS_PATH", "LIBRARY_PATH", *_error_names, *sorted(_CONSTANTS),
 ]

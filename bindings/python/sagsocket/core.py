@@ -701,18 +701,20 @@ class Socket:
         finally:
             lib.sag_socket_info_free(info)
 
-    def getsockname(self) -> tuple[str, int]:
-        """(ip, port) the socket is bound to."""
+    def getsockname(self) -> Any:
+        """(ip, port) the socket is bound to (a Unix-domain one: its path)."""
         a = self._address_of(lib.sag_socket_get_info)
         if a is None:
-            raise OSError(107, "the socket has no address")
+            from . import unix
+            return unix.name_of(self, False)
         return a
 
-    def getpeername(self) -> tuple[str, int]:
-        """(ip, port) of the peer."""
+    def getpeername(self) -> Any:
+        """(ip, port) of the peer (a Unix-domain one: its path)."""
         a = self._address_of(lib.sag_socket_get_peer)
         if a is None:
-            raise OSError(107, "Transport endpoint is not connected")
+            from . import unix
+            return unix.name_of(self, True)
         return a
 
     # -- blocking and timeouts ------------------------------------------------
@@ -786,9 +788,13 @@ class Socket:
         return s, addr
 
     def connect(self, address: Any) -> None:
-        """Connects to (host, port) (or an AddrInfo), trying each address."""
-        ai = _address(self._family, address)
+        """Connects to (host, port) (or an AddrInfo), trying each address;
+        to a path (a Unix-domain socket) or a SockAddr."""
         us = -1 if not self._timeout else seconds_to_us(self._timeout)
+        if isinstance(address, (str, bytes, bytearray, SockAddr)):
+            from . import unix
+            return unix.connect(self, address, us)
+        ai = _address(self._family, address)
         last: BaseException | None = None
         h = self._h
         for entry in ai:
@@ -815,7 +821,11 @@ class Socket:
             return e.errno or -1
 
     def bind(self, address: Any) -> None:
-        """Binds to (host, port); host "" is every address."""
+        """Binds to (host, port); host "" is every address. A path (a
+        Unix-domain socket) or a SockAddr binds to that address."""
+        if isinstance(address, (str, bytes, bytearray, SockAddr)):
+            from . import unix
+            return unix.bind(self, address)
         ai = _address(self._family, address, passive=True)
         st = lib.sag_socket_bind(self._h, ai._h, NULL)
         if st != OK:
@@ -955,7 +965,12 @@ class Socket:
         buf = ffi.new("uint8_t[]", max(bufsize, 1))
         sa = SockAddr()
         n = self._recvfrom(buf, 0, bufsize, flags, sa)
-        return ffi.buffer(buf, n)[:], sa.as_tuple()
+        data = ffi.buffer(buf, n)[:]
+        try:
+            return data, sa.as_tuple()
+        except Exception:  # not IPv4/IPv6: a Unix-domain sender, or none
+            from . import unix
+            return data, unix.address_of(sa)
 
     def _recvfrom(self, buf, start: int, n: int, flags: int, sa: SockAddr,
                   would_block: bool = False) -> int:
@@ -977,6 +992,9 @@ class Socket:
     def sendto(self, data: Any, address: Any, flags: int = 0) -> int:
         if isinstance(address, SockAddr):
             sa = address
+        elif isinstance(address, (str, bytes, bytearray)):
+            from . import unix
+            sa = unix.sockaddr(address)
         else:
             ai = AddrInfo.resolve(address[0], str(address[1]),
                                   AddrInfo.hint(self._family, lib.SAG_SOCK_DGRAM, lib.SAG_AI_NUMERICSERV, 0))
