@@ -87,7 +87,7 @@
                 make-thread-local-fluid fluid-ref fluid-set!
                 setvbuf set-port-encoding! set-port-conversion-strategy!
                 resolve-module module-ref module-set! procedure-property
-                set-procedure-property! iota)
+                set-procedure-property! iota port-closed?)
           (only (ice-9 threads) make-mutex make-recursive-mutex lock-mutex
                 unlock-mutex)
           (only (ice-9 ports internal) port-read-buffer port-write-buffer
@@ -348,10 +348,64 @@
                (= (port-read-buffering p) read-buffer-size))))))
 
   (define (make-port name direction read! write! close)
-    (case direction
-      [(input) (make-custom-binary-input-port name read! #f #f close)]
-      [(output) (make-custom-binary-output-port name write! #f #f close)]
-      [else (make-custom-binary-input/output-port name read! write! #f #f close)]))
+    (let ([p (case direction
+               [(input) (make-custom-binary-input-port name read! #f #f close)]
+               [(output) (make-custom-binary-output-port name write! #f #f close)]
+               [else (make-custom-binary-input/output-port name read! write! #f #f close)])])
+      (print-as-socket-port! p)
+      p))
+
+  ;; ---- How a socket port prints --------------------------------------------
+  ;; Guile 3.0 prints an R6RS custom port as "#<input: file 7f...>". The
+  ;; print function of each port type our ports are made of (Guile's R6RS
+  ;; custom binary port types) is wrapped once, with libguile's
+  ;; scm_set_port_print, so that a socket port prints as what it is,
+  ;; "#<input-output: socket-port 7f...>" ("socket-textual-port" for one made
+  ;; by transcoded-port), and every other port of the type exactly as before
+  ;; (the wrapper calls the print function it replaced). The type is read at
+  ;; the place Guile 3.0 keeps it (the port's fourth word, whose first field
+  ;; is the type's name); a type whose name is not Guile's R6RS custom port's
+  ;; there is left alone, and its ports print as Guile prints them.
+  (define printers '())               ; (type address . callback), kept alive
+  (define printers-lock (make-mutex))
+  (define scm-set-port-print
+    (guard (e [#t #f])                  ; not in this libguile: no wrapping
+      (pointer->procedure void (dynamic-func "scm_set_port_print" (dynamic-link)) (list '* '*))))
+  (define (word-at address i)
+    (bytevector-u64-native-ref (pointer->bytevector (make-pointer address) (* 8 (+ i 1))) (* 8 i)))
+  (define (print-socket-port port out)
+    (display (string-append
+              "#<"
+              (cond [(port-closed? port) "closed"]
+                    [(and (input-port? port) (output-port? port)) "input-output"]
+                    [(input-port? port) "input"]
+                    [else "output"])
+              ": "
+              (if (vector-ref (port-info port) 4) "socket-textual-port" "socket-port")
+              " " (number->string (object-address port) 16) ">")
+             out))
+  (define (print-as-socket-port! p)
+    (when scm-set-port-print
+      (let ([type (word-at (object-address p) 3)])
+        (%with-lock printers-lock
+          (lambda ()
+            (unless (or (assv type printers) (= type 0)
+                        (not (string-prefix? "r6rs-custom-binary-"
+                                             (pointer->string (make-pointer (word-at type 0))))))
+              (let* ([old (pointer->procedure int (make-pointer (word-at type 1)) (list '* '* '*))]
+                     [new (procedure->pointer
+                           int
+                           (lambda (exp out pstate)
+                             (let ([port (pointer->scm exp)])
+                               (if (port-info port)
+                                   (begin (print-socket-port port (pointer->scm out)) 1)
+                                   (old exp out pstate))))
+                           (list '* '* '*))])
+                (scm-set-port-print (make-pointer type) new)
+                (set! printers (cons (cons type new) printers)))))))))
+  (define (string-prefix? prefix s)
+    (and (<= (string-length prefix) (string-length s))
+         (string=? prefix (substring s 0 (string-length prefix)))))
 
   ;; (%make-binary-port name direction read! write! get-position set-position!
   ;; close), direction 'input, 'output or 'input/output; the procedures as
