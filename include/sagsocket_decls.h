@@ -73,8 +73,9 @@
  *   then return SAG_E_INTERRUPTED (Scheme's #f and '()), every other call
  *   SAG_E_CLOSED. An interrupt reaches only calls that are blocked at that
  *   moment. A selector's wait is woken by sag_selector_interrupt (it returns
- *   SAG_OK with what is ready) or sag_selector_close (SAG_E_CLOSED), not by
- *   interrupting one of its sockets.
+ *   SAG_OK with what is ready; an interrupt made while no thread waits is
+ *   remembered for the next wait, as in Sagittarius) or sag_selector_close
+ *   (SAG_E_CLOSED), not by interrupting one of its sockets.
  * ---------------------------------------------------------------------------
  */
 
@@ -463,11 +464,14 @@ int sag_make_server_socket(const char *service, int family, int socktype,
                            int protocol, sag_socket **out, sag_error *err);
 
 /* As sag_make_server_socket, but one listening socket per address that
- * getaddrinfo returns (with AF_UNSPEC: IPv4 and IPv6; IPv6 sockets always
- * get IPV6_V6ONLY). With service "0" every socket shares the port the first
- * one got. Writes at most `capacity` sockets to out[0..] and their number to
- * *count; addresses beyond capacity are not bound. SAG_E_HOST_NOT_FOUND when
- * none can be bound.
+ * getaddrinfo returns (with AF_UNSPEC: IPv4 and IPv6), each set up as
+ * sag_make_server_socket sets up its one, as Sagittarius does: no
+ * IPV6_V6ONLY (an IPv6 socket on a dual-stack system also takes
+ * v4-mapped connections), and with service "0" each socket gets its own
+ * ephemeral port. out[] is in the reverse of getaddrinfo's order (as
+ * Sagittarius's list). Writes at most `capacity` sockets to out[0..] and
+ * their number to *count; addresses beyond capacity are not bound.
+ * SAG_E_HOST_NOT_FOUND when none can be bound.
  * Scheme: make-server-socket* */
 int sag_make_server_sockets(const char *service, int family, int socktype,
                             int protocol, sag_socket **out, size_t capacity,
@@ -896,7 +900,9 @@ int sag_selector_unwatch(sag_selector *sel, sag_socket *s, sag_error *err);
  * selector keeps no results aside). *count = 0 when the timeout passes, or
  * when sag_selector_interrupt wakes the wait with nothing to report.
  * Returns SAG_OK; SAG_E_CLOSED when the selector is closed before or during
- * the wait (a wait that has found sockets by then returns them, SAG_OK);
+ * the wait (a wait that has found sockets by then returns them, SAG_OK; a
+ * Scheme binding answers a wait that a close ended with two empty lists, as
+ * Sagittarius does, and raises for a selector closed before the call);
  * SAG_E_INVALID for capacity 0, a NULL array or count, or (errno
  * EBUSY) while another thread waits; SAG_E_SOCKET (errno) when epoll_wait
  * fails; SAG_E_MISUSE.
@@ -906,7 +912,10 @@ int sag_selector_wait(sag_selector *sel, int64_t timeout_us,
                       size_t capacity, size_t *count, sag_error *err);
 
 /* Makes a wait blocked on the selector now return at once (SAG_OK, with what
- * is ready, possibly nothing). A wait that starts later is not affected.
+ * is ready, possibly nothing). When no thread waits, the interrupt is
+ * remembered, as Sagittarius's wake-up datagram stays queued: the next wait
+ * looks once without waiting and returns what is ready (possibly nothing).
+ * Each interrupt made so is consumed by one wait.
  * Returns SAG_OK, SAG_E_CLOSED, SAG_E_MISUSE.
  * Scheme: socket-selector-interrupt!
  * Scheme: thread-interrupt! (of a thread blocked in socket-selector-wait!) */
@@ -994,20 +1003,20 @@ int sag_addrinfo_sockaddr(const sag_addrinfo *ai, sag_sockaddr **out,
 int sag_addrinfo_free(sag_addrinfo *ai);
 
 /* A new empty sockaddr (family AF_UNSPEC), for sag_socket_recvfrom to fill.
- * Scheme: (none; socket-recvfrom's sockaddr argument) */
+ * Scheme: make-sockaddr (an extension) */
 int sag_sockaddr_new(sag_sockaddr **out, sag_error *err);
 
 /* The address family of a sockaddr (AF_UNSPEC when empty).
- * Scheme: (none; reads a sockaddr filled by socket-recvfrom) */
+ * Scheme: sockaddr-family (an extension) */
 int sag_sockaddr_family(const sag_sockaddr *sa, int *out, sag_error *err);
 
 /* The port of an IPv4/IPv6 sockaddr; SAG_E_INVALID for another family.
- * Scheme: (none; reads a sockaddr filled by socket-recvfrom) */
+ * Scheme: sockaddr-port (an extension; #f for another family) */
 int sag_sockaddr_port(const sag_sockaddr *sa, int *out, sag_error *err);
 
 /* The IP address of an IPv4/IPv6 sockaddr as a new handle; SAG_E_INVALID for
  * another family.
- * Scheme: (none; reads a sockaddr filled by socket-recvfrom) */
+ * Scheme: sockaddr-ip-address (an extension; #f for another family) */
 int sag_sockaddr_ip_address(const sag_sockaddr *sa, sag_ip_address **out,
                             sag_error *err);
 
@@ -1240,3 +1249,106 @@ int sag_port_put_char(sag_port *p, int32_t ch, sag_error *err);
  * malformed UTF-8 is SAG_E_INVALID). Scheme: put-string write-string display */
 int sag_port_put_string(sag_port *p, const char *utf8, size_t start,
                         size_t len, sag_error *err);
+
+/* ===== Unix-domain sockets (an extension; docs/reference.md section 12) ====
+ *
+ * Sagittarius has no AF_UNIX sockets, though its option list names
+ * SO_PASSCRED and SO_PEERCRED, which only mean something on them. These
+ * functions, and the Scheme procedures named after them, are this library's
+ * own; their names are none of Sagittarius's.
+ *
+ * Paths.  A path is bytes path[start, start+len), not a C string: a file
+ *   system path (1 to 107 bytes, no NUL), or, when its first byte is NUL, a
+ *   name in Linux's abstract namespace (the NUL and at most 107 bytes, any
+ *   bytes). Another length, or a NUL inside a file system path, is
+ *   SAG_E_INVALID. A server's file stays after its socket is closed: the
+ *   caller removes it; an abstract name goes with the socket.
+ *
+ * Sockets made here are sockets like the others (close-on-exec, O_NONBLOCK
+ * underneath, interruptible, usable with ports, selects and selectors, the
+ * datagram ones with sag_socket_sendto / sag_socket_recvfrom and a sockaddr
+ * of sag_make_unix_sockaddr). socket-info and socket-peer of one answer #f
+ * (NULL): read its addresses with sag_socket_sockaddr instead. A socket of
+ * sag_make_socket(SAG_AF_UNIX, ...) connects and binds with the _sockaddr
+ * variants of sag_socket_connect and sag_socket_bind.
+ */
+
+/* A socket connected to the Unix-domain socket at the path (see Paths
+ * above), of socktype SAG_SOCK_STREAM, SAG_SOCK_DGRAM or
+ * SAG_SOCK_SEQPACKET. A datagram socket is first bound to an abstract name
+ * of its own that Linux picks (autobind), so that the server can answer it.
+ * Returns SAG_OK; SAG_E_INVALID (a bad path or range, out NULL);
+ * SAG_E_SOCKET (errno) when the socket cannot be made or bound;
+ * SAG_E_CONNECTION (errno: ENOENT, ECONNREFUSED, EACCES, ...) when it cannot
+ * connect; SAG_E_NOMEM.
+ * Scheme: make-unix-client-socket (an extension) */
+int sag_make_unix_client_socket(const uint8_t *path, size_t start, size_t len,
+                                int socktype, sag_socket **out, sag_error *err);
+
+/* A socket bound to the path (see Paths above) and, for SAG_SOCK_STREAM and
+ * SAG_SOCK_SEQPACKET, listening (backlog SOMAXCONN). A file system path must
+ * not exist yet.
+ * Returns SAG_OK; SAG_E_INVALID (a bad path or range, out NULL);
+ * SAG_E_SOCKET (errno: EADDRINUSE, ENOENT, EACCES, ...) when it cannot be
+ * made, bound or made to listen; SAG_E_NOMEM.
+ * Scheme: make-unix-server-socket (an extension) */
+int sag_make_unix_server_socket(const uint8_t *path, size_t start, size_t len,
+                                int socktype, sag_socket **out, sag_error *err);
+
+/* socketpair(2): two new sockets connected to each other, written to *first
+ * and *second (on success only). Linux pairs only SAG_AF_UNIX; socktype
+ * SAG_SOCK_STREAM, SAG_SOCK_DGRAM or SAG_SOCK_SEQPACKET; protocol 0.
+ * Returns SAG_OK; SAG_E_SOCKET (errno: EAFNOSUPPORT, EOPNOTSUPP, EMFILE,
+ * ...); SAG_E_INVALID (first or second NULL); SAG_E_NOMEM.
+ * Scheme: socket-pair (an extension: two values) */
+int sag_socket_pair(int family, int socktype, int protocol, sag_socket **first,
+                    sag_socket **second, sag_error *err);
+
+/* The credentials of the process at the other end of a connected
+ * Unix-domain socket (SO_PEERCRED, as the kernel recorded them when the
+ * connection or pair was made): its pid, uid and gid. Where the kernel
+ * recorded none (a socket of another family, an unconnected one) it answers
+ * pid 0 and uid and gid 4294967295 ((uid_t)-1).
+ * Returns SAG_OK; SAG_E_SOCKET (errno) when the OS refuses; SAG_E_CLOSED;
+ * SAG_E_INVALID (an out-parameter NULL); SAG_E_MISUSE.
+ * Scheme: socket-peer-credentials (an extension: three values) */
+int sag_socket_peer_credentials(sag_socket *s, int64_t *pid, int64_t *uid,
+                                int64_t *gid, sag_error *err);
+
+/* A new AF_UNIX sockaddr for the path (see Paths above), for
+ * sag_socket_sendto. Returns SAG_OK; SAG_E_INVALID (a bad path or range, out
+ * NULL); SAG_E_NOMEM.
+ * Scheme: make-unix-sockaddr (an extension) */
+int sag_make_unix_sockaddr(const uint8_t *path, size_t start, size_t len,
+                           sag_sockaddr **out, sag_error *err);
+
+/* The path of an AF_UNIX sockaddr, copied to buf[start, start+len): a file
+ * system path without a terminating NUL, or an abstract name with its
+ * leading NUL (a sender that did not bind has no address: recvfrom leaves
+ * the sockaddr empty, of family AF_UNSPEC). *size gets the path's length; a buffer too small is SAG_E_INVALID
+ * with *size still written (108 bytes always suffice). SAG_E_INVALID for a
+ * sockaddr of another family.
+ * Scheme: sockaddr-path (an extension; #f for another family) */
+int sag_sockaddr_path(const sag_sockaddr *sa, uint8_t *buf, size_t start,
+                      size_t len, size_t *size, sag_error *err);
+
+/* connect(2) to a sockaddr's address (one of sag_make_unix_sockaddr, a
+ * recvfrom, an addrinfo): as sag_socket_connect, with the same timeout and
+ * statuses; SAG_E_MISUSE for a bad sockaddr handle.
+ * Scheme: socket-connect! (given a sockaddr: an extension) */
+int sag_socket_connect_sockaddr(sag_socket *s, const sag_sockaddr *sa,
+                                int64_t timeout_us, sag_error *err);
+
+/* bind(2) to a sockaddr's address: as sag_socket_bind (SAG_E_SOCKET with
+ * the errno on failure); SAG_E_MISUSE for a bad sockaddr handle.
+ * Scheme: socket-bind! (given a sockaddr: an extension) */
+int sag_socket_bind_sockaddr(sag_socket *s, const sag_sockaddr *sa,
+                             sag_error *err);
+
+/* The socket's own address (peer 0: getsockname(2)) or its peer's (peer 1:
+ * getpeername(2)) as a new sockaddr, of any family; *out NULL when there is
+ * none (not connected). Returns SAG_OK; SAG_E_CLOSED; SAG_E_INVALID (out
+ * NULL); SAG_E_NOMEM; SAG_E_MISUSE.
+ * Scheme: socket-sockaddr socket-peer-sockaddr (extensions) */
+int sag_socket_sockaddr(sag_socket *s, int peer, sag_sockaddr **out,
+                        sag_error *err);

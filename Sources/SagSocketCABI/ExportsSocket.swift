@@ -8,7 +8,7 @@ import SagSocketCore
 public typealias SocketOut = UnsafeMutablePointer<OpaquePointer?>
 
 /// Hands a new socket to the caller.
-private func deliver(_ socket: Socket, _ out: SocketOut, _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
+func deliver(_ socket: Socket, _ out: SocketOut, _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
     guard let h = register(socket) else {
         socket.close()
         return noMemory(err, op)
@@ -77,7 +77,7 @@ public func sag_make_server_sockets(_ service: UnsafePointer<CChar>?, _ family: 
 
 /// Hands new sockets to the caller: all of them, or none (and every one
 /// closed) when a handle cannot be made.
-private func deliver(_ made: [Socket], _ out: SocketOut, _ count: UnsafeMutablePointer<Int>,
+func deliver(_ made: [Socket], _ out: SocketOut, _ count: UnsafeMutablePointer<Int>,
                      _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
     var handlesMade: [OpaquePointer] = []
     for s in made {
@@ -329,11 +329,17 @@ public func sag_socket_connect(_ s: OpaquePointer?, _ ai: OpaquePointer?, _ time
     return withSocket(s, err, op) { o in
         guard let arg = addressArgument(ai) else { return misuse(err, op, "addrinfo") }
         guard let address = arg else { return invalid(err, op, "the addrinfo has no address") }
-        return run(err) { () throws(SocketError) in
-            try o.socket.connect(to: address, timeoutMicros: timeout < 0 ? nil : timeout)
-        } then: { connected in
-            connected ? Status.ok : wouldBlock(err, op, o.socket)
-        }
+        return connect(o, to: address, timeout, err, op)
+    }
+}
+
+/// socket-connect! of an address (an addrinfo's or a sockaddr's).
+func connect(_ o: SocketObject, to address: SocketAddress, _ timeout: Int64, _ err: OpaquePointer?,
+             _ op: StaticString) -> Int32 {
+    run(err) { () throws(SocketError) in
+        try o.socket.connect(to: address, timeoutMicros: timeout < 0 ? nil : timeout)
+    } then: { connected in
+        connected ? Status.ok : wouldBlock(err, op, o.socket)
     }
 }
 

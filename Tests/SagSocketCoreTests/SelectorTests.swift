@@ -157,6 +157,28 @@ struct SelectorTests {
         sel.close()  // idempotent
     }
 
+    @Test("an interrupt made while no thread waits ends the next wait, once")
+    func rememberedInterrupt() throws {
+        let sel = try SocketSelector()
+        defer { sel.close() }
+        try sel.interrupt()
+        try sel.interrupt()
+        // No timeout: each of these two waits ends only by a remembered interrupt.
+        #expect(try sel.wait().isEmpty)
+        #expect(try sel.wait().isEmpty)
+        let result = Box<String>("")
+        let t = OSThread {
+            let n = (try? sel.wait().count) ?? -1
+            result.set("ok \(n)")
+        }
+        for _ in 0..<500 where !sel.isWaiting { sleepMillis(2) }
+        sleepMillis(20)
+        #expect(sel.isWaiting)  // both were consumed: this wait blocks
+        try sel.interrupt()
+        t.join()
+        #expect(result.get == "ok 0")
+    }
+
     @Test("a socket added during a wait is waited on at once, and an earlier deadline too")
     func addDuringWait() throws {
         try withSelectorAndPair { sel, client, accepted in

@@ -155,6 +155,7 @@ struct InterruptSeamTests {
 
         // Making, binding, listening, options and names.
         check(.socket) { try Socket(family: .inet, type: .stream).close() }
+        check(.socketpair) { let (a, b) = try Socket.pair(); a.close(); b.close() }
         let s = try Socket(family: .inet, type: .stream)
         defer { s.close() }
         check(.bind) { try s.bind(to: lo) }

@@ -17,8 +17,9 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import sagheader  # noqa: E402
 
-# The procedures of (sagittarius socket) that the C ABI must cover; each must
-# be named after some `Scheme:` line of the declarations file.
+# The procedures of (sagittarius socket) that the C ABI must cover, and this
+# library's extensions (the last two lines); each must be named after some
+# `Scheme:` line of the declarations file.
 SCHEME_PROCEDURES = """
 make-client-socket make-server-socket make-server-socket* socket? socket-closed?
 nonblocking-socket? call-with-socket socket-accept socket-recv socket-recv!
@@ -45,6 +46,10 @@ lookahead-char get-string-n get-string-all put-char put-string
 make-socket-selector socket-selector? close-socket-selector! socket-selector-add!
 socket-selector-wait! socket-selector-interrupt! socket-selector-clear!
 socket-selector-size socket-selector-closed? socket-selector-waiting?
+make-sockaddr sockaddr-family sockaddr-port sockaddr-ip-address
+make-unix-client-socket make-unix-server-socket socket-pair
+socket-peer-credentials make-unix-sockaddr sockaddr-path socket-sockaddr
+socket-peer-sockaddr
 """.split()
 
 

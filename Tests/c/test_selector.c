@@ -581,12 +581,46 @@ static void test_wake(void) {
     CHECK_ST(wt.w.status, SAG_OK);
     CHECK_EQ(wt.w.count, 0);
     CHECK_EQ(sel_size(sel), 1); /* still held */
-    /* An interrupt with nobody waiting does not reach a later wait. */
+    /* An interrupt with nobody waiting is remembered, as Sagittarius's
+     * wake-up datagram stays queued: the next wait, even one with no
+     * timeout, looks once and returns. Each such interrupt is consumed by
+     * one wait (two interrupts: two waits). */
+    for (int times = 1; times <= 2; times++) {
+        for (int i = 0; i < times; i++)
+            CHECK_ST(sag_selector_interrupt(sel, E), SAG_OK);
+        for (int i = 0; i < times; i++) {
+            waiter_start(&wt, sel, -1);
+            int joined = waiter_join(&wt, 10000);
+            CHECK(joined);
+            if (!joined) { /* not remembered: end it, then go on */
+                sag_selector_interrupt(sel, E);
+                waiter_join(&wt, 10000);
+            }
+            CHECK_ST(wt.w.status, SAG_OK);
+            CHECK_EQ(wt.w.count, 0);
+        }
+        CHECK_EQ(sel_size(sel), 1);
+        /* consumed: the wait after them waits its whole timeout */
+        waited_t wc;
+        CHECK_ST(wait_into(sel, 50000, CAP, &wc, E), SAG_OK);
+        CHECK_EQ(wc.count, 0);
+        CHECK(wc.micros >= 40000);
+    }
+    /* A remembered interrupt does not hide what is ready: the wait it ends
+     * reports the readable socket. */
+    CHECK_ST(send_str(p.cli, "r"), SAG_OK);
     CHECK_ST(sag_selector_interrupt(sel, E), SAG_OK);
     waited_t w;
-    CHECK_ST(wait_into(sel, 50000, CAP, &w, E), SAG_OK);
-    CHECK_EQ(w.count, 0);
-    CHECK(w.micros >= 40000);
+    {
+        uint8_t one[1];
+        waiter_start(&wt, sel, -1);
+        CHECK(waiter_join(&wt, 10000));
+        CHECK_ST(wt.w.status, SAG_OK);
+        /* a loopback send is in the peer's queue when it returns */
+        CHECK_EQ(wt.w.count, 1);
+        CHECK_EQ(recv_n(p.acc, one, 1, E), 1);
+        CHECK_ST(sag_selector_add(sel, p.acc, -1, 1, E), SAG_OK);
+    }
 
     /* Close from another thread: the wait returns SAG_E_CLOSED. */
     waiter_start(&wt, sel, -1);

@@ -81,6 +81,7 @@ INT_ROLES = {
     "backlog": "backlog",
     "on": "bool",
     "flag": "bool",
+    "peer": "bool",
     "index": "index",
     "status": "status",
     "kind": "kind",

@@ -17,7 +17,7 @@ import Glibc
 
 /// The calls the wrappers make, by name (the mock seam scripts them by it).
 enum Syscall: Hashable, Sendable, CaseIterable {
-    case socket, connect, bind, listen, accept, send, sendto, recv, recvfrom, shutdown
+    case socket, socketpair, connect, bind, listen, accept, send, sendto, recv, recvfrom, shutdown
     case setsockopt, getsockopt, getsockname, getpeername
     case ppoll, eventfd, eventfdWrite, eventfdRead, epollCreate, epollControl, epollWait
 }
@@ -80,6 +80,15 @@ enum Sys {
     static func socket(_ family: Int32, _ type: Int32, _ proto: Int32) -> SysResult<Int32> {
         syscall(.socket, retryOnInterrupt: true) { _ in
             Glibc.socket(family, type | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), proto)
+        }
+    }
+
+    /// socketpair(2), close-on-exec and non-blocking as socket(); writes the
+    /// two descriptors to fds[0] and fds[1].
+    static func socketpair(_ family: Int32, _ type: Int32, _ proto: Int32,
+                           _ fds: UnsafeMutablePointer<Int32>) -> SysResult<Int32> {
+        syscall(.socketpair, retryOnInterrupt: true) { _ in
+            Glibc.socketpair(family, type | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), proto, fds)
         }
     }
 

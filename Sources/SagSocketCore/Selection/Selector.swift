@@ -96,6 +96,10 @@ public final class SocketSelector: Sendable {
         var waitUntil: Int64 = .max
         /// Incremented by interrupt(); a wait that sees it change returns.
         var interrupts: UInt64 = 0
+        /// Interrupts made while no thread waited, not yet consumed: each
+        /// makes one later wait look once and return (Sagittarius queues a
+        /// wake-up datagram per interrupt, and each wait reads one).
+        var pendingInterrupts = 0
     }
 
     private let state = Mutex(State())
@@ -405,7 +409,7 @@ public final class SocketSelector: Sendable {
     public func wait(timeoutMicros: Int64, capacity: Int, _ each: (Entry) -> Void) throws(SocketError) -> Int {
         let op: StaticString = "socket-selector-wait!"
         guard capacity > 0 else { throw .invalid(op, "capacity must be positive") }
-        let until = Deadline.after(micros: timeoutMicros).cappedByThread.nanoseconds ?? .max
+        var until = Deadline.after(micros: timeoutMicros).cappedByThread.nanoseconds ?? .max
         var epoch0: UInt64 = 0
         var began = false
         var count = 0
@@ -428,6 +432,11 @@ public final class SocketSelector: Sendable {
                         st.waiting = true
                         epoch0 = st.interrupts
                         began = true
+                        if st.pendingInterrupts > 0 {
+                            // An interrupt made before this wait: look once.
+                            st.pendingInterrupts -= 1
+                            until = Sys.monotonicNanoseconds()
+                        }
                     }
                     if st.closed {
                         if count == 0 { failure = closedError(op) }
@@ -547,8 +556,9 @@ public final class SocketSelector: Sendable {
     // MARK: - Interrupting, clearing, closing
 
     /// socket-selector-interrupt!: a wait blocked now returns at once with
-    /// what is ready (possibly nothing). Waits that start later are not
-    /// affected.
+    /// what is ready (possibly nothing). Made while no thread waits, it is
+    /// remembered: the next wait looks once and returns what is ready, as
+    /// in Sagittarius (each interrupt made so is consumed by one wait).
     ///
     /// - Throws: `.closed` on a closed selector.
     ///
@@ -557,7 +567,11 @@ public final class SocketSelector: Sendable {
         try state.withLock { st throws(SocketError) in
             if st.closed { throw closedError("socket-selector-interrupt!") }
             st.interrupts &+= 1
-            if st.waiting { Sys.eventfdSignal(wake) }
+            if st.waiting {
+                Sys.eventfdSignal(wake)
+            } else if st.pendingInterrupts < Int.max {
+                st.pendingInterrupts += 1
+            }
         }
     }
 

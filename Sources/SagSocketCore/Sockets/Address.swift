@@ -63,16 +63,6 @@ public struct SocketAddress: Sendable {
             }
         }
     }
-
-    /// A copy with the port replaced (IPv4/IPv6 only).
-    func withPort(_ port: Int) -> SocketAddress {
-        var copy = self
-        guard family == .inet || family == .inet6 else { return copy }
-        withUnsafeMutableBytes(of: &copy.storage) { raw in
-            raw.storeBytes(of: UInt16(truncatingIfNeeded: port).bigEndian, toByteOffset: 2, as: UInt16.self)
-        }
-        return copy
-    }
 }
 
 /// An IPv4 (4 bytes) or IPv6 (16 bytes) address, in network order.

@@ -69,13 +69,15 @@ extension Socket {
     public static func server(service: String?, family: AddressFamily = .inet, type: SocketType = .stream,
                               protocol: SocketProtocol = .default) throws(SocketError) -> Socket {
         let sockets = try servers(service: service, family: family, type: type, protocol: `protocol`,
-                                  limit: 1, v6only: false, operation: "make-server-socket")
+                                  limit: 1, operation: "make-server-socket")
         return sockets[0]
     }
 
-    /// make-server-socket*: one listening socket per passive address (IPv6
-    /// ones with IPV6_V6ONLY); with service "0" all share the first one's
-    /// port.
+    /// make-server-socket*: one listening socket per passive address, set
+    /// up as make-server-socket sets up its one (Sagittarius's
+    /// make-server-socket*/resolver: no IPV6_V6ONLY; with service "0" each
+    /// socket gets a port of its own). The list is in the reverse of
+    /// getaddrinfo's order, as Sagittarius builds it.
     ///
     /// - Parameters:
     ///   - service: The service (name or port; "0": any free port).
@@ -83,7 +85,6 @@ extension Socket {
     ///   - type: The socket type (`.stream` by default).
     ///   - protocol: The protocol.
     ///   - limit: The most sockets to make.
-    ///   - v6only: Whether IPv6 sockets get IPV6_V6ONLY.
     ///   - operation: The operation failures name.
     /// - Returns: The sockets, at least one.
     /// - Throws: As server(service:family:type:protocol:).
@@ -91,7 +92,7 @@ extension Socket {
     /// The corresponding C calls are those of server(service:family:type:protocol:).
     public static func servers(service: String?, family: AddressFamily = .unspecified,
                                type: SocketType = .stream, protocol: SocketProtocol = .default,
-                               limit: Int = Int.max, v6only: Bool = true,
+                               limit: Int = Int.max,
                                operation: StaticString = "make-server-socket*") throws(SocketError) -> [Socket] {
         let op = operation
         let hints = AddrInfo(family: family, type: type, flags: .passive, protocol: `protocol`)
@@ -103,11 +104,9 @@ extension Socket {
             throw error.kind == .invalidArgument ? error.reclassified(as: .hostNotFound) : error
         }
         var made: [Socket] = []
-        var sharedPort: Int? = nil
         var lastErrno: Int32 = 0
         for ai in chain where made.count < limit {
-            guard var address = ai.address else { continue }
-            if let p = sharedPort { address = address.withPort(p) }
+            guard let address = ai.address else { continue }
             do throws(SocketError) {
                 let s = try Socket(family: ai.family, type: ai.socketType, protocol: ai.socketProtocol,
                                    service: service)
@@ -115,15 +114,9 @@ extension Socket {
                     try s.setOption(level: .socket, name: .reuseAddress, 1)
                     // SO_REUSEPORT where the system has it: a refusal is no failure.
                     try? s.setOption(level: .socket, name: .reusePort, 1)
-                    if v6only && ai.family == .inet6 {
-                        try s.setOption(level: .ipv6, name: .ipv6Only, 1)
-                    }
                     try s.bind(to: address)
                     if ai.socketType.isConnectionOriented {
                         try s.listen(backlog: SOMAXCONN)
-                    }
-                    if sharedPort == nil, address.port == 0, let bound = try s.localAddress()?.port {
-                        sharedPort = bound
                     }
                     made.append(s)
                 } catch {
@@ -138,6 +131,6 @@ extension Socket {
             throw .hostNotFound(op, "cannot bind a server socket for service \(service.map { "\"\($0)\"" } ?? "#f")",
                                 node: nil, service: service, errno: lastErrno)
         }
-        return made
+        return made.reversed()
     }
 }

@@ -13,7 +13,8 @@
                                         latin-1-codec native-transcoder get-line
                                         put-string get-char lookahead-u8
                                         open-bytevector-input-port
-                                        eof-object get-string-all))
+                                        eof-object get-string-all
+                                        make-custom-binary-input-port))
              ((rnrs exceptions) #:select (guard))
              ((rnrs io ports) #:select (i/o-decoding-error?))
              (ice-9 threads))
@@ -262,6 +263,33 @@
 
 (check "collections ran during the selects" #t (> collections 10))
 (set! churned '())
+
+;; How socket ports print: as what they are, where Guile prints any R6RS
+;; custom port as "#<input: file 7f...>"; other ports print as before.
+(define (printed x) (call-with-output-string (lambda (o) (write x o))))
+(define (prints-as? prefix x)
+  (let ([s (printed x)])
+    (and (>= (string-length s) (string-length prefix))
+         (string=? prefix (substring s 0 (string-length prefix))))))
+(call-with-values tcp-pair
+  (lambda (c s)
+    (let* ([p (socket-port c #f)]
+           [in (socket-input-port c)]
+           [out (socket-output-port c)]
+           [t (transcoded-port (socket-port s #f) (native-transcoder))]
+           [other (make-custom-binary-input-port "other" (lambda (bv start n) 0) #f #f #f)])
+      (check "a socket port prints as one" #t (prints-as? "#<input-output: socket-port " p))
+      (check "socket-input-port" #t (prints-as? "#<input: socket-port " in))
+      (check "socket-output-port" #t (prints-as? "#<output: socket-port " out))
+      (check "a transcoded socket port" #t (prints-as? "#<input-output: socket-textual-port " t))
+      (check "display too" (printed p) (call-with-output-string (lambda (o) (display p o))))
+      (check "another custom port prints as Guile prints it, not as a socket port" #f
+             (prints-as? "#<input: socket" other))
+      (check "(its mode still first)" #t (prints-as? "#<input: " other))
+      (close-port p)
+      (check "a closed socket port" #t (prints-as? "#<closed: socket-port " p))
+      (socket-close c)
+      (socket-close s))))
 
 (format #t "~a passed, ~a failed\n" passed failed)
 (exit (if (= failed 0) 0 1))

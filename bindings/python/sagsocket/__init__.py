@@ -36,6 +36,7 @@ from .files import SocketIO
 from .library import DECLS_PATH, LIBRARY_PATH, ffi, lib
 from .selector import EVENT_READ, EVENT_WRITE, Selector, SelectorEntry, SelectorKey, SocketSelector
 from .sockets import Socket, client_socket, getdefaulttimeout, setdefaulttimeout, socket_for
+from .unix import socketpair
 
 __version__ = "1.3.0"
 
@@ -157,6 +158,6 @@ def create_server(address: tuple[str, Any], *, family: int = lib.SAG_AF_INET,
 __all__ = [
     "Socket", "SocketIO", "Selector", "SelectorKey", "SocketSelector", "SelectorEntry",
     "AddrInfo", "SockAddr", "SocketInfo", "IPAddress", "FdSet", "create_connection",
-    "create_server", "getdefaulttimeout", "has_dualstack_ipv6", "setdefaulttimeout", "library_version", "EVENT_READ", "EVENT_WRITE",
+    "create_server", "socketpair", "getdefaulttimeout", "has_dualstack_ipv6", "setdefaulttimeout", "library_version", "EVENT_READ", "EVENT_WRITE",
     "DECLS_PATH", "LIBRARY_PATH", *error_names, *sorted(_CONSTANTS),
 ]

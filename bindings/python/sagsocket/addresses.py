@@ -3,6 +3,7 @@ objects, and Python's (host, port) tuples resolved to an addrinfo."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .args import c_string, check_int, text_of
@@ -116,12 +117,22 @@ class SockAddr:
             raise error_from(st)
         return IPAddress(out[0])
 
-    def address(self) -> tuple[str, int] | None:
-        """as_tuple(), or None when the sockaddr holds no IPv4/IPv6 address
+    def address(self) -> Any:
+        """The address as the socket module gives it: as_tuple() for IPv4
+        and IPv6; for a Unix-domain one its path (a str, bytes for an
+        abstract name, '' when unnamed); None when the sockaddr holds none
         (a recvfrom on a stream socket fills none)."""
-        if self.family not in (lib.SAG_AF_INET, lib.SAG_AF_INET6):
+        family = self.family
+        if family in (lib.SAG_AF_INET, lib.SAG_AF_INET6):
+            return self.as_tuple()
+        if family != lib.SAG_AF_UNIX:
             return None
-        return self.as_tuple()
+        buf = ffi.new("uint8_t[]", 128)
+        st = lib.sag_sockaddr_path(self.handle, buf, 0, 128, cells.size, NULL)
+        if st != OK:
+            raise error_from(st)
+        raw = ffi.buffer(buf, cells.size[0])[:]
+        return raw if raw.startswith(b"\0") else os.fsdecode(raw)
 
     def as_tuple(self) -> tuple:
         """(ip, port), or (ip, port, flowinfo, scope_id) for IPv6, as the

@@ -22,7 +22,7 @@ from . import calls
 from .addresses import AddrInfo, IPAddress, SockAddr, SocketInfo
 from .args import c_string, check_int, check_range, seconds_to_us, select_timeout_us
 from .calls import ARG, OK, SEND, cells, retry
-from .errors import HostNotFoundError, SocketConnectionError, error_from
+from .errors import HostNotFoundError, SocketClosedError, SocketConnectionError, error_from
 from .fdsets import FdSet, ready_select, select as _select, select_inplace as _select_inplace
 from .library import NULL, ffi, lib
 from .selector import SelectorEntry, SocketSelector
@@ -33,7 +33,7 @@ from .ports import (Port, socket_input_port, socket_output_port, socket_port,
 
 AF_INET = lib.SAG_AF_INET
 SOCK_STREAM = lib.SAG_SOCK_STREAM
-_DEFAULT_CLIENT_FLAGS = lib.SAG_AI_V4MAPPED | lib.SAG_AI_ADDRCONFIG
+_DEFAULT_CLIENT_FLAGS = lib.SAG_AI_V4MAPPED  # no AI_ADDRCONFIG, as Sagittarius since 2025-11
 
 
 def _sock(s: Any) -> Socket:
@@ -138,13 +138,14 @@ def make_server_socket_with_resolver(service: str | None,
 
 def make_server_sockets_with_resolver(service: str | None,
                                       resolver: Callable[[Any], AddrInfo | None]) -> list[Socket]:
-    """make-server-socket*/resolver: a listening socket per entry that works."""
+    """make-server-socket*/resolver: a listening socket per entry that works,
+    in the reverse of the chain's order (as Sagittarius builds the list)."""
     out = []
     ai = resolver(service)
     while ai is not None:
         s = _server_from(ai)
         if s is not None:
-            out.append(s)
+            out.insert(0, s)
         ai = ai.next
     return out
 
@@ -581,8 +582,16 @@ def socket_selector_add(sel: SocketSelector, s: Socket, timeout: Any = None, dat
 def socket_selector_wait(sel: SocketSelector, timeout: Any = None
                          ) -> tuple[list[SelectorEntry], list[SelectorEntry]]:
     """(readable entries, entries whose own timeout passed); each entry is
-    (socket, timeout, data) and has left the selector."""
-    return sel.wait(timeout)
+    (socket, timeout, data) and has left the selector. A wait that
+    close_socket_selector ends answers ([], []), as Sagittarius's does; a
+    selector closed before the call raises SocketClosedError."""
+    open_before = not sel.closed
+    try:
+        return sel.wait(timeout)
+    except SocketClosedError:
+        if open_before:
+            return [], []
+        raise
 
 
 def socket_selector_interrupt(sel: SocketSelector) -> None: sel.interrupt()

@@ -15,7 +15,7 @@ import warnings
 from typing import Any
 
 from . import calls, files
-from .addresses import AddrInfo, SocketInfo, endpoint, resolve_address
+from .addresses import AddrInfo, SockAddr, SocketInfo, endpoint, resolve_address
 from .args import c_string, check_int, seconds_to_us, text_of
 from .calls import ARG, E_INTERRUPTED, E_WOULD_BLOCK, OK, READ, cells, retry, signalled
 from .errors import error_from
@@ -292,18 +292,20 @@ class Socket(Transfer):
         """getpeername(2) as a SocketInfo, or None when not connected."""
         return self._info(lib.sag_socket_get_peer)
 
-    def getsockname(self) -> tuple[str, int]:
-        """(ip, port) the socket is bound to."""
+    def getsockname(self) -> Any:
+        """(ip, port) the socket is bound to (a Unix-domain one: its path)."""
         a = endpoint(self, lib.sag_socket_get_info)
         if a is None:
-            raise OSError(107, "the socket has no address")
+            from . import unix
+            return unix.name_of(self, False)
         return a
 
-    def getpeername(self) -> tuple[str, int]:
-        """(ip, port) of the peer."""
+    def getpeername(self) -> Any:
+        """(ip, port) of the peer (a Unix-domain one: its path)."""
         a = endpoint(self, lib.sag_socket_get_peer)
         if a is None:
-            raise OSError(107, "Transport endpoint is not connected")
+            from . import unix
+            return unix.name_of(self, True)
         return a
 
     def get_inheritable(self) -> bool:
@@ -389,9 +391,13 @@ class Socket(Transfer):
         return s, addr
 
     def connect(self, address: Any) -> None:
-        """Connects to (host, port) (or an AddrInfo), trying each address."""
-        ai = resolve_address(self.family, address)
+        """Connects to (host, port) (or an AddrInfo), trying each address;
+        to a path (a Unix-domain socket) or a SockAddr."""
         us = -1 if not self._timeout else seconds_to_us(self._timeout)
+        if isinstance(address, (str, bytes, bytearray, SockAddr)):
+            from . import unix
+            return unix.connect(self, address, us)
+        ai = resolve_address(self.family, address)
         last: BaseException | None = None
         h = self.handle
         for entry in ai:
@@ -418,7 +424,11 @@ class Socket(Transfer):
             return e.errno or -1
 
     def bind(self, address: Any) -> None:
-        """Binds to (host, port); host "" is every address."""
+        """Binds to (host, port); host "" is every address. A path (a
+        Unix-domain socket) or a SockAddr binds to that address."""
+        if isinstance(address, (str, bytes, bytearray, SockAddr)):
+            from . import unix
+            return unix.bind(self, address)
         ai = resolve_address(self.family, address, passive=True)
         st = lib.sag_socket_bind(self.handle, ai.handle, NULL)
         if st != OK:

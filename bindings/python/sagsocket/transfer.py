@@ -199,6 +199,9 @@ class Transfer:
         buf = byte_buffer(data)
         if isinstance(address, SockAddr):
             sa = address
+        elif isinstance(address, (str, bytes, bytearray)):
+            from . import unix
+            sa = unix.sockaddr(address)
         else:
             sa = resolve_address(self.family, address, socktype=lib.SAG_SOCK_DGRAM).sockaddr
         return self.sendto_range(buf, 0, len(buf), flags, sa)

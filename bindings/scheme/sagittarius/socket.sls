@@ -44,6 +44,12 @@
           next-addrinfo addrinfo-sockaddr
           addrinfo-family addrinfo-socktype addrinfo-flags addrinfo-protocol
           sockaddr?
+          ;; extensions (not in Sagittarius; docs/reference.md §12):
+          ;; sockaddrs made and read, Unix-domain sockets
+          make-sockaddr sockaddr-family sockaddr-ip-address sockaddr-port
+          sockaddr-path make-unix-sockaddr
+          make-unix-client-socket make-unix-server-socket socket-pair
+          socket-peer-credentials socket-sockaddr socket-peer-sockaddr
           ;; socket-info and ip-address
           socket-info? socket-peer socket-name socket-info
           socket-info-hostname socket-info-ip-address socket-info-port
@@ -277,7 +283,7 @@
      [(node service family) (make-client-socket node service family SOCK_STREAM)]
      [(node service family socktype)
       (make-client-socket node service family socktype
-                          (+ AI_V4MAPPED AI_ADDRCONFIG))]
+                          AI_V4MAPPED)]
      [(node service family socktype flags)
       (make-client-socket node service family socktype flags 0)]
      [(node service family socktype flags protocol)
@@ -376,7 +382,7 @@
         (cond [ai (let ([s (bind-server ai)])
                     (loop (next-addrinfo ai) (if s (cons s acc) acc)))]
               [(null? acc) (host-not-found who #f service "Failed to create sockets")]
-              [else (reverse acc)]))))
+              [else acc]))))  ; reverse order, as Sagittarius builds it
 
   (define (call-with-socket s proc)
     (check-socket 'call-with-socket s)
@@ -644,17 +650,22 @@
      [(s ai timeout)
       (let ([who 'socket-connect!])
         (check-socket who s)
-        (check-addrinfo who ai)
+        (unless (sockaddr? ai) (check-addrinfo who ai))
         (let* ([us (timeout->us who timeout)]
-               [st (%socket-connect (socket-handle s) (addrinfo-handle ai) us)])
+               ;; a sockaddr in place of the addrinfo: an extension
+               [st (if (sockaddr? ai)
+                       (%socket-connect-sockaddr (socket-handle s) (sockaddr-handle ai) us)
+                       (%socket-connect (socket-handle s) (addrinfo-handle ai) us))])
           (cond [(eqv? st OK) s]
                 [(and (eqv? st E_CONNECTION) (not timeout)) #f]
                 [else (fail who st s)])))]))
 
   (define (socket-bind! s ai)
     (check-socket 'socket-bind! s)
-    (check-addrinfo 'socket-bind! ai)
-    (let ([st (%socket-bind (socket-handle s) (addrinfo-handle ai))])
+    (unless (sockaddr? ai) (check-addrinfo 'socket-bind! ai))
+    (let ([st (if (sockaddr? ai)  ; a sockaddr in place of the addrinfo: an extension
+                  (%socket-bind-sockaddr (socket-handle s) (sockaddr-handle ai))
+                  (%socket-bind (socket-handle s) (addrinfo-handle ai)))])
       (cond [(eqv? st OK) s]
             [(eqv? st E_SOCKET) #f]
             [else (fail 'socket-bind! st s)])))
@@ -974,17 +985,21 @@
      [(sel timeout)
       (let ([who 'socket-selector-wait!])
         (check-selector who sel)
-        (let* ([us (timeout->us who timeout)]
-               [lock (selector-lock sel)]
-               [capacity
-                (%with-lock lock
-                  (lambda ()
-                    (when (selector-waiting sel)
-                      (assertion-violation who "another thread is waiting on the selector" sel))
-                    (selector-waiting-set! sel #t)
-                    (max 16 (hashtable-size (selector-entries sel)))))])
+        (let*-values ([(us) (timeout->us who timeout)]
+                      [(lock) (selector-lock sel)]
+                      [(capacity open-before)
+                       (%with-lock lock
+                         (lambda ()
+                           (when (selector-waiting sel)
+                             (assertion-violation who "another thread is waiting on the selector" sel))
+                           (selector-waiting-set! sel #t)
+                           (values (max 16 (hashtable-size (selector-entries sel)))
+                                   (not (selector-closed sel)))))])
           (let-values ([(st reports) (%selector-wait (selector-handle sel) us capacity)])
+            ;; A close during the wait ends it with two empty lists, as in
+            ;; Sagittarius; a selector closed before the call raises.
             (let ([failure (and (not (eqv? st OK))
+                                (not (and open-before (eqv? st E_CLOSED)))
                                 (failure-condition who st #f #f (list sel)))])
               (let-values ([(ready timed-out)
                             (%with-lock lock (lambda () (take-reports! sel reports)))])
@@ -1107,6 +1122,98 @@
   (define (addrinfo-protocol ai)
     (check-addrinfo 'addrinfo-protocol ai)
     (call 'addrinfo-protocol #f %addrinfo-protocol (addrinfo-handle ai)))
+
+  ;; ==== Sockaddrs and Unix-domain sockets (extensions, docs/reference.md §12)
+  ;; An empty sockaddr (family AF_UNSPEC), for socket-recvfrom to fill.
+  (define (make-sockaddr)
+    (new-sockaddr (call 'make-sockaddr #f %sockaddr-new)))
+  (define (sockaddr-family sa)
+    (check-sockaddr 'sockaddr-family sa)
+    (call 'sockaddr-family #f %sockaddr-family (sockaddr-handle sa)))
+  ;; The port and ip-address of an IPv4/IPv6 sockaddr; #f for another family.
+  (define (sockaddr-port sa)
+    (check-sockaddr 'sockaddr-port sa)
+    (let-values ([(st port) (%sockaddr-port (sockaddr-handle sa))])
+      (cond [(eqv? st OK) port]
+            [(eqv? st E_INVALID) #f]
+            [else (fail 'sockaddr-port st #f sa)])))
+  (define (sockaddr-ip-address sa)
+    (check-sockaddr 'sockaddr-ip-address sa)
+    (let-values ([(st h) (%sockaddr-ip-address (sockaddr-handle sa))])
+      (cond [(eqv? st OK) (ip-address-from-handle 'sockaddr-ip-address h)]
+            [(eqv? st E_INVALID) #f]
+            [else (fail 'sockaddr-ip-address st #f sa)])))
+  ;; The path of an AF_UNIX sockaddr as a string (an abstract name begins
+  ;; with #\nul); #f for another family.
+  (define (sockaddr-path sa)
+    (check-sockaddr 'sockaddr-path sa)
+    (let-values ([(st bv) (%sockaddr-path (sockaddr-handle sa))])
+      (cond [(eqv? st OK) (utf8->string bv)]
+            [(eqv? st E_INVALID) #f]
+            [else (fail 'sockaddr-path st #f sa)])))
+
+  ;; A path: a string (UTF-8) or a bytevector; a first #\nul (byte 0) names
+  ;; Linux's abstract namespace.
+  (define (path-bytes who path)
+    (cond [(string? path) (string->utf8 path)]
+          [(bytevector? path) path]
+          [else (assertion-violation who "path must be a string or a bytevector" path)]))
+
+  (define (make-unix-sockaddr path)
+    (let ([who 'make-unix-sockaddr])
+      (new-sockaddr (call who #f %make-unix-sockaddr (path-bytes who path)))))
+
+  (define (unix-socket who maker path socktype)
+    (check-int who socktype)
+    (let-values ([(st h) (maker (path-bytes who path) socktype)])
+      (if (eqv? st OK)
+          (new-socket h)
+          (fail who st #f path))))
+
+  ;; (make-unix-client-socket path [socktype SOCK_STREAM]): connected to the
+  ;; socket at path (a datagram one is bound to a name of its own first).
+  (define make-unix-client-socket
+    (case-lambda
+     [(path) (make-unix-client-socket path SOCK_STREAM)]
+     [(path socktype)
+      (unix-socket 'make-unix-client-socket %make-unix-client-socket path socktype)]))
+
+  ;; (make-unix-server-socket path [socktype SOCK_STREAM]): bound to path,
+  ;; listening for stream sockets. The file stays after close.
+  (define make-unix-server-socket
+    (case-lambda
+     [(path) (make-unix-server-socket path SOCK_STREAM)]
+     [(path socktype)
+      (unix-socket 'make-unix-server-socket %make-unix-server-socket path socktype)]))
+
+  ;; (socket-pair [family AF_UNIX] [socktype SOCK_STREAM] [protocol 0]) =>
+  ;; two connected sockets (socketpair(2)).
+  (define socket-pair
+    (case-lambda
+     [() (socket-pair AF_UNIX SOCK_STREAM 0)]
+     [(family) (socket-pair family SOCK_STREAM 0)]
+     [(family socktype) (socket-pair family socktype 0)]
+     [(family socktype protocol)
+      (let ([who 'socket-pair])
+        (for-each (lambda (x) (check-int who x)) (list family socktype protocol))
+        (let-values ([(st a b) (%socket-pair family socktype protocol)])
+          (if (eqv? st OK)
+              (values (new-socket a) (new-socket b))
+              (fail who st #f family socktype protocol))))]))
+
+  ;; The socket's own address and its peer's as sockaddrs (any family); #f
+  ;; when there is none.
+  (define (socket-sockaddr s)
+    (check-socket 'socket-sockaddr s)
+    (new-sockaddr (call 'socket-sockaddr s %socket-sockaddr (socket-handle s) 0)))
+  (define (socket-peer-sockaddr s)
+    (check-socket 'socket-peer-sockaddr s)
+    (new-sockaddr (call 'socket-peer-sockaddr s %socket-sockaddr (socket-handle s) 1)))
+
+  ;; (socket-peer-credentials s) => three values: the peer's pid, uid, gid.
+  (define (socket-peer-credentials s)
+    (check-socket 'socket-peer-credentials s)
+    (call 'socket-peer-credentials s %socket-peer-credentials (socket-handle s)))
 
   ;; ==== Ports ==============================================================
   ;; A socket port reads what one recv brings: every recv goes into the

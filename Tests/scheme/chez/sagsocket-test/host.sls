@@ -6,7 +6,8 @@
   (export host-name printf format fork-thread make-mutex with-mutex make-condition
           condition-wait condition-broadcast sleep make-time time-second
           time-nanosecond time-type time? directory-list void getenv
-          collect-rendezvous full-collect gc-count monotonic-ms list-head iota)
+          collect-rendezvous full-collect gc-count monotonic-ms list-head iota
+          process-ids)
   (import (chezscheme))
   (define host-name 'chez)
   ;; a full collection, with every thread at a safe point
@@ -18,4 +19,12 @@
   ;; milliseconds of the monotonic clock
   (define (monotonic-ms)
     (let ([t (current-time 'time-monotonic)])
-      (+ (* 1000 (time-second t)) (div (time-nanosecond t) 1000000)))))
+      (+ (* 1000 (time-second t)) (div (time-nanosecond t) 1000000))))
+  ;; (values pid uid gid) of this process
+  (define process-ids
+    (begin
+      (load-shared-object "libc.so.6")
+      (let ([pid (foreign-procedure "getpid" () int)]
+            [uid (foreign-procedure "getuid" () unsigned-32)]
+            [gid (foreign-procedure "getgid" () unsigned-32)])
+        (lambda () (values (pid) (uid) (gid)))))))

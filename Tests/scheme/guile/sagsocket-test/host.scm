@@ -6,9 +6,10 @@
   (export host-name printf format fork-thread make-mutex with-mutex make-condition
           condition-wait condition-broadcast sleep make-time time-second
           time-nanosecond time-type time? directory-list void getenv
-          collect-rendezvous full-collect gc-count monotonic-ms list-head iota)
+          collect-rendezvous full-collect gc-count monotonic-ms list-head iota
+          process-ids)
   (import (rnrs)
-          (prefix (only (guile) format getenv gc gc-stats list-head iota
+          (prefix (only (guile) format getenv gc gc-stats list-head iota getpid getuid getgid
                         get-internal-real-time internal-time-units-per-second
                         usleep opendir readdir closedir current-time gettimeofday)
                   g:)
@@ -59,4 +60,6 @@
   (define iota g:iota)
   ;; milliseconds of the monotonic clock
   (define (monotonic-ms)
-    (div (* 1000 (g:get-internal-real-time)) g:internal-time-units-per-second)))
+    (div (* 1000 (g:get-internal-real-time)) g:internal-time-units-per-second))
+  ;; (values pid uid gid) of this process
+  (define (process-ids) (values (g:getpid) (g:getuid) (g:getgid))))

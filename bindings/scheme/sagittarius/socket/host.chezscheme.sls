@@ -50,7 +50,11 @@
           %us->deadline
           %selector-new %selector-add %selector-wait %selector-interrupt
           %selector-clear %selector-size %selector-is-closed
-          %selector-is-waiting %selector-close)
+          %selector-is-waiting %selector-close
+          ;; Unix-domain sockets (an extension)
+          %make-unix-client-socket %make-unix-server-socket %socket-pair
+          %socket-peer-credentials %make-unix-sockaddr %sockaddr-path
+          %socket-connect-sockaddr %socket-bind-sockaddr %socket-sockaddr)
   (import (chezscheme))
 
   ;; ---- Loading the library --------------------------------------------------
@@ -620,6 +624,40 @@
   (define-out %sockaddr-family "sag_sockaddr_family" (uptr) (int))
   (define-out %sockaddr-port "sag_sockaddr_port" (uptr) (int))
   (define-out %sockaddr-ip-address "sag_sockaddr_ip_address" (uptr) (handle))
+
+  ;; ---- Unix-domain sockets (an extension) ---------------------------------
+  ;; A path is a bytevector (a first byte 0: the abstract namespace).
+  (define c-make-unix-client-socket
+    (fp safe "sag_make_unix_client_socket" (u8* size_t size_t int uptr uptr) int))
+  (define c-make-unix-server-socket
+    (fp safe "sag_make_unix_server_socket" (u8* size_t size_t int uptr uptr) int))
+  (define (unix-socket-call c path socktype)
+    (let ([m (scratch)])
+      (let ([st (with-locked (path) (c path 0 (bytevector-length path) socktype m 0))])
+        (values st (out-ptr m 0)))))
+  (define (%make-unix-client-socket path socktype)
+    (unix-socket-call c-make-unix-client-socket path socktype))
+  (define (%make-unix-server-socket path socktype)
+    (unix-socket-call c-make-unix-server-socket path socktype))
+  (define-out %socket-pair "sag_socket_pair" (int int int) (handle handle))
+  (define-status %socket-connect-sockaddr "sag_socket_connect_sockaddr" (uptr uptr integer-64) safe)
+  (define-status %socket-bind-sockaddr "sag_socket_bind_sockaddr" (uptr uptr))
+  (define-out %socket-sockaddr "sag_socket_sockaddr" (uptr int) (handle))
+  (define-out %socket-peer-credentials "sag_socket_peer_credentials" (uptr) (i64 i64 i64))
+  (define c-make-unix-sockaddr (fp "sag_make_unix_sockaddr" (u8* size_t size_t uptr uptr) int))
+  (define (%make-unix-sockaddr path)
+    (let ([m (scratch)])
+      (let ([st (c-make-unix-sockaddr path 0 (bytevector-length path) m 0)])
+        (values st (handle (out-ptr m 0))))))
+  (define c-sockaddr-path (fp "sag_sockaddr_path" (uptr u8* size_t size_t uptr uptr) int))
+  (define (%sockaddr-path sa)
+    (let ([m (scratch)] [b (make-bytevector 108 0)])
+      (let ([st (c-sockaddr-path sa b 0 108 m 0)])
+        (if (eqv? st 0)
+            (let* ([n (out-size m 0)] [r (make-bytevector n)])
+              (bytevector-copy! b 0 r 0 n)
+              (values st r))
+            (values st #f)))))
 ;; ---- Socket selector ------------------------------------------------------
   ;; The time-utc at which a timeout of us microseconds from now passes.
   (define (%us->deadline us)

@@ -73,7 +73,11 @@
           %us->deadline
           %selector-new %selector-add %selector-wait %selector-interrupt
           %selector-clear %selector-size %selector-is-closed
-          %selector-is-waiting %selector-close)
+          %selector-is-waiting %selector-close
+          ;; Unix-domain sockets (an extension)
+          %make-unix-client-socket %make-unix-server-socket %socket-pair
+          %socket-peer-credentials %make-unix-sockaddr %sockaddr-path
+          %socket-connect-sockaddr %socket-bind-sockaddr %socket-sockaddr)
   (import (rnrs)
           (only (rnrs io ports) make-custom-binary-input/output-port)
           (only (guile) getenv dynamic-link dynamic-func make-guardian gc
@@ -83,7 +87,7 @@
                 make-thread-local-fluid fluid-ref fluid-set!
                 setvbuf set-port-encoding! set-port-conversion-strategy!
                 resolve-module module-ref module-set! procedure-property
-                set-procedure-property! iota)
+                set-procedure-property! iota port-closed?)
           (only (ice-9 threads) make-mutex make-recursive-mutex lock-mutex
                 unlock-mutex)
           (only (ice-9 ports internal) port-read-buffer port-write-buffer
@@ -344,10 +348,64 @@
                (= (port-read-buffering p) read-buffer-size))))))
 
   (define (make-port name direction read! write! close)
-    (case direction
-      [(input) (make-custom-binary-input-port name read! #f #f close)]
-      [(output) (make-custom-binary-output-port name write! #f #f close)]
-      [else (make-custom-binary-input/output-port name read! write! #f #f close)]))
+    (let ([p (case direction
+               [(input) (make-custom-binary-input-port name read! #f #f close)]
+               [(output) (make-custom-binary-output-port name write! #f #f close)]
+               [else (make-custom-binary-input/output-port name read! write! #f #f close)])])
+      (print-as-socket-port! p)
+      p))
+
+  ;; ---- How a socket port prints --------------------------------------------
+  ;; Guile 3.0 prints an R6RS custom port as "#<input: file 7f...>". The
+  ;; print function of each port type our ports are made of (Guile's R6RS
+  ;; custom binary port types) is wrapped once, with libguile's
+  ;; scm_set_port_print, so that a socket port prints as what it is,
+  ;; "#<input-output: socket-port 7f...>" ("socket-textual-port" for one made
+  ;; by transcoded-port), and every other port of the type exactly as before
+  ;; (the wrapper calls the print function it replaced). The type is read at
+  ;; the place Guile 3.0 keeps it (the port's fourth word, whose first field
+  ;; is the type's name); a type whose name is not Guile's R6RS custom port's
+  ;; there is left alone, and its ports print as Guile prints them.
+  (define printers '())               ; (type address . callback), kept alive
+  (define printers-lock (make-mutex))
+  (define scm-set-port-print
+    (guard (e [#t #f])                  ; not in this libguile: no wrapping
+      (pointer->procedure void (dynamic-func "scm_set_port_print" (dynamic-link)) (list '* '*))))
+  (define (word-at address i)
+    (bytevector-u64-native-ref (pointer->bytevector (make-pointer address) (* 8 (+ i 1))) (* 8 i)))
+  (define (print-socket-port port out)
+    (display (string-append
+              "#<"
+              (cond [(port-closed? port) "closed"]
+                    [(and (input-port? port) (output-port? port)) "input-output"]
+                    [(input-port? port) "input"]
+                    [else "output"])
+              ": "
+              (if (vector-ref (port-info port) 4) "socket-textual-port" "socket-port")
+              " " (number->string (object-address port) 16) ">")
+             out))
+  (define (print-as-socket-port! p)
+    (when scm-set-port-print
+      (let ([type (word-at (object-address p) 3)])
+        (%with-lock printers-lock
+          (lambda ()
+            (unless (or (assv type printers) (= type 0)
+                        (not (string-prefix? "r6rs-custom-binary-"
+                                             (pointer->string (make-pointer (word-at type 0))))))
+              (let* ([old (pointer->procedure int (make-pointer (word-at type 1)) (list '* '* '*))]
+                     [new (procedure->pointer
+                           int
+                           (lambda (exp out pstate)
+                             (let ([port (pointer->scm exp)])
+                               (if (port-info port)
+                                   (begin (print-socket-port port (pointer->scm out)) 1)
+                                   (old exp out pstate))))
+                           (list '* '* '*))])
+                (scm-set-port-print (make-pointer type) new)
+                (set! printers (cons (cons type new) printers)))))))))
+  (define (string-prefix? prefix s)
+    (and (<= (string-length prefix) (string-length s))
+         (string=? prefix (substring s 0 (string-length prefix)))))
 
   ;; (%make-binary-port name direction read! write! get-position set-position!
   ;; close), direction 'input, 'output or 'input/output; the procedures as
@@ -846,6 +904,42 @@
   (define-out %sockaddr-family "sag_sockaddr_family" (P) (int))
   (define-out %sockaddr-port "sag_sockaddr_port" (P) (int))
   (define-out %sockaddr-ip-address "sag_sockaddr_ip_address" (P) (handle))
+
+  ;; ---- Unix-domain sockets (an extension) ---------------------------------
+  ;; A path is a bytevector (a first byte 0: the abstract namespace).
+  (define c-make-unix-client-socket
+    (fp int "sag_make_unix_client_socket" (list P size_t size_t int P P)))
+  (define c-make-unix-server-socket
+    (fp int "sag_make_unix_server_socket" (list P size_t size_t int P P)))
+  (define (unix-socket-call c path socktype)
+    (let ([sc (scratch)])
+      (let ([st (keeping (path)
+                  (c (bv-address path) 0 (bytevector-length path) socktype (out-addr sc 0) 0))])
+        (values st (out-u64 sc 0)))))
+  (define (%make-unix-client-socket path socktype)
+    (unix-socket-call c-make-unix-client-socket path socktype))
+  (define (%make-unix-server-socket path socktype)
+    (unix-socket-call c-make-unix-server-socket path socktype))
+  (define-out %socket-pair "sag_socket_pair" (int int int) (handle handle))
+  (define-status %socket-connect-sockaddr "sag_socket_connect_sockaddr" (P P int64))
+  (define-status %socket-bind-sockaddr "sag_socket_bind_sockaddr" (P P))
+  (define-out %socket-sockaddr "sag_socket_sockaddr" (P int) (handle))
+  (define-out %socket-peer-credentials "sag_socket_peer_credentials" (P) (i64 i64 i64))
+  (define c-make-unix-sockaddr (fp int "sag_make_unix_sockaddr" (list P size_t size_t P P)))
+  (define (%make-unix-sockaddr path)
+    (let ([sc (scratch)])
+      (let ([st (keeping (path)
+                  (c-make-unix-sockaddr (bv-address path) 0 (bytevector-length path) (out-addr sc 0) 0))])
+        (values st (handle (out-u64 sc 0))))))
+  (define c-sockaddr-path (fp int "sag_sockaddr_path" (list P P size_t size_t P P)))
+  (define (%sockaddr-path sa)
+    (let ([sc (scratch)])
+      (let ([st (c-sockaddr-path sa (data-addr sc) 0 108 (out-addr sc 0) 0)])
+        (if (eqv? st 0)
+            (let* ([n (out-u64 sc 0)] [r (make-bytevector n)])
+              (bytevector-copy! (car sc) out-size r 0 n)
+              (values st r))
+            (values st #f)))))
 
   ;; ---- Socket selector ------------------------------------------------------
   ;; The time-utc at which a timeout of us microseconds from now passes.
