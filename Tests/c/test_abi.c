@@ -2566,6 +2566,8 @@ static void test_thread_deadline(void) {
     CHECK_EQ(join_within(st_th, 10000), 0);
     CHECK_ST(sag_selector_free(sel), SAG_OK);
     free_pair(&p);
+}
+
 /* ===== Unix-domain sockets (an extension) ================================ */
 
 #define UPATH(p) (const uint8_t *)(p), 0, strlen(p)

@@ -225,3 +225,40 @@ def transcoded_port(p: Port, codec: str = "utf-8", eol_style: str = "none",
     if st != OK:
         raise error_from(st, p.socket, p)
     return Port(out[0], p.socket, textual=True, under=p)
+
+
+# ---- The Sagittarius face's port procedures (sagsocket.scheme) --------------
+
+def shutdown_port(p: Port, how: int) -> None:
+    p.shutdown(how)
+
+
+def shutdown_input_port(p: Port) -> None:
+    p.shutdown(lib.SAG_SHUT_RD)
+
+
+def shutdown_output_port(p: Port) -> None:
+    p.shutdown(lib.SAG_SHUT_WR)
+
+
+def port_ready(p: Port) -> bool:
+    """port-ready?"""
+    return p.ready()
+
+
+def get_u8(p: Port) -> int | None: return p.get_u8()
+def lookahead_u8(p: Port) -> int | None: return p.lookahead_u8()
+def get_bytevector_n(p: Port, n: int) -> bytes | None: return p.get_bytevector_n(n)
+def get_bytevector_some(p: Port) -> bytes | None: return p.get_bytevector_some()
+def get_bytevector_all(p: Port) -> bytes | None: return p.get_bytevector_all()
+def get_line(p: Port) -> "str | bytes | None": return p.get_line()
+def put_u8(p: Port, b: int) -> None: p.put_u8(b)
+def put_bytevector(p: Port, bv: Any, start: int = 0, count: int | None = None) -> None: p.put_bytevector(bv, start, count)
+def get_char(p: Port) -> str | None: return p.get_char()
+def lookahead_char(p: Port) -> str | None: return p.lookahead_char()
+def get_string_n(p: Port, n: int) -> str | None: return p.get_string_n(n)
+def get_string_all(p: Port) -> str | None: return p.get_string_all()
+def put_char(p: Port, c: str) -> None: p.put_char(c)
+def put_string(p: Port, s: str) -> None: p.put_string(s)
+def flush_output_port(p: Port) -> None: p.flush()
+def close_port(p: Port) -> None: p.close()

@@ -28,8 +28,11 @@ from .library import NULL, ffi, lib
 from .selector import SelectorEntry, SocketSelector
 from .sockets import Socket, client_socket, socket_for
 from .transfer import recv_again
-from .ports import (Port, socket_input_port, socket_output_port, socket_port,
-                    transcoded_port)
+from .ports import (Port, close_port, flush_output_port, get_bytevector_all, get_bytevector_n,
+                    get_bytevector_some, get_char, get_line, get_string_all, get_string_n,
+                    get_u8, lookahead_char, lookahead_u8, port_ready, put_bytevector, put_char,
+                    put_string, put_u8, shutdown_input_port, shutdown_output_port, shutdown_port,
+                    socket_input_port, socket_output_port, socket_port, transcoded_port)
 
 AF_INET = lib.SAG_AF_INET
 SOCK_STREAM = lib.SAG_SOCK_STREAM
@@ -256,42 +259,7 @@ def socket_close(s: Socket) -> None:
     _sock(s).close()
 
 
-# ---- 2. Ports -------------------------------------------------------------
-
-def shutdown_port(p: Port, how: int) -> None:
-    p.shutdown(how)
-
-
-def shutdown_input_port(p: Port) -> None:
-    p.shutdown(lib.SAG_SHUT_RD)
-
-
-def shutdown_output_port(p: Port) -> None:
-    p.shutdown(lib.SAG_SHUT_WR)
-
-
-def port_ready(p: Port) -> bool:
-    """port-ready?"""
-    return p.ready()
-
-
-def get_u8(p: Port) -> int | None: return p.get_u8()
-def lookahead_u8(p: Port) -> int | None: return p.lookahead_u8()
-def get_bytevector_n(p: Port, n: int) -> bytes | None: return p.get_bytevector_n(n)
-def get_bytevector_some(p: Port) -> bytes | None: return p.get_bytevector_some()
-def get_bytevector_all(p: Port) -> bytes | None: return p.get_bytevector_all()
-def get_line(p: Port) -> "str | bytes | None": return p.get_line()
-def put_u8(p: Port, b: int) -> None: p.put_u8(b)
-def put_bytevector(p: Port, bv: Any, start: int = 0, count: int | None = None) -> None: p.put_bytevector(bv, start, count)
-def get_char(p: Port) -> str | None: return p.get_char()
-def lookahead_char(p: Port) -> str | None: return p.lookahead_char()
-def get_string_n(p: Port, n: int) -> str | None: return p.get_string_n(n)
-def get_string_all(p: Port) -> str | None: return p.get_string_all()
-def put_char(p: Port, c: str) -> None: p.put_char(c)
-def put_string(p: Port, s: str) -> None: p.put_string(s)
-def flush_output_port(p: Port) -> None: p.flush()
-def close_port(p: Port) -> None: p.close()
-
+# ---- 2. Ports: the procedures over Port are in ports.py, imported above --
 
 # ---- 3. Socket information --------------------------------------------------
 
