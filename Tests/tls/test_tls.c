@@ -665,6 +665,36 @@ static int run_client(int port, const char *alpn) {
     return check_summary();
 }
 
+/* One line to a peer that answers one line (openssl s_server -rev). */
+static int run_line(int port, const char *line) {
+    sagtls_config *cc = client_config("ca.pem");
+    CHECK_ST(sagtls_config_set_alpn(cc, (const uint8_t *)"\x02h2", 0, 3, NULL), SAG_OK);
+    int st = -99;
+    sagtls_socket *t = tls_connect(port, cc, "localhost", &st, NULL);
+    CHECK_ST(st, SAG_OK);
+    if (st == SAG_OK) {
+        const char *v = NULL, *sel = NULL;
+        sagtls_protocol_version(t, &v, NULL);
+        sagtls_selected_alpn(t, &sel, NULL);
+        printf("%s, ALPN %s\n", v ? v : "?", sel ? sel : "none");
+        CHECK(sel && strcmp(sel, "h2") == 0);
+        size_t k;
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s\n", line);
+        CHECK_ST(sagtls_send(t, (const uint8_t *)buf, 0, strlen(buf), 0, &k, NULL), SAG_OK);
+        size_t got = 0;
+        while (got < sizeof buf - 1 && (got == 0 || buf[got - 1] != '\n')) {
+            if (sagtls_recv(t, (uint8_t *)buf, got, 1, 0, &k, NULL) != SAG_OK || k == 0) break;
+            got += k;
+        }
+        buf[got] = 0;
+        printf("got: %s", buf);
+    }
+    sagtls_free(t);
+    sagtls_config_free(cc);
+    return check_summary();
+}
+
 static int run_server(int client_cert) {
     sagtls_config *sc = server_config("server");
     CHECK_ST(sagtls_config_set_alpn(sc, (const uint8_t *)"\x02h2\x08http/1.1", 0, 12, NULL), SAG_OK);
@@ -692,6 +722,7 @@ int main(int argc, char **argv) {
     }
     dir = argv[1];
     if (strcmp(argv[2], "client") == 0 && argc >= 4) return run_client(atoi(argv[3]), argc > 4 ? argv[4] : NULL);
+    if (strcmp(argv[2], "line") == 0 && argc >= 5) return run_line(atoi(argv[3]), argv[4]);
     if (strcmp(argv[2], "server") == 0) return run_server(argc > 3);
     (void)sag_last_error(); /* the thread's own error object, counted */
     int before = sag_handle_count();

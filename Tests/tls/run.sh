@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The TLS test of an installed libsagtls (make tls-test).
+#   Tests/tls/run.sh STAGE
+# 1. makes a throwaway CA and certificates with the openssl CLI (certs.sh);
+# 2. builds Tests/tls/test_tls.c through pkg-config sagtls;
+# 3. our client against our server (test_tls self), plain and under valgrind;
+# 4. our client against Python's ssl server and `openssl s_server`, our
+#    server against Python's ssl client and `openssl s_client`, TLS 1.2 and
+#    1.3, with ALPN and client certificates.
+# Loopback only. Exits non-zero when anything failed, after saying what.
+set -u
+TAG=tls-test
+NAME=test_tls
+# shellcheck source=Tests/c/lib.sh
+. "$(dirname "$0")/../c/lib.sh"
+test_setup "$@"
+HERE=$(cd "$(dirname "$0")" && pwd)
+CERTS="$OUT/tls-certs"
+rm -rf "$CERTS"
+echo "== certificates (openssl CLI) in $CERTS"
+bash "$HERE/certs.sh" "$CERTS" || { echo "$TAG: certs.sh failed" >&2; exit 1; }
+
+echo "== build"
+if ! PCFLAGS=$(pkg-config --cflags --libs sagtls); then
+  echo "$TAG: pkg-config sagtls failed" >&2
+  exit 1
+fi
+# shellcheck disable=SC2086
+cc -std=gnu11 -Wall -Wextra -O1 -g -o "$BIN" "$HERE/test_tls.c" $PCFLAGS -lpthread || { echo "$TAG: build failed" >&2; exit 1; }
+
+echo "== our client against our server"
+run_clean timeout 300 "$BIN" "$CERTS" self || fail "test_tls self"
+
+# A peer server in the background: its first line is its port.
+PEER_PID=
+start_peer() {
+  local log=$1
+  shift
+  "$@" > "$log" 2>&1 &
+  PEER_PID=$!
+  PORT=
+  for _ in $(seq 100); do
+    PORT=$(grep -m1 -oE '^[0-9]+$' "$log" 2>/dev/null || true)
+    # openssl s_server says ACCEPT when it listens on S_PORT
+    [ -z "$PORT" ] && grep -q '^ACCEPT' "$log" 2>/dev/null && PORT=$S_PORT
+    [ -n "$PORT" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+stop_peer() { [ -n "$PEER_PID" ] && { kill "$PEER_PID" 2>/dev/null; wait "$PEER_PID" 2>/dev/null; }; PEER_PID=; }
+trap stop_peer EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "== our client against Python's ssl server"
+for alpn in "" "--alpn http/1.1"; do
+  if start_peer "$OUT/tls-pyserver.log" python3 "$HERE/peer.py" server "$CERTS" $alpn; then
+    # shellcheck disable=SC2086
+    timeout 60 "$BIN" "$CERTS" client "$PORT" ${alpn#--alpn } || fail "our client vs Python ssl server ($alpn)"
+    wait "$PEER_PID" || fail "Python ssl server ($alpn) failed: $(tail -n 3 "$OUT/tls-pyserver.log")"
+    PEER_PID=
+  else
+    fail "Python ssl server did not start: $(cat "$OUT/tls-pyserver.log")"
+  fi
+done
+
+echo "== our client against openssl s_server (TLS 1.2 and 1.3; -rev answers a line reversed)"
+for v in -tls1_2 -tls1_3; do
+  S_PORT=$(free_port)
+  if start_peer "$OUT/tls-s_server.log" timeout 60 openssl s_server -accept "127.0.0.1:$S_PORT" \
+       -cert "$CERTS/server.pem" -key "$CERTS/server.key" "$v" -alpn h2 -rev -naccept 1; then
+    out=$(timeout 30 "$BIN" "$CERTS" line "$S_PORT" "hello s_server" 2>&1)
+    echo "$out" | sed 's/^/  /'
+    case $out in
+      *"got: revres_s olleh"*) ;;
+      *) fail "our client vs openssl s_server $v: $out" ;;
+    esac
+  else
+    fail "openssl s_server did not start: $(cat "$OUT/tls-s_server.log")"
+  fi
+  stop_peer
+done
+
+echo "== our server against Python's ssl client"
+for cc in "" "--client-cert"; do
+  # shellcheck disable=SC2086
+  if start_peer "$OUT/tls-ourserver.log" timeout 60 "$BIN" "$CERTS" server ${cc:+client-cert}; then
+    # shellcheck disable=SC2086
+    timeout 60 python3 "$HERE/peer.py" client "$CERTS" "$PORT" $cc || fail "Python ssl client vs our server ($cc)"
+    wait "$PEER_PID" || fail "our server ($cc): $(tail -n 5 "$OUT/tls-ourserver.log")"
+    PEER_PID=
+  else
+    fail "our server did not start: $(cat "$OUT/tls-ourserver.log")"
+  fi
+done
+
+echo "== our server against openssl s_client (TLS 1.2 and 1.3)"
+for v in -tls1_2 -tls1_3; do
+  if start_peer "$OUT/tls-ourserver.log" timeout 60 "$BIN" "$CERTS" server; then
+    out=$( (printf 'ping over s_client\n'; sleep 1) | timeout 30 openssl s_client -connect "127.0.0.1:$PORT" \
+             -servername localhost -verify_hostname localhost -verify_return_error -CAfile "$CERTS/ca.pem" \
+             -alpn h2 "$v" -quiet -no_ign_eof 2>&1)
+    echo "$out" | grep -E 'ping|verify|ALPN|error' | sed 's/^/  /'
+    case $out in
+      *"ping over s_client"*) ;;
+      *) fail "openssl s_client $v vs our server: $out" ;;
+    esac
+    stop_peer
+  else
+    fail "our server did not start"
+  fi
+done
+
+finish
