@@ -408,12 +408,12 @@ sag_port *sag_error_port(const sag_error *err);
 int sag_error_set(sag_error *err, int status, int errnum, const char *operation,
                   const char *message, sag_socket *s);
 
-/* For companion libraries: replaces the count sag_error_sent(err) reports
+/* For companion libraries: makes n the count sag_error_sent(err) reports
  * for the failure err records (a TLS send reports plaintext bytes, not the
  * bytes of records that reached the kernel). err only, not the thread's.
  * Returns SAG_OK; SAG_E_INVALID (err records no failure); SAG_E_MISUSE.
  * Scheme: (none; a companion library's partial sends) */
-int sag_error_set_sent(sag_error *err, size_t sent);
+int sag_error_set_sent(sag_error *err, size_t n);
 
 /* ===== Signals ============================================================ */
 

@@ -46,14 +46,14 @@ public func sag_error_set(_ err: OpaquePointer?, _ status: Int32, _ errnum: Int3
 }
 
 @c @implementation
-public func sag_error_set_sent(_ err: OpaquePointer?, _ sent: Int) -> Int32 {
-    guard sent >= 0 else { return invalid(nil, "sag_error_set_sent", "sent is too large") }
+public func sag_error_set_sent(_ err: OpaquePointer?, _ n: Int) -> Int32 {
+    guard n >= 0 else { return invalid(nil, "sag_error_set_sent", "n is too large") }
     guard let o = handles.lookup(UnsafeRawPointer(err), .error, as: ErrorObject.self) else {
         return misuse(nil, "sag_error_set_sent", "err")
     }
     let failed = o.read { r -> Bool in
         guard r.status != Status.ok else { return false }
-        r.companionSent = sent
+        r.companionSent = n
         return true
     }
     return failed ? Status.ok : invalid(nil, "sag_error_set_sent", "err records no failure")
