@@ -31,8 +31,23 @@ $(BUILD)/lib/$(TLS_REALNAME): tls/sagtls.c tls/sagtls.map include/sagtls.h $(BUI
 	cp include/sagtls.h $(BUILD)/include/
 	$(call make_tls_pc,$(BUILD)/pkgconfig/sagtls.pc)
 
+# (rfc tls) beside (sagittarius socket): the shared source and each host's
+# layer, under the names Chez and Guile look them up by.
+TLS_CHEZ_LIBS := rfc/tls.sls=rfc/tls.sls rfc/tls/host.chezscheme.sls=rfc/tls/host.chezscheme.sls
+TLS_GUILE_LIBS := rfc/tls.sls=rfc/tls.scm rfc/tls/host.guile.sls=rfc/tls/host.scm
+
 install: install-tls
 install-tls: tls-lib
+	for pair in $(TLS_CHEZ_LIBS); do \
+	  src=$${pair%%=*}; dst=$${pair#*=}; \
+	  install -d "$(DESTDIR)$(CHEZLIBDIR)/$$(dirname "$$dst")" && \
+	  install -m 0644 "$(SCHEME_DIR)/$$src" "$(DESTDIR)$(CHEZLIBDIR)/$$dst" || exit 1; \
+	done
+	for pair in $(TLS_GUILE_LIBS); do \
+	  src=$${pair%%=*}; dst=$${pair#*=}; \
+	  install -d "$(DESTDIR)$(GUILELIBDIR)/$$(dirname "$$dst")" && \
+	  install -m 0644 "$(SCHEME_DIR)/$$src" "$(DESTDIR)$(GUILELIBDIR)/$$dst" || exit 1; \
+	done
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 0755 $(BUILD)/lib/$(TLS_REALNAME) $(DESTDIR)$(LIBDIR)/$(TLS_REALNAME)
 	ln -sf $(TLS_REALNAME) $(DESTDIR)$(LIBDIR)/$(TLS_SONAME)
@@ -44,6 +59,10 @@ uninstall: uninstall-tls
 uninstall-tls:
 	rm -f $(DESTDIR)$(LIBDIR)/$(TLS_REALNAME) $(DESTDIR)$(LIBDIR)/$(TLS_SONAME) $(DESTDIR)$(LIBDIR)/$(TLS_LIBNAME)
 	rm -f $(DESTDIR)$(INCLUDEDIR)/sagtls.h $(DESTDIR)$(LIBDIR)/pkgconfig/sagtls.pc
+	for pair in $(TLS_CHEZ_LIBS); do rm -f "$(DESTDIR)$(CHEZLIBDIR)/$${pair#*=}"; done
+	for pair in $(TLS_GUILE_LIBS); do rm -f "$(DESTDIR)$(GUILELIBDIR)/$${pair#*=}"; done
+	-rmdir "$(DESTDIR)$(CHEZLIBDIR)/rfc/tls" "$(DESTDIR)$(CHEZLIBDIR)/rfc" \
+	  "$(DESTDIR)$(GUILELIBDIR)/rfc/tls" "$(DESTDIR)$(GUILELIBDIR)/rfc" 2>/dev/null
 
 CHECK_GROUPS += tls-test
 tls-test: stage

@@ -40,6 +40,23 @@ def serve(d, args):
     listener.close()
 
 
+def truncate(d, args):
+    """Serves connections (until killed): handshake, "hello", then the TCP
+    stream ends without close_notify (SSLSocket.close sends none)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(d, "server.pem"), os.path.join(d, "server.key"))
+    listener = socket.create_server(("127.0.0.1", 0))
+    print(listener.getsockname()[1], flush=True)
+    while True:
+        conn, _ = listener.accept()
+        try:
+            tls = ctx.wrap_socket(conn, server_side=True)
+            tls.sendall(b"hello")
+            tls.close()
+        except (ssl.SSLError, OSError):
+            conn.close()
+
+
 def client(d, port, args):
     ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
     ctx.set_alpn_protocols(["h2", "http/1.1"])
@@ -69,5 +86,7 @@ def client(d, port, args):
 if __name__ == "__main__":
     if sys.argv[1] == "server":
         serve(sys.argv[2], sys.argv[3:])
+    elif sys.argv[1] == "truncate":
+        truncate(sys.argv[2], sys.argv[3:])
     else:
         client(sys.argv[2], int(sys.argv[3]), sys.argv[4:])

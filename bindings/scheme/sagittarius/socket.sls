@@ -84,7 +84,11 @@
           IP_TTL IP_HDRINCL IP_RECVERR IP_MTU_DISCOVER IP_MTU
           IP_ROUTER_ALERT IP_MULTICAST_TTL IP_MULTICAST_LOOP
           IP_ADD_MEMBERSHIP IP_DROP_MEMBERSHIP IP_MULTICAST_IF IPV6_V6ONLY
-          EAGAIN EWOULDBLOCK EPIPE EINTR ETIMEDOUT EINPROGRESS)
+          EAGAIN EWOULDBLOCK EPIPE EINTR ETIMEDOUT EINPROGRESS
+          ;; for (rfc tls): sockets whose bytes go through a transport
+          %make-socket-transport %socket-transport %socket-transport-set!
+          %socket-transport-data
+          %socket-handle %socket-fail %register-status-condition!)
   (import (rnrs) (sagittarius socket host))
 
   ;; ==== Statuses (the values of the C header's sag_status enum) ===========
@@ -162,7 +166,14 @@
      ;; one; raised elsewhere they are socket errors.
      [(or (= st E_WOULD_BLOCK) (= st E_INTERRUPTED)) (make-socket-error socket)]
      [(= st E_NOMEM) (make-error)]
+     [(hashtable-ref extra-conditions st #f) => (lambda (make) (make socket))]
      [else (make-i/o-error)]))
+
+  ;; The condition makers of statuses that libraries built on this one add
+  ;; ((rfc tls): SAG_E_TLS, ...): status -> (lambda (socket) condition).
+  (define extra-conditions (make-eqv-hashtable))
+  (define (%register-status-condition! st make)
+    (hashtable-set! extra-conditions st make))
 
   (define (failure-condition who st socket port irritants)
     (let ([f (%last-error)])
@@ -181,6 +192,7 @@
   ;; (or #f).
   (define (fail who st s . irritants)
     (raise (failure-condition who st s #f (if (null? irritants) (if s (list s) '()) irritants))))
+  (define %socket-fail fail)
 
   ;; ==== Argument checks ====================================================
   (define (int32? x)
@@ -217,10 +229,39 @@
                  who "timeout must be #f, microseconds, a duration or (sec . usec)" t)]))
 
   ;; ==== Objects ============================================================
+  ;; transport: #f, or the transport (rfc tls) gave the socket: its bytes
+  ;; then go through the transport's procedures, which answer as the
+  ;; library's own calls do (a status first).
   (define-record-type (socket %wrap-socket socket?)
-    (fields (immutable handle socket-handle))
+    (fields (immutable handle socket-handle)
+            (mutable transport %socket-transport %socket-transport-set!))
     (sealed #t))
-  (define (new-socket h) (%guard! (%wrap-socket h) 'socket h))
+  (define (new-socket h) (%guard! (%wrap-socket h #f) 'socket h))
+  (define %socket-handle socket-handle)
+
+  ;; A transport: (recv s bv start len flags) and (send s bv start len
+  ;; flags) => (values status count); (shutdown s how) and (close s) =>
+  ;; status; (pending s) => the bytes a recv returns without waiting; data
+  ;; is the transport owner's.
+  (define-record-type (socket-transport %make-socket-transport socket-transport?)
+    (fields recv send shutdown close pending (immutable data %socket-transport-data))
+    (sealed #t))
+  (define (raw-recv s bv start len flags)
+    (let ([t (%socket-transport s)])
+      (if t
+          ((socket-transport-recv t) s bv start len flags)
+          (%socket-recv (socket-handle s) bv start len flags))))
+  (define (raw-send s bv start len flags)
+    (let ([t (%socket-transport s)])
+      (if t
+          ((socket-transport-send t) s bv start len flags)
+          (%socket-send (socket-handle s) bv start len flags))))
+  ;; The sockets of ss holding input a recv returns without waiting.
+  (define (buffered-sockets ss)
+    (filter (lambda (s)
+              (let ([t (%socket-transport s)])
+                (and t (> ((socket-transport-pending t) s) 0))))
+            ss))
 
   (define-record-type (addrinfo %wrap-addrinfo addrinfo?)
     (fields (immutable handle addrinfo-handle))
@@ -414,7 +455,7 @@
       (check-socket who s)
       (check-nonneg who size)
       (let ([flags (opt-flags who opt)] [bv (make-bytevector size)])
-        (let-values ([(st n) (%socket-recv (socket-handle s) bv 0 size flags)])
+        (let-values ([(st n) (raw-recv s bv 0 size flags)])
           (cond [(eqv? st OK)
                  (if (= n size)
                      bv
@@ -430,7 +471,7 @@
       (check-bytevector who bv)
       (check-range who bv start len)
       (let ([flags (opt-flags who opt)])
-        (let-values ([(st n) (%socket-recv (socket-handle s) bv start len flags)])
+        (let-values ([(st n) (raw-recv s bv start len flags)])
           (cond [(eqv? st OK) n]
                 [(eqv? st E_WOULD_BLOCK) -1]
                 [else (fail who st s)])))))
@@ -445,7 +486,7 @@
                    len)])
       (check-range who bv start len)
       (check-int who flags)
-      (let-values ([(st n) (%socket-send (socket-handle s) bv start len flags)])
+      (let-values ([(st n) (raw-send s bv start len flags)])
         (cond [(eqv? st OK) n]
               [(eqv? st E_WOULD_BLOCK) 0]
               [else (fail who st s)]))))
@@ -523,11 +564,17 @@
   (define (socket-shutdown s how)
     (check-socket 'socket-shutdown s)
     (check-int 'socket-shutdown how)
-    (call 'socket-shutdown s %socket-shutdown (socket-handle s) how))
+    (let ([t (%socket-transport s)])
+      (if t
+          (call 'socket-shutdown s (socket-transport-shutdown t) s how)
+          (call 'socket-shutdown s %socket-shutdown (socket-handle s) how))))
 
   (define (socket-close s)
     (check-socket 'socket-close s)
-    (call 'socket-close s %socket-close (socket-handle s))
+    (let ([t (%socket-transport s)])
+      (if t
+          (call 'socket-close s (socket-transport-close t) s)
+          (call 'socket-close s %socket-close (socket-handle s))))
     #t)
 
   ;; Wakes every thread blocked on s now: socket-accept answers #f, the
@@ -853,8 +900,14 @@
               [(eqv? st E_INTERRUPTED) '()]
               [else (fail who st #f)]))))
 
+  ;; A socket holding buffered input (a TLS socket's decrypted bytes) is
+  ;; readable at once.
   (define (socket-read-select timeout . sockets)
-    (list-select 'socket-read-select %socket-read-select timeout sockets))
+    (let ([buffered (buffered-sockets sockets)])
+      (if (null? buffered)
+          (list-select 'socket-read-select %socket-read-select timeout sockets)
+          (let ([ready (list-select 'socket-read-select %socket-read-select 0 sockets)])
+            (filter (lambda (s) (or (memq s buffered) (memq s ready))) sockets)))))
   (define (socket-write-select timeout . sockets)
     (list-select 'socket-write-select %socket-write-select timeout sockets))
   (define (socket-error-select timeout . sockets)
@@ -1152,8 +1205,7 @@
               (let retry ()
                 (let* ([end (port-state-end state)]
                        [s (port-state-socket state)])
-                  (let-values ([(st got) (%socket-recv (socket-handle s) buf end
-                                                       (- buffer-size end) 0)])
+                  (let-values ([(st got) (raw-recv s buf end (- buffer-size end) 0)])
                     (cond
                      [(eqv? st OK)
                       (if (= got 0)
@@ -1180,7 +1232,7 @@
     (lambda (bv start n)
       (let retry ()
         (let ([s (port-state-socket state)])
-          (let-values ([(st sent) (%socket-send (socket-handle s) bv start n 0)])
+          (let-values ([(st sent) (raw-send s bv start n 0)])
             (cond
              [(and (eqv? st OK) (or (> sent 0) (= n 0))) sent]
              [(or (eqv? st OK) (eqv? st E_WOULD_BLOCK))
@@ -1271,6 +1323,7 @@
        [(not state) (assertion-violation 'port-ready? "socket port required" p)]
        [(port-eof-buffered? p) #t]
        [(< (port-state-pos state) (port-state-end state)) #t]
+       [(pair? (buffered-sockets (list (port-state-socket state)))) #t]
        [else
         (let ([s (port-state-socket state)])
           (let-values ([(st ready) (%socket-read-select 0 (list (socket-handle s)))])
