@@ -111,4 +111,31 @@ for v in -tls1_2 -tls1_3; do
   fi
 done
 
+# ---- (rfc tls) on Chez Scheme and Guile ----------------------------------------
+TRUNC_LOG="$OUT/tls-truncate.log"
+start_peer "$TRUNC_LOG" python3 "$HERE/peer.py" truncate "$CERTS" || fail "the truncating peer did not start"
+TRUNC_PID=$PEER_PID
+TRUNC_PORT=$PORT
+PEER_PID=
+CHEZDIR=$(pkg-config --variable=chezlibdir sagsocket)
+GUILEDIR=$(pkg-config --variable=guilelibdir sagsocket)
+export XDG_CACHE_HOME="$OUT/tls-guile-cache"   # a fresh Guile cache each run
+rm -rf "$XDG_CACHE_HOME"
+echo "== (rfc tls), Chez Scheme: Tests/tls/test-tls.sps"
+timeout 120 scheme --libdirs "$CHEZDIR:$ROOT/Tests/scheme/chez" --program "$HERE/test-tls.sps" \
+  "$CERTS" "$TRUNC_PORT" || fail "test-tls.sps on Chez"
+echo "== (rfc tls), Guile: Tests/tls/test-tls.sps"
+timeout 180 guile -L "$GUILEDIR" -L "$ROOT/Tests/scheme/guile" "$HERE/test-tls.sps" "$CERTS" "$TRUNC_PORT" \
+  2> >(grep -v '^;;;\|WARNING: (guile-user): imported module (rnrs)' >&2) || fail "test-tls.sps on Guile"
+kill "$TRUNC_PID" 2>/dev/null
+wait "$TRUNC_PID" 2>/dev/null
+
+for host in chez guile; do
+  echo "== the echo server over TLS ($host), a Python ssl client"
+  dir=$CHEZDIR
+  [ $host = guile ] && dir=$GUILEDIR
+  timeout 120 python3 "$HERE/echo_tls_client.py" "$host" "$dir" "$ROOT/bindings/scheme/examples/echo-tls.scm" \
+    "$CERTS" || fail "echo-tls.scm on $host"
+done
+
 finish
