@@ -15,6 +15,9 @@ have guile        || need_deb+=(guile-3.0)
 have ip           || need_deb+=(iproute2)
 have strace       || need_deb+=(strace)
 [ -f /usr/include/ffi.h ] || [ -f /usr/include/x86_64-linux-gnu/ffi.h ] || need_deb+=(libffi-dev)
+# libsagtls (TLS) builds on OpenSSL 3; its tests make certificates with the CLI
+[ -f /usr/include/openssl/ssl.h ] || need_deb+=(libssl-dev)
+have openssl      || need_deb+=(openssl)
 if [ ${#need_deb[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && have apt-get; then
     echo "setup: installing ${need_deb[*]}"

@@ -138,4 +138,31 @@ for host in chez guile; do
     "$CERTS" || fail "echo-tls.scm on $host"
 done
 
+echo "== the README's TLS quick start: examples/https-get.sps (Chez) against Python's HTTPS server"
+WWW="$OUT/tls-www"
+mkdir -p "$WWW" && echo "hello over TLS" > "$WWW/hello.txt"
+H_PORT=$(free_port)
+S_PORT=$H_PORT
+(cd "$WWW" && exec python3 -c '
+import http.server, ssl, sys
+s = http.server.HTTPServer(("127.0.0.1", int(sys.argv[3])), http.server.SimpleHTTPRequestHandler)
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[1], sys.argv[2])
+s.socket = c.wrap_socket(s.socket, server_side=True); print(sys.argv[3], flush=True); s.serve_forever()' \
+  "$CERTS/server.pem" "$CERTS/server.key" "$H_PORT") > "$OUT/tls-https.log" 2>&1 &
+PEER_PID=$!
+for _ in $(seq 100); do grep -q "^$H_PORT" "$OUT/tls-https.log" 2>/dev/null && break; sleep 0.1; done
+out=$(timeout 30 scheme --libdirs "$CHEZDIR" --program "$ROOT/bindings/scheme/examples/https-get.sps" \
+        localhost "$H_PORT" /hello.txt "$CERTS/ca.pem" 2>&1)
+echo "$out" | sed 's/^/  /'
+[ "$out" = "TLSv1.3 O=sagsocket tests,CN=localhost
+HTTP/1.0 200 OK
+hello over TLS" ] || fail "https-get.sps printed something else"
+out=$(timeout 30 scheme --libdirs "$CHEZDIR" --program "$ROOT/bindings/scheme/examples/https-get.sps" \
+        localhost "$H_PORT" /hello.txt 2>&1)
+case $out in
+  *"certificate verification failed: unable to get local issuer certificate"*) echo "  without the CA: $out" | cut -c1-150 ;;
+  *) fail "https-get.sps without the test CA: $out" ;;
+esac
+stop_peer
+
 finish

@@ -214,12 +214,13 @@
   (define (make-client-tls-socket-proc node service . opts)
     (let ([s (make-client-socket node service)])
       (guard (e [#t (socket-close s) (raise e)])
-        (apply socket->tls-socket-proc s ':server-name node opts))))
+        (upgrade 'make-client-tls-socket s (append (list ':server-name node) opts)))))
 
   ;; (socket->tls-socket s option ...): STARTTLS. s itself becomes the TLS
   ;; socket (it is returned); its plain bytes so far stay as they were.
-  (define (socket->tls-socket-proc s . opts)
-    (let ([who 'socket->tls-socket])
+  (define (socket->tls-socket-proc s . opts) (upgrade 'socket->tls-socket s opts))
+  (define (upgrade who s opts)
+    (begin
       (unless (socket? s) (assertion-violation who "socket required" s))
       (let ([client? (option opts ':client-socket #t)])
         (let-values ([(c sni) (make-config who (if client? CLIENT SERVER) opts)])
