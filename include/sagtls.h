@@ -177,8 +177,10 @@ int sagtls_recv(sagtls_socket *t, uint8_t *buf, size_t start, size_t len,
 int sagtls_send(sagtls_socket *t, const uint8_t *buf, size_t start, size_t count,
                 int flags, size_t *sent, sag_error *err);
 
-/* The bytes of plaintext decrypted and held, ready for sagtls_recv without
- * waiting: a socket with some is readable even when its descriptor is not.
+/* The bytes of plaintext held, ready for sagtls_recv without waiting: a
+ * socket with some is readable even when its descriptor is not. (OpenSSL
+ * reads ahead: a whole record already received but not yet decrypted is
+ * decrypted here, without waiting, and counted.)
  * Returns SAG_OK, SAG_E_MISUSE (closed: 0). Scheme: (used by the selects,
  * the selector and port readiness on TLS sockets) */
 int sagtls_pending(sagtls_socket *t, size_t *out, sag_error *err);

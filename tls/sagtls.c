@@ -254,6 +254,11 @@ int sagtls_config_new(int role, sagtls_config **out, sag_error *err) {
         /* No system trust store is not fatal: a CA may be added. */
         ERR_clear_error();
     }
+    /* Read ahead: one receive takes what the kernel has (up to 64 KiB)
+     * rather than a record's header and then its body. sagtls_pending
+     * counts what is held undecrypted too (SSL_has_pending). */
+    SSL_CTX_set_read_ahead(c->ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(c->ctx, 65536);
     if (role == SAGTLS_SERVER) SSL_CTX_set_alpn_select_cb(c->ctx, alpn_select, c);
     apply_verify(c);
     if (!table_insert(&c->h)) {
@@ -758,7 +763,22 @@ int sagtls_pending(sagtls_socket *tls, size_t *out, sag_error *err) {
     if (!out) return invalid(err, op, "out is NULL");
     WITH_SOCKET(op);
     pthread_mutex_lock(&t->lock);
-    int n = atomic_load(&t->closed) ? 0 : SSL_pending(t->ssl);
+    int n = 0;
+    if (!atomic_load(&t->closed)) {
+        n = SSL_pending(t->ssl);
+        /* Records read ahead but not yet decrypted: decrypt the next one if
+         * it is whole (a peek with the BIO's non-waiting reads; an
+         * incomplete record stays as it is, and the descriptor becomes
+         * readable when the rest arrives). */
+        if (n == 0 && SSL_has_pending(t->ssl) && SSL_is_init_finished(t->ssl)) {
+            uint8_t one;
+            size_t k;
+            t->io_status = 0;
+            t->io_err = NULL;
+            if (SSL_peek_ex(t->ssl, &one, 1, &k) != 1) ERR_clear_error();
+            n = SSL_pending(t->ssl);
+        }
+    }
     pthread_mutex_unlock(&t->lock);
     release(&t->h);
     *out = n > 0 ? (size_t)n : 0;

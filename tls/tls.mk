@@ -67,3 +67,9 @@ uninstall-tls:
 CHECK_GROUPS += tls-test
 tls-test: stage
 	$(TIMED) bash Tests/tls/run.sh $(STAGE)
+
+# The TLS bench (a report): libsagtls against Python's ssl, same run.
+.PHONY: bench-tls
+bench: bench-tls
+bench-tls: setup stage
+	bash bench/run_tls.sh $(STAGE)
