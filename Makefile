@@ -71,7 +71,13 @@ $(BUILD)/sagsocket.map: include/sagsocket_decls.h scripts/version-script.py scri
 $(BUILD)/lib/$(REALNAME): $(SWIFT_SOURCES) include/sagsocket.h include/sagsocket_decls.h $(BUILD)/sagsocket.map Makefile
 	swift build $(SWIFT_FLAGS) --product sagsocket
 	mkdir -p $(BUILD)/lib $(BUILD)/include $(BUILD)/pkgconfig
-	cp "$$(swift build $(SWIFT_FLAGS) --show-bin-path)/$(LIBNAME)" $@
+	# Stripped, as distributions ship a library, with its debug information
+	# kept apart in $(REALNAME).debug (found by gdb and valgrind through the
+	# library's .gnu_debuglink, from LIBDIR/.debug where make install puts it).
+	cp "$$(swift build $(SWIFT_FLAGS) --show-bin-path)/$(LIBNAME)" $@.unstripped
+	objcopy --only-keep-debug $@.unstripped $@.debug
+	objcopy --strip-unneeded --remove-section=.comment --add-gnu-debuglink=$@.debug $@.unstripped $@
+	rm -f $@.unstripped
 	ln -sf $(REALNAME) $(BUILD)/lib/$(SONAME)
 	ln -sf $(SONAME) $(BUILD)/lib/$(LIBNAME)
 	cp include/sagsocket.h include/sagsocket_decls.h $(BUILD)/include/
@@ -82,6 +88,8 @@ lib: $(BUILD)/lib/$(REALNAME)
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 0755 $(BUILD)/lib/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(REALNAME)
+	install -d $(DESTDIR)$(LIBDIR)/.debug
+	install -m 0644 $(BUILD)/lib/$(REALNAME).debug $(DESTDIR)$(LIBDIR)/.debug/$(REALNAME).debug
 	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
 	install -m 0644 include/sagsocket.h include/sagsocket_decls.h $(DESTDIR)$(INCLUDEDIR)/
@@ -103,6 +111,8 @@ install: lib
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
+	rm -f $(DESTDIR)$(LIBDIR)/.debug/$(REALNAME).debug
+	-rmdir $(DESTDIR)$(LIBDIR)/.debug 2>/dev/null
 	rm -f $(DESTDIR)$(INCLUDEDIR)/sagsocket.h $(DESTDIR)$(INCLUDEDIR)/sagsocket_decls.h
 	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/sagsocket.pc
 	for f in $(SCHEME_LIBS); do rm -f "$(DESTDIR)$(CHEZLIBDIR)/$$f"; done

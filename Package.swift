@@ -27,7 +27,7 @@ let package = Package(
         // per-call system calls without glibc's cancellation-point wrappers;
         // the thread's wake descriptor in a thread-local variable.
         .target(name: "CSagSocketShims", path: "Sources/CSagSocketShims"),
-        // SAG_MOCKING: the syscall script of Sources/SagSocketCore/Mocking.swift,
+        // SAG_MOCKING: the syscall script of Sources/SagSocketCore/Internals/Mocking.swift,
         // in debug builds only (swift test); the release library has none.
         .target(name: "SagSocketCore", dependencies: ["CSagSocketShims"], swiftSettings: strict + mocking),
         .target(

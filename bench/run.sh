@@ -13,4 +13,11 @@ STAGE=${1:?usage: run.sh STAGE   (the prefix libsagsocket is installed in)}
 "$CC" -std=c99 -O2 -Wall -Wextra -o "$OUT/bench" "$ROOT/bench/bench.c" "${PKG[@]}" -pthread
 
 # Bounded: a full-size run takes well under a minute on loopback.
-exec timeout "${BENCH_TIMEOUT:-900}" "$OUT/bench"
+timeout "${BENCH_TIMEOUT:-900}" "$OUT/bench"
+# The installed library's size, stripped, and its debug information apart.
+real=$(readlink -f "$STAGE/lib/libsagsocket.so")
+size=$(stat -c %s "$real")
+debug=$(stat -c %s "$(dirname "$real")/.debug/$(basename "$real").debug" 2>/dev/null || echo 0)
+awk -v s="$size" -v d="$debug" 'BEGIN {
+  printf "installed libsagsocket.so: %.1f MB stripped (goal <= 10 MB: %s), debug information apart: %.1f MB\n",
+    s / 1e6, s <= 10e6 ? "met" : "MISSED", d / 1e6 }' 

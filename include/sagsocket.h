@@ -17,12 +17,10 @@
 
 /* The version of this header: the one place it is written (the library, the
  * Makefile and the tests all read it from here). sag_version_number() and
- * sag_version_string() give the library's. 1.1 added the port buffer and
- * read modes and sag_error_sent, and made ports unbuffered and read-once by
- * default. 1.3 added the TLS statuses and sag_error_set / _set_sent for the
- * companion library libsagtls. */
+ * sag_version_string() give the library's. What each version added is in
+ * CHANGES.md. */
 #define SAG_VERSION_MAJOR 1
-#define SAG_VERSION_MINOR 3
+#define SAG_VERSION_MINOR 4
 #define SAG_VERSION_PATCH 0
 #define SAG_VERSION_NUMBER \
     (SAG_VERSION_MAJOR * 10000 + SAG_VERSION_MINOR * 100 + SAG_VERSION_PATCH)

@@ -435,6 +435,24 @@ int sag_error_set_sent(sag_error *err, size_t n);
  * Scheme: (none; a host's Ctrl-C, as a binding maps it) */
 int sag_thread_set_signal_interrupts(int on);
 
+/* ===== Deadlines ========================================================== */
+
+/* Gives the calling thread a deadline timeout_us microseconds from now that
+ * caps every wait its calls make from then on (accept, connect, recv,
+ * recvfrom, send, sendto, the selects, a selector's wait, a socket port's
+ * read or write), on top of the socket's own timeouts: whichever comes first
+ * ends the wait, and a wait the deadline ends fails as the call's own
+ * timeout would (SAG_E_READ_TIMEOUT for receives, accept and port reads;
+ * SAG_E_SOCKET with errno ETIMEDOUT for sends, with sag_error_sent; SAG_E_
+ * CONNECTION with ETIMEDOUT for connect; SAG_OK with nothing ready for the
+ * selects and a selector's wait). A negative timeout_us removes it (the
+ * default: no deadline). The socket's settings, which other threads share,
+ * are not touched: meant for a host that retries a call after a signal
+ * (sag_thread_set_signal_interrupts) and gives the retry the time left.
+ * Returns SAG_OK; never fails. Thread-safe (each thread has its own).
+ * Scheme: (none; a host's retry of an interrupted call) */
+int sag_thread_set_deadline(int64_t timeout_us);
+
 /* ===== Handles ============================================================ */
 
 /* The kind of a live handle (SAG_KIND_SOCKET, ...), or SAG_KIND_NONE for

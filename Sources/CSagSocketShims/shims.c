@@ -1,4 +1,4 @@
-/* shims.c: the one variable the shims keep, and the lock word's slow paths
+/* shims.c: the thread-local variables the shims keep, and the lock word's slow paths
  * (see include/shims.h). */
 #include "shims.h"
 
@@ -7,10 +7,15 @@
 #include <unistd.h>
 
 static __thread int thread_waker;
+static __thread int64_t thread_deadline;
 
 int sag_thread_waker_get(void) { return thread_waker; }
 
 void sag_thread_waker_set(int value) { thread_waker = value; }
+
+int64_t sag_thread_deadline_get(void) { return thread_deadline; }
+
+void sag_thread_deadline_set(int64_t value) { thread_deadline = value; }
 
 /* The word is held: mark it contended (2) and sleep until it is released;
  * whoever takes it from here keeps it marked, so its release wakes the next. */

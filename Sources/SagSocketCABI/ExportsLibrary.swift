@@ -169,3 +169,11 @@ public func sag_handle_count() -> Int32 { Int32(clamping: handles.liveCount) }
 
 @c @implementation
 public func sag_thread_set_signal_interrupts(_ on: Int32) -> Int32 { SignalInterrupts.set(on != 0) ? 1 : 0 }
+
+// MARK: - Deadlines
+
+@c @implementation
+public func sag_thread_set_deadline(_ timeout_us: Int64) -> Int32 {
+    ThreadDeadline.set(micros: timeout_us)
+    return Status.ok
+}

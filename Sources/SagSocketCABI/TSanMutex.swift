@@ -1,6 +1,6 @@
 // TSanMutex.swift: in the ThreadSanitizer build only (-DSAG_TSAN), the C
 // layer's locks are the core's pthread-based Mutex too (see
-// Sources/SagSocketCore/TSanMutex.swift for why).
+// Sources/SagSocketCore/Internals/TSanMutex.swift for why).
 
 #if SAG_TSAN
 import SagSocketCore

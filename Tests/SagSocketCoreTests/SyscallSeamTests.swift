@@ -1,5 +1,5 @@
 // SyscallSeamTests.swift: the paths real sockets cannot reach on demand,
-// driven through the syscall seam (Sources/SagSocketCore/Mocking.swift): a
+// driven through the syscall seam (Sources/SagSocketCore/Internals/Mocking.swift): a
 // script tells the wrappers of Syscalls.swift what their next attempts do on
 // this thread, and every other call is real. No timing and no signals here:
 // each test states the exact outcome and how many attempts it took.

@@ -76,11 +76,28 @@ else
   fail "exported non-function symbols: $(echo $others)"
 fi
 
-# The syscall seam's script (Sources/SagSocketCore/Mocking.swift) exists in
+# Installed stripped, its debug information apart in LIBDIR/.debug, named by
+# the library's .gnu_debuglink (where gdb and valgrind look for it).
+DEBUGFILE="$(dirname "$REAL")/.debug/$(basename "$REAL").debug"
+link=$(readelf --string-dump=.gnu_debuglink "$REAL" 2>/dev/null | sed -n 's/^ *\[ *0\] *//p')
+if readelf -S "$REAL" | grep -q '\.debug_info'; then
+  fail "the installed library carries .debug_info (not stripped)"
+elif readelf -S "$REAL" | grep -q ' \.symtab'; then
+  fail "the installed library carries a .symtab (not stripped)"
+elif [ "$link" != "$(basename "$DEBUGFILE")" ]; then
+  fail "the library's .gnu_debuglink names '$link', not $(basename "$DEBUGFILE")"
+elif [ ! -f "$DEBUGFILE" ] || ! readelf -S "$DEBUGFILE" | grep -q '\.debug_info'; then
+  fail "$DEBUGFILE is missing or holds no .debug_info"
+else
+  pass "stripped ($(stat -c %s "$REAL") bytes), debug information in .debug/$(basename "$DEBUGFILE") ($(stat -c %s "$DEBUGFILE") bytes)"
+fi
+
+# The syscall seam's script (Sources/SagSocketCore/Internals/Mocking.swift) exists in
 # test builds only: the release library must hold none of it. Its types'
-# mangled names contain SyscallMock, SyscallAction and SyscallStep.
-if ! syms=$(nm "$REAL" 2>&1); then
-  fail "nm $REAL failed: $syms"
+# mangled names contain SyscallMock, SyscallAction and SyscallStep. The
+# stripped library has no symbol table: its debug file has.
+if ! syms=$(nm "$DEBUGFILE" 2>&1); then
+  fail "nm $DEBUGFILE failed: $syms"
 elif mock=$(echo "$syms" | grep -c 'SyscallMock\|SyscallAction\|SyscallStep'); [ "$mock" -ne 0 ]; then
   fail "the release library holds $mock symbols of the test-only syscall seam"
 else

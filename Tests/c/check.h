@@ -6,7 +6,8 @@
  * prints the closing "N passed, M failed" line.
  *
  * The including file defines _GNU_SOURCE or _POSIX_C_SOURCE (>= 200809L)
- * before its first #include (for clock_gettime, nanosleep). Define
+ * before its first #include (for clock_gettime, nanosleep; join_within
+ * needs _GNU_SOURCE). Define
  * CHECK_EQ_HEX before including this header for CHECK_EQ failures that
  * also show both values in hexadecimal.
  */
@@ -17,6 +18,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -116,6 +118,22 @@ static inline void sleep_ms(int ms) {
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
+
+#ifdef _GNU_SOURCE
+/* Joins t within ms milliseconds: 0, or pthread_timedjoin_np's error
+ * (ETIMEDOUT: the thread still runs). */
+static inline int join_within(pthread_t t, int ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return pthread_timedjoin_np(t, NULL, &ts);
+}
+#endif
 
 /* Receives exactly n bytes (or until EOF/failure); returns the count. */
 static inline size_t recv_n(sag_socket *s, uint8_t *buf, size_t n,

@@ -11,11 +11,11 @@ fail() { echo "FAIL $*"; failures+=("$*"); }
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/stage.sh"
 
 # test_setup "$@": the preamble of scripts/stage.sh (STAGE, ROOT,
-# PKG_CONFIG_PATH, LD_LIBRARY_PATH), then HERE, OUT (build/tests, made), BIN
-# and VGLOG.
+# PKG_CONFIG_PATH, LD_LIBRARY_PATH), then HERE (the calling script's folder,
+# where NAME.c is), OUT (build/tests, made), BIN and VGLOG.
 test_setup() {
   use_stage "$TAG" "$@"
-  HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  HERE=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
   OUT="$ROOT/build/tests"
   BIN="$OUT/$NAME"
   VGLOG="$OUT/$NAME.valgrind.log"
@@ -57,8 +57,8 @@ build_test() {
   python3 "$ROOT/scripts/sagheader.py" constants "$ROOT/include/sagsocket_decls.h" \
     > "$OUT/constants.inc" || exit 1
   # shellcheck disable=SC2086
-  if ! cc -std=c11 -Wall -Wextra -O1 -g -I"$OUT" -o "$BIN" "$HERE/$NAME.c" $PCFLAGS -lpthread; then
-    echo "$TAG: build failed" >&2
+  if ! cc -std=c11 -Wall -Wextra -O1 -g -I"$OUT" -I"$SAG_ROOT/Tests/c" -o "$BIN" "$HERE/$NAME.c" $PCFLAGS -lpthread; then
+    echo "$TAG: 0 passed, 1 failed (build failed)"
     exit 1
   fi
   echo "built $BIN"

@@ -8,8 +8,8 @@
 #    build (a smaller load);
 # 3. runs it under valgrind (memcheck: errors or definitely lost bytes fail)
 #    with every scenario but a small load (valgrind is slow);
-# 4. builds bindings/c/selector-echo-server.c (the README's example, which
-#    must equal the README's copy), runs it on 127.0.0.1 and checks three
+# 4. builds bindings/c/selector-echo-server.c (docs/guide.md's example, which
+#    must equal docs/guide.md's copy), runs it on 127.0.0.1 and checks three
 #    concurrent clients' echoes.
 # The test checks by itself that no descriptor is left open at its end.
 # Each run is bounded by the test's alarm(300) and by `timeout`.
@@ -53,10 +53,10 @@ if have_valgrind; then
   vg_verdict test_selector "$WATCHDOG"
 fi
 
-# ---- the README's example ---------------------------------------------------------
+# ---- docs/guide.md's example ---------------------------------------------------------
 echo "== bindings/c/selector-echo-server.c"
 EXAMPLE="$ROOT/bindings/c/selector-echo-server.c"
-if ! python3 - "$ROOT/README.md" "$EXAMPLE" <<'EOF'
+if ! python3 - "$ROOT/docs/guide.md" "$EXAMPLE" <<'EOF'
 import sys
 readme, example = (open(p, encoding="utf-8").read() for p in sys.argv[1:3])
 marker = "<!-- bindings/c/selector-echo-server.c -->"
@@ -64,10 +64,10 @@ at = readme.find(marker)
 start = readme.find("```c\n", at) + len("```c\n") if at >= 0 else -1
 end = readme.find("```\n", start) if start >= len("```c\n") else -1
 if at < 0 or end < 0 or readme[start:end] != example:
-    sys.exit("the README's selector example differs from bindings/c/selector-echo-server.c")
+    sys.exit("docs/guide.md's selector example differs from bindings/c/selector-echo-server.c")
 EOF
 then
-  fail "README example and bindings/c/selector-echo-server.c differ"
+  fail "docs/guide.md example and bindings/c/selector-echo-server.c differ"
 fi
 # shellcheck disable=SC2086
 if cc -std=c99 -O2 -Wall -Wextra -Werror -o "$OUT/selector-echo-server" "$EXAMPLE" $PCFLAGS; then

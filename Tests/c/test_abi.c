@@ -2429,6 +2429,100 @@ static void test_fds_at_exit(void) {
 
 /* ===== main ============================================================== */
 
+/* ===== the thread's deadline (sag_thread_set_deadline) ==================== */
+
+struct late_send {
+    sag_socket *s;
+    int delay_ms;
+};
+
+static void *send_late(void *arg) {
+    struct late_send *l = arg;
+    sleep_ms(l->delay_ms);
+    uint8_t b = 'd';
+    size_t sent = 0;
+    sag_socket_send(l->s, &b, 0, 1, 0, &sent, NULL);
+    return NULL;
+}
+
+struct deadline_recv {
+    sag_socket *s;
+    int status;
+    size_t got;
+};
+
+static void *recv_without_deadline(void *arg) {
+    struct deadline_recv *r = arg;
+    uint8_t b;
+    r->status = sag_socket_recv(r->s, &b, 0, 1, 0, &r->got, NULL);
+    return NULL;
+}
+
+static void test_thread_deadline(void) {
+    section("the thread's deadline caps its waits, and only its own");
+    pair_t p;
+    if (make_pair(&p, SAG_AF_INET) != 0) {
+        check_fail(__FILE__, __LINE__, "make_pair", NULL);
+        return;
+    }
+    uint8_t buf[64];
+    size_t n = 0;
+    int64_t t0, took, rt = -1;
+    CHECK_ST(sag_thread_set_deadline(100000), SAG_OK);
+    /* recv on a socket without a read timeout: the deadline ends it */
+    t0 = now_us();
+    CHECK_ST(sag_socket_recv(p.cli, buf, 0, sizeof buf, 0, &n, E), SAG_E_READ_TIMEOUT);
+    took = now_us() - t0;
+    CHECK(took >= 90000 && took < 5000000);
+    /* the socket's own read timeout is untouched */
+    CHECK_ST(sag_socket_get_read_timeout(p.cli, &rt, E), SAG_OK);
+    CHECK_EQ(rt, 0);
+    /* passed: the next wait times out at once; a selector's wait returns
+     * nothing; select finds nothing ready */
+    CHECK_ST(sag_socket_recv(p.cli, buf, 0, sizeof buf, 0, &n, E), SAG_E_READ_TIMEOUT);
+    sag_selector *sel = NULL;
+    CHECK_ST(sag_selector_new(&sel, E), SAG_OK);
+    CHECK_ST(sag_selector_add(sel, p.cli, -1, 7, E), SAG_OK);
+    sag_socket *socks[2];
+    int64_t tags[2];
+    int to[2];
+    size_t count = 99;
+    CHECK_ST(sag_selector_wait(sel, -1, socks, tags, to, 2, &count, E), SAG_OK);
+    CHECK_EQ(count, 0);
+    /* another thread, without a deadline, waits on the same socket until
+     * data comes (300 ms later) */
+    struct deadline_recv other = {.s = p.cli, .status = 12345};
+    struct late_send late = {.s = p.acc, .delay_ms = 300};
+    pthread_t rt_th, st_th;
+    pthread_create(&rt_th, NULL, recv_without_deadline, &other);
+    pthread_create(&st_th, NULL, send_late, &late);
+    CHECK_EQ(join_within(st_th, 10000), 0);
+    CHECK_EQ(join_within(rt_th, 10000), 0);
+    CHECK_ST(other.status, SAG_OK);
+    CHECK_EQ(other.got, 1);
+    /* a send that cannot go on before the deadline: ETIMEDOUT, with the
+     * count of what went */
+    CHECK_ST(sag_socket_setsockopt_int(p.cli, SAG_SOL_SOCKET, SAG_SO_SNDBUF, 4096, E), SAG_OK);
+    static uint8_t big[8 << 20];
+    CHECK_ST(sag_thread_set_deadline(200000), SAG_OK);
+    t0 = now_us();
+    CHECK_ST(sag_socket_send(p.cli, big, 0, sizeof big, 0, &n, E), SAG_E_SOCKET);
+    took = now_us() - t0;
+    CHECK_EQ(sag_error_errno(E), ETIMEDOUT);
+    CHECK(sag_error_sent(E) > 0 && sag_error_sent(E) < sizeof big);
+    CHECK(took >= 180000 && took < 5000000);
+    /* removed: the selector's wait finds the byte sent above */
+    CHECK_ST(sag_thread_set_deadline(-1), SAG_OK);
+    late.delay_ms = 100;
+    late.s = p.acc;
+    pthread_create(&st_th, NULL, send_late, &late);
+    CHECK_ST(sag_selector_wait(sel, 5000000, socks, tags, to, 2, &count, E), SAG_OK);
+    CHECK_EQ(count, 1);
+    CHECK_EQ(join_within(st_th, 10000), 0);
+    CHECK_ST(sag_selector_free(sel), SAG_OK);
+    free_pair(&p);
+}
+
 int main(void) {
     alarm(60);
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -2454,6 +2548,7 @@ int main(void) {
     test_partial_send();
     test_interrupt();
     test_signal_interrupts();
+    test_thread_deadline();
     test_select();
     test_select_high_fd();
     test_options();

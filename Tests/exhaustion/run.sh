@@ -10,13 +10,7 @@ NAME=exhaustion
 # shellcheck source=Tests/c/lib.sh
 . "$(dirname "$0")/../c/lib.sh"
 test_setup "$@"
-HERE=$(cd "$(dirname "$0")" && pwd)
 
-echo "== build"
-stage_pkg
-if ! cc -std=c11 -Wall -Wextra -O1 -g -o "$BIN" "$HERE/exhaustion.c" "${PKG[@]}" -lpthread; then
-  echo "exhaustion: 0 passed, 1 failed (build failed)"
-  exit 1
-fi
+build_test
 
 run_summarized "SIGALRM=14 is the 60 s watchdog" timeout -s KILL 70 "$BIN"

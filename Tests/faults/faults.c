@@ -155,18 +155,6 @@ static int outq(sag_socket *s) {
 }
 
 /* Joins t within ms milliseconds; 0 when joined. */
-static int join_within(pthread_t t, int ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return pthread_timedjoin_np(t, NULL, &ts);
-}
-
 static int any_fd(int fd, const char *target) {
     (void)fd;
     (void)target;

@@ -14,7 +14,6 @@ NAME=faults
 # shellcheck source=Tests/c/lib.sh
 . "$(dirname "$0")/../c/lib.sh"
 test_setup "$@"
-HERE=$(cd "$(dirname "$0")" && pwd)
 
 skip() { echo "SKIP faults: $*"; echo "faults: 0 passed, 0 failed (SKIP: $*)"; exit 0; }
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
@@ -47,13 +46,7 @@ setup_net() {
 setup_net || skip "cannot set up the veth pair, its addresses or tcp_syn_retries in a namespace"
 echo "namespaces: $NSC (192.0.2.1 on $IFC), $NSS (192.0.2.2 on $IFS_)"
 
-echo "== build"
-stage_pkg
-mkdir -p "$OUT"
-if ! cc -std=c11 -Wall -Wextra -O1 -g -o "$BIN" "$HERE/faults.c" "${PKG[@]}" -lpthread; then
-  echo "faults: 0 passed, 1 failed (build failed)"
-  exit 1
-fi
+build_test
 
 run_summarized "SIGALRM=14 is the 420 s watchdog, SIGPIPE=13" \
   timeout -s KILL 450 "$BIN" "$NSC" "$NSS" "$IFC" "$IFS_"

@@ -13,12 +13,12 @@ mkdir -p "$OUT"
 nice swift build -c debug --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -O \
   --target SagSocketCABI 2>&1 | tail -n 1
 B=.build-fuzz/debug
-objs=("$B"/SagSocketCore.build/*.o "$B"/SagSocketCABI.build/*.o)
+objs=("$B"/CSagSocketShims.build/*.o "$B"/SagSocketCore.build/*.o "$B"/SagSocketCABI.build/*.o)
 for t in "${@:-decode address strings}"; do
   for name in $t; do
     nice swiftc -sanitize=fuzzer -parse-as-library -g -O \
-      -I "$B/Modules" -I Sources/CSagSocketShims -I include \
-      -Xcc -fmodule-map-file=Sources/CSagSocketShims/module.modulemap \
+      -I "$B/Modules" -I Sources/CSagSocketShims/include -I include \
+      -Xcc -fmodule-map-file=Sources/CSagSocketShims/include/module.modulemap \
       -o "$OUT/fuzz_$name" "Tests/fuzz/$name.swift" "${objs[@]}"
     echo "built $OUT/fuzz_$name"
   done

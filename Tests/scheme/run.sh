@@ -53,6 +53,13 @@ if [ -z "$LIBDIR" ] || [ ! -f "$LIBDIR/$LIBFILE" ]; then
   exit 1
 fi
 
+echo "== the host contract"
+# Every host layer exports exactly the procedures the portable layer uses.
+if ! python3 "$HERE/check_host_contract.py" "$ROOT/bindings/scheme/host-contract.md" \
+     "$ROOT"/bindings/scheme/sagittarius/socket/host.*.sls; then
+  fail "a host layer differs from bindings/scheme/host-contract.md"
+fi
+
 echo "== constants of the C header"
 if ! bash "$HERE/constants.sh" "$STAGE" "$OUT/constants.txt"; then
   fail "constants.sh"

@@ -14,15 +14,9 @@ NAME=syscalls
 # shellcheck source=Tests/c/lib.sh
 . "$(dirname "$0")/../c/lib.sh"
 test_setup "$@"
-HERE=$(cd "$(dirname "$0")" && pwd)
 
 command -v strace >/dev/null 2>&1 || { echo "syscalls: strace is not installed (scripts/setup.sh installs it)"; exit 1; }
-echo "== build"
-stage_pkg
-if ! cc -std=c11 -Wall -Wextra -O1 -g -I"$HERE/../c" -o "$BIN" "$HERE/syscalls.c" "${PKG[@]}" -lpthread; then
-  echo "syscalls: 0 passed, 1 failed (build failed)"
-  exit 1
-fi
+build_test
 TRACE="$OUT/syscalls.strace"
 run_summarized "SIGALRM=14 is the 60 s watchdog" \
   timeout -s KILL 90 strace -qq -s 64 -o "$TRACE" "$BIN" || exit 1

@@ -30,18 +30,6 @@ static void begin(const char *name) {
     section(name);
 }
 
-static int join_within(pthread_t t, int ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return pthread_timedjoin_np(t, NULL, &ts);
-}
-
 /* A connected pair over 127.0.0.1 (and the listening socket, if asked). */
 static int make_pair(sag_socket **a, sag_socket **b, sag_socket **listener) {
     sag_socket *srv = NULL;

@@ -4,7 +4,7 @@
 # 1. builds libsagsocket with Swift's -sanitize=thread (debug, into
 #    .build-tsan/, kept between runs so only changed sources are rebuilt),
 #    with -DSAG_TSAN: its locks are then pthread mutexes, which TSan sees
-#    (Sources/SagSocketCore/TSanMutex.swift says why); and with the Swift
+#    (Sources/SagSocketCore/Internals/TSanMutex.swift says why); and with the Swift
 #    runtime linked dynamically, not statically as in the release library:
 #    libswiftCore.so exports __tsan_on_initialize, through which TSan lets the
 #    runtime report its one-time initializations (swift_once), where the
@@ -21,7 +21,6 @@ NAME=races
 # shellcheck source=Tests/c/lib.sh
 . "$(dirname "$0")/../c/lib.sh"
 test_setup "$@"
-HERE=$(cd "$(dirname "$0")" && pwd)
 TOOLBIN=$(dirname "$(readlink -f "$(command -v swift)")")
 CLANG=$TOOLBIN/clang
 SWIFTLIBS=$(readlink -f "$TOOLBIN/../lib/swift/linux")

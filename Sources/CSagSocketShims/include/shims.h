@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <stdint.h>
 #include <time.h>
 
 extern int eventfd(unsigned int count, int flags);
@@ -48,6 +49,11 @@ static inline int sag_sys_ppoll(struct pollfd *fds, nfds_t n, struct timespec *t
  * fraction of pthread_getspecific(3), which is kept only for its destructor. */
 int sag_thread_waker_get(void) __attribute__((visibility("hidden")));
 void sag_thread_waker_set(int value) __attribute__((visibility("hidden")));
+
+/* The calling thread's deadline for its waits (ThreadDeadline in
+ * Waiting.swift), in nanoseconds on the monotonic clock; 0: none. */
+int64_t sag_thread_deadline_get(void) __attribute__((visibility("hidden")));
+void sag_thread_deadline_set(int64_t value) __attribute__((visibility("hidden")));
 
 /* A lock word for the port buffers' paths, taken on every port read and
  * write (PortLock.swift): 0 free, 1 held, 2 held with a thread waiting. Its

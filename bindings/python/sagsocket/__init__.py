@@ -32,7 +32,7 @@ from .errors import *  # noqa: F401,F403
 from .errors import HostNotFoundError, SocketConnectionError, error_from, __all__ as _error_names
 from . import scheme  # noqa: F401
 
-__version__ = "1.3.0"
+__version__ = "1.4.0"
 
 
 def library_version() -> str:

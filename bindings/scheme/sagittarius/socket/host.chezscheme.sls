@@ -7,16 +7,10 @@
 ;;; condition is raised) lives in (sagittarius socket), which a Guile host
 ;;; layer shares.
 ;;;
-;;; Conventions of this interface:
-;;;   - A handle is an exact integer (the C pointer value); #f stands for NULL.
-;;;   - A call returns its C status first, then its out-parameters:
-;;;     (let-values ([(st sock) (%make-socket AF_INET SOCK_STREAM 0)]) ...).
-;;;     Out-parameters are meaningful only when the status is 0.
-;;;   - Strings go in as Scheme strings or #f and come out the same way.
-;;;   - After a non-zero status, (%last-error) describes the failure.
-;;;   - Calls that can block are __collect_safe: other threads and the
-;;;     collector go on while they wait. Bytevectors they take are locked for
-;;;     the call.
+;;; The interface (every procedure exported here, its arguments, results and
+;;; conventions) is bindings/scheme/host-contract.md. On Chez, calls that can
+;;; block are __collect_safe: other threads and the collector go on while
+;;; they wait.
 #!chezscheme
 (library (sagittarius socket host)
   (export %library-version %constant %status-is %status-name
@@ -119,7 +113,10 @@
   ;; moves (a collection may run while a collect-safe call is in C). A new
   ;; thread inherits its parent's parameter value, hence the thread id check;
   ;; a thread's block is freed when the thread is gone.
-  (define scratch-size 64)
+  ;; A thread's block: out-parameters, then room for small transfers.
+  (define scratch-out-size 64)
+  (define small-transfer 256)
+  (define scratch-size (fx+ scratch-out-size small-transfer))
   (define scratch-param (make-thread-parameter #f))
   (define scratch-guardian (make-guardian))
   (define (scratch)
@@ -130,6 +127,19 @@
             (scratch-param cell)
             (scratch-guardian cell m)
             m))))
+
+  ;; Copies n bytes of the scratch block's transfer room into bv at start,
+  ;; eight at a time while eight remain.
+  (define (copy-from-scratch! m bv start n)
+    (let ([src (fx+ m scratch-out-size)])
+      (let loop ([i 0])
+        (cond
+          [(fx<= (fx+ i 8) n)
+           (bytevector-u64-set! bv (fx+ start i) (foreign-ref 'unsigned-64 src i) (native-endianness))
+           (loop (fx+ i 8))]
+          [(fx< i n)
+           (bytevector-u8-set! bv (fx+ start i) (foreign-ref 'unsigned-8 src i))
+           (loop (fx+ i 1))]))))
 
   (define-syntax with-locked
     (syntax-rules ()
@@ -181,7 +191,12 @@
     (vector (c-error-status e) (c-error-errno e) (c-error-message e)
             (c-error-operation e) (c-error-node e) (c-error-service e)
             (c-error-timeout e) (c-error-sent e)))
-  (define (%last-error) (error-fields (c-last-error)))
+  (define (%last-error)
+    (let ([v (error-fields (c-last-error))] [before (sent-before)])
+      (unless (eqv? before 0)
+        (sent-before 0)
+        (vector-set! v 7 (+ before (vector-ref v 7))))
+      v))
 
   ;; ---- Guardians ------------------------------------------------------------
   ;; %guard! registers a Scheme object that owns a handle; once the object is
@@ -380,19 +395,49 @@
   (define-out %socket-accept "sag_socket_accept" (uptr) (handle) safe)
 
   (define c-recv (fp safe "sag_socket_recv" (uptr u8* size_t size_t int uptr uptr) int))
-  ;; Large receives into a bytevector (whose data is not 32-byte aligned)
-  ;; go through an aligned buffer inside the library, which is faster than
-  ;; the kernel's copy to such an address.
+  (define c-recv-small (fp safe "sag_socket_recv" (uptr uptr size_t size_t int uptr uptr) int))
+  ;; A receive of at most small-transfer bytes lands in the thread's scratch
+  ;; memory (foreign, never moves) and is copied into the bytevector: no
+  ;; lock-object and dynamic-wind around the call (they cost more than the
+  ;; copy). Larger receives go into the locked bytevector itself (through an
+  ;; aligned buffer inside the library, which is faster than the kernel's
+  ;; copy to an address that is not 32-byte aligned).
   (define (%socket-recv s bv start len flags)
     (let ([m (scratch)])
-      (let ([st (with-locked (bv) (c-recv s bv start len flags m 0))])
-        (values st (out-size m 0)))))
+      (if (fx<= len small-transfer)
+          (let ([st (c-recv-small s (fx+ m scratch-out-size) 0 len flags m 0)])
+            (let ([n (out-size m 0)])
+              (when (eqv? st 0) (copy-from-scratch! m bv start n))
+              (values st n)))
+          (let ([st (with-locked (bv) (c-recv s bv start len flags m 0))])
+            (values st (out-size m 0))))))
 
+  ;; A send is first tried as a plain call with MSG_DONTWAIT: it cannot block,
+  ;; so it needs neither a collect-safe call (whose thread deactivation costs
+  ;; more than the send) nor a locked bytevector (no collection runs during
+  ;; a plain call). What did not fit goes through the collect-safe call, which
+  ;; waits; a failure then counts the bytes the first try sent (sent-before).
   (define c-send (fp safe "sag_socket_send" (uptr u8* size_t size_t int uptr uptr) int))
+  (define c-send-now (fp "sag_socket_send" (uptr u8* size_t size_t int uptr uptr) int))
+  (define msg-dontwait 64)
+  (define status-would-block -11)       ; SAG_E_WOULD_BLOCK
+  (define sent-before (make-thread-parameter 0))
   (define (%socket-send s bv start count flags)
-    (let ([m (scratch)])
-      (let ([st (with-locked (bv) (c-send s bv start count flags m 0))])
-        (values st (out-size m 0)))))
+    (unless (eqv? (sent-before) 0) (sent-before 0))
+    (let* ([m (scratch)]
+           [st (c-send-now s bv start count (fxlogor flags msg-dontwait) m 0)]
+           [done (if (eqv? st 0) (out-size m 0) 0)])
+      (cond
+        [(and (eqv? st 0) (fx= done count)) (values st done)]
+        [(or (not (or (eqv? st 0) (eqv? st status-would-block)))
+             (fxlogtest flags msg-dontwait))
+         (values st done)]                ; a failure, or the caller's own DONTWAIT
+        [else
+         (let ([st2 (with-locked (bv) (c-send s bv (fx+ start done) (fx- count done) flags m 0))])
+           (cond
+             [(eqv? st2 0) (values st2 (fx+ done (out-size m 0)))]
+             [(and (eqv? st2 status-would-block) (fx> done 0)) (values 0 done)]
+             [else (sent-before done) (values st2 done)]))])))
 
   (define c-sendto
     (fp safe "sag_socket_sendto" (uptr u8* size_t size_t int uptr uptr uptr) int))

@@ -60,6 +60,30 @@ public enum SignalInterrupts {
     }
 }
 
+/// The calling thread's own deadline, which caps every wait the thread makes
+/// (sag_thread_set_deadline): a host that retries a call after a signal
+/// gives the retry the time left of the call's timeout this way, without
+/// changing the socket's timeouts, which other threads share. A wait that
+/// this deadline ends fails as the call's own timeout would (a read timeout
+/// for receives, accept and port reads; ETIMEDOUT for sends and connect; an
+/// empty result for the selects and a selector's wait).
+public enum ThreadDeadline {
+    /// Sets the deadline `micros` from now; a negative value removes it.
+    public static func set(micros: Int64) {
+        guard micros >= 0, let at = Deadline.after(micros: micros).nanoseconds else {
+            sag_thread_deadline_set(0)
+            return
+        }
+        sag_thread_deadline_set(max(at, 1))
+    }
+
+    /// The deadline in nanoseconds on the monotonic clock, nil for none.
+    static var nanoseconds: Int64? {
+        let at = sag_thread_deadline_get()
+        return at == 0 ? nil : at
+    }
+}
+
 /// A point on the monotonic clock, or none (wait forever).
 struct Deadline {
     let nanoseconds: Int64?
@@ -79,6 +103,14 @@ struct Deadline {
         guard let at = nanoseconds else { return nil }
         let left = max(0, at - Sys.monotonicNanoseconds())
         return timespec(tv_sec: Int(left / 1_000_000_000), tv_nsec: Int(left % 1_000_000_000))
+    }
+
+    /// This deadline or the calling thread's own (ThreadDeadline), whichever
+    /// comes first: what every wait waits for.
+    var cappedByThread: Deadline {
+        guard let t = ThreadDeadline.nanoseconds else { return self }
+        guard let at = nanoseconds else { return Deadline(nanoseconds: t) }
+        return Deadline(nanoseconds: min(at, t))
     }
 
     var hasPassed: Bool {

@@ -8,9 +8,8 @@
 // exactly as long as its object (the header promises a freed handle's value
 // back while the object lives), which takes a weak reference, and an object
 // that is weakly referenced keeps its reference counts in a side table, so
-// every retain and release of it is slower (measured on this library: a port
-// get-line loop lost a third of its rate). The core never reads or writes
-// the word.
+// every retain and release of it is slower (docs/performance.md). The core
+// never reads or writes the word.
 
 import Synchronization
 

@@ -115,7 +115,7 @@ public enum Select {
                 try s.flushPortOutput(op)
             }
         }
-        let deadline = Deadline.after(micros: timeoutMicros)
+        let deadline = Deadline.after(micros: timeoutMicros).cappedByThread
         let ready = try fds.withUnsafeMutableBufferPointer { buf throws(SocketError) -> Bool in
             try pollWithWake(buf, deadline: deadline, operation: op) { () throws(SocketError) in
                 for (i, s) in unique.enumerated() {

@@ -5,6 +5,7 @@
 // refused there, as in C. The C layer wraps the integers it is given once, at
 // its edge.
 
+import CSagSocketShims  // MSG_NOSIGNAL, which the Glibc module leaves out
 import Glibc
 
 /// An address family (AF_*): socket(2)'s `domain` and getaddrinfo(3)'s `ai_family`.

@@ -1,6 +1,7 @@
 // Constants.swift: every constant of docs/reference.md §8 with this OS's value,
 // for hosts that read no C header (look-up by name).
 
+import CSagSocketShims  // MSG_NOSIGNAL, which the Glibc module leaves out
 import Glibc
 
 /// A named constant and its value on this OS.

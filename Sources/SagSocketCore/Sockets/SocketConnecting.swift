@@ -51,10 +51,11 @@ extension Socket {
     /// fails, ETIMEDOUT when the time passes.
     private func finishConnecting(_ fd: Int32, since epoch0: UInt64, timeoutMicros: Int64?,
                                   _ op: StaticString) throws(SocketError) {
-        let deadline = timeoutMicros.map { Deadline.after(micros: $0) } ?? .never
+        let deadline = (timeoutMicros.map { Deadline.after(micros: $0) } ?? .never).cappedByThread
         let revents = try waitFor(Int16(POLLOUT), fd, deadline: deadline, since: epoch0, closedAs: .closed, op)
         if revents == 0 {
-            throw SocketError.connection(op, "connection not made within \(timeoutMicros ?? 0) µs",
+            throw SocketError.connection(op, timeoutMicros.map { "connection not made within \($0) µs" }
+                                             ?? "connection not made before the thread's deadline",
                               errno: ETIMEDOUT, socket: self, timeoutMicros: timeoutMicros)
         }
         // Writable with no error or hang-up: connected. Otherwise SO_ERROR

@@ -66,6 +66,29 @@ func isPlainASCII(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
     return true
 }
 
+/// Whether `count` bytes at `p` are all ASCII and none of them is a CR,
+/// eight bytes a step (the last step overlaps the one before it).
+func isPlainASCIIWithoutCR(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
+    @inline(__always) func clean(_ w: UInt64) -> Bool {
+        let x = w ^ 0x0D0D_0D0D_0D0D_0D0D  // a CR byte becomes zero
+        let hasZero = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
+        return (w & 0x8080_8080_8080_8080) | hasZero == 0
+    }
+    guard count >= 8 else {
+        for i in 0..<count {
+            let b = p.load(fromByteOffset: i, as: UInt8.self)
+            if b >= 0x80 || b == 0x0D { return false }
+        }
+        return true
+    }
+    var i = 0
+    while i + 8 <= count {
+        if !clean(p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return false }
+        i += 8
+    }
+    return i == count || clean(p.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self))
+}
+
 func isScalar(_ c: UInt32) -> Bool { c <= 0x10FFFF && !(0xD800...0xDFFF).contains(c) }
 
 func appendUTF8(_ c: UInt32, to out: inout Scratch) {

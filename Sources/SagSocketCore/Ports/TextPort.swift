@@ -340,6 +340,10 @@ public final class TextPort: Sendable {
     ///
     /// The corresponding C call is `recv(2)`.
     public func readLineUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
+        if codec == .utf8, !isClosed, (try? binary.check("get-line", reading: true, direct: false)) != nil,
+           let line = binary.bufferedLine(text: eolStyle != .none) {
+            return line  // a whole plain-ASCII line in the buffer (SocketPort.bufferedLine)
+        }
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-line"
             try check(op, reading: true)
@@ -357,8 +361,8 @@ public final class TextPort: Sendable {
         let p = c.pointer
         guard let hit = Sys.findByte(0x0A, in: p, count: c.available) else { return nil }
         let len = UnsafeRawPointer(hit) - p
-        if !isPlainASCII(p, len) { return nil }
-        if eolStyle != .none && Sys.findByte(0x0D, in: p, count: len) != nil { return nil }
+        // A CR ends a line too, unless the eol style is none.
+        if eolStyle == .none ? !isPlainASCII(p, len) : !isPlainASCIIWithoutCR(p, len) { return nil }
         c.input.start += len + 1  // the view stays where it is until the next read
         return UnsafeRawBufferPointer(start: p, count: len)
     }

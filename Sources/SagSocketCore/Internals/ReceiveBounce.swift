@@ -1,11 +1,9 @@
 // ReceiveBounce.swift: an aligned landing place for large receives.
 //
-// Measured on this project's machines (x86_64, Linux): the kernel copies
-// received bytes to an address that is not 32-byte aligned at well under half
-// the speed it copies to an aligned one (1 GiB in 64 KiB receives over an
-// AF_UNIX stream pair, best of 5: 0.74 s to
-// an address 8 bytes past a 64-byte boundary, 0.29 s to an aligned one), while
-// receiving into an aligned buffer and copying from there costs 0.29 s.
+// The kernel copies received bytes to an address that is not 32-byte aligned
+// at well under half the speed it copies to an aligned one, and receiving
+// into an aligned buffer and copying from there costs no more than the
+// aligned receive (docs/performance.md has the measurement).
 // Memory that FFI hosts hand over is often so placed (a Chez bytevector's data
 // starts 8 bytes into its object; malloc gives 16-byte alignment), and so is a
 // socket port's buffer past its unread bytes. So a stream receive of 4 KiB or

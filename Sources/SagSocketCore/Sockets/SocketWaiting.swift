@@ -166,7 +166,7 @@ extension Socket {
 
     private func readDeadline() -> Deadline {
         let t = readTimeout.load(ordering: .relaxed)
-        return t > 0 ? .after(micros: t) : .never
+        return (t > 0 ? Deadline.after(micros: t) : .never).cappedByThread
     }
 
     private func readTimeoutError(_ op: StaticString) -> SocketError {

@@ -397,8 +397,39 @@ public final class SocketPort: Sendable {
     /// The corresponding C call is `recv(2)`.
     public func readLineUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
         try check("get-line", reading: true)
+        if let line = bufferedLine() { return line }
         return try withInput("get-line", gathering: .bytesLine) { c throws(SocketError) -> UnsafeRawBufferPointer? in
             try c.takeUntil(0x0A, .bytesLine)
+        }
+    }
+
+    /// The common case of get-line, taken before the general one: a whole
+    /// line in the buffer and no earlier read's input set aside. Nil when
+    /// that is not the case (the general path then reads on).
+    ///
+    /// - Parameter text: For a UTF-8 textual port: nil for a binary line;
+    ///   otherwise the line must also be plain ASCII (no decoding to do),
+    ///   without a CR when `text` is true (a CR ends a line unless the eol
+    ///   style is none), and no characters kept from a failed text read or
+    ///   CR answered may come first.
+    @inline(__always)
+    func bufferedLine(text: Bool? = nil) -> UnsafeRawBufferPointer? {
+        let st = buffers.inputState
+        return buffers.inputLock.withLock { () -> UnsafeRawBufferPointer? in
+            let start = st.pointee.start
+            let end = st.pointee.end
+            guard end > start, st.pointee.pending == nil else { return nil }
+            if text != nil && (st.pointee.carry.count != 0 || st.pointee.skipLineFeed) { return nil }
+            let from = UnsafeRawPointer(st.pointee.base + start)
+            guard let hit = Sys.findByte(0x0A, in: from, count: end - start) else { return nil }
+            let len = hit - from
+            switch text {
+            case nil: break
+            case true?: guard isPlainASCIIWithoutCR(from, len) else { return nil }
+            case false?: guard isPlainASCII(from, len) else { return nil }
+            }
+            st.pointee.start = start + len + 1  // the view stays where it is
+            return UnsafeRawBufferPointer(start: from, count: len)
         }
     }
 

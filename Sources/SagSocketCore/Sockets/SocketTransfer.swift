@@ -181,10 +181,11 @@ extension Socket {
                         return sent > 0 ? sent : nil
                     }
                     let t = sendTimeout.load(ordering: .relaxed)
-                    let d = deadline ?? (t > 0 ? .after(micros: t) : .never)
+                    let d = deadline ?? (t > 0 ? Deadline.after(micros: t) : .never).cappedByThread
                     deadline = d
                     if try waitFor(Int16(POLLOUT), fd, deadline: d, since: epoch0, closedAs: .closed, op) == 0 {
-                        throw SocketError.socket(op, "send timed out after \(t) µs (SO_SNDTIMEO)",
+                        throw SocketError.socket(op, t > 0 ? "send timed out after \(t) µs (SO_SNDTIMEO)"
+                                                             : "send timed out (the thread's deadline)",
                                           errno: ETIMEDOUT, socket: self, timeoutMicros: t)
                     }
                 case .failed(let e) where (e == EPIPE || e == ECONNRESET) && nosignalGiven:
