@@ -31,6 +31,15 @@ cc -std=gnu11 -Wall -Wextra -O1 -g -o "$BIN" "$HERE/test_tls.c" $PCFLAGS -lpthre
 echo "== our client against our server"
 run_clean timeout 300 "$BIN" "$CERTS" self || fail "test_tls self"
 
+echo "== our client against our server under valgrind (without the bulk transfers)"
+if have_valgrind; then
+  rm -f "$VGLOG"
+  SAGTLS_TEST_QUICK=1 run_clean timeout 900 valgrind --leak-check=full --errors-for-leak-kinds=definite \
+    --error-exitcode=99 --log-file="$VGLOG" "$BIN" "$CERTS" self | tail -n 1
+  vrc=${PIPESTATUS[0]}
+  vg_verdict test_tls "SIGALRM=14 is the watchdog"
+fi
+
 # A peer server in the background: its first line is its port.
 PEER_PID=
 start_peer() {

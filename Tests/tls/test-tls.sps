@@ -185,6 +185,31 @@
     (join)
     (socket-close s)))
 
+(group "selector")
+;; A TLS socket holding decrypted bytes is ready to the selector at once,
+;; added before a wait or while another thread waits.
+(let-values ([(port join) (tls-server "server" echo-lines)])
+  (let ([s (apply make-client-tls-socket "localhost" port trust)]
+        [sel (make-socket-selector)])
+    (socket-send s (string->utf8 "ab\n"))
+    (test-equal "first byte" "a" (utf8->string (socket-recv s 1)))
+    (socket-selector-add! sel s #f 'data)
+    (test-equal "held plaintext: size" 1 (socket-selector-size sel))
+    (let-values ([(ready timed-out) (socket-selector-wait! sel)])
+      (test-equal "held plaintext: reported" (list (cons* s #f 'data)) ready))
+    (test-equal "the rest" "b\n" (utf8->string (socket-recv s 10)))
+    (socket-send s (string->utf8 "cd\n"))
+    (test-equal "next first byte" "c" (utf8->string (socket-recv s 1)))
+    (let ([waiter (spawn (lambda () (let-values ([(r t) (socket-selector-wait! sel)]) (map car r))))])
+      (let loop ([i 0])
+        (unless (or (socket-selector-waiting? sel) (= i 500)) (sleep (millis 10)) (loop (+ i 1))))
+      (socket-selector-add! sel s)
+      (test-equal "added while another thread waits" (list s) (waiter)))
+    (close-socket-selector! sel)
+    (tls-socket-shutdown s SHUT_WR)
+    (join)
+    (socket-close s)))
+
 (group "STARTTLS")
 (let* ([server (make-server-socket "0")]
        [join (spawn (lambda ()

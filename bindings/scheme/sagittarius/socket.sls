@@ -934,7 +934,11 @@
             (immutable held selector-held)
             (mutable next-tag selector-next-tag selector-next-tag-set!)
             (mutable waiting selector-waiting selector-waiting-set!)
-            (mutable closed selector-closed selector-closed-set!))
+            (mutable closed selector-closed selector-closed-set!)
+            ;; tags of sockets added while holding buffered input (a TLS
+            ;; socket's decrypted bytes): kept here, not in the library,
+            ;; and reported by the next wait at once
+            (mutable buffered selector-buffered selector-buffered-set!))
     (sealed #t))
 
   (define (check-selector who x) (check who socket-selector? "socket-selector" x))
@@ -942,7 +946,7 @@
   (define (make-socket-selector)
     (let ([h (call 'make-socket-selector #f %selector-new)])
       (%guard! (%wrap-selector h (%make-lock) (make-eqv-hashtable) (make-eq-hashtable)
-                               0 #f #f)
+                               0 #f #f '())
                'selector h)))
 
   (define (socket-closed-now? s)
@@ -973,6 +977,7 @@
            tags entries)))))
 
   (define (forget-all! sel)
+    (selector-buffered-set! sel '())
     (hashtable-clear! (selector-entries sel))
     (hashtable-clear! (selector-held sel)))
 
@@ -997,9 +1002,16 @@
                [(socket-closed-now? s)]
                [else
                 (let* ([tag (selector-next-tag sel)]
-                       [st (%selector-add (selector-handle sel) (socket-handle s) us tag)])
+                       [buffered? (pair? (buffered-sockets (list s)))]
+                       [st (if buffered?
+                               OK
+                               (%selector-add (selector-handle sel) (socket-handle s) us tag))])
                   (selector-next-tag-set! sel (+ tag 1))
                   (unless (eqv? st OK) (fail who st s sel))
+                  (when buffered?
+                    (selector-buffered-set! sel (cons tag (selector-buffered sel)))
+                    ;; a wait blocked in another thread reports it now
+                    (when (selector-waiting sel) (%selector-interrupt (selector-handle sel))))
                   (hashtable-set! (selector-entries sel) tag
                                   (cons* s (and (>= us 0) (%us->deadline us)) data))
                   (hashtable-set! (selector-held sel) s tag))])))
@@ -1035,12 +1047,19 @@
                     (when (selector-waiting sel)
                       (assertion-violation who "another thread is waiting on the selector" sel))
                     (selector-waiting-set! sel #t)
-                    (max 16 (hashtable-size (selector-entries sel)))))])
+                    (max 16 (hashtable-size (selector-entries sel)))))]
+               ;; sockets with buffered input are ready now: only a look
+               [us (if (null? (selector-buffered sel)) us 0)])
           (let-values ([(st reports) (%selector-wait (selector-handle sel) us capacity)])
             (let ([failure (and (not (eqv? st OK))
                                 (failure-condition who st #f #f (list sel)))])
               (let-values ([(ready timed-out)
-                            (%with-lock lock (lambda () (take-reports! sel reports)))])
+                            (%with-lock lock
+                              (lambda ()
+                                (let ([buffered (reverse (selector-buffered sel))])
+                                  (selector-buffered-set! sel '())
+                                  (take-reports! sel (append (map (lambda (tag) (cons tag #f)) buffered)
+                                                             reports)))))])
                 (if failure
                     (raise failure)
                     (values ready timed-out)))))))]))
@@ -1059,6 +1078,9 @@
                                                    (max 16 (hashtable-size (selector-entries sel))))])
             (let* ([failure (and (not (eqv? st OK))
                                  (failure-condition who st #f #f (list sel)))]
+                   [tags (let ([b (reverse (selector-buffered sel))])
+                           (selector-buffered-set! sel '())
+                           (append b tags))]
                    [entries (let loop ([tags tags] [acc '()])
                               (if (null? tags)
                                   (reverse acc)
@@ -1069,7 +1091,8 @@
 
   (define (socket-selector-size sel)
     (check-selector 'socket-selector-size sel)
-    (call 'socket-selector-size #f %selector-size (selector-handle sel)))
+    (+ (call 'socket-selector-size #f %selector-size (selector-handle sel))
+       (%with-lock (selector-lock sel) (lambda () (length (selector-buffered sel))))))
 
   (define (socket-selector-closed? sel)
     (check-selector 'socket-selector-closed? sel)
