@@ -136,6 +136,7 @@ stage: lib
 TIMED = @bash scripts/timed.sh $@
 CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test cpython-test \
   faults-test exhaustion-test tsan-test fuzz-replay syscalls-test
+include tls/tls.mk
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
 

@@ -110,6 +110,13 @@ typedef struct sag_selector sag_selector;       /* a socket selector */
  *    + &i/o-write             SAG_E_IO_WRITE     a port's write failed
  *    + &i/o-decoding          SAG_E_IO_DECODING  malformed input, raise mode
  *    + &i/o-encoding          SAG_E_IO_ENCODING  unencodable character, raise mode
+ *   &socket (continued), set only by libsagtls (sagtls.h) through
+ *   sag_error_set:
+ *       + &tls                SAG_E_TLS          a TLS failure (handshake, alert)
+ *          + &tls-verify      SAG_E_TLS_VERIFY   the peer's certificate failed
+ *                                                verification (the message says why)
+ *          + &tls-truncated   SAG_E_TLS_TRUNCATED the peer ended the stream
+ *                                                without close_notify
  */
 typedef enum sag_status {
     SAG_OK = 0,
@@ -128,7 +135,10 @@ typedef enum sag_status {
     SAG_E_IO_READ = -13,
     SAG_E_IO_WRITE = -14,
     SAG_E_IO_DECODING = -15,
-    SAG_E_IO_ENCODING = -16
+    SAG_E_IO_ENCODING = -16,
+    SAG_E_TLS = -17,
+    SAG_E_TLS_VERIFY = -18,
+    SAG_E_TLS_TRUNCATED = -19
 } sag_status;
 
 /* Kinds of handle, as sag_handle_kind reports them. */
@@ -384,6 +394,27 @@ size_t sag_error_sent(const sag_error *err);
  * the handle value, possibly freed since; NULL for failures that concern no
  * port). Scheme: socket-error-port i/o-error-port */
 sag_port *sag_error_port(const sag_error *err);
+
+/* For companion libraries (libsagtls), which report their failures in the
+ * same error objects: records a failure with `status` (a failure status of
+ * the tree above), errno `errnum` (0 for none), the operation name and the
+ * whole message (both copied; the message is kept as given, with no
+ * operation or strerror added) and the socket concerned (NULL for none) in
+ * err (NULL: only the thread's) and in the calling thread's
+ * sag_last_error(). Returns SAG_OK; SAG_E_INVALID (status SAG_OK or
+ * unknown, errnum negative, operation or message NULL or not UTF-8);
+ * SAG_E_MISUSE (err or s not a live handle of its kind). On failure err is
+ * left as it was. Thread-safe as every call on one error object.
+ * Scheme: (none; a companion library's failures) */
+int sag_error_set(sag_error *err, int status, int errnum, const char *operation,
+                  const char *message, sag_socket *s);
+
+/* For companion libraries: makes n the count sag_error_sent(err) reports
+ * for the failure err records (a TLS send reports plaintext bytes, not the
+ * bytes of records that reached the kernel). err only, not the thread's.
+ * Returns SAG_OK; SAG_E_INVALID (err records no failure); SAG_E_MISUSE.
+ * Scheme: (none; a companion library's partial sends) */
+int sag_error_set_sent(sag_error *err, size_t n);
 
 /* ===== Signals ============================================================ */
 

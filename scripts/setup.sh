@@ -19,6 +19,9 @@ have strace       || need_deb+=(strace)
 python3 -c 'import test.test_socket, test.test_selectors' >/dev/null 2>&1 ||
   need_deb+=("libpython$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-testsuite")
 [ -f /usr/include/ffi.h ] || [ -f /usr/include/x86_64-linux-gnu/ffi.h ] || need_deb+=(libffi-dev)
+# libsagtls (TLS) builds on OpenSSL 3; its tests make certificates with the CLI
+[ -f /usr/include/openssl/ssl.h ] || need_deb+=(libssl-dev)
+have openssl      || need_deb+=(openssl)
 if [ ${#need_deb[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && have apt-get; then
     echo "setup: installing ${need_deb[*]}"

@@ -14,6 +14,11 @@ final class ErrorObject: Sendable {
         var message: CString? = nil
         var node: CString? = nil
         var service: CString? = nil
+        /// Set by a companion library (sag_error_set, sag_error_set_sent):
+        /// the operation's name and the sent count that replace the
+        /// condition's.
+        var companionOperation: CString? = nil
+        var companionSent: Int? = nil
     }
 
     let record = Mutex(Record())

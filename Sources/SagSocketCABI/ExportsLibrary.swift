@@ -117,8 +117,10 @@ public func sag_error_message(_ err: OpaquePointer?) -> UnsafePointer<CChar>? {
 
 @c @implementation
 public func sag_error_operation(_ err: OpaquePointer?) -> UnsafePointer<CChar>? {
-    guard let e = errorObject(err)?.read({ $0.error }) else { return staticCString("") }
-    return staticCString(e.operation)
+    guard let (e, companion) = errorObject(err)?.read({ r in r.error.map { ($0, r.companionOperation) } }) else {
+        return staticCString("")
+    }
+    return companion?.value ?? staticCString(e.operation)
 }
 
 @c @implementation
@@ -144,7 +146,7 @@ public func sag_error_timeout(_ err: OpaquePointer?) -> Int64 {
 
 @c @implementation
 public func sag_error_sent(_ err: OpaquePointer?) -> Int {
-    errorObject(err)?.read { $0.error?.sent } ?? 0
+    errorObject(err)?.read { r in r.companionSent ?? r.error?.sent } ?? 0
 }
 
 @c @implementation

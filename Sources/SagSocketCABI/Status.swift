@@ -23,6 +23,11 @@ enum Status {
     static let ioWrite = SAG_E_IO_WRITE.rawValue
     static let ioDecoding = SAG_E_IO_DECODING.rawValue
     static let ioEncoding = SAG_E_IO_ENCODING.rawValue
+    // The statuses of companion libraries (TLS: libsagtls), set by
+    // sag_error_set; no core condition has them.
+    static let tls = SAG_E_TLS.rawValue
+    static let tlsVerify = SAG_E_TLS_VERIFY.rawValue
+    static let tlsTruncated = SAG_E_TLS_TRUNCATED.rawValue
 
     /// The status of a core condition kind.
     static func of(_ kind: SocketError.Kind) -> Int32 {
@@ -52,6 +57,8 @@ enum Status {
     static func parent(_ status: Int32) -> Int32? {
         if status == ok { return 0 }
         if status == misuse { return invalid }
+        if status == tls { return socket }
+        if status == tlsVerify || status == tlsTruncated { return tls }
         guard let kind = SocketError.Kind.allCases.first(where: { of($0) == status }) else { return nil }
         return kind.parent.map(of) ?? 0
     }
@@ -77,6 +84,9 @@ enum Status {
         case ioWrite: return ("&i/o-write", "writing to the port failed")
         case ioDecoding: return ("&i/o-decoding", "malformed input for the port's codec")
         case ioEncoding: return ("&i/o-encoding", "a character the port's codec cannot encode")
+        case tls: return ("&tls", "TLS failed")
+        case tlsVerify: return ("&tls-verify", "the peer's certificate failed verification")
+        case tlsTruncated: return ("&tls-truncated", "the peer ended the TLS stream without close_notify")
         default: return nil
         }
     }

@@ -91,12 +91,13 @@ INT_ROLES = {
     "error_mode": "errmode",
     "byte": "byte",
     "mode": "mode",          # sag_buffer_mode or sag_read_mode
+    "errnum": "errnum",      # an errno value (sag_error_set)
 }
 # int32_t parameters (Unicode scalar values): name -> role.
 INT32_ROLES = {"ch": "char"}
 
 # Input strings, by parameter name (the driver has a baseline for each).
-STRING_NAMES = {"node", "service", "name"}
+STRING_NAMES = {"node", "service", "name", "operation", "message"}
 
 # Handle parameters that may be NULL (the header says so in the comment).
 NULLABLE = {
@@ -105,6 +106,7 @@ NULLABLE = {
     ("sag_socket_select_inplace", "rfds"), ("sag_socket_select_inplace", "wfds"),
     ("sag_socket_select_inplace", "efds"),
     ("sag_get_addrinfo", "hints"),
+    ("sag_error_set", "err"), ("sag_error_set", "s"),
 }
 # Out-parameters that may be NULL.
 NULLABLE_OUT = {

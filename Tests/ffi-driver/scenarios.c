@@ -299,6 +299,9 @@ static void s_status_tree(void)
         {"SAG_E_IO_WRITE", "SAG_E_IO", "&i/o-write"},
         {"SAG_E_IO_DECODING", "SAG_E_IO", "&i/o-decoding"},
         {"SAG_E_IO_ENCODING", "SAG_E_IO", "&i/o-encoding"},
+        {"SAG_E_TLS", "SAG_E_SOCKET", "&tls"},
+        {"SAG_E_TLS_VERIFY", "SAG_E_TLS", "&tls-verify"},
+        {"SAG_E_TLS_TRUNCATED", "SAG_E_TLS", "&tls-truncated"},
     };
     int known = 0;
     for (size_t i = 0; i < sizeof tree / sizeof tree[0]; i++) {
@@ -1187,6 +1190,26 @@ static void s_conditions(void)
     CHECK(CI("sag_error_status", A_P(e)) == ST_MISUSE && before == ST_MISUSE,
           "conditions: a successful call changed the caller's error object");
     CALL("sag_fdset_free", A_P(tmp));
+    /* a companion library's failure (libsagtls): as given, in both objects */
+    if (has_sym("SAG_E_TLS_VERIFY")) {
+        int tv = sym_value("SAG_E_TLS_VERIFY");
+        expect("sag_error_set", CI("sag_error_set", A_P(e), A_I(tv), A_I(0), A_P("tls-handshake"),
+                                   A_P("tls-handshake: certificate has expired"), A_P(NULL)), ST_OK);
+        void *last = CALL("sag_last_error").p;
+        for (int k = 0; k < 2; k++) {
+            void *o = k ? last : e;
+            const char *m = CALL("sag_error_message", A_P(o)).p, *op = CALL("sag_error_operation", A_P(o)).p;
+            CHECK(CI("sag_error_status", A_P(o)) == tv && m && strcmp(m, "tls-handshake: certificate has expired") == 0 &&
+                      op && strcmp(op, "tls-handshake") == 0,
+                  "conditions: sag_error_set recorded %d \"%s\" \"%s\"", CI("sag_error_status", A_P(o)),
+                  str_or_null(m), str_or_null(op));
+        }
+        expect("sag_error_set_sent", CI("sag_error_set_sent", A_P(e), A_Z(1234)), ST_OK);
+        CHECK(CALL("sag_error_sent", A_P(e)).z == 1234, "conditions: sag_error_set_sent did not set the count");
+        expect("sag_error_set(SAG_OK)", CI("sag_error_set", A_P(e), A_I(ST_OK), A_I(0), A_P("x"), A_P("x"), A_P(NULL)),
+               ST_INVALID);
+        CHECK(CI("sag_error_status", A_P(e)) == tv, "conditions: a refused sag_error_set changed err");
+    }
     err_free(e);
 }
 

@@ -219,7 +219,7 @@ static const char *int_baseline(const char *role)
         {"value", "1"}, {"how", "#SAG_SHUT_RDWR"}, {"backlog", "5"}, {"bool", "1"},
         {"index", "0"}, {"status", "#SAG_E_CLOSED"}, {"kind", "#SAG_E_IO"},
         {"codec", "#SAG_CODEC_UTF8"}, {"eol", "#SAG_EOL_LF"}, {"errmode", "#SAG_ERROR_MODE_REPLACE"},
-        {"byte", "65"}, {"char", "9786"}, {"mode", "0"},
+        {"byte", "65"}, {"char", "9786"}, {"mode", "0"}, {"errnum", "0"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].role, role) == 0)
@@ -277,6 +277,8 @@ static void baseline(world_t *w, const fn_t *f, int i, val_t *a, aux_t *aux)
             if (strcmp(p->role, "node") == 0) fx = "=127.0.0.1";
             else if (strcmp(p->role, "service") == 0) fx = "@port";
             else if (strcmp(p->role, "name") == 0) fx = "=AF_INET";
+            else if (strcmp(p->role, "operation") == 0) fx = "=tls-handshake";
+            else if (strcmp(p->role, "message") == 0) fx = "=tls-handshake: a message";
         }
         if (!fx) {
             failf("%s: no baseline for the string parameter %s (add one to sweep.c)", f->name, p->name);
@@ -415,6 +417,7 @@ static void int_variants(int pi, const char *role)
         {"byte", {256, 0, 255}, 3, {"=256", "=0", "=255"}},
         {"char", {0xD800, 0x110000, 0}, 3, {"=0xD800", "=0x110000", "=0"}},
         {"mode", {3}, 1, {"=3"}},
+        {"errnum", {0}, 1, {"=0"}},
     };
     add(pi, OP_INT, -1, 0, 0, ANY, "=-1");
     add(pi, OP_INT, INT_MIN, 0, 0, ANY, "=INT_MIN");

@@ -38,7 +38,7 @@ from .selector import EVENT_READ, EVENT_WRITE, Selector, SelectorEntry, Selector
 from .sockets import Socket, client_socket, getdefaulttimeout, setdefaulttimeout, socket_for
 from .unix import socketpair
 
-__version__ = "1.3.0"
+__version__ = "1.4.0"
 
 
 def library_version() -> str:

@@ -90,7 +90,11 @@
           IP_TTL IP_HDRINCL IP_RECVERR IP_MTU_DISCOVER IP_MTU
           IP_ROUTER_ALERT IP_MULTICAST_TTL IP_MULTICAST_LOOP
           IP_ADD_MEMBERSHIP IP_DROP_MEMBERSHIP IP_MULTICAST_IF IPV6_V6ONLY
-          EAGAIN EWOULDBLOCK EPIPE EINTR ETIMEDOUT EINPROGRESS)
+          EAGAIN EWOULDBLOCK EPIPE EINTR ETIMEDOUT EINPROGRESS
+          ;; for (rfc tls): sockets whose bytes go through a transport
+          %make-socket-transport %socket-transport %socket-transport-set!
+          %socket-transport-data
+          %socket-handle %socket-fail %register-status-condition!)
   (import (rnrs) (sagittarius socket host))
 
   ;; ==== Statuses (the values of the C header's sag_status enum) ===========
@@ -168,7 +172,14 @@
      ;; one; raised elsewhere they are socket errors.
      [(or (= st E_WOULD_BLOCK) (= st E_INTERRUPTED)) (make-socket-error socket)]
      [(= st E_NOMEM) (make-error)]
+     [(hashtable-ref extra-conditions st #f) => (lambda (make) (make socket))]
      [else (make-i/o-error)]))
+
+  ;; The condition makers of statuses that libraries built on this one add
+  ;; ((rfc tls): SAG_E_TLS, ...): status -> (lambda (socket) condition).
+  (define extra-conditions (make-eqv-hashtable))
+  (define (%register-status-condition! st make)
+    (hashtable-set! extra-conditions st make))
 
   (define (failure-condition who st socket port irritants)
     (let ([f (%last-error)])
@@ -187,6 +198,7 @@
   ;; (or #f).
   (define (fail who st s . irritants)
     (raise (failure-condition who st s #f (if (null? irritants) (if s (list s) '()) irritants))))
+  (define %socket-fail fail)
 
   ;; ==== Argument checks ====================================================
   (define (int32? x)
@@ -223,10 +235,39 @@
                  who "timeout must be #f, microseconds, a duration or (sec . usec)" t)]))
 
   ;; ==== Objects ============================================================
+  ;; transport: #f, or the transport (rfc tls) gave the socket: its bytes
+  ;; then go through the transport's procedures, which answer as the
+  ;; library's own calls do (a status first).
   (define-record-type (socket %wrap-socket socket?)
-    (fields (immutable handle socket-handle))
+    (fields (immutable handle socket-handle)
+            (mutable transport %socket-transport %socket-transport-set!))
     (sealed #t))
-  (define (new-socket h) (%guard! (%wrap-socket h) 'socket h))
+  (define (new-socket h) (%guard! (%wrap-socket h #f) 'socket h))
+  (define %socket-handle socket-handle)
+
+  ;; A transport: (recv s bv start len flags) and (send s bv start len
+  ;; flags) => (values status count); (shutdown s how) and (close s) =>
+  ;; status; (pending s) => the bytes a recv returns without waiting; data
+  ;; is the transport owner's.
+  (define-record-type (socket-transport %make-socket-transport socket-transport?)
+    (fields recv send shutdown close pending (immutable data %socket-transport-data))
+    (sealed #t))
+  (define (raw-recv s bv start len flags)
+    (let ([t (%socket-transport s)])
+      (if t
+          ((socket-transport-recv t) s bv start len flags)
+          (%socket-recv (socket-handle s) bv start len flags))))
+  (define (raw-send s bv start len flags)
+    (let ([t (%socket-transport s)])
+      (if t
+          ((socket-transport-send t) s bv start len flags)
+          (%socket-send (socket-handle s) bv start len flags))))
+  ;; The sockets of ss holding input a recv returns without waiting.
+  (define (buffered-sockets ss)
+    (filter (lambda (s)
+              (let ([t (%socket-transport s)])
+                (and t (> ((socket-transport-pending t) s) 0))))
+            ss))
 
   (define-record-type (addrinfo %wrap-addrinfo addrinfo?)
     (fields (immutable handle addrinfo-handle))
@@ -420,7 +461,7 @@
       (check-socket who s)
       (check-nonneg who size)
       (let ([flags (opt-flags who opt)] [bv (make-bytevector size)])
-        (let-values ([(st n) (%socket-recv (socket-handle s) bv 0 size flags)])
+        (let-values ([(st n) (raw-recv s bv 0 size flags)])
           (cond [(eqv? st OK)
                  (if (= n size)
                      bv
@@ -436,7 +477,7 @@
       (check-bytevector who bv)
       (check-range who bv start len)
       (let ([flags (opt-flags who opt)])
-        (let-values ([(st n) (%socket-recv (socket-handle s) bv start len flags)])
+        (let-values ([(st n) (raw-recv s bv start len flags)])
           (cond [(eqv? st OK) n]
                 [(eqv? st E_WOULD_BLOCK) -1]
                 [else (fail who st s)])))))
@@ -451,7 +492,7 @@
                    len)])
       (check-range who bv start len)
       (check-int who flags)
-      (let-values ([(st n) (%socket-send (socket-handle s) bv start len flags)])
+      (let-values ([(st n) (raw-send s bv start len flags)])
         (cond [(eqv? st OK) n]
               [(eqv? st E_WOULD_BLOCK) 0]
               [else (fail who st s)]))))
@@ -529,11 +570,17 @@
   (define (socket-shutdown s how)
     (check-socket 'socket-shutdown s)
     (check-int 'socket-shutdown how)
-    (call 'socket-shutdown s %socket-shutdown (socket-handle s) how))
+    (let ([t (%socket-transport s)])
+      (if t
+          (call 'socket-shutdown s (socket-transport-shutdown t) s how)
+          (call 'socket-shutdown s %socket-shutdown (socket-handle s) how))))
 
   (define (socket-close s)
     (check-socket 'socket-close s)
-    (call 'socket-close s %socket-close (socket-handle s))
+    (let ([t (%socket-transport s)])
+      (if t
+          (call 'socket-close s (socket-transport-close t) s)
+          (call 'socket-close s %socket-close (socket-handle s))))
     #t)
 
   ;; Wakes every thread blocked on s now: socket-accept answers #f, the
@@ -864,8 +911,14 @@
               [(eqv? st E_INTERRUPTED) '()]
               [else (fail who st #f)]))))
 
+  ;; A socket holding buffered input (a TLS socket's decrypted bytes) is
+  ;; readable at once.
   (define (socket-read-select timeout . sockets)
-    (list-select 'socket-read-select %socket-read-select timeout sockets))
+    (let ([buffered (buffered-sockets sockets)])
+      (if (null? buffered)
+          (list-select 'socket-read-select %socket-read-select timeout sockets)
+          (let ([ready (list-select 'socket-read-select %socket-read-select 0 sockets)])
+            (filter (lambda (s) (or (memq s buffered) (memq s ready))) sockets)))))
   (define (socket-write-select timeout . sockets)
     (list-select 'socket-write-select %socket-write-select timeout sockets))
   (define (socket-error-select timeout . sockets)
@@ -892,7 +945,11 @@
             (immutable held selector-held)
             (mutable next-tag selector-next-tag selector-next-tag-set!)
             (mutable waiting selector-waiting selector-waiting-set!)
-            (mutable closed selector-closed selector-closed-set!))
+            (mutable closed selector-closed selector-closed-set!)
+            ;; tags of sockets added while holding buffered input (a TLS
+            ;; socket's decrypted bytes): kept here, not in the library,
+            ;; and reported by the next wait at once
+            (mutable buffered selector-buffered selector-buffered-set!))
     (sealed #t))
 
   (define (check-selector who x) (check who socket-selector? "socket-selector" x))
@@ -900,7 +957,7 @@
   (define (make-socket-selector)
     (let ([h (call 'make-socket-selector #f %selector-new)])
       (%guard! (%wrap-selector h (%make-lock) (make-eqv-hashtable) (make-eq-hashtable)
-                               0 #f #f)
+                               0 #f #f '())
                'selector h)))
 
   (define (socket-closed-now? s)
@@ -931,6 +988,7 @@
            tags entries)))))
 
   (define (forget-all! sel)
+    (selector-buffered-set! sel '())
     (hashtable-clear! (selector-entries sel))
     (hashtable-clear! (selector-held sel)))
 
@@ -955,9 +1013,16 @@
                [(socket-closed-now? s)]
                [else
                 (let* ([tag (selector-next-tag sel)]
-                       [st (%selector-add (selector-handle sel) (socket-handle s) us tag)])
+                       [buffered? (pair? (buffered-sockets (list s)))]
+                       [st (if buffered?
+                               OK
+                               (%selector-add (selector-handle sel) (socket-handle s) us tag))])
                   (selector-next-tag-set! sel (+ tag 1))
                   (unless (eqv? st OK) (fail who st s sel))
+                  (when buffered?
+                    (selector-buffered-set! sel (cons tag (selector-buffered sel)))
+                    ;; a wait blocked in another thread reports it now
+                    (when (selector-waiting sel) (%selector-interrupt (selector-handle sel))))
                   (hashtable-set! (selector-entries sel) tag
                                   (cons* s (and (>= us 0) (%us->deadline us)) data))
                   (hashtable-set! (selector-held sel) s tag))])))
@@ -985,7 +1050,7 @@
      [(sel timeout)
       (let ([who 'socket-selector-wait!])
         (check-selector who sel)
-        (let*-values ([(us) (timeout->us who timeout)]
+        (let*-values ([(us0) (timeout->us who timeout)]
                       [(lock) (selector-lock sel)]
                       [(capacity open-before)
                        (%with-lock lock
@@ -994,7 +1059,9 @@
                              (assertion-violation who "another thread is waiting on the selector" sel))
                            (selector-waiting-set! sel #t)
                            (values (max 16 (hashtable-size (selector-entries sel)))
-                                   (not (selector-closed sel)))))])
+                                   (not (selector-closed sel)))))]
+                      ;; sockets with buffered input are ready now: only a look
+                      [(us) (if (null? (selector-buffered sel)) us0 0)])
           (let-values ([(st reports) (%selector-wait (selector-handle sel) us capacity)])
             ;; A close during the wait ends it with two empty lists, as in
             ;; Sagittarius; a selector closed before the call raises.
@@ -1002,7 +1069,12 @@
                                 (not (and open-before (eqv? st E_CLOSED)))
                                 (failure-condition who st #f #f (list sel)))])
               (let-values ([(ready timed-out)
-                            (%with-lock lock (lambda () (take-reports! sel reports)))])
+                            (%with-lock lock
+                              (lambda ()
+                                (let ([buffered (reverse (selector-buffered sel))])
+                                  (selector-buffered-set! sel '())
+                                  (take-reports! sel (append (map (lambda (tag) (cons tag #f)) buffered)
+                                                             reports)))))])
                 (if failure
                     (raise failure)
                     (values ready timed-out)))))))]))
@@ -1021,6 +1093,9 @@
                                                    (max 16 (hashtable-size (selector-entries sel))))])
             (let* ([failure (and (not (eqv? st OK))
                                  (failure-condition who st #f #f (list sel)))]
+                   [tags (let ([b (reverse (selector-buffered sel))])
+                           (selector-buffered-set! sel '())
+                           (append b tags))]
                    [entries (let loop ([tags tags] [acc '()])
                               (if (null? tags)
                                   (reverse acc)
@@ -1031,7 +1106,8 @@
 
   (define (socket-selector-size sel)
     (check-selector 'socket-selector-size sel)
-    (call 'socket-selector-size #f %selector-size (selector-handle sel)))
+    (+ (call 'socket-selector-size #f %selector-size (selector-handle sel))
+       (%with-lock (selector-lock sel) (lambda () (length (selector-buffered sel))))))
 
   (define (socket-selector-closed? sel)
     (check-selector 'socket-selector-closed? sel)
@@ -1259,8 +1335,7 @@
               (let retry ()
                 (let* ([end (port-state-end state)]
                        [s (port-state-socket state)])
-                  (let-values ([(st got) (%socket-recv (socket-handle s) buf end
-                                                       (- buffer-size end) 0)])
+                  (let-values ([(st got) (raw-recv s buf end (- buffer-size end) 0)])
                     (cond
                      [(eqv? st OK)
                       (if (= got 0)
@@ -1287,7 +1362,7 @@
     (lambda (bv start n)
       (let retry ()
         (let ([s (port-state-socket state)])
-          (let-values ([(st sent) (%socket-send (socket-handle s) bv start n 0)])
+          (let-values ([(st sent) (raw-send s bv start n 0)])
             (cond
              [(and (eqv? st OK) (or (> sent 0) (= n 0))) sent]
              [(or (eqv? st OK) (eqv? st E_WOULD_BLOCK))
@@ -1378,6 +1453,7 @@
        [(not state) (assertion-violation 'port-ready? "socket port required" p)]
        [(port-eof-buffered? p) #t]
        [(< (port-state-pos state) (port-state-end state)) #t]
+       [(pair? (buffered-sockets (list (port-state-socket state)))) #t]
        [else
         (let ([s (port-state-socket state)])
           (let-values ([(st ready) (%socket-read-select 0 (list (socket-handle s)))])

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# The TLS test of an installed libsagtls (make tls-test).
+#   Tests/tls/run.sh STAGE
+# 1. makes a throwaway CA and certificates with the openssl CLI (certs.sh);
+# 2. builds Tests/tls/test_tls.c through pkg-config sagtls;
+# 3. our client against our server (test_tls self), plain and under valgrind;
+# 4. our client against Python's ssl server and `openssl s_server`, our
+#    server against Python's ssl client and `openssl s_client`, TLS 1.2 and
+#    1.3, with ALPN and client certificates.
+# Loopback only. Exits non-zero when anything failed, after saying what.
+set -u
+TAG=tls-test
+NAME=test_tls
+# shellcheck source=Tests/c/lib.sh
+. "$(dirname "$0")/../c/lib.sh"
+test_setup "$@"
+HERE=$(cd "$(dirname "$0")" && pwd)
+CERTS="$OUT/tls-certs"
+rm -rf "$CERTS"
+echo "== certificates (openssl CLI) in $CERTS"
+bash "$HERE/certs.sh" "$CERTS" || { echo "$TAG: certs.sh failed" >&2; exit 1; }
+
+echo "== build"
+if ! PCFLAGS=$(pkg-config --cflags --libs sagtls); then
+  echo "$TAG: pkg-config sagtls failed" >&2
+  exit 1
+fi
+# shellcheck disable=SC2086
+cc -std=gnu11 -Wall -Wextra -O1 -g -o "$BIN" "$HERE/test_tls.c" $PCFLAGS -lpthread || { echo "$TAG: build failed" >&2; exit 1; }
+
+echo "== our client against our server"
+run_clean timeout 300 "$BIN" "$CERTS" self || fail "test_tls self"
+
+echo "== our client against our server under valgrind (without the bulk transfers)"
+if have_valgrind; then
+  rm -f "$VGLOG"
+  SAGTLS_TEST_QUICK=1 run_clean timeout 900 valgrind --leak-check=full --errors-for-leak-kinds=definite \
+    --error-exitcode=99 --log-file="$VGLOG" "$BIN" "$CERTS" self | tail -n 1
+  vrc=${PIPESTATUS[0]}
+  vg_verdict test_tls "SIGALRM=14 is the watchdog"
+fi
+
+# A peer server in the background: its first line is its port.
+PEER_PID=
+start_peer() {
+  local log=$1
+  shift
+  "$@" > "$log" 2>&1 &
+  PEER_PID=$!
+  PORT=
+  for _ in $(seq 100); do
+    PORT=$(grep -m1 -oE '^[0-9]+$' "$log" 2>/dev/null || true)
+    # openssl s_server says ACCEPT when it listens on S_PORT
+    [ -z "$PORT" ] && grep -q '^ACCEPT' "$log" 2>/dev/null && PORT=$S_PORT
+    [ -n "$PORT" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+stop_peer() { [ -n "$PEER_PID" ] && { kill "$PEER_PID" 2>/dev/null; wait "$PEER_PID" 2>/dev/null; }; PEER_PID=; }
+trap stop_peer EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "== our client against Python's ssl server"
+for alpn in "" "--alpn http/1.1"; do
+  if start_peer "$OUT/tls-pyserver.log" python3 "$HERE/peer.py" server "$CERTS" $alpn; then
+    # shellcheck disable=SC2086
+    timeout 60 "$BIN" "$CERTS" client "$PORT" ${alpn#--alpn } || fail "our client vs Python ssl server ($alpn)"
+    wait "$PEER_PID" || fail "Python ssl server ($alpn) failed: $(tail -n 3 "$OUT/tls-pyserver.log")"
+    PEER_PID=
+  else
+    fail "Python ssl server did not start: $(cat "$OUT/tls-pyserver.log")"
+  fi
+done
+
+echo "== our client against openssl s_server (TLS 1.2 and 1.3; -rev answers a line reversed)"
+for v in -tls1_2 -tls1_3; do
+  S_PORT=$(free_port)
+  if start_peer "$OUT/tls-s_server.log" timeout 60 openssl s_server -accept "127.0.0.1:$S_PORT" \
+       -cert "$CERTS/server.pem" -key "$CERTS/server.key" "$v" -alpn h2 -rev -naccept 1; then
+    out=$(timeout 30 "$BIN" "$CERTS" line "$S_PORT" "hello s_server" 2>&1)
+    echo "$out" | sed 's/^/  /'
+    case $out in
+      *"got: revres_s olleh"*) ;;
+      *) fail "our client vs openssl s_server $v: $out" ;;
+    esac
+  else
+    fail "openssl s_server did not start: $(cat "$OUT/tls-s_server.log")"
+  fi
+  stop_peer
+done
+
+echo "== our server against Python's ssl client"
+for cc in "" "--client-cert"; do
+  # shellcheck disable=SC2086
+  if start_peer "$OUT/tls-ourserver.log" timeout 60 "$BIN" "$CERTS" server ${cc:+client-cert}; then
+    # shellcheck disable=SC2086
+    timeout 60 python3 "$HERE/peer.py" client "$CERTS" "$PORT" $cc || fail "Python ssl client vs our server ($cc)"
+    wait "$PEER_PID" || fail "our server ($cc): $(tail -n 5 "$OUT/tls-ourserver.log")"
+    PEER_PID=
+  else
+    fail "our server did not start: $(cat "$OUT/tls-ourserver.log")"
+  fi
+done
+
+echo "== our server against openssl s_client (TLS 1.2 and 1.3)"
+for v in -tls1_2 -tls1_3; do
+  if start_peer "$OUT/tls-ourserver.log" timeout 60 "$BIN" "$CERTS" server; then
+    out=$( (printf 'ping over s_client\n'; sleep 1) | timeout 30 openssl s_client -connect "127.0.0.1:$PORT" \
+             -servername localhost -verify_hostname localhost -verify_return_error -CAfile "$CERTS/ca.pem" \
+             -alpn h2 "$v" -quiet -no_ign_eof 2>&1)
+    echo "$out" | grep -E 'ping|verify|ALPN|error' | sed 's/^/  /'
+    case $out in
+      *"ping over s_client"*) ;;
+      *) fail "openssl s_client $v vs our server: $out" ;;
+    esac
+    stop_peer
+  else
+    fail "our server did not start"
+  fi
+done
+
+# ---- (rfc tls) on Chez Scheme and Guile ----------------------------------------
+TRUNC_LOG="$OUT/tls-truncate.log"
+start_peer "$TRUNC_LOG" python3 "$HERE/peer.py" truncate "$CERTS" || fail "the truncating peer did not start"
+TRUNC_PID=$PEER_PID
+TRUNC_PORT=$PORT
+PEER_PID=
+CHEZDIR=$(pkg-config --variable=chezlibdir sagsocket)
+GUILEDIR=$(pkg-config --variable=guilelibdir sagsocket)
+export XDG_CACHE_HOME="$OUT/tls-guile-cache"   # a fresh Guile cache each run
+rm -rf "$XDG_CACHE_HOME"
+echo "== (rfc tls), Chez Scheme: Tests/tls/test-tls.sps"
+timeout 120 scheme --libdirs "$CHEZDIR:$ROOT/Tests/scheme/chez" --program "$HERE/test-tls.sps" \
+  "$CERTS" "$TRUNC_PORT" || fail "test-tls.sps on Chez"
+echo "== (rfc tls), Guile: Tests/tls/test-tls.sps"
+timeout 180 guile -L "$GUILEDIR" -L "$ROOT/Tests/scheme/guile" "$HERE/test-tls.sps" "$CERTS" "$TRUNC_PORT" \
+  2> >(grep -v '^;;;\|WARNING: (guile-user): imported module (rnrs)' >&2) || fail "test-tls.sps on Guile"
+kill "$TRUNC_PID" 2>/dev/null
+wait "$TRUNC_PID" 2>/dev/null
+
+for host in chez guile; do
+  echo "== the echo server over TLS ($host), a Python ssl client"
+  dir=$CHEZDIR
+  [ $host = guile ] && dir=$GUILEDIR
+  timeout 120 python3 "$HERE/echo_tls_client.py" "$host" "$dir" "$ROOT/bindings/scheme/examples/echo-tls.scm" \
+    "$CERTS" || fail "echo-tls.scm on $host"
+done
+
+echo "== the README's TLS quick start: examples/https-get.sps (Chez) against Python's HTTPS server"
+WWW="$OUT/tls-www"
+mkdir -p "$WWW" && echo "hello over TLS" > "$WWW/hello.txt"
+H_PORT=$(free_port)
+S_PORT=$H_PORT
+(cd "$WWW" && exec python3 -c '
+import http.server, ssl, sys
+s = http.server.HTTPServer(("127.0.0.1", int(sys.argv[3])), http.server.SimpleHTTPRequestHandler)
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[1], sys.argv[2])
+s.socket = c.wrap_socket(s.socket, server_side=True); print(sys.argv[3], flush=True); s.serve_forever()' \
+  "$CERTS/server.pem" "$CERTS/server.key" "$H_PORT") > "$OUT/tls-https.log" 2>&1 &
+PEER_PID=$!
+for _ in $(seq 100); do grep -q "^$H_PORT" "$OUT/tls-https.log" 2>/dev/null && break; sleep 0.1; done
+out=$(timeout 30 scheme --libdirs "$CHEZDIR" --program "$ROOT/bindings/scheme/examples/https-get.sps" \
+        localhost "$H_PORT" /hello.txt "$CERTS/ca.pem" 2>&1)
+echo "$out" | sed 's/^/  /'
+[ "$out" = "TLSv1.3 O=sagsocket tests,CN=localhost
+HTTP/1.0 200 OK
+hello over TLS" ] || fail "https-get.sps printed something else"
+out=$(timeout 30 scheme --libdirs "$CHEZDIR" --program "$ROOT/bindings/scheme/examples/https-get.sps" \
+        localhost "$H_PORT" /hello.txt 2>&1)
+case $out in
+  *"certificate verification failed: unable to get local issuer certificate"*) echo "  without the CA: $out" | cut -c1-150 ;;
+  *) fail "https-get.sps without the test CA: $out" ;;
+esac
+stop_peer
+
+finish
