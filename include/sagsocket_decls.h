@@ -1347,7 +1347,9 @@ int sag_socket_peer_credentials(sag_socket *s, int64_t *pid, int64_t *uid,
                                 int64_t *gid, sag_error *err);
 
 /* A new AF_UNIX sockaddr for the path (see Paths above), for
- * sag_socket_sendto. Returns SAG_OK; SAG_E_INVALID (a bad path or range, out
+ * sag_socket_sendto, sag_socket_bind_sockaddr and sag_socket_connect_sockaddr.
+ * An empty path (len 0) makes the unnamed address: a socket bound to it gets
+ * an abstract name Linux picks (autobind, unix(7)). Returns SAG_OK; SAG_E_INVALID (a bad path or range, out
  * NULL); SAG_E_NOMEM.
  * Scheme: make-unix-sockaddr (an extension) */
 int sag_make_unix_sockaddr(const uint8_t *path, size_t start, size_t len,

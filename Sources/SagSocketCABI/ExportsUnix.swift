@@ -75,7 +75,7 @@ public func sag_make_unix_sockaddr(_ path: UnsafePointer<UInt8>?, _ start: Int, 
     let op: StaticString = "make-unix-sockaddr"
     guard let out else { return invalid(err, op, "out is NULL") }
     guard let p = pathArgument(path, start, len) else { return invalid(err, op, "bad path range") }
-    guard let a = SocketAddress(unixPath: p) else {
+    guard let a = p.isEmpty ? SocketAddress.unixAutobind : SocketAddress(unixPath: p) else {
         return invalid(err, op, "a Unix-domain path is 1 to 107 bytes without NUL, or a NUL and at most 107 bytes")
     }
     guard let h = handles.insert(SockaddrObject(a), .sockaddr) else { return noMemory(err, op) }

@@ -2766,6 +2766,30 @@ static void test_unix(void) {
             CHECK_EQ(sockaddr_path(got, buf, sizeof buf), 0);
             sag_sockaddr_free(got);
         }
+        /* the empty path: the unnamed address; bound to, Linux gives the
+         * socket an abstract name of its own (autobind: a NUL and 5 hex
+         * digits), a different one for each socket */
+        {
+            sag_sockaddr *unnamed = NULL, *name1 = NULL, *name2 = NULL;
+            sag_socket *b1 = NULL, *b2 = NULL;
+            uint8_t p1[128], p2[128];
+            CHECK_ST(sag_make_unix_sockaddr((const uint8_t *)"", 0, 0, &unnamed, E), SAG_OK);
+            CHECK_ST(sag_make_socket(SAG_AF_UNIX, SAG_SOCK_STREAM, 0, &b1, E), SAG_OK);
+            CHECK_ST(sag_make_socket(SAG_AF_UNIX, SAG_SOCK_STREAM, 0, &b2, E), SAG_OK);
+            CHECK_ST(sag_socket_bind_sockaddr(b1, unnamed, E), SAG_OK);
+            CHECK_ST(sag_socket_bind_sockaddr(b2, unnamed, E), SAG_OK);
+            CHECK_ST(sag_socket_sockaddr(b1, 0, &name1, E), SAG_OK);
+            CHECK_ST(sag_socket_sockaddr(b2, 0, &name2, E), SAG_OK);
+            long n1 = sockaddr_path(name1, p1, sizeof p1), n2 = sockaddr_path(name2, p2, sizeof p2);
+            CHECK_EQ(n1, 6);
+            CHECK_EQ(n2, 6);
+            CHECK(n1 == 6 && p1[0] == 0 && n2 == 6 && memcmp(p1, p2, 6) != 0);
+            sag_sockaddr_free(name1);
+            sag_sockaddr_free(name2);
+            sag_sockaddr_free(unnamed);
+            sag_socket_free(b1);
+            sag_socket_free(b2);
+        }
         /* a bad sockaddr handle */
         CHECK_ST(sag_socket_bind_sockaddr(cs, NULL, E), SAG_E_MISUSE);
         CHECK_ST(sag_socket_connect_sockaddr(cs, (sag_sockaddr *)ls, -1, E), SAG_E_MISUSE);

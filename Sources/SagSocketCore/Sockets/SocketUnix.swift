@@ -37,7 +37,7 @@ extension SocketAddress {
 
     /// An unnamed AF_UNIX address (only sun_family): bound to, it makes
     /// Linux give the socket an abstract name of its own (autobind).
-    static var unixAutobind: SocketAddress {
+    public static var unixAutobind: SocketAddress {
         var a = SocketAddress()
         withUnsafeMutableBytes(of: &a.storage) { raw in
             raw.storeBytes(of: sa_family_t(AF_UNIX), toByteOffset: 0, as: sa_family_t.self)

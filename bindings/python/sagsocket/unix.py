@@ -31,8 +31,11 @@ def is_path(address: Any) -> bool:
 
 
 def sockaddr(path: Any) -> SockAddr:
-    """The AF_UNIX sockaddr of ``path`` (make-unix-sockaddr)."""
+    """The AF_UNIX sockaddr of ``path`` (make-unix-sockaddr); the empty path
+    is the unnamed address (binding to it autobinds an abstract name)."""
     raw = os.fsencode(path) if isinstance(path, str) else bytes(path)
+    if len(raw) > (108 if raw[:1] == b"\0" else 107):
+        raise OSError("AF_UNIX path too long")  # as the socket module says it
     out = ffi.new("sag_sockaddr **")
     st = lib.sag_make_unix_sockaddr(raw, 0, len(raw), out, NULL)
     if st != OK:
