@@ -74,6 +74,9 @@ $(BUILD)/lib/$(REALNAME): $(SWIFT_SOURCES) include/sagsocket.h include/sagsocket
 	# Stripped, as distributions ship a library, with its debug information
 	# kept apart in $(REALNAME).debug (found by gdb and valgrind through the
 	# library's .gnu_debuglink, from LIBDIR/.debug where make install puts it).
+	# No earlier version stays beside this one (a tool reading build/lib
+	# would otherwise find a stale libsagsocket.so.X.Y.Z).
+	rm -f $(BUILD)/lib/$(LIBNAME).*.*.*
 	cp "$$(swift build $(SWIFT_FLAGS) --show-bin-path)/$(LIBNAME)" $@.unstripped
 	objcopy --only-keep-debug $@.unstripped $@.debug
 	objcopy --strip-unneeded --remove-section=.comment --add-gnu-debuglink=$@.debug $@.unstripped $@
