@@ -872,7 +872,31 @@ int sag_socket_error_select(int64_t timeout_us, sag_socket *const *socks,
  * Closed.  After sag_selector_close, every call on the selector returns
  *   SAG_E_CLOSED, except sag_selector_close itself, the two predicates and
  *   sag_selector_free.
+ *
+ * Interests.  sag_selector_add and sag_selector_watch wait for reading.
+ *   Their _events forms take what to wait for: SAG_SELECTOR_READ,
+ *   SAG_SELECTOR_WRITE ("writable": a send would not wait, or the socket
+ *   failed or was hung up), or both; sag_selector_wait_events says which
+ *   are ready. A socket is held once whatever its interest: to change it,
+ *   unwatch and watch again.
+ *
+ * Raw descriptors.  sag_selector_add_fd and sag_selector_watch_fd hold a
+ *   descriptor that is not a library socket (a pipe, an eventfd, a socket
+ *   of another library), as epoll does: the selector does not own it, keeps
+ *   no hold on it and cannot see it close, so remove it
+ *   (sag_selector_unwatch_fd) before closing it; a wait reports it with a
+ *   NULL socket and its tag. One entry per descriptor number: a descriptor
+ *   held already by a socket's entry is refused (SAG_E_INVALID, errno
+ *   EEXIST), and so is a socket whose descriptor a raw entry holds (which
+ *   means the raw one was closed without being removed).
  */
+
+/* What a selector entry waits for, and what a wait reports (a bit set). */
+typedef enum sag_selector_event {
+    SAG_SELECTOR_READ = 1,      /* readable: data, end of file, an error */
+    SAG_SELECTOR_WRITE = 2,     /* writable: room to send, an error, hang-up */
+    SAG_SELECTOR_TIMED_OUT = 4  /* reported: the entry's own timeout passed */
+} sag_selector_event;
 
 /* A new, empty selector with its own epoll instance. Returns SAG_OK;
  * SAG_E_SOCKET (errno) when the OS refuses an epoll instance or an eventfd;
@@ -912,6 +936,52 @@ int sag_selector_add(sag_selector *sel, sag_socket *s, int64_t timeout_us,
 int sag_selector_watch(sag_selector *sel, sag_socket *s, int64_t tag,
                        sag_error *err);
 
+/* sag_selector_add waiting for `events`: SAG_SELECTOR_READ,
+ * SAG_SELECTOR_WRITE or both (any other value: SAG_E_INVALID). Held-back
+ * port output and a socket's readers count as for sag_selector_add when
+ * events has SAG_SELECTOR_READ. A socket held already keeps its entry as it
+ * was (its interest too). Statuses as sag_selector_add, and SAG_E_INVALID
+ * (errno EEXIST) when a raw entry holds s's descriptor number.
+ * Scheme: none (Sagittarius's selector waits for reading only) */
+int sag_selector_add_events(sag_selector *sel, sag_socket *s, int events,
+                            int64_t timeout_us, int64_t tag, sag_error *err);
+
+/* sag_selector_watch waiting for `events` (as sag_selector_add_events).
+ * Level-triggered: a watched socket with SAG_SELECTOR_WRITE is reported by
+ * every wait while it has room to send (unwatch it, or watch it for reading
+ * only, when there is nothing to send).
+ * Scheme: none (for event-loop hosts; see sag_selector_watch) */
+int sag_selector_watch_events(sag_selector *sel, sag_socket *s, int events,
+                              int64_t tag, sag_error *err);
+
+/* Adds the raw descriptor fd (not a library socket; see "Raw descriptors"
+ * above) for `events`, reported once, as sag_selector_add_events, with an
+ * own timeout (timeout_us >= 0) or none (negative). fd held already keeps
+ * its entry as it was. Any thread. Returns SAG_OK; SAG_E_INVALID for a
+ * negative fd (errno EBADF), bad events, or fd held by a socket's entry
+ * (errno EEXIST); SAG_E_SOCKET (errno) when epoll refuses fd (EBADF for a
+ * descriptor that is not open, EPERM for a regular file); SAG_E_CLOSED;
+ * SAG_E_MISUSE.
+ * Scheme: none (Scheme's selector holds sockets) */
+int sag_selector_add_fd(sag_selector *sel, int fd, int events,
+                        int64_t timeout_us, int64_t tag, sag_error *err);
+
+/* Watches the raw descriptor fd for `events`: as sag_selector_add_fd, but
+ * reported by every wait while ready, until sag_selector_unwatch_fd,
+ * sag_selector_clear or sag_selector_close. Statuses as sag_selector_add_fd.
+ * Scheme: none (for event-loop hosts, e.g. Python's selectors, which accept
+ * any descriptor) */
+int sag_selector_watch_fd(sag_selector *sel, int fd, int events, int64_t tag,
+                          sag_error *err);
+
+/* Removes the entry holding descriptor number fd, a raw descriptor's or a
+ * socket's; SAG_OK also when there is none, and after fd was closed (the
+ * kernel dropped its registration; the entry goes too). A wait blocked in
+ * another thread no longer reports it. Any thread. Returns SAG_OK,
+ * SAG_E_CLOSED, SAG_E_MISUSE.
+ * Scheme: none (for event-loop hosts; see sag_selector_watch_fd) */
+int sag_selector_unwatch_fd(sag_selector *sel, int fd, sag_error *err);
+
 /* Removes s from the selector, watched or added; SAG_OK also when the
  * selector does not hold s (then it does nothing), and on a closed socket.
  * A wait blocked in another thread no longer reports s. Any thread.
@@ -925,7 +995,9 @@ int sag_selector_unwatch(sag_selector *sel, sag_socket *s, sag_error *err);
  * look once without waiting). Writes up to `capacity` reported sockets to
  * socks[0..) (borrowed), their tags to tags[0..), and to timed_out[0..) 0
  * for a socket that became readable or 1 for one whose own timeout passed
- * first; *count gets how many. Every socket reported has left the selector
+ * first (an entry waiting for writing only reports 0 when it became
+ * writable); *count gets how many; socks[i] is NULL for a raw descriptor
+ * (sag_selector_add_fd). Every socket reported has left the selector
  * (except a watched one: sag_selector_watch).
  * Sockets that did not fit stay in it and the next wait reports them (the
  * selector keeps no results aside). *count = 0 when the timeout passes, or
@@ -942,6 +1014,17 @@ int sag_selector_wait(sag_selector *sel, int64_t timeout_us,
                       sag_socket **socks, int64_t *tags, int *timed_out,
                       size_t capacity, size_t *count, sag_error *err);
 
+/* sag_selector_wait saying what is ready: events[i] is SAG_SELECTOR_READ
+ * and/or SAG_SELECTOR_WRITE (of the entry's interest) for an entry found
+ * ready, SAG_SELECTOR_TIMED_OUT for one whose own timeout passed first.
+ * socks[i] is NULL for a raw descriptor (its tag says which). Everything
+ * else (capacity, what leaves, timeouts, interrupt, close, one waiter at a
+ * time, statuses) as sag_selector_wait; SAG_E_INVALID for a NULL events.
+ * Scheme: none (Sagittarius's selector waits for reading only) */
+int sag_selector_wait_events(sag_selector *sel, int64_t timeout_us,
+                             sag_socket **socks, int64_t *tags, int *events,
+                             size_t capacity, size_t *count, sag_error *err);
+
 /* Makes a wait blocked on the selector now return at once (SAG_OK, with what
  * is ready, possibly nothing). When no thread waits, the interrupt is
  * remembered, as Sagittarius's wake-up datagram stays queued: the next wait
@@ -954,8 +1037,9 @@ int sag_selector_interrupt(sag_selector *sel, sag_error *err);
 
 /* Removes up to `capacity` sockets from the selector and writes them
  * (borrowed) to socks[0..) and their tags to tags[0..); *count gets how
- * many. Sockets beyond capacity stay: size the arrays with sag_selector_size
- * or call again until *count < capacity. Sockets closed while held are
+ * many (a raw descriptor's entry writes a NULL socket). Sockets beyond
+ * capacity stay: size the arrays with sag_selector_size or call again until
+ * *count < capacity. Sockets closed while held are
  * dropped, not written. Returns SAG_OK; SAG_E_CLOSED; SAG_E_INVALID for a
  * NULL array with a non-zero capacity, count NULL, or (errno EBUSY) while a
  * thread waits (as Sagittarius refuses it); SAG_E_MISUSE.

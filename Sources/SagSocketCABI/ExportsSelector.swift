@@ -75,7 +75,7 @@ public func sag_selector_wait(_ sel: OpaquePointer?, _ timeout: Int64, _ socks: 
         var n = 0
         return run(err) { () throws(SocketError) in
             try selector.wait(timeoutMicros: timeout, capacity: capacity) { e in
-                socks[n] = handle(of: e.socket)
+                socks[n] = e.socket.map { handle(of: $0) } ?? nil
                 tags[n] = e.tag
                 timedOut[n] = e.timedOut ? 1 : 0
                 n += 1
@@ -108,7 +108,7 @@ public func sag_selector_clear(_ sel: OpaquePointer?, _ socks: UnsafeMutablePoin
         return run(err) { () throws(SocketError) in
             try selector.clear(capacity: capacity) { e in
                 // capacity 0 (the arrays may be NULL) removes nothing
-                socks?[n] = handle(of: e.socket)
+                socks?[n] = e.socket.map { handle(of: $0) } ?? nil
                 tags?[n] = e.tag
                 n += 1
             }
@@ -161,4 +161,116 @@ public func sag_selector_close(_ sel: OpaquePointer?, _ err: OpaquePointer?) -> 
 @c @implementation
 public func sag_selector_free(_ sel: OpaquePointer?) -> Int32 {
     freeHandle(sel, .selector, "sag_selector_free", dispose: { ($0 as? SocketSelector)?.close() })
+}
+
+// MARK: - Interests, raw descriptors, events reported
+
+/// The interest an `events` argument asks (SAG_SELECTOR_READ,
+/// SAG_SELECTOR_WRITE or both); nil for anything else.
+private func interest(_ events: Int32) -> Select.Interest? {
+    let read = Int32(SAG_SELECTOR_READ.rawValue), write = Int32(SAG_SELECTOR_WRITE.rawValue)
+    guard events != 0, events & ~(read | write) == 0 else { return nil }
+    var i: Select.Interest = []
+    if events & read != 0 { i.insert(.read) }
+    if events & write != 0 { i.insert(.write) }
+    return i
+}
+
+/// Runs `body` with the interest of `events`, SAG_E_INVALID when it is not
+/// one.
+private func withInterest(_ events: Int32, _ err: OpaquePointer?, _ op: StaticString,
+                          _ body: (Select.Interest) -> Int32) -> Int32 {
+    guard let i = interest(events) else {
+        return invalid(err, op, "events must be SAG_SELECTOR_READ, SAG_SELECTOR_WRITE or both")
+    }
+    return body(i)
+}
+
+@c @implementation
+public func sag_selector_add_events(_ sel: OpaquePointer?, _ s: OpaquePointer?, _ events: Int32, _ timeout: Int64,
+                                    _ tag: Int64, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "sag_selector_add_events"
+    return withSelector(sel, err, op) { selector in
+        withSocket(s, err, op) { o in
+            withInterest(events, err, op) { i in
+                run(err) { () throws(SocketError) in
+                    try selector.add(o.socket, timeoutMicros: timeout, tag: tag, interest: i)
+                }
+            }
+        }
+    }
+}
+
+@c @implementation
+public func sag_selector_watch_events(_ sel: OpaquePointer?, _ s: OpaquePointer?, _ events: Int32, _ tag: Int64,
+                                      _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "sag_selector_watch_events"
+    return withSelector(sel, err, op) { selector in
+        withSocket(s, err, op) { o in
+            withInterest(events, err, op) { i in
+                run(err) { () throws(SocketError) in try selector.watch(o.socket, tag: tag, interest: i) }
+            }
+        }
+    }
+}
+
+@c @implementation
+public func sag_selector_add_fd(_ sel: OpaquePointer?, _ fd: Int32, _ events: Int32, _ timeout: Int64,
+                                _ tag: Int64, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "sag_selector_add_fd"
+    return withSelector(sel, err, op) { selector in
+        withInterest(events, err, op) { i in
+            run(err) { () throws(SocketError) in
+                try selector.addDescriptor(fd, interest: i, timeoutMicros: timeout, tag: tag)
+            }
+        }
+    }
+}
+
+@c @implementation
+public func sag_selector_watch_fd(_ sel: OpaquePointer?, _ fd: Int32, _ events: Int32, _ tag: Int64,
+                                  _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "sag_selector_watch_fd"
+    return withSelector(sel, err, op) { selector in
+        withInterest(events, err, op) { i in
+            run(err) { () throws(SocketError) in try selector.watchDescriptor(fd, interest: i, tag: tag) }
+        }
+    }
+}
+
+@c @implementation
+public func sag_selector_unwatch_fd(_ sel: OpaquePointer?, _ fd: Int32, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "sag_selector_unwatch_fd"
+    return withSelector(sel, err, op) { selector in
+        run(err) { () throws(SocketError) in try selector.unwatchDescriptor(fd) }
+    }
+}
+
+@c @implementation
+public func sag_selector_wait_events(_ sel: OpaquePointer?, _ timeout: Int64,
+                                     _ socks: UnsafeMutablePointer<OpaquePointer?>?,
+                                     _ tags: UnsafeMutablePointer<Int64>?, _ events: UnsafeMutablePointer<Int32>?,
+                                     _ capacity: Int, _ count: UnsafeMutablePointer<Int>?,
+                                     _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "sag_selector_wait_events"
+    let read = Int32(SAG_SELECTOR_READ.rawValue), write = Int32(SAG_SELECTOR_WRITE.rawValue)
+    let timedOut = Int32(SAG_SELECTOR_TIMED_OUT.rawValue)
+    return withSelector(sel, err, op) { selector in
+        guard let socks, let tags, let events, let count, capacity > 0 else {
+            return invalid(err, op, "capacity must be positive, and socks, tags, events and count not NULL")
+        }
+        var n = 0
+        return run(err) { () throws(SocketError) in
+            try selector.wait(timeoutMicros: timeout, capacity: capacity) { e in
+                socks[n] = e.socket.map { handle(of: $0) } ?? nil
+                tags[n] = e.tag
+                events[n] = e.timedOut ? timedOut
+                    : (e.events.contains(.read) ? read : 0) | (e.events.contains(.write) ? write : 0)
+                n += 1
+            }
+        } then: { found in
+            count.pointee = found
+            return Status.ok
+        }
+    }
 }

@@ -28,6 +28,11 @@
  *   3b. Watched sockets (sag_selector_watch, unwatch): reported by every
  *      wait while readable and kept; capacity; unwatch (also during a wait
  *      in another thread); interrupt; clear; closed socket; closed selector.
+ *   3c. Interests and raw descriptors (sag_selector_add_events, _watch_events,
+ *      _add_fd, _watch_fd, _unwatch_fd, _wait_events): write interest,
+ *      read and write, a full send buffer not writable until the peer
+ *      reads, pipes, timeouts, what epoll refuses, one entry per descriptor,
+ *      bad events, interrupt, a second waiter, a closed selector.
  *   4. No descriptor left open at the end but eventfds of threads.
  *
  * Environment: SELECTOR_LOAD_CONNECTIONS (default 2000) and
@@ -40,6 +45,7 @@
 #define _GNU_SOURCE
 #include <sagsocket.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -1106,7 +1112,246 @@ static void test_watch(void) {
         free_pair(&p[i]);
 }
 
-/* ===== 3. Load =========================================================== */
+/* ===== Interests and raw descriptors (sag_selector_*_events, *_fd) ======== */
+
+/* One wait_events's results. */
+typedef struct {
+    sag_socket *socks[CAP];
+    int64_t tags[CAP];
+    int events[CAP];
+    size_t count;
+} evwaited_t;
+
+static int wait_events_into(sag_selector *sel, int64_t timeout, size_t cap, evwaited_t *w) {
+    memset(w, 0, sizeof *w);
+    w->count = 12345;
+    return sag_selector_wait_events(sel, timeout, w->socks, w->tags, w->events, cap, &w->count, E);
+}
+
+/* The events reported for `tag` by one wait, -1 when it was not reported. */
+static int events_of(const evwaited_t *w, int64_t tag) {
+    for (size_t i = 0; i < w->count && i < CAP; i++)
+        if (w->tags[i] == tag)
+            return w->events[i];
+    return -1;
+}
+
+/* Sends to s without waiting until the kernel has no room; bytes sent. */
+static size_t fill_send_buffer(sag_socket *s) {
+    static uint8_t chunk[65536];
+    size_t total = 0;
+    for (int i = 0; i < 4096; i++) {
+        size_t sent = 0;
+        int st = sag_socket_send(s, chunk, 0, sizeof chunk, SAG_MSG_DONTWAIT, &sent, E);
+        total += sent;
+        if (st != SAG_OK || sent == 0)
+            break;
+    }
+    return total;
+}
+
+static void test_events(void) {
+    const int R = SAG_SELECTOR_READ, W = SAG_SELECTOR_WRITE, T = SAG_SELECTOR_TIMED_OUT;
+    section("write interest: a connected socket is writable, reported once (add_events)");
+    sag_selector *sel = NULL;
+    pair_t p;
+    if (setup(&sel, &p) != 0)
+        return;
+    evwaited_t w;
+    CHECK_ST(sag_selector_add_events(sel, p.cli, W, -1, 21, E), SAG_OK);
+    CHECK_ST(sag_selector_add_events(sel, p.cli, R, -1, 22, E), SAG_OK); /* held: kept as it was */
+    CHECK_EQ(sel_size(sel), 1);
+    CHECK_ST(wait_events_into(sel, 5000000, CAP, &w), SAG_OK);
+    CHECK_EQ(w.count, 1);
+    CHECK(w.socks[0] == p.cli);
+    CHECK_EQ(w.tags[0], 21);
+    CHECK_EQ(w.events[0], W);
+    CHECK_EQ(sel_size(sel), 0); /* one-shot: it left */
+    /* Its own timeout: not readable within 20 ms, reported timed out. */
+    CHECK_ST(sag_selector_add_events(sel, p.acc, R, 20000, 23, E), SAG_OK);
+    CHECK_ST(wait_events_into(sel, 5000000, CAP, &w), SAG_OK);
+    CHECK_EQ(w.count, 1);
+    CHECK_EQ(events_of(&w, 23), T);
+    /* The old wait reports a write-ready entry with timed_out 0. */
+    waited_t ow;
+    CHECK_ST(sag_selector_add_events(sel, p.cli, W, 5000000, 24, E), SAG_OK);
+    CHECK_ST(wait_into(sel, 5000000, CAP, &ow, E), SAG_OK);
+    CHECK_EQ(ow.count, 1);
+    CHECK(ow.socks[0] == p.cli);
+    CHECK_EQ(ow.timed_out[0], 0);
+
+    section("read and write: watched, the events follow the socket's state");
+    CHECK_ST(sag_selector_watch_events(sel, p.acc, R | W, 25, E), SAG_OK);
+    CHECK_ST(wait_events_into(sel, 5000000, CAP, &w), SAG_OK);
+    CHECK_EQ(w.count, 1);
+    CHECK(w.socks[0] == p.acc);
+    CHECK_EQ(w.events[0], W); /* nothing to read yet */
+    CHECK_ST(send_str(p.cli, "hello"), SAG_OK);
+    sleep_ms(20);
+    CHECK_ST(wait_events_into(sel, 5000000, CAP, &w), SAG_OK);
+    CHECK_EQ(w.count, 1);
+    CHECK_EQ(w.events[0], R | W);
+    CHECK_EQ(sel_size(sel), 1); /* watched: it stays */
+    uint8_t buf[8];
+    CHECK_EQ(recv_n(p.acc, buf, 5, E), 5);
+    CHECK_ST(sag_selector_unwatch(sel, p.acc, E), SAG_OK);
+    CHECK_EQ(sel_size(sel), 0);
+
+    section("write interest: a full send buffer is not writable until the peer reads");
+    /* Filled until a send would wait (again, should the kernel have made
+       room meanwhile: bounded), then it is not reported. */
+    CHECK_ST(sag_selector_watch_events(sel, p.cli, W, 26, E), SAG_OK);
+    size_t filled = 0;
+    for (int round = 0; round < 5; round++) {
+        filled += fill_send_buffer(p.cli);
+        if (wait_events_into(sel, 50000, CAP, &w) != SAG_OK || w.count == 0)
+            break;
+    }
+    CHECK(filled > 0);
+    CHECK_EQ(w.count, 0); /* no room: not reported */
+    /* The peer drains everything: room again, reported writable. */
+    static uint8_t sink[65536];
+    CHECK_ST(sag_socket_set_read_timeout(p.acc, 5000000, E), SAG_OK);
+    size_t got = 0;
+    while (got < filled) {
+        size_t n = 0;
+        if (sag_socket_recv(p.acc, sink, 0, sizeof sink, 0, &n, E) != SAG_OK || n == 0)
+            break;
+        got += n;
+    }
+    CHECK_EQ(got, filled);
+    CHECK_ST(wait_events_into(sel, 5000000, CAP, &w), SAG_OK);
+    CHECK_EQ(w.count, 1);
+    CHECK_EQ(events_of(&w, 26), W);
+    CHECK_ST(sag_selector_unwatch(sel, p.cli, E), SAG_OK);
+
+    section("raw descriptors: a pipe's ends, watched and added");
+    int pfd[2];
+    if (pipe(pfd) != 0) {
+        check_fail(__FILE__, __LINE__, "pipe", NULL);
+        return;
+    }
+    CHECK_ST(sag_selector_watch_fd(sel, pfd[0], R, 31, E), SAG_OK);
+    CHECK_ST(sag_selector_watch_fd(sel, pfd[0], W, 99, E), SAG_OK); /* held: kept as it was */
+    CHECK_ST(sag_selector_watch_fd(sel, pfd[1], W, 32, E), SAG_OK);
+    CHECK_EQ(sel_size(sel), 2);
+    CHECK_ST(wait_events_into(sel, 5000000, CAP, &w), SAG_OK);
+    CHECK_EQ(w.count, 1); /* the write end only: the pipe is empty */
+    CHECK(w.socks[0] == NULL);
+    CHECK_EQ(events_of(&w, 32), W);
+    CHECK_ST(sag_selector_unwatch_fd(sel, pfd[1], E), SAG_OK);
+    CHECK_ST(sag_selector_unwatch_fd(sel, pfd[1], E), SAG_OK); /* not held: no-op */
+    CHECK_EQ(write(pfd[1], "z", 1), 1);
+    for (int round = 0; round < 2; round++) { /* watched: every wait */
+        CHECK_ST(wait_events_into(sel, 5000000, CAP, &w), SAG_OK);
+        CHECK_EQ(w.count, 1);
+        CHECK(w.socks[0] == NULL);
+        CHECK_EQ(events_of(&w, 31), R);
+    }
+    /* The old wait writes a NULL socket for it. */
+    CHECK_ST(wait_into(sel, 5000000, CAP, &ow, E), SAG_OK);
+    CHECK_EQ(ow.count, 1);
+    CHECK(ow.socks[0] == NULL);
+    CHECK_EQ(ow.tags[0], 31);
+    char c;
+    CHECK_EQ(read(pfd[0], &c, 1), 1);
+    CHECK_ST(wait_events_into(sel, 0, CAP, &w), SAG_OK);
+    CHECK_EQ(w.count, 0);
+    CHECK_ST(sag_selector_unwatch_fd(sel, pfd[0], E), SAG_OK);
+    /* One-shot raw entries: reported once, with an own timeout. */
+    CHECK_ST(sag_selector_add_fd(sel, pfd[1], W, -1, 33, E), SAG_OK);
+    CHECK_ST(sag_selector_add_fd(sel, pfd[0], R, 20000, 34, E), SAG_OK);
+    int seen33 = -1, seen34 = -1;
+    for (int round = 0; round < 2 && (seen33 < 0 || seen34 < 0); round++) {
+        CHECK_ST(wait_events_into(sel, 5000000, CAP, &w), SAG_OK);
+        if (events_of(&w, 33) >= 0) seen33 = events_of(&w, 33);
+        if (events_of(&w, 34) >= 0) seen34 = events_of(&w, 34);
+    }
+    CHECK_EQ(seen33, W);
+    CHECK_EQ(seen34, T);
+    CHECK_EQ(sel_size(sel), 0);
+    /* Added again after a report (its registration lingered): reported. */
+    CHECK_ST(sag_selector_add_fd(sel, pfd[1], W, -1, 35, E), SAG_OK);
+    CHECK_ST(wait_events_into(sel, 5000000, CAP, &w), SAG_OK);
+    CHECK_EQ(events_of(&w, 35), W);
+    /* clear hands a raw entry back with a NULL socket. */
+    CHECK_ST(sag_selector_watch_fd(sel, pfd[0], R, 36, E), SAG_OK);
+    sag_socket *cs[4];
+    int64_t ct[4];
+    size_t n = 0;
+    CHECK_ST(sag_selector_clear(sel, cs, ct, 4, &n, E), SAG_OK);
+    CHECK_EQ(n, 1);
+    CHECK(cs[0] == NULL);
+    CHECK_EQ(ct[0], 36);
+    /* Closed without being removed: unwatch_fd still lets the entry go. */
+    CHECK_ST(sag_selector_watch_fd(sel, pfd[0], R, 37, E), SAG_OK);
+    close(pfd[0]);
+    close(pfd[1]);
+    CHECK_EQ(sel_size(sel), 1);
+    CHECK_ST(sag_selector_unwatch_fd(sel, pfd[0], E), SAG_OK);
+    CHECK_EQ(sel_size(sel), 0);
+
+    section("raw descriptors: what epoll refuses, and one entry per descriptor");
+    CHECK_ST(sag_selector_watch_fd(sel, -1, R, 0, E), SAG_E_INVALID);
+    CHECK_EQ(sag_error_errno(E), EBADF);
+    CHECK_ST(sag_selector_add_fd(sel, pfd[0], R, -1, 0, E), SAG_E_SOCKET); /* closed above */
+    CHECK_EQ(sag_error_errno(E), EBADF);
+    FILE *f = tmpfile();
+    if (f) {
+        CHECK_ST(sag_selector_watch_fd(sel, fileno(f), R, 0, E), SAG_E_SOCKET); /* a regular file */
+        CHECK_EQ(sag_error_errno(E), EPERM);
+        fclose(f);
+    }
+    int sfd = -1;
+    CHECK_ST(sag_socket_fd(p.acc, &sfd, E), SAG_OK);
+    CHECK_ST(sag_selector_watch(sel, p.acc, 38, E), SAG_OK);
+    CHECK_ST(sag_selector_watch_fd(sel, sfd, R, 39, E), SAG_E_INVALID);
+    CHECK_EQ(sag_error_errno(E), EEXIST);
+    CHECK_ST(sag_selector_unwatch_fd(sel, sfd, E), SAG_OK); /* a socket's entry, by its number */
+    CHECK_EQ(sel_size(sel), 0);
+    CHECK_ST(sag_selector_watch_fd(sel, sfd, R, 40, E), SAG_OK);
+    CHECK_ST(sag_selector_add(sel, p.acc, -1, 41, E), SAG_E_INVALID);
+    CHECK_EQ(sag_error_errno(E), EEXIST);
+    CHECK_ST(sag_selector_unwatch_fd(sel, sfd, E), SAG_OK);
+
+    section("bad events, NULL arrays, interrupt, a second waiter, a closed selector");
+    static const int bad[] = {0, 4, 8, -1, R | T, INT32_MIN};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_ST(sag_selector_add_events(sel, p.cli, bad[i], -1, 0, E), SAG_E_INVALID);
+        CHECK_ST(sag_selector_watch_events(sel, p.cli, bad[i], 0, E), SAG_E_INVALID);
+        CHECK_ST(sag_selector_add_fd(sel, 0, bad[i], -1, 0, E), SAG_E_INVALID);
+        CHECK_ST(sag_selector_watch_fd(sel, 0, bad[i], 0, E), SAG_E_INVALID);
+    }
+    CHECK_EQ(sel_size(sel), 0);
+    size_t cnt = 0;
+    CHECK_ST(sag_selector_wait_events(sel, 0, w.socks, w.tags, NULL, CAP, &cnt, E), SAG_E_INVALID);
+    CHECK_ST(sag_selector_wait_events(sel, 0, w.socks, w.tags, w.events, 0, &cnt, E), SAG_E_INVALID);
+    CHECK_ST(sag_selector_interrupt(sel, E), SAG_OK); /* remembered: the next wait looks once */
+    CHECK_ST(wait_events_into(sel, -1, CAP, &w), SAG_OK);
+    CHECK_EQ(w.count, 0);
+    waiter_t wt;
+    waiter_start(&wt, sel, 5000000);
+    CHECK_ST(wait_events_into(sel, 0, CAP, &w), SAG_E_INVALID);
+    CHECK_EQ(sag_error_errno(E), EBUSY);
+    CHECK_ST(sag_selector_add_events(sel, p.cli, W, -1, 42, E), SAG_OK); /* the waiter sees it */
+    CHECK(waiter_join(&wt, 5000));
+    CHECK_EQ(wt.w.count, 1);
+    CHECK_EQ(wt.w.tags[0], 42);
+    CHECK_ST(sag_selector_close(sel, E), SAG_OK);
+    CHECK_ST(sag_selector_add_events(sel, p.cli, W, -1, 0, E), SAG_E_CLOSED);
+    CHECK_ST(sag_selector_watch_events(sel, p.cli, W, 0, E), SAG_E_CLOSED);
+    CHECK_ST(sag_selector_watch_fd(sel, 0, R, 0, E), SAG_E_CLOSED);
+    CHECK_ST(sag_selector_add_fd(sel, 0, R, -1, 0, E), SAG_E_CLOSED);
+    CHECK_ST(sag_selector_unwatch_fd(sel, 0, E), SAG_E_CLOSED);
+    CHECK_ST(wait_events_into(sel, 0, CAP, &w), SAG_E_CLOSED);
+    CHECK_ST(sag_selector_free(sel), SAG_OK);
+    CHECK_ST(sag_selector_add_fd(sel, 0, R, -1, 0, E), SAG_E_MISUSE); /* freed */
+    CHECK_ST(sag_selector_unwatch_fd(sel, 0, E), SAG_E_MISUSE);
+    CHECK_ST(sag_selector_wait_events(sel, 0, w.socks, w.tags, w.events, CAP, &cnt, E), SAG_E_MISUSE);
+    free_pair(&p);
+}
+
+/* ===== 3. Load ============================================================ */
 
 enum { MSG = 16, LOAD_CLIENT_THREADS = 4 };
 
@@ -1315,6 +1560,7 @@ int main(void) {
     test_entries();
     test_misuse();
     test_watch();
+    test_events();
     test_load();
 
     CHECK_ST(sag_error_free(E), SAG_OK);

@@ -92,6 +92,8 @@ INT_ROLES = {
     "byte": "byte",
     "mode": "mode",          # sag_buffer_mode or sag_read_mode
     "errnum": "errnum",      # an errno value (sag_error_set)
+    "events": "events",      # sag_selector_event bits
+    "fd": "fd",              # a raw descriptor (sag_selector_*_fd)
 }
 # int32_t parameters (Unicode scalar values): name -> role.
 INT32_ROLES = {"ch": "char"}

@@ -118,6 +118,21 @@ static const struct {
     {"sag_selector_clear", "tags", "NULL", "SAG_E_INVALID"},
     {"sag_selector_clear", "count", "NULL", "SAG_E_INVALID"},
     {"sag_selector_size", "out", "NULL", "SAG_E_INVALID"},
+    {"sag_selector_add_events", "events", "=-1|=INT_MIN|=INT_MAX|=0|=4|=8", "SAG_E_INVALID"},
+    {"sag_selector_watch_events", "events", "=-1|=INT_MIN|=INT_MAX|=0|=4|=8", "SAG_E_INVALID"},
+    {"sag_selector_add_fd", "events", "=-1|=INT_MIN|=INT_MAX|=0|=4|=8", "SAG_E_INVALID"},
+    {"sag_selector_watch_fd", "events", "=-1|=INT_MIN|=INT_MAX|=0|=4|=8", "SAG_E_INVALID"},
+    {"sag_selector_add_fd", "fd", "=-1|=INT_MIN", "SAG_E_INVALID"},
+    {"sag_selector_watch_fd", "fd", "=-1|=INT_MIN", "SAG_E_INVALID"},
+    {"sag_selector_add_fd", "fd", "=INT_MAX", "SAG_E_SOCKET"},    /* EBADF from epoll */
+    {"sag_selector_watch_fd", "fd", "=INT_MAX", "SAG_E_SOCKET"},
+    {"sag_selector_unwatch_fd", "fd", "=-1|=INT_MIN|=INT_MAX", "SAG_OK"},  /* nothing held there */
+    {"sag_selector_add_events", "tag", "=0|=-1|=INT64_MIN|=INT64_MAX", "SAG_OK"},
+    {"sag_selector_wait_events", "socks", "out=NULL,cap=8|out=NULL,cap=0|out=NULL,cap=SIZE_MAX|cap=0", "SAG_E_INVALID"},
+    {"sag_selector_wait_events", "tags", "NULL", "SAG_E_INVALID"},
+    {"sag_selector_wait_events", "events", "NULL", "SAG_E_INVALID"},
+    {"sag_selector_wait_events", "count", "NULL", "SAG_E_INVALID"},
+    {"sag_selector_wait_events", "timeout_us", "=1|=1000000|=-1|=-2|=INT64_MIN|=INT64_MAX", "SAG_OK"},
 };
 
 static int label_in(const char *label, const char *labels)
@@ -176,6 +191,7 @@ static const struct {
     {"sag_socket_getsockopt_duration", "name", "#SAG_SO_RCVTIMEO"},
     {"sag_error_clear", "err", "err_filled"},
     {"sag_selector_wait", "sel", "sel_ready"},  /* never waits, whatever the timeout */
+    {"sag_selector_wait_events", "sel", "sel_ready"},
     {"sag_selector_clear", "sel", "sel_ready"},
     {"sag_selector_size", "sel", "sel_ready"},
     /* Unix-domain paths: an abstract name (a first byte NUL), so that no
@@ -220,6 +236,7 @@ static const char *int_baseline(const char *role)
         {"index", "0"}, {"status", "#SAG_E_CLOSED"}, {"kind", "#SAG_E_IO"},
         {"codec", "#SAG_CODEC_UTF8"}, {"eol", "#SAG_EOL_LF"}, {"errmode", "#SAG_ERROR_MODE_REPLACE"},
         {"byte", "65"}, {"char", "9786"}, {"mode", "0"}, {"errnum", "0"},
+        {"events", "#SAG_SELECTOR_READ"}, {"fd", "rawfd"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].role, role) == 0)
@@ -418,6 +435,7 @@ static void int_variants(int pi, const char *role)
         {"char", {0xD800, 0x110000, 0}, 3, {"=0xD800", "=0x110000", "=0"}},
         {"mode", {3}, 1, {"=3"}},
         {"errnum", {0}, 1, {"=0"}},
+        {"events", {0, 4, 8}, 3, {"=0", "=4", "=8"}},
     };
     add(pi, OP_INT, -1, 0, 0, ANY, "=-1");
     add(pi, OP_INT, INT_MIN, 0, 0, ANY, "=INT_MIN");

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAXCACHE 64
 #define MAXOWN 512
@@ -462,6 +463,12 @@ val_t fixture(world_t *w, const char *name)
             goto failed;
         NEED(CI("sag_selector_add", A_P(sel), A_P(s), A_L(-1), A_L(1), A_P(werr(w))), "sag_selector_add");
         v = P(sel);
+    } else if (strcmp(name, "rawfd") == 0) {
+        /* A raw descriptor for sag_selector_*_fd: a pipe's read end (the
+           write end stays open, so it is never at end of file). */
+        int pfd[2];
+        NEED(pipe(pfd) == 0 ? ST_OK : ST_IO, "pipe");
+        v = I(pfd[0]);
     } else if (strcmp(name, "port") == 0) {
         void *s = world_handle(w, "dataeof");
         if (!w->ok)

@@ -1,9 +1,11 @@
 // Selector.swift: the socket selector (make-socket-selector,
 // socket-selector-add!, socket-selector-wait!, ...) on epoll.
 //
-// A selector waits until some of its sockets become readable. Each socket it
-// holds (an entry) carries a caller's tag and, optionally, a deadline of its
-// own. A wait answers the entries that became readable and those whose
+// A selector waits until some of its sockets become readable (or writable,
+// or either: an entry's interest). Each socket it holds (an entry) carries a
+// caller's tag and, optionally, a deadline of its own. An entry may also
+// hold a raw descriptor that is not a library socket (addDescriptor,
+// watchDescriptor), which the selector neither enters nor sees close. A wait answers the entries that became readable and those whose
 // deadline passed first; every entry it answers leaves the selector, except
 // a watched one (watch(), for event-loop hosts; no Sagittarius counterpart),
 // which stays registered level-triggered and is answered by every wait while
@@ -53,16 +55,25 @@ public final class SocketSelector: Sendable {
     /// A socket handed back by a wait or a clear, with the tag it was added
     /// with; `timedOut` when its own timeout passed before it became readable.
     public struct Entry: Sendable {
-        /// The socket.
-        public let socket: Socket
+        /// The socket; nil for a raw descriptor (addDescriptor(),
+        /// watchDescriptor()).
+        public let socket: Socket?
+        /// The descriptor watched (the socket's, or the raw one).
+        public let fd: Int32
         /// The caller's datum, as given to add.
         public let tag: Int64
-        /// Whether the socket's own timeout passed before it became readable.
+        /// Whether the entry's own timeout passed before it became ready.
         public let timedOut: Bool
+        /// Which of the entry's interests are ready (empty when timed out,
+        /// and for an entry handed back by clear()).
+        public let events: Select.Interest
     }
 
     private struct Registered {
-        let socket: Socket
+        /// nil for a raw descriptor, which the selector neither enters nor
+        /// sees close: the caller removes it before closing it.
+        let socket: Socket?
+        let fd: Int32
         let tag: Int64
         /// Monotonic nanoseconds; Int64.max for none.
         let deadline: Int64
@@ -70,8 +81,16 @@ public final class SocketSelector: Sendable {
         /// Watched (watch()): stays after a report, registered without
         /// EPOLLONESHOT; else one-shot (add()).
         let watched: Bool
+        /// .read, .write or both.
+        let interest: Select.Interest
 
-        func entry(timedOut: Bool) -> Entry { Entry(socket: socket, tag: tag, timedOut: timedOut) }
+        var isClosed: Bool { socket?.isClosed ?? false }
+        /// The epoll events it is registered for.
+        var epollEvents: UInt32 { SocketSelector.epollEvents(interest, watched: watched) }
+
+        func entry(timedOut: Bool, events: Select.Interest = []) -> Entry {
+            Entry(socket: socket, fd: fd, tag: tag, timedOut: timedOut, events: events)
+        }
     }
 
     private struct State {
@@ -113,10 +132,30 @@ public final class SocketSelector: Sendable {
 
     /// The epoll datum of the wake descriptor (no entry has slot 2^32-1).
     private static let wakeDatum = UInt64.max
-    private static let socketEvents = UInt32(EPOLLIN.rawValue) | UInt32(EPOLLONESHOT.rawValue)
-    /// A watched socket's: level-triggered, reported by every epoll_wait
-    /// while readable, never disarmed.
-    private static let watchEvents = UInt32(EPOLLIN.rawValue)
+    /// An entry's epoll events: EPOLLIN and/or EPOLLOUT as its interest
+    /// asks, with EPOLLONESHOT unless watched (a watched entry is
+    /// level-triggered, reported by every epoll_wait while ready, never
+    /// disarmed).
+    fileprivate static func epollEvents(_ interest: Select.Interest, watched: Bool) -> UInt32 {
+        var e: UInt32 = 0
+        if interest.contains(.read) { e |= UInt32(EPOLLIN.rawValue) }
+        if interest.contains(.write) { e |= UInt32(EPOLLOUT.rawValue) }
+        if !watched { e |= UInt32(EPOLLONESHOT.rawValue) }
+        return e
+    }
+
+    /// What of `interest` the epoll events `got` make ready: input, end of
+    /// stream, hang-up or error for reading; room, hang-up or error for
+    /// writing (as Select.wait counts them).
+    private static func ready(_ got: UInt32, _ interest: Select.Interest) -> Select.Interest {
+        var out: Select.Interest = []
+        let r = UInt32(EPOLLIN.rawValue) | UInt32(EPOLLHUP.rawValue) | UInt32(EPOLLERR.rawValue)
+            | UInt32(EPOLLRDHUP.rawValue)
+        let w = UInt32(EPOLLOUT.rawValue) | UInt32(EPOLLHUP.rawValue) | UInt32(EPOLLERR.rawValue)
+        if interest.contains(.read), got & r != 0 { out.insert(.read) }
+        if interest.contains(.write), got & w != 0 { out.insert(.write) }
+        return out.isEmpty ? interest : out
+    }
     /// Events asked of one epoll_wait at most.
     private static let batch = 1024
 
@@ -199,9 +238,10 @@ public final class SocketSelector: Sendable {
     ///
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_ADD, or
     /// EPOLL_CTL_MOD to re-arm), with EPOLLIN | EPOLLONESHOT.
-    public func add(_ s: Socket, timeoutMicros: Int64 = -1, tag: Int64 = 0) throws(SocketError) {
-        try hold(s, deadline: Deadline.after(micros: timeoutMicros).nanoseconds ?? .max, tag: tag,
-                 watched: false, op: "socket-selector-add!")
+    public func add(_ s: Socket, timeoutMicros: Int64 = -1, tag: Int64 = 0,
+                    interest: Select.Interest = .read) throws(SocketError) {
+        try hold(.socket(s), interest, deadline: Deadline.after(micros: timeoutMicros).nanoseconds ?? .max,
+                 tag: tag, watched: false, op: "socket-selector-add!")
     }
 
     /// Watches `s`: like add() without a timeout, but the entry does not
@@ -216,8 +256,55 @@ public final class SocketSelector: Sendable {
     ///
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_ADD) with
     /// EPOLLIN, level-triggered.
-    public func watch(_ s: Socket, tag: Int64 = 0) throws(SocketError) {
-        try hold(s, deadline: .max, tag: tag, watched: true, op: "sag_selector_watch")
+    public func watch(_ s: Socket, tag: Int64 = 0, interest: Select.Interest = .read) throws(SocketError) {
+        try hold(.socket(s), interest, deadline: .max, tag: tag, watched: true, op: "sag_selector_watch")
+    }
+
+    /// add() for a raw descriptor, one that is not a library socket (a
+    /// pipe, an eventfd, another library's socket): reported once when it
+    /// is ready for `interest` or its timeout passes. The selector does not
+    /// own it and cannot see it close: remove it (unwatchDescriptor())
+    /// before closing it, as with epoll itself. One entry per descriptor
+    /// number: adding one held already keeps the entry as it was.
+    ///
+    /// - Throws: `.invalidArgument` for a negative descriptor, an empty
+    ///   interest, or (errno EEXIST) a descriptor held by a socket's entry;
+    ///   `.closed`; `.socket` with the errno when epoll refuses it (EBADF,
+    ///   EPERM for a regular file).
+    ///
+    /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_ADD).
+    public func addDescriptor(_ fd: Int32, interest: Select.Interest, timeoutMicros: Int64 = -1,
+                              tag: Int64 = 0) throws(SocketError) {
+        try hold(.descriptor(fd), interest, deadline: Deadline.after(micros: timeoutMicros).nanoseconds ?? .max,
+                 tag: tag, watched: false, op: "sag_selector_add_fd")
+    }
+
+    /// watch() for a raw descriptor (see addDescriptor()).
+    ///
+    /// - Throws: as addDescriptor().
+    ///
+    /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_ADD).
+    public func watchDescriptor(_ fd: Int32, interest: Select.Interest, tag: Int64 = 0) throws(SocketError) {
+        try hold(.descriptor(fd), interest, deadline: .max, tag: tag, watched: true, op: "sag_selector_watch_fd")
+    }
+
+    /// Removes the entry holding descriptor `fd` (a raw descriptor's, or a
+    /// socket's), if there is one; whether there was. Also after the
+    /// descriptor was closed (the kernel dropped its registration then;
+    /// the entry goes).
+    ///
+    /// - Throws: `.closed` when the selector is closed.
+    ///
+    /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_DEL).
+    @discardableResult
+    public func unwatchDescriptor(_ fd: Int32) throws(SocketError) -> Bool {
+        try state.withLock { st throws(SocketError) -> Bool in
+            if st.closed { throw closedError("sag_selector_unwatch_fd") }
+            let held = Self.byFD(st, fd)
+            guard held >= 0, let r = st.slots[Int(held)] else { return false }
+            remove(&st, Int(held), r, disarmed: false)
+            return true
+        }
     }
 
     /// Removes the entry holding `s` (watched or added), if there is one;
@@ -238,20 +325,45 @@ public final class SocketSelector: Sendable {
         }
     }
 
-    private func hold(_ s: Socket, deadline: Int64, tag: Int64, watched: Bool, op: StaticString) throws(SocketError) {
+    /// What an entry holds.
+    private enum Target {
+        case socket(Socket)
+        case descriptor(Int32)
+    }
+
+    private func hold(_ target: Target, _ interest: Select.Interest, deadline: Int64, tag: Int64,
+                      watched: Bool, op: StaticString) throws(SocketError) {
         if closedFlag.load(ordering: .acquiring) { throw closedError(op) }
-        if s.isClosed { return }
-        // Counted as a reader (Socket.beginWaitingToRead) from here; kept
-        // only if an entry is made, else ended at once.
-        try s.beginWaitingToRead(op)
+        let interest = interest.intersection([.read, .write])
+        if interest.isEmpty { throw .invalid(op, "the interest is neither read nor write") }
+        let sock: Socket?
+        let fd: Int32
+        switch target {
+        case .socket(let s):
+            if s.isClosed { return }
+            sock = s
+            fd = s.fd
+        case .descriptor(let d):
+            guard d >= 0 else { throw .invalid(op, "the descriptor is negative", errno: EBADF) }
+            sock = nil
+            fd = d
+        }
+        // A socket waited on for input counts as a reader
+        // (Socket.beginWaitingToRead) from here; kept only if an entry is
+        // made, else ended at once.
+        let reads = sock != nil && interest.contains(.read)
+        if reads, let s = sock { try s.beginWaitingToRead(op) }
         var entered = false
-        defer { if !entered { s.endWaitingToRead() } }
+        defer { if !entered, reads, let s = sock { s.endWaitingToRead() } }
         try state.withLock { st throws(SocketError) in
             if st.closed { throw closedError(op) }
-            let fd = s.fd
             let held = Self.byFD(st, fd)
-            if held >= 0, st.slots[Int(held)]?.socket === s { return }
-            guard s.tryEnter() else { return }
+            if held >= 0, let other = st.slots[Int(held)] {
+                if other.socket === sock { return }  // held already (the same socket, or raw)
+                throw .invalid(op, "the descriptor is held by another entry of the selector",
+                               errno: EEXIST, socket: sock)
+            }
+            if let s = sock, !s.tryEnter() { return }
             let slot: Int32
             if let free = st.freeSlots.popLast() {
                 slot = free
@@ -261,16 +373,18 @@ public final class SocketSelector: Sendable {
             }
             st.generation &+= 1
             let datum = UInt64(st.generation) << 32 | UInt64(UInt32(bitPattern: slot))
-            if let e = arm(&st, fd, datum, watched ? Self.watchEvents : Self.socketEvents,
+            if let e = arm(&st, fd, datum, Self.epollEvents(interest, watched: watched),
                            wasLingering: held == Self.lingering) {
-                s.leave()
+                sock?.leave()
                 st.freeSlots.append(slot)
-                throw SocketError.socket(op, "cannot register the socket with epoll", errno: e, socket: s)
+                throw SocketError.socket(op, sock == nil ? "cannot register the descriptor with epoll"
+                                                         : "cannot register the socket with epoll",
+                                         errno: e, socket: sock)
             }
-            s.register(wake)
+            sock?.register(wake)
             entered = true
-            st.slots[Int(slot)] = Registered(socket: s, tag: tag, deadline: deadline,
-                                              generation: st.generation, watched: watched)
+            st.slots[Int(slot)] = Registered(socket: sock, fd: fd, tag: tag, deadline: deadline,
+                                              generation: st.generation, watched: watched, interest: interest)
             Self.setByFD(&st, fd, slot)
             st.live += 1
             if deadline != .max {
@@ -306,7 +420,7 @@ public final class SocketSelector: Sendable {
     }
 
     private static func byFD(_ st: State, _ fd: Int32) -> Int32 {
-        Int(fd) < st.byFD.count ? st.byFD[Int(fd)] : absent
+        fd >= 0 && Int(fd) < st.byFD.count ? st.byFD[Int(fd)] : absent
     }
 
     private static func setByFD(_ st: inout State, _ fd: Int32, _ value: Int32) {
@@ -325,12 +439,18 @@ public final class SocketSelector: Sendable {
         st.freeSlots.append(Int32(truncatingIfNeeded: slot))
         st.live -= 1
         if r.deadline != .max { st.timed -= 1 }
-        let fd = r.socket.fd
+        let fd = r.fd
         if !disarmed { _ = Sys.epollControl(epfd, EPOLL_CTL_DEL, fd, 0, 0) }
         Self.setByFD(&st, fd, disarmed ? Self.lingering : Self.absent)
-        r.socket.unregister(wake)
-        r.socket.leave()
-        didRemove(r.socket)
+        letGo(r)
+    }
+
+    /// Lets an entry's socket go (none for a raw descriptor).
+    private func letGo(_ r: Registered) {
+        guard let s = r.socket else { return }
+        s.unregister(wake)
+        s.leave()
+        if r.interest.contains(.read) { didRemove(s) }
     }
 
     // MARK: - Deadlines
@@ -364,7 +484,7 @@ public final class SocketSelector: Sendable {
             st.timers.removeFirst()
             guard isLive(st, top), let r = st.slots[Int(top.slot)] else { continue }
             remove(&st, Int(top.slot), r, disarmed: false)
-            if !r.socket.isClosed {
+            if !r.isClosed {
                 each(r.entry(timedOut: true))
                 taken += 1
             }
@@ -375,7 +495,7 @@ public final class SocketSelector: Sendable {
     /// Drops every entry whose socket has been closed.
     private func dropClosed(_ st: inout State) {
         for i in st.slots.indices {
-            if let r = st.slots[i], r.socket.isClosed { remove(&st, i, r, disarmed: false) }
+            if let r = st.slots[i], r.isClosed { remove(&st, i, r, disarmed: false) }
         }
     }
 
@@ -497,26 +617,27 @@ public final class SocketSelector: Sendable {
             let slot = Int(datum & 0xFFFF_FFFF)
             guard slot < st.slots.count, let r = st.slots[slot],
                   r.generation == UInt32(truncatingIfNeeded: datum >> 32) else { continue }  // stale
+            let ready = Self.ready(events[i].events, r.interest)
             if r.watched {
                 // Still registered (no EPOLLONESHOT): reported and kept, or,
                 // without room, left for the next wait, which sees it again.
-                if r.socket.isClosed {
+                if r.isClosed {
                     remove(&st, slot, r, disarmed: false)
                 } else if count < capacity {
-                    r.socket.reportedReadable()
-                    each(r.entry(timedOut: false))
+                    if ready.contains(.read) { r.socket?.reportedReadable() }
+                    each(r.entry(timedOut: false, events: ready))
                     count += 1
                 }
-            } else if r.socket.isClosed {
+            } else if r.isClosed {
                 remove(&st, slot, r, disarmed: true)
             } else if count < capacity {
                 remove(&st, slot, r, disarmed: true)
-                r.socket.reportedReadable()
-                each(r.entry(timedOut: false))
+                if ready.contains(.read) { r.socket?.reportedReadable() }
+                each(r.entry(timedOut: false, events: ready))
                 count += 1
             } else {
                 // No room: arm it again, the next wait reports it.
-                _ = Sys.epollControl(epfd, EPOLL_CTL_MOD, r.socket.fd, Self.socketEvents, datum)
+                _ = Sys.epollControl(epfd, EPOLL_CTL_MOD, r.fd, r.epollEvents, datum)
             }
         }
         if woke {
@@ -656,9 +777,7 @@ public final class SocketSelector: Sendable {
     private func release(_ st: inout State) {
         for r in st.slots {
             guard let r else { continue }
-            r.socket.unregister(wake)  // after this no close can signal `wake`
-            r.socket.leave()
-            didRemove(r.socket)
+            letGo(r)  // after this no close can signal `wake`
         }
         st.slots = []
         st.freeSlots = []

@@ -159,10 +159,31 @@ class SocketSelector:
         self.close()
 
 
-_selector_wait = lib.sag_selector_wait
 _NULL = ffi.NULL
-_selector_watch = lib.sag_selector_watch
-_selector_unwatch = lib.sag_selector_unwatch
+_wait_events = lib.sag_selector_wait_events
+_watch_events = lib.sag_selector_watch_events
+_watch_fd = lib.sag_selector_watch_fd
+_unwatch = lib.sag_selector_unwatch
+_unwatch_fd = lib.sag_selector_unwatch_fd
+_READ = lib.SAG_SELECTOR_READ
+_WRITE = lib.SAG_SELECTOR_WRITE
+# What the library reports (a bit set) -> the selectors module's events.
+_EVENTS = {b: (EVENT_READ if b & _READ else 0) | (EVENT_WRITE if b & _WRITE else 0) for b in range(8)}
+
+
+def _fd_of(fileobj: Any) -> int:
+    """The descriptor of an int or of an object with fileno(), as the
+    selectors module finds it (ValueError when there is none)."""
+    if isinstance(fileobj, int):
+        fd = fileobj
+    else:
+        try:
+            fd = int(fileobj.fileno())
+        except (AttributeError, TypeError, ValueError):
+            raise ValueError(f"Invalid file object: {fileobj!r}") from None
+    if fd < 0:
+        raise ValueError(f"Invalid file descriptor: {fd}")
+    return fd
 
 
 class _Map(Mapping):
@@ -173,121 +194,144 @@ class _Map(Mapping):
         return len(self._sel._keys)
 
     def __getitem__(self, fileobj: Any) -> SelectorKey:
-        return self._sel._keys[self._sel._fd(fileobj)]
+        try:
+            return self._sel._keys[self._sel._fileobj_lookup(fileobj)]
+        except ValueError:
+            raise KeyError(f"{fileobj!r} is not registered") from None
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._sel._keys)
 
 
 class Selector(selectors.BaseSelector):
-    """A selector over libsagsocket's (epoll) for :class:`Socket` objects,
-    used as the selectors module's are: register(sock, EVENT_READ, data),
-    select(timeout) -> [(key, EVENT_READ), ...], unregister, modify, close,
-    get_key, get_map, a context manager. It waits for reading only
-    (EVENT_WRITE raises ValueError: the library's selector watches
-    readability). :meth:`interrupt` wakes a select blocked in another
-    thread; Ctrl-C raises KeyboardInterrupt in a blocked select.
+    """A selector over libsagsocket's (epoll), used as the selectors
+    module's are: register(fileobj, events, data) with EVENT_READ,
+    EVENT_WRITE or both, for a :class:`Socket`, any object with fileno() or
+    a raw descriptor; select(timeout) -> [(key, events), ...]; unregister,
+    modify, close, get_key, get_map, a context manager; KeyError and
+    ValueError where the selectors module raises them. So
+    ``asyncio.SelectorEventLoop(sagsocket.Selector())`` runs.
+    :meth:`interrupt` wakes a select blocked in another thread; Ctrl-C
+    raises KeyboardInterrupt in a blocked select.
 
-    Sockets stay registered in the library (sag_selector_watch: level-
-    triggered, as EpollSelector), so a select is one sag_selector_wait and
-    costs no system call per reported socket."""
+    Registrations stay in the library (sag_selector_watch_events for a
+    Socket, sag_selector_watch_fd for another descriptor: level-triggered,
+    as EpollSelector), so a select is one sag_selector_wait_events and costs
+    no system call per reported descriptor. As with EpollSelector,
+    unregister a descriptor before closing it."""
 
     def __init__(self) -> None:
         self._sel = sel = SocketSelector()
+        self._events = ffi.new("int[]", sel.CAPACITY)
         # select's arguments, fetched in one go.
-        self._wait = (sel.handle, sel._socks, sel._tags, sel._timed, sel.CAPACITY, sel._count)
-        self._keys: dict[int, SelectorKey] = {}     # fd -> key
-        self._by_tag: dict[int, tuple[SelectorKey, Any]] = {}  # socket tag -> (key, handle)
+        self._wait = (sel.handle, sel._socks, sel._tags, self._events, sel.CAPACITY, sel._count)
+        self._keys: dict[int, SelectorKey] = {}     # fd (also the tag) -> key
+        self._map: _Map | None = _Map(self)
 
-    def _fd(self, fileobj: Any) -> int:
+    def _fileobj_lookup(self, fileobj: Any) -> int:
+        """fileobj's descriptor; for one that has none any more (closed),
+        the descriptor it was registered with (as the selectors module)."""
+        try:
+            return _fd_of(fileobj)
+        except ValueError:
+            for key in self._keys.values():
+                if key.fileobj is fileobj:
+                    return key.fd
+            raise
+
+    def _watch(self, fileobj: Any, fd: int, events: int) -> None:
+        ev = (_READ if events & EVENT_READ else 0) | (_WRITE if events & EVENT_WRITE else 0)
+        h = self._sel.handle
         if isinstance(fileobj, Socket):
-            fd = fileobj.fileno()
-            if fd < 0:  # closed since it was registered: find it by identity
-                for key in self._keys.values():
-                    if key.fileobj is fileobj:
-                        return key.fd
-            return fd
-        if isinstance(fileobj, int):
-            return fileobj
-        raise TypeError(f"expected a sagsocket.Socket, not {type(fileobj).__name__}")
+            st = _watch_events(h, fileobj.handle, ev, fd, _NULL)
+        else:
+            st = _watch_fd(h, fd, ev, fd, _NULL)
+        if st != 0:
+            raise error_from(st, socket=fileobj if isinstance(fileobj, Socket) else None)
+
+    def _unwatch(self, key: SelectorKey) -> None:
+        # SAG_OK also for a descriptor closed (or a socket closed) meanwhile.
+        sock = key.fileobj
+        if isinstance(sock, Socket):
+            st = _unwatch(self._sel.handle, sock.handle, _NULL)
+        else:
+            st = _unwatch_fd(self._sel.handle, key.fd, _NULL)
+        if st != 0:
+            raise error_from(st)
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> SelectorKey:
-        if not isinstance(fileobj, Socket):
-            raise TypeError(f"a sagsocket.Selector registers sagsocket.Socket objects, not {type(fileobj).__name__}")
         if (not events) or (events & ~(EVENT_READ | EVENT_WRITE)):
             raise ValueError(f"Invalid events: {events!r}")
-        if events & EVENT_WRITE:
-            raise ValueError("sagsocket.Selector waits for reading only (EVENT_READ)")
-        fd = fileobj.fileno()
-        if fd < 0:
-            raise ValueError("the socket is closed")
+        if self._map is None:
+            raise RuntimeError("Selector is closed")
+        fd = self._fileobj_lookup(fileobj)
         if fd in self._keys:
             raise KeyError(f"{fileobj!r} (FD {fd}) is already registered")
         key = SelectorKey(fileobj, fd, events, data)
-        st = _selector_watch(self._sel.handle, fileobj.handle, fileobj.tag, ffi.NULL)
-        if st != 0:
-            raise error_from(st, socket=fileobj)
+        self._watch(fileobj, fd, events)
         self._keys[fd] = key
-        self._by_tag[fileobj.tag] = (key, fileobj.handle)
         return key
 
     def unregister(self, fileobj: Any) -> SelectorKey:
         try:
-            key = self._keys.pop(self._fd(fileobj))
-        except KeyError:
+            key = self._keys.pop(self._fileobj_lookup(fileobj))
+        except (KeyError, ValueError):
             raise KeyError(f"{fileobj!r} is not registered") from None
-        sock = key.fileobj
-        self._by_tag.pop(sock.tag, None)
-        # Also a no-op (SAG_OK) for a socket closed meanwhile, which the
-        # library dropped by itself; a closed selector has no keys left.
-        st = _selector_unwatch(self._sel.handle, sock.handle, ffi.NULL)
-        if st != 0:
-            raise error_from(st, socket=sock)
+        self._unwatch(key)
         return key
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> SelectorKey:
-        key = self.get_key(fileobj)
+        try:
+            key = self._keys[self._fileobj_lookup(fileobj)]
+        except (KeyError, ValueError):
+            raise KeyError(f"{fileobj!r} is not registered") from None
         if events != key.events:
-            self.unregister(fileobj)
-            return self.register(fileobj, events, data)
+            if (not events) or (events & ~(EVENT_READ | EVENT_WRITE)):
+                raise ValueError(f"Invalid events: {events!r}")
+            # The library holds a descriptor once whatever its interest:
+            # unwatch, then watch with the new one.
+            self._unwatch(key)
+            del self._keys[key.fd]
+            new = key._replace(events=events, data=data)
+            self._watch(new.fileobj, new.fd, events)
+            self._keys[new.fd] = new
+            return new
         if data != key.data:
             key = key._replace(data=data)
             self._keys[key.fd] = key
-            self._by_tag[key.fileobj.tag] = (key, key.fileobj.handle)
         return key
 
     def select(self, timeout: float | None = None) -> list[tuple[SelectorKey, int]]:
-        """[(key, EVENT_READ)] of the registered sockets that are readable,
-        waiting at most timeout seconds (None: until one is; <= 0: not at
-        all); [] when the time passes or interrupt() wakes it."""
+        """[(key, events)] of the registered descriptors that are ready for
+        what they were registered for, waiting at most timeout seconds
+        (None: until one is; <= 0: not at all); [] when the time passes or
+        interrupt() wakes it."""
         if timeout is None:
             us = -1
         elif timeout <= 0:
             us = 0
         else:
             us = int(timeout * 1e6) or 1
-        h, socks, tags, timed, cap, count = self._wait
+        h, socks, tags, events, cap, count = self._wait
         t0 = calls.start()
-        st = _selector_wait(h, us, socks, tags, timed, cap, count, _NULL)
+        st = _wait_events(h, us, socks, tags, events, cap, count, _NULL)
         if st != 0:
-            st = retry(st, lambda left: _selector_wait(h, left, socks, tags, timed, cap, count, _NULL),
-                        None, t0, WAIT, us)
+            st = retry(st, lambda left: _wait_events(h, left, socks, tags, events, cap, count, _NULL),
+                       None, t0, WAIT, us)
             if st != 0:
                 raise error_from(st)
         n = count[0]
         if not n:
             return []
-        by_tag = self._by_tag
-        if n == 1:
-            entry = by_tag.get(tags[0])
-            return [] if entry is None else [(entry[0], EVENT_READ)]
+        keys = self._keys
         out = []
         for i in range(n):
-            entry = by_tag.get(tags[i])
-            if entry is not None:  # else unregistered meanwhile
-                out.append((entry[0], EVENT_READ))
+            key = keys.get(tags[i])
+            if key is not None:  # else unregistered meanwhile
+                ready = _EVENTS[events[i] & 7] & key.events
+                if ready:
+                    out.append((key, ready))
         return out
-
 
     def interrupt(self) -> None:
         """Makes a select blocked in another thread return (with what is ready)."""
@@ -297,7 +341,7 @@ class Selector(selectors.BaseSelector):
         if not self._sel.closed:
             self._sel.close()
         self._keys.clear()
-        self._by_tag.clear()
+        self._map = None
 
-    def get_map(self) -> Mapping:
-        return _Map(self)
+    def get_map(self) -> Mapping | None:
+        return self._map
