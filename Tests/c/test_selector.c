@@ -32,7 +32,8 @@
  *      _add_fd, _watch_fd, _unwatch_fd, _wait_events): write interest,
  *      read and write, a full send buffer not writable until the peer
  *      reads, pipes, timeouts, what epoll refuses, one entry per descriptor,
- *      bad events, interrupt, a second waiter, a closed selector.
+ *      bad events, interrupt, a second waiter, a closed selector; a wait
+ *      reporting more than one epoll_wait's batch (1,500 pipes), each once.
  *   4. No descriptor left open at the end but eventfds of threads.
  *
  * Environment: SELECTOR_LOAD_CONNECTIONS (default 2000) and
@@ -1351,6 +1352,70 @@ static void test_events(void) {
     free_pair(&p);
 }
 
+/* More ready entries than one epoll_wait takes (1,024): a wait with room
+ * for them all reports every one, each once, also watched ones that the
+ * kernel queues again as it reports them. */
+static void test_beyond_one_batch(void) {
+    section("a wait reports more than 1,024 ready entries, each once");
+    int n = connections_that_fit(1500);
+    if (n < 1100) {
+        printf("note: too few descriptors for more than one batch; skipped\n");
+        return;
+    }
+    sag_selector *sel = NULL;
+    CHECK_ST(sag_selector_new(&sel, E), SAG_OK);
+    int (*pipes)[2] = calloc((size_t)n, sizeof *pipes);
+    sag_socket **socks = calloc((size_t)n + 8, sizeof *socks);
+    int64_t *tags = calloc((size_t)n + 8, sizeof *tags);
+    int *events = calloc((size_t)n + 8, sizeof *events);
+    char *seen = calloc((size_t)n, 1);
+    int made = 0;
+    if (!sel || !pipes || !socks || !tags || !events || !seen)
+        goto out;
+    for (; made < n; made++) {
+        if (pipe(pipes[made]) != 0)
+            break;
+        /* every write end watched (always writable), every tenth added */
+        int st = made % 10 ? sag_selector_watch_fd(sel, pipes[made][1], SAG_SELECTOR_WRITE, made, E)
+                           : sag_selector_add_fd(sel, pipes[made][1], SAG_SELECTOR_WRITE, -1, made, E);
+        if (st != SAG_OK) {
+            close(pipes[made][0]);
+            close(pipes[made][1]);
+            break;
+        }
+    }
+    CHECK_EQ(made, n);
+    for (int round = 0; round < 2; round++) {
+        size_t count = 0;
+        memset(seen, 0, (size_t)n);
+        CHECK_ST(sag_selector_wait_events(sel, 5000000, socks, tags, events, (size_t)n + 8, &count, E), SAG_OK);
+        /* the first wait: all; the second: the watched ones (the added left) */
+        size_t want = round == 0 ? (size_t)made : (size_t)(made - (made + 9) / 10);
+        CHECK_EQ(count, want);
+        int dup = 0, bad = 0;
+        for (size_t i = 0; i < count && i < (size_t)n + 8; i++) {
+            if (tags[i] < 0 || tags[i] >= made || socks[i] != NULL || events[i] != SAG_SELECTOR_WRITE)
+                bad++;
+            else if (seen[tags[i]]++)
+                dup++;
+        }
+        CHECK_EQ(dup, 0);
+        CHECK_EQ(bad, 0);
+    }
+out:
+    if (sel)
+        CHECK_ST(sag_selector_free(sel), SAG_OK);
+    for (int i = 0; i < made; i++) {
+        close(pipes[i][0]);
+        close(pipes[i][1]);
+    }
+    free(pipes);
+    free(socks);
+    free(tags);
+    free(events);
+    free(seen);
+}
+
 /* ===== 3. Load ============================================================ */
 
 enum { MSG = 16, LOAD_CLIENT_THREADS = 4 };
@@ -1561,6 +1626,7 @@ int main(void) {
     test_misuse();
     test_watch();
     test_events();
+    test_beyond_one_batch();
     test_load();
 
     CHECK_ST(sag_error_free(E), SAG_OK);

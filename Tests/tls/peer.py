@@ -5,6 +5,9 @@
       connection: echoes until close_notify, then answers with its own
   peer.py client DIR PORT [--client-cert]         1 MiB to our server and back,
       checked byte for byte; prints the version and the ALPN protocol
+  peer.py many DIR PORT N                         N connections to our server
+      (selector-load.sps) held at once; 32 bytes on each in one record, the
+      same 32 bytes back on each, checked
 """
 import os
 import socket
@@ -81,7 +84,34 @@ def client(d, port, args):
         tls.unwrap()
 
 
+def many(d, port, n):
+    ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
+    conns = []
+    try:
+        for i in range(n):  # the server handshakes them one by one
+            raw = socket.create_connection(("127.0.0.1", port), timeout=60)
+            conns.append(ctx.wrap_socket(raw, server_hostname="localhost"))
+        msgs = [b"%015d-%015d\n" % (i, i * 7) for i in range(n)]
+        for tls, m in zip(conns, msgs):
+            assert len(m) == 32
+            tls.sendall(m)  # one record: the server reads it in two halves
+        for i, (tls, m) in enumerate(zip(conns, msgs)):
+            got = bytearray()
+            while len(got) < len(m):
+                chunk = tls.recv(64)
+                assert chunk, "connection %d: end of stream after %d bytes" % (i, len(got))
+                got.extend(chunk)
+            assert bytes(got) == m, "connection %d: echo differs" % i
+        print("python client: %d TLS connections, each echoed" % n)
+    finally:
+        for tls in conns:
+            tls.close()
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "many":
+        many(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        sys.exit(0)
     if sys.argv[1] == "server":
         serve(sys.argv[2], sys.argv[3:])
     elif sys.argv[1] == "truncate":

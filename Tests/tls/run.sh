@@ -6,7 +6,10 @@
 # 3. our client against our server (test_tls self), plain and under valgrind;
 # 4. our client against Python's ssl server and `openssl s_server`, our
 #    server against Python's ssl client and `openssl s_client`, TLS 1.2 and
-#    1.3, with ALPN and client certificates.
+#    1.3, with ALPN and client certificates;
+# 5. (rfc tls) on Chez and Guile (test-tls.sps), and one selector serving
+#    TLS_SELECTOR_CONNECTIONS (default 1000) TLS connections at once
+#    (selector-load.sps, Chez, against peer.py many).
 # Loopback only. Exits non-zero when anything failed, after saying what.
 set -u
 TAG=tls-test
@@ -138,6 +141,21 @@ timeout 180 guile -L "$GUILEDIR" -L "$ROOT/Tests/scheme/guile" "$HERE/test-tls.s
   2> >(grep -v '^;;;\|WARNING: (guile-user): imported module (rnrs)' >&2) || fail "test-tls.sps on Guile"
 kill "$TRUNC_PID" 2>/dev/null
 wait "$TRUNC_PID" 2>/dev/null
+
+# One selector thread serving TLS_SELECTOR_CONNECTIONS (default 1,000) TLS
+# connections at once on Chez, a Python ssl client holding them all; about
+# 6 s here for 1,000 (the handshakes, one after another, are most of it).
+N_TLS=${TLS_SELECTOR_CONNECTIONS:-1000}
+echo "== (rfc tls) selector serving $N_TLS TLS connections (Chez), Python ssl clients"
+if start_peer "$OUT/tls-selector-load.log" timeout 300 scheme --libdirs "$CHEZDIR:$ROOT/Tests/scheme/chez" \
+     --program "$HERE/selector-load.sps" "$CERTS" "$N_TLS"; then
+  timeout 300 python3 "$HERE/peer.py" many "$CERTS" "$PORT" "$N_TLS" || fail "peer.py many ($N_TLS connections)"
+  wait "$PEER_PID" || fail "selector-load.sps: $(tail -n 3 "$OUT/tls-selector-load.log")"
+  PEER_PID=
+  grep '^tls-selector:' "$OUT/tls-selector-load.log" | sed 's/^/  /'
+else
+  fail "selector-load.sps did not start: $(cat "$OUT/tls-selector-load.log")"
+fi
 
 for host in chez guile; do
   echo "== the echo server over TLS ($host), a Python ssl client"

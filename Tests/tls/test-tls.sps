@@ -116,6 +116,13 @@
     (test-equal "socket-recv" "o" (utf8->string (socket-recv s 1)))
     ;; the rest of "one\ntwo\n\n" is decrypted and held: readable to select
     (test-equal "read-select counts buffered plaintext" (list s) (socket-read-select 0 s))
+    (let-values ([(n r w e) (socket-select (sockets->fdset (list s)) #f #f 0)])
+      (test-equal "socket-select counts buffered plaintext" (list 1 (list s) #f #f)
+                  (list n (fdset-sockets r) w e)))
+    (let ([fds (sockets->fdset (list s))] [wfds (sockets->fdset (list s))])
+      (let-values ([(n r w e) (socket-select! fds wfds #f 0)])
+        (test-equal "socket-select! counts buffered plaintext" (list 2 (list s) (list s))
+                    (list n (fdset-sockets fds) (fdset-sockets wfds)))))
     (let ([bv (make-bytevector 16 0)])
       (let loop ([got 0])
         (when (< got 8)

@@ -83,6 +83,10 @@ public final class SocketSelector: Sendable {
         let watched: Bool
         /// .read, .write or both.
         let interest: Select.Interest
+        /// The wait (State.waits) that last reported it: a watched entry,
+        /// queued again by the kernel once reported, is not reported twice
+        /// by one wait.
+        var reportedIn: UInt64 = 0
 
         var isClosed: Bool { socket?.isClosed ?? false }
         /// The epoll events it is registered for.
@@ -111,6 +115,8 @@ public final class SocketSelector: Sendable {
         /// The descriptors are closed and every entry released.
         var released = false
         var waiting = false
+        /// Counts waits (Registered.reportedIn).
+        var waits: UInt64 = 0
         /// When the current wait's epoll_wait ends at the latest.
         var waitUntil: Int64 = .max
         /// Incremented by interrupt(); a wait that sees it change returns.
@@ -538,6 +544,7 @@ public final class SocketSelector: Sendable {
         withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: maxEvents) { events in
             guard let base = events.baseAddress else { return }
             var received = 0     // events from the last epoll_wait, not yet looked at
+            var full = false     // and they filled the room it was given
             var looked = false   // epoll_wait has run at least once
             polling: while true {
                 // One lock a round: begin (the first round), take in what
@@ -550,6 +557,7 @@ public final class SocketSelector: Sendable {
                             return nil
                         }
                         st.waiting = true
+                        st.waits &+= 1
                         epoch0 = st.interrupts
                         began = true
                         if st.pendingInterrupts > 0 {
@@ -563,7 +571,7 @@ public final class SocketSelector: Sendable {
                     } else {
                         let n = received
                         received = 0
-                        if let t = take(&st, base, n, epoch0: epoch0, until: until, looked: looked,
+                        if let t = take(&st, base, n, epoch0: epoch0, full: full, until: until, looked: looked,
                                         capacity: capacity, &count, each) {
                             return t
                         }
@@ -581,6 +589,7 @@ public final class SocketSelector: Sendable {
                 switch Sys.epollWait(epfd, base, Int32(room), timeout) {
                 case .ok(let n):
                     received = Int(n)
+                    full = Int(n) == room
                     looked = true
                 case .failed(let e) where e == EINTR:
                     guard SignalInterrupts.enabled else { continue }
@@ -605,9 +614,10 @@ public final class SocketSelector: Sendable {
     /// wake descriptor, expired deadlines. Returns nil when the wait is to
     /// end, else epoll_wait's timeout.
     private func take(_ st: inout State, _ events: UnsafeMutablePointer<epoll_event>, _ n: Int, epoch0: UInt64,
-                      until: Int64, looked: Bool, capacity: Int, _ count: inout Int,
+                      full: Bool, until: Int64, looked: Bool, capacity: Int, _ count: inout Int,
                       _ each: (Entry) -> Void) -> Int32? {
         var woke = false
+        var repeated = false  // a watched entry this wait has reported already came again
         for i in 0..<n {
             let datum = events[i].data.u64
             if datum == Self.wakeDatum {
@@ -623,7 +633,10 @@ public final class SocketSelector: Sendable {
                 // without room, left for the next wait, which sees it again.
                 if r.isClosed {
                     remove(&st, slot, r, disarmed: false)
+                } else if r.reportedIn == st.waits {
+                    repeated = true
                 } else if count < capacity {
+                    st.slots[slot]?.reportedIn = st.waits
                     if ready.contains(.read) { r.socket?.reportedReadable() }
                     each(r.entry(timedOut: false, events: ready))
                     count += 1
@@ -647,7 +660,11 @@ public final class SocketSelector: Sendable {
         // The clock only when a deadline is in play.
         let now = until != .max || st.timers.count > 0 ? Sys.monotonicNanoseconds() : 0
         if st.timers.count > 0 { count += takeExpired(&st, now: now, room: capacity - count, each) }
-        if count == capacity || st.interrupts != epoch0 || (looked && (count > 0 || now >= until)) {
+        // A batch that filled its room may have left ready entries queued:
+        // look again without waiting, until a batch falls short, the
+        // capacity is reached, or watched entries come round again.
+        let more = full && !repeated && count > 0
+        if count == capacity || st.interrupts != epoch0 || (looked && ((count > 0 && !more) || now >= until)) {
             return nil
         }
         // Something to report already: look once more for readable

@@ -313,6 +313,12 @@ class Selector(selectors.BaseSelector):
         else:
             us = int(timeout * 1e6) or 1
         h, socks, tags, events, cap, count = self._wait
+        if len(self._keys) > cap:
+            # Room for every registration, as EpollSelector asks epoll for
+            # (a wait reports no more than fit).
+            cap = 2 * len(self._keys)
+            socks, tags, events = ffi.new("sag_socket *[]", cap), ffi.new("int64_t[]", cap), ffi.new("int[]", cap)
+            self._wait = (h, socks, tags, events, cap, count)
         t0 = calls.start()
         st = _wait_events(h, us, socks, tags, events, cap, count, _NULL)
         if st != 0:

@@ -438,7 +438,7 @@ def test_a_failed_register_raises_and_keeps_no_key(pair):
     sel._sel.close()  # the library's selector refuses from now on
     with pytest.raises(OSError):
         sel.register(a, sagsocket.EVENT_READ, "x")
-    assert len(sel.get_map()) == 0 and sel._by_tag == {}
+    assert len(sel.get_map()) == 0 and sel._keys == {}
     with pytest.raises(KeyError):
         sel.get_key(a)
     sel.close()

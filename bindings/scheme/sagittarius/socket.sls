@@ -866,8 +866,22 @@
   ;; 4 values: the number of ready (socket, set) pairs and new fdsets of the
   ;; ready members of each set given (#f for those not given). Interrupted:
   ;; 0 and empty sets.
+  ;; A member of a read set holding buffered input (a TLS socket's
+  ;; decrypted bytes) is readable at once: the select then only looks
+  ;; (timeout 0) and the read set gets those members too, in the set's
+  ;; order. Returns how many members `fds' gained.
+  (define (add-buffered! fds order buffered)
+    (let* ([before (fdset-sockets fds)]
+           [keep (filter (lambda (s) (or (memq s before) (memq s buffered))) order)])
+      (fdset-clear! fds)
+      (for-each (lambda (s) (fdset-set! fds s #t)) keep)
+      (- (length keep) (length before))))
+
   (define (socket-select r w e timeout)
-    (let* ([who 'socket-select] [us (select-args who r w e timeout)])
+    (let* ([who 'socket-select]
+           [us (select-args who r w e timeout)]
+           [order (if r (members-of who r) '())]
+           [buffered (buffered-sockets order)])
       (define (handle-of x) (and x (fdset-handle x)))
       (define (wrap in h)
         (and in
@@ -877,25 +891,36 @@
                              (when s (hashtable-set! (fdset-members fds) hh s))))
                          (call who #f %fdset-sockets (fdset-handle fds)))
                fds)))
+      (define (answer n ro wo eo)
+        (let ([rs (wrap r ro)])
+          (values (if (null? buffered) n (+ n (add-buffered! rs order buffered)))
+                  rs (wrap w wo) (wrap e eo))))
       (let-values ([(st n ro wo eo) (%socket-select (handle-of r) (handle-of w)
-                                                    (handle-of e) us)])
-        (cond [(eqv? st OK) (values n (wrap r ro) (wrap w wo) (wrap e eo))]
-              [(eqv? st E_INTERRUPTED) (values 0 (wrap r #f) (wrap w #f) (wrap e #f))]
+                                                    (handle-of e)
+                                                    (if (null? buffered) us 0))])
+        (cond [(eqv? st OK) (answer n ro wo eo)]
+              [(eqv? st E_INTERRUPTED) (answer 0 #f #f #f)]
               [else (fail who st #f)]))))
 
   ;; As socket-select, but leaves only the ready members in the given sets,
   ;; and returns them.
   (define (socket-select! r w e timeout)
-    (let* ([who 'socket-select!] [us (select-args who r w e timeout)])
+    (let* ([who 'socket-select!]
+           [us (select-args who r w e timeout)]
+           [order (if r (members-of who r) '())]
+           [buffered (buffered-sockets order)])
+      (define (plus-buffered n)
+        (if (null? buffered) n (+ n (add-buffered! r order buffered))))
       (let-values ([(st n) (%socket-select-inplace (and r (fdset-handle r))
                                                    (and w (fdset-handle w))
-                                                   (and e (fdset-handle e)) us)])
+                                                   (and e (fdset-handle e))
+                                                   (if (null? buffered) us 0))])
         (cond [(eqv? st OK)
                (for-each (lambda (x) (when x (sync-members! who x))) (list r w e))
-               (values n r w e)]
+               (values (plus-buffered n) r w e)]
               [(eqv? st E_INTERRUPTED)
                (for-each (lambda (x) (when x (fdset-clear! x))) (list r w e))
-               (values 0 r w e)]
+               (values (plus-buffered 0) r w e)]
               [else (fail who st #f)]))))
 
   (define (list-select who proc timeout sockets)
