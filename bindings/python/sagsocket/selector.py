@@ -277,7 +277,12 @@ class Selector(selectors.BaseSelector):
             key = self._keys.pop(self._fileobj_lookup(fileobj))
         except (KeyError, ValueError):
             raise KeyError(f"{fileobj!r} is not registered") from None
-        self._unwatch(key)
+        try:
+            self._unwatch(key)
+        except OSError:
+            # As EpollSelector: the key is gone whatever the library says
+            # (a socket freed meanwhile, a selector closed behind our back).
+            pass
         return key
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> SelectorKey:
