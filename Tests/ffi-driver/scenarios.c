@@ -912,6 +912,50 @@ static void s_selector(void)
     w.timeout = 0;
     expect("sag_selector_wait", sel_wait(&w, e), ST_OK);
     CHECK(w.count == 0, "selector: a closed socket was reported");
+    /* write interest (c2 is writable), read and write, a raw descriptor:
+       the events reported say which */
+    {
+        const int R = sym_value("SAG_SELECTOR_READ"), W = sym_value("SAG_SELECTOR_WRITE");
+        void *ws[8] = {0};
+        int64_t wt[8] = {0};
+        int ev[8] = {0};
+        size_t wn = 99;
+        int pfd[2] = {-1, -1};
+        CHECK(pipe(pfd) == 0, "selector: pipe");
+        expect("sag_selector_add_events",
+               CI("sag_selector_add_events", A_P(sel), A_P(c2), A_I(W), A_L(-1), A_L(11), A_P(e)), ST_OK);
+        expect("sag_selector_wait_events", CI("sag_selector_wait_events", A_P(sel), A_L(10000000), A_P(ws),
+                                              A_P(wt), A_P(ev), A_Z(8), A_P(&wn), A_P(e)), ST_OK);
+        CHECK(wn == 1 && ws[0] == c2 && wt[0] == 11 && ev[0] == W,
+              "selector: write interest gave %zu entries (tag %lld, events %d)", wn, (long long)wt[0], ev[0]);
+        send_all(c2, "y", 1, e);
+        expect("sag_selector_watch_events",
+               CI("sag_selector_watch_events", A_P(sel), A_P(s2), A_I(R | W), A_L(12), A_P(e)), ST_OK);
+        expect("sag_selector_watch_fd", CI("sag_selector_watch_fd", A_P(sel), A_I(pfd[1]), A_I(W), A_L(13), A_P(e)),
+               ST_OK);
+        expect("sag_selector_add_fd", CI("sag_selector_add_fd", A_P(sel), A_I(pfd[0]), A_I(R), A_L(20000), A_L(14),
+                                         A_P(e)), ST_OK);
+        int got12 = 0, got13 = 0, got14 = 0;
+        for (int round = 0; round < 200 && !(got12 == (R | W) && got13 && got14); round++) {
+            sleep_ms(5); /* the watched ones are always ready: let the 20 ms pass */
+            wn = 99;
+            expect("sag_selector_wait_events", CI("sag_selector_wait_events", A_P(sel), A_L(1000000), A_P(ws),
+                                                  A_P(wt), A_P(ev), A_Z(8), A_P(&wn), A_P(e)), ST_OK);
+            for (size_t i = 0; i < wn && i < 8; i++) {
+                if (wt[i] == 12) got12 = ev[i];
+                if (wt[i] == 13) got13 = ws[i] == NULL && ev[i] == W;
+                if (wt[i] == 14) got14 = ws[i] == NULL && ev[i] == sym_value("SAG_SELECTOR_TIMED_OUT");
+            }
+        }
+        CHECK(got12 == (R | W) && got13 && got14, "selector: events %d, raw write %d, raw timeout %d", got12,
+              got13, got14);
+        expect("sag_selector_unwatch_fd", CI("sag_selector_unwatch_fd", A_P(sel), A_I(pfd[1]), A_P(e)), ST_OK);
+        expect("sag_selector_unwatch", CI("sag_selector_unwatch", A_P(sel), A_P(s2), A_P(e)), ST_OK);
+        expect("sag_selector_size", CI("sag_selector_size", A_P(sel), A_P(&n), A_P(e)), ST_OK);
+        CHECK(n == 0, "selector: size %zu after unwatching", n);
+        close(pfd[0]);
+        close(pfd[1]);
+    }
     /* interrupt from another thread; a second waiter; close from another thread */
     pthread_t t;
     w.timeout = -1;
