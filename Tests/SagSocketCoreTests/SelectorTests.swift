@@ -3,7 +3,7 @@
 // and the load; these check the core's own answers.)
 
 import Glibc
-import SagSocketCore
+@testable import SagSocketCore
 import Testing
 
 /// Descriptors open in this process but eventfds (each thread that has
@@ -235,6 +235,46 @@ struct SelectorTests {
         accepted.close()
         #expect(try sel.wait(timeoutMicros: 0).isEmpty)
         #expect(try sel.count() == 0)
+        }
+    }
+
+    @Test("interests: write, read and write, a raw descriptor; what is ready is reported")
+    func interests() throws {
+        try withSelectorAndPair { sel, client, accepted in
+        try sel.add(client, tag: 1, interest: .write)
+        var got = try sel.wait(timeoutMicros: 5_000_000)
+        #expect(got.map(\.tag) == [1])
+        #expect(got.first?.events == .write)
+        #expect(got.first?.fd == client.fd)
+        #expect(try sel.count() == 0)
+        _ = try client.sendString("hi")
+        try sel.watch(accepted, tag: 2, interest: [.read, .write])
+        got = try sel.wait(timeoutMicros: 5_000_000)
+        #expect(got.map(\.tag) == [2])
+        #expect(got.first?.events == [.read, .write])
+        #expect(try sel.unwatch(accepted) == true)
+        var fds: [Int32] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        try sel.watchDescriptor(fds[1], interest: .write, tag: 3)
+        try sel.addDescriptor(fds[0], interest: .read, timeoutMicros: -1, tag: 4)
+        got = try sel.wait(timeoutMicros: 5_000_000)
+        #expect(got.map(\.tag) == [3])
+        #expect(got.first?.socket == nil)
+        #expect(got.first?.fd == fds[1])
+        #expect(write(fds[1], "z", 1) == 1)
+        got = try sel.wait(timeoutMicros: 5_000_000)
+        #expect(Set(got.map(\.tag)) == [3, 4])
+        #expect(got.first { $0.tag == 4 }?.events == .read)
+        #expect(try sel.count() == 1)  // the added one left
+        #expect(try sel.unwatchDescriptor(fds[1]) == true)
+        #expect(try sel.count() == 0)
+        // One entry per descriptor number; bad descriptors and interests.
+        try sel.watch(accepted, tag: 5)
+        #expect(throws: SocketError.self) { try sel.watchDescriptor(accepted.fd, interest: .read) }
+        #expect(throws: SocketError.self) { try sel.watchDescriptor(-1, interest: .read) }
+        #expect(throws: SocketError.self) { try sel.watchDescriptor(fds[0], interest: []) }
+        #expect(try sel.unwatchDescriptor(-5) == false)
         }
     }
 }
