@@ -1434,10 +1434,10 @@ int sag_socket_dup(sag_socket *s, sag_socket **out, sag_error *err);
  * Scheme: (none; Sagittarius has no way to give a descriptor up) */
 int sag_socket_detach(sag_socket *s, int *fd, sag_error *err);
 
-/* sendmsg(2): the `count` buffers bufs[i][0, lens[i]) gathered in order
- * (count <= 1024; a buffer may be NULL when its length is 0, and both
- * arrays may be NULL when count is 0), with the control messages
- * control[0, controllen) (built with sag_cmsg_append; NULL and 0 for
+/* sendmsg(2): the n buffers bufs[i][0, lens[i]) gathered in order
+ * (n <= 1024; a buffer may be NULL when its length is 0, and both arrays
+ * may be NULL when n is 0), with the control messages
+ * control[start, start+len) (built with sag_cmsg_append; NULL and 0 for
  * none), to the address `to` (NULL: the connected peer). One system call:
  * *sent gets the count the kernel took, which on a stream socket may be
  * less than the buffers hold (the rest is not sent: its control data
@@ -1454,18 +1454,18 @@ int sag_socket_detach(sag_socket *s, int *fd, sag_error *err);
  * SAG_E_MISUSE (s, or `to` not NULL and not a sockaddr).
  * Scheme: (none; Sagittarius has no message calls) */
 int sag_socket_sendmsg(sag_socket *s, const uint8_t *const *bufs,
-                       const size_t *lens, size_t count,
-                       const uint8_t *control, size_t controllen, int flags,
+                       const size_t *lens, size_t n, const uint8_t *control,
+                       size_t start, size_t len, int flags,
                        const sag_sockaddr *to, size_t *sent, sag_error *err);
 
-/* recvmsg(2) into the `count` buffers bufs[i][0, lens[i]) (filled in
- * order; the same rules as sag_socket_sendmsg's) and the control buffer
- * control[0, controlcap) (NULL and 0 for none), waiting as sag_socket_recv
+/* recvmsg(2) into the n buffers bufs[i][0, lens[i]) (filled in order;
+ * the same rules as sag_socket_sendmsg's) and the control buffer
+ * control[start, start+len) (NULL and 0 for none), waiting as sag_socket_recv
  * does (read timeout, interrupt, close from another thread) unless the
  * socket is non-blocking or flags has SAG_MSG_DONTWAIT. On SAG_OK:
  * *received gets the byte count (0 at end of stream; with SAG_MSG_TRUNC in
  * flags, a datagram's full length), *controllen the control bytes written
- * (walk them with sag_cmsg_next), *msgflags the message's flags
+ * from control[start] on (walk them with sag_cmsg_next), *msgflags the message's flags
  * (SAG_MSG_TRUNC: the datagram was longer than the buffers; SAG_MSG_CTRUNC:
  * control data did not fit and was cut; MSG_EOR, MSG_OOB), and `from`,
  * when not NULL, the sender's address (AF_UNSPEC when the kernel gives
@@ -1481,31 +1481,33 @@ int sag_socket_sendmsg(sag_socket *s, const uint8_t *const *bufs,
  * or `from` not NULL and not a sockaddr).
  * Scheme: (none; Sagittarius has no message calls) */
 int sag_socket_recvmsg(sag_socket *s, uint8_t *const *bufs,
-                       const size_t *lens, size_t count, uint8_t *control,
-                       size_t controlcap, int flags, sag_sockaddr *from,
-                       size_t *received, size_t *controllen, int *msgflags,
-                       sag_error *err);
+                       const size_t *lens, size_t n, uint8_t *control,
+                       size_t start, size_t len, int flags,
+                       sag_sockaddr *from, size_t *received,
+                       size_t *controllen, int *msgflags, sag_error *err);
 
-/* Appends one control message (level, type and data[0, len), e.g.
- * SOL_SOCKET and SCM_RIGHTS with an array of int descriptors) to the
- * control buffer control[0, cap) at offset *used (0 for the first; a
- * multiple of sizeof(size_t), as each call leaves it), laid out as the
+/* Appends one control message (level, type and data[data_start,
+ * data_start+data_len), e.g. SOL_SOCKET and SCM_RIGHTS with an array of int
+ * descriptors) to the control buffer control[start, start+len) at offset
+ * *used within it (0 for the first; a multiple of sizeof(size_t), as each
+ * call leaves it), laid out as the
  * kernel's CMSG_* macros lay it out, with its padding zeroed; *used gets
- * the offset after it (*used + CMSG_SPACE(len)), the length to pass to
- * sag_socket_sendmsg. Pure: no system call, any buffer alignment, any
+ * the offset after it (*used + CMSG_SPACE(data_len)), the length to pass
+ * to sag_socket_sendmsg. Pure: no system call, any buffer alignment, any
  * thread. When the buffer is too small nothing is written and *used gets
  * the length it would need, with SAG_E_INVALID (so a caller can ask the
- * size with cap 0).
+ * size with len 0).
  * Returns SAG_OK; SAG_E_INVALID (buffer too small, *used not aligned, a
  * bad range, used NULL).
  * Scheme: (none; Sagittarius has no message calls) */
-int sag_cmsg_append(uint8_t *control, size_t cap, size_t *used, int level,
-                    int type, const uint8_t *data, size_t len,
-                    sag_error *err);
+int sag_cmsg_append(uint8_t *control, size_t start, size_t len, size_t *used,
+                    int level, int type, const uint8_t *data,
+                    size_t data_start, size_t data_len, sag_error *err);
 
-/* Reads the control message at offset *offset of control[0, len) (0 for
- * the first), as CMSG_FIRSTHDR and CMSG_NXTHDR walk: *found 1, its level,
- * type, and its data as control[*data_start, *data_start + *data_len)
+/* Reads the control message at offset *offset of control[start,
+ * start+len) (0 for the first), as CMSG_FIRSTHDR and CMSG_NXTHDR walk:
+ * *found 1, its level, type, and its data as control[start + *data_start,
+ * start + *data_start + *data_len)
  * (cut at the end of the buffer when the kernel truncated the message:
  * MSG_CTRUNC), and *offset moves to the next message. *found 0 (nothing
  * else written) at the end: when no complete header starts at *offset, or
@@ -1513,6 +1515,6 @@ int sag_cmsg_append(uint8_t *control, size_t cap, size_t *used, int level,
  * thread.
  * Returns SAG_OK; SAG_E_INVALID (a bad range, an out-parameter NULL).
  * Scheme: (none; Sagittarius has no message calls) */
-int sag_cmsg_next(const uint8_t *control, size_t len, size_t *offset,
-                  int *level, int *type, size_t *data_start,
+int sag_cmsg_next(const uint8_t *control, size_t start, size_t len,
+                  size_t *offset, int *level, int *type, size_t *data_start,
                   size_t *data_len, int *found, sag_error *err);

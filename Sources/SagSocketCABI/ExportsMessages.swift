@@ -71,12 +71,12 @@ private func deliverCount(_ n: Int?, _ out: UnsafeMutablePointer<Int>, _ err: Op
 @c @implementation
 public func sag_socket_sendmsg(_ s: OpaquePointer?, _ bufs: UnsafePointer<UnsafePointer<UInt8>?>?,
                                _ lens: UnsafePointer<Int>?, _ count: Int, _ control: UnsafePointer<UInt8>?,
-                               _ controllen: Int, _ flags: Int32, _ to: OpaquePointer?,
+                               _ start: Int, _ len: Int, _ flags: Int32, _ to: OpaquePointer?,
                                _ sent: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "socket-sendmsg"
     return withSocket(s, err, op) { o in
         guard let sent else { return invalid(err, op, "sent is NULL") }
-        guard let ctl = bufferRange(UnsafeRawPointer(control), 0, controllen) else {
+        guard let ctl = bufferRange(UnsafeRawPointer(control), start, len) else {
             return invalid(err, op, "bad control range")
         }
         var address: SocketAddress? = nil
@@ -99,7 +99,7 @@ public func sag_socket_sendmsg(_ s: OpaquePointer?, _ bufs: UnsafePointer<Unsafe
 @c @implementation
 public func sag_socket_recvmsg(_ s: OpaquePointer?, _ bufs: UnsafePointer<UnsafeMutablePointer<UInt8>?>?,
                                _ lens: UnsafePointer<Int>?, _ count: Int, _ control: UnsafeMutablePointer<UInt8>?,
-                               _ controlcap: Int, _ flags: Int32, _ from: OpaquePointer?,
+                               _ start: Int, _ len: Int, _ flags: Int32, _ from: OpaquePointer?,
                                _ received: UnsafeMutablePointer<Int>?, _ controllen: UnsafeMutablePointer<Int>?,
                                _ msgflags: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "socket-recvmsg"
@@ -107,7 +107,7 @@ public func sag_socket_recvmsg(_ s: OpaquePointer?, _ bufs: UnsafePointer<Unsafe
         guard let received, let controllen, let msgflags else {
             return invalid(err, op, "received, controllen or msgflags is NULL")
         }
-        guard let ctl = mutableBufferRange(UnsafeMutableRawPointer(control), 0, controlcap) else {
+        guard let ctl = mutableBufferRange(UnsafeMutableRawPointer(control), start, len) else {
             return invalid(err, op, "bad control range")
         }
         var sender: SockaddrObject? = nil
@@ -139,28 +139,32 @@ public func sag_socket_recvmsg(_ s: OpaquePointer?, _ bufs: UnsafePointer<Unsafe
 // MARK: - Control buffers
 
 @c @implementation
-public func sag_cmsg_append(_ control: UnsafeMutablePointer<UInt8>?, _ cap: Int, _ used: UnsafeMutablePointer<Int>?,
-                            _ level: Int32, _ type: Int32, _ data: UnsafePointer<UInt8>?, _ len: Int,
+public func sag_cmsg_append(_ control: UnsafeMutablePointer<UInt8>?, _ start: Int, _ len: Int,
+                            _ used: UnsafeMutablePointer<Int>?, _ level: Int32, _ type: Int32,
+                            _ data: UnsafePointer<UInt8>?, _ dataStart: Int, _ dataLen: Int,
                             _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "cmsg-append"
     guard let used else { return invalid(err, op, "used is NULL") }
-    guard let buffer = mutableBufferRange(UnsafeMutableRawPointer(control), 0, cap) else {
+    guard let buffer = mutableBufferRange(UnsafeMutableRawPointer(control), start, len) else {
         return invalid(err, op, "bad control range")
     }
-    guard let bytes = bufferRange(UnsafeRawPointer(data), 0, len) else { return invalid(err, op, "bad data range") }
+    guard let bytes = bufferRange(UnsafeRawPointer(data), dataStart, dataLen) else {
+        return invalid(err, op, "bad data range")
+    }
     guard let (end, fits) = ControlMessages.append(to: buffer, at: used.pointee, level: level, type: type, data: bytes)
     else { return invalid(err, op, "*used is not an aligned offset, or the length overflows") }
     guard fits else {
         let was = used.pointee
         used.pointee = end
-        return invalid(err, op, "the buffer holds \(cap) bytes, the message needs \(end - was) at offset \(was)")
+        return invalid(err, op, "the buffer holds \(len) bytes, the message needs \(end - was) at offset \(was)")
     }
     used.pointee = end
     return Status.ok
 }
 
 @c @implementation
-public func sag_cmsg_next(_ control: UnsafePointer<UInt8>?, _ len: Int, _ offset: UnsafeMutablePointer<Int>?,
+public func sag_cmsg_next(_ control: UnsafePointer<UInt8>?, _ start: Int, _ len: Int,
+                          _ offset: UnsafeMutablePointer<Int>?,
                           _ level: UnsafeMutablePointer<Int32>?, _ type: UnsafeMutablePointer<Int32>?,
                           _ dataStart: UnsafeMutablePointer<Int>?, _ dataLen: UnsafeMutablePointer<Int>?,
                           _ found: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
@@ -168,7 +172,9 @@ public func sag_cmsg_next(_ control: UnsafePointer<UInt8>?, _ len: Int, _ offset
     guard let offset, let level, let type, let dataStart, let dataLen, let found else {
         return invalid(err, op, "an out-parameter is NULL")
     }
-    guard let buffer = bufferRange(UnsafeRawPointer(control), 0, len) else { return invalid(err, op, "bad control range") }
+    guard let buffer = bufferRange(UnsafeRawPointer(control), start, len) else {
+        return invalid(err, op, "bad control range")
+    }
     guard let m = ControlMessages.next(in: buffer, at: offset.pointee) else {
         found.pointee = 0
         return Status.ok

@@ -47,7 +47,7 @@ static int send_bytes(sag_socket *s, const char *text) {
 static int recvmsg1(sag_socket *s, uint8_t *buf, size_t len, int flags, size_t *got, int *mflags) {
     uint8_t *bufs[1] = {buf};
     size_t lens[1] = {len}, clen = 0;
-    return sag_socket_recvmsg(s, bufs, lens, 1, NULL, 0, flags, NULL, got, &clen, mflags, E);
+    return sag_socket_recvmsg(s, bufs, lens, 1, NULL, 0, 0, flags, NULL, got, &clen, mflags, E);
 }
 
 /* ===== Adopting a descriptor ============================================= */
@@ -177,7 +177,7 @@ static void *recvmsg_waiter(void *arg) {
     int mf = 0;
     uint8_t *bufs[1] = {buf};
     size_t lens[1] = {sizeof buf}, clen = 0;
-    w->status = sag_socket_recvmsg(w->s, bufs, lens, 1, NULL, 0, 0, NULL, &got, &clen, &mf, NULL);
+    w->status = sag_socket_recvmsg(w->s, bufs, lens, 1, NULL, 0, 0, 0, NULL, &got, &clen, &mf, NULL);
     __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
@@ -254,15 +254,15 @@ static void test_cmsg(void) {
     int fds[2] = {5, 6};
     int one = 1;
     /* the size asked with cap 0 */
-    CHECK_ST(sag_cmsg_append(NULL, 0, &used, SOL_SOCKET, SCM_RIGHTS, (const uint8_t *)fds, sizeof fds, E),
+    CHECK_ST(sag_cmsg_append(NULL, 0, 0, &used, SOL_SOCKET, SCM_RIGHTS, (const uint8_t *)fds, 0, sizeof fds, E),
              SAG_E_INVALID);
     CHECK_EQ(used, CMSG_SPACE(sizeof fds));
     used = 0;
     memset(ctl, 0xAA, sizeof ctl);
-    CHECK_ST(sag_cmsg_append(ctl, sizeof ctl, &used, SOL_SOCKET, SCM_RIGHTS, (const uint8_t *)fds, sizeof fds, E),
+    CHECK_ST(sag_cmsg_append(ctl, 0, sizeof ctl, &used, SOL_SOCKET, SCM_RIGHTS, (const uint8_t *)fds, 0, sizeof fds, E),
              SAG_OK);
     CHECK_EQ(used, CMSG_SPACE(sizeof fds));
-    CHECK_ST(sag_cmsg_append(ctl, sizeof ctl, &used, 41, 99, (const uint8_t *)&one, 1, E), SAG_OK);
+    CHECK_ST(sag_cmsg_append(ctl, 0, sizeof ctl, &used, 41, 99, (const uint8_t *)&one, 0, 1, E), SAG_OK);
     CHECK_EQ(used, CMSG_SPACE(sizeof fds) + CMSG_SPACE(1));
 
     /* the layout is the C library's, as its macros read it */
@@ -281,46 +281,59 @@ static void test_cmsg(void) {
     /* read back */
     size_t off = 0, ds = 0, dl = 0;
     int lv = 0, ty = 0, found = -1;
-    CHECK_ST(sag_cmsg_next(ctl, used, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
+    CHECK_ST(sag_cmsg_next(ctl, 0, used, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
     CHECK(found == 1 && lv == SOL_SOCKET && ty == SCM_RIGHTS && dl == sizeof fds);
     CHECK(memcmp(ctl + ds, fds, sizeof fds) == 0);
-    CHECK_ST(sag_cmsg_next(ctl, used, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
+    CHECK_ST(sag_cmsg_next(ctl, 0, used, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
     CHECK(found == 1 && lv == 41 && ty == 99 && dl == 1 && ctl[ds] == 1);
     CHECK_EQ(off, used);
-    CHECK_ST(sag_cmsg_next(ctl, used, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
+    CHECK_ST(sag_cmsg_next(ctl, 0, used, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
     CHECK_EQ(found, 0);
     /* a truncated message: its data cut at the end of the buffer */
     off = 0;
-    CHECK_ST(sag_cmsg_next(ctl, CMSG_LEN(sizeof(int)), &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
+    CHECK_ST(sag_cmsg_next(ctl, 0, CMSG_LEN(sizeof(int)), &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
     CHECK(found == 1 && dl == sizeof(int));
-    CHECK_ST(sag_cmsg_next(ctl, CMSG_LEN(sizeof(int)), &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
+    CHECK_ST(sag_cmsg_next(ctl, 0, CMSG_LEN(sizeof(int)), &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
     CHECK_EQ(found, 0);
     /* malformed: a length smaller than a header ends the walk */
     struct cmsghdr bad;
     memset(&bad, 0, sizeof bad);
     bad.cmsg_len = 3;
     off = 0;
-    CHECK_ST(sag_cmsg_next((const uint8_t *)&bad, sizeof bad, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
+    CHECK_ST(sag_cmsg_next((const uint8_t *)&bad, 0, sizeof bad, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
     CHECK_EQ(found, 0);
     /* a huge length stays inside the buffer */
     bad.cmsg_len = (size_t)-1;
     off = 0;
-    CHECK_ST(sag_cmsg_next((const uint8_t *)&bad, sizeof bad, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
+    CHECK_ST(sag_cmsg_next((const uint8_t *)&bad, 0, sizeof bad, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
     CHECK(found == 1 && dl == 0 && off == sizeof bad);
 
+    /* a control buffer that starts inside a larger one: offsets are relative to start */
+    {
+        uint8_t big[64];
+        size_t u = 0, o = 0;
+        memset(big, 0xEE, sizeof big);
+        CHECK_ST(sag_cmsg_append(big, 5, 40, &u, 7, 8, (const uint8_t *)fds, 0, sizeof(int), E), SAG_OK);
+        CHECK_EQ(u, CMSG_SPACE(sizeof(int)));
+        CHECK(big[4] == 0xEE && big[5 + u] == 0xEE);
+        CHECK_ST(sag_cmsg_next(big, 5, u, &o, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
+        CHECK(found == 1 && lv == 7 && ty == 8 && dl == sizeof(int) && ds == CMSG_LEN(0));
+        CHECK(memcmp(big + 5 + ds, fds, sizeof(int)) == 0);
+        CHECK_ST(sag_cmsg_append(big, 60, 8, &u, 7, 8, NULL, 0, 0, E), SAG_E_INVALID); /* *used already past these 8 bytes */
+    }
     /* bad input */
     used = 3;
-    CHECK_ST(sag_cmsg_append(ctl, sizeof ctl, &used, 1, 1, NULL, 0, E), SAG_E_INVALID); /* unaligned */
+    CHECK_ST(sag_cmsg_append(ctl, 0, sizeof ctl, &used, 1, 1, NULL, 0, 0, E), SAG_E_INVALID); /* unaligned */
     CHECK_EQ(used, 3);
-    CHECK_ST(sag_cmsg_append(ctl, sizeof ctl, NULL, 1, 1, NULL, 0, E), SAG_E_INVALID);
+    CHECK_ST(sag_cmsg_append(ctl, 0, sizeof ctl, NULL, 1, 1, NULL, 0, 0, E), SAG_E_INVALID);
     used = 0;
-    CHECK_ST(sag_cmsg_append(ctl, sizeof ctl, &used, 1, 1, NULL, 4, E), SAG_E_INVALID);
-    CHECK_ST(sag_cmsg_append(NULL, 16, &used, 1, 1, NULL, 0, E), SAG_E_INVALID);
-    CHECK_ST(sag_cmsg_append(ctl, sizeof ctl, &used, 1, 1, ctl, (size_t)-1, E), SAG_E_INVALID);
-    CHECK_ST(sag_cmsg_next(ctl, 16, NULL, &lv, &ty, &ds, &dl, &found, E), SAG_E_INVALID);
-    CHECK_ST(sag_cmsg_next(NULL, 16, &off, &lv, &ty, &ds, &dl, &found, E), SAG_E_INVALID);
+    CHECK_ST(sag_cmsg_append(ctl, 0, sizeof ctl, &used, 1, 1, NULL, 0, 4, E), SAG_E_INVALID);
+    CHECK_ST(sag_cmsg_append(NULL, 0, 16, &used, 1, 1, NULL, 0, 0, E), SAG_E_INVALID);
+    CHECK_ST(sag_cmsg_append(ctl, 0, sizeof ctl, &used, 1, 1, ctl, 0, (size_t)-1, E), SAG_E_INVALID);
+    CHECK_ST(sag_cmsg_next(ctl, 0, 16, NULL, &lv, &ty, &ds, &dl, &found, E), SAG_E_INVALID);
+    CHECK_ST(sag_cmsg_next(NULL, 0, 16, &off, &lv, &ty, &ds, &dl, &found, E), SAG_E_INVALID);
     off = (size_t)-1;
-    CHECK_ST(sag_cmsg_next(ctl, 16, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
+    CHECK_ST(sag_cmsg_next(ctl, 0, 16, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
     CHECK_EQ(found, 0);
 }
 
@@ -332,7 +345,7 @@ static void test_scatter_gather(void) {
     CHECK_ST(sag_socket_pair(SAG_AF_UNIX, SAG_SOCK_STREAM, 0, &a, &b, E), SAG_OK);
     const uint8_t *out[3] = {(const uint8_t *)"abc", NULL, (const uint8_t *)"defgh"};
     size_t outl[3] = {3, 0, 5}, sent = 0;
-    CHECK_ST(sag_socket_sendmsg(a, out, outl, 3, NULL, 0, 0, NULL, &sent, E), SAG_OK);
+    CHECK_ST(sag_socket_sendmsg(a, out, outl, 3, NULL, 0, 0, 0, NULL, &sent, E), SAG_OK);
     CHECK_EQ(sent, 8);
     uint8_t x[2], y[10];
     uint8_t *in[2] = {x, y};
@@ -340,7 +353,7 @@ static void test_scatter_gather(void) {
     int mf = -1;
     sag_sockaddr *from = NULL;
     CHECK_ST(sag_sockaddr_new(&from, E), SAG_OK);
-    CHECK_ST(sag_socket_recvmsg(b, in, inl, 2, NULL, 0, 0, from, &got, &clen, &mf, E), SAG_OK);
+    CHECK_ST(sag_socket_recvmsg(b, in, inl, 2, NULL, 0, 0, 0, from, &got, &clen, &mf, E), SAG_OK);
     CHECK(got == 8 && memcmp(x, "ab", 2) == 0 && memcmp(y, "cdefgh", 6) == 0);
     CHECK_EQ(clen, 0);
     CHECK_EQ(mf, 0);
@@ -349,7 +362,7 @@ static void test_scatter_gather(void) {
     CHECK_ST(sag_sockaddr_family(from, &fam, E), SAG_OK);
     CHECK(fam == SAG_AF_UNSPEC || fam == SAG_AF_UNIX);
     /* no buffers at all: a zero-length message */
-    CHECK_ST(sag_socket_sendmsg(a, NULL, NULL, 0, NULL, 0, 0, NULL, &sent, E), SAG_OK);
+    CHECK_ST(sag_socket_sendmsg(a, NULL, NULL, 0, NULL, 0, 0, 0, NULL, &sent, E), SAG_OK);
     CHECK_EQ(sent, 0);
     /* end of stream: 0 */
     CHECK_ST(sag_socket_shutdown(a, SAG_SHUT_WR, E), SAG_OK);
@@ -369,23 +382,23 @@ static void test_pass_fd(void) {
     uint8_t ctl[64];
     size_t used = 0, sent = 0;
     int give[2] = {p[1], q[1]};
-    CHECK_ST(sag_cmsg_append(ctl, sizeof ctl, &used, SOL_SOCKET, SCM_RIGHTS, (const uint8_t *)give, sizeof give, E),
+    CHECK_ST(sag_cmsg_append(ctl, 0, sizeof ctl, &used, SOL_SOCKET, SCM_RIGHTS, (const uint8_t *)give, 0, sizeof give, E),
              SAG_OK);
     const uint8_t *out[1] = {(const uint8_t *)"F"};
     size_t outl[1] = {1};
-    CHECK_ST(sag_socket_sendmsg(a, out, outl, 1, ctl, used, 0, NULL, &sent, E), SAG_OK);
+    CHECK_ST(sag_socket_sendmsg(a, out, outl, 1, ctl, 0, used, 0, NULL, &sent, E), SAG_OK);
     CHECK_EQ(sent, 1);
 
     uint8_t buf[4], rctl[64];
     uint8_t *in[1] = {buf};
     size_t inl[1] = {sizeof buf}, got = 0, clen = 0;
     int mf = -1;
-    CHECK_ST(sag_socket_recvmsg(b, in, inl, 1, rctl, sizeof rctl, 0, NULL, &got, &clen, &mf, E), SAG_OK);
+    CHECK_ST(sag_socket_recvmsg(b, in, inl, 1, rctl, 0, sizeof rctl, 0, NULL, &got, &clen, &mf, E), SAG_OK);
     CHECK(got == 1 && buf[0] == 'F');
     CHECK_EQ(mf & SAG_MSG_CTRUNC, 0);
     size_t off = 0, ds = 0, dl = 0;
     int lv = 0, ty = 0, found = 0;
-    CHECK_ST(sag_cmsg_next(rctl, clen, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
+    CHECK_ST(sag_cmsg_next(rctl, 0, clen, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
     CHECK(found == 1 && lv == SOL_SOCKET && ty == SCM_RIGHTS && dl == 2 * sizeof(int));
     int got_fds[2] = {-1, -1};
     if (found && dl == sizeof got_fds)
@@ -402,13 +415,13 @@ static void test_pass_fd(void) {
     /* MSG_CTRUNC: room for one descriptor of two (CMSG_LEN, not
      * CMSG_SPACE, which has room for two); the kernel closes the other,
      * the one that fits arrives */
-    CHECK_ST(sag_socket_sendmsg(a, out, outl, 1, ctl, used, 0, NULL, &sent, E), SAG_OK);
+    CHECK_ST(sag_socket_sendmsg(a, out, outl, 1, ctl, 0, used, 0, NULL, &sent, E), SAG_OK);
     clen = 0;
-    CHECK_ST(sag_socket_recvmsg(b, in, inl, 1, rctl, CMSG_LEN(sizeof(int)), 0, NULL, &got, &clen, &mf, E),
+    CHECK_ST(sag_socket_recvmsg(b, in, inl, 1, rctl, 0, CMSG_LEN(sizeof(int)), 0, NULL, &got, &clen, &mf, E),
              SAG_OK);
     CHECK(got == 1 && (mf & SAG_MSG_CTRUNC) != 0);
     off = 0;
-    CHECK_ST(sag_cmsg_next(rctl, clen, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
+    CHECK_ST(sag_cmsg_next(rctl, 0, clen, &off, &lv, &ty, &ds, &dl, &found, E), SAG_OK);
     CHECK(found == 1 && ty == SCM_RIGHTS && dl == sizeof(int));
     if (found && dl == sizeof(int)) {
         int one = -1;
@@ -417,24 +430,24 @@ static void test_pass_fd(void) {
         close(one);
     }
     /* no room at all: the control data is dropped, the byte arrives */
-    CHECK_ST(sag_socket_sendmsg(a, out, outl, 1, ctl, used, 0, NULL, &sent, E), SAG_OK);
-    CHECK_ST(sag_socket_recvmsg(b, in, inl, 1, NULL, 0, 0, NULL, &got, &clen, &mf, E), SAG_OK);
+    CHECK_ST(sag_socket_sendmsg(a, out, outl, 1, ctl, 0, used, 0, NULL, &sent, E), SAG_OK);
+    CHECK_ST(sag_socket_recvmsg(b, in, inl, 1, NULL, 0, 0, 0, NULL, &got, &clen, &mf, E), SAG_OK);
     CHECK(got == 1 && clen == 0 && (mf & SAG_MSG_CTRUNC) != 0);
 
     /* the kernel's refusals: a closed descriptor, malformed control data */
     int closed_fd = dup(p[0]);
     close(closed_fd);
     used = 0;
-    CHECK_ST(sag_cmsg_append(ctl, sizeof ctl, &used, SOL_SOCKET, SCM_RIGHTS, (const uint8_t *)&closed_fd,
+    CHECK_ST(sag_cmsg_append(ctl, 0, sizeof ctl, &used, SOL_SOCKET, SCM_RIGHTS, (const uint8_t *)&closed_fd, 0,
                              sizeof closed_fd, E), SAG_OK);
-    CHECK_ST(sag_socket_sendmsg(a, out, outl, 1, ctl, used, 0, NULL, &sent, E), SAG_E_SOCKET);
+    CHECK_ST(sag_socket_sendmsg(a, out, outl, 1, ctl, 0, used, 0, NULL, &sent, E), SAG_E_SOCKET);
     CHECK_EQ(sag_error_errno(E), EBADF);
     struct cmsghdr bogus;
     memset(&bogus, 0, sizeof bogus);
     bogus.cmsg_len = 1000;
     bogus.cmsg_level = SOL_SOCKET;
     bogus.cmsg_type = SCM_RIGHTS;
-    CHECK_ST(sag_socket_sendmsg(a, out, outl, 1, (const uint8_t *)&bogus, sizeof bogus, 0, NULL, &sent, E),
+    CHECK_ST(sag_socket_sendmsg(a, out, outl, 1, (const uint8_t *)&bogus, 0, sizeof bogus, 0, NULL, &sent, E),
              SAG_E_SOCKET);
     CHECK_EQ(sag_error_errno(E), EINVAL);
     close(p[0]);
@@ -458,27 +471,27 @@ static void test_udp(void) {
     const uint8_t *out[2] = {(const uint8_t *)"0123", (const uint8_t *)"456789"};
     size_t outl[2] = {4, 6}, sent = 0, got = 0, clen = 0;
     int mf = -1;
-    CHECK_ST(sag_socket_sendmsg(u1, out, outl, 2, NULL, 0, 0, to, &sent, E), SAG_OK);
+    CHECK_ST(sag_socket_sendmsg(u1, out, outl, 2, NULL, 0, 0, 0, to, &sent, E), SAG_OK);
     CHECK_EQ(sent, 10);
     uint8_t small[4];
     uint8_t *in[1] = {small};
     size_t inl[1] = {sizeof small};
-    CHECK_ST(sag_socket_recvmsg(u2, in, inl, 1, NULL, 0, 0, from, &got, &clen, &mf, E), SAG_OK);
+    CHECK_ST(sag_socket_recvmsg(u2, in, inl, 1, NULL, 0, 0, 0, from, &got, &clen, &mf, E), SAG_OK);
     CHECK(got == 4 && memcmp(small, "0123", 4) == 0 && (mf & SAG_MSG_TRUNC) != 0);
     int port = -1, myport = -2;
     CHECK_ST(sag_sockaddr_port(from, &port, E), SAG_OK);
     CHECK_ST(sag_sockaddr_port(me, &myport, E), SAG_OK);
     CHECK_EQ(port, myport);
     /* with MSG_TRUNC given, the datagram's full length */
-    CHECK_ST(sag_socket_sendmsg(u1, out, outl, 2, NULL, 0, 0, to, &sent, E), SAG_OK);
+    CHECK_ST(sag_socket_sendmsg(u1, out, outl, 2, NULL, 0, 0, 0, to, &sent, E), SAG_OK);
     CHECK_ST(recvmsg1(u2, small, sizeof small, SAG_MSG_TRUNC, &got, &mf), SAG_OK);
     CHECK(got == 10 && (mf & SAG_MSG_TRUNC) != 0);
     /* one that fits: no flag */
-    CHECK_ST(sag_socket_sendmsg(u1, out, outl, 1, NULL, 0, 0, to, &sent, E), SAG_OK);
+    CHECK_ST(sag_socket_sendmsg(u1, out, outl, 1, NULL, 0, 0, 0, to, &sent, E), SAG_OK);
     CHECK_ST(recvmsg1(u2, small, sizeof small, 0, &got, &mf), SAG_OK);
     CHECK(got == 4 && mf == 0);
     /* to: not a sockaddr */
-    CHECK_ST(sag_socket_sendmsg(u1, out, outl, 1, NULL, 0, 0, (sag_sockaddr *)u2, &sent, E), SAG_E_MISUSE);
+    CHECK_ST(sag_socket_sendmsg(u1, out, outl, 1, NULL, 0, 0, 0, (sag_sockaddr *)u2, &sent, E), SAG_E_MISUSE);
     sag_sockaddr_free(to);
     sag_sockaddr_free(me);
     sag_sockaddr_free(from);
@@ -501,34 +514,34 @@ static void test_tcp_no_loss(void) {
     size_t inl[1] = {sizeof buf}, got = 0, clen = 0;
     int mf = 0;
     /* every bad argument is refused before anything is read */
-    CHECK_ST(sag_socket_recvmsg(acc, in, inl, 1, NULL, 0, 0, NULL, NULL, &clen, &mf, E), SAG_E_INVALID);
-    CHECK_ST(sag_socket_recvmsg(acc, in, inl, 1, NULL, 0, 0, NULL, &got, NULL, &mf, E), SAG_E_INVALID);
-    CHECK_ST(sag_socket_recvmsg(acc, in, inl, 1, NULL, 0, 0, NULL, &got, &clen, NULL, E), SAG_E_INVALID);
-    CHECK_ST(sag_socket_recvmsg(acc, NULL, inl, 1, NULL, 0, 0, NULL, &got, &clen, &mf, E), SAG_E_INVALID);
-    CHECK_ST(sag_socket_recvmsg(acc, in, inl, 5000, NULL, 0, 0, NULL, &got, &clen, &mf, E), SAG_E_INVALID);
-    CHECK_ST(sag_socket_recvmsg(acc, in, inl, 1, NULL, 8, 0, NULL, &got, &clen, &mf, E), SAG_E_INVALID);
-    CHECK_ST(sag_socket_recvmsg(acc, in, inl, 1, NULL, 0, 0, (sag_sockaddr *)srv, &got, &clen, &mf, E),
+    CHECK_ST(sag_socket_recvmsg(acc, in, inl, 1, NULL, 0, 0, 0, NULL, NULL, &clen, &mf, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_recvmsg(acc, in, inl, 1, NULL, 0, 0, 0, NULL, &got, NULL, &mf, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_recvmsg(acc, in, inl, 1, NULL, 0, 0, 0, NULL, &got, &clen, NULL, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_recvmsg(acc, NULL, inl, 1, NULL, 0, 0, 0, NULL, &got, &clen, &mf, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_recvmsg(acc, in, inl, 5000, NULL, 0, 0, 0, NULL, &got, &clen, &mf, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_recvmsg(acc, in, inl, 1, NULL, 0, 8, 0, NULL, &got, &clen, &mf, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_recvmsg(acc, in, inl, 1, NULL, 0, 0, 0, (sag_sockaddr *)srv, &got, &clen, &mf, E),
              SAG_E_MISUSE);
     uint8_t *nullbuf[1] = {NULL};
-    CHECK_ST(sag_socket_recvmsg(acc, nullbuf, inl, 1, NULL, 0, 0, NULL, &got, &clen, &mf, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_recvmsg(acc, nullbuf, inl, 1, NULL, 0, 0, 0, NULL, &got, &clen, &mf, E), SAG_E_INVALID);
     /* the bytes are all there, and a TCP peer gives no address */
     sag_sockaddr *from = NULL;
     int fam = -1;
     CHECK_ST(sag_sockaddr_new(&from, E), SAG_OK);
-    CHECK_ST(sag_socket_recvmsg(acc, in, inl, 1, NULL, 0, 0, from, &got, &clen, &mf, E), SAG_OK);
+    CHECK_ST(sag_socket_recvmsg(acc, in, inl, 1, NULL, 0, 0, 0, from, &got, &clen, &mf, E), SAG_OK);
     CHECK(got == 6 && memcmp(buf, "stream", 6) == 0);
     CHECK_ST(sag_sockaddr_family(from, &fam, E), SAG_OK);
     CHECK_EQ(fam, SAG_AF_UNSPEC);
     /* bad sendmsg arguments */
     const uint8_t *out[1] = {(const uint8_t *)"x"};
     size_t outl[1] = {1}, sent = 0;
-    CHECK_ST(sag_socket_sendmsg(cli, out, outl, 1, NULL, 0, 0, NULL, NULL, E), SAG_E_INVALID);
-    CHECK_ST(sag_socket_sendmsg(cli, out, NULL, 1, NULL, 0, 0, NULL, &sent, E), SAG_E_INVALID);
-    CHECK_ST(sag_socket_sendmsg(cli, out, outl, 1025, NULL, 0, 0, NULL, &sent, E), SAG_E_INVALID);
-    CHECK_ST(sag_socket_sendmsg(cli, out, outl, 1, NULL, 4, 0, NULL, &sent, E), SAG_E_INVALID);
-    CHECK_ST(sag_socket_sendmsg(NULL, out, outl, 1, NULL, 0, 0, NULL, &sent, E), SAG_E_MISUSE);
+    CHECK_ST(sag_socket_sendmsg(cli, out, outl, 1, NULL, 0, 0, 0, NULL, NULL, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_sendmsg(cli, out, NULL, 1, NULL, 0, 0, 0, NULL, &sent, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_sendmsg(cli, out, outl, 1025, NULL, 0, 0, 0, NULL, &sent, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_sendmsg(cli, out, outl, 1, NULL, 0, 4, 0, NULL, &sent, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_sendmsg(NULL, out, outl, 1, NULL, 0, 0, 0, NULL, &sent, E), SAG_E_MISUSE);
     size_t huge[1] = {(size_t)-1};
-    CHECK_ST(sag_socket_sendmsg(cli, out, huge, 1, NULL, 0, 0, NULL, &sent, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_sendmsg(cli, out, huge, 1, NULL, 0, 0, 0, NULL, &sent, E), SAG_E_INVALID);
     sag_sockaddr_free(from);
     sag_socket_free(acc);
     sag_socket_free(cli);
@@ -559,13 +572,13 @@ static void test_waiting(void) {
     size_t outl[1] = {sizeof chunk};
     int st = SAG_OK;
     for (int i = 0; i < 10000 && st == SAG_OK; i++)
-        st = sag_socket_sendmsg(a, out, outl, 1, NULL, 0, SAG_MSG_DONTWAIT, NULL, &sent, E);
+        st = sag_socket_sendmsg(a, out, outl, 1, NULL, 0, 0, SAG_MSG_DONTWAIT, NULL, &sent, E);
     CHECK_ST(st, SAG_E_WOULD_BLOCK);
     CHECK_ST(sag_socket_setsockopt_duration(a, SAG_SOL_SOCKET, SAG_SO_SNDTIMEO, 100000, E), SAG_OK);
-    CHECK_ST(sag_socket_sendmsg(a, out, outl, 1, NULL, 0, 0, NULL, &sent, E), SAG_E_SOCKET);
+    CHECK_ST(sag_socket_sendmsg(a, out, outl, 1, NULL, 0, 0, 0, NULL, &sent, E), SAG_E_SOCKET);
     CHECK_EQ(sag_error_errno(E), ETIMEDOUT);
     CHECK_ST(sag_socket_set_nonblocking(a, 1, E), SAG_OK);
-    CHECK_ST(sag_socket_sendmsg(a, out, outl, 1, NULL, 0, 0, NULL, &sent, E), SAG_E_WOULD_BLOCK);
+    CHECK_ST(sag_socket_sendmsg(a, out, outl, 1, NULL, 0, 0, 0, NULL, &sent, E), SAG_E_WOULD_BLOCK);
     CHECK_ST(sag_socket_free(a), SAG_OK);
     CHECK_ST(sag_socket_free(b), SAG_OK);
 
@@ -590,11 +603,11 @@ static void test_waiting(void) {
     CHECK_ST(recvmsg1(b, buf, sizeof buf, 0, &got, &mf), SAG_E_CLOSED);
     const uint8_t *one[1] = {(const uint8_t *)"z"};
     size_t onel[1] = {1};
-    CHECK_ST(sag_socket_sendmsg(b, one, onel, 1, NULL, 0, 0, NULL, &sent, E), SAG_E_CLOSED);
+    CHECK_ST(sag_socket_sendmsg(b, one, onel, 1, NULL, 0, 0, 0, NULL, &sent, E), SAG_E_CLOSED);
     /* a peer that has gone: a status, no SIGPIPE; with MSG_NOSIGNAL, 0 */
-    CHECK_ST(sag_socket_sendmsg(a, one, onel, 1, NULL, 0, 0, NULL, &sent, E), SAG_E_SOCKET);
+    CHECK_ST(sag_socket_sendmsg(a, one, onel, 1, NULL, 0, 0, 0, NULL, &sent, E), SAG_E_SOCKET);
     CHECK_EQ(sag_error_errno(E), EPIPE);
-    CHECK_ST(sag_socket_sendmsg(a, one, onel, 1, NULL, 0, SAG_MSG_NOSIGNAL, NULL, &sent, E), SAG_OK);
+    CHECK_ST(sag_socket_sendmsg(a, one, onel, 1, NULL, 0, 0, SAG_MSG_NOSIGNAL, NULL, &sent, E), SAG_OK);
     CHECK_EQ(sent, 0);
     sag_socket_free(a);
     sag_socket_free(b);
