@@ -68,7 +68,7 @@ class Messages:
 
     __slots__ = ()
 
-    def sendmsg(self, buffers: Iterable = (), ancdata: Iterable = (), flags: int = 0,
+    def sendmsg(self, buffers: Iterable, ancdata: Iterable = (), flags: int = 0,
                 address: Any = None) -> int:
         """Sends the buffers gathered in order, with the ancillary data
         (an iterable of (level, type, data)), to address or the connected
