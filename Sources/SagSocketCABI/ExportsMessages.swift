@@ -61,11 +61,11 @@ private func withBuffers<R>(_ bufs: UnsafePointer<UnsafeMutablePointer<UInt8>?>?
     }
 }
 
-private func deliverCount(_ n: Int?, _ out: UnsafeMutablePointer<Int>, _ err: OpaquePointer?,
-                          _ op: StaticString, _ s: Socket) -> Int32 {
-    guard let n else { return fail(err, .wouldBlock(op, "the non-blocking socket is not ready", socket: s)) }
-    out.pointee = n
-    return Status.ok
+/// The sockaddr of an optional handle argument: .some(nil) for NULL, nil
+/// for a handle that is not a live sockaddr.
+private func optionalSockaddr(_ h: OpaquePointer?) -> SockaddrObject?? {
+    guard h != nil else { return .some(nil) }
+    return handles.lookup(UnsafeRawPointer(h), .sockaddr, as: SockaddrObject.self).map { .some($0) }
 }
 
 @c @implementation
@@ -79,13 +79,8 @@ public func sag_socket_sendmsg(_ s: OpaquePointer?, _ bufs: UnsafePointer<Unsafe
         guard let ctl = bufferRange(UnsafeRawPointer(control), start, len) else {
             return invalid(err, op, "bad control range")
         }
-        var address: SocketAddress? = nil
-        if to != nil {
-            guard let a = handles.lookup(UnsafeRawPointer(to), .sockaddr, as: SockaddrObject.self) else {
-                return misuse(err, op, "sockaddr")
-            }
-            address = a.address.withLock { $0 }
-        }
+        guard let dest = optionalSockaddr(to) else { return misuse(err, op, "sockaddr") }
+        let address = dest?.address.withLock { $0 }
         let mutableBufs = UnsafeRawPointer(bufs).map { $0.assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self) }
         let st = withBuffers(mutableBufs, lens, count) { iov in
             run(err) { () throws(SocketError) in
@@ -110,13 +105,7 @@ public func sag_socket_recvmsg(_ s: OpaquePointer?, _ bufs: UnsafePointer<Unsafe
         guard let ctl = mutableBufferRange(UnsafeMutableRawPointer(control), start, len) else {
             return invalid(err, op, "bad control range")
         }
-        var sender: SockaddrObject? = nil
-        if from != nil {
-            guard let a = handles.lookup(UnsafeRawPointer(from), .sockaddr, as: SockaddrObject.self) else {
-                return misuse(err, op, "sockaddr")
-            }
-            sender = a
-        }
+        guard let sender = optionalSockaddr(from) else { return misuse(err, op, "sockaddr") }
         // Everything that can fail is checked above: once recvmsg has taken
         // the message, only copies are left.
         var address = SocketAddress()
@@ -124,7 +113,7 @@ public func sag_socket_recvmsg(_ s: OpaquePointer?, _ bufs: UnsafePointer<Unsafe
             run(err) { () throws(SocketError) in
                 try o.socket.receiveMessage(iov, control: ctl, flags: MessageFlags(rawValue: flags), from: &address)
             } then: { m in
-                guard let m else { return fail(err, .wouldBlock(op, "the non-blocking socket is not ready", socket: o.socket)) }
+                guard let m else { return wouldBlock(err, op, o.socket) }
                 sender?.address.withLock { $0 = address }
                 received.pointee = m.count
                 controllen.pointee = m.controlLength
