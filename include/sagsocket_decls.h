@@ -1469,3 +1469,136 @@ int sag_socket_bind_sockaddr(sag_socket *s, const sag_sockaddr *sa,
  * Scheme: socket-sockaddr socket-peer-sockaddr (extensions) */
 int sag_socket_sockaddr(sag_socket *s, int peer, sag_sockaddr **out,
                         sag_error *err);
+
+/* ===== Descriptors and messages (an extension; docs/reference.md section 13)
+ *
+ * Sagittarius's (sagittarius socket) has no procedure that makes a socket
+ * of a descriptor, duplicates one or gives one up, and none that sends or
+ * receives a message with ancillary data: these functions serve hosts
+ * whose own socket interface has them (Python's socket.socket(fileno=),
+ * dup, detach, sendmsg, recvmsg). No Scheme procedure is built on them.
+ */
+
+/* A new socket that owns fd, a socket descriptor the caller made or got
+ * elsewhere: from now on the library closes it (with sag_socket_close or
+ * sag_socket_free), so the caller must not, and must not give the same
+ * descriptor to the library twice (two owners would close it twice). Its
+ * family, type and protocol are read from the kernel (SO_DOMAIN, SO_TYPE,
+ * SO_PROTOCOL); the descriptor is made close-on-exec and O_NONBLOCK, as
+ * every descriptor the library owns (O_NONBLOCK is shared with the
+ * descriptor's duplicates, if any); the socket's own non-blocking mode and
+ * timeouts start off. Any thread. Nothing is changed when it fails.
+ * Returns SAG_OK; SAG_E_INVALID (fd negative, out NULL); SAG_E_SOCKET with
+ * errno EBADF (fd not open) or ENOTSOCK (not a socket), or the errno of
+ * fcntl; SAG_E_NOMEM (the descriptor stays the caller's).
+ * Scheme: (none; Sagittarius makes sockets only with the OS) */
+int sag_socket_from_fd(int fd, sag_socket **out, sag_error *err);
+
+/* A new socket over a duplicate of s's descriptor (F_DUPFD_CLOEXEC): the
+ * same kernel socket (data, options, connection) under a second,
+ * independent handle and descriptor, each closed on its own. It has s's
+ * family, type, protocol, node and service, and s's non-blocking mode and
+ * read and send timeouts as they are now. Any thread.
+ * Returns SAG_OK; SAG_E_CLOSED; SAG_E_SOCKET (errno, e.g. EMFILE);
+ * SAG_E_INVALID (out NULL); SAG_E_NOMEM; SAG_E_MISUSE.
+ * Scheme: (none; Sagittarius has no socket duplication) */
+int sag_socket_dup(sag_socket *s, sag_socket **out, sag_error *err);
+
+/* Closes s without closing its descriptor and writes the descriptor to *fd:
+ * it is the caller's from now on (still O_NONBLOCK and close-on-exec). As
+ * with sag_socket_close, calls blocked on s in other threads are woken
+ * (SAG_E_CLOSED, or SAG_E_INTERRUPTED for accept), and this returns once
+ * every call inside s has left, so the library never touches the
+ * descriptor afterwards. Output still buffered in s's socket ports is
+ * dropped (flush first). The handle stays valid (closed) until
+ * sag_socket_free. A socket still in a selector: remove it first (the
+ * selector keeps watching the descriptor otherwise).
+ * Returns SAG_OK; SAG_E_CLOSED when s was already closed or detached (*fd
+ * unwritten); SAG_E_INVALID (fd NULL); SAG_E_MISUSE.
+ * Scheme: (none; Sagittarius has no way to give a descriptor up) */
+int sag_socket_detach(sag_socket *s, int *fd, sag_error *err);
+
+/* sendmsg(2): the n buffers bufs[i][0, lens[i]) gathered in order
+ * (n <= 1024; a buffer may be NULL when its length is 0, and both arrays
+ * may be NULL when n is 0), with the control messages
+ * control[start, start+len) (built with sag_cmsg_append; NULL and 0 for
+ * none), to the address `to` (NULL: the connected peer). One system call:
+ * *sent gets the count the kernel took, which on a stream socket may be
+ * less than the buffers hold (the rest is not sent: its control data
+ * would go twice). It waits for room as sag_socket_send does (SO_SNDTIMEO,
+ * interrupt, close from another thread), unless the socket is
+ * non-blocking or flags has SAG_MSG_DONTWAIT. MSG_NOSIGNAL always; with
+ * SAG_MSG_NOSIGNAL given, a peer that has gone gives SAG_OK and *sent 0.
+ * The buffers are read during the call only. Thread-safe as
+ * sag_socket_send.
+ * Returns SAG_OK; SAG_E_WOULD_BLOCK; SAG_E_SOCKET (errno: EPIPE, ETIMEDOUT
+ * after SO_SNDTIMEO, EINVAL for malformed control data, EBADF for a bad
+ * descriptor in SCM_RIGHTS, EMSGSIZE, EISCONN, ...); SAG_E_INTERRUPTED;
+ * SAG_E_CLOSED; SAG_E_INVALID (bad buffers or control range, sent NULL);
+ * SAG_E_MISUSE (s, or `to` not NULL and not a sockaddr).
+ * Scheme: (none; Sagittarius has no message calls) */
+int sag_socket_sendmsg(sag_socket *s, const uint8_t *const *bufs,
+                       const size_t *lens, size_t n, const uint8_t *control,
+                       size_t start, size_t len, int flags,
+                       const sag_sockaddr *to, size_t *sent, sag_error *err);
+
+/* recvmsg(2) into the n buffers bufs[i][0, lens[i]) (filled in order;
+ * the same rules as sag_socket_sendmsg's) and the control buffer
+ * control[start, start+len) (NULL and 0 for none), waiting as sag_socket_recv
+ * does (read timeout, interrupt, close from another thread) unless the
+ * socket is non-blocking or flags has SAG_MSG_DONTWAIT. On SAG_OK:
+ * *received gets the byte count (0 at end of stream; with SAG_MSG_TRUNC in
+ * flags, a datagram's full length), *controllen the control bytes written
+ * from control[start] on (walk them with sag_cmsg_next), *msgflags the message's flags
+ * (SAG_MSG_TRUNC: the datagram was longer than the buffers; SAG_MSG_CTRUNC:
+ * control data did not fit and was cut; MSG_EOR, MSG_OOB), and `from`,
+ * when not NULL, the sender's address (AF_UNSPEC when the kernel gives
+ * none, as on a connected stream socket). Descriptors received in
+ * SCM_RIGHTS are new descriptors of the caller's, close-on-exec
+ * (MSG_CMSG_CLOEXEC is always added); those that did not fit the control
+ * buffer were closed by the kernel. Every argument is checked before the
+ * message is taken, and once it is taken the call cannot fail: no data
+ * is lost to a failure.
+ * Returns SAG_OK; SAG_E_WOULD_BLOCK; SAG_E_READ_TIMEOUT;
+ * SAG_E_INTERRUPTED; SAG_E_CLOSED; SAG_E_SOCKET (errno); SAG_E_INVALID
+ * (bad buffers or control range, an out-parameter NULL); SAG_E_MISUSE (s,
+ * or `from` not NULL and not a sockaddr).
+ * Scheme: (none; Sagittarius has no message calls) */
+int sag_socket_recvmsg(sag_socket *s, uint8_t *const *bufs,
+                       const size_t *lens, size_t n, uint8_t *control,
+                       size_t start, size_t len, int flags,
+                       sag_sockaddr *from, size_t *received,
+                       size_t *controllen, int *msgflags, sag_error *err);
+
+/* Appends one control message (level, type and data[data_start,
+ * data_start+data_len), e.g. SOL_SOCKET and SCM_RIGHTS with an array of int
+ * descriptors) to the control buffer control[start, start+len) at offset
+ * *used within it (0 for the first; a multiple of sizeof(size_t), as each
+ * call leaves it), laid out as the
+ * kernel's CMSG_* macros lay it out, with its padding zeroed; *used gets
+ * the offset after it (*used + CMSG_SPACE(data_len)), the length to pass
+ * to sag_socket_sendmsg. Pure: no system call, any buffer alignment, any
+ * thread. When the buffer is too small nothing is written and *used gets
+ * the length it would need, with SAG_E_INVALID (so a caller can ask the
+ * size with len 0).
+ * Returns SAG_OK; SAG_E_INVALID (buffer too small, *used not aligned, a
+ * bad range, used NULL).
+ * Scheme: (none; Sagittarius has no message calls) */
+int sag_cmsg_append(uint8_t *control, size_t start, size_t len, size_t *used,
+                    int level, int type, const uint8_t *data,
+                    size_t data_start, size_t data_len, sag_error *err);
+
+/* Reads the control message at offset *offset of control[start,
+ * start+len) (0 for the first), as CMSG_FIRSTHDR and CMSG_NXTHDR walk:
+ * *found 1, its level, type, and its data as control[start + *data_start,
+ * start + *data_start + *data_len)
+ * (cut at the end of the buffer when the kernel truncated the message:
+ * MSG_CTRUNC), and *offset moves to the next message. *found 0 (nothing
+ * else written) at the end: when no complete header starts at *offset, or
+ * the header's length is smaller than a header (malformed). Pure, any
+ * thread.
+ * Returns SAG_OK; SAG_E_INVALID (a bad range, an out-parameter NULL).
+ * Scheme: (none; Sagittarius has no message calls) */
+int sag_cmsg_next(const uint8_t *control, size_t start, size_t len,
+                  size_t *offset, int *level, int *type, size_t *data_start,
+                  size_t *data_len, int *found, sag_error *err);

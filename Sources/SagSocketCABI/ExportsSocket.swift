@@ -17,13 +17,13 @@ func deliver(_ socket: Socket, _ out: SocketOut, _ err: OpaquePointer?, _ op: St
     return Status.ok
 }
 
-private func wouldBlock(_ err: OpaquePointer?, _ op: StaticString, _ s: Socket) -> Int32 {
+func wouldBlock(_ err: OpaquePointer?, _ op: StaticString, _ s: Socket) -> Int32 {
     fail(err, .wouldBlock(op, "the non-blocking socket is not ready", socket: s))
 }
 
 /// Hands the count of a send or receive to the caller; nil (a socket that
 /// must not wait was not ready) is SAG_E_WOULD_BLOCK.
-private func deliverCount(_ n: Int?, _ out: UnsafeMutablePointer<Int>, _ err: OpaquePointer?,
+func deliverCount(_ n: Int?, _ out: UnsafeMutablePointer<Int>, _ err: OpaquePointer?,
                           _ op: StaticString, _ s: Socket) -> Int32 {
     guard let n else { return wouldBlock(err, op, s) }
     out.pointee = n

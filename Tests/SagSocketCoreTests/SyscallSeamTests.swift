@@ -196,6 +196,33 @@ struct InterruptSeamTests {
             #expect(from.port == (try u1.localAddress())?.port)
         }
 
+        // Messages and descriptors: sendmsg, recvmsg, fcntl (dup).
+        check(.sendmsg) { () throws in
+            var bytes = Array("msg".utf8)
+            let n = try bytes.withUnsafeMutableBytes { raw throws in
+                var iov = iovec(iov_base: raw.baseAddress, iov_len: raw.count)
+                return try withUnsafeMutablePointer(to: &iov) { p throws in
+                    try u1.sendMessage(UnsafeMutableBufferPointer(start: p, count: 1),
+                                       control: UnsafeRawBufferPointer(start: nil, count: 0), to: to)
+                }
+            }
+            #expect(n == 3)
+        }
+        check(.recvmsg) { () throws in
+            var buffer = [UInt8](repeating: 0, count: 8)
+            var from = SocketAddress()
+            let m = try buffer.withUnsafeMutableBytes { raw throws in
+                var iov = iovec(iov_base: raw.baseAddress, iov_len: raw.count)
+                return try withUnsafeMutablePointer(to: &iov) { p throws in
+                    try u2.receiveMessage(UnsafeMutableBufferPointer(start: p, count: 1),
+                                          control: UnsafeMutableRawBufferPointer(start: nil, count: 0), from: &from)
+                }
+            }
+            #expect(m?.count == 3)
+            #expect(Array(buffer.prefix(3)) == Array("msg".utf8))
+        }
+        check(.fcntl) { try u1.duplicate().close() }
+
         // The selector's descriptors: epoll_create1, eventfd, epoll_ctl.
         var made: [SocketSelector] = []
         defer { for sel in made { sel.close() } }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The C test of an installed libsagsocket.
 #   Tests/c/run.sh STAGE      (STAGE holds lib/, include/, lib/pkgconfig/)
-# 1. builds Tests/c/test_abi.c against the installed header through pkg-config
+# 1. builds Tests/c/test_abi.c (and, at the end, test_messages.c) against the installed header through pkg-config
 #    into build/tests/test_abi;
 # 2. runs it (LD_LIBRARY_PATH=STAGE/lib);
 # 3. runs it again under valgrind (memcheck, --track-fds=yes) and fails on
@@ -110,6 +110,23 @@ if have_valgrind; then
     fi
   fi
   # The test's own verdict line under valgrind is in its stdout above.
+fi
+
+# ---- descriptors and messages (test_messages.c), plain and under valgrind -----
+echo "== test_messages"
+BIN="$OUT/test_messages"
+VGLOG="$OUT/test_messages.valgrind.log"
+# shellcheck disable=SC2086
+if cc -std=c11 -Wall -Wextra -O1 -g -I"$HERE" -o "$BIN" "$HERE/test_messages.c" $PCFLAGS -lpthread; then
+  LD_LIBRARY_PATH="$STAGE/lib" run_clean timeout 120 "$BIN" | tail -n 12
+  rc=${PIPESTATUS[0]}
+  [ "$rc" -ne 0 ] && explain_rc test_messages "$rc" "SIGALRM=14 is its 120 s watchdog"
+  if have_valgrind; then
+    vg_run timeout 300 -- --track-fds=no
+    vg_verdict test_messages "SIGALRM=14 is its 120 s watchdog"
+  fi
+else
+  fail "test_messages: build failed"
 fi
 
 finish

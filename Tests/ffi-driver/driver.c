@@ -310,6 +310,14 @@ static void parse_class(param_t *p, const char *fn)
         p->pc = PC_TAG;
     } else if (strcmp(c, "count") == 0) {
         p->pc = PC_COUNT;
+    } else if (strcmp(c, "iov:in") == 0) {
+        p->pc = PC_IOV_IN;
+    } else if (strcmp(c, "iov:out") == 0) {
+        p->pc = PC_IOV_OUT;
+    } else if (strcmp(c, "iovlens") == 0) {
+        p->pc = PC_IOVLENS;
+    } else if (strcmp(c, "iovn") == 0) {
+        p->pc = PC_IOVN;
     } else {
         die("%s: unknown parameter class '%s' (teach driver.c and sweep.c)", fn, p->cls);
     }

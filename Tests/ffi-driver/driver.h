@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <ffi.h>
 
-#define MAXP 12        /* parameters per function */
+#define MAXP 16        /* parameters per function */
 #define MAXFN 256      /* functions */
 #define MAXSYM 512     /* enum members */
 #define MAXKIND 16     /* handle kinds */
@@ -27,7 +27,7 @@ enum pclass {
     PC_HANDLE, PC_HANDLE_OPT, PC_FREE, PC_ANYHANDLE, PC_ERR, PC_STR,
     PC_BUF_IN, PC_BUF_OUT, PC_TEXT_IN, PC_START, PC_LEN, PC_HARR, PC_N,
     PC_OUTARR_CAP, PC_OUTPAR, PC_CAP, PC_OUTARR_N, PC_OUT, PC_OUT_OPT, PC_INT,
-    PC_TIMEOUT, PC_TAG, PC_COUNT
+    PC_TIMEOUT, PC_TAG, PC_COUNT, PC_IOV_IN, PC_IOV_OUT, PC_IOVLENS, PC_IOVN
 };
 
 /* what an out-parameter points to */

@@ -34,6 +34,8 @@ A parameter's CLASS says what the driver passes and how it varies it:
     str:ROLE      an input string (ROLE = the parameter name)
     buf:in buf:out  a buffer pointer, followed by `start` and `len`
     start len     the two size_t of a buffer triple
+    iov:in iov:out  an array of buffer pointers, followed by `iovlens`
+                  (const size_t *lens) and `iovn` (size_t n)
     harr:K        an input array of handles, followed by `n`
     n             its element count
     outarr:K:cap  an output array of handles, followed by `cap` (or by
@@ -93,7 +95,8 @@ INT_ROLES = {
     "mode": "mode",          # sag_buffer_mode or sag_read_mode
     "errnum": "errnum",      # an errno value (sag_error_set)
     "events": "events",      # sag_selector_event bits
-    "fd": "fd",              # a raw descriptor (sag_selector_*_fd)
+    "fd": "fd",              # a raw descriptor (sag_selector_*_fd; sag_socket_from_fd: ownfd)
+    "type": "value",         # a control message's type (sag_cmsg_append)
 }
 # int32_t parameters (Unicode scalar values): name -> role.
 INT32_ROLES = {"ch": "char"}
@@ -109,6 +112,7 @@ NULLABLE = {
     ("sag_socket_select_inplace", "efds"),
     ("sag_get_addrinfo", "hints"),
     ("sag_error_set", "err"), ("sag_error_set", "s"),
+    ("sag_socket_sendmsg", "to"), ("sag_socket_recvmsg", "from"),
 }
 # Out-parameters that may be NULL.
 NULLABLE_OUT = {
@@ -335,8 +339,21 @@ def main():
                 continue
             elif ctype == "const char *" and pname in STRING_NAMES:
                 classes[i] = "str:" + pname
+            elif ctype in ("const uint8_t *const *", "uint8_t *const *"):
+                # scattered or gathered buffers: bufs, const size_t *lens, size_t n
+                if nxt != ("const size_t *", "lens") or nxt2 != ("size_t", "n"):
+                    die("%s: buffer array %s is not followed by const size_t *lens, size_t n" % (name, pname))
+                classes[i] = "iov:in" if ctype.startswith("const") else "iov:out"
+                classes[i + 1] = "iovlens"
+                classes[i + 2] = "iovn"
+                i += 3
+                continue
             elif ctype in ("const uint8_t *", "uint8_t *"):
-                if nxt != ("size_t", "start") or nxt2[0] != "size_t" or nxt2[1] not in ("len", "count"):
+                # buf, size_t start, size_t len|count; a second buffer of a
+                # function names its pair after itself (data, data_start, data_len)
+                starts = (("size_t", "start"), ("size_t", pname + "_start"))
+                lens = ("len", "count", pname + "_len")
+                if nxt not in starts or nxt2[0] != "size_t" or nxt2[1] not in lens:
                     die("%s: buffer %s %s is not followed by size_t start, size_t len|count"
                         % (name, ctype, pname))
                 classes[i] = "buf:in" if ctype.startswith("const") else "buf:out"
@@ -380,6 +397,8 @@ def main():
                 classes[i] = "int:" + INT32_ROLES[pname]
             elif ctype == "size_t" and pname == "n":
                 classes[i] = "count"
+            elif ctype == "int" and pname == "fd" and name == "sag_socket_from_fd":
+                classes[i] = "int:ownfd"  # it takes the descriptor: a fresh one
             elif ctype == "int" and pname in INT_ROLES:
                 classes[i] = "int:" + INT_ROLES[pname]
             elif ctype == "int64_t" and pname.startswith("timeout"):

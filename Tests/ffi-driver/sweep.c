@@ -41,8 +41,11 @@ const char *sweep_only;  /* --only NAME */
 enum op {
     OP_BASE, OP_NULL, OP_FREED, OP_OTHER, OP_GARBAGE, OP_GARBAGE_HEAP, OP_CLOSED,
     OP_LASTERR, OP_FLAVOUR, OP_KIND, OP_INT, OP_I64, OP_SIZE, OP_STR, OP_BUF,
-    OP_TEXT, OP_ARR, OP_ARR_ELEM, OP_OUTARR
+    OP_TEXT, OP_ARR, OP_ARR_ELEM, OP_OUTARR, OP_IOV
 };
+
+/* what an OP_IOV variant changes (its a; b is the value) */
+enum { IOV_BUFS_NULL, IOV_LENS_NULL, IOV_BOTH_NULL, IOV_N, IOV_ELEM_NULL, IOV_LEN };
 
 #define ANY 0ULL
 #define BIT(st) (1ULL << (unsigned)(-(st)))
@@ -133,6 +136,18 @@ static const struct {
     {"sag_selector_wait_events", "events", "NULL", "SAG_E_INVALID"},
     {"sag_selector_wait_events", "count", "NULL", "SAG_E_INVALID"},
     {"sag_selector_wait_events", "timeout_us", "=1|=1000000|=-1|=-2|=INT64_MIN|=INT64_MAX", "SAG_OK"},
+    {"sag_socket_from_fd", "fd", "=-1|=INT_MIN", "SAG_E_INVALID"},
+    {"sag_socket_from_fd", "fd", "=INT_MAX", "SAG_E_SOCKET"},
+    {"sag_socket_from_fd", "out", "NULL", "SAG_E_INVALID"},
+    {"sag_socket_detach", "fd", "NULL", "SAG_E_INVALID"},
+    {"sag_socket_dup", "out", "NULL", "SAG_E_INVALID"},
+    {"sag_socket_sendmsg", "sent", "NULL", "SAG_E_INVALID"},
+    {"sag_socket_recvmsg", "received", "NULL", "SAG_E_INVALID"},
+    {"sag_socket_recvmsg", "controllen", "NULL", "SAG_E_INVALID"},
+    {"sag_socket_recvmsg", "msgflags", "NULL", "SAG_E_INVALID"},
+    {"sag_cmsg_append", "used", "NULL", "SAG_E_INVALID"},
+    {"sag_cmsg_next", "offset", "NULL", "SAG_E_INVALID"},
+    {"sag_cmsg_next", "found", "NULL", "SAG_E_INVALID"},
 };
 
 static int label_in(const char *label, const char *labels)
@@ -199,6 +214,10 @@ static const struct {
     {"sag_make_unix_client_socket", "path", "abstract"},
     {"sag_make_unix_server_socket", "path", "abstract"},
     {"sag_make_unix_sockaddr", "path", "abstract"},
+    {"sag_socket_detach", "s", "fresh"},        /* its own socket: the descriptor is let go */
+    {"sag_socket_recvmsg", "s", "dataeof"},     /* readable at once */
+    {"sag_socket_sendmsg", "to", "sa_udppeer"},
+    {"sag_socket_sendmsg", "s", "udp"},
 };
 
 static const char *override_of(const fn_t *f, const param_t *p)
@@ -236,7 +255,7 @@ static const char *int_baseline(const char *role)
         {"index", "0"}, {"status", "#SAG_E_CLOSED"}, {"kind", "#SAG_E_IO"},
         {"codec", "#SAG_CODEC_UTF8"}, {"eol", "#SAG_EOL_LF"}, {"errmode", "#SAG_ERROR_MODE_REPLACE"},
         {"byte", "65"}, {"char", "9786"}, {"mode", "0"}, {"errnum", "0"},
-        {"events", "#SAG_SELECTOR_READ"}, {"fd", "rawfd"},
+        {"events", "#SAG_SELECTOR_READ"}, {"fd", "rawfd"}, {"ownfd", "fresh_fd"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].role, role) == 0)
@@ -368,6 +387,20 @@ static void baseline(world_t *w, const fn_t *f, int i, val_t *a, aux_t *aux)
             break;
         }
         a[i].i = int_fixture(w, spec);
+        break;
+    }
+    case PC_IOV_IN:
+    case PC_IOV_OUT: {
+        /* one buffer of 16 bytes */
+        unsigned char *b = world_alloc(w, 16);
+        memset(b, 'x', 16);
+        void **bufs = world_alloc(w, sizeof(void *));
+        size_t *lens = world_alloc(w, sizeof(size_t));
+        bufs[0] = b;
+        lens[0] = 16;
+        a[i].p = bufs;
+        a[i + 1].p = lens;
+        a[i + 2].z = 1;
         break;
     }
     case PC_TIMEOUT:
@@ -590,6 +623,22 @@ static int gen_variants(int fi, variant_t *out)
         case PC_TEXT_IN:
             buffer_variants(i, 1);
             break;
+        case PC_IOV_IN:
+        case PC_IOV_OUT: {
+            /* n is checked (<= 1024) before either array is read */
+            uint64_t inv = BIT(ST_INVALID);
+            add(i, OP_IOV, IOV_BUFS_NULL, 1, 0, inv, "bufs=NULL,n=1");
+            add(i, OP_IOV, IOV_LENS_NULL, 1, 0, inv, "lens=NULL,n=1");
+            add(i, OP_IOV, IOV_BOTH_NULL, 0, 0, ANY, "bufs=lens=NULL,n=0");
+            add(i, OP_IOV, IOV_N, 0, 0, ANY, "n=0");
+            add(i, OP_IOV, IOV_N, 1025, 0, inv, "n=1025");
+            add(i, OP_IOV, IOV_N, -1, 0, inv, "n=SIZE_MAX");
+            add(i, OP_IOV, IOV_ELEM_NULL, 16, 0, inv, "element-NULL,len=16");
+            add(i, OP_IOV, IOV_ELEM_NULL, 0, 0, ANY, "element-NULL,len=0");
+            add(i, OP_IOV, IOV_LEN, -1, 0, inv, "len=SIZE_MAX");
+            add(i, OP_IOV, IOV_LEN, 0, 0, ANY, "len=0");
+            break;
+        }
         case PC_HARR:
             add(i, OP_ARR, 1, 1, 0, BIT(ST_INVALID), "socks=NULL,n=1");
             add(i, OP_ARR, 1, -1, 0, BIT(ST_INVALID), "socks=NULL,n=SIZE_MAX");
@@ -643,6 +692,8 @@ static int gen_variants(int fi, variant_t *out)
         case PC_LEN:
         case PC_N:
         case PC_CAP:
+        case PC_IOVLENS:
+        case PC_IOVN:
             break;  /* varied with their pointer */
         default:
             fprintf(stderr, "ffi-driver: %s: no variants for parameter class %s\n", f->name, p->cls);
@@ -773,6 +824,19 @@ static void apply(world_t *w, const fn_t *f, const variant_t *v, val_t *a, aux_t
         void **arr = world_alloc(w, sizeof(void *));
         arr[0] = bad_handle(w, (int)v->a, 1, p->kind);
         a[i].p = arr;
+        break;
+    }
+    case OP_IOV: {
+        void **bufs = a[i].p;
+        size_t *lens = a[i + 1].p;
+        switch ((int)v->a) {
+        case IOV_BUFS_NULL: a[i].p = NULL; a[i + 2].z = (size_t)v->b; break;
+        case IOV_LENS_NULL: a[i + 1].p = NULL; a[i + 2].z = (size_t)v->b; break;
+        case IOV_BOTH_NULL: a[i].p = a[i + 1].p = NULL; a[i + 2].z = (size_t)v->b; break;
+        case IOV_N: a[i + 2].z = (size_t)v->b; break;
+        case IOV_ELEM_NULL: bufs[0] = NULL; lens[0] = (size_t)v->b; break;
+        case IOV_LEN: lens[0] = (size_t)v->b; break;
+        }
         break;
     }
     case OP_OUTARR:

@@ -16,6 +16,7 @@
  *   oob            connected; the peer sent one byte of urgent data
  *                  (POLLPRI: ready for error-select)
  *   fresh          a new unconnected TCP socket (blocking)
+ *   fresh_fd       the descriptor of a new TCP socket, detached (no owner)
  *   udp, udppeer   bound UDP sockets (non-blocking); sa_udppeer addresses
  *                  udppeer
  *   hints          a hint addrinfo: AF_INET, SOCK_STREAM,
@@ -369,6 +370,16 @@ val_t fixture(world_t *w, const char *name)
         put(w, "oob", P(c));
         put(w, "oob_peer", P(s));
         return fixture(w, name);
+    } else if (strcmp(name, "fresh_fd") == 0) {
+        /* a socket descriptor nobody owns: a new socket's, detached */
+        void *s = one_out(w, name, "sag_make_socket", 5,
+                          (arg_t[]){A_I(sym_value("SAG_AF_INET")), A_I(sym_value("SAG_SOCK_STREAM")), A_I(0),
+                                    A_P(NULL), A_P(NULL)});
+        if (!w->ok)
+            goto failed;
+        int *fd = world_alloc(w, sizeof(int));
+        NEED(CI("sag_socket_detach", A_P(s), A_P(fd), A_P(werr(w))), "sag_socket_detach");
+        v = I(*fd);
     } else if (strcmp(name, "fresh") == 0) {
         v = P(one_out(w, name, "sag_make_socket", 5,
                       (arg_t[]){A_I(sym_value("SAG_AF_INET")), A_I(sym_value("SAG_SOCK_STREAM")), A_I(0),

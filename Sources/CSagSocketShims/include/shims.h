@@ -35,6 +35,16 @@ static inline long sag_sys_sendto(int fd, const void *buf, size_t len, int flags
                                   const struct sockaddr *addr, socklen_t alen) {
     return syscall(SYS_sendto, fd, buf, len, flags, addr, alen);
 }
+static inline long sag_sys_sendmsg(int fd, const struct msghdr *msg, int flags) {
+    return syscall(SYS_sendmsg, fd, msg, flags);
+}
+static inline long sag_sys_recvmsg(int fd, struct msghdr *msg, int flags) {
+    return syscall(SYS_recvmsg, fd, msg, flags);
+}
+/* fcntl(2) with an int argument (Swift cannot call the variadic one). */
+static inline int sag_sys_fcntl(int fd, int cmd, int arg) {
+    return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
 static inline int sag_sys_accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags) {
     return (int)syscall(SYS_accept4, fd, addr, alen, flags);
 }

@@ -18,6 +18,7 @@ import Glibc
 /// The calls the wrappers make, by name (the mock seam scripts them by it).
 enum Syscall: Hashable, Sendable, CaseIterable {
     case socket, socketpair, connect, bind, listen, accept, send, sendto, recv, recvfrom, shutdown
+    case sendmsg, recvmsg, fcntl
     case setsockopt, getsockopt, getsockname, getpeername
     case ppoll, eventfd, eventfdWrite, eventfdRead, epollCreate, epollControl, epollWait
 }
@@ -146,6 +147,32 @@ enum Sys {
     static func recvfrom(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int, _ flags: Int32,
                          _ addr: UnsafeMutablePointer<sockaddr>?, _ alen: UnsafeMutablePointer<socklen_t>?) -> IOResult<Int> {
         ioSyscall(.recvfrom) { step in sag_sys_recvfrom(fd, buf, step.length(len), flags, addr, alen) }
+    }
+
+    /// sendmsg(2), always with MSG_NOSIGNAL. The partial step of the mock
+    /// seam caps the first buffer's length.
+    static func sendmsg(_ fd: Int32, _ msg: UnsafeMutablePointer<msghdr>, _ flags: Int32) -> IOResult<Int> {
+        ioSyscall(.sendmsg) { step in
+            if msg.pointee.msg_iovlen > 0, let iov = msg.pointee.msg_iov {
+                iov.pointee.iov_len = step.length(iov.pointee.iov_len)
+            }
+            return sag_sys_sendmsg(fd, msg, flags | Int32(MSG_NOSIGNAL))
+        }
+    }
+
+    /// recvmsg(2), always with MSG_CMSG_CLOEXEC: descriptors received in
+    /// SCM_RIGHTS are close-on-exec, as every descriptor the library makes.
+    /// Linux echoes that flag in msg_flags; it is taken out again.
+    static func recvmsg(_ fd: Int32, _ msg: UnsafeMutablePointer<msghdr>, _ flags: Int32) -> IOResult<Int> {
+        let r = ioSyscall(.recvmsg) { _ in sag_sys_recvmsg(fd, msg, flags | Int32(MSG_CMSG_CLOEXEC)) }
+        msg.pointee.msg_flags &= ~Int32(MSG_CMSG_CLOEXEC)
+        return r
+    }
+
+    /// fcntl(2) with an int argument (F_DUPFD_CLOEXEC, F_GETFL, F_SETFL,
+    /// F_GETFD, F_SETFD).
+    static func fcntl(_ fd: Int32, _ cmd: Int32, _ arg: Int32) -> SysResult<Int32> {
+        syscall(.fcntl, retryOnInterrupt: true) { _ in sag_sys_fcntl(fd, cmd, arg) }
     }
 
     /// shutdown(2).

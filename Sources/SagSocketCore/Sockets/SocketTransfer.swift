@@ -180,14 +180,7 @@ extension Socket {
                     if !alwaysWait && (nonblocking.load(ordering: .relaxed) || flags.contains(.dontWait)) {
                         return sent > 0 ? sent : nil
                     }
-                    let t = sendTimeout.load(ordering: .relaxed)
-                    let d = deadline ?? (t > 0 ? Deadline.after(micros: t) : .never).cappedByThread
-                    deadline = d
-                    if try waitFor(Int16(POLLOUT), fd, deadline: d, since: epoch0, closedAs: .closed, op) == 0 {
-                        throw SocketError.socket(op, t > 0 ? "send timed out after \(t) µs (SO_SNDTIMEO)"
-                                                             : "send timed out (the thread's deadline)",
-                                          errno: ETIMEDOUT, socket: self, timeoutMicros: t)
-                    }
+                    try awaitWritable(fd, &deadline, epoch0, op)
                 case .failed(let e) where (e == EPIPE || e == ECONNRESET) && nosignalGiven:
                     return sent
                 case .failed(let e):
@@ -198,6 +191,21 @@ extension Socket {
                 throw error.withSent(sent, of: buffer.count)
             }
             return sent
+        }
+    }
+
+    /// Waits for room to send within SO_SNDTIMEO (measured from the first
+    /// wait) and the thread's deadline; throws `.socket` with ETIMEDOUT
+    /// when it passes.
+    func awaitWritable(_ fd: Int32, _ deadline: inout Deadline?, _ epoch0: UInt64,
+                       _ op: StaticString) throws(SocketError) {
+        let t = sendTimeout.load(ordering: .relaxed)
+        let d = deadline ?? (t > 0 ? Deadline.after(micros: t) : .never).cappedByThread
+        deadline = d
+        if try waitFor(Int16(POLLOUT), fd, deadline: d, since: epoch0, closedAs: .closed, op) == 0 {
+            throw SocketError.socket(op, t > 0 ? "send timed out after \(t) µs (SO_SNDTIMEO)"
+                                                 : "send timed out (the thread's deadline)",
+                              errno: ETIMEDOUT, socket: self, timeoutMicros: t)
         }
     }
 }

@@ -35,7 +35,8 @@ from .fdsets import FdSet
 from .files import SocketIO
 from .library import DECLS_PATH, LIBRARY_PATH, ffi, lib
 from .selector import EVENT_READ, EVENT_WRITE, Selector, SelectorEntry, SelectorKey, SocketSelector
-from .sockets import Socket, client_socket, getdefaulttimeout, setdefaulttimeout, socket_for
+from .messages import recv_fds, send_fds
+from .sockets import Socket, client_socket, fromfd, getdefaulttimeout, setdefaulttimeout, socket_for
 from .unix import socketpair
 
 __version__ = "1.4.0"
@@ -158,6 +159,7 @@ def create_server(address: tuple[str, Any], *, family: int = lib.SAG_AF_INET,
 __all__ = [
     "Socket", "SocketIO", "Selector", "SelectorKey", "SocketSelector", "SelectorEntry",
     "AddrInfo", "SockAddr", "SocketInfo", "IPAddress", "FdSet", "create_connection",
-    "create_server", "socketpair", "getdefaulttimeout", "has_dualstack_ipv6", "setdefaulttimeout", "library_version", "EVENT_READ", "EVENT_WRITE",
+    "create_server", "socketpair", "fromfd", "send_fds", "recv_fds", "getdefaulttimeout",
+    "has_dualstack_ipv6", "setdefaulttimeout", "library_version", "EVENT_READ", "EVENT_WRITE",
     "DECLS_PATH", "LIBRARY_PATH", *error_names, *sorted(_CONSTANTS),
 ]

@@ -110,4 +110,11 @@ def _load():
 
 
 lib, DECLS_PATH, LIBRARY_PATH = _load()
+# Every name looked up now, once: cffi looks a name up under a lock of its
+# own the first time it is used, and a finalizer (Socket.__del__) that the
+# garbage collector runs during such a first look-up, and itself uses a name
+# not looked up yet, would wait for that lock forever.
+for _name in dir(lib):
+    getattr(lib, _name)
+del _name
 NULL = ffi.NULL

@@ -19,6 +19,7 @@ from .addresses import AddrInfo, SockAddr, SocketInfo, endpoint, resolve_address
 from .args import c_string, check_int, seconds_to_us, text_of
 from .calls import ARG, E_INTERRUPTED, E_WOULD_BLOCK, OK, READ, cells, retry, signalled
 from .errors import error_from
+from .messages import Messages
 from .transfer import Transfer
 from .library import NULL, ffi, lib
 
@@ -41,6 +42,26 @@ def setdefaulttimeout(timeout: float | None) -> None:
         seconds_to_us(timeout)  # checks it
         timeout = float(timeout)
     _default_timeout = timeout
+
+
+def _descriptor(fileno: Any) -> int:
+    """The descriptor of socket(fileno=...): an int, or an object with
+    fileno(), as the socket module takes it."""
+    if not isinstance(fileno, int):
+        if not hasattr(fileno, "fileno"):
+            raise TypeError(f"an integer is required (got type {type(fileno).__name__})")
+        fileno = fileno.fileno()
+    if fileno < 0:
+        raise ValueError("negative file descriptor")
+    if fileno > 0x7FFFFFFF:
+        raise OverflowError("file descriptor is greater than maximum")
+    return fileno
+
+
+def fromfd(fd: int, family: int, type: int, proto: int = 0) -> "Socket":
+    """A Socket over a duplicate of descriptor fd (the caller keeps fd), as
+    socket.fromfd."""
+    return Socket(family, type, proto, fileno=os.dup(_descriptor(fd)))
 
 
 def _enum(cls, value: int) -> int:
@@ -86,7 +107,7 @@ def socket_for(ai: AddrInfo) -> "Socket | None":
     return Socket.adopt(out[0])
 
 
-class Socket(Transfer):
+class Socket(Transfer, Messages):
     """A socket of libsagsocket, with the habits of :class:`socket.socket`.
 
     ``Socket(family=AF_INET, type=SOCK_STREAM, proto=0)`` makes one;
@@ -99,12 +120,28 @@ class Socket(Transfer):
     __slots__ = ("handle", "_family", "_type", "_proto", "_timeout", "_closed", "_io_refs",
                  "_fd", "__weakref__")
 
-    def __init__(self, family: int = lib.SAG_AF_INET, type: int = lib.SAG_SOCK_STREAM,
-                 proto: int = 0) -> None:
-        flags = check_int(type, "type") & _TYPE_FLAGS
+    def __init__(self, family: int = -1, type: int = -1, proto: int = -1,
+                 fileno: int | None = None) -> None:
+        family, type, proto = check_int(family, "family"), check_int(type, "type"), check_int(proto, "proto")
+        if fileno is not None:
+            # A descriptor made elsewhere: the socket owns it from now on.
+            # Family, type and protocol are the kernel's unless given.
+            fd = _descriptor(fileno)
+            out = cells.sock
+            st = lib.sag_socket_from_fd(fd, out, NULL)
+            if st != OK:
+                raise error_from(st)
+            kind = type & ~_TYPE_FLAGS if type != -1 else None
+            self._setup(out[0], None if family == -1 else family, kind, None if proto == -1 else proto)
+            self.settimeout(_default_timeout)
+            return
+        family = lib.SAG_AF_INET if family == -1 else family
+        type = lib.SAG_SOCK_STREAM if type == -1 else type
+        proto = 0 if proto == -1 else proto
+        flags = type & _TYPE_FLAGS
         kind = type & ~_TYPE_FLAGS
         out = cells.sock
-        st = lib.sag_make_socket(check_int(family, "family"), kind, check_int(proto, "proto"), out, NULL)
+        st = lib.sag_make_socket(family, kind, proto, out, NULL)
         if st != OK:
             raise error_from(st)
         self._setup(out[0], family, kind, proto)
@@ -307,6 +344,32 @@ class Socket(Transfer):
             from . import unix
             return unix.name_of(self, True)
         return a
+
+    def dup(self) -> "Socket":
+        """A new Socket over a duplicate of the descriptor (close-on-exec):
+        the same connection, closed independently, with this one's family,
+        type, protocol and timeout."""
+        out = cells.sock
+        st = lib.sag_socket_dup(self.handle, out, NULL)
+        if st != OK:
+            raise error_from(st, self)
+        s = Socket.adopt(out[0])
+        s._family, s._type, s._proto = self._family, self._type, self._proto
+        s._timeout = self._timeout
+        return s
+
+    def detach(self) -> int:
+        """Closes the socket object without closing its descriptor, and
+        returns the descriptor (now the caller's to close), as
+        socket.socket.detach; -1 when the socket was already closed."""
+        self._closed = True
+        st = lib.sag_socket_detach(self.handle, cells.int, NULL)
+        self._fd = -1
+        if st == lib.SAG_E_CLOSED:
+            return -1
+        if st != OK:
+            raise error_from(st, self)
+        return cells.int[0]
 
     def get_inheritable(self) -> bool:
         """Whether the descriptor is inherited by child processes (it is made

@@ -29,6 +29,17 @@ def recv_again(sock: Any, st: int, t0: float, buf, start: int, n: int, flags: in
         raise error_from(st, sock)
 
 
+def destination(sock: Any, address: Any) -> SockAddr:
+    """The SockAddr of a destination as sendto takes it: (host, port) of the
+    socket's family, a path (a Unix-domain socket) or a SockAddr."""
+    if isinstance(address, SockAddr):
+        return address
+    if isinstance(address, (str, bytes, bytearray)):
+        from . import unix
+        return unix.sockaddr(address)
+    return resolve_address(sock.family, address, socktype=lib.SAG_SOCK_DGRAM).sockaddr
+
+
 class Transfer:
     """The data methods of :class:`sagsocket.Socket` (its base): they use
     its ``handle`` and ``family``."""
@@ -197,14 +208,7 @@ class Transfer:
         else:
             raise TypeError(f"sendto() takes 2 or 3 arguments ({len(args) + 1} given)")
         buf = byte_buffer(data)
-        if isinstance(address, SockAddr):
-            sa = address
-        elif isinstance(address, (str, bytes, bytearray)):
-            from . import unix
-            sa = unix.sockaddr(address)
-        else:
-            sa = resolve_address(self.family, address, socktype=lib.SAG_SOCK_DGRAM).sockaddr
-        return self.sendto_range(buf, 0, len(buf), flags, sa)
+        return self.sendto_range(buf, 0, len(buf), flags, destination(self, address))
 
     def sendto_range(self, buf, start: int, n: int, flags: int, sa: SockAddr) -> int:
         """sendto of buf[start:start+n] (both faces)."""
