@@ -30,7 +30,7 @@ SWIFT_CONFIG ?= release
 # library and run when those threads exit.
 SWIFT_FLAGS := -c $(SWIFT_CONFIG) -Xswiftc -static-stdlib --disable-local-rpath \
   -Xlinker --version-script=$(CURDIR)/$(BUILD)/sagsocket.map \
-  -Xlinker -soname=$(SONAME) -Xlinker -z -Xlinker nodelete
+  -Xlinker -soname=$(SONAME) -Xlinker -z -Xlinker nodelete -Xcc -mtls-dialect=gnu2
 STAGE := $(CURDIR)/$(BUILD)/stage
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 # The Scheme libraries (sagittarius socket), (srfi :106) for Chez Scheme:
