@@ -272,7 +272,15 @@ public func sag_port_get_bytevector_all(_ p: OpaquePointer?, _ data: UnsafeMutab
 @c @implementation
 public func sag_port_get_bytes_line(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                                     _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    binaryView(p, data, len, err, "get-line") { b throws(SocketError) in try b.readLineUnsafe() }
+    withBinaryPort(p, err, "get-line") { b in
+        guard let data, let len else { return invalid(err, "get-line", "data or len is NULL") }
+        // A whole line buffered: no failure plumbing (see readyLine()).
+        if let line = b.readyLine() {
+            handOut(line, data, len)
+            return Status.ok
+        }
+        return run(err) { () throws(SocketError) in handOut(try b.readLineUnsafe(), data, len) }
+    }
 }
 
 @c @implementation
@@ -323,7 +331,15 @@ public func sag_port_get_string_n(_ p: OpaquePointer?, _ n: Int, _ utf8: UnsafeM
 @c @implementation
 public func sag_port_get_line(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                               _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    textView(p, utf8, len, err, "get-line") { t throws(SocketError) in try t.readLineUnsafe() }
+    withTextPort(p, err, "get-line") { t in
+        guard let utf8, let len else { return invalid(err, "get-line", "utf8 or len is NULL") }
+        // A whole plain-ASCII line buffered: no failure plumbing (see readyLine()).
+        if let line = t.readyLine() {
+            handOut(line, utf8, len)
+            return Status.ok
+        }
+        return run(err) { () throws(SocketError) in handOut(try t.readLineUnsafe(), utf8, len) }
+    }
 }
 
 @c @implementation

@@ -140,8 +140,16 @@ extension Socket {
     /// Sends what this socket's ports hold back, before a call waits for the
     /// socket to become readable: a request written to a buffered port is
     /// then on the wire before anyone waits for its answer.
+    @inline(__always)
     func flushPortOutput(_ op: StaticString) throws(SocketError) {
         guard portOutputPending.load(ordering: .sequentiallyConsistent) > 0 else { return }
+        try flushPendingPortOutput(op)
+    }
+
+    // Out of line: the lock's code (the address of the thread-local it
+    // reads, computed up front) stays off every wait's path.
+    @inline(never)
+    private func flushPendingPortOutput(_ op: StaticString) throws(SocketError) {
         guard let b = extras.withLock({ $0.buffers }) else { return }
         try b.flushBeforeBlocking(self, op)
     }
