@@ -1,8 +1,9 @@
 /* shims.h: the Linux calls that Swift's Glibc module hides behind
  * _GNU_SOURCE, declared here exactly as glibc declares them, and epoll's own
  * header, which the Glibc module leaves out; and the per-call transfer and
- * wait calls made as plain system calls, the thread's wake descriptor and
- * the ports' lock word (below). Nothing else. */
+ * wait calls made as plain system calls, the thread's wake descriptor,
+ * the ports' lock word and the handle table's directory (below). Nothing
+ * else. */
 #ifndef SAGSOCKET_SHIMS_H
 #define SAGSOCKET_SHIMS_H
 #include <poll.h>
@@ -76,5 +77,18 @@ static inline int sag_lock_try(uint32_t *word) {
 static inline void sag_lock_release(uint32_t *word) {
     if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2)
         sag_lock_wake(word);
+}
+/* The directory of the handle table's chunks (SagSocketCABI/Handles.swift):
+ * a chunk's address, published once with release order and read with
+ * acquire order; 0 until the chunk is made. A C array, so that every handle
+ * look-up reads it without the first-use check a Swift global object costs. */
+#define SAG_HANDLE_MAX_CHUNKS 4096
+extern uintptr_t sag_handle_chunks[SAG_HANDLE_MAX_CHUNKS] __attribute__((visibility("hidden")));
+
+static inline uintptr_t sag_handle_chunk_load(long i) {
+    return __atomic_load_n(&sag_handle_chunks[i], __ATOMIC_ACQUIRE);
+}
+static inline void sag_handle_chunk_publish(long i, uintptr_t chunk) {
+    __atomic_store_n(&sag_handle_chunks[i], chunk, __ATOMIC_RELEASE);
 }
 #endif
