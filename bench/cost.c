@@ -23,47 +23,13 @@
 #include <pthread.h>
 
 #include "bench_util.h"
+#include "bench_sag.h"
 
-static sag_error *err;
 static long n_ops;
-
-static void die_sag(const char *what, int st)
-{
-    fprintf(stderr, "cost: %s: %s [%s]\n", what,
-            err ? sag_error_message(err) : sag_status_message(st),
-            sag_status_name(st));
-    exit(2);
-}
-
-#define SAG(call)                                                              \
-    do {                                                                       \
-        int st_ = (call);                                                      \
-        if (st_ != SAG_OK)                                                     \
-            die_sag(#call, st_);                                               \
-    } while (0)
-
-static size_t raw_recv(int fd, uint8_t *buf, size_t len)
-{
-    ssize_t n;
-    while ((n = recv(fd, buf, len, 0)) < 0)
-        if (errno != EINTR)
-            die_errno("recv");
-    return (size_t)n;
-}
-
 static sag_socket *lib_listen;
 static sag_addrinfo *lib_ai;
 
 /* ---- ping-pong ---------------------------------------------------------- */
-static void *raw_echo(void *p)
-{
-    int fd = *(int *)p;
-    uint8_t b;
-    while (raw_recv(fd, &b, 1) == 1)
-        raw_send_all(fd, &b, 1);
-    return NULL;
-}
-
 static void *lib_echo(void *p)
 {
     sag_socket *s = p;
