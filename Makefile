@@ -28,9 +28,12 @@ SWIFT_CONFIG ?= release
 # because threads that used it hold pthread keys whose destructors (closing the
 # thread's wake eventfd, freeing its last-error object) are code in this
 # library and run when those threads exit.
+# -mtls-dialect=gnu2: the C shims' thread-locals (read on every wait) through
+# TLS descriptors, a few instructions where __tls_get_addr costs a call of
+# about twenty (docs/performance.md); dlopen still works as before.
 SWIFT_FLAGS := -c $(SWIFT_CONFIG) -Xswiftc -static-stdlib --disable-local-rpath \
   -Xlinker --version-script=$(CURDIR)/$(BUILD)/sagsocket.map \
-  -Xlinker -soname=$(SONAME) -Xlinker -z -Xlinker nodelete
+  -Xlinker -soname=$(SONAME) -Xlinker -z -Xlinker nodelete -Xcc -mtls-dialect=gnu2
 STAGE := $(CURDIR)/$(BUILD)/stage
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 # The Scheme libraries (sagittarius socket), (srfi :106) for Chez Scheme:

@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "SagSocketCore", dependencies: ["CSagSocketShims"], swiftSettings: strict + mocking),
         .target(
             name: "SagSocketCABI",
-            dependencies: ["SagSocketCore", "CSagSocket"],
+            dependencies: ["SagSocketCore", "CSagSocket", "CSagSocketShims"],
             swiftSettings: strict + [.enableExperimentalFeature("CImplementation")]
         ),
         .testTarget(name: "SagSocketCoreTests", dependencies: ["SagSocketCore"], swiftSettings: strict + mocking),

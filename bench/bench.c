@@ -68,14 +68,6 @@ static sag_error *new_error(void)
 }
 
 /* ---- raw POSIX side ----------------------------------------------------- */
-static size_t raw_recv(int fd, uint8_t *buf, size_t len)
-{
-    ssize_t n;
-    while ((n = recv(fd, buf, len, 0)) < 0)
-        if (errno != EINTR)
-            die_errno("recv");
-    return (size_t)n;
-}
 
 /* ---- library side ------------------------------------------------------- */
 static sag_error *err;        /* the main thread's error object */
@@ -229,14 +221,6 @@ static double bulk_lib(void)
 /* ---- ping-pong ---------------------------------------------------------- */
 #define WARMUP 200
 
-static void *raw_echo(void *p)
-{
-    int fd = *(int *)p;
-    uint8_t b;
-    while (raw_recv(fd, &b, 1) == 1)
-        raw_send_all(fd, &b, 1);
-    return NULL;
-}
 
 static void *lib_echo(void *p)
 {

@@ -37,6 +37,7 @@
 #include <pthread.h>
 
 #include "bench_util.h"
+#include "bench_sag.h"
 
 #define LINE_LEN 40            /* bytes per line, LF included */
 #define SEND_CHUNK (64 * 1024) /* the line sender's send size */
@@ -48,24 +49,6 @@ static long n_lines;     /* lines per line measurement */
 static uint64_t n_put;   /* bytes per put measurement, a multiple of 1 KiB */
 static uint8_t *lines_buf; /* n_lines * LINE_LEN bytes */
 static uint8_t put_buf[PUT_CHUNK];
-
-/* ---- helpers ------------------------------------------------------------ */
-static sag_error *err; /* the main thread's error object */
-
-static void die_sag(const char *what, int st)
-{
-    fprintf(stderr, "bench_ports: %s: %s [%s]\n", what,
-            err ? sag_error_message(err) : sag_status_message(st),
-            sag_status_name(st));
-    exit(2);
-}
-
-#define SAG(call)                                                              \
-    do {                                                                       \
-        int st_ = (call);                                                      \
-        if (st_ != SAG_OK)                                                     \
-            die_sag(#call, st_);                                               \
-    } while (0)
 
 /* ---- the library side (to the raw listener) ----------------------------- */
 static sag_socket *lib_connect(void)

@@ -1,7 +1,7 @@
-/* bench_util.h: what bench.c and bench_ports.c share (header-only; one
- * bench per program): timing, dying with a message, the raw loopback
- * listener and its raw connect/accept/send, the statistics, the common
- * BENCH_* settings and the result table.
+/* bench_util.h: what bench.c, bench_ports.c and cost.c share (header-only;
+ * one bench per program): timing, dying with a message, the raw loopback
+ * listener and its raw connect/accept/send/receive and echo, the
+ * statistics, the common BENCH_* settings and the result table.
  *
  * Define BENCH_NAME (the program's name, the prefix of its messages) and
  * _GNU_SOURCE (for accept4) before including this header.
@@ -124,6 +124,27 @@ static inline void raw_send_all(int fd, const uint8_t *buf, size_t len)
         buf += n;
         len -= (size_t)n;
     }
+}
+
+/* A blocking receive, retried on EINTR; dies on a failure. */
+static inline size_t raw_recv(int fd, uint8_t *buf, size_t len)
+{
+    ssize_t n;
+    while ((n = recv(fd, buf, len, 0)) < 0)
+        if (errno != EINTR)
+            die_errno("recv");
+    return (size_t)n;
+}
+
+/* A thread's body: echoes the bytes of the descriptor at p, one at a time,
+ * until the end of the stream (the ping-pongs' raw peer). */
+static inline void *raw_echo(void *p)
+{
+    int fd = *(int *)p;
+    uint8_t b;
+    while (raw_recv(fd, &b, 1) == 1)
+        raw_send_all(fd, &b, 1);
+    return NULL;
 }
 
 /* ---- statistics --------------------------------------------------------- */

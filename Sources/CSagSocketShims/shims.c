@@ -1,10 +1,12 @@
-/* shims.c: the thread-local variables the shims keep, and the lock word's slow paths
- * (see include/shims.h). */
+/* shims.c: the thread-local variables the shims keep, the lock word's slow
+ * paths and the handle table's directory (see include/shims.h). */
 #include "shims.h"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+uintptr_t sag_handle_chunks[SAG_HANDLE_MAX_CHUNKS];
 
 static __thread int thread_waker;
 static __thread int64_t thread_deadline;

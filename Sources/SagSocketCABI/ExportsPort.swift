@@ -242,11 +242,18 @@ private let emptyBytes: StaticString = ""
 
 /// A binary read that hands out a port-owned view: data and len must not be NULL.
 @inline(__always)
+/// `ready`, when given, is tried first: a view it finds is handed out with
+/// none of the failure plumbing (see SocketPort.readyLine()).
 private func binaryView(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                         _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, _ op: StaticString,
+                        ready: (SocketPort) -> UnsafeRawBufferPointer? = { _ in nil },
                         _ read: (SocketPort) throws(SocketError) -> UnsafeRawBufferPointer?) -> Int32 {
     withBinaryPort(p, err, op) { b in
         guard let data, let len else { return invalid(err, op, "data or len is NULL") }
+        if let view = ready(b) {
+            handOut(view, data, len)
+            return Status.ok
+        }
         return run(err) { () throws(SocketError) in handOut(try read(b), data, len) }
     }
 }
@@ -254,11 +261,17 @@ private func binaryView(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<Unsafe
 /// A textual read that hands out a port-owned view of UTF-8: utf8 and len
 /// must not be NULL.
 @inline(__always)
+/// `ready`: as for binaryView.
 private func textView(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                       _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, _ op: StaticString,
+                      ready: (TextPort) -> UnsafeRawBufferPointer? = { _ in nil },
                       _ read: (TextPort) throws(SocketError) -> UnsafeRawBufferPointer?) -> Int32 {
     withTextPort(p, err, op) { t in
         guard let utf8, let len else { return invalid(err, op, "utf8 or len is NULL") }
+        if let view = ready(t) {
+            handOut(view, utf8, len)
+            return Status.ok
+        }
         return run(err) { () throws(SocketError) in handOut(try read(t), utf8, len) }
     }
 }
@@ -272,7 +285,9 @@ public func sag_port_get_bytevector_all(_ p: OpaquePointer?, _ data: UnsafeMutab
 @c @implementation
 public func sag_port_get_bytes_line(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                                     _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    binaryView(p, data, len, err, "get-line") { b throws(SocketError) in try b.readLineUnsafe() }
+    binaryView(p, data, len, err, "get-line", ready: { $0.readyLine() }) { b throws(SocketError) in
+        try b.readLineUnsafe()
+    }
 }
 
 @c @implementation
@@ -323,7 +338,9 @@ public func sag_port_get_string_n(_ p: OpaquePointer?, _ n: Int, _ utf8: UnsafeM
 @c @implementation
 public func sag_port_get_line(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                               _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    textView(p, utf8, len, err, "get-line") { t throws(SocketError) in try t.readLineUnsafe() }
+    textView(p, utf8, len, err, "get-line", ready: { $0.readyLine() }) { t throws(SocketError) in
+        try t.readLineUnsafe()
+    }
 }
 
 @c @implementation

@@ -311,16 +311,23 @@ public func sag_make_socket(_ family: Int32, _ socktype: Int32, _ proto: Int32, 
 
 @c @implementation
 public func sag_create_socket(_ ai: OpaquePointer?, _ out: SocketOut?, _ err: OpaquePointer?) -> Int32 {
-    guard let a = handles.lookup(UnsafeRawPointer(ai), .addrinfo, as: AddrInfoObject.self) else {
+    // The entry's three numbers, read in place (no copy of the entry).
+    guard let (family, type, proto) = handles.with(UnsafeRawPointer(ai), .addrinfo, as: AddrInfoObject.self, {
+        $0.chain[$0.index].kind
+    }) else {
         return misuse(err, "create-socket", "addrinfo")
     }
     guard let out else { return invalid(err, "create-socket", "out is NULL") }
-    return run(err) { () throws(SocketError) in try Socket(a.entry) } then: { deliver($0, out, err, "create-socket") }
+    return run(err) { () throws(SocketError) in
+        try Socket(family: family, type: type, protocol: proto)
+    } then: { deliver($0, out, err, "create-socket") }
 }
 
+/// An addrinfo argument's address: nil when the handle is not a live
+/// addrinfo, .some(nil) when the entry has none. Read in place (no copy of
+/// the entry, no reference taken).
 private func addressArgument(_ ai: OpaquePointer?) -> SocketAddress?? {
-    guard let a = handles.lookup(UnsafeRawPointer(ai), .addrinfo, as: AddrInfoObject.self) else { return nil }
-    return .some(a.entry.address)
+    handles.with(UnsafeRawPointer(ai), .addrinfo, as: AddrInfoObject.self) { $0.address }
 }
 
 @c @implementation

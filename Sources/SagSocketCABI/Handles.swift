@@ -24,7 +24,15 @@
 // look-ups" (the freer or the last look-up) releases the table's reference
 // and recycles the slot. Slots live in chunks that are never freed, so a
 // stale or garbage handle can always be checked safely.
+//
+// The chunks' directory is a C array (shims.c), not a property of a Swift
+// object: `handles` is then a value with no state of its own, made at load
+// time, and a look-up reads the directory directly. (A Swift global holding
+// an object is made on first use, and every use checks that with a call.)
+// The rest of the table (its allocation and count) is used only to insert
+// and remove.
 
+import CSagSocketShims
 import SagSocketCore
 import Synchronization
 
@@ -38,7 +46,7 @@ enum Removal {
     case misuse
 }
 
-final class HandleTable: @unchecked Sendable {
+struct HandleTable: Sendable {
     private struct Slot: ~Copyable {
         let word: Atomic<UInt64>
         /// The object's address, retained by the table while live.
@@ -47,7 +55,7 @@ final class HandleTable: @unchecked Sendable {
 
     private static let chunkBits = 12
     private static let chunkSize = 1 << chunkBits
-    private static let maxChunks = 4096
+    private static let maxChunks = Int(SAG_HANDLE_MAX_CHUNKS)
     /// Indexes 0 ..< 2^24 - 1 (index + 1 must fit in 24 bits).
     private static let maxSlots = (1 << 24) - 1
     private static let generationMask: UInt64 = (1 << 20) - 1
@@ -55,26 +63,25 @@ final class HandleTable: @unchecked Sendable {
     private static let oneLookup: UInt64 = 2
     private static let lookupMask: UInt64 = 0xFFFF_FFFE
 
-    /// Chunk addresses; a chunk is published once and never freed.
-    private let chunks: UnsafeMutablePointer<Atomic<UInt>>
+    // Chunk addresses are in sag_handle_chunks (shims.c); a chunk is
+    // published once and never freed.
 
     private struct Allocation {
         var used = 0
         var free: [Int] = []
         var freeHead = 0
     }
-    private let allocation = Mutex(Allocation())
 
-    /// Handles inserted and not yet removed (sag_handle_count).
-    private let liveHandles = Atomic<Int>(0)
+    /// What inserting and removing share.
+    private final class Shared: Sendable {
+        let allocation = Mutex(Allocation())
+        /// Handles inserted and not yet removed (sag_handle_count).
+        let liveHandles = Atomic<Int>(0)
+    }
+    private static let shared = Shared()
 
     /// The number of live handles, of every kind.
-    var liveCount: Int { liveHandles.load(ordering: .relaxed) }
-
-    init() {
-        chunks = .allocate(capacity: HandleTable.maxChunks)
-        for i in 0..<HandleTable.maxChunks { (chunks + i).initialize(to: Atomic(0)) }
-    }
+    var liveCount: Int { HandleTable.shared.liveHandles.load(ordering: .relaxed) }
 
     // MARK: - Encoding
 
@@ -106,7 +113,7 @@ final class HandleTable: @unchecked Sendable {
     private func slot(_ index: Int) -> UnsafeMutablePointer<Slot>? {
         let c = index >> HandleTable.chunkBits
         guard c < HandleTable.maxChunks else { return nil }
-        let base = chunks[c].load(ordering: .acquiring)
+        let base = sag_handle_chunk_load(c)
         guard let chunk = UnsafeMutablePointer<Slot>(bitPattern: base) else { return nil }
         let i = index & (HandleTable.chunkSize - 1)
         return chunk + ((i & 3) << (HandleTable.chunkBits - 2) | i >> 2)
@@ -116,7 +123,7 @@ final class HandleTable: @unchecked Sendable {
 
     /// Registers `object`; nil when the table is full.
     func insert(_ object: any AnyObject & Sendable, _ kind: HandleKind) -> OpaquePointer? {
-        let h = allocation.withLock { a -> OpaquePointer? in
+        let h = HandleTable.shared.allocation.withLock { a -> OpaquePointer? in
             let index: Int
             if a.freeHead < a.free.count {
                 index = a.free[a.freeHead]
@@ -133,7 +140,7 @@ final class HandleTable: @unchecked Sendable {
                     for i in 0..<HandleTable.chunkSize {
                         (chunk + i).initialize(to: Slot(word: Atomic(1 << 32), object: Atomic(0)))
                     }
-                    chunks[index >> HandleTable.chunkBits].store(UInt(bitPattern: chunk), ordering: .releasing)
+                    sag_handle_chunk_publish(index >> HandleTable.chunkBits, UInt(bitPattern: chunk))
                 }
                 a.used += 1
             }
@@ -145,7 +152,7 @@ final class HandleTable: @unchecked Sendable {
                                  ordering: .releasing)
             return HandleTable.encode(index: index, generation: generation, kind: UInt64(kind.rawValue))
         }
-        if h != nil { liveHandles.add(1, ordering: .relaxed) }
+        if h != nil { HandleTable.shared.liveHandles.add(1, ordering: .relaxed) }
         return h
     }
 
@@ -212,7 +219,7 @@ final class HandleTable: @unchecked Sendable {
         let retired = next > HandleTable.generationMask
         s.pointee.word.store((retired ? HandleTable.generationMask : next) << 32, ordering: .releasing)
         if let p = UnsafeRawPointer(bitPattern: bits) { Unmanaged<AnyObject>.fromOpaque(p).release() }
-        if !retired { allocation.withLock { $0.free.append(index) } }
+        if !retired { HandleTable.shared.allocation.withLock { $0.free.append(index) } }
     }
 
     /// The kind of a live handle.
@@ -259,7 +266,7 @@ final class HandleTable: @unchecked Sendable {
             if done { break }
             w = now
         }
-        liveHandles.subtract(1, ordering: .relaxed)
+        HandleTable.shared.liveHandles.subtract(1, ordering: .relaxed)
         leave(s, index)
         return .removed(object)
     }

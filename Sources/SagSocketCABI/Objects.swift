@@ -23,14 +23,17 @@ final class CString: Sendable {
 /// stays valid until the object is freed. Kept inline in its object (no
 /// allocation until a string is asked for).
 struct StringCache: ~Copyable, Sendable {
-    private let strings = Mutex<[String: CString]>([:])
+    /// Nil until a string is asked for (most objects never are: no
+    /// dictionary to make and destroy with each of them).
+    private let strings = Mutex<[String: CString]?>(nil)
 
     func pointer(_ s: String?) -> UnsafePointer<CChar>? {
         guard let s else { return nil }
         return strings.withLock { d in
-            if let c = d[s] { return c.value }
+            if let c = d?[s] { return c.value }
             let c = CString(s)
-            d[s] = c
+            if d == nil { d = [:] }
+            d?[s] = c
             return c.value
         }
     }
@@ -50,6 +53,13 @@ final class AddrInfoObject: Sendable {
         self.index = index
     }
     var entry: AddrInfo { chain[index] }
+    /// The entry's address, read in place.
+    var address: SocketAddress? { chain[index].address }
+}
+
+extension AddrInfo {
+    /// What socket(2) takes from an entry (create-socket).
+    var kind: (AddressFamily, SocketType, SocketProtocol) { (family, socketType, socketProtocol) }
 }
 
 final class SockaddrObject: Sendable {

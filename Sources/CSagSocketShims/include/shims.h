@@ -1,8 +1,9 @@
 /* shims.h: the Linux calls that Swift's Glibc module hides behind
  * _GNU_SOURCE, declared here exactly as glibc declares them, and epoll's own
  * header, which the Glibc module leaves out; and the per-call transfer and
- * wait calls made as plain system calls, the thread's wake descriptor and
- * the ports' lock word (below). Nothing else. */
+ * wait calls made as plain system calls, the thread's wake descriptor,
+ * the ports' lock word, the handle table's directory and a 16-byte ASCII
+ * test (below). Nothing else. */
 #ifndef SAGSOCKET_SHIMS_H
 #define SAGSOCKET_SHIMS_H
 #include <poll.h>
@@ -86,5 +87,31 @@ static inline int sag_lock_try(uint32_t *word) {
 static inline void sag_lock_release(uint32_t *word) {
     if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2)
         sag_lock_wake(word);
+}
+/* Whether the 16 bytes at p are all ASCII and none is a CR (a UTF-8 port's
+ * buffered line needs no decoding then; UTF8.swift): one vector compare a
+ * step, where Swift's SIMD comparisons compile to a loop over the bytes. */
+typedef unsigned char sag_bytes16 __attribute__((vector_size(16)));
+static inline int sag_plain_ascii_no_cr16(const void *p) {
+    sag_bytes16 v, bad;
+    unsigned long long w[2];
+    __builtin_memcpy(&v, p, 16);
+    bad = (sag_bytes16)((v >= 0x80) | (v == 0x0D));
+    __builtin_memcpy(w, &bad, 16);
+    return (w[0] | w[1]) == 0;
+}
+
+/* The directory of the handle table's chunks (SagSocketCABI/Handles.swift):
+ * a chunk's address, published once with release order and read with
+ * acquire order; 0 until the chunk is made. A C array, so that every handle
+ * look-up reads it without the first-use check a Swift global object costs. */
+#define SAG_HANDLE_MAX_CHUNKS 4096
+extern uintptr_t sag_handle_chunks[SAG_HANDLE_MAX_CHUNKS] __attribute__((visibility("hidden")));
+
+static inline uintptr_t sag_handle_chunk_load(long i) {
+    return __atomic_load_n(&sag_handle_chunks[i], __ATOMIC_ACQUIRE);
+}
+static inline void sag_handle_chunk_publish(long i, uintptr_t chunk) {
+    __atomic_store_n(&sag_handle_chunks[i], chunk, __ATOMIC_RELEASE);
 }
 #endif

@@ -396,11 +396,22 @@ public final class SocketPort: Sendable {
     ///
     /// The corresponding C call is `recv(2)`.
     public func readLineUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
+        if let line = readyLine() { return line }
         try check("get-line", reading: true)
-        if let line = bufferedLine() { return line }
         return try withInput("get-line", gathering: .bytesLine) { c throws(SocketError) -> UnsafeRawBufferPointer? in
             try c.takeUntil(0x0A, .bytesLine)
         }
+    }
+
+    /// get-line's common case with no failure to report: a whole line in
+    /// the buffer of an open input port that is not taken over (the checks
+    /// of check("get-line", reading: true), as plain tests). Nil otherwise:
+    /// readLineUnsafe() then checks, reports and reads. A caller that hands
+    /// the line on at once (the C layer) takes this first, without the
+    /// failure plumbing of a call that can throw.
+    public func readyLine() -> UnsafeRawBufferPointer? {
+        guard direction != .output, !isClosed, !transcoded.load(ordering: .relaxed) else { return nil }
+        return bufferedLine()
     }
 
     /// The common case of get-line, taken before the general one: a whole

@@ -340,10 +340,7 @@ public final class TextPort: Sendable {
     ///
     /// The corresponding C call is `recv(2)`.
     public func readLineUnsafe() throws(SocketError) -> UnsafeRawBufferPointer? {
-        if codec == .utf8, !isClosed, (try? binary.check("get-line", reading: true, direct: false)) != nil,
-           let line = binary.bufferedLine(text: eolStyle != .none) {
-            return line  // a whole plain-ASCII line in the buffer (SocketPort.bufferedLine)
-        }
+        if let line = readyLine() { return line }
         return try asText { () throws(SocketError) in
             let op: StaticString = "get-line"
             try check(op, reading: true)
@@ -352,6 +349,15 @@ public final class TextPort: Sendable {
                 return try gather(&c, op, line: true, limit: Int.max)
             }
         }
+    }
+
+    /// get-line's common case with no failure to report: a whole plain-ASCII
+    /// line in the buffer of an open UTF-8 port over an input port
+    /// (SocketPort.bufferedLine); nil otherwise (readLineUnsafe() then
+    /// checks, reports, reads and decodes). See SocketPort.readyLine().
+    public func readyLine() -> UnsafeRawBufferPointer? {
+        guard codec == .utf8, binary.direction != .output, !isClosed else { return nil }
+        return binary.bufferedLine(text: eolStyle != .none)
     }
 
     /// A line that lies whole in the buffer as plain ASCII (no CR) needs no

@@ -2,6 +2,8 @@
 // continuation bytes (with the Unicode well-formedness table's limits),
 // decoding, validation, encoding.
 
+import CSagSocketShims
+
 @inline(__always)
 func utf8Length(_ b0: UInt8) -> Int {
     switch b0 {
@@ -67,12 +69,23 @@ func isPlainASCII(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
 }
 
 /// Whether `count` bytes at `p` are all ASCII and none of them is a CR,
-/// eight bytes a step (the last step overlaps the one before it).
+/// sixteen bytes a step from 16 bytes on, eight below (the last step
+/// overlaps the one before it).
 func isPlainASCIIWithoutCR(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
     @inline(__always) func clean(_ w: UInt64) -> Bool {
         let x = w ^ 0x0D0D_0D0D_0D0D_0D0D  // a CR byte becomes zero
         let hasZero = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
         return (w & 0x8080_8080_8080_8080) | hasZero == 0
+    }
+    // Sixteen at a time in C (shims.h): Swift's SIMD comparisons become a
+    // byte-by-byte loop here.
+    if count >= 16 {
+        var i = 0
+        while i + 16 <= count {
+            if sag_plain_ascii_no_cr16(p + i) == 0 { return false }
+            i += 16
+        }
+        return i == count || sag_plain_ascii_no_cr16(p + (count - 16)) != 0
     }
     guard count >= 8 else {
         for i in 0..<count {

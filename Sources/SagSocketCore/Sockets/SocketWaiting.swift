@@ -22,8 +22,14 @@ extension Socket {
         do {
             ready = try withUnsafeMutableBytes(of: &fds) { raw throws(SocketError) -> Bool in
                 let buf = raw.bindMemory(to: pollfd.self)
+                // Unretained: this call holds the socket for the whole wait,
+                // and a retain and release (two atomic operations) per wait
+                // is what capturing it strongly costs.
+                let me = Unmanaged.passUnretained(self)
                 return try pollWithWake(buf, deadline: deadline, operation: operation) { () throws(SocketError) in
-                    try self.checkWake(since: epoch0, closedAs: closedAs, operation)
+                    if let e = me._withUnsafeGuaranteedRef({ $0.wakeFailure(since: epoch0, closedAs: closedAs, operation) }) {
+                        throw e
+                    }
                 }
             }
         } catch where error.kind == .interrupted && error.socket == nil {
@@ -39,12 +45,26 @@ extension Socket {
     /// interrupt() change the state and then look at the waiters, so one of
     /// the two always sees the other and no wait misses its wake-up.
     func checkWake(since epoch0: UInt64, closedAs: SocketError.Kind, _ operation: StaticString) throws(SocketError) {
-        if state.load(ordering: .sequentiallyConsistent) & 1 != 0 {
-            throw SocketError.closed(operation, "socket was closed while waiting", socket: self).reclassified(as: closedAs)
-        }
-        if epoch.load(ordering: .sequentiallyConsistent) != epoch0 {
-            throw SocketError.interrupted(operation, socket: self)
-        }
+        if let e = wakeFailure(since: epoch0, closedAs: closedAs, operation) { throw e }
+    }
+
+    /// What checkWake throws, or nil: the failure is made only when there is
+    /// one (the socket is referred to from it).
+    @inline(__always)
+    func wakeFailure(since epoch0: UInt64, closedAs: SocketError.Kind, _ operation: StaticString) -> SocketError? {
+        if state.load(ordering: .sequentiallyConsistent) & 1 != 0 { return wokenByClose(closedAs, operation) }
+        if epoch.load(ordering: .sequentiallyConsistent) != epoch0 { return wokenByInterrupt(operation) }
+        return nil
+    }
+
+    @inline(never)
+    private func wokenByClose(_ closedAs: SocketError.Kind, _ operation: StaticString) -> SocketError {
+        SocketError.closed(operation, "socket was closed while waiting", socket: self).reclassified(as: closedAs)
+    }
+
+    @inline(never)
+    private func wokenByInterrupt(_ operation: StaticString) -> SocketError {
+        SocketError.interrupted(operation, socket: self)
     }
 
     /// Adds a wake descriptor to those close() and interrupt() signal. The
@@ -120,8 +140,16 @@ extension Socket {
     /// Sends what this socket's ports hold back, before a call waits for the
     /// socket to become readable: a request written to a buffered port is
     /// then on the wire before anyone waits for its answer.
+    @inline(__always)
     func flushPortOutput(_ op: StaticString) throws(SocketError) {
         guard portOutputPending.load(ordering: .sequentiallyConsistent) > 0 else { return }
+        try flushPendingPortOutput(op)
+    }
+
+    // Out of line: the lock's code (the address of the thread-local it
+    // reads, computed up front) stays off every wait's path.
+    @inline(never)
+    private func flushPendingPortOutput(_ op: StaticString) throws(SocketError) {
         guard let b = extras.withLock({ $0.buffers }) else { return }
         try b.flushBeforeBlocking(self, op)
     }

@@ -1,0 +1,267 @@
+/* cost.c: the work of one operation, to be counted by callgrind
+ * (bench/run_cost.sh): instructions executed in user space per operation,
+ * through the library's C ABI and through the same raw calls. Not timed;
+ * instruction counts do not depend on what else the machine runs.
+ *
+ *   cost MODE N
+ *     pingpong-lib / pingpong-raw   N 1-byte round trips, an echo thread
+ *     connect-lib  / connect-raw    N connect/accept/close cycles
+ *     lines-binary / lines-text / lines-raw
+ *                                   N lines of 40 bytes read with
+ *                                   sag_port_get_bytes_line, sag_port_get_line
+ *                                   (UTF-8, lf) or fdopen + getline(3)
+ *
+ * Each mode runs a warm-up of N/10 operations first; run_cost.sh subtracts a
+ * run of N from a run of 2N, so setup and warm-up cancel out.
+ */
+#define _GNU_SOURCE /* accept4, getline */
+
+#define BENCH_NAME "cost"
+
+#include <sagsocket.h>
+
+#include <pthread.h>
+
+#include "bench_util.h"
+#include "bench_sag.h"
+
+static long n_ops;
+static sag_socket *lib_listen;
+static sag_addrinfo *lib_ai;
+
+/* ---- ping-pong ---------------------------------------------------------- */
+static void *lib_echo(void *p)
+{
+    sag_socket *s = p;
+    sag_error *e = NULL;
+    uint8_t b;
+    size_t n, sent;
+    SAG(sag_error_new(&e));
+    for (;;) {
+        SAG(sag_socket_recv(s, &b, 0, 1, 0, &n, e));
+        if (n == 0)
+            break;
+        SAG(sag_socket_send(s, &b, 0, 1, 0, &sent, e));
+    }
+    sag_error_free(e);
+    return NULL;
+}
+
+static void pingpong_raw(long n)
+{
+    int c = raw_connect(), s = raw_accept();
+    pthread_t th;
+    uint8_t b = 'x';
+    if (pthread_create(&th, NULL, raw_echo, &s))
+        die_errno("pthread_create");
+    for (long i = 0; i < n; i++) {
+        raw_send_all(c, &b, 1);
+        if (raw_recv(c, &b, 1) != 1)
+            die("early end of stream");
+    }
+    shutdown(c, SHUT_WR);
+    pthread_join(th, NULL);
+    close(c);
+    close(s);
+}
+
+static void lib_listener(void);
+
+static void pingpong_lib(long n)
+{
+    sag_socket *c = NULL, *s = NULL;
+    pthread_t th;
+    uint8_t b = 'x';
+    size_t got, sent;
+    SAG(sag_create_socket(lib_ai, &c, err));
+    SAG(sag_socket_connect(c, lib_ai, -1, err));
+    SAG(sag_socket_accept(lib_listen, &s, err));
+    if (pthread_create(&th, NULL, lib_echo, s))
+        die_errno("pthread_create");
+    for (long i = 0; i < n; i++) {
+        SAG(sag_socket_send(c, &b, 0, 1, 0, &sent, err));
+        SAG(sag_socket_recv(c, &b, 0, 1, 0, &got, err));
+        if (got != 1)
+            die("early end of stream");
+    }
+    SAG(sag_socket_shutdown(c, SAG_SHUT_WR, err));
+    pthread_join(th, NULL);
+    sag_socket_free(c);
+    sag_socket_free(s);
+}
+
+/* ---- connect/accept/close ----------------------------------------------- */
+static void connect_raw(long n)
+{
+    uint8_t b;
+    for (long i = 0; i < n; i++) {
+        int c = raw_connect();
+        int s = raw_accept();
+        close(s);
+        if (raw_recv(c, &b, 1) != 0)
+            die("data instead of EOF");
+        close(c);
+    }
+}
+
+static void connect_lib(long n)
+{
+    uint8_t b;
+    size_t got;
+    for (long i = 0; i < n; i++) {
+        sag_socket *c = NULL, *s = NULL;
+        SAG(sag_create_socket(lib_ai, &c, err));
+        SAG(sag_socket_connect(c, lib_ai, -1, err));
+        SAG(sag_socket_accept(lib_listen, &s, err));
+        SAG(sag_socket_free(s));
+        SAG(sag_socket_recv(c, &b, 0, 1, 0, &got, err));
+        if (got != 0)
+            die("data instead of EOF");
+        SAG(sag_socket_free(c));
+    }
+}
+
+static void lib_listener(void)
+{
+    sag_addrinfo *hints = NULL, *bind_ai = NULL;
+    sag_socket_info *info = NULL;
+    char port_s[16];
+    int port;
+    SAG(sag_make_hint_addrinfo(SAG_AF_INET, SAG_SOCK_STREAM,
+                               SAG_AI_PASSIVE | SAG_AI_NUMERICHOST, 0, &hints,
+                               err));
+    SAG(sag_get_addrinfo("127.0.0.1", "0", hints, &bind_ai, err));
+    SAG(sag_create_socket(bind_ai, &lib_listen, err));
+    SAG(sag_socket_setsockopt_int(lib_listen, SAG_SOL_SOCKET, SAG_SO_REUSEADDR,
+                                  1, err));
+    SAG(sag_socket_bind(lib_listen, bind_ai, err));
+    SAG(sag_socket_listen(lib_listen, SAG_SOMAXCONN, err));
+    SAG(sag_socket_get_info(lib_listen, &info, err));
+    if (info == NULL)
+        die("no socket info");
+    SAG(sag_socket_info_port(info, &port, err));
+    snprintf(port_s, sizeof port_s, "%d", port);
+    sag_socket_info_free(info);
+    sag_addrinfo_free(bind_ai);
+    sag_addrinfo_free(hints);
+    SAG(sag_make_hint_addrinfo(SAG_AF_INET, SAG_SOCK_STREAM,
+                               SAG_AI_NUMERICHOST | SAG_AI_NUMERICSERV, 0,
+                               &hints, err));
+    SAG(sag_get_addrinfo("127.0.0.1", port_s, hints, &lib_ai, err));
+    sag_addrinfo_free(hints);
+}
+
+/* ---- lines -------------------------------------------------------------- */
+#define LINE_LEN 40
+static long n_lines;
+
+static void *line_sender(void *arg)
+{
+    static uint8_t chunk[64 * 1024 / LINE_LEN * LINE_LEN];
+    size_t total = (size_t)n_lines * LINE_LEN, off;
+    int fd = raw_accept();
+    (void)arg;
+    for (size_t i = 0; i < sizeof chunk; i++)
+        chunk[i] = i % LINE_LEN == LINE_LEN - 1 ? '\n' : 'a' + (char)(i % 26);
+    for (off = 0; off < total; off += sizeof chunk) {
+        size_t n = total - off < sizeof chunk ? total - off : sizeof chunk;
+        raw_send_all(fd, chunk, n);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void lines(long n, int mode)
+{
+    pthread_t th;
+    long got = 0;
+    n_lines = n;
+    if (pthread_create(&th, NULL, line_sender, NULL))
+        die("pthread_create");
+    if (mode == 0) {
+        char *line = NULL;
+        size_t cap = 0;
+        FILE *f = fdopen(raw_connect(), "r");
+        if (f == NULL)
+            die_errno("fdopen");
+        while (getline(&line, &cap, f) > 0)
+            got++;
+        fclose(f);
+        free(line);
+    } else {
+        sag_socket *s = NULL;
+        sag_port *p = NULL, *t = NULL;
+        SAG(sag_make_client_socket("127.0.0.1", listen_service, SAG_AF_INET,
+                                   SAG_SOCK_STREAM, SAG_AI_NUMERICHOST, 0, &s,
+                                   err));
+        SAG(sag_socket_port(s, 1, &p, err));
+        if (mode == 2) {
+            SAG(sag_transcoded_port(p, SAG_CODEC_UTF8, SAG_EOL_LF,
+                                    SAG_ERROR_MODE_REPLACE, &t, err));
+            for (;;) {
+                const char *d;
+                size_t len;
+                SAG(sag_port_get_line(t, &d, &len, err));
+                if (d == NULL)
+                    break;
+                got++;
+            }
+        } else {
+            for (;;) {
+                const uint8_t *d;
+                size_t len;
+                SAG(sag_port_get_bytes_line(p, &d, &len, err));
+                if (d == NULL)
+                    break;
+                got++;
+            }
+        }
+        sag_port_free(t);
+        sag_port_free(p);
+        sag_socket_free(s);
+    }
+    pthread_join(th, NULL);
+    if (got != n)
+        die("wrong number of lines");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3)
+        die("usage: cost MODE N");
+    n_ops = atol(argv[2]);
+    if (n_ops <= 0)
+        die("N must be positive");
+    listener_setup();
+    SAG(sag_error_new(&err));
+    const char *m = argv[1];
+    long w = n_ops / 10 + 1;
+    if (!strcmp(m, "pingpong-raw")) {
+        pingpong_raw(w);
+        pingpong_raw(n_ops);
+    } else if (!strcmp(m, "pingpong-lib")) {
+        lib_listener();
+        pingpong_lib(w);
+        pingpong_lib(n_ops);
+    } else if (!strcmp(m, "connect-raw")) {
+        connect_raw(w);
+        connect_raw(n_ops);
+    } else if (!strcmp(m, "connect-lib")) {
+        lib_listener();
+        connect_lib(w);
+        connect_lib(n_ops);
+    } else if (!strcmp(m, "lines-raw")) {
+        lines(w, 0);
+        lines(n_ops, 0);
+    } else if (!strcmp(m, "lines-binary")) {
+        lines(w, 1);
+        lines(n_ops, 1);
+    } else if (!strcmp(m, "lines-text")) {
+        lines(w, 2);
+        lines(n_ops, 2);
+    } else {
+        die("unknown mode");
+    }
+    sag_error_free(err);
+    return 0;
+}
