@@ -346,6 +346,32 @@ static void free_ports(sag_port *a, sag_port *b) {
     CHECK_ST(sag_port_free(b), SAG_OK);
 }
 
+/* A connected pair (make_pair) and a binary socket port over *cli
+ * (close_socket 1); close_binary frees the three. */
+static void open_binary(sag_socket **cli, sag_socket **peer, sag_port **p) {
+    make_pair(cli, peer);
+    CHECK_ST(sag_socket_port(*cli, 1, p, E), SAG_OK);
+}
+
+static void close_binary(sag_port *p, sag_socket *cli, sag_socket *peer) {
+    CHECK_ST(sag_port_free(p), SAG_OK);
+    free_pair(cli, peer);
+}
+
+/* A connected pair and a textual port over *cli (make_text); close_text
+ * frees the four. */
+static void open_text(sag_socket **cli, sag_socket **peer, int codec, int eol,
+                      int mode, sag_port **bin, sag_port **txt) {
+    make_pair(cli, peer);
+    make_text(*cli, codec, eol, mode, bin, txt);
+}
+
+static void close_text(sag_port *txt, sag_port *bin, sag_socket *cli,
+                       sag_socket *peer) {
+    free_ports(txt, bin);
+    free_pair(cli, peer);
+}
+
 /* Reads one text line and checks it (exp NULL: end of file). */
 static void expect_line(sag_port *t, const char *exp, size_t elen, int line) {
     const char *s = (const char *)"unset";
