@@ -372,41 +372,37 @@ static void close_text(sag_port *txt, sag_port *bin, sag_socket *cli,
     free_pair(cli, peer);
 }
 
-/* Reads one text line and checks it (exp NULL: end of file). */
-static void expect_line(sag_port *t, const char *exp, size_t elen, int line) {
+/* Reads one line, textual (get-line) or binary (get-bytes-line: `bytes`),
+ * and checks it (exp NULL: end of file). */
+static void expect_line(sag_port *p, int bytes, const char *exp, size_t elen,
+                        int line) {
     const char *s = (const char *)"unset";
-    size_t len = 12345;
-    int st = sag_port_get_line(t, &s, &len, E);
-    if (st != SAG_OK) {
-        char d[400];
-        snprintf(d, sizeof d, "status %s (%s)", sag_status_name(st),
-                 sag_error_message(E));
-        check_fail(__FILE__, line, "sag_port_get_line == SAG_OK", d);
-        return;
-    }
-    check_bytes(__FILE__, line, "sag_port_get_line", s, s ? len : 0, exp,
-                elen);
-}
-#define EXPECT_LINE(t, lit) expect_line((t), (lit), sizeof(lit) - 1, __LINE__)
-#define EXPECT_LINE_EOF(t) expect_line((t), NULL, 0, __LINE__)
-
-/* Reads one binary line and checks it (exp NULL: end of file). */
-static void expect_bline(sag_port *p, const char *exp, size_t elen, int line) {
     const uint8_t *d = (const uint8_t *)"unset";
+    const void *got;
     size_t len = 12345;
-    int st = sag_port_get_bytes_line(p, &d, &len, E);
+    int st = bytes ? sag_port_get_bytes_line(p, &d, &len, E)
+                   : sag_port_get_line(p, &s, &len, E);
+    got = bytes ? (const void *)d : (const void *)s;
     if (st != SAG_OK) {
         char m[400];
         snprintf(m, sizeof m, "status %s (%s)", sag_status_name(st),
                  sag_error_message(E));
-        check_fail(__FILE__, line, "sag_port_get_bytes_line == SAG_OK", m);
+        check_fail(__FILE__, line,
+                   bytes ? "sag_port_get_bytes_line == SAG_OK"
+                         : "sag_port_get_line == SAG_OK",
+                   m);
         return;
     }
-    check_bytes(__FILE__, line, "sag_port_get_bytes_line", d, d ? len : 0,
-                exp, elen);
+    check_bytes(__FILE__, line,
+                bytes ? "sag_port_get_bytes_line" : "sag_port_get_line", got,
+                got ? len : 0, exp, elen);
 }
-#define EXPECT_BLINE(p, lit) expect_bline((p), (lit), sizeof(lit) - 1, __LINE__)
-#define EXPECT_BLINE_EOF(p) expect_bline((p), NULL, 0, __LINE__)
+#define EXPECT_LINE(t, lit)                                                  \
+    expect_line((t), 0, (lit), sizeof(lit) - 1, __LINE__)
+#define EXPECT_LINE_EOF(t) expect_line((t), 0, NULL, 0, __LINE__)
+#define EXPECT_BLINE(p, lit)                                                 \
+    expect_line((p), 1, (lit), sizeof(lit) - 1, __LINE__)
+#define EXPECT_BLINE_EOF(p) expect_line((p), 1, NULL, 0, __LINE__)
 
 static void expect_char(sag_port *t, int32_t exp, int line) {
     int32_t c = -7;

@@ -2,6 +2,13 @@
  * One program, one translation unit: check.h's counters and the helpers of
  * test_ports.c are shared by every part. */
 
+/* sag_socket_is_closed says `expected` (1 closed, 0 open) of s. */
+static void check_is_closed(sag_socket *s, int expected) {
+    int closed = -1;
+    CHECK_ST(sag_socket_is_closed(s, &closed, E), SAG_OK);
+    CHECK_EQ(closed, expected);
+}
+
 /* The binary operations after get-u8 (lookahead-u8, the get-bytevector
  * reads, get-bytes-line, the puts) on p each return `expected`: p closed, or
  * a textual port. */
@@ -22,7 +29,7 @@ static void check_binary_ops(sag_port *p, int expected) {
 static void test_close(void) {
     sag_socket *a, *b;
     sag_port *p, *q, *bin, *t;
-    int closed, byte;
+    int byte;
     uint8_t buf[16];
     size_t cnt, len;
     const char *s;
@@ -33,9 +40,7 @@ static void test_close(void) {
     CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"last", 0, 4, E),
              SAG_OK);
     CHECK_ST(sag_port_close(p, E), SAG_OK);
-    closed = -1;
-    CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-    CHECK_EQ(closed, 1);
+    check_is_closed(a, 1);
     PEER_EXPECT_LIT(b, "last"); /* close flushed */
     PEER_EXPECT_EOF(b);
     CHECK_ST(sag_port_close(p, E), SAG_OK); /* idempotent */
@@ -62,17 +67,13 @@ static void test_close(void) {
     CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"unflushed", 0, 9, E),
              SAG_OK);
     CHECK_ST(sag_port_close(p, E), SAG_OK);
-    closed = -1;
-    CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-    CHECK_EQ(closed, 0);
+    check_is_closed(a, 0);
     PEER_EXPECT_LIT(b, "unflushed");
     CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED);
     peer_send(a, "still", 5);
     PEER_EXPECT_LIT(b, "still");
     CHECK_ST(sag_port_free(p), SAG_OK);
-    closed = -1;
-    CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-    CHECK_EQ(closed, 0);
+    check_is_closed(a, 0);
     free_pair(a, b);
 
     /* socket-input-port / socket-output-port never close the socket. */
@@ -85,16 +86,12 @@ static void test_close(void) {
     PEER_EXPECT_LIT(b, "bye");
     CHECK_ST(sag_port_close(p, E), SAG_OK);
     CHECK_ST(sag_port_close(p, E), SAG_OK);
-    closed = -1;
-    CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-    CHECK_EQ(closed, 0);
+    check_is_closed(a, 0);
     CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED);
     CHECK_ST(sag_port_put_u8(q, 1, E), SAG_E_CLOSED);
     CHECK_ST(sag_port_free(p), SAG_OK);
     CHECK_ST(sag_port_free(q), SAG_OK);
-    closed = -1;
-    CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-    CHECK_EQ(closed, 0);
+    check_is_closed(a, 0);
     /* ports over one socket share its input buffer */
     PEER_SEND_LIT(b, "abcdef");
     sleep_ms(30);
@@ -118,9 +115,7 @@ static void test_close(void) {
     CHECK_ST(sag_port_put_string(t, "ok\n", 0, 3, E), SAG_OK);
     CHECK_ST(sag_port_close(t, E), SAG_OK);
     CHECK_ST(sag_port_close(t, E), SAG_OK);
-    closed = -1;
-    CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-    CHECK_EQ(closed, 1);
+    check_is_closed(a, 1);
     PEER_EXPECT_LIT(b, "ok\n");
     PEER_EXPECT_EOF(b);
     {
@@ -139,9 +134,7 @@ static void test_close(void) {
     /* Freeing an open port made with close_socket = 1 closes the socket. */
     open_binary(&a, &b, &p);
     CHECK_ST(sag_port_free(p), SAG_OK);
-    closed = -1;
-    CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-    CHECK_EQ(closed, 1);
+    check_is_closed(a, 1);
     free_pair(a, b);
 
     /* A port whose socket was freed: SAG_E_CLOSED, no crash. */
@@ -253,9 +246,7 @@ static void test_shutdown_ready(void) {
     CHECK_ST(sag_port_get_bytevector_n(p, buf, 0, 5, &cnt, E), SAG_OK);
     CHECK_LIT(buf, cnt, "after");
     {
-        int closed = -1;
-        CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-        CHECK_EQ(closed, 0);
+        check_is_closed(a, 0);
     }
     close_binary(p, a, b);
 
@@ -568,9 +559,7 @@ static void test_errors(void) {
     CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED);
     CHECK_ST(sag_port_close(p, E), SAG_OK);
     {
-        int closed = -1;
-        CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-        CHECK_EQ(closed, 1);
+        check_is_closed(a, 1);
     }
     close_binary(p, a, b);
 
