@@ -57,6 +57,9 @@ start_peer() {
   done
   return 1
 }
+# peer_done WHAT LOG N: waits for the peer to end; a failure with LOG's last
+# N lines when it failed.
+peer_done() { wait "$PEER_PID" || fail "$1 failed: $(tail -n "$3" "$2")"; PEER_PID=; }
 stop_peer() { [ -n "$PEER_PID" ] && { kill "$PEER_PID" 2>/dev/null; wait "$PEER_PID" 2>/dev/null; }; PEER_PID=; }
 trap stop_peer EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -66,8 +69,7 @@ for alpn in "" "--alpn http/1.1"; do
   if start_peer "$OUT/tls-pyserver.log" python3 "$HERE/peer.py" server "$CERTS" $alpn; then
     # shellcheck disable=SC2086
     timeout 60 "$BIN" "$CERTS" client "$PORT" ${alpn#--alpn } || fail "our client vs Python ssl server ($alpn)"
-    wait "$PEER_PID" || fail "Python ssl server ($alpn) failed: $(tail -n 3 "$OUT/tls-pyserver.log")"
-    PEER_PID=
+    peer_done "Python ssl server ($alpn)" "$OUT/tls-pyserver.log" 3
   else
     fail "Python ssl server did not start: $(cat "$OUT/tls-pyserver.log")"
   fi
@@ -96,8 +98,7 @@ for cc in "" "--client-cert"; do
   if start_peer "$OUT/tls-ourserver.log" timeout 60 "$BIN" "$CERTS" server ${cc:+client-cert}; then
     # shellcheck disable=SC2086
     timeout 60 python3 "$HERE/peer.py" client "$CERTS" "$PORT" $cc || fail "Python ssl client vs our server ($cc)"
-    wait "$PEER_PID" || fail "our server ($cc): $(tail -n 5 "$OUT/tls-ourserver.log")"
-    PEER_PID=
+    peer_done "our server ($cc)" "$OUT/tls-ourserver.log" 5
   else
     fail "our server did not start: $(cat "$OUT/tls-ourserver.log")"
   fi
