@@ -245,9 +245,7 @@ static void test_shutdown_ready(void) {
     cnt = 0;
     CHECK_ST(sag_port_get_bytevector_n(p, buf, 0, 5, &cnt, E), SAG_OK);
     CHECK_LIT(buf, cnt, "after");
-    {
-        check_is_closed(a, 0);
-    }
+    check_is_closed(a, 0);
     close_binary(p, a, b);
 
     /* textual port: ready, and shutdown through it */
@@ -297,6 +295,16 @@ static void peer_reset(sag_socket *b) {
              SAG_OK);
     CHECK_ST(sag_socket_close(b, E), SAG_OK);
     sleep_ms(50);
+}
+
+/* A binary port (open_binary) in buffer mode block holding 4 bytes it has
+ * not sent yet, its peer reset: the next flush fails. */
+static void open_unsent(sag_socket **a, sag_socket **b, sag_port **p) {
+    open_binary(a, b, p);
+    CHECK_ST(sag_port_set_buffer_mode(*p, SAG_BUFFER_BLOCK, E), SAG_OK);
+    peer_reset(*b);
+    CHECK_ST(sag_port_put_bytevector(*p, (const uint8_t *)"data", 0, 4, E),
+             SAG_OK);
 }
 
 static void test_errors(void) {
@@ -518,11 +526,7 @@ static void test_errors(void) {
     close_binary(p, a, b);
 
     /* &i/o-write: a flush (buffer mode block) to a reset connection */
-    open_binary(&a, &b, &p);
-    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_OK);
-    peer_reset(b);
-    CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"data", 0, 4, E),
-             SAG_OK);
+    open_unsent(&a, &b, &p);
     CHECK_ST(sag_error_clear(E), SAG_OK);
     CHECK_ST(sag_port_flush(p, E), SAG_E_IO_WRITE);
     CHECK(sag_error_errno(E) == ECONNRESET || sag_error_errno(E) == EPIPE);
@@ -550,24 +554,14 @@ static void test_errors(void) {
     close_text(t, bin, a, b);
 
     /* close whose flush fails: SAG_E_IO_WRITE, the port closed anyway */
-    open_binary(&a, &b, &p);
-    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_OK);
-    peer_reset(b);
-    CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"data", 0, 4, E),
-             SAG_OK);
+    open_unsent(&a, &b, &p);
     CHECK_ST(sag_port_close(p, E), SAG_E_IO_WRITE);
     CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED);
     CHECK_ST(sag_port_close(p, E), SAG_OK);
-    {
-        check_is_closed(a, 1);
-    }
+    check_is_closed(a, 1);
     close_binary(p, a, b);
 
     /* free with a failing flush: SAG_OK */
-    open_binary(&a, &b, &p);
-    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_OK);
-    peer_reset(b);
-    CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"data", 0, 4, E),
-             SAG_OK);
+    open_unsent(&a, &b, &p);
     close_binary(p, a, b);
 }
