@@ -51,6 +51,15 @@
         }                                                                    \
     } while (0)
 
+/* The call returns `expected`, its error object (E, cleared first) carrying
+ * `port`. */
+#define CHECK_PORT_ERROR(call, expected, port)                               \
+    do {                                                                     \
+        CHECK_ST(sag_error_clear(E), SAG_OK);                                \
+        CHECK_ST(call, expected);                                            \
+        CHECK_EPORT(E, port);                                                \
+    } while (0)
+
 /* Writes bytes escaped (printable ASCII as is, others \xHH), shortened. */
 static void escape(char *out, size_t cap, const void *data, size_t len) {
     const uint8_t *b = data;

@@ -156,6 +156,15 @@ static void echo(server *sv, sagtls_socket *t) {
 
 /* Sends n bytes of the pattern and reads them back, both at once (a writer
  * thread), checking every byte. */
+/* The end of a test against a server thread: the client's TLS socket t
+ * freed, the server stopped (joined), both configurations freed. */
+static void tls_done(sagtls_socket *t, server *sv, sagtls_config *sc, sagtls_config *cc) {
+    sagtls_free(t);
+    server_stop(sv);
+    sagtls_config_free(sc);
+    sagtls_config_free(cc);
+}
+
 typedef struct {
     sagtls_socket *t;
     size_t n;
@@ -267,11 +276,8 @@ static int verify_case(const char *leaf, const char *ca, const char *name, int v
     int st = -99;
     sagtls_socket *t = tls_connect(sv.port, cc, name, &st, e);
     snprintf(msg, size, "%s", st == SAG_OK ? "" : sag_error_message(e));
-    sagtls_free(t);
-    server_stop(&sv);
     sag_error_free(e);
-    sagtls_config_free(sc);
-    sagtls_config_free(cc);
+    tls_done(t, &sv, sc, cc);
     return st;
 }
 
@@ -329,10 +335,7 @@ static void test_versions_alpn_client_cert(void) {
         sagtls_selected_alpn(t, &alpn, NULL);
         CHECK(alpn && strcmp(alpn, "http/1.1") == 0); /* the server's preference */
         CHECK(echo_round_trip(t, 100000));
-        sagtls_free(t);
-        server_stop(&sv);
-        sagtls_config_free(sc);
-        sagtls_config_free(cc);
+        tls_done(t, &sv, sc, cc);
     }
     /* the server requires a client certificate */
     for (int give = 0; give <= 1; give++) {
@@ -386,11 +389,8 @@ static void test_versions_alpn_client_cert(void) {
     sagtls_socket *t = NULL;
     CHECK_ST(sagtls_wrap(s, cc, "localhost", &t, NULL), SAG_OK);
     CHECK_ST(st = sagtls_handshake(t, NULL), SAG_OK);
-    sagtls_free(t);
-    server_stop(&sv);
+    tls_done(t, &sv, sc, cc);
     CHECK_ST(sv.handshake_status, SAG_OK);
-    sagtls_config_free(sc);
-    sagtls_config_free(cc);
 }
 
 /* The server sends "hello" then ends the TCP stream without close_notify. */
@@ -422,10 +422,7 @@ static void test_truncation(void) {
     CHECK(strstr(sag_error_message(e), "close_notify") != NULL);
     CHECK(strcmp(sag_error_operation(e), "tls-socket-recv") == 0);
     sag_error_free(e);
-    sagtls_free(t);
-    server_stop(&sv);
-    sagtls_config_free(sc);
-    sagtls_config_free(cc);
+    tls_done(t, &sv, sc, cc);
 }
 
 /* ===== Timeouts, interrupts, close from another thread ================== */
@@ -519,10 +516,7 @@ static void test_waits(void) {
     CHECK_ST(sagtls_recv(t, b, 0, 1, 0, &k, e), SAG_E_CLOSED);
     pthread_join(pt, NULL);
     sag_error_free(e);
-    sagtls_free(t);
-    server_stop(&sv);
-    sagtls_config_free(sc);
-    sagtls_config_free(cc);
+    tls_done(t, &sv, sc, cc);
 }
 
 /* A send to a peer that does not read, interrupted: the count of plaintext
@@ -633,10 +627,7 @@ static void test_bulk(void) {
     sagtls_socket *t = tls_connect(sv.port, cc, "localhost", &st, NULL);
     CHECK_ST(st, SAG_OK);
     CHECK(echo_round_trip(t, (size_t)64 << 20));
-    sagtls_free(t);
-    server_stop(&sv);
-    sagtls_config_free(sc);
-    sagtls_config_free(cc);
+    tls_done(t, &sv, sc, cc);
 }
 
 /* ===== Against other peers ============================================== */

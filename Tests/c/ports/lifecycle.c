@@ -44,9 +44,7 @@ static void test_close(void) {
     PEER_EXPECT_LIT(b, "last"); /* close flushed */
     PEER_EXPECT_EOF(b);
     CHECK_ST(sag_port_close(p, E), SAG_OK); /* idempotent */
-    CHECK_ST(sag_error_clear(E), SAG_OK);
-    CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED);
-    CHECK_EPORT(E, p);
+    CHECK_PORT_ERROR(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED, p);
     check_binary_ops(p, SAG_E_CLOSED);
     CHECK_ST(sag_port_flush(p, E), SAG_E_CLOSED);
     CHECK_ST(sag_port_ready(p, &byte, E), SAG_E_CLOSED);
@@ -142,9 +140,7 @@ static void test_close(void) {
     CHECK_ST(sag_socket_port(a, 0, &p, E), SAG_OK);
     CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_OK);
     CHECK_ST(sag_socket_free(a), SAG_OK);
-    CHECK_ST(sag_error_clear(E), SAG_OK);
-    CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED);
-    CHECK_EPORT(E, p);
+    CHECK_PORT_ERROR(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED, p);
     {
         /* A put may only fill the buffer (the contract does not say that
          * it must look at the socket); the flush must fail. */
@@ -162,12 +158,8 @@ static void test_close(void) {
     CHECK_ST(sag_socket_close(a, E), SAG_OK);
     {
         int32_t c;
-        CHECK_ST(sag_error_clear(E), SAG_OK);
-        CHECK_ST(sag_port_get_char(t, &c, E), SAG_E_CLOSED);
-        CHECK_EPORT(E, t);
-        CHECK_ST(sag_error_clear(E), SAG_OK);
-        CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_CLOSED);
-        CHECK_EPORT(E, t);
+        CHECK_PORT_ERROR(sag_port_get_char(t, &c, E), SAG_E_CLOSED, t);
+        CHECK_PORT_ERROR(sag_port_get_line(t, &s, &len, E), SAG_E_CLOSED, t);
         CHECK_ST(sag_error_clear(E), SAG_OK);
         if (sag_port_put_char(t, 'x', E) == SAG_OK) /* buffered only */
             CHECK_ST(sag_port_flush(t, E), SAG_E_CLOSED);
@@ -446,18 +438,13 @@ static void test_errors(void) {
         CHECK_EQ(sag_error_timeout(E), 200000);
         CHECK(el >= 150000);
         /* through the textual port: the failure carries the textual port */
-        CHECK_ST(sag_error_clear(E), SAG_OK);
-        CHECK_ST(sag_port_get_char(t, &c, E), SAG_E_READ_TIMEOUT);
-        CHECK_EPORT(E, t);
-        CHECK_ST(sag_error_clear(E), SAG_OK);
-        CHECK_ST(sag_port_lookahead_char(t, &c, E), SAG_E_READ_TIMEOUT);
-        CHECK_EPORT(E, t);
-        CHECK_ST(sag_error_clear(E), SAG_OK);
-        CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_READ_TIMEOUT);
-        CHECK_EPORT(E, t);
-        CHECK_ST(sag_error_clear(E), SAG_OK);
-        CHECK_ST(sag_port_get_string_n(t, 3, &s, &len, E), SAG_E_READ_TIMEOUT);
-        CHECK_EPORT(E, t);
+        CHECK_PORT_ERROR(sag_port_get_char(t, &c, E), SAG_E_READ_TIMEOUT, t);
+        CHECK_PORT_ERROR(sag_port_lookahead_char(t, &c, E),
+                         SAG_E_READ_TIMEOUT, t);
+        CHECK_PORT_ERROR(sag_port_get_line(t, &s, &len, E),
+                         SAG_E_READ_TIMEOUT, t);
+        CHECK_PORT_ERROR(sag_port_get_string_n(t, 3, &s, &len, E),
+                         SAG_E_READ_TIMEOUT, t);
         CHECK_EQ(sag_error_timeout(E), 200000);
         /* the port goes on working after a timeout */
         PEER_SEND_LIT(b, "k");
@@ -471,9 +458,7 @@ static void test_errors(void) {
     /* non-blocking socket with nothing to read */
     open_binary(&a, &b, &p);
     CHECK_ST(sag_socket_set_nonblocking(a, 1, E), SAG_OK);
-    CHECK_ST(sag_error_clear(E), SAG_OK);
-    CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_WOULD_BLOCK);
-    CHECK_EPORT(E, p);
+    CHECK_PORT_ERROR(sag_port_get_u8(p, &byte, E), SAG_E_WOULD_BLOCK, p);
     PEER_SEND_LIT(b, "n");
     {
         int st = SAG_E_WOULD_BLOCK;

@@ -277,9 +277,8 @@ static void test_malformed(void) {
         const char *s = NULL;
         size_t len = 0;
         int found = 0;
-        CHECK_ST(sag_error_clear(E), SAG_OK);
-        CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_IO_DECODING);
-        CHECK_EPORT(E, t);
+        CHECK_PORT_ERROR(sag_port_get_line(t, &s, &len, E),
+                         SAG_E_IO_DECODING, t);
         for (int i = 0; i < 3 && !found; i++) {
             st = sag_port_get_line(t, &s, &len, E);
             if (st != SAG_OK || s == NULL)
