@@ -407,6 +407,13 @@ static variant_t *add_garbage(int pi, uint64_t mask)
     return first;
 }
 
+/* INT64_MIN and INT64_MAX for the int64_t parameter pi. */
+static void add_i64_limits(int pi)
+{
+    add(pi, OP_I64, INT64_MIN, 0, 0, ANY, "=INT64_MIN");
+    add(pi, OP_I64, INT64_MAX, 0, 0, ANY, "=INT64_MAX");
+}
+
 static void int_variants(int pi, const char *role)
 {
     static const struct { const char *role; int values[6]; int n; const char *labels[6]; } t[] = {
@@ -608,14 +615,12 @@ static int gen_variants(int fi, variant_t *out)
             add(i, OP_I64, 1000000, 0, 0, ANY, "=1000000");
             add(i, OP_I64, -1, 0, 0, ANY, "=-1");
             add(i, OP_I64, -2, 0, 0, ANY, "=-2");
-            add(i, OP_I64, INT64_MIN, 0, 0, ANY, "=INT64_MIN");
-            add(i, OP_I64, INT64_MAX, 0, 0, ANY, "=INT64_MAX");
+            add_i64_limits(i);
             break;
         case PC_TAG:
             add(i, OP_I64, 0, 0, 0, ANY, "=0");
             add(i, OP_I64, -1, 0, 0, ANY, "=-1");
-            add(i, OP_I64, INT64_MIN, 0, 0, ANY, "=INT64_MIN");
-            add(i, OP_I64, INT64_MAX, 0, 0, ANY, "=INT64_MAX");
+            add_i64_limits(i);
             break;
         case PC_COUNT:
             add(i, OP_SIZE, 0, 0, 0, ANY, "=0");
