@@ -156,6 +156,21 @@ static void echo(server *sv, sagtls_socket *t) {
 
 /* Sends n bytes of the pattern and reads them back, both at once (a writer
  * thread), checking every byte. */
+/* The start of a test against a server thread: the server's configuration
+ * and the client's (trusting ca.pem), the server doing `behave` once, and
+ * the client's TLS socket connected to it, its handshake checked. */
+static sagtls_socket *tls_start(server *sv, void (*behave)(server *, sagtls_socket *),
+                                sagtls_config **sc, sagtls_config **cc) {
+    int st = -99;
+    sagtls_socket *t;
+    *sc = server_config("server");
+    *cc = client_config("ca.pem");
+    server_start(sv, *sc, behave, 1);
+    t = tls_connect(sv->port, *cc, "localhost", &st, NULL);
+    CHECK_ST(st, SAG_OK);
+    return t;
+}
+
 /* The end of a test against a server thread: the client's TLS socket t
  * freed, the server stopped (joined), both configurations freed. */
 static void tls_done(sagtls_socket *t, server *sv, sagtls_config *sc, sagtls_config *cc) {
@@ -209,12 +224,9 @@ static int echo_round_trip(sagtls_socket *t, size_t n) {
 
 static void test_basic(void) {
     section("handshake, echo, close_notify, accessors");
-    sagtls_config *sc = server_config("server"), *cc = client_config("ca.pem");
+    sagtls_config *sc, *cc;
     server sv;
-    server_start(&sv, sc, echo, 1);
-    int st = -99;
-    sagtls_socket *t = tls_connect(sv.port, cc, "localhost", &st, NULL);
-    CHECK_ST(st, SAG_OK);
+    sagtls_socket *t = tls_start(&sv, echo, &sc, &cc);
     const char *v = NULL, *subject = NULL, *alpn = "x";
     CHECK_ST(sagtls_protocol_version(t, &v, NULL), SAG_OK);
     CHECK(v && strcmp(v, "TLSv1.3") == 0);
@@ -405,12 +417,9 @@ static void truncate_after_hello(server *sv, sagtls_socket *t) {
 
 static void test_truncation(void) {
     section("truncation: end of stream without close_notify");
-    sagtls_config *sc = server_config("server"), *cc = client_config("ca.pem");
+    sagtls_config *sc, *cc;
     server sv;
-    server_start(&sv, sc, truncate_after_hello, 1);
-    int st = -99;
-    sagtls_socket *t = tls_connect(sv.port, cc, "localhost", &st, NULL);
-    CHECK_ST(st, SAG_OK);
+    sagtls_socket *t = tls_start(&sv, truncate_after_hello, &sc, &cc);
     uint8_t b[16];
     CHECK_ST(tls_recv_n(t, b, 5, NULL), SAG_OK);
     CHECK(memcmp(b, "hello", 5) == 0);
@@ -620,12 +629,9 @@ static void test_starttls(void) {
 /* 64 MiB each way at once, byte for byte. */
 static void test_bulk(void) {
     section("64 MiB each way, byte for byte");
-    sagtls_config *sc = server_config("server"), *cc = client_config("ca.pem");
+    sagtls_config *sc, *cc;
     server sv;
-    server_start(&sv, sc, echo, 1);
-    int st = -99;
-    sagtls_socket *t = tls_connect(sv.port, cc, "localhost", &st, NULL);
-    CHECK_ST(st, SAG_OK);
+    sagtls_socket *t = tls_start(&sv, echo, &sc, &cc);
     CHECK(echo_round_trip(t, (size_t)64 << 20));
     tls_done(t, &sv, sc, cc);
 }
