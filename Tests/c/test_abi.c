@@ -85,6 +85,16 @@ static int make_pair(pair_t *p, int family) {
     return 0;
 }
 
+/* make_pair, or a failure reported at the caller's file and line: 1 when
+ * the pair is made. */
+static int pair_ok(pair_t *p, int family, const char *file, int line) {
+    if (make_pair(p, family) == 0)
+        return 1;
+    check_fail(file, line, "make_pair", NULL);
+    return 0;
+}
+#define PAIR_OK(p, family) pair_ok((p), (family), __FILE__, __LINE__)
+
 static void free_pair(pair_t *p) {
     CHECK_ST(sag_socket_free(p->acc), SAG_OK);
     CHECK_ST(sag_socket_free(p->cli), SAG_OK);

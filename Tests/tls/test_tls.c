@@ -638,6 +638,22 @@ static void test_bulk(void) {
 
 /* ===== Against other peers ============================================== */
 
+/* A client (cc) of the peer at port, its handshake checked: the status;
+ * prints its version and the ALPN the peer chose (*sel), after indent. */
+static int connect_peer(int port, sagtls_config *cc, const char *indent,
+                        sagtls_socket **t, const char **sel) {
+    int st = -99;
+    const char *v = NULL;
+    *t = tls_connect(port, cc, "localhost", &st, NULL);
+    CHECK_ST(st, SAG_OK);
+    if (st == SAG_OK) {
+        sagtls_protocol_version(*t, &v, NULL);
+        sagtls_selected_alpn(*t, sel, NULL);
+        printf("%s%s, ALPN %s\n", indent, v ? v : "?", *sel ? *sel : "none");
+    }
+    return st;
+}
+
 static int run_client(int port, const char *alpn) {
     sagtls_config *cc = client_config("ca.pem");
     if (alpn) {
@@ -647,14 +663,9 @@ static int run_client(int port, const char *alpn) {
         memcpy(wire + 1, alpn, n);
         CHECK_ST(sagtls_config_set_alpn(cc, wire, 0, n + 1, NULL), SAG_OK);
     }
-    int st = -99;
-    sagtls_socket *t = tls_connect(port, cc, "localhost", &st, NULL);
-    CHECK_ST(st, SAG_OK);
-    if (st == SAG_OK) {
-        const char *v = NULL, *sel = NULL;
-        sagtls_protocol_version(t, &v, NULL);
-        sagtls_selected_alpn(t, &sel, NULL);
-        printf("  %s, ALPN %s\n", v ? v : "?", sel ? sel : "none");
+    sagtls_socket *t = NULL;
+    const char *sel = NULL;
+    if (connect_peer(port, cc, "  ", &t, &sel) == SAG_OK) {
         if (alpn) CHECK(sel && strcmp(sel, alpn) == 0);
         CHECK(echo_round_trip(t, 1 << 20));
         CHECK_ST(sagtls_shutdown(t, NULL), SAG_OK);
@@ -668,14 +679,9 @@ static int run_client(int port, const char *alpn) {
 static int run_line(int port, const char *line) {
     sagtls_config *cc = client_config("ca.pem");
     CHECK_ST(sagtls_config_set_alpn(cc, (const uint8_t *)"\x02h2", 0, 3, NULL), SAG_OK);
-    int st = -99;
-    sagtls_socket *t = tls_connect(port, cc, "localhost", &st, NULL);
-    CHECK_ST(st, SAG_OK);
-    if (st == SAG_OK) {
-        const char *v = NULL, *sel = NULL;
-        sagtls_protocol_version(t, &v, NULL);
-        sagtls_selected_alpn(t, &sel, NULL);
-        printf("%s, ALPN %s\n", v ? v : "?", sel ? sel : "none");
+    sagtls_socket *t = NULL;
+    const char *sel = NULL;
+    if (connect_peer(port, cc, "", &t, &sel) == SAG_OK) {
         CHECK(sel && strcmp(sel, "h2") == 0);
         size_t k;
         char buf[256];

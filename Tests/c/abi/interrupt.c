@@ -87,10 +87,8 @@ static int block_and_wake(int op, sag_socket *s, int by_close) {
 static void test_interrupt(void) {
     section("interrupt");
     pair_t p;
-    if (make_pair(&p, SAG_AF_INET) != 0) {
-        check_fail(__FILE__, __LINE__, "make_pair", NULL);
+    if (!PAIR_OK(&p, SAG_AF_INET))
         return;
-    }
     CHECK_ST(block_and_wake(OP_ACCEPT, p.srv, 0), SAG_E_INTERRUPTED);
     /* A later call is not affected: nothing pending → would block. */
     CHECK_ST(sag_socket_set_nonblocking(p.srv, 1, E), SAG_OK);
@@ -117,18 +115,14 @@ static void test_interrupt(void) {
     free_pair(&p);
 
     /* recv woken by close (the peer still open); select woken by close. */
-    if (make_pair(&p, SAG_AF_INET) == 0) {
+    if (PAIR_OK(&p, SAG_AF_INET)) {
         CHECK_ST(block_and_wake(OP_RECV, p.acc, 1), SAG_E_CLOSED);
         CHECK_ST(sag_socket_recv(p.acc, buf, 0, sizeof buf, 0, &n, E), SAG_E_CLOSED);
         free_pair(&p);
-    } else {
-        check_fail(__FILE__, __LINE__, "make_pair", NULL);
     }
-    if (make_pair(&p, SAG_AF_INET) == 0) {
+    if (PAIR_OK(&p, SAG_AF_INET)) {
         CHECK_ST(block_and_wake(OP_SELECT, p.acc, 1), SAG_E_INTERRUPTED);
         free_pair(&p);
-    } else {
-        check_fail(__FILE__, __LINE__, "make_pair", NULL);
     }
 }
 
@@ -196,8 +190,7 @@ static void test_signal_interrupts(void) {
     CHECK_EQ(sag_thread_set_signal_interrupts(0), 1);
     CHECK_EQ(sag_thread_set_signal_interrupts(0), 0);
     pair_t p;
-    if (make_pair(&p, SAG_AF_INET) != 0) {
-        check_fail(__FILE__, __LINE__, "make_pair", NULL);
+    if (!PAIR_OK(&p, SAG_AF_INET)) {
         sigaction(SIGUSR1, &old, NULL);
         return;
     }

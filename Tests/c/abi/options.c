@@ -8,10 +8,8 @@
 static void test_options(void) {
     section("options");
     pair_t p;
-    if (make_pair(&p, SAG_AF_INET) != 0) {
-        check_fail(__FILE__, __LINE__, "make_pair", NULL);
+    if (!PAIR_OK(&p, SAG_AF_INET))
         return;
-    }
     int v = -1;
     CHECK_ST(sag_socket_getsockopt_int(p.acc, SAG_IPPROTO_TCP, SAG_TCP_NODELAY, &v, E),
              SAG_OK);

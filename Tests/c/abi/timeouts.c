@@ -8,10 +8,8 @@
 static void test_read_timeout(void) {
     section("read timeout");
     pair_t p;
-    if (make_pair(&p, SAG_AF_INET) != 0) {
-        check_fail(__FILE__, __LINE__, "make_pair", NULL);
+    if (!PAIR_OK(&p, SAG_AF_INET))
         return;
-    }
     int64_t t = -5;
     CHECK_ST(sag_socket_get_read_timeout(p.acc, &t, E), SAG_OK);
     CHECK_EQ(t, 0);
@@ -200,10 +198,8 @@ static void *recv_without_deadline(void *arg) {
 static void test_thread_deadline(void) {
     section("the thread's deadline caps its waits, and only its own");
     pair_t p;
-    if (make_pair(&p, SAG_AF_INET) != 0) {
-        check_fail(__FILE__, __LINE__, "make_pair", NULL);
+    if (!PAIR_OK(&p, SAG_AF_INET))
         return;
-    }
     uint8_t buf[64];
     size_t n = 0;
     int64_t t0, took, rt = -1;

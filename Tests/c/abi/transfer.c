@@ -12,10 +12,8 @@
 static void test_recvfrom_stream(void) {
     section("recvfrom on a stream socket");
     pair_t p;
-    if (make_pair(&p, SAG_AF_INET) != 0) {
-        check_fail(__FILE__, __LINE__, "make_pair", NULL);
+    if (!PAIR_OK(&p, SAG_AF_INET))
         return;
-    }
     CHECK_ST(sag_socket_set_read_timeout(p.acc, 5000000, E), SAG_OK);
     sag_sockaddr *from = NULL;
     CHECK_ST(sag_sockaddr_new(&from, E), SAG_OK);
@@ -49,10 +47,8 @@ static void test_recvfrom_stream(void) {
 static void test_peer_reset(void) {
     section("peer reset");
     pair_t p;
-    if (make_pair(&p, SAG_AF_INET) != 0) {
-        check_fail(__FILE__, __LINE__, "make_pair", NULL);
+    if (!PAIR_OK(&p, SAG_AF_INET))
         return;
-    }
     struct linger lg = {1, 0};
     CHECK_ST(sag_socket_setsockopt_bytes(p.acc, SAG_SOL_SOCKET, SAG_SO_LINGER,
                                          (const uint8_t *)&lg, 0, sizeof lg, E),
@@ -150,8 +146,7 @@ static void test_partial_send(void) {
         pair_t p;
         sag_port *port = NULL;
         size_t sent = (size_t)-7;
-        if (make_pair(&p, SAG_AF_INET) != 0) {
-            check_fail(__FILE__, __LINE__, "make_pair", NULL);
+        if (!PAIR_OK(&p, SAG_AF_INET)) {
             break;
         }
         CHECK_ST(sag_socket_setsockopt_duration(p.cli, SAG_SOL_SOCKET,
@@ -181,7 +176,7 @@ static void test_partial_send(void) {
     {
         pair_t p;
         send_job j;
-        if (make_pair(&p, SAG_AF_INET) == 0) {
+        if (PAIR_OK(&p, SAG_AF_INET)) {
             memset(&j, 0, sizeof j);
             j.s = p.cli;
             j.buf = src;
@@ -194,8 +189,6 @@ static void test_partial_send(void) {
             CHECK_ST(sag_socket_shutdown(p.cli, SAG_SHUT_WR, E), SAG_OK);
             expect_exactly(p.acc, src, j.went, __LINE__);
             free_pair(&p);
-        } else {
-            check_fail(__FILE__, __LINE__, "make_pair", NULL);
         }
     }
 
@@ -204,8 +197,7 @@ static void test_partial_send(void) {
         pair_t p;
         send_job j;
         struct linger lg = {1, 0};
-        if (make_pair(&p, SAG_AF_INET) != 0) {
-            check_fail(__FILE__, __LINE__, "make_pair", NULL);
+        if (!PAIR_OK(&p, SAG_AF_INET)) {
             break;
         }
         memset(&j, 0, sizeof j);
