@@ -149,49 +149,30 @@ check: setup stage $(CHECK_GROUPS)
 swift-test:
 	$(TIMED) bash -c 'set -o pipefail; swift test --no-parallel 2>&1 | tail -n 40'
 
-c-test: stage
-	$(TIMED) bash Tests/c/run.sh $(STAGE)
-
-ports-test: stage
-	$(TIMED) bash Tests/c/run_ports.sh $(STAGE)
-
-selector-test: stage
-	$(TIMED) bash Tests/c/run_selector.sh $(STAGE)
-
-ffi-test: stage
-	$(TIMED) bash Tests/ffi-driver/run.sh $(STAGE)
-
-abi-test: stage
-	$(TIMED) bash Tests/abi/run.sh $(STAGE)
-
-chez-test: stage
-	$(TIMED) bash Tests/scheme/run.sh $(STAGE)
-
-guile-test: stage
-	$(TIMED) bash Tests/scheme/run.sh --guile $(STAGE)
-
-python-test: stage
-	$(TIMED) bash Tests/python/run.sh $(STAGE)
-
+# The groups that test the staged library (STAGED_GROUPS): RUNNER_<group> is
+# the script (and its options) that runs the group, given the stage.
+RUNNER_c-test := Tests/c/run.sh
+RUNNER_ports-test := Tests/c/run_ports.sh
+RUNNER_selector-test := Tests/c/run_selector.sh
+RUNNER_ffi-test := Tests/ffi-driver/run.sh
+RUNNER_abi-test := Tests/abi/run.sh
+RUNNER_chez-test := Tests/scheme/run.sh
+RUNNER_guile-test := Tests/scheme/run.sh --guile
+RUNNER_python-test := Tests/python/run.sh
 # CPython's own test_socket and test_selectors against sagsocket.
-cpython-test: stage
-	$(TIMED) bash Tests/python/run_cpython.sh $(STAGE)
-
+RUNNER_cpython-test := Tests/python/run_cpython.sh
 # Faults on a real network between two namespaces (root; SKIP otherwise).
-faults-test: stage
-	$(TIMED) bash Tests/faults/run.sh $(STAGE)
-
+RUNNER_faults-test := Tests/faults/run.sh
 # System calls per operation, counted by strace.
-syscalls-test: stage
-	$(TIMED) bash Tests/syscalls/run.sh $(STAGE)
-
+RUNNER_syscalls-test := Tests/syscalls/run.sh
 # Out of file descriptors (a lowered RLIMIT_NOFILE).
-exhaustion-test: stage
-	$(TIMED) bash Tests/exhaustion/run.sh $(STAGE)
-
+RUNNER_exhaustion-test := Tests/exhaustion/run.sh
 # Races under ThreadSanitizer (the library built into .build-tsan, kept).
-tsan-test: stage
-	$(TIMED) bash Tests/tsan/run.sh $(STAGE)
+RUNNER_tsan-test := Tests/tsan/run.sh
+STAGED_GROUPS := c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test \
+  cpython-test faults-test syscalls-test exhaustion-test tsan-test
+$(STAGED_GROUPS): stage
+	$(TIMED) bash $(RUNNER_$@) $(STAGE)
 
 # The committed fuzz corpus, each input once (the targets built into .build-fuzz).
 fuzz-replay:

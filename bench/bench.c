@@ -160,6 +160,21 @@ static void *lib_bulk_receiver(void *p)
 
 static uint8_t *send_buf;
 
+/* Joins the receiver th, which must have got every byte; the bytes per
+ * second since t0. */
+static double bulk_done(const char *which, pthread_t th, const struct bulk_rx *rx, double t0)
+{
+    double t1;
+    pthread_join(th, NULL);
+    t1 = now();
+    if (rx->got != bulk_bytes) {
+        fprintf(stderr, "bench: %s bulk received %llu of %llu bytes\n", which,
+                (unsigned long long)rx->got, (unsigned long long)bulk_bytes);
+        exit(2);
+    }
+    return (double)bulk_bytes / (t1 - t0);
+}
+
 /* Returns bytes per second. Timed: from the first send until the receiver
  * has read every byte and seen the end of the stream. */
 static double bulk_raw(void)
@@ -168,7 +183,7 @@ static double bulk_raw(void)
     int c = raw_connect(), s = raw_accept();
     pthread_t th;
     uint64_t left;
-    double t0, t1;
+    double t0, rate;
 
     rx.fd = s;
     if (pthread_create(&th, NULL, raw_bulk_receiver, &rx))
@@ -177,16 +192,10 @@ static double bulk_raw(void)
     for (left = bulk_bytes; left > 0; left -= CHUNK)
         raw_send_all(c, send_buf, CHUNK);
     shutdown(c, SHUT_WR);
-    pthread_join(th, NULL);
-    t1 = now();
-    if (rx.got != bulk_bytes) {
-        fprintf(stderr, "bench: raw bulk received %llu of %llu bytes\n",
-                (unsigned long long)rx.got, (unsigned long long)bulk_bytes);
-        exit(2);
-    }
+    rate = bulk_done("raw", th, &rx, t0);
     close(c);
     close(s);
-    return (double)bulk_bytes / (t1 - t0);
+    return rate;
 }
 
 static double bulk_lib(void)
@@ -196,7 +205,7 @@ static double bulk_lib(void)
     pthread_t th;
     uint64_t left;
     size_t sent;
-    double t0, t1;
+    double t0, rate;
 
     lib_pair(&c, &s);
     rx.s = s;
@@ -206,16 +215,10 @@ static double bulk_lib(void)
     for (left = bulk_bytes; left > 0; left -= CHUNK)
         SAG(sag_socket_send(c, send_buf, 0, CHUNK, 0, &sent, err), err);
     SAG(sag_socket_shutdown(c, SAG_SHUT_WR, err), err);
-    pthread_join(th, NULL);
-    t1 = now();
-    if (rx.got != bulk_bytes) {
-        fprintf(stderr, "bench: lib bulk received %llu of %llu bytes\n",
-                (unsigned long long)rx.got, (unsigned long long)bulk_bytes);
-        exit(2);
-    }
+    rate = bulk_done("lib", th, &rx, t0);
     sag_socket_free(c);
     sag_socket_free(s);
-    return (double)bulk_bytes / (t1 - t0);
+    return rate;
 }
 
 /* ---- ping-pong ---------------------------------------------------------- */

@@ -686,6 +686,18 @@ int main(void)
     return 0;
 }
 
+/* A table with a row for each N of N_SIZES: m[k] measured at n_of(k),
+ * named by fmt (a "%d" for N); goal and limit as row_us. */
+static void size_rows(struct pair_m *m, const char *fmt, const char *goal, int met_if_below, double limit)
+{
+    char name[80];
+    table_head(&table);
+    for (int k = 0; k < N_SIZES; k++) {
+        snprintf(name, sizeof name, fmt, n_of(k));
+        row_us(&m[k], name, goal, met_if_below, limit);
+    }
+}
+
 static void report_one_ready(void)
 {
     one_ready_setup();
@@ -719,26 +731,13 @@ static void report_one_ready(void)
            "reported socket go)\n");
     printf("   raw = epoll_wait + EPOLL_CTL_MOD re-arm (EPOLLIN|EPOLLONESHOT, level); lib = "
            "sag_selector_wait + sag_selector_add\n");
-    table_head(&table);
-    char name[80];
-    for (int k = 0; k < N_SIZES; k++) {
-        snprintf(name, sizeof name, "wait+re-add, 1 ready of %d", n_of(k));
-        row_us(&cyc[k], name, "lib/raw<=1.5", 1, 1.5);
-    }
+    size_rows(cyc, "wait+re-add, 1 ready of %d", "lib/raw<=1.5", 1, 1.5);
     printf("\n   watched sockets (registered once, reported while readable): raw = epoll_wait on a level-"
            "triggered registration (no re-arm); lib = sag_selector_wait on sag_selector_watch\n");
-    table_head(&table);
-    for (int k = 0; k < N_SIZES; k++) {
-        snprintf(name, sizeof name, "watched: wait, 1 ready of %d", n_of(k));
-        row_us(&watched[k], name, "lib/raw<=1.5", 1, 1.5);
-    }
+    size_rows(watched, "watched: wait, 1 ready of %d", "lib/raw<=1.5", 1, 1.5);
     printf("\n   the library's poll-based read-select over the same N (one call finds the ready "
            "socket); column raw = read-select, lib = selector\n");
-    table_head(&table);
-    for (int k = 0; k < N_SIZES; k++) {
-        snprintf(name, sizeof name, "selector vs read-select, N=%d", n_of(k));
-        row_us(&vs_select[k], name, "(report)", 0, 0);
-    }
+    size_rows(vs_select, "selector vs read-select, N=%d", "(report)", 0, 0);
     printf("\n   other raw epoll cycles at N=%d, against the raw row above; column raw = LT+ONESHOT+MOD\n",
            n_of(1));
     table_head(&table);

@@ -15,14 +15,9 @@ STAGE=${1:?usage: run_chez.sh STAGE}
 CHEZLIBDIR=$(pkg-config --variable=chezlibdir sagsocket)
 
 SCALE=${BENCH_SCALE:-1}
-ROUNDS=${BENCH_ROUNDS:-5}
-[ "$ROUNDS" -lt 5 ] && ROUNDS=5
-BULK=$(awk -v s="$SCALE" 'BEGIN { n = int(1073741824 * s / 65536) * 65536; print (n < 65536 ? 65536 : n) }')
-PINGS=$(awk -v s="$SCALE" 'BEGIN { n = int(20000 * s); print (n < 100 ? 100 : n) }')
-LINES=$(awk -v s="$SCALE" 'BEGIN { n = int(1000000 * s); print (n < 1000 ? 1000 : n) }')
+bench_sizes "$SCALE"
 LINEFILE=$OUT/lines.txt
-# LINES lines of 40 bytes (39 characters and a linefeed)
-awk -v n="$LINES" 'BEGIN { for (i = 0; i < n; i++) printf "%039d\n", i }' >"$LINEFILE"
+line_file "$LINEFILE"
 
 chez() { timeout 600 scheme --libdirs "$CHEZLIBDIR" --program "$ROOT/bench/bench_chez.sps" "$@"; }
 ref() { timeout 600 "$OUT/bench_chez_ref" "$@"; }
@@ -48,20 +43,15 @@ for ((r = 0; r < ROUNDS; r++)); do
   echo "  round $((r + 1)): bulk C ${cb}s Chez ${sb}s; ping-pong C ${cp}s Chez ${sp}s; lines getline ${cg}s, file ${fl}s, socket-port ${sl}s, socket-input-port ${il}s" >&2
 done
 
-awk -v bulk="$BULK" -v pings="$PINGS" -v lines="$LINES" '
-  function median(a, n,   i, j, t) {
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-  }
+awk -v w=48 -v bulk="$BULK" -v pings="$PINGS" -v lines="$LINES" "$BENCH_AWK"'
   { n++; cb[n] = $1; sb[n] = $2; cp[n] = $3; sp[n] = $4; cg[n] = $5; fl[n] = $6; sl[n] = $7; il[n] = $8
     rb[n] = $1 / $2; rp[n] = $4 / $3; rl[n] = $6 / $7; ri[n] = $6 / $8; rg[n] = $5 / $7 }
   END {
-    gib = 1073741824
     printf "\n%-48s %16s %16s %8s %s\n", "measurement", "C ABI from C", "Chez", "ratio", "goal"
-    printf "%-48s %13.2f GiB/s %10.2f GiB/s %8.2f %s\n", sprintf("bulk %.2f GiB in 64 KiB socket-send", bulk / gib),
-      bulk / gib / median(cb, n), bulk / gib / median(sb, n), median(rb, n), ">= 0.90 (Chez/C throughput)"
-    printf "%-48s %11.2f us/rt %10.2f us/rt %8.2f %s\n", sprintf("ping-pong 1 byte x%d", pings),
-      median(cp, n) / pings * 1e6, median(sp, n) / pings * 1e6, median(rp, n), "<= 1.10 (Chez/C latency)"
+    bulk_row("bulk %.2f GiB in 64 KiB socket-send", bulk, median(cb, n), median(sb, n), median(rb, n),
+      ">= 0.90 (Chez/C throughput)")
+    pingpong_row("ping-pong 1 byte x%d", pings, median(cp, n), median(sp, n), median(rp, n),
+      "<= 1.10 (Chez/C latency)")
     printf "\n%-48s %16s\n", sprintf("%d lines of 40 bytes", lines), "lines/s"
     printf "%-48s %16.0f\n", "C getline(3) on the file", lines / median(cg, n)
     printf "%-48s %16.0f\n", "Chez get-line, transcoded file port", lines / median(fl, n)

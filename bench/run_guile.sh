@@ -22,15 +22,9 @@ rm -rf "$XDG_CACHE_HOME"
 # read-line takes ~40 s for a million lines); BENCH_SCALE=1 is the issue's
 # full size.
 SCALE=${BENCH_SCALE:-0.25}
-ROUNDS=${BENCH_ROUNDS:-5}
-[ "$ROUNDS" -lt 5 ] && ROUNDS=5
-BULK=$(awk -v s="$SCALE" 'BEGIN { n = int(1073741824 * s / 65536) * 65536; print (n < 65536 ? 65536 : n) }')
-PINGS=$(awk -v s="$SCALE" 'BEGIN { n = int(20000 * s); print (n < 100 ? 100 : n) }')
-CONNS=$(awk -v s="$SCALE" 'BEGIN { n = int(20000 * s); print (n < 100 ? 100 : n) }')
-LINES=$(awk -v s="$SCALE" 'BEGIN { n = int(1000000 * s); print (n < 1000 ? 1000 : n) }')
+bench_sizes "$SCALE"
 LINEFILE=$OUT/guile-lines.txt
-# LINES lines of 40 bytes (39 characters and a linefeed)
-awk -v n="$LINES" 'BEGIN { for (i = 0; i < n; i++) printf "%039d\n", i }' >"$LINEFILE"
+line_file "$LINEFILE"
 
 run() { timeout 900 guile -L "$GUILELIBDIR" "$ROOT/bench/bench_guile.scm" "$@" 2>/dev/null | tail -n 1; }
 run sag connect 10 >/dev/null   # compiles the libraries and the program
@@ -55,24 +49,19 @@ for ((r = 0; r < ROUNDS; r++)); do
   echo "  round $((r + 1)): bulk ${row[0]}s / ${row[1]}s; ping-pong ${row[2]}s / ${row[3]}s; connect ${row[4]}s / ${row[5]}s; lines ${row[6]}s / ${row[7]}s; read-line, buffered Guile port ${row[8]}s / ${row[9]}s (Guile's / sagsocket)" >&2
 done
 
-awk -v bulk="$BULK" -v pings="$PINGS" -v conns="$CONNS" -v lines="$LINES" '
-  function median(a, n,   i, j, t) {
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-  }
+awk -v w=44 -v bulk="$BULK" -v pings="$PINGS" -v conns="$CONNS" -v lines="$LINES" "$BENCH_AWK"'
   { n++; gb[n] = $1; sb[n] = $2; gp[n] = $3; sp[n] = $4; gc[n] = $5; sc[n] = $6; gl[n] = $7; sl[n] = $8; bl[n] = $9; ql[n] = $10
     rb[n] = $1 / $2; rp[n] = $4 / $3; rc[n] = $5 / $6; rl[n] = $7 / $8; rbl[n] = $9 / $10 }
   END {
-    gib = 1073741824
-    printf "\n%-44s %16s %16s %7s  %s\n", "measurement", "Guile own", "sagsocket", "ratio", "goal"
-    printf "%-44s %11.2f GiB/s %10.2f GiB/s %7.2f  %s\n", sprintf("bulk %.2f GiB in 64 KiB sends", bulk / gib),
-      bulk / gib / median(gb, n), bulk / gib / median(sb, n), median(rb, n), ">= 1.0 (throughput, sagsocket/Guile)"
-    printf "%-44s %10.2f us/rt %10.2f us/rt %7.2f  %s\n", sprintf("1-byte ping-pong x%d", pings),
-      median(gp, n) / pings * 1e6, median(sp, n) / pings * 1e6, median(rp, n), "<= 1.0 (latency, sagsocket/Guile)"
-    printf "%-44s %12.0f /s %13.0f /s %7.2f  %s\n", sprintf("%d connect/accept/close", conns),
+    printf "\n%-44s %16s %16s %8s %s\n", "measurement", "Guile own", "sagsocket", "ratio", "goal"
+    bulk_row("bulk %.2f GiB in 64 KiB sends", bulk, median(gb, n), median(sb, n), median(rb, n),
+      ">= 1.0 (throughput, sagsocket/Guile)")
+    pingpong_row("1-byte ping-pong x%d", pings, median(gp, n), median(sp, n), median(rp, n),
+      "<= 1.0 (latency, sagsocket/Guile)")
+    printf "%-44s %12.0f /s %13.0f /s %8.2f %s\n", sprintf("%d connect/accept/close", conns),
       conns / median(gc, n), conns / median(sc, n), median(rc, n), ">= 1.0 (rate)"
-    printf "%-44s %12.0f /s %13.0f /s %7.2f  %s\n", sprintf("%d 40-byte lines, get-line", lines),
+    printf "%-44s %12.0f /s %13.0f /s %8.2f %s\n", sprintf("%d 40-byte lines, get-line", lines),
       lines / median(gl, n), lines / median(sl, n), median(rl, n), ">= 1.0 (lines/s; Guile: read-line, port as made)"
-    printf "%-44s %12.0f /s %13.0f /s %7.2f  %s\n", "  read-line both, Guile port given 64 KiB buffer",
+    printf "%-44s %12.0f /s %13.0f /s %8.2f %s\n", "  read-line both, Guile port given 64 KiB buffer",
       lines / median(bl, n), lines / median(ql, n), median(rbl, n), "report"
   }' "$R"

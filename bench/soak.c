@@ -77,6 +77,21 @@ static void die(const char *what) {
     exit(1);
 }
 
+/* After cycle i of a loop named what: at WARM the first sample, every
+ * CHECKPOINT the latest, each printed. */
+static void checkpoint(const char *what, long i, struct sample *first, struct sample *s) {
+    if (i == WARM) {
+        *first = sample();
+        printf("%s %7ld: RSS %ld KiB, %d descriptors, %d live handles (warm)\n", what, i,
+               first->rss, first->fds, first->handles);
+    }
+    if (i % CHECKPOINT == 0) {
+        *s = sample();
+        printf("%s %7ld: RSS %ld KiB, %d descriptors, %d live handles\n", what, i, s->rss,
+               s->fds, s->handles);
+    }
+}
+
 static void report(const char *name, struct sample *first, struct sample *last, long cycles,
                    double secs) {
     printf("%s: %ld cycles in %.1f s (%.0f/s); from cycle 1000 to the last: "
@@ -128,16 +143,7 @@ int main(int argc, char **argv) {
         sag_socket_free(c);
         sag_socket_close(a, NULL);
         sag_socket_free(a);
-        if (i == WARM) {
-            first = sample();
-            printf("connect %7ld: RSS %ld KiB, %d descriptors, %d live handles (warm)\n", i,
-                   first.rss, first.fds, first.handles);
-        }
-        if (i % CHECKPOINT == 0) {
-            s = sample();
-            printf("connect %7ld: RSS %ld KiB, %d descriptors, %d live handles\n", i, s.rss,
-                   s.fds, s.handles);
-        }
+        checkpoint("connect", i, &first, &s);
     }
     if (connects >= CHECKPOINT)
         report("connect/accept/close", &first, &s, connects, now_s() - t0);
@@ -170,16 +176,7 @@ int main(int argc, char **argv) {
                 die("the peer's read");
             got += n;
         }
-        if (i == WARM) {
-            first = sample();
-            printf("ports   %7ld: RSS %ld KiB, %d descriptors, %d live handles (warm)\n", i,
-                   first.rss, first.fds, first.handles);
-        }
-        if (i % CHECKPOINT == 0) {
-            s = sample();
-            printf("ports   %7ld: RSS %ld KiB, %d descriptors, %d live handles\n", i, s.rss,
-                   s.fds, s.handles);
-        }
+        checkpoint("ports  ", i, &first, &s);
     }
     if (ports >= CHECKPOINT)
         report("port open/close", &first, &s, ports, now_s() - t0);

@@ -106,6 +106,17 @@ fi
 
 # ---- (b) LuaJIT and cffi ---------------------------------------------------
 echo "== (b) the declarations file in LuaJIT ffi.cdef and cffi cdef"
+# cdef_check WHAT COMMAND...: COMMAND, given the declarations file, the
+# library and the version number, exits 0 (else its output is the failure).
+cdef_check() {
+  local what=$1 out
+  shift
+  if out=$("$@" "$DECLS" "$LIB" "$VNUM" 2>&1); then
+    pass "$what: cdef, sag_version_number() == $VNUM, sag_constant(\"AF_INET6\") == 10"
+  else
+    fail "$what: $out"
+  fi
+}
 if command -v luajit >/dev/null 2>&1; then
   cat > "$WORK/t.lua" <<'EOF'
 local ffi = require("ffi")
@@ -129,11 +140,7 @@ end
 if ffi.C.SAG_AF_INET6 ~= 10 then print("enum SAG_AF_INET6 = " .. tostring(ffi.C.SAG_AF_INET6)); bad = 1 end
 os.exit(bad)
 EOF
-  if out=$(luajit "$WORK/t.lua" "$DECLS" "$LIB" "$VNUM" 2>&1); then
-    pass "LuaJIT: cdef, sag_version_number() == $VNUM, sag_constant(\"AF_INET6\") == 10"
-  else
-    fail "LuaJIT: $out"
-  fi
+  cdef_check LuaJIT luajit "$WORK/t.lua"
 else
   fail "luajit is not installed"
 fi
@@ -159,11 +166,7 @@ if L.SAG_AF_INET6 != 10:
     print("enum SAG_AF_INET6 = %r" % L.SAG_AF_INET6); bad = 1
 sys.exit(bad)
 EOF
-  if out=$(python3 "$WORK/t.py" "$DECLS" "$LIB" "$VNUM" 2>&1); then
-    pass "cffi: cdef, sag_version_number() == $VNUM, sag_constant(\"AF_INET6\") == 10"
-  else
-    fail "cffi: $out"
-  fi
+  cdef_check cffi python3 "$WORK/t.py"
 else
   fail "python3 cffi is not installed"
 fi

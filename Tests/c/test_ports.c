@@ -51,6 +51,15 @@
         }                                                                    \
     } while (0)
 
+/* The call returns `expected`, its error object (E, cleared first) carrying
+ * `port`. */
+#define CHECK_PORT_ERROR(call, expected, port)                               \
+    do {                                                                     \
+        CHECK_ST(sag_error_clear(E), SAG_OK);                                \
+        CHECK_ST(call, expected);                                            \
+        CHECK_EPORT(E, port);                                                \
+    } while (0)
+
 /* Writes bytes escaped (printable ASCII as is, others \xHH), shortened. */
 static void escape(char *out, size_t cap, const void *data, size_t len) {
     const uint8_t *b = data;
@@ -346,41 +355,63 @@ static void free_ports(sag_port *a, sag_port *b) {
     CHECK_ST(sag_port_free(b), SAG_OK);
 }
 
-/* Reads one text line and checks it (exp NULL: end of file). */
-static void expect_line(sag_port *t, const char *exp, size_t elen, int line) {
-    const char *s = (const char *)"unset";
-    size_t len = 12345;
-    int st = sag_port_get_line(t, &s, &len, E);
-    if (st != SAG_OK) {
-        char d[400];
-        snprintf(d, sizeof d, "status %s (%s)", sag_status_name(st),
-                 sag_error_message(E));
-        check_fail(__FILE__, line, "sag_port_get_line == SAG_OK", d);
-        return;
-    }
-    check_bytes(__FILE__, line, "sag_port_get_line", s, s ? len : 0, exp,
-                elen);
+/* A connected pair (make_pair) and a binary socket port over *cli
+ * (close_socket 1); close_binary frees the three. */
+static void open_binary(sag_socket **cli, sag_socket **peer, sag_port **p) {
+    make_pair(cli, peer);
+    CHECK_ST(sag_socket_port(*cli, 1, p, E), SAG_OK);
 }
-#define EXPECT_LINE(t, lit) expect_line((t), (lit), sizeof(lit) - 1, __LINE__)
-#define EXPECT_LINE_EOF(t) expect_line((t), NULL, 0, __LINE__)
 
-/* Reads one binary line and checks it (exp NULL: end of file). */
-static void expect_bline(sag_port *p, const char *exp, size_t elen, int line) {
+static void close_binary(sag_port *p, sag_socket *cli, sag_socket *peer) {
+    CHECK_ST(sag_port_free(p), SAG_OK);
+    free_pair(cli, peer);
+}
+
+/* A connected pair and a textual port over *cli (make_text); close_text
+ * frees the four. */
+static void open_text(sag_socket **cli, sag_socket **peer, int codec, int eol,
+                      int mode, sag_port **bin, sag_port **txt) {
+    make_pair(cli, peer);
+    make_text(*cli, codec, eol, mode, bin, txt);
+}
+
+static void close_text(sag_port *txt, sag_port *bin, sag_socket *cli,
+                       sag_socket *peer) {
+    free_ports(txt, bin);
+    free_pair(cli, peer);
+}
+
+/* Reads one line, textual (get-line) or binary (get-bytes-line: `bytes`),
+ * and checks it (exp NULL: end of file). */
+static void expect_line(sag_port *p, int bytes, const char *exp, size_t elen,
+                        int line) {
+    const char *s = (const char *)"unset";
     const uint8_t *d = (const uint8_t *)"unset";
+    const void *got;
     size_t len = 12345;
-    int st = sag_port_get_bytes_line(p, &d, &len, E);
+    int st = bytes ? sag_port_get_bytes_line(p, &d, &len, E)
+                   : sag_port_get_line(p, &s, &len, E);
+    got = bytes ? (const void *)d : (const void *)s;
     if (st != SAG_OK) {
         char m[400];
         snprintf(m, sizeof m, "status %s (%s)", sag_status_name(st),
                  sag_error_message(E));
-        check_fail(__FILE__, line, "sag_port_get_bytes_line == SAG_OK", m);
+        check_fail(__FILE__, line,
+                   bytes ? "sag_port_get_bytes_line == SAG_OK"
+                         : "sag_port_get_line == SAG_OK",
+                   m);
         return;
     }
-    check_bytes(__FILE__, line, "sag_port_get_bytes_line", d, d ? len : 0,
-                exp, elen);
+    check_bytes(__FILE__, line,
+                bytes ? "sag_port_get_bytes_line" : "sag_port_get_line", got,
+                got ? len : 0, exp, elen);
 }
-#define EXPECT_BLINE(p, lit) expect_bline((p), (lit), sizeof(lit) - 1, __LINE__)
-#define EXPECT_BLINE_EOF(p) expect_bline((p), NULL, 0, __LINE__)
+#define EXPECT_LINE(t, lit)                                                  \
+    expect_line((t), 0, (lit), sizeof(lit) - 1, __LINE__)
+#define EXPECT_LINE_EOF(t) expect_line((t), 0, NULL, 0, __LINE__)
+#define EXPECT_BLINE(p, lit)                                                 \
+    expect_line((p), 1, (lit), sizeof(lit) - 1, __LINE__)
+#define EXPECT_BLINE_EOF(p) expect_line((p), 1, NULL, 0, __LINE__)
 
 static void expect_char(sag_port *t, int32_t exp, int line) {
     int32_t c = -7;

@@ -101,6 +101,12 @@ INT_ROLES = {
 # int32_t parameters (Unicode scalar values): name -> role.
 INT32_ROLES = {"ch": "char"}
 
+# Out-parameters of a scalar or a borrowed string/bytes: C type -> class
+# suffix ("out:int", ...).
+OUT_SCALARS = {"int *": "int", "size_t *": "size", "int64_t *": "i64",
+               "const char **": "str", "const uint8_t **": "bytes",
+               "int32_t *": "i32"}
+
 # Input strings, by parameter name (the driver has a baseline for each).
 STRING_NAMES = {"node", "service", "name", "operation", "message"}
 
@@ -381,18 +387,8 @@ def main():
                 classes[i] = "outarr:%s:n" % kk
             elif kk is not None:
                 classes[i] = ("out?:" if (name, pname) in NULLABLE_OUT else "out:") + "handle." + kk
-            elif ctype == "int *":
-                classes[i] = "out:int"
-            elif ctype == "size_t *":
-                classes[i] = "out:size"
-            elif ctype == "int64_t *":
-                classes[i] = "out:i64"
-            elif ctype == "const char **":
-                classes[i] = "out:str"
-            elif ctype == "const uint8_t **":
-                classes[i] = "out:bytes"
-            elif ctype == "int32_t *":
-                classes[i] = "out:i32"
+            elif ctype in OUT_SCALARS:
+                classes[i] = "out:" + OUT_SCALARS[ctype]
             elif ctype == "int32_t" and pname in INT32_ROLES:
                 classes[i] = "int:" + INT32_ROLES[pname]
             elif ctype == "size_t" and pname == "n":

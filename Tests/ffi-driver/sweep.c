@@ -446,6 +446,24 @@ static variant_t *add(int pi, int op, int64_t a, int64_t b, int64_t c, uint64_t 
     return v;
 }
 
+/* The three garbage handles for parameter pi (0x1, ~0, and a heap address
+ * that is no handle), each expecting `mask`: three variants in a row, the
+ * first returned. */
+static variant_t *add_garbage(int pi, uint64_t mask)
+{
+    variant_t *first = add(pi, OP_GARBAGE, 1, 0, 0, mask, "garbage-0x1");
+    add(pi, OP_GARBAGE, -1, 0, 0, mask, "garbage-~0");
+    add(pi, OP_GARBAGE_HEAP, 0, 0, 0, mask, "garbage-heap");
+    return first;
+}
+
+/* INT64_MIN and INT64_MAX for the int64_t parameter pi. */
+static void add_i64_limits(int pi)
+{
+    add(pi, OP_I64, INT64_MIN, 0, 0, ANY, "=INT64_MIN");
+    add(pi, OP_I64, INT64_MAX, 0, 0, ANY, "=INT64_MAX");
+}
+
 static void int_variants(int pi, const char *role)
 {
     static const struct { const char *role; int values[6]; int n; const char *labels[6]; } t[] = {
@@ -499,9 +517,7 @@ static void handle_variants(const fn_t *f, int pi)
         add(pi, OP_NULL, 0, 0, 0, BIT(ST_OK), "NULL");
         add(pi, OP_FREED, 0, 0, 0, BIT(ST_OK), "freed");
         add(pi, OP_OTHER, 0, 0, 0, misuse, "other-kind");
-        add(pi, OP_GARBAGE, 1, 0, 0, misuse, "garbage-0x1");
-        add(pi, OP_GARBAGE, -1, 0, 0, misuse, "garbage-~0");
-        add(pi, OP_GARBAGE_HEAP, 0, 0, 0, misuse, "garbage-heap");
+        add_garbage(pi, misuse);
         if (closable)
             add(pi, OP_CLOSED, 0, 0, 0, BIT(ST_OK), "closed");
         if (is_error)
@@ -515,12 +531,9 @@ static void handle_variants(const fn_t *f, int pi)
     v->neutral = neutral;
     v = add(pi, OP_OTHER, 0, 0, 0, misuse, "other-kind");
     v->neutral = neutral;
-    v = add(pi, OP_GARBAGE, 1, 0, 0, misuse, "garbage-0x1");
-    v->neutral = neutral;
-    v = add(pi, OP_GARBAGE, -1, 0, 0, misuse, "garbage-~0");
-    v->neutral = neutral;
-    v = add(pi, OP_GARBAGE_HEAP, 0, 0, 0, misuse, "garbage-heap");
-    v->neutral = neutral;
+    v = add_garbage(pi, misuse);
+    for (int k = 0; k < 3; k++)
+        v[k].neutral = neutral;
     /* "afterwards every operation on the socket returns SAG_E_CLOSED";
        "any operation on a closed port gives SAG_E_CLOSED"; "after
        sag_selector_close, every call on the selector returns SAG_E_CLOSED";
@@ -589,12 +602,9 @@ static int gen_variants(int fi, variant_t *out)
             v->kind_expect = KIND_NONE;
             v = add(i, OP_FREED, kind_index("socket"), 0, 0, ANY, "freed");
             v->kind_expect = KIND_NONE;
-            v = add(i, OP_GARBAGE, 1, 0, 0, ANY, "garbage-0x1");
-            v->kind_expect = KIND_NONE;
-            v = add(i, OP_GARBAGE, -1, 0, 0, ANY, "garbage-~0");
-            v->kind_expect = KIND_NONE;
-            v = add(i, OP_GARBAGE_HEAP, 0, 0, 0, ANY, "garbage-heap");
-            v->kind_expect = KIND_NONE;
+            v = add_garbage(i, ANY);
+            for (int k = 0; k < 3; k++)
+                v[k].kind_expect = KIND_NONE;
             for (int k = 0; k < nkinds; k++) {
                 if (kinds[k].code < 0)
                     continue;
@@ -672,14 +682,12 @@ static int gen_variants(int fi, variant_t *out)
             add(i, OP_I64, 1000000, 0, 0, ANY, "=1000000");
             add(i, OP_I64, -1, 0, 0, ANY, "=-1");
             add(i, OP_I64, -2, 0, 0, ANY, "=-2");
-            add(i, OP_I64, INT64_MIN, 0, 0, ANY, "=INT64_MIN");
-            add(i, OP_I64, INT64_MAX, 0, 0, ANY, "=INT64_MAX");
+            add_i64_limits(i);
             break;
         case PC_TAG:
             add(i, OP_I64, 0, 0, 0, ANY, "=0");
             add(i, OP_I64, -1, 0, 0, ANY, "=-1");
-            add(i, OP_I64, INT64_MIN, 0, 0, ANY, "=INT64_MIN");
-            add(i, OP_I64, INT64_MAX, 0, 0, ANY, "=INT64_MAX");
+            add_i64_limits(i);
             break;
         case PC_COUNT:
             add(i, OP_SIZE, 0, 0, 0, ANY, "=0");

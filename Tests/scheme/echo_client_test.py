@@ -9,35 +9,15 @@ Starts the server on a free loopback port, talks to it as a person at a
 terminal would, checks every byte it sends back, and stops it. Prints one line
 per check and "N passed, N failed"; exits 1 on any failure.
 """
-import os
 import socket
 import subprocess
 import sys
 import time
 
+from echo_check import Checks, free_port, host_command, recv_exactly
+
 host, libdir, echo_scm = sys.argv[1], sys.argv[2], sys.argv[3]
-# The command the README gives for each host.
-COMMANDS = {
-    "chez": ["scheme", "--libdirs", libdir, "--program", echo_scm],
-    "guile": ["guile", "-L", libdir, echo_scm],
-}
-passed = failed = 0
-
-
-def check(name, expected, actual):
-    global passed, failed
-    if expected == actual:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: expected {expected!r}, got {actual!r}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+check = Checks()
 
 
 def listening(port):
@@ -47,21 +27,9 @@ def listening(port):
                    for l in f.readlines()[1:])
 
 
-def recv_exactly(s, n):
-    if isinstance(n, bytes):
-        n = len(n)
-    buf = b""
-    while len(buf) < n:
-        d = s.recv(n - len(buf))
-        if not d:
-            break
-        buf += d
-    return buf
-
-
 port = free_port()
 server = subprocess.Popen(
-    COMMANDS[host] + [str(port)],
+    host_command(host, libdir, echo_scm) + [str(port)],
     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 try:
     for _ in range(200):               # at most 20 s for the host to start
@@ -108,5 +76,4 @@ finally:
         server.kill()
         server.wait()
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(0 if failed == 0 else 1)
+check.finish()

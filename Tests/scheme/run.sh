@@ -25,23 +25,24 @@ TAG=$HOST-test
 # shellcheck source=Tests/c/lib.sh
 . "$ROOT/Tests/c/lib.sh"   # fail, finish
 
+# need PROGRAM NAME PACKAGE: exits 1, saying so, when PROGRAM is not installed.
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "$TAG: $2 is not installed (apt-get install $3)" >&2
+  exit 1
+}
+
 if [ "$HOST" = chez ]; then
-  if ! command -v scheme >/dev/null 2>&1; then
-    echo "chez-test: Chez Scheme is not installed (apt-get install chezscheme)" >&2
-    exit 1
-  fi
+  need scheme "Chez Scheme" chezscheme
   LIBDIR=$(pkg-config --variable=chezlibdir sagsocket)
   LIBFILE=sagittarius/socket.sls
-  echo "chez-test: $(scheme --version 2>&1), libraries from $LIBDIR"
+  echo "$TAG: $(scheme --version 2>&1), libraries from $LIBDIR"
   SUITE=(scheme --libdirs "$LIBDIR:$HERE/chez" --program "$HERE/test-socket.sps")
 else
-  if ! command -v guile >/dev/null 2>&1; then
-    echo "guile-test: Guile is not installed (apt-get install guile-3.0)" >&2
-    exit 1
-  fi
+  need guile Guile guile-3.0
   LIBDIR=$(pkg-config --variable=guilelibdir sagsocket)
   LIBFILE=sagittarius/socket.scm
-  echo "guile-test: $(guile --version | head -n 1), libraries from $LIBDIR"
+  echo "$TAG: $(guile --version | head -n 1), libraries from $LIBDIR"
   # Guile compiles the libraries into its cache on first use and does not
   # notice when a macro they expanded changes: a fresh cache every run.
   export XDG_CACHE_HOME=$OUT/cache

@@ -14,40 +14,16 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "scheme"))
+from echo_check import Checks, free_port, host_command, recv_until  # noqa: E402
+
 host, libdir, echo_scm, certs = sys.argv[1:5]
-passed = failed = 0
-
-
-def check(name, expected, actual):
-    global passed, failed
-    if expected == actual:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: expected {expected!r}, got {actual!r}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def recv_until(s, marker):
-    data = b""
-    while not data.endswith(marker):
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
+check = Checks()
 
 port = free_port()
 cert, key = os.path.join(certs, "server.pem"), os.path.join(certs, "server.key")
-cmd = {"chez": ["scheme", "--libdirs", libdir, "--program", echo_scm],
-       "guile": ["guile", "-L", libdir, echo_scm]}[host] + [str(port), cert, key]
+cmd = host_command(host, libdir, echo_scm) + [str(port), cert, key]
 server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 try:
     ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
@@ -80,5 +56,4 @@ finally:
     out = server.communicate()[0].decode(errors="replace")
 check("the server logged the failed handshake", True, "handshake failed" in out)
 check("the server logged the lines", True, "received: über TLS" in out)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()

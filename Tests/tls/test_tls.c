@@ -156,6 +156,30 @@ static void echo(server *sv, sagtls_socket *t) {
 
 /* Sends n bytes of the pattern and reads them back, both at once (a writer
  * thread), checking every byte. */
+/* The start of a test against a server thread: the server's configuration
+ * and the client's (trusting ca.pem), the server doing `behave` once, and
+ * the client's TLS socket connected to it, its handshake checked. */
+static sagtls_socket *tls_start(server *sv, void (*behave)(server *, sagtls_socket *),
+                                sagtls_config **sc, sagtls_config **cc) {
+    int st = -99;
+    sagtls_socket *t;
+    *sc = server_config("server");
+    *cc = client_config("ca.pem");
+    server_start(sv, *sc, behave, 1);
+    t = tls_connect(sv->port, *cc, "localhost", &st, NULL);
+    CHECK_ST(st, SAG_OK);
+    return t;
+}
+
+/* The end of a test against a server thread: the client's TLS socket t
+ * freed, the server stopped (joined), both configurations freed. */
+static void tls_done(sagtls_socket *t, server *sv, sagtls_config *sc, sagtls_config *cc) {
+    sagtls_free(t);
+    server_stop(sv);
+    sagtls_config_free(sc);
+    sagtls_config_free(cc);
+}
+
 typedef struct {
     sagtls_socket *t;
     size_t n;
@@ -200,12 +224,9 @@ static int echo_round_trip(sagtls_socket *t, size_t n) {
 
 static void test_basic(void) {
     section("handshake, echo, close_notify, accessors");
-    sagtls_config *sc = server_config("server"), *cc = client_config("ca.pem");
+    sagtls_config *sc, *cc;
     server sv;
-    server_start(&sv, sc, echo, 1);
-    int st = -99;
-    sagtls_socket *t = tls_connect(sv.port, cc, "localhost", &st, NULL);
-    CHECK_ST(st, SAG_OK);
+    sagtls_socket *t = tls_start(&sv, echo, &sc, &cc);
     const char *v = NULL, *subject = NULL, *alpn = "x";
     CHECK_ST(sagtls_protocol_version(t, &v, NULL), SAG_OK);
     CHECK(v && strcmp(v, "TLSv1.3") == 0);
@@ -267,11 +288,8 @@ static int verify_case(const char *leaf, const char *ca, const char *name, int v
     int st = -99;
     sagtls_socket *t = tls_connect(sv.port, cc, name, &st, e);
     snprintf(msg, size, "%s", st == SAG_OK ? "" : sag_error_message(e));
-    sagtls_free(t);
-    server_stop(&sv);
     sag_error_free(e);
-    sagtls_config_free(sc);
-    sagtls_config_free(cc);
+    tls_done(t, &sv, sc, cc);
     return st;
 }
 
@@ -329,10 +347,7 @@ static void test_versions_alpn_client_cert(void) {
         sagtls_selected_alpn(t, &alpn, NULL);
         CHECK(alpn && strcmp(alpn, "http/1.1") == 0); /* the server's preference */
         CHECK(echo_round_trip(t, 100000));
-        sagtls_free(t);
-        server_stop(&sv);
-        sagtls_config_free(sc);
-        sagtls_config_free(cc);
+        tls_done(t, &sv, sc, cc);
     }
     /* the server requires a client certificate */
     for (int give = 0; give <= 1; give++) {
@@ -386,11 +401,8 @@ static void test_versions_alpn_client_cert(void) {
     sagtls_socket *t = NULL;
     CHECK_ST(sagtls_wrap(s, cc, "localhost", &t, NULL), SAG_OK);
     CHECK_ST(st = sagtls_handshake(t, NULL), SAG_OK);
-    sagtls_free(t);
-    server_stop(&sv);
+    tls_done(t, &sv, sc, cc);
     CHECK_ST(sv.handshake_status, SAG_OK);
-    sagtls_config_free(sc);
-    sagtls_config_free(cc);
 }
 
 /* The server sends "hello" then ends the TCP stream without close_notify. */
@@ -405,12 +417,9 @@ static void truncate_after_hello(server *sv, sagtls_socket *t) {
 
 static void test_truncation(void) {
     section("truncation: end of stream without close_notify");
-    sagtls_config *sc = server_config("server"), *cc = client_config("ca.pem");
+    sagtls_config *sc, *cc;
     server sv;
-    server_start(&sv, sc, truncate_after_hello, 1);
-    int st = -99;
-    sagtls_socket *t = tls_connect(sv.port, cc, "localhost", &st, NULL);
-    CHECK_ST(st, SAG_OK);
+    sagtls_socket *t = tls_start(&sv, truncate_after_hello, &sc, &cc);
     uint8_t b[16];
     CHECK_ST(tls_recv_n(t, b, 5, NULL), SAG_OK);
     CHECK(memcmp(b, "hello", 5) == 0);
@@ -422,10 +431,7 @@ static void test_truncation(void) {
     CHECK(strstr(sag_error_message(e), "close_notify") != NULL);
     CHECK(strcmp(sag_error_operation(e), "tls-socket-recv") == 0);
     sag_error_free(e);
-    sagtls_free(t);
-    server_stop(&sv);
-    sagtls_config_free(sc);
-    sagtls_config_free(cc);
+    tls_done(t, &sv, sc, cc);
 }
 
 /* ===== Timeouts, interrupts, close from another thread ================== */
@@ -519,10 +525,7 @@ static void test_waits(void) {
     CHECK_ST(sagtls_recv(t, b, 0, 1, 0, &k, e), SAG_E_CLOSED);
     pthread_join(pt, NULL);
     sag_error_free(e);
-    sagtls_free(t);
-    server_stop(&sv);
-    sagtls_config_free(sc);
-    sagtls_config_free(cc);
+    tls_done(t, &sv, sc, cc);
 }
 
 /* A send to a peer that does not read, interrupted: the count of plaintext
@@ -626,20 +629,30 @@ static void test_starttls(void) {
 /* 64 MiB each way at once, byte for byte. */
 static void test_bulk(void) {
     section("64 MiB each way, byte for byte");
-    sagtls_config *sc = server_config("server"), *cc = client_config("ca.pem");
+    sagtls_config *sc, *cc;
     server sv;
-    server_start(&sv, sc, echo, 1);
-    int st = -99;
-    sagtls_socket *t = tls_connect(sv.port, cc, "localhost", &st, NULL);
-    CHECK_ST(st, SAG_OK);
+    sagtls_socket *t = tls_start(&sv, echo, &sc, &cc);
     CHECK(echo_round_trip(t, (size_t)64 << 20));
-    sagtls_free(t);
-    server_stop(&sv);
-    sagtls_config_free(sc);
-    sagtls_config_free(cc);
+    tls_done(t, &sv, sc, cc);
 }
 
 /* ===== Against other peers ============================================== */
+
+/* A client (cc) of the peer at port, its handshake checked: the status;
+ * prints its version and the ALPN the peer chose (*sel), after indent. */
+static int connect_peer(int port, sagtls_config *cc, const char *indent,
+                        sagtls_socket **t, const char **sel) {
+    int st = -99;
+    const char *v = NULL;
+    *t = tls_connect(port, cc, "localhost", &st, NULL);
+    CHECK_ST(st, SAG_OK);
+    if (st == SAG_OK) {
+        sagtls_protocol_version(*t, &v, NULL);
+        sagtls_selected_alpn(*t, sel, NULL);
+        printf("%s%s, ALPN %s\n", indent, v ? v : "?", *sel ? *sel : "none");
+    }
+    return st;
+}
 
 static int run_client(int port, const char *alpn) {
     sagtls_config *cc = client_config("ca.pem");
@@ -650,14 +663,9 @@ static int run_client(int port, const char *alpn) {
         memcpy(wire + 1, alpn, n);
         CHECK_ST(sagtls_config_set_alpn(cc, wire, 0, n + 1, NULL), SAG_OK);
     }
-    int st = -99;
-    sagtls_socket *t = tls_connect(port, cc, "localhost", &st, NULL);
-    CHECK_ST(st, SAG_OK);
-    if (st == SAG_OK) {
-        const char *v = NULL, *sel = NULL;
-        sagtls_protocol_version(t, &v, NULL);
-        sagtls_selected_alpn(t, &sel, NULL);
-        printf("  %s, ALPN %s\n", v ? v : "?", sel ? sel : "none");
+    sagtls_socket *t = NULL;
+    const char *sel = NULL;
+    if (connect_peer(port, cc, "  ", &t, &sel) == SAG_OK) {
         if (alpn) CHECK(sel && strcmp(sel, alpn) == 0);
         CHECK(echo_round_trip(t, 1 << 20));
         CHECK_ST(sagtls_shutdown(t, NULL), SAG_OK);
@@ -671,14 +679,9 @@ static int run_client(int port, const char *alpn) {
 static int run_line(int port, const char *line) {
     sagtls_config *cc = client_config("ca.pem");
     CHECK_ST(sagtls_config_set_alpn(cc, (const uint8_t *)"\x02h2", 0, 3, NULL), SAG_OK);
-    int st = -99;
-    sagtls_socket *t = tls_connect(port, cc, "localhost", &st, NULL);
-    CHECK_ST(st, SAG_OK);
-    if (st == SAG_OK) {
-        const char *v = NULL, *sel = NULL;
-        sagtls_protocol_version(t, &v, NULL);
-        sagtls_selected_alpn(t, &sel, NULL);
-        printf("%s, ALPN %s\n", v ? v : "?", sel ? sel : "none");
+    sagtls_socket *t = NULL;
+    const char *sel = NULL;
+    if (connect_peer(port, cc, "", &t, &sel) == SAG_OK) {
         CHECK(sel && strcmp(sel, "h2") == 0);
         size_t k;
         char buf[256];

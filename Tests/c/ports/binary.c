@@ -38,8 +38,7 @@ static void test_binary_reads(void) {
     size_t len;
 
     section("binary reads: get-u8, lookahead-u8, get-bytevector-n/some/all");
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     CHECK_EQ(sag_handle_kind(p), SAG_KIND_PORT);
     CHECK_ST(sag_port_socket(p, &s, E), SAG_OK);
     CHECK(s == a);
@@ -166,13 +165,11 @@ static void test_binary_reads(void) {
     data = (const uint8_t *)"unset";
     CHECK_ST(sag_port_get_bytevector_all(p, &data, &len, E), SAG_OK);
     CHECK(data == NULL);
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 
     /* get-bytevector-n (read mode full) when the peer closes early: what
      * came, then EOF. */
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     CHECK_ST(sag_port_set_read_mode(p, SAG_READ_FULL, E), SAG_OK);
     {
         sender_t sd;
@@ -190,13 +187,11 @@ static void test_binary_reads(void) {
         CHECK_EQ(cnt, 0);
         SENDER_JOIN(&sd);
     }
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 
     /* get-bytevector-all (read mode full): everything up to EOF (buffered
      * part included), then NULL. */
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     CHECK_ST(sag_port_set_read_mode(p, SAG_READ_FULL, E), SAG_OK);
     {
         sender_t sd;
@@ -217,8 +212,7 @@ static void test_binary_reads(void) {
         CHECK(data == NULL);
         SENDER_JOIN(&sd);
     }
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 }
 
 static void test_binary_writes(void) {
@@ -227,8 +221,7 @@ static void test_binary_writes(void) {
     static const uint8_t src[] = "xxHELLOyy";
 
     section("binary writes: put-u8, put-bytevector, flush");
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     CHECK_ST(sag_port_put_u8(p, 'A', E), SAG_OK);
     CHECK_ST(sag_port_put_u8(p, 0, E), SAG_OK);
     CHECK_ST(sag_port_put_u8(p, 255, E), SAG_OK);
@@ -238,8 +231,7 @@ static void test_binary_writes(void) {
     CHECK_ST(sag_port_flush(p, E), SAG_OK);
     CHECK_ST(sag_port_flush(p, E), SAG_OK);
     PEER_EXPECT_LIT(b, "A\x00\xFFHELLO");
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 }
 
 typedef struct {
@@ -279,8 +271,7 @@ static void test_long_line(void) {
     memset(bs.buf, 'a', MIB);
     memcpy(bs.buf + MIB, "\ntail\n", 6);
 
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     bs.s = b;
     pthread_create(&bs.th, NULL, big_sender_main, &bs);
     d = NULL;
@@ -292,11 +283,10 @@ static void test_long_line(void) {
     EXPECT_BLINE(p, "tail");
     EXPECT_BLINE_EOF(p);
     JOIN(bs.th, 30);
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_CRLF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_CRLF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     bs.s = b;
     pthread_create(&bs.th, NULL, big_sender_main, &bs);
     s = NULL;
@@ -308,8 +298,7 @@ static void test_long_line(void) {
     EXPECT_LINE(t, "tail");
     EXPECT_LINE_EOF(t);
     JOIN(bs.th, 30);
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
     free(bs.buf);
 }
 
@@ -323,8 +312,7 @@ static void test_read_once(void) {
     int mode = -1;
 
     section("read-once: bulk reads return what one read brings");
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     CHECK_ST(sag_port_read_mode(p, &mode, E), SAG_OK);
     CHECK_EQ(mode, SAG_READ_ONCE); /* the default, as in Sagittarius */
     memset(&j, 0, sizeof j);
@@ -361,13 +349,12 @@ static void test_read_once(void) {
     read_must_not_block(&j, b, 3000, __LINE__);
     CHECK(j.data == NULL);
     CHECK_ST(sag_port_set_read_mode(p, 2, E), SAG_E_INVALID);
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 
     /* get-string-n and get-string-all: whole characters only; a character
      * split between two sends comes with the next read. */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     CHECK_ST(sag_port_read_mode(t, &mode, E), SAG_OK);
     CHECK_EQ(mode, SAG_READ_ONCE);
     memset(&j, 0, sizeof j);
@@ -401,6 +388,5 @@ static void test_read_once(void) {
         CHECK_LIT(s, len, "abcd");
         SENDER_JOIN(&sd);
     }
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 }

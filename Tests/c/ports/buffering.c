@@ -173,8 +173,7 @@ static void test_autoflush(void) {
         CHECK_LIT(pp.got, pp.n, "ping\n");
         CHECK_ST(sag_port_free(t), SAG_OK);
         CHECK_ST(sag_port_free(q), SAG_OK);
-        CHECK_ST(sag_port_free(p), SAG_OK);
-        free_pair(a, b);
+        close_binary(p, a, b);
     }
 }
 
@@ -208,8 +207,7 @@ static void test_buffer_modes(void) {
 
     section("buffer modes: none sends each put at once, line at a linefeed, "
             "block when flushed");
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     CHECK_ST(sag_port_buffer_mode(p, &mode, E), SAG_OK);
     CHECK_EQ(mode, SAG_BUFFER_NONE); /* the default, as in Sagittarius */
     /* none: in the peer's receive queue as soon as the put returns
@@ -244,15 +242,14 @@ static void test_buffer_modes(void) {
     PEER_EXPECT_LIT(b, "z");
     CHECK_ST(sag_port_set_buffer_mode(p, 3, E), SAG_E_INVALID);
     CHECK_ST(sag_port_set_buffer_mode(p, -1, E), SAG_E_INVALID);
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 
     /* A textual port: put-string of a long string in mode none arrives
      * whole at once; line mode flushes at a linefeed character even when the
      * eol style writes no LF byte (cr). */
     memset(big, 'q', sizeof big - 1);
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_CR, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_CR,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     CHECK_ST(sag_port_buffer_mode(t, &mode, E), SAG_OK);
     CHECK_EQ(mode, SAG_BUFFER_NONE);
     CHECK_ST(sag_port_put_string(t, big, 0, sizeof big - 1, E), SAG_OK);
@@ -264,8 +261,7 @@ static void test_buffer_modes(void) {
     CHECK_EQ(peer_drain_now(b, buf, sizeof buf), 0);
     CHECK_ST(sag_port_put_char(t, '\n', E), SAG_OK);
     PEER_EXPECT_LIT(b, "ab\r");
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 
     /* An input port has no buffer mode to set. */
     make_pair(&a, &b);
@@ -275,8 +271,7 @@ static void test_buffer_modes(void) {
     CHECK_ST(sag_port_free(p), SAG_OK);
     CHECK_ST(sag_socket_output_port(a, &p, E), SAG_OK);
     CHECK_ST(sag_port_set_read_mode(p, SAG_READ_FULL, E), SAG_E_INVALID);
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 }
 
 /* --- no stall: output reaches the peer under a waiting reader ------------ */
@@ -391,8 +386,7 @@ static void test_no_stall(void) {
             }
             JOIN(ap.th, 30);
             CHECK_LIT(ap.got, ap.n, "req");
-            CHECK_ST(sag_port_free(p), SAG_OK);
-            free_pair(a, b);
+            close_binary(p, a, b);
         }
     }
 }

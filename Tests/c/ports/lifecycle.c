@@ -2,39 +2,50 @@
  * One program, one translation unit: check.h's counters and the helpers of
  * test_ports.c are shared by every part. */
 
+/* sag_socket_is_closed says `expected` (1 closed, 0 open) of s. */
+static void check_is_closed(sag_socket *s, int expected) {
+    int closed = -1;
+    CHECK_ST(sag_socket_is_closed(s, &closed, E), SAG_OK);
+    CHECK_EQ(closed, expected);
+}
+
+/* The binary operations after get-u8 (lookahead-u8, the get-bytevector
+ * reads, get-bytes-line, the puts) on p each return `expected`: p closed, or
+ * a textual port. */
+static void check_binary_ops(sag_port *p, int expected) {
+    uint8_t buf[16] = {0};
+    size_t cnt, len;
+    const uint8_t *d;
+    int byte;
+    CHECK_ST(sag_port_lookahead_u8(p, &byte, E), expected);
+    CHECK_ST(sag_port_get_bytevector_n(p, buf, 0, 4, &cnt, E), expected);
+    CHECK_ST(sag_port_get_bytevector_some(p, buf, 0, 4, &cnt, E), expected);
+    CHECK_ST(sag_port_get_bytevector_all(p, &d, &len, E), expected);
+    CHECK_ST(sag_port_get_bytes_line(p, &d, &len, E), expected);
+    CHECK_ST(sag_port_put_u8(p, 1, E), expected);
+    CHECK_ST(sag_port_put_bytevector(p, buf, 0, 1, E), expected);
+}
+
 static void test_close(void) {
     sag_socket *a, *b;
     sag_port *p, *q, *bin, *t;
-    int closed, byte;
+    int byte;
     uint8_t buf[16];
     size_t cnt, len;
-    const uint8_t *d;
     const char *s;
 
     section("closing ports");
     /* close_socket = 1: closing the port closes the socket. */
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"last", 0, 4, E),
              SAG_OK);
     CHECK_ST(sag_port_close(p, E), SAG_OK);
-    closed = -1;
-    CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-    CHECK_EQ(closed, 1);
+    check_is_closed(a, 1);
     PEER_EXPECT_LIT(b, "last"); /* close flushed */
     PEER_EXPECT_EOF(b);
     CHECK_ST(sag_port_close(p, E), SAG_OK); /* idempotent */
-    CHECK_ST(sag_error_clear(E), SAG_OK);
-    CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED);
-    CHECK_EPORT(E, p);
-    CHECK_ST(sag_port_lookahead_u8(p, &byte, E), SAG_E_CLOSED);
-    CHECK_ST(sag_port_get_bytevector_n(p, buf, 0, 4, &cnt, E), SAG_E_CLOSED);
-    CHECK_ST(sag_port_get_bytevector_some(p, buf, 0, 4, &cnt, E),
-             SAG_E_CLOSED);
-    CHECK_ST(sag_port_get_bytevector_all(p, &d, &len, E), SAG_E_CLOSED);
-    CHECK_ST(sag_port_get_bytes_line(p, &d, &len, E), SAG_E_CLOSED);
-    CHECK_ST(sag_port_put_u8(p, 1, E), SAG_E_CLOSED);
-    CHECK_ST(sag_port_put_bytevector(p, buf, 0, 1, E), SAG_E_CLOSED);
+    CHECK_PORT_ERROR(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED, p);
+    check_binary_ops(p, SAG_E_CLOSED);
     CHECK_ST(sag_port_flush(p, E), SAG_E_CLOSED);
     CHECK_ST(sag_port_ready(p, &byte, E), SAG_E_CLOSED);
     CHECK_ST(sag_port_shutdown(p, SAG_SHUT_WR, E), SAG_E_CLOSED);
@@ -54,17 +65,13 @@ static void test_close(void) {
     CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"unflushed", 0, 9, E),
              SAG_OK);
     CHECK_ST(sag_port_close(p, E), SAG_OK);
-    closed = -1;
-    CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-    CHECK_EQ(closed, 0);
+    check_is_closed(a, 0);
     PEER_EXPECT_LIT(b, "unflushed");
     CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED);
     peer_send(a, "still", 5);
     PEER_EXPECT_LIT(b, "still");
     CHECK_ST(sag_port_free(p), SAG_OK);
-    closed = -1;
-    CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-    CHECK_EQ(closed, 0);
+    check_is_closed(a, 0);
     free_pair(a, b);
 
     /* socket-input-port / socket-output-port never close the socket. */
@@ -77,16 +84,12 @@ static void test_close(void) {
     PEER_EXPECT_LIT(b, "bye");
     CHECK_ST(sag_port_close(p, E), SAG_OK);
     CHECK_ST(sag_port_close(p, E), SAG_OK);
-    closed = -1;
-    CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-    CHECK_EQ(closed, 0);
+    check_is_closed(a, 0);
     CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED);
     CHECK_ST(sag_port_put_u8(q, 1, E), SAG_E_CLOSED);
     CHECK_ST(sag_port_free(p), SAG_OK);
     CHECK_ST(sag_port_free(q), SAG_OK);
-    closed = -1;
-    CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-    CHECK_EQ(closed, 0);
+    check_is_closed(a, 0);
     /* ports over one socket share its input buffer */
     PEER_SEND_LIT(b, "abcdef");
     sleep_ms(30);
@@ -105,14 +108,12 @@ static void test_close(void) {
     free_pair(a, b);
 
     /* Closing the textual port closes the binary port and the socket. */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     CHECK_ST(sag_port_put_string(t, "ok\n", 0, 3, E), SAG_OK);
     CHECK_ST(sag_port_close(t, E), SAG_OK);
     CHECK_ST(sag_port_close(t, E), SAG_OK);
-    closed = -1;
-    CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-    CHECK_EQ(closed, 1);
+    check_is_closed(a, 1);
     PEER_EXPECT_LIT(b, "ok\n");
     PEER_EXPECT_EOF(b);
     {
@@ -129,12 +130,9 @@ static void test_close(void) {
     free_pair(a, b);
 
     /* Freeing an open port made with close_socket = 1 closes the socket. */
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     CHECK_ST(sag_port_free(p), SAG_OK);
-    closed = -1;
-    CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-    CHECK_EQ(closed, 1);
+    check_is_closed(a, 1);
     free_pair(a, b);
 
     /* A port whose socket was freed: SAG_E_CLOSED, no crash. */
@@ -142,9 +140,7 @@ static void test_close(void) {
     CHECK_ST(sag_socket_port(a, 0, &p, E), SAG_OK);
     CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_OK);
     CHECK_ST(sag_socket_free(a), SAG_OK);
-    CHECK_ST(sag_error_clear(E), SAG_OK);
-    CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED);
-    CHECK_EPORT(E, p);
+    CHECK_PORT_ERROR(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED, p);
     {
         /* A put may only fill the buffer (the contract does not say that
          * it must look at the socket); the flush must fail. */
@@ -157,17 +153,13 @@ static void test_close(void) {
 
     /* The same through a textual port: the failure carries the textual
      * port (the handle the caller used), not the binary one under it. */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     CHECK_ST(sag_socket_close(a, E), SAG_OK);
     {
         int32_t c;
-        CHECK_ST(sag_error_clear(E), SAG_OK);
-        CHECK_ST(sag_port_get_char(t, &c, E), SAG_E_CLOSED);
-        CHECK_EPORT(E, t);
-        CHECK_ST(sag_error_clear(E), SAG_OK);
-        CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_CLOSED);
-        CHECK_EPORT(E, t);
+        CHECK_PORT_ERROR(sag_port_get_char(t, &c, E), SAG_E_CLOSED, t);
+        CHECK_PORT_ERROR(sag_port_get_line(t, &s, &len, E), SAG_E_CLOSED, t);
         CHECK_ST(sag_error_clear(E), SAG_OK);
         if (sag_port_put_char(t, 'x', E) == SAG_OK) /* buffered only */
             CHECK_ST(sag_port_flush(t, E), SAG_E_CLOSED);
@@ -200,8 +192,7 @@ static void test_shutdown_ready(void) {
     size_t cnt;
 
     section("shutdown-port and port-ready");
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     r = -1;
     CHECK_ST(sag_port_ready(p, &r, E), SAG_OK); /* nothing buffered */
     CHECK_EQ(r, 0);
@@ -235,10 +226,8 @@ static void test_shutdown_ready(void) {
 
     /* shutdown-output-port flushes first; the peer sees EOF; reading still
      * works. */
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    close_binary(p, a, b);
+    open_binary(&a, &b, &p);
     CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"tail", 0, 4, E),
              SAG_OK);
     CHECK_ST(sag_port_shutdown(p, SAG_SHUT_WR, E), SAG_OK);
@@ -248,17 +237,12 @@ static void test_shutdown_ready(void) {
     cnt = 0;
     CHECK_ST(sag_port_get_bytevector_n(p, buf, 0, 5, &cnt, E), SAG_OK);
     CHECK_LIT(buf, cnt, "after");
-    {
-        int closed = -1;
-        CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-        CHECK_EQ(closed, 0);
-    }
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    check_is_closed(a, 0);
+    close_binary(p, a, b);
 
     /* textual port: ready, and shutdown through it */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_CRLF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_CRLF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     r = -1;
     CHECK_ST(sag_port_ready(t, &r, E), SAG_OK);
     CHECK_EQ(r, 0);
@@ -269,8 +253,7 @@ static void test_shutdown_ready(void) {
     CHECK_ST(sag_port_shutdown(t, SAG_SHUT_WR, E), SAG_OK);
     PEER_EXPECT_LIT(b, "end\r\n");
     PEER_EXPECT_EOF(b);
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 }
 
 typedef struct {
@@ -306,6 +289,16 @@ static void peer_reset(sag_socket *b) {
     sleep_ms(50);
 }
 
+/* A binary port (open_binary) in buffer mode block holding 4 bytes it has
+ * not sent yet, its peer reset: the next flush fails. */
+static void open_unsent(sag_socket **a, sag_socket **b, sag_port **p) {
+    open_binary(a, b, p);
+    CHECK_ST(sag_port_set_buffer_mode(*p, SAG_BUFFER_BLOCK, E), SAG_OK);
+    peer_reset(*b);
+    CHECK_ST(sag_port_put_bytevector(*p, (const uint8_t *)"data", 0, 4, E),
+             SAG_OK);
+}
+
 static void test_errors(void) {
     sag_socket *a, *b;
     sag_port *p, *q, *bin, *t, *t2;
@@ -318,17 +311,10 @@ static void test_errors(void) {
 
     section("errors");
     /* binary operations on a textual port, text on a binary one */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     CHECK_ST(sag_port_get_u8(t, &byte, E), SAG_E_INVALID);
-    CHECK_ST(sag_port_lookahead_u8(t, &byte, E), SAG_E_INVALID);
-    CHECK_ST(sag_port_get_bytevector_n(t, buf, 0, 4, &cnt, E), SAG_E_INVALID);
-    CHECK_ST(sag_port_get_bytevector_some(t, buf, 0, 4, &cnt, E),
-             SAG_E_INVALID);
-    CHECK_ST(sag_port_get_bytevector_all(t, &d, &len, E), SAG_E_INVALID);
-    CHECK_ST(sag_port_get_bytes_line(t, &d, &len, E), SAG_E_INVALID);
-    CHECK_ST(sag_port_put_u8(t, 1, E), SAG_E_INVALID);
-    CHECK_ST(sag_port_put_bytevector(t, buf, 0, 1, E), SAG_E_INVALID);
+    check_binary_ops(t, SAG_E_INVALID);
     t2 = NULL;
     CHECK_ST(sag_transcoded_port(t, SAG_CODEC_UTF8, SAG_EOL_LF,
                                  SAG_ERROR_MODE_RAISE, &t2, E),
@@ -354,11 +340,9 @@ static void test_errors(void) {
     CHECK_ST(sag_port_put_string(t, "ok", 0, 2, E), SAG_OK);
     CHECK_ST(sag_port_flush(t, E), SAG_OK);
     PEER_EXPECT_LIT(b, "ok");
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     CHECK_ST(sag_port_get_char(p, &c, E), SAG_E_INVALID);
     CHECK_ST(sag_port_lookahead_char(p, &c, E), SAG_E_INVALID);
     CHECK_ST(sag_port_get_line(p, &s, &len, E), SAG_E_INVALID);
@@ -388,8 +372,7 @@ static void test_errors(void) {
     CHECK_ST(sag_port_put_u8(p, 'k', E), SAG_OK);
     CHECK_ST(sag_port_flush(p, E), SAG_OK);
     PEER_EXPECT_LIT(b, "k");
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 
     /* put on an input port, get on an output port */
     make_pair(&a, &b);
@@ -441,8 +424,7 @@ static void test_errors(void) {
     free_pair(a, b);
 
     /* read timeout through a port */
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
     CHECK_ST(sag_socket_set_read_timeout(a, 200000, E), SAG_OK);
     {
@@ -456,18 +438,13 @@ static void test_errors(void) {
         CHECK_EQ(sag_error_timeout(E), 200000);
         CHECK(el >= 150000);
         /* through the textual port: the failure carries the textual port */
-        CHECK_ST(sag_error_clear(E), SAG_OK);
-        CHECK_ST(sag_port_get_char(t, &c, E), SAG_E_READ_TIMEOUT);
-        CHECK_EPORT(E, t);
-        CHECK_ST(sag_error_clear(E), SAG_OK);
-        CHECK_ST(sag_port_lookahead_char(t, &c, E), SAG_E_READ_TIMEOUT);
-        CHECK_EPORT(E, t);
-        CHECK_ST(sag_error_clear(E), SAG_OK);
-        CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_READ_TIMEOUT);
-        CHECK_EPORT(E, t);
-        CHECK_ST(sag_error_clear(E), SAG_OK);
-        CHECK_ST(sag_port_get_string_n(t, 3, &s, &len, E), SAG_E_READ_TIMEOUT);
-        CHECK_EPORT(E, t);
+        CHECK_PORT_ERROR(sag_port_get_char(t, &c, E), SAG_E_READ_TIMEOUT, t);
+        CHECK_PORT_ERROR(sag_port_lookahead_char(t, &c, E),
+                         SAG_E_READ_TIMEOUT, t);
+        CHECK_PORT_ERROR(sag_port_get_line(t, &s, &len, E),
+                         SAG_E_READ_TIMEOUT, t);
+        CHECK_PORT_ERROR(sag_port_get_string_n(t, 3, &s, &len, E),
+                         SAG_E_READ_TIMEOUT, t);
         CHECK_EQ(sag_error_timeout(E), 200000);
         /* the port goes on working after a timeout */
         PEER_SEND_LIT(b, "k");
@@ -476,16 +453,12 @@ static void test_errors(void) {
         CHECK_EQ(byte, 'k');
     }
     free_ports(t, bin);
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 
     /* non-blocking socket with nothing to read */
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     CHECK_ST(sag_socket_set_nonblocking(a, 1, E), SAG_OK);
-    CHECK_ST(sag_error_clear(E), SAG_OK);
-    CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_WOULD_BLOCK);
-    CHECK_EPORT(E, p);
+    CHECK_PORT_ERROR(sag_port_get_u8(p, &byte, E), SAG_E_WOULD_BLOCK, p);
     PEER_SEND_LIT(b, "n");
     {
         int st = SAG_E_WOULD_BLOCK;
@@ -498,12 +471,10 @@ static void test_errors(void) {
         CHECK_ST(st, SAG_OK);
         CHECK_EQ(byte, 'n');
     }
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 
     /* interrupt of a read blocked in a port */
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     {
         blocked_read br;
         memset(&br, 0, sizeof br);
@@ -517,23 +488,19 @@ static void test_errors(void) {
         CHECK_ST(br.st, SAG_E_INTERRUPTED);
         CHECK(br.err_port == p);
     }
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 
     /* &i/o-read: the peer resets the connection */
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     peer_reset(b);
     CHECK_ST(sag_error_clear(E), SAG_OK);
     CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_IO_READ);
     CHECK_EQ(sag_error_errno(E), ECONNRESET);
     CHECK_EPORT(E, p);
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 
     /* &i/o-write: a put (buffer mode none) to a reset connection */
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
+    open_binary(&a, &b, &p);
     peer_reset(b);
     CHECK_ST(sag_error_clear(E), SAG_OK);
     CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"data", 0, 4, E),
@@ -541,35 +508,27 @@ static void test_errors(void) {
     CHECK(sag_error_errno(E) == ECONNRESET || sag_error_errno(E) == EPIPE);
     CHECK_EQ(sag_error_sent(E), 0);
     CHECK_EPORT(E, p);
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 
     /* &i/o-write: a flush (buffer mode block) to a reset connection */
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
-    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_OK);
-    peer_reset(b);
-    CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"data", 0, 4, E),
-             SAG_OK);
+    open_unsent(&a, &b, &p);
     CHECK_ST(sag_error_clear(E), SAG_OK);
     CHECK_ST(sag_port_flush(p, E), SAG_E_IO_WRITE);
     CHECK(sag_error_errno(E) == ECONNRESET || sag_error_errno(E) == EPIPE);
     CHECK_EPORT(E, p);
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    close_binary(p, a, b);
 
     /* the same two through a textual port */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     peer_reset(b);
     CHECK_ST(sag_error_clear(E), SAG_OK);
     CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_IO_READ);
     CHECK_EQ(sag_error_errno(E), ECONNRESET);
     CHECK_EPORT(E, t);
-    free_ports(t, bin);
-    free_pair(a, b);
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    close_text(t, bin, a, b);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     CHECK_ST(sag_port_set_buffer_mode(t, SAG_BUFFER_BLOCK, E), SAG_OK);
     peer_reset(b);
     CHECK_ST(sag_port_put_string(t, "data\n", 0, 5, E), SAG_OK);
@@ -577,34 +536,17 @@ static void test_errors(void) {
     CHECK_ST(sag_port_flush(t, E), SAG_E_IO_WRITE);
     CHECK(sag_error_errno(E) == ECONNRESET || sag_error_errno(E) == EPIPE);
     CHECK_EPORT(E, t);
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 
     /* close whose flush fails: SAG_E_IO_WRITE, the port closed anyway */
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
-    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_OK);
-    peer_reset(b);
-    CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"data", 0, 4, E),
-             SAG_OK);
+    open_unsent(&a, &b, &p);
     CHECK_ST(sag_port_close(p, E), SAG_E_IO_WRITE);
     CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_CLOSED);
     CHECK_ST(sag_port_close(p, E), SAG_OK);
-    {
-        int closed = -1;
-        CHECK_ST(sag_socket_is_closed(a, &closed, E), SAG_OK);
-        CHECK_EQ(closed, 1);
-    }
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    check_is_closed(a, 1);
+    close_binary(p, a, b);
 
     /* free with a failing flush: SAG_OK */
-    make_pair(&a, &b);
-    CHECK_ST(sag_socket_port(a, 1, &p, E), SAG_OK);
-    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_OK);
-    peer_reset(b);
-    CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"data", 0, 4, E),
-             SAG_OK);
-    CHECK_ST(sag_port_free(p), SAG_OK);
-    free_pair(a, b);
+    open_unsent(&a, &b, &p);
+    close_binary(p, a, b);
 }

@@ -9,8 +9,8 @@ static void test_utf8_byte_by_byte(void) {
     static const uint8_t smile[4] = {0xF0, 0x9F, 0x98, 0x80};
 
     section("text: a 4-byte UTF-8 character arriving one byte per send");
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     sender_init(&sd, b, 0, 20, END_SHUT_WR);
     for (int i = 0; i < 4; i++)
         sender_add(&sd, &smile[i], 1);
@@ -28,8 +28,7 @@ static void test_utf8_byte_by_byte(void) {
     EXPECT_CHAR(t, 'z');
     EXPECT_CHAR(t, -1);
     SENDER_JOIN(&sd);
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 }
 
 static const int k_styles[7] = {SAG_EOL_LF,  SAG_EOL_CRLF,  SAG_EOL_CR,
@@ -47,8 +46,8 @@ static void test_eol_input(void) {
         printf("   style %s\n", k_style_names[i]);
 
         /* crlf, cr and lf all read as one linefeed. */
-        make_pair(&a, &b);
-        make_text(a, SAG_CODEC_UTF8, style, SAG_ERROR_MODE_RAISE, &bin, &t);
+        open_text(&a, &b, SAG_CODEC_UTF8, style,
+                  SAG_ERROR_MODE_RAISE, &bin, &t);
         SEND_NOW_LIT(b, "a\r\nb\rc\nd\r\r\ne\n\nf", END_SHUT_WR);
         EXPECT_LINE(t, "a");
         EXPECT_LINE(t, "b");
@@ -59,12 +58,11 @@ static void test_eol_input(void) {
         EXPECT_LINE(t, "");
         EXPECT_LINE(t, "f");
         EXPECT_LINE_EOF(t);
-        free_ports(t, bin);
-        free_pair(a, b);
+        close_text(t, bin, a, b);
 
         /* nel, cr nel and ls read as one linefeed too (R6RS). */
-        make_pair(&a, &b);
-        make_text(a, SAG_CODEC_UTF8, style, SAG_ERROR_MODE_RAISE, &bin, &t);
+        open_text(&a, &b, SAG_CODEC_UTF8, style,
+                  SAG_ERROR_MODE_RAISE, &bin, &t);
         SEND_NOW_LIT(b, "e\xC2\x85" "f\r\xC2\x85" "g\xE2\x80\xA8" "h\r",
                      END_SHUT_WR);
         EXPECT_LINE(t, "e");
@@ -72,16 +70,14 @@ static void test_eol_input(void) {
         EXPECT_LINE(t, "g");
         EXPECT_LINE(t, "h");
         EXPECT_LINE_EOF(t);
-        free_ports(t, bin);
-        free_pair(a, b);
+        close_text(t, bin, a, b);
 
         /* A CR at the end of one send and the LF in a later one: one line
          * end. A CR followed later by something else: a line end too. */
         {
             sender_t sd;
-            make_pair(&a, &b);
-            make_text(a, SAG_CODEC_UTF8, style, SAG_ERROR_MODE_RAISE, &bin,
-                      &t);
+            open_text(&a, &b, SAG_CODEC_UTF8, style,
+                      SAG_ERROR_MODE_RAISE, &bin, &t);
             sender_init(&sd, b, 0, 60, END_SHUT_WR);
             SENDER_LIT(&sd, "x\r");
             SENDER_LIT(&sd, "\ny\r");
@@ -94,8 +90,7 @@ static void test_eol_input(void) {
             EXPECT_LINE(t, "w");
             EXPECT_LINE_EOF(t);
             SENDER_JOIN(&sd);
-            free_ports(t, bin);
-            free_pair(a, b);
+            close_text(t, bin, a, b);
         }
     }
 
@@ -104,9 +99,8 @@ static void test_eol_input(void) {
         sag_socket *a, *b;
         sag_port *bin, *t;
         printf("   style none\n");
-        make_pair(&a, &b);
-        make_text(a, SAG_CODEC_UTF8, SAG_EOL_NONE, SAG_ERROR_MODE_RAISE, &bin,
-                  &t);
+        open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_NONE,
+                  SAG_ERROR_MODE_RAISE, &bin, &t);
         SEND_NOW_LIT(b, "a\r\nb\nc\rd\xC2\x85" "e\xE2\x80\xA8" "f\n\r",
                      END_SHUT_WR);
         EXPECT_LINE(t, "a\r");
@@ -114,8 +108,7 @@ static void test_eol_input(void) {
         EXPECT_LINE(t, "c\rd\xC2\x85" "e\xE2\x80\xA8" "f");
         EXPECT_LINE(t, "\r");
         EXPECT_LINE_EOF(t);
-        free_ports(t, bin);
-        free_pair(a, b);
+        close_text(t, bin, a, b);
     }
 }
 
@@ -137,15 +130,13 @@ static void test_eol_output(void) {
         memcpy(exp + n, seqs[i], sl);
         n += sl;
 
-        make_pair(&a, &b);
-        make_text(a, SAG_CODEC_UTF8, k_styles[i], SAG_ERROR_MODE_RAISE, &bin,
-                  &t);
+        open_text(&a, &b, SAG_CODEC_UTF8, k_styles[i],
+                  SAG_ERROR_MODE_RAISE, &bin, &t);
         CHECK_ST(sag_port_put_string(t, "--x\ny--", 2, 3, E), SAG_OK);
         CHECK_ST(sag_port_put_char(t, '\n', E), SAG_OK);
         CHECK_ST(sag_port_flush(t, E), SAG_OK);
         peer_expect(b, exp, n, __LINE__);
-        free_ports(t, bin);
-        free_pair(a, b);
+        close_text(t, bin, a, b);
     }
 }
 
@@ -158,8 +149,8 @@ static void test_text_ops(void) {
 
     section("text: get-char, lookahead-char, get-string-n, get-line, "
             "get-string-all, put-char, put-string");
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     SEND_NOW_LIT(b, "h\xC3\xA9llo w\xC3\xB6rld\n\xF0\x9F\x98\x80" "end",
                  END_SHUT_WR);
     c = -7;
@@ -203,14 +194,12 @@ static void test_text_ops(void) {
     CHECK_ST(sag_port_flush(t, E), SAG_OK);
     PEER_EXPECT_LIT(b, "A\xC3\xA9\xF0\x9F\x98\x80\xE2\x82\xAC\x00"
                        "\xC3\xBC" "a\0b");
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 
     /* get-string-all (read mode full) over several sends (a character
      * split between two), with crlf translated. */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_CRLF, SAG_ERROR_MODE_RAISE, &bin,
-              &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_CRLF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     CHECK_ST(sag_port_set_read_mode(t, SAG_READ_FULL, E), SAG_OK);
     {
         sender_t sd;
@@ -229,13 +218,12 @@ static void test_text_ops(void) {
         CHECK(s == NULL);
         SENDER_JOIN(&sd);
     }
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 
     /* lookahead-char reports a linefeed for a whole crlf; get-char then
      * consumes both bytes. */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     SEND_NOW_LIT(b, "\r\nX\r\xC2\x85Y", END_SHUT_WR);
     c = -7;
     CHECK_ST(sag_port_lookahead_char(t, &c, E), SAG_OK);
@@ -248,8 +236,7 @@ static void test_text_ops(void) {
     EXPECT_CHAR(t, '\n');
     EXPECT_CHAR(t, 'Y');
     EXPECT_CHAR(t, -1);
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 }
 
 static void test_malformed(void) {
@@ -259,18 +246,16 @@ static void test_malformed(void) {
     int st;
 
     section("text: malformed UTF-8 in replace and raise modes");
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_REPLACE, &bin,
-              &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_REPLACE, &bin, &t);
     SEND_NOW_LIT(b, "a\xFF" "b\n", END_SHUT_WR);
     EXPECT_LINE(t, "a\xEF\xBF\xBD" "b");
     EXPECT_LINE_EOF(t);
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 
     /* raise, through get-char: the bad byte fails once, reading goes on. */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     SEND_NOW_LIT(b, "a\xFF" "b\ncd\n", END_SHUT_WR);
     EXPECT_CHAR(t, 'a');
     CHECK_ST(sag_error_clear(E), SAG_OK);
@@ -282,20 +267,18 @@ static void test_malformed(void) {
     EXPECT_LINE(t, "b");
     EXPECT_LINE(t, "cd");
     EXPECT_LINE_EOF(t);
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 
     /* raise, through get-line: a decoding error, then later lines read. */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     SEND_NOW_LIT(b, "a\xFF" "b\nnext\n", END_SHUT_WR);
     {
         const char *s = NULL;
         size_t len = 0;
         int found = 0;
-        CHECK_ST(sag_error_clear(E), SAG_OK);
-        CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_IO_DECODING);
-        CHECK_EPORT(E, t);
+        CHECK_PORT_ERROR(sag_port_get_line(t, &s, &len, E),
+                         SAG_E_IO_DECODING, t);
         for (int i = 0; i < 3 && !found; i++) {
             st = sag_port_get_line(t, &s, &len, E);
             if (st != SAG_OK || s == NULL)
@@ -304,16 +287,15 @@ static void test_malformed(void) {
         }
         CHECK(found); /* "next" is read within 3 get-line calls */
     }
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 
     /* raise: the characters decoded before malformed bytes are not lost,
      * however the bytes arrive (found by Tests/fuzz/decode.swift: the
      * whole input at once lost "ab", one byte at a time kept it).
      * get-line raises and keeps the line's characters for the next
      * get-line; get-string-all returns them and the next read raises. */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     SEND_NOW_LIT(b, "ab\xFF" "cd\nnext\n", END_SHUT_WR);
     {
         const char *s = NULL;
@@ -323,11 +305,10 @@ static void test_malformed(void) {
     EXPECT_LINE(t, "abcd");
     EXPECT_LINE(t, "next");
     EXPECT_LINE_EOF(t);
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     SEND_NOW_LIT(b, "ab\xFF" "cd", END_SHUT_WR);
     {
         const char *s = NULL;
@@ -340,8 +321,7 @@ static void test_malformed(void) {
         CHECK_ST(sag_port_get_string_all(t, &s, &len, E), SAG_OK);
         CHECK(s == NULL);
     }
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 }
 
 /* --- raise mode: characters kept by a failed read reach any later read --- */
@@ -442,9 +422,8 @@ static void test_kept_chars(void) {
     section("text, raise mode: what a failed get-line kept reaches any read");
     for (int kind = NEXT_CHAR; kind <= NEXT_LINE; kind++) {
         long n;
-        make_pair(&a, &b);
-        make_text(a, SAG_CODEC_UTF8, SAG_EOL_CRLF, SAG_ERROR_MODE_RAISE, &bin,
-                  &t);
+        open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_CRLF,
+                  SAG_ERROR_MODE_RAISE, &bin, &t);
         CHECK_ST(sag_port_set_read_mode(t, SAG_READ_FULL, E), SAG_OK);
         SEND_NOW_LIT(b, "ab\xFF" "cd\r\nnext\r\n", END_SHUT_WR);
         s = NULL;
@@ -453,14 +432,13 @@ static void test_kept_chars(void) {
         if (n >= 0)
             check_bytes(__FILE__, __LINE__, next_names[kind], got, (size_t)n,
                         "abcd\nnext\n", 10);
-        free_ports(t, bin);
-        free_pair(a, b);
+        close_text(t, bin, a, b);
     }
 
     /* the kept characters are handed out in pieces: get-string-n of 1,
      * then get-char, lookahead-char, then get-line for the rest */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     SEND_NOW_LIT(b, "x\xC3\xA9yz\xFF" "w\n", END_SHUT_WR);
     CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_IO_DECODING);
     CHECK_ST(sag_port_get_string_n(t, 1, &s, &len, E), SAG_OK);
@@ -473,13 +451,12 @@ static void test_kept_chars(void) {
     }
     EXPECT_LINE(t, "yzw");
     EXPECT_LINE_EOF(t);
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 
     /* port-ready? counts the kept characters: nothing is left in the
      * buffer and the peer has not finished, yet "ab" is there to read. */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     SEND_NOW_LIT(b, "ab\xFF", END_NONE);
     CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_IO_DECODING);
     {
@@ -494,14 +471,13 @@ static void test_kept_chars(void) {
         CHECK_ST(sag_port_ready(t, &r, E), SAG_OK);
         CHECK_EQ(r, 0);
     }
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 
     /* lookahead-char raises without consuming the bad bytes: lookahead-char
      * again raises too, and so does the get-char after it, which consumes
      * them (a decoding error at the same place raises each time). */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin, &t);
+    open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     SEND_NOW_LIT(b, "a\xFF" "b", END_SHUT_WR);
     EXPECT_CHAR(t, 'a');
     {
@@ -514,8 +490,7 @@ static void test_kept_chars(void) {
     }
     EXPECT_CHAR(t, 'b');
     EXPECT_CHAR(t, -1);
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 
     /* a retryable failure too: get-line of a line longer than the buffer
      * times out having consumed most of it; get-string-n then gets all of
@@ -526,9 +501,8 @@ static void test_kept_chars(void) {
         char *big = malloc(LONG);
         plain_sender ps;
         memset(big, 'x', LONG);
-        make_pair(&a, &b);
-        make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin,
-                  &t);
+        open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+                  SAG_ERROR_MODE_RAISE, &bin, &t);
         CHECK_ST(sag_port_set_read_mode(t, SAG_READ_FULL, E), SAG_OK);
         CHECK_ST(sag_socket_set_read_timeout(a, 300000, E), SAG_OK);
         ps.s = b;
@@ -546,16 +520,14 @@ static void test_kept_chars(void) {
         EXPECT_LINE(t, "");
         EXPECT_LINE(t, "rest");
         EXPECT_LINE_EOF(t);
-        free_ports(t, bin);
-        free_pair(a, b);
+        close_text(t, bin, a, b);
 
         /* get-string-n that times out with lines in what it kept: get-line
          * splits them (7,000 lines of nine 'y'). */
         for (size_t i = 0; i < LONG; i++)
             big[i] = i % 10 == 9 ? '\n' : 'y';
-        make_pair(&a, &b);
-        make_text(a, SAG_CODEC_UTF8, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin,
-                  &t);
+        open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
+                  SAG_ERROR_MODE_RAISE, &bin, &t);
         CHECK_ST(sag_port_set_read_mode(t, SAG_READ_FULL, E), SAG_OK);
         CHECK_ST(sag_socket_set_read_timeout(a, 300000, E), SAG_OK);
         ps.s = b;
@@ -569,8 +541,7 @@ static void test_kept_chars(void) {
             if (n >= 0)
                 CHECK_BYTES(got, (size_t)n, big, (size_t)LONG);
         }
-        free_ports(t, bin);
-        free_pair(a, b);
+        close_text(t, bin, a, b);
         free(big);
     }
     free(got);
@@ -581,9 +552,8 @@ static void test_latin1(void) {
     sag_port *bin, *t;
 
     section("text: Latin-1 codec");
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_LATIN1, SAG_EOL_LF, SAG_ERROR_MODE_RAISE, &bin,
-              &t);
+    open_text(&a, &b, SAG_CODEC_LATIN1, SAG_EOL_LF,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     SEND_NOW_LIT(b, "caf\xE9\n\xFF\x85", END_SHUT_WR);
     EXPECT_LINE(t, "caf\xC3\xA9");
     EXPECT_CHAR(t, 0xFF);
@@ -601,28 +571,23 @@ static void test_latin1(void) {
     CHECK_ST(sag_port_put_string(t, "\xC3\xBC", 0, 2, E), SAG_OK);
     CHECK_ST(sag_port_flush(t, E), SAG_OK);
     PEER_EXPECT_LIT(b, "\xE9!\xFC");
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 
     /* replace mode: '?' */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_LATIN1, SAG_EOL_LF, SAG_ERROR_MODE_REPLACE, &bin,
-              &t);
+    open_text(&a, &b, SAG_CODEC_LATIN1, SAG_EOL_LF,
+              SAG_ERROR_MODE_REPLACE, &bin, &t);
     CHECK_ST(sag_port_put_char(t, 0x20AC, E), SAG_OK);
     CHECK_ST(sag_port_put_string(t, "x\xE2\x82\xACy\xF0\x9F\x98\x80", 0, 9, E),
              SAG_OK);
     CHECK_ST(sag_port_flush(t, E), SAG_OK);
     PEER_EXPECT_LIT(b, "?x?y?");
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 
     /* Latin-1 with eol style nel: a linefeed goes out as the byte 0x85. */
-    make_pair(&a, &b);
-    make_text(a, SAG_CODEC_LATIN1, SAG_EOL_NEL, SAG_ERROR_MODE_RAISE, &bin,
-              &t);
+    open_text(&a, &b, SAG_CODEC_LATIN1, SAG_EOL_NEL,
+              SAG_ERROR_MODE_RAISE, &bin, &t);
     CHECK_ST(sag_port_put_string(t, "x\ny", 0, 3, E), SAG_OK);
     CHECK_ST(sag_port_flush(t, E), SAG_OK);
     PEER_EXPECT_LIT(b, "x\x85y");
-    free_ports(t, bin);
-    free_pair(a, b);
+    close_text(t, bin, a, b);
 }

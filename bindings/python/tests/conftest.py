@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 
@@ -59,12 +60,27 @@ class Bg(threading.Thread):
         return self.result
 
 
-def interrupted_child(code: str) -> float:
-    """Runs ``code`` in a child Python that prints "ready" just before a
-    blocking call and exits 3 after printing "KeyboardInterrupt" when the
-    call raises it; sends it SIGINT once it is in the call and asserts that
-    it ended so. Returns the seconds from the signal to the child's exit
-    (at most 10: a call Ctrl-C cannot end fails the assertion then)."""
+def interrupted_child(setup: str, call: str) -> float:
+    """Runs a child Python that sets Python's own SIGINT handler (a child
+    started from a background job may inherit SIGINT ignored, and Python
+    then leaves it ignored), runs ``setup``, prints "ready" and makes the
+    blocking ``call``, exiting 3 after printing "KeyboardInterrupt" when the
+    call raises it, 1 when it returns. Sends it SIGINT once it is in the
+    call and asserts that it ended so. Returns the seconds from the signal
+    to the child's exit (at most 10: a call Ctrl-C cannot end fails the
+    assertion then)."""
+    code = "\n".join([
+        "import signal, sys",
+        "signal.signal(signal.SIGINT, signal.default_int_handler)",
+        textwrap.dedent(setup).strip("\n"),
+        'print("ready", flush=True)',
+        "try:",
+        textwrap.indent(textwrap.dedent(call).strip("\n"), "    "),
+        "except KeyboardInterrupt:",
+        '    print("KeyboardInterrupt", flush=True)',
+        "    sys.exit(3)",
+        "sys.exit(1)",
+    ])
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "ready"
@@ -79,3 +95,31 @@ def interrupted_child(code: str) -> float:
             p.wait()
     assert rc == 3 and p.stdout.read().strip() == "KeyboardInterrupt"
     return took
+
+
+def read_slowly(sock, n: int) -> bytes:
+    """Up to n bytes from sock (fewer at end of input), 64 KiB a recv with a
+    1 ms pause after each, so that a sender meets full buffers and waits."""
+    got = bytearray()
+    while len(got) < n:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+        time.sleep(0.001)
+    return bytes(got)
+
+
+
+def selector_waiting_in(sel, tries: int = 1000) -> Bg:
+    """A started Bg thread in socket-selector-wait on sel (the Scheme face),
+    returned once sel says a thread waits in it (polled every 10 ms, at most
+    ``tries`` times)."""
+    from sagsocket import scheme as S
+    t = Bg(S.socket_selector_wait, sel)
+    t.start()
+    for _ in range(tries):
+        if S.is_socket_selector_waiting(sel):
+            break
+        time.sleep(0.01)
+    return t

@@ -22,7 +22,7 @@ import sagsocket.scheme
 from sagsocket import errors as E
 from sagsocket.library import ffi, lib
 
-from conftest import Bg, interrupted_child, open_fds
+from conftest import Bg, interrupted_child, open_fds, read_slowly
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -291,43 +291,24 @@ def test_interrupt_from_another_thread_wakes_accept_and_recv(server, pair):
     assert a.recv(5) == b"after"
 
 
-def _blocked_child(what: str) -> str:
-    """The code of a child blocked in accept, recv or a select (interrupted_child)."""
-    # The child sets Python's own SIGINT handler explicitly: a child started
-    # from a background job may inherit SIGINT ignored, and Python then
-    # leaves it ignored.
-    code = textwrap.dedent(f"""
-        import signal, sys, time, sagsocket
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        srv = sagsocket.create_server(("127.0.0.1", 0))
-        what = {what!r}
-        if what == "recv":
-            c = sagsocket.create_connection(("127.0.0.1", srv.getsockname()[1]))
-            a, _ = srv.accept()
-        elif what == "select":
-            c = sagsocket.create_connection(("127.0.0.1", srv.getsockname()[1]))
-            a, _ = srv.accept()
-            sel = sagsocket.Selector()
-            sel.register(a, sagsocket.EVENT_READ)
-        print("ready", flush=True)
-        try:
-            if what == "accept":
-                srv.accept()
-            elif what == "recv":
-                a.recv(10)
-            else:
-                sel.select()
-        except KeyboardInterrupt:
-            print("KeyboardInterrupt", flush=True)
-            sys.exit(3)
-        sys.exit(1)
-    """)
-    return code
+def _blocked_child(what: str):
+    """The setup and the call of a child blocked in accept, recv or a
+    select (interrupted_child)."""
+    setup = ('import sagsocket\n'
+             'srv = sagsocket.create_server(("127.0.0.1", 0))\n')
+    if what in ("recv", "select"):
+        setup += ('c = sagsocket.create_connection(("127.0.0.1", srv.getsockname()[1]))\n'
+                  'a, _ = srv.accept()\n')
+    if what == "select":
+        setup += ('sel = sagsocket.Selector()\n'
+                  'sel.register(a, sagsocket.EVENT_READ)\n')
+    call = {"accept": "srv.accept()", "recv": "a.recv(10)", "select": "sel.select()"}[what]
+    return setup, call
 
 
 @pytest.mark.parametrize("what", ["accept", "recv", "select"])
 def test_ctrl_c_raises_keyboard_interrupt_in_a_blocked_call(what):
-    took = interrupted_child(_blocked_child(what))
+    took = interrupted_child(*_blocked_child(what))
     # The issue asks for 100 ms; the bound here is generous (2.5 s) because
     # the measurement includes the child's exit (interpreter teardown) on a
     # machine that may be loaded (2 cores shared with builds).
@@ -558,14 +539,7 @@ def test_sendall_across_signals_loses_and_repeats_no_byte(pair):
     old = signal.signal(signal.SIGUSR1, lambda *_: seen.append(1))
 
     def slow_reader():
-        got = bytearray()
-        while len(got) < len(data):
-            chunk = a.recv(65536)
-            if not chunk:
-                break
-            got += chunk
-            time.sleep(0.001)
-        return bytes(got)
+        return read_slowly(a, len(data))
 
     def signaller():
         # To the main thread (a process-directed signal may land in another
@@ -621,23 +595,14 @@ def test_a_signal_during_a_timed_recv_keeps_the_timeout(pair):
 
 
 def test_ctrl_c_in_makefile_readline_with_a_timeout():
-    code = textwrap.dedent("""
-        import signal, sys, sagsocket
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupted_child("""
+        import sagsocket
         srv = sagsocket.create_server(("127.0.0.1", 0))
         c = sagsocket.create_connection(("127.0.0.1", srv.getsockname()[1]))
         a, _ = srv.accept()
         a.settimeout(30)
         f = a.makefile("r", encoding="utf-8")
-        print("ready", flush=True)
-        try:
-            f.readline()
-        except KeyboardInterrupt:
-            print("KeyboardInterrupt", flush=True)
-            sys.exit(3)
-        sys.exit(1)
-    """)
-    interrupted_child(code)
+    """, "f.readline()")
 
 
 def test_socket_connect_bind_and_udp_as_the_socket_module(server):

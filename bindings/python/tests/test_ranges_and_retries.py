@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from datetime import timedelta
@@ -18,7 +17,7 @@ import sagsocket
 from sagsocket import errors as E
 from sagsocket import scheme as S
 
-from conftest import Bg, interrupted_child
+from conftest import Bg, interrupted_child, read_slowly
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -303,14 +302,7 @@ def test_a_handler_whose_library_call_fails_changes_no_count(pair, server):
 
     def slow_reader():
         a.settimeout(10)
-        got = bytearray()
-        while len(got) < len(data):
-            chunk = a.recv(65536)
-            if not chunk:
-                break
-            got += chunk
-            time.sleep(0.001)
-        return bytes(got)
+        return read_slowly(a, len(data))
 
     r = Bg(slow_reader)
     old = signal.signal(signal.SIGALRM, handler)
@@ -348,9 +340,8 @@ def test_data_still_arrives_between_signals(pair, ticking):
 # ---- 3. Ctrl-C when a worker thread imported the package -----------------------
 
 def test_ctrl_c_when_a_worker_thread_imported_the_package():
-    code = textwrap.dedent("""
-        import signal, sys, threading
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    setup = """
+        import threading
         def imp():
             import sagsocket
         t = threading.Thread(target=imp)
@@ -358,18 +349,11 @@ def test_ctrl_c_when_a_worker_thread_imported_the_package():
         t.join()
         import sagsocket
         srv = sagsocket.create_server(("127.0.0.1", 0))
-        print("ready", flush=True)
-        try:
-            srv.accept()
-        except KeyboardInterrupt:
-            print("KeyboardInterrupt", flush=True)
-            sys.exit(3)
-        sys.exit(1)
-    """)
+    """
     # Without the fix accept never returns: the helper's 10 s pass, then a
     # failure. The bound is generous (the child's exit is in it, on a
     # loaded machine).
-    took = interrupted_child(code)
+    took = interrupted_child(setup, "srv.accept()")
     assert took < 2.5, took
 
 

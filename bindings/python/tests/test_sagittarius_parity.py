@@ -9,7 +9,7 @@ import sagsocket
 from sagsocket import errors as E
 from sagsocket import scheme as S
 
-from conftest import Bg
+from conftest import Bg, selector_waiting_in
 
 
 def test_make_server_sockets_one_port_each_and_no_v6only():
@@ -72,12 +72,7 @@ def test_selector_interrupt_made_before_a_wait_is_remembered():
         assert remembered
         assert t.join_result() == ([], [])
         # consumed: the next wait blocks until interrupted
-        t = Bg(S.socket_selector_wait, sel)
-        t.start()
-        for _ in range(1000):
-            if S.is_socket_selector_waiting(sel):
-                break
-            time.sleep(0.01)
+        t = selector_waiting_in(sel)
         time.sleep(0.05)
         assert t.is_alive()
         S.socket_selector_interrupt(sel)
@@ -88,12 +83,7 @@ def test_selector_interrupt_made_before_a_wait_is_remembered():
 
 def test_selector_wait_ended_by_close_answers_two_empty_lists():
     sel = S.make_socket_selector()
-    t = Bg(S.socket_selector_wait, sel)
-    t.start()
-    for _ in range(1000):
-        if S.is_socket_selector_waiting(sel):
-            break
-        time.sleep(0.01)
+    t = selector_waiting_in(sel)
     S.close_socket_selector(sel)
     assert t.join_result() == ([], [])
     with pytest.raises(E.SocketClosedError):

@@ -12,7 +12,7 @@ import sagsocket
 from sagsocket import errors as E
 from sagsocket import scheme as S
 
-from conftest import Bg
+from conftest import Bg, selector_waiting_in
 
 # Every procedure of sections 1-7, by its Python name.
 PROCEDURES = """
@@ -315,12 +315,7 @@ def test_socket_selector(conn):
     S.socket_selector_add(sel, a, None, 1)
     S.socket_selector_add(sel, c, None, 2)
     assert not S.is_socket_selector_waiting(sel)
-    t = Bg(S.socket_selector_wait, sel)
-    t.start()
-    for _ in range(100):
-        if S.is_socket_selector_waiting(sel):
-            break
-        time.sleep(0.01)
+    t = selector_waiting_in(sel, 100)
     assert S.is_socket_selector_waiting(sel)
     S.socket_selector_interrupt(sel)
     assert t.join_result() == ([], [])  # woken with nothing ready

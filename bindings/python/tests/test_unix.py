@@ -16,6 +16,17 @@ def path(tmp_path):
     return str(tmp_path / "s")
 
 
+def connect_and_send(srv, c, address, data):
+    """c connects to the listening srv at address and sends data, which the
+    accepted socket receives whole."""
+    c.connect(address)
+    a, _ = srv.accept()
+    with a:
+        c.sendall(data)
+        a.settimeout(10)
+        assert a.recv(len(data) + 1) == data
+
+
 def test_stream_by_path(path):
     with sagsocket.Socket(sagsocket.AF_UNIX, sagsocket.SOCK_STREAM) as srv:
         srv.bind(path)
@@ -50,12 +61,7 @@ def test_the_socket_module_talks_to_it(path):
         srv.listen()
         with socket.socket(socket.AF_UNIX) as c:
             c.settimeout(10)
-            c.connect(path)
-            a, _ = srv.accept()
-            with a:
-                c.sendall(b"from the socket module")
-                a.settimeout(10)
-                assert a.recv(64) == b"from the socket module"
+            connect_and_send(srv, c, path, b"from the socket module")
 
 
 def test_errors(path):
@@ -80,12 +86,7 @@ def test_abstract_namespace():
         srv.listen()
         assert srv.getsockname() == name  # bytes, as the socket module
         with sagsocket.Socket(sagsocket.AF_UNIX) as c:
-            c.connect(name)
-            a, _ = srv.accept()
-            with a:
-                c.sendall(b"abstract")
-                a.settimeout(10)
-                assert a.recv(16) == b"abstract"
+            connect_and_send(srv, c, name, b"abstract")
 
 
 def test_datagrams(tmp_path):
