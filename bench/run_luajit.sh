@@ -6,7 +6,9 @@
 #   lines      1M lines of 40 bytes through the library's textual port
 #              get-line (UTF-8, eol lf) from LuaJIT (bench/bench_luajit.lua)
 #              against the same steps in C (bench/bench_luajit_ref.c);
-#              lines/s, ratio LuaJIT/C (goal >= 0.9)
+#              lines/s, ratio LuaJIT/C (goal >= 0.9); a second row from
+#              each reader's CPU time (clock(3)), which a loaded machine
+#              disturbs less than the wall clock
 #   ping-pong  1-byte round trips over loopback TCP with sagsocket from
 #              LuaJIT against LuaSocket (Debian's lua-socket) from LuaJIT;
 #              time per round trip, ratio sagsocket/LuaSocket (goal <= 1.0)
@@ -31,13 +33,13 @@ luajit -e 'package.cpath = package.cpath .. ";/usr/lib/x86_64-linux-gnu/lua/5.1/
 lines_c=() lines_lua=() ping_sag=() ping_ls=()
 for ((r = 0; r < ROUNDS; r++)); do
   if ((r % 2 == 0)); then
-    lines_c+=("$(timeout 600 "$OUT/bench_luajit_ref" lines "$LINES")")
-    lines_lua+=("$("${LUA[@]}" lines "$LINES")")
+    lines_c+=("$(timeout 600 "$OUT/bench_luajit_ref" lines "$LINES" | tr ' ' ,)")
+    lines_lua+=("$("${LUA[@]}" lines "$LINES" | tr ' ' ,)")
     ((have_luasocket)) && ping_ls+=("$("${LUA[@]}" pingpong-luasocket "$PINGS")")
     ping_sag+=("$("${LUA[@]}" pingpong-sag "$PINGS")")
   else
-    lines_lua+=("$("${LUA[@]}" lines "$LINES")")
-    lines_c+=("$(timeout 600 "$OUT/bench_luajit_ref" lines "$LINES")")
+    lines_lua+=("$("${LUA[@]}" lines "$LINES" | tr ' ' ,)")
+    lines_c+=("$(timeout 600 "$OUT/bench_luajit_ref" lines "$LINES" | tr ' ' ,)")
     ping_sag+=("$("${LUA[@]}" pingpong-sag "$PINGS")")
     ((have_luasocket)) && ping_ls+=("$("${LUA[@]}" pingpong-luasocket "$PINGS")")
   fi
@@ -46,15 +48,19 @@ done
 python3 - "$LINES" "$PINGS" "$ROUNDS" "${lines_c[*]}" "${lines_lua[*]}" "${ping_sag[*]}" "${ping_ls[*]:-}" <<'PY'
 import statistics, sys
 lines, pings, rounds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-lc, ll, ps = ([float(x) for x in a.split()] for a in sys.argv[4:7])
+lcw, llw = ([[float(y) for y in x.split(",")] for x in a.split()] for a in sys.argv[4:6])
+ps = [float(x) for x in sys.argv[6].split()]
 pl = [float(x) for x in sys.argv[7].split()] if sys.argv[7].strip() else []
 med = statistics.median
 print(f"bench (LuaJIT): {rounds} rounds, order alternating; medians; a report, not a test "
       "(on a shared machine the rounds spread widely: see the range)")
 print(f"  {'workload':52s} {'LuaJIT':>12s} {'reference':>12s} {'ratio':>6s}")
-r = [c / l for c, l in zip(lc, ll)]
-print(f"  {'get_line, textual port, lines/s (ref: C)':52s} {lines / med(ll):12.0f} {lines / med(lc):12.0f} "
-      f"{med(r):6.2f}  goal >= 0.9 (rounds {min(r):.2f}-{max(r):.2f})")
+for k, what in ((0, "wall"), (1, "CPU")):
+    lc, ll = [x[k] for x in lcw], [x[k] for x in llw]
+    r = [c / l for c, l in zip(lc, ll)]
+    name = f"get_line, textual port, lines/s of {what} time (ref: C)"
+    print(f"  {name:52s} {lines / med(ll):12.0f} {lines / med(lc):12.0f} "
+          f"{med(r):6.2f}  goal >= 0.9 (rounds {min(r):.2f}-{max(r):.2f})")
 if pl:
     r = [s / l for s, l in zip(ps, pl)]
     print(f"  {'1-byte ping-pong, us/round trip (ref: LuaSocket)':52s} {med(ps) / pings * 1e6:12.2f} "
