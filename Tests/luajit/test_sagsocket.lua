@@ -173,6 +173,10 @@ T.test("bad input: wrong kinds, nil, freed handles, bad numbers", function()
   T.fails("&assertion", "put_u8 of 256", p:put_u8(256))
   T.fails("&assertion", "an unknown shutdown", c:shutdown(99))
   T.fails("&assertion", "a select on nothing, for ever", S.socket_read_select(nil))
+  -- a wrong Lua type where a number is wanted: a Lua error, no crash
+  T.eq(pcall(S.socket_shutdown, c, nil), false, "shutdown with how nil raises")
+  T.eq(pcall(S.make_socket, {}, S.SOCK_STREAM), false, "make_socket with a table family raises")
+  T.fails("&assertion", "getsockopt with a string size", c:getsockopt(S.SOL_SOCKET, S.SO_TYPE, "4"))
   -- a handle freed under its wrapper: the library knows it is gone
   local x = R.make_fdset()
   S.C.sag_fdset_free(x._h)

@@ -29,6 +29,9 @@
 --     goes to the *_into and *_range variants. Timeouts are numbers of seconds
 --     (nil or false: none), LuaSocket's convention.
 --   * Objects are freed by ffi.gc when collected; close() closes at once.
+--   * A wrong or freed object is a failure (&sag-misuse) like any other; an
+--     argument of the wrong Lua type where a number is wanted (nil, a table)
+--     raises a Lua error from the FFI, as Lua's own io functions do.
 local ffi = require("ffi")
 local bit = require("bit")
 
@@ -601,6 +604,7 @@ end
 -- SO_RCVTIMEO/SO_SNDTIMEO: seconds (0 when none).
 function M.socket_getsockopt(s, level, name, size)
   size = size or 0
+  if type(size) ~= "number" then return bad("socket_getsockopt: size must be -1, 0 or positive") end
   local st
   if size > 0 then
     local buf = scratch_of(size)
