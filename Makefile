@@ -2,7 +2,7 @@
 #   make                 library, headers and sagsocket.pc under build/
 #   make install PREFIX=/usr/local DESTDIR=
 #   make check           every test (installs missing Debian packages as root)
-#   make demo            the seed's echo server with a scripted client (C, Chez, Guile, Python)
+#   make demo            the seed's echo server with a scripted client (C, Chez, Guile, Python, LuaJIT)
 #   make bench           same-run ratios against raw C and each host's own sockets
 #   make fuzz            the long fuzz runs (10 million executions a target)
 #   make soak            1,000,000 connections and 100,000 port lifetimes, watched
@@ -13,6 +13,7 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 CHEZLIBDIR ?= $(LIBDIR)/chezscheme
 GUILELIBDIR ?= $(PREFIX)/share/guile/site/3.0
+LUADIR ?= $(PREFIX)/share/lua/5.1
 CC ?= cc
 
 # The version and the ABI (SONAME) number are written once, in sagsocket.h.
@@ -56,6 +57,7 @@ define make_pc
 sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
     -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
     -e 's|@CHEZLIBDIR@|$(CHEZLIBDIR)|g' -e 's|@GUILELIBDIR@|$(GUILELIBDIR)|g' \
+    -e 's|@LUADIR@|$(LUADIR)|g' \
     pkgconfig/sagsocket.pc.in > $(1)
 endef
 
@@ -114,6 +116,12 @@ install: lib
 	  > "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
 	grep -q '^(library (srfi :106)$$' "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
 	chmod 0644 "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
+	# LuaJIT: sagsocket.lua, told where the header and library were installed
+	# (it reads the installed sagsocket_decls.h with ffi.cdef).
+	install -d "$(DESTDIR)$(LUADIR)"
+	sed -e 's|"@INCLUDEDIR@"|"$(INCLUDEDIR)"|' -e 's|"@LIBDIR@"|"$(LIBDIR)"|' \
+	  bindings/luajit/sagsocket.lua > "$(DESTDIR)$(LUADIR)/sagsocket.lua"
+	chmod 0644 "$(DESTDIR)$(LUADIR)/sagsocket.lua"
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
@@ -129,6 +137,7 @@ uninstall:
 	rm -f "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
 	-rmdir "$(DESTDIR)$(GUILELIBDIR)/srfi" "$(DESTDIR)$(GUILELIBDIR)/sagittarius/socket" \
 	  "$(DESTDIR)$(GUILELIBDIR)/sagittarius" 2>/dev/null
+	rm -f "$(DESTDIR)$(LUADIR)/sagsocket.lua"
 
 # A private installation under build/stage, used by the tests, samples and bench
 # exactly as a user's program would use an installed library.
@@ -142,6 +151,8 @@ stage: lib
 TIMED = @bash scripts/timed.sh $@
 CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test cpython-test \
   faults-test exhaustion-test tsan-test fuzz-replay syscalls-test
+CHECK_GROUPS += luajit-test
+.PHONY: luajit-test
 include tls/tls.mk
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
@@ -159,6 +170,8 @@ RUNNER_abi-test := Tests/abi/run.sh
 RUNNER_chez-test := Tests/scheme/run.sh
 RUNNER_guile-test := Tests/scheme/run.sh --guile
 RUNNER_python-test := Tests/python/run.sh
+# The LuaJIT binding (bindings/luajit) by its own Lua runner, and its install.
+RUNNER_luajit-test := Tests/luajit/run.sh
 # CPython's own test_socket and test_selectors against sagsocket.
 RUNNER_cpython-test := Tests/python/run_cpython.sh
 # Faults on a real network between two namespaces (root; SKIP otherwise).
@@ -169,7 +182,7 @@ RUNNER_syscalls-test := Tests/syscalls/run.sh
 RUNNER_exhaustion-test := Tests/exhaustion/run.sh
 # Races under ThreadSanitizer (the library built into .build-tsan, kept).
 RUNNER_tsan-test := Tests/tsan/run.sh
-STAGED_GROUPS := c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test \
+STAGED_GROUPS := c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test luajit-test \
   cpython-test faults-test syscalls-test exhaustion-test tsan-test
 $(STAGED_GROUPS): stage
 	$(TIMED) bash $(RUNNER_$@) $(STAGE)
@@ -192,6 +205,7 @@ demo: setup stage
 	bash bindings/scheme/demo.sh $(STAGE)
 	bash bindings/scheme/demo.sh --guile $(STAGE)
 	bash bindings/python/demo.sh $(STAGE)
+	bash bindings/luajit/demo.sh $(STAGE)
 
 bench: setup stage
 	bash bench/run.sh $(STAGE)
@@ -200,6 +214,7 @@ bench: setup stage
 	bash bench/run_guile.sh $(STAGE)
 	bash bench/run_selector.sh $(STAGE)
 	bash bench/run_python.sh $(STAGE)
+	bash bench/run_luajit.sh $(STAGE)
 
 clean:
 	rm -rf $(BUILD) .build

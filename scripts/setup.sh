@@ -9,6 +9,8 @@ have cc           || need_deb+=(gcc)
 have pkg-config   || need_deb+=(pkg-config)
 have valgrind     || need_deb+=(valgrind)
 have luajit       || need_deb+=(luajit)
+# LuaSocket, for bench/run_luajit.sh (make bench) to compare the LuaJIT binding with
+luajit -e 'require("socket")' >/dev/null 2>&1 || need_deb+=(lua-socket)
 have nm           || need_deb+=(binutils)
 have scheme       || need_deb+=(chezscheme)
 have guile        || need_deb+=(guile-3.0)

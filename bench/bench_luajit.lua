@@ -1,0 +1,123 @@
+-- bench_luajit.lua: the LuaJIT side of bench/run_luajit.sh; one workload a
+-- run, its time in seconds on stdout. A report's helper, not a test.
+--   luajit bench_luajit.lua lines N       N lines of 40 bytes through
+--       sagsocket's textual port get_line (the steps of bench_luajit_ref.c)
+--   luajit bench_luajit.lua pingpong-sag N      N 1-byte round trips over
+--   luajit bench_luajit.lua pingpong-luasocket N   loopback TCP, each with
+--       an echoing child process using the same library (TCP_NODELAY on
+--       both sides, as sagsocket sets it)
+local ffi = require("ffi")
+ffi.cdef [[
+int fork(void);
+void _exit(int status);
+int waitpid(int pid, int *status, int options);
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clk, bench_timespec *ts);
+]]
+local S = require("sagsocket")
+local R = S.raising
+local ts = ffi.new("bench_timespec")
+local function now()
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
+end
+
+local what, n = arg[1], tonumber(arg[2])
+local LINE_LEN, CHUNK_LINES = 40, 1638
+
+local function child(fn)
+  local pid = ffi.C.fork()
+  if pid == 0 then
+    local ok, e = pcall(fn)
+    if not ok then io.stderr:write("bench_luajit child: ", tostring(e), "\n") end
+    io.stdout:flush()
+    ffi.C._exit(ok and 0 or 2)
+  end
+  return pid
+end
+
+if what == "lines" then
+  local srv = R.make_server_socket("0", S.AF_INET)
+  local port = tostring(R.socket_info_port(R.socket_info(srv)))
+  local pid = child(function()
+    local parts = {}
+    for i = 0, CHUNK_LINES - 1 do
+      parts[#parts + 1] = string.rep(string.char(97 + i % 26), LINE_LEN - 1) .. "\n"
+    end
+    local chunk = table.concat(parts)
+    local c = R.make_client_socket("127.0.0.1", port, S.AF_INET, S.SOCK_STREAM, 0)
+    local left = n
+    while left > 0 do
+      local k = left < CHUNK_LINES and left or CHUNK_LINES
+      R.socket_send_range(c, chunk, 0, k * LINE_LEN)
+      left = left - k
+    end
+    c:close()
+  end)
+  local conn = R.socket_accept(srv)
+  local t0, c0 = now(), os.clock()
+  local p = R.transcoded_port(R.socket_port(conn), "utf-8", "lf")
+  local lines, bytes = 0, 0
+  local get_line = S.get_line
+  while true do
+    local l = get_line(p)
+    if l == nil then break end
+    bytes = bytes + #l
+    lines = lines + 1
+  end
+  local t1, c1 = now(), os.clock()
+  ffi.C.waitpid(pid, nil, 0)
+  assert(lines == n and bytes == n * (LINE_LEN - 1), "lines " .. lines .. ", bytes " .. bytes)
+  print(string.format("%.6f %.6f", t1 - t0, c1 - c0)) -- wall, CPU (clock(3), as the C side)
+elseif what == "pingpong-sag" then
+  local srv = R.make_server_socket("0", S.AF_INET)
+  local port = tostring(R.socket_info_port(R.socket_info(srv)))
+  local pid = child(function()
+    local c = R.make_client_socket("127.0.0.1", port)
+    while true do
+      local b = R.socket_recv(c, 1)
+      if b == "" then break end
+      R.socket_send(c, b)
+    end
+  end)
+  local a = R.socket_accept(srv)
+  local t0 = now()
+  for _ = 1, n do
+    a:send("x")
+    local b = a:recv(1)
+    if b ~= "x" then error("pingpong: got " .. tostring(b)) end
+  end
+  local t1 = now()
+  a:close()
+  ffi.C.waitpid(pid, nil, 0)
+  print(string.format("%.6f", t1 - t0))
+elseif what == "pingpong-luasocket" then
+  package.cpath = package.cpath .. ";/usr/lib/x86_64-linux-gnu/lua/5.1/?.so"
+  local socket = require("socket")
+  local srv = assert(socket.bind("127.0.0.1", 0))
+  local _, port = srv:getsockname()
+  local pid = child(function()
+    local c = assert(socket.connect("127.0.0.1", port))
+    c:setoption("tcp-nodelay", true)
+    while true do
+      local b = c:receive(1)
+      if not b then break end
+      assert(c:send(b))
+    end
+  end)
+  local a = assert(srv:accept())
+  a:setoption("tcp-nodelay", true)
+  local t0 = now()
+  for _ = 1, n do
+    a:send("x")
+    local b = a:receive(1)
+    if b ~= "x" then error("pingpong: got " .. tostring(b)) end
+  end
+  local t1 = now()
+  a:close()
+  ffi.C.waitpid(pid, nil, 0)
+  print(string.format("%.6f", t1 - t0))
+else
+  io.stderr:write("usage: bench_luajit.lua lines|pingpong-sag|pingpong-luasocket N\n")
+  os.exit(2)
+end
