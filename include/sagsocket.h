@@ -20,7 +20,7 @@
  * sag_version_string() give the library's. What each version added is in
  * CHANGES.md. */
 #define SAG_VERSION_MAJOR 1
-#define SAG_VERSION_MINOR 4
+#define SAG_VERSION_MINOR 5
 #define SAG_VERSION_PATCH 0
 #define SAG_VERSION_NUMBER \
     (SAG_VERSION_MAJOR * 10000 + SAG_VERSION_MINOR * 100 + SAG_VERSION_PATCH)
