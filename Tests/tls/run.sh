@@ -143,14 +143,11 @@ wait "$TRUNC_PID" 2>/dev/null
 # 6 s here for 1,000 (the handshakes, one after another, are most of it).
 N_TLS=${TLS_SELECTOR_CONNECTIONS:-1000}
 echo "== (rfc tls) selector serving $N_TLS TLS connections (Chez), Python ssl clients"
-if start_peer "$OUT/tls-selector-load.log" timeout 300 scheme --libdirs "$CHEZDIR:$ROOT/Tests/scheme/chez" \
+if start_peer "selector-load.sps" "$OUT/tls-selector-load.log" timeout 300 scheme --libdirs "$CHEZDIR:$ROOT/Tests/scheme/chez" \
      --program "$HERE/selector-load.sps" "$CERTS" "$N_TLS"; then
   timeout 300 python3 "$HERE/peer.py" many "$CERTS" "$PORT" "$N_TLS" || fail "peer.py many ($N_TLS connections)"
-  wait "$PEER_PID" || fail "selector-load.sps: $(tail -n 3 "$OUT/tls-selector-load.log")"
-  PEER_PID=
+  peer_done "selector-load.sps" "$OUT/tls-selector-load.log" 3
   grep '^tls-selector:' "$OUT/tls-selector-load.log" | sed 's/^/  /'
-else
-  fail "selector-load.sps did not start: $(cat "$OUT/tls-selector-load.log")"
 fi
 
 for host in chez guile; do
