@@ -24,6 +24,7 @@
 
 #include "bench_util.h"
 #include "bench_sag.h"
+#include "bench_lines.h"
 
 static long n_ops;
 static sag_socket *lib_listen;
@@ -151,78 +152,14 @@ static void lib_listener(void)
     sag_addrinfo_free(hints);
 }
 
-/* ---- lines -------------------------------------------------------------- */
-#define LINE_LEN 40
-static long n_lines;
-
-static void *line_sender(void *arg)
+/* ---- lines (bench_lines.h) ---------------------------------------------- */
+static void lines(long n, enum line_reader reader)
 {
-    static uint8_t chunk[64 * 1024 / LINE_LEN * LINE_LEN];
-    size_t total = (size_t)n_lines * LINE_LEN, off;
-    int fd = raw_accept();
-    (void)arg;
-    for (size_t i = 0; i < sizeof chunk; i++)
-        chunk[i] = i % LINE_LEN == LINE_LEN - 1 ? '\n' : 'a' + (char)(i % 26);
-    for (off = 0; off < total; off += sizeof chunk) {
-        size_t n = total - off < sizeof chunk ? total - off : sizeof chunk;
-        raw_send_all(fd, chunk, n);
-    }
-    close(fd);
-    return NULL;
-}
-
-static void lines(long n, int mode)
-{
-    pthread_t th;
-    long got = 0;
+    uint64_t bytes;
+    long got;
     n_lines = n;
-    if (pthread_create(&th, NULL, line_sender, NULL))
-        die("pthread_create");
-    if (mode == 0) {
-        char *line = NULL;
-        size_t cap = 0;
-        FILE *f = fdopen(raw_connect(), "r");
-        if (f == NULL)
-            die_errno("fdopen");
-        while (getline(&line, &cap, f) > 0)
-            got++;
-        fclose(f);
-        free(line);
-    } else {
-        sag_socket *s = NULL;
-        sag_port *p = NULL, *t = NULL;
-        SAG(sag_make_client_socket("127.0.0.1", listen_service, SAG_AF_INET,
-                                   SAG_SOCK_STREAM, SAG_AI_NUMERICHOST, 0, &s,
-                                   err));
-        SAG(sag_socket_port(s, 1, &p, err));
-        if (mode == 2) {
-            SAG(sag_transcoded_port(p, SAG_CODEC_UTF8, SAG_EOL_LF,
-                                    SAG_ERROR_MODE_REPLACE, &t, err));
-            for (;;) {
-                const char *d;
-                size_t len;
-                SAG(sag_port_get_line(t, &d, &len, err));
-                if (d == NULL)
-                    break;
-                got++;
-            }
-        } else {
-            for (;;) {
-                const uint8_t *d;
-                size_t len;
-                SAG(sag_port_get_bytes_line(p, &d, &len, err));
-                if (d == NULL)
-                    break;
-                got++;
-            }
-        }
-        sag_port_free(t);
-        sag_port_free(p);
-        sag_socket_free(s);
-    }
-    pthread_join(th, NULL);
-    if (got != n)
-        die("wrong number of lines");
+    got = read_lines(reader, &bytes, NULL);
+    check_lines("cost", got, bytes);
 }
 
 int main(int argc, char **argv)
@@ -251,14 +188,14 @@ int main(int argc, char **argv)
         connect_lib(w);
         connect_lib(n_ops);
     } else if (!strcmp(m, "lines-raw")) {
-        lines(w, 0);
-        lines(n_ops, 0);
+        lines(w, LINES_RAW);
+        lines(n_ops, LINES_RAW);
     } else if (!strcmp(m, "lines-binary")) {
-        lines(w, 1);
-        lines(n_ops, 1);
+        lines(w, LINES_BINARY);
+        lines(n_ops, LINES_BINARY);
     } else if (!strcmp(m, "lines-text")) {
-        lines(w, 2);
-        lines(n_ops, 2);
+        lines(w, LINES_TEXT);
+        lines(n_ops, LINES_TEXT);
     } else {
         die("unknown mode");
     }

@@ -4,7 +4,9 @@
 # valgrind's callgrind (bench/cost.c drives, bench/cgcalls.py reads the
 # counts). Counts do not depend on the machine's load, so this is the
 # measurement to compare builds with on a shared machine; the kernel's side
-# of each system call is not counted. A report, never a test.
+# of each system call is not counted. With luajit installed, the LuaJIT
+# binding's get_line loop too, beside the same loop in C. A report, never a
+# test.
 #   bash bench/run_cost.sh build/stage
 #   COST_N=20000 bash bench/run_cost.sh build/stage   (operations a run)
 set -euo pipefail
@@ -56,4 +58,41 @@ for m in pingpong-lib connect-lib lines-binary lines-text; do
     '^sag_(socket_(send|recv|connect|accept|free)|create_socket|port_get_(bytes_)?line)$' |
     awk -v m="$m" '$3 > 1000 { printf "  %-13s %-24s %9d calls %8.1f a call\n", m, $1, $3, $8 }'
 done
+
+# LuaJIT (when installed): a textual get_line from LuaJIT (bench_luajit.lua
+# lines, a forked sender) against the same steps in C (bench_luajit_ref.c):
+# the reader's instructions a line beyond sag_port_get_line itself (the
+# caller's loop, the foreign call, the Lua string), from runs of L and 2L
+# lines; and the Lua strings alone (bench_luajit.lua strings).
+if command -v luajit >/dev/null; then
+  "$CC" -O2 -Wall -Wextra -Werror -o "$OUT/bench_luajit_ref" "$ROOT/bench/bench_luajit_ref.c" "${PKG[@]}"
+  export LUA_PATH="$(pkg-config --variable=luadir sagsocket)/?.lua;;"
+  # caller_ir NAME CMD...: "total get_line-inclusive" instructions of the
+  # reader (the parent process; callgrind follows the fork into the sender)
+  caller_ir() {
+    local name=$1 pid
+    shift
+    valgrind --tool=callgrind --callgrind-out-file="$CG/$name.%p" "$@" >/dev/null 2>&1 &
+    pid=$!
+    wait "$pid"
+    printf '%s %s\n' "$(awk '/^(summary|totals):/ { print $2; exit }' "$CG/$name.$pid")" \
+      "$(python3 "$ROOT/bench/cgcalls.py" "$CG/$name.$pid" '^sag_port_get_line$' | awk '{ print $5 + 0 }')"
+  }
+  # caller_per_line NAME CMD... (L appended): the instructions a line beyond
+  # sag_port_get_line, from the runs of L and 2L lines
+  caller_per_line() {
+    local name=$1 t1 i1 t2 i2
+    shift
+    read -r t1 i1 < <(caller_ir "$name-1" "$@" "$lines_n")
+    read -r t2 i2 < <(caller_ir "$name-2" "$@" $((2 * lines_n)))
+    echo $(( ((t2 - i2) - (t1 - i1)) / lines_n ))
+  }
+  lj=$(caller_per_line luajit-lines luajit "$ROOT/bench/bench_luajit.lua" lines)
+  lc=$(caller_per_line c-lines "$OUT/bench_luajit_ref" lines)
+  ls=$(caller_per_line luajit-strings luajit "$ROOT/bench/bench_luajit.lua" strings)
+  printf '\nLuaJIT: instructions a line outside sag_port_get_line (the reading loop)\n'
+  printf '%-52s %8s %8s\n' "" LuaJIT C
+  printf '%-52s %8s %8s\n' "text get_line loop (bench_luajit.lua / _ref.c)" "$lj" "$lc"
+  printf '%-52s %8s\n' "  of which the Lua strings alone (ffi.string)" "$ls"
+fi
 printf '(the raw files and the full profiles: %s)\n' "$CG"
