@@ -88,17 +88,53 @@ static inline void sag_lock_release(uint32_t *word) {
     if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2)
         sag_lock_wake(word);
 }
-/* Whether the 16 bytes at p are all ASCII and none is a CR (a UTF-8 port's
- * buffered line needs no decoding then; UTF8.swift): one vector compare a
- * step, where Swift's SIMD comparisons compile to a loop over the bytes. */
+/* Sixteen bytes, compared a vector at a time (sag_ascii_line). */
 typedef unsigned char sag_bytes16 __attribute__((vector_size(16)));
-static inline int sag_plain_ascii_no_cr16(const void *p) {
-    sag_bytes16 v, bad;
+
+/* A 16-byte compare's result (bytes 0 or 0xFF) as 16 bits, byte i in bit i. */
+static inline unsigned sag_mask16(sag_bytes16 m) {
+#if defined(__SSE2__) && !defined(SAG_NO_SSE2_MASK)
+    return (unsigned)__builtin_ia32_pmovmskb128((__attribute__((vector_size(16))) char)m);
+#else
     unsigned long long w[2];
-    __builtin_memcpy(&v, p, 16);
-    bad = (sag_bytes16)((v >= 0x80) | (v == 0x0D));
-    __builtin_memcpy(w, &bad, 16);
-    return (w[0] | w[1]) == 0;
+    const unsigned long long high = 0x8080808080808080ULL, gather = 0x0002040810204081ULL;
+    __builtin_memcpy(w, &m, 16);
+    return (unsigned)(((w[0] & high) * gather) >> 56) | (unsigned)((((w[1] & high) * gather) >> 56) << 8);
+#endif
+}
+
+/* The length of the line at p: the count of bytes before the first LF
+ * among the n bytes there, when those bytes are all ASCII and, with no_cr,
+ * none of them is a CR; -1 when there is no LF, or a byte before it is not
+ * so (a UTF-8 textual port's buffered line then takes the general path:
+ * SocketPort.bufferedLine). One pass, 16 bytes a step (the last step
+ * overlaps the one before it), where memchr and a second pass over the line
+ * cost a call and twice the loads. */
+static inline long sag_ascii_line(const void *p, long n, int no_cr) {
+    const unsigned char *b = (const unsigned char *)p;
+    long i = 0;
+    if (n >= 16) {
+        for (;;) {
+            long at = i + 16 <= n ? i : n - 16; /* bytes before i are clean */
+            sag_bytes16 v;
+            unsigned eol, bad;
+            __builtin_memcpy(&v, b + at, 16);
+            eol = sag_mask16((sag_bytes16)(v == 0x0A));
+            bad = sag_mask16((sag_bytes16)((v >= 0x80) | (v == (unsigned char)(no_cr ? 0x0D : 0x0A))));
+            if (eol != 0)
+                return (bad & ((eol & -eol) - 1)) != 0 ? -1 : at + __builtin_ctz(eol);
+            if (bad != 0 || at + 16 >= n)
+                return -1;
+            i = at + 16;
+        }
+    }
+    for (; i < n; i++) {
+        if (b[i] == 0x0A)
+            return i;
+        if (b[i] >= 0x80 || (no_cr && b[i] == 0x0D))
+            return -1;
+    }
+    return -1;
 }
 
 /* The directory of the handle table's chunks (SagSocketCABI/Handles.swift):
