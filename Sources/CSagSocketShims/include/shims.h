@@ -104,34 +104,43 @@ static inline unsigned sag_mask16(sag_bytes16 m) {
 }
 
 /* The length of the line at p: the count of bytes before the first LF
- * among the n bytes there, when those bytes are all ASCII and, with no_cr,
- * none of them is a CR; -1 when there is no LF, or a byte before it is not
- * so (a UTF-8 textual port's buffered line then takes the general path:
- * SocketPort.bufferedLine). One pass, 16 bytes a step (the last step
- * overlaps the one before it), where memchr and a second pass over the line
- * cost a call and twice the loads. */
-static inline long sag_ascii_line(const void *p, long n, int no_cr) {
+ * among the n bytes there; -1 when there is none. With check 1 (a UTF-8
+ * textual port's buffered line, SocketPort.bufferedLine) those bytes must
+ * also be all ASCII, and with check 2 none of them a CR, or the answer is
+ * -1 too (the line then takes the general path). One pass, 16 bytes a step,
+ * looking for the first byte that stops the scan (a LF; with check, a CR or
+ * a byte from 0x80); the last step overlaps the one before it, whose bytes
+ * did not stop it. Inlined with a constant check, it costs less than a
+ * call of memchr for a line of a few dozen bytes, and for a textual line
+ * half of memchr and a second pass over the line. */
+static inline __attribute__((always_inline)) long sag_line_length(const void *p, long n, int check) {
     const unsigned char *b = (const unsigned char *)p;
-    long i = 0;
+    const unsigned char cr = check == 2 ? 0x0D : 0x0A;
+    long at = 0;
     if (n >= 16) {
         for (;;) {
-            long at = i + 16 <= n ? i : n - 16; /* bytes before i are clean */
-            sag_bytes16 v;
-            unsigned eol, bad;
+            sag_bytes16 v, lf;
+            unsigned stop;
             __builtin_memcpy(&v, b + at, 16);
-            eol = sag_mask16((sag_bytes16)(v == 0x0A));
-            bad = sag_mask16((sag_bytes16)((v >= 0x80) | (v == (unsigned char)(no_cr ? 0x0D : 0x0A))));
-            if (eol != 0)
-                return (bad & ((eol & -eol) - 1)) != 0 ? -1 : at + __builtin_ctz(eol);
-            if (bad != 0 || at + 16 >= n)
-                return -1;
-            i = at + 16;
+            lf = (sag_bytes16)(v == 0x0A);
+            /* the high bit of each byte: a LF, a CR, or a byte from 0x80 */
+            stop = check != 0 ? sag_mask16(lf | (sag_bytes16)(v == cr) | v) : sag_mask16(lf);
+            if (stop != 0) {
+                int first = __builtin_ctz(stop);
+                return (sag_mask16(lf) >> first) & 1 ? at + first : -1;
+            }
+            at += 16;
+            if (at + 16 > n) {
+                if (at >= n)
+                    return -1;
+                at = n - 16;
+            }
         }
     }
-    for (; i < n; i++) {
-        if (b[i] == 0x0A)
-            return i;
-        if (b[i] >= 0x80 || (no_cr && b[i] == 0x0D))
+    for (; at < n; at++) {
+        if (b[at] == 0x0A)
+            return at;
+        if (check != 0 && (b[at] >= 0x80 || b[at] == cr))
             return -1;
     }
     return -1;

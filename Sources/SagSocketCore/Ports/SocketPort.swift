@@ -479,8 +479,8 @@ public final class SocketPort: Sendable {
                 guard let n = asciiLineLength(from, end &- start, noCR: text) else { return nil }
                 len = n
             } else {
-                guard let hit = Sys.findByte(0x0A, in: from, count: end &- start) else { return nil }
-                len = hit - from
+                guard let n = lineLength(from, end &- start) else { return nil }
+                len = n
             }
             st.pointee.start = start &+ len &+ 1  // the view stays where it is
             return UnsafeRawBufferPointer(start: from, count: len)
