@@ -312,7 +312,7 @@ public func sag_port_put_bytevector(_ p: OpaquePointer?, _ buf: UnsafePointer<UI
                                     _ err: OpaquePointer?) -> Int32 {
     return withBinaryPort(p, err, "put-bytevector") { b in
         guard let range = bufferRange(buf, start, count) else { return invalid(err, "put-bytevector", "bad buffer range") }
-        if b.bufferedPut(range) { return Status.ok }
+        if b.bufferMode != .none && b.bufferedPut(range) { return Status.ok }
         return put(b, range, err)
     }
 }

@@ -59,7 +59,9 @@ public final class SocketPort: Sendable {
 
     let buffers: PortBuffers
     private let closedFlag = Atomic<Bool>(false)
-    private let bufferModeValue = Atomic<Int32>(BufferMode.none.rawValue)
+    /// (Usable from inline code: the C layer reads the mode inline, to go
+    /// straight to put(_:) in mode none.)
+    @usableFromInline let bufferModeValue = Atomic<Int32>(BufferMode.none.rawValue)
     private let readModeValue = Atomic<Int32>(ReadMode.once.rawValue)
     /// Set by transcoded-port: the binary port is then closed to direct use
     /// (the textual port names itself in the failures that pass through it).
@@ -89,7 +91,7 @@ public final class SocketPort: Sendable {
     /// output-port-buffer-mode; set by the binding (R6RS fixes it when a
     /// port is made; this port can change it at any time: output held under
     /// the old mode is flushed when the new one is none).
-    public var bufferMode: BufferMode {
+    @inlinable public var bufferMode: BufferMode {
         BufferMode(rawValue: bufferModeValue.load(ordering: .relaxed)) ?? .none
     }
 
@@ -250,6 +252,7 @@ public final class SocketPort: Sendable {
 
     /// Writes bytes as the buffer mode says. `endsLine` tells line mode
     /// whether the bytes hold a linefeed (nil: look for a LF byte).
+    @inline(__always)  // in put(_:): one frame, not two, for each put of mode none
     func write(_ bytes: UnsafeRawBufferPointer, _ op: StaticString, endsLine: Bool? = nil) throws(SocketError) {
         guard bytes.count > 0, let src = bytes.baseAddress else { return }
         let mode = bufferMode
