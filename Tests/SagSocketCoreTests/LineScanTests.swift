@@ -1,5 +1,5 @@
 // LineScanTests.swift: the sixteen-bytes-a-step scan a text port's get-line
-// takes its fast path on (asciiLineLength, UTF8.swift; sag_line_length in
+// takes its fast path on (asciiLineLength, UTF8.swift; sag_plain_line_length in
 // shims.h) must answer as a byte-by-byte scan does, wherever the bytes that
 // matter lie (the last step overlaps the one before it).
 

@@ -88,7 +88,7 @@ static inline void sag_lock_release(uint32_t *word) {
     if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2)
         sag_lock_wake(word);
 }
-/* Sixteen bytes, compared a vector at a time (sag_ascii_line). */
+/* Sixteen bytes, compared a vector at a time (sag_plain_line_length). */
 typedef unsigned char sag_bytes16 __attribute__((vector_size(16)));
 
 /* A 16-byte compare's result (bytes 0 or 0xFF) as 16 bits, byte i in bit i. */
@@ -103,19 +103,17 @@ static inline unsigned sag_mask16(sag_bytes16 m) {
 #endif
 }
 
-/* The length of the line at p: the count of bytes before the first LF
- * among the n bytes there; -1 when there is none. With check 1 (a UTF-8
- * textual port's buffered line, SocketPort.bufferedLine) those bytes must
- * also be all ASCII, and with check 2 none of them a CR, or the answer is
- * -1 too (the line then takes the general path). One pass, 16 bytes a step,
- * looking for the first byte that stops the scan (a LF; with check, a CR or
- * a byte from 0x80); the last step overlaps the one before it, whose bytes
- * did not stop it. Inlined with a constant check, it costs less than a
- * call of memchr for a line of a few dozen bytes, and for a textual line
- * half of memchr and a second pass over the line. */
-static inline __attribute__((always_inline)) long sag_line_length(const void *p, long n, int check) {
+/* The length of the line at p when it is plain: the count of bytes before
+ * the first LF among the n bytes there, when those bytes are all ASCII and,
+ * with no_cr, none of them is a CR; -1 when there is no LF or the line is
+ * not plain (a UTF-8 textual port's buffered line then takes the general
+ * path: SocketPort.bufferedLine). One pass, 16 bytes a step, looking for the
+ * first byte that stops the scan (a LF, a CR, a byte from 0x80); the last
+ * step overlaps the one before it, whose bytes did not stop it. It costs
+ * two thirds of a memchr for the LF and a second pass over the line. */
+static inline __attribute__((always_inline)) long sag_plain_line_length(const void *p, long n, int no_cr) {
     const unsigned char *b = (const unsigned char *)p;
-    const unsigned char cr = check == 2 ? 0x0D : 0x0A;
+    const unsigned char cr = no_cr ? 0x0D : 0x0A;
     long at = 0;
     if (n >= 16) {
         for (;;) {
@@ -124,7 +122,7 @@ static inline __attribute__((always_inline)) long sag_line_length(const void *p,
             __builtin_memcpy(&v, b + at, 16);
             lf = (sag_bytes16)(v == 0x0A);
             /* the high bit of each byte: a LF, a CR, or a byte from 0x80 */
-            stop = check != 0 ? sag_mask16(lf | (sag_bytes16)(v == cr) | v) : sag_mask16(lf);
+            stop = sag_mask16(lf | (sag_bytes16)(v == cr) | v);
             if (stop != 0) {
                 int first = __builtin_ctz(stop);
                 return (sag_mask16(lf) >> first) & 1 ? at + first : -1;
@@ -140,7 +138,7 @@ static inline __attribute__((always_inline)) long sag_line_length(const void *p,
     for (; at < n; at++) {
         if (b[at] == 0x0A)
             return at;
-        if (check != 0 && (b[at] >= 0x80 || b[at] == cr))
+        if (b[at] >= 0x80 || b[at] == cr)
             return -1;
     }
     return -1;

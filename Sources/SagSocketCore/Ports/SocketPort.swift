@@ -482,8 +482,10 @@ public final class SocketPort: Sendable {
                 guard let n = asciiLineLength(from, end &- start, noCR: text) else { return nil }
                 len = n
             } else {
-                guard let n = lineLength(from, end &- start) else { return nil }
-                len = n
+                // memchr: as fast as the scan above at 40 bytes, faster on
+                // longer lines (32 bytes a step).
+                guard let hit = Sys.findByte(0x0A, in: from, count: end &- start) else { return nil }
+                len = hit - from
             }
             st.pointee.start = start &+ len &+ 1  // the view stays where it is
             return UnsafeRawBufferPointer(start: from, count: len)

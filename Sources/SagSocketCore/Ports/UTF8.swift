@@ -59,20 +59,12 @@ func validUTF8(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
 /// `count`) when it needs no decoding: all ASCII and, with `noCR`, without a
 /// CR (a CR ends a line unless the eol style is none). Nil when there is no
 /// LF or the line needs decoding. One pass, sixteen bytes a step, in C
-/// (sag_line_length, shims.h): Swift's SIMD comparisons become a
+/// (sag_plain_line_length, shims.h): Swift's SIMD comparisons become a
 /// byte-by-byte loop here.
 @inline(__always)
 func asciiLineLength(_ p: UnsafeRawPointer, _ count: Int, noCR: Bool) -> Int? {
     // Two inlined copies, each with its stop bytes a constant.
-    let n = noCR ? sag_line_length(p, count, 2) : sag_line_length(p, count, 1)
-    return n >= 0 ? n : nil
-}
-
-/// The length of the line at `p` (the bytes before the first LF among
-/// `count`); nil when there is no LF.
-@inline(__always)
-func lineLength(_ p: UnsafeRawPointer, _ count: Int) -> Int? {
-    let n = sag_line_length(p, count, 0)
+    let n = noCR ? sag_plain_line_length(p, count, 1) : sag_plain_line_length(p, count, 0)
     return n >= 0 ? n : nil
 }
 
