@@ -357,48 +357,45 @@ static int refill_line_ok(int i, const void *d, size_t len) {
     return 1;
 }
 
-static void test_refill_lines(void) {
-    static const int styles[2] = {SAG_EOL_LF, SAG_EOL_NONE};
+/* Reads the refill stream from port p (get-line of a textual port when
+ * `text`, else the binary get-line) while a sender sends it on the peer;
+ * checks every line, then the end of file. */
+static void read_refill_lines(sag_port *p, sag_socket *peer, int text) {
     refill_sender rs;
-    sag_socket *a, *b;
-    sag_port *p, *bin, *t;
-    const uint8_t *d;
-    const char *s;
-    size_t len;
-    int i, good;
-
-    section("lines of 0 to 8,999 bytes across refills, binary and text "
-            "get-line");
-    open_binary(&a, &b, &p);
-    rs.s = b;
+    int i, good = 0;
+    rs.s = peer;
     pthread_create(&rs.th, NULL, refill_sender_main, &rs);
-    for (i = 0, good = 0; i < REFILL_LINES; i++) {
-        d = NULL;
-        len = 0;
-        if (sag_port_get_bytes_line(p, &d, &len, E) != SAG_OK)
+    for (i = 0; i < REFILL_LINES; i++) {
+        const void *d = NULL;
+        size_t len = 0;
+        int st = text ? sag_port_get_line(p, (const char **)&d, &len, E)
+                      : sag_port_get_bytes_line(p, (const uint8_t **)&d, &len, E);
+        if (st != SAG_OK)
             break;
         good += refill_line_ok(i, d, len);
     }
     CHECK_EQ(good, REFILL_LINES);
-    EXPECT_BLINE_EOF(p);
+    if (text)
+        EXPECT_LINE_EOF(p);
+    else
+        EXPECT_BLINE_EOF(p);
     JOIN(rs.th, 30);
-    close_binary(p, a, b);
+}
 
+static void test_refill_lines(void) {
+    static const int styles[2] = {SAG_EOL_LF, SAG_EOL_NONE};
+    sag_socket *a, *b;
+    sag_port *p, *bin, *t;
+
+    section("lines of 0 to 8,999 bytes across refills, binary and text "
+            "get-line");
+    open_binary(&a, &b, &p);
+    read_refill_lines(p, b, 0);
+    close_binary(p, a, b);
     for (int k = 0; k < 2; k++) {
         open_text(&a, &b, SAG_CODEC_UTF8, styles[k], SAG_ERROR_MODE_RAISE,
                   &bin, &t);
-        rs.s = b;
-        pthread_create(&rs.th, NULL, refill_sender_main, &rs);
-        for (i = 0, good = 0; i < REFILL_LINES; i++) {
-            s = NULL;
-            len = 0;
-            if (sag_port_get_line(t, &s, &len, E) != SAG_OK)
-                break;
-            good += refill_line_ok(i, s, len);
-        }
-        CHECK_EQ(good, REFILL_LINES);
-        EXPECT_LINE_EOF(t);
-        JOIN(rs.th, 30);
+        read_refill_lines(t, b, 1);
         close_text(t, bin, a, b);
     }
 }
