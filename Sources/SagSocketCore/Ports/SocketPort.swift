@@ -132,15 +132,15 @@ public final class SocketPort: Sendable {
     func check(_ op: StaticString, reading: Bool, direct: Bool = true) throws(SocketError) {
         if isClosed || (direct && transcoded.load(ordering: .relaxed))
             || direction == (reading ? .output : .input) {
-            throw checkFailure(op, reading: reading)
+            throw checkFailure(op, reading: reading, direct: direct)
         }
     }
 
     /// What check(_:reading:direct:) throws (out of line: the checks are
     /// on every call, the failure is not).
     @inline(never)
-    private func checkFailure(_ op: StaticString, reading: Bool) -> SocketError {
-        if isClosed || transcoded.load(ordering: .relaxed) { return closedError(op) }
+    private func checkFailure(_ op: StaticString, reading: Bool, direct: Bool) -> SocketError {
+        if isClosed || (direct && transcoded.load(ordering: .relaxed)) { return closedError(op) }
         return .invalid(op, reading ? "not an input port" : "not an output port", socket: socket, port: self)
     }
 

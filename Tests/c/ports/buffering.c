@@ -291,6 +291,12 @@ static void test_buffer_modes(void) {
     CHECK_ST(sag_socket_input_port(a, &p, E), SAG_OK);
     CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_E_INVALID);
     CHECK_ST(sag_port_set_read_mode(p, SAG_READ_FULL, E), SAG_OK);
+    /* nor has a textual port over one: the input port, taken over, is not
+     * closed for the mode's own checks */
+    CHECK_ST(sag_transcoded_port(p, SAG_CODEC_UTF8, SAG_EOL_LF,
+                                 SAG_ERROR_MODE_RAISE, &t, E), SAG_OK);
+    CHECK_ST(sag_port_set_buffer_mode(t, SAG_BUFFER_BLOCK, E), SAG_E_INVALID);
+    CHECK_ST(sag_port_free(t), SAG_OK);
     CHECK_ST(sag_port_free(p), SAG_OK);
     CHECK_ST(sag_socket_output_port(a, &p, E), SAG_OK);
     CHECK_ST(sag_port_set_read_mode(p, SAG_READ_FULL, E), SAG_E_INVALID);
