@@ -11,7 +11,6 @@
 // ThreadSanitizer build has a pthread mutex instead (at the end).
 
 import CSagSocketShims
-import Glibc
 
 #if !SAG_TSAN
 /// A lock around nothing: the caller guards its own state with it.
@@ -43,23 +42,16 @@ struct PortLock: ~Copyable, @unchecked Sendable {
     }
 }
 #else
+import Glibc
+
 /// The ThreadSanitizer build's PortLock: a pthread mutex, as every lock of
 /// that build (Internals/TSanMutex.swift). The atomics of the shims' lock
 /// are compiled into the library without TSan's instrumentation, so TSan
 /// would not see the lock order the accesses it guards.
 struct PortLock: ~Copyable, @unchecked Sendable {
-    private let lock: UnsafeMutablePointer<pthread_mutex_t>
+    private let lock = makePthreadMutex()
 
-    init() {
-        lock = .allocate(capacity: 1)
-        lock.initialize(to: pthread_mutex_t())
-        Sys.mutexInit(lock)
-    }
-
-    deinit {
-        Sys.mutexDestroy(lock)
-        lock.deallocate()
-    }
+    deinit { freePthreadMutex(lock) }
 
     func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         Sys.mutexLock(lock)
