@@ -10,6 +10,11 @@
  *                                   N lines of 40 bytes read with
  *                                   sag_port_get_bytes_line, sag_port_get_line
  *                                   (UTF-8, lf) or fdopen + getline(3)
+ *     put-none / put-block / put-raw
+ *                                   N puts of 1 KiB with
+ *                                   sag_port_put_bytevector in buffer mode
+ *                                   none or block (then sag_port_flush), or
+ *                                   send(2); a thread drains the other end
  *
  * Each mode runs a warm-up of N/10 operations first; run_cost.sh subtracts a
  * run of N from a run of 2N, so setup and warm-up cancel out.
@@ -162,6 +167,49 @@ static void lines(long n, enum line_reader reader)
     check_lines("cost", got, bytes);
 }
 
+/* ---- put -------------------------------------------------------------- */
+#define PUT_LEN 1024
+static uint8_t put_buf[PUT_LEN];
+
+static void *put_drainer(void *arg)
+{
+    static uint8_t buf[1 << 20];
+    int fd = raw_accept();
+    (void)arg;
+    while (raw_recv(fd, buf, sizeof buf) > 0)
+        ;
+    close(fd);
+    return NULL;
+}
+
+/* mode: -1 raw send(2); otherwise the port's buffer mode */
+static void puts_(long n, int mode)
+{
+    pthread_t th;
+    if (pthread_create(&th, NULL, put_drainer, NULL))
+        die("pthread_create");
+    if (mode < 0) {
+        int fd = raw_connect();
+        for (long i = 0; i < n; i++)
+            raw_send_all(fd, put_buf, PUT_LEN);
+        close(fd);
+    } else {
+        sag_socket *s = NULL;
+        sag_port *p = NULL;
+        SAG(sag_make_client_socket("127.0.0.1", listen_service, SAG_AF_INET,
+                                   SAG_SOCK_STREAM, SAG_AI_NUMERICHOST, 0, &s,
+                                   err));
+        SAG(sag_socket_port(s, 1, &p, err));
+        SAG(sag_port_set_buffer_mode(p, mode, err));
+        for (long i = 0; i < n; i++)
+            SAG(sag_port_put_bytevector(p, put_buf, 0, PUT_LEN, err));
+        SAG(sag_port_flush(p, err));
+        sag_port_free(p);
+        sag_socket_free(s);
+    }
+    pthread_join(th, NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3)
@@ -196,6 +244,15 @@ int main(int argc, char **argv)
     } else if (!strcmp(m, "lines-text")) {
         lines(w, LINES_TEXT);
         lines(n_ops, LINES_TEXT);
+    } else if (!strcmp(m, "put-raw")) {
+        puts_(w, -1);
+        puts_(n_ops, -1);
+    } else if (!strcmp(m, "put-none")) {
+        puts_(w, SAG_BUFFER_NONE);
+        puts_(n_ops, SAG_BUFFER_NONE);
+    } else if (!strcmp(m, "put-block")) {
+        puts_(w, SAG_BUFFER_BLOCK);
+        puts_(n_ops, SAG_BUFFER_BLOCK);
     } else {
         die("unknown mode");
     }

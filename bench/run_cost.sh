@@ -45,6 +45,11 @@ cn_raw=$(per connect-raw "$N" '^(socket|connect|accept4|setsockopt|close|recv)$'
 lb_lib=$(per lines-binary "$lines_n" '^sag_port_get_bytes_line$' "$lines_ops")
 lt_lib=$(per lines-text "$lines_n" '^sag_port_get_line$' "$lines_ops")
 l_raw=$(per lines-raw "$lines_n" '^getdelim$' "$lines_ops")
+put_n=$((N * 4))
+put_ops=$((put_n + put_n / 10 + 1))
+pn_lib=$(per put-none "$put_n" '^sag_port_put_bytevector$' "$put_ops")
+pb_lib=$(per put-block "$put_n" '^sag_port_(put_bytevector|flush)$' "$put_ops")
+p_raw=$(per put-raw "$put_n" '^send$' "$put_ops")
 
 printf '\ninstructions per operation in user space (callgrind; the kernel not counted)\n'
 printf '%-52s %8s %8s\n' operation lib raw
@@ -52,10 +57,12 @@ printf '%-52s %8s %8s\n' "1-byte round trip (2 sends, 2 receives: both ends)" "$
 printf '%-52s %8s %8s\n' "connection (create, connect, accept, close both, EOF)" "$cn_lib" "$cn_raw"
 printf '%-52s %8s %8s\n' "binary get-line, 40-byte lines (vs getline(3))" "$lb_lib" "$l_raw"
 printf '%-52s %8s %8s\n' "text get-line, UTF-8, lf (vs getline(3))" "$lt_lib" "$l_raw"
+printf '%-52s %8s %8s\n' "1 KiB put-bytevector, mode none (vs send(2))" "$pn_lib" "$p_raw"
+printf '%-52s %8s %8s\n' "1 KiB put-bytevector, mode block, + flush (vs send)" "$pb_lib" "$p_raw"
 printf '\nper call (lib; calls counted more than 1,000 times):\n'
-for m in pingpong-lib connect-lib lines-binary lines-text; do
+for m in pingpong-lib connect-lib lines-binary lines-text put-none put-block; do
   python3 "$ROOT/bench/cgcalls.py" "$CG/$m.out" \
-    '^sag_(socket_(send|recv|connect|accept|free)|create_socket|port_get_(bytes_)?line)$' |
+    '^sag_(socket_(send|recv|connect|accept|free)|create_socket|port_get_(bytes_)?line|port_put_bytevector)$' |
     awk -v m="$m" '$3 > 1000 { printf "  %-13s %-24s %9d calls %8.1f a call\n", m, $1, $3, $8 }'
 done
 
