@@ -6,16 +6,21 @@
 #     LD_LIBRARY_PATH=STAGE/lib scheme --libdirs "$(pkg-config --variable=chezlibdir sagsocket)" --program ...
 #   Tests/scheme/run.sh --guile STAGE    Guile 3.0:
 #     LD_LIBRARY_PATH=STAGE/lib guile -L "$(pkg-config --variable=guilelibdir sagsocket)" ...
-# 1. test-socket.sps, the one suite of both hosts: every procedure of
+#   Tests/scheme/run.sh --racket STAGE   Racket CS (plt-r6rs):
+#     LD_LIBRARY_PATH=STAGE/lib plt-r6rs ++path "$(pkg-config --variable=racketdir sagsocket)" ...
+# 1. test-socket.sps, the one suite of every host: every procedure of
 #    (sagittarius socket) and (srfi :106), with the constants compared
 #    against the C header's values; what it needs beyond R6RS comes from
-#    (sagsocket-test host) in chez/ or guile/;
+#    (sagsocket-test host) in chez/, guile/ or racket/;
 # 2. echo_client_test.py: the seed's echo server answered by a CPython client.
 # Exits non-zero when anything failed.
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 HOST=chez
-if [ "${1:-}" = "--guile" ]; then HOST=guile; shift; fi
+case "${1:-}" in
+  --guile) HOST=guile; shift ;;
+  --racket) HOST=racket; shift ;;
+esac
 # shellcheck source=scripts/stage.sh
 . "$HERE/../../scripts/stage.sh"
 use_stage "$HOST-test" "$@"   # STAGE, ROOT, PKG_CONFIG_PATH, LD_LIBRARY_PATH
@@ -38,6 +43,12 @@ if [ "$HOST" = chez ]; then
   LIBFILE=sagittarius/socket.sls
   echo "$TAG: $(scheme --version 2>&1), libraries from $LIBDIR"
   SUITE=(scheme --libdirs "$LIBDIR:$HERE/chez" --program "$HERE/test-socket.sps")
+elif [ "$HOST" = racket ]; then
+  need plt-r6rs Racket racket
+  LIBDIR=$(pkg-config --variable=racketdir sagsocket)
+  LIBFILE=sagittarius/socket.sls
+  echo "$TAG: $(racket --version), libraries from $LIBDIR"
+  SUITE=(plt-r6rs ++path "$LIBDIR" ++path "$HERE/racket" "$HERE/test-socket.sps")
 else
   need guile Guile guile-3.0
   LIBDIR=$(pkg-config --variable=guilelibdir sagsocket)
