@@ -2,7 +2,7 @@
 #   make                 library, headers and sagsocket.pc under build/
 #   make install PREFIX=/usr/local DESTDIR=
 #   make check           every test (installs missing Debian packages as root)
-#   make demo            the seed's echo server with a scripted client (C, Chez, Guile, Python, LuaJIT)
+#   make demo            the seed's echo server with a scripted client (C, Chez, Guile, Racket, Python, LuaJIT)
 #   make bench           same-run ratios against raw C and each host's own sockets
 #   make fuzz            the long fuzz runs (10 million executions a target)
 #   make soak            1,000,000 connections and 100,000 port lifetimes, watched
@@ -233,6 +233,7 @@ demo: setup stage
 	bash bindings/c/demo.sh $(STAGE)
 	bash bindings/scheme/demo.sh $(STAGE)
 	bash bindings/scheme/demo.sh --guile $(STAGE)
+	bash bindings/scheme/demo.sh --racket $(STAGE)
 	bash bindings/python/demo.sh $(STAGE)
 	bash bindings/luajit/demo.sh $(STAGE)
 
