@@ -463,15 +463,27 @@
 ;; (resolve call free-result): runs (call out-block err) in an OS thread
 ;; after the test hook's delay, returns its status; free-result releases
 ;; what a call whose Racket thread was broken made.
-(define (in-os-thread/out handles n call release)
+(define (in-os-thread/out handles n call release #:here? [here? #f])
   (let ([out (malloc (* 8 (max n 1)) 'raw)] [e (thread-error)])
-    (let ([st (in-os-thread
+    (let ([st (if here?
+                  (call out e)
+                  (in-os-thread
                handles
                (lambda ()
                  (unless (eqv? resolver-delay-us 0) (c-usleep resolver-delay-us))
                  (call out e))
-               (lambda (st) (when (eqv? st 0) (release out)) (free out)))])
+               (lambda (st) (when (eqv? st 0) (release out)) (free out))))])
       (values (failed st) out))))
+
+;; A resolution that cannot reach the resolver: no node or a numeric
+;; address, no service or a port number. It is made on the Racket thread
+;; (an OS thread costs far more than getaddrinfo then does).
+(define (numeric-node? node)
+  (or (not node)
+      (regexp-match? #px"^[0-9]{1,3}([.][0-9]{1,3}){3}$" node)
+      (regexp-match? #px"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(%[A-Za-z0-9_.-]+)?$" node)))
+(define (numeric-service? service)
+  (or (not service) (regexp-match? #px"^[0-9]+$" service)))
 
 (define (%make-client-socket node service family socktype flags protocol)
   (let ([n (raw-string node)] [s (raw-string service)])
@@ -488,7 +500,8 @@
     (let-values ([(st out) (in-os-thread/out
                             '() 1
                             (lambda (out e) (c-make-server-socket/os s family socktype protocol out e))
-                            (lambda (out) (c-socket-free (ptr-ref out _uintptr 0))))])
+                            (lambda (out) (c-socket-free (ptr-ref out _uintptr 0)))
+                            #:here? (numeric-service? service))])
       (free* s)
       (begin0 (values st (and (eqv? st 0) (ptr-ref out _uintptr 0)))
               (free out)))))
@@ -503,7 +516,8 @@
                                                         (ptr-add out 8) max-server-sockets out e))
                             (lambda (out)
                               (for ([i (min max-server-sockets (ptr-ref out _size 0))])
-                                (c-socket-free (ptr-ref out _uintptr (+ i 1))))))])
+                                (c-socket-free (ptr-ref out _uintptr (+ i 1)))))
+                            #:here? (numeric-service? service))])
       (free* s)
       (begin0 (values st (if (eqv? st 0)
                              (list->mlist
@@ -517,7 +531,8 @@
     (let-values ([(st out) (in-os-thread/out
                             (list hints) 1
                             (lambda (out e) (c-get-addrinfo/os n s (or hints 0) out e))
-                            (lambda (out) (c-addrinfo-free (ptr-ref out _uintptr 0))))])
+                            (lambda (out) (c-addrinfo-free (ptr-ref out _uintptr 0)))
+                            #:here? (and (numeric-node? node) (numeric-service? service)))])
       (free* n s)
       (begin0 (values st (and (eqv? st 0) (handle (ptr-ref out _uintptr 0))))
               (free out)))))
