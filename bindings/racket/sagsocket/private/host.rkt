@@ -90,19 +90,16 @@
                             library-file (exn-message e)))])
     (ffi-lib library-file)))
 
-;; (c name type): a plain call; (c/os name type): a collect-safe call, made
-;; only from an OS thread of ours.
+;; (c name type): the library's function `name' as a Racket procedure;
+;; those declared #:blocking? #t (named .../os) are called from OS threads
+;; of ours.
 (define-syntax-rule (c name type) (get-ffi-obj name lib type))
 
 (define _h _uintptr)                   ; a handle (0: NULL)
 (define (handle x) (if (eqv? x 0) #f x))
 
 ;; ---- Statuses ----------------------------------------------------------
-(define OK 0)
-(define E_SOCKET -3)
-(define E_CLOSED -5)
 (define E_READ_TIMEOUT -6)
-(define E_INVALID -8)
 (define E_WOULD_BLOCK -11)
 (define E_INTERRUPTED -12)
 
@@ -144,8 +141,9 @@
             (thread-cell-set! error-cell b)
             e)))))
 
-;; A failure the host layer itself answers (an interrupt it saw, a second
-;; selector waiter), as %last-error's vector; #f: read the error object.
+;; A failure the host layer itself answers (an interrupt or close it saw
+;; while waiting), or the library's with a send's earlier bytes counted,
+;; as %last-error's vector; #f: read the error object.
 (define made-error (make-thread-cell #f #f))
 (define (error-fields e)
   (vector (c-error-status e) (c-error-errno e) (c-error-message e)
@@ -237,7 +235,7 @@
                                   (raise b))])
       (begin0 (sync ch) (busy! handles -1)))))
 
-;; Test hook (Tests/racket): every resolution first sleeps this long in its
+;; Test hook (Tests/scheme/racket/test-racket.sps): every resolution first sleeps this long in its
 ;; OS thread, to show that Racket threads run meanwhile.
 (define resolver-delay-us
   (let ([v (getenv "SAGSOCKET_RACKET_RESOLVER_DELAY_US")])
@@ -463,16 +461,28 @@
 ;; (resolve call free-result): runs (call out-block err) in an OS thread
 ;; after the test hook's delay, returns its status; free-result releases
 ;; what a call whose Racket thread was broken made.
-(define (in-os-thread/out handles n call release #:here? [here? #f])
+;; (in-os-thread/out handles n call release): (call out err) in an OS
+;; thread, out a raw block of n out-parameters; answers (values status
+;; out), the caller frees out. #:raws, raw memory the call reads, is freed
+;; once it has returned; a broken caller leaves (release out) to free what
+;; the call made. #:here? #t makes the call on Racket's thread instead;
+;; #:resolves? #t marks a resolution, for the test hook.
+(define (in-os-thread/out handles n call release
+                          #:raws [raws '()] #:here? [here? #f] #:resolves? [resolves? #f])
   (let ([out (malloc (* 8 (max n 1)) 'raw)] [e (thread-error)])
     (let ([st (if here?
                   (call out e)
                   (in-os-thread
-               handles
-               (lambda ()
-                 (unless (eqv? resolver-delay-us 0) (c-usleep resolver-delay-us))
-                 (call out e))
-               (lambda (st) (when (eqv? st 0) (release out)) (free out))))])
+                   handles
+                   (lambda ()
+                     (when (and resolves? (not (eqv? resolver-delay-us 0)))
+                       (c-usleep resolver-delay-us))
+                     (call out e))
+                   (lambda (st)
+                     (when (eqv? st 0) (release out))
+                     (free out)
+                     (apply free* raws))))])
+      (apply free* raws)
       (values (failed st) out))))
 
 ;; A resolution that cannot reach the resolver: no node or a numeric
@@ -490,8 +500,8 @@
     (let-values ([(st out) (in-os-thread/out
                             '() 1
                             (lambda (out e) (c-make-client-socket/os n s family socktype flags protocol out e))
-                            (lambda (out) (c-socket-free (ptr-ref out _uintptr 0))))])
-      (free* n s)
+                            (lambda (out) (c-socket-free (ptr-ref out _uintptr 0)))
+                            #:raws (list n s) #:resolves? #t)])
       (begin0 (values st (and (eqv? st 0) (ptr-ref out _uintptr 0)))
               (free out)))))
 
@@ -501,8 +511,8 @@
                             '() 1
                             (lambda (out e) (c-make-server-socket/os s family socktype protocol out e))
                             (lambda (out) (c-socket-free (ptr-ref out _uintptr 0)))
+                            #:raws (list s) #:resolves? #t
                             #:here? (numeric-service? service))])
-      (free* s)
       (begin0 (values st (and (eqv? st 0) (ptr-ref out _uintptr 0)))
               (free out)))))
 
@@ -517,8 +527,8 @@
                             (lambda (out)
                               (for ([i (min max-server-sockets (ptr-ref out _size 0))])
                                 (c-socket-free (ptr-ref out _uintptr (+ i 1)))))
+                            #:raws (list s) #:resolves? #t
                             #:here? (numeric-service? service))])
-      (free* s)
       (begin0 (values st (if (eqv? st 0)
                              (list->mlist
                               (for/list ([i (min max-server-sockets (ptr-ref out _size 0))])
@@ -532,8 +542,8 @@
                             (list hints) 1
                             (lambda (out e) (c-get-addrinfo/os n s (or hints 0) out e))
                             (lambda (out) (c-addrinfo-free (ptr-ref out _uintptr 0)))
+                            #:raws (list n s) #:resolves? #t
                             #:here? (and (numeric-node? node) (numeric-service? service)))])
-      (free* n s)
       (begin0 (values st (and (eqv? st 0) (handle (ptr-ref out _uintptr 0))))
               (free out)))))
 
@@ -550,20 +560,30 @@
 (define (send-timeout-us h)
   (let-values ([(st us) (c-getsockopt-duration h SOL_SOCKET SO_SNDTIMEO)]) (if (eqv? st 0) us 0)))
 
-;; (waiting h mode deadline call): (call) answers (values status rest ...);
-;; while its status is `again', waits for h to be ready for mode, and calls
-;; again. Interrupted: (interrupted); closed while waiting: (closed); when
-;; the deadline passes: (timed-out).
+;; The deadline of a wait that may come: the timeout (microseconds, from
+;; (timeout-us)) is read when the first wait starts, as the library measures
+;; it, and only if a wait comes.
+(define (lazy-deadline timeout-us)
+  (let ([d 'unread])
+    (lambda ()
+      (when (eq? d 'unread) (set! d (deadline-of (timeout-us))))
+      d)))
+
+;; (retry-loop h mode deadline call again? interrupted closed timed-out):
+;; (call) answers (values status rest ...); while (again? status) holds,
+;; waits for h to be ready for mode ('read or 'write) and calls again.
+;; Interrupted while waiting: (interrupted); closed: (closed loop); when
+;; (deadline) passes: (timed-out).
 (define (retry-loop h mode deadline call again? interrupted closed timed-out)
   (let loop ()
     (call-with-values
      call
      (lambda (st . rest)
-       (if (again? st rest)
+       (if (again? st)
            (let ([evt (fd-evt h mode)])
              (if (not evt)
                  (loop)                   ; closed meanwhile: the call says so
-                 (case (wait-for (list h) (list evt) deadline)
+                 (case (wait-for (list h) (list evt) (deadline))
                    [(ready) (loop)]
                    [(interrupted) (interrupted)]
                    [(closed) (closed loop)]
@@ -572,42 +592,49 @@
 
 (define (interrupted-status who) (fail-with E_INTERRUPTED "interrupted" who))
 
+;; accept: on a socket that may wait, the library's wait ends at once with
+;; SAG_E_READ_TIMEOUT (a non-blocking socket answers SAG_E_WOULD_BLOCK).
 (defout c-accept "sag_socket_accept" (h) (handle))
 (define (%socket-accept h)
-  (let ()
-    (retry-loop h 'read
-                (deadline-of (read-timeout-us h))
-                (lambda () (c-accept h))
-                (lambda (st rest) (and (eqv? st E_READ_TIMEOUT) (not (user-nonblocking? h))))
-                (lambda () (values (interrupted-status "socket-accept") #f))
-                ;; closed while waiting: accept answers as interrupted
-                (lambda (again) (values (interrupted-status "socket-accept") #f))
-                ;; the library reports its own timeout (the deadline ends its wait)
-                (lambda () (c-accept h)))))
+  (retry-loop h 'read
+              (lazy-deadline (lambda () (read-timeout-us h)))
+              (lambda () (c-accept h))
+              (lambda (st) (eqv? st E_READ_TIMEOUT))
+              (lambda () (values (interrupted-status "socket-accept") #f))
+              ;; closed while waiting: accept answers as interrupted
+              (lambda (again) (values (interrupted-status "socket-accept") #f))
+              ;; the library reports its own timeout (the deadline ends its wait)
+              (lambda () (c-accept h))))
+
+;; (counted call bv start n flags): a receive or send of bv[start, start+n):
+;; (values status count).
+(define (counted call bv start n flags)
+  (let ([e (thread-error)])
+    (atomically
+     (let ([st (call bv start n flags (out-addr 0) e)])
+       (values (failed st) (if (eqv? st 0) (out-ref _size 0) 0))))))
+(define (flag? flags f) (not (eqv? 0 (bitwise-and flags f))))
+;; Would-block on a socket that may wait: wait.
+(define ((would-wait? h) st) (and (eqv? st E_WOULD_BLOCK) (not (user-nonblocking? h))))
 
 ;; recv and recvfrom: tried with MSG_DONTWAIT; with MSG_WAITALL, until the
 ;; range is full or the peer has closed.
 (define c-recv (c "sag_socket_recv" (_fun _h _bytes _size _size _int _pointer _uintptr -> _int)))
 (define c-recvfrom (c "sag_socket_recvfrom" (_fun _h _bytes _size _size _int _h _pointer _uintptr -> _int)))
 (define (receive h call bv start len flags)
-  (define (once start len flags)
-    (let ([e (thread-error)])
-      (atomically
-       (let ([st (call bv start len flags (out-addr 0) e)])
-         (values (failed st) (if (eqv? st 0) (out-ref _size 0) 0))))))
-  (if (or (not (eqv? 0 (bitwise-and flags msg-dontwait))) (user-nonblocking? h))
-      (once start len flags)
-      (let ([deadline (let ([us (read-timeout-us h)]) (deadline-of us))]
-            [waitall? (not (eqv? 0 (bitwise-and flags msg-waitall)))])
+  (if (flag? flags msg-dontwait)
+      (counted call bv start len flags)
+      (let ([deadline (lazy-deadline (lambda () (read-timeout-us h)))]
+            [waitall? (flag? flags msg-waitall)])
         (let more ([done 0])
           (let-values ([(st n)
                         (retry-loop h 'read deadline
-                                    (lambda () (once (+ start done) (- len done)
-                                                     (bitwise-ior flags msg-dontwait)))
-                                    (lambda (st rest) (eqv? st E_WOULD_BLOCK))
+                                    (lambda () (counted call bv (+ start done) (- len done)
+                                                        (bitwise-ior flags msg-dontwait)))
+                                    (would-wait? h)
                                     (lambda () (values (interrupted-status "socket-recv") 0))
                                     (lambda (again) (again))
-                                    (lambda () (once (+ start done) (- len done) flags)))])
+                                    (lambda () (counted call bv (+ start done) (- len done) flags)))])
             (cond
               [(and (eqv? st 0) waitall? (> n 0) (< (+ done n) len)) (more (+ done n))]
               [(eqv? st 0) (values st (+ done n))]
@@ -618,34 +645,27 @@
 (define (%socket-recvfrom h bv start len flags from)
   (receive h (lambda (bv s l f o e) (c-recvfrom h bv s l f from o e)) bv start len flags))
 
-;; send and sendto: with MSG_DONTWAIT, what fits, until all of it went.
+;; send and sendto: with MSG_DONTWAIT, what fits, until all of it went (on
+;; a non-blocking socket, what fitted).
 (define c-send (c "sag_socket_send" (_fun _h _bytes _size _size _int _pointer _uintptr -> _int)))
 (define c-sendto (c "sag_socket_sendto" (_fun _h _bytes _size _size _int _h _pointer _uintptr -> _int)))
 (define (transmit h call bv start count flags who)
-  (define (once start count flags)
-    (let ([e (thread-error)])
-      (atomically
-       (let ([st (call bv start count flags (out-addr 0) e)])
-         (values (failed st) (if (eqv? st 0) (out-ref _size 0) 0))))))
-  (if (or (not (eqv? 0 (bitwise-and flags msg-dontwait))) (user-nonblocking? h))
-      (once start count flags)
-      (let ([deadline #f] [timeout-read? #f])
+  (if (flag? flags msg-dontwait)
+      (counted call bv start count flags)
+      (let ([deadline (lazy-deadline (lambda () (send-timeout-us h)))])
         (let more ([done 0])
           (let-values ([(st n)
-                        (retry-loop h 'write
-                                    (begin (unless timeout-read?
-                                             (set! deadline (deadline-of (send-timeout-us h)))
-                                             (set! timeout-read? #t))
-                                           deadline)
-                                    (lambda () (once (+ start done) (- count done)
-                                                     (bitwise-ior flags msg-dontwait)))
-                                    (lambda (st rest) (eqv? st E_WOULD_BLOCK))
+                        (retry-loop h 'write deadline
+                                    (lambda () (counted call bv (+ start done) (- count done)
+                                                        (bitwise-ior flags msg-dontwait)))
+                                    (would-wait? h)
                                     (lambda () (values (fail-with E_INTERRUPTED "interrupted" who done) 0))
                                     (lambda (again) (again))
-                                    (lambda () (once (+ start done) (- count done) flags)))])
+                                    (lambda () (counted call bv (+ start done) (- count done) flags)))])
             (cond
               [(and (eqv? st 0) (< (+ done n) count) (> n 0)) (more (+ done n))]
               [(eqv? st 0) (values st (+ done n))]
+              [(and (eqv? st E_WOULD_BLOCK) (> done 0)) (values 0 done)]
               [else
                ;; the failure counts every byte of this call that went
                (unless (or (eqv? done 0) (thread-cell-ref made-error))
@@ -696,7 +716,7 @@
   (c "sag_socket_info_hostname" (_fun #:blocking? #t _h _pointer _uintptr -> _int)))
 (define c-socket-name/os (c "sag_socket_name" (_fun #:blocking? #t _h _pointer _uintptr -> _int)))
 (define (string-in-os-thread call h)
-  (let-values ([(st out) (in-os-thread/out (list h) 1 (lambda (out e) (call h out e)) void)])
+  (let-values ([(st out) (in-os-thread/out (list h) 1 (lambda (out e) (call h out e)) void #:resolves? #t)])
     (begin0 (values st (and (eqv? st 0)
                             (let ([p (ptr-ref out _pointer 0)])
                               (and p (cast p _pointer _string/utf-8)))))
@@ -897,8 +917,8 @@
     (let-values ([(st out) (in-os-thread/out
                             '() 1
                             (lambda (out e) (c-make-unix-client-socket/os p 0 n socktype out e))
-                            (lambda (out) (c-socket-free (ptr-ref out _uintptr 0))))])
-      (free p)
+                            (lambda (out) (c-socket-free (ptr-ref out _uintptr 0)))
+                            #:raws (list p))])
       (begin0 (values st (and (eqv? st 0) (ptr-ref out _uintptr 0)))
               (free out)))))
 (defout c-make-unix-server-socket "sag_make_unix_server_socket" (bytes size size int) (handle))
