@@ -616,6 +616,15 @@
 (define (flag? flags f) (not (eqv? 0 (bitwise-and flags f))))
 ;; Would-block on a socket that may wait: wait.
 (define ((would-wait? h) st) (and (eqv? st E_WOULD_BLOCK) (not (user-nonblocking? h))))
+;; One receive or send of bv[start, start+n) on h, waiting for mode in
+;; Racket: (values status count); (interrupted) answers an interrupt.
+(define (transfer h mode deadline call bv start n flags interrupted)
+  (retry-loop h mode deadline
+              (lambda () (counted call bv start n (bitwise-ior flags msg-dontwait)))
+              (would-wait? h)
+              interrupted
+              (lambda (again) (again))  ; closed while waiting: the call says so
+              (lambda () (counted call bv start n flags))))
 
 ;; recv and recvfrom: tried with MSG_DONTWAIT; with MSG_WAITALL, until the
 ;; range is full or the peer has closed.
@@ -628,13 +637,8 @@
             [waitall? (flag? flags msg-waitall)])
         (let more ([done 0])
           (let-values ([(st n)
-                        (retry-loop h 'read deadline
-                                    (lambda () (counted call bv (+ start done) (- len done)
-                                                        (bitwise-ior flags msg-dontwait)))
-                                    (would-wait? h)
-                                    (lambda () (values (interrupted-status "socket-recv") 0))
-                                    (lambda (again) (again))
-                                    (lambda () (counted call bv (+ start done) (- len done) flags)))])
+                        (transfer h 'read deadline call bv (+ start done) (- len done) flags
+                                  (lambda () (values (interrupted-status "socket-recv") 0)))])
             (cond
               [(and (eqv? st 0) waitall? (> n 0) (< (+ done n) len)) (more (+ done n))]
               [(eqv? st 0) (values st (+ done n))]
@@ -655,13 +659,8 @@
       (let ([deadline (lazy-deadline (lambda () (send-timeout-us h)))])
         (let more ([done 0])
           (let-values ([(st n)
-                        (retry-loop h 'write deadline
-                                    (lambda () (counted call bv (+ start done) (- count done)
-                                                        (bitwise-ior flags msg-dontwait)))
-                                    (would-wait? h)
-                                    (lambda () (values (fail-with E_INTERRUPTED "interrupted" who done) 0))
-                                    (lambda (again) (again))
-                                    (lambda () (counted call bv (+ start done) (- count done) flags)))])
+                        (transfer h 'write deadline call bv (+ start done) (- count done) flags
+                                  (lambda () (values (fail-with E_INTERRUPTED "interrupted" who done) 0)))])
             (cond
               [(and (eqv? st 0) (< (+ done n) count) (> n 0)) (more (+ done n))]
               [(eqv? st 0) (values st (+ done n))]
