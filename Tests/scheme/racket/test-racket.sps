@@ -110,6 +110,15 @@
       (check "the server socket accepts after the break" (socket? s))
       (socket-close c) (socket-close s))
     (socket-close server))
+  ;; a thread blocked in socket-recv
+  (let-values ([(c s) (socket-pair AF_UNIX SOCK_STREAM 0)])
+    (let ([b (breakable (lambda () (socket-recv c 10)))])
+      (until (lambda () (= 1 (socket-handle-waiters (%socket-handle c)))))
+      (check "a thread waits in socket-recv" (= 1 (socket-handle-waiters (%socket-handle c))))
+      (check "break-thread ends a wait in socket-recv" (eq? 'broken (b)))
+      (socket-send s #vu8(7))
+      (check "the socket receives after the break" (equal? #vu8(7) (socket-recv c 10)))
+      (socket-close c) (socket-close s)))
   ;; a thread blocked in a socket selector's wait
   (let-values ([(c s) (socket-pair AF_UNIX SOCK_STREAM 0)])
     (let* ([sel (make-socket-selector)]
