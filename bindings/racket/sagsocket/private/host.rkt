@@ -88,7 +88,9 @@
                      (error 'sagittarius-socket
                             "cannot load ~a (install libsagsocket, or set LD_LIBRARY_PATH or SAGSOCKET_LIBRARY): ~a"
                             library-file (exn-message e)))])
-    (ffi-lib library-file)))
+    (if (getenv "SAGSOCKET_LIBRARY")
+        (ffi-lib library-file)
+        (ffi-lib "libsagsocket" '("1")))))
 
 ;; (c name type): the library's function `name' as a Racket procedure;
 ;; those declared #:blocking? #t (named .../os) are called from OS threads
