@@ -178,8 +178,10 @@
     [(handle) (handle (out-ref _uintptr i))]
     [(string) (let ([p (out-ref _pointer i)]) (and p (cast p _pointer _string/utf-8)))]))
 
+;; An exception raised inside (a bad argument refused by a foreign call's
+;; type) leaves atomic mode too.
 (define-syntax-rule (atomically body ...)
-  (begin (start-atomic) (begin0 (let () body ...) (end-atomic))))
+  (dynamic-wind start-atomic (lambda () body ...) end-atomic))
 
 ;; Built at run time from the types, as the number of out-parameters varies.
 (define (ctype-of t)
