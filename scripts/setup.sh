@@ -14,6 +14,7 @@ luajit -e 'require("socket")' >/dev/null 2>&1 || need_deb+=(lua-socket)
 have nm           || need_deb+=(binutils)
 have scheme       || need_deb+=(chezscheme)
 have guile        || need_deb+=(guile-3.0)
+have plt-r6rs     || need_deb+=(racket)
 have ip           || need_deb+=(iproute2)
 have strace       || need_deb+=(strace)
 # CPython's own test suite (make cpython-test runs its test_socket and
