@@ -320,6 +320,73 @@ def test_a_handler_whose_library_call_fails_changes_no_count(pair, server):
     assert failed  # the handlers ran and their call failed
 
 
+def _failing_handler(failed):
+    """A SIGALRM handler whose library call fails (accept on a non-blocking
+    listener: would block), replacing the thread's last error."""
+    idle = sagsocket.create_server(("127.0.0.1", 0))
+    idle.setblocking(False)
+
+    def handler(*_):
+        try:
+            idle.accept()
+        except OSError as e:  # EAGAIN
+            assert e.errno == errno.EAGAIN
+            failed.append(1)
+    return idle, handler
+
+
+@pytest.mark.parametrize("call", ["recv", "recv_into", "recvfrom", "recvfrom_into", "accept",
+                                  "select"])
+def test_a_handler_whose_library_call_fails_does_not_end_a_wait(pair, server, call):
+    # CPython runs a signal handler as soon as the call the signal cut
+    # returns: a handler that makes a failing library call replaces the
+    # thread's last error before the binding has read why the call ended.
+    # The blocked call must still see the signal and wait on for the bytes
+    # (or the connection) that come 0.3 s later, not raise.
+    c, a = pair
+    failed = []
+    idle, handler = _failing_handler(failed)
+    buf = bytearray(4)
+    sel = sagsocket.Selector()
+    sel.register(a, sagsocket.EVENT_READ)
+    calls = {
+        "recv": lambda: a.recv(4),
+        "recv_into": lambda: bytes(buf[:a.recv_into(buf)]),
+        "recvfrom": lambda: a.recvfrom(4)[0],
+        "recvfrom_into": lambda: bytes(buf[:a.recvfrom_into(buf)[0]]),
+        "accept": lambda: server.accept()[0].recv(4),
+        "select": lambda: a.recv(4) if sel.select(10) else b"",
+    }
+    late = []
+
+    def later():
+        if call == "accept":
+            late.append(sagsocket.create_connection(server.getsockname(), timeout=5))
+            late[0].sendall(b"late")
+        else:
+            c.sendall(b"late")
+
+    t = threading.Timer(0.3, later)
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+    watchdog = threading.Timer(5.0, signal.setitimer, (signal.ITIMER_REAL, 0, 0))
+    watchdog.start()
+    t.start()
+    try:
+        got = calls[call]()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+        watchdog.cancel()
+        signal.signal(signal.SIGALRM, old)
+        t.join()
+        sel.close()
+        idle.close()
+        for s in late:
+            s.close()
+    assert got == b"late"
+    assert failed  # the handlers ran and their call failed
+
+
 def test_data_still_arrives_between_signals(pair, ticking):
     # The retries give back what comes: the signals do not lose a read.
     c, a = pair
