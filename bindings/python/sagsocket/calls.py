@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from .library import NULL, ffi, lib
@@ -75,8 +76,9 @@ class Frame:
     a handler's own sagsocket calls replace the thread's last error and
     fill the thread's cells: a call that reads why it failed, or a result,
     after that point passes these instead (``err`` to the library instead
-    of NULL). Taken from a free list shared by every thread (list.pop and
-    list.append are atomic under the GIL; a handler's nested call takes
+    of NULL). Taken from a free list shared by every thread (a deque: pop
+    and append are atomic under the GIL, and, unlike a list's, allocate
+    nothing when it empties and fills again; a handler's nested call takes
     another) and given back after (``with take_frame() as f:``, or
     give_frame on the hot paths). A frame an exception skips past is not
     given back: it is garbage, its error object freed."""
@@ -104,7 +106,7 @@ class Frame:
         _free_frames.append(self)
 
 
-_free_frames: list[Frame] = []
+_free_frames: deque[Frame] = deque()
 take_free_frame = _free_frames.pop
 """A frame from the free list (IndexError when none is free: make one,
 Frame()); the hot paths' take_frame."""

@@ -344,11 +344,7 @@ class Selector(selectors.BaseSelector):
         t0 = calls.start()
         st = _wait_events(h, us, socks, tags, events, cap, count, f.err)
         if st:
-            with f:
-                st = retry(st, lambda left: _wait_events(h, left, socks, tags, events, cap, count, f.err),
-                           None, t0, WAIT, us, frame=f)
-                if st:
-                    raise error_from(st, err=f.err)
+            self._wait_again(st, t0, us, f)
         else:
             give_frame(f)
         n = count[0]
@@ -365,6 +361,17 @@ class Selector(selectors.BaseSelector):
                 if r is not None:
                     out.append(r)
         return out
+
+    def _wait_again(self, st: int, t0: float, us: int, f: Frame) -> None:
+        """The slow path of select (apart, so that select makes no closure):
+        the wait that failed with st at t0 made again after signals with the
+        time left, or the exception raised; gives f back."""
+        h, socks, tags, events, cap, count = self._wait
+        with f:
+            st = retry(st, lambda left: _wait_events(h, left, socks, tags, events, cap, count, f.err),
+                       None, t0, WAIT, us, frame=f)
+            if st:
+                raise error_from(st, err=f.err)
 
     def interrupt(self) -> None:
         """Makes a select blocked in another thread return (with what is ready)."""

@@ -52,18 +52,19 @@ class Transfer:
     def send(self, data: Any, flags: int = 0) -> int:
         """Sends the bytes of a buffer (bytes, bytearray, memoryview, ...).
         A blocking socket sends them all; a non-blocking one what fits."""
-        buf = byte_buffer(data)
+        buf = data if type(data) is bytes else byte_buffer(data)
         n = len(buf)
         try:
             f = take_free_frame()
         except IndexError:
             f = Frame()
-        sent, err = f.size, f.err
+        sent = f.size
         t0 = calls.start()
-        st = _send(self.handle, buf, 0, n, flags, sent, err)
+        st = _send(self.handle, buf, 0, n, flags, sent, f.err)
         if st == OK:
+            n = sent[0]
             give_frame(f)
-            return sent[0]
+            return n
         with f:
             return self._send_again(st, t0, buf, n, flags, f)
 
@@ -126,15 +127,15 @@ class Transfer:
             f = take_free_frame()
         except IndexError:
             f = Frame()
-        got = f.size
-        if bufsize > 65536:
+        if 0 <= bufsize <= 65536:
+            buf, chars = f.buf, f.chars
+        elif bufsize > 65536:
             buf = ffi.new("uint8_t[]", bufsize)
             chars = ffi.cast("char *", buf)
-        elif bufsize >= 0:
-            buf, chars = f.buf, f.chars
         else:
             give_frame(f)
             raise ValueError("negative buffersize in recv")
+        got = f.size
         t0 = calls.start()
         st = _recv(self.handle, buf, 0, bufsize, flags, got, f.err)
         if st == OK:
