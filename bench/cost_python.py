@@ -9,11 +9,13 @@ ping (send 1 byte, recv 1 byte: the peer echoes), recv_into (the same with
 recv_into), fileno (100 calls), select (select(0) of a selector holding 1,000 sockets,
 one of them readable). Everything but the N operations is the same whatever
 N, so the difference of two runs divided by the difference of their N is
-the cost of one operation.
+the cost of one operation. COST_SELECT: the sockets in the selector
+(default 1,000).
 """
 
 from __future__ import annotations
 
+import os
 import selectors
 import socket
 import subprocess
@@ -67,7 +69,7 @@ def main() -> None:
         s.close()
     elif work == "select":
         socks = []
-        for _ in range(500):
+        for _ in range(int(os.environ.get("COST_SELECT", "1000")) // 2):
             c = mod.create_connection(srv.getsockname())
             socks += [c, srv.accept()[0]]
         sel = make_selector()

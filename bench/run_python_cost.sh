@@ -11,6 +11,7 @@
 #   SITE: a folder holding a pip-installed sagsocket (with its compiled
 #   extension); without it the package is pip-installed into OUT first.
 #   COST_N=2000 COST_WORK="ping select" bash bench/run_python_cost.sh build/stage
+#   COST_SELECT=10000 (the sockets in the selector; default 1,000)
 set -euo pipefail
 STAGE=${1:?usage: run_python_cost.sh STAGE [SITE]}
 # shellcheck source=bench/lib.sh
@@ -53,7 +54,7 @@ for w in ${COST_WORK:-ping recv_into fileno select}; do
     ping) label="send(1 byte) + recv(1) round trip" ;;
     recv_into) label="send(1 byte) + recv_into round trip" ;;
     fileno) label="fileno()" ;;
-    select) label="select(0), 1 ready of 1,000 (EpollSelector)" ;;
+    select) label="select(0), 1 ready of ${COST_SELECT:-1000} (EpollSelector)" ;;
   esac
   printf '%-44s %9s %9s %9s\n' "$label" "$api" "$abi" "$py"
 done
