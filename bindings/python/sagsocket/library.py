@@ -116,7 +116,7 @@ def _load():
                       + "); set SAGSOCKET_DECLS to its path")
 
 
-def _native():
+def _compiled():
     """(ffi, lib) of the compiled extension, or None (not built, not
     loadable, or ABI mode asked for)."""
     if os.environ.get("SAGSOCKET_ABI_MODE", "") not in ("", "0"):
@@ -128,12 +128,13 @@ def _native():
     return native.ffi, native.lib
 
 
-_api = _native()
+_api = _compiled()
 if _api is not None:
     MODE = "api"
     ffi, lib = _api
-    # The library the extension was linked to (its run path) and the header
-    # beside it, which the extension was compiled from.
+    # The library the loader gave the extension (LD_LIBRARY_PATH, else its
+    # run path: the folder it was built against) and the header installed
+    # beside it. SAGSOCKET_LIBRARY and SAGSOCKET_DECLS are ABI mode's.
     LIBRARY_PATH = _loaded_library_path()
     DECLS_PATH = next((c for c in _decls_candidates(LIBRARY_PATH) if os.path.isfile(c)), None)
 else:
