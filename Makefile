@@ -62,6 +62,8 @@ RACKET_LIBS := sagittarius/socket.sls=sagittarius/socket.sls \
   sagittarius/socket/host.mzscheme.sls=sagittarius/socket/host.mzscheme.sls \
   srfi/:106.sls=srfi/%3a106.sls srfi/:106/socket.sls=srfi/%3a106/socket.sls
 RACKET_MODULES := sagsocket/private/host.rkt
+# (require sagsocket) for #lang racket programs: bindings/racket/sagsocket/main.rkt
+RACKET_MODULES += sagsocket/main.rkt
 
 # sagsocket.pc from its template, for the current PREFIX, into $(1).
 define make_pc
