@@ -39,8 +39,7 @@
  IP_HDRINCL IP_RECVERR IP_MTU_DISCOVER IP_MTU IP_ROUTER_ALERT IP_MULTICAST_TTL
  IP_MULTICAST_LOOP IP_ADD_MEMBERSHIP IP_DROP_MEMBERSHIP IP_MULTICAST_IF
  IPV6_V6ONLY EAGAIN EWOULDBLOCK EPIPE EINTR ETIMEDOUT EINPROGRESS)
-         (only-in racket/port make-input-port/read-to-peek)
-         (only-in ffi/unsafe/port unsafe-fd->evt))
+         (only-in racket/port make-input-port/read-to-peek))
 
 ;; ---- The exn structs ---------------------------------------------------------
 ;; &host-not-found (node service)          exn:fail:network:host-not-found
@@ -273,16 +272,42 @@
   #:property prop:output-port 1)
 
 (define (wrap-input s under)
+  ;; A read that has to wait is made by a thread of its own (the reader):
+  ;; read-in never blocks, so `sync', byte-ready? and sync/timeout on the
+  ;; port answer at once, and a read waits on the reader's end. The reader's
+  ;; bytes (or eof, or what it raised) are handed out by the next read-in.
+  ;; A read that need not wait (port-ready?) is made at once.
+  (define reader #f)                    ; the thread, while it reads
+  (define got #f)                       ; bytes, eof or an exn
+  (define got-pos 0)
+  (define (start-reader!)
+    (set! reader
+          (thread (lambda ()
+                    (set! got (with-handlers ([(lambda (v) #t) translate])
+                                (let* ([buf (make-bytes 65536)]
+                                       [n (read-bytes-avail! buf under)])
+                                  (if (eof-object? n) n (subbytes buf 0 n)))))
+                    (set! got-pos 0)))))
   (make-input-port/read-to-peek
    (object-name under)
    (lambda (bs)
-     (translating
-      (if (r6:port-ready? under)
-          (read-bytes-avail! bs under)
-          ;; nothing now: ready when the descriptor is (or the socket was closed)
-          (let ([evt (with-handlers ([exn:fail? (lambda (e) #f)])
-                       (unsafe-fd->evt (r6:socket-fd s) 'read))])
-            (wrap-evt (or evt always-evt) (lambda (_) 0))))))
+     (cond
+      [(and reader (thread-running? reader))
+       (wrap-evt (thread-dead-evt reader) (lambda (_) 0))]
+      [got
+       (let ([g got])
+         (cond
+          [(bytes? g)
+           (let ([n (min (bytes-length bs) (- (bytes-length g) got-pos))])
+             (bytes-copy! bs 0 g got-pos (+ got-pos n))
+             (set! got-pos (+ got-pos n))
+             (when (= got-pos (bytes-length g)) (set! got #f) (set! reader #f))
+             n)]
+          [else (set! got #f) (set! reader #f)
+                (if (eof-object? g) g (raise g))]))]
+      [(translating (r6:port-ready? under)) (translating (read-bytes-avail! bs under))]
+      [else (start-reader!)
+            (wrap-evt (thread-dead-evt reader) (lambda (_) 0))]))
    #f
    (lambda () (translating (close-input-port under)))))
 
