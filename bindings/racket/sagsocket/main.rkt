@@ -39,7 +39,7 @@
  IP_HDRINCL IP_RECVERR IP_MTU_DISCOVER IP_MTU IP_ROUTER_ALERT IP_MULTICAST_TTL
  IP_MULTICAST_LOOP IP_ADD_MEMBERSHIP IP_DROP_MEMBERSHIP IP_MULTICAST_IF
  IPV6_V6ONLY EAGAIN EWOULDBLOCK EPIPE EINTR ETIMEDOUT EINPROGRESS)
-         (only-in racket/port make-input-port/read-to-peek))
+)
 
 ;; ---- The exn structs ---------------------------------------------------------
 ;; &host-not-found (node service)          exn:fail:network:host-not-found
@@ -272,42 +272,39 @@
   #:property prop:output-port 1)
 
 (define (wrap-input s under)
-  ;; A read that has to wait is made by a thread of its own (the reader):
-  ;; read-in never blocks, so `sync', byte-ready? and sync/timeout on the
-  ;; port answer at once, and a read waits on the reader's end. The reader's
-  ;; bytes (or eof, or what it raised) are handed out by the next read-in.
-  ;; A read that need not wait (port-ready?) is made at once.
+  ;; The bytes of one read of the library's port (what one recv brought) go
+  ;; into a Racket pipe, which read-in hands to Racket: Racket reads from the
+  ;; pipe until it is empty, at the speed of its own ports, and only then
+  ;; calls read-in again. A read that has to wait is made by a thread of
+  ;; its own (the reader): read-in never blocks, so `sync', byte-ready? and
+  ;; sync/timeout on the port answer at once, and a read waits for the
+  ;; reader's end. What the reader raised is raised by the next read.
+  (define-values (pipe-in pipe-out) (make-pipe))
+  (define buf (make-bytes 65536))
+  (define eof? #f)                      ; the library's port answered eof
+  (define failure #f)                   ; the reader's exn
   (define reader #f)                    ; the thread, while it reads
-  (define got #f)                       ; bytes, eof or an exn
-  (define got-pos 0)
-  (define (start-reader!)
-    (set! reader
-          (thread (lambda ()
-                    (set! got (with-handlers ([(lambda (v) #t) translate])
-                                (let* ([buf (make-bytes 65536)]
-                                       [n (read-bytes-avail! buf under)])
-                                  (if (eof-object? n) n (subbytes buf 0 n)))))
-                    (set! got-pos 0)))))
-  (make-input-port/read-to-peek
+  (define (fill!)                       ; one read of the library's port
+    (let ([n (read-bytes-avail! buf under)])
+      (if (eof-object? n) (set! eof? #t) (write-bytes buf pipe-out 0 n))))
+  (define (waiting)
+    (wrap-evt (thread-dead-evt reader) (lambda (_) 0)))
+  (make-input-port
    (object-name under)
    (lambda (bs)
      (cond
-      [(and reader (thread-running? reader))
-       (wrap-evt (thread-dead-evt reader) (lambda (_) 0))]
-      [got
-       (let ([g got])
-         (cond
-          [(bytes? g)
-           (let ([n (min (bytes-length bs) (- (bytes-length g) got-pos))])
-             (bytes-copy! bs 0 g got-pos (+ got-pos n))
-             (set! got-pos (+ got-pos n))
-             (when (= got-pos (bytes-length g)) (set! got #f) (set! reader #f))
-             n)]
-          [else (set! got #f) (set! reader #f)
-                (if (eof-object? g) g (raise g))]))]
-      [(translating (r6:port-ready? under)) (translating (read-bytes-avail! bs under))]
-      [else (start-reader!)
-            (wrap-evt (thread-dead-evt reader) (lambda (_) 0))]))
+      [(positive? (pipe-content-length pipe-in)) pipe-in]
+      [eof? (set! eof? #f) eof]
+      [failure (let ([e failure]) (set! failure #f) (raise e))]
+      [(and reader (thread-running? reader)) (waiting)]
+      [(translating (r6:port-ready? under))
+       (translating (fill!))
+       (if eof? (begin (set! eof? #f) eof) pipe-in)]
+      [else
+       (set! reader (thread (lambda ()
+                              (with-handlers ([(lambda (v) #t) (lambda (v) (set! failure (translate v)))])
+                                (fill!)))))
+       (waiting)]))
    #f
    (lambda () (translating (close-input-port under)))))
 
