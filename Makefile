@@ -252,6 +252,7 @@ bench: setup stage
 	bash bench/run_selector.sh $(STAGE)
 	bash bench/run_python.sh $(STAGE)
 	bash bench/run_luajit.sh $(STAGE)
+	bash bench/run_racket.sh $(STAGE)
 
 clean:
 	rm -rf $(BUILD) .build
