@@ -241,6 +241,7 @@ demo: setup stage
 	bash bindings/scheme/demo.sh $(STAGE)
 	bash bindings/scheme/demo.sh --guile $(STAGE)
 	bash bindings/scheme/demo.sh --racket $(STAGE)
+	bash bindings/racket/demo.sh $(STAGE)
 	bash bindings/python/demo.sh $(STAGE)
 	bash bindings/luajit/demo.sh $(STAGE)
 

@@ -20,8 +20,10 @@
 
 ;; creates echo server socket with port number 5000
 (define echo-server-socket (make-server-socket service))
-;; addr is client socket
-(let loop ([addr (socket-accept echo-server-socket)])
+;; addr is client socket; a signal (SIGTERM, SIGINT: a break in Racket)
+;; ends the server quietly
+(with-handlers ([exn:break? void])
+ (let loop ([addr (socket-accept echo-server-socket)])
   (call-with-socket addr
     (lambda (sock)
       (define p (socket-port sock))
@@ -39,4 +41,4 @@
       (close-output-port p)
       (close-input-port p)))
   ;; echo server waits next connection.
-  (loop (socket-accept echo-server-socket)))
+  (loop (socket-accept echo-server-socket))))
