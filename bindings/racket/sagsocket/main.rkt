@@ -21,25 +21,7 @@
                                  message-condition? condition-message
                                  assertion-violation? irritants-condition?
                                  condition-irritants))
-         (prefix-in r6: (only-in rnrs/io/ports-6 i/o-error?))
-         ;; the constants, as they are
-         (only-in (lib "sagittarius/socket.sls")
- AF_UNSPEC AF_INET AF_INET6 AF_UNIX SOCK_STREAM SOCK_DGRAM SOCK_RAW SOCK_RDM
- SOCK_SEQPACKET AI_PASSIVE AI_CANONNAME AI_NUMERICHOST AI_NUMERICSERV
- AI_V4MAPPED AI_ALL AI_ADDRCONFIG IPPROTO_IP IPPROTO_TCP IPPROTO_UDP
- IPPROTO_RAW IPPROTO_IPV6 IPPROTO_ICMP IPPROTO_ICMPV6 SHUT_RD SHUT_WR
- SHUT_RDWR SOMAXCONN MSG_OOB MSG_PEEK MSG_DONTROUTE MSG_CTRUNC MSG_PROBE
- MSG_TRUNC MSG_DONTWAIT MSG_EOR MSG_WAITALL MSG_FIN MSG_SYN MSG_CONFIRM
- MSG_RST MSG_ERRQUEUE MSG_NOSIGNAL MSG_MORE MSG_EOF SOL_SOCKET SOL_TCP SOL_IP
- SO_ACCEPTCONN SO_BINDTODEVICE SO_BROADCAST SO_DEBUG SO_DONTROUTE SO_ERROR
- SO_KEEPALIVE SO_LINGER SO_OOBINLINE SO_PASSCRED SO_PEERCRED SO_PRIORITY
- SO_RCVBUF SO_RCVLOWAT SO_RCVTIMEO SO_REUSEADDR SO_REUSEPORT SO_SNDBUF
- SO_SNDLOWAT SO_SNDTIMEO SO_TIMESTAMP SO_TYPE TCP_NODELAY TCP_MAXSEG TCP_CORK
- IP_OPTIONS IP_PKTINFO IP_RECVTOS IP_RECVTTL IP_RECVOPTS IP_TOS IP_TTL
- IP_HDRINCL IP_RECVERR IP_MTU_DISCOVER IP_MTU IP_ROUTER_ALERT IP_MULTICAST_TTL
- IP_MULTICAST_LOOP IP_ADD_MEMBERSHIP IP_DROP_MEMBERSHIP IP_MULTICAST_IF
- IPV6_V6ONLY EAGAIN EWOULDBLOCK EPIPE EINTR ETIMEDOUT EINPROGRESS)
-)
+         (prefix-in r6: (only-in rnrs/io/ports-6 i/o-error?)))
 
 ;; ---- The exn structs ---------------------------------------------------------
 ;; &host-not-found (node service)          exn:fail:network:host-not-found
@@ -399,8 +381,11 @@
  socket-info? socket-peer socket-name socket-info
  socket-info-hostname socket-info-ip-address socket-info-port
  socket-info-values
- ip-address? ip-v6-address? ip-address->string ip-address->bytevector
- ;; constants
+ ip-address? ip-v6-address? ip-address->string ip-address->bytevector)
+
+;; The constants, as they are.
+(module constants racket/base
+  (require (only-in (lib "sagittarius/socket.sls")
  AF_UNSPEC AF_INET AF_INET6 AF_UNIX SOCK_STREAM SOCK_DGRAM SOCK_RAW SOCK_RDM
  SOCK_SEQPACKET AI_PASSIVE AI_CANONNAME AI_NUMERICHOST AI_NUMERICSERV
  AI_V4MAPPED AI_ALL AI_ADDRCONFIG IPPROTO_IP IPPROTO_TCP IPPROTO_UDP
@@ -415,4 +400,7 @@
  IP_OPTIONS IP_PKTINFO IP_RECVTOS IP_RECVTTL IP_RECVOPTS IP_TOS IP_TTL
  IP_HDRINCL IP_RECVERR IP_MTU_DISCOVER IP_MTU IP_ROUTER_ALERT IP_MULTICAST_TTL
  IP_MULTICAST_LOOP IP_ADD_MEMBERSHIP IP_DROP_MEMBERSHIP IP_MULTICAST_IF
- IPV6_V6ONLY EAGAIN EWOULDBLOCK EPIPE EINTR ETIMEDOUT EINPROGRESS)
+ IPV6_V6ONLY EAGAIN EWOULDBLOCK EPIPE EINTR ETIMEDOUT EINPROGRESS))
+  (provide (all-from-out (lib "sagittarius/socket.sls"))))
+(require 'constants)
+(provide (all-from-out 'constants))
