@@ -51,8 +51,7 @@
 (define socket-read-timeout-error? exn:fail:network:socket:read-timeout?)
 (define socket-read-timeout-error-timeout exn:fail:network:socket:read-timeout-timeout)
 (define socket-port-error? exn:fail:network:socket:port?)
-(define (socket-error-port e)
-  (let ([p (exn:fail:network:socket:port-port e)]) (hash-ref outer-ports p p)))
+(define socket-error-port exn:fail:network:socket:port-port)
 (define (socket-sent-condition? e)
   (and (exn:fail:network:socket? e) (exact-integer? (exn:fail:network:socket-sent e))))
 (define socket-sent-count exn:fail:network:socket-sent)
@@ -248,6 +247,8 @@
 ;; library's port -> the program's; inner-ports: the other way.
 (define outer-ports (make-weak-hasheq))
 (define inner-ports (make-weak-hasheq))
+;; the program's input port -> its port-ready? (which starts no read)
+(define input-ready (make-weak-hasheq))
 
 ;; A socket port and a Racket port at once (socket-port's input/output port).
 (struct io-port (in out)
@@ -272,7 +273,19 @@
       (if (eof-object? n) (set! eof? #t) (write-bytes buf pipe-out 0 n))))
   (define (waiting)
     (wrap-evt (thread-dead-evt reader) (lambda (_) 0)))
-  (make-input-port
+  ;; port-ready?: what Racket holds (peeked bytes, the pipe) or the library
+  ;; port has, without starting a read (probing: read-in answers "nothing
+  ;; now" where it would start the reader).
+  (define probing? #f)
+  (define (ready?)
+    (or eof? (and failure #t)
+        (dynamic-wind (lambda () (set! probing? #t))
+                      (lambda () (byte-ready? port))
+                      (lambda () (set! probing? #f)))
+        (and (not (and reader (thread-running? reader)))
+             (translating (r6:port-ready? under)))))
+  (define port
+   (make-input-port
    (object-name under)
    (lambda (bs)
      (cond
@@ -283,6 +296,7 @@
       [(translating (r6:port-ready? under))
        (translating (fill!))
        (if eof? (begin (set! eof? #f) eof) pipe-in)]
+      [probing? 0]
       [else
        (set! reader (thread (lambda ()
                               (with-handlers ([(lambda (v) #t) (lambda (v) (set! failure (translate v)))])
@@ -290,6 +304,8 @@
        (waiting)]))
    #f
    (lambda () (translating (close-input-port under)))))
+  (hash-set! input-ready port ready?)
+  port)
 
 (define (wrap-output under)
   (make-output-port
@@ -326,10 +342,10 @@
 (define (shutdown-output-port p)
   (translating (r6:shutdown-output-port (inner 'shutdown-output-port p))))
 (define (port-ready? p)
-  (let ([in (inner 'port-ready? p)])
-    ;; bytes the program's port holds already count
-    (or (and (byte-ready? p) #t)
-        (translating (r6:port-ready? in)))))
+  (let ([ready? (and (input-port? p)
+                     (hash-ref input-ready (if (io-port? p) (io-port-in p) p) #f))])
+    (unless ready? (raise-argument-error 'port-ready? "socket input port" p))
+    (ready?)))
 
 ;; ---- Exports -------------------------------------------------------------------
 (provide
