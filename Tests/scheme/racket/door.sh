@@ -34,7 +34,7 @@ if make -C "$ROOT" --no-print-directory -s install PREFIX="$PREFIX_DIR" DESTDIR=
   export PKG_CONFIG_PATH=$PREFIX_DIR/lib/pkgconfig LD_LIBRARY_PATH=$PREFIX_DIR/lib
   DIR=$(pkg-config --variable=racketdir sagsocket)
   prog=$OUT/door-installed.rkt
-  printf '%s\n' '#lang racket/base' '(require sagsocket)' \
+  printf '%s\n' '#lang racket' '(require sagsocket)' \
     '(define-values (a b) (socket-pair AF_UNIX SOCK_STREAM 0))' \
     '(void (write-string "round trip\n" (socket-port a)))' \
     '(display (read-line (socket-port b)))' >"$prog"
