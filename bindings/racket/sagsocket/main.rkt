@@ -58,7 +58,9 @@
 
 ;; The exn for v, a value the R6RS library raised; any other value as it is.
 ;; Only R6RS conditions are translated (Racket's own exns are conditions to
-;; R6RS too, and an exn:fail:contract is one with &assertion).
+;; R6RS too, and an exn:fail:contract is one with &assertion; the library's
+;; calls of assertion-violation raise Racket's exn:fail:contract:r6rs,
+;; already an exn:fail:contract).
 (define (translate v)
   (define (r6rs-condition? v)
     (and (exn:fail? v) (not (exn:fail:contract? v)) (not (exn:fail:network? v))
@@ -97,8 +99,7 @@
          [else v]))))
 
 (define (irritants-text l)
-  (apply string-append (for/list ([x (in-mlist* l)]) (format "\n  ~e" x))))
-(define (in-mlist* l) (let loop ([l l]) (if (mpair? l) (cons (mcar l) (loop (mcdr l))) '())))
+  (apply string-append (for/list ([x (->rkt l)]) (format "\n  ~e" x))))
 
 ;; (translating e ...): e's value; what it raises, translated. The handler's
 ;; value goes on to the enclosing handlers (Racket's chaining of exception
@@ -245,17 +246,19 @@
 ;; program inside a port of its own, which translates their failures and
 ;; is ready for `sync' when a read would not block. outer-ports: the
 ;; library's port -> the program's; inner-ports: the other way.
-(define outer-ports (make-weak-hasheq))
-(define inner-ports (make-weak-hasheq))
+;; Ephemeron tables: a value that refers to its key (a port to the port it
+;; wraps, a port-ready? to its port) does not keep the key alive.
+(define outer-ports (make-ephemeron-hasheq))
+(define inner-ports (make-ephemeron-hasheq))
 ;; the program's input port -> its port-ready? (which starts no read)
-(define input-ready (make-weak-hasheq))
+(define input-ready (make-ephemeron-hasheq))
 
 ;; A socket port and a Racket port at once (socket-port's input/output port).
 (struct io-port (in out)
   #:property prop:input-port 0
   #:property prop:output-port 1)
 
-(define (wrap-input s under)
+(define (wrap-input under)
   ;; The bytes of one read of the library's port (what one recv brought) go
   ;; into a Racket pipe, which read-in hands to Racket: Racket reads from the
   ;; pipe until it is empty, at the speed of its own ports, and only then
@@ -316,11 +319,11 @@
      (- end start))
    (lambda () (translating (close-output-port under)))))
 
-(define (wrap s under direction)
+(define (wrap under direction)
   (let ([outer (case direction
-                 [(input) (wrap-input s under)]
+                 [(input) (wrap-input under)]
                  [(output) (wrap-output under)]
-                 [else (io-port (wrap-input s under) (wrap-output under))])])
+                 [else (io-port (wrap-input under) (wrap-output under))])])
     (hash-set! outer-ports under outer)
     (hash-set! inner-ports outer under)
     outer))
@@ -330,11 +333,11 @@
       (raise-argument-error who "socket port" p)))
 
 (define (socket-port s [close? #t])
-  (wrap s (translating (r6:socket-port s close?)) 'input/output))
+  (wrap (translating (r6:socket-port s close?)) 'input/output))
 (define (socket-input-port s)
-  (wrap s (translating (r6:socket-input-port s)) 'input))
+  (wrap (translating (r6:socket-input-port s)) 'input))
 (define (socket-output-port s)
-  (wrap s (translating (r6:socket-output-port s)) 'output))
+  (wrap (translating (r6:socket-output-port s)) 'output))
 (define (shutdown-port p how)
   (translating (r6:shutdown-port (inner 'shutdown-port p) how)))
 (define (shutdown-input-port p)
