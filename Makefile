@@ -62,6 +62,8 @@ RACKET_LIBS := sagittarius/socket.sls=sagittarius/socket.sls \
   sagittarius/socket/host.mzscheme.sls=sagittarius/socket/host.mzscheme.sls \
   srfi/:106.sls=srfi/%3a106.sls srfi/:106/socket.sls=srfi/%3a106/socket.sls
 RACKET_MODULES := sagsocket/private/host.rkt
+# (require sagsocket) for #lang racket programs: bindings/racket/sagsocket/main.rkt
+RACKET_MODULES += sagsocket/main.rkt
 
 # sagsocket.pc from its template, for the current PREFIX, into $(1).
 define make_pc
@@ -144,6 +146,10 @@ install: lib
 	  install -d "$(DESTDIR)$(RACKETDIR)/$$(dirname "$$f")" && \
 	  install -m 0644 "bindings/racket/$$f" "$(DESTDIR)$(RACKETDIR)/$$f" || exit 1; \
 	done
+	# compiled (raco make) so that (require sagsocket) loads in a second, not five
+	if command -v raco >/dev/null 2>&1; then \
+	  PLTCOLLECTS="$(DESTDIR)$(RACKETDIR):" raco make "$(DESTDIR)$(RACKETDIR)/sagsocket/main.rkt" || exit 1; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
@@ -162,6 +168,7 @@ uninstall:
 	rm -f "$(DESTDIR)$(LUADIR)/sagsocket.lua"
 	for pair in $(RACKET_LIBS); do rm -f "$(DESTDIR)$(RACKETDIR)/$${pair#*=}"; done
 	for f in $(RACKET_MODULES); do rm -f "$(DESTDIR)$(RACKETDIR)/$$f"; done
+	rm -rf $(foreach d,sagsocket sagsocket/private sagittarius sagittarius/socket,"$(DESTDIR)$(RACKETDIR)/$(d)/compiled")
 	-rmdir "$(DESTDIR)$(RACKETDIR)/srfi/%3a106" "$(DESTDIR)$(RACKETDIR)/srfi" \
 	  "$(DESTDIR)$(RACKETDIR)/sagittarius/socket" "$(DESTDIR)$(RACKETDIR)/sagittarius" \
 	  "$(DESTDIR)$(RACKETDIR)/sagsocket/private" "$(DESTDIR)$(RACKETDIR)/sagsocket" 2>/dev/null
@@ -234,6 +241,7 @@ demo: setup stage
 	bash bindings/scheme/demo.sh $(STAGE)
 	bash bindings/scheme/demo.sh --guile $(STAGE)
 	bash bindings/scheme/demo.sh --racket $(STAGE)
+	bash bindings/racket/demo.sh $(STAGE)
 	bash bindings/python/demo.sh $(STAGE)
 	bash bindings/luajit/demo.sh $(STAGE)
 
@@ -245,6 +253,7 @@ bench: setup stage
 	bash bench/run_selector.sh $(STAGE)
 	bash bench/run_python.sh $(STAGE)
 	bash bench/run_luajit.sh $(STAGE)
+	bash bench/run_racket.sh $(STAGE)
 
 clean:
 	rm -rf $(BUILD) .build

@@ -35,10 +35,13 @@ def free_port():
 
 def host_command(host, libdir, program):
     """The command the README gives to run a Scheme program on chez, guile
-    or racket, LIBDIR holding the Scheme libraries."""
+    or racket (racket-lang: a #lang racket program), LIBDIR holding the
+    Scheme libraries."""
     return {"chez": ["scheme", "--libdirs", libdir, "--program", program],
             "guile": ["guile", "-L", libdir, program],
-            "racket": ["plt-r6rs", "++path", libdir, program]}[host]
+            "racket": ["plt-r6rs", "++path", libdir, program],
+            # (require sagsocket) in a #lang racket program
+            "racket-lang": ["racket", "-S", libdir, program]}[host]
 
 
 def recv_exactly(s, n):

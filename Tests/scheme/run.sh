@@ -171,6 +171,11 @@ if [ "$HOST" = racket ]; then
   fi
 fi
 
+if [ "$HOST" = racket ]; then
+  # (require sagsocket) for #lang racket: its tests, an installed program
+  bash "$HERE/racket/door.sh" "$STAGE" || fail "racket/door.sh"
+fi
+
 echo "== echo_client_test.py (the seed's echo server, a CPython client)"
 timeout 120 python3 "$HERE/echo_client_test.py" "$HOST" "$LIBDIR" "$ROOT/bindings/scheme/examples/echo.scm"
 rc=$?
