@@ -29,9 +29,9 @@ public final class Socket: Sendable {
     /// The embedder's word (the C layer keeps the socket's handle in it).
     public let embedder = EmbedderSlot()
 
-    let fd: Int32
+    @usableFromInline let fd: Int32
     /// Bit 0: closed. The rest: twice the number of operations inside.
-    let state = Atomic<Int>(0)
+    @usableFromInline let state = Atomic<Int>(0)
     let released = Atomic<Bool>(false)
     /// Incremented by interrupt(); a waiting call that sees it change returns.
     let epoch = Atomic<UInt64>(0)
@@ -220,6 +220,14 @@ public final class Socket: Sendable {
     public func fileDescriptor() throws(SocketError) -> Int32 {
         if state.load(ordering: .acquiring) & 1 != 0 { throw record(closedError("socket-fd")) }
         return fd
+    }
+
+    /// fileDescriptor() without its failure: the descriptor, nil once the
+    /// socket is closed (then fileDescriptor() makes and records the
+    /// failure). Inlined into the caller: sag_socket_fd's whole path.
+    @inlinable
+    public var openDescriptor: Int32? {
+        state.load(ordering: .acquiring) & 1 != 0 ? nil : fd
     }
 
     /// socket-last-error, socket-error-message: the last failure of an
