@@ -114,11 +114,10 @@ public func sag_socket_is_nonblocking(_ s: OpaquePointer?, _ out: UnsafeMutableP
 
 @c @implementation
 public func sag_socket_fd(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
-    // The open socket's descriptor with no failure path in line (a frame
-    // for a failure's 130 bytes and a call into the core cost more than
-    // the look-up itself); anything else goes the general way.
-    if let out, let fd = handles.with(UnsafeRawPointer(s), .socket, as: SocketObject.self, { $0.socket.openDescriptor }),
-       let fd {
+    // The open socket's descriptor, read from its handle's slot (no
+    // look-up counted, no failure path in line); anything else goes the
+    // general way, which tells a closed socket from a bad handle.
+    if let out, let fd = handles.descriptor(of: UnsafeRawPointer(s)) {
         out.pointee = fd
         return Status.ok
     }

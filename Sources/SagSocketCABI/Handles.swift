@@ -20,7 +20,21 @@
 //
 // A look-up counts itself in with a compare-and-swap that also checks live,
 // generation and kind, takes its own reference to the object, and counts
-// itself out. Freeing clears live; whoever brings the slot to "not live, no
+// itself out.
+//
+// A socket's slot also keeps its descriptor (`aux`), so that
+// sag_socket_fd, which only reads it, answers with two loads and no atomic
+// write (the look-up's two atomic operations are most of a short call):
+//
+//   aux bits  0..31  the descriptor
+//            32..51  the generation it belongs to
+//            62      present (a socket's slot, its descriptor set)
+//            63      closed (the socket was closed or detached)
+//
+// The core tells the C layer when a socket closes (EmbedderSlot's close
+// hook, with the handle kept on the socket), and markClosed sets bit 63 if
+// the slot still belongs to that handle's generation; a late close of a
+// socket whose handle was freed and whose slot was reused changes nothing. Freeing clears live; whoever brings the slot to "not live, no
 // look-ups" (the freer or the last look-up) releases the table's reference
 // and recycles the slot. Slots live in chunks that are never freed, so a
 // stale or garbage handle can always be checked safely.
@@ -51,6 +65,8 @@ struct HandleTable: Sendable {
         let word: Atomic<UInt64>
         /// The object's address, retained by the table while live.
         let object: Atomic<UInt>
+        /// A socket's descriptor, generation and closed mark (above).
+        let aux: Atomic<UInt64>
     }
 
     private static let chunkBits = 12
@@ -62,6 +78,8 @@ struct HandleTable: Sendable {
     private static let live: UInt64 = 1
     private static let oneLookup: UInt64 = 2
     private static let lookupMask: UInt64 = 0xFFFF_FFFE
+    private static let auxPresent: UInt64 = 1 << 62
+    private static let auxClosed: UInt64 = 1 << 63
 
     // Chunk addresses are in sag_handle_chunks (shims.c); a chunk is
     // published once and never freed.
@@ -104,7 +122,8 @@ struct HandleTable: Sendable {
 
     /// The slot of `index`, nil when its chunk was never made.
     ///
-    /// Four slots fit in a cache line, and every look-up writes its slot
+    /// A slot is 24 bytes, so a cache line holds parts of three or four,
+    /// and every look-up writes its slot
     /// (the look-up count), so handles made one after the other (a client
     /// and the server's end of its connection, used by two threads) would
     /// make their threads pass one cache line back and forth on every call.
@@ -121,8 +140,9 @@ struct HandleTable: Sendable {
 
     // MARK: - Operations
 
-    /// Registers `object`; nil when the table is full.
-    func insert(_ object: any AnyObject & Sendable, _ kind: HandleKind) -> OpaquePointer? {
+    /// Registers `object` (a socket with its open `descriptor`, read back by
+    /// descriptor(of:)); nil when the table is full.
+    func insert(_ object: any AnyObject & Sendable, _ kind: HandleKind, descriptor: Int32? = nil) -> OpaquePointer? {
         let h = HandleTable.shared.allocation.withLock { a -> OpaquePointer? in
             let index: Int
             if a.freeHead < a.free.count {
@@ -138,7 +158,7 @@ struct HandleTable: Sendable {
                 if index & (HandleTable.chunkSize - 1) == 0 {
                     let chunk = UnsafeMutablePointer<Slot>.allocate(capacity: HandleTable.chunkSize)
                     for i in 0..<HandleTable.chunkSize {
-                        (chunk + i).initialize(to: Slot(word: Atomic(1 << 32), object: Atomic(0)))
+                        (chunk + i).initialize(to: Slot(word: Atomic(1 << 32), object: Atomic(0), aux: Atomic(0)))
                     }
                     sag_handle_chunk_publish(index >> HandleTable.chunkBits, UInt(bitPattern: chunk))
                 }
@@ -148,6 +168,8 @@ struct HandleTable: Sendable {
             let generation = HandleTable.generation(s.pointee.word.load(ordering: .relaxed))
             let bits = UInt(bitPattern: Unmanaged.passRetained(object as AnyObject).toOpaque())
             s.pointee.object.store(bits, ordering: .relaxed)
+            s.pointee.aux.store(descriptor.map { UInt64(UInt32(bitPattern: $0)) | generation << 32 | HandleTable.auxPresent }
+                                ?? 0, ordering: .relaxed)
             s.pointee.word.store((UInt64(kind.rawValue) << 56) | (generation << 32) | HandleTable.live,
                                  ordering: .releasing)
             return HandleTable.encode(index: index, generation: generation, kind: UInt64(kind.rawValue))
@@ -180,6 +202,40 @@ struct HandleTable: Sendable {
         defer { leave(s, index) }
         guard let p = UnsafeRawPointer(bitPattern: s.pointee.object.load(ordering: .relaxed)) else { return nil }
         return Unmanaged<T>.fromOpaque(p)._withUnsafeGuaranteedRef { body($0) }
+    }
+
+    /// The descriptor of the live, open socket behind `h`; nil for anything
+    /// else (a closed socket, a freed or foreign handle: the caller's
+    /// general path tells which). No look-up is counted and nothing is
+    /// written: the slot's word says the handle is live, and its `aux`,
+    /// written before the word made it live, holds the descriptor of this
+    /// generation.
+    @inline(__always)
+    func descriptor(of h: UnsafeRawPointer?) -> Int32? {
+        guard let (index, generation, k) = HandleTable.decode(h), k == UInt64(HandleKind.socket.rawValue),
+              let s = slot(index) else { return nil }
+        let w = s.pointee.word.load(ordering: .acquiring)
+        guard w & HandleTable.live != 0, HandleTable.generation(w) == generation, HandleTable.kind(w) == k else {
+            return nil
+        }
+        let a = s.pointee.aux.load(ordering: .acquiring)
+        guard a & (HandleTable.auxPresent | HandleTable.auxClosed) == HandleTable.auxPresent,
+              (a >> 32) & HandleTable.generationMask == generation else { return nil }
+        return Int32(truncatingIfNeeded: a)
+    }
+
+    /// Marks the socket behind `h` closed in its slot (for descriptor(of:)),
+    /// if the slot still holds that handle's generation.
+    func markClosed(_ h: UnsafeRawPointer?) {
+        guard let (index, generation, _) = HandleTable.decode(h), let s = slot(index) else { return }
+        var a = s.pointee.aux.load(ordering: .relaxed)
+        while a & HandleTable.auxPresent != 0, a & HandleTable.auxClosed == 0,
+              (a >> 32) & HandleTable.generationMask == generation {
+            let (done, now) = s.pointee.aux.weakCompareExchange(expected: a, desired: a | HandleTable.auxClosed,
+                                                                ordering: .acquiringAndReleasing)
+            if done { return }
+            a = now
+        }
     }
 
     /// Counts a look-up in if the slot holds a live object of this

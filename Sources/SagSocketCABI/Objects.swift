@@ -1,6 +1,7 @@
 // Objects.swift: what each kind of handle refers to, and the C strings the
 // ABI hands out (owned by their object, freed with it).
 
+import CSagSocketShims
 import SagSocketCore
 import Synchronization
 
@@ -96,10 +97,15 @@ final class IPAddressObject: Sendable {
 
 // MARK: - Registering and looking up
 
-/// Registers a new socket and keeps its handle in the socket's embedder slot.
+/// Registers a new socket and keeps its handle in the socket's embedder
+/// slot; its descriptor goes in the handle's slot, which the socket's close
+/// marks (through the close hook) for sag_socket_fd.
 func register(_ socket: Socket) -> OpaquePointer? {
-    guard let h = handles.insert(SocketObject(socket), .socket) else { return nil }
+    sag_embedder_closed_hook_set { word in handles.markClosed(UnsafeRawPointer(bitPattern: word)) }
+    guard let h = handles.insert(SocketObject(socket), .socket, descriptor: socket.openDescriptor) else { return nil }
     socket.embedder.set(UInt(bitPattern: h))
+    // Closed meanwhile (no handle to mark yet when it closed): mark it now.
+    if socket.isClosed { handles.markClosed(UnsafeRawPointer(h)) }
     return h
 }
 

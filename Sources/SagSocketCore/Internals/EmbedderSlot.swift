@@ -9,8 +9,10 @@
 // back while the object lives), which takes a weak reference, and an object
 // that is weakly referenced keeps its reference counts in a side table, so
 // every retain and release of it is slower (docs/performance.md). The core
-// never reads or writes the word.
+// never reads or writes the word, except to hand it to the embedder's close
+// hook when a socket closes (noticeClose).
 
+import CSagSocketShims
 import Synchronization
 
 /// A word of the embedder's own on a Socket, SocketPort or TextPort (0 until
@@ -25,4 +27,14 @@ public struct EmbedderSlot: ~Copyable, Sendable {
 
     /// Sets the word (with releasing order).
     public func set(_ value: UInt) { word.store(value, ordering: .releasing) }
+
+    /// Tells the embedder that the object closed: calls the hook it
+    /// installed (sag_embedder_closed_hook_set, shims.h) with the word, when
+    /// both are set. Socket.close() and detach() call it once, as they mark
+    /// the socket closed.
+    func noticeClose() {
+        let w = word.load(ordering: .acquiring)
+        guard w != 0, let hook = sag_embedder_closed_hook_load() else { return }
+        hook(w)
+    }
 }

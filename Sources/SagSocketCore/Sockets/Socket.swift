@@ -188,6 +188,7 @@ public final class Socket: Sendable {
     public func close() {
         let old = state.bitwiseOr(1, ordering: .sequentiallyConsistent).oldValue
         if old & 1 != 0 { return }
+        embedder.noticeClose()
         if old == 0 {
             release()
         } else {
