@@ -225,9 +225,13 @@ struct HandleTable: Sendable {
     }
 
     /// Marks the socket behind `h` closed in its slot (for descriptor(of:)),
-    /// if the slot still holds that handle's generation.
+    /// if the slot still holds that handle's generation. Nothing to mark
+    /// once the handle is no longer live (sag_socket_free closes the socket
+    /// after taking its handle out): descriptor(of:) refuses it then.
     func markClosed(_ h: UnsafeRawPointer?) {
         guard let (index, generation, _) = HandleTable.decode(h), let s = slot(index) else { return }
+        let w = s.pointee.word.load(ordering: .acquiring)
+        guard w & HandleTable.live != 0, HandleTable.generation(w) == generation else { return }
         var a = s.pointee.aux.load(ordering: .relaxed)
         while a & HandleTable.auxPresent != 0, a & HandleTable.auxClosed == 0,
               (a >> 32) & HandleTable.generationMask == generation {
