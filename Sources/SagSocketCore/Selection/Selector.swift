@@ -585,7 +585,10 @@ public final class SocketSelector: Sendable {
         var epoch0: UInt64 = 0
         var began = false
         var count = 0
-        var failure: SocketError? = nil
+        // What ends the wait in failure, made into a SocketError only then
+        // (an optional SocketError, set up and torn down by every wait,
+        // costs more than the rest of a wait's bookkeeping).
+        var failure = WaitFailure.none
         let maxEvents = min(capacity, Self.batch)
         withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: maxEvents) { events in
             guard let base = events.baseAddress else { return }
@@ -599,7 +602,7 @@ public final class SocketSelector: Sendable {
                 let timeout: Int32? = state.withLock { st -> Int32? in
                     if !began {
                         if st.closed || st.waiting {
-                            failure = st.closed ? closedError(op) : busyError(op)
+                            failure = st.closed ? .closed : .busy
                             return nil
                         }
                         st.waiting = true
@@ -610,10 +613,15 @@ public final class SocketSelector: Sendable {
                             // An interrupt made before this wait: look once.
                             st.pendingInterrupts -= 1
                             until = Sys.monotonicNanoseconds()
+                        } else if until == .max && st.timers.count == 0 {
+                            // No deadline in play: nothing to take before
+                            // epoll_wait, which waits without a limit.
+                            st.waitUntil = .max
+                            return -1
                         }
                     }
                     if st.closed {
-                        if count == 0 { failure = closedError(op) }
+                        if count == 0 { failure = .closed }
                     } else {
                         let n = received
                         received = 0
@@ -641,19 +649,35 @@ public final class SocketSelector: Sendable {
                     guard SignalInterrupts.enabled else { continue }
                     // A signal ends the wait (SignalInterrupts): report what
                     // was found, or the interruption when nothing was.
-                    if count == 0 { failure = SocketError.signalled(op) }
+                    if count == 0 { failure = .signalled }
                     state.withLock { end(&$0) }
                     break polling
                 case .failed(let e):
                     // Report what was found; fail only with nothing found.
-                    if count == 0 { failure = SocketError.socket(op, "epoll_wait failed", errno: e) }
+                    if count == 0 { failure = .epoll(e) }
                     state.withLock { end(&$0) }
                     break polling
                 }
             }
         }
-        if let failure { throw failure }
+        if failure != .none { throw error(failure, op) }
         return count
+    }
+
+    /// Why a wait failed (waitLending).
+    private enum WaitFailure: Equatable {
+        case none, closed, busy, signalled
+        case epoll(Int32)
+    }
+
+    @inline(never)
+    private func error(_ f: WaitFailure, _ op: StaticString) -> SocketError {
+        switch f {
+        case .none, .closed: return closedError(op)
+        case .busy: return busyError(op)
+        case .signalled: return SocketError.signalled(op)
+        case .epoll(let e): return SocketError.socket(op, "epoll_wait failed", errno: e)
+        }
     }
 
     /// A round of a wait, under the lock: the `n` events in `events`, the
@@ -682,7 +706,10 @@ public final class SocketSelector: Sendable {
                 } else if r.reportedIn == st.waits {
                     repeated = true
                 } else if count < capacity {
-                    st.slots[slot]?.reportedIn = st.waits
+                    // Only a batch that filled its room is followed by
+                    // another epoll_wait in this wait (take()'s end), in
+                    // which the entry could come again.
+                    if full { st.slots[slot]?.reportedIn = st.waits }
                     if ready.contains(.read) { r.reportReadable() }
                     each(r.lent(timedOut: false, events: ready))
                     count += 1

@@ -238,13 +238,15 @@ public final class Socket: Sendable {
     }
 }
 
-/// What a socket needs rarely, kept under one lock and out of line (a
-/// socket without a name, a failure or ports carries three empty references
-/// and an empty list, not room for an address and a failure; and one lock
-/// fewer per field to make and to tear down).
+/// What a socket needs rarely, kept under one lock (a socket without a
+/// failure or ports carries two empty references and an empty list, not
+/// room for a failure; and one lock fewer per field to make and to tear
+/// down).
 struct SocketExtras {
-    /// The address socket-name describes, and its label once looked up.
-    var name: SocketName?
+    /// The address socket-name describes (set by every connect and accept:
+    /// kept inline, no allocation), and its label once looked up.
+    var name: NameAddress?
+    var nameLabel: String?
     /// The last failure (socket-last-error, socket-error-message).
     var failure: RecordedFailure?
     /// The buffers every port over the socket shares, made on first use.
@@ -260,13 +262,35 @@ final class RecordedFailure: Sendable {
     init(_ error: SocketError) { self.error = error }
 }
 
-/// The address a socket is bound or connected to, and the label
-/// socket-name made of it once looked up (SocketExtras.name).
-final class SocketName: Sendable {
-    let address: SocketAddress
-    let label: String?
-    init(_ address: SocketAddress, label: String? = nil) {
-        self.address = address
-        self.label = label
+/// An IPv4 or IPv6 socket address kept inline (a sockaddr_in6 is 28
+/// bytes): the address a socket is bound or connected to
+/// (SocketExtras.name), without the 128-byte sockaddr_storage and without
+/// a box of its own, which cost an allocation, a free and two copies of the
+/// storage with every connection.
+struct NameAddress: Equatable {
+    private var bytes: (UInt64, UInt64, UInt64, UInt32) = (0, 0, 0, 0)
+    private var count: UInt8 = 0
+
+    /// nil for an address longer than 28 bytes (not IPv4 or IPv6).
+    init?(_ a: SocketAddress) {
+        let n = Int(a.length)
+        guard n <= MemoryLayout<(UInt64, UInt64, UInt64, UInt32)>.size else { return nil }
+        withUnsafeMutableBytes(of: &bytes) { dst in
+            withUnsafeBytes(of: a.storage) { src in
+                if let d = dst.baseAddress, let s = src.baseAddress { d.copyMemory(from: s, byteCount: n) }
+            }
+        }
+        count = UInt8(n)
+    }
+
+    var address: SocketAddress {
+        withUnsafeBytes(of: bytes) { b in
+            b.baseAddress.map { SocketAddress(bytes: $0, length: socklen_t(count)) } ?? SocketAddress()
+        }
+    }
+
+    static func == (a: NameAddress, b: NameAddress) -> Bool {
+        a.count == b.count && a.bytes.0 == b.bytes.0 && a.bytes.1 == b.bytes.1 && a.bytes.2 == b.bytes.2
+            && a.bytes.3 == b.bytes.3
     }
 }
