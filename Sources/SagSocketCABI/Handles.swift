@@ -67,6 +67,9 @@ struct HandleTable: Sendable {
         let object: Atomic<UInt>
         /// A socket's descriptor, generation and closed mark (above).
         let aux: Atomic<UInt64>
+        /// Makes a slot 32 bytes: a power of two, so that finding one is a
+        /// shift (24 bytes cost every look-up a multiplication's worth more).
+        let unused: UInt64 = 0
     }
 
     private static let chunkBits = 12
@@ -122,8 +125,7 @@ struct HandleTable: Sendable {
 
     /// The slot of `index`, nil when its chunk was never made.
     ///
-    /// A slot is 24 bytes, so a cache line holds parts of three or four,
-    /// and every look-up writes its slot
+    /// Two slots fit in a cache line, and every look-up writes its slot
     /// (the look-up count), so handles made one after the other (a client
     /// and the server's end of its connection, used by two threads) would
     /// make their threads pass one cache line back and forth on every call.
