@@ -176,7 +176,7 @@ struct HandleTable: Sendable {
                                  ordering: .releasing)
             return HandleTable.encode(index: index, generation: generation, kind: UInt64(kind.rawValue))
         }
-        if h != nil { HandleTable.shared.liveHandles.add(1, ordering: .relaxed) }
+        if h != nil { HandleTable.shared.liveHandles.wrappingAdd(1, ordering: .relaxed) }
         return h
     }
 
@@ -267,7 +267,8 @@ struct HandleTable: Sendable {
 
     @inline(__always)
     private func leave(_ s: UnsafeMutablePointer<Slot>, _ index: Int) {
-        let now = s.pointee.word.subtract(HandleTable.oneLookup, ordering: .acquiringAndReleasing).newValue
+        // Wrapping: one `lock xadd` (a checked subtract is a compare-and-swap loop).
+        let now = s.pointee.word.wrappingSubtract(HandleTable.oneLookup, ordering: .acquiringAndReleasing).newValue
         if now & (HandleTable.live | HandleTable.lookupMask) == 0 { dispose(s, index, now) }
     }
 
@@ -328,7 +329,7 @@ struct HandleTable: Sendable {
             if done { break }
             w = now
         }
-        HandleTable.shared.liveHandles.subtract(1, ordering: .relaxed)
+        HandleTable.shared.liveHandles.wrappingSubtract(1, ordering: .relaxed)
         leave(s, index)
         return .removed(object)
     }

@@ -144,7 +144,9 @@ public final class Socket: Sendable {
 
     @inline(__always)
     func leave() {
-        let now = state.subtract(2, ordering: .releasing).newValue
+        // Wrapping (the count never goes below zero): the checked subtract
+        // compiles to a compare-and-swap loop, this to one `lock xadd`.
+        let now = state.wrappingSubtract(2, ordering: .releasing).newValue
         if now == 1 { release() }
     }
 
