@@ -20,7 +20,10 @@
 //
 // A look-up counts itself in with a compare-and-swap that also checks live,
 // generation and kind, takes its own reference to the object, and counts
-// itself out.
+// itself out. Freeing clears live; whoever brings the slot to "not live, no
+// look-ups" (the freer or the last look-up) releases the table's reference
+// and recycles the slot. Slots live in chunks that are never freed, so a
+// stale or garbage handle can always be checked safely.
 //
 // A socket's slot also keeps its descriptor (`aux`), so that
 // sag_socket_fd, which only reads it, answers with two loads and no atomic
@@ -34,10 +37,7 @@
 // The core tells the C layer when a socket closes (EmbedderSlot's close
 // hook, with the handle kept on the socket), and markClosed sets bit 63 if
 // the slot still belongs to that handle's generation; a late close of a
-// socket whose handle was freed and whose slot was reused changes nothing. Freeing clears live; whoever brings the slot to "not live, no
-// look-ups" (the freer or the last look-up) releases the table's reference
-// and recycles the slot. Slots live in chunks that are never freed, so a
-// stale or garbage handle can always be checked safely.
+// socket whose handle was freed and whose slot was reused changes nothing.
 //
 // The chunks' directory is a C array (shims.c), not a property of a Swift
 // object: `handles` is then a value with no state of its own, made at load
