@@ -2,7 +2,7 @@
 #   make                 library, headers and sagsocket.pc under build/
 #   make install PREFIX=/usr/local DESTDIR=
 #   make check           every test (installs missing Debian packages as root)
-#   make demo            the seed's echo server with a scripted client (C, Chez, Guile, Python, LuaJIT)
+#   make demo            the seed's echo server with a scripted client (C, Chez, Guile, Racket, Python, LuaJIT)
 #   make bench           same-run ratios against raw C and each host's own sockets
 #   make fuzz            the long fuzz runs (10 million executions a target)
 #   make soak            1,000,000 connections and 100,000 port lifetimes, watched
@@ -14,6 +14,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 CHEZLIBDIR ?= $(LIBDIR)/chezscheme
 GUILELIBDIR ?= $(PREFIX)/share/guile/site/3.0
 LUADIR ?= $(PREFIX)/share/lua/5.1
+RACKETDIR ?= $(PREFIX)/share/racket/collects
 CC ?= cc
 
 # The version and the ABI (SONAME) number are written once, in sagsocket.h.
@@ -51,13 +52,23 @@ SCHEME_LIBS := sagittarius/socket.sls sagittarius/socket/host.chezscheme.sls \
 GUILE_LIBS := sagittarius/socket.sls=sagittarius/socket.scm \
   sagittarius/socket/host.guile.sls=sagittarius/socket/host.scm
 GUILE_SRFI106 := srfi/:106/socket.sls
+# The same libraries for Racket (plt-r6rs ++path RACKETDIR), under the names
+# Racket looks them up by: ':' is written %3a, and the Racket host layer is
+# host.mzscheme.sls, the extension plt-r6rs tries first. plt-r6rs reads
+# only files that begin with #!r6rs: install adds the line where a source
+# lacks it. The host layer re-exports the Racket module
+# bindings/racket/sagsocket/private/host.rkt, installed beside them.
+RACKET_LIBS := sagittarius/socket.sls=sagittarius/socket.sls \
+  sagittarius/socket/host.mzscheme.sls=sagittarius/socket/host.mzscheme.sls \
+  srfi/:106.sls=srfi/%3a106.sls srfi/:106/socket.sls=srfi/%3a106/socket.sls
+RACKET_MODULES := sagsocket/private/host.rkt
 
 # sagsocket.pc from its template, for the current PREFIX, into $(1).
 define make_pc
 sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
     -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
     -e 's|@CHEZLIBDIR@|$(CHEZLIBDIR)|g' -e 's|@GUILELIBDIR@|$(GUILELIBDIR)|g' \
-    -e 's|@LUADIR@|$(LUADIR)|g' \
+    -e 's|@LUADIR@|$(LUADIR)|g' -e 's|@RACKETDIR@|$(RACKETDIR)|g' \
     pkgconfig/sagsocket.pc.in > $(1)
 endef
 
@@ -122,6 +133,17 @@ install: lib
 	sed -e 's|"@INCLUDEDIR@"|"$(INCLUDEDIR)"|' -e 's|"@LIBDIR@"|"$(LIBDIR)"|' \
 	  bindings/luajit/sagsocket.lua > "$(DESTDIR)$(LUADIR)/sagsocket.lua"
 	chmod 0644 "$(DESTDIR)$(LUADIR)/sagsocket.lua"
+	# Racket: the R6RS libraries, each beginning with #!r6rs, and the host module
+	for pair in $(RACKET_LIBS); do \
+	  src=$${pair%%=*}; dst="$(DESTDIR)$(RACKETDIR)/$${pair#*=}"; \
+	  install -d "$$(dirname "$$dst")" && \
+	  { head -n 1 "$(SCHEME_DIR)/$$src" | grep -q '^#!r6rs' || echo '#!r6rs'; \
+	    cat "$(SCHEME_DIR)/$$src"; } > "$$dst" && chmod 0644 "$$dst" || exit 1; \
+	done
+	for f in $(RACKET_MODULES); do \
+	  install -d "$(DESTDIR)$(RACKETDIR)/$$(dirname "$$f")" && \
+	  install -m 0644 "bindings/racket/$$f" "$(DESTDIR)$(RACKETDIR)/$$f" || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
@@ -138,6 +160,11 @@ uninstall:
 	-rmdir "$(DESTDIR)$(GUILELIBDIR)/srfi" "$(DESTDIR)$(GUILELIBDIR)/sagittarius/socket" \
 	  "$(DESTDIR)$(GUILELIBDIR)/sagittarius" 2>/dev/null
 	rm -f "$(DESTDIR)$(LUADIR)/sagsocket.lua"
+	for pair in $(RACKET_LIBS); do rm -f "$(DESTDIR)$(RACKETDIR)/$${pair#*=}"; done
+	for f in $(RACKET_MODULES); do rm -f "$(DESTDIR)$(RACKETDIR)/$$f"; done
+	-rmdir "$(DESTDIR)$(RACKETDIR)/srfi/%3a106" "$(DESTDIR)$(RACKETDIR)/srfi" \
+	  "$(DESTDIR)$(RACKETDIR)/sagittarius/socket" "$(DESTDIR)$(RACKETDIR)/sagittarius" \
+	  "$(DESTDIR)$(RACKETDIR)/sagsocket/private" "$(DESTDIR)$(RACKETDIR)/sagsocket" 2>/dev/null
 
 # A private installation under build/stage, used by the tests, samples and bench
 # exactly as a user's program would use an installed library.
@@ -151,8 +178,8 @@ stage: lib
 TIMED = @bash scripts/timed.sh $@
 CHECK_GROUPS := swift-test c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test cpython-test \
   faults-test exhaustion-test tsan-test fuzz-replay syscalls-test
-CHECK_GROUPS += luajit-test
-.PHONY: luajit-test
+CHECK_GROUPS += luajit-test racket-test
+.PHONY: luajit-test racket-test
 include tls/tls.mk
 check: setup stage $(CHECK_GROUPS)
 	@echo "check: $(words $(CHECK_GROUPS)) passed, 0 failed"
@@ -169,6 +196,8 @@ RUNNER_ffi-test := Tests/ffi-driver/run.sh
 RUNNER_abi-test := Tests/abi/run.sh
 RUNNER_chez-test := Tests/scheme/run.sh
 RUNNER_guile-test := Tests/scheme/run.sh --guile
+# The same suite on Racket CS (plt-r6rs), then the Racket-only tests.
+RUNNER_racket-test := Tests/scheme/run.sh --racket
 RUNNER_python-test := Tests/python/run.sh
 # The LuaJIT binding (bindings/luajit) by its own Lua runner, and its install.
 RUNNER_luajit-test := Tests/luajit/run.sh
@@ -182,7 +211,7 @@ RUNNER_syscalls-test := Tests/syscalls/run.sh
 RUNNER_exhaustion-test := Tests/exhaustion/run.sh
 # Races under ThreadSanitizer (the library built into .build-tsan, kept).
 RUNNER_tsan-test := Tests/tsan/run.sh
-STAGED_GROUPS := c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test luajit-test \
+STAGED_GROUPS := c-test ports-test selector-test ffi-test abi-test chez-test guile-test python-test luajit-test racket-test \
   cpython-test faults-test syscalls-test exhaustion-test tsan-test
 $(STAGED_GROUPS): stage
 	$(TIMED) bash $(RUNNER_$@) $(STAGE)
@@ -204,6 +233,7 @@ demo: setup stage
 	bash bindings/c/demo.sh $(STAGE)
 	bash bindings/scheme/demo.sh $(STAGE)
 	bash bindings/scheme/demo.sh --guile $(STAGE)
+	bash bindings/scheme/demo.sh --racket $(STAGE)
 	bash bindings/python/demo.sh $(STAGE)
 	bash bindings/luajit/demo.sh $(STAGE)
 

@@ -14,10 +14,10 @@
  * of each side and the median of the per-round ratios lib/raw.
  *
  *   lines       1,000,000 lines of 40 bytes (39 characters and LF), sent by
- *               a peer thread over loopback TCP in 64 KiB sends and read
+ *               a peer thread over loopback TCP in 65,520-byte sends and read
  *               with sag_port_get_bytes_line (binary get-line) and with
  *               sag_port_get_line (a UTF-8 / eol lf transcoded port), against
- *               fdopen(3) + getline(3) on a raw socket; lines/s
+ *               fdopen(3) + getline(3) on a raw socket (bench_lines.h); lines/s
  *               (goal lib/raw >= 1.0 binary, >= 0.9 text)
  *   put         1 GiB written in 1 KiB sag_port_put_bytevector calls, then
  *               sag_port_flush, against 1 KiB send(2) calls; a receiver
@@ -38,141 +38,37 @@
 
 #include "bench_util.h"
 #include "bench_sag.h"
+#include "bench_lines.h"
 
-#define LINE_LEN 40            /* bytes per line, LF included */
-#define SEND_CHUNK (64 * 1024) /* the line sender's send size */
 #define PUT_CHUNK 1024         /* the writers' call size */
 #define DRAIN_CHUNK (1024 * 1024)
 
 /* ---- sizes -------------------------------------------------------------- */
-static long n_lines;     /* lines per line measurement */
 static uint64_t n_put;   /* bytes per put measurement, a multiple of 1 KiB */
-static uint8_t *lines_buf; /* n_lines * LINE_LEN bytes */
 static uint8_t put_buf[PUT_CHUNK];
 
-/* ---- the library side (to the raw listener) ----------------------------- */
-static sag_socket *lib_connect(void)
+/* ---- lines (bench_lines.h) ---------------------------------------------- */
+/* lines/s of one reader */
+static double lines_rate(enum line_reader reader, const char *who)
 {
-    sag_socket *s = NULL;
-    SAG(sag_make_client_socket("127.0.0.1", listen_service, SAG_AF_INET,
-                               SAG_SOCK_STREAM, SAG_AI_NUMERICHOST, 0, &s,
-                               err));
-    return s;
+    uint64_t bytes;
+    double secs;
+    long lines = read_lines(reader, &bytes, &secs);
+    check_lines(who, lines, bytes);
+    return (double)lines / secs;
 }
 
-/* ---- lines -------------------------------------------------------------- */
-/* The peer: accepts one connection, sends every line in 64 KiB sends,
- * closes. */
-static void *line_sender(void *arg)
+/* fdopen + getline on a raw socket; sag_port_get_bytes_line (binary) or
+ * sag_port_get_line (text) */
+static double lines_raw(void) { return lines_rate(LINES_RAW, "raw getline"); }
+static double lines_lib_binary(void)
 {
-    size_t total = (size_t)n_lines * LINE_LEN, off;
-    int fd = raw_accept();
-    (void)arg;
-    for (off = 0; off < total; off += SEND_CHUNK) {
-        size_t n = total - off < SEND_CHUNK ? total - off : SEND_CHUNK;
-        raw_send_all(fd, lines_buf + off, n);
-    }
-    close(fd);
-    return NULL;
+    return lines_rate(LINES_BINARY, "lib binary get-line");
 }
-
-static void check_lines(const char *who, long lines, uint64_t bytes)
+static double lines_lib_text(void)
 {
-    if (lines != n_lines || bytes != (uint64_t)n_lines * (LINE_LEN - 1)) {
-        fprintf(stderr, "bench_ports: %s read %ld lines / %llu bytes, "
-                "expected %ld / %llu\n", who, lines,
-                (unsigned long long)bytes, n_lines,
-                (unsigned long long)n_lines * (LINE_LEN - 1));
-        exit(2);
-    }
+    return lines_rate(LINES_TEXT, "lib text get-line");
 }
-
-/* lines/s: fdopen + getline on a raw socket */
-static double lines_raw(void)
-{
-    pthread_t th;
-    double t0, t1;
-    long lines = 0;
-    uint64_t bytes = 0;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    FILE *f;
-    int fd;
-
-    if (pthread_create(&th, NULL, line_sender, NULL))
-        die("pthread_create");
-    t0 = now();
-    fd = raw_connect();
-    f = fdopen(fd, "r");
-    if (f == NULL)
-        die_errno("fdopen");
-    while ((n = getline(&line, &cap, f)) > 0) {
-        if (line[n - 1] == '\n')
-            n--;
-        bytes += (uint64_t)n;
-        lines++;
-    }
-    if (ferror(f))
-        die_errno("getline");
-    t1 = now();
-    fclose(f);
-    free(line);
-    pthread_join(th, NULL);
-    check_lines("raw getline", lines, bytes);
-    return (double)lines / (t1 - t0);
-}
-
-/* lines/s: sag_port_get_bytes_line (binary) or sag_port_get_line (text) */
-static double lines_lib(int text)
-{
-    pthread_t th;
-    double t0, t1;
-    long lines = 0;
-    uint64_t bytes = 0;
-    sag_socket *s;
-    sag_port *p = NULL, *t = NULL;
-
-    if (pthread_create(&th, NULL, line_sender, NULL))
-        die("pthread_create");
-    t0 = now();
-    s = lib_connect();
-    SAG(sag_socket_port(s, 1, &p, err));
-    if (text) {
-        SAG(sag_transcoded_port(p, SAG_CODEC_UTF8, SAG_EOL_LF,
-                                SAG_ERROR_MODE_REPLACE, &t, err));
-        for (;;) {
-            const char *d;
-            size_t len;
-            SAG(sag_port_get_line(t, &d, &len, err));
-            if (d == NULL)
-                break;
-            bytes += len;
-            lines++;
-        }
-    } else {
-        for (;;) {
-            const uint8_t *d;
-            size_t len;
-            SAG(sag_port_get_bytes_line(p, &d, &len, err));
-            if (d == NULL)
-                break;
-            bytes += len;
-            lines++;
-        }
-    }
-    t1 = now();
-    sag_port_free(t);
-    sag_port_free(p);
-    sag_socket_free(s);
-    pthread_join(th, NULL);
-    check_lines(text ? "lib text get-line" : "lib binary get-line", lines,
-                bytes);
-    return (double)lines / (t1 - t0);
-}
-
-static double lines_lib_binary(void) { return lines_lib(0); }
-static double lines_lib_text(void) { return lines_lib(1); }
 
 /* ---- put ---------------------------------------------------------------- */
 /* The receiver: accepts one connection, drains n_put bytes with 1 MiB
@@ -309,16 +205,6 @@ int main(void)
     if (!ratio_bin || !ratio_text || !ratio_put || !ratio_none)
         die_errno("calloc");
 
-    /* n_lines lines of 39 printable characters (varying) and LF */
-    lines_buf = malloc((size_t)n_lines * LINE_LEN);
-    if (lines_buf == NULL)
-        die_errno("malloc");
-    for (long l = 0; l < n_lines; l++) {
-        uint8_t *p = lines_buf + (size_t)l * LINE_LEN;
-        for (int c = 0; c < LINE_LEN - 1; c++)
-            p[c] = (uint8_t)('!' + (l * 7 + c) % 90);
-        p[LINE_LEN - 1] = '\n';
-    }
     for (i = 0; i < PUT_CHUNK; i++)
         put_buf[i] = (uint8_t)i;
     listener_setup();
@@ -401,7 +287,6 @@ int main(void)
     free(ratio_text);
     free(ratio_put);
     free(ratio_none);
-    free(lines_buf);
     close(listen_fd);
     sag_error_free(err);
     return 0;

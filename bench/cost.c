@@ -10,6 +10,11 @@
  *                                   N lines of 40 bytes read with
  *                                   sag_port_get_bytes_line, sag_port_get_line
  *                                   (UTF-8, lf) or fdopen + getline(3)
+ *     put-none / put-block / put-raw
+ *                                   N puts of 1 KiB with
+ *                                   sag_port_put_bytevector in buffer mode
+ *                                   none or block (then sag_port_flush), or
+ *                                   send(2); a thread drains the other end
  *     selector-lib / selector-raw   N waits that find 1 ready socket of 10
  *                                   (AF_UNIX pairs), each followed by adding
  *                                   it again: sag_selector_wait +
@@ -34,6 +39,7 @@
 
 #include "bench_util.h"
 #include "bench_sag.h"
+#include "bench_lines.h"
 
 static long n_ops;
 static sag_socket *lib_listen;
@@ -161,78 +167,57 @@ static void lib_listener(void)
     sag_addrinfo_free(hints);
 }
 
-/* ---- lines -------------------------------------------------------------- */
-#define LINE_LEN 40
-static long n_lines;
-
-static void *line_sender(void *arg)
+/* ---- lines (bench_lines.h) ---------------------------------------------- */
+static void lines(long n, enum line_reader reader)
 {
-    static uint8_t chunk[64 * 1024 / LINE_LEN * LINE_LEN];
-    size_t total = (size_t)n_lines * LINE_LEN, off;
+    uint64_t bytes;
+    long got;
+    n_lines = n;
+    got = read_lines(reader, &bytes, NULL);
+    check_lines("cost", got, bytes);
+}
+
+/* ---- put -------------------------------------------------------------- */
+#define PUT_LEN 1024
+static uint8_t put_buf[PUT_LEN];
+
+static void *put_drainer(void *arg)
+{
+    static uint8_t buf[1 << 20];
     int fd = raw_accept();
     (void)arg;
-    for (size_t i = 0; i < sizeof chunk; i++)
-        chunk[i] = i % LINE_LEN == LINE_LEN - 1 ? '\n' : 'a' + (char)(i % 26);
-    for (off = 0; off < total; off += sizeof chunk) {
-        size_t n = total - off < sizeof chunk ? total - off : sizeof chunk;
-        raw_send_all(fd, chunk, n);
-    }
+    while (raw_recv(fd, buf, sizeof buf) > 0)
+        ;
     close(fd);
     return NULL;
 }
 
-static void lines(long n, int mode)
+/* mode: -1 raw send(2); otherwise the port's buffer mode */
+static void puts_(long n, int mode)
 {
     pthread_t th;
-    long got = 0;
-    n_lines = n;
-    if (pthread_create(&th, NULL, line_sender, NULL))
+    if (pthread_create(&th, NULL, put_drainer, NULL))
         die("pthread_create");
-    if (mode == 0) {
-        char *line = NULL;
-        size_t cap = 0;
-        FILE *f = fdopen(raw_connect(), "r");
-        if (f == NULL)
-            die_errno("fdopen");
-        while (getline(&line, &cap, f) > 0)
-            got++;
-        fclose(f);
-        free(line);
+    if (mode < 0) {
+        int fd = raw_connect();
+        for (long i = 0; i < n; i++)
+            raw_send_all(fd, put_buf, PUT_LEN);
+        close(fd);
     } else {
         sag_socket *s = NULL;
-        sag_port *p = NULL, *t = NULL;
+        sag_port *p = NULL;
         SAG(sag_make_client_socket("127.0.0.1", listen_service, SAG_AF_INET,
                                    SAG_SOCK_STREAM, SAG_AI_NUMERICHOST, 0, &s,
                                    err));
         SAG(sag_socket_port(s, 1, &p, err));
-        if (mode == 2) {
-            SAG(sag_transcoded_port(p, SAG_CODEC_UTF8, SAG_EOL_LF,
-                                    SAG_ERROR_MODE_REPLACE, &t, err));
-            for (;;) {
-                const char *d;
-                size_t len;
-                SAG(sag_port_get_line(t, &d, &len, err));
-                if (d == NULL)
-                    break;
-                got++;
-            }
-        } else {
-            for (;;) {
-                const uint8_t *d;
-                size_t len;
-                SAG(sag_port_get_bytes_line(p, &d, &len, err));
-                if (d == NULL)
-                    break;
-                got++;
-            }
-        }
-        sag_port_free(t);
+        SAG(sag_port_set_buffer_mode(p, mode, err));
+        for (long i = 0; i < n; i++)
+            SAG(sag_port_put_bytevector(p, put_buf, 0, PUT_LEN, err));
+        SAG(sag_port_flush(p, err));
         sag_port_free(p);
         sag_socket_free(s);
     }
     pthread_join(th, NULL);
-    if (got != n)
-        die("wrong number of lines");
 }
 
 /* ---- selector ----------------------------------------------------------- */
@@ -351,14 +336,23 @@ int main(int argc, char **argv)
         connect_lib(w);
         connect_lib(n_ops);
     } else if (!strcmp(m, "lines-raw")) {
-        lines(w, 0);
-        lines(n_ops, 0);
+        lines(w, LINES_RAW);
+        lines(n_ops, LINES_RAW);
     } else if (!strcmp(m, "lines-binary")) {
-        lines(w, 1);
-        lines(n_ops, 1);
+        lines(w, LINES_BINARY);
+        lines(n_ops, LINES_BINARY);
     } else if (!strcmp(m, "lines-text")) {
-        lines(w, 2);
-        lines(n_ops, 2);
+        lines(w, LINES_TEXT);
+        lines(n_ops, LINES_TEXT);
+    } else if (!strcmp(m, "put-raw")) {
+        puts_(w, -1);
+        puts_(n_ops, -1);
+    } else if (!strcmp(m, "put-none")) {
+        puts_(w, SAG_BUFFER_NONE);
+        puts_(n_ops, SAG_BUFFER_NONE);
+    } else if (!strcmp(m, "put-block")) {
+        puts_(w, SAG_BUFFER_BLOCK);
+        puts_(n_ops, SAG_BUFFER_BLOCK);
     } else if (!strcmp(m, "selector-lib") || !strcmp(m, "watch-lib")) {
         int watched = m[0] == 'w';
         selector_lib(w, watched);

@@ -1479,8 +1479,8 @@ int sag_socket_sockaddr(sag_socket *s, int peer, sag_sockaddr **out,
  * dup, detach, sendmsg, recvmsg). No Scheme procedure is built on them.
  */
 
-/* A new socket that owns fd, a socket descriptor the caller made or got
- * elsewhere: from now on the library closes it (with sag_socket_close or
+/* A new socket that owns owned_fd, a socket descriptor the caller made or
+ * got elsewhere: from now on the library closes it (with sag_socket_close or
  * sag_socket_free), so the caller must not, and must not give the same
  * descriptor to the library twice (two owners would close it twice). Its
  * family, type and protocol are read from the kernel (SO_DOMAIN, SO_TYPE,
@@ -1488,11 +1488,11 @@ int sag_socket_sockaddr(sag_socket *s, int peer, sag_sockaddr **out,
  * every descriptor the library owns (O_NONBLOCK is shared with the
  * descriptor's duplicates, if any); the socket's own non-blocking mode and
  * timeouts start off. Any thread. Nothing is changed when it fails.
- * Returns SAG_OK; SAG_E_INVALID (fd negative, out NULL); SAG_E_SOCKET with
- * errno EBADF (fd not open) or ENOTSOCK (not a socket), or the errno of
- * fcntl; SAG_E_NOMEM (the descriptor stays the caller's).
+ * Returns SAG_OK; SAG_E_INVALID (owned_fd negative, out NULL); SAG_E_SOCKET
+ * with errno EBADF (owned_fd not open) or ENOTSOCK (not a socket), or the
+ * errno of fcntl; SAG_E_NOMEM (the descriptor stays the caller's).
  * Scheme: (none; Sagittarius makes sockets only with the OS) */
-int sag_socket_from_fd(int fd, sag_socket **out, sag_error *err);
+int sag_socket_from_fd(int owned_fd, sag_socket **out, sag_error *err);
 
 /* A new socket over a duplicate of s's descriptor (F_DUPFD_CLOEXEC): the
  * same kernel socket (data, options, connection) under a second,

@@ -14,12 +14,18 @@ luajit -e 'require("socket")' >/dev/null 2>&1 || need_deb+=(lua-socket)
 have nm           || need_deb+=(binutils)
 have scheme       || need_deb+=(chezscheme)
 have guile        || need_deb+=(guile-3.0)
+have plt-r6rs     || need_deb+=(racket)
 have ip           || need_deb+=(iproute2)
 have strace       || need_deb+=(strace)
 # CPython's own test suite (make cpython-test runs its test_socket and
 # test_selectors): Debian ships it apart from the interpreter.
 python3 -c 'import test.test_socket, test.test_selectors' >/dev/null 2>&1 ||
   need_deb+=("libpython$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-testsuite")
+# Python.h: pip compiles the Python binding's extension (cffi's API mode, which
+# python-test and the bench measure) only with this interpreter's headers.
+python3 -c 'import os, sys, sysconfig
+sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' ||
+  need_deb+=("libpython$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-dev")
 [ -f /usr/include/ffi.h ] || [ -f /usr/include/x86_64-linux-gnu/ffi.h ] || need_deb+=(libffi-dev)
 # libsagtls (TLS) builds on OpenSSL 3; its tests make certificates with the CLI
 [ -f /usr/include/openssl/ssl.h ] || need_deb+=(libssl-dev)

@@ -46,3 +46,20 @@ stop_server() {
   fi
   SERVER_PID=
 }
+
+# python_site SITE: pip-installs bindings/python (a copy, without its tests)
+# into the folder SITE, as a user's pip does but reaching no package index
+# (no build isolation: the build uses the installed setuptools and cffi;
+# --no-index, --no-deps); the copy keeps the source tree free of build/ and
+# egg-info. With a compiler, Python.h and the installed header (found as
+# bindings/python/native_build.py says) the package gets its compiled
+# extension, cffi's API mode; the caller's environment decides that.
+python_site() {
+  local src
+  src=$(mktemp -d "${TMPDIR:-/tmp}/sagsocket-src.XXXXXX")
+  cp -r "$SAG_ROOT/bindings/python/." "$src"
+  rm -rf "$src/tests" "$src/build"
+  python3 -m pip install -q --no-index --no-deps --no-build-isolation --root-user-action=ignore \
+    --target "$1" "$src" || { rm -rf "$src"; return 1; }
+  rm -rf "$src"
+}

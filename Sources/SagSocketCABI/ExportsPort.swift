@@ -241,9 +241,9 @@ private func handOut<T>(_ view: UnsafeRawBufferPointer?, _ data: UnsafeMutablePo
 private let emptyBytes: StaticString = ""
 
 /// A binary read that hands out a port-owned view: data and len must not be NULL.
-@inline(__always)
 /// `ready`, when given, is tried first: a view it finds is handed out with
 /// none of the failure plumbing (see SocketPort.readyLine()).
+@inline(__always)
 private func binaryView(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                         _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, _ op: StaticString,
                         ready: (SocketPort) -> UnsafeRawBufferPointer? = { _ in nil },
@@ -254,14 +254,13 @@ private func binaryView(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<Unsafe
             handOut(view, data, len)
             return Status.ok
         }
-        return run(err) { () throws(SocketError) in handOut(try read(b), data, len) }
+        return readView(b, data, len, err, read)
     }
 }
 
 /// A textual read that hands out a port-owned view of UTF-8: utf8 and len
-/// must not be NULL.
+/// must not be NULL. `ready`: as for binaryView.
 @inline(__always)
-/// `ready`: as for binaryView.
 private func textView(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                       _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, _ op: StaticString,
                       ready: (TextPort) -> UnsafeRawBufferPointer? = { _ in nil },
@@ -272,8 +271,18 @@ private func textView(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePo
             handOut(view, utf8, len)
             return Status.ok
         }
-        return run(err) { () throws(SocketError) in handOut(try read(t), utf8, len) }
+        return readView(t, utf8, len, err, read)
     }
+}
+
+/// The general way of a view read, out of line: the failure it may report
+/// (about 130 bytes) would otherwise be room in every call's frame, the
+/// calls that `ready` answers included.
+@inline(never)
+private func readView<P, T>(_ port: P, _ data: UnsafeMutablePointer<UnsafePointer<T>?>,
+                            _ len: UnsafeMutablePointer<Int>, _ err: OpaquePointer?,
+                            _ read: (P) throws(SocketError) -> UnsafeRawBufferPointer?) -> Int32 {
+    run(err) { () throws(SocketError) in handOut(try read(port), data, len) }
 }
 
 @c @implementation
@@ -303,8 +312,16 @@ public func sag_port_put_bytevector(_ p: OpaquePointer?, _ buf: UnsafePointer<UI
                                     _ err: OpaquePointer?) -> Int32 {
     return withBinaryPort(p, err, "put-bytevector") { b in
         guard let range = bufferRange(buf, start, count) else { return invalid(err, "put-bytevector", "bad buffer range") }
-        return run(err) { () throws(SocketError) in try b.put(range) }
+        if b.bufferMode != .none && b.bufferedPut(range) { return Status.ok }
+        return put(b, range, err)
     }
+}
+
+/// put-bytevector's general way (SocketPort.bufferedPut(_:) did not take
+/// the bytes), out of line for the reason readView(...) is.
+@inline(never)
+private func put(_ b: SocketPort, _ range: UnsafeRawBufferPointer, _ err: OpaquePointer?) -> Int32 {
+    run(err) { () throws(SocketError) in try b.put(range) }
 }
 
 // MARK: - Text

@@ -43,6 +43,15 @@ static int send_bytes(sag_socket *s, const char *text) {
     return sag_socket_send(s, (const uint8_t *)text, 0, strlen(text), 0, &sent, E);
 }
 
+/* What `from` sends (text, at most 16 bytes), `to` receives in one call. */
+static void check_passes(sag_socket *from, sag_socket *to, const char *text) {
+    uint8_t buf[16];
+    size_t got = 0, n = strlen(text);
+    CHECK_ST(send_bytes(from, text), SAG_OK);
+    CHECK_ST(sag_socket_recv(to, buf, 0, sizeof buf, 0, &got, E), SAG_OK);
+    CHECK(got == n && memcmp(buf, text, n) == 0);
+}
+
 /* One buffer's recvmsg, no control, no address. */
 static int recvmsg1(sag_socket *s, uint8_t *buf, size_t len, int flags, size_t *got, int *mflags) {
     uint8_t *bufs[1] = {buf};
@@ -69,11 +78,7 @@ static void test_from_fd(void) {
     CHECK_ST(sag_socket_is_nonblocking(a, &nb, E), SAG_OK);
     CHECK_EQ(nb, 0);
     /* a blocking receive waits for what the other end sends */
-    CHECK_ST(send_bytes(b, "adopted"), SAG_OK);
-    uint8_t buf[16];
-    size_t got = 0;
-    CHECK_ST(sag_socket_recv(a, buf, 0, sizeof buf, 0, &got, E), SAG_OK);
-    CHECK(got == 7 && memcmp(buf, "adopted", 7) == 0);
+    check_passes(b, a, "adopted");
     /* closing the socket closes the adopted descriptor */
     CHECK_ST(sag_socket_free(a), SAG_OK);
     CHECK(!fd_open(sv[0]));
@@ -130,17 +135,11 @@ static void test_dup(void) {
     CHECK_ST(sag_socket_get_read_timeout(d, &t, E), SAG_OK);
     CHECK_EQ(t, 250000);
     /* the same kernel socket: what b sends, d reads; what d sends, b reads */
-    CHECK_ST(send_bytes(b, "to-dup"), SAG_OK);
-    uint8_t buf[16];
-    size_t got = 0;
-    CHECK_ST(sag_socket_recv(d, buf, 0, sizeof buf, 0, &got, E), SAG_OK);
-    CHECK(got == 6 && memcmp(buf, "to-dup", 6) == 0);
+    check_passes(b, d, "to-dup");
     /* closed independently: a closed, d still works */
     CHECK_ST(sag_socket_close(a, E), SAG_OK);
     CHECK(fd_open(fdd));
-    CHECK_ST(send_bytes(d, "still"), SAG_OK);
-    CHECK_ST(sag_socket_recv(b, buf, 0, sizeof buf, 0, &got, E), SAG_OK);
-    CHECK(got == 5 && memcmp(buf, "still", 5) == 0);
+    check_passes(d, b, "still");
     /* bad input */
     sag_socket *x = NULL;
     CHECK_ST(sag_socket_dup(a, &x, E), SAG_E_CLOSED);
@@ -155,30 +154,22 @@ static void test_dup(void) {
 
 /* ===== Detaching =========================================================== */
 
+/* A thread's blocking receive on s: sag_socket_recvmsg when msg, else
+ * sag_socket_recv (no error object: E is the main thread's); its status. */
 typedef struct {
     sag_socket *s;
+    int msg;
     int status;
-    int done;
 } waiter_t;
 
 static void *recv_waiter(void *arg) {
     waiter_t *w = arg;
     uint8_t buf[8];
-    size_t got = 0;
-    w->status = sag_socket_recv(w->s, buf, 0, sizeof buf, 0, &got, NULL);
-    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
-    return NULL;
-}
-
-static void *recvmsg_waiter(void *arg) {
-    waiter_t *w = arg;
-    uint8_t buf[8];
-    size_t got = 0;
-    int mf = 0;
     uint8_t *bufs[1] = {buf};
-    size_t lens[1] = {sizeof buf}, clen = 0;
-    w->status = sag_socket_recvmsg(w->s, bufs, lens, 1, NULL, 0, 0, 0, NULL, &got, &clen, &mf, NULL);
-    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+    size_t got = 0, lens[1] = {sizeof buf}, clen = 0;
+    int mf = 0;
+    w->status = w->msg ? sag_socket_recvmsg(w->s, bufs, lens, 1, NULL, 0, 0, 0, NULL, &got, &clen, &mf, NULL)
+                       : sag_socket_recv(w->s, buf, 0, sizeof buf, 0, &got, NULL);
     return NULL;
 }
 
@@ -204,13 +195,9 @@ static void test_detach(void) {
     CHECK_ST(sag_socket_free(a), SAG_OK);
     CHECK(fd_open(fd));
     /* the descriptor works, and can be adopted again */
-    CHECK_ST(send_bytes(b, "back"), SAG_OK);
     sag_socket *again = NULL;
     CHECK_ST(sag_socket_from_fd(fd, &again, E), SAG_OK);
-    uint8_t buf[8];
-    size_t got = 0;
-    CHECK_ST(sag_socket_recv(again, buf, 0, sizeof buf, 0, &got, E), SAG_OK);
-    CHECK(got == 4 && memcmp(buf, "back", 4) == 0);
+    check_passes(b, again, "back");
 
     /* bad input */
     CHECK_ST(sag_socket_detach(again, NULL, E), SAG_E_INVALID);
@@ -237,7 +224,7 @@ static void test_detach(void) {
 
     /* detach while another thread waits on the socket: the waiter ends
      * with SAG_E_CLOSED, and the descriptor is handed over open */
-    waiter_t w = {again, -100, 0};
+    waiter_t w = {.s = again, .msg = 0, .status = -100};
     pthread_t t;
     CHECK(pthread_create(&t, NULL, recv_waiter, &w) == 0);
     sleep_ms(50);
@@ -600,9 +587,9 @@ static void test_waiting(void) {
 
     /* interrupt and close from another thread end a waiting recvmsg */
     CHECK_ST(sag_socket_pair(SAG_AF_UNIX, SAG_SOCK_STREAM, 0, &a, &b, E), SAG_OK);
-    waiter_t w = {b, -100, 0};
+    waiter_t w = {.s = b, .msg = 1, .status = -100};
     pthread_t t;
-    CHECK(pthread_create(&t, NULL, recvmsg_waiter, &w) == 0);
+    CHECK(pthread_create(&t, NULL, recv_waiter, &w) == 0);
     int joined = -1;
     for (int i = 0; i < 200 && joined != 0; i++) {
         sag_socket_interrupt(b, NULL);
@@ -611,7 +598,7 @@ static void test_waiting(void) {
     CHECK_EQ(joined, 0);
     CHECK_ST(w.status, SAG_E_INTERRUPTED);
     w.status = -100;
-    CHECK(pthread_create(&t, NULL, recvmsg_waiter, &w) == 0);
+    CHECK(pthread_create(&t, NULL, recv_waiter, &w) == 0);
     sleep_ms(50);
     CHECK_ST(sag_socket_close(b, E), SAG_OK);
     CHECK_EQ(join_within(t, 10000), 0);

@@ -473,6 +473,7 @@ int main(void) {
     test_kept_chars();
     test_latin1();
     test_long_line();
+    test_refill_lines();
     test_duplex();
     test_autoflush();
     test_buffer_modes();

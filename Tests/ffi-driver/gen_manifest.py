@@ -95,7 +95,8 @@ INT_ROLES = {
     "mode": "mode",          # sag_buffer_mode or sag_read_mode
     "errnum": "errnum",      # an errno value (sag_error_set)
     "events": "events",      # sag_selector_event bits
-    "fd": "fd",              # a raw descriptor (sag_selector_*_fd; sag_socket_from_fd: ownfd)
+    "fd": "fd",              # a raw descriptor the call borrows (sag_selector_*_fd)
+    "owned_fd": "ownfd",     # a descriptor the call takes (sag_socket_from_fd): a fresh one
     "type": "value",         # a control message's type (sag_cmsg_append)
 }
 # int32_t parameters (Unicode scalar values): name -> role.
@@ -393,8 +394,6 @@ def main():
                 classes[i] = "int:" + INT32_ROLES[pname]
             elif ctype == "size_t" and pname == "n":
                 classes[i] = "count"
-            elif ctype == "int" and pname == "fd" and name == "sag_socket_from_fd":
-                classes[i] = "int:ownfd"  # it takes the descriptor: a fresh one
             elif ctype == "int" and pname in INT_ROLES:
                 classes[i] = "int:" + INT_ROLES[pname]
             elif ctype == "int64_t" and pname.startswith("timeout"):

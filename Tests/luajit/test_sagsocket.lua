@@ -296,6 +296,68 @@ T.test("ports: Lua file methods on binary and textual ports", function()
   tx:close(); braw:close(); srv:close()
 end)
 
+-- Reads until end of file with read(port), concatenated (a read-once read
+-- may bring part of what was sent).
+local function drain(read, p)
+  local parts = {}
+  for _ = 1, 100 do
+    local v, m, c = read(p)
+    if v == nil then
+      T.eq(m, nil, "no failure before end of file: " .. tostring(c))
+      return table.concat(parts)
+    end
+    parts[#parts + 1] = v
+  end
+  error("no end of file after 100 reads")
+end
+
+T.test("ports: Sagittarius's reads (read-once), their ends of file and wrong kinds", function()
+  local c, a, srv = tcp_pair()
+  local bin = R.socket_port(a)
+  T.eq(c:send("\0bytes\255\n"), 8, "send")
+  c:shutdown(S.SHUT_WR)
+  T.eq(drain(S.get_bytevector_all, bin), "\0bytes\255\n", "get_bytevector_all to end of file")
+  T.eq(S.get_bytevector_all(bin), nil, "get_bytevector_all at end of file: nil")
+  T.eq(S.get_line(bin), nil, "binary get_line at end of file: nil")
+  bin:close(); srv:close()
+
+  c, a, srv = tcp_pair()
+  local buf = ffi.new("uint8_t[8]")
+  T.eq(c:send("abc"), 3, "send")
+  T.eq(R.get_bytevector_n_into(R.socket_port(a), buf, 2, 3), 3, "get_bytevector_n_into: the count")
+  T.eq(ffi.string(buf + 2, 3), "abc", "into the buffer at start")
+  T.fails("&assertion", "get_bytevector_n_into of a string", S.get_bytevector_n_into(R.socket_port(a), "buf", 0, 1))
+  c:close(); a:close(); srv:close()
+
+  c, a, srv = tcp_pair()
+  local tx = R.transcoded_port(R.socket_port(c))
+  local rx = R.transcoded_port(R.socket_port(a))
+  tx:write("ソケット\nend")
+  tx:close()
+  T.eq(drain(function(p) return S.get_string_n(p, 2) end, rx), "ソケット\nend", "get_string_n: characters to end of file")
+  T.eq(S.get_string_n(rx, 2), nil, "get_string_n at end of file: nil")
+  rx:close(); srv:close()
+
+  c, a, srv = tcp_pair()
+  tx = R.transcoded_port(R.socket_port(c))
+  rx = R.transcoded_port(R.socket_port(a))
+  tx:write("é\nà")
+  tx:close()
+  T.eq(drain(S.get_string_all, rx), "é\nà", "get_string_all to end of file")
+  T.eq(S.get_string_all(rx), nil, "get_string_all at end of file: nil")
+  T.eq(S.get_line(rx), nil, "textual get_line at end of file: nil")
+
+  -- the same reads of what is not a port reach the library: &sag-misuse
+  local wrongs = { { nil, "nil" }, { c, "a socket" }, { R.make_fdset(), "an fdset" } }
+  for _, w in ipairs(wrongs) do
+    T.fails("&sag-misuse", "get_line of " .. w[2], S.get_line(w[1]))
+    T.fails("&sag-misuse", "get_bytevector_all of " .. w[2], S.get_bytevector_all(w[1]))
+    T.fails("&sag-misuse", "get_bytevector_n of " .. w[2], S.get_bytevector_n(w[1], 4))
+    T.fails("&sag-misuse", "get_bytevector_n_into of " .. w[2], S.get_bytevector_n_into(w[1], buf, 0, 4))
+  end
+  rx:close(); srv:close()
+end)
+
 T.test("ports: buffer modes and flush", function()
   local c, a, srv = tcp_pair()
   local p = R.socket_port(c)

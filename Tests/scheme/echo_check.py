@@ -34,10 +34,11 @@ def free_port():
 
 
 def host_command(host, libdir, program):
-    """The command the README gives to run a Scheme program on chez or
-    guile, LIBDIR holding the Scheme libraries."""
+    """The command the README gives to run a Scheme program on chez, guile
+    or racket, LIBDIR holding the Scheme libraries."""
     return {"chez": ["scheme", "--libdirs", libdir, "--program", program],
-            "guile": ["guile", "-L", libdir, program]}[host]
+            "guile": ["guile", "-L", libdir, program],
+            "racket": ["plt-r6rs", "++path", libdir, program]}[host]
 
 
 def recv_exactly(s, n):

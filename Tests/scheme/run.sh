@@ -6,16 +6,21 @@
 #     LD_LIBRARY_PATH=STAGE/lib scheme --libdirs "$(pkg-config --variable=chezlibdir sagsocket)" --program ...
 #   Tests/scheme/run.sh --guile STAGE    Guile 3.0:
 #     LD_LIBRARY_PATH=STAGE/lib guile -L "$(pkg-config --variable=guilelibdir sagsocket)" ...
-# 1. test-socket.sps, the one suite of both hosts: every procedure of
+#   Tests/scheme/run.sh --racket STAGE   Racket CS (plt-r6rs):
+#     LD_LIBRARY_PATH=STAGE/lib plt-r6rs ++path "$(pkg-config --variable=racketdir sagsocket)" ...
+# 1. test-socket.sps, the one suite of every host: every procedure of
 #    (sagittarius socket) and (srfi :106), with the constants compared
 #    against the C header's values; what it needs beyond R6RS comes from
-#    (sagsocket-test host) in chez/ or guile/;
+#    (sagsocket-test host) in chez/, guile/ or racket/;
 # 2. echo_client_test.py: the seed's echo server answered by a CPython client.
 # Exits non-zero when anything failed.
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 HOST=chez
-if [ "${1:-}" = "--guile" ]; then HOST=guile; shift; fi
+case "${1:-}" in
+  --guile) HOST=guile; shift ;;
+  --racket) HOST=racket; shift ;;
+esac
 # shellcheck source=scripts/stage.sh
 . "$HERE/../../scripts/stage.sh"
 use_stage "$HOST-test" "$@"   # STAGE, ROOT, PKG_CONFIG_PATH, LD_LIBRARY_PATH
@@ -38,6 +43,12 @@ if [ "$HOST" = chez ]; then
   LIBFILE=sagittarius/socket.sls
   echo "$TAG: $(scheme --version 2>&1), libraries from $LIBDIR"
   SUITE=(scheme --libdirs "$LIBDIR:$HERE/chez" --program "$HERE/test-socket.sps")
+elif [ "$HOST" = racket ]; then
+  need plt-r6rs Racket racket
+  LIBDIR=$(pkg-config --variable=racketdir sagsocket)
+  LIBFILE=sagittarius/socket.sls
+  echo "$TAG: $(racket --version), libraries from $LIBDIR"
+  SUITE=(plt-r6rs ++path "$LIBDIR" ++path "$HERE/racket" "$HERE/test-socket.sps")
 else
   need guile Guile guile-3.0
   LIBDIR=$(pkg-config --variable=guilelibdir sagsocket)
@@ -108,6 +119,55 @@ if [ "$HOST" = guile ]; then
     echo "ok: a missing file fails with: cannot load /nonexistent/libsagsocket.so.1 ..."
   else
     fail "a missing SAGSOCKET_LIBRARY: no 'cannot load' message"; cat "$OUT/missing.err"
+  fi
+fi
+
+if [ "$HOST" = racket ]; then
+  echo "== racket/test-racket.sps (green threads go on while others wait; breaks; custodians)"
+  timeout -s KILL 120 plt-r6rs ++path "$LIBDIR" ++path "$HERE/racket" "$HERE/racket/test-racket.sps" \
+    >"$OUT/test-racket.log" 2>&1
+  rc=$?
+  cat "$OUT/test-racket.log"
+  [ $rc -ne 0 ] && fail "test-racket.sps (exit $rc)"
+
+  echo "== a resolution that takes 2 s (SAGSOCKET_RACKET_RESOLVER_DELAY_US) while a thread ticks"
+  SAGSOCKET_RACKET_RESOLVER_DELAY_US=2000000 timeout -s KILL 60 plt-r6rs ++path "$LIBDIR" \
+    ++path "$HERE/racket" "$HERE/racket/test-racket.sps" resolver >"$OUT/test-resolver.log" 2>&1
+  rc=$?
+  cat "$OUT/test-resolver.log"
+  [ $rc -ne 0 ] && fail "test-racket.sps resolver (exit $rc)"
+
+  echo "== make install PREFIX=<temporary>, a program run with pkg-config's racketdir"
+  PREFIX_DIR=$OUT/prefix
+  rm -rf "$PREFIX_DIR"
+  if make -C "$ROOT" --no-print-directory -s install PREFIX="$PREFIX_DIR" DESTDIR= >"$OUT/install.log" 2>&1; then
+    prog=$OUT/installed.sps
+    printf '%s\n' '(import (rnrs) (sagittarius socket) (srfi :106))' \
+      '(let-values ([(a b) (socket-pair AF_UNIX SOCK_STREAM 0)])' \
+      '  (socket-send a (string->utf8 "round trip"))' \
+      '  (display (utf8->string (socket-recv b 20))))' >"$prog"
+    out=$(PKG_CONFIG_PATH="$PREFIX_DIR/lib/pkgconfig" LD_LIBRARY_PATH="$PREFIX_DIR/lib" \
+          bash -c 'timeout -s KILL 60 plt-r6rs ++path "$(pkg-config --variable=racketdir sagsocket)" "$1"' _ "$prog" 2>&1)
+    if [ "$out" = "round trip" ]; then
+      echo "ok: plt-r6rs ++path $(PKG_CONFIG_PATH="$PREFIX_DIR/lib/pkgconfig" pkg-config --variable=racketdir sagsocket)"
+    else
+      fail "the installed program printed '$out'"
+    fi
+    out=$(LD_LIBRARY_PATH="$PREFIX_DIR/lib" timeout -s KILL 60 racket -S "$PREFIX_DIR/share/racket/collects" \
+          -l racket/base -l sagsocket/private/host -e '(display %library-version)' 2>&1)
+    if [ -n "$out" ] && [ "$out" = "$(python3 "$ROOT/scripts/sagheader.py" version "$ROOT/include/sagsocket.h")" ]; then
+      echo "ok: racket -S finds the host module (version $out)"
+    else
+      fail "racket -S: '$out'"
+    fi
+    make -C "$ROOT" --no-print-directory -s uninstall PREFIX="$PREFIX_DIR" DESTDIR= >/dev/null 2>&1
+    if [ -n "$(find "$PREFIX_DIR/share/racket" -type f 2>/dev/null)" ]; then
+      fail "make uninstall left files under share/racket"
+    else
+      echo "ok: make uninstall removes the Racket files"
+    fi
+  else
+    fail "make install"; cat "$OUT/install.log"
   fi
 fi
 

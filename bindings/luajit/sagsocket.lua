@@ -159,6 +159,15 @@ local function fail(st)
   return nil, msg, ffi.string(C.sag_status_name(st))
 end
 
+-- A call that answers a new handle in out[0]: the object make(handle) makes
+-- of it, false when the library answered NULL (none), or nil, message,
+-- condition.
+local function made(st, out, make)
+  if st ~= 0 then return fail(st) end
+  if out[0] == nil then return false end
+  return make(out[0])
+end
+
 -- A bad argument found before any call: an assertion, as the library's own.
 local function bad(msg)
   return nil, msg, "&assertion"
@@ -296,15 +305,13 @@ local SOCK_STREAM, AI_V4MAPPED = M.SOCK_STREAM, M.AI_V4MAPPED
 function M.make_client_socket(node, service, family, socktype, flags, protocol)
   local st = C.sag_make_client_socket(node, service, family or AF_INET, socktype or SOCK_STREAM,
                                       flags or AI_V4MAPPED, protocol or 0, o_sock, err)
-  if st ~= 0 then return fail(st) end
-  return new_socket(o_sock[0])
+  return made(st, o_sock, new_socket)
 end
 
 function M.make_server_socket(service, family, socktype, protocol)
   local st = C.sag_make_server_socket(service, family or AF_INET, socktype or SOCK_STREAM,
                                       protocol or 0, o_sock, err)
-  if st ~= 0 then return fail(st) end
-  return new_socket(o_sock[0])
+  return made(st, o_sock, new_socket)
 end
 
 -- make-server-socket*: a table of sockets (the reverse of getaddrinfo's order).
@@ -346,17 +353,24 @@ function M.socket_accept(s)
   return fail(st)
 end
 
+-- A transfer's result from its status and count (o_size): the bytes of buf
+-- as a string when buf is given, else the count; blocked when a
+-- non-blocking socket could not go on; or nil, message, condition.
+local function moved(st, blocked, buf)
+  if st ~= 0 then
+    if st == C.SAG_E_WOULD_BLOCK then return blocked end
+    return fail(st)
+  end
+  if buf then return ffi.string(buf, o_size[0]) end
+  return tonumber(o_size[0])
+end
+
 -- At most n bytes as a string; "" when the peer has closed; false on a
 -- non-blocking socket with nothing to read.
 function M.socket_recv(s, n, flags)
   if not count_ok(n) then return bad("socket_recv: size must be a non-negative integer") end
   local buf = scratch_of(n)
-  local st = C.sag_socket_recv(H(s), buf, 0, n, flags or 0, o_size, err)
-  if st ~= 0 then
-    if st == C.SAG_E_WOULD_BLOCK then return false end
-    return fail(st)
-  end
-  return ffi.string(buf, o_size[0])
+  return moved(C.sag_socket_recv(H(s), buf, 0, n, flags or 0, o_size, err), false, buf)
 end
 
 -- socket-recv!: into a cdata buffer at [start, start+len); the count
@@ -365,21 +379,11 @@ function M.socket_recv_into(s, buf, start, len, flags)
   if type(buf) ~= "cdata" or not count_ok(start) or not count_ok(len) then
     return bad("socket_recv_into: a cdata buffer, start and length")
   end
-  local st = C.sag_socket_recv(H(s), buf, start, len, flags or 0, o_size, err)
-  if st ~= 0 then
-    if st == C.SAG_E_WOULD_BLOCK then return -1 end
-    return fail(st)
-  end
-  return tonumber(o_size[0])
+  return moved(C.sag_socket_recv(H(s), buf, start, len, flags or 0, o_size, err), -1)
 end
 
 local function send(s, data, start, count, flags)
-  local st = C.sag_socket_send(H(s), data, start, count, flags or 0, o_size, err)
-  if st ~= 0 then
-    if st == C.SAG_E_WOULD_BLOCK then return 0 end
-    return fail(st)
-  end
-  return tonumber(o_size[0])
+  return moved(C.sag_socket_send(H(s), data, start, count, flags or 0, o_size, err), 0)
 end
 
 -- The count sent (everything, on a blocking socket).
@@ -397,12 +401,7 @@ end
 
 function M.socket_sendto(s, data, sockaddr, flags)
   if type(data) ~= "string" then return bad("socket_sendto: data must be a string") end
-  local st = C.sag_socket_sendto(H(s), data, 0, #data, flags or 0, H(sockaddr), o_size, err)
-  if st ~= 0 then
-    if st == C.SAG_E_WOULD_BLOCK then return 0 end
-    return fail(st)
-  end
-  return tonumber(o_size[0])
+  return moved(C.sag_socket_sendto(H(s), data, 0, #data, flags or 0, H(sockaddr), o_size, err), 0)
 end
 
 -- At most n bytes of one datagram; the sender's address is written into
@@ -410,17 +409,25 @@ end
 function M.socket_recvfrom(s, n, sockaddr, flags)
   if not count_ok(n) then return bad("socket_recvfrom: size must be a non-negative integer") end
   local buf = scratch_of(n)
-  local st = C.sag_socket_recvfrom(H(s), buf, 0, n, flags or 0, H(sockaddr), o_size, err)
-  if st ~= 0 then
-    if st == C.SAG_E_WOULD_BLOCK then return false end
-    return fail(st)
-  end
-  return ffi.string(buf, o_size[0])
+  return moved(C.sag_socket_recvfrom(H(s), buf, 0, n, flags or 0, H(sockaddr), o_size, err), false, buf)
 end
 
 local function ok_or_fail(st)
   if st ~= 0 then return fail(st) end
   return true
+end
+
+-- fn(handle, int *, err) as a function of the object: the int; false for
+-- SAG_E_INVALID when invalid_false.
+local function int_of(fn, invalid_false)
+  return function(o)
+    local st = fn(H(o), o_int, err)
+    if st ~= 0 then
+      if invalid_false and st == C.SAG_E_INVALID then return false end
+      return fail(st)
+    end
+    return o_int[0]
+  end
 end
 
 function M.socket_shutdown(s, how) return ok_or_fail(C.sag_socket_shutdown(H(s), how, err)) end
@@ -429,12 +436,11 @@ function M.socket_interrupt(s) return ok_or_fail(C.sag_socket_interrupt(H(s), er
 
 -- ---- §3 socket information ---------------------------------------------------
 
+local function new_info(h) return wrap(SocketInfo, h, C.sag_socket_info_free) end
 local function info_of(peer)
   return function(s)
     local st = (peer and C.sag_socket_get_peer or C.sag_socket_get_info)(H(s), o_info, err)
-    if st ~= 0 then return fail(st) end
-    if o_info[0] == nil then return false end
-    return wrap(SocketInfo, o_info[0], C.sag_socket_info_free)
+    return made(st, o_info, new_info)
   end
 end
 M.socket_info, M.socket_peer = info_of(false), info_of(true)
@@ -451,11 +457,7 @@ function M.socket_info_ip_address(i)
   return wrap(IpAddress, o_ip[0], C.sag_ip_address_free)
 end
 
-function M.socket_info_port(i)
-  local st = C.sag_socket_info_port(H(i), o_int, err)
-  if st ~= 0 then return fail(st) end
-  return o_int[0]
-end
+M.socket_info_port = int_of(C.sag_socket_info_port)
 
 -- hostname, ip-address, port of the peer ("peer", the default) or of the
 -- socket itself ("info"); false, false, false when there is none.
@@ -473,10 +475,7 @@ end
 
 local function string_of(fn)
   return function(o)
-    local st = fn(H(o), o_str, err)
-    if st ~= 0 then return fail(st) end
-    if o_str[0] == nil then return false end
-    return ffi.string(o_str[0])
+    return made(fn(H(o), o_str, err), o_str, ffi.string)
   end
 end
 M.socket_name = string_of(C.sag_socket_name)
@@ -485,11 +484,7 @@ M.socket_service = string_of(C.sag_socket_service)
 M.ip_address_to_string = string_of(C.sag_ip_address_to_string)
 M.ip_v6_address = bool_of(C.sag_ip_address_is_v6)
 
-function M.socket_fd(s)
-  local st = C.sag_socket_fd(H(s), o_int, err)
-  if st ~= 0 then return fail(st) end
-  return o_int[0]
-end
+M.socket_fd = int_of(C.sag_socket_fd)
 
 function M.ip_address_to_bytes(ip)
   local buf = scratch_of(16)
@@ -644,9 +639,7 @@ end
 local function new_fdset(h) return wrap(Fdset, h, C.sag_fdset_free) end
 
 function M.make_fdset()
-  local st = C.sag_fdset_new(o_fds, err)
-  if st ~= 0 then return fail(st) end
-  return new_fdset(o_fds[0])
+  return made(C.sag_fdset_new(o_fds, err), o_fds, new_fdset)
 end
 
 -- An array of socket handles from a Lua array of sockets (nil when one is not).
@@ -665,9 +658,7 @@ function M.sockets_to_fdset(list)
   if type(list) ~= "table" then return bad("sockets_to_fdset: a table of sockets") end
   local arr, n = handles(list, 1, #list)
   if not arr then return bad("sockets_to_fdset: a table of sockets") end
-  local st = C.sag_fdset_from_sockets(arr, n, o_fds, err)
-  if st ~= 0 then return fail(st) end
-  return new_fdset(o_fds[0])
+  return made(C.sag_fdset_from_sockets(arr, n, o_fds, err), o_fds, new_fdset)
 end
 
 function M.fdset_ref(fds, s)
@@ -754,9 +745,7 @@ local function new_ai(h) return wrap(Addrinfo, h, C.sag_addrinfo_free) end
 local function new_sa(h) return wrap(Sockaddr, h, C.sag_sockaddr_free) end
 
 function M.make_addrinfo()
-  local st = C.sag_make_addrinfo(o_ai, err)
-  if st ~= 0 then return fail(st) end
-  return new_ai(o_ai[0])
+  return made(C.sag_make_addrinfo(o_ai, err), o_ai, new_ai)
 end
 
 function M.make_hint_addrinfo(family, socktype, flags, protocol)
@@ -764,40 +753,21 @@ function M.make_hint_addrinfo(family, socktype, flags, protocol)
     family, socktype, flags, protocol = family.family, family.socktype, family.flags, family.protocol
   end
   local st = C.sag_make_hint_addrinfo(family or 0, socktype or 0, flags or 0, protocol or 0, o_ai, err)
-  if st ~= 0 then return fail(st) end
-  return new_ai(o_ai[0])
+  return made(st, o_ai, new_ai)
 end
 
 function M.get_addrinfo(node, service, hints)
-  local st = C.sag_get_addrinfo(node, service, H(hints), o_ai, err)
-  if st ~= 0 then return fail(st) end
-  return new_ai(o_ai[0])
+  return made(C.sag_get_addrinfo(node, service, H(hints), o_ai, err), o_ai, new_ai)
 end
 
 function M.next_addrinfo(ai)
-  local st = C.sag_next_addrinfo(H(ai), o_ai, err)
-  if st ~= 0 then return fail(st) end
-  if o_ai[0] == nil then return false end
-  return new_ai(o_ai[0])
+  return made(C.sag_next_addrinfo(H(ai), o_ai, err), o_ai, new_ai)
 end
 
 function M.addrinfo_sockaddr(ai)
-  local st = C.sag_addrinfo_sockaddr(H(ai), o_sa, err)
-  if st ~= 0 then return fail(st) end
-  if o_sa[0] == nil then return false end
-  return new_sa(o_sa[0])
+  return made(C.sag_addrinfo_sockaddr(H(ai), o_sa, err), o_sa, new_sa)
 end
 
-local function int_of(fn, invalid_false)
-  return function(o)
-    local st = fn(H(o), o_int, err)
-    if st ~= 0 then
-      if invalid_false and st == C.SAG_E_INVALID then return false end
-      return fail(st)
-    end
-    return o_int[0]
-  end
-end
 M.addrinfo_family = int_of(C.sag_addrinfo_family)
 M.addrinfo_socktype = int_of(C.sag_addrinfo_socktype)
 M.addrinfo_flags = int_of(C.sag_addrinfo_flags)
@@ -806,9 +776,7 @@ M.sockaddr_family = int_of(C.sag_sockaddr_family)
 M.sockaddr_port = int_of(C.sag_sockaddr_port, true)
 
 function M.make_sockaddr()
-  local st = C.sag_sockaddr_new(o_sa, err)
-  if st ~= 0 then return fail(st) end
-  return new_sa(o_sa[0])
+  return made(C.sag_sockaddr_new(o_sa, err), o_sa, new_sa)
 end
 
 function M.sockaddr_ip_address(sa)
@@ -861,17 +829,12 @@ end
 
 function M.make_unix_sockaddr(path)
   if type(path) ~= "string" then return bad("make_unix_sockaddr: path must be a string") end
-  local st = C.sag_make_unix_sockaddr(path, 0, #path, o_sa, err)
-  if st ~= 0 then return fail(st) end
-  return new_sa(o_sa[0])
+  return made(C.sag_make_unix_sockaddr(path, 0, #path, o_sa, err), o_sa, new_sa)
 end
 
 local function sockaddr_of(peer)
   return function(s)
-    local st = C.sag_socket_sockaddr(H(s), peer, o_sa, err)
-    if st ~= 0 then return fail(st) end
-    if o_sa[0] == nil then return false end
-    return new_sa(o_sa[0])
+    return made(C.sag_socket_sockaddr(H(s), peer, o_sa, err), o_sa, new_sa)
   end
 end
 M.socket_sockaddr, M.socket_peer_sockaddr = sockaddr_of(0), sockaddr_of(1)
@@ -922,36 +885,41 @@ function M.transcoded_port(p, codec, eol, mode)
   return new_port(o_port[0], type(p) == "table" and p._sock, true, p)
 end
 
+-- The read mode m for a port wrapper, set only when it differs from the
+-- last one; anything else goes to the library as it is (which answers
+-- &sag-misuse). A status.
 local function port_mode(p, m)
-  if p._rm == m then return 0 end
+  if getmetatable(p) ~= Port or p._rm == m then return 0 end
   local st = C.sag_port_set_read_mode(p._h, m, err)
   if st == 0 then p._rm = m end
   return st
 end
 
--- A port argument: the wrapper, or nil for anything else (the library then
--- answers &sag-misuse for a NULL handle).
-local function P(p)
-  if getmetatable(p) == Port then return p end
-  return nil
+-- A read that answers port-owned data (*out, *o_size): the Lua string (a
+-- copy: the data is the port's only until its next read), nil at end of
+-- file (NULL), or nil, message, condition.
+local function owned(st, out)
+  if st ~= 0 then return fail(st) end
+  if out[0] == nil then return nil end
+  return ffi.string(out[0], o_size[0])
+end
+
+local function is_text(p) return type(p) == "table" and p._text end
+
+-- A reader over the two forms of one read that answers port-owned data,
+-- fn(port, out, o_size, err): text_fn's UTF-8 on a textual port, bytes_fn's
+-- bytes on anything else (a wrong handle included: the library answers).
+local function owned_reader(text_fn, bytes_fn)
+  return function(p)
+    if is_text(p) then return owned(text_fn(H(p), o_str, o_size, err), o_str) end
+    return owned(bytes_fn(H(p), o_bytes, o_size, err), o_bytes)
+  end
 end
 
 -- One line without its linefeed (bytes on a binary port); nil at end of file.
-local function get_line(p)
-  local h = H(p)
-  local st
-  if type(p) == "table" and p._text then
-    st = C.sag_port_get_line(h, o_str, o_size, err)
-    if st ~= 0 then return fail(st) end
-    if o_str[0] == nil then return nil end
-    return ffi.string(o_str[0], o_size[0])
-  end
-  st = C.sag_port_get_bytes_line(h, o_bytes, o_size, err)
-  if st ~= 0 then return fail(st) end
-  if o_bytes[0] == nil then return nil end
-  return ffi.string(o_bytes[0], o_size[0])
-end
+local get_line = owned_reader(C.sag_port_get_line, C.sag_port_get_bytes_line)
 M.get_line = get_line
+local get_all = owned_reader(C.sag_port_get_string_all, C.sag_port_get_bytevector_all)
 
 -- get-u8 / lookahead-u8: a byte, nil at end of file.
 local function byte_of(fn)
@@ -991,40 +959,20 @@ M.get_char, M.lookahead_char = char_of(C.sag_port_get_char), char_of(C.sag_port_
 local function read_n(p, n, mode)
   local h = H(p)
   if not count_ok(n) then return bad("read: count must be a non-negative integer") end
-  if P(p) then
-    local st = port_mode(p, mode)
-    if st ~= 0 then return fail(st) end
-  end
-  if type(p) == "table" and p._text then
-    local st = C.sag_port_get_string_n(h, n, o_str, o_size, err)
-    if st ~= 0 then return fail(st) end
-    if o_str[0] == nil then return nil end
-    return ffi.string(o_str[0], o_size[0])
-  end
+  local st = port_mode(p, mode)
+  if st ~= 0 then return fail(st) end
+  if is_text(p) then return owned(C.sag_port_get_string_n(h, n, o_str, o_size, err), o_str) end
   local buf = scratch_of(n)
-  local st = C.sag_port_get_bytevector_n(h, buf, 0, n, o_size, err)
+  st = C.sag_port_get_bytevector_n(h, buf, 0, n, o_size, err)
   if st ~= 0 then return fail(st) end
   if n > 0 and o_size[0] == 0 then return nil end
   return ffi.string(buf, o_size[0])
 end
 
 local function read_all(p, mode)
-  local h = H(p)
-  if P(p) then
-    local st = port_mode(p, mode)
-    if st ~= 0 then return fail(st) end
-  end
-  local st
-  if type(p) == "table" and p._text then
-    st = C.sag_port_get_string_all(h, o_str, o_size, err)
-    if st ~= 0 then return fail(st) end
-    if o_str[0] == nil then return nil end
-    return ffi.string(o_str[0], o_size[0])
-  end
-  st = C.sag_port_get_bytevector_all(h, o_bytes, o_size, err)
+  local st = port_mode(p, mode)
   if st ~= 0 then return fail(st) end
-  if o_bytes[0] == nil then return nil end
-  return ffi.string(o_bytes[0], o_size[0])
+  return get_all(p)
 end
 
 -- Sagittarius's reads (read-once: what one read brings): n bytes of a binary
@@ -1047,11 +995,9 @@ function M.get_bytevector_n_into(p, buf, start, len)
   if type(buf) ~= "cdata" or not count_ok(start) or not count_ok(len) then
     return bad("get_bytevector_n_into: a cdata buffer, start and length")
   end
-  if P(p) then
-    local st = port_mode(p, C.SAG_READ_ONCE)
-    if st ~= 0 then return fail(st) end
-  end
-  local st = C.sag_port_get_bytevector_n(H(p), buf, start, len, o_size, err)
+  local st = port_mode(p, C.SAG_READ_ONCE)
+  if st ~= 0 then return fail(st) end
+  st = C.sag_port_get_bytevector_n(H(p), buf, start, len, o_size, err)
   if st ~= 0 then return fail(st) end
   if len > 0 and o_size[0] == 0 then return nil end
   return tonumber(o_size[0])
@@ -1064,7 +1010,7 @@ end
 
 -- put-bytevector / put-string: data[start, start+count), start 0-based.
 local function put(p, data, start, count)
-  if type(p) == "table" and p._text then
+  if is_text(p) then
     return C.sag_port_put_string(H(p), data, start, count, err)
   end
   return C.sag_port_put_bytevector(H(p), data, start, count, err)
@@ -1138,7 +1084,7 @@ end
 local numeral = "[%w%.%+%-]"
 local function read_number(p)
   local peek, take
-  if type(p) == "table" and p._text then peek, take = M.lookahead_char, M.get_char
+  if is_text(p) then peek, take = M.lookahead_char, M.get_char
   else
     peek = function(q) local b, m, c = M.lookahead_u8(q); if b then return string.char(b) end return b, m, c end
     take = M.get_u8

@@ -88,17 +88,60 @@ static inline void sag_lock_release(uint32_t *word) {
     if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2)
         sag_lock_wake(word);
 }
-/* Whether the 16 bytes at p are all ASCII and none is a CR (a UTF-8 port's
- * buffered line needs no decoding then; UTF8.swift): one vector compare a
- * step, where Swift's SIMD comparisons compile to a loop over the bytes. */
+/* Sixteen bytes, compared a vector at a time (sag_plain_line_length). */
 typedef unsigned char sag_bytes16 __attribute__((vector_size(16)));
-static inline int sag_plain_ascii_no_cr16(const void *p) {
-    sag_bytes16 v, bad;
+
+/* A 16-byte compare's result (bytes 0 or 0xFF) as 16 bits, byte i in bit i. */
+static inline unsigned sag_mask16(sag_bytes16 m) {
+#if defined(__SSE2__) && !defined(SAG_NO_SSE2_MASK)
+    return (unsigned)__builtin_ia32_pmovmskb128((__attribute__((vector_size(16))) char)m);
+#else
     unsigned long long w[2];
-    __builtin_memcpy(&v, p, 16);
-    bad = (sag_bytes16)((v >= 0x80) | (v == 0x0D));
-    __builtin_memcpy(w, &bad, 16);
-    return (w[0] | w[1]) == 0;
+    const unsigned long long high = 0x8080808080808080ULL, gather = 0x0002040810204081ULL;
+    __builtin_memcpy(w, &m, 16);
+    return (unsigned)(((w[0] & high) * gather) >> 56) | (unsigned)((((w[1] & high) * gather) >> 56) << 8);
+#endif
+}
+
+/* The length of the line at p when it is plain: the count of bytes before
+ * the first LF among the n bytes there, when those bytes are all ASCII and,
+ * with no_cr, none of them is a CR; -1 when there is no LF or the line is
+ * not plain (a UTF-8 textual port's buffered line then takes the general
+ * path: SocketPort.bufferedLine). One pass, 16 bytes a step, looking for the
+ * first byte that stops the scan (a LF, a CR, a byte from 0x80); the last
+ * step overlaps the one before it, whose bytes did not stop it. It costs
+ * two thirds of a memchr for the LF and a second pass over the line. */
+static inline __attribute__((always_inline)) long sag_plain_line_length(const void *p, long n, int no_cr) {
+    const unsigned char *b = (const unsigned char *)p;
+    const unsigned char cr = no_cr ? 0x0D : 0x0A;
+    long at = 0;
+    if (n >= 16) {
+        for (;;) {
+            sag_bytes16 v, lf;
+            unsigned stop;
+            __builtin_memcpy(&v, b + at, 16);
+            lf = (sag_bytes16)(v == 0x0A);
+            /* the high bit of each byte: a LF, a CR, or a byte from 0x80 */
+            stop = sag_mask16(lf | (sag_bytes16)(v == cr) | v);
+            if (stop != 0) {
+                int first = __builtin_ctz(stop);
+                return (sag_mask16(lf) >> first) & 1 ? at + first : -1;
+            }
+            at += 16;
+            if (at + 16 > n) {
+                if (at >= n)
+                    return -1;
+                at = n - 16;
+            }
+        }
+    }
+    for (; at < n; at++) {
+        if (b[at] == 0x0A)
+            return at;
+        if (b[at] >= 0x80 || b[at] == cr)
+            return -1;
+    }
+    return -1;
 }
 
 /* The directory of the handle table's chunks (SagSocketCABI/Handles.swift):

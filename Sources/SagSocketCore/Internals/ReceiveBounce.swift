@@ -5,8 +5,9 @@
 // into an aligned buffer and copying from there costs no more than the
 // aligned receive (docs/performance.md has the measurement).
 // Memory that FFI hosts hand over is often so placed (a Chez bytevector's data
-// starts 8 bytes into its object; malloc gives 16-byte alignment), and so is a
-// socket port's buffer past its unread bytes. So a stream receive of 4 KiB or
+// starts 8 bytes into its object; malloc gives 16-byte alignment). (A socket
+// port's refill after a line's start lands aligned: InputCursor.fill().)
+// So a stream receive of 4 KiB or
 // more into such memory goes through a 64 KiB, 64-byte aligned buffer of the
 // calling thread's (made on first use, freed when the thread exits), and
 // returns at most 64 KiB, as recv(2) may.

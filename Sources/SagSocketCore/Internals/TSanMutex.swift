@@ -18,6 +18,20 @@
 #if SAG_TSAN
 import Glibc
 
+/// A pthread mutex at a fixed address, made (freePthreadMutex(_:) ends it):
+/// the lock of Mutex here and of the ports' PortLock in this build.
+func makePthreadMutex() -> UnsafeMutablePointer<pthread_mutex_t> {
+    let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    m.initialize(to: pthread_mutex_t())
+    Sys.mutexInit(m)
+    return m
+}
+
+func freePthreadMutex(_ m: UnsafeMutablePointer<pthread_mutex_t>) {
+    Sys.mutexDestroy(m)
+    m.deallocate()
+}
+
 /// A lock around a value, with Synchronization.Mutex's interface; shadows
 /// it in the ThreadSanitizer build.
 public final class Mutex<Value>: @unchecked Sendable {
@@ -26,15 +40,10 @@ public final class Mutex<Value>: @unchecked Sendable {
 
     public init(_ initialValue: consuming Value) {
         value = initialValue
-        lock = .allocate(capacity: 1)
-        lock.initialize(to: pthread_mutex_t())
-        Sys.mutexInit(lock)
+        lock = makePthreadMutex()
     }
 
-    deinit {
-        Sys.mutexDestroy(lock)
-        lock.deallocate()
-    }
+    deinit { freePthreadMutex(lock) }
 
     /// Runs `body` with the value, holding the lock.
     public func withLock<Result: ~Copyable, E: Error>(

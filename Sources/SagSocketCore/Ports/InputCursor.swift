@@ -42,10 +42,15 @@ struct InputCursor {
     mutating func fill() throws(SocketError) -> Bool {
         if input.eof { return false }
         if input.start > 0 {
+            // A few unread bytes (the start of a line) move to just before
+            // a 64-byte boundary, so that the receive lands aligned, in
+            // place (not through ReceiveBounce: docs/performance.md). More
+            // move to the front, as the whole buffer may be needed.
             let n = available
-            if n > 0 { input.base.copyMemory(from: input.base + input.start, byteCount: n) }
-            input.start = 0
-            input.end = n
+            let to = n < PortBuffers.alignedRefillBelow ? (64 - n % 64) % 64 : 0
+            if n > 0 && to != input.start { (input.base + to).copyMemory(from: input.base + input.start, byteCount: n) }
+            input.start = n > 0 ? to : 0
+            input.end = input.start + n
         }
         let cap = PortBuffers.capacity
         if input.end == cap { return true }  // full: the caller consumes first

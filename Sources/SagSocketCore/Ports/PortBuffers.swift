@@ -9,6 +9,10 @@ import Synchronization
 /// The buffers that every port over one socket shares.
 final class PortBuffers: Sendable {
     static let capacity = 65536
+    /// InputCursor.fill() moves fewer unread bytes than this so that the
+    /// receive after them lands on a 64-byte boundary; more go to the
+    /// front, so that a full buffer is always all `capacity` bytes.
+    static let alignedRefillBelow = 4096
 
     struct Input: @unchecked Sendable {
         let base: UnsafeMutableRawPointer
@@ -43,16 +47,18 @@ final class PortBuffers: Sendable {
     /// Guards `inputState`, which reads use in place.
     let inputLock = PortLock()
     nonisolated(unsafe) let inputState: UnsafeMutablePointer<Input>
-    /// Bytes waiting in it are counted in the socket's `portOutputPending`,
-    /// readable without this lock.
-    let output: Mutex<Output>
+    /// Guards `outputState`. Bytes waiting in it are counted in the
+    /// socket's `portOutputPending`, readable without this lock.
+    let outputLock = PortLock()
+    nonisolated(unsafe) let outputState: UnsafeMutablePointer<Output>
     /// A flush is sending (holding `output`): it carries what is pending.
     let draining = Atomic<Bool>(false)
 
     init() {
         inputState = .allocate(capacity: 1)
-        inputState.initialize(to: Input(base: .allocate(byteCount: PortBuffers.capacity, alignment: 16)))
-        output = Mutex(Output(base: .allocate(byteCount: PortBuffers.capacity, alignment: 16)))
+        inputState.initialize(to: Input(base: .allocate(byteCount: PortBuffers.capacity, alignment: 64)))
+        outputState = .allocate(capacity: 1)
+        outputState.initialize(to: Output(base: .allocate(byteCount: PortBuffers.capacity, alignment: 64)))
     }
 
     deinit {
@@ -61,7 +67,24 @@ final class PortBuffers: Sendable {
         inputState.pointee.carry.release()
         inputState.deinitialize(count: 1)
         inputState.deallocate()
-        output.withLock { $0.base.deallocate() }
+        outputState.pointee.base.deallocate()
+        outputState.deinitialize(count: 1)
+        outputState.deallocate()
+    }
+
+    /// Runs `body` with the output buffer locked.
+    @inline(__always)
+    func withOutput<R>(_ body: (inout Output) throws(SocketError) -> R) throws(SocketError) -> R {
+        let st = outputState
+        return try outputLock.withLock { () throws(SocketError) -> R in try body(&st.pointee) }
+    }
+
+    /// withOutput(_:) when the lock is free at once; nil otherwise (a
+    /// writer holds it, perhaps stuck in a send).
+    @inline(__always)
+    func withOutputIfAvailable<R>(_ body: (inout Output) throws(SocketError) -> R) throws(SocketError) -> R? {
+        let st = outputState
+        return try outputLock.withLockIfAvailable { () throws(SocketError) -> R in try body(&st.pointee) }
     }
 
     /// Sends what `out` holds. Failures are the socket's own (the port
@@ -90,7 +113,7 @@ final class PortBuffers: Sendable {
     func flushBeforeBlocking(_ socket: Socket, _ op: StaticString) throws(SocketError) {
         while socket.portOutputPending.load(ordering: .sequentiallyConsistent) > 0
                 && !draining.load(ordering: .acquiring) {
-            let done: Void? = try output.withLockIfAvailable { (out: inout Output) throws(SocketError) in
+            let done: Void? = try withOutputIfAvailable { (out: inout Output) throws(SocketError) in
                 try drain(&out, socket, op)
             }
             if done != nil { return }

@@ -7,10 +7,12 @@
 // says only free, held, or held with a waiter: an uncontended lock and unlock
 // are one atomic instruction each, and a contended lock sleeps in futex(2)
 // (the shims hold the word's code). Ports need no priority inheritance: a
-// port call holds its lock for a buffer copy or one system call.
+// port call holds its lock for a buffer copy or one system call. The
+// ThreadSanitizer build has a pthread mutex instead (at the end).
 
 import CSagSocketShims
 
+#if !SAG_TSAN
 /// A lock around nothing: the caller guards its own state with it.
 struct PortLock: ~Copyable, @unchecked Sendable {
     /// The word lives at a fixed address (futex(2) sleeps on it).
@@ -39,3 +41,28 @@ struct PortLock: ~Copyable, @unchecked Sendable {
         return try body()
     }
 }
+#else
+import Glibc
+
+/// The ThreadSanitizer build's PortLock: a pthread mutex, as every lock of
+/// that build (Internals/TSanMutex.swift). The atomics of the shims' lock
+/// are compiled into the library without TSan's instrumentation, so TSan
+/// would not see the lock order the accesses it guards.
+struct PortLock: ~Copyable, @unchecked Sendable {
+    private let lock = makePthreadMutex()
+
+    deinit { freePthreadMutex(lock) }
+
+    func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        Sys.mutexLock(lock)
+        defer { Sys.mutexUnlock(lock) }
+        return try body()
+    }
+
+    func withLockIfAvailable<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R? {
+        guard Sys.mutexTryLock(lock) else { return nil }
+        defer { Sys.mutexUnlock(lock) }
+        return try body()
+    }
+}
+#endif

@@ -59,7 +59,9 @@ public final class SocketPort: Sendable {
 
     let buffers: PortBuffers
     private let closedFlag = Atomic<Bool>(false)
-    private let bufferModeValue = Atomic<Int32>(BufferMode.none.rawValue)
+    /// (Usable from inline code: the C layer reads the mode inline, to go
+    /// straight to put(_:) in mode none.)
+    @usableFromInline let bufferModeValue = Atomic<Int32>(BufferMode.none.rawValue)
     private let readModeValue = Atomic<Int32>(ReadMode.once.rawValue)
     /// Set by transcoded-port: the binary port is then closed to direct use
     /// (the textual port names itself in the failures that pass through it).
@@ -89,7 +91,7 @@ public final class SocketPort: Sendable {
     /// output-port-buffer-mode; set by the binding (R6RS fixes it when a
     /// port is made; this port can change it at any time: output held under
     /// the old mode is flushed when the new one is none).
-    public var bufferMode: BufferMode {
+    @inlinable public var bufferMode: BufferMode {
         BufferMode(rawValue: bufferModeValue.load(ordering: .relaxed)) ?? .none
     }
 
@@ -126,12 +128,20 @@ public final class SocketPort: Sendable {
     }
 
     /// Throws unless the port is open, usable directly and reads (or writes).
+    @inline(__always)
     func check(_ op: StaticString, reading: Bool, direct: Bool = true) throws(SocketError) {
-        if isClosed || (direct && transcoded.load(ordering: .relaxed)) {
-            throw closedError(op)
+        if isClosed || (direct && transcoded.load(ordering: .relaxed))
+            || direction == (reading ? .output : .input) {
+            throw checkFailure(op, reading: reading, direct: direct)
         }
-        if reading && direction == .output { throw .invalid(op, "not an input port", socket: socket, port: self) }
-        if !reading && direction == .input { throw .invalid(op, "not an output port", socket: socket, port: self) }
+    }
+
+    /// What check(_:reading:direct:) throws (out of line: the checks are
+    /// on every call, the failure is not).
+    @inline(never)
+    private func checkFailure(_ op: StaticString, reading: Bool, direct: Bool) -> SocketError {
+        if isClosed || (direct && transcoded.load(ordering: .relaxed)) { return closedError(op) }
+        return .invalid(op, reading ? "not an input port" : "not an output port", socket: socket, port: self)
     }
 
     /// A socket failure seen through this port (SocketError.seen(through:)).
@@ -164,7 +174,7 @@ public final class SocketPort: Sendable {
         var failure: SocketError? = nil
         if direction != .input {
             do throws(SocketError) {
-                _ = try buffers.output.withLockIfAvailable { (out: inout PortBuffers.Output) throws(SocketError) in
+                _ = try buffers.withOutputIfAvailable { (out: inout PortBuffers.Output) throws(SocketError) in
                     try drain(&out, "close-port")
                 }
             } catch {
@@ -222,7 +232,7 @@ public final class SocketPort: Sendable {
 
     /// Sends what the output buffer holds. Call with no input lock held.
     func flushOutput(_ op: StaticString) throws(SocketError) {
-        try buffers.output.withLock { (out: inout PortBuffers.Output) throws(SocketError) in
+        try buffers.withOutput { (out: inout PortBuffers.Output) throws(SocketError) in
             try drain(&out, op)
         }
     }
@@ -242,10 +252,11 @@ public final class SocketPort: Sendable {
 
     /// Writes bytes as the buffer mode says. `endsLine` tells line mode
     /// whether the bytes hold a linefeed (nil: look for a LF byte).
+    @inline(__always)  // in put(_:): one frame, not two, for each put of mode none
     func write(_ bytes: UnsafeRawBufferPointer, _ op: StaticString, endsLine: Bool? = nil) throws(SocketError) {
         guard bytes.count > 0, let src = bytes.baseAddress else { return }
         let mode = bufferMode
-        try buffers.output.withLock { (out: inout PortBuffers.Output) throws(SocketError) in
+        try buffers.withOutput { (out: inout PortBuffers.Output) throws(SocketError) in
             let cap = PortBuffers.capacity
             if mode == .none && out.count == 0 {
                 try sendOut(bytes, op)  // the common case: no copy, one send
@@ -271,6 +282,40 @@ public final class SocketPort: Sendable {
             if now || socket.readWaiters.load(ordering: .sequentiallyConsistent) > 0 {
                 try drain(&out, op)
             }
+        }
+    }
+
+    /// put-bytevector's common case in buffer mode block or line, with no
+    /// failure to report: an open output port not taken over, room in the
+    /// buffer for `bytes`, no linefeed among them in line mode and no one
+    /// waiting to read from the socket (the checks of put(_:), as plain
+    /// tests): the bytes are copied in. False, with nothing done,
+    /// otherwise: put(_:) then checks, reports and sends. A caller that has
+    /// nothing else to do (the C layer) takes this first, without the
+    /// failure plumbing of a call that can throw (as readyLine()).
+    public func bufferedPut(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let mode = bufferModeValue.load(ordering: .relaxed)
+        guard mode != BufferMode.none.rawValue, direction != .input, !isClosed,
+              !transcoded.load(ordering: .relaxed), let src = bytes.baseAddress else { return false }
+        let n = bytes.count
+        if mode == BufferMode.line.rawValue && Sys.findByte(0x0A, in: src, count: n) != nil { return false }
+        let out = buffers.outputState
+        return buffers.outputLock.withLock { () -> Bool in
+            let held = out.pointee.count
+            guard n <= PortBuffers.capacity - held else { return false }
+            (out.pointee.base + held).copyMemory(from: src, byteCount: n)
+            out.pointee.count = held + n
+            // As in write(_:_:endsLine:): count the bytes in, then look for
+            // readers (who count themselves in, then look for bytes).
+            socket.portOutputPending.store(held + n, ordering: .sequentiallyConsistent)
+            if socket.readWaiters.load(ordering: .sequentiallyConsistent) > 0 {
+                // A reader waits: this output must go now, which may fail.
+                // Taken back (no one else could use it under the lock).
+                out.pointee.count = held
+                socket.portOutputPending.store(held, ordering: .sequentiallyConsistent)
+                return false
+            }
+            return true
         }
     }
 
@@ -432,14 +477,17 @@ public final class SocketPort: Sendable {
             guard end > start, st.pointee.pending == nil else { return nil }
             if text != nil && (st.pointee.carry.count != 0 || st.pointee.skipLineFeed) { return nil }
             let from = UnsafeRawPointer(st.pointee.base + start)
-            guard let hit = Sys.findByte(0x0A, in: from, count: end - start) else { return nil }
-            let len = hit - from
-            switch text {
-            case nil: break
-            case true?: guard isPlainASCIIWithoutCR(from, len) else { return nil }
-            case false?: guard isPlainASCII(from, len) else { return nil }
+            let len: Int
+            if let text {
+                guard let n = asciiLineLength(from, end &- start, noCR: text) else { return nil }
+                len = n
+            } else {
+                // memchr: as fast as the scan above at 40 bytes, faster on
+                // longer lines (32 bytes a step).
+                guard let hit = Sys.findByte(0x0A, in: from, count: end &- start) else { return nil }
+                len = hit - from
             }
-            st.pointee.start = start + len + 1  // the view stays where it is
+            st.pointee.start = start &+ len &+ 1  // the view stays where it is
             return UnsafeRawBufferPointer(start: from, count: len)
         }
     }

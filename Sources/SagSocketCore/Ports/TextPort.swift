@@ -365,10 +365,8 @@ public final class TextPort: Sendable {
     private func fastLine(_ c: inout InputCursor) -> UnsafeRawBufferPointer? {
         guard codec == .utf8, c.available > 0, !c.input.skipLineFeed else { return nil }
         let p = c.pointer
-        guard let hit = Sys.findByte(0x0A, in: p, count: c.available) else { return nil }
-        let len = UnsafeRawPointer(hit) - p
         // A CR ends a line too, unless the eol style is none.
-        if eolStyle == .none ? !isPlainASCII(p, len) : !isPlainASCIIWithoutCR(p, len) { return nil }
+        guard let len = asciiLineLength(p, c.available, noCR: eolStyle != .none) else { return nil }
         c.input.start += len + 1  // the view stays where it is until the next read
         return UnsafeRawBufferPointer(start: p, count: len)
     }

@@ -55,51 +55,17 @@ func validUTF8(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
     return true
 }
 
-func isPlainASCII(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
-    var i = 0
-    while i + 8 <= count {
-        if p.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
-        i += 8
-    }
-    while i < count {
-        if p.load(fromByteOffset: i, as: UInt8.self) >= 0x80 { return false }
-        i += 1
-    }
-    return true
-}
-
-/// Whether `count` bytes at `p` are all ASCII and none of them is a CR,
-/// sixteen bytes a step from 16 bytes on, eight below (the last step
-/// overlaps the one before it).
-func isPlainASCIIWithoutCR(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
-    @inline(__always) func clean(_ w: UInt64) -> Bool {
-        let x = w ^ 0x0D0D_0D0D_0D0D_0D0D  // a CR byte becomes zero
-        let hasZero = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
-        return (w & 0x8080_8080_8080_8080) | hasZero == 0
-    }
-    // Sixteen at a time in C (shims.h): Swift's SIMD comparisons become a
-    // byte-by-byte loop here.
-    if count >= 16 {
-        var i = 0
-        while i + 16 <= count {
-            if sag_plain_ascii_no_cr16(p + i) == 0 { return false }
-            i += 16
-        }
-        return i == count || sag_plain_ascii_no_cr16(p + (count - 16)) != 0
-    }
-    guard count >= 8 else {
-        for i in 0..<count {
-            let b = p.load(fromByteOffset: i, as: UInt8.self)
-            if b >= 0x80 || b == 0x0D { return false }
-        }
-        return true
-    }
-    var i = 0
-    while i + 8 <= count {
-        if !clean(p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return false }
-        i += 8
-    }
-    return i == count || clean(p.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self))
+/// The length of the line at `p` (the bytes before the first LF among
+/// `count`) when it needs no decoding: all ASCII and, with `noCR`, without a
+/// CR (a CR ends a line unless the eol style is none). Nil when there is no
+/// LF or the line needs decoding. One pass, sixteen bytes a step, in C
+/// (sag_plain_line_length, shims.h): Swift's SIMD comparisons become a
+/// byte-by-byte loop here.
+@inline(__always)
+func asciiLineLength(_ p: UnsafeRawPointer, _ count: Int, noCR: Bool) -> Int? {
+    // Two inlined copies, each with its stop bytes a constant.
+    let n = noCR ? sag_plain_line_length(p, count, 1) : sag_plain_line_length(p, count, 0)
+    return n >= 0 ? n : nil
 }
 
 func isScalar(_ c: UInt32) -> Bool { c <= 0x10FFFF && !(0xD800...0xDFFF).contains(c) }

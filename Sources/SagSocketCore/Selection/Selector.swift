@@ -167,6 +167,10 @@ public final class SocketSelector: Sendable {
     private let closedFlag = Atomic<Bool>(false)
     private let epfd: Int32
     private let wake: Int32
+    /// epoll_wait's events (`batch` of them), made once: a wait used to
+    /// allocate them each time (12 KiB, on the heap). Only the waiting
+    /// thread touches them: `waiting` admits one wait at a time.
+    nonisolated(unsafe) private let events: UnsafeMutablePointer<epoll_event>
 
     private static let absent: Int32 = -1
     private static let lingering: Int32 = -2
@@ -227,10 +231,12 @@ public final class SocketSelector: Sendable {
         }
         epfd = ep
         wake = w
+        events = .allocate(capacity: Self.batch)
     }
 
     deinit {
         state.withLock { st in if !st.released { release(&st) } }
+        events.deallocate()
     }
 
     // MARK: - Socket ports
@@ -589,9 +595,8 @@ public final class SocketSelector: Sendable {
         // (an optional SocketError, set up and torn down by every wait,
         // costs more than the rest of a wait's bookkeeping).
         var failure = WaitFailure.none
-        let maxEvents = min(capacity, Self.batch)
-        withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: maxEvents) { events in
-            guard let base = events.baseAddress else { return }
+        let base = events  // this wait's alone once it has begun (see `events`)
+        do {
             var received = 0     // events from the last epoll_wait, not yet looked at
             var full = false     // and they filled the room it was given
             var looked = false   // epoll_wait has run at least once

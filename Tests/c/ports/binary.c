@@ -302,6 +302,104 @@ static void test_long_line(void) {
     free(bs.buf);
 }
 
+/* --- lines across refills -------------------------------------------------- */
+
+/* Line i of the refill stream: refill_len(i) bytes, byte j being
+ * 'a' + (i + j) % 26. Lengths from 0 to 8,999 bytes, so that the unread
+ * start of a line a refill keeps is sometimes under 4,096 bytes (moved to
+ * just before a 64-byte boundary, the receive landing aligned) and
+ * sometimes more (moved to the front of the buffer). */
+#define REFILL_LINES 600
+static size_t refill_len(int i) { return (size_t)(i * 7919 % 9000); }
+
+typedef struct {
+    sag_socket *s;
+    pthread_t th;
+} refill_sender;
+
+/* Sends the stream in pieces of 1 to 9,001 bytes (where each refill ends
+ * moves), then ends it. */
+static void *refill_sender_main(void *arg) {
+    refill_sender *rs = arg;
+    size_t total = 0, off = 0, piece = 1;
+    uint8_t *buf;
+    for (int i = 0; i < REFILL_LINES; i++)
+        total += refill_len(i) + 1;
+    buf = malloc(total);
+    if (buf == NULL)
+        return NULL;
+    for (int i = 0; i < REFILL_LINES; i++) {
+        size_t n = refill_len(i);
+        for (size_t j = 0; j < n; j++)
+            buf[off + j] = (uint8_t)('a' + (i + (int)j) % 26);
+        buf[off + n] = '\n';
+        off += n + 1;
+    }
+    for (off = 0; off < total; off += piece) {
+        piece = piece * 31 % 9001 + 1;
+        if (piece > total - off)
+            piece = total - off;
+        peer_send(rs->s, buf + off, piece);
+    }
+    free(buf);
+    CHECK_ST(sag_socket_shutdown(rs->s, SAG_SHUT_WR, NULL), SAG_OK);
+    return NULL;
+}
+
+/* Whether `d` is line i of the refill stream. */
+static int refill_line_ok(int i, const void *d, size_t len) {
+    const uint8_t *b = d;
+    if (d == NULL || len != refill_len(i))
+        return 0;
+    for (size_t j = 0; j < len; j++)
+        if (b[j] != (uint8_t)('a' + (i + (int)j) % 26))
+            return 0;
+    return 1;
+}
+
+/* Reads the refill stream from port p (get-line of a textual port when
+ * `text`, else the binary get-line) while a sender sends it on the peer;
+ * checks every line, then the end of file. */
+static void read_refill_lines(sag_port *p, sag_socket *peer, int text) {
+    refill_sender rs;
+    int i, good = 0;
+    rs.s = peer;
+    pthread_create(&rs.th, NULL, refill_sender_main, &rs);
+    for (i = 0; i < REFILL_LINES; i++) {
+        const void *d = NULL;
+        size_t len = 0;
+        int st = text ? sag_port_get_line(p, (const char **)&d, &len, E)
+                      : sag_port_get_bytes_line(p, (const uint8_t **)&d, &len, E);
+        if (st != SAG_OK)
+            break;
+        good += refill_line_ok(i, d, len);
+    }
+    CHECK_EQ(good, REFILL_LINES);
+    if (text)
+        EXPECT_LINE_EOF(p);
+    else
+        EXPECT_BLINE_EOF(p);
+    JOIN(rs.th, 30);
+}
+
+static void test_refill_lines(void) {
+    static const int styles[2] = {SAG_EOL_LF, SAG_EOL_NONE};
+    sag_socket *a, *b;
+    sag_port *p, *bin, *t;
+
+    section("lines of 0 to 8,999 bytes across refills, binary and text "
+            "get-line");
+    open_binary(&a, &b, &p);
+    read_refill_lines(p, b, 0);
+    close_binary(p, a, b);
+    for (int k = 0; k < 2; k++) {
+        open_text(&a, &b, SAG_CODEC_UTF8, styles[k], SAG_ERROR_MODE_RAISE,
+                  &bin, &t);
+        read_refill_lines(t, b, 1);
+        close_text(t, bin, a, b);
+    }
+}
+
 /* --- read-once ports ------------------------------------------------------ */
 
 static void test_read_once(void) {

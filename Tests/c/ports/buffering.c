@@ -242,6 +242,27 @@ static void test_buffer_modes(void) {
     PEER_EXPECT_LIT(b, "z");
     CHECK_ST(sag_port_set_buffer_mode(p, 3, E), SAG_E_INVALID);
     CHECK_ST(sag_port_set_buffer_mode(p, -1, E), SAG_E_INVALID);
+    /* block: a put that does not fit sends what is held, then waits in the
+     * buffer itself (1 KiB puts: the 65th does not fit 64 KiB) */
+    CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_OK);
+    memset(big, 'k', 1024);
+    for (int i = 0; i < 64; i++)
+        CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)big, 0, 1024, E),
+                 SAG_OK);
+    CHECK_EQ(peer_drain_now(b, buf, sizeof buf), 0);
+    CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)big, 0, 1024, E),
+             SAG_OK);
+    n = recv_n(b, buf, sizeof buf, NULL);
+    for (int i = 1; i < 4; i++)
+        n += recv_n(b, buf, sizeof buf, NULL);
+    CHECK_EQ(n, 65536); /* the 64 held, not the 65th */
+    CHECK_EQ(peer_drain_now(b, buf, sizeof buf), 0);
+    CHECK_ST(sag_port_flush(p, E), SAG_OK);
+    CHECK_EQ(recv_n(b, buf, 1024, NULL), 1024);
+    /* a closed port in block mode takes no put */
+    CHECK_ST(sag_port_close(p, E), SAG_OK);
+    CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"x", 0, 1, E),
+             SAG_E_CLOSED);
     close_binary(p, a, b);
 
     /* A textual port: put-string of a long string in mode none arrives
@@ -257,6 +278,8 @@ static void test_buffer_modes(void) {
     CHECK_EQ(n, sizeof big - 1);
     CHECK_ST(sag_port_set_buffer_mode(t, SAG_BUFFER_LINE, E), SAG_OK);
     CHECK_ST(sag_port_buffer_mode(bin, &mode, E), SAG_E_CLOSED); /* taken over */
+    CHECK_ST(sag_port_put_bytevector(bin, (const uint8_t *)"x", 0, 1, E),
+             SAG_E_CLOSED); /* nor does it take a put, in any mode */
     CHECK_ST(sag_port_put_string(t, "ab", 0, 2, E), SAG_OK);
     CHECK_EQ(peer_drain_now(b, buf, sizeof buf), 0);
     CHECK_ST(sag_port_put_char(t, '\n', E), SAG_OK);
@@ -268,6 +291,12 @@ static void test_buffer_modes(void) {
     CHECK_ST(sag_socket_input_port(a, &p, E), SAG_OK);
     CHECK_ST(sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, E), SAG_E_INVALID);
     CHECK_ST(sag_port_set_read_mode(p, SAG_READ_FULL, E), SAG_OK);
+    /* nor has a textual port over one: the input port, taken over, is not
+     * closed for the mode's own checks */
+    CHECK_ST(sag_transcoded_port(p, SAG_CODEC_UTF8, SAG_EOL_LF,
+                                 SAG_ERROR_MODE_RAISE, &t, E), SAG_OK);
+    CHECK_ST(sag_port_set_buffer_mode(t, SAG_BUFFER_BLOCK, E), SAG_E_INVALID);
+    CHECK_ST(sag_port_free(t), SAG_OK);
     CHECK_ST(sag_port_free(p), SAG_OK);
     CHECK_ST(sag_socket_output_port(a, &p, E), SAG_OK);
     CHECK_ST(sag_port_set_read_mode(p, SAG_READ_FULL, E), SAG_E_INVALID);

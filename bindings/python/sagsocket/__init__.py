@@ -13,7 +13,8 @@ Two faces over one implementation, side by side:
   (``make_client_socket``, ``socket_recv``, ``socket_select``,
   ``make_socket_selector``, ...).
 
-Under both: :mod:`~sagsocket.library` (libsagsocket loaded with cffi),
+Under both: :mod:`~sagsocket.library` (libsagsocket loaded with cffi:
+:data:`MODE` is ``"api"`` with the compiled extension, ``"abi"`` without),
 :mod:`~sagsocket.calls` (signals and retries), :mod:`~sagsocket.args`,
 :mod:`~sagsocket.addresses`, :mod:`~sagsocket.sockets`,
 :mod:`~sagsocket.files`, :mod:`~sagsocket.fdsets`,
@@ -33,7 +34,7 @@ from .errors import *  # noqa: F401,F403
 from .errors import HostNotFoundError, SocketConnectionError, __all__ as error_names
 from .fdsets import FdSet
 from .files import SocketIO
-from .library import DECLS_PATH, LIBRARY_PATH, ffi, lib
+from .library import DECLS_PATH, LIBRARY_PATH, MODE, ffi, lib
 from .selector import EVENT_READ, EVENT_WRITE, Selector, SelectorEntry, SelectorKey, SocketSelector
 from .messages import recv_fds, send_fds
 from .sockets import Socket, client_socket, fromfd, getdefaulttimeout, setdefaulttimeout, socket_for
@@ -161,5 +162,5 @@ __all__ = [
     "AddrInfo", "SockAddr", "SocketInfo", "IPAddress", "FdSet", "create_connection",
     "create_server", "socketpair", "fromfd", "send_fds", "recv_fds", "getdefaulttimeout",
     "has_dualstack_ipv6", "setdefaulttimeout", "library_version", "EVENT_READ", "EVENT_WRITE",
-    "DECLS_PATH", "LIBRARY_PATH", *error_names, *sorted(_CONSTANTS),
+    "DECLS_PATH", "LIBRARY_PATH", "MODE", *error_names, *sorted(_CONSTANTS),
 ]

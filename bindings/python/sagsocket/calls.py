@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from .library import NULL, ffi, lib
@@ -54,62 +55,82 @@ _check_signals.restype = ctypes.c_int
 _check_signals.argtypes = []
 
 
-def signalled(status: int, frame: list | None = None) -> bool:
-    """True when the failed call was ended by a signal (errno EINTR); runs
-    the interpreter's signal handlers first, which may raise. The bytes the
-    call sent before the signal are left in ``frame[2]`` (the call's own
-    error object is ``frame[0]``, see take_frame), or without a frame in
-    ``cells.went`` (read from the thread's last error)."""
+def signalled(status: int, frame: "Frame") -> bool:
+    """True when the failed call was ended by a signal (errno EINTR, read
+    from the call's own error object, ``frame.err``); runs the interpreter's
+    signal handlers first, which may raise. The bytes the call sent before
+    the signal are left in ``frame.went``."""
     if status != E_INTERRUPTED:
         return False
-    err = lib.sag_last_error() if frame is None else frame[0]
+    err = frame.err
     if lib.sag_error_errno(err) != E_EINTR:
         return False
-    went = lib.sag_error_sent(err)
+    frame.went = lib.sag_error_sent(err)
     _check_signals()  # raises KeyboardInterrupt (or what a handler raises)
-    if frame is None:
-        cells.went = went
-    else:
-        frame[2] = went
     return True
 
 
-class _Frames(threading.local):
-    """Frames no call of this thread is using (see take_frame)."""
+class Frame:
+    """One call's own error object and out-parameters. CPython runs a
+    signal handler as soon as the foreign call the signal cut returns, and
+    a handler's own sagsocket calls replace the thread's last error and
+    fill the thread's cells: a call that reads why it failed, or a result,
+    after that point passes these instead (``err`` to the library instead
+    of NULL). Taken from a free list shared by every thread (a deque: pop
+    and append are atomic under the GIL, and, unlike a list's, allocate
+    nothing when it empties and fills again; a handler's nested call takes
+    another) and given back after (``with take_frame() as f:``, or
+    give_frame on the hot paths). A frame an exception skips past is not
+    given back: it is garbage, its error object freed."""
+
+    __slots__ = ("err", "size", "went", "buf", "chars", "sock")
 
     def __init__(self) -> None:
-        self.free: list = []
+        p = ffi.new("sag_error **")
+        if lib.sag_error_new(p) != OK:
+            raise MemoryError("sag_error_new failed")
+        self.err = ffi.gc(p[0], lib.sag_error_free)
+        self.size = ffi.new("size_t *")
+        self.went = 0  # bytes sent before a signal (signalled)
+        # recv's buffer, and the same as char *: ffi.unpack makes bytes of
+        # a char * (of a uint8_t * it makes a list).
+        self.buf = ffi.new("uint8_t[]", 65536)
+        self.chars = ffi.cast("char *", self.buf)
+        self.sock = ffi.new("sag_socket **")
+
+    def __enter__(self) -> "Frame":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.went = 0
+        _free_frames.append(self)
 
 
-_frames = _Frames()
+_free_frames: deque[Frame] = deque()
+take_free_frame = _free_frames.pop
+"""A frame from the free list (IndexError when none is free: make one,
+Frame()); the hot paths' take_frame."""
 
 
-def take_frame() -> list:
-    """[error object, size_t cell, bytes sent before a signal] for one call
-    that counts bytes across signals (send, sendall, socket-send). Python
-    runs signal handlers between any two foreign calls, and a handler's own
-    sagsocket calls replace the thread's last error and its cells: a call
-    whose retries depend on them uses a frame of its own instead (from a
-    per-thread free list, so a handler's nested call takes another)."""
-    free = _frames.free
-    if free:
-        return free.pop()
-    p = ffi.new("sag_error **")
-    if lib.sag_error_new(p) != OK:
-        raise MemoryError("sag_error_new failed")
-    return [ffi.gc(p[0], lib.sag_error_free), ffi.new("size_t *"), 0]
+def take_frame() -> Frame:
+    """A frame no call is using (see Frame)."""
+    try:
+        return _free_frames.pop()
+    except IndexError:
+        return Frame()
 
 
-def give_frame(frame: list) -> None:
-    _frames.free.append(frame)
+give_frame = _free_frames.append
+"""Gives back a frame whose ``went`` is 0 (the hot paths': Frame.__exit__
+resets it)."""
 
 
 # How a retried call is given the time left of its timeout (retry).
 READ, SEND, ARG, WAIT = 0, 1, 2, 3
 
 
-def retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1,
-           frame: list | None = None) -> int:
+def retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1, *,
+          frame: Frame) -> int:
     """The one retry loop of the blocking wrappers (PEP 475). ``st`` is the
     status of a first call that failed and ``t0`` the time.monotonic() taken
     before it. While the status is a signal's (whose handlers run here, and
@@ -134,7 +155,7 @@ def retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1,
       with 0 (a select or wait reports what is ready, or nothing).
 
     ``us`` is -1 when there is no timeout. ``frame``: the call's own (see
-    take_frame), whose error object its calls fill. Returns the first
+    Frame), whose error object ``again`` passes to the library. Returns the first
     status that is not a signal's (OK, or a failure for the caller to
     raise)."""
     if not signalled(st, frame):
@@ -157,7 +178,7 @@ def retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1,
     capped = False
     try:
         while True:
-            if kind == SEND and (cells.went if frame is None else frame[2]):
+            if kind == SEND and frame.went:
                 # The send timeout is one of no progress (the library's):
                 # bytes went before the signal, so it counts from now.
                 deadline = _monotonic() + total / 1e6
@@ -166,7 +187,7 @@ def retry(st: int, again, sock: Any, t0: float, kind: int, timeout_us: int = -1,
                 if kind != WAIT:
                     e = _timed_out(sock, kind, total)
                     if kind == SEND:  # the caller adds what went before
-                        e.sent = cells.went if frame is None else frame[2]
+                        e.sent = frame.went
                     raise e
                 left = 0
             if kind < ARG:
@@ -207,14 +228,6 @@ class _Cells(threading.local):
         self.sock = ffi.new("sag_socket **")
         self.info = ffi.new("sag_socket_info **")
         self.ip = ffi.new("sag_ip_address **")
-        self.buf = ffi.new("uint8_t[]", 65536)
-        # (buf, size) in one attribute: each attribute of a threading.local
-        # costs a per-thread dictionary look-up (about 90 ns measured).
-        # The same buffer as char *: ffi.unpack makes bytes of a char *
-        # (of a uint8_t * it makes a list).
-        self.rx = (self.buf, ffi.cast("char *", self.buf), self.size)
-        # Bytes a send had sent when a signal ended it (signalled).
-        self.went = 0
 
 
 

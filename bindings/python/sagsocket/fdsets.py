@@ -118,17 +118,19 @@ def select(rfds: FdSet | None, wfds: FdSet | None, efds: FdSet | None,
     r, w, e = _fdset_arg(rfds), _fdset_arg(wfds), _fdset_arg(efds)
     outs = ffi.new("sag_fdset *[3]")
     cnt = ffi.new("int *")
-    t0 = calls.start()
-    st = lib.sag_socket_select(r, w, e, timeout_us, cnt, outs, outs + 1, outs + 2, NULL)
-    if st != OK:
-        st = retry(st, lambda us: lib.sag_socket_select(r, w, e, us, cnt, outs, outs + 1, outs + 2, NULL),
-                    None, t0, WAIT, timeout_us)
-    if st == OK:
-        return (cnt[0], *(None if given is None else FdSet(_handle=outs[i], _known=given._keep)
-                          for i, given in enumerate((rfds, wfds, efds))))
-    if st == E_INTERRUPTED:
-        return (0, *(None if given is None else FdSet() for given in (rfds, wfds, efds)))
-    raise error_from(st)
+    with calls.take_frame() as f:
+        err = f.err
+        t0 = calls.start()
+        st = lib.sag_socket_select(r, w, e, timeout_us, cnt, outs, outs + 1, outs + 2, err)
+        if st != OK:
+            st = retry(st, lambda us: lib.sag_socket_select(r, w, e, us, cnt, outs, outs + 1, outs + 2, err),
+                       None, t0, WAIT, timeout_us, frame=f)
+        if st == OK:
+            return (cnt[0], *(None if given is None else FdSet(_handle=outs[i], _known=given._keep)
+                              for i, given in enumerate((rfds, wfds, efds))))
+        if st == E_INTERRUPTED:
+            return (0, *(None if given is None else FdSet() for given in (rfds, wfds, efds)))
+        raise error_from(st, err=err)
 
 
 def select_inplace(rfds: FdSet | None, wfds: FdSet | None, efds: FdSet | None,
@@ -136,18 +138,20 @@ def select_inplace(rfds: FdSet | None, wfds: FdSet | None, efds: FdSet | None,
     """socket-select!: the given sets keep only their ready members."""
     r, w, e = _fdset_arg(rfds), _fdset_arg(wfds), _fdset_arg(efds)
     cnt = ffi.new("int *")
-    t0 = calls.start()
-    st = lib.sag_socket_select_inplace(r, w, e, timeout_us, cnt, NULL)
-    if st != OK:
-        st = retry(st, lambda us: lib.sag_socket_select_inplace(r, w, e, us, cnt, NULL),
-                    None, t0, WAIT, timeout_us)
+    with calls.take_frame() as frame:
+        err = frame.err
+        t0 = calls.start()
+        st = lib.sag_socket_select_inplace(r, w, e, timeout_us, cnt, err)
+        if st != OK:
+            st = retry(st, lambda us: lib.sag_socket_select_inplace(r, w, e, us, cnt, err),
+                       None, t0, WAIT, timeout_us, frame=frame)
+        if st != OK and st != E_INTERRUPTED:
+            raise error_from(st, err=err)
     if st == E_INTERRUPTED:
         for f in (rfds, wfds, efds):
             if f is not None:
                 f.clear()
         return (0, rfds, wfds, efds)
-    if st != OK:
-        raise error_from(st)
     for f in (rfds, wfds, efds):
         if f is not None:
             f._keep = {s.tag: s for s in f.sockets()}  # the members left
@@ -158,16 +162,19 @@ def ready_select(fn, timeout_us: int, socks: Iterable[Socket]) -> list[Socket]:
     """socket-read-select and friends: the ready sockets, in order given."""
     lst, arr = _socket_array(socks)
     ready = ffi.new("sag_socket *[]", max(len(lst), 1))
-    n = cells.size
-    t0 = calls.start()
-    st = fn(timeout_us, arr, len(lst), ready, n, NULL)
-    if st != OK:
-        st = retry(st, lambda us: fn(us, arr, len(lst), ready, n, NULL), None, t0, WAIT, timeout_us)
-    if st == E_INTERRUPTED:
-        return []
-    if st != OK:
-        raise error_from(st)
+    with calls.take_frame() as f:
+        n, err = f.size, f.err
+        t0 = calls.start()
+        st = fn(timeout_us, arr, len(lst), ready, n, err)
+        if st != OK:
+            st = retry(st, lambda us: fn(us, arr, len(lst), ready, n, err), None, t0, WAIT, timeout_us,
+                       frame=f)
+        if st == E_INTERRUPTED:
+            return []
+        if st != OK:
+            raise error_from(st, err=err)
+        count = n[0]
     by_key = {s.tag: s for s in lst}
-    return [by_key[_handle_key(ready[i])] for i in range(n[0])]
+    return [by_key[_handle_key(ready[i])] for i in range(count)]
 
 

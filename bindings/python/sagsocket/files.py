@@ -7,8 +7,8 @@ import io
 from typing import Any, Callable
 
 from . import calls, transfer
-from .calls import E_WOULD_BLOCK, OK, cells
-from .library import NULL, ffi, lib
+from .calls import E_WOULD_BLOCK, OK
+from .library import ffi, lib
 
 _recv = lib.sag_socket_recv
 _from_buffer = ffi.from_buffer
@@ -80,20 +80,27 @@ class SocketIO(io.RawIOBase):
             raise OSError("cannot read from timed out object")
         sock = self._sock
         buf = _from_buffer(b, require_writable=True)
-        got = cells.size
+        try:
+            f = calls.take_free_frame()
+        except IndexError:
+            f = calls.Frame()
+        got = f.size
         n = len(buf)
         t0 = calls.start()
-        st = _recv(sock.handle, buf, 0, n, 0, got, NULL)
+        st = _recv(sock.handle, buf, 0, n, 0, got, f.err)
         if st == OK:
+            n = got[0]
+            calls.give_frame(f)
+            return n
+        with f:
+            if st == E_WOULD_BLOCK:
+                return None
+            try:
+                transfer.recv_again(sock, st, t0, buf, 0, n, 0, f)
+            except TimeoutError:
+                self._timed_out = True
+                raise
             return got[0]
-        if st == E_WOULD_BLOCK:
-            return None
-        try:
-            transfer.recv_again(sock, st, t0, buf, 0, n, 0)
-        except TimeoutError:
-            self._timed_out = True
-            raise
-        return got[0]
 
     def write(self, b: Any) -> int | None:
         self._checkClosed()

@@ -1,4 +1,11 @@
-"""Loads libsagsocket and its declarations with cffi (ABI mode).
+"""Loads libsagsocket and its declarations with cffi.
+
+Two modes, :data:`MODE` says which: ``"api"`` when the extension
+``sagsocket._native`` (cffi's API mode, compiled by ``pip install`` against
+the installed header where a compiler and Python.h were there, see
+native_build.py) imports, each call then a direct C call; ``"abi"``
+otherwise, or when the environment sets ``SAGSOCKET_ABI_MODE=1``: the
+library opened with dlopen and the header read with cdef, as follows.
 
 The library: ``SAGSOCKET_LIBRARY`` (a path) if set, otherwise the dynamic
 loader's ``libsagsocket.so.1`` (``LD_LIBRARY_PATH``, ``ldconfig``'s cache),
@@ -23,7 +30,7 @@ import cffi
 SONAME = "libsagsocket.so.1"
 DECLS = "sagsocket_decls.h"
 
-ffi = cffi.FFI()
+ffi = cffi.FFI()  # ABI mode's (replaced by the extension's in API mode)
 
 
 def _loaded_library_path() -> str | None:
@@ -109,7 +116,31 @@ def _load():
                       + "); set SAGSOCKET_DECLS to its path")
 
 
-lib, DECLS_PATH, LIBRARY_PATH = _load()
+def _compiled():
+    """(ffi, lib) of the compiled extension, or None (not built, not
+    loadable, or ABI mode asked for)."""
+    if os.environ.get("SAGSOCKET_ABI_MODE", "") not in ("", "0"):
+        return None
+    try:
+        from . import _native as native
+    except ImportError:
+        return None
+    return native.ffi, native.lib
+
+
+_api = _compiled()
+if _api is not None:
+    MODE = "api"
+    ffi, lib = _api
+    # The library the loader gave the extension (LD_LIBRARY_PATH, else its
+    # run path: the folder it was built against) and the header installed
+    # beside it. SAGSOCKET_LIBRARY and SAGSOCKET_DECLS are ABI mode's.
+    LIBRARY_PATH = _loaded_library_path()
+    DECLS_PATH = next((c for c in _decls_candidates(LIBRARY_PATH) if os.path.isfile(c)), None)
+else:
+    MODE = "abi"
+    lib, DECLS_PATH, LIBRARY_PATH = _load()
+del _api
 # Every name looked up now, once: cffi looks a name up under a lock of its
 # own the first time it is used, and a finalizer (Socket.__del__) that the
 # garbage collector runs during such a first look-up, and itself uses a name

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from . import calls
 from .addresses import SockAddr
 from .args import byte_buffer, check_int
-from .calls import OK, READ, SEND, cells, retry
+from .calls import OK, READ, SEND, retry
 from .errors import error_from
 from .library import NULL, ffi, lib
 from .transfer import destination
@@ -84,15 +84,17 @@ class Messages:
         control, clen = _control(ancdata)
         flags = check_int(flags, "flags")
         to = NULL if address is None else destination(self, address).handle
-        h, sent = self.handle, cells.size
-        t0 = calls.start()
-        st = lib.sag_socket_sendmsg(h, ptrs, lens, n, control, 0, clen, flags, to, sent, NULL)
-        if st != OK:
-            st = retry(st, lambda us: lib.sag_socket_sendmsg(h, ptrs, lens, n, control, 0, clen, flags, to,
-                                                              sent, NULL), self, t0, SEND)
-        if st != OK:
-            raise error_from(st, self)
-        return sent[0]
+        h = self.handle
+        with calls.take_frame() as f:
+            sent, err = f.size, f.err
+            t0 = calls.start()
+            st = lib.sag_socket_sendmsg(h, ptrs, lens, n, control, 0, clen, flags, to, sent, err)
+            if st != OK:
+                st = retry(st, lambda us: lib.sag_socket_sendmsg(h, ptrs, lens, n, control, 0, clen, flags, to,
+                                                                  sent, err), self, t0, SEND, frame=f)
+            if st != OK:
+                raise error_from(st, self, err=err)
+            return sent[0]
 
     def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0) -> tuple:
         """One recvmsg(2) of at most bufsize bytes and ancbufsize bytes of
@@ -130,13 +132,17 @@ class Messages:
         sa = SockAddr()
         got, clen, mflags = ffi.new("size_t *"), ffi.new("size_t *"), ffi.new("int *")
         h, a = self.handle, sa.handle
-        t0 = calls.start()
-        st = lib.sag_socket_recvmsg(h, ptrs, lens, n, control, 0, ancbufsize, flags, a, got, clen, mflags, NULL)
-        if st != OK:
-            st = retry(st, lambda us: lib.sag_socket_recvmsg(h, ptrs, lens, n, control, 0, ancbufsize, flags, a,
-                                                              got, clen, mflags, NULL), self, t0, READ)
-        if st != OK:
-            raise error_from(st, self)
+        with calls.take_frame() as f:
+            err = f.err
+            t0 = calls.start()
+            st = lib.sag_socket_recvmsg(h, ptrs, lens, n, control, 0, ancbufsize, flags, a, got, clen, mflags,
+                                        err)
+            if st != OK:
+                st = retry(st, lambda us: lib.sag_socket_recvmsg(h, ptrs, lens, n, control, 0, ancbufsize, flags,
+                                                                  a, got, clen, mflags, err),
+                           self, t0, READ, frame=f)
+            if st != OK:
+                raise error_from(st, self, err=err)
         # The message is taken: what follows only reads what came.
         return got[0], _ancillary(control, clen[0]), mflags[0], sa.address()
 

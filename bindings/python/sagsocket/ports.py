@@ -37,15 +37,17 @@ class Port:
 
     def _call(self, fn, *args) -> None:
         h = self.handle
-        t0 = calls.start()
-        st = fn(h, *args, NULL)
-        if st == OK:
-            return
-        # A port read keeps its input for a retry after a signal, which
-        # gets the time left of the socket's read timeout.
-        st = retry(st, lambda us: fn(h, *args, NULL), self.socket, t0, READ)
-        if st != OK:
-            raise error_from(st, self.socket, self)
+        with calls.take_frame() as f:
+            err = f.err
+            t0 = calls.start()
+            st = fn(h, *args, err)
+            if st == OK:
+                return
+            # A port read keeps its input for a retry after a signal, which
+            # gets the time left of the socket's read timeout.
+            st = retry(st, lambda us: fn(h, *args, err), self.socket, t0, READ, frame=f)
+            if st != OK:
+                raise error_from(st, self.socket, self, err=err)
 
     def _write(self, fn, *args) -> None:
         """A call that writes: signals do not end it (a port write that a

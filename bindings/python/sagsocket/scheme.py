@@ -201,14 +201,15 @@ def socket_recv_into(s: Socket, bv: Any, start: int, length: int, flags: int = 0
     buf = ffi.from_buffer(bv, require_writable=True)
     check_range(len(buf), start, length)
     sock = _sock(s)
-    t0 = calls.start()
-    st = lib.sag_socket_recv(sock.handle, buf, start, length, flags, cells.size, NULL)
-    try:
-        if st != OK:
-            recv_again(sock, st, t0, buf, start, length, flags)
-    except BlockingIOError:
-        return -1
-    return cells.size[0]
+    with calls.take_frame() as f:
+        t0 = calls.start()
+        st = lib.sag_socket_recv(sock.handle, buf, start, length, flags, f.size, f.err)
+        try:
+            if st != OK:
+                recv_again(sock, st, t0, buf, start, length, flags, f)
+        except BlockingIOError:
+            return -1
+        return f.size[0]
 
 
 def socket_send(s: Socket, bv: Any, flags: int = 0) -> int:
@@ -222,16 +223,15 @@ def socket_send_range(s: Socket, bv: Any, start: int, count: int, flags: int = 0
     check_range(len(buf), start, count)
     h = _sock(s).handle
     done = 0
-    frame = calls.take_frame()  # the call's own error object and cells
-    err, size = frame[0], frame[1]
+    with calls.take_frame() as frame:  # the call's own error object and cells
+        err, size = frame.err, frame.size
 
-    def send(retry: bool) -> int:
-        nonlocal done
-        if retry:  # after a signal: resume after what went
-            done += frame[2]
-        return lib.sag_socket_send(h, buf, start + done, count - done, flags, size, err)
+        def send(retry: bool) -> int:
+            nonlocal done
+            if retry:  # after a signal: resume after what went
+                done += frame.went
+            return lib.sag_socket_send(h, buf, start + done, count - done, flags, size, err)
 
-    try:
         t0 = calls.start()
         st = send(False)
         if st != OK:
@@ -247,8 +247,6 @@ def socket_send_range(s: Socket, bv: Any, start: int, count: int, flags: int = 0
         e = error_from(st, s, err=err)
         e.sent = getattr(e, "sent", 0) + done
         raise e
-    finally:
-        calls.give_frame(frame)
 
 
 def socket_shutdown(s: Socket, how: int) -> None:
@@ -357,15 +355,18 @@ def socket_connect(s: Socket, ai: AddrInfo, timeout: Any = None) -> Socket | Non
         raise TypeError("expected an AddrInfo")
     us = select_timeout_us(timeout)
     h = _sock(s).handle
-    t0 = calls.start()
-    st = lib.sag_socket_connect(h, ai.handle, us, NULL)
-    if st != OK:
-        st = retry(st, lambda left: lib.sag_socket_connect(h, ai.handle, left, NULL), s, t0, ARG, us)
-    if st == OK:
-        return s
-    if st == lib.SAG_E_WOULD_BLOCK or (st == lib.SAG_E_CONNECTION and us < 0):
-        return None
-    raise error_from(st, s)
+    with calls.take_frame() as f:
+        err = f.err
+        t0 = calls.start()
+        st = lib.sag_socket_connect(h, ai.handle, us, err)
+        if st != OK:
+            st = retry(st, lambda left: lib.sag_socket_connect(h, ai.handle, left, err), s, t0, ARG, us,
+                       frame=f)
+        if st == OK:
+            return s
+        if st == lib.SAG_E_WOULD_BLOCK or (st == lib.SAG_E_CONNECTION and us < 0):
+            return None
+        raise error_from(st, s, err=err)
 
 
 def socket_bind(s: Socket, ai: AddrInfo) -> Socket | None:

@@ -11,7 +11,7 @@ from typing import Any, Iterator, NamedTuple
 
 from . import calls
 from .args import select_timeout_us
-from .calls import OK, WAIT, cells, retry
+from .calls import OK, WAIT, Frame, cells, give_frame, retry, take_free_frame
 from .errors import error_from
 from .library import NULL, ffi, lib
 from .sockets import Socket
@@ -77,14 +77,15 @@ class SocketSelector:
 
     def wait(self, timeout: Any = None) -> tuple[list[SelectorEntry], list[SelectorEntry]]:
         us = select_timeout_us(timeout)
-        args = (self._socks, self._tags, self._timed, self.CAPACITY, self._count, NULL)
         h = self.handle
-        t0 = calls.start()
-        st = lib.sag_selector_wait(h, us, *args)
-        if st != OK:
-            st = retry(st, lambda left: lib.sag_selector_wait(h, left, *args), None, t0, WAIT, us)
+        with calls.take_frame() as f:
+            args = (self._socks, self._tags, self._timed, self.CAPACITY, self._count, f.err)
+            t0 = calls.start()
+            st = lib.sag_selector_wait(h, us, *args)
             if st != OK:
-                raise error_from(st)
+                st = retry(st, lambda left: lib.sag_selector_wait(h, left, *args), None, t0, WAIT, us, frame=f)
+                if st != OK:
+                    raise error_from(st, err=f.err)
         ready: list[SelectorEntry] = []
         timed: list[SelectorEntry] = []
         tags, flags = self._tags, self._timed
@@ -168,7 +169,7 @@ _unwatch_fd = lib.sag_selector_unwatch_fd
 _READ = lib.SAG_SELECTOR_READ
 _WRITE = lib.SAG_SELECTOR_WRITE
 # What the library reports (a bit set) -> the selectors module's events.
-_EVENTS = {b: (EVENT_READ if b & _READ else 0) | (EVENT_WRITE if b & _WRITE else 0) for b in range(8)}
+_EVENTS = tuple((EVENT_READ if b & _READ else 0) | (EVENT_WRITE if b & _WRITE else 0) for b in range(8))
 
 
 def _fd_of(fileobj: Any) -> int:
@@ -226,6 +227,9 @@ class Selector(selectors.BaseSelector):
         # select's arguments, fetched in one go.
         self._wait = (sel.handle, sel._socks, sel._tags, self._events, sel.CAPACITY, sel._count)
         self._keys: dict[int, SelectorKey] = {}     # fd (also the tag) -> key
+        # fd -> what select reports for each bit set the library gives
+        # (_EVENTS' index): (key, events) or None, made when registered.
+        self._reports: dict[int, tuple] = {}
         self._map: _Map | None = _Map(self)
 
     def _fileobj_lookup(self, fileobj: Any) -> int:
@@ -269,14 +273,28 @@ class Selector(selectors.BaseSelector):
             raise KeyError(f"{fileobj!r} (FD {fd}) is already registered")
         key = SelectorKey(fileobj, fd, events, data)
         self._watch(fileobj, fd, events)
-        self._keys[fd] = key
+        self._add(key)
         return key
+
+    def _add(self, key: SelectorKey) -> None:
+        """Keeps a watched key, and what select reports for it; the wait's
+        arrays grow to hold every registration, as EpollSelector asks epoll
+        for (a wait reports no more than fit)."""
+        self._keys[key.fd] = key
+        self._reports[key.fd] = tuple(((key, ev & key.events) if ev & key.events else None)
+                                      for ev in _EVENTS)
+        h, socks, tags, events, cap, count = self._wait
+        if len(self._keys) > cap:
+            cap = 2 * len(self._keys)
+            socks, tags, events = ffi.new("sag_socket *[]", cap), ffi.new("int64_t[]", cap), ffi.new("int[]", cap)
+            self._wait = (h, socks, tags, events, cap, count)
 
     def unregister(self, fileobj: Any) -> SelectorKey:
         try:
             key = self._keys.pop(self._fileobj_lookup(fileobj))
         except (KeyError, ValueError):
             raise KeyError(f"{fileobj!r} is not registered") from None
+        del self._reports[key.fd]
         try:
             self._unwatch(key)
         except OSError:
@@ -297,13 +315,14 @@ class Selector(selectors.BaseSelector):
             # unwatch, then watch with the new one.
             self._unwatch(key)
             del self._keys[key.fd]
+            del self._reports[key.fd]
             new = key._replace(events=events, data=data)
             self._watch(new.fileobj, new.fd, events)
-            self._keys[new.fd] = new
+            self._add(new)
             return new
         if data != key.data:
             key = key._replace(data=data)
-            self._keys[key.fd] = key
+            self._add(key)
         return key
 
     def select(self, timeout: float | None = None) -> list[tuple[SelectorKey, int]]:
@@ -318,31 +337,41 @@ class Selector(selectors.BaseSelector):
         else:
             us = int(timeout * 1e6) or 1
         h, socks, tags, events, cap, count = self._wait
-        if len(self._keys) > cap:
-            # Room for every registration, as EpollSelector asks epoll for
-            # (a wait reports no more than fit).
-            cap = 2 * len(self._keys)
-            socks, tags, events = ffi.new("sag_socket *[]", cap), ffi.new("int64_t[]", cap), ffi.new("int[]", cap)
-            self._wait = (h, socks, tags, events, cap, count)
+        try:
+            f = take_free_frame()
+        except IndexError:
+            f = Frame()
         t0 = calls.start()
-        st = _wait_events(h, us, socks, tags, events, cap, count, _NULL)
-        if st != 0:
-            st = retry(st, lambda left: _wait_events(h, left, socks, tags, events, cap, count, _NULL),
-                       None, t0, WAIT, us)
-            if st != 0:
-                raise error_from(st)
+        st = _wait_events(h, us, socks, tags, events, cap, count, f.err)
+        if st:
+            self._wait_again(st, t0, us, f)
+        else:
+            give_frame(f)
         n = count[0]
-        if not n:
-            return []
-        keys = self._keys
+        if n == 1:  # the common case
+            r = self._reports.get(tags[0])  # None: unregistered meanwhile
+            ev = events[0] & 7
+            return [] if r is None or r[ev] is None else [r[ev]]
+        reports = self._reports
         out = []
         for i in range(n):
-            key = keys.get(tags[i])
-            if key is not None:  # else unregistered meanwhile
-                ready = _EVENTS[events[i] & 7] & key.events
-                if ready:
-                    out.append((key, ready))
+            r = reports.get(tags[i])
+            if r is not None:
+                r = r[events[i] & 7]
+                if r is not None:
+                    out.append(r)
         return out
+
+    def _wait_again(self, st: int, t0: float, us: int, f: Frame) -> None:
+        """The slow path of select (apart, so that select makes no closure):
+        the wait that failed with st at t0 made again after signals with the
+        time left, or the exception raised; gives f back."""
+        h, socks, tags, events, cap, count = self._wait
+        with f:
+            st = retry(st, lambda left: _wait_events(h, left, socks, tags, events, cap, count, f.err),
+                       None, t0, WAIT, us, frame=f)
+            if st:
+                raise error_from(st, err=f.err)
 
     def interrupt(self) -> None:
         """Makes a select blocked in another thread return (with what is ready)."""
@@ -352,6 +381,7 @@ class Selector(selectors.BaseSelector):
         if not self._sel.closed:
             self._sel.close()
         self._keys.clear()
+        self._reports.clear()
         self._map = None
 
     def get_map(self) -> Mapping | None:

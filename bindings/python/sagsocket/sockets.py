@@ -85,12 +85,13 @@ def client_socket(node: str | None, service: str | None, family: int, socktype: 
     args = (check_int(family, "family"), check_int(socktype, "socktype"),
             check_int(flags, "flags"), check_int(protocol, "protocol"))
     calls.start()  # arms Ctrl-C on the main thread
-    while True:
-        st = lib.sag_make_client_socket(n, s, *args, out, NULL)
-        if st == OK:
-            return Socket.adopt(out[0])
-        if not signalled(st):
-            raise error_from(st)
+    with calls.take_frame() as f:
+        while True:
+            st = lib.sag_make_client_socket(n, s, *args, out, f.err)
+            if st == OK:
+                return Socket.adopt(out[0])
+            if not signalled(st, f):
+                raise error_from(st, err=f.err)
 
 
 def socket_for(ai: AddrInfo) -> "Socket | None":
@@ -424,17 +425,18 @@ class Socket(Transfer, Messages):
     def accept_handle(self):
         """The handle of an accepted connection (sag_socket *), or None when
         interrupted or closed meanwhile (socket-accept answers #f then)."""
-        out = cells.sock
         h = self.handle
-        t0 = calls.start()
-        st = lib.sag_socket_accept(h, out, NULL)
-        if st != OK:
-            st = retry(st, lambda us: lib.sag_socket_accept(h, out, NULL), self, t0, READ)
-        if st == OK:
-            return out[0]
-        if st == E_INTERRUPTED:
-            return None
-        raise error_from(st, self)
+        with calls.take_frame() as f:
+            out, err = f.sock, f.err
+            t0 = calls.start()
+            st = lib.sag_socket_accept(h, out, err)
+            if st != OK:
+                st = retry(st, lambda us: lib.sag_socket_accept(h, out, err), self, t0, READ, frame=f)
+            if st == OK:
+                return out[0]
+            if st == E_INTERRUPTED:
+                return None
+            raise error_from(st, self, err=err)
 
     def accept(self) -> "tuple[Socket, tuple[str, int]]":
         """Waits for a connection: (new socket, peer address). Raises
@@ -463,19 +465,21 @@ class Socket(Transfer, Messages):
         ai = resolve_address(self.family, address)
         last: BaseException | None = None
         h = self.handle
-        for entry in ai:
-            t0 = calls.start()
-            st = lib.sag_socket_connect(h, entry.handle, us, NULL)
-            if st != OK:
-                st = retry(st, lambda left, e=entry.handle: lib.sag_socket_connect(h, e, left, NULL),
-                            self, t0, ARG, us)
-            if st == OK:
-                return
-            if st == E_WOULD_BLOCK:
-                raise error_from(st, self)
-            last = error_from(st, self)
-            if st not in (lib.SAG_E_CONNECTION,):
-                break
+        with calls.take_frame() as f:
+            err = f.err
+            for entry in ai:
+                t0 = calls.start()
+                st = lib.sag_socket_connect(h, entry.handle, us, err)
+                if st != OK:
+                    st = retry(st, lambda left, e=entry.handle: lib.sag_socket_connect(h, e, left, err),
+                               self, t0, ARG, us, frame=f)
+                if st == OK:
+                    return
+                if st == E_WOULD_BLOCK:
+                    raise error_from(st, self, err=err)
+                last = error_from(st, self, err=err)
+                if st not in (lib.SAG_E_CONNECTION,):
+                    break
         assert last is not None
         raise last
 

@@ -9,24 +9,27 @@ from typing import Any
 from . import calls
 from .addresses import SockAddr, resolve_address
 from .args import byte_buffer, check_int
-from .calls import E_INTERRUPTED, OK, READ, SEND, cells, give_frame, retry, signalled, take_frame
+from .calls import (E_INTERRUPTED, OK, READ, SEND, Frame, give_frame, retry, signalled, take_free_frame,
+                    take_frame)
 from .errors import error_from
-from .library import NULL, ffi, lib
+from .library import ffi, lib
 
 # The functions of the hot paths, looked up once.
 _recv = lib.sag_socket_recv
 _send = lib.sag_socket_send
 _unpack = ffi.unpack
+_from_buffer = ffi.from_buffer
 
 
-def recv_again(sock: Any, st: int, t0: float, buf, start: int, n: int, flags: int) -> None:
+def recv_again(sock: Any, st: int, t0: float, buf, start: int, n: int, flags: int, f: Frame) -> None:
     """The slow path of a recv into buf[start:start+n] that failed with
-    status st at t0 (calls.start()): signals (the call is made again with
-    the time left), or the exception raised."""
-    h = sock.handle
-    st = retry(st, lambda us: _recv(h, buf, start, n, flags, cells.size, NULL), sock, t0, READ)
+    status st at t0 (calls.start()), with frame f's error object and count:
+    signals (the call is made again with the time left), or the exception
+    raised."""
+    h, got, err = sock.handle, f.size, f.err
+    st = retry(st, lambda us: _recv(h, buf, start, n, flags, got, err), sock, t0, READ, frame=f)
     if st != OK:
-        raise error_from(st, sock)
+        raise error_from(st, sock, err=err)
 
 
 def destination(sock: Any, address: Any) -> SockAddr:
@@ -49,37 +52,43 @@ class Transfer:
     def send(self, data: Any, flags: int = 0) -> int:
         """Sends the bytes of a buffer (bytes, bytearray, memoryview, ...).
         A blocking socket sends them all; a non-blocking one what fits."""
-        buf = byte_buffer(data)
+        buf = data if type(data) is bytes else byte_buffer(data)
         n = len(buf)
-        h = self.handle
-        t0 = calls.start()
-        frame = take_frame()
         try:
-            err, sent = frame[0], frame[1]
-            st = _send(h, buf, 0, n, flags, sent, err)
-            if st == OK:
-                return sent[0]
-            if st == E_INTERRUPTED:
-                done = lib.sag_error_sent(err)
-                if done and signalled(st, frame):
-                    return done  # a partial send, as send(2) reports one
+            f = take_free_frame()
+        except IndexError:
+            f = Frame()
+        sent = f.size
+        t0 = calls.start()
+        st = _send(self.handle, buf, 0, n, flags, sent, f.err)
+        if st == OK:
+            n = sent[0]
+            give_frame(f)
+            return n
+        with f:
+            return self._send_again(st, t0, buf, n, flags, f)
 
-                def again(us: int) -> int:
-                    # After a signal: a partial send is the result; if
-                    # nothing went, send again with the time left.
-                    went = frame[2]
-                    if went:
-                        sent[0] = went
-                        return OK
-                    return _send(h, buf, 0, n, flags, sent, err)
+    def _send_again(self, st: int, t0: float, buf, n: int, flags: int, f: Frame) -> int:
+        """The slow path of send: signals, or the exception raised."""
+        h, sent, err = self.handle, f.size, f.err
+        if st == E_INTERRUPTED:
+            done = lib.sag_error_sent(err)
+            if done and signalled(st, f):
+                return done  # a partial send, as send(2) reports one
 
-                if not done:
-                    st = retry(st, again, self, t0, SEND, frame=frame)
-                    if st == OK:
-                        return sent[0]
-            raise error_from(st, self, err=err)
-        finally:
-            give_frame(frame)
+            def again(us: int) -> int:
+                # After a signal: a partial send is the result; if
+                # nothing went, send again with the time left.
+                if f.went:
+                    sent[0] = f.went
+                    return OK
+                return _send(h, buf, 0, n, flags, sent, err)
+
+            if not done:
+                st = retry(st, again, self, t0, SEND, frame=f)
+                if st == OK:
+                    return sent[0]
+        raise error_from(st, self, err=err)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Sends every byte of a buffer (also on a timeout socket)."""
@@ -87,22 +96,21 @@ class Transfer:
         n = len(buf)
         start = 0
         h = self.handle
-        frame = take_frame()
-        err, sent = frame[0], frame[1]
+        with take_frame() as f:
+            err, sent = f.err, f.size
 
-        def again(us: int) -> int:
-            # After a signal: resume after what went, with the time left.
-            nonlocal start
-            start += frame[2]
-            return _send(h, buf, start, n - start, flags, sent, err)
+            def again(us: int) -> int:
+                # After a signal: resume after what went, with the time left.
+                nonlocal start
+                start += f.went
+                return _send(h, buf, start, n - start, flags, sent, err)
 
-        try:
             while start < n:
                 t0 = calls.start()  # each send has the send timeout, as the library's
                 st = _send(h, buf, start, n - start, flags, sent, err)
                 if st != OK:
                     try:
-                        st = retry(st, again, self, t0, SEND, frame=frame)
+                        st = retry(st, again, self, t0, SEND, frame=f)
                     except OSError as e:  # its timeout passed during the retries
                         e.sent = start + getattr(e, "sent", 0)
                         raise
@@ -112,29 +120,37 @@ class Transfer:
                 e = error_from(st, self, err=err)
                 e.sent = start + getattr(e, "sent", 0)
                 raise e
-        finally:
-            give_frame(frame)
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """At most bufsize bytes; b"" when the peer has closed."""
-        buf, chars, got = cells.rx
-        if bufsize > 65536:
+        try:
+            f = take_free_frame()
+        except IndexError:
+            f = Frame()
+        if 0 <= bufsize <= 65536:
+            buf, chars = f.buf, f.chars
+        elif bufsize > 65536:
             buf = ffi.new("uint8_t[]", bufsize)
             chars = ffi.cast("char *", buf)
-        elif bufsize < 0:
+        else:
+            give_frame(f)
             raise ValueError("negative buffersize in recv")
+        got = f.size
         t0 = calls.start()
-        st = _recv(self.handle, buf, 0, bufsize, flags, got, NULL)
+        st = _recv(self.handle, buf, 0, bufsize, flags, got, f.err)
         if st == OK:
-            return _unpack(chars, got[0])  # bytes, one copy
-        recv_again(self, st, t0, buf, 0, bufsize, flags)
-        return _unpack(chars, got[0])
+            data = _unpack(chars, got[0])  # bytes, one copy
+            give_frame(f)
+            return data
+        with f:
+            recv_again(self, st, t0, buf, 0, bufsize, flags, f)
+            return _unpack(chars, got[0])
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Receives into a writable buffer (bytearray, memoryview, array,
         ...): at most nbytes (0: its size); returns the count."""
         try:
-            buf = ffi.from_buffer(buffer, require_writable=True)
+            buf = _from_buffer(buffer, require_writable=True)
         except BufferError:
             raise TypeError("recv_into() argument must be a writable buffer") from None
         size = len(buf)
@@ -144,13 +160,20 @@ class Transfer:
             raise ValueError("negative buffersize in recv_into")
         elif nbytes > size:
             raise ValueError("buffer too small for requested bytes")
-        got = cells.size
+        try:
+            f = take_free_frame()
+        except IndexError:
+            f = Frame()
+        got = f.size
         t0 = calls.start()
-        st = _recv(self.handle, buf, 0, nbytes, flags, got, NULL)
+        st = _recv(self.handle, buf, 0, nbytes, flags, got, f.err)
         if st == OK:
+            n = got[0]
+            give_frame(f)
+            return n
+        with f:
+            recv_again(self, st, t0, buf, 0, nbytes, flags, f)
             return got[0]
-        recv_again(self, st, t0, buf, 0, nbytes, flags)
-        return got[0]
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, tuple[str, int]]:
         if check_int(bufsize, "bufsize") < 0:
@@ -187,16 +210,18 @@ class Transfer:
         would block and ``would_block`` asks for that rather than the
         exception."""
         h, a = self.handle, sa.handle
-        t0 = calls.start()
-        st = lib.sag_socket_recvfrom(h, buf, start, n, flags, a, cells.size, NULL)
-        if st != OK:
-            st = retry(st, lambda us: lib.sag_socket_recvfrom(h, buf, start, n, flags, a, cells.size, NULL),
-                        self, t0, READ)
-        if st == OK:
-            return cells.size[0]
-        if would_block and st == lib.SAG_E_WOULD_BLOCK:
-            return -1
-        raise error_from(st, self)
+        with take_frame() as f:
+            got, err = f.size, f.err
+            t0 = calls.start()
+            st = lib.sag_socket_recvfrom(h, buf, start, n, flags, a, got, err)
+            if st != OK:
+                st = retry(st, lambda us: lib.sag_socket_recvfrom(h, buf, start, n, flags, a, got, err),
+                           self, t0, READ, frame=f)
+            if st == OK:
+                return got[0]
+            if would_block and st == lib.SAG_E_WOULD_BLOCK:
+                return -1
+            raise error_from(st, self, err=err)
 
     def sendto(self, data: Any, *args: Any) -> int:
         """sendto(data, address) or sendto(data, flags, address), as
@@ -213,14 +238,16 @@ class Transfer:
     def sendto_range(self, buf, start: int, n: int, flags: int, sa: SockAddr) -> int:
         """sendto of buf[start:start+n] (both faces)."""
         h, a = self.handle, sa.handle
-        t0 = calls.start()
-        st = lib.sag_socket_sendto(h, buf, start, n, flags, a, cells.size, NULL)
-        if st != OK:
-            st = retry(st, lambda us: lib.sag_socket_sendto(h, buf, start, n, flags, a, cells.size, NULL),
-                        self, t0, SEND)
-        if st == OK:
-            return cells.size[0]
-        raise error_from(st, self)
+        with take_frame() as f:
+            sent, err = f.size, f.err
+            t0 = calls.start()
+            st = lib.sag_socket_sendto(h, buf, start, n, flags, a, sent, err)
+            if st != OK:
+                st = retry(st, lambda us: lib.sag_socket_sendto(h, buf, start, n, flags, a, sent, err),
+                           self, t0, SEND, frame=f)
+            if st == OK:
+                return sent[0]
+            raise error_from(st, self, err=err)
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
         """Sends the bytes of a file opened in binary mode, from offset,

@@ -14,6 +14,15 @@ import pytest
 
 import sagsocket
 
+# Tests/python/run.sh runs the suite in both modes (cffi's API and ABI) and
+# says which it expects: a suite that ran in the other would prove nothing.
+if os.environ.get("SAGSOCKET_EXPECT_MODE"):
+    assert sagsocket.MODE == os.environ["SAGSOCKET_EXPECT_MODE"], (sagsocket.MODE, sagsocket.__file__)
+
+
+def pytest_report_header(config):
+    return f"sagsocket: cffi {sagsocket.MODE} mode, {os.path.dirname(sagsocket.__file__)}"
+
 
 @pytest.fixture
 def server():

@@ -2,6 +2,7 @@
 restart nor prolong, Ctrl-C when another thread imported the package, how
 the library is found, and selector adds that fail."""
 
+import contextlib
 import errno
 import os
 import signal
@@ -281,23 +282,42 @@ def test_a_send_timeout_under_signals_counts_every_byte_that_went(pair, ticking)
     assert _drain(a) == data[:sent]
 
 
-def test_a_handler_whose_library_call_fails_changes_no_count(pair, server):
-    # The handler of each signal makes a library call that fails (accept on
-    # a non-blocking listener: would block), which replaces the thread's
-    # last error; the sendall cut by those signals must still resume right
-    # after the bytes that went: the peer gets every byte once, in order.
-    c, a = pair
-    c.setsockopt(sagsocket.SOL_SOCKET, sagsocket.SO_SNDBUF, 8192)
-    server.setblocking(False)
+@contextlib.contextmanager
+def failing_alarms(watchdog: float):
+    """SIGALRM every 10 ms while the block runs (stopped after ``watchdog``
+    seconds at most), each handled by a library call that fails (accept on
+    a non-blocking listener: would block), which replaces the thread's last
+    error. Yields the list of those failures."""
     failed = []
+    idle = sagsocket.create_server(("127.0.0.1", 0))
+    idle.setblocking(False)
 
     def handler(*_):
         try:
-            server.accept()
-        except OSError as e:  # EAGAIN, whichever class the face gives it
+            idle.accept()
+        except OSError as e:  # EAGAIN
             assert e.errno == errno.EAGAIN
             failed.append(1)
 
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+    dog = threading.Timer(watchdog, signal.setitimer, (signal.ITIMER_REAL, 0, 0))
+    dog.start()
+    try:
+        yield failed
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+        dog.cancel()
+        signal.signal(signal.SIGALRM, old)
+        idle.close()
+
+
+def test_a_handler_whose_library_call_fails_changes_no_count(pair):
+    # The handler of each signal makes a library call that fails; the
+    # sendall cut by those signals must still resume right after the bytes
+    # that went: the peer gets every byte once, in order.
+    c, a = pair
+    c.setsockopt(sagsocket.SOL_SOCKET, sagsocket.SO_SNDBUF, 8192)
     data = os.urandom(8 * 1024 * 1024)
 
     def slow_reader():
@@ -305,18 +325,53 @@ def test_a_handler_whose_library_call_fails_changes_no_count(pair, server):
         return read_slowly(a, len(data))
 
     r = Bg(slow_reader)
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
-    watchdog = threading.Timer(20.0, signal.setitimer, (signal.ITIMER_REAL, 0, 0))
-    watchdog.start()
-    r.start()
-    try:
+    with failing_alarms(20.0) as failed:
+        r.start()
         c.sendall(data)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0, 0)
-        watchdog.cancel()
-        signal.signal(signal.SIGALRM, old)
     assert r.join_result(30) == data
+    assert failed  # the handlers ran and their call failed
+
+
+@pytest.mark.parametrize("call", ["recv", "recv_into", "recvfrom", "recvfrom_into", "accept",
+                                  "select"])
+def test_a_handler_whose_library_call_fails_does_not_end_a_wait(pair, server, call):
+    # CPython runs a signal handler as soon as the call the signal cut
+    # returns: a handler that makes a failing library call replaces the
+    # thread's last error before the binding has read why the call ended.
+    # The blocked call must still see the signal and wait on for the bytes
+    # (or the connection) that come 0.3 s later, not raise.
+    c, a = pair
+    buf = bytearray(4)
+    sel = sagsocket.Selector()
+    sel.register(a, sagsocket.EVENT_READ)
+    calls = {
+        "recv": lambda: a.recv(4),
+        "recv_into": lambda: bytes(buf[:a.recv_into(buf)]),
+        "recvfrom": lambda: a.recvfrom(4)[0],
+        "recvfrom_into": lambda: bytes(buf[:a.recvfrom_into(buf)[0]]),
+        "accept": lambda: server.accept()[0].recv(4),
+        "select": lambda: a.recv(4) if sel.select(10) else b"",
+    }
+    late = []
+
+    def later():
+        if call == "accept":
+            late.append(sagsocket.create_connection(server.getsockname(), timeout=5))
+            late[0].sendall(b"late")
+        else:
+            c.sendall(b"late")
+
+    t = threading.Timer(0.3, later)
+    try:
+        with failing_alarms(5.0) as failed:
+            t.start()
+            got = calls[call]()
+    finally:
+        t.join()
+        sel.close()
+        for s in late:
+            s.close()
+    assert got == b"late"
     assert failed  # the handlers ran and their call failed
 
 

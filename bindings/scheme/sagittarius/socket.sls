@@ -1087,7 +1087,20 @@
                                    (not (selector-closed sel)))))]
                       ;; sockets with buffered input are ready now: only a look
                       [(us) (if (null? (selector-buffered sel)) us0 0)])
-          (let-values ([(st reports) (%selector-wait (selector-handle sel) us capacity)])
+          (let-values ([(st reports)
+                        ;; a wait left by an exception raised in the waiting
+                        ;; thread (a Racket break) no longer counts as one
+                        (let ([returned #f])
+                          (dynamic-wind
+                            (lambda () #f)
+                            (lambda ()
+                              (let-values ([(st reports)
+                                            (%selector-wait (selector-handle sel) us capacity)])
+                                (set! returned #t)
+                                (values st reports)))
+                            (lambda ()
+                              (unless returned
+                                (%with-lock lock (lambda () (selector-waiting-set! sel #f)))))))])
             ;; A close during the wait ends it with two empty lists, as in
             ;; Sagittarius; a selector closed before the call raises.
             (let ([failure (and (not (eqv? st OK))

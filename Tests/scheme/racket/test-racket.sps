@@ -1,0 +1,192 @@
+;;; Racket-only tests of (sagittarius socket) under plt-r6rs: Racket's green
+;;; threads go on while other threads wait on sockets, breaks reach waiting
+;;; threads, custodians close sockets. Run by Tests/scheme/run.sh --racket:
+;;;   plt-r6rs ++path RACKETDIR ++path Tests/scheme/racket test-racket.sps [resolver]
+;;; With the argument `resolver' (and SAGSOCKET_RACKET_RESOLVER_DELAY_US
+;;; set, which makes every resolution sleep that long in its OS thread first)
+;;; it runs only the resolver test.
+;;; Nothing here measures time: a test shows that a thread made progress
+;;; while another waited, by counting what happened meanwhile.
+(import (rnrs) (sagittarius socket)
+        (only (racket base) thread thread-wait break-thread sleep with-handlers
+              exn:break? make-semaphore semaphore-post semaphore-wait sync/timeout
+              make-custodian current-custodian custodian-shutdown-all parameterize
+              printf flush-output)
+        (only (sagsocket private host) socket-handle-waiters))
+
+(define passed 0)
+(define failed 0)
+(define (check name ok)
+  (if ok
+      (set! passed (+ passed 1))
+      (begin (set! failed (+ failed 1)) (printf "FAIL ~a\n" name) (flush-output))))
+(define (port-of server) (number->string (socket-info-port (socket-info server))))
+
+;; A thread that ticks every millisecond until (stop) is called; (ticks)
+;; is how many times it has ticked.
+(define (ticker)
+  (let ([n 0] [stop? #f])
+    (let ([t (thread (lambda () (let loop () (unless stop? (set! n (+ n 1)) (sleep 0.001) (loop)))))])
+      (values (lambda () n) (lambda () (set! stop? #t) (thread-wait t))))))
+
+;; Waits (at most 1,000 times 10 ms) until (pred) holds.
+(define (until pred) (let loop ([i 0]) (unless (or (pred) (= i 1000)) (sleep 0.01) (loop (+ i 1)))))
+
+(define (serve-50)
+  ;; A server thread accepts 50 clients, each served by a thread of its own
+  ;; that reads a line and answers only once the ticker has ticked 20 more
+  ;; times: the answers can come only if the ticker runs while 50 client
+  ;; threads wait in socket-recv and the server in socket-accept.
+  (let-values ([(ticks stop) (ticker)])
+    (let* ([server (make-server-socket "0")]
+           [port (port-of server)]
+           [accepted 0]
+           [server-thread
+            (thread
+             (lambda ()
+               (let loop ([i 0])
+                 (when (< i 50)
+                   (let ([s (socket-accept server)])
+                     (set! accepted (+ accepted 1))
+                     (thread
+                      (lambda ()
+                        (let* ([req (socket-recv s 100)] [t0 (ticks)])
+                          (let wait () (when (< (ticks) (+ t0 20)) (sleep 0.001) (wait)))
+                          (socket-send s (bytevector-append (string->utf8 "re:") req))
+                          (socket-close s))))
+                     (loop (+ i 1)))))))]
+           [t-accept (begin (until (lambda () (= 1 (socket-handle-waiters (%socket-handle server)))))
+                            (ticks))]
+           [_ (until (lambda () (> (ticks) (+ t-accept 10))))]
+           [results (make-vector 50 #f)]
+           [clients
+            (map (lambda (i)
+                   (thread
+                    (lambda ()
+                      (let ([c (make-client-socket "127.0.0.1" port)])
+                        (socket-send c (string->utf8 (number->string i)))
+                        (let loop ([acc #vu8()])
+                          (let ([b (socket-recv c 100)])
+                            (if (= 0 (bytevector-length b))
+                                (vector-set! results i (utf8->string acc))
+                                (loop (bytevector-append acc b)))))
+                        (socket-close c)))))
+                 (iota 50))])
+      (check "the ticker ticked while the server waited in socket-accept"
+             (> (ticks) (+ t-accept 10)))
+      (for-each thread-wait clients)
+      (thread-wait server-thread)
+      (stop)
+      (check "50 clients at once: every answer" 
+             (equal? (vector->list results)
+                     (map (lambda (i) (string-append "re:" (number->string i))) (iota 50))))
+      (check "50 clients accepted" (= accepted 50))
+      (socket-close server))))
+
+(define (iota n) (let loop ([i (- n 1)] [acc '()]) (if (< i 0) acc (loop (- i 1) (cons i acc)))))
+(define (bytevector-append a b)
+  (let ([r (make-bytevector (+ (bytevector-length a) (bytevector-length b)))])
+    (bytevector-copy! a 0 r 0 (bytevector-length a))
+    (bytevector-copy! b 0 r (bytevector-length a) (bytevector-length b))
+    r))
+
+;; Runs thunk in a thread; returns a procedure that breaks the thread and
+;; answers 'broken when the break ended it, or what it returned.
+(define (breakable thunk)
+  (let* ([result 'running]
+         [t (thread (lambda ()
+                      (set! result (with-handlers ([exn:break? (lambda (e) 'broken)]) (thunk)))))])
+    (lambda () (break-thread t) (sync/timeout 10 t) result)))
+
+(define (breaks)
+  ;; a thread blocked in socket-accept
+  (let* ([server (make-server-socket "0")]
+         [b (breakable (lambda () (socket-accept server)))])
+    (until (lambda () (= 1 (socket-handle-waiters (%socket-handle server)))))
+    (check "a thread waits in socket-accept" (= 1 (socket-handle-waiters (%socket-handle server))))
+    (check "break-thread ends a wait in socket-accept" (eq? 'broken (b)))
+    (check "the wait is gone" (= 0 (socket-handle-waiters (%socket-handle server))))
+    (let* ([c (make-client-socket "127.0.0.1" (port-of server))] [s (socket-accept server)])
+      (check "the server socket accepts after the break" (socket? s))
+      (socket-close c) (socket-close s))
+    (socket-close server))
+  ;; a thread blocked in socket-recv
+  (let-values ([(c s) (socket-pair AF_UNIX SOCK_STREAM 0)])
+    (let ([b (breakable (lambda () (socket-recv c 10)))])
+      (until (lambda () (= 1 (socket-handle-waiters (%socket-handle c)))))
+      (check "a thread waits in socket-recv" (= 1 (socket-handle-waiters (%socket-handle c))))
+      (check "break-thread ends a wait in socket-recv" (eq? 'broken (b)))
+      (socket-send s #vu8(7))
+      (check "the socket receives after the break" (equal? #vu8(7) (socket-recv c 10)))
+      (socket-close c) (socket-close s)))
+  ;; a thread blocked in a socket selector's wait
+  (let-values ([(c s) (socket-pair AF_UNIX SOCK_STREAM 0)])
+    (let* ([sel (make-socket-selector)]
+           [_ (socket-selector-add! sel c)]
+           [b (breakable (lambda () (socket-selector-wait! sel)))])
+      (until (lambda () (socket-selector-waiting? sel)))
+      (check "a thread waits in socket-selector-wait!" (socket-selector-waiting? sel))
+      (check "break-thread ends a selector's wait" (eq? 'broken (b)))
+      (until (lambda () (not (socket-selector-waiting? sel))))
+      (check "the selector no longer waits" (not (socket-selector-waiting? sel)))
+      (check "the socket stays in the selector" (= 1 (socket-selector-size sel)))
+      (socket-send s #vu8(1))
+      (let-values ([(ready timed-out) (socket-selector-wait! sel 5000000)])
+        (check "the selector reports the socket after the break" (= 1 (length ready))))
+      (close-socket-selector! sel)
+      (socket-close c) (socket-close s))))
+
+;; Racket 8.7's own R6RS custom output ports hand write! an end index where
+;; R6RS says a count: a put of a range that does not start at 0 shows it.
+(define (port-ranges)
+  (let-values ([(c s) (socket-pair AF_UNIX SOCK_STREAM 0)])
+    (let ([p (socket-port c #f)])
+      (put-bytevector p #vu8(0 1 2 3 4 5 6 7 8 9) 3 5)
+      (check "put-bytevector of bytes 3 to 7 sends those five" (equal? #vu8(3 4 5 6 7) (socket-recv s 10)))
+      (put-bytevector p #vu8(0 1 2 3 4 5 6 7 8 9) 6 4)
+      (check "put-bytevector of the last four" (equal? #vu8(6 7 8 9) (socket-recv s 10))))
+    (socket-close c) (socket-close s)))
+
+(define (custodians)
+  (let* ([server (make-server-socket "0")]
+         [cust (make-custodian)]
+         [c (parameterize ([current-custodian cust]) (make-client-socket "127.0.0.1" (port-of server)))]
+         [s (socket-accept server)])
+    (check "a socket made under a custodian is open" (not (socket-closed? c)))
+    (custodian-shutdown-all cust)
+    (check "custodian-shutdown-all closes it" (socket-closed? c))
+    (socket-set-read-timeout! s 5000000)
+    (check "the peer sees the end of the stream" (equal? #vu8() (socket-recv s 10)))
+    (socket-close s) (socket-close server)))
+
+(define (resolver)
+  ;; Every resolution sleeps (SAGSOCKET_RACKET_RESOLVER_DELAY_US) in an OS
+  ;; thread: the ticker counts its ticks between the resolver thread's start
+  ;; and end.
+  (let-values ([(ticks stop) (ticker)])
+    (let* ([state 'before] [during 0]
+           ;; counts the 2 ms naps during which the resolution went on
+           ;; from start to end and the ticker ticked
+           [counter (thread (lambda ()
+                              (let loop ()
+                                (unless (eq? state 'after)
+                                  (let ([before (ticks)] [resolving? (eq? state 'resolving)])
+                                    (sleep 0.002)
+                                    (when (and resolving? (eq? state 'resolving) (> (ticks) before))
+                                      (set! during (+ during 1))))
+                                  (loop)))))]
+           [r (thread (lambda ()
+                        (set! state 'resolving)
+                        (get-addrinfo "localhost" "80" (make-hint-addrinfo AF_INET SOCK_STREAM))
+                        (set! state 'after)))])
+      (thread-wait r)
+      (thread-wait counter)
+      (stop)
+      (printf ";;; ticks during the resolution: ~a\n" during)
+      (check "other threads ran while a name was resolved" (> during 3)))))
+
+(if (member "resolver" (cdr (command-line)))
+    (resolver)
+    (begin (serve-50) (breaks) (port-ranges) (custodians)))
+(printf "~a passed, ~a failed\n" passed failed)
+(exit (if (= failed 0) 0 1))

@@ -1,0 +1,1007 @@
+#lang racket/base
+;;; The Racket CS host layer under (sagittarius socket): the procedures of
+;;; bindings/scheme/host-contract.md over libsagsocket, for Racket's green
+;;; threads. The R6RS library (sagittarius socket host)
+;;; (bindings/scheme/sagittarius/socket/host.mzscheme.sls) re-exports them.
+;;;
+;;; Racket threads share one OS thread, so no call made from a Racket thread
+;;; may wait inside the library (docs/hosts.md, Racket CS):
+;;;
+;;; - At load, this OS thread gets a library deadline that has already
+;;;   passed (sag_thread_set_deadline 0): every wait the library would make
+;;;   on it ends at once, as its timeout would. A call that has to wait
+;;;   answers at once (SAG_E_WOULD_BLOCK with SAG_MSG_DONTWAIT, a read
+;;;   timeout, nothing ready); the Racket thread then waits in Racket's
+;;;   scheduler, on the socket's descriptor (unsafe-fd->evt), on an
+;;;   interrupt or close posted by another Racket thread, and on the time
+;;;   left, and calls again. When the socket's own timeout passes, a last
+;;;   call lets the library report it (its condition, its fields).
+;;; - What cannot be made so (name resolution, connect, a selector's wait)
+;;;   runs in an OS thread of its own (call-in-os-thread), in a collect-safe
+;;;   call (#:blocking? #t), whose result the Racket thread syncs on.
+;;; - Every call is given the calling Racket thread's own error object: the
+;;;   library's per-OS-thread last error would mix Racket threads.
+;;; - Lists cross the contract as R6RS lists, which under plt-r6rs are
+;;;   Racket's mutable pairs (mcons): converted at the exported procedures.
+(require ffi/unsafe
+         ffi/unsafe/port
+         ffi/unsafe/atomic
+         ffi/unsafe/os-thread
+         ffi/unsafe/os-async-channel
+         ffi/unsafe/custodian
+         racket/list
+         racket/mpair
+         (only-in racket/unsafe/ops unsafe-struct-ref)
+         (only-in racket/port make-input-port/read-to-peek)
+         (only-in srfi/19 make-time time? time-type time-second time-nanosecond
+                  time-duration current-time time-utc add-duration))
+
+(provide %library-version %constant %status-is %status-name
+         %last-error
+         %guard!
+         %duration? %duration->us %us->duration
+         %make-binary-port %port-transcoded-from? %port-has-buffered-input?
+         %make-lock %with-lock %make-weak-table %weak-table-ref
+         %weak-table-set! %weak-table-keys
+         %make-client-socket %make-server-socket %make-server-sockets
+         %socket-is-closed %socket-is-nonblocking %socket-accept
+         %socket-recv %socket-send %socket-sendto %socket-recvfrom
+         %socket-shutdown %socket-close %socket-interrupt
+         %socket-get-info %socket-get-peer %socket-info-hostname
+         %socket-info-ip-address %socket-info-port %socket-info-free
+         %socket-name %socket-node %socket-service %socket-fd
+         %socket-last-error
+         %ip-address-is-v6 %ip-address-to-string %ip-address-to-bytes
+         %ip-address-free
+         %make-socket %create-socket %socket-connect %socket-bind
+         %socket-listen %socket-setsockopt-int %socket-setsockopt-bytes
+         %socket-setsockopt-duration %socket-getsockopt-int
+         %socket-getsockopt-bytes %socket-getsockopt-duration
+         %socket-set-nonblocking %socket-set-read-timeout
+         %socket-get-read-timeout
+         %fdset-new %fdset-from-sockets %fdset-ref %fdset-set %fdset-clear
+         %fdset-sockets %socket-select %socket-select-inplace
+         %socket-read-select %socket-write-select %socket-error-select
+         %make-addrinfo %make-hint-addrinfo %get-addrinfo %next-addrinfo
+         %addrinfo-family %addrinfo-socktype %addrinfo-flags
+         %addrinfo-protocol %addrinfo-sockaddr %sockaddr-new
+         %sockaddr-family %sockaddr-port %sockaddr-ip-address
+         %us->deadline
+         %selector-new %selector-add %selector-wait %selector-interrupt
+         %selector-clear %selector-size %selector-is-closed
+         %selector-is-waiting %selector-close
+         %make-unix-client-socket %make-unix-server-socket %socket-pair
+         %socket-peer-credentials %make-unix-sockaddr %sockaddr-path
+         %socket-connect-sockaddr %socket-bind-sockaddr %socket-sockaddr
+         ;; for Racket programs and the Racket-only tests
+         socket-handle-waiters)
+
+;; ---- Loading the library ---------------------------------------------------
+;; SAGSOCKET_LIBRARY names the file to load; otherwise the dynamic loader
+;; finds libsagsocket.so.1 (installed, or through LD_LIBRARY_PATH).
+(define library-file
+  (let ([f (getenv "SAGSOCKET_LIBRARY")])
+    (if (and f (not (string=? f ""))) f "libsagsocket.so.1")))
+(define lib
+  (with-handlers ([exn:fail?
+                   (lambda (e)
+                     (error 'sagittarius-socket
+                            "cannot load ~a (install libsagsocket, or set LD_LIBRARY_PATH or SAGSOCKET_LIBRARY): ~a"
+                            library-file (exn-message e)))])
+    (if (getenv "SAGSOCKET_LIBRARY")
+        (ffi-lib library-file)
+        (ffi-lib "libsagsocket" '("1")))))
+
+;; (c name type): the library's function `name' as a Racket procedure;
+;; those declared #:blocking? #t (named .../os) are called from OS threads
+;; of ours.
+(define-syntax-rule (c name type) (get-ffi-obj name lib type))
+
+(define _h _uintptr)                   ; a handle (0: NULL)
+(define (handle x) (if (eqv? x 0) #f x))
+
+;; ---- Statuses ----------------------------------------------------------
+(define E_READ_TIMEOUT -6)
+(define E_WOULD_BLOCK -11)
+(define E_INTERRUPTED -12)
+
+(define %library-version ((c "sag_version_string" (_fun -> _string/utf-8))))
+(define c-constant (c "sag_constant" (_fun _string/utf-8 _pointer -> _int)))
+(define (%constant name)
+  (let ([out (malloc 4 'atomic-interior)])
+    (and (eqv? (c-constant name out) 0) (ptr-ref out _int32))))
+(define c-status-is (c "sag_status_is" (_fun _int _int -> _int)))
+(define (%status-is st kind) (not (eqv? (c-status-is st kind) 0)))
+(define %status-name (c "sag_status_name" (_fun _int -> _string/utf-8)))
+
+;; The deadline that keeps this OS thread out of every wait (see the top).
+(void ((c "sag_thread_set_deadline" (_fun _int64 -> _int)) 0))
+
+;; ---- Error objects, one per Racket thread ---------------------------------
+(define c-error-new (c "sag_error_new" (_fun (o : (_ptr o _uintptr)) -> (st : _int) -> (values st o))))
+(define c-error-free (c "sag_error_free" (_fun _uintptr -> _int)))
+(define c-error-status (c "sag_error_status" (_fun _uintptr -> _int)))
+(define c-error-errno (c "sag_error_errno" (_fun _uintptr -> _int)))
+(define c-error-message (c "sag_error_message" (_fun _uintptr -> _string/utf-8)))
+(define c-error-operation (c "sag_error_operation" (_fun _uintptr -> _string/utf-8)))
+(define c-error-node (c "sag_error_node" (_fun _uintptr -> _string/utf-8)))
+(define c-error-service (c "sag_error_service" (_fun _uintptr -> _string/utf-8)))
+(define c-error-timeout (c "sag_error_timeout" (_fun _uintptr -> _int64)))
+(define c-error-sent (c "sag_error_sent" (_fun _uintptr -> _size)))
+
+;; A box around the error object's handle: once the thread is gone and the
+;; box is garbage, the object is freed.
+(define error-cell (make-thread-cell #f #f))
+(define (thread-error)
+  (let ([b (thread-cell-ref error-cell)])
+    (if b
+        (unbox b)
+        (let-values ([(st e) (c-error-new)])
+          (unless (eqv? st 0) (raise (exn:fail:out-of-memory "sag_error_new failed" (current-continuation-marks))))
+          (let ([b (box e)])
+            (register-finalizer b (lambda (b) (c-error-free (unbox b))))
+            (thread-cell-set! error-cell b)
+            e)))))
+
+;; A failure the host layer itself answers (an interrupt or close it saw
+;; while waiting), or the library's with a send's earlier bytes counted,
+;; as %last-error's vector; #f: read the error object.
+(define made-error (make-thread-cell #f #f))
+(define (error-fields e)
+  (vector (c-error-status e) (c-error-errno e) (c-error-message e)
+          (c-error-operation e) (c-error-node e) (c-error-service e)
+          (c-error-timeout e) (c-error-sent e)))
+;; The calling Racket thread's last failure:
+;; #(status errno message operation node service timeout-us sent).
+(define (%last-error)
+  (or (thread-cell-ref made-error) (error-fields (thread-error))))
+;; Every failing call passes its status through `failed': what the library
+;; recorded is the last failure again.
+(define-syntax-rule (failed st)
+  (let ([s st]) (unless (eqv? s 0) (thread-cell-set! made-error #f)) s))
+(define (fail-with st message operation [sent 0])
+  (thread-cell-set! made-error (vector st 0 message operation #f #f -1 sent))
+  st)
+
+;; ---- Out-parameters --------------------------------------------------------
+;; Out-parameters land in this block; a call and the reading of its results
+;; run in atomic mode, so no other Racket thread uses the block meanwhile.
+(define scratch (malloc 64 'raw))
+(define (out-ref type i) (ptr-ref scratch type 'abs (* 8 i)))
+(define (out-addr i) (ptr-add scratch (* 8 i)))
+(define (read-out type i)
+  (case type
+    [(int) (out-ref _int i)]
+    [(bool) (not (eqv? (out-ref _int i) 0))]
+    [(i64) (out-ref _int64 i)]
+    [(size) (out-ref _size i)]
+    [(handle) (handle (out-ref _uintptr i))]
+    [(string) (let ([p (out-ref _pointer i)]) (and p (cast p _pointer _string/utf-8)))]))
+
+;; An exception raised inside (a bad argument refused by a foreign call's
+;; type) leaves atomic mode too.
+(define-syntax-rule (atomically body ...)
+  (dynamic-wind start-atomic (lambda () body ...) end-atomic))
+
+;; Built at run time from the types, as the number of out-parameters varies.
+(define (ctype-of t)
+  (case t
+    [(h) _h] [(int) _int] [(i64) _int64] [(size) _size] [(str) _string/utf-8]
+    [(bytes) _bytes] [(ptr) _pointer]))
+(define (make-out-proc cname atypes otypes)
+  (let* ([n (length otypes)]
+         [f (get-ffi-obj cname lib
+                         (_cprocedure (append (map ctype-of atypes)
+                                              (for/list ([i n]) _pointer)
+                                              (list _uintptr))
+                                      _int))]
+         [outs (for/list ([i n]) (out-addr i))])
+    (lambda args
+      (let ([e (thread-error)])
+        (atomically
+         (let ([st (apply f (append args outs (list e)))])
+           (if (eqv? st 0)
+               (apply values st (for/list ([t otypes] [i (in-naturals)]) (read-out t i)))
+               (apply values (failed st) (for/list ([t otypes]) #f)))))))))
+(define (make-status-proc cname atypes)
+  (let ([f (get-ffi-obj cname lib (_cprocedure (append (map ctype-of atypes) (list _uintptr)) _int))])
+    (lambda args (failed (apply f (append args (list (thread-error))))))))
+(define-syntax-rule (defout name cname (atype ...) (otype ...))
+  (define name (make-out-proc cname '(atype ...) '(otype ...))))
+(define-syntax-rule (defstatus name cname (atype ...))
+  (define name (make-status-proc cname '(atype ...))))
+
+;; ---- OS threads for what cannot be made non-blocking -----------------------
+;; Handles in use by a call in an OS thread, with a count: their objects
+;; may be garbage meanwhile (the caller passed only the handle), so their
+;; finalization waits (see %guard!).
+(define busy (make-hasheqv))
+(define (busy! hs d)
+  (atomically
+   (for ([h hs] #:when h)
+     (let ([n (+ d (hash-ref busy h 0))])
+       (if (zero? n) (hash-remove! busy h) (hash-set! busy h n))))))
+
+;; (in-os-thread handles work cleanup): runs (work) in an OS thread of its
+;; own and returns its result; handles stay busy until it has finished.
+;; work may only make collect-safe foreign calls on raw memory. A break of
+;; the waiting Racket thread leaves the work to finish: (cleanup result)
+;; then releases what it made.
+(define (in-os-thread handles work cleanup)
+  (let ([ch (make-os-async-channel)])
+    (busy! handles 1)
+    (call-in-os-thread (lambda () (os-async-channel-put ch (work))))
+    (with-handlers ([exn:break? (lambda (b)
+                                  (thread (lambda ()
+                                            (let ([r (sync ch)])
+                                              (busy! handles -1)
+                                              (cleanup r))))
+                                  (raise b))])
+      (begin0 (sync ch) (busy! handles -1)))))
+
+;; Test hook (Tests/scheme/racket/test-racket.sps): every resolution first sleeps this long in its
+;; OS thread, to show that Racket threads run meanwhile.
+(define resolver-delay-us
+  (let ([v (getenv "SAGSOCKET_RACKET_RESOLVER_DELAY_US")])
+    (or (and v (string->number v)) 0)))
+(define c-usleep (get-ffi-obj "usleep" #f (_fun #:blocking? #t _uint32 -> _int)))
+
+;; A NUL-terminated UTF-8 copy of s (or NULL for #f) in raw memory.
+(define (raw-string s)
+  (if s
+      (let* ([b (string->bytes/utf-8 s)] [n (bytes-length b)] [p (malloc (+ n 1) 'raw)])
+        (memcpy p b n)
+        (ptr-set! p _byte n 0)
+        p)
+      #f))
+(define (free* . ps) (for ([p ps]) (when p (free p))))
+
+;; ---- Waiting in Racket -----------------------------------------------------
+;; Racket threads waiting on a socket, by handle: each a semaphore and a
+;; box that says why it was posted ('interrupted or 'closed).
+(define waiters (make-hasheqv))
+(define (socket-handle-waiters h) (length (hash-ref waiters h '())))
+(define (add-waiter! h w) (atomically (hash-set! waiters h (cons w (hash-ref waiters h '())))))
+(define (remove-waiter! h w)
+  (atomically
+   (let ([l (remq w (hash-ref waiters h '()))])
+     (if (null? l) (hash-remove! waiters h) (hash-set! waiters h l)))))
+(define (wake-waiters! h why)
+  (for ([w (atomically (hash-ref waiters h '()))])
+    (set-box! (cdr w) why)
+    (semaphore-post (car w))))
+
+(define (now-ms) (current-inexact-monotonic-milliseconds))
+;; The deadline (monotonic ms) of a timeout in microseconds (0 or less: none).
+(define (deadline-of us) (and (> us 0) (+ (now-ms) (/ us 1000.0))))
+
+;; Waits until one of evts is ready, the deadline (or #f) passes, or one
+;; of handles is interrupted or closed: 'ready, 'timeout, 'interrupted or
+;; 'closed.
+(define (wait-for handles evts deadline)
+  (let ([ws (for/list ([h handles]) (cons (make-semaphore 0) (box #f)))])
+    (dynamic-wind
+      (lambda () (for ([h handles] [w ws]) (add-waiter! h w)))
+      (lambda ()
+        (let ([left (and deadline (max 0 (/ (- deadline (now-ms)) 1000.0)))])
+          (or (apply sync/timeout left
+                     (append (map (lambda (e) (wrap-evt e (lambda _ 'ready))) evts)
+                             (map (lambda (w) (wrap-evt (semaphore-peek-evt (car w))
+                                                        (lambda _ (unbox (cdr w)))))
+                                  ws)))
+              'timeout)))
+      (lambda () (for ([h handles] [w ws]) (remove-waiter! h w))))))
+
+(defout c-socket-fd "sag_socket_fd" (h) (int))
+;; The readiness event of socket h for mode 'read or 'write, or #f when it
+;; has no descriptor (closed).
+(define (fd-evt h mode)
+  (let-values ([(st fd) (c-socket-fd h)])
+    (and (eqv? st 0) (unsafe-fd->evt fd mode))))
+
+(defout c-is-nonblocking "sag_socket_is_nonblocking" (h) (bool))
+(define (user-nonblocking? h)
+  (let-values ([(st on) (c-is-nonblocking h)]) (or (not (eqv? st 0)) on)))
+
+(define msg-dontwait (%constant "MSG_DONTWAIT"))
+(define msg-waitall (%constant "MSG_WAITALL"))
+
+;; ---- Durations (SRFI 19 time-duration) -------------------------------------
+(define (%duration? x) (and (time? x) (eq? (time-type x) time-duration)))
+(define (%duration->us t)
+  (+ (* (time-second t) 1000000) (quotient (+ (time-nanosecond t) 999) 1000)))
+(define (%us->duration us)
+  (let-values ([(s r) (let ([q (floor (/ us 1000000))]) (values q (- us (* q 1000000))))])
+    (make-time time-duration (* r 1000) s)))
+(define (%us->deadline us)
+  (add-duration (current-time time-utc) (%us->duration us)))
+
+;; ---- Locks and weak tables -------------------------------------------------
+;; A lock a thread may take again while it holds it.
+(struct lock (sema [owner #:mutable] [depth #:mutable]))
+(define (%make-lock) (lock (make-semaphore 1) #f 0))
+(define (%with-lock l thunk)
+  (if (eq? (lock-owner l) (current-thread))
+      (dynamic-wind (lambda () (set-lock-depth! l (+ (lock-depth l) 1)))
+                    thunk
+                    (lambda () (set-lock-depth! l (- (lock-depth l) 1))))
+      (call-with-semaphore
+       (lock-sema l)
+       (lambda ()
+         (dynamic-wind (lambda () (set-lock-owner! l (current-thread)))
+                       thunk
+                       (lambda () (set-lock-owner! l #f)))))))
+(define (%make-weak-table) (make-ephemeron-hasheq))
+(define (%weak-table-ref t k) (hash-ref t k #f))
+(define (%weak-table-set! t k v) (hash-set! t k v))
+(define (%weak-table-keys t) (list->mlist (hash-keys t)))
+
+;; ---- Ports -----------------------------------------------------------------
+;; Socket ports are Racket ports (which Racket's R6RS library takes as
+;; binary ports), not R6RS custom ports, for three reasons: Racket 8.7's
+;; make-custom-binary-output-port calls write! with an end index where R6RS
+;; says a count; a Racket port can say that it is unbuffered, so that the
+;; textual port transcoded-port makes over it (reencode-output-port) sends
+;; every put at once; and a read can be asked not to wait, which is how
+;; %port-has-buffered-input? asks Racket whether a port holds input.
+;; Each port is named by an uninterned symbol, which the Racket port that
+;; transcoded-port makes under its textual port takes as its own name:
+;; this is how %port-transcoded-from? tells which binary port a textual
+;; port was made from.
+(struct io-port (in out)
+  #:property prop:input-port 0
+  #:property prop:output-port 1
+  #:property prop:object-name (lambda (self) (object-name (io-port-in self))))
+
+;; While this is set, a socket port's read does not call read!: it answers
+;; that nothing is there now.
+(define no-read (make-parameter #f))
+;; A buffer mode that stays 'none.
+(define unbuffered (case-lambda [() 'none] [(mode) (void)]))
+
+(define (%make-binary-port name direction read! write! getpos setpos close)
+  (let* ([id (string->uninterned-symbol name)]
+         [closes 0]
+         [close-one (lambda ()
+                      (set! closes (+ closes 1))
+                      (when (and close (= closes (if (eq? direction 'input/output) 2 1)))
+                        (close)))]
+         [in (and read!
+                  (make-input-port/read-to-peek
+                   id
+                   (lambda (bs)
+                     (if (no-read)
+                         never-evt          ; "nothing now" to byte-ready?
+                         (let ([n (read! bs 0 (bytes-length bs))])
+                           (if (eqv? n 0) eof n))))
+                   #f
+                   close-one
+                   #f void 1
+                   ;; the mode Racket reads when the port is both input and
+                   ;; output: unbuffered
+                   unbuffered))]
+         [out (and write!
+                   (make-output-port
+                    id always-evt
+                    (lambda (bs start end can-block? breaks?)
+                      (let loop ([i start])
+                        (if (< i end)
+                            (loop (+ i (write! bs i (- end i))))
+                            (- end start))))
+                    close-one
+                    #f #f #f #f void 1
+                    unbuffered))])
+    (case direction
+      [(input) in]
+      [(output) out]
+      [else (io-port in out)])))
+
+;; Racket 8.7's R6RS textual ports are opaque structures (textual-input-port,
+;; textual-output-port, textual-input/output-port) whose first field is the
+;; Racket port transcoded-port made; that port's name is the binary
+;; port's. Any other port is not one of ours.
+(define textual-structs '(textual-input-port textual-output-port textual-input/output-port))
+(define (%port-transcoded-from? bp tp)
+  (let ([name (object-name bp)])
+    (and (symbol? name) (not (symbol-interned? name))
+         (memq (object-name tp) textual-structs)
+         (let ([under (unsafe-struct-ref tp 0)])
+           (and (port? under) (eq? (object-name under) name))))))
+
+;; #t when Racket's port (the binary port's peeked bytes, or the textual
+;; port's decoded characters) holds input that a read returns at once: the
+;; port is asked with its socket reads switched off.
+(define (%port-has-buffered-input? p)
+  (parameterize ([no-read #t])
+    (and (input-port? p)
+         (if (byte-ready? p)
+             (not (eof-object? (peek-byte p)))
+             #f))))
+
+;; ---- Finalization and custodians ------------------------------------------
+;; %guard! frees obj's handle once obj is garbage (Racket's finalization
+;; thread runs the free), and closes a socket or selector when the current
+;; custodian shuts down. A handle that a Racket thread still waits on, or
+;; that a call in an OS thread uses, is not freed under it: its
+;; finalization is put off until then.
+(define c-socket-free (c "sag_socket_free" (_fun _h -> _int)))
+(define c-addrinfo-free (c "sag_addrinfo_free" (_fun _h -> _int)))
+(define c-sockaddr-free (c "sag_sockaddr_free" (_fun _h -> _int)))
+(define c-fdset-free (c "sag_fdset_free" (_fun _h -> _int)))
+(define c-selector-free (c "sag_selector_free" (_fun _h -> _int)))
+(define (%guard! obj kind h)
+  (let ([free (case kind
+                [(socket) c-socket-free]
+                [(addrinfo) c-addrinfo-free]
+                [(sockaddr) c-sockaddr-free]
+                [(fdset) c-fdset-free]
+                [(selector) c-selector-free]
+                [else (raise-argument-error '%guard! "handle kind" kind)])])
+    (letrec ([finalize (lambda (o)
+                         (if (or (hash-ref busy h #f) (pair? (hash-ref waiters h '())))
+                             (register-finalizer o finalize)
+                             (free h)))])
+      (register-finalizer obj finalize))
+    (case kind
+      [(socket) (register-custodian-shutdown obj (lambda (o) (%socket-close h)) #:weak? #t)]
+      [(selector) (register-custodian-shutdown obj (lambda (o) (%selector-close h)) #:weak? #t)]
+      [else (void)])
+    obj))
+
+;; ---- Sockets ---------------------------------------------------------------
+;; Made in an OS thread: these resolve names (getaddrinfo) and connect.
+(define c-make-client-socket/os
+  (c "sag_make_client_socket"
+     (_fun #:blocking? #t _pointer _pointer _int _int _int _int _pointer _uintptr -> _int)))
+(define c-make-server-socket/os
+  (c "sag_make_server_socket"
+     (_fun #:blocking? #t _pointer _int _int _int _pointer _uintptr -> _int)))
+(define c-make-server-sockets/os
+  (c "sag_make_server_sockets"
+     (_fun #:blocking? #t _pointer _int _int _int _pointer _size _pointer _uintptr -> _int)))
+(define c-get-addrinfo/os
+  (c "sag_get_addrinfo" (_fun #:blocking? #t _pointer _pointer _h _pointer _uintptr -> _int)))
+
+;; (resolve call free-result): runs (call out-block err) in an OS thread
+;; after the test hook's delay, returns its status; free-result releases
+;; what a call whose Racket thread was broken made.
+;; (in-os-thread/out handles n call release): (call out err) in an OS
+;; thread, out a raw block of n out-parameters; answers (values status
+;; out), the caller frees out. #:raws, raw memory the call reads, is freed
+;; once it has returned; a broken caller leaves (release out) to free what
+;; the call made. #:here? #t makes the call on Racket's thread instead;
+;; #:resolves? #t marks a resolution, for the test hook.
+(define (in-os-thread/out handles n call release
+                          #:raws [raws '()] #:here? [here? #f] #:resolves? [resolves? #f])
+  (let ([out (malloc (* 8 (max n 1)) 'raw)] [e (thread-error)])
+    (let ([st (if here?
+                  (call out e)
+                  (in-os-thread
+                   handles
+                   (lambda ()
+                     (when (and resolves? (not (eqv? resolver-delay-us 0)))
+                       (c-usleep resolver-delay-us))
+                     (call out e))
+                   (lambda (st)
+                     (when (eqv? st 0) (release out))
+                     (free out)
+                     (apply free* raws))))])
+      (apply free* raws)
+      (values (failed st) out))))
+
+;; A resolution that cannot reach the resolver: no node or a numeric
+;; address, no service or a port number. It is made on the Racket thread
+;; (an OS thread costs far more than getaddrinfo then does).
+(define (numeric-node? node)
+  (or (not node)
+      (regexp-match? #px"^[0-9]{1,3}([.][0-9]{1,3}){3}$" node)
+      (regexp-match? #px"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(%[A-Za-z0-9_.-]+)?$" node)))
+(define (numeric-service? service)
+  (or (not service) (regexp-match? #px"^[0-9]+$" service)))
+
+(define (%make-client-socket node service family socktype flags protocol)
+  (let ([n (raw-string node)] [s (raw-string service)])
+    (let-values ([(st out) (in-os-thread/out
+                            '() 1
+                            (lambda (out e) (c-make-client-socket/os n s family socktype flags protocol out e))
+                            (lambda (out) (c-socket-free (ptr-ref out _uintptr 0)))
+                            #:raws (list n s) #:resolves? #t)])
+      (begin0 (values st (and (eqv? st 0) (ptr-ref out _uintptr 0)))
+              (free out)))))
+
+(define (%make-server-socket service family socktype protocol)
+  (let ([s (raw-string service)])
+    (let-values ([(st out) (in-os-thread/out
+                            '() 1
+                            (lambda (out e) (c-make-server-socket/os s family socktype protocol out e))
+                            (lambda (out) (c-socket-free (ptr-ref out _uintptr 0)))
+                            #:raws (list s) #:resolves? #t
+                            #:here? (numeric-service? service))])
+      (begin0 (values st (and (eqv? st 0) (ptr-ref out _uintptr 0)))
+              (free out)))))
+
+(define max-server-sockets 16)
+(define (%make-server-sockets service family socktype protocol)
+  (let ([s (raw-string service)])
+    (let-values ([(st out) (in-os-thread/out
+                            '() (+ 1 max-server-sockets)
+                            (lambda (out e)
+                              (c-make-server-sockets/os s family socktype protocol
+                                                        (ptr-add out 8) max-server-sockets out e))
+                            (lambda (out)
+                              (for ([i (min max-server-sockets (ptr-ref out _size 0))])
+                                (c-socket-free (ptr-ref out _uintptr (+ i 1)))))
+                            #:raws (list s) #:resolves? #t
+                            #:here? (numeric-service? service))])
+      (begin0 (values st (if (eqv? st 0)
+                             (list->mlist
+                              (for/list ([i (min max-server-sockets (ptr-ref out _size 0))])
+                                (ptr-ref out _uintptr (+ i 1))))
+                             '()))
+              (free out)))))
+
+(define (%get-addrinfo node service hints)
+  (let ([n (raw-string node)] [s (raw-string service)])
+    (let-values ([(st out) (in-os-thread/out
+                            (list hints) 1
+                            (lambda (out e) (c-get-addrinfo/os n s (or hints 0) out e))
+                            (lambda (out) (c-addrinfo-free (ptr-ref out _uintptr 0)))
+                            #:raws (list n s) #:resolves? #t
+                            #:here? (and (numeric-node? node) (numeric-service? service)))])
+      (begin0 (values st (and (eqv? st 0) (handle (ptr-ref out _uintptr 0))))
+              (free out)))))
+
+(defout %socket-is-closed "sag_socket_is_closed" (h) (bool))
+(define (%socket-is-nonblocking h) (c-is-nonblocking h))
+
+;; ---- Calls that wait, made without waiting --------------------------------
+(defout c-get-read-timeout "sag_socket_get_read_timeout" (h) (i64))
+(defout c-getsockopt-duration "sag_socket_getsockopt_duration" (h int int) (i64))
+(define (read-timeout-us h)
+  (let-values ([(st us) (c-get-read-timeout h)]) (if (eqv? st 0) us 0)))
+(define SOL_SOCKET (%constant "SOL_SOCKET"))
+(define SO_SNDTIMEO (%constant "SO_SNDTIMEO"))
+(define (send-timeout-us h)
+  (let-values ([(st us) (c-getsockopt-duration h SOL_SOCKET SO_SNDTIMEO)]) (if (eqv? st 0) us 0)))
+
+;; The deadline of a wait that may come: the timeout (microseconds, from
+;; (timeout-us)) is read when the first wait starts, as the library measures
+;; it, and only if a wait comes.
+(define (lazy-deadline timeout-us)
+  (let ([d 'unread])
+    (lambda ()
+      (when (eq? d 'unread) (set! d (deadline-of (timeout-us))))
+      d)))
+
+;; (retry-loop h mode deadline call again? interrupted closed timed-out):
+;; (call) answers (values status rest ...); while (again? status) holds,
+;; waits for h to be ready for mode ('read or 'write) and calls again.
+;; Interrupted while waiting: (interrupted); closed: (closed loop); when
+;; (deadline) passes: (timed-out).
+(define (retry-loop h mode deadline call again? interrupted closed timed-out)
+  (let loop ()
+    (call-with-values
+     call
+     (lambda (st . rest)
+       (if (again? st)
+           (let ([evt (fd-evt h mode)])
+             (if (not evt)
+                 (loop)                   ; closed meanwhile: the call says so
+                 (case (wait-for (list h) (list evt) (deadline))
+                   [(ready) (loop)]
+                   [(interrupted) (interrupted)]
+                   [(closed) (closed loop)]
+                   [(timeout) (timed-out)])))
+           (apply values st rest))))))
+
+(define (interrupted-status who) (fail-with E_INTERRUPTED "interrupted" who))
+
+;; accept: on a socket that may wait, the library's wait ends at once with
+;; SAG_E_READ_TIMEOUT (a non-blocking socket answers SAG_E_WOULD_BLOCK).
+(defout c-accept "sag_socket_accept" (h) (handle))
+(define (%socket-accept h)
+  (retry-loop h 'read
+              (lazy-deadline (lambda () (read-timeout-us h)))
+              (lambda () (c-accept h))
+              (lambda (st) (eqv? st E_READ_TIMEOUT))
+              (lambda () (values (interrupted-status "socket-accept") #f))
+              ;; closed while waiting: accept answers as interrupted
+              (lambda (again) (values (interrupted-status "socket-accept") #f))
+              ;; the library reports its own timeout (the deadline ends its wait)
+              (lambda () (c-accept h))))
+
+;; (counted call bv start n flags): a receive or send of bv[start, start+n):
+;; (values status count).
+(define (counted call bv start n flags)
+  (let ([e (thread-error)])
+    (atomically
+     (let ([st (call bv start n flags (out-addr 0) e)])
+       (values (failed st) (if (eqv? st 0) (out-ref _size 0) 0))))))
+(define (flag? flags f) (not (eqv? 0 (bitwise-and flags f))))
+;; Would-block on a socket that may wait: wait.
+(define ((would-wait? h) st) (and (eqv? st E_WOULD_BLOCK) (not (user-nonblocking? h))))
+;; One receive or send of bv[start, start+n) on h, waiting for mode in
+;; Racket: (values status count); (interrupted) answers an interrupt.
+(define (transfer h mode deadline call bv start n flags interrupted)
+  (retry-loop h mode deadline
+              (lambda () (counted call bv start n (bitwise-ior flags msg-dontwait)))
+              (would-wait? h)
+              interrupted
+              (lambda (again) (again))  ; closed while waiting: the call says so
+              (lambda () (counted call bv start n flags))))
+
+;; recv and recvfrom: tried with MSG_DONTWAIT; with MSG_WAITALL, until the
+;; range is full or the peer has closed.
+(define c-recv (c "sag_socket_recv" (_fun _h _bytes _size _size _int _pointer _uintptr -> _int)))
+(define c-recvfrom (c "sag_socket_recvfrom" (_fun _h _bytes _size _size _int _h _pointer _uintptr -> _int)))
+(define (receive h call bv start len flags)
+  (if (flag? flags msg-dontwait)
+      (counted call bv start len flags)
+      (let ([deadline (lazy-deadline (lambda () (read-timeout-us h)))]
+            [waitall? (flag? flags msg-waitall)])
+        (let more ([done 0])
+          (let-values ([(st n)
+                        (transfer h 'read deadline call bv (+ start done) (- len done) flags
+                                  (lambda () (values (interrupted-status "socket-recv") 0)))])
+            (cond
+              [(and (eqv? st 0) waitall? (> n 0) (< (+ done n) len)) (more (+ done n))]
+              [(eqv? st 0) (values st (+ done n))]
+              [(> done 0) (values 0 done)]  ; a failure after some bytes: what came
+              [else (values st n)]))))))
+(define (%socket-recv h bv start len flags)
+  (receive h (lambda (bv s l f o e) (c-recv h bv s l f o e)) bv start len flags))
+(define (%socket-recvfrom h bv start len flags from)
+  (receive h (lambda (bv s l f o e) (c-recvfrom h bv s l f from o e)) bv start len flags))
+
+;; send and sendto: with MSG_DONTWAIT, what fits, until all of it went (on
+;; a non-blocking socket, what fitted).
+(define c-send (c "sag_socket_send" (_fun _h _bytes _size _size _int _pointer _uintptr -> _int)))
+(define c-sendto (c "sag_socket_sendto" (_fun _h _bytes _size _size _int _h _pointer _uintptr -> _int)))
+(define (transmit h call bv start count flags who)
+  (if (flag? flags msg-dontwait)
+      (counted call bv start count flags)
+      (let ([deadline (lazy-deadline (lambda () (send-timeout-us h)))])
+        (let more ([done 0])
+          (let-values ([(st n)
+                        (transfer h 'write deadline call bv (+ start done) (- count done) flags
+                                  (lambda () (values (fail-with E_INTERRUPTED "interrupted" who done) 0)))])
+            (cond
+              [(and (eqv? st 0) (< (+ done n) count) (> n 0)) (more (+ done n))]
+              [(eqv? st 0) (values st (+ done n))]
+              [(and (eqv? st E_WOULD_BLOCK) (> done 0)) (values 0 done)]
+              [else
+               ;; the failure counts every byte of this call that went
+               (unless (or (eqv? done 0) (thread-cell-ref made-error))
+                 (let ([v (error-fields (thread-error))])
+                   (vector-set! v 7 (+ done (vector-ref v 7)))
+                   (thread-cell-set! made-error v)))
+               (values st n)]))))))
+(define (%socket-send h bv start count flags)
+  (transmit h (lambda (bv s n f o e) (c-send h bv s n f o e)) bv start count flags "socket-send"))
+(define (%socket-sendto h bv start count flags to)
+  (transmit h (lambda (bv s n f o e) (c-sendto h bv s n f to o e)) bv start count flags "socket-sendto"))
+
+;; connect: in an OS thread (the library waits there, with the timeout);
+;; a break of the Racket thread interrupts it.
+(define c-connect/os (c "sag_socket_connect" (_fun #:blocking? #t _h _h _int64 _uintptr -> _int)))
+(define c-connect-sockaddr/os
+  (c "sag_socket_connect_sockaddr" (_fun #:blocking? #t _h _h _int64 _uintptr -> _int)))
+(define c-interrupt (c "sag_socket_interrupt" (_fun _h _uintptr -> _int)))
+(define (connect-in-os-thread call h to us)
+  (let ([e (thread-error)])
+    (failed
+     (with-handlers ([exn:break? (lambda (b) (c-interrupt h 0) (raise b))])
+       (in-os-thread (list h to) (lambda () (call h to us e)) void)))))
+(define (%socket-connect h ai us) (connect-in-os-thread c-connect/os h ai us))
+(define (%socket-connect-sockaddr h sa us) (connect-in-os-thread c-connect-sockaddr/os h sa us))
+
+(defstatus %socket-shutdown "sag_socket_shutdown" (h int))
+(define c-close (c "sag_socket_close" (_fun _h _uintptr -> _int)))
+;; Closing also wakes the Racket threads waiting on the socket, and forgets
+;; Racket's readiness events of its descriptor.
+(define (%socket-close h)
+  (let-values ([(fst fd) (c-socket-fd h)])
+    (let ([st (failed (c-close h (thread-error)))])
+      (when (eqv? fst 0) (unsafe-fd->evt fd 'remove))
+      (wake-waiters! h 'closed)
+      st)))
+;; An interrupt wakes the calls blocked in the library (an OS thread's
+;; connect) and the Racket threads waiting on the socket.
+(define (%socket-interrupt h)
+  (let ([st (failed (c-interrupt h (thread-error)))])
+    (when (eqv? st 0) (wake-waiters! h 'interrupted))
+    st))
+
+(defout %socket-get-info "sag_socket_get_info" (h) (handle))
+(defout %socket-get-peer "sag_socket_get_peer" (h) (handle))
+;; getnameinfo may ask the resolver: in an OS thread.
+(define c-info-hostname/os
+  (c "sag_socket_info_hostname" (_fun #:blocking? #t _h _pointer _uintptr -> _int)))
+(define c-socket-name/os (c "sag_socket_name" (_fun #:blocking? #t _h _pointer _uintptr -> _int)))
+(define (string-in-os-thread call h)
+  (let-values ([(st out) (in-os-thread/out (list h) 1 (lambda (out e) (call h out e)) void #:resolves? #t)])
+    (begin0 (values st (and (eqv? st 0)
+                            (let ([p (ptr-ref out _pointer 0)])
+                              (and p (cast p _pointer _string/utf-8)))))
+            (free out))))
+(define (%socket-info-hostname h) (string-in-os-thread c-info-hostname/os h))
+(defout %socket-info-ip-address "sag_socket_info_ip_address" (h) (handle))
+(defout %socket-info-port "sag_socket_info_port" (h) (int))
+(define %socket-info-free (c "sag_socket_info_free" (_fun _h -> _int)))
+(define (%socket-name h) (string-in-os-thread c-socket-name/os h))
+(defout %socket-node "sag_socket_node" (h) (string))
+(defout %socket-service "sag_socket_service" (h) (string))
+(define (%socket-fd h) (c-socket-fd h))
+
+(define c-socket-last-error (c "sag_socket_last_error" (_fun _h _uintptr _uintptr -> _int)))
+(define (%socket-last-error h)
+  (let-values ([(st e) (c-error-new)])
+    (if (eqv? st 0)
+        (let* ([st (c-socket-last-error h e (thread-error))]
+               [r (error-fields e)])
+          (c-error-free e)
+          (values (failed st) r))
+        (values st #f))))
+
+(defout %ip-address-is-v6 "sag_ip_address_is_v6" (h) (bool))
+(defout %ip-address-to-string "sag_ip_address_to_string" (h) (string))
+(define c-ip-to-bytes (c "sag_ip_address_to_bytes" (_fun _h _bytes _size _size _pointer _uintptr -> _int)))
+(define (%ip-address-to-bytes ip)
+  (let ([b (make-bytes 16 0)] [e (thread-error)])
+    (atomically
+     (let ([st (c-ip-to-bytes ip b 0 16 (out-addr 0) e)])
+       (if (eqv? st 0)
+           (values st (subbytes b 0 (out-ref _size 0)))
+           (values (failed st) #f))))))
+(define %ip-address-free (c "sag_ip_address_free" (_fun _h -> _int)))
+
+(defout %make-socket "sag_make_socket" (int int int) (handle))
+(defout %create-socket "sag_create_socket" (h) (handle))
+(defstatus %socket-bind "sag_socket_bind" (h h))
+(defstatus %socket-listen "sag_socket_listen" (h int))
+(defstatus %socket-setsockopt-int "sag_socket_setsockopt_int" (h int int int))
+(defstatus %socket-setsockopt-bytes "sag_socket_setsockopt_bytes" (h int int bytes size size))
+(defstatus %socket-setsockopt-duration "sag_socket_setsockopt_duration" (h int int i64))
+(defout %socket-getsockopt-int "sag_socket_getsockopt_int" (h int int) (int))
+(define c-getsockopt-bytes
+  (c "sag_socket_getsockopt_bytes" (_fun _h _int _int _bytes _size _size _pointer _uintptr -> _int)))
+(define (%socket-getsockopt-bytes h level name size)
+  (let ([b (make-bytes size 0)] [e (thread-error)])
+    (atomically
+     (let ([st (c-getsockopt-bytes h level name b 0 size (out-addr 0) e)])
+       (if (eqv? st 0)
+           (let ([n (out-ref _size 0)]) (values st (if (= n size) b (subbytes b 0 n))))
+           (values (failed st) #f))))))
+(define (%socket-getsockopt-duration h level name) (c-getsockopt-duration h level name))
+(defstatus %socket-set-nonblocking "sag_socket_set_nonblocking" (h int))
+(defstatus %socket-set-read-timeout "sag_socket_set_read_timeout" (h i64))
+(define (%socket-get-read-timeout h) (c-get-read-timeout h))
+
+;; ---- Select and fdsets -----------------------------------------------------
+(defout %fdset-new "sag_fdset_new" () (handle))
+
+;; A list of handles as a raw array (freed by the caller).
+(define (handle-array hs)
+  (let ([arr (malloc (* 8 (max 1 (length hs))) 'raw)])
+    (for ([h hs] [i (in-naturals)]) (ptr-set! arr _uintptr i h))
+    arr))
+(define (array->list arr n) (for/list ([i n]) (ptr-ref arr _uintptr i)))
+
+(define c-fdset-from-sockets (c "sag_fdset_from_sockets" (_fun _pointer _size _pointer _uintptr -> _int)))
+(define (%fdset-from-sockets mhs)
+  (let* ([hs (mlist->list mhs)] [arr (handle-array hs)] [e (thread-error)])
+    (begin0 (atomically
+             (let ([st (c-fdset-from-sockets arr (length hs) (out-addr 0) e)])
+               (values (failed st) (and (eqv? st 0) (handle (out-ref _uintptr 0))))))
+            (free arr))))
+(defout %fdset-ref "sag_fdset_ref" (h h) (bool))
+(defstatus %fdset-set "sag_fdset_set" (h h int))
+(defstatus %fdset-clear "sag_fdset_clear" (h))
+(define c-fdset-sockets (c "sag_fdset_sockets" (_fun _h _pointer _size _pointer _uintptr -> _int)))
+(define (%fdset-sockets fds)
+  (let-values ([(st hs) (fdset-sockets fds)]) (values st (list->mlist hs))))
+(define (fdset-sockets fds)
+  (let ([e (thread-error)])
+    (let-values ([(st n) (atomically
+                          (let ([st (c-fdset-sockets fds #f 0 (out-addr 0) e)])
+                            (values (failed st) (if (eqv? st 0) (out-ref _size 0) 0))))])
+      (if (eqv? st 0)
+          (let ([arr (malloc (* 8 (max n 1)) 'raw)])
+            (begin0 (atomically
+                     (let ([st (c-fdset-sockets fds arr n (out-addr 0) e)])
+                       (values (failed st)
+                               (if (eqv? st 0) (array->list arr (min n (out-ref _size 0))) '()))))
+                    (free arr)))
+          (values st '())))))
+
+;; (select-loop call sets us): polls with (call 0) until it reports
+;; something, fails or the time passes, waiting between polls for the
+;; members of sets (a list of (mode . handles), mode 'read, 'write or
+;; 'error) in Racket. A member interrupted or closed ends the wait with
+;; SAG_E_INTERRUPTED, as the library's select does. 'error members are
+;; looked at every 10 ms (Racket has no event for them).
+(define (select-loop call sets us who)
+  (let ([deadline (and (>= us 0) (+ (now-ms) (/ us 1000.0)))]
+        [all (remove-duplicates (append-map cdr sets))])
+    (let loop ()
+      (call-with-values
+       (lambda () (call 0))
+       (lambda (st count . rest)
+         (if (or (not (eqv? st 0)) (> count 0) (and deadline (>= (now-ms) deadline)))
+             (apply values st count rest)
+             (let* ([evts (for*/list ([set sets] #:unless (eq? (car set) 'error)
+                                      [h (cdr set)]
+                                      [e (in-value (fd-evt h (car set)))] #:when e)
+                            e)]
+                    [poll? (for/or ([set sets]) (and (eq? (car set) 'error) (pair? (cdr set))))]
+                    [d (if poll?
+                           (let ([t (+ (now-ms) 10.0)]) (if deadline (min deadline t) t))
+                           deadline)])
+               (case (wait-for all evts d)
+                 [(ready timeout) (loop)]
+                 [else (apply values (interrupted-status who) 0
+                              (map (lambda (x) (if (list? x) '() #f)) rest))]))))))))
+
+(define (fdset-members fds) (if fds (let-values ([(st hs) (fdset-sockets fds)]) hs) '()))
+
+(define c-select
+  (c "sag_socket_select" (_fun _h _h _h _int64 _pointer _pointer _pointer _pointer _uintptr -> _int)))
+(define (%socket-select r w e us)
+  (select-loop
+   (lambda (us)
+     (let ([err (thread-error)])
+       (atomically
+        (let ([st (c-select (or r 0) (or w 0) (or e 0) us
+                            (out-addr 0) (out-addr 1) (out-addr 2) (out-addr 3) err)])
+          (if (eqv? st 0)
+              (values st (out-ref _int 0) (read-out 'handle 1) (read-out 'handle 2) (read-out 'handle 3))
+              (values (failed st) 0 #f #f #f))))))
+   (list (cons 'read (fdset-members r)) (cons 'write (fdset-members w))
+         (cons 'error (fdset-members e)))
+   us "socket-select"))
+(define c-select-inplace
+  (c "sag_socket_select_inplace" (_fun _h _h _h _int64 _pointer _uintptr -> _int)))
+(define (%socket-select-inplace r w e us)
+  ;; the sets are changed in place: the members are read first
+  (let ([sets (list (cons 'read (fdset-members r)) (cons 'write (fdset-members w))
+                    (cons 'error (fdset-members e)))])
+    (select-loop
+     (lambda (us)
+       (let ([err (thread-error)])
+         (atomically
+          (let ([st (c-select-inplace (or r 0) (or w 0) (or e 0) us (out-addr 0) err)])
+            (values (failed st) (if (eqv? st 0) (out-ref _int 0) 0))))))
+     sets us "socket-select!")))
+
+(define (list-select cname mode who)
+  (let ([f (c cname (_fun _int64 _pointer _size _pointer _pointer _uintptr -> _int))])
+    (lambda (us mhs)
+      (let* ([hs (mlist->list mhs)] [arr (handle-array hs)] [ready (handle-array hs)])
+        (dynamic-wind
+          void
+          (lambda ()
+            (let-values ([(st n ready)
+                          (select-loop
+                           (lambda (us)
+                             (let ([e (thread-error)])
+                               (atomically
+                                (let ([st (f us arr (length hs) ready (out-addr 0) e)])
+                                  (if (eqv? st 0)
+                                      (let ([n (out-ref _size 0)]) (values st n (array->list ready n)))
+                                      (values (failed st) 0 '()))))))
+                           (list (cons mode hs)) us who)])
+              (values st (list->mlist ready))))
+          (lambda () (free arr) (free ready)))))))
+(define %socket-read-select (list-select "sag_socket_read_select" 'read "socket-read-select"))
+(define %socket-write-select (list-select "sag_socket_write_select" 'write "socket-write-select"))
+(define %socket-error-select (list-select "sag_socket_error_select" 'error "socket-error-select"))
+
+;; ---- Addrinfo and sockaddr -------------------------------------------------
+(defout %make-addrinfo "sag_make_addrinfo" () (handle))
+(defout %make-hint-addrinfo "sag_make_hint_addrinfo" (int int int int) (handle))
+(defout %next-addrinfo "sag_next_addrinfo" (h) (handle))
+(defout %addrinfo-family "sag_addrinfo_family" (h) (int))
+(defout %addrinfo-socktype "sag_addrinfo_socktype" (h) (int))
+(defout %addrinfo-flags "sag_addrinfo_flags" (h) (int))
+(defout %addrinfo-protocol "sag_addrinfo_protocol" (h) (int))
+(defout %addrinfo-sockaddr "sag_addrinfo_sockaddr" (h) (handle))
+(defout %sockaddr-new "sag_sockaddr_new" () (handle))
+(defout %sockaddr-family "sag_sockaddr_family" (h) (int))
+(defout %sockaddr-port "sag_sockaddr_port" (h) (int))
+(defout %sockaddr-ip-address "sag_sockaddr_ip_address" (h) (handle))
+
+;; ---- Unix-domain sockets ---------------------------------------------------
+;; A client connects (it may wait for a full backlog): in an OS thread.
+(define c-make-unix-client-socket/os
+  (c "sag_make_unix_client_socket" (_fun #:blocking? #t _pointer _size _size _int _pointer _uintptr -> _int)))
+(define (%make-unix-client-socket path socktype)
+  (let* ([n (bytes-length path)] [p (malloc (max n 1) 'raw)])
+    (memcpy p path n)
+    (let-values ([(st out) (in-os-thread/out
+                            '() 1
+                            (lambda (out e) (c-make-unix-client-socket/os p 0 n socktype out e))
+                            (lambda (out) (c-socket-free (ptr-ref out _uintptr 0)))
+                            #:raws (list p))])
+      (begin0 (values st (and (eqv? st 0) (ptr-ref out _uintptr 0)))
+              (free out)))))
+(defout c-make-unix-server-socket "sag_make_unix_server_socket" (bytes size size int) (handle))
+(define (%make-unix-server-socket path socktype)
+  (c-make-unix-server-socket path 0 (bytes-length path) socktype))
+(defout %socket-pair "sag_socket_pair" (int int int) (handle handle))
+(defstatus %socket-bind-sockaddr "sag_socket_bind_sockaddr" (h h))
+(defout %socket-sockaddr "sag_socket_sockaddr" (h int) (handle))
+(defout %socket-peer-credentials "sag_socket_peer_credentials" (h) (i64 i64 i64))
+(defout c-make-unix-sockaddr "sag_make_unix_sockaddr" (bytes size size) (handle))
+(define (%make-unix-sockaddr path) (c-make-unix-sockaddr path 0 (bytes-length path)))
+(define c-sockaddr-path (c "sag_sockaddr_path" (_fun _h _bytes _size _size _pointer _uintptr -> _int)))
+(define (%sockaddr-path sa)
+  (let ([b (make-bytes 108 0)] [e (thread-error)])
+    (atomically
+     (let ([st (c-sockaddr-path sa b 0 108 (out-addr 0) e)])
+       (if (eqv? st 0)
+           (values st (subbytes b 0 (out-ref _size 0)))
+           (values (failed st) #f))))))
+
+;; ---- Socket selector -------------------------------------------------------
+;; A selector's wait has no descriptor Racket can wait on: it runs in an OS
+;; thread of its own, where the library keeps every rule of the selector
+;; (one waiter, what an interrupt or a close does, sockets added during the
+;; wait). A break of the waiting Racket thread interrupts the wait; what it
+;; had reported goes back into the selector.
+(defout %selector-new "sag_selector_new" () (handle))
+(defstatus %selector-add "sag_selector_add" (h h i64 i64))
+(define c-selector-interrupt (c "sag_selector_interrupt" (_fun _h _uintptr -> _int)))
+(define (%selector-interrupt sel) (failed (c-selector-interrupt sel (thread-error))))
+(defout %selector-size "sag_selector_size" (h) (size))
+(defout %selector-is-closed "sag_selector_is_closed" (h) (bool))
+(defout %selector-is-waiting "sag_selector_is_waiting" (h) (bool))
+(defstatus %selector-close "sag_selector_close" (h))
+
+(define c-selector-wait/os
+  (c "sag_selector_wait"
+     (_fun #:blocking? #t _h _int64 _pointer _pointer _pointer _size _pointer _uintptr -> _int)))
+(define (%selector-wait sel us capacity)
+  ;; one block: count, then sockets, tags, timed-out flags
+  (let* ([arr (malloc (+ 8 (* 20 capacity)) 'raw)]
+         [socks (ptr-add arr 8)]
+         [tags (ptr-add arr (+ 8 (* 8 capacity)))]
+         [flags (ptr-add arr (+ 8 (* 16 capacity)))]
+         [e (thread-error)]
+         [reports (lambda ()
+                    (for/list ([i (min capacity (ptr-ref arr _size 0))])
+                      (list (ptr-ref socks _uintptr i) (ptr-ref tags _int64 i)
+                            (not (eqv? 0 (ptr-ref flags _int i))))))])
+    (let ([st (with-handlers ([exn:break?
+                               (lambda (b)
+                                 (c-selector-interrupt sel 0)
+                                 (raise b))])
+                (in-os-thread
+                 (list sel)
+                 (lambda () (c-selector-wait/os sel us socks tags flags capacity arr e))
+                 (lambda (st)
+                   ;; broken: the sockets reported go back, without a timeout
+                   (when (eqv? st 0)
+                     (for ([r (reports)]) (c-selector-add sel (car r) -1 (cadr r) 0)))
+                   (free arr))))])
+      (begin0 (values (failed st)
+                      (if (eqv? st 0)
+                          (list->mlist (map (lambda (r) (mcons (cadr r) (caddr r))) (reports)))
+                          '()))
+              (free arr)))))
+(define c-selector-add (c "sag_selector_add" (_fun _h _h _int64 _int64 _uintptr -> _int)))
+
+(define c-selector-clear (c "sag_selector_clear" (_fun _h _pointer _pointer _size _pointer _uintptr -> _int)))
+(define (%selector-clear sel capacity)
+  (let* ([arr (malloc (* 16 capacity) 'raw)] [tags (ptr-add arr (* 8 capacity))] [e (thread-error)])
+    (dynamic-wind
+      void
+      (lambda ()
+        (let loop ([acc '()])
+          (let-values ([(st n) (atomically
+                                (let ([st (c-selector-clear sel arr tags capacity (out-addr 0) e)])
+                                  (values (failed st) (if (eqv? st 0) (min capacity (out-ref _size 0)) 0))))])
+            (if (eqv? st 0)
+                (let ([acc (append (reverse (for/list ([i n]) (ptr-ref tags _int64 i))) acc)])
+                  (if (< n capacity) (values st (list->mlist (reverse acc))) (loop acc)))
+                (values st (list->mlist (reverse acc)))))))
+      (lambda () (free arr)))))
