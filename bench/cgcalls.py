@@ -1,29 +1,42 @@
 #!/usr/bin/env python3
-"""cgcalls.py OUT [PATTERN]: from a callgrind output file, each function whose
-name matches PATTERN (a regular expression; default: the library's exported
-sag_ functions): how often it was called, and the instructions it executed per
-call, itself and everything it called (inclusive), summed over its callers."""
+"""cgcalls.py OUT [PATTERN] [--entries]: from a callgrind output file, each
+function whose name matches PATTERN (a regular expression; default: the
+library's exported sag_ functions): how often it was called, and the
+instructions it executed per call, itself and everything it called
+(inclusive), summed over its callers. With --entries, only calls made from
+another object file count (calls into the library from a program or a host,
+not the library's own calls between its parts)."""
 import re
 import sys
 from collections import defaultdict
 
 
 def main():
-    path = sys.argv[1]
-    pat = re.compile(sys.argv[2] if len(sys.argv) > 2 else r"^sag_")
+    args = [a for a in sys.argv[1:] if a != "--entries"]
+    entries = "--entries" in sys.argv[1:]
+    path = args[0]
+    pat = re.compile(args[1] if len(args) > 1 else r"^sag_")
+    objs = {}  # "(id)" -> object file, as for names
+    cur_ob = cur_cob = None
     names = {}  # "(id)" -> name, for the compressed names callgrind writes
     calls = defaultdict(int)
     incl = defaultdict(int)
     cur_cfn = None
     pending = None
 
-    def name_of(v):
+    def expand(table, v):
         m = re.match(r"\((\d+)\)(?: (.*))?$", v)
         if not m:
             return v
         if m.group(2) is not None:
-            names[m.group(1)] = m.group(2)
-        return names.get(m.group(1), v)
+            table[m.group(1)] = m.group(2)
+        return table.get(m.group(1), v)
+
+    def name_of(v):
+        return expand(names, v)
+
+    def obj_of(v):
+        return expand(objs, v)
 
     with open(path) as f:
         for line in f:
@@ -34,13 +47,22 @@ def main():
                     incl[pending] += int(parts[1])
                 pending = None
                 continue
-            if line.startswith("fn="):
+            if line.startswith("ob="):
+                cur_ob = cur_cob = obj_of(line[3:])
+            elif line.startswith("cob="):
+                cur_cob = obj_of(line[4:])
+            elif line.startswith("fn="):
                 name_of(line[3:])
+                cur_cob = cur_ob
             elif line.startswith("cfn="):
                 cur_cfn = name_of(line[4:])
             elif line.startswith("cfi=") or line.startswith("cfl="):
                 pass
             elif line.startswith("calls="):
+                same = cur_cob == cur_ob
+                cur_cob = cur_ob  # a cob= line names the object of one call
+                if entries and same:
+                    continue
                 n = int(line[6:].split()[0])
                 calls[cur_cfn] += n
                 pending = cur_cfn

@@ -1268,7 +1268,10 @@
     (let* ([p (socket-port c #f)]
            [e (guard (e [#t e]) (put-bytevector p big) 'no-error)])
       (test-true "a port write that times out: &i/o-write and &socket" (and (i/o-write-error? e) (socket-error? e)))
-      (test-true "with &socket-sent" (and (socket-sent-condition? e) (< 0 (socket-sent-count e)))))
+      (test-true "with &socket-sent" (and (socket-sent-condition? e) (< 0 (socket-sent-count e))))
+      (let ([n (and (socket-sent-condition? e) (socket-sent-count e))])
+        (socket-shutdown c SHUT_WR)
+        (test-equal "the peer receives exactly the port write's socket-sent-count bytes" n (drain-count s))))
     (socket-close c) (socket-close s))
   ;; other failures carry it too: a peer that has gone
   (let-values ([(c s) (tcp-pair)])

@@ -387,12 +387,16 @@
       [(string) (ptr->string (out-ptr m i))]
       [else (assertion-violation 'read-out "bad type" type)]))
 
+  ;; (define-status name cname (argtype ...) [safe]): a procedure of the
+  ;; arguments but the last (the error object, NULL) returning the status.
   (define-syntax define-status
-    (syntax-rules ()
-      [(_ name cname (atype ...) safe? ...)
-       (define name
-         (let ([f (fp safe? ... cname (atype ... uptr) int)])
-           (lambda args (apply f (append args '(0))))))]))
+    (lambda (x)
+      (syntax-case x ()
+        [(_ name cname (atype ...) safe? ...)
+         (with-syntax ([(a ...) (generate-temporaries #'(atype ...))])
+           #'(define name
+               (let ([f (fp safe? ... cname (atype ... uptr) int)])
+                 (lambda (a ...) (f a ... 0)))))])))
 
   (define-out %socket-is-closed "sag_socket_is_closed" (uptr) (bool))
   (define-out %socket-is-nonblocking "sag_socket_is_nonblocking" (uptr) (bool))

@@ -255,6 +255,11 @@
   (define handle-guardian (make-guardian))
   (define owned (make-hash-table))        ; object address -> (kind . handle)
   (define guard-lock (make-mutex))
+  ;; A Guile mutex costs ~0.2 us to take and give back, more than the work
+  ;; it guards here: each procedure below takes it once.
+  (define-syntax with-guard-lock
+    (syntax-rules ()
+      [(_ body ...) (%with-lock guard-lock (lambda () body ...))]))
   (define (free-handle kind h)
     (case kind
       [(socket) (c-socket-free h)]
@@ -267,11 +272,11 @@
     (let loop ()
       (let ([obj (handle-guardian)])
         (when obj
-          (let ([rep (%with-lock guard-lock
-                       (lambda ()
-                         (let* ([a (object-address obj)] [rep (hashv-ref owned a #f)])
-                           (hashv-remove! owned a)
-                           rep)))])
+          (let ([rep (with-guard-lock
+                       (let* ([a (object-address obj)] [rep (hashv-ref owned a #f)])
+                         (hashv-remove! owned a)
+                         (when rep (hashv-remove! counted (cdr rep)))
+                         rep))])
             (when rep (free-handle (car rep) (cdr rep))))
           (loop)))))
   ;; Descriptors run out long before memory does: once `sockets-per-collection'
@@ -279,23 +284,34 @@
   ;; and not closed since the last such collection, a collection finds the
   ;; dropped ones so that they are closed now. (Sockets and selectors the
   ;; program closes itself do not count: a loop that opens and closes
-  ;; connections never waits for a collection.)
+  ;; connections never waits for a collection.) `counted' holds the handles
+  ;; of the sockets and selectors made and not closed or freed yet, so that
+  ;; a close knows whether it ends one (no foreign call to ask).
   (define sockets-per-collection 256)
   (define unclosed 0)
+  (define counted (make-hash-table))      ; handle -> #t
   (define (%guard! obj kind h)
-    (when (and (memq kind '(socket selector))
-               (%with-lock guard-lock
-                 (lambda ()
-                   (set! unclosed (+ unclosed 1))
-                   (and (>= unclosed sockets-per-collection)
-                        (begin (set! unclosed 0) #t)))))
-      (gc))
-    (drain!)
-    (%with-lock guard-lock (lambda () (hashv-set! owned (object-address obj) (cons kind h))))
-    (handle-guardian obj)
-    obj)
-  (define (closed-one!)
-    (%with-lock guard-lock (lambda () (when (> unclosed 0) (set! unclosed (- unclosed 1))))))
+    (let ([collect?
+           (with-guard-lock
+             (hashv-set! owned (object-address obj) (cons kind h))
+             (and (or (eq? kind 'socket) (eq? kind 'selector))
+                  (begin
+                    (hashv-set! counted h #t)
+                    (set! unclosed (+ unclosed 1))
+                    (and (>= unclosed sockets-per-collection)
+                         (begin (set! unclosed 0) #t)))))])
+      (handle-guardian obj)
+      (when collect? (gc))
+      (drain!)
+      obj))
+  ;; Socket or selector h was closed (status st): it no longer counts.
+  (define (closed! h st)
+    (when (eqv? st 0)
+      (with-guard-lock
+        (when (hashv-ref counted h #f)
+          (hashv-remove! counted h)
+          (when (> unclosed 0) (set! unclosed (- unclosed 1))))))
+    st)
 
   ;; ---- Durations (SRFI 19 time objects of type time-duration) ---------------
   (define (%duration? x) (and (time? x) (eq? (time-type x) 'time-duration)))
@@ -641,12 +657,16 @@
       [(string) (addr->string (out-u64 sc i))]
       [else (assertion-violation 'read-out "bad type" type)]))
 
+  ;; (define-status name cname (argtype ...)): a procedure of the arguments
+  ;; but the last (the error object, NULL) returning the status.
   (define-syntax define-status
-    (syntax-rules ()
-      [(_ name cname (atype ...))
-       (define name
-         (let ([f (fp int cname (list atype ... P))])
-           (lambda args (apply f (append args '(0))))))]))
+    (lambda (x)
+      (syntax-case x ()
+        [(_ name cname (atype ...))
+         (with-syntax ([(a ...) (generate-temporaries #'(atype ...))])
+           #'(define name
+               (let ([f (fp int cname (list atype ... P))])
+                 (lambda (a ...) (f a ... 0)))))])))
 
   (define-out %socket-is-closed "sag_socket_is_closed" (P) (bool))
   (define-out %socket-is-nonblocking "sag_socket_is_nonblocking" (P) (bool))
@@ -705,11 +725,7 @@
   (define-status %socket-shutdown "sag_socket_shutdown" (P int))
   (define c-socket-close (fp int "sag_socket_close" (list P P)))
   ;; A socket the program closes no longer counts towards a collection.
-  (define (%socket-close s)
-    (let-values ([(st closed) (%socket-is-closed s)])
-      (let ([r (c-socket-close s 0)])
-        (when (and (eqv? st 0) (not closed) (eqv? r 0)) (closed-one!))
-        r)))
+  (define (%socket-close s) (closed! s (c-socket-close s 0)))
   (define-status %socket-interrupt "sag_socket_interrupt" (P))
 
   (define-out %socket-get-info "sag_socket_get_info" (P) (handle))
@@ -954,11 +970,7 @@
   (define-out %selector-is-waiting "sag_selector_is_waiting" (P) (bool))
   (define c-selector-close (fp int "sag_selector_close" (list P P)))
   ;; A selector the program closes no longer counts towards a collection.
-  (define (%selector-close sel)
-    (let-values ([(st closed) (%selector-is-closed sel)])
-      (let ([r (c-selector-close sel 0)])
-        (when (and (eqv? st 0) (not closed) (eqv? r 0)) (closed-one!))
-        r)))
+  (define (%selector-close sel) (closed! sel (c-selector-close sel 0)))
 
   ;; (%selector-wait sel timeout-us capacity) => (values status reports):
   ;; reports is a list, in the library's order, of (tag . timed-out?) for
