@@ -15,6 +15,15 @@
  *                                   sag_port_put_bytevector in buffer mode
  *                                   none or block (then sag_port_flush), or
  *                                   send(2); a thread drains the other end
+ *     selector-lib / selector-raw   N waits that find 1 ready socket of 10
+ *                                   (AF_UNIX pairs), each followed by adding
+ *                                   it again: sag_selector_wait +
+ *                                   sag_selector_add, or epoll_wait +
+ *                                   EPOLL_CTL_MOD (EPOLLIN|EPOLLONESHOT)
+ *     watch-lib / watch-raw         N waits on 10 watched sockets, 1 ready:
+ *                                   sag_selector_wait, or epoll_wait on a
+ *                                   level-triggered registration
+ *     fd-lib                        N calls of sag_socket_fd
  *
  * Each mode runs a warm-up of N/10 operations first; run_cost.sh subtracts a
  * run of N from a run of 2N, so setup and warm-up cancel out.
@@ -26,6 +35,7 @@
 #include <sagsocket.h>
 
 #include <pthread.h>
+#include <sys/epoll.h>
 
 #include "bench_util.h"
 #include "bench_sag.h"
@@ -210,6 +220,96 @@ static void puts_(long n, int mode)
     pthread_join(th, NULL);
 }
 
+/* ---- selector ----------------------------------------------------------- */
+#define SEL_N 10
+#define SEL_CAP 64
+
+/* SEL_N AF_UNIX pairs; the peer of the first has written a byte that is
+ * never read, so that end stays readable. */
+static void sel_pairs(sag_socket **s, sag_socket **peer)
+{
+    size_t sent;
+    for (int i = 0; i < SEL_N; i++)
+        SAG(sag_socket_pair(SAG_AF_UNIX, SAG_SOCK_STREAM, 0, &s[i], &peer[i], err));
+    SAG(sag_socket_send(peer[0], (const uint8_t *)"x", 0, 1, 0, &sent, err));
+}
+
+static void selector_lib(long n, int watched)
+{
+    sag_socket *s[SEL_N], *peer[SEL_N], *socks[SEL_CAP];
+    sag_selector *sel = NULL;
+    int64_t tags[SEL_CAP];
+    int timed_out[SEL_CAP];
+    size_t got;
+    sel_pairs(s, peer);
+    SAG(sag_selector_new(&sel, err));
+    for (int i = 0; i < SEL_N; i++) {
+        if (watched)
+            SAG(sag_selector_watch(sel, s[i], i, err));
+        else
+            SAG(sag_selector_add(sel, s[i], -1, i, err));
+    }
+    for (long i = 0; i < n; i++) {
+        SAG(sag_selector_wait(sel, -1, socks, tags, timed_out, SEL_CAP, &got, err));
+        if (got != 1)
+            die("not one ready socket");
+        if (!watched)
+            SAG(sag_selector_add(sel, socks[0], -1, tags[0], err));
+    }
+    sag_selector_free(sel);
+    for (int i = 0; i < SEL_N; i++) {
+        sag_socket_free(s[i]);
+        sag_socket_free(peer[i]);
+    }
+}
+
+static void selector_raw(long n, int watched)
+{
+    int fds[SEL_N][2], e = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event evs[SEL_CAP];
+    uint32_t events = watched ? EPOLLIN : EPOLLIN | EPOLLONESHOT;
+    if (e < 0)
+        die_errno("epoll_create1");
+    for (int i = 0; i < SEL_N; i++) {
+        struct epoll_event ev = {.events = events, .data.u64 = (uint64_t)i};
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds[i]))
+            die_errno("socketpair");
+        if (epoll_ctl(e, EPOLL_CTL_ADD, fds[i][0], &ev))
+            die_errno("epoll_ctl");
+    }
+    raw_send_all(fds[0][1], (const uint8_t *)"x", 1);
+    for (long i = 0; i < n; i++) {
+        if (epoll_wait(e, evs, SEL_CAP, -1) != 1)
+            die("not one ready descriptor");
+        if (!watched) {
+            struct epoll_event ev = {.events = events, .data = evs[0].data};
+            if (epoll_ctl(e, EPOLL_CTL_MOD, fds[evs[0].data.u64][0], &ev))
+                die_errno("epoll_ctl MOD");
+        }
+    }
+    for (int i = 0; i < SEL_N; i++) {
+        close(fds[i][0]);
+        close(fds[i][1]);
+    }
+    close(e);
+}
+
+/* ---- one plain ABI call -------------------------------------------------- */
+static void fd_lib(long n)
+{
+    sag_socket *s = NULL;
+    int fd = 0;
+    long sum = 0;
+    SAG(sag_make_socket(SAG_AF_INET, SAG_SOCK_STREAM, 0, &s, err));
+    for (long i = 0; i < n; i++) {
+        SAG(sag_socket_fd(s, &fd, err));
+        sum += fd;
+    }
+    if (sum != (long)fd * n)
+        die("sag_socket_fd changed its answer");
+    sag_socket_free(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3)
@@ -253,6 +353,17 @@ int main(int argc, char **argv)
     } else if (!strcmp(m, "put-block")) {
         puts_(w, SAG_BUFFER_BLOCK);
         puts_(n_ops, SAG_BUFFER_BLOCK);
+    } else if (!strcmp(m, "selector-lib") || !strcmp(m, "watch-lib")) {
+        int watched = m[0] == 'w';
+        selector_lib(w, watched);
+        selector_lib(n_ops, watched);
+    } else if (!strcmp(m, "selector-raw") || !strcmp(m, "watch-raw")) {
+        int watched = m[0] == 'w';
+        selector_raw(w, watched);
+        selector_raw(n_ops, watched);
+    } else if (!strcmp(m, "fd-lib")) {
+        fd_lib(w);
+        fd_lib(n_ops);
     } else {
         die("unknown mode");
     }

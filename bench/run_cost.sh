@@ -33,6 +33,12 @@ per() {
   count "$1" "$2" "$3" | awk -v ops="$4" '{ s += $5 } END { printf "%.0f", s / ops }'
 }
 
+# percall MODE N PATTERN: the instructions a call of each function matching
+# PATTERN executes, summed (one of each: a cycle of those calls).
+percall() {
+  count "$1" "$2" "$3" | awk '{ s += $8 } END { printf "%.0f", s }'
+}
+
 w=$((N / 10 + 1))
 ops=$((N + w))
 lines_n=$((N * 20))
@@ -50,6 +56,11 @@ put_ops=$((put_n + put_n / 10 + 1))
 pn_lib=$(per put-none "$put_n" '^sag_port_put_bytevector$' "$put_ops")
 pb_lib=$(per put-block "$put_n" '^sag_port_(put_bytevector|flush)$' "$put_ops")
 p_raw=$(per put-raw "$put_n" '^send$' "$put_ops")
+sel_lib=$(percall selector-lib "$N" '^sag_selector_(wait|add)$')
+sel_raw=$(percall selector-raw "$N" '^(epoll_wait|epoll_ctl)$')
+wat_lib=$(percall watch-lib "$N" '^sag_selector_wait$')
+wat_raw=$(percall watch-raw "$N" '^epoll_wait$')
+fd_lib=$(percall fd-lib "$N" '^sag_socket_fd$')
 
 printf '\ninstructions per operation in user space (callgrind; the kernel not counted)\n'
 printf '%-52s %8s %8s\n' operation lib raw
@@ -59,6 +70,9 @@ printf '%-52s %8s %8s\n' "binary get-line, 40-byte lines (vs getline(3))" "$lb_l
 printf '%-52s %8s %8s\n' "text get-line, UTF-8, lf (vs getline(3))" "$lt_lib" "$l_raw"
 printf '%-52s %8s %8s\n' "1 KiB put-bytevector, mode none (vs send(2))" "$pn_lib" "$p_raw"
 printf '%-52s %8s %8s\n' "1 KiB put-bytevector, mode block, + flush (vs send)" "$pb_lib" "$p_raw"
+printf '%-52s %8s %8s\n' "selector wait + add, 1 ready of 10 (vs epoll + MOD)" "$sel_lib" "$sel_raw"
+printf '%-52s %8s %8s\n' "selector wait, watched, 1 ready of 10 (vs epoll_wait)" "$wat_lib" "$wat_raw"
+printf '%-52s %8s %8s\n' "sag_socket_fd" "$fd_lib" "-"
 printf '\nper call (lib; calls counted more than 1,000 times):\n'
 for m in pingpong-lib connect-lib lines-binary lines-text put-none put-block; do
   python3 "$ROOT/bench/cgcalls.py" "$CG/$m.out" \

@@ -1,5 +1,6 @@
 /* shims.c: the thread-local variables the shims keep, the lock word's slow
- * paths and the handle table's directory (see include/shims.h). */
+ * paths, the handle table's directory and the embedder's close hook (see
+ * include/shims.h). */
 #include "shims.h"
 
 #include <linux/futex.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 uintptr_t sag_handle_chunks[SAG_HANDLE_MAX_CHUNKS];
+sag_embedder_closed_hook sag_embedder_closed_hook_fn;
 
 static __thread int thread_waker;
 static __thread int64_t thread_deadline;

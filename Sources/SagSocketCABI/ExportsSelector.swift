@@ -74,8 +74,8 @@ public func sag_selector_wait(_ sel: OpaquePointer?, _ timeout: Int64, _ socks: 
         // succeeds).
         var n = 0
         return run(err) { () throws(SocketError) in
-            try selector.wait(timeoutMicros: timeout, capacity: capacity) { e in
-                socks[n] = e.socket.map { handle(of: $0) } ?? nil
+            try selector.waitLending(timeoutMicros: timeout, capacity: capacity) { e in
+                socks[n] = OpaquePointer(bitPattern: e.embedderWord)
                 tags[n] = e.tag
                 timedOut[n] = e.timedOut ? 1 : 0
                 n += 1
@@ -106,9 +106,9 @@ public func sag_selector_clear(_ sel: OpaquePointer?, _ socks: UnsafeMutablePoin
         }
         var n = 0
         return run(err) { () throws(SocketError) in
-            try selector.clear(capacity: capacity) { e in
+            try selector.clearLending(capacity: capacity) { e in
                 // capacity 0 (the arrays may be NULL) removes nothing
-                socks?[n] = e.socket.map { handle(of: $0) } ?? nil
+                socks?[n] = OpaquePointer(bitPattern: e.embedderWord)
                 tags?[n] = e.tag
                 n += 1
             }
@@ -261,8 +261,8 @@ public func sag_selector_wait_events(_ sel: OpaquePointer?, _ timeout: Int64,
         }
         var n = 0
         return run(err) { () throws(SocketError) in
-            try selector.wait(timeoutMicros: timeout, capacity: capacity) { e in
-                socks[n] = e.socket.map { handle(of: $0) } ?? nil
+            try selector.waitLending(timeoutMicros: timeout, capacity: capacity) { e in
+                socks[n] = OpaquePointer(bitPattern: e.embedderWord)
                 tags[n] = e.tag
                 events[n] = e.timedOut ? timedOut
                     : (e.events.contains(.read) ? read : 0) | (e.events.contains(.write) ? write : 0)

@@ -114,6 +114,18 @@ public func sag_socket_is_nonblocking(_ s: OpaquePointer?, _ out: UnsafeMutableP
 
 @c @implementation
 public func sag_socket_fd(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
+    // The open socket's descriptor, read from its handle's slot (no
+    // look-up counted, no failure path in line); anything else goes the
+    // general way, which tells a closed socket from a bad handle.
+    if let out, let fd = handles.descriptor(of: UnsafeRawPointer(s)) {
+        out.pointee = fd
+        return Status.ok
+    }
+    return socketFDFailure(s, out, err)
+}
+
+@inline(never)
+private func socketFDFailure(_ s: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
     guard let out else { return invalid(err, "socket-fd", "out is NULL") }
     return handles.with(UnsafeRawPointer(s), .socket, as: SocketObject.self) { o in
         run(err) { () throws(SocketError) in out.pointee = try o.socket.fileDescriptor() }

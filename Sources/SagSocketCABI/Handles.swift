@@ -25,6 +25,20 @@
 // and recycles the slot. Slots live in chunks that are never freed, so a
 // stale or garbage handle can always be checked safely.
 //
+// A socket's slot also keeps its descriptor (`aux`), so that
+// sag_socket_fd, which only reads it, answers with two loads and no atomic
+// write (the look-up's two atomic operations are most of a short call):
+//
+//   aux bits  0..31  the descriptor
+//            32..51  the generation it belongs to
+//            62      present (a socket's slot, its descriptor set)
+//            63      closed (the socket was closed or detached)
+//
+// The core tells the C layer when a socket closes (EmbedderSlot's close
+// hook, with the handle kept on the socket), and markClosed sets bit 63 if
+// the slot still belongs to that handle's generation; a late close of a
+// socket whose handle was freed and whose slot was reused changes nothing.
+//
 // The chunks' directory is a C array (shims.c), not a property of a Swift
 // object: `handles` is then a value with no state of its own, made at load
 // time, and a look-up reads the directory directly. (A Swift global holding
@@ -51,6 +65,11 @@ struct HandleTable: Sendable {
         let word: Atomic<UInt64>
         /// The object's address, retained by the table while live.
         let object: Atomic<UInt>
+        /// A socket's descriptor, generation and closed mark (above).
+        let aux: Atomic<UInt64>
+        /// Makes a slot 32 bytes: a power of two, so that finding one is a
+        /// shift (24 bytes cost every look-up a multiplication's worth more).
+        let unused: UInt64 = 0
     }
 
     private static let chunkBits = 12
@@ -62,6 +81,8 @@ struct HandleTable: Sendable {
     private static let live: UInt64 = 1
     private static let oneLookup: UInt64 = 2
     private static let lookupMask: UInt64 = 0xFFFF_FFFE
+    private static let auxPresent: UInt64 = 1 << 62
+    private static let auxClosed: UInt64 = 1 << 63
 
     // Chunk addresses are in sag_handle_chunks (shims.c); a chunk is
     // published once and never freed.
@@ -104,7 +125,7 @@ struct HandleTable: Sendable {
 
     /// The slot of `index`, nil when its chunk was never made.
     ///
-    /// Four slots fit in a cache line, and every look-up writes its slot
+    /// Two slots fit in a cache line, and every look-up writes its slot
     /// (the look-up count), so handles made one after the other (a client
     /// and the server's end of its connection, used by two threads) would
     /// make their threads pass one cache line back and forth on every call.
@@ -121,8 +142,9 @@ struct HandleTable: Sendable {
 
     // MARK: - Operations
 
-    /// Registers `object`; nil when the table is full.
-    func insert(_ object: any AnyObject & Sendable, _ kind: HandleKind) -> OpaquePointer? {
+    /// Registers `object` (a socket with its open `descriptor`, read back by
+    /// descriptor(of:)); nil when the table is full.
+    func insert(_ object: any AnyObject & Sendable, _ kind: HandleKind, descriptor: Int32? = nil) -> OpaquePointer? {
         let h = HandleTable.shared.allocation.withLock { a -> OpaquePointer? in
             let index: Int
             if a.freeHead < a.free.count {
@@ -138,7 +160,7 @@ struct HandleTable: Sendable {
                 if index & (HandleTable.chunkSize - 1) == 0 {
                     let chunk = UnsafeMutablePointer<Slot>.allocate(capacity: HandleTable.chunkSize)
                     for i in 0..<HandleTable.chunkSize {
-                        (chunk + i).initialize(to: Slot(word: Atomic(1 << 32), object: Atomic(0)))
+                        (chunk + i).initialize(to: Slot(word: Atomic(1 << 32), object: Atomic(0), aux: Atomic(0)))
                     }
                     sag_handle_chunk_publish(index >> HandleTable.chunkBits, UInt(bitPattern: chunk))
                 }
@@ -148,11 +170,13 @@ struct HandleTable: Sendable {
             let generation = HandleTable.generation(s.pointee.word.load(ordering: .relaxed))
             let bits = UInt(bitPattern: Unmanaged.passRetained(object as AnyObject).toOpaque())
             s.pointee.object.store(bits, ordering: .relaxed)
+            s.pointee.aux.store(descriptor.map { UInt64(UInt32(bitPattern: $0)) | generation << 32 | HandleTable.auxPresent }
+                                ?? 0, ordering: .relaxed)
             s.pointee.word.store((UInt64(kind.rawValue) << 56) | (generation << 32) | HandleTable.live,
                                  ordering: .releasing)
             return HandleTable.encode(index: index, generation: generation, kind: UInt64(kind.rawValue))
         }
-        if h != nil { HandleTable.shared.liveHandles.add(1, ordering: .relaxed) }
+        if h != nil { HandleTable.shared.liveHandles.wrappingAdd(1, ordering: .relaxed) }
         return h
     }
 
@@ -182,6 +206,44 @@ struct HandleTable: Sendable {
         return Unmanaged<T>.fromOpaque(p)._withUnsafeGuaranteedRef { body($0) }
     }
 
+    /// The descriptor of the live, open socket behind `h`; nil for anything
+    /// else (a closed socket, a freed or foreign handle: the caller's
+    /// general path tells which). No look-up is counted and nothing is
+    /// written: the slot's word says the handle is live, and its `aux`,
+    /// written before the word made it live, holds the descriptor of this
+    /// generation.
+    @inline(__always)
+    func descriptor(of h: UnsafeRawPointer?) -> Int32? {
+        guard let (index, generation, k) = HandleTable.decode(h), k == UInt64(HandleKind.socket.rawValue),
+              let s = slot(index) else { return nil }
+        let w = s.pointee.word.load(ordering: .acquiring)
+        guard w & HandleTable.live != 0, HandleTable.generation(w) == generation, HandleTable.kind(w) == k else {
+            return nil
+        }
+        let a = s.pointee.aux.load(ordering: .acquiring)
+        guard a & (HandleTable.auxPresent | HandleTable.auxClosed) == HandleTable.auxPresent,
+              (a >> 32) & HandleTable.generationMask == generation else { return nil }
+        return Int32(truncatingIfNeeded: a)
+    }
+
+    /// Marks the socket behind `h` closed in its slot (for descriptor(of:)),
+    /// if the slot still holds that handle's generation. Nothing to mark
+    /// once the handle is no longer live (sag_socket_free closes the socket
+    /// after taking its handle out): descriptor(of:) refuses it then.
+    func markClosed(_ h: UnsafeRawPointer?) {
+        guard let (index, generation, _) = HandleTable.decode(h), let s = slot(index) else { return }
+        let w = s.pointee.word.load(ordering: .acquiring)
+        guard w & HandleTable.live != 0, HandleTable.generation(w) == generation else { return }
+        var a = s.pointee.aux.load(ordering: .relaxed)
+        while a & HandleTable.auxPresent != 0, a & HandleTable.auxClosed == 0,
+              (a >> 32) & HandleTable.generationMask == generation {
+            let (done, now) = s.pointee.aux.weakCompareExchange(expected: a, desired: a | HandleTable.auxClosed,
+                                                                ordering: .acquiringAndReleasing)
+            if done { return }
+            a = now
+        }
+    }
+
     /// Counts a look-up in if the slot holds a live object of this
     /// generation and kind.
     @inline(__always)
@@ -205,7 +267,8 @@ struct HandleTable: Sendable {
 
     @inline(__always)
     private func leave(_ s: UnsafeMutablePointer<Slot>, _ index: Int) {
-        let now = s.pointee.word.subtract(HandleTable.oneLookup, ordering: .acquiringAndReleasing).newValue
+        // Wrapping: one `lock xadd` (a checked subtract is a compare-and-swap loop).
+        let now = s.pointee.word.wrappingSubtract(HandleTable.oneLookup, ordering: .acquiringAndReleasing).newValue
         if now & (HandleTable.live | HandleTable.lookupMask) == 0 { dispose(s, index, now) }
     }
 
@@ -266,7 +329,7 @@ struct HandleTable: Sendable {
             if done { break }
             w = now
         }
-        HandleTable.shared.liveHandles.subtract(1, ordering: .relaxed)
+        HandleTable.shared.liveHandles.wrappingSubtract(1, ordering: .relaxed)
         leave(s, index)
         return .removed(object)
     }

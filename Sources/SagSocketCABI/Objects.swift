@@ -1,6 +1,7 @@
 // Objects.swift: what each kind of handle refers to, and the C strings the
 // ABI hands out (owned by their object, freed with it).
 
+import CSagSocketShims
 import SagSocketCore
 import Synchronization
 
@@ -20,11 +21,10 @@ final class CString: Sendable {
 }
 
 /// Interns strings for an object: each distinct string is copied once and
-/// stays valid until the object is freed. Kept inline in its object (no
-/// allocation until a string is asked for).
-struct StringCache: ~Copyable, Sendable {
-    /// Nil until a string is asked for (most objects never are: no
-    /// dictionary to make and destroy with each of them).
+/// stays valid until the object is freed. A socket's is made when a string
+/// is first asked for (most sockets never are), and kept on the socket's
+/// embedder slot.
+final class StringCache: Sendable {
     private let strings = Mutex<[String: CString]?>(nil)
 
     func pointer(_ s: String?) -> UnsafePointer<CChar>? {
@@ -39,10 +39,18 @@ struct StringCache: ~Copyable, Sendable {
     }
 }
 
-final class SocketObject: Sendable {
-    let socket: Socket
-    let strings = StringCache()
-    init(_ socket: Socket) { self.socket = socket }
+/// What a socket handle refers to: the core's Socket itself (no object of
+/// the C layer's beside it: one allocation, one free and their reference
+/// counting fewer per socket). The C layer's cache of its strings hangs on
+/// the socket's embedder slot.
+typealias SocketObject = Socket
+
+extension Socket {
+    /// The socket, for the C layer's `o.socket` (a socket handle's object is
+    /// the socket).
+    var socket: Socket { self }
+    /// The socket's interned strings (socket-name, -node, -service).
+    var strings: StringCache { embedder.object { StringCache() } }
 }
 
 final class AddrInfoObject: Sendable {
@@ -96,10 +104,15 @@ final class IPAddressObject: Sendable {
 
 // MARK: - Registering and looking up
 
-/// Registers a new socket and keeps its handle in the socket's embedder slot.
+/// Registers a new socket and keeps its handle in the socket's embedder
+/// slot; its descriptor goes in the handle's slot, which the socket's close
+/// marks (through the close hook) for sag_socket_fd.
 func register(_ socket: Socket) -> OpaquePointer? {
-    guard let h = handles.insert(SocketObject(socket), .socket) else { return nil }
+    sag_embedder_closed_hook_set { word in handles.markClosed(UnsafeRawPointer(bitPattern: word)) }
+    guard let h = handles.insert(socket, .socket, descriptor: socket.openDescriptor) else { return nil }
     socket.embedder.set(UInt(bitPattern: h))
+    // Closed meanwhile (no handle to mark yet when it closed): mark it now.
+    if socket.isClosed { handles.markClosed(UnsafeRawPointer(h)) }
     return h
 }
 

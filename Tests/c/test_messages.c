@@ -187,6 +187,10 @@ static void test_detach(void) {
     int fd2 = -7;
     CHECK_ST(sag_socket_detach(a, &fd2, E), SAG_E_CLOSED);
     CHECK_EQ(fd2, -7);
+    /* sag_socket_fd reads the descriptor from the handle's slot: a
+     * detached socket's is no longer there to read */
+    CHECK_ST(sag_socket_fd(a, &fd2, E), SAG_E_CLOSED);
+    CHECK_EQ(fd2, -7);
     /* freeing the handle does not close the descriptor now the caller's */
     CHECK_ST(sag_socket_free(a), SAG_OK);
     CHECK(fd_open(fd));
@@ -203,6 +207,18 @@ static void test_detach(void) {
     CHECK_ST(sag_socket_pair(SAG_AF_UNIX, SAG_SOCK_STREAM, 0, &c, &a, E), SAG_OK);
     CHECK_ST(sag_socket_close(c, E), SAG_OK);
     CHECK_ST(sag_socket_detach(c, &fd2, E), SAG_E_CLOSED); /* after close */
+    sag_socket_free(c);
+    sag_socket_free(a);
+    /* a socket closed by the port that owns it: sag_socket_fd sees it */
+    sag_port *p = NULL;
+    CHECK_ST(sag_socket_pair(SAG_AF_UNIX, SAG_SOCK_STREAM, 0, &c, &a, E), SAG_OK);
+    CHECK(sock_fd(c) >= 0);
+    CHECK_ST(sag_socket_port(c, 1, &p, E), SAG_OK);
+    CHECK_ST(sag_port_close(p, E), SAG_OK);
+    fd2 = -7;
+    CHECK_ST(sag_socket_fd(c, &fd2, E), SAG_E_CLOSED);
+    CHECK_EQ(fd2, -7);
+    sag_port_free(p);
     sag_socket_free(c);
     sag_socket_free(a);
 

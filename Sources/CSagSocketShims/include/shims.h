@@ -2,8 +2,8 @@
  * _GNU_SOURCE, declared here exactly as glibc declares them, and epoll's own
  * header, which the Glibc module leaves out; and the per-call transfer and
  * wait calls made as plain system calls, the thread's wake descriptor,
- * the ports' lock word, the handle table's directory and a 16-byte ASCII
- * test (below). Nothing else. */
+ * the ports' lock word, the handle table's directory, the embedder's close
+ * hook and a 16-byte ASCII test (below). Nothing else. */
 #ifndef SAGSOCKET_SHIMS_H
 #define SAGSOCKET_SHIMS_H
 #include <poll.h>
@@ -156,5 +156,19 @@ static inline uintptr_t sag_handle_chunk_load(long i) {
 }
 static inline void sag_handle_chunk_publish(long i, uintptr_t chunk) {
     __atomic_store_n(&sag_handle_chunks[i], chunk, __ATOMIC_RELEASE);
+}
+
+/* The embedder's close hook (SagSocketCore/Internals/EmbedderSlot.swift):
+ * called with a socket's embedder word when the socket closes; the C layer
+ * installs it (its handle table marks the handle's slot closed). A C
+ * variable, read without the first-use check of a Swift global. */
+typedef void (*sag_embedder_closed_hook)(uintptr_t word);
+extern sag_embedder_closed_hook sag_embedder_closed_hook_fn __attribute__((visibility("hidden")));
+
+static inline void sag_embedder_closed_hook_set(sag_embedder_closed_hook hook) {
+    __atomic_store_n(&sag_embedder_closed_hook_fn, hook, __ATOMIC_RELEASE);
+}
+static inline sag_embedder_closed_hook sag_embedder_closed_hook_load(void) {
+    return __atomic_load_n(&sag_embedder_closed_hook_fn, __ATOMIC_ACQUIRE);
 }
 #endif

@@ -91,6 +91,7 @@ struct Deadline {
     static let never = Deadline(nanoseconds: nil)
 
     /// A deadline `micros` from now; a negative value means none.
+    @inline(__always)
     static func after(micros: Int64) -> Deadline {
         guard micros >= 0 else { return .never }
         let (ns, o1) = micros.multipliedReportingOverflow(by: 1000)

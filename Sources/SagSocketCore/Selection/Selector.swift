@@ -69,10 +69,36 @@ public final class SocketSelector: Sendable {
         public let events: Select.Interest
     }
 
+    /// An entry as waitLending() and clearLending() hand it to their
+    /// closure: the socket is lent for the call, not referenced (no
+    /// reference counting per report); `entry` makes an Entry, which holds
+    /// it, for use after the call.
+    public struct LentEntry {
+        fileprivate let ref: Unmanaged<Socket>?
+        /// The descriptor watched (the socket's, or the raw one).
+        public let fd: Int32
+        /// The caller's datum, as given to add.
+        public let tag: Int64
+        /// Whether the entry's own timeout passed before it became ready.
+        public let timedOut: Bool
+        /// Which of the entry's interests are ready (as Entry.events).
+        public let events: Select.Interest
+
+        /// The socket's embedder word (EmbedderSlot); 0 for a raw descriptor.
+        public var embedderWord: UInt { ref?._withUnsafeGuaranteedRef { $0.embedder.value } ?? 0 }
+
+        /// The entry, holding its socket.
+        public var entry: Entry {
+            Entry(socket: ref?.takeUnretainedValue(), fd: fd, tag: tag, timedOut: timedOut, events: events)
+        }
+    }
+
     private struct Registered {
         /// nil for a raw descriptor, which the selector neither enters nor
-        /// sees close: the caller removes it before closing it.
-        let socket: Socket?
+        /// sees close: the caller removes it before closing it. Retained
+        /// by hand (hold() and letGo()), so that copying an entry, as every
+        /// look at it during a wait does, costs no reference counting.
+        let socketRef: Unmanaged<Socket>?
         let fd: Int32
         let tag: Int64
         /// Monotonic nanoseconds; Int64.max for none.
@@ -88,13 +114,22 @@ public final class SocketSelector: Sendable {
         /// by one wait.
         var reportedIn: UInt64 = 0
 
-        var isClosed: Bool { socket?.isClosed ?? false }
+        var isClosed: Bool { socketRef?._withUnsafeGuaranteedRef { $0.isClosed } ?? false }
         /// The epoll events it is registered for.
         var epollEvents: UInt32 { SocketSelector.epollEvents(interest, watched: watched) }
 
-        func entry(timedOut: Bool, events: Select.Interest = []) -> Entry {
-            Entry(socket: socket, fd: fd, tag: tag, timedOut: timedOut, events: events)
+        /// Whether the entry holds `s` (nil: a raw descriptor).
+        func holds(_ s: Socket?) -> Bool {
+            socketRef?.toOpaque() == s.map { Unmanaged.passUnretained($0).toOpaque() }
         }
+
+        /// The entry lent to a closure (valid while the entry holds it).
+        func lent(timedOut: Bool, events: Select.Interest = []) -> LentEntry {
+            LentEntry(ref: socketRef, fd: fd, tag: tag, timedOut: timedOut, events: events)
+        }
+
+        /// A reported entry's next receive tries first (ReadHint).
+        func reportReadable() { socketRef?._withUnsafeGuaranteedRef { $0.reportedReadable() } }
     }
 
     private struct State {
@@ -331,7 +366,7 @@ public final class SocketSelector: Sendable {
         try state.withLock { st throws(SocketError) -> Bool in
             if st.closed { throw closedError("sag_selector_unwatch") }
             let held = Self.byFD(st, s.fd)
-            guard held >= 0, let r = st.slots[Int(held)], r.socket === s else { return false }
+            guard held >= 0, let r = st.slots[Int(held)], r.holds(s) else { return false }
             remove(&st, Int(held), r, disarmed: false)
             return true
         }
@@ -371,7 +406,7 @@ public final class SocketSelector: Sendable {
             if st.closed { throw closedError(op) }
             let held = Self.byFD(st, fd)
             if held >= 0, let other = st.slots[Int(held)] {
-                if other.socket === sock { return }  // held already (the same socket, or raw)
+                if other.holds(sock) { return }  // held already (the same socket, or raw)
                 throw .invalid(op, "the descriptor is held by another entry of the selector",
                                errno: EEXIST, socket: sock)
             }
@@ -395,7 +430,7 @@ public final class SocketSelector: Sendable {
             }
             sock?.register(wake)
             entered = true
-            st.slots[Int(slot)] = Registered(socket: sock, fd: fd, tag: tag, deadline: deadline,
+            st.slots[Int(slot)] = Registered(socketRef: sock.map { Unmanaged.passRetained($0) }, fd: fd, tag: tag, deadline: deadline,
                                               generation: st.generation, watched: watched, interest: interest)
             Self.setByFD(&st, fd, slot)
             st.live += 1
@@ -446,6 +481,7 @@ public final class SocketSelector: Sendable {
 
     /// Takes the entry in `slot` out; `disarmed` when its registration was
     /// disarmed by a report (it lingers), else it is deleted from the set.
+    /// The entry's socket may go with it: hand the entry out before.
     private func remove(_ st: inout State, _ slot: Int, _ r: Registered, disarmed: Bool) {
         st.slots[slot] = nil
         st.freeSlots.append(Int32(truncatingIfNeeded: slot))
@@ -459,10 +495,13 @@ public final class SocketSelector: Sendable {
 
     /// Lets an entry's socket go (none for a raw descriptor).
     private func letGo(_ r: Registered) {
-        guard let s = r.socket else { return }
-        s.unregister(wake)
-        s.leave()
-        if r.interest.contains(.read) { didRemove(s) }
+        guard let ref = r.socketRef else { return }
+        ref._withUnsafeGuaranteedRef { s in
+            s.unregister(wake)
+            s.leave()
+            if r.interest.contains(.read) { didRemove(s) }
+        }
+        ref.release()
     }
 
     // MARK: - Deadlines
@@ -490,16 +529,16 @@ public final class SocketSelector: Sendable {
 
     /// Hands up to `room` entries whose deadline has passed to `each`
     /// (dropping closed ones); returns how many.
-    private func takeExpired(_ st: inout State, now: Int64, room: Int, _ each: (Entry) -> Void) -> Int {
+    private func takeExpired(_ st: inout State, now: Int64, room: Int, _ each: (LentEntry) -> Void) -> Int {
         var taken = 0
         while taken < room, let top = st.timers.first, top.deadline <= now {
             st.timers.removeFirst()
             guard isLive(st, top), let r = st.slots[Int(top.slot)] else { continue }
-            remove(&st, Int(top.slot), r, disarmed: false)
             if !r.isClosed {
-                each(r.entry(timedOut: true))
+                each(r.lent(timedOut: true))
                 taken += 1
             }
+            remove(&st, Int(top.slot), r, disarmed: false)
         }
         return taken
     }
@@ -531,7 +570,7 @@ public final class SocketSelector: Sendable {
     /// The corresponding C call is `epoll_wait(2)`.
     public func wait(timeoutMicros: Int64 = -1, capacity: Int = 1024) throws(SocketError) -> [Entry] {
         var out: [Entry] = []
-        _ = try wait(timeoutMicros: timeoutMicros, capacity: capacity) { out.append($0) }
+        _ = try waitLending(timeoutMicros: timeoutMicros, capacity: capacity) { out.append($0.entry) }
         return out
     }
 
@@ -539,13 +578,23 @@ public final class SocketSelector: Sendable {
     /// leaves (under the selector's lock: `each` must not block or call the
     /// selector), so that no array is made per wait; returns how many.
     public func wait(timeoutMicros: Int64, capacity: Int, _ each: (Entry) -> Void) throws(SocketError) -> Int {
+        try waitLending(timeoutMicros: timeoutMicros, capacity: capacity) { each($0.entry) }
+    }
+
+    /// wait(timeoutMicros:capacity:_:) lending each entry (its socket not
+    /// referenced: no reference counting per report; the C layer's path).
+    public func waitLending(timeoutMicros: Int64, capacity: Int,
+                            _ each: (LentEntry) -> Void) throws(SocketError) -> Int {
         let op: StaticString = "socket-selector-wait!"
         guard capacity > 0 else { throw .invalid(op, "capacity must be positive") }
         var until = Deadline.after(micros: timeoutMicros).cappedByThread.nanoseconds ?? .max
         var epoch0: UInt64 = 0
         var began = false
         var count = 0
-        var failure: SocketError? = nil
+        // What ends the wait in failure, made into a SocketError only then
+        // (an optional SocketError, set up and torn down by every wait,
+        // costs more than the rest of a wait's bookkeeping).
+        var failure = WaitFailure.none
         let base = events  // this wait's alone once it has begun (see `events`)
         do {
             var received = 0     // events from the last epoll_wait, not yet looked at
@@ -558,7 +607,7 @@ public final class SocketSelector: Sendable {
                 let timeout: Int32? = state.withLock { st -> Int32? in
                     if !began {
                         if st.closed || st.waiting {
-                            failure = st.closed ? closedError(op) : busyError(op)
+                            failure = st.closed ? .closed : .busy
                             return nil
                         }
                         st.waiting = true
@@ -569,10 +618,15 @@ public final class SocketSelector: Sendable {
                             // An interrupt made before this wait: look once.
                             st.pendingInterrupts -= 1
                             until = Sys.monotonicNanoseconds()
+                        } else if until == .max && st.timers.count == 0 {
+                            // No deadline in play: nothing to take before
+                            // epoll_wait, which waits without a limit.
+                            st.waitUntil = .max
+                            return -1
                         }
                     }
                     if st.closed {
-                        if count == 0 { failure = closedError(op) }
+                        if count == 0 { failure = .closed }
                     } else {
                         let n = received
                         received = 0
@@ -600,19 +654,35 @@ public final class SocketSelector: Sendable {
                     guard SignalInterrupts.enabled else { continue }
                     // A signal ends the wait (SignalInterrupts): report what
                     // was found, or the interruption when nothing was.
-                    if count == 0 { failure = SocketError.signalled(op) }
+                    if count == 0 { failure = .signalled }
                     state.withLock { end(&$0) }
                     break polling
                 case .failed(let e):
                     // Report what was found; fail only with nothing found.
-                    if count == 0 { failure = SocketError.socket(op, "epoll_wait failed", errno: e) }
+                    if count == 0 { failure = .epoll(e) }
                     state.withLock { end(&$0) }
                     break polling
                 }
             }
         }
-        if let failure { throw failure }
+        if failure != .none { throw error(failure, op) }
         return count
+    }
+
+    /// Why a wait failed (waitLending).
+    private enum WaitFailure: Equatable {
+        case none, closed, busy, signalled
+        case epoll(Int32)
+    }
+
+    @inline(never)
+    private func error(_ f: WaitFailure, _ op: StaticString) -> SocketError {
+        switch f {
+        case .none, .closed: return closedError(op)
+        case .busy: return busyError(op)
+        case .signalled: return SocketError.signalled(op)
+        case .epoll(let e): return SocketError.socket(op, "epoll_wait failed", errno: e)
+        }
     }
 
     /// A round of a wait, under the lock: the `n` events in `events`, the
@@ -620,7 +690,7 @@ public final class SocketSelector: Sendable {
     /// end, else epoll_wait's timeout.
     private func take(_ st: inout State, _ events: UnsafeMutablePointer<epoll_event>, _ n: Int, epoch0: UInt64,
                       full: Bool, until: Int64, looked: Bool, capacity: Int, _ count: inout Int,
-                      _ each: (Entry) -> Void) -> Int32? {
+                      _ each: (LentEntry) -> Void) -> Int32? {
         var woke = false
         var repeated = false  // a watched entry this wait has reported already came again
         for i in 0..<n {
@@ -641,18 +711,21 @@ public final class SocketSelector: Sendable {
                 } else if r.reportedIn == st.waits {
                     repeated = true
                 } else if count < capacity {
-                    st.slots[slot]?.reportedIn = st.waits
-                    if ready.contains(.read) { r.socket?.reportedReadable() }
-                    each(r.entry(timedOut: false, events: ready))
+                    // Only a batch that filled its room is followed by
+                    // another epoll_wait in this wait (take()'s end), in
+                    // which the entry could come again.
+                    if full { st.slots[slot]?.reportedIn = st.waits }
+                    if ready.contains(.read) { r.reportReadable() }
+                    each(r.lent(timedOut: false, events: ready))
                     count += 1
                 }
             } else if r.isClosed {
                 remove(&st, slot, r, disarmed: true)
             } else if count < capacity {
-                remove(&st, slot, r, disarmed: true)
-                if ready.contains(.read) { r.socket?.reportedReadable() }
-                each(r.entry(timedOut: false, events: ready))
+                if ready.contains(.read) { r.reportReadable() }
+                each(r.lent(timedOut: false, events: ready))
                 count += 1
+                remove(&st, slot, r, disarmed: true)
             } else {
                 // No room: arm it again, the next wait reports it.
                 _ = Sys.epollControl(epfd, EPOLL_CTL_MOD, r.fd, r.epollEvents, datum)
@@ -729,13 +802,18 @@ public final class SocketSelector: Sendable {
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_DEL).
     public func clear(capacity: Int = .max) throws(SocketError) -> [Entry] {
         var out: [Entry] = []
-        _ = try clear(capacity: capacity) { out.append($0) }
+        _ = try clearLending(capacity: capacity) { out.append($0.entry) }
         return out
     }
 
     /// clear(capacity:) handing each entry to `each` as it leaves (under the
     /// selector's lock); returns how many.
     public func clear(capacity: Int, _ each: (Entry) -> Void) throws(SocketError) -> Int {
+        try clearLending(capacity: capacity) { each($0.entry) }
+    }
+
+    /// clear(capacity:_:) lending each entry (as waitLending()).
+    public func clearLending(capacity: Int, _ each: (LentEntry) -> Void) throws(SocketError) -> Int {
         let op: StaticString = "socket-selector-clear!"
         guard capacity >= 0 else { throw .invalid(op, "capacity must not be negative") }
         return try state.withLock { st throws(SocketError) -> Int in
@@ -745,9 +823,9 @@ public final class SocketSelector: Sendable {
             var n = 0
             for i in st.slots.indices where n < capacity {
                 guard let r = st.slots[i] else { continue }
-                remove(&st, i, r, disarmed: false)
-                each(r.entry(timedOut: false))
+                each(r.lent(timedOut: false))
                 n += 1
+                remove(&st, i, r, disarmed: false)
             }
             if st.timers.count > 2 * st.timed { compactTimers(&st) }
             return n

@@ -29,9 +29,9 @@ public final class Socket: Sendable {
     /// The embedder's word (the C layer keeps the socket's handle in it).
     public let embedder = EmbedderSlot()
 
-    let fd: Int32
+    @usableFromInline let fd: Int32
     /// Bit 0: closed. The rest: twice the number of operations inside.
-    let state = Atomic<Int>(0)
+    @usableFromInline let state = Atomic<Int>(0)
     let released = Atomic<Bool>(false)
     /// Incremented by interrupt(); a waiting call that sees it change returns.
     let epoch = Atomic<UInt64>(0)
@@ -144,7 +144,9 @@ public final class Socket: Sendable {
 
     @inline(__always)
     func leave() {
-        let now = state.subtract(2, ordering: .releasing).newValue
+        // Wrapping (the count never goes below zero): the checked subtract
+        // compiles to a compare-and-swap loop, this to one `lock xadd`.
+        let now = state.wrappingSubtract(2, ordering: .releasing).newValue
         if now == 1 { release() }
     }
 
@@ -188,6 +190,7 @@ public final class Socket: Sendable {
     public func close() {
         let old = state.bitwiseOr(1, ordering: .sequentiallyConsistent).oldValue
         if old & 1 != 0 { return }
+        embedder.noticeClose()
         if old == 0 {
             release()
         } else {
@@ -222,6 +225,14 @@ public final class Socket: Sendable {
         return fd
     }
 
+    /// fileDescriptor() without its failure: the descriptor, nil once the
+    /// socket is closed (then fileDescriptor() makes and records the
+    /// failure). Inlined into the caller: sag_socket_fd's whole path.
+    @inlinable
+    public var openDescriptor: Int32? {
+        state.load(ordering: .acquiring) & 1 != 0 ? nil : fd
+    }
+
     /// socket-last-error, socket-error-message: the last failure of an
     /// operation on this socket, nil if none.
     public var lastError: SocketError? {
@@ -229,13 +240,15 @@ public final class Socket: Sendable {
     }
 }
 
-/// What a socket needs rarely, kept under one lock and out of line (a
-/// socket without a name, a failure or ports carries three empty references
-/// and an empty list, not room for an address and a failure; and one lock
-/// fewer per field to make and to tear down).
+/// What a socket needs rarely, kept under one lock (a socket without a
+/// failure or ports carries two empty references and an empty list, not
+/// room for a failure; and one lock fewer per field to make and to tear
+/// down).
 struct SocketExtras {
-    /// The address socket-name describes, and its label once looked up.
-    var name: SocketName?
+    /// The address socket-name describes (set by every connect and accept:
+    /// kept inline, no allocation), and its label once looked up.
+    var name: NameAddress?
+    var nameLabel: String?
     /// The last failure (socket-last-error, socket-error-message).
     var failure: RecordedFailure?
     /// The buffers every port over the socket shares, made on first use.
@@ -251,13 +264,35 @@ final class RecordedFailure: Sendable {
     init(_ error: SocketError) { self.error = error }
 }
 
-/// The address a socket is bound or connected to, and the label
-/// socket-name made of it once looked up (SocketExtras.name).
-final class SocketName: Sendable {
-    let address: SocketAddress
-    let label: String?
-    init(_ address: SocketAddress, label: String? = nil) {
-        self.address = address
-        self.label = label
+/// An IPv4 or IPv6 socket address kept inline (a sockaddr_in6 is 28
+/// bytes): the address a socket is bound or connected to
+/// (SocketExtras.name), without the 128-byte sockaddr_storage and without
+/// a box of its own, which cost an allocation, a free and two copies of the
+/// storage with every connection.
+struct NameAddress: Equatable {
+    private var bytes: (UInt64, UInt64, UInt64, UInt32) = (0, 0, 0, 0)
+    private var count: UInt8 = 0
+
+    /// nil for an address longer than 28 bytes (not IPv4 or IPv6).
+    init?(_ a: SocketAddress) {
+        let n = Int(a.length)
+        guard n <= MemoryLayout<(UInt64, UInt64, UInt64, UInt32)>.size else { return nil }
+        withUnsafeMutableBytes(of: &bytes) { dst in
+            withUnsafeBytes(of: a.storage) { src in
+                if let d = dst.baseAddress, let s = src.baseAddress { d.copyMemory(from: s, byteCount: n) }
+            }
+        }
+        count = UInt8(n)
+    }
+
+    var address: SocketAddress {
+        withUnsafeBytes(of: bytes) { b in
+            b.baseAddress.map { SocketAddress(bytes: $0, length: socklen_t(count)) } ?? SocketAddress()
+        }
+    }
+
+    static func == (a: NameAddress, b: NameAddress) -> Bool {
+        a.count == b.count && a.bytes.0 == b.bytes.0 && a.bytes.1 == b.bytes.1 && a.bytes.2 == b.bytes.2
+            && a.bytes.3 == b.bytes.3
     }
 }

@@ -102,6 +102,7 @@ extension Socket {
             throw record(SocketError.closed("socket-detach", "socket is closed"))
         }
         let old = state.bitwiseOr(1, ordering: .sequentiallyConsistent).oldValue
+        if old & 1 == 0 { embedder.noticeClose() }
         if old != 0 && old & 1 == 0 { wakeAll() }
         // The calls inside were woken (or are in a non-blocking system
         // call) and leave at once.

@@ -13,27 +13,23 @@ extension Socket {
     ///
     /// The corresponding C call is `getnameinfo(3)` (it may ask the resolver).
     public var name: String? {
-        guard let known = extras.withLock({ $0.name }) else { return nil }
-        if let label = known.label { return label }
+        let (address, label) = extras.withLock { ($0.name, $0.nameLabel) }
+        guard let known = address else { return nil }
+        if let label { return label }
         guard let made = known.address.label() else { return nil }
         return extras.withLock { x in
             // Kept unless the name changed meanwhile (or another call kept one).
-            if let now = x.name, now.label == nil, sameAddress(now.address, known.address) {
-                x.name = SocketName(now.address, label: made)
-            }
-            return x.name?.label ?? made
+            if x.name == known, x.nameLabel == nil { x.nameLabel = made }
+            return x.nameLabel ?? made
         }
     }
 
-    func setName(_ address: SocketAddress?) {
-        guard let address, address.family == .inet || address.family == .inet6 else { return }
-        let box = SocketName(address)
-        extras.withLock { $0.name = box }
-    }
-
-    private func sameAddress(_ a: SocketAddress, _ b: SocketAddress) -> Bool {
-        a.length == b.length && withUnsafeBytes(of: a.storage) { x in
-            withUnsafeBytes(of: b.storage) { y in x.prefix(Int(a.length)).elementsEqual(y.prefix(Int(a.length))) }
+    /// Keeps `address` for socket-name (IPv4 and IPv6 only).
+    func setName(_ address: SocketAddress) {
+        guard address.family == .inet || address.family == .inet6, let inline = NameAddress(address) else { return }
+        extras.withLock { x in
+            x.name = inline
+            x.nameLabel = nil
         }
     }
 

@@ -161,7 +161,7 @@ extension Socket {
     /// pending count before it looks at the readers: one of the two always
     /// sees the other, so no write can slip in unsent.
     func beginWaitingToRead(_ op: StaticString) throws(SocketError) {
-        readWaiters.add(1, ordering: .sequentiallyConsistent)
+        readWaiters.wrappingAdd(1, ordering: .sequentiallyConsistent)
         do throws(SocketError) {
             try flushPortOutput(op)
         } catch {
@@ -171,7 +171,7 @@ extension Socket {
     }
 
     func endWaitingToRead() {
-        readWaiters.subtract(1, ordering: .sequentiallyConsistent)
+        readWaiters.wrappingSubtract(1, ordering: .sequentiallyConsistent)
     }
 
     /// Runs `wait` counted among the readers waiting on this socket.
