@@ -12,7 +12,9 @@
               exn:break? make-semaphore semaphore-post semaphore-wait sync/timeout
               make-custodian current-custodian custodian-shutdown-all parameterize
               printf flush-output)
-        (only (sagsocket private host) socket-handle-waiters))
+        (only (racket base) exn:fail:contract?)
+        (only (sagsocket private host) socket-handle-waiters %socket-connect %selector-wait
+                                          %selector-new %selector-close %get-addrinfo))
 
 (define passed 0)
 (define failed 0)
@@ -159,6 +161,24 @@
     (check "the peer sees the end of the stream" (equal? #vu8() (socket-recv s 10)))
     (socket-close s) (socket-close server)))
 
+;; The host's procedures that call the library in an OS thread check their
+;; arguments on the Racket thread first: an exception in the OS thread
+;; would end the process.
+(define (os-thread-arguments)
+  (let*-values ([(server) (make-server-socket "0")]
+                [(ai) (get-addrinfo "127.0.0.1" (port-of server) (make-hint-addrinfo AF_INET SOCK_STREAM AI_NUMERICHOST))]
+                [(s) (create-socket ai)]
+                [(st-ai ai-handle) (%get-addrinfo "127.0.0.1" (port-of server) #f)]
+                [(st-sel sel) (%selector-new)]
+                [(raises?) (lambda (thunk) (with-handlers ([exn:fail:contract? (lambda (e) #t)]) (thunk) #f))])
+    (check "the host's connect refuses a timeout of 2^63 us on Racket's thread"
+           (raises? (lambda () (%socket-connect (%socket-handle s) ai-handle (expt 2 63)))))
+    (check "the host's selector wait refuses a timeout of 2^63 us on Racket's thread"
+           (raises? (lambda () (%selector-wait sel (expt 2 63) 4))))
+    (check "the socket connects afterwards" (eq? s (socket-connect! s ai 5000000)))
+    (%selector-close sel)
+    (socket-close s) (socket-close server)))
+
 (define (resolver)
   ;; Every resolution sleeps (SAGSOCKET_RACKET_RESOLVER_DELAY_US) in an OS
   ;; thread: the ticker counts its ticks between the resolver thread's start
@@ -187,6 +207,6 @@
 
 (if (member "resolver" (cdr (command-line)))
     (resolver)
-    (begin (serve-50) (breaks) (port-ranges) (custodians)))
+    (begin (serve-50) (breaks) (port-ranges) (custodians) (os-thread-arguments)))
 (printf "~a passed, ~a failed\n" passed failed)
 (exit (if (= failed 0) 0 1))

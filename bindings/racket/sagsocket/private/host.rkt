@@ -222,6 +222,22 @@
      (let ([n (+ d (hash-ref busy h 0))])
        (if (zero? n) (hash-remove! busy h) (hash-set! busy h n))))))
 
+;; A foreign call made in an OS thread must not raise there (an exception
+;; in an OS thread ends the process): its integer arguments are checked on
+;; the Racket thread first. (os-args who (kind value) ...), kind i64, int,
+;; size or h, raises exn:fail:contract for one that the call's type would
+;; refuse.
+(define (arg-fits? kind v)
+  (and (exact-integer? v)
+       (case kind
+         [(i64) (<= (- (expt 2 63)) v (- (expt 2 63) 1))]
+         [(int) (<= (- (expt 2 31)) v (- (expt 2 31) 1))]
+         [(size h) (<= 0 v (- (expt 2 64) 1))])))
+(define-syntax-rule (os-args who (kind v) ...)
+  (begin (unless (arg-fits? 'kind v)
+           (raise-argument-error who (format "~a (a ~a argument)" 'v 'kind) v))
+         ...))
+
 ;; (in-os-thread handles work cleanup): runs (work) in an OS thread of its
 ;; own and returns its result; handles stay busy until it has finished.
 ;; work may only make collect-safe foreign calls on raw memory. A break of
@@ -242,8 +258,8 @@
 ;; Test hook (Tests/scheme/racket/test-racket.sps): every resolution first sleeps this long in its
 ;; OS thread, to show that Racket threads run meanwhile.
 (define resolver-delay-us
-  (let ([v (getenv "SAGSOCKET_RACKET_RESOLVER_DELAY_US")])
-    (or (and v (string->number v)) 0)))
+  (let* ([v (getenv "SAGSOCKET_RACKET_RESOLVER_DELAY_US")] [n (and v (string->number v))])
+    (if (and (exact-integer? n) (<= 0 n 4000000000)) n 0)))
 (define c-usleep (get-ffi-obj "usleep" #f (_fun #:blocking? #t _uint32 -> _int)))
 
 ;; A NUL-terminated UTF-8 copy of s (or NULL for #f) in raw memory.
@@ -500,6 +516,7 @@
   (or (not service) (regexp-match? #px"^[0-9]+$" service)))
 
 (define (%make-client-socket node service family socktype flags protocol)
+  (os-args '%make-client-socket (int family) (int socktype) (int flags) (int protocol))
   (let ([n (raw-string node)] [s (raw-string service)])
     (let-values ([(st out) (in-os-thread/out
                             '() 1
@@ -510,6 +527,7 @@
               (free out)))))
 
 (define (%make-server-socket service family socktype protocol)
+  (os-args '%make-server-socket (int family) (int socktype) (int protocol))
   (let ([s (raw-string service)])
     (let-values ([(st out) (in-os-thread/out
                             '() 1
@@ -522,6 +540,7 @@
 
 (define max-server-sockets 16)
 (define (%make-server-sockets service family socktype protocol)
+  (os-args '%make-server-sockets (int family) (int socktype) (int protocol))
   (let ([s (raw-string service)])
     (let-values ([(st out) (in-os-thread/out
                             '() (+ 1 max-server-sockets)
@@ -541,6 +560,7 @@
               (free out)))))
 
 (define (%get-addrinfo node service hints)
+  (os-args '%get-addrinfo (h (or hints 0)))
   (let ([n (raw-string node)] [s (raw-string service)])
     (let-values ([(st out) (in-os-thread/out
                             (list hints) 1
@@ -688,6 +708,7 @@
   (c "sag_socket_connect_sockaddr" (_fun #:blocking? #t _h _h _int64 _uintptr -> _int)))
 (define c-interrupt (c "sag_socket_interrupt" (_fun _h _uintptr -> _int)))
 (define (connect-in-os-thread call h to us)
+  (os-args '%socket-connect (h h) (h to) (i64 us))
   (let ([e (thread-error)])
     (failed
      (with-handlers ([exn:break? (lambda (b) (c-interrupt h 0) (raise b))])
@@ -719,6 +740,7 @@
   (c "sag_socket_info_hostname" (_fun #:blocking? #t _h _pointer _uintptr -> _int)))
 (define c-socket-name/os (c "sag_socket_name" (_fun #:blocking? #t _h _pointer _uintptr -> _int)))
 (define (string-in-os-thread call h)
+  (os-args '%socket-name (h h))
   (let-values ([(st out) (in-os-thread/out (list h) 1 (lambda (out e) (call h out e)) void #:resolves? #t)])
     (begin0 (values st (and (eqv? st 0)
                             (let ([p (ptr-ref out _pointer 0)])
@@ -915,6 +937,7 @@
 (define c-make-unix-client-socket/os
   (c "sag_make_unix_client_socket" (_fun #:blocking? #t _pointer _size _size _int _pointer _uintptr -> _int)))
 (define (%make-unix-client-socket path socktype)
+  (os-args '%make-unix-client-socket (int socktype))
   (let* ([n (bytes-length path)] [p (malloc (max n 1) 'raw)])
     (memcpy p path n)
     (let-values ([(st out) (in-os-thread/out
@@ -961,6 +984,7 @@
   (c "sag_selector_wait"
      (_fun #:blocking? #t _h _int64 _pointer _pointer _pointer _size _pointer _uintptr -> _int)))
 (define (%selector-wait sel us capacity)
+  (os-args '%selector-wait (h sel) (i64 us) (size capacity))
   ;; one block: count, then sockets, tags, timed-out flags
   (let* ([arr (malloc (+ 8 (* 20 capacity)) 'raw)]
          [socks (ptr-add arr 8)]
