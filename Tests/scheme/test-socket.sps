@@ -611,6 +611,12 @@
   (socket-send c (string->utf8 "peek"))
   (test-true "data arrived" (readable? a))
   (test-equal "MSG_PEEK" (string->utf8 "peek") (socket-recv a 4 MSG_PEEK))
+  (let-values ([(x y) (socket-pair)])
+    (socket-send x (string->utf8 "ab"))
+    (test-equal "MSG_PEEK with MSG_WAITALL, fewer bytes there than asked: one peek of those"
+                (string->utf8 "ab") (socket-recv y 6 (bitwise-ior MSG_PEEK MSG_WAITALL)))
+    (test-equal "and they are still there" (string->utf8 "ab") (socket-recv y 6))
+    (socket-close x) (socket-close y))
   (let ([bv (make-bytevector 6 0)])
     (test-equal "socket-recv!" 4 (socket-recv! a bv 1 5))
     (test-equal "socket-recv! fills the range" #vu8(0 112 101 101 107 0) bv))

@@ -321,6 +321,7 @@
 
 (define msg-dontwait (%constant "MSG_DONTWAIT"))
 (define msg-waitall (%constant "MSG_WAITALL"))
+(define msg-peek (%constant "MSG_PEEK"))
 
 ;; ---- Durations (SRFI 19 time-duration) -------------------------------------
 (define (%duration? x) (and (time? x) (eq? (time-type x) time-duration)))
@@ -651,14 +652,15 @@
               (lambda () (counted call bv start n flags))))
 
 ;; recv and recvfrom: tried with MSG_DONTWAIT; with MSG_WAITALL, until the
-;; range is full or the peer has closed.
+;; range is full or the peer has closed. A peek leaves the bytes queued:
+;; with MSG_PEEK it waits for some and peeks once (as the library does).
 (define c-recv (c "sag_socket_recv" (_fun _h _bytes _size _size _int _pointer _uintptr -> _int)))
 (define c-recvfrom (c "sag_socket_recvfrom" (_fun _h _bytes _size _size _int _h _pointer _uintptr -> _int)))
 (define (receive h call bv start len flags)
   (if (flag? flags msg-dontwait)
       (counted call bv start len flags)
       (let ([deadline (lazy-deadline (lambda () (read-timeout-us h)))]
-            [waitall? (flag? flags msg-waitall)])
+            [waitall? (and (flag? flags msg-waitall) (not (flag? flags msg-peek)))])
         (let more ([done 0])
           (let-values ([(st n)
                         (transfer h 'read deadline call bv (+ start done) (- len done) flags
