@@ -14,7 +14,8 @@
               printf flush-output)
         (only (racket base) exn:fail:contract?)
         (only (sagsocket private host) socket-handle-waiters %socket-connect %selector-wait
-                                          %selector-new %selector-close %get-addrinfo))
+                                          %selector-new %selector-close %get-addrinfo
+                                          socket-os-thread-calls))
 
 (define passed 0)
 (define failed 0)
@@ -179,6 +180,23 @@
     (%selector-close sel)
     (socket-close s) (socket-close server)))
 
+;; get-addrinfo of a numeric address runs on Racket's thread; of anything
+;; else (which glibc may hand to DNS) in an OS thread. AI_NUMERICHOST keeps
+;; getaddrinfo from asking DNS at all here: the OS-thread counter shows
+;; where each call went.
+(define (numeric-addresses)
+  (define (where node)
+    (let ([n0 (socket-os-thread-calls)])
+      (guard (e [(host-not-found-error? e) #t])
+        (get-addrinfo node "80" (make-hint-addrinfo 0 SOCK_STREAM AI_NUMERICHOST)))
+      (if (= n0 (socket-os-thread-calls)) 'here 'os-thread)))
+  (for-each (lambda (node)
+              (check (string-append node ": on Racket's thread") (eq? 'here (where node))))
+            '("127.0.0.1" "255.255.255.255" "::1" "::ffff:127.0.0.1" "1:2:3:4:5:6:7:8"))
+  (for-each (lambda (node)
+              (check (string-append node ": in an OS thread") (eq? 'os-thread (where node))))
+            '("300.1.1.1" "1.2.3.4.5" "fe:fe" "1::2::3" "12345::1" "1:2:3:4:5:6:7:8:9" "::1%eth0")))
+
 (define (resolver)
   ;; Every resolution sleeps (SAGSOCKET_RACKET_RESOLVER_DELAY_US) in an OS
   ;; thread: the ticker counts its ticks between the resolver thread's start
@@ -207,6 +225,7 @@
 
 (if (member "resolver" (cdr (command-line)))
     (resolver)
-    (begin (serve-50) (breaks) (port-ranges) (custodians) (os-thread-arguments)))
+    (begin (serve-50) (breaks) (port-ranges) (custodians) (os-thread-arguments)
+           (numeric-addresses)))
 (printf "~a passed, ~a failed\n" passed failed)
 (exit (if (= failed 0) 0 1))

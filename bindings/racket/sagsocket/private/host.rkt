@@ -74,7 +74,7 @@
          %socket-peer-credentials %make-unix-sockaddr %sockaddr-path
          %socket-connect-sockaddr %socket-bind-sockaddr %socket-sockaddr
          ;; for Racket programs and the Racket-only tests
-         socket-handle-waiters)
+         socket-handle-waiters socket-os-thread-calls)
 
 ;; ---- Loading the library ---------------------------------------------------
 ;; SAGSOCKET_LIBRARY names the file to load; otherwise the dynamic loader
@@ -243,8 +243,12 @@
 ;; work may only make collect-safe foreign calls on raw memory. A break of
 ;; the waiting Racket thread leaves the work to finish: (cleanup result)
 ;; then releases what it made.
+;; How many calls went to an OS thread (for the tests).
+(define os-thread-calls 0)
+(define (socket-os-thread-calls) os-thread-calls)
 (define (in-os-thread handles work cleanup)
   (let ([ch (make-os-async-channel)])
+    (set! os-thread-calls (+ os-thread-calls 1))
     (busy! handles 1)
     (call-in-os-thread (lambda () (os-async-channel-put ch (work))))
     (with-handlers ([exn:break? (lambda (b)
@@ -508,11 +512,36 @@
 
 ;; A resolution that cannot reach the resolver: no node or a numeric
 ;; address, no service or a port number. It is made on the Racket thread
-;; (an OS thread costs far more than getaddrinfo then does).
+;; (an OS thread costs far more than getaddrinfo then does). The test is
+;; exact (inet_pton's forms: four decimal fields 0-255; IPv6 groups, with
+;; at most one "::" and an IPv4 tail, and a numeric scope): anything else,
+;; which glibc may hand to DNS, goes to an OS thread; so do the rarer
+;; numeric forms inet_aton also takes ("127.1", "0x7f.1").
+(define (ipv4? s)
+  (regexp-match? #px"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])([.](25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$" s))
+(define (ipv6? s)
+  (let* ([addr (cond [(regexp-match #px"^([^%]*)%[0-9]+$" s) => cadr]
+                     [(regexp-match? #rx"%" s) #f]
+                     [else s])]
+         [halves (and addr (regexp-split #rx"::" addr))])
+    ;; the groups of one side of "::" (a side may end with an IPv4 tail):
+    ;; their count in 16-bit groups, or #f
+    (define (groups side last?)
+      (if (string=? side "")
+          0
+          (let loop ([gs (regexp-split #rx":" side)] [n 0])
+            (cond [(null? gs) n]
+                  [(and last? (null? (cdr gs)) (ipv4? (car gs))) (+ n 2)]
+                  [(regexp-match? #px"^[0-9A-Fa-f]{1,4}$" (car gs)) (loop (cdr gs) (+ n 1))]
+                  [else #f]))))
+    (and halves
+         (case (length halves)
+           [(1) (eqv? (groups (car halves) #t) 8)]
+           [(2) (let ([a (groups (car halves) #f)] [b (groups (cadr halves) #t)])
+                  (and a b (<= (+ a b) 7)))]
+           [else #f]))))
 (define (numeric-node? node)
-  (or (not node)
-      (regexp-match? #px"^[0-9]{1,3}([.][0-9]{1,3}){3}$" node)
-      (regexp-match? #px"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(%[A-Za-z0-9_.-]+)?$" node)))
+  (or (not node) (ipv4? node) (ipv6? node)))
 (define (numeric-service? service)
   (or (not service) (regexp-match? #px"^[0-9]+$" service)))
 
