@@ -197,6 +197,27 @@
               (check (string-append node ": in an OS thread") (eq? 'os-thread (where node))))
             '("300.1.1.1" "1.2.3.4.5" "fe:fe" "1::2::3" "12345::1" "1:2:3:4:5:6:7:8:9" "::1%eth0")))
 
+;; A close with SO_LINGER {1, 1 s} and unsent data waits in close(2) for
+;; the linger time: in an OS thread, while the ticker goes on.
+(define (lingering-close)
+  (let-values ([(ticks stop) (ticker)])
+    (let* ([server (make-server-socket "0")]
+           [c (make-client-socket "127.0.0.1" (port-of server))]
+           [peer (socket-accept server)]            ; never reads
+           [linger (make-bytevector 8 0)]
+           [chunk (make-bytevector 65536 1)])
+      (bytevector-s32-native-set! linger 0 1)
+      (bytevector-s32-native-set! linger 4 1)
+      (socket-setsockopt! c SOL_SOCKET SO_LINGER linger)
+      (let loop ([i 0])
+        (when (and (< i 1000) (> (socket-send c chunk MSG_DONTWAIT) 0)) (loop (+ i 1))))
+      (let ([t0 (ticks)])
+        (socket-close c)
+        (check "the ticker ticked while a lingering close waited" (> (ticks) (+ t0 10)))
+        (check "the socket is closed" (socket-closed? c)))
+      (stop)
+      (socket-close peer) (socket-close server))))
+
 (define (resolver)
   ;; Every resolution sleeps (SAGSOCKET_RACKET_RESOLVER_DELAY_US) in an OS
   ;; thread: the ticker counts its ticks between the resolver thread's start
@@ -226,6 +247,6 @@
 (if (member "resolver" (cdr (command-line)))
     (resolver)
     (begin (serve-50) (breaks) (port-ranges) (custodians) (os-thread-arguments)
-           (numeric-addresses)))
+           (numeric-addresses) (lingering-close)))
 (printf "~a passed, ~a failed\n" passed failed)
 (exit (if (= failed 0) 0 1))

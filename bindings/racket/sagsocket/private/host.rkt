@@ -259,6 +259,15 @@
                                   (raise b))])
       (begin0 (sync ch) (busy! handles -1)))))
 
+;; (in-os-thread/detached handles work): (work) in an OS thread, not waited
+;; for: a Racket thread keeps handles busy until it has finished.
+(define (in-os-thread/detached handles work)
+  (let ([ch (make-os-async-channel)])
+    (busy! handles 1)
+    (call-in-os-thread (lambda () (os-async-channel-put ch (work))))
+    (thread (lambda () (sync ch) (busy! handles -1)))
+    (void)))
+
 ;; Test hook (Tests/scheme/racket/test-racket.sps): every resolution first sleeps this long in its
 ;; OS thread, to show that Racket threads run meanwhile.
 (define resolver-delay-us
@@ -459,12 +468,15 @@
                 [(selector) c-selector-free]
                 [else (raise-argument-error '%guard! "handle kind" kind)])])
     (letrec ([finalize (lambda (o)
-                         (if (or (hash-ref busy h #f) (pair? (hash-ref waiters h '())))
-                             (register-finalizer o finalize)
-                             (free h)))])
+                         (cond [(or (hash-ref busy h #f) (pair? (hash-ref waiters h '())))
+                                (register-finalizer o finalize)]
+                               ;; close(2) waits for the linger time: not here
+                               [(and (eq? kind 'socket) (lingers? h))
+                                (call-in-os-thread (lambda () (c-socket-free/os h)))]
+                               [else (free h)]))])
       (register-finalizer obj finalize))
     (case kind
-      [(socket) (register-custodian-shutdown obj (lambda (o) (%socket-close h)) #:weak? #t)]
+      [(socket) (register-custodian-shutdown obj (lambda (o) (socket-close h #f)) #:weak? #t)]
       [(selector) (register-custodian-shutdown obj (lambda (o) (%selector-close h)) #:weak? #t)]
       [else (void)])
     obj))
@@ -749,14 +761,40 @@
 
 (defstatus %socket-shutdown "sag_socket_shutdown" (h int))
 (define c-close (c "sag_socket_close" (_fun _h _uintptr -> _int)))
+(define c-close/os (c "sag_socket_close" (_fun #:blocking? #t _h _uintptr -> _int)))
+(define c-socket-free/os (c "sag_socket_free" (_fun #:blocking? #t _h -> _int)))
+;; #t when closing h may wait: SO_LINGER on, with a time (close(2) then
+;; waits for unsent data to go, even on a non-blocking socket).
+(define c-getsockopt-linger (c "sag_socket_getsockopt_bytes" (_fun _h _int _int _bytes _size _size _pointer _uintptr -> _int)))
+(define SO_LINGER (%constant "SO_LINGER"))
+(define (lingers? h)
+  (let ([b (make-bytes 8 0)] [n (malloc 8 'raw)] [e (thread-error)])
+    (begin0 (and (eqv? 0 (c-getsockopt-linger h SOL_SOCKET SO_LINGER b 0 8 n e))
+                 (= 8 (ptr-ref n _size))
+                 (not (eqv? 0 (integer-bytes->integer b #t (system-big-endian?) 0 4)))
+                 (> (integer-bytes->integer b #t (system-big-endian?) 4 8) 0))
+            (free n))))
+;; Racket threads that see a custodian's lingering closes to their end,
+;; outside the custodian that shuts down.
+(define helper-custodian (make-custodian))
 ;; Closing also wakes the Racket threads waiting on the socket, and forgets
-;; Racket's readiness events of its descriptor.
-(define (%socket-close h)
+;; Racket's readiness events of its descriptor. A close that lingers runs
+;; in an OS thread: the caller waits for it there (wait? #t), or not (a
+;; custodian's shutdown).
+(define (socket-close h wait?)
   (let-values ([(fst fd) (c-socket-fd h)])
-    (let ([st (failed (c-close h (thread-error)))])
+    (let ([st (cond
+                [(not (and (eqv? fst 0) (lingers? h))) (failed (c-close h (thread-error)))]
+                [wait? (let ([e (thread-error)])
+                         (failed (in-os-thread (list h) (lambda () (c-close/os h e)) void)))]
+                [else (unsafe-fd->evt fd 'remove)
+                      (parameterize ([current-custodian helper-custodian])
+                        (in-os-thread/detached (list h) (lambda () (c-close/os h 0))))
+                      0])])
       (when (eqv? fst 0) (unsafe-fd->evt fd 'remove))
       (wake-waiters! h 'closed)
       st)))
+(define (%socket-close h) (socket-close h #t))
 ;; An interrupt wakes the calls blocked in the library (an OS thread's
 ;; connect) and the Racket threads waiting on the socket.
 (define (%socket-interrupt h)
