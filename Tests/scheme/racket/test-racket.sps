@@ -12,7 +12,8 @@
               exn:break? make-semaphore semaphore-post semaphore-wait sync/timeout
               make-custodian current-custodian custodian-shutdown-all parameterize
               printf flush-output)
-        (only (racket base) exn:fail:contract?)
+        (only (racket base) exn:fail:contract? kill-thread collect-garbage directory-list)
+        (prefix (only (racket base) length) racket:)
         (only (sagsocket private host) socket-handle-waiters %socket-connect %selector-wait
                                           %selector-new %selector-close %get-addrinfo
                                           socket-os-thread-calls))
@@ -218,6 +219,50 @@
       (stop)
       (socket-close peer) (socket-close server))))
 
+;; kill-thread of a waiting thread leaves nothing behind: no waiter, no
+;; busy handle (the sockets are freed once dropped), no selector waiting.
+(define (open-fds) (racket:length (directory-list "/proc/self/fd")))
+(define (kills)
+  (let ([before (begin (collect-garbage) (open-fds))])
+    (let loop ([i 0])
+      (when (< i 20)
+        (let-values ([(a b) (socket-pair)])
+          (let ([t (thread (lambda () (socket-recv a 10)))])
+            (until (lambda () (= 1 (socket-handle-waiters (%socket-handle a)))))
+            (kill-thread t)
+            (when (= i 0)
+              (check "a killed recv leaves no waiter" (= 0 (socket-handle-waiters (%socket-handle a)))))))
+        (loop (+ i 1))))
+    ;; finalizers run in a thread of their own: wait (bounded) for them
+    (until (lambda () (collect-garbage) (<= (open-fds) before)))
+    (check "20 socket pairs whose reader was killed are freed once dropped" (<= (open-fds) before)))
+  (let-values ([(c s) (socket-pair AF_UNIX SOCK_STREAM 0)])
+    (let* ([sel (make-socket-selector)]
+           [_ (socket-selector-add! sel c)]
+           [t (thread (lambda () (socket-selector-wait! sel)))])
+      (until (lambda () (socket-selector-waiting? sel)))
+      (check "a thread waits in socket-selector-wait! (to be killed)" (socket-selector-waiting? sel))
+      (kill-thread t)
+      (until (lambda () (not (socket-selector-waiting? sel))))
+      (check "killing it ends the selector's wait" (not (socket-selector-waiting? sel)))
+      (socket-send s #vu8(1))
+      (let-values ([(ready timed-out) (socket-selector-wait! sel 5000000)])
+        (check "the selector reports the socket after the kill" (= 1 (length ready))))
+      (close-socket-selector! sel)
+      (socket-close c) (socket-close s)))
+  ;; a thread under a custodian waits on a socket made outside it
+  (let-values ([(x y) (socket-pair)])
+    (let ([cust (make-custodian)])
+      (parameterize ([current-custodian cust]) (thread (lambda () (socket-recv x 10))))
+      (until (lambda () (= 1 (socket-handle-waiters (%socket-handle x)))))
+      (custodian-shutdown-all cust)
+      (check "a custodian's shutdown leaves no waiter on a socket made outside it"
+             (= 0 (socket-handle-waiters (%socket-handle x))))
+      (check "which stays open" (not (socket-closed? x)))
+      (socket-send y #vu8(9))
+      (check "and receives" (equal? #vu8(9) (socket-recv x 10)))
+      (socket-close x) (socket-close y))))
+
 (define (resolver)
   ;; Every resolution sleeps (SAGSOCKET_RACKET_RESOLVER_DELAY_US) in an OS
   ;; thread: the ticker counts its ticks between the resolver thread's start
@@ -247,6 +292,7 @@
 (if (member "resolver" (cdr (command-line)))
     (resolver)
     (begin (serve-50) (breaks) (port-ranges) (custodians) (os-thread-arguments)
-           (numeric-addresses) (lingering-close)))
+           (numeric-addresses) (lingering-close)
+           (kills)))
 (printf "~a passed, ~a failed\n" passed failed)
 (exit (if (= failed 0) 0 1))

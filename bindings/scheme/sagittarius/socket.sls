@@ -1087,7 +1087,7 @@
                   (when buffered?
                     (selector-buffered-set! sel (cons tag (selector-buffered sel)))
                     ;; a wait blocked in another thread reports it now
-                    (when (selector-waiting sel) (%selector-interrupt (selector-handle sel))))
+                    (when (selector-waiting? sel) (%selector-interrupt (selector-handle sel))))
                   (hashtable-set! (selector-entries sel) tag
                                   (cons* s (and (>= us 0) (%us->deadline us)) data))
                   (hashtable-set! (selector-held sel) s tag))])))
@@ -1106,6 +1106,11 @@
                   [(cdar reports) (loop (cdr reports) ready (cons entry timed-out))]
                   [else (loop (cdr reports) (cons entry ready) timed-out)])))))
 
+  ;; The waiting thread's token (%thread-token), or #f: a thread killed
+  ;; in its wait (Racket) counts no more.
+  (define (selector-waiting? sel)
+    (let ([w (selector-waiting sel)]) (and w (%thread-token-live? w))))
+
   ;; (socket-selector-wait! sel [timeout #f]) => two values: the entries
   ;; that became readable and those whose own timeout passed. Blocks
   ;; without stopping other threads or the collector.
@@ -1120,9 +1125,9 @@
                       [(capacity open-before)
                        (%with-lock lock
                          (lambda ()
-                           (when (selector-waiting sel)
+                           (when (selector-waiting? sel)
                              (assertion-violation who "another thread is waiting on the selector" sel))
-                           (selector-waiting-set! sel #t)
+                           (selector-waiting-set! sel (%thread-token))
                            (values (max 16 (hashtable-size (selector-entries sel)))
                                    (not (selector-closed sel)))))]
                       ;; sockets with buffered input are ready now: only a look
@@ -1179,7 +1184,7 @@
                                   (reverse acc)
                                   (let ([entry (take-entry! sel (car tags))])
                                     (loop (cdr tags) (if entry (cons entry acc) acc)))))])
-              (unless (selector-waiting sel) (sweep-closed! sel))
+              (unless (selector-waiting? sel) (sweep-closed! sel))
               (if failure (raise failure) entries)))))))
 
   (define (socket-selector-size sel)
@@ -1203,7 +1208,7 @@
         (lambda ()
           (call who #f %selector-close (selector-handle sel))
           (selector-closed-set! sel #t)
-          (unless (selector-waiting sel) (forget-all! sel))))))
+          (unless (selector-waiting? sel) (forget-all! sel))))))
 
   ;; ==== Addrinfo and sockaddr ==============================================
   (define (make-addrinfo)

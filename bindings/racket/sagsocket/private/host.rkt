@@ -41,7 +41,8 @@
          %guard!
          %duration? %duration->us %us->duration
          %make-binary-port %port-transcoded-from? %port-has-buffered-input?
-         %make-lock %with-lock %make-weak-table %weak-table-ref
+         %make-lock %with-lock %thread-token %thread-token-live?
+         %make-weak-table %weak-table-ref
          %weak-table-set! %weak-table-keys
          %make-client-socket %make-server-socket %make-server-sockets
          %socket-is-closed %socket-is-nonblocking %socket-accept
@@ -238,34 +239,62 @@
            (raise-argument-error who (format "~a (a ~a argument)" 'v 'kind) v))
          ...))
 
-;; (in-os-thread handles work cleanup): runs (work) in an OS thread of its
-;; own and returns its result; handles stay busy until it has finished.
-;; work may only make collect-safe foreign calls on raw memory. A break of
-;; the waiting Racket thread leaves the work to finish: (cleanup result)
-;; then releases what it made.
 ;; How many calls went to an OS thread (for the tests).
 (define os-thread-calls 0)
 (define (socket-os-thread-calls) os-thread-calls)
-(define (in-os-thread handles work cleanup)
-  (let ([ch (make-os-async-channel)])
+
+;; Racket threads of the host's own (seeing OS-thread calls to their end),
+;; under a custodian of their own: a custodian shutdown or a kill of the
+;; thread that made the call does not stop them.
+(define helper-custodian (make-custodian))
+(define (helper-thread thunk)
+  (parameterize ([current-custodian helper-custodian]) (thread thunk)))
+
+;; (in-os-thread handles work cleanup [interrupt]): runs (work) in an OS
+;; thread of its own and returns its result; handles stay busy until it
+;; has finished. work may only make collect-safe foreign calls on raw
+;; memory, with arguments already checked (os-args). A helper thread waits
+;; for the result: when the calling Racket thread is broken, or killed
+;; (its custodian shut down), (interrupt) asks the work to end and
+;; (cleanup result) releases what it made.
+(define (in-os-thread handles work cleanup [interrupt void])
+  (let ([ch (make-os-async-channel)]
+        [done (make-semaphore 0)]
+        [caller (current-thread)]
+        [state 'running]                  ; then (list result), 'taken or 'abandoned
+        ;; the caller's error object, which work may write, outlives it
+        [error-box (thread-cell-ref error-cell)])
     (set! os-thread-calls (+ os-thread-calls 1))
     (busy! handles 1)
     (call-in-os-thread (lambda () (os-async-channel-put ch (work))))
-    (with-handlers ([exn:break? (lambda (b)
-                                  (thread (lambda ()
-                                            (let ([r (sync ch)])
-                                              (busy! handles -1)
-                                              (cleanup r))))
-                                  (raise b))])
-      (begin0 (sync ch) (busy! handles -1)))))
+    (helper-thread
+     (lambda ()
+       (let ([r (sync ch (wrap-evt (thread-dead-evt caller) (lambda _ caller)))])
+         (let ([r (if (eq? r caller)
+                      (begin (atomically (set! state 'abandoned)) (interrupt) (sync ch))
+                      r)])
+           (busy! handles -1)
+           (set! error-box #f)
+           (when (atomically
+                  (if (eq? state 'abandoned)
+                      #t
+                      (begin (set! state (list r)) (semaphore-post done) #f)))
+             (cleanup r))))))
+    (with-handlers ([exn:break?
+                     (lambda (b)
+                       (let ([r (atomically (begin0 state (set! state 'abandoned)))])
+                         (if (pair? r) (cleanup (car r)) (interrupt)))
+                       (raise b))])
+      (semaphore-wait/enable-break done)
+      (atomically (begin0 (car state) (set! state 'taken))))))
 
 ;; (in-os-thread/detached handles work): (work) in an OS thread, not waited
-;; for: a Racket thread keeps handles busy until it has finished.
+;; for: a helper thread keeps handles busy until it has finished.
 (define (in-os-thread/detached handles work)
   (let ([ch (make-os-async-channel)])
     (busy! handles 1)
     (call-in-os-thread (lambda () (os-async-channel-put ch (work))))
-    (thread (lambda () (sync ch) (busy! handles -1)))
+    (helper-thread (lambda () (sync ch) (busy! handles -1)))
     (void)))
 
 ;; Test hook (Tests/scheme/racket/test-racket.sps): every resolution first sleeps this long in its
@@ -286,19 +315,35 @@
 (define (free* . ps) (for ([p ps]) (when p (free p))))
 
 ;; ---- Waiting in Racket -----------------------------------------------------
-;; Racket threads waiting on a socket, by handle: each a semaphore and a
-;; box that says why it was posted ('interrupted or 'closed).
+;; Racket threads waiting on a socket: by handle, a signal (a semaphore
+;; and a box that says why it was posted, 'interrupted or 'closed) that an
+;; interrupt or a close posts and replaces, and the threads waiting (a
+;; thread killed while it waits is left there: it counts no more once it
+;; is dead, and is dropped at the next look).
+(define signals (make-hasheqv))
 (define waiters (make-hasheqv))
-(define (socket-handle-waiters h) (length (hash-ref waiters h '())))
-(define (add-waiter! h w) (atomically (hash-set! waiters h (cons w (hash-ref waiters h '())))))
-(define (remove-waiter! h w)
+(define (signal-of h)
   (atomically
-   (let ([l (remq w (hash-ref waiters h '()))])
+   (or (hash-ref signals h #f)
+       (let ([sig (cons (make-semaphore 0) (box #f))]) (hash-set! signals h sig) sig))))
+(define (live-waiters h)
+  (atomically
+   (let ([l (filter (lambda (t) (not (thread-dead? t))) (hash-ref waiters h '()))])
+     (if (null? l) (hash-remove! waiters h) (hash-set! waiters h l))
+     l)))
+(define (socket-handle-waiters h) (length (live-waiters h)))
+(define (add-waiter! h t) (live-waiters h) (atomically (hash-set! waiters h (cons t (hash-ref waiters h '())))))
+(define (remove-waiter! h t)
+  (atomically
+   (let ([l (remq t (hash-ref waiters h '()))])
      (if (null? l) (hash-remove! waiters h) (hash-set! waiters h l)))))
 (define (wake-waiters! h why)
-  (for ([w (atomically (hash-ref waiters h '()))])
-    (set-box! (cdr w) why)
-    (semaphore-post (car w))))
+  (let ([sig (atomically (begin0 (hash-ref signals h #f) (hash-remove! signals h)))])
+    (when sig
+      (set-box! (cdr sig) why)
+      (semaphore-post (car sig)))))
+(define (forget-handle! h)
+  (atomically (hash-remove! signals h) (hash-remove! waiters h)))
 
 (define (now-ms) (current-inexact-monotonic-milliseconds))
 ;; The deadline (monotonic ms) of a timeout in microseconds (0 or less: none).
@@ -308,18 +353,20 @@
 ;; of handles is interrupted or closed: 'ready, 'timeout, 'interrupted or
 ;; 'closed.
 (define (wait-for handles evts deadline)
-  (let ([ws (for/list ([h handles]) (cons (make-semaphore 0) (box #f)))])
+  (let ([me (current-thread)]
+        [evt (apply choice-evt
+                    (append (map (lambda (e) (wrap-evt e (lambda _ 'ready))) evts)
+                            (map (lambda (h)
+                                   (let ([sig (signal-of h)])
+                                     (wrap-evt (semaphore-peek-evt (car sig))
+                                               (lambda _ (unbox (cdr sig))))))
+                                 handles)))])
     (dynamic-wind
-      (lambda () (for ([h handles] [w ws]) (add-waiter! h w)))
+      (lambda () (for ([h handles]) (add-waiter! h me)))
       (lambda ()
         (let ([left (and deadline (max 0 (/ (- deadline (now-ms)) 1000.0)))])
-          (or (apply sync/timeout left
-                     (append (map (lambda (e) (wrap-evt e (lambda _ 'ready))) evts)
-                             (map (lambda (w) (wrap-evt (semaphore-peek-evt (car w))
-                                                        (lambda _ (unbox (cdr w)))))
-                                  ws)))
-              'timeout)))
-      (lambda () (for ([h handles] [w ws]) (remove-waiter! h w))))))
+          (or (sync/timeout left evt) 'timeout)))
+      (lambda () (for ([h handles]) (remove-waiter! h me))))))
 
 (defout c-socket-fd "sag_socket_fd" (h) (int))
 ;; The readiness event of socket h for mode 'read or 'write, or #f when it
@@ -347,20 +394,38 @@
   (add-duration (current-time time-utc) (%us->duration us)))
 
 ;; ---- Locks and weak tables -------------------------------------------------
-;; A lock a thread may take again while it holds it.
-(struct lock (sema [owner #:mutable] [depth #:mutable]))
-(define (%make-lock) (lock (make-semaphore 1) #f 0))
+;; A lock a thread may take again while it holds it. Kill-safe: a lock
+;; whose holder was killed (so never let it go) is free; a waiter syncs on
+;; the holder letting go (a semaphore posted then) or dying.
+(struct lock ([owner #:mutable] [released #:mutable]))
+(define (%make-lock) (lock #f #f))
 (define (%with-lock l thunk)
-  (if (eq? (lock-owner l) (current-thread))
-      (dynamic-wind (lambda () (set-lock-depth! l (+ (lock-depth l) 1)))
-                    thunk
-                    (lambda () (set-lock-depth! l (- (lock-depth l) 1))))
-      (call-with-semaphore
-       (lock-sema l)
-       (lambda ()
-         (dynamic-wind (lambda () (set-lock-owner! l (current-thread)))
-                       thunk
-                       (lambda () (set-lock-owner! l #f)))))))
+  (let ([me (current-thread)])
+    (if (eq? (lock-owner l) me)
+        (thunk)
+        (dynamic-wind
+          (lambda () (parameterize-break #f (acquire! l me)))
+          thunk
+          (lambda () (release! l me))))))
+(define (acquire! l me)
+  (let loop ()
+    (let ([wait (atomically
+                 (let ([o (lock-owner l)])
+                   (if (or (not o) (thread-dead? o))
+                       (begin (set-lock-owner! l me) (set-lock-released! l (make-semaphore 0)) #f)
+                       (choice-evt (semaphore-peek-evt (lock-released l)) (thread-dead-evt o)))))])
+      (when wait
+        (sync/enable-break wait)
+        (loop)))))
+(define (release! l me)
+  (atomically
+   (when (eq? (lock-owner l) me)
+     (set-lock-owner! l #f)
+     (semaphore-post (lock-released l)))))
+;; A thread killed while it waits on a selector leaves its token there:
+;; the token is the thread, which then counts as gone.
+(define (%thread-token) (current-thread))
+(define (%thread-token-live? t) (not (thread-dead? t)))
 (define (%make-weak-table) (make-ephemeron-hasheq))
 (define (%weak-table-ref t k) (hash-ref t k #f))
 (define (%weak-table-set! t k v) (hash-set! t k v))
@@ -468,12 +533,13 @@
                 [(selector) c-selector-free]
                 [else (raise-argument-error '%guard! "handle kind" kind)])])
     (letrec ([finalize (lambda (o)
-                         (cond [(or (hash-ref busy h #f) (pair? (hash-ref waiters h '())))
+                         (cond [(or (hash-ref busy h #f) (pair? (live-waiters h)))
                                 (register-finalizer o finalize)]
                                ;; close(2) waits for the linger time: not here
                                [(and (eq? kind 'socket) (lingers? h))
+                                (forget-handle! h)
                                 (call-in-os-thread (lambda () (c-socket-free/os h)))]
-                               [else (free h)]))])
+                               [else (forget-handle! h) (free h)]))])
       (register-finalizer obj finalize))
     (case kind
       [(socket) (register-custodian-shutdown obj (lambda (o) (socket-close h #f)) #:weak? #t)]
@@ -754,8 +820,7 @@
   (os-args '%socket-connect (h h) (h to) (i64 us))
   (let ([e (thread-error)])
     (failed
-     (with-handlers ([exn:break? (lambda (b) (c-interrupt h 0) (raise b))])
-       (in-os-thread (list h to) (lambda () (call h to us e)) void)))))
+     (in-os-thread (list h to) (lambda () (call h to us e)) void (lambda () (c-interrupt h 0))))))
 (define (%socket-connect h ai us) (connect-in-os-thread c-connect/os h ai us))
 (define (%socket-connect-sockaddr h sa us) (connect-in-os-thread c-connect-sockaddr/os h sa us))
 
@@ -774,9 +839,6 @@
                  (not (eqv? 0 (integer-bytes->integer b #t (system-big-endian?) 0 4)))
                  (> (integer-bytes->integer b #t (system-big-endian?) 4 8) 0))
             (free n))))
-;; Racket threads that see a custodian's lingering closes to their end,
-;; outside the custodian that shuts down.
-(define helper-custodian (make-custodian))
 ;; Closing also wakes the Racket threads waiting on the socket, and forgets
 ;; Racket's readiness events of its descriptor. A close that lingers runs
 ;; in an OS thread: the caller waits for it there (wait? #t), or not (a
@@ -788,8 +850,7 @@
                 [wait? (let ([e (thread-error)])
                          (failed (in-os-thread (list h) (lambda () (c-close/os h e)) void)))]
                 [else (unsafe-fd->evt fd 'remove)
-                      (parameterize ([current-custodian helper-custodian])
-                        (in-os-thread/detached (list h) (lambda () (c-close/os h 0))))
+                      (in-os-thread/detached (list h) (lambda () (c-close/os h 0)))
                       0])])
       (when (eqv? fst 0) (unsafe-fd->evt fd 'remove))
       (wake-waiters! h 'closed)
@@ -1064,18 +1125,15 @@
                     (for/list ([i (min capacity (ptr-ref arr _size 0))])
                       (list (ptr-ref socks _uintptr i) (ptr-ref tags _int64 i)
                             (not (eqv? 0 (ptr-ref flags _int i))))))])
-    (let ([st (with-handlers ([exn:break?
-                               (lambda (b)
-                                 (c-selector-interrupt sel 0)
-                                 (raise b))])
-                (in-os-thread
-                 (list sel)
-                 (lambda () (c-selector-wait/os sel us socks tags flags capacity arr e))
-                 (lambda (st)
-                   ;; broken: the sockets reported go back, without a timeout
-                   (when (eqv? st 0)
-                     (for ([r (reports)]) (c-selector-add sel (car r) -1 (cadr r) 0)))
-                   (free arr))))])
+    (let ([st (in-os-thread
+               (list sel)
+               (lambda () (c-selector-wait/os sel us socks tags flags capacity arr e))
+               (lambda (st)
+                 ;; broken or killed: the sockets reported go back, without a timeout
+                 (when (eqv? st 0)
+                   (for ([r (reports)]) (c-selector-add sel (car r) -1 (cadr r) 0)))
+                 (free arr))
+               (lambda () (c-selector-interrupt sel 0)))])
       (begin0 (values (failed st)
                       (if (eqv? st 0)
                           (list->mlist (map (lambda (r) (mcons (cadr r) (caddr r))) (reports)))
