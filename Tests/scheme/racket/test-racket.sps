@@ -263,6 +263,52 @@
       (check "and receives" (equal? #vu8(9) (socket-recv x 10)))
       (socket-close x) (socket-close y))))
 
+;; Socket ports: Racket calls a port's procedures with breaks disabled;
+;; they do not wait (they hand Racket what to wait on), so a break ends a
+;; read or a write that waits, and a kill leaves the port working.
+(define (port-breaks)
+  (let-values ([(a b) (socket-pair)])
+    (let* ([p (socket-input-port a)]
+           [brk (breakable (lambda () (get-u8 p)))])
+      (sleep 0.1)                       ; the thread waits (no count to watch)
+      (check "break-thread ends a get-u8 that waits" (eq? 'broken (brk)))
+      (socket-send b #vu8(5))
+      (check "the port reads after the break" (eqv? 5 (get-u8 p))))
+    (let* ([tp (transcoded-port (socket-input-port a) (native-transcoder))]
+           [brk (breakable (lambda () (get-line tp)))])
+      (sleep 0.1)                       ; the thread waits (no count to watch)
+      (check "break-thread ends a get-line that waits" (eq? 'broken (brk)))
+      (socket-send b (string->utf8 "line\n"))
+      (check "the textual port reads after the break" (equal? "line" (get-line tp))))
+    (let* ([p (socket-input-port a)]
+           [t (thread (lambda () (get-u8 p)))])
+      (sleep 0.1)                       ; the thread waits (no count to watch)
+      (kill-thread t)
+      (socket-send b #vu8(6))
+      (let* ([got #f] [t2 (thread (lambda () (set! got (get-u8 p))))])
+        (sync/timeout 10 t2)
+        (check "after a kill in get-u8, another thread's get-u8 reads" (eqv? got 6))))
+    (let* ([out (socket-output-port a)]
+           [brk (breakable (lambda () (put-bytevector out (make-bytevector 8000000 1))))])
+      (sleep 0.1)                       ; the thread waits (no count to watch)
+      (check "break-thread ends a put-bytevector to a peer that does not read" (eq? 'broken (brk))))
+    (socket-close a) (socket-close b))
+  ;; threads killed while they ask a socket port's state (which takes the
+  ;; ports' lock): other threads still make and use socket ports
+  (let-values ([(a b) (socket-pair)])
+    (let loop ([i 0] [ok #t])
+      (if (= i 20)
+          (check "20 threads killed in port-ready?: socket-port still works" ok)
+          (let ([t (thread (lambda ()
+                             (let forever ()
+                               (port-ready? (transcoded-port (socket-input-port a) (native-transcoder)))
+                               (forever))))])
+            (sleep (/ i 1000.))
+            (kill-thread t)
+            (let ([t2 (thread (lambda () (socket-port a #f)))])
+              (loop (+ i 1) (and ok (sync/timeout 10 t2) #t))))))
+    (socket-close a) (socket-close b)))
+
 (define (resolver)
   ;; Every resolution sleeps (SAGSOCKET_RACKET_RESOLVER_DELAY_US) in an OS
   ;; thread: the ticker counts its ticks between the resolver thread's start
@@ -293,6 +339,6 @@
     (resolver)
     (begin (serve-50) (breaks) (port-ranges) (custodians) (os-thread-arguments)
            (numeric-addresses) (lingering-close)
-           (kills)))
+           (kills) (port-breaks)))
 (printf "~a passed, ~a failed\n" passed failed)
 (exit (if (= failed 0) 0 1))

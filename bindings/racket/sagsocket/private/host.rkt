@@ -32,7 +32,6 @@
          racket/list
          racket/mpair
          (only-in racket/unsafe/ops unsafe-struct-ref)
-         (only-in racket/port make-input-port/read-to-peek)
          (only-in srfi/19 make-time time? time-type time-second time-nanosecond
                   time-duration current-time time-utc add-duration))
 
@@ -361,12 +360,30 @@
                                      (wrap-evt (semaphore-peek-evt (car sig))
                                                (lambda _ (unbox (cdr sig))))))
                                  handles)))])
-    (dynamic-wind
-      (lambda () (for ([h handles]) (add-waiter! h me)))
-      (lambda ()
-        (let ([left (and deadline (max 0 (/ (- deadline (now-ms)) 1000.0)))])
-          (or (sync/timeout left evt) 'timeout)))
-      (lambda () (for ([h handles]) (remove-waiter! h me))))))
+    (cond
+      ;; an interrupt or close a socket port saw while it waited
+      [(let ([b (carried-wake)]) (and b (begin0 (unbox b) (set-box! b #f))))]
+      [(wait-escape)
+       => (lambda (escape)
+            ;; a socket port's read or write: it does not wait here, it
+            ;; hands the port the event to wait on (with the deadline's alarm)
+            (cond [(sync/timeout 0 evt)]
+                  [(and deadline (>= (now-ms) deadline)) 'timeout]
+                  [else (escape (if deadline (choice-evt evt (alarm-evt deadline)) evt))]))]
+      [else
+       (dynamic-wind
+         (lambda () (for ([h handles]) (add-waiter! h me)))
+         (lambda ()
+           (let ([left (and deadline (max 0 (/ (- deadline (now-ms)) 1000.0)))])
+             (or (sync/timeout left evt) 'timeout)))
+         (lambda () (for ([h handles]) (remove-waiter! h me))))])))
+;; While a socket port reads: a procedure that takes the event a wait
+;; would sync on and escapes with it; and a box that keeps the deadline of
+;; a read timeout from one try of the read to the next.
+(define wait-escape (make-parameter #f))
+(define carried-deadline (make-parameter #f))
+;; and a box that keeps an interrupt or close seen while the port waited
+(define carried-wake (make-parameter #f))
 
 (defout c-socket-fd "sag_socket_fd" (h) (int))
 ;; The readiness event of socket h for mode 'read or 'write, or #f when it
@@ -461,28 +478,23 @@
                       (set! closes (+ closes 1))
                       (when (and close (= closes (if (eq? direction 'input/output) 2 1)))
                         (close)))]
-         [in (and read!
-                  (make-input-port/read-to-peek
-                   id
-                   (lambda (bs)
-                     (if (no-read)
-                         never-evt          ; "nothing now" to byte-ready?
-                         (let ([n (read! bs 0 (bytes-length bs))])
-                           (if (eqv? n 0) eof n))))
-                   #f
-                   close-one
-                   #f void 1
-                   ;; the mode Racket reads when the port is both input and
-                   ;; output: unbuffered
-                   unbuffered))]
+         [in (and read! (make-socket-input-port id read! close-one))]
          [out (and write!
                    (make-output-port
                     id always-evt
+                    ;; Racket asks with can-block? #f, but a write of the
+                    ;; whole range that waits is what makes a port write's
+                    ;; failure count its bytes (socket-sent-count) and its
+                    ;; send timeout one timeout: the wait is in Racket, and
+                    ;; breakable when Racket says so (it calls this with
+                    ;; breaks disabled)
                     (lambda (bs start end can-block? breaks?)
-                      (let loop ([i start])
-                        (if (< i end)
-                            (loop (+ i (write! bs i (- end i))))
-                            (- end start))))
+                      (let ([all (lambda ()
+                                   (let loop ([i start])
+                                     (if (< i end)
+                                         (loop (+ i (write! bs i (- end i))))
+                                         (- end start))))])
+                        (if breaks? (parameterize-break #t (all)) (all))))
                     close-one
                     #f #f #f #f void 1
                     unbuffered))])
@@ -490,6 +502,86 @@
       [(input) in]
       [(output) out]
       [else (io-port in out)])))
+
+;; The input side: bytes that read! gave and no read has taken yet wait in
+;; `held' (a peek leaves them there). Neither procedure waits: when read!
+;; would wait, it escapes (wait-escape) with what to wait on, which the
+;; procedure hands Racket as its result; Racket syncs on it, breakably,
+;; and asks again. So a break ends a read that waits, and a thread killed
+;; while it waits holds nothing: `held' changes only in atomic mode, and
+;; one thread at a time runs read! (`fetcher', free again when that thread
+;; is dead).
+(define (make-socket-input-port id read! close)
+  (let ([held #""]                ; bytes read! gave, not yet taken
+        [eof? #f]                 ; read! said end of stream after them
+        [fetcher #f]              ; the thread running read!, or #f
+        [fetched (make-semaphore 0)]
+        [deadline (box #f)]       ; the read timeout's, kept between tries
+        [wake (box #f)])          ; 'interrupted or 'closed, seen while waiting
+    ;; Makes held hold more than skip bytes, or eof?: #t, or an event to
+    ;; wait on first.
+    (define (fill! skip)
+      (let ([me (current-thread)])
+        (let ([busy (atomically
+                     (cond [(or (> (bytes-length held) skip) eof?) 'done]
+                           [(and fetcher (not (thread-dead? fetcher)))
+                            (choice-evt (semaphore-peek-evt fetched) (thread-dead-evt fetcher))]
+                           [else (set! fetcher me) (set! fetched (make-semaphore 0)) #f]))])
+          (cond
+            [(eq? busy 'done) #t]
+            [busy (wrap-evt busy (lambda _ 0))]
+            [else
+             (dynamic-wind
+               void
+               (lambda ()
+                 (let* ([buf (make-bytes (max 4096 (+ skip 1)))]
+                        [r (let/ec k
+                             (parameterize ([wait-escape (lambda (evt) (k evt))]
+                                            [carried-deadline deadline]
+                                            [carried-wake wake])
+                               (read! buf 0 (bytes-length buf))))])
+                   (cond
+                     [(evt? r) (wrap-evt r (lambda (v)
+                                             (when (memq v '(interrupted closed)) (set-box! wake v))
+                                             0))]
+                     [else
+                      (set-box! deadline #f)
+                      (atomically
+                       (if (eqv? r 0)
+                           (set! eof? #t)
+                           (set! held (bytes-append held (subbytes buf 0 r)))))
+                      #t])))
+               (lambda ()
+                 (atomically
+                  (when (eq? fetcher me)
+                    (set! fetcher #f)
+                    (semaphore-post fetched)))))]))))
+    ;; the first n bytes of held at skip, or eof, or #f (too few)
+    (define (take! bs skip remove?)
+      (atomically
+       (let ([n (min (bytes-length bs) (max 0 (- (bytes-length held) skip)))])
+         (cond
+           [(> n 0)
+            (bytes-copy! bs 0 held skip (+ skip n))
+            (when remove? (set! held (subbytes held n)))
+            n]
+           [eof? (when remove? (set! eof? #f)) eof]
+           [else #f]))))
+    (define (serve bs skip remove?)
+      (or (take! bs skip remove?)
+          (if (no-read)
+              never-evt                    ; "nothing now" to byte-ready?
+              (let ([r (fill! skip)])
+                (if (evt? r) r (or (take! bs skip remove?) 0))))))
+    (make-input-port
+     id
+     (lambda (bs) (serve bs 0 #t))
+     (lambda (bs skip progress-evt) (serve bs skip #f))
+     close
+     #f #f #f void 1
+     ;; the mode Racket reads when the port is both input and output:
+     ;; unbuffered
+     unbuffered)))
 
 ;; Racket 8.7's R6RS textual ports are opaque structures (textual-input-port,
 ;; textual-output-port, textual-input/output-port) whose first field is the
@@ -696,9 +788,13 @@
 ;; (timeout-us)) is read when the first wait starts, as the library measures
 ;; it, and only if a wait comes.
 (define (lazy-deadline timeout-us)
-  (let ([d 'unread])
+  (let ([d 'unread] [carried (carried-deadline)])
     (lambda ()
-      (when (eq? d 'unread) (set! d (deadline-of (timeout-us))))
+      (when (eq? d 'unread)
+        (set! d (if (and carried (unbox carried))
+                    (car (unbox carried))
+                    (deadline-of (timeout-us))))
+        (when carried (set-box! carried (list d))))
       d)))
 
 ;; (retry-loop h mode deadline call again? interrupted closed timed-out):
