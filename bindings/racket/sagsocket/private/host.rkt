@@ -945,12 +945,14 @@
                 [(not (and (eqv? fst 0) (lingers? h))) (failed (c-close h (thread-error)))]
                 [wait? (let ([e (thread-error)])
                          (failed (in-os-thread (list h) (lambda () (c-close/os h e)) void)))]
-                [else (unsafe-fd->evt fd 'remove)
-                      (in-os-thread/detached (list h) (lambda () (c-close/os h 0)))
-                      0])])
-      (when (eqv? fst 0) (unsafe-fd->evt fd 'remove))
+                [else
+                 ;; forgotten before the close: the number may be reused after
+                 (unsafe-fd->evt fd 'remove)
+                 (in-os-thread/detached (list h) (lambda () (c-close/os h 0)))
+                 'detached])])
+      (when (and (eqv? fst 0) (not (eq? st 'detached))) (unsafe-fd->evt fd 'remove))
       (wake-waiters! h 'closed)
-      st)))
+      (if (eq? st 'detached) 0 st))))
 (define (%socket-close h) (socket-close h #t))
 ;; An interrupt wakes the calls blocked in the library (an OS thread's
 ;; connect) and the Racket threads waiting on the socket.
