@@ -369,7 +369,11 @@
             ;; hands the port the event to wait on (with the deadline's alarm)
             (cond [(sync/timeout 0 evt)]
                   [(and deadline (>= (now-ms) deadline)) 'timeout]
-                  [else (escape (if deadline (choice-evt evt (alarm-evt deadline)) evt))]))]
+                  ;; alarm-evt counts real-time milliseconds; deadline is monotonic
+                  [else (escape (if deadline
+                                    (choice-evt evt (alarm-evt (+ (current-inexact-milliseconds)
+                                                                  (- deadline (now-ms)))))
+                                    evt))]))]
       [else
        (dynamic-wind
          (lambda () (for ([h handles]) (add-waiter! h me)))
@@ -518,45 +522,51 @@
         [fetched (make-semaphore 0)]
         [deadline (box #f)]       ; the read timeout's, kept between tries
         [wake (box #f)])          ; 'interrupted or 'closed, seen while waiting
-    ;; Makes held hold more than skip bytes, or eof?: #t, or an event to
-    ;; wait on first.
-    (define (fill! skip)
-      (let ([me (current-thread)])
-        (let ([busy (atomically
-                     (cond [(or (> (bytes-length held) skip) eof?) 'done]
-                           [(and fetcher (not (thread-dead? fetcher)))
-                            (choice-evt (semaphore-peek-evt fetched) (thread-dead-evt fetcher))]
-                           [else (set! fetcher me) (set! fetched (make-semaphore 0)) #f]))])
-          (cond
-            [(eq? busy 'done) #t]
-            [busy (wrap-evt busy (lambda _ 0))]
-            [else
-             (dynamic-wind
-               void
-               (lambda ()
-                 (let* ([buf (make-bytes (max 4096 (+ skip 1)))]
-                        [r (let/ec k
-                             (parameterize ([wait-escape (lambda (evt) (k evt))]
-                                            [carried-deadline deadline]
-                                            [carried-wake wake])
-                               (read! buf 0 (bytes-length buf))))])
-                   (cond
-                     [(evt? r) (wrap-evt r (lambda (v)
-                                             (when (memq v '(interrupted closed)) (set-box! wake v))
-                                             0))]
-                     [else
-                      (set-box! deadline #f)
-                      (atomically
-                       (if (eqv? r 0)
-                           (set! eof? #t)
-                           (set! held (bytes-append held (subbytes buf 0 r)))))
-                      #t])))
-               (lambda ()
-                 (atomically
-                  (when (eq? fetcher me)
-                    (set! fetcher #f)
-                    (semaphore-post fetched)))))]))))
-    ;; the first n bytes of held at skip, or eof, or #f (too few)
+    ;; One read! for a read (into bs itself) or a peek (into held), by one
+    ;; thread at a time: the bytes read, eof, #t (a peek has more now), or
+    ;; an event to wait on first (then Racket asks again).
+    (define (fetch! bs skip remove?)
+      (let* ([me (current-thread)]
+             [busy (atomically
+                    (cond [(or (> (bytes-length held) skip) eof?) 'again]
+                          [(and fetcher (not (thread-dead? fetcher)))
+                           (choice-evt (semaphore-peek-evt fetched) (thread-dead-evt fetcher))]
+                          [else (set! fetcher me) (set! fetched (make-semaphore 0)) #f]))])
+        (cond
+          [(eq? busy 'again) #t]
+          [busy (wrap-evt busy (lambda _ 0))]
+          [else
+           (dynamic-wind
+             void
+             (lambda ()
+               ;; held is empty here (only the fetcher adds to it): a read
+               ;; lands in bs itself
+               (let* ([direct? (and remove? (= skip 0))]
+                      [buf (if direct? bs (make-bytes (max 4096 (+ skip 1))))]
+                      [r (let/ec k
+                           (parameterize ([wait-escape (lambda (evt) (k evt))]
+                                          [carried-deadline deadline]
+                                          [carried-wake wake])
+                             (read! buf 0 (bytes-length buf))))])
+                 (cond
+                   [(evt? r) (wrap-evt r (lambda (v)
+                                           (when (memq v '(interrupted closed)) (set-box! wake v))
+                                           0))]
+                   [else
+                    (set-box! deadline #f)
+                    (cond
+                      [direct? (if (eqv? r 0) eof r)]
+                      [else (atomically
+                             (if (eqv? r 0)
+                                 (set! eof? #t)
+                                 (set! held (bytes-append held (subbytes buf 0 r)))))
+                            #t])])))
+             (lambda ()
+               (atomically
+                (when (eq? fetcher me)
+                  (set! fetcher #f)
+                  (semaphore-post fetched)))))])))
+    ;; the first bytes of held from skip on, or eof, or #f (none there)
     (define (take! bs skip remove?)
       (atomically
        (let ([n (min (bytes-length bs) (max 0 (- (bytes-length held) skip)))])
@@ -571,8 +581,8 @@
       (or (take! bs skip remove?)
           (if (no-read)
               never-evt                    ; "nothing now" to byte-ready?
-              (let ([r (fill! skip)])
-                (if (evt? r) r (or (take! bs skip remove?) 0))))))
+              (let ([r (fetch! bs skip remove?)])
+                (if (eq? r #t) (or (take! bs skip remove?) 0) r)))))
     (make-input-port
      id
      (lambda (bs) (serve bs 0 #t))
