@@ -384,10 +384,13 @@
 ;; While a socket port reads: a procedure that takes the event a wait
 ;; would sync on and escapes with it; and a box that keeps the deadline of
 ;; a read timeout from one try of the read to the next.
-(define wait-escape (make-parameter #f))
-(define carried-deadline (make-parameter #f))
+(struct port-try ([escape #:mutable] deadline wake))
+(define port-try-cell (make-thread-cell #f))
+(define (wait-escape) (let ([t (thread-cell-ref port-try-cell)]) (and t (port-try-escape t))))
+(define (carried-deadline) (let ([t (thread-cell-ref port-try-cell)]) (and t (port-try-deadline t))))
 ;; and a box that keeps an interrupt or close seen while the port waited
-(define carried-wake (make-parameter #f))
+;; (all three in the calling thread's port-try, set while a port reads)
+(define (carried-wake) (let ([t (thread-cell-ref port-try-cell)]) (and t (port-try-wake t))))
 
 (defout c-socket-fd "sag_socket_fd" (h) (int))
 ;; The readiness event of socket h for mode 'read or 'write, or #f when it
@@ -519,9 +522,10 @@
   (let ([held #""]                ; bytes read! gave, not yet taken
         [eof? #f]                 ; read! said end of stream after them
         [fetcher #f]              ; the thread running read!, or #f
-        [fetched (make-semaphore 0)]
+        [fetched #f]              ; posted when the fetcher is done (made when one waits)
         [deadline (box #f)]       ; the read timeout's, kept between tries
         [wake (box #f)])          ; 'interrupted or 'closed, seen while waiting
+   (let ([try (port-try #f deadline wake)])
     ;; One read! for a read (into bs itself) or a peek (into held), by one
     ;; thread at a time: the bytes read, eof, #t (a peek has more now), or
     ;; an event to wait on first (then Racket asks again).
@@ -530,8 +534,9 @@
              [busy (atomically
                     (cond [(or (> (bytes-length held) skip) eof?) 'again]
                           [(and fetcher (not (thread-dead? fetcher)))
+                           (unless fetched (set! fetched (make-semaphore 0)))
                            (choice-evt (semaphore-peek-evt fetched) (thread-dead-evt fetcher))]
-                          [else (set! fetcher me) (set! fetched (make-semaphore 0)) #f]))])
+                          [else (set! fetcher me) #f]))])
         (cond
           [(eq? busy 'again) #t]
           [busy (wrap-evt busy (lambda _ 0))]
@@ -544,10 +549,9 @@
                (let* ([direct? (and remove? (= skip 0))]
                       [buf (if direct? bs (make-bytes (max 4096 (+ skip 1))))]
                       [r (let/ec k
-                           (parameterize ([wait-escape (lambda (evt) (k evt))]
-                                          [carried-deadline deadline]
-                                          [carried-wake wake])
-                             (read! buf 0 (bytes-length buf))))])
+                           (set-port-try-escape! try k)
+                           (thread-cell-set! port-try-cell try)
+                           (read! buf 0 (bytes-length buf)))])
                  (cond
                    [(evt? r) (wrap-evt r (lambda (v)
                                            (when (memq v '(interrupted closed)) (set-box! wake v))
@@ -562,21 +566,26 @@
                                  (set! held (bytes-append held (subbytes buf 0 r)))))
                             #t])])))
              (lambda ()
+               (thread-cell-set! port-try-cell #f)
+               (set-port-try-escape! try #f)
                (atomically
                 (when (eq? fetcher me)
                   (set! fetcher #f)
-                  (semaphore-post fetched)))))])))
+                  (when fetched (semaphore-post fetched) (set! fetched #f))))))])))
     ;; the first bytes of held from skip on, or eof, or #f (none there)
     (define (take! bs skip remove?)
-      (atomically
-       (let ([n (min (bytes-length bs) (max 0 (- (bytes-length held) skip)))])
-         (cond
-           [(> n 0)
-            (bytes-copy! bs 0 held skip (+ skip n))
-            (when remove? (set! held (subbytes held n)))
-            n]
-           [eof? (when remove? (set! eof? #f)) eof]
-           [else #f]))))
+      ;; nothing here can raise: atomic mode without dynamic-wind
+      (start-atomic)
+      (let ([r (let ([n (min (bytes-length bs) (max 0 (- (bytes-length held) skip)))])
+                 (cond
+                   [(> n 0)
+                    (bytes-copy! bs 0 held skip (+ skip n))
+                    (when remove? (set! held (subbytes held n)))
+                    n]
+                   [eof? (when remove? (set! eof? #f)) eof]
+                   [else #f]))])
+        (end-atomic)
+        r))
     (define (serve bs skip remove?)
       (or (take! bs skip remove?)
           (if (no-read)
@@ -591,7 +600,7 @@
      #f #f #f void 1
      ;; the mode Racket reads when the port is both input and output:
      ;; unbuffered
-     unbuffered)))
+     unbuffered))))
 
 ;; Racket 8.7's R6RS textual ports are opaque structures (textual-input-port,
 ;; textual-output-port, textual-input/output-port) whose first field is the
