@@ -12,7 +12,11 @@
               exn:break? make-semaphore semaphore-post semaphore-wait sync/timeout
               make-custodian current-custodian custodian-shutdown-all parameterize
               printf flush-output)
-        (only (sagsocket private host) socket-handle-waiters))
+        (only (racket base) exn:fail:contract? kill-thread collect-garbage directory-list)
+        (prefix (only (racket base) length) racket:)
+        (only (sagsocket private host) socket-handle-waiters %socket-connect %selector-wait
+                                          %selector-new %selector-close %get-addrinfo
+                                          socket-os-thread-calls))
 
 (define passed 0)
 (define failed 0)
@@ -159,6 +163,152 @@
     (check "the peer sees the end of the stream" (equal? #vu8() (socket-recv s 10)))
     (socket-close s) (socket-close server)))
 
+;; The host's procedures that call the library in an OS thread check their
+;; arguments on the Racket thread first: an exception in the OS thread
+;; would end the process.
+(define (os-thread-arguments)
+  (let*-values ([(server) (make-server-socket "0")]
+                [(ai) (get-addrinfo "127.0.0.1" (port-of server) (make-hint-addrinfo AF_INET SOCK_STREAM AI_NUMERICHOST))]
+                [(s) (create-socket ai)]
+                [(st-ai ai-handle) (%get-addrinfo "127.0.0.1" (port-of server) #f)]
+                [(st-sel sel) (%selector-new)]
+                [(raises?) (lambda (thunk) (with-handlers ([exn:fail:contract? (lambda (e) #t)]) (thunk) #f))])
+    (check "the host's connect refuses a timeout of 2^63 us on Racket's thread"
+           (raises? (lambda () (%socket-connect (%socket-handle s) ai-handle (expt 2 63)))))
+    (check "the host's selector wait refuses a timeout of 2^63 us on Racket's thread"
+           (raises? (lambda () (%selector-wait sel (expt 2 63) 4))))
+    (check "the socket connects afterwards" (eq? s (socket-connect! s ai 5000000)))
+    (%selector-close sel)
+    (socket-close s) (socket-close server)))
+
+;; get-addrinfo of a numeric address runs on Racket's thread; of anything
+;; else (which glibc may hand to DNS) in an OS thread. AI_NUMERICHOST keeps
+;; getaddrinfo from asking DNS at all here: the OS-thread counter shows
+;; where each call went.
+(define (numeric-addresses)
+  (define (where node)
+    (let ([n0 (socket-os-thread-calls)])
+      (guard (e [(host-not-found-error? e) #t])
+        (get-addrinfo node "80" (make-hint-addrinfo 0 SOCK_STREAM AI_NUMERICHOST)))
+      (if (= n0 (socket-os-thread-calls)) 'here 'os-thread)))
+  (for-each (lambda (node)
+              (check (string-append node ": on Racket's thread") (eq? 'here (where node))))
+            '("127.0.0.1" "255.255.255.255" "::1" "::ffff:127.0.0.1" "1:2:3:4:5:6:7:8"))
+  (for-each (lambda (node)
+              (check (string-append node ": in an OS thread") (eq? 'os-thread (where node))))
+            '("300.1.1.1" "1.2.3.4.5" "fe:fe" "1::2::3" "12345::1" "1:2:3:4:5:6:7:8:9" "::1%eth0")))
+
+;; A close with SO_LINGER {1, 1 s} and unsent data waits in close(2) for
+;; the linger time: in an OS thread, while the ticker goes on.
+(define (lingering-close)
+  (let-values ([(ticks stop) (ticker)])
+    (let* ([server (make-server-socket "0")]
+           [c (make-client-socket "127.0.0.1" (port-of server))]
+           [peer (socket-accept server)]            ; never reads
+           [linger (make-bytevector 8 0)]
+           [chunk (make-bytevector 65536 1)])
+      (bytevector-s32-native-set! linger 0 1)
+      (bytevector-s32-native-set! linger 4 1)
+      (socket-setsockopt! c SOL_SOCKET SO_LINGER linger)
+      (let loop ([i 0])
+        (when (and (< i 1000) (> (socket-send c chunk MSG_DONTWAIT) 0)) (loop (+ i 1))))
+      (let ([t0 (ticks)])
+        (socket-close c)
+        (check "the ticker ticked while a lingering close waited" (> (ticks) (+ t0 10)))
+        (check "the socket is closed" (socket-closed? c)))
+      (stop)
+      (socket-close peer) (socket-close server))))
+
+;; kill-thread of a waiting thread leaves nothing behind: no waiter, no
+;; busy handle (the sockets are freed once dropped), no selector waiting.
+(define (open-fds) (racket:length (directory-list "/proc/self/fd")))
+(define (kills)
+  (let ([before (begin (collect-garbage) (open-fds))])
+    (let loop ([i 0])
+      (when (< i 20)
+        (let-values ([(a b) (socket-pair)])
+          (let ([t (thread (lambda () (socket-recv a 10)))])
+            (until (lambda () (= 1 (socket-handle-waiters (%socket-handle a)))))
+            (kill-thread t)
+            (when (= i 0)
+              (check "a killed recv leaves no waiter" (= 0 (socket-handle-waiters (%socket-handle a)))))))
+        (loop (+ i 1))))
+    ;; finalizers run in a thread of their own: wait (bounded) for them
+    (until (lambda () (collect-garbage) (<= (open-fds) before)))
+    (check "20 socket pairs whose reader was killed are freed once dropped" (<= (open-fds) before)))
+  (let-values ([(c s) (socket-pair AF_UNIX SOCK_STREAM 0)])
+    (let* ([sel (make-socket-selector)]
+           [_ (socket-selector-add! sel c)]
+           [t (thread (lambda () (socket-selector-wait! sel)))])
+      (until (lambda () (socket-selector-waiting? sel)))
+      (check "a thread waits in socket-selector-wait! (to be killed)" (socket-selector-waiting? sel))
+      (kill-thread t)
+      (until (lambda () (not (socket-selector-waiting? sel))))
+      (check "killing it ends the selector's wait" (not (socket-selector-waiting? sel)))
+      (socket-send s #vu8(1))
+      (let-values ([(ready timed-out) (socket-selector-wait! sel 5000000)])
+        (check "the selector reports the socket after the kill" (= 1 (length ready))))
+      (close-socket-selector! sel)
+      (socket-close c) (socket-close s)))
+  ;; a thread under a custodian waits on a socket made outside it
+  (let-values ([(x y) (socket-pair)])
+    (let ([cust (make-custodian)])
+      (parameterize ([current-custodian cust]) (thread (lambda () (socket-recv x 10))))
+      (until (lambda () (= 1 (socket-handle-waiters (%socket-handle x)))))
+      (custodian-shutdown-all cust)
+      (check "a custodian's shutdown leaves no waiter on a socket made outside it"
+             (= 0 (socket-handle-waiters (%socket-handle x))))
+      (check "which stays open" (not (socket-closed? x)))
+      (socket-send y #vu8(9))
+      (check "and receives" (equal? #vu8(9) (socket-recv x 10)))
+      (socket-close x) (socket-close y))))
+
+;; Socket ports: Racket calls a port's procedures with breaks disabled;
+;; they do not wait (they hand Racket what to wait on), so a break ends a
+;; read or a write that waits, and a kill leaves the port working.
+(define (port-breaks)
+  (let-values ([(a b) (socket-pair)])
+    (let* ([p (socket-input-port a)]
+           [brk (breakable (lambda () (get-u8 p)))])
+      (sleep 0.1)                       ; the thread waits (no count to watch)
+      (check "break-thread ends a get-u8 that waits" (eq? 'broken (brk)))
+      (socket-send b #vu8(5))
+      (check "the port reads after the break" (eqv? 5 (get-u8 p))))
+    (let* ([tp (transcoded-port (socket-input-port a) (native-transcoder))]
+           [brk (breakable (lambda () (get-line tp)))])
+      (sleep 0.1)                       ; the thread waits (no count to watch)
+      (check "break-thread ends a get-line that waits" (eq? 'broken (brk)))
+      (socket-send b (string->utf8 "line\n"))
+      (check "the textual port reads after the break" (equal? "line" (get-line tp))))
+    (let* ([p (socket-input-port a)]
+           [t (thread (lambda () (get-u8 p)))])
+      (sleep 0.1)                       ; the thread waits (no count to watch)
+      (kill-thread t)
+      (socket-send b #vu8(6))
+      (let* ([got #f] [t2 (thread (lambda () (set! got (get-u8 p))))])
+        (sync/timeout 10 t2)
+        (check "after a kill in get-u8, another thread's get-u8 reads" (eqv? got 6))))
+    (let* ([out (socket-output-port a)]
+           [brk (breakable (lambda () (put-bytevector out (make-bytevector 8000000 1))))])
+      (sleep 0.1)                       ; the thread waits (no count to watch)
+      (check "break-thread ends a put-bytevector to a peer that does not read" (eq? 'broken (brk))))
+    (socket-close a) (socket-close b))
+  ;; threads killed while they ask a socket port's state (which takes the
+  ;; ports' lock): other threads still make and use socket ports
+  (let-values ([(a b) (socket-pair)])
+    (let loop ([i 0] [ok #t])
+      (if (= i 20)
+          (check "20 threads killed in port-ready?: socket-port still works" ok)
+          (let ([t (thread (lambda ()
+                             (let forever ()
+                               (port-ready? (transcoded-port (socket-input-port a) (native-transcoder)))
+                               (forever))))])
+            (sleep (/ i 1000.))
+            (kill-thread t)
+            (let ([t2 (thread (lambda () (socket-port a #f)))])
+              (loop (+ i 1) (and ok (sync/timeout 10 t2) #t))))))
+    (socket-close a) (socket-close b)))
+
 (define (resolver)
   ;; Every resolution sleeps (SAGSOCKET_RACKET_RESOLVER_DELAY_US) in an OS
   ;; thread: the ticker counts its ticks between the resolver thread's start
@@ -187,6 +337,8 @@
 
 (if (member "resolver" (cdr (command-line)))
     (resolver)
-    (begin (serve-50) (breaks) (port-ranges) (custodians)))
+    (begin (serve-50) (breaks) (port-ranges) (custodians) (os-thread-arguments)
+           (numeric-addresses) (lingering-close)
+           (kills) (port-breaks)))
 (printf "~a passed, ~a failed\n" passed failed)
 (exit (if (= failed 0) 0 1))

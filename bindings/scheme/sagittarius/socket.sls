@@ -209,8 +209,15 @@
       (assertion-violation who (string-append what " required") x)))
   (define (check-int who x) (check who int32? "exact integer" x))
   (define (check-nonneg who x) (check who nonneg? "non-negative exact integer" x))
+  ;; A node or service goes to C as a NUL-terminated string: one holding
+  ;; #\nul would be cut there, so it is refused.
   (define (check-string/false who x)
-    (check who (lambda (x) (or (not x) (string? x))) "string or #f" x))
+    (check who (lambda (x) (or (not x) (and (string? x) (not (string-has-nul? x)))))
+           "string without #\\nul or #f" x))
+  (define (string-has-nul? s)
+    (let loop ([i 0])
+      (and (< i (string-length s))
+           (or (char=? (string-ref s i) #\nul) (loop (+ i 1))))))
   (define (check-socket who x) (check who socket? "socket" x))
   (define (check-bytevector who x) (check who bytevector? "bytevector" x))
   (define (check-range who bv start len)
@@ -222,17 +229,25 @@
   ;; Timeouts of select, connect and the selector: #f (none), exact
   ;; microseconds, a duration, (seconds . microseconds), or the list
   ;; (seconds microseconds) that Sagittarius reads. -1 means "no timeout".
+  ;; The library takes a signed 64-bit count: a longer timeout (2^63 us,
+  ;; some 292,000 years, or more) is refused here, the same on every host.
+  (define max-timeout-us (- (expt 2 63) 1))
   (define (timeout->us who t)
-    (cond [(not t) -1]
-          [(nonneg? t) t]
-          [(%duration? t) (max 0 (%duration->us t))]
-          [(and (pair? t) (nonneg? (car t)) (nonneg? (cdr t)))
-           (+ (* (car t) 1000000) (cdr t))]
-          [(and (pair? t) (pair? (cdr t)) (null? (cddr t))
-                (nonneg? (car t)) (nonneg? (cadr t)))
-           (+ (* (car t) 1000000) (cadr t))]
-          [else (assertion-violation
-                 who "timeout must be #f, microseconds, a duration or (sec . usec)" t)]))
+    (let ([us (cond [(not t) -1]
+                    [(nonneg? t) t]
+                    [(%duration? t) (max 0 (%duration->us t))]
+                    [(and (pair? t) (nonneg? (car t)) (nonneg? (cdr t)))
+                     (+ (* (car t) 1000000) (cdr t))]
+                    [(and (pair? t) (pair? (cdr t)) (null? (cddr t))
+                          (nonneg? (car t)) (nonneg? (cadr t)))
+                     (+ (* (car t) 1000000) (cadr t))]
+                    [else (assertion-violation
+                           who "timeout must be #f, microseconds, a duration or (sec . usec)" t)])])
+      (us-in-range who us t)))
+  (define (us-in-range who us t)
+    (if (> us max-timeout-us)
+        (assertion-violation who "timeout too large (2^63 microseconds or more)" t)
+        us))
 
   ;; ==== Objects ============================================================
   ;; transport: #f, or the transport (rfc tls) gave the socket: its bytes
@@ -760,7 +775,7 @@
                      (bytevector-length value))]
               [(%duration? value)
                (call who s %socket-setsockopt-duration h level name
-                     (max 0 (%duration->us value)))]
+                     (us-in-range who (max 0 (%duration->us value)) value))]
               [else (assertion-violation who "integer, bytevector or duration required"
                                          value)])
         #t)))
@@ -792,12 +807,15 @@
   (define (socket-set-read-timeout! s timeout)
     (let ([who 'socket-set-read-timeout!])
       (check-socket who s)
-      (let ([us (cond [(nonneg? timeout) (* timeout 1000)]
-                      [(%duration? timeout) (max 0 (%duration->us timeout))]
-                      [else (assertion-violation
-                             who
-                             "Timeout value must be an exact integer (milliseconds) or time"
-                             timeout)])])
+      (let ([us (us-in-range
+                 who
+                 (cond [(nonneg? timeout) (* timeout 1000)]
+                       [(%duration? timeout) (max 0 (%duration->us timeout))]
+                       [else (assertion-violation
+                              who
+                              "Timeout value must be an exact integer (milliseconds) or time"
+                              timeout)])
+                 timeout)])
         (call who s %socket-set-read-timeout (socket-handle s) us))))
 
   (define (socket-get-read-timeout s)
@@ -1069,7 +1087,7 @@
                   (when buffered?
                     (selector-buffered-set! sel (cons tag (selector-buffered sel)))
                     ;; a wait blocked in another thread reports it now
-                    (when (selector-waiting sel) (%selector-interrupt (selector-handle sel))))
+                    (when (selector-waiting? sel) (%selector-interrupt (selector-handle sel))))
                   (hashtable-set! (selector-entries sel) tag
                                   (cons* s (and (>= us 0) (%us->deadline us)) data))
                   (hashtable-set! (selector-held sel) s tag))])))
@@ -1088,6 +1106,11 @@
                   [(cdar reports) (loop (cdr reports) ready (cons entry timed-out))]
                   [else (loop (cdr reports) (cons entry ready) timed-out)])))))
 
+  ;; The waiting thread's token (%thread-token), or #f: a thread killed
+  ;; in its wait (Racket) counts no more.
+  (define (selector-waiting? sel)
+    (let ([w (selector-waiting sel)]) (and w (%thread-token-live? w))))
+
   ;; (socket-selector-wait! sel [timeout #f]) => two values: the entries
   ;; that became readable and those whose own timeout passed. Blocks
   ;; without stopping other threads or the collector.
@@ -1102,9 +1125,9 @@
                       [(capacity open-before)
                        (%with-lock lock
                          (lambda ()
-                           (when (selector-waiting sel)
+                           (when (selector-waiting? sel)
                              (assertion-violation who "another thread is waiting on the selector" sel))
-                           (selector-waiting-set! sel #t)
+                           (selector-waiting-set! sel (%thread-token))
                            (values (max 16 (hashtable-size (selector-entries sel)))
                                    (not (selector-closed sel)))))]
                       ;; sockets with buffered input are ready now: only a look
@@ -1161,7 +1184,7 @@
                                   (reverse acc)
                                   (let ([entry (take-entry! sel (car tags))])
                                     (loop (cdr tags) (if entry (cons entry acc) acc)))))])
-              (unless (selector-waiting sel) (sweep-closed! sel))
+              (unless (selector-waiting? sel) (sweep-closed! sel))
               (if failure (raise failure) entries)))))))
 
   (define (socket-selector-size sel)
@@ -1185,7 +1208,7 @@
         (lambda ()
           (call who #f %selector-close (selector-handle sel))
           (selector-closed-set! sel #t)
-          (unless (selector-waiting sel) (forget-all! sel))))))
+          (unless (selector-waiting? sel) (forget-all! sel))))))
 
   ;; ==== Addrinfo and sockaddr ==============================================
   (define (make-addrinfo)

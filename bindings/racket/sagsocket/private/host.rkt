@@ -32,7 +32,6 @@
          racket/list
          racket/mpair
          (only-in racket/unsafe/ops unsafe-struct-ref)
-         (only-in racket/port make-input-port/read-to-peek)
          (only-in srfi/19 make-time time? time-type time-second time-nanosecond
                   time-duration current-time time-utc add-duration))
 
@@ -41,7 +40,8 @@
          %guard!
          %duration? %duration->us %us->duration
          %make-binary-port %port-transcoded-from? %port-has-buffered-input?
-         %make-lock %with-lock %make-weak-table %weak-table-ref
+         %make-lock %with-lock %thread-token %thread-token-live?
+         %make-weak-table %weak-table-ref
          %weak-table-set! %weak-table-keys
          %make-client-socket %make-server-socket %make-server-sockets
          %socket-is-closed %socket-is-nonblocking %socket-accept
@@ -74,7 +74,7 @@
          %socket-peer-credentials %make-unix-sockaddr %sockaddr-path
          %socket-connect-sockaddr %socket-bind-sockaddr %socket-sockaddr
          ;; for Racket programs and the Racket-only tests
-         socket-handle-waiters)
+         socket-handle-waiters socket-os-thread-calls)
 
 ;; ---- Loading the library ---------------------------------------------------
 ;; SAGSOCKET_LIBRARY names the file to load; otherwise the dynamic loader
@@ -222,28 +222,85 @@
      (let ([n (+ d (hash-ref busy h 0))])
        (if (zero? n) (hash-remove! busy h) (hash-set! busy h n))))))
 
-;; (in-os-thread handles work cleanup): runs (work) in an OS thread of its
-;; own and returns its result; handles stay busy until it has finished.
-;; work may only make collect-safe foreign calls on raw memory. A break of
-;; the waiting Racket thread leaves the work to finish: (cleanup result)
-;; then releases what it made.
-(define (in-os-thread handles work cleanup)
+;; A foreign call made in an OS thread must not raise there (an exception
+;; in an OS thread ends the process): its integer arguments are checked on
+;; the Racket thread first. (os-args who (kind value) ...), kind i64, int,
+;; size or h, raises exn:fail:contract for one that the call's type would
+;; refuse.
+(define (arg-fits? kind v)
+  (and (exact-integer? v)
+       (case kind
+         [(i64) (<= (- (expt 2 63)) v (- (expt 2 63) 1))]
+         [(int) (<= (- (expt 2 31)) v (- (expt 2 31) 1))]
+         [(size h) (<= 0 v (- (expt 2 64) 1))])))
+(define-syntax-rule (os-args who (kind v) ...)
+  (begin (unless (arg-fits? 'kind v)
+           (raise-argument-error who (format "~a (a ~a argument)" 'v 'kind) v))
+         ...))
+
+;; How many calls went to an OS thread (for the tests).
+(define os-thread-calls 0)
+(define (socket-os-thread-calls) os-thread-calls)
+
+;; Racket threads of the host's own (seeing OS-thread calls to their end),
+;; under a custodian of their own: a custodian shutdown or a kill of the
+;; thread that made the call does not stop them.
+(define helper-custodian (make-custodian))
+(define (helper-thread thunk)
+  (parameterize ([current-custodian helper-custodian]) (thread thunk)))
+
+;; (in-os-thread handles work cleanup [interrupt]): runs (work) in an OS
+;; thread of its own and returns its result; handles stay busy until it
+;; has finished. work may only make collect-safe foreign calls on raw
+;; memory, with arguments already checked (os-args). A helper thread waits
+;; for the result: when the calling Racket thread is broken, or killed
+;; (its custodian shut down), (interrupt) asks the work to end and
+;; (cleanup result) releases what it made.
+(define (in-os-thread handles work cleanup [interrupt void])
+  (let ([ch (make-os-async-channel)]
+        [done (make-semaphore 0)]
+        [caller (current-thread)]
+        [state 'running]                  ; then (list result), 'taken or 'abandoned
+        ;; the caller's error object, which work may write, outlives it
+        [error-box (thread-cell-ref error-cell)])
+    (set! os-thread-calls (+ os-thread-calls 1))
+    (busy! handles 1)
+    (call-in-os-thread (lambda () (os-async-channel-put ch (work))))
+    (helper-thread
+     (lambda ()
+       (let ([r (sync ch (wrap-evt (thread-dead-evt caller) (lambda _ caller)))])
+         (let ([r (if (eq? r caller)
+                      (begin (atomically (set! state 'abandoned)) (interrupt) (sync ch))
+                      r)])
+           (busy! handles -1)
+           (set! error-box #f)
+           (when (atomically
+                  (if (eq? state 'abandoned)
+                      #t
+                      (begin (set! state (list r)) (semaphore-post done) #f)))
+             (cleanup r))))))
+    (with-handlers ([exn:break?
+                     (lambda (b)
+                       (let ([r (atomically (begin0 state (set! state 'abandoned)))])
+                         (if (pair? r) (cleanup (car r)) (interrupt)))
+                       (raise b))])
+      (semaphore-wait/enable-break done)
+      (atomically (begin0 (car state) (set! state 'taken))))))
+
+;; (in-os-thread/detached handles work): (work) in an OS thread, not waited
+;; for: a helper thread keeps handles busy until it has finished.
+(define (in-os-thread/detached handles work)
   (let ([ch (make-os-async-channel)])
     (busy! handles 1)
     (call-in-os-thread (lambda () (os-async-channel-put ch (work))))
-    (with-handlers ([exn:break? (lambda (b)
-                                  (thread (lambda ()
-                                            (let ([r (sync ch)])
-                                              (busy! handles -1)
-                                              (cleanup r))))
-                                  (raise b))])
-      (begin0 (sync ch) (busy! handles -1)))))
+    (helper-thread (lambda () (sync ch) (busy! handles -1)))
+    (void)))
 
 ;; Test hook (Tests/scheme/racket/test-racket.sps): every resolution first sleeps this long in its
 ;; OS thread, to show that Racket threads run meanwhile.
 (define resolver-delay-us
-  (let ([v (getenv "SAGSOCKET_RACKET_RESOLVER_DELAY_US")])
-    (or (and v (string->number v)) 0)))
+  (let* ([v (getenv "SAGSOCKET_RACKET_RESOLVER_DELAY_US")] [n (and v (string->number v))])
+    (if (and (exact-integer? n) (<= 0 n 4000000000)) n 0)))
 (define c-usleep (get-ffi-obj "usleep" #f (_fun #:blocking? #t _uint32 -> _int)))
 
 ;; A NUL-terminated UTF-8 copy of s (or NULL for #f) in raw memory.
@@ -257,19 +314,35 @@
 (define (free* . ps) (for ([p ps]) (when p (free p))))
 
 ;; ---- Waiting in Racket -----------------------------------------------------
-;; Racket threads waiting on a socket, by handle: each a semaphore and a
-;; box that says why it was posted ('interrupted or 'closed).
+;; Racket threads waiting on a socket: by handle, a signal (a semaphore
+;; and a box that says why it was posted, 'interrupted or 'closed) that an
+;; interrupt or a close posts and replaces, and the threads waiting (a
+;; thread killed while it waits is left there: it counts no more once it
+;; is dead, and is dropped at the next look).
+(define signals (make-hasheqv))
 (define waiters (make-hasheqv))
-(define (socket-handle-waiters h) (length (hash-ref waiters h '())))
-(define (add-waiter! h w) (atomically (hash-set! waiters h (cons w (hash-ref waiters h '())))))
-(define (remove-waiter! h w)
+(define (signal-of h)
   (atomically
-   (let ([l (remq w (hash-ref waiters h '()))])
+   (or (hash-ref signals h #f)
+       (let ([sig (cons (make-semaphore 0) (box #f))]) (hash-set! signals h sig) sig))))
+(define (live-waiters h)
+  (atomically
+   (let ([l (filter (lambda (t) (not (thread-dead? t))) (hash-ref waiters h '()))])
+     (if (null? l) (hash-remove! waiters h) (hash-set! waiters h l))
+     l)))
+(define (socket-handle-waiters h) (length (live-waiters h)))
+(define (add-waiter! h t) (live-waiters h) (atomically (hash-set! waiters h (cons t (hash-ref waiters h '())))))
+(define (remove-waiter! h t)
+  (atomically
+   (let ([l (remq t (hash-ref waiters h '()))])
      (if (null? l) (hash-remove! waiters h) (hash-set! waiters h l)))))
 (define (wake-waiters! h why)
-  (for ([w (atomically (hash-ref waiters h '()))])
-    (set-box! (cdr w) why)
-    (semaphore-post (car w))))
+  (let ([sig (atomically (begin0 (hash-ref signals h #f) (hash-remove! signals h)))])
+    (when sig
+      (set-box! (cdr sig) why)
+      (semaphore-post (car sig)))))
+(define (forget-handle! h)
+  (atomically (hash-remove! signals h) (hash-remove! waiters h)))
 
 (define (now-ms) (current-inexact-monotonic-milliseconds))
 ;; The deadline (monotonic ms) of a timeout in microseconds (0 or less: none).
@@ -279,18 +352,45 @@
 ;; of handles is interrupted or closed: 'ready, 'timeout, 'interrupted or
 ;; 'closed.
 (define (wait-for handles evts deadline)
-  (let ([ws (for/list ([h handles]) (cons (make-semaphore 0) (box #f)))])
-    (dynamic-wind
-      (lambda () (for ([h handles] [w ws]) (add-waiter! h w)))
-      (lambda ()
-        (let ([left (and deadline (max 0 (/ (- deadline (now-ms)) 1000.0)))])
-          (or (apply sync/timeout left
-                     (append (map (lambda (e) (wrap-evt e (lambda _ 'ready))) evts)
-                             (map (lambda (w) (wrap-evt (semaphore-peek-evt (car w))
-                                                        (lambda _ (unbox (cdr w)))))
-                                  ws)))
-              'timeout)))
-      (lambda () (for ([h handles] [w ws]) (remove-waiter! h w))))))
+  (let ([me (current-thread)]
+        [evt (apply choice-evt
+                    (append (map (lambda (e) (wrap-evt e (lambda _ 'ready))) evts)
+                            (map (lambda (h)
+                                   (let ([sig (signal-of h)])
+                                     (wrap-evt (semaphore-peek-evt (car sig))
+                                               (lambda _ (unbox (cdr sig))))))
+                                 handles)))])
+    (cond
+      ;; an interrupt or close a socket port saw while it waited
+      [(let ([b (carried-wake)]) (and b (begin0 (unbox b) (set-box! b #f))))]
+      [(wait-escape)
+       => (lambda (escape)
+            ;; a socket port's read or write: it does not wait here, it
+            ;; hands the port the event to wait on (with the deadline's alarm)
+            (cond [(sync/timeout 0 evt)]
+                  [(and deadline (>= (now-ms) deadline)) 'timeout]
+                  ;; alarm-evt counts real-time milliseconds; deadline is monotonic
+                  [else (escape (if deadline
+                                    (choice-evt evt (alarm-evt (+ (current-inexact-milliseconds)
+                                                                  (- deadline (now-ms)))))
+                                    evt))]))]
+      [else
+       (dynamic-wind
+         (lambda () (for ([h handles]) (add-waiter! h me)))
+         (lambda ()
+           (let ([left (and deadline (max 0 (/ (- deadline (now-ms)) 1000.0)))])
+             (or (sync/timeout left evt) 'timeout)))
+         (lambda () (for ([h handles]) (remove-waiter! h me))))])))
+;; While a socket port reads: a procedure that takes the event a wait
+;; would sync on and escapes with it; and a box that keeps the deadline of
+;; a read timeout from one try of the read to the next.
+(struct port-try ([escape #:mutable] deadline wake))
+(define port-try-cell (make-thread-cell #f))
+(define (wait-escape) (let ([t (thread-cell-ref port-try-cell)]) (and t (port-try-escape t))))
+(define (carried-deadline) (let ([t (thread-cell-ref port-try-cell)]) (and t (port-try-deadline t))))
+;; and a box that keeps an interrupt or close seen while the port waited
+;; (all three in the calling thread's port-try, set while a port reads)
+(define (carried-wake) (let ([t (thread-cell-ref port-try-cell)]) (and t (port-try-wake t))))
 
 (defout c-socket-fd "sag_socket_fd" (h) (int))
 ;; The readiness event of socket h for mode 'read or 'write, or #f when it
@@ -305,6 +405,7 @@
 
 (define msg-dontwait (%constant "MSG_DONTWAIT"))
 (define msg-waitall (%constant "MSG_WAITALL"))
+(define msg-peek (%constant "MSG_PEEK"))
 
 ;; ---- Durations (SRFI 19 time-duration) -------------------------------------
 (define (%duration? x) (and (time? x) (eq? (time-type x) time-duration)))
@@ -317,20 +418,38 @@
   (add-duration (current-time time-utc) (%us->duration us)))
 
 ;; ---- Locks and weak tables -------------------------------------------------
-;; A lock a thread may take again while it holds it.
-(struct lock (sema [owner #:mutable] [depth #:mutable]))
-(define (%make-lock) (lock (make-semaphore 1) #f 0))
+;; A lock a thread may take again while it holds it. Kill-safe: a lock
+;; whose holder was killed (so never let it go) is free; a waiter syncs on
+;; the holder letting go (a semaphore posted then) or dying.
+(struct lock ([owner #:mutable] [released #:mutable]))
+(define (%make-lock) (lock #f #f))
 (define (%with-lock l thunk)
-  (if (eq? (lock-owner l) (current-thread))
-      (dynamic-wind (lambda () (set-lock-depth! l (+ (lock-depth l) 1)))
-                    thunk
-                    (lambda () (set-lock-depth! l (- (lock-depth l) 1))))
-      (call-with-semaphore
-       (lock-sema l)
-       (lambda ()
-         (dynamic-wind (lambda () (set-lock-owner! l (current-thread)))
-                       thunk
-                       (lambda () (set-lock-owner! l #f)))))))
+  (let ([me (current-thread)])
+    (if (eq? (lock-owner l) me)
+        (thunk)
+        (dynamic-wind
+          (lambda () (parameterize-break #f (acquire! l me)))
+          thunk
+          (lambda () (release! l me))))))
+(define (acquire! l me)
+  (let loop ()
+    (let ([wait (atomically
+                 (let ([o (lock-owner l)])
+                   (if (or (not o) (thread-dead? o))
+                       (begin (set-lock-owner! l me) (set-lock-released! l (make-semaphore 0)) #f)
+                       (choice-evt (semaphore-peek-evt (lock-released l)) (thread-dead-evt o)))))])
+      (when wait
+        (sync/enable-break wait)
+        (loop)))))
+(define (release! l me)
+  (atomically
+   (when (eq? (lock-owner l) me)
+     (set-lock-owner! l #f)
+     (semaphore-post (lock-released l)))))
+;; A thread killed while it waits on a selector leaves its token there:
+;; the token is the thread, which then counts as gone.
+(define (%thread-token) (current-thread))
+(define (%thread-token-live? t) (not (thread-dead? t)))
 (define (%make-weak-table) (make-ephemeron-hasheq))
 (define (%weak-table-ref t k) (hash-ref t k #f))
 (define (%weak-table-set! t k v) (hash-set! t k v))
@@ -366,28 +485,23 @@
                       (set! closes (+ closes 1))
                       (when (and close (= closes (if (eq? direction 'input/output) 2 1)))
                         (close)))]
-         [in (and read!
-                  (make-input-port/read-to-peek
-                   id
-                   (lambda (bs)
-                     (if (no-read)
-                         never-evt          ; "nothing now" to byte-ready?
-                         (let ([n (read! bs 0 (bytes-length bs))])
-                           (if (eqv? n 0) eof n))))
-                   #f
-                   close-one
-                   #f void 1
-                   ;; the mode Racket reads when the port is both input and
-                   ;; output: unbuffered
-                   unbuffered))]
+         [in (and read! (make-socket-input-port id read! close-one))]
          [out (and write!
                    (make-output-port
                     id always-evt
+                    ;; Racket asks with can-block? #f, but a write of the
+                    ;; whole range that waits is what makes a port write's
+                    ;; failure count its bytes (socket-sent-count) and its
+                    ;; send timeout one timeout: the wait is in Racket, and
+                    ;; breakable when Racket says so (it calls this with
+                    ;; breaks disabled)
                     (lambda (bs start end can-block? breaks?)
-                      (let loop ([i start])
-                        (if (< i end)
-                            (loop (+ i (write! bs i (- end i))))
-                            (- end start))))
+                      (let ([all (lambda ()
+                                   (let loop ([i start])
+                                     (if (< i end)
+                                         (loop (+ i (write! bs i (- end i))))
+                                         (- end start))))])
+                        (if breaks? (parameterize-break #t (all)) (all))))
                     close-one
                     #f #f #f #f void 1
                     unbuffered))])
@@ -395,6 +509,98 @@
       [(input) in]
       [(output) out]
       [else (io-port in out)])))
+
+;; The input side: bytes that read! gave and no read has taken yet wait in
+;; `held' (a peek leaves them there). Neither procedure waits: when read!
+;; would wait, it escapes (wait-escape) with what to wait on, which the
+;; procedure hands Racket as its result; Racket syncs on it, breakably,
+;; and asks again. So a break ends a read that waits, and a thread killed
+;; while it waits holds nothing: `held' changes only in atomic mode, and
+;; one thread at a time runs read! (`fetcher', free again when that thread
+;; is dead).
+(define (make-socket-input-port id read! close)
+  (let ([held #""]                ; bytes read! gave, not yet taken
+        [eof? #f]                 ; read! said end of stream after them
+        [fetcher #f]              ; the thread running read!, or #f
+        [fetched #f]              ; posted when the fetcher is done (made when one waits)
+        [deadline (box #f)]       ; the read timeout's, kept between tries
+        [wake (box #f)])          ; 'interrupted or 'closed, seen while waiting
+   (let ([try (port-try #f deadline wake)])
+    ;; One read! for a read (into bs itself) or a peek (into held), by one
+    ;; thread at a time: the bytes read, eof, #t (a peek has more now), or
+    ;; an event to wait on first (then Racket asks again).
+    (define (fetch! bs skip remove?)
+      (let* ([me (current-thread)]
+             [busy (atomically
+                    (cond [(or (> (bytes-length held) skip) eof?) 'again]
+                          [(and fetcher (not (thread-dead? fetcher)))
+                           (unless fetched (set! fetched (make-semaphore 0)))
+                           (choice-evt (semaphore-peek-evt fetched) (thread-dead-evt fetcher))]
+                          [else (set! fetcher me) #f]))])
+        (cond
+          [(eq? busy 'again) #t]
+          [busy (wrap-evt busy (lambda _ 0))]
+          [else
+           (dynamic-wind
+             void
+             (lambda ()
+               ;; held is empty here (only the fetcher adds to it): a read
+               ;; lands in bs itself
+               (let* ([direct? (and remove? (= skip 0))]
+                      [buf (if direct? bs (make-bytes (max 4096 (+ skip 1))))]
+                      [r (let/ec k
+                           (set-port-try-escape! try k)
+                           (thread-cell-set! port-try-cell try)
+                           (read! buf 0 (bytes-length buf)))])
+                 (cond
+                   [(evt? r) (wrap-evt r (lambda (v)
+                                           (when (memq v '(interrupted closed)) (set-box! wake v))
+                                           0))]
+                   [else
+                    (set-box! deadline #f)
+                    (cond
+                      [direct? (if (eqv? r 0) eof r)]
+                      [else (atomically
+                             (if (eqv? r 0)
+                                 (set! eof? #t)
+                                 (set! held (bytes-append held (subbytes buf 0 r)))))
+                            #t])])))
+             (lambda ()
+               (thread-cell-set! port-try-cell #f)
+               (set-port-try-escape! try #f)
+               (atomically
+                (when (eq? fetcher me)
+                  (set! fetcher #f)
+                  (when fetched (semaphore-post fetched) (set! fetched #f))))))])))
+    ;; the first bytes of held from skip on, or eof, or #f (none there)
+    (define (take! bs skip remove?)
+      ;; nothing here can raise: atomic mode without dynamic-wind
+      (start-atomic)
+      (let ([r (let ([n (min (bytes-length bs) (max 0 (- (bytes-length held) skip)))])
+                 (cond
+                   [(> n 0)
+                    (bytes-copy! bs 0 held skip (+ skip n))
+                    (when remove? (set! held (subbytes held n)))
+                    n]
+                   [eof? (when remove? (set! eof? #f)) eof]
+                   [else #f]))])
+        (end-atomic)
+        r))
+    (define (serve bs skip remove?)
+      (or (take! bs skip remove?)
+          (if (no-read)
+              never-evt                    ; "nothing now" to byte-ready?
+              (let ([r (fetch! bs skip remove?)])
+                (if (eq? r #t) (or (take! bs skip remove?) 0) r)))))
+    (make-input-port
+     id
+     (lambda (bs) (serve bs 0 #t))
+     (lambda (bs skip progress-evt) (serve bs skip #f))
+     close
+     #f #f #f void 1
+     ;; the mode Racket reads when the port is both input and output:
+     ;; unbuffered
+     unbuffered))))
 
 ;; Racket 8.7's R6RS textual ports are opaque structures (textual-input-port,
 ;; textual-output-port, textual-input/output-port) whose first field is the
@@ -438,12 +644,16 @@
                 [(selector) c-selector-free]
                 [else (raise-argument-error '%guard! "handle kind" kind)])])
     (letrec ([finalize (lambda (o)
-                         (if (or (hash-ref busy h #f) (pair? (hash-ref waiters h '())))
-                             (register-finalizer o finalize)
-                             (free h)))])
+                         (cond [(or (hash-ref busy h #f) (pair? (live-waiters h)))
+                                (register-finalizer o finalize)]
+                               ;; close(2) waits for the linger time: not here
+                               [(and (eq? kind 'socket) (lingers? h))
+                                (forget-handle! h)
+                                (call-in-os-thread (lambda () (c-socket-free/os h)))]
+                               [else (forget-handle! h) (free h)]))])
       (register-finalizer obj finalize))
     (case kind
-      [(socket) (register-custodian-shutdown obj (lambda (o) (%socket-close h)) #:weak? #t)]
+      [(socket) (register-custodian-shutdown obj (lambda (o) (socket-close h #f)) #:weak? #t)]
       [(selector) (register-custodian-shutdown obj (lambda (o) (%selector-close h)) #:weak? #t)]
       [else (void)])
     obj))
@@ -491,15 +701,41 @@
 
 ;; A resolution that cannot reach the resolver: no node or a numeric
 ;; address, no service or a port number. It is made on the Racket thread
-;; (an OS thread costs far more than getaddrinfo then does).
+;; (an OS thread costs far more than getaddrinfo then does). The test is
+;; exact (inet_pton's forms: four decimal fields 0-255; IPv6 groups, with
+;; at most one "::" and an IPv4 tail, and a numeric scope): anything else,
+;; which glibc may hand to DNS, goes to an OS thread; so do the rarer
+;; numeric forms inet_aton also takes ("127.1", "0x7f.1").
+(define (ipv4? s)
+  (regexp-match? #px"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])([.](25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$" s))
+(define (ipv6? s)
+  (let* ([addr (cond [(regexp-match #px"^([^%]*)%[0-9]+$" s) => cadr]
+                     [(regexp-match? #rx"%" s) #f]
+                     [else s])]
+         [halves (and addr (regexp-split #rx"::" addr))])
+    ;; the groups of one side of "::" (a side may end with an IPv4 tail):
+    ;; their count in 16-bit groups, or #f
+    (define (groups side last?)
+      (if (string=? side "")
+          0
+          (let loop ([gs (regexp-split #rx":" side)] [n 0])
+            (cond [(null? gs) n]
+                  [(and last? (null? (cdr gs)) (ipv4? (car gs))) (+ n 2)]
+                  [(regexp-match? #px"^[0-9A-Fa-f]{1,4}$" (car gs)) (loop (cdr gs) (+ n 1))]
+                  [else #f]))))
+    (and halves
+         (case (length halves)
+           [(1) (eqv? (groups (car halves) #t) 8)]
+           [(2) (let ([a (groups (car halves) #f)] [b (groups (cadr halves) #t)])
+                  (and a b (<= (+ a b) 7)))]
+           [else #f]))))
 (define (numeric-node? node)
-  (or (not node)
-      (regexp-match? #px"^[0-9]{1,3}([.][0-9]{1,3}){3}$" node)
-      (regexp-match? #px"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(%[A-Za-z0-9_.-]+)?$" node)))
+  (or (not node) (ipv4? node) (ipv6? node)))
 (define (numeric-service? service)
   (or (not service) (regexp-match? #px"^[0-9]+$" service)))
 
 (define (%make-client-socket node service family socktype flags protocol)
+  (os-args '%make-client-socket (int family) (int socktype) (int flags) (int protocol))
   (let ([n (raw-string node)] [s (raw-string service)])
     (let-values ([(st out) (in-os-thread/out
                             '() 1
@@ -510,6 +746,7 @@
               (free out)))))
 
 (define (%make-server-socket service family socktype protocol)
+  (os-args '%make-server-socket (int family) (int socktype) (int protocol))
   (let ([s (raw-string service)])
     (let-values ([(st out) (in-os-thread/out
                             '() 1
@@ -522,6 +759,7 @@
 
 (define max-server-sockets 16)
 (define (%make-server-sockets service family socktype protocol)
+  (os-args '%make-server-sockets (int family) (int socktype) (int protocol))
   (let ([s (raw-string service)])
     (let-values ([(st out) (in-os-thread/out
                             '() (+ 1 max-server-sockets)
@@ -541,6 +779,7 @@
               (free out)))))
 
 (define (%get-addrinfo node service hints)
+  (os-args '%get-addrinfo (h (or hints 0)))
   (let ([n (raw-string node)] [s (raw-string service)])
     (let-values ([(st out) (in-os-thread/out
                             (list hints) 1
@@ -568,9 +807,13 @@
 ;; (timeout-us)) is read when the first wait starts, as the library measures
 ;; it, and only if a wait comes.
 (define (lazy-deadline timeout-us)
-  (let ([d 'unread])
+  (let ([d 'unread] [carried (carried-deadline)])
     (lambda ()
-      (when (eq? d 'unread) (set! d (deadline-of (timeout-us))))
+      (when (eq? d 'unread)
+        (set! d (if (and carried (unbox carried))
+                    (car (unbox carried))
+                    (deadline-of (timeout-us))))
+        (when carried (set-box! carried (list d))))
       d)))
 
 ;; (retry-loop h mode deadline call again? interrupted closed timed-out):
@@ -631,14 +874,15 @@
               (lambda () (counted call bv start n flags))))
 
 ;; recv and recvfrom: tried with MSG_DONTWAIT; with MSG_WAITALL, until the
-;; range is full or the peer has closed.
+;; range is full or the peer has closed. A peek leaves the bytes queued:
+;; with MSG_PEEK it waits for some and peeks once (as the library does).
 (define c-recv (c "sag_socket_recv" (_fun _h _bytes _size _size _int _pointer _uintptr -> _int)))
 (define c-recvfrom (c "sag_socket_recvfrom" (_fun _h _bytes _size _size _int _h _pointer _uintptr -> _int)))
 (define (receive h call bv start len flags)
   (if (flag? flags msg-dontwait)
       (counted call bv start len flags)
       (let ([deadline (lazy-deadline (lambda () (read-timeout-us h)))]
-            [waitall? (flag? flags msg-waitall)])
+            [waitall? (and (flag? flags msg-waitall) (not (flag? flags msg-peek)))])
         (let more ([done 0])
           (let-values ([(st n)
                         (transfer h 'read deadline call bv (+ start done) (- len done) flags
@@ -688,23 +932,47 @@
   (c "sag_socket_connect_sockaddr" (_fun #:blocking? #t _h _h _int64 _uintptr -> _int)))
 (define c-interrupt (c "sag_socket_interrupt" (_fun _h _uintptr -> _int)))
 (define (connect-in-os-thread call h to us)
+  (os-args '%socket-connect (h h) (h to) (i64 us))
   (let ([e (thread-error)])
     (failed
-     (with-handlers ([exn:break? (lambda (b) (c-interrupt h 0) (raise b))])
-       (in-os-thread (list h to) (lambda () (call h to us e)) void)))))
+     (in-os-thread (list h to) (lambda () (call h to us e)) void (lambda () (c-interrupt h 0))))))
 (define (%socket-connect h ai us) (connect-in-os-thread c-connect/os h ai us))
 (define (%socket-connect-sockaddr h sa us) (connect-in-os-thread c-connect-sockaddr/os h sa us))
 
 (defstatus %socket-shutdown "sag_socket_shutdown" (h int))
 (define c-close (c "sag_socket_close" (_fun _h _uintptr -> _int)))
+(define c-close/os (c "sag_socket_close" (_fun #:blocking? #t _h _uintptr -> _int)))
+(define c-socket-free/os (c "sag_socket_free" (_fun #:blocking? #t _h -> _int)))
+;; #t when closing h may wait: SO_LINGER on, with a time (close(2) then
+;; waits for unsent data to go, even on a non-blocking socket).
+(define c-getsockopt-linger (c "sag_socket_getsockopt_bytes" (_fun _h _int _int _bytes _size _size _pointer _uintptr -> _int)))
+(define SO_LINGER (%constant "SO_LINGER"))
+(define (lingers? h)
+  (let ([b (make-bytes 8 0)] [n (malloc 8 'raw)] [e (thread-error)])
+    (begin0 (and (eqv? 0 (c-getsockopt-linger h SOL_SOCKET SO_LINGER b 0 8 n e))
+                 (= 8 (ptr-ref n _size))
+                 (not (eqv? 0 (integer-bytes->integer b #t (system-big-endian?) 0 4)))
+                 (> (integer-bytes->integer b #t (system-big-endian?) 4 8) 0))
+            (free n))))
 ;; Closing also wakes the Racket threads waiting on the socket, and forgets
-;; Racket's readiness events of its descriptor.
-(define (%socket-close h)
+;; Racket's readiness events of its descriptor. A close that lingers runs
+;; in an OS thread: the caller waits for it there (wait? #t), or not (a
+;; custodian's shutdown).
+(define (socket-close h wait?)
   (let-values ([(fst fd) (c-socket-fd h)])
-    (let ([st (failed (c-close h (thread-error)))])
-      (when (eqv? fst 0) (unsafe-fd->evt fd 'remove))
+    (let ([st (cond
+                [(not (and (eqv? fst 0) (lingers? h))) (failed (c-close h (thread-error)))]
+                [wait? (let ([e (thread-error)])
+                         (failed (in-os-thread (list h) (lambda () (c-close/os h e)) void)))]
+                [else
+                 ;; forgotten before the close: the number may be reused after
+                 (unsafe-fd->evt fd 'remove)
+                 (in-os-thread/detached (list h) (lambda () (c-close/os h 0)))
+                 'detached])])
+      (when (and (eqv? fst 0) (not (eq? st 'detached))) (unsafe-fd->evt fd 'remove))
       (wake-waiters! h 'closed)
-      st)))
+      (if (eq? st 'detached) 0 st))))
+(define (%socket-close h) (socket-close h #t))
 ;; An interrupt wakes the calls blocked in the library (an OS thread's
 ;; connect) and the Racket threads waiting on the socket.
 (define (%socket-interrupt h)
@@ -719,6 +987,7 @@
   (c "sag_socket_info_hostname" (_fun #:blocking? #t _h _pointer _uintptr -> _int)))
 (define c-socket-name/os (c "sag_socket_name" (_fun #:blocking? #t _h _pointer _uintptr -> _int)))
 (define (string-in-os-thread call h)
+  (os-args '%socket-name (h h))
   (let-values ([(st out) (in-os-thread/out (list h) 1 (lambda (out e) (call h out e)) void #:resolves? #t)])
     (begin0 (values st (and (eqv? st 0)
                             (let ([p (ptr-ref out _pointer 0)])
@@ -915,6 +1184,7 @@
 (define c-make-unix-client-socket/os
   (c "sag_make_unix_client_socket" (_fun #:blocking? #t _pointer _size _size _int _pointer _uintptr -> _int)))
 (define (%make-unix-client-socket path socktype)
+  (os-args '%make-unix-client-socket (int socktype))
   (let* ([n (bytes-length path)] [p (malloc (max n 1) 'raw)])
     (memcpy p path n)
     (let-values ([(st out) (in-os-thread/out
@@ -961,6 +1231,7 @@
   (c "sag_selector_wait"
      (_fun #:blocking? #t _h _int64 _pointer _pointer _pointer _size _pointer _uintptr -> _int)))
 (define (%selector-wait sel us capacity)
+  (os-args '%selector-wait (h sel) (i64 us) (size capacity))
   ;; one block: count, then sockets, tags, timed-out flags
   (let* ([arr (malloc (+ 8 (* 20 capacity)) 'raw)]
          [socks (ptr-add arr 8)]
@@ -971,18 +1242,15 @@
                     (for/list ([i (min capacity (ptr-ref arr _size 0))])
                       (list (ptr-ref socks _uintptr i) (ptr-ref tags _int64 i)
                             (not (eqv? 0 (ptr-ref flags _int i))))))])
-    (let ([st (with-handlers ([exn:break?
-                               (lambda (b)
-                                 (c-selector-interrupt sel 0)
-                                 (raise b))])
-                (in-os-thread
-                 (list sel)
-                 (lambda () (c-selector-wait/os sel us socks tags flags capacity arr e))
-                 (lambda (st)
-                   ;; broken: the sockets reported go back, without a timeout
-                   (when (eqv? st 0)
-                     (for ([r (reports)]) (c-selector-add sel (car r) -1 (cadr r) 0)))
-                   (free arr))))])
+    (let ([st (in-os-thread
+               (list sel)
+               (lambda () (c-selector-wait/os sel us socks tags flags capacity arr e))
+               (lambda (st)
+                 ;; broken or killed: the sockets reported go back, without a timeout
+                 (when (eqv? st 0)
+                   (for ([r (reports)]) (c-selector-add sel (car r) -1 (cadr r) 0)))
+                 (free arr))
+               (lambda () (c-selector-interrupt sel 0)))])
       (begin0 (values (failed st)
                       (if (eqv? st 0)
                           (list->mlist (map (lambda (r) (mcons (cadr r) (caddr r))) (reports)))

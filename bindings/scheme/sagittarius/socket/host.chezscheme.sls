@@ -18,7 +18,8 @@
           %guard!
           %duration? %duration->us %us->duration
           %make-binary-port %port-transcoded-from? %port-has-buffered-input?
-          %make-lock %with-lock %make-weak-table %weak-table-ref
+          %make-lock %with-lock %thread-token %thread-token-live?
+          %make-weak-table %weak-table-ref
           %weak-table-set! %weak-table-keys
           ;; sockets
           %make-client-socket %make-server-socket %make-server-sockets
@@ -319,6 +320,9 @@
   ;; ---- Locks and weak tables -----------------------------------------------
   (define (%make-lock) (make-mutex))
   (define (%with-lock m thunk) (with-mutex m (thunk)))
+  ;; A thread that waits on a selector ends only by returning or raising.
+  (define (%thread-token) #t)
+  (define (%thread-token-live? t) #t)
   ;; A table whose entries last as long as their key (an ephemeron table: a
   ;; value that refers to its key does not keep the key alive).
   (define (%make-weak-table) (make-ephemeron-eq-hashtable))

@@ -41,7 +41,8 @@
           %guard!
           %duration? %duration->us %us->duration
           %make-binary-port %port-transcoded-from? %port-has-buffered-input?
-          %make-lock %with-lock %make-weak-table %weak-table-ref
+          %make-lock %with-lock %thread-token %thread-token-live?
+          %make-weak-table %weak-table-ref
           %weak-table-set! %weak-table-keys
           ;; sockets
           %make-client-socket %make-server-socket %make-server-sockets
@@ -230,6 +231,9 @@
   (define (%make-lock) (make-recursive-mutex))
   (define (%with-lock m thunk)
     (dynamic-wind (lambda () (lock-mutex m)) thunk (lambda () (unlock-mutex m))))
+  ;; A thread that waits on a selector ends only by returning or raising.
+  (define (%thread-token) #t)
+  (define (%thread-token-live? t) #t)
   ;; A table whose entries last as long as their key. Guile's weak tables
   ;; are not ephemeron tables (a value that refers to its key would keep the
   ;; key alive), so the table holds its values weakly too: the portable

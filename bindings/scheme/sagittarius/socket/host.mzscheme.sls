@@ -15,7 +15,8 @@
           %guard!
           %duration? %duration->us %us->duration
           %make-binary-port %port-transcoded-from? %port-has-buffered-input?
-          %make-lock %with-lock %make-weak-table %weak-table-ref
+          %make-lock %with-lock %thread-token %thread-token-live?
+          %make-weak-table %weak-table-ref
           %weak-table-set! %weak-table-keys
           ;; sockets
           %make-client-socket %make-server-socket %make-server-sockets
