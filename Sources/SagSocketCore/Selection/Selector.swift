@@ -162,7 +162,15 @@ public final class SocketSelector: Sendable {
         var pendingInterrupts = 0
     }
 
-    private let state = Mutex(State())
+    /// The lock of `stateBox`: the ports' PortLock (one atomic instruction
+    /// to take and one to give back when free; a pthread mutex in the
+    /// ThreadSanitizer build), not Synchronization's Mutex, which reads the
+    /// thread's id from thread-local storage on every lock.
+    private let lock = PortLock()
+    /// The state, at a fixed address, touched only under `lock`
+    /// (withState): a class's stored variable would cost an exclusivity
+    /// check per access.
+    nonisolated(unsafe) private let stateBox: UnsafeMutablePointer<State>
     /// `closed`, readable without the lock (add! checks it before its hook).
     private let closedFlag = Atomic<Bool>(false)
     private let epfd: Int32
@@ -232,11 +240,21 @@ public final class SocketSelector: Sendable {
         epfd = ep
         wake = w
         events = .allocate(capacity: Self.batch)
+        stateBox = .allocate(capacity: 1)
+        stateBox.initialize(to: State())
     }
 
     deinit {
-        state.withLock { st in if !st.released { release(&st) } }
+        withState { st in if !st.released { release(&st) } }
+        stateBox.deinitialize(count: 1)
+        stateBox.deallocate()
         events.deallocate()
+    }
+
+    /// Runs `body` on the state, holding the lock.
+    @inline(__always)
+    private func withState<R, E: Error>(_ body: (inout State) throws(E) -> R) throws(E) -> R {
+        try lock.withLock { () throws(E) -> R in try body(&stateBox.pointee) }
     }
 
     // MARK: - Socket ports
@@ -287,7 +305,7 @@ public final class SocketSelector: Sendable {
     /// EPOLL_CTL_MOD to re-arm), with EPOLLIN | EPOLLONESHOT.
     public func add(_ s: Socket, timeoutMicros: Int64 = -1, tag: Int64 = 0,
                     interest: Select.Interest = .read) throws(SocketError) {
-        try hold(.socket(s), interest, deadline: Deadline.after(micros: timeoutMicros).nanoseconds ?? .max,
+        try hold(.passUnretained(s), s.fd, interest, deadline: Deadline.after(micros: timeoutMicros).nanoseconds ?? .max,
                  tag: tag, watched: false, op: "socket-selector-add!")
     }
 
@@ -304,7 +322,7 @@ public final class SocketSelector: Sendable {
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_ADD) with
     /// EPOLLIN, level-triggered.
     public func watch(_ s: Socket, tag: Int64 = 0, interest: Select.Interest = .read) throws(SocketError) {
-        try hold(.socket(s), interest, deadline: .max, tag: tag, watched: true, op: "sag_selector_watch")
+        try hold(.passUnretained(s), s.fd, interest, deadline: .max, tag: tag, watched: true, op: "sag_selector_watch")
     }
 
     /// add() for a raw descriptor, one that is not a library socket (a
@@ -322,7 +340,7 @@ public final class SocketSelector: Sendable {
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_ADD).
     public func addDescriptor(_ fd: Int32, interest: Select.Interest, timeoutMicros: Int64 = -1,
                               tag: Int64 = 0) throws(SocketError) {
-        try hold(.descriptor(fd), interest, deadline: Deadline.after(micros: timeoutMicros).nanoseconds ?? .max,
+        try hold(nil, fd, interest, deadline: Deadline.after(micros: timeoutMicros).nanoseconds ?? .max,
                  tag: tag, watched: false, op: "sag_selector_add_fd")
     }
 
@@ -332,7 +350,7 @@ public final class SocketSelector: Sendable {
     ///
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_ADD).
     public func watchDescriptor(_ fd: Int32, interest: Select.Interest, tag: Int64 = 0) throws(SocketError) {
-        try hold(.descriptor(fd), interest, deadline: .max, tag: tag, watched: true, op: "sag_selector_watch_fd")
+        try hold(nil, fd, interest, deadline: .max, tag: tag, watched: true, op: "sag_selector_watch_fd")
     }
 
     /// Removes the entry holding descriptor `fd` (a raw descriptor's, or a
@@ -345,7 +363,7 @@ public final class SocketSelector: Sendable {
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_DEL).
     @discardableResult
     public func unwatchDescriptor(_ fd: Int32) throws(SocketError) -> Bool {
-        try state.withLock { st throws(SocketError) -> Bool in
+        try withState { st throws(SocketError) -> Bool in
             if st.closed { throw closedError("sag_selector_unwatch_fd") }
             let held = Self.byFD(st, fd)
             guard held >= 0, let r = st.slots[Int(held)] else { return false }
@@ -363,7 +381,7 @@ public final class SocketSelector: Sendable {
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_DEL).
     @discardableResult
     public func unwatch(_ s: Socket) throws(SocketError) -> Bool {
-        try state.withLock { st throws(SocketError) -> Bool in
+        try withState { st throws(SocketError) -> Bool in
             if st.closed { throw closedError("sag_selector_unwatch") }
             let held = Self.byFD(st, s.fd)
             guard held >= 0, let r = st.slots[Int(held)], r.holds(s) else { return false }
@@ -372,45 +390,38 @@ public final class SocketSelector: Sendable {
         }
     }
 
-    /// What an entry holds.
-    private enum Target {
-        case socket(Socket)
-        case descriptor(Int32)
-    }
-
-    private func hold(_ target: Target, _ interest: Select.Interest, deadline: Int64, tag: Int64,
+    /// Makes the entry of socket `ref` (`fd` its descriptor; the caller
+    /// keeps it alive) or, with `ref` nil, of the raw descriptor `fd`. (The
+    /// socket comes unmanaged: as a Socket, or in an enum beside the raw
+    /// case, it cost two retains and releases per add.)
+    private func hold(_ ref: Unmanaged<Socket>?, _ fd: Int32, _ interest: Select.Interest, deadline: Int64, tag: Int64,
                       watched: Bool, op: StaticString) throws(SocketError) {
         if closedFlag.load(ordering: .acquiring) { throw closedError(op) }
         let interest = interest.intersection([.read, .write])
         if interest.isEmpty { throw .invalid(op, "the interest is neither read nor write") }
-        let sock: Socket?
-        let fd: Int32
-        switch target {
-        case .socket(let s):
-            if s.isClosed { return }
-            sock = s
-            fd = s.fd
-        case .descriptor(let d):
-            guard d >= 0 else { throw .invalid(op, "the descriptor is negative", errno: EBADF) }
-            sock = nil
-            fd = d
+        if let ref {
+            if ref._withUnsafeGuaranteedRef({ $0.isClosed }) { return }
+        } else if fd < 0 {
+            throw .invalid(op, "the descriptor is negative", errno: EBADF)
         }
         // A socket waited on for input counts as a reader
         // (Socket.beginWaitingToRead) from here; kept only if an entry is
         // made, else ended at once.
-        let reads = sock != nil && interest.contains(.read)
-        if reads, let s = sock { try s.beginWaitingToRead(op) }
+        let reads = ref != nil && interest.contains(.read)
+        if reads, let ref, !ref._withUnsafeGuaranteedRef({ $0.beginWaitingToReadIfNothingHeld() }) {
+            try ref.takeUnretainedValue().beginWaitingToRead(op)
+        }
         var entered = false
-        defer { if !entered, reads, let s = sock { s.endWaitingToRead() } }
-        try state.withLock { st throws(SocketError) in
+        defer { if !entered, reads, let ref { ref._withUnsafeGuaranteedRef { $0.endWaitingToRead() } } }
+        try withState { st throws(SocketError) in
             if st.closed { throw closedError(op) }
             let held = Self.byFD(st, fd)
             if held >= 0, let other = st.slots[Int(held)] {
-                if other.holds(sock) { return }  // held already (the same socket, or raw)
+                if other.socketRef?.toOpaque() == ref?.toOpaque() { return }  // held already (the same socket, or raw)
                 throw .invalid(op, "the descriptor is held by another entry of the selector",
-                               errno: EEXIST, socket: sock)
+                               errno: EEXIST, socket: ref?.takeUnretainedValue())
             }
-            if let s = sock, !s.tryEnter() { return }
+            if let ref, !ref._withUnsafeGuaranteedRef({ $0.tryEnter() }) { return }
             let slot: Int32
             if let free = st.freeSlots.popLast() {
                 slot = free
@@ -422,15 +433,15 @@ public final class SocketSelector: Sendable {
             let datum = UInt64(st.generation) << 32 | UInt64(UInt32(bitPattern: slot))
             if let e = arm(&st, fd, datum, Self.epollEvents(interest, watched: watched),
                            wasLingering: held == Self.lingering) {
-                sock?.leave()
+                ref?._withUnsafeGuaranteedRef { $0.leave() }
                 st.freeSlots.append(slot)
-                throw SocketError.socket(op, sock == nil ? "cannot register the descriptor with epoll"
-                                                         : "cannot register the socket with epoll",
-                                         errno: e, socket: sock)
+                throw SocketError.socket(op, ref == nil ? "cannot register the descriptor with epoll"
+                                                        : "cannot register the socket with epoll",
+                                         errno: e, socket: ref?.takeUnretainedValue())
             }
-            sock?.register(wake)
+            ref?._withUnsafeGuaranteedRef { $0.register(wake) }
             entered = true
-            st.slots[Int(slot)] = Registered(socketRef: sock.map { Unmanaged.passRetained($0) }, fd: fd, tag: tag, deadline: deadline,
+            st.slots[Int(slot)] = Registered(socketRef: ref?.retain(), fd: fd, tag: tag, deadline: deadline,
                                               generation: st.generation, watched: watched, interest: interest)
             Self.setByFD(&st, fd, slot)
             st.live += 1
@@ -604,7 +615,7 @@ public final class SocketSelector: Sendable {
                 // One lock a round: begin (the first round), take in what
                 // epoll_wait found, then end the wait under the same lock or
                 // say how long to wait next.
-                let timeout: Int32? = state.withLock { st -> Int32? in
+                let timeout: Int32? = withState { st -> Int32? in
                     if !began {
                         if st.closed || st.waiting {
                             failure = st.closed ? .closed : .busy
@@ -655,12 +666,12 @@ public final class SocketSelector: Sendable {
                     // A signal ends the wait (SignalInterrupts): report what
                     // was found, or the interruption when nothing was.
                     if count == 0 { failure = .signalled }
-                    state.withLock { end(&$0) }
+                    withState { end(&$0) }
                     break polling
                 case .failed(let e):
                     // Report what was found; fail only with nothing found.
                     if count == 0 { failure = .epoll(e) }
-                    state.withLock { end(&$0) }
+                    withState { end(&$0) }
                     break polling
                 }
             }
@@ -780,7 +791,7 @@ public final class SocketSelector: Sendable {
     ///
     /// The corresponding C call is a write(2) to the selector's eventfd.
     public func interrupt() throws(SocketError) {
-        try state.withLock { st throws(SocketError) in
+        try withState { st throws(SocketError) in
             if st.closed { throw closedError("socket-selector-interrupt!") }
             st.interrupts &+= 1
             if st.waiting {
@@ -816,7 +827,7 @@ public final class SocketSelector: Sendable {
     public func clearLending(capacity: Int, _ each: (LentEntry) -> Void) throws(SocketError) -> Int {
         let op: StaticString = "socket-selector-clear!"
         guard capacity >= 0 else { throw .invalid(op, "capacity must not be negative") }
-        return try state.withLock { st throws(SocketError) -> Int in
+        return try withState { st throws(SocketError) -> Int in
             if st.closed { throw closedError(op) }
             if st.waiting { throw busyError(op) }
             dropClosed(&st)
@@ -838,7 +849,7 @@ public final class SocketSelector: Sendable {
     ///
     /// - Throws: `.closed` on a closed selector.
     public func count() throws(SocketError) -> Int {
-        try state.withLock { st throws(SocketError) -> Int in
+        try withState { st throws(SocketError) -> Int in
             if st.closed { throw closedError("socket-selector-size") }
             // Outside a wait only a socket's close or interrupt signals the
             // wake descriptor; during one, the waiter owns it.
@@ -848,10 +859,10 @@ public final class SocketSelector: Sendable {
     }
 
     /// socket-selector-closed?: whether close() has been called.
-    public var isClosed: Bool { state.withLock { $0.closed } }
+    public var isClosed: Bool { withState { $0.closed } }
 
     /// socket-selector-waiting?: a thread is blocked in wait() now.
-    public var isWaiting: Bool { state.withLock { $0.waiting } }
+    public var isWaiting: Bool { withState { $0.waiting } }
 
     /// close-socket-selector!: releases every entry and the selector's
     /// descriptors, and makes a blocked wait return (`.closed`); later calls
@@ -860,7 +871,7 @@ public final class SocketSelector: Sendable {
     /// The corresponding C call is `close(2)` of the epoll instance and the
     /// eventfd.
     public func close() {
-        state.withLock { st in
+        withState { st in
             if st.closed { return }
             st.closed = true
             closedFlag.store(true, ordering: .releasing)
