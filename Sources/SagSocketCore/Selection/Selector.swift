@@ -431,10 +431,12 @@ public final class SocketSelector: Sendable {
             }
             st.generation &+= 1
             let datum = UInt64(st.generation) << 32 | UInt64(UInt32(bitPattern: slot))
-            if let e = arm(&st, fd, datum, Self.epollEvents(interest, watched: watched),
+            if let e = arm(fd, datum, Self.epollEvents(interest, watched: watched),
                            wasLingering: held == Self.lingering) {
                 ref?._withUnsafeGuaranteedRef { $0.leave() }
                 st.freeSlots.append(slot)
+                // Its lingering registration, if any, is gone either way.
+                if held == Self.lingering { Self.setByFD(&st, fd, Self.absent) }
                 throw SocketError.socket(op, ref == nil ? "cannot register the descriptor with epoll"
                                                         : "cannot register the socket with epoll",
                                          errno: e, socket: ref?.takeUnretainedValue())
@@ -462,10 +464,9 @@ public final class SocketSelector: Sendable {
     /// descriptor whose last report left it disarmed in the set is re-armed
     /// with EPOLL_CTL_MOD; each kind of call falls back on the other (the
     /// kernel drops a registration when the descriptor is closed, and a
-    /// descriptor number may have been reused since).
-    private func arm(_ st: inout State, _ fd: Int32, _ datum: UInt64, _ events: UInt32,
-                     wasLingering: Bool) -> Int32? {
-        if wasLingering { Self.setByFD(&st, fd, Self.absent) }
+    /// descriptor number may have been reused since). The caller sets the
+    /// descriptor's byFD mark.
+    private func arm(_ fd: Int32, _ datum: UInt64, _ events: UInt32, wasLingering: Bool) -> Int32? {
         let (first, second) = wasLingering ? (EPOLL_CTL_MOD, EPOLL_CTL_ADD) : (EPOLL_CTL_ADD, EPOLL_CTL_MOD)
         switch Sys.epollControl(epfd, first, fd, events, datum) {
         case .ok: return nil
