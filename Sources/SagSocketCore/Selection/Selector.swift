@@ -37,6 +37,12 @@
 //   without hashing.
 // - Reported entries are handed to the caller's closure as they leave,
 //   under the lock: no array is made per wait.
+// - The lock is the ports' PortLock (an atomic instruction to take it and
+//   one to give it back when free; a pthread mutex in the ThreadSanitizer
+//   build), around a state at a fixed address. It is held only for
+//   bookkeeping, never across epoll_wait. add() holds its socket unmanaged
+//   until the entry retains it: no reference counting per add beyond the
+//   entry's own.
 // - epoll_wait asks for at most as many events as the caller has room for,
 //   so events that do not fit stay queued in the kernel (still armed) and
 //   the next wait reports them: the selector keeps no results of its own.
