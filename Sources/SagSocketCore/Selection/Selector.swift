@@ -148,7 +148,7 @@ public final class SocketSelector: Sendable {
         /// By descriptor: the slot of the entry holding it (an entry's
         /// descriptor cannot be reused while it is held), `lingering` when
         /// a report left it disarmed in the epoll set, `absent` otherwise.
-        var byFD: [Int32] = []
+        var byFD = FDMarks()
         var timers = DeadlineHeap()
         /// Entries with a deadline (the live part of `timers`).
         var timed = 0
@@ -484,17 +484,48 @@ public final class SocketSelector: Sendable {
         }
     }
 
-    private static func byFD(_ st: State, _ fd: Int32) -> Int32 {
-        fd >= 0 && Int(fd) < st.byFD.count ? st.byFD[Int(fd)] : absent
-    }
+    private static func byFD(_ st: State, _ fd: Int32) -> Int32 { st.byFD[fd] }
 
-    private static func setByFD(_ st: inout State, _ fd: Int32, _ value: Int32) {
-        let i = Int(fd)
-        if i >= st.byFD.count {
-            if value == absent { return }
-            st.byFD.append(contentsOf: repeatElement(absent, count: max(i + 1 - st.byFD.count, 64)))
+    private static func setByFD(_ st: inout State, _ fd: Int32, _ value: Int32) { st.byFD.set(fd, value) }
+
+    /// State.byFD: a mark per descriptor number, `absent` past the end, in
+    /// storage of its own (an array checks its uniqueness on every write,
+    /// and a re-add and a report write once each). Freed by release().
+    private struct FDMarks {
+        private var base: UnsafeMutablePointer<Int32>?
+        private var count = 0
+
+        subscript(fd: Int32) -> Int32 {
+            guard let base, fd >= 0, Int(fd) < count else { return SocketSelector.absent }
+            return base[Int(fd)]
         }
-        st.byFD[i] = value
+
+        mutating func set(_ fd: Int32, _ value: Int32) {
+            let i = Int(fd)
+            guard i >= 0 else { return }
+            if i >= count {
+                if value == SocketSelector.absent { return }
+                grow(to: max(i + 1, count + 64))
+            }
+            base?[i] = value
+        }
+
+        private mutating func grow(to n: Int) {
+            let new = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+            if let base {
+                new.update(from: base, count: count)
+                base.deallocate()
+            }
+            (new + count).initialize(repeating: SocketSelector.absent, count: n - count)
+            base = new
+            count = n
+        }
+
+        mutating func free() {
+            base?.deallocate()
+            base = nil
+            count = 0
+        }
     }
 
     /// Takes the entry in `slot` out; `disarmed` when its registration was
@@ -900,7 +931,7 @@ public final class SocketSelector: Sendable {
         st.slots = []
         st.freeSlots = []
         st.live = 0
-        st.byFD = []
+        st.byFD.free()
         st.timers = DeadlineHeap()
         st.timed = 0
         st.released = true
