@@ -32,7 +32,7 @@
 //   A wait costs O(log n) per expired deadline and does not look at every
 //   entry; only a wake-up by the wake descriptor (which a socket's close
 //   may have caused) looks them over for closed sockets.
-// - Membership is an array indexed by descriptor (a held socket's
+// - Membership is a table indexed by descriptor (FDMarks; a held socket's
 //   descriptor cannot be reused), so add! finds a socket held already
 //   without hashing.
 // - Reported entries are handed to the caller's closure as they leave,
