@@ -1,5 +1,5 @@
 // PortLock.swift: the lock of a port's input and output buffers, taken on
-// every port read and write.
+// every port read and write, and of a selector's state (SocketSelector).
 //
 // Synchronization.Mutex reads the thread's id from thread-local storage on
 // every lock (its futex word holds the owner, for priority inheritance),
@@ -7,8 +7,10 @@
 // says only free, held, or held with a waiter: an uncontended lock and unlock
 // are one atomic instruction each, and a contended lock sleeps in futex(2)
 // (the shims hold the word's code). Ports need no priority inheritance: a
-// port call holds its lock for a buffer copy or one system call. The
-// ThreadSanitizer build has a pthread mutex instead (at the end).
+// port call holds its lock for a buffer copy or one system call; a selector
+// for its bookkeeping and the epoll_ctl or eventfd call that goes with it,
+// never across epoll_wait. The ThreadSanitizer build has a pthread mutex
+// instead (at the end).
 
 import CSagSocketShims
 

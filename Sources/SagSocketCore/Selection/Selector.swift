@@ -32,11 +32,17 @@
 //   A wait costs O(log n) per expired deadline and does not look at every
 //   entry; only a wake-up by the wake descriptor (which a socket's close
 //   may have caused) looks them over for closed sockets.
-// - Membership is an array indexed by descriptor (a held socket's
+// - Membership is a table indexed by descriptor (FDMarks; a held socket's
 //   descriptor cannot be reused), so add! finds a socket held already
 //   without hashing.
 // - Reported entries are handed to the caller's closure as they leave,
 //   under the lock: no array is made per wait.
+// - The lock is the ports' PortLock (an atomic instruction to take it and
+//   one to give it back when free; a pthread mutex in the ThreadSanitizer
+//   build), around a state at a fixed address. It is held only for
+//   bookkeeping, never across epoll_wait. add() holds its socket unmanaged
+//   until the entry retains it: no reference counting per add beyond the
+//   entry's own.
 // - epoll_wait asks for at most as many events as the caller has room for,
 //   so events that do not fit stay queued in the kernel (still armed) and
 //   the next wait reports them: the selector keeps no results of its own.
@@ -142,7 +148,7 @@ public final class SocketSelector: Sendable {
         /// By descriptor: the slot of the entry holding it (an entry's
         /// descriptor cannot be reused while it is held), `lingering` when
         /// a report left it disarmed in the epoll set, `absent` otherwise.
-        var byFD: [Int32] = []
+        var byFD = FDMarks()
         var timers = DeadlineHeap()
         /// Entries with a deadline (the live part of `timers`).
         var timed = 0
@@ -162,7 +168,15 @@ public final class SocketSelector: Sendable {
         var pendingInterrupts = 0
     }
 
-    private let state = Mutex(State())
+    /// The lock of `stateBox`: the ports' PortLock (one atomic instruction
+    /// to take and one to give back when free; a pthread mutex in the
+    /// ThreadSanitizer build), not Synchronization's Mutex, which reads the
+    /// thread's id from thread-local storage on every lock.
+    private let lock = PortLock()
+    /// The state, at a fixed address, touched only under `lock`
+    /// (withState): a class's stored variable would cost an exclusivity
+    /// check per access.
+    nonisolated(unsafe) private let stateBox: UnsafeMutablePointer<State>
     /// `closed`, readable without the lock (add! checks it before its hook).
     private let closedFlag = Atomic<Bool>(false)
     private let epfd: Int32
@@ -232,11 +246,21 @@ public final class SocketSelector: Sendable {
         epfd = ep
         wake = w
         events = .allocate(capacity: Self.batch)
+        stateBox = .allocate(capacity: 1)
+        stateBox.initialize(to: State())
     }
 
     deinit {
-        state.withLock { st in if !st.released { release(&st) } }
+        withState { st in if !st.released { release(&st) } }
+        stateBox.deinitialize(count: 1)
+        stateBox.deallocate()
         events.deallocate()
+    }
+
+    /// Runs `body` on the state, holding the lock.
+    @inline(__always)
+    private func withState<R, E: Error>(_ body: (inout State) throws(E) -> R) throws(E) -> R {
+        try lock.withLock { () throws(E) -> R in try body(&stateBox.pointee) }
     }
 
     // MARK: - Socket ports
@@ -287,7 +311,7 @@ public final class SocketSelector: Sendable {
     /// EPOLL_CTL_MOD to re-arm), with EPOLLIN | EPOLLONESHOT.
     public func add(_ s: Socket, timeoutMicros: Int64 = -1, tag: Int64 = 0,
                     interest: Select.Interest = .read) throws(SocketError) {
-        try hold(.socket(s), interest, deadline: Deadline.after(micros: timeoutMicros).nanoseconds ?? .max,
+        try hold(.passUnretained(s), s.fd, interest, deadline: Deadline.after(micros: timeoutMicros).nanoseconds ?? .max,
                  tag: tag, watched: false, op: "socket-selector-add!")
     }
 
@@ -304,7 +328,7 @@ public final class SocketSelector: Sendable {
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_ADD) with
     /// EPOLLIN, level-triggered.
     public func watch(_ s: Socket, tag: Int64 = 0, interest: Select.Interest = .read) throws(SocketError) {
-        try hold(.socket(s), interest, deadline: .max, tag: tag, watched: true, op: "sag_selector_watch")
+        try hold(.passUnretained(s), s.fd, interest, deadline: .max, tag: tag, watched: true, op: "sag_selector_watch")
     }
 
     /// add() for a raw descriptor, one that is not a library socket (a
@@ -322,7 +346,7 @@ public final class SocketSelector: Sendable {
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_ADD).
     public func addDescriptor(_ fd: Int32, interest: Select.Interest, timeoutMicros: Int64 = -1,
                               tag: Int64 = 0) throws(SocketError) {
-        try hold(.descriptor(fd), interest, deadline: Deadline.after(micros: timeoutMicros).nanoseconds ?? .max,
+        try hold(nil, fd, interest, deadline: Deadline.after(micros: timeoutMicros).nanoseconds ?? .max,
                  tag: tag, watched: false, op: "sag_selector_add_fd")
     }
 
@@ -332,7 +356,7 @@ public final class SocketSelector: Sendable {
     ///
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_ADD).
     public func watchDescriptor(_ fd: Int32, interest: Select.Interest, tag: Int64 = 0) throws(SocketError) {
-        try hold(.descriptor(fd), interest, deadline: .max, tag: tag, watched: true, op: "sag_selector_watch_fd")
+        try hold(nil, fd, interest, deadline: .max, tag: tag, watched: true, op: "sag_selector_watch_fd")
     }
 
     /// Removes the entry holding descriptor `fd` (a raw descriptor's, or a
@@ -345,7 +369,7 @@ public final class SocketSelector: Sendable {
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_DEL).
     @discardableResult
     public func unwatchDescriptor(_ fd: Int32) throws(SocketError) -> Bool {
-        try state.withLock { st throws(SocketError) -> Bool in
+        try withState { st throws(SocketError) -> Bool in
             if st.closed { throw closedError("sag_selector_unwatch_fd") }
             let held = Self.byFD(st, fd)
             guard held >= 0, let r = st.slots[Int(held)] else { return false }
@@ -363,7 +387,7 @@ public final class SocketSelector: Sendable {
     /// The corresponding C call is `epoll_ctl(2)` (EPOLL_CTL_DEL).
     @discardableResult
     public func unwatch(_ s: Socket) throws(SocketError) -> Bool {
-        try state.withLock { st throws(SocketError) -> Bool in
+        try withState { st throws(SocketError) -> Bool in
             if st.closed { throw closedError("sag_selector_unwatch") }
             let held = Self.byFD(st, s.fd)
             guard held >= 0, let r = st.slots[Int(held)], r.holds(s) else { return false }
@@ -372,45 +396,38 @@ public final class SocketSelector: Sendable {
         }
     }
 
-    /// What an entry holds.
-    private enum Target {
-        case socket(Socket)
-        case descriptor(Int32)
-    }
-
-    private func hold(_ target: Target, _ interest: Select.Interest, deadline: Int64, tag: Int64,
+    /// Makes the entry of socket `ref` (`fd` its descriptor; the caller
+    /// keeps it alive) or, with `ref` nil, of the raw descriptor `fd`. (The
+    /// socket comes unmanaged: as a Socket, or in an enum beside the raw
+    /// case, it cost two retains and releases per add.)
+    private func hold(_ ref: Unmanaged<Socket>?, _ fd: Int32, _ interest: Select.Interest, deadline: Int64, tag: Int64,
                       watched: Bool, op: StaticString) throws(SocketError) {
         if closedFlag.load(ordering: .acquiring) { throw closedError(op) }
         let interest = interest.intersection([.read, .write])
         if interest.isEmpty { throw .invalid(op, "the interest is neither read nor write") }
-        let sock: Socket?
-        let fd: Int32
-        switch target {
-        case .socket(let s):
-            if s.isClosed { return }
-            sock = s
-            fd = s.fd
-        case .descriptor(let d):
-            guard d >= 0 else { throw .invalid(op, "the descriptor is negative", errno: EBADF) }
-            sock = nil
-            fd = d
+        if let ref {
+            if ref._withUnsafeGuaranteedRef({ $0.isClosed }) { return }
+        } else if fd < 0 {
+            throw .invalid(op, "the descriptor is negative", errno: EBADF)
         }
         // A socket waited on for input counts as a reader
         // (Socket.beginWaitingToRead) from here; kept only if an entry is
         // made, else ended at once.
-        let reads = sock != nil && interest.contains(.read)
-        if reads, let s = sock { try s.beginWaitingToRead(op) }
+        let reads = ref != nil && interest.contains(.read)
+        if reads, let ref, !ref._withUnsafeGuaranteedRef({ $0.beginWaitingToReadIfNothingHeld() }) {
+            try ref.takeUnretainedValue().beginWaitingToRead(op)
+        }
         var entered = false
-        defer { if !entered, reads, let s = sock { s.endWaitingToRead() } }
-        try state.withLock { st throws(SocketError) in
+        defer { if !entered, reads, let ref { ref._withUnsafeGuaranteedRef { $0.endWaitingToRead() } } }
+        try withState { st throws(SocketError) in
             if st.closed { throw closedError(op) }
             let held = Self.byFD(st, fd)
             if held >= 0, let other = st.slots[Int(held)] {
-                if other.holds(sock) { return }  // held already (the same socket, or raw)
+                if other.socketRef?.toOpaque() == ref?.toOpaque() { return }  // held already (the same socket, or raw)
                 throw .invalid(op, "the descriptor is held by another entry of the selector",
-                               errno: EEXIST, socket: sock)
+                               errno: EEXIST, socket: ref?.takeUnretainedValue())
             }
-            if let s = sock, !s.tryEnter() { return }
+            if let ref, !ref._withUnsafeGuaranteedRef({ $0.tryEnter() }) { return }
             let slot: Int32
             if let free = st.freeSlots.popLast() {
                 slot = free
@@ -420,17 +437,19 @@ public final class SocketSelector: Sendable {
             }
             st.generation &+= 1
             let datum = UInt64(st.generation) << 32 | UInt64(UInt32(bitPattern: slot))
-            if let e = arm(&st, fd, datum, Self.epollEvents(interest, watched: watched),
+            if let e = arm(fd, datum, Self.epollEvents(interest, watched: watched),
                            wasLingering: held == Self.lingering) {
-                sock?.leave()
+                ref?._withUnsafeGuaranteedRef { $0.leave() }
                 st.freeSlots.append(slot)
-                throw SocketError.socket(op, sock == nil ? "cannot register the descriptor with epoll"
-                                                         : "cannot register the socket with epoll",
-                                         errno: e, socket: sock)
+                // Its lingering registration, if any, is gone either way.
+                if held == Self.lingering { Self.setByFD(&st, fd, Self.absent) }
+                throw SocketError.socket(op, ref == nil ? "cannot register the descriptor with epoll"
+                                                        : "cannot register the socket with epoll",
+                                         errno: e, socket: ref?.takeUnretainedValue())
             }
-            sock?.register(wake)
+            ref?._withUnsafeGuaranteedRef { $0.register(wake) }
             entered = true
-            st.slots[Int(slot)] = Registered(socketRef: sock.map { Unmanaged.passRetained($0) }, fd: fd, tag: tag, deadline: deadline,
+            st.slots[Int(slot)] = Registered(socketRef: ref?.retain(), fd: fd, tag: tag, deadline: deadline,
                                               generation: st.generation, watched: watched, interest: interest)
             Self.setByFD(&st, fd, slot)
             st.live += 1
@@ -451,10 +470,9 @@ public final class SocketSelector: Sendable {
     /// descriptor whose last report left it disarmed in the set is re-armed
     /// with EPOLL_CTL_MOD; each kind of call falls back on the other (the
     /// kernel drops a registration when the descriptor is closed, and a
-    /// descriptor number may have been reused since).
-    private func arm(_ st: inout State, _ fd: Int32, _ datum: UInt64, _ events: UInt32,
-                     wasLingering: Bool) -> Int32? {
-        if wasLingering { Self.setByFD(&st, fd, Self.absent) }
+    /// descriptor number may have been reused since). The caller sets the
+    /// descriptor's byFD mark.
+    private func arm(_ fd: Int32, _ datum: UInt64, _ events: UInt32, wasLingering: Bool) -> Int32? {
         let (first, second) = wasLingering ? (EPOLL_CTL_MOD, EPOLL_CTL_ADD) : (EPOLL_CTL_ADD, EPOLL_CTL_MOD)
         switch Sys.epollControl(epfd, first, fd, events, datum) {
         case .ok: return nil
@@ -466,17 +484,48 @@ public final class SocketSelector: Sendable {
         }
     }
 
-    private static func byFD(_ st: State, _ fd: Int32) -> Int32 {
-        fd >= 0 && Int(fd) < st.byFD.count ? st.byFD[Int(fd)] : absent
-    }
+    private static func byFD(_ st: State, _ fd: Int32) -> Int32 { st.byFD[fd] }
 
-    private static func setByFD(_ st: inout State, _ fd: Int32, _ value: Int32) {
-        let i = Int(fd)
-        if i >= st.byFD.count {
-            if value == absent { return }
-            st.byFD.append(contentsOf: repeatElement(absent, count: max(i + 1 - st.byFD.count, 64)))
+    private static func setByFD(_ st: inout State, _ fd: Int32, _ value: Int32) { st.byFD.set(fd, value) }
+
+    /// State.byFD: a mark per descriptor number, `absent` past the end, in
+    /// storage of its own (an array checks its uniqueness on every write,
+    /// and a re-add and a report write once each). Freed by release().
+    private struct FDMarks {
+        private var base: UnsafeMutablePointer<Int32>?
+        private var count = 0
+
+        subscript(fd: Int32) -> Int32 {
+            guard let base, fd >= 0, Int(fd) < count else { return SocketSelector.absent }
+            return base[Int(fd)]
         }
-        st.byFD[i] = value
+
+        mutating func set(_ fd: Int32, _ value: Int32) {
+            let i = Int(fd)
+            guard i >= 0 else { return }
+            if i >= count {
+                if value == SocketSelector.absent { return }
+                grow(to: max(i + 1, count + 64))
+            }
+            base?[i] = value
+        }
+
+        private mutating func grow(to n: Int) {
+            let new = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+            if let base {
+                new.update(from: base, count: count)
+                base.deallocate()
+            }
+            (new + count).initialize(repeating: SocketSelector.absent, count: n - count)
+            base = new
+            count = n
+        }
+
+        mutating func free() {
+            base?.deallocate()
+            base = nil
+            count = 0
+        }
     }
 
     /// Takes the entry in `slot` out; `disarmed` when its registration was
@@ -604,7 +653,7 @@ public final class SocketSelector: Sendable {
                 // One lock a round: begin (the first round), take in what
                 // epoll_wait found, then end the wait under the same lock or
                 // say how long to wait next.
-                let timeout: Int32? = state.withLock { st -> Int32? in
+                let timeout: Int32? = withState { st -> Int32? in
                     if !began {
                         if st.closed || st.waiting {
                             failure = st.closed ? .closed : .busy
@@ -655,12 +704,12 @@ public final class SocketSelector: Sendable {
                     // A signal ends the wait (SignalInterrupts): report what
                     // was found, or the interruption when nothing was.
                     if count == 0 { failure = .signalled }
-                    state.withLock { end(&$0) }
+                    withState { end(&$0) }
                     break polling
                 case .failed(let e):
                     // Report what was found; fail only with nothing found.
                     if count == 0 { failure = .epoll(e) }
-                    state.withLock { end(&$0) }
+                    withState { end(&$0) }
                     break polling
                 }
             }
@@ -780,7 +829,7 @@ public final class SocketSelector: Sendable {
     ///
     /// The corresponding C call is a write(2) to the selector's eventfd.
     public func interrupt() throws(SocketError) {
-        try state.withLock { st throws(SocketError) in
+        try withState { st throws(SocketError) in
             if st.closed { throw closedError("socket-selector-interrupt!") }
             st.interrupts &+= 1
             if st.waiting {
@@ -816,7 +865,7 @@ public final class SocketSelector: Sendable {
     public func clearLending(capacity: Int, _ each: (LentEntry) -> Void) throws(SocketError) -> Int {
         let op: StaticString = "socket-selector-clear!"
         guard capacity >= 0 else { throw .invalid(op, "capacity must not be negative") }
-        return try state.withLock { st throws(SocketError) -> Int in
+        return try withState { st throws(SocketError) -> Int in
             if st.closed { throw closedError(op) }
             if st.waiting { throw busyError(op) }
             dropClosed(&st)
@@ -838,7 +887,7 @@ public final class SocketSelector: Sendable {
     ///
     /// - Throws: `.closed` on a closed selector.
     public func count() throws(SocketError) -> Int {
-        try state.withLock { st throws(SocketError) -> Int in
+        try withState { st throws(SocketError) -> Int in
             if st.closed { throw closedError("socket-selector-size") }
             // Outside a wait only a socket's close or interrupt signals the
             // wake descriptor; during one, the waiter owns it.
@@ -848,10 +897,10 @@ public final class SocketSelector: Sendable {
     }
 
     /// socket-selector-closed?: whether close() has been called.
-    public var isClosed: Bool { state.withLock { $0.closed } }
+    public var isClosed: Bool { withState { $0.closed } }
 
     /// socket-selector-waiting?: a thread is blocked in wait() now.
-    public var isWaiting: Bool { state.withLock { $0.waiting } }
+    public var isWaiting: Bool { withState { $0.waiting } }
 
     /// close-socket-selector!: releases every entry and the selector's
     /// descriptors, and makes a blocked wait return (`.closed`); later calls
@@ -860,7 +909,7 @@ public final class SocketSelector: Sendable {
     /// The corresponding C call is `close(2)` of the epoll instance and the
     /// eventfd.
     public func close() {
-        state.withLock { st in
+        withState { st in
             if st.closed { return }
             st.closed = true
             closedFlag.store(true, ordering: .releasing)
@@ -882,7 +931,7 @@ public final class SocketSelector: Sendable {
         st.slots = []
         st.freeSlots = []
         st.live = 0
-        st.byFD = []
+        st.byFD.free()
         st.timers = DeadlineHeap()
         st.timed = 0
         st.released = true

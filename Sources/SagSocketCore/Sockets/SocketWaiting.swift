@@ -170,6 +170,18 @@ extension Socket {
         }
     }
 
+    /// beginWaitingToRead() when the ports hold nothing back (its common
+    /// case, with nothing to throw: callers holding the socket unmanaged
+    /// need not retain it); false, counting nothing, when they hold
+    /// something: call beginWaitingToRead() then.
+    @inline(__always)
+    func beginWaitingToReadIfNothingHeld() -> Bool {
+        readWaiters.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        if portOutputPending.load(ordering: .sequentiallyConsistent) == 0 { return true }
+        endWaitingToRead()
+        return false
+    }
+
     func endWaitingToRead() {
         readWaiters.wrappingSubtract(1, ordering: .sequentiallyConsistent)
     }
