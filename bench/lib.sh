@@ -24,6 +24,17 @@ bench_sizes() {
   LINES=$(awk -v s="$1" 'BEGIN { n = int(1000000 * s); print (n < 1000 ? 1000 : n) }')
 }
 
+# run_pair REF LIB ROUND ARGS...: one round's measurement of both sides,
+# `run REF ARGS...` and `run LIB ARGS...` (the calling script's run), the
+# reference first in even rounds and second in odd ones; prints "ref lib".
+run_pair() {
+  local ref=$1 lib=$2 round=$3 a b
+  shift 3
+  if ((round % 2 == 0)); then a=$(run "$ref" "$@"); b=$(run "$lib" "$@")
+  else b=$(run "$lib" "$@"); a=$(run "$ref" "$@"); fi
+  echo "$a $b"
+}
+
 # line_file FILE: LINES lines of 40 bytes (39 characters and a linefeed).
 line_file() {
   awk -v n="$LINES" 'BEGIN { for (i = 0; i < n; i++) printf "%039d\n", i }' >"$1"

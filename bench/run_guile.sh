@@ -37,14 +37,11 @@ R=$OUT/guile-rounds.txt
 for ((r = 0; r < ROUNDS; r++)); do
   row=()
   for m in "bulk $BULK" "pingpong $PINGS" "connect $CONNS" "lines $LINEFILE $LINES"; do
-    # shellcheck disable=SC2086
-    if ((r % 2 == 0)); then g=$(run guile $m); s=$(run sag $m)
-    else s=$(run sag $m); g=$(run guile $m); fi
-    row+=("$g" "$s")
+    # shellcheck disable=SC2086,SC2207
+    row+=($(run_pair guile sag "$r" $m))
   done
-  if ((r % 2 == 0)); then b=$(run guile-block lines "$LINEFILE" "$LINES"); rl=$(run sag-read-line lines "$LINEFILE" "$LINES")
-  else rl=$(run sag-read-line lines "$LINEFILE" "$LINES"); b=$(run guile-block lines "$LINEFILE" "$LINES"); fi
-  row+=("$b" "$rl")
+  # shellcheck disable=SC2207
+  row+=($(run_pair guile-block sag-read-line "$r" lines "$LINEFILE" "$LINES"))
   echo "${row[*]}" >>"$R"
   echo "  round $((r + 1)): bulk ${row[0]}s / ${row[1]}s; ping-pong ${row[2]}s / ${row[3]}s; connect ${row[4]}s / ${row[5]}s; lines ${row[6]}s / ${row[7]}s; read-line, buffered Guile port ${row[8]}s / ${row[9]}s (Guile's / sagsocket)" >&2
 done

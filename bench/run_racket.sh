@@ -38,10 +38,8 @@ R=$OUT/racket-rounds.txt
 for ((r = 0; r < ROUNDS; r++)); do
   row=()
   for m in "bulk $BULK" "pingpong $PINGS" "connect $CONNS" "lines $LINEFILE $LINES"; do
-    # shellcheck disable=SC2086
-    if ((r % 2 == 0)); then k=$(run racket $m); s=$(run sag $m)
-    else s=$(run sag $m); k=$(run racket $m); fi
-    row+=("$k" "$s")
+    # shellcheck disable=SC2086,SC2207
+    row+=($(run_pair racket sag "$r" $m))
   done
   echo "${row[*]}" >>"$R"
   echo "  round $((r + 1)): bulk ${row[0]}s / ${row[1]}s; ping-pong ${row[2]}s / ${row[3]}s; connect ${row[4]}s / ${row[5]}s; read-line ${row[6]}s / ${row[7]}s (racket/tcp / sagsocket)" >&2
