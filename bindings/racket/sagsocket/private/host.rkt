@@ -699,38 +699,16 @@
       (apply free* raws)
       (values (failed st) out))))
 
-;; A resolution that cannot reach the resolver: no node or a numeric
-;; address, no service or a port number. It is made on the Racket thread
-;; (an OS thread costs far more than getaddrinfo then does). The test is
-;; exact (inet_pton's forms: four decimal fields 0-255; IPv6 groups, with
-;; at most one "::" and an IPv4 tail, and a numeric scope): anything else,
-;; which glibc may hand to DNS, goes to an OS thread; so do the rarer
-;; numeric forms inet_aton also takes ("127.1", "0x7f.1").
-(define (ipv4? s)
-  (regexp-match? #px"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])([.](25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$" s))
-(define (ipv6? s)
-  (let* ([addr (cond [(regexp-match #px"^([^%]*)%[0-9]+$" s) => cadr]
-                     [(regexp-match? #rx"%" s) #f]
-                     [else s])]
-         [halves (and addr (regexp-split #rx"::" addr))])
-    ;; the groups of one side of "::" (a side may end with an IPv4 tail):
-    ;; their count in 16-bit groups, or #f
-    (define (groups side last?)
-      (if (string=? side "")
-          0
-          (let loop ([gs (regexp-split #rx":" side)] [n 0])
-            (cond [(null? gs) n]
-                  [(and last? (null? (cdr gs)) (ipv4? (car gs))) (+ n 2)]
-                  [(regexp-match? #px"^[0-9A-Fa-f]{1,4}$" (car gs)) (loop (cdr gs) (+ n 1))]
-                  [else #f]))))
-    (and halves
-         (case (length halves)
-           [(1) (eqv? (groups (car halves) #t) 8)]
-           [(2) (let ([a (groups (car halves) #f)] [b (groups (cadr halves) #t)])
-                  (and a b (<= (+ a b) 7)))]
-           [else #f]))))
-(define (numeric-node? node)
-  (or (not node) (ipv4? node) (ipv6? node)))
+;; A resolution that cannot reach the resolver is made on the Racket thread
+;; (an OS thread costs far more than getaddrinfo then does): no service or a
+;; port number, and no node or one that getaddrinfo itself reads as a
+;; numeric address. So get-addrinfo first asks getaddrinfo here, with
+;; AI_NUMERICHOST added to the hints (it then never looks a name up, and
+;; reads numbers exactly as it would without the flag); only when that
+;; fails is the resolution made, with the caller's hints, in an OS thread.
+(define ai-numerichost (%constant "AI_NUMERICHOST"))
+;; getaddrinfo's own flags for NULL hints (glibc: AI_V4MAPPED | AI_ADDRCONFIG)
+(define null-hints-flags (bitwise-ior (%constant "AI_V4MAPPED") (%constant "AI_ADDRCONFIG")))
 (define (numeric-service? service)
   (or (not service) (regexp-match? #px"^[0-9]+$" service)))
 
@@ -780,13 +758,36 @@
 
 (define (%get-addrinfo node service hints)
   (os-args '%get-addrinfo (h (or hints 0)))
+  (let-values ([(st ai) (if (numeric-service? service)
+                            (numeric-addrinfo node service hints)
+                            (values -1 #f))])
+    (if (eqv? st 0)
+        (values st ai)
+        (resolve-addrinfo node service hints #f))))
+
+;; get-addrinfo on Racket's thread with the hints' fields and AI_NUMERICHOST
+;; (see above): (values status handle); a failure leaves it to the resolver.
+(define (numeric-addrinfo node service hints)
+  (define (field get default)
+    (if hints (let-values ([(st v) (get hints)]) (and (eqv? st 0) v)) default))
+  (let ([family (field %addrinfo-family 0)] [socktype (field %addrinfo-socktype 0)]
+        [flags (field %addrinfo-flags null-hints-flags)] [protocol (field %addrinfo-protocol 0)])
+    (let-values ([(st numeric)
+                  (if (and family socktype flags protocol)
+                      (%make-hint-addrinfo family socktype (bitwise-ior flags ai-numerichost) protocol)
+                      (values -1 #f))])
+      (if (eqv? st 0)
+          (begin0 (resolve-addrinfo node service numeric #t)
+                  (c-addrinfo-free numeric))
+          (values st #f)))))
+
+(define (resolve-addrinfo node service hints here?)
   (let ([n (raw-string node)] [s (raw-string service)])
     (let-values ([(st out) (in-os-thread/out
                             (list hints) 1
                             (lambda (out e) (c-get-addrinfo/os n s (or hints 0) out e))
                             (lambda (out) (c-addrinfo-free (ptr-ref out _uintptr 0)))
-                            #:raws (list n s) #:resolves? #t
-                            #:here? (and (numeric-node? node) (numeric-service? service)))])
+                            #:raws (list n s) #:resolves? #t #:here? here?)])
       (begin0 (values st (and (eqv? st 0) (handle (ptr-ref out _uintptr 0))))
               (free out)))))
 
