@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 import socket as _socket
 import warnings
 from typing import Any
@@ -73,6 +74,7 @@ def _enum(cls, value: int) -> int:
 
 # The functions of the hot paths, looked up once.
 _socket_fd = lib.sag_socket_fd
+_release_lock = threading.Lock()  # Socket._real_close's first-close test
 
 
 def client_socket(node: str | None, service: str | None, family: int, socktype: int,
@@ -119,7 +121,7 @@ class Socket(Transfer, Messages):
     """
 
     __slots__ = ("handle", "_family", "_type", "_proto", "_timeout", "_closed", "_io_refs",
-                 "_fd", "__weakref__")
+                 "_fd", "_released", "__weakref__")
 
     def __init__(self, family: int = -1, type: int = -1, proto: int = -1,
                  fileno: int | None = None) -> None:
@@ -166,6 +168,7 @@ class Socket(Transfer, Messages):
         self._closed = False
         self._io_refs = 0
         self._fd = -1  # the descriptor, once asked for (fileno)
+        self._released = False  # a close has begun (_real_close)
 
     def __del__(self) -> None:
         # An unclosed socket that becomes garbage: a ResourceWarning (shown
@@ -226,12 +229,19 @@ class Socket(Transfer, Messages):
 
     def _real_close(self) -> None:
         # A descriptor closed behind the library's back (os.close of
-        # fileno()) is reported as close(2) reports it: EBADF.
-        fd = self.fileno()
-        try:
-            gone = fd >= 0 and os.fstat(fd) is None
-        except OSError:
-            gone = True
+        # fileno()) is reported as close(2) reports it: EBADF. Only the
+        # first close looks, and before any other close of this socket
+        # reaches the library: a second thread closing it at the same time
+        # would otherwise find the descriptor its own close just freed.
+        gone = False
+        with _release_lock:
+            if not self._released:
+                self._released = True
+                fd = self.fileno()
+                try:
+                    gone = fd >= 0 and os.fstat(fd) is None
+                except OSError:
+                    gone = True
         st = lib.sag_socket_close(self.handle, NULL)
         self._fd = -1
         if st != OK:

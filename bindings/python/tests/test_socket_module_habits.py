@@ -191,3 +191,34 @@ def test_inheritable_and_dualstack():
                 assert addr[0] == "::ffff:127.0.0.1" and len(addr) == 4
     with pytest.raises(ValueError):
         sagsocket.create_server(("", 0), dualstack_ipv6=True)
+
+
+def test_two_threads_closing_one_socket_raise_nothing():
+    # The socket module's close from two threads at once: both return. The
+    # check for a descriptor closed behind the library's back (EBADF) must
+    # not take the other thread's close for one.
+    import threading
+    failures = []
+    for _ in range(300):
+        s = sagsocket.Socket()
+        s.fileno()
+        go = threading.Barrier(2)
+
+        def close():
+            go.wait(5)
+            try:
+                s.close()
+            except OSError as e:
+                failures.append(e)
+        threads = [threading.Thread(target=close) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+    assert failures == []
+    # and os.close behind its back is still EBADF
+    s = sagsocket.Socket()
+    os.close(s.fileno())
+    with pytest.raises(OSError) as e:
+        s.close()
+    assert e.value.errno == errno.EBADF
