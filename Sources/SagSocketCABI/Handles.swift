@@ -92,7 +92,10 @@ struct HandleTable: Sendable {
     // removal. The ThreadSanitizer build takes a pthread mutex instead,
     // which TSan sees (the lock word's atomics are not instrumented).
     #if SAG_TSAN
-    private static let allocationLock = Mutex(())
+    // Guards a word it does not use: with an empty value, the value's
+    // zero-size field would sit at the address of the mutex's own pointer,
+    // and TSan's access checks would take one for the other.
+    private static let allocationLock = Mutex(0)
     @inline(__always)
     private static func withAllocation<R>(_ body: () -> R) -> R { allocationLock.withLock { _ in body() } }
     #else
