@@ -7,6 +7,8 @@
  *   BENCH_SCALE=0.1 ./bench        (sizes x 0.1; default 1)
  *   BENCH_ROUNDS=9 ./bench         (rounds; default and minimum 5)
  *   BENCH_VERBOSE=1 ./bench        (every round's values on stderr)
+ *   BENCH_CLOCK=cpu ./bench        (times are the process's CPU time,
+ *                                   every thread, user + system)
  *
  * Each round runs every measurement twice, raw and lib, alternating which
  * goes first (even rounds raw first, odd rounds lib first). The table shows
@@ -519,6 +521,9 @@ int main(void)
     printf("  BENCH_SCALE=%g, %d interleaved rounds (even rounds raw first, "
            "odd rounds lib first); medians shown, ratio = median of "
            "per-round lib/raw.\n", scale, rounds);
+    if (cpu_clock)
+        printf("  BENCH_CLOCK=cpu: times are the process's CPU time (every "
+               "thread, user + system), not the wall clock's.\n");
     printf("  A report, not a test. Rerun: make bench  (quick: BENCH_SCALE=0.1 "
            "bash bench/run.sh build/stage)\n");
     fflush(stdout);

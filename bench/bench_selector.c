@@ -6,6 +6,9 @@
  *   BENCH_SCALE=0.1 ./bench_selector   (connections x 0.1, shorter timings)
  *   BENCH_ROUNDS=9 ./bench_selector    (rounds; default and minimum 5)
  *   BENCH_VERBOSE=1 ./bench_selector   (every round's values on stderr)
+ *   BENCH_CLOCK=cpu ./bench_selector   (times are the process's CPU time,
+ *                                      user + system; the echo's rate is
+ *                                      the server's CPU time)
  *   BENCH_PART=1 or 2 ./bench_selector (only that part)
  *
  * Each round runs every measurement on both sides, alternating which goes
@@ -497,7 +500,11 @@ static pid_t fork_clients(int port, int *result)
     return pid;
 }
 
-static double clients_result(pid_t pid, int result)
+/* Messages per second: by the clients' clock, from their first message to
+ * their last echo; with BENCH_CLOCK=cpu, by the server's own CPU time over
+ * the whole run (`server_cpu` seconds; its accepts included), since the
+ * clients' CPU time says nothing of the server's. */
+static double clients_result(pid_t pid, int result, double server_cpu)
 {
     double t = -1;
     if (read_full(result, &t, sizeof t) != 0)
@@ -508,7 +515,7 @@ static double clients_result(pid_t pid, int result)
     }
     if (t <= 0)
         die("the echo clients failed (a lost, wrong or late echo)");
-    return (double)echo_conns * MESSAGES / t;
+    return (double)echo_conns * MESSAGES / (cpu_clock ? server_cpu : t);
 }
 
 static sag_socket *echo_listener;
@@ -529,6 +536,7 @@ static double echo_lib(void)
     long accepted = 0, echoed = 0, total = (long)echo_conns * MESSAGES * MSG;
     if (conns == NULL)
         die_errno("calloc");
+    double t0 = now();
     SAG(sag_selector_new(&s, err));
     SAG(sag_selector_add(s, echo_listener, -1, -1, err));
     while (echoed < total) {
@@ -551,7 +559,7 @@ static double echo_lib(void)
             SAG(sag_selector_add(s, socks[i], -1, tags[i], err));
         }
     }
-    double rate = clients_result(pid, result);
+    double rate = clients_result(pid, result, now() - t0);
     sag_selector_free(s);
     for (long i = 0; i < accepted; i++)
         sag_socket_free(conns[i]);
@@ -571,6 +579,7 @@ static double echo_raw(void)
     long accepted = 0, echoed = 0, total = (long)echo_conns * MESSAGES * MSG;
     if (e < 0 || conns == NULL)
         die_errno("echo_raw setup");
+    double t0 = now();
     epoll_add(e, listen_fd, EPOLLIN | EPOLLONESHOT, UINT64_MAX);
     while (echoed < total) {
         int r = epoll_wait(e, evs, ECHO_CAP, -1);
@@ -601,7 +610,7 @@ static double echo_raw(void)
                 die_errno("epoll_ctl MOD");
         }
     }
-    double rate = clients_result(pid, result);
+    double rate = clients_result(pid, result, now() - t0);
     epoll_ctl(e, EPOLL_CTL_DEL, listen_fd, NULL);
     close(e);
     for (long i = 0; i < accepted; i++)
@@ -673,6 +682,9 @@ int main(void)
            "TCP, same run.\n", sag_version_string());
     printf("  BENCH_SCALE=%g, %d interleaved rounds (even rounds raw first); medians shown, ratio = "
            "median of per-round ratios. A report, not a test.\n", scale, rounds);
+    if (cpu_clock)
+        printf("  BENCH_CLOCK=cpu: times are the process's CPU time (user + system), the echo's "
+               "rate the server's CPU time.\n");
 
     const char *part = getenv("BENCH_PART");
     int part1 = !part || strcmp(part, "2") != 0, part2 = !part || strcmp(part, "1") != 0;

@@ -5,6 +5,7 @@
 #   make bench                              (STAGE = build/stage)
 #   BENCH_SCALE=0.1 bash bench/run.sh build/stage   (a quick run)
 #   BENCH_ROUNDS=9 ...                      (more rounds; at least 5)
+#   BENCH_CLOCK=cpu ...                     (times by CPU time, user + system)
 set -euo pipefail
 
 STAGE=${1:?usage: run.sh STAGE   (the prefix libsagsocket is installed in)}

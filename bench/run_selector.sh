@@ -7,6 +7,7 @@
 #   BENCH_SCALE=0.1 bash bench/run_selector.sh build/stage  (a quick run)
 #   BENCH_ROUNDS=9 ...                                      (more rounds; >= 5)
 #   BENCH_VERBOSE=1 ...                                     (every round's values)
+#   BENCH_CLOCK=cpu ...                                     (CPU time, not wall clock)
 set -euo pipefail
 
 STAGE=${1:?usage: run_selector.sh STAGE   (the prefix libsagsocket is installed in)}

@@ -1,13 +1,16 @@
 /* shims.c: the thread-local variables the shims keep, the lock word's slow
- * paths, the handle table's directory and the embedder's close hook (see
- * include/shims.h). */
+ * paths, the handle table's directory and allocation, and the embedder's
+ * close hook (see include/shims.h). */
 #include "shims.h"
 
 #include <linux/futex.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 uintptr_t sag_handle_chunks[SAG_HANDLE_MAX_CHUNKS];
+struct sag_handle_allocation sag_handle_allocation;
+long sag_handle_live;
 sag_embedder_closed_hook sag_embedder_closed_hook_fn;
 
 static __thread int thread_waker;
@@ -30,4 +33,38 @@ void sag_lock_wait(uint32_t *word) {
 
 void sag_lock_wake(uint32_t *word) {
     syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, (void *)0, (void *)0, 0);
+}
+
+long sag_handle_index_take(long limit, int *fresh) {
+    struct sag_handle_allocation *a = &sag_handle_allocation;
+    *fresh = 0;
+    if (a->count > 0) {
+        long index = a->freed[a->head];
+        a->head = (a->head + 1) & (a->cap - 1); /* cap: a power of two */
+        a->count--;
+        return index;
+    }
+    if (a->used >= limit)
+        return -1;
+    *fresh = 1;
+    return a->used++;
+}
+
+int sag_handle_index_give(long index) {
+    struct sag_handle_allocation *a = &sag_handle_allocation;
+    if (a->count == a->cap) {
+        long cap = a->cap ? a->cap * 2 : 1024;
+        long *grown = malloc(sizeof(long) * (size_t)cap);
+        if (grown == NULL)
+            return 0;
+        for (long i = 0; i < a->count; i++)
+            grown[i] = a->freed[(a->head + i) & (a->cap - 1)];
+        free(a->freed);
+        a->freed = grown;
+        a->head = 0;
+        a->cap = cap;
+    }
+    a->freed[(a->head + a->count) & (a->cap - 1)] = index;
+    a->count++;
+    return 1;
 }

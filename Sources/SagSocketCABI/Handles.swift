@@ -85,24 +85,30 @@ struct HandleTable: Sendable {
     private static let auxClosed: UInt64 = 1 << 63
 
     // Chunk addresses are in sag_handle_chunks (shims.c); a chunk is
-    // published once and never freed.
-
-    private struct Allocation {
-        var used = 0
-        var free: [Int] = []
-        var freeHead = 0
+    // published once and never freed. The indexes handed out, the freed
+    // ones and the live count are C variables too (sag_handle_allocation,
+    // shims.h), under the shims' lock word: no first-use check of a Swift
+    // global and no thread-id read of Synchronization.Mutex per insert and
+    // removal. The ThreadSanitizer build takes a pthread mutex instead,
+    // which TSan sees (the lock word's atomics are not instrumented).
+    #if SAG_TSAN
+    // Guards a word it does not use: with an empty value, the value's
+    // zero-size field would sit at the address of the mutex's own pointer,
+    // and TSan's access checks would take one for the other.
+    private static let allocationLock = Mutex(0)
+    @inline(__always)
+    private static func withAllocation<R>(_ body: () -> R) -> R { allocationLock.withLock { _ in body() } }
+    #else
+    @inline(__always)
+    private static func withAllocation<R>(_ body: () -> R) -> R {
+        sag_handle_allocation_lock()
+        defer { sag_handle_allocation_unlock() }
+        return body()
     }
-
-    /// What inserting and removing share.
-    private final class Shared: Sendable {
-        let allocation = Mutex(Allocation())
-        /// Handles inserted and not yet removed (sag_handle_count).
-        let liveHandles = Atomic<Int>(0)
-    }
-    private static let shared = Shared()
+    #endif
 
     /// The number of live handles, of every kind.
-    var liveCount: Int { HandleTable.shared.liveHandles.load(ordering: .relaxed) }
+    var liveCount: Int { sag_handle_live_load() }
 
     // MARK: - Encoding
 
@@ -145,26 +151,16 @@ struct HandleTable: Sendable {
     /// Registers `object` (a socket with its open `descriptor`, read back by
     /// descriptor(of:)); nil when the table is full.
     func insert(_ object: any AnyObject & Sendable, _ kind: HandleKind, descriptor: Int32? = nil) -> OpaquePointer? {
-        let h = HandleTable.shared.allocation.withLock { a -> OpaquePointer? in
-            let index: Int
-            if a.freeHead < a.free.count {
-                index = a.free[a.freeHead]
-                a.freeHead += 1
-                if a.freeHead > 1024 && a.freeHead * 2 > a.free.count {
-                    a.free.removeFirst(a.freeHead)
-                    a.freeHead = 0
+        let h = HandleTable.withAllocation { () -> OpaquePointer? in
+            var fresh: Int32 = 0
+            let index = sag_handle_index_take(HandleTable.maxSlots, &fresh)
+            guard index >= 0 else { return nil }
+            if fresh != 0 && index & (HandleTable.chunkSize - 1) == 0 {
+                let chunk = UnsafeMutablePointer<Slot>.allocate(capacity: HandleTable.chunkSize)
+                for i in 0..<HandleTable.chunkSize {
+                    (chunk + i).initialize(to: Slot(word: Atomic(1 << 32), object: Atomic(0), aux: Atomic(0)))
                 }
-            } else {
-                guard a.used < HandleTable.maxSlots else { return nil }
-                index = a.used
-                if index & (HandleTable.chunkSize - 1) == 0 {
-                    let chunk = UnsafeMutablePointer<Slot>.allocate(capacity: HandleTable.chunkSize)
-                    for i in 0..<HandleTable.chunkSize {
-                        (chunk + i).initialize(to: Slot(word: Atomic(1 << 32), object: Atomic(0), aux: Atomic(0)))
-                    }
-                    sag_handle_chunk_publish(index >> HandleTable.chunkBits, UInt(bitPattern: chunk))
-                }
-                a.used += 1
+                sag_handle_chunk_publish(index >> HandleTable.chunkBits, UInt(bitPattern: chunk))
             }
             guard let s = slot(index) else { return nil }
             let generation = HandleTable.generation(s.pointee.word.load(ordering: .relaxed))
@@ -176,7 +172,7 @@ struct HandleTable: Sendable {
                                  ordering: .releasing)
             return HandleTable.encode(index: index, generation: generation, kind: UInt64(kind.rawValue))
         }
-        if h != nil { HandleTable.shared.liveHandles.wrappingAdd(1, ordering: .relaxed) }
+        if h != nil { sag_handle_live_add(1) }
         return h
     }
 
@@ -282,7 +278,8 @@ struct HandleTable: Sendable {
         let retired = next > HandleTable.generationMask
         s.pointee.word.store((retired ? HandleTable.generationMask : next) << 32, ordering: .releasing)
         if let p = UnsafeRawPointer(bitPattern: bits) { Unmanaged<AnyObject>.fromOpaque(p).release() }
-        if !retired { HandleTable.shared.allocation.withLock { $0.free.append(index) } }
+        // An index whose room in the ring cannot grow is not reused.
+        if !retired { _ = HandleTable.withAllocation { sag_handle_index_give(index) } }
     }
 
     /// The kind of a live handle.
@@ -329,7 +326,7 @@ struct HandleTable: Sendable {
             if done { break }
             w = now
         }
-        HandleTable.shared.liveHandles.wrappingSubtract(1, ordering: .relaxed)
+        sag_handle_live_add(-1)
         leave(s, index)
         return .removed(object)
     }

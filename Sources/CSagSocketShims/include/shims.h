@@ -158,6 +158,35 @@ static inline void sag_handle_chunk_publish(long i, uintptr_t chunk) {
     __atomic_store_n(&sag_handle_chunks[i], chunk, __ATOMIC_RELEASE);
 }
 
+/* The rest of the handle table's state, used to insert and remove (the
+ * look-ups never touch it): the indexes handed out so far, the freed ones
+ * in the order they were freed (reused first-in first-out), the live
+ * handles, and the lock word of the first two. C variables, so that an
+ * insert or a removal neither checks that a Swift global was made nor
+ * reads the thread's id, as Synchronization.Mutex does on every lock. The
+ * ThreadSanitizer build guards them with a pthread mutex of its own
+ * instead of the lock word (Handles.swift). */
+struct sag_handle_allocation {
+    uint32_t lock;
+    long used;                     /* indexes 0 ..< used were handed out */
+    long *freed, head, count, cap; /* a ring of freed indexes */
+};
+extern struct sag_handle_allocation sag_handle_allocation __attribute__((visibility("hidden")));
+extern long sag_handle_live __attribute__((visibility("hidden")));
+
+static inline void sag_handle_allocation_lock(void) { sag_lock_acquire(&sag_handle_allocation.lock); }
+static inline void sag_handle_allocation_unlock(void) { sag_lock_release(&sag_handle_allocation.lock); }
+/* Under the allocation's lock: the index freed longest ago, or else the next
+ * never used (*fresh set to 1) while it is below `limit`; -1 when neither. */
+long sag_handle_index_take(long limit, int *fresh);
+/* Under the allocation's lock: `index` to be reused; 0 when its room could
+ * not grow (the index is then never reused). */
+int sag_handle_index_give(long index);
+static inline void sag_handle_live_add(long delta) {
+    __atomic_fetch_add(&sag_handle_live, delta, __ATOMIC_RELAXED);
+}
+static inline long sag_handle_live_load(void) { return __atomic_load_n(&sag_handle_live, __ATOMIC_RELAXED); }
+
 /* The embedder's close hook (SagSocketCore/Internals/EmbedderSlot.swift):
  * called with a socket's embedder word when the socket closes; the C layer
  * installs it (its handle table marks the handle's slot closed). A C

@@ -56,16 +56,20 @@ public final class Socket: Sendable {
     /// never sits unsent under a reader waiting for its answer.
     let readWaiters = Atomic<Int>(0)
     /// What a socket needs rarely, under one lock (SocketExtras).
-    let extras = Mutex(SocketExtras())
+    let extras: Mutex<SocketExtras>
 
+    /// A socket over `fd`; `name`, what socket-name describes (an accepted
+    /// socket's peer), is kept as setName(_:) keeps it, without the lock a
+    /// socket other threads may already use needs.
     init(adopting fd: Int32, family: AddressFamily, socketType: SocketType, socketProtocol: SocketProtocol,
-         node: String? = nil, service: String? = nil) {
+         node: String? = nil, service: String? = nil, name: SocketAddress? = nil) {
         self.fd = fd
         self.family = family
         self.socketType = socketType
         self.socketProtocol = socketProtocol
         self.node = node
         self.service = service
+        extras = Mutex(SocketExtras(name: name.flatMap(NameAddress.init(kept:))))
     }
 
     /// make-socket: a new socket, close-on-exec and non-blocking underneath.
@@ -272,6 +276,12 @@ final class RecordedFailure: Sendable {
 struct NameAddress: Equatable {
     private var bytes: (UInt64, UInt64, UInt64, UInt32) = (0, 0, 0, 0)
     private var count: UInt8 = 0
+
+    /// What setName(_:) keeps of `a`: nil unless it is IPv4 or IPv6.
+    init?(kept a: SocketAddress) {
+        guard a.family == .inet || a.family == .inet6 else { return nil }
+        self.init(a)
+    }
 
     /// nil for an address longer than 28 bytes (not IPv4 or IPv6).
     init?(_ a: SocketAddress) {

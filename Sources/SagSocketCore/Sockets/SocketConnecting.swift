@@ -146,9 +146,8 @@ extension Socket {
                 switch r {
                 case .done(let newFD):
                     let s = Socket(adopting: newFD, family: family, socketType: socketType,
-                                   socketProtocol: socketProtocol, service: service)
+                                   socketProtocol: socketProtocol, service: service, name: peer)
                     if !acceptedHaveNoDelay.load(ordering: .relaxed) { s.setNoDelay(newFD) }
-                    s.setName(peer)
                     return s
                 case .wouldBlock:
                     if nonblocking.load(ordering: .relaxed) { return nil }

@@ -26,7 +26,7 @@ extension Socket {
 
     /// Keeps `address` for socket-name (IPv4 and IPv6 only).
     func setName(_ address: SocketAddress) {
-        guard address.family == .inet || address.family == .inet6, let inline = NameAddress(address) else { return }
+        guard let inline = NameAddress(kept: address) else { return }
         extras.withLock { x in
             x.name = inline
             x.nameLabel = nil
