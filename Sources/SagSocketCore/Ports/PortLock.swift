@@ -19,13 +19,23 @@ import CSagSocketShims
 struct PortLock: ~Copyable, @unchecked Sendable {
     /// The word lives at a fixed address (futex(2) sleeps on it).
     private let word: UnsafeMutablePointer<UInt32>
+    /// Whether the word is this lock's own allocation (else a word of a
+    /// sag_lock_pair, which its owner gives back).
+    private let owned: Bool
 
     init() {
         word = .allocate(capacity: 1)
         word.initialize(to: 0)
+        owned = true
     }
 
-    deinit { word.deallocate() }
+    /// A lock on a word someone else keeps (a sag_lock_pair's: PortBuffers).
+    init(word: UnsafeMutablePointer<UInt32>) {
+        self.word = word
+        owned = false
+    }
+
+    deinit { if owned { word.deallocate() } }
 
     /// Runs `body` holding the lock.
     @inline(__always)
