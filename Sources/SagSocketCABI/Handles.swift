@@ -266,17 +266,18 @@ struct HandleTable: Sendable {
     func withLocked<T: AnyObject, R>(_ f: Found, input: Bool, as: T.Type,
                                      fast: (T) -> R?, slow: (T) -> R) -> R? {
         let s = f.slot
-        let w = s.pointee.word.load(ordering: .acquiring)
-        if w & HandleTable.live != 0, HandleTable.generation(w) == f.generation, HandleTable.kind(w) == f.kind,
+        // The slot's word, look-up count aside, of this handle while live.
+        let expected = f.kind << 56 | f.generation << 32 | HandleTable.live
+        // The lock words are read only once the word says they are this
+        // generation's (insert writes them before it).
+        if s.pointee.word.load(ordering: .acquiring) & ~HandleTable.lookupMask == expected,
            let pair = UnsafeMutablePointer<sag_lock_pair>(bitPattern: s.pointee.locks.load(ordering: .relaxed)) {
             let lock = input ? sag_lock_pair_input(pair) : sag_lock_pair_output(pair)
             if sag_lock_try_fast(lock) != 0 {
-                // The same live generation as before the lock: the object
-                // is the one this handle names, and it stays until the
-                // lock is let go.
+                // Still live, the same generation: the object is the one
+                // this handle names, and it stays until the lock is let go.
                 var done: R? = nil
-                if s.pointee.word.load(ordering: .sequentiallyConsistent) & ~HandleTable.lookupMask
-                    == w & ~HandleTable.lookupMask,
+                if s.pointee.word.load(ordering: .sequentiallyConsistent) & ~HandleTable.lookupMask == expected,
                    let p = UnsafeRawPointer(bitPattern: s.pointee.object.load(ordering: .relaxed)) {
                     done = Unmanaged<T>.fromOpaque(p)._withUnsafeGuaranteedRef { fast($0) }
                 }
@@ -341,10 +342,11 @@ struct HandleTable: Sendable {
     /// generation and kind.
     @inline(__always)
     private func enter(_ s: UnsafeMutablePointer<Slot>, _ generation: UInt64, _ kind: UInt64) -> Bool {
+        // Live, this generation and kind: one masked compare.
+        let expected = kind << 56 | generation << 32 | HandleTable.live
         var w = s.pointee.word.load(ordering: .acquiring)
         while true {
-            guard w & HandleTable.live != 0, HandleTable.generation(w) == generation,
-                  HandleTable.kind(w) == kind else { return false }
+            guard w & ~HandleTable.lookupMask == expected else { return false }
             let (done, now) = s.pointee.word.weakCompareExchange(expected: w, desired: w + HandleTable.oneLookup,
                                                                  ordering: .acquiring)
             if done { return true }
