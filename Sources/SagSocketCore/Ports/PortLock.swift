@@ -46,9 +46,17 @@ struct PortLock: ~Copyable, @unchecked Sendable {
     }
 
     /// Runs `body` holding the lock when it is free at once; nil otherwise.
+    /// A holder that is the C layer's fast path (the word's bit 2:
+    /// HandleTable.withLocked, which holds the word for a buffer search
+    /// or copy and never waits, perhaps a stale caller about to find its
+    /// handle freed) is waited out rather than taken for a writer stuck in
+    /// a send.
     @inline(__always)
     func withLockIfAvailable<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R? {
-        guard sag_lock_try(word) != 0 else { return nil }
+        while sag_lock_try(word) == 0 {
+            guard sag_lock_fast_held(word) != 0 else { return nil }
+            Sys.yield()
+        }
         defer { sag_lock_release(word) }
         return try body()
     }
