@@ -470,8 +470,9 @@ public final class SocketPort: Sendable {
     /// the buffer of an open input port that is not taken over (the checks
     /// of check("get-line", reading: true), as plain tests). Nil otherwise:
     /// readLineUnsafe() then checks, reports and reads. A caller that hands
-    /// the line on at once (the C layer) takes this first, without the
-    /// failure plumbing of a call that can throw.
+    /// the line on at once may take this first, without the failure
+    /// plumbing of a call that can throw (the C layer takes its locked
+    /// half, readyLineLocked(), with the lock word taken itself).
     public func readyLine() -> UnsafeRawBufferPointer? {
         guard direction != .output, !isClosed, !transcoded.load(ordering: .relaxed) else { return nil }
         return bufferedLine()
