@@ -24,6 +24,15 @@
  *               thread drains with 1 MiB recvs; throughput. Two rows: the
  *               port in buffer mode none, the default (each put is one
  *               send: goal lib/raw >= 0.95), and in block (goal >= 3.0)
+ *   put, buffered against buffered
+ *               the same 1 GiB of 1 KiB fwrite(3) calls into a FILE on the
+ *               raw socket with a 64 KiB buffer of its own (setvbuf
+ *               _IOFBF), then fflush: what C's own buffering makes of the
+ *               same writes on the same loopback. The block row against
+ *               send(2) measures how much faster loopback carries 64 KiB
+ *               sends than 1 KiB ones as much as it measures the port; this
+ *               row sets the port's buffering against buffering (goal
+ *               lib/raw >= 0.95; a report, as the rest)
  *
  * Both sides connect the same way to the same raw listener, with
  * TCP_NODELAY on (the library turns it on for every connected socket).
@@ -133,6 +142,34 @@ static double put_raw(void)
     return (double)n_put / (r.end - t0);
 }
 
+/* bytes/s: 1 KiB fwrite(3) calls into a FILE with a 64 KiB buffer, then
+ * fflush */
+static double put_stdio(void)
+{
+    pthread_t th;
+    drain_result r;
+    double t0;
+    uint64_t off;
+    FILE *f;
+    static char fbuf[65536];
+
+    if (pthread_create(&th, NULL, drainer, &r))
+        die("pthread_create");
+    f = fdopen(raw_connect(), "w");
+    if (f == NULL || setvbuf(f, fbuf, _IOFBF, sizeof fbuf) != 0)
+        die_errno("fdopen/setvbuf");
+    t0 = now();
+    for (off = 0; off < n_put; off += PUT_CHUNK)
+        if (fwrite(put_buf, 1, PUT_CHUNK, f) != PUT_CHUNK)
+            die_errno("fwrite");
+    if (fflush(f) != 0)
+        die_errno("fflush");
+    pthread_join(th, NULL);
+    fclose(f);
+    check_drained("stdio fwrite", &r);
+    return (double)n_put / (r.end - t0);
+}
+
 /* bytes/s: 1 KiB sag_port_put_bytevector calls, then sag_port_flush, on a
  * port in buffer mode `mode` */
 static double put_lib(int mode)
@@ -176,15 +213,15 @@ static void parse_env(void)
 
 /* ---- main --------------------------------------------------------------- */
 enum { M_LINES_RAW, M_LINES_BIN, M_LINES_TEXT, M_PUT_RAW, M_PUT_LIB,
-       M_PUT_NONE, N_M };
+       M_PUT_NONE, M_PUT_STDIO, N_M };
 
 static const struct table table = {44, 15, 11, 13};
 
 int main(void)
 {
-    double *v[N_M], *ratio_bin, *ratio_text, *ratio_put, *ratio_none;
-    double m_bin, m_text, m_put, m_none;
-    char rb[32], rt[32], rp[32], rn[32], a[32], b[32];
+    double *v[N_M], *ratio_bin, *ratio_text, *ratio_put, *ratio_none, *ratio_stdio;
+    double m_bin, m_text, m_put, m_none, m_stdio;
+    char rb[32], rt[32], rp[32], rn[32], rs[32], a[32], b[32];
     int r, i;
 
     parse_env();
@@ -202,7 +239,8 @@ int main(void)
     ratio_text = calloc((size_t)rounds, sizeof(double));
     ratio_put = calloc((size_t)rounds, sizeof(double));
     ratio_none = calloc((size_t)rounds, sizeof(double));
-    if (!ratio_bin || !ratio_text || !ratio_put || !ratio_none)
+    ratio_stdio = calloc((size_t)rounds, sizeof(double));
+    if (!ratio_bin || !ratio_text || !ratio_put || !ratio_none || !ratio_stdio)
         die_errno("calloc");
 
     for (i = 0; i < PUT_CHUNK; i++)
@@ -227,6 +265,7 @@ int main(void)
             v[M_LINES_BIN][r] = lines_lib_binary();
             v[M_LINES_TEXT][r] = lines_lib_text();
             v[M_PUT_RAW][r] = put_raw();
+            v[M_PUT_STDIO][r] = put_stdio();
             v[M_PUT_LIB][r] = put_lib_block();
             v[M_PUT_NONE][r] = put_lib_none();
         } else {
@@ -235,32 +274,37 @@ int main(void)
             v[M_LINES_RAW][r] = lines_raw();
             v[M_PUT_NONE][r] = put_lib_none();
             v[M_PUT_LIB][r] = put_lib_block();
+            v[M_PUT_STDIO][r] = put_stdio();
             v[M_PUT_RAW][r] = put_raw();
         }
         ratio_bin[r] = v[M_LINES_BIN][r] / v[M_LINES_RAW][r];
         ratio_text[r] = v[M_LINES_TEXT][r] / v[M_LINES_RAW][r];
         ratio_put[r] = v[M_PUT_LIB][r] / v[M_PUT_RAW][r];
         ratio_none[r] = v[M_PUT_NONE][r] / v[M_PUT_RAW][r];
+        ratio_stdio[r] = v[M_PUT_LIB][r] / v[M_PUT_STDIO][r];
         fprintf(stderr, "bench_ports: round %d/%d (%s first): lib/raw binary "
                 "get-line %.3f, text get-line %.3f, put none %.3f, put block "
-                "%.3f\n", r + 1, rounds, r % 2 == 0 ? "raw" : "lib",
-                ratio_bin[r], ratio_text[r], ratio_none[r], ratio_put[r]);
+                "%.3f, put block vs fwrite %.3f\n", r + 1, rounds,
+                r % 2 == 0 ? "raw" : "lib", ratio_bin[r], ratio_text[r],
+                ratio_none[r], ratio_put[r], ratio_stdio[r]);
         if (verbose)
             fprintf(stderr, "  raw getline %.2f, lib binary %.2f, lib text "
-                    "%.2f Mlines/s; raw send %.0f, lib put %.0f MiB/s\n",
+                    "%.2f Mlines/s; raw send %.0f, lib put %.0f, fwrite %.0f MiB/s\n",
                     v[M_LINES_RAW][r] / 1e6, v[M_LINES_BIN][r] / 1e6,
                     v[M_LINES_TEXT][r] / 1e6, v[M_PUT_RAW][r] / MIB,
-                    v[M_PUT_LIB][r] / MIB);
+                    v[M_PUT_LIB][r] / MIB, v[M_PUT_STDIO][r] / MIB);
     }
 
     m_bin = median(ratio_bin, rounds);
     m_text = median(ratio_text, rounds);
     m_put = median(ratio_put, rounds);
     m_none = median(ratio_none, rounds);
+    m_stdio = median(ratio_stdio, rounds);
     range(ratio_bin, rounds, 2, rb, sizeof rb);
     range(ratio_text, rounds, 2, rt, sizeof rt);
     range(ratio_put, rounds, 2, rp, sizeof rp);
     range(ratio_none, rounds, 2, rn, sizeof rn);
+    range(ratio_stdio, rounds, 2, rs, sizeof rs);
 
     table_head(&table);
     snprintf(a, sizeof a, "%.2f Ml/s", median(v[M_LINES_RAW], rounds) / 1e6);
@@ -277,6 +321,9 @@ int main(void)
     snprintf(b, sizeof b, "%.0f MiB/s", median(v[M_PUT_LIB], rounds) / MIB);
     table_row(&table, "1 KiB put-bytevector (block) + flush vs send", a, b,
               m_put, rp, "lib/raw>=3.0", m_put >= 3.0);
+    snprintf(a, sizeof a, "%.0f MiB/s", median(v[M_PUT_STDIO], rounds) / MIB);
+    table_row(&table, "1 KiB put (block) + flush vs fwrite, 64 KiB", a, b,
+              m_stdio, rs, "lib/raw>=0.95", m_stdio >= 0.95);
     printf("\nAll ratios are rates: higher is better for lib. Lines: %ld of "
            "%d bytes per measurement; puts: %.3f GiB.\n", n_lines, LINE_LEN,
            (double)n_put / GIB);
@@ -287,6 +334,7 @@ int main(void)
     free(ratio_text);
     free(ratio_put);
     free(ratio_none);
+    free(ratio_stdio);
     close(listen_fd);
     sag_error_free(err);
     return 0;

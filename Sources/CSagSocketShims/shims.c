@@ -4,7 +4,9 @@
 #include "shims.h"
 
 #include <linux/futex.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,11 +26,22 @@ int64_t sag_thread_deadline_get(void) { return thread_deadline; }
 
 void sag_thread_deadline_set(int64_t value) { thread_deadline = value; }
 
-/* The word is held: mark it contended (2) and sleep until it is released;
- * whoever takes it from here keeps it marked, so its release wakes the next. */
+/* The word is held: mark it waited for (keeping the fast path's mark) and
+ * sleep until it is released; whoever takes it from here keeps it marked,
+ * so its release wakes the next. */
 void sag_lock_wait(uint32_t *word) {
-    while (__atomic_exchange_n(word, 2, __ATOMIC_ACQUIRE) != 0)
-        syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 2, (void *)0, (void *)0, 0);
+    for (;;) {
+        uint32_t w = __atomic_load_n(word, __ATOMIC_RELAXED);
+        if (w == 0) {
+            if (__atomic_compare_exchange_n(word, &w, SAG_LOCK_WAITED, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+                return;
+            continue;
+        }
+        if (!(w & SAG_LOCK_WAITED)
+            && !__atomic_compare_exchange_n(word, &w, w | SAG_LOCK_WAITED, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            continue;
+        syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, w | SAG_LOCK_WAITED, (void *)0, (void *)0, 0);
+    }
 }
 
 void sag_lock_wake(uint32_t *word) {
@@ -68,3 +81,40 @@ int sag_handle_index_give(long index) {
     a->count++;
     return 1;
 }
+
+/* Lock pairs are allocated 64 at a time and never freed; freed pairs are
+ * reused first. Made and freed with sockets, not per call: a mutex is enough. */
+static pthread_mutex_t lock_pairs_mutex = PTHREAD_MUTEX_INITIALIZER;
+static sag_lock_pair *lock_pairs_free;
+
+sag_lock_pair *sag_lock_pair_new(void) {
+    sag_lock_pair *p;
+    pthread_mutex_lock(&lock_pairs_mutex);
+    if (lock_pairs_free == NULL) {
+        enum { batch = 64 };
+        sag_lock_pair *block = aligned_alloc(64, batch * sizeof(sag_lock_pair));
+        if (block != NULL) {
+            memset(block, 0, batch * sizeof(sag_lock_pair));
+            for (int i = 0; i < batch; i++) {
+                block[i].next = lock_pairs_free;
+                lock_pairs_free = &block[i];
+            }
+        }
+    }
+    p = lock_pairs_free;
+    if (p != NULL)
+        lock_pairs_free = p->next;
+    pthread_mutex_unlock(&lock_pairs_mutex);
+    return p;
+}
+
+void sag_lock_pair_free(sag_lock_pair *pair) {
+    if (pair == NULL)
+        return;
+    pthread_mutex_lock(&lock_pairs_mutex);
+    pair->next = lock_pairs_free;
+    lock_pairs_free = pair;
+    pthread_mutex_unlock(&lock_pairs_mutex);
+}
+
+_Static_assert(sizeof(sag_lock_pair) == 128, "two cache lines");

@@ -31,7 +31,12 @@ private func portObject(_ h: OpaquePointer?) -> PortObject? {
 /// hands it to the caller.
 private func deliver(_ port: AnySocketPort, _ out: UnsafeMutablePointer<OpaquePointer?>,
                      _ err: OpaquePointer?, _ op: StaticString) -> Int32 {
-    guard let h = handles.insert(PortObject(port), .port) else { return noMemory(err, op) }
+    let binary: SocketPort
+    switch port {
+    case .binary(let b): binary = b
+    case .textual(let t): binary = t.binary
+    }
+    guard let h = handles.insert(PortObject(port), .port, locks: binary.lockPair) else { return noMemory(err, op) }
     port.setEmbedderWord(UInt(bitPattern: h))
     out.pointee = h
     return Status.ok
@@ -151,6 +156,8 @@ public func sag_port_set_buffer_mode(_ p: OpaquePointer?, _ mode: Int32, _ err: 
     let op: StaticString = "set-port-buffer-mode!"
     return withUnderlyingPort(p, err, op) { b in
         guard let m = SocketPort.BufferMode(rawValue: mode) else { return invalid(err, op, "unknown buffer mode \(mode)") }
+        // put-bytevector's fast path is tried on this handle in a mode that buffers.
+        handles.setHint(UnsafeRawPointer(p), m != .none)
         return run(err) { () throws(SocketError) in try b.setBufferMode(m) }
     }
 }
@@ -241,43 +248,31 @@ private func handOut<T>(_ view: UnsafeRawBufferPointer?, _ data: UnsafeMutablePo
 private let emptyBytes: StaticString = ""
 
 /// A binary read that hands out a port-owned view: data and len must not be NULL.
-/// `ready`, when given, is tried first: a view it finds is handed out with
-/// none of the failure plumbing (see SocketPort.readyLine()).
 @inline(__always)
 private func binaryView(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                         _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, _ op: StaticString,
-                        ready: (SocketPort) -> UnsafeRawBufferPointer? = { _ in nil },
                         _ read: (SocketPort) throws(SocketError) -> UnsafeRawBufferPointer?) -> Int32 {
     withBinaryPort(p, err, op) { b in
         guard let data, let len else { return invalid(err, op, "data or len is NULL") }
-        if let view = ready(b) {
-            handOut(view, data, len)
-            return Status.ok
-        }
         return readView(b, data, len, err, read)
     }
 }
 
 /// A textual read that hands out a port-owned view of UTF-8: utf8 and len
-/// must not be NULL. `ready`: as for binaryView.
+/// must not be NULL.
 @inline(__always)
 private func textView(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                       _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?, _ op: StaticString,
-                      ready: (TextPort) -> UnsafeRawBufferPointer? = { _ in nil },
                       _ read: (TextPort) throws(SocketError) -> UnsafeRawBufferPointer?) -> Int32 {
     withTextPort(p, err, op) { t in
         guard let utf8, let len else { return invalid(err, op, "utf8 or len is NULL") }
-        if let view = ready(t) {
-            handOut(view, utf8, len)
-            return Status.ok
-        }
         return readView(t, utf8, len, err, read)
     }
 }
 
 /// The general way of a view read, out of line: the failure it may report
 /// (about 130 bytes) would otherwise be room in every call's frame, the
-/// calls that `ready` answers included.
+/// calls that the fast path answers included.
 @inline(never)
 private func readView<P, T>(_ port: P, _ data: UnsafeMutablePointer<UnsafePointer<T>?>,
                             _ len: UnsafeMutablePointer<Int>, _ err: OpaquePointer?,
@@ -294,9 +289,19 @@ public func sag_port_get_bytevector_all(_ p: OpaquePointer?, _ data: UnsafeMutab
 @c @implementation
 public func sag_port_get_bytes_line(_ p: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                                     _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    binaryView(p, data, len, err, "get-line", ready: { $0.readyLine() }) { b throws(SocketError) in
-        try b.readLineUnsafe()
-    }
+    let op: StaticString = "get-line"
+    guard let data, let len else { return withBinaryPort(p, err, op) { _ in invalid(err, op, "data or len is NULL") } }
+    // The fast path (HandleTable.withLocked): a line in the buffer, found
+    // and handed out with the input lock held and no look-up counted.
+    guard let f = handles.find(UnsafeRawPointer(p), .port) else { return misuse(err, op, "port") }
+    return handles.withLocked(f, input: true, as: PortObject.self, fast: { o in
+        guard let view = o.binary?._withUnsafeGuaranteedRef({ $0.readyLineLocked() }) else { return nil }
+        handOut(view, data, len)
+        return Status.ok
+    }, slow: { o in
+        guard let b = o.binary else { return invalid(err, op, "a textual port where a binary port is needed") }
+        return b._withUnsafeGuaranteedRef { readView($0, data, len, err) { b throws(SocketError) in try b.readLineUnsafe() } }
+    }) ?? misuse(err, op, "port")
 }
 
 @c @implementation
@@ -310,11 +315,28 @@ public func sag_port_put_u8(_ p: OpaquePointer?, _ byte: Int32, _ err: OpaquePoi
 @c @implementation
 public func sag_port_put_bytevector(_ p: OpaquePointer?, _ buf: UnsafePointer<UInt8>?, _ start: Int, _ count: Int,
                                     _ err: OpaquePointer?) -> Int32 {
-    return withBinaryPort(p, err, "put-bytevector") { b in
-        guard let range = bufferRange(buf, start, count) else { return invalid(err, "put-bytevector", "bad buffer range") }
-        if b.bufferMode != .none && b.bufferedPut(range) { return Status.ok }
-        return put(b, range, err)
+    let op: StaticString = "put-bytevector"
+    // The fast path (HandleTable.withLocked), on a handle whose port buffers
+    // (its hint, set by sag_port_set_buffer_mode): a copy into the buffer
+    // with the output lock held and no look-up counted. In mode none, the
+    // general path only (each put is a send).
+    guard let f = handles.find(UnsafeRawPointer(p), .port) else { return misuse(err, op, "port") }
+    if f.hint, let range = bufferRange(buf, start, count) {
+        return handles.withLocked(f, input: false, as: PortObject.self, fast: { o in
+            o.binary?._withUnsafeGuaranteedRef { $0.bufferedPutLocked(range) } == true ? Status.ok : nil
+        }, slow: { o in
+            guard let b = o.binary else { return invalid(err, op, "a textual port where a binary port is needed") }
+            return b._withUnsafeGuaranteedRef { put($0, range, err) }
+        }) ?? misuse(err, op, "port")
     }
+    return handles.with(f, as: PortObject.self) { o -> Int32 in
+        guard let b = o.binary else { return invalid(err, op, "a textual port where a binary port is needed") }
+        guard let range = bufferRange(buf, start, count) else { return invalid(err, op, "bad buffer range") }
+        return b._withUnsafeGuaranteedRef { b in
+            if b.bufferMode != .none && b.bufferedPut(range) { return Status.ok }
+            return put(b, range, err)
+        }
+    } ?? misuse(err, op, "port")
 }
 
 /// put-bytevector's general way (SocketPort.bufferedPut(_:) did not take
@@ -355,9 +377,18 @@ public func sag_port_get_string_n(_ p: OpaquePointer?, _ n: Int, _ utf8: UnsafeM
 @c @implementation
 public func sag_port_get_line(_ p: OpaquePointer?, _ utf8: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                               _ len: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
-    textView(p, utf8, len, err, "get-line", ready: { $0.readyLine() }) { t throws(SocketError) in
-        try t.readLineUnsafe()
-    }
+    let op: StaticString = "get-line"
+    guard let utf8, let len else { return withTextPort(p, err, op) { _ in invalid(err, op, "utf8 or len is NULL") } }
+    // The fast path, as sag_port_get_bytes_line's: a plain-ASCII line.
+    guard let f = handles.find(UnsafeRawPointer(p), .port) else { return misuse(err, op, "port") }
+    return handles.withLocked(f, input: true, as: PortObject.self, fast: { o in
+        guard let view = o.textual?._withUnsafeGuaranteedRef({ $0.readyLineLocked() }) else { return nil }
+        handOut(view, utf8, len)
+        return Status.ok
+    }, slow: { o in
+        guard let t = o.textual else { return invalid(err, op, "a binary port where a textual port is needed") }
+        return t._withUnsafeGuaranteedRef { readView($0, utf8, len, err) { t throws(SocketError) in try t.readLineUnsafe() } }
+    }) ?? misuse(err, op, "port")
 }
 
 @c @implementation

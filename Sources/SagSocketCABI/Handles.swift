@@ -47,6 +47,7 @@
 // and remove.
 
 import CSagSocketShims
+import Glibc
 import SagSocketCore
 import Synchronization
 
@@ -61,15 +62,16 @@ enum Removal {
 }
 
 struct HandleTable: Sendable {
-    private struct Slot: ~Copyable {
+    fileprivate struct Slot: ~Copyable {
         let word: Atomic<UInt64>
         /// The object's address, retained by the table while live.
         let object: Atomic<UInt>
         /// A socket's descriptor, generation and closed mark (above).
         let aux: Atomic<UInt64>
-        /// Makes a slot 32 bytes: a power of two, so that finding one is a
-        /// shift (24 bytes cost every look-up a multiplication's worth more).
-        let unused: UInt64 = 0
+        /// A port's lock words (a sag_lock_pair, memory never freed: see
+        /// withLocked), 0 for every other slot. (It also makes a slot 32
+        /// bytes: a power of two, so that finding one is a shift.)
+        let locks: Atomic<UInt>
     }
 
     private static let chunkBits = 12
@@ -149,8 +151,10 @@ struct HandleTable: Sendable {
     // MARK: - Operations
 
     /// Registers `object` (a socket with its open `descriptor`, read back by
-    /// descriptor(of:)); nil when the table is full.
-    func insert(_ object: any AnyObject & Sendable, _ kind: HandleKind, descriptor: Int32? = nil) -> OpaquePointer? {
+    /// descriptor(of:); a port with the address of its lock words, used by
+    /// withLocked); nil when the table is full.
+    func insert(_ object: any AnyObject & Sendable, _ kind: HandleKind, descriptor: Int32? = nil,
+                locks: UInt = 0) -> OpaquePointer? {
         let h = HandleTable.withAllocation { () -> OpaquePointer? in
             var fresh: Int32 = 0
             let index = sag_handle_index_take(HandleTable.maxSlots, &fresh)
@@ -158,7 +162,8 @@ struct HandleTable: Sendable {
             if fresh != 0 && index & (HandleTable.chunkSize - 1) == 0 {
                 let chunk = UnsafeMutablePointer<Slot>.allocate(capacity: HandleTable.chunkSize)
                 for i in 0..<HandleTable.chunkSize {
-                    (chunk + i).initialize(to: Slot(word: Atomic(1 << 32), object: Atomic(0), aux: Atomic(0)))
+                    (chunk + i).initialize(to: Slot(word: Atomic(1 << 32), object: Atomic(0), aux: Atomic(0),
+                                                    locks: Atomic(0)))
                 }
                 sag_handle_chunk_publish(index >> HandleTable.chunkBits, UInt(bitPattern: chunk))
             }
@@ -168,6 +173,7 @@ struct HandleTable: Sendable {
             s.pointee.object.store(bits, ordering: .relaxed)
             s.pointee.aux.store(descriptor.map { UInt64(UInt32(bitPattern: $0)) | generation << 32 | HandleTable.auxPresent }
                                 ?? 0, ordering: .relaxed)
+            s.pointee.locks.store(locks, ordering: .relaxed)
             s.pointee.word.store((UInt64(kind.rawValue) << 56) | (generation << 32) | HandleTable.live,
                                  ordering: .releasing)
             return HandleTable.encode(index: index, generation: generation, kind: UInt64(kind.rawValue))
@@ -202,6 +208,93 @@ struct HandleTable: Sendable {
         return Unmanaged<T>.fromOpaque(p)._withUnsafeGuaranteedRef { body($0) }
     }
 
+    /// A handle decoded and its slot found (a slot exists for it; whether
+    /// it is live is not known yet): find(_:_:), for the calls that try
+    /// withLocked and may go on with with(_:as:_:) without decoding twice.
+    struct Found {
+        fileprivate let index: Int
+        fileprivate let generation: UInt64
+        fileprivate let kind: UInt64
+        fileprivate let slot: UnsafeMutablePointer<Slot>
+
+        /// Whether the slot's hint is set (setHint). Read with no check of
+        /// live or generation: a hint, for choosing a path, never for using
+        /// an object.
+        var hint: Bool { slot.pointee.aux.load(ordering: .relaxed) != 0 }
+    }
+
+    /// The slot of a handle of `kind`; nil when `h` cannot be one.
+    @inline(__always)
+    func find(_ h: UnsafeRawPointer?, _ kind: HandleKind) -> Found? {
+        guard let (index, generation, k) = HandleTable.decode(h), k == UInt64(kind.rawValue),
+              let s = slot(index) else { return nil }
+        return Found(index: index, generation: generation, kind: k, slot: s)
+    }
+
+    /// with(_:_:as:_:) of a handle found already.
+    @inline(__always)
+    func with<T: AnyObject, R>(_ f: Found, as: T.Type, _ body: (T) -> R) -> R? {
+        guard enter(f.slot, f.generation, f.kind) else { return nil }
+        defer { leave(f.slot, f.index) }
+        guard let p = UnsafeRawPointer(bitPattern: f.slot.pointee.object.load(ordering: .relaxed)) else { return nil }
+        return Unmanaged<T>.fromOpaque(p)._withUnsafeGuaranteedRef { body($0) }
+    }
+
+    /// Runs `fast` with the live port behind a found handle, holding one of
+    /// its lock words (the input lock when `input`, else the output lock)
+    /// instead of the slot's look-up count: one atomic pair a call where
+    /// with(...) and the port's lock make two. When `fast` declines (nil),
+    /// or cannot be tried (the port has no lock words, or the lock is not
+    /// free at once), runs `slow` as with(...) does. Nil when the handle is
+    /// not live.
+    ///
+    /// How the port stays alive without a look-up counted: its lock words
+    /// are memory that is never freed (sag_lock_pair), so they may be
+    /// taken before the handle is known to be live; the handle is checked
+    /// (again) with the lock held; and whoever disposes of a port's slot
+    /// first waits until no fast path holds its words (dispose(_:_:_:)).
+    /// The take and the check are sequentially consistent, as are the
+    /// clearing of live (remove) and dispose's look at the words: either
+    /// this call sees the handle freed, or the free sees the word held.
+    /// `fast` must not wait (it runs with the fast mark on the lock: a free
+    /// of the handle waits for it) and must not take the same lock.
+    @inline(__always)
+    func withLocked<T: AnyObject, R>(_ f: Found, input: Bool, as: T.Type,
+                                     fast: (T) -> R?, slow: (T) -> R) -> R? {
+        let s = f.slot
+        // The slot's word, look-up count aside, of this handle while live.
+        let expected = f.kind << 56 | f.generation << 32 | HandleTable.live
+        // The lock words are read only once the word says they are this
+        // generation's (insert writes them before it).
+        if s.pointee.word.load(ordering: .acquiring) & ~HandleTable.lookupMask == expected,
+           let pair = UnsafeMutablePointer<sag_lock_pair>(bitPattern: s.pointee.locks.load(ordering: .relaxed)) {
+            let lock = input ? sag_lock_pair_input(pair) : sag_lock_pair_output(pair)
+            if sag_lock_try_fast(lock) != 0 {
+                // Still live, the same generation: the object is the one
+                // this handle names, and it stays until the lock is let go.
+                var done: R? = nil
+                if s.pointee.word.load(ordering: .sequentiallyConsistent) & ~HandleTable.lookupMask == expected,
+                   let p = UnsafeRawPointer(bitPattern: s.pointee.object.load(ordering: .relaxed)) {
+                    done = Unmanaged<T>.fromOpaque(p)._withUnsafeGuaranteedRef { fast($0) }
+                }
+                sag_lock_release(lock)
+                if let done { return done }
+            }
+        }
+        return with(f, as: T.self, slow)
+    }
+
+    /// Sets or clears the hint of a live port's slot (Found.hint; the
+    /// slot's `aux`, which only sockets use otherwise): whether put-bytevector
+    /// should try the fast path. Only a hint: a wrong one makes calls
+    /// slower, never wrong.
+    func setHint(_ h: UnsafeRawPointer?, _ on: Bool) {
+        guard let (index, generation, k) = HandleTable.decode(h), k == UInt64(HandleKind.port.rawValue),
+              let s = slot(index), enter(s, generation, k) else { return }
+        s.pointee.aux.store(on ? 1 : 0, ordering: .relaxed)
+        leave(s, index)
+    }
+
     /// The descriptor of the live, open socket behind `h`; nil for anything
     /// else (a closed socket, a freed or foreign handle: the caller's
     /// general path tells which). No look-up is counted and nothing is
@@ -227,9 +320,10 @@ struct HandleTable: Sendable {
     /// once the handle is no longer live (sag_socket_free closes the socket
     /// after taking its handle out): descriptor(of:) refuses it then.
     func markClosed(_ h: UnsafeRawPointer?) {
-        guard let (index, generation, _) = HandleTable.decode(h), let s = slot(index) else { return }
+        guard let (index, generation, k) = HandleTable.decode(h), k == UInt64(HandleKind.socket.rawValue),
+              let s = slot(index) else { return }
         let w = s.pointee.word.load(ordering: .acquiring)
-        guard w & HandleTable.live != 0, HandleTable.generation(w) == generation else { return }
+        guard w & HandleTable.live != 0, HandleTable.generation(w) == generation, HandleTable.kind(w) == k else { return }
         var a = s.pointee.aux.load(ordering: .relaxed)
         while a & HandleTable.auxPresent != 0, a & HandleTable.auxClosed == 0,
               (a >> 32) & HandleTable.generationMask == generation {
@@ -244,10 +338,11 @@ struct HandleTable: Sendable {
     /// generation and kind.
     @inline(__always)
     private func enter(_ s: UnsafeMutablePointer<Slot>, _ generation: UInt64, _ kind: UInt64) -> Bool {
+        // Live, this generation and kind: one masked compare.
+        let expected = kind << 56 | generation << 32 | HandleTable.live
         var w = s.pointee.word.load(ordering: .acquiring)
         while true {
-            guard w & HandleTable.live != 0, HandleTable.generation(w) == generation,
-                  HandleTable.kind(w) == kind else { return false }
+            guard w & ~HandleTable.lookupMask == expected else { return false }
             let (done, now) = s.pointee.word.weakCompareExchange(expected: w, desired: w + HandleTable.oneLookup,
                                                                  ordering: .acquiring)
             if done { return true }
@@ -271,6 +366,15 @@ struct HandleTable: Sendable {
     /// Releases the table's reference and recycles the slot (exactly once:
     /// by whoever left it not live with no look-up in progress).
     private func dispose(_ s: UnsafeMutablePointer<Slot>, _ index: Int, _ w: UInt64) {
+        // A port: wait out the fast paths (withLocked) that took its lock
+        // words before live was cleared. They hold them for a buffer copy
+        // and never wait; any later one finds the handle not live.
+        if let pair = UnsafeMutablePointer<sag_lock_pair>(bitPattern: s.pointee.locks.load(ordering: .relaxed)) {
+            while sag_lock_fast_held(sag_lock_pair_input(pair)) != 0
+                    || sag_lock_fast_held(sag_lock_pair_output(pair)) != 0 {
+                sched_yield()
+            }
+        }
         let bits = s.pointee.object.exchange(0, ordering: .acquiringAndReleasing)
         let next = HandleTable.generation(w) + 1
         // A slot whose generation would wrap is retired, never reused: a
@@ -321,8 +425,9 @@ struct HandleTable: Sendable {
                 leave(s, index)
                 return .alreadyFreed
             }
+            // Sequentially consistent, for withLocked.
             let (done, now) = s.pointee.word.weakCompareExchange(expected: w, desired: w & ~HandleTable.live,
-                                                                 ordering: .acquiringAndReleasing)
+                                                                 ordering: .sequentiallyConsistent)
             if done { break }
             w = now
         }

@@ -67,13 +67,18 @@ int64_t sag_thread_deadline_get(void) __attribute__((visibility("hidden")));
 void sag_thread_deadline_set(int64_t value) __attribute__((visibility("hidden")));
 
 /* A lock word for the port buffers' paths, taken on every port read and
- * write (PortLock.swift): 0 free, 1 held, 2 held with a thread waiting. Its
- * uncontended acquire and release are one atomic instruction each and need
- * no thread id (Synchronization.Mutex reads one from thread-local storage
- * on every lock); a contended acquire sleeps on the word with futex(2). */
+ * write (PortLock.swift): 0 free; otherwise held, with bit 1 (2) set when a
+ * thread waits and bit 2 (4) set while the C layer's fast path holds it
+ * (sag_lock_try_fast). Its uncontended acquire and release are one atomic
+ * instruction each and need no thread id (Synchronization.Mutex reads one
+ * from thread-local storage on every lock); a contended acquire sleeps on
+ * the word with futex(2), marking it waited for and keeping bit 2. */
 #include <stdint.h>
 void sag_lock_wait(uint32_t *word) __attribute__((visibility("hidden")));
 void sag_lock_wake(uint32_t *word) __attribute__((visibility("hidden")));
+
+#define SAG_LOCK_WAITED 2u
+#define SAG_LOCK_FAST 4u
 
 static inline void sag_lock_acquire(uint32_t *word) {
     uint32_t expected = 0;
@@ -85,9 +90,44 @@ static inline int sag_lock_try(uint32_t *word) {
     return __atomic_compare_exchange_n(word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 static inline void sag_lock_release(uint32_t *word) {
-    if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2)
+    if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) & SAG_LOCK_WAITED)
         sag_lock_wake(word);
 }
+
+/* The fast path's lock (SagSocketCABI/Handles.swift, HandleTable.withLocked):
+ * taken only when free at once, marked with bit 2, and never held across
+ * anything that can wait. Sequentially consistent: the handle's slot is
+ * read after it (is the handle still live?), and freeing a handle clears
+ * live and then waits while bit 2 is set (sag_lock_fast_held), so that
+ * either the fast path sees the handle freed or the free sees it held. */
+static inline int sag_lock_try_fast(uint32_t *word) {
+    uint32_t expected = 0;
+    return __atomic_compare_exchange_n(word, &expected, 1 | SAG_LOCK_FAST, 0, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_RELAXED);
+}
+static inline int sag_lock_fast_held(uint32_t *word) {
+    return (__atomic_load_n(word, __ATOMIC_SEQ_CST) & SAG_LOCK_FAST) != 0;
+}
+
+/* The two lock words of a socket's port buffers (input, output), each in
+ * a cache line of its own (a reader and a writer thread do not share one).
+ * Their memory is never freed, only reused (sag_lock_pair_new/free): the
+ * C layer's fast path may touch the words of a port that another thread
+ * has just freed, finds the handle gone, and lets go (only ever through
+ * the lock protocol, so a reused pair stays a correct lock). NULL when no
+ * memory could be had. */
+typedef struct sag_lock_pair {
+    uint32_t input;
+    char pad0[60];
+    uint32_t output;
+    char pad1[52];
+    struct sag_lock_pair *next; /* in the free list */
+} sag_lock_pair;
+sag_lock_pair *sag_lock_pair_new(void) __attribute__((visibility("hidden")));
+static inline uint32_t *sag_lock_pair_input(sag_lock_pair *pair) { return &pair->input; }
+static inline uint32_t *sag_lock_pair_output(sag_lock_pair *pair) { return &pair->output; }
+void sag_lock_pair_free(sag_lock_pair *pair) __attribute__((visibility("hidden")));
+
 /* Sixteen bytes, compared a vector at a time (sag_plain_line_length). */
 typedef unsigned char sag_bytes16 __attribute__((vector_size(16)));
 

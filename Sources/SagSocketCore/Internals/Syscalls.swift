@@ -76,6 +76,7 @@ func ioSyscall<T: BinaryInteger>(_ call: Syscall, _ body: (SyscallStep) -> T) ->
     }
 }
 
+@usableFromInline
 enum Sys {
     /// socket(2) with SOCK_CLOEXEC | SOCK_NONBLOCK.
     static func socket(_ family: Int32, _ type: Int32, _ proto: Int32) -> SysResult<Int32> {
@@ -313,6 +314,7 @@ enum Sys {
 
     /// memchr(3): the first `byte` in `count` bytes from `p`, or nil.
     @inline(__always)
+    @inlinable
     static func findByte(_ byte: UInt8, in p: UnsafeRawPointer, count: Int) -> UnsafeRawPointer? {
         Glibc.memchr(p, Int32(byte), count).map { UnsafeRawPointer($0) }
     }

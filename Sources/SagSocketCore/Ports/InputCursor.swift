@@ -166,6 +166,7 @@ struct InputCursor {
 
 /// The binary reads that gather into the scratch area and go on after a
 /// retryable failure.
+@usableFromInline
 enum Gathering: Sendable {
     case bytesLine, bytesAll
 }

@@ -3,35 +3,38 @@
 // its own lock, so one thread may read while another writes; and how held
 // output is sent before anything waits for input on the socket.
 
+import CSagSocketShims
 import Glibc
 import Synchronization
 
 /// The buffers that every port over one socket shares.
+@usableFromInline
 final class PortBuffers: Sendable {
-    static let capacity = 65536
+    @usableFromInline static let capacity = 65536
     /// InputCursor.fill() moves fewer unread bytes than this so that the
     /// receive after them lands on a 64-byte boundary; more go to the
     /// front, so that a full buffer is always all `capacity` bytes.
     static let alignedRefillBelow = 4096
 
+    @usableFromInline
     struct Input: @unchecked Sendable {
-        let base: UnsafeMutableRawPointer
-        var start = 0
-        var end = 0
+        @usableFromInline let base: UnsafeMutableRawPointer
+        @usableFromInline var start = 0
+        @usableFromInline var end = 0
         var eof = false
         /// A textual port answered a CR: a LF or NEL right after it belongs
         /// to the same end of line and is skipped.
-        var skipLineFeed = false
+        @usableFromInline var skipLineFeed = false
         /// A binary gathering read (a line, everything up to end of file)
         /// that failed with a retryable status (timeout, would-block,
         /// interrupt) after taking input into `scratch`: the same read, called
         /// again, goes on from there. Any other read forgets it.
-        var pending: Gathering? = nil
+        @usableFromInline var pending: Gathering? = nil
         /// Characters a textual port decoded and consumed but did not hand
         /// out, as UTF-8 from `carryStart` on: those of a text read that
         /// failed (a decoding error in raise mode, a timeout, would-block,
         /// interrupt). Every text read takes them before any input.
-        var carry = Scratch()
+        @usableFromInline var carry = Scratch()
         var carryStart = 0
         /// Where a read gathers what it hands out when that does not lie in
         /// one piece in the buffer (a line longer than it, everything up to
@@ -39,22 +42,44 @@ final class PortBuffers: Sendable {
         var scratch = Scratch()
     }
 
+    @usableFromInline
     struct Output: @unchecked Sendable {
-        let base: UnsafeMutableRawPointer
-        var count = 0
+        @usableFromInline let base: UnsafeMutableRawPointer
+        @usableFromInline var count = 0
     }
 
+    /// The words of the two locks below, in memory that is never freed
+    /// (sag_lock_pair): the C layer's fast path takes them directly, before
+    /// it knows the port is still there (SagSocketCABI/Handles.swift,
+    /// HandleTable.withLocked). Nil in the ThreadSanitizer build, or when
+    /// no memory could be had: that port has no fast path.
+    nonisolated(unsafe) let lockPair: UnsafeMutablePointer<sag_lock_pair>?
     /// Guards `inputState`, which reads use in place.
-    let inputLock = PortLock()
-    nonisolated(unsafe) let inputState: UnsafeMutablePointer<Input>
+    let inputLock: PortLock
+    @usableFromInline nonisolated(unsafe) let inputState: UnsafeMutablePointer<Input>
     /// Guards `outputState`. Bytes waiting in it are counted in the
     /// socket's `portOutputPending`, readable without this lock.
-    let outputLock = PortLock()
-    nonisolated(unsafe) let outputState: UnsafeMutablePointer<Output>
+    let outputLock: PortLock
+    @usableFromInline nonisolated(unsafe) let outputState: UnsafeMutablePointer<Output>
     /// A flush is sending (holding `output`): it carries what is pending.
     let draining = Atomic<Bool>(false)
 
     init() {
+        #if SAG_TSAN
+        lockPair = nil
+        inputLock = PortLock()
+        outputLock = PortLock()
+        #else
+        let pair = sag_lock_pair_new()
+        lockPair = pair
+        if let pair {
+            inputLock = PortLock(word: sag_lock_pair_input(pair))
+            outputLock = PortLock(word: sag_lock_pair_output(pair))
+        } else {
+            inputLock = PortLock()
+            outputLock = PortLock()
+        }
+        #endif
         inputState = .allocate(capacity: 1)
         inputState.initialize(to: Input(base: .allocate(byteCount: PortBuffers.capacity, alignment: 64)))
         outputState = .allocate(capacity: 1)
@@ -70,6 +95,7 @@ final class PortBuffers: Sendable {
         outputState.pointee.base.deallocate()
         outputState.deinitialize(count: 1)
         outputState.deallocate()
+        sag_lock_pair_free(lockPair)
     }
 
     /// Runs `body` with the output buffer locked.

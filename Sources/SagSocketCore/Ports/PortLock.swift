@@ -19,13 +19,23 @@ import CSagSocketShims
 struct PortLock: ~Copyable, @unchecked Sendable {
     /// The word lives at a fixed address (futex(2) sleeps on it).
     private let word: UnsafeMutablePointer<UInt32>
+    /// Whether the word is this lock's own allocation (else a word of a
+    /// sag_lock_pair, which its owner gives back).
+    private let owned: Bool
 
     init() {
         word = .allocate(capacity: 1)
         word.initialize(to: 0)
+        owned = true
     }
 
-    deinit { word.deallocate() }
+    /// A lock on a word someone else keeps (a sag_lock_pair's: PortBuffers).
+    init(word: UnsafeMutablePointer<UInt32>) {
+        self.word = word
+        owned = false
+    }
+
+    deinit { if owned { word.deallocate() } }
 
     /// Runs `body` holding the lock.
     @inline(__always)
@@ -36,9 +46,17 @@ struct PortLock: ~Copyable, @unchecked Sendable {
     }
 
     /// Runs `body` holding the lock when it is free at once; nil otherwise.
+    /// A holder that is the C layer's fast path (the word's bit 2:
+    /// HandleTable.withLocked, which holds the word for a buffer search
+    /// or copy and never waits, perhaps a stale caller about to find its
+    /// handle freed) is waited out rather than taken for a writer stuck in
+    /// a send.
     @inline(__always)
     func withLockIfAvailable<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R? {
-        guard sag_lock_try(word) != 0 else { return nil }
+        while sag_lock_try(word) == 0 {
+            guard sag_lock_fast_held(word) != 0 else { return nil }
+            Sys.yield()
+        }
         defer { sag_lock_release(word) }
         return try body()
     }

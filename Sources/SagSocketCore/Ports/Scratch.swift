@@ -2,10 +2,11 @@
 // lie in one piece in the input buffer (a long line, decoded text).
 
 /// A growable byte area owned by a port's input state (freed with it).
+@usableFromInline
 struct Scratch: @unchecked Sendable {
     private(set) var base: UnsafeMutableRawPointer? = nil
     private var capacity = 0
-    var count = 0
+    @usableFromInline var count = 0
 
     mutating func reserve(_ extra: Int) {
         let needed = count + extra

@@ -57,15 +57,15 @@ public final class SocketPort: Sendable {
     /// The embedder's word (the C layer keeps the port's handle in it).
     public let embedder = EmbedderSlot()
 
-    let buffers: PortBuffers
-    private let closedFlag = Atomic<Bool>(false)
+    @usableFromInline let buffers: PortBuffers
+    @usableFromInline let closedFlag = Atomic<Bool>(false)
     /// (Usable from inline code: the C layer reads the mode inline, to go
     /// straight to put(_:) in mode none.)
     @usableFromInline let bufferModeValue = Atomic<Int32>(BufferMode.none.rawValue)
     private let readModeValue = Atomic<Int32>(ReadMode.once.rawValue)
     /// Set by transcoded-port: the binary port is then closed to direct use
     /// (the textual port names itself in the failures that pass through it).
-    let transcoded = Atomic<Bool>(false)
+    @usableFromInline let transcoded = Atomic<Bool>(false)
 
     /// socket-port, socket-input-port, socket-output-port: a port over
     /// `socket`, in buffer mode none and read mode once.
@@ -83,7 +83,7 @@ public final class SocketPort: Sendable {
     }
 
     /// Whether close() has been called.
-    public var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
+    @inlinable public var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
 
     /// Whether transcoded-port took this port over (it is closed to direct use).
     public var isTakenOver: Bool { transcoded.load(ordering: .acquiring) }
@@ -294,29 +294,47 @@ public final class SocketPort: Sendable {
     /// nothing else to do (the C layer) takes this first, without the
     /// failure plumbing of a call that can throw (as readyLine()).
     public func bufferedPut(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard canBuffer(bytes) else { return false }
+        return buffers.outputLock.withLock { putInBuffer(bytes) }
+    }
+
+    /// bufferedPut(_:) for a caller that holds this port's output lock
+    /// already (the C layer's fast path, as readyLineLocked()).
+    @inlinable @inline(__always)
+    public func bufferedPutLocked(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        canBuffer(bytes) && putInBuffer(bytes)
+    }
+
+    /// bufferedPut(_:)'s tests that need no lock.
+    @inlinable @inline(__always)
+    func canBuffer(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let mode = bufferModeValue.load(ordering: .relaxed)
         guard mode != BufferMode.none.rawValue, direction != .input, !isClosed,
               !transcoded.load(ordering: .relaxed), let src = bytes.baseAddress else { return false }
+        return mode != BufferMode.line.rawValue || Sys.findByte(0x0A, in: src, count: bytes.count) == nil
+    }
+
+    /// bufferedPut(_:)'s copy, with the output lock held.
+    @inlinable @inline(__always)
+    func putInBuffer(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let src = bytes.baseAddress else { return false }
         let n = bytes.count
-        if mode == BufferMode.line.rawValue && Sys.findByte(0x0A, in: src, count: n) != nil { return false }
         let out = buffers.outputState
-        return buffers.outputLock.withLock { () -> Bool in
-            let held = out.pointee.count
-            guard n <= PortBuffers.capacity - held else { return false }
-            (out.pointee.base + held).copyMemory(from: src, byteCount: n)
-            out.pointee.count = held + n
-            // As in write(_:_:endsLine:): count the bytes in, then look for
-            // readers (who count themselves in, then look for bytes).
-            socket.portOutputPending.store(held + n, ordering: .sequentiallyConsistent)
-            if socket.readWaiters.load(ordering: .sequentiallyConsistent) > 0 {
-                // A reader waits: this output must go now, which may fail.
-                // Taken back (no one else could use it under the lock).
-                out.pointee.count = held
-                socket.portOutputPending.store(held, ordering: .sequentiallyConsistent)
-                return false
-            }
-            return true
+        let held = out.pointee.count
+        guard n <= PortBuffers.capacity - held else { return false }
+        (out.pointee.base + held).copyMemory(from: src, byteCount: n)
+        out.pointee.count = held + n
+        // As in write(_:_:endsLine:): count the bytes in, then look for
+        // readers (who count themselves in, then look for bytes).
+        socket.portOutputPending.store(held + n, ordering: .sequentiallyConsistent)
+        if socket.readWaiters.load(ordering: .sequentiallyConsistent) > 0 {
+            // A reader waits: this output must go now, which may fail.
+            // Taken back (no one else could use it under the lock).
+            out.pointee.count = held
+            socket.portOutputPending.store(held, ordering: .sequentiallyConsistent)
+            return false
         }
+        return true
     }
 
     /// put-bytevector: writes `bytes` as the buffer mode says.
@@ -452,8 +470,9 @@ public final class SocketPort: Sendable {
     /// the buffer of an open input port that is not taken over (the checks
     /// of check("get-line", reading: true), as plain tests). Nil otherwise:
     /// readLineUnsafe() then checks, reports and reads. A caller that hands
-    /// the line on at once (the C layer) takes this first, without the
-    /// failure plumbing of a call that can throw.
+    /// the line on at once may take this first, without the failure
+    /// plumbing of a call that can throw (the C layer takes its locked
+    /// half, readyLineLocked(), with the lock word taken itself).
     public func readyLine() -> UnsafeRawBufferPointer? {
         guard direction != .output, !isClosed, !transcoded.load(ordering: .relaxed) else { return nil }
         return bufferedLine()
@@ -470,27 +489,45 @@ public final class SocketPort: Sendable {
     ///   CR answered may come first.
     @inline(__always)
     func bufferedLine(text: Bool? = nil) -> UnsafeRawBufferPointer? {
-        let st = buffers.inputState
-        return buffers.inputLock.withLock { () -> UnsafeRawBufferPointer? in
-            let start = st.pointee.start
-            let end = st.pointee.end
-            guard end > start, st.pointee.pending == nil else { return nil }
-            if text != nil && (st.pointee.carry.count != 0 || st.pointee.skipLineFeed) { return nil }
-            let from = UnsafeRawPointer(st.pointee.base + start)
-            let len: Int
-            if let text {
-                guard let n = asciiLineLength(from, end &- start, noCR: text) else { return nil }
-                len = n
-            } else {
-                // memchr: as fast as the scan above at 40 bytes, faster on
-                // longer lines (32 bytes a step).
-                guard let hit = Sys.findByte(0x0A, in: from, count: end &- start) else { return nil }
-                len = hit - from
-            }
-            st.pointee.start = start &+ len &+ 1  // the view stays where it is
-            return UnsafeRawBufferPointer(start: from, count: len)
-        }
+        buffers.inputLock.withLock { lineInBuffer(text: text) }
     }
+
+    /// bufferedLine(text:) with the input lock held by the caller.
+    @inlinable @inline(__always)
+    func lineInBuffer(text: Bool?) -> UnsafeRawBufferPointer? {
+        let st = buffers.inputState
+        let start = st.pointee.start
+        let end = st.pointee.end
+        guard end > start, st.pointee.pending == nil else { return nil }
+        if text != nil && (st.pointee.carry.count != 0 || st.pointee.skipLineFeed) { return nil }
+        let from = UnsafeRawPointer(st.pointee.base + start)
+        let len: Int
+        if let text {
+            guard let n = asciiLineLength(from, end &- start, noCR: text) else { return nil }
+            len = n
+        } else {
+            // memchr: as fast as the scan above at 40 bytes, faster on
+            // longer lines (32 bytes a step).
+            guard let hit = Sys.findByte(0x0A, in: from, count: end &- start) else { return nil }
+            len = hit - from
+        }
+        st.pointee.start = start &+ len &+ 1  // the view stays where it is
+        return UnsafeRawBufferPointer(start: from, count: len)
+    }
+
+    /// readyLine() for a caller that holds this port's input lock already:
+    /// the C layer's fast path, which takes the lock word of `lockPair`
+    /// itself (HandleTable.withLocked).
+    @inlinable @inline(__always)
+    public func readyLineLocked() -> UnsafeRawBufferPointer? {
+        guard direction != .output, !isClosed, !transcoded.load(ordering: .relaxed) else { return nil }
+        return lineInBuffer(text: nil)
+    }
+
+    /// The address of the words of this port's two locks (a
+    /// `sag_lock_pair`, memory that is never freed), for the C layer's fast
+    /// path; 0 when the port has none (the ThreadSanitizer build).
+    public var lockPair: UInt { buffers.lockPair.map { UInt(bitPattern: $0) } ?? 0 }
 
     /// get-bytevector-all: in read mode once, what is buffered, or else
     /// what one read from the socket brings; in read mode full, every byte

@@ -31,7 +31,7 @@ public final class TextPort: Sendable {
     public let errorMode: ErrorMode
     /// The embedder's word (the C layer keeps the port's handle in it).
     public let embedder = EmbedderSlot()
-    private let closedFlag = Atomic<Bool>(false)
+    @usableFromInline let closedFlag = Atomic<Bool>(false)
 
     /// transcoded-port: a textual port over `binary`, which is closed to
     /// direct use from now on (R6RS); its socket and buffers carry on under
@@ -54,7 +54,7 @@ public final class TextPort: Sendable {
     }
 
     /// Whether this port (or the binary port under it) is closed.
-    public var isClosed: Bool { closedFlag.load(ordering: .acquiring) || binary.isClosed }
+    @inlinable public var isClosed: Bool { closedFlag.load(ordering: .acquiring) || binary.isClosed }
 
     private func check(_ op: StaticString, reading: Bool) throws(SocketError) {
         if isClosed { throw closedError(op) }
@@ -358,6 +358,15 @@ public final class TextPort: Sendable {
     public func readyLine() -> UnsafeRawBufferPointer? {
         guard codec == .utf8, binary.direction != .output, !isClosed else { return nil }
         return binary.bufferedLine(text: eolStyle != .none)
+    }
+
+    /// readyLine() for a caller that holds the input lock of the binary
+    /// port underneath already (the C layer's fast path, as
+    /// SocketPort.readyLineLocked()).
+    @inlinable @inline(__always)
+    public func readyLineLocked() -> UnsafeRawBufferPointer? {
+        guard codec == .utf8, binary.direction != .output, !isClosed else { return nil }
+        return binary.lineInBuffer(text: eolStyle != .none)
     }
 
     /// A line that lies whole in the buffer as plain ASCII (no CR) needs no

@@ -62,6 +62,7 @@ func validUTF8(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
 /// (sag_plain_line_length, shims.h): Swift's SIMD comparisons become a
 /// byte-by-byte loop here.
 @inline(__always)
+@inlinable
 func asciiLineLength(_ p: UnsafeRawPointer, _ count: Int, noCR: Bool) -> Int? {
     // Two inlined copies, each with its stop bytes a constant.
     let n = noCR ? sag_plain_line_length(p, count, 1) : sag_plain_line_length(p, count, 0)

@@ -50,11 +50,11 @@ public final class Socket: Sendable {
     /// What the next receive should do first: wait, or try (ReadHint).
     let readHints = Atomic<UInt8>(0)
     /// Bytes that socket ports hold in this socket's output buffer.
-    let portOutputPending = Atomic<Int>(0)
+    @usableFromInline let portOutputPending = Atomic<Int>(0)
     /// Calls (and selectors) waiting for this socket to become readable: a
     /// port write is sent at once while there are any, so a buffered request
     /// never sits unsent under a reader waiting for its answer.
-    let readWaiters = Atomic<Int>(0)
+    @usableFromInline let readWaiters = Atomic<Int>(0)
     /// What a socket needs rarely, under one lock (SocketExtras).
     let extras: Mutex<SocketExtras>
 
