@@ -1010,17 +1010,15 @@
 (define c-socket-free/os (c "sag_socket_free" (_fun #:blocking? #t _h -> _int)))
 ;; #t when closing h may wait: SO_LINGER on, with a time (close(2) then
 ;; waits for unsent data to go, even on a non-blocking socket).
-(define c-getsockopt-linger (c "sag_socket_getsockopt_bytes" (_fun _h _int _int _pointer _size _size _pointer _uintptr -> _int)))
+(define c-getsockopt-linger (c "sag_socket_getsockopt_bytes" (_fun _h _int _int _bytes _size _size _pointer _uintptr -> _int)))
 (define SO_LINGER (%constant "SO_LINGER"))
 (define (lingers? h)
-  ;; struct linger {int l_onoff; int l_linger;} in the scratch block's
-  ;; second and third words, its size in the first
-  (let ([e (thread-error)])
-    (atomically
-     (and (eqv? 0 (c-getsockopt-linger h SOL_SOCKET SO_LINGER (out-addr 1) 0 8 (out-addr 0) e))
-          (= 8 (out-ref _size 0))
-          (not (eqv? 0 (ptr-ref (out-addr 1) _int32 0)))
-          (> (ptr-ref (out-addr 1) _int32 1) 0)))))
+  (let ([b (make-bytes 8 0)] [n (malloc 8 'raw)] [e (thread-error)])
+    (begin0 (and (eqv? 0 (c-getsockopt-linger h SOL_SOCKET SO_LINGER b 0 8 n e))
+                 (= 8 (ptr-ref n _size))
+                 (not (eqv? 0 (integer-bytes->integer b #t (system-big-endian?) 0 4)))
+                 (> (integer-bytes->integer b #t (system-big-endian?) 4 8) 0))
+            (free n))))
 ;; Closing also wakes the Racket threads waiting on the socket, and forgets
 ;; Racket's readiness events of its descriptor. A close that lingers runs
 ;; in an OS thread: the caller waits for it there (wait? #t), or not (a
