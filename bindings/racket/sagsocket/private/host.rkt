@@ -12,13 +12,16 @@
 ;;;   on it ends at once, as its timeout would. A call that has to wait
 ;;;   answers at once (SAG_E_WOULD_BLOCK with SAG_MSG_DONTWAIT, a read
 ;;;   timeout, nothing ready); the Racket thread then waits in Racket's
-;;;   scheduler, on the socket's descriptor (unsafe-fd->evt), on an
-;;;   interrupt or close posted by another Racket thread, and on the time
-;;;   left, and calls again. When the socket's own timeout passes, a last
-;;;   call lets the library report it (its condition, its fields).
-;;; - What cannot be made so (name resolution, connect, a selector's wait)
-;;;   runs in an OS thread of its own (call-in-os-thread), in a collect-safe
-;;;   call (#:blocking? #t), whose result the Racket thread syncs on.
+;;;   scheduler, on the socket's descriptor (a poller event, as
+;;;   unsafe-fd->evt's), on an interrupt or close posted by another Racket
+;;;   thread, and on the time left, and calls again. When the socket's own
+;;;   timeout passes, a last call lets the library report it (its
+;;;   condition, its fields). A connect is started and finished so too
+;;;   (see %socket-connect).
+;;; - What cannot be made so (name resolution, a Unix-domain connect, a
+;;;   selector's wait) runs in an OS thread of its own (call-in-os-thread),
+;;;   in a collect-safe call (#:blocking? #t), whose result the Racket
+;;;   thread syncs on.
 ;;; - Every call is given the calling Racket thread's own error object: the
 ;;;   library's per-OS-thread last error would mix Racket threads.
 ;;; - Lists cross the contract as R6RS lists, which under plt-r6rs are
