@@ -374,8 +374,8 @@
 ;; 'write), under signal sig: one event that Racket's scheduler polls
 ;; (unsafe-poller), answering sig's reason once it is posted, else 'ready
 ;; once fd is ready (as unsafe-fd->evt's does), else registering fd for
-;; the scheduler's sleep. A choice of the descriptor's event and the
-;; signal's semaphore costs a ping-pong's round trip about a tenth more.
+;; the scheduler's sleep. (A choice of the descriptor's event and the
+;; signal's semaphore made the scheduler handle two events a wait.)
 (struct socket-evt (fd mode sig)
   #:property prop:evt
   (unsafe-poller
