@@ -401,6 +401,12 @@
       (check "the connection carries data" (equal? #vu8(3) (socket-recv c 10)))
       (socket-close s))
     (socket-close c)
+    ;; an IP sockaddr in place of the addrinfo: in the scheduler too
+    (let ([c (create-socket ai)] [os0 (socket-os-thread-calls)])
+      (check "socket-connect! with an IP sockaddr connects" (eq? c (socket-connect! c (addrinfo-sockaddr ai))))
+      (check "with no OS thread either" (= os0 (socket-os-thread-calls)))
+      (socket-close (socket-accept server))
+      (socket-close c))
     (socket-close server)
     ;; nobody listens there now
     (check "a refused connect answers #f" (not (socket-connect! (create-socket ai) ai)))
