@@ -12,7 +12,8 @@
               exn:break? make-semaphore semaphore-post semaphore-wait sync/timeout
               make-custodian current-custodian custodian-shutdown-all parameterize
               printf flush-output)
-        (only (racket base) exn:fail:contract? kill-thread collect-garbage directory-list)
+        (only (racket base) exn:fail:contract? kill-thread collect-garbage directory-list
+              thread-dead?)
         (prefix (only (racket base) length) racket:)
         (only (sagsocket private host) socket-handle-waiters %socket-connect %selector-wait
                                           %selector-new %selector-close %get-addrinfo
@@ -309,6 +310,109 @@
               (loop (+ i 1) (and ok (sync/timeout 10 t2) #t))))))
     (socket-close a) (socket-close b)))
 
+;; socket-connect! waits in Racket's scheduler, not in an OS thread: a
+;; connect to a loopback listener whose backlog is full (Linux drops the
+;; SYNs a full accept queue would take) stays under way while the ticker
+;; ticks; a break, an interrupt, a close and its timeout end it.
+(define (full-listener)
+  ;; a listener with backlog 0 that nobody accepts from, filled with
+  ;; connections until one does not complete within 200 ms: (values
+  ;; listener addrinfo sockets), or #f for the listener when none waited
+  ;; within 20 tries
+  (let* ([ai (get-addrinfo "127.0.0.1" "0" (make-hint-addrinfo AF_INET SOCK_STREAM AI_NUMERICHOST))]
+         [l (create-socket ai)])
+    (socket-bind! l ai)
+    (socket-listen! l 0)
+    (let ([target (get-addrinfo "127.0.0.1" (port-of l) (make-hint-addrinfo AF_INET SOCK_STREAM AI_NUMERICHOST))])
+      (let loop ([i 0] [kept '()])
+        (if (= i 20)
+            (values #f target kept)
+            (let* ([c (create-socket target)]
+                   [ok (guard (e [(socket-connection-error? e) #f]) (socket-connect! c target 200000))])
+              (if ok
+                  (loop (+ i 1) (cons c kept))
+                  (values l target (cons c kept)))))))))
+
+(define (connects)
+  (let-values ([(l target kept) (full-listener)])
+    (check "a connect to a full backlog waits (times out within 200 ms)" l)
+    (when l
+      (let ([waiting (lambda (c) (until (lambda () (= 1 (socket-handle-waiters (%socket-handle c))))))])
+        ;; a break, while the ticker ticks
+        (let-values ([(ticks stop) (ticker)])
+          (let* ([c (create-socket target)]
+                 [os0 (socket-os-thread-calls)]
+                 [b (breakable (lambda () (socket-connect! c target)))])
+            (waiting c)
+            (check "a thread waits in socket-connect!" (= 1 (socket-handle-waiters (%socket-handle c))))
+            (let ([t0 (ticks)])
+              (until (lambda () (> (ticks) (+ t0 10))))
+              (check "the ticker ticked while a thread waited in socket-connect!" (> (ticks) (+ t0 10))))
+            (check "the connect is not made in an OS thread" (= os0 (socket-os-thread-calls)))
+            (check "break-thread ends a wait in socket-connect!" (eq? 'broken (b)))
+            (check "the connect's wait is gone" (= 0 (socket-handle-waiters (%socket-handle c))))
+            (stop)
+            (socket-close c)))
+        ;; socket-interrupt! from another thread
+        (let* ([c (create-socket target)]
+               [result 'running]
+               [t (thread (lambda ()
+                            (set! result (guard (e [(socket-error? e) 'raised]) (socket-connect! c target)))))])
+          (waiting c)
+          (socket-interrupt! c)
+          (sync/timeout 10 t)
+          (check "socket-interrupt! ends a wait in socket-connect! (it raises)" (eq? result 'raised))
+          (socket-close c))
+        ;; socket-close from another thread
+        (let* ([c (create-socket target)]
+               [result 'running]
+               [t (thread (lambda ()
+                            (set! result (guard (e [(socket-closed-error? e) 'closed]) (socket-connect! c target)))))])
+          (waiting c)
+          (socket-close c)
+          (sync/timeout 10 t)
+          (check "closing the socket ends a wait in socket-connect! (&socket-closed)" (eq? result 'closed)))
+        ;; the timeout: &socket-connection, from the library
+        (let* ([c (create-socket target)]
+               [e (guard (e [#t e]) (socket-connect! c target 100000))])
+          (check "a connect timeout raises &socket-connection" (socket-connection-error? e))
+          (check "its socket" (and (socket-error? e) (eq? c (socket-error-socket e))))
+          (socket-close c))
+        ;; kill-thread of a waiting connect leaves no waiter
+        (let* ([c (create-socket target)]
+               [t (thread (lambda () (socket-connect! c target)))])
+          (waiting c)
+          (kill-thread t)
+          (check "a killed connect leaves no waiter" (= 0 (socket-handle-waiters (%socket-handle c))))
+          (socket-close c))
+        (socket-close l)))
+    (for-each socket-close kept))
+  ;; refused, and made: the same answers as before
+  (let* ([server (make-server-socket "0")]
+         [ai (get-addrinfo "127.0.0.1" (port-of server) (make-hint-addrinfo AF_INET SOCK_STREAM AI_NUMERICHOST))]
+         [os0 (socket-os-thread-calls)]
+         [c (create-socket ai)])
+    (check "socket-connect! connects" (eq? c (socket-connect! c ai)))
+    (check "with no OS thread" (= os0 (socket-os-thread-calls)))
+    (let ([s (socket-accept server)])
+      (check "the peer's name is the address connected to"
+             (equal? (socket-info-port (socket-peer c)) (socket-info-port (socket-info server))))
+      (socket-send s #vu8(3))
+      (check "the connection carries data" (equal? #vu8(3) (socket-recv c 10)))
+      (socket-close s))
+    (socket-close c)
+    ;; an IP sockaddr in place of the addrinfo: in the scheduler too
+    (let ([c (create-socket ai)] [os0 (socket-os-thread-calls)])
+      (check "socket-connect! with an IP sockaddr connects" (eq? c (socket-connect! c (addrinfo-sockaddr ai))))
+      (check "with no OS thread either" (= os0 (socket-os-thread-calls)))
+      (socket-close (socket-accept server))
+      (socket-close c))
+    (socket-close server)
+    ;; nobody listens there now
+    (check "a refused connect answers #f" (not (socket-connect! (create-socket ai) ai)))
+    (check "a refused connect with a timeout raises &socket-connection"
+           (guard (e [(socket-connection-error? e) #t]) (socket-connect! (create-socket ai) ai 1000000) #f))))
+
 (define (resolver)
   ;; Every resolution sleeps (SAGSOCKET_RACKET_RESOLVER_DELAY_US) in an OS
   ;; thread: the ticker counts its ticks between the resolver thread's start
@@ -339,6 +443,6 @@
     (resolver)
     (begin (serve-50) (breaks) (port-ranges) (custodians) (os-thread-arguments)
            (numeric-addresses) (lingering-close)
-           (kills) (port-breaks)))
+           (kills) (port-breaks) (connects)))
 (printf "~a passed, ~a failed\n" passed failed)
 (exit (if (= failed 0) 0 1))

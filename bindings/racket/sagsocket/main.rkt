@@ -210,11 +210,16 @@
   [ip-address->bytevector r6:ip-address->bytevector])
 
 ;; The calls of a data loop, without the generic door's list conversion
-;; (their arguments and results hold no lists).
-(define (socket-send s bv [flags 0]) (translating (r6:socket-send s bv flags)))
-(define (socket-recv s size [flags 0]) (translating (r6:socket-recv s size flags)))
+;; (their arguments and results hold no lists); without flags when they
+;; are 0, which the R6RS library's own fast path takes.
+(define (socket-send s bv [flags 0])
+  (translating (if (eqv? flags 0) (r6:socket-send s bv) (r6:socket-send s bv flags))))
+(define (socket-recv s size [flags 0])
+  (translating (if (eqv? flags 0) (r6:socket-recv s size) (r6:socket-recv s size flags))))
 (define (socket-recv! s bv start len [flags 0])
-  (translating (r6:socket-recv! s bv start len flags)))
+  (translating (if (eqv? flags 0)
+                   (r6:socket-recv! s bv start len)
+                   (r6:socket-recv! s bv start len flags))))
 (define (socket-accept s) (translating (r6:socket-accept s)))
 
 ;; The entry's data is the caller's, passed as it is.

@@ -12,19 +12,23 @@
 ;;;   on it ends at once, as its timeout would. A call that has to wait
 ;;;   answers at once (SAG_E_WOULD_BLOCK with SAG_MSG_DONTWAIT, a read
 ;;;   timeout, nothing ready); the Racket thread then waits in Racket's
-;;;   scheduler, on the socket's descriptor (unsafe-fd->evt), on an
-;;;   interrupt or close posted by another Racket thread, and on the time
-;;;   left, and calls again. When the socket's own timeout passes, a last
-;;;   call lets the library report it (its condition, its fields).
-;;; - What cannot be made so (name resolution, connect, a selector's wait)
-;;;   runs in an OS thread of its own (call-in-os-thread), in a collect-safe
-;;;   call (#:blocking? #t), whose result the Racket thread syncs on.
+;;;   scheduler, on the socket's descriptor (a poller event, as
+;;;   unsafe-fd->evt's), on an interrupt or close posted by another Racket
+;;;   thread, and on the time left, and calls again. When the socket's own
+;;;   timeout passes, a last call lets the library report it (its
+;;;   condition, its fields). A connect is started and finished so too
+;;;   (see %socket-connect).
+;;; - What cannot be made so (name resolution, a Unix-domain connect, a
+;;;   selector's wait) runs in an OS thread of its own (call-in-os-thread),
+;;;   in a collect-safe call (#:blocking? #t), whose result the Racket
+;;;   thread syncs on.
 ;;; - Every call is given the calling Racket thread's own error object: the
 ;;;   library's per-OS-thread last error would mix Racket threads.
 ;;; - Lists cross the contract as R6RS lists, which under plt-r6rs are
 ;;;   Racket's mutable pairs (mcons): converted at the exported procedures.
 (require ffi/unsafe
          ffi/unsafe/port
+         (only-in ffi/unsafe/schedule unsafe-poller unsafe-poll-fd unsafe-poll-ctx-fd-wakeup)
          ffi/unsafe/atomic
          ffi/unsafe/os-thread
          ffi/unsafe/os-async-channel
@@ -314,56 +318,94 @@
 (define (free* . ps) (for ([p ps]) (when p (free p))))
 
 ;; ---- Waiting in Racket -----------------------------------------------------
-;; Racket threads waiting on a socket: by handle, a signal (a semaphore
-;; and a box that says why it was posted, 'interrupted or 'closed) that an
-;; interrupt or a close posts and replaces, and the threads waiting (a
-;; thread killed while it waits is left there: it counts no more once it
-;; is dead, and is dropped at the next look).
+;; Racket threads waiting on a socket: by handle, a signal that an
+;; interrupt or a close posts and replaces (a semaphore, why it was posted,
+;; 'interrupted or 'closed, and the events a wait on the socket alone
+;; syncs on, made at the first such wait and kept while the signal is),
+;; and the threads waiting (a thread killed while it waits is left there:
+;; it counts no more once it is dead, and is dropped at the next look).
+(struct signal (sem [why #:mutable] [read #:mutable] [write #:mutable]))
 (define signals (make-hasheqv))
 (define waiters (make-hasheqv))
+;; Hash tables of handles change in atomic mode; nothing there raises, so
+;; without atomically's dynamic-wind.
+(define-syntax-rule (in-atomic body ...)
+  (begin (start-atomic) (begin0 (let () body ...) (end-atomic))))
 (define (signal-of h)
-  (atomically
+  (in-atomic
    (or (hash-ref signals h #f)
-       (let ([sig (cons (make-semaphore 0) (box #f))]) (hash-set! signals h sig) sig))))
+       (let ([sig (signal (make-semaphore 0) #f #f #f)]) (hash-set! signals h sig) sig))))
+;; The event that reports sig posted, with its reason.
+(define (signal-evt sig) (wrap-evt (semaphore-peek-evt (signal-sem sig)) (lambda _ (signal-why sig))))
 (define (live-waiters h)
-  (atomically
+  (in-atomic
    (let ([l (filter (lambda (t) (not (thread-dead? t))) (hash-ref waiters h '()))])
      (if (null? l) (hash-remove! waiters h) (hash-set! waiters h l))
      l)))
 (define (socket-handle-waiters h) (length (live-waiters h)))
-(define (add-waiter! h t) (live-waiters h) (atomically (hash-set! waiters h (cons t (hash-ref waiters h '())))))
+(define (add-waiter! h t)
+  (in-atomic
+   (let ([l (hash-ref waiters h '())])
+     ;; the dead are dropped when there is anyone to drop
+     (hash-set! waiters h (cons t (if (null? l) l (filter (lambda (t) (not (thread-dead? t))) l)))))))
 (define (remove-waiter! h t)
-  (atomically
+  (in-atomic
    (let ([l (remq t (hash-ref waiters h '()))])
      (if (null? l) (hash-remove! waiters h) (hash-set! waiters h l)))))
 (define (wake-waiters! h why)
-  (let ([sig (atomically (begin0 (hash-ref signals h #f) (hash-remove! signals h)))])
+  (let ([sig (in-atomic (begin0 (hash-ref signals h #f) (hash-remove! signals h)))])
     (when sig
-      (set-box! (cdr sig) why)
-      (semaphore-post (car sig)))))
+      (set-signal-why! sig why)
+      (semaphore-post (signal-sem sig)))))
 (define (forget-handle! h)
-  (atomically (hash-remove! signals h) (hash-remove! waiters h)))
+  (in-atomic (hash-remove! signals h) (hash-remove! waiters h)))
 
 (define (now-ms) (current-inexact-monotonic-milliseconds))
 ;; The deadline (monotonic ms) of a timeout in microseconds (0 or less: none).
 (define (deadline-of us) (and (> us 0) (+ (now-ms) (/ us 1000.0))))
 
-;; Waits until one of evts is ready, the deadline (or #f) passes, or one
-;; of handles is interrupted or closed: 'ready, 'timeout, 'interrupted or
-;; 'closed.
-(define (wait-for handles evts deadline)
-  (let ([me (current-thread)]
-        [evt (apply choice-evt
-                    (append (map (lambda (e) (wrap-evt e (lambda _ 'ready))) evts)
-                            (map (lambda (h)
-                                   (let ([sig (signal-of h)])
-                                     (wrap-evt (semaphore-peek-evt (car sig))
-                                               (lambda _ (unbox (cdr sig))))))
-                                 handles)))])
+;; The event of a wait until one of evts is ready ('ready) or one of
+;; handles is interrupted or closed ('interrupted or 'closed).
+(define (wait-evt handles evts)
+  (apply choice-evt
+         (append (map (lambda (e) (wrap-evt e (lambda _ 'ready))) evts)
+                 (map (lambda (h) (signal-evt (signal-of h))) handles))))
+;; The event of a wait on one socket, descriptor fd, for mode ('read or
+;; 'write), under signal sig: one event that Racket's scheduler polls
+;; (unsafe-poller), answering sig's reason once it is posted, else 'ready
+;; once fd is ready (as unsafe-fd->evt's does), else registering fd for
+;; the scheduler's sleep. (A choice of the descriptor's event and the
+;; signal's semaphore made the scheduler handle two events a wait.)
+(struct socket-evt (fd mode sig)
+  #:property prop:evt
+  (unsafe-poller
+   (lambda (self wakeups)
+     (let ([why (signal-why (socket-evt-sig self))] [fd (socket-evt-fd self)] [mode (socket-evt-mode self)])
+       (cond
+         [why (values (list why) #f)]
+         [(unsafe-poll-fd fd mode #t) (values '(ready) #f)]
+         [else (when wakeups (unsafe-poll-ctx-fd-wakeup wakeups fd mode))
+               (values #f self)])))))
+;; That of a wait on socket h alone for mode, kept in its signal; #f when
+;; h has no descriptor (closed).
+(define (socket-wait-evt h mode)
+  (let* ([sig (signal-of h)] [kept (if (eq? mode 'read) (signal-read sig) (signal-write sig))])
+    (or kept
+        (let-values ([(st fd) (c-socket-fd h)])
+          (and (eqv? st 0)
+               (let ([e (socket-evt fd mode sig)])
+                 (if (eq? mode 'read) (set-signal-read! sig e) (set-signal-write! sig e))
+                 e))))))
+
+;; Waits until evt (a wait-evt of handles: a list of handles, or one) is
+;; ready, the deadline (or #f) passes, or one of handles is interrupted or
+;; closed: 'ready, 'timeout, 'interrupted or 'closed.
+(define (wait-for handles evt deadline)
+  (let ([try (thread-cell-ref port-try-cell)])
     (cond
       ;; an interrupt or close a socket port saw while it waited
-      [(let ([b (carried-wake)]) (and b (begin0 (unbox b) (set-box! b #f))))]
-      [(wait-escape)
+      [(and try (let ([b (port-try-wake try)]) (and (unbox b) (begin0 (unbox b) (set-box! b #f)))))]
+      [(and try (port-try-escape try))
        => (lambda (escape)
             ;; a socket port's read or write: it does not wait here, it
             ;; hands the port the event to wait on (with the deadline's alarm)
@@ -375,22 +417,22 @@
                                                                   (- deadline (now-ms)))))
                                     evt))]))]
       [else
-       (dynamic-wind
-         (lambda () (for ([h handles]) (add-waiter! h me)))
-         (lambda ()
-           (let ([left (and deadline (max 0 (/ (- deadline (now-ms)) 1000.0)))])
-             (or (sync/timeout left evt) 'timeout)))
-         (lambda () (for ([h handles]) (remove-waiter! h me))))])))
-;; While a socket port reads: a procedure that takes the event a wait
-;; would sync on and escapes with it; and a box that keeps the deadline of
-;; a read timeout from one try of the read to the next.
+       (let ([me (current-thread)])
+         (dynamic-wind
+           (lambda () (if (list? handles) (for ([h (in-list handles)]) (add-waiter! h me)) (add-waiter! handles me)))
+           (lambda ()
+             (if deadline
+                 (or (sync/timeout (max 0 (/ (- deadline (now-ms)) 1000.0)) evt) 'timeout)
+                 (sync evt)))
+           (lambda () (if (list? handles) (for ([h (in-list handles)]) (remove-waiter! h me)) (remove-waiter! handles me)))))])))
+;; While a socket port reads, the calling thread's port-try: a procedure
+;; that takes the event a wait would sync on and escapes with it; a box
+;; that keeps the deadline of a read timeout from one try of the read to
+;; the next; and a box that keeps an interrupt or close seen while the
+;; port waited.
 (struct port-try ([escape #:mutable] deadline wake))
 (define port-try-cell (make-thread-cell #f))
-(define (wait-escape) (let ([t (thread-cell-ref port-try-cell)]) (and t (port-try-escape t))))
 (define (carried-deadline) (let ([t (thread-cell-ref port-try-cell)]) (and t (port-try-deadline t))))
-;; and a box that keeps an interrupt or close seen while the port waited
-;; (all three in the calling thread's port-try, set while a port reads)
-(define (carried-wake) (let ([t (thread-cell-ref port-try-cell)]) (and t (port-try-wake t))))
 
 (defout c-socket-fd "sag_socket_fd" (h) (int))
 ;; The readiness event of socket h for mode 'read or 'write, or #f when it
@@ -512,7 +554,7 @@
 
 ;; The input side: bytes that read! gave and no read has taken yet wait in
 ;; `held' (a peek leaves them there). Neither procedure waits: when read!
-;; would wait, it escapes (wait-escape) with what to wait on, which the
+;; would wait, it escapes (port-try-escape) with what to wait on, which the
 ;; procedure hands Racket as its result; Racket syncs on it, breakably,
 ;; and asks again. So a break ends a read that waits, and a thread killed
 ;; while it waits holds nothing: `held' changes only in atomic mode, and
@@ -817,26 +859,26 @@
         (when carried (set-box! carried (list d))))
       d)))
 
-;; (retry-loop h mode deadline call again? interrupted closed timed-out):
-;; (call) answers (values status rest ...); while (again? status) holds,
-;; waits for h to be ready for mode ('read or 'write) and calls again.
-;; Interrupted while waiting: (interrupted); closed: (closed loop); when
-;; (deadline) passes: (timed-out).
-(define (retry-loop h mode deadline call again? interrupted closed timed-out)
+;; (retry-loop (loop st x) h mode deadline call again? on-interrupt on-close
+;; on-timeout): call is an expression answering (values st x); while again?
+;; (an expression of st) holds, waits for h to be ready for mode ('read or
+;; 'write) and calls again. Interrupted while waiting: on-interrupt; closed:
+;; on-close (which may call again with (loop)); when deadline (an
+;; expression read at each wait) passes: on-timeout. A macro: the loop of every call
+;; that waits, made without a closure a call.
+(define-syntax-rule (retry-loop (loop st x) h mode deadline call again? on-interrupt on-close on-timeout)
   (let loop ()
-    (call-with-values
-     call
-     (lambda (st . rest)
-       (if (again? st)
-           (let ([evt (fd-evt h mode)])
-             (if (not evt)
-                 (loop)                   ; closed meanwhile: the call says so
-                 (case (wait-for (list h) (list evt) (deadline))
-                   [(ready) (loop)]
-                   [(interrupted) (interrupted)]
-                   [(closed) (closed loop)]
-                   [(timeout) (timed-out)])))
-           (apply values st rest))))))
+    (let-values ([(st x) call])
+      (if again?
+          (let ([evt (socket-wait-evt h mode)])
+            (if (not evt)
+                (loop)                    ; closed meanwhile: the call says so
+                (case (wait-for h evt deadline)
+                  [(ready) (loop)]
+                  [(interrupted) on-interrupt]
+                  [(closed) on-close]
+                  [else on-timeout])))
+          (values st x)))))
 
 (define (interrupted-status who) (fail-with E_INTERRUPTED "interrupted" who))
 
@@ -844,35 +886,35 @@
 ;; SAG_E_READ_TIMEOUT (a non-blocking socket answers SAG_E_WOULD_BLOCK).
 (defout c-accept "sag_socket_accept" (h) (handle))
 (define (%socket-accept h)
-  (retry-loop h 'read
-              (lazy-deadline (lambda () (read-timeout-us h)))
-              (lambda () (c-accept h))
-              (lambda (st) (eqv? st E_READ_TIMEOUT))
-              (lambda () (values (interrupted-status "socket-accept") #f))
-              ;; closed while waiting: accept answers as interrupted
-              (lambda (again) (values (interrupted-status "socket-accept") #f))
-              ;; the library reports its own timeout (the deadline ends its wait)
-              (lambda () (c-accept h))))
+  (let ([deadline (lazy-deadline (lambda () (read-timeout-us h)))])
+    (retry-loop (loop st s) h 'read (deadline)
+                (c-accept h)
+                (eqv? st E_READ_TIMEOUT)
+                (values (interrupted-status "socket-accept") #f)
+                ;; closed while waiting: accept answers as interrupted
+                (values (interrupted-status "socket-accept") #f)
+                ;; the library reports its own timeout (the deadline ends its wait)
+                (c-accept h))))
 
 ;; (counted call bv start n flags): a receive or send of bv[start, start+n):
 ;; (values status count).
-(define (counted call bv start n flags)
+(define-syntax-rule (counted call bv start n flags)
   (let ([e (thread-error)])
     (atomically
      (let ([st (call bv start n flags (out-addr 0) e)])
        (values (failed st) (if (eqv? st 0) (out-ref _size 0) 0))))))
 (define (flag? flags f) (not (eqv? 0 (bitwise-and flags f))))
-;; Would-block on a socket that may wait: wait.
-(define ((would-wait? h) st) (and (eqv? st E_WOULD_BLOCK) (not (user-nonblocking? h))))
-;; One receive or send of bv[start, start+n) on h, waiting for mode in
-;; Racket: (values status count); (interrupted) answers an interrupt.
-(define (transfer h mode deadline call bv start n flags interrupted)
-  (retry-loop h mode deadline
-              (lambda () (counted call bv start n (bitwise-ior flags msg-dontwait)))
-              (would-wait? h)
+;; (transfer h mode deadline call bv start n flags interrupted): one
+;; receive or send of bv[start, start+n) on h, waiting for mode in Racket:
+;; (values status count); interrupted (an expression) answers an
+;; interrupt. Would-block on a socket that may wait: wait.
+(define-syntax-rule (transfer h mode deadline call bv start n flags interrupted)
+  (retry-loop (loop st count) h mode (deadline)
+              (counted call bv start n (bitwise-ior flags msg-dontwait))
+              (and (eqv? st E_WOULD_BLOCK) (not (user-nonblocking? h)))
               interrupted
-              (lambda (again) (again))  ; closed while waiting: the call says so
-              (lambda () (counted call bv start n flags))))
+              (loop)                    ; closed while waiting: the call says so
+              (counted call bv start n flags)))
 
 ;; recv and recvfrom: tried with MSG_DONTWAIT; with MSG_WAITALL, until the
 ;; range is full or the peer has closed. A peek leaves the bytes queued:
@@ -887,7 +929,7 @@
         (let more ([done 0])
           (let-values ([(st n)
                         (transfer h 'read deadline call bv (+ start done) (- len done) flags
-                                  (lambda () (values (interrupted-status "socket-recv") 0)))])
+                                  (values (interrupted-status "socket-recv") 0))])
             (cond
               [(and (eqv? st 0) waitall? (> n 0) (< (+ done n) len)) (more (+ done n))]
               [(eqv? st 0) (values st (+ done n))]
@@ -909,7 +951,7 @@
         (let more ([done 0])
           (let-values ([(st n)
                         (transfer h 'write deadline call bv (+ start done) (- count done) flags
-                                  (lambda () (values (fail-with E_INTERRUPTED "interrupted" who done) 0)))])
+                                  (values (fail-with E_INTERRUPTED "interrupted" who done) 0))])
             (cond
               [(and (eqv? st 0) (< (+ done n) count) (> n 0)) (more (+ done n))]
               [(eqv? st 0) (values st (+ done n))]
@@ -926,19 +968,61 @@
 (define (%socket-sendto h bv start count flags to)
   (transmit h (lambda (bv s n f o e) (c-sendto h bv s n f to o e)) bv start count flags "socket-sendto"))
 
-;; connect: in an OS thread (the library waits there, with the timeout);
-;; a break of the Racket thread interrupts it.
-(define c-connect/os (c "sag_socket_connect" (_fun #:blocking? #t _h _h _int64 _uintptr -> _int)))
+;; connect: started and finished by the library, waited for in Racket. A
+;; try runs in atomic mode with the socket non-blocking for its length
+;; (no other Racket thread sees the setting): sag_socket_connect then
+;; starts the connection, or answers at once how it went, and
+;; SAG_E_WOULD_BLOCK while it is under way. Meanwhile the Racket thread
+;; waits for the descriptor to be writable (what connect(2)'s end is),
+;; for an interrupt or close, or for the timeout, and tries again: Linux's
+;; connect(2) on a socket whose connection is under way answers EALREADY
+;; (still), 0 once it is made, or the reason it failed (which the library
+;; reports as its own wait would: &socket-connection with the errno). When
+;; the timeout passes, a last call on the blocking socket, whose wait the
+;; thread's deadline ends at once, reports the library's own timeout.
+;; Unix-domain connects with a sockaddr stay in an OS thread: a full
+;; backlog there answers EAGAIN, with nothing to wait on.
+(define c-connect (c "sag_socket_connect" (_fun _h _h _int64 _uintptr -> _int)))
+(define c-connect-sockaddr (c "sag_socket_connect_sockaddr" (_fun _h _h _int64 _uintptr -> _int)))
 (define c-connect-sockaddr/os
   (c "sag_socket_connect_sockaddr" (_fun #:blocking? #t _h _h _int64 _uintptr -> _int)))
+(define c-set-nonblocking (c "sag_socket_set_nonblocking" (_fun _h _int _uintptr -> _int)))
 (define c-interrupt (c "sag_socket_interrupt" (_fun _h _uintptr -> _int)))
+(define (connect-in-racket call h to us)
+  (os-args '%socket-connect (h h) (h to) (i64 us))
+  (let ([e (thread-error)])
+    (if (user-nonblocking? h)
+        (failed (call h to us e))
+        (let ([deadline (and (>= us 0) (+ (now-ms) (/ us 1000.0)))])
+          (let-values
+              ([(st none)
+                (retry-loop (loop st none) h 'write deadline
+                      (begin
+                        ;; nothing here raises (the arguments are checked)
+                        (start-atomic)
+                        (c-set-nonblocking h 1 0)
+                        (let ([st (call h to -1 e)])
+                          (c-set-nonblocking h 0 0)
+                          (end-atomic)
+                          (values (failed st) #f)))
+                      (eqv? st E_WOULD_BLOCK)
+                      (values (interrupted-status "socket-connect!") #f)
+                      (loop)              ; closed while waiting: the call says so
+                      (values (failed (call h to us e)) #f))])
+            st)))))
 (define (connect-in-os-thread call h to us)
   (os-args '%socket-connect (h h) (h to) (i64 us))
   (let ([e (thread-error)])
     (failed
      (in-os-thread (list h to) (lambda () (call h to us e)) void (lambda () (c-interrupt h 0))))))
-(define (%socket-connect h ai us) (connect-in-os-thread c-connect/os h ai us))
-(define (%socket-connect-sockaddr h sa us) (connect-in-os-thread c-connect-sockaddr/os h sa us))
+(define (%socket-connect h ai us) (connect-in-racket c-connect h ai us))
+(define AF_UNIX (%constant "AF_UNIX"))
+(define (%socket-connect-sockaddr h sa us)
+  (os-args '%socket-connect (h h) (h sa) (i64 us))
+  (let-values ([(st family) (%sockaddr-family sa)])
+    (if (and (eqv? st 0) (not (eqv? family AF_UNIX)))
+        (connect-in-racket c-connect-sockaddr h sa us)
+        (connect-in-os-thread c-connect-sockaddr/os h sa us))))
 
 (defstatus %socket-shutdown "sag_socket_shutdown" (h int))
 (define c-close (c "sag_socket_close" (_fun _h _uintptr -> _int)))
@@ -1107,7 +1191,7 @@
                     [d (if poll?
                            (let ([t (+ (now-ms) 10.0)]) (if deadline (min deadline t) t))
                            deadline)])
-               (case (wait-for all evts d)
+               (case (wait-for all (wait-evt all evts) d)
                  [(ready timeout) (loop)]
                  [else (apply values (interrupted-status who) 0
                               (map (lambda (x) (if (list? x) '() #f)) rest))]))))))))
