@@ -793,7 +793,8 @@ static void test_entries(void) {
             CHECK_ST(send_str(p[i].cli, "b"), SAG_OK);
         CHECK_ST(sag_selector_add(sel, p[i].acc, -1, tags[i], E), SAG_OK);
     }
-    sleep_ms(20);
+    for (int i = 0; i < 3; i++)
+        CHECK(wait_readable(p[i].acc)); /* all three ready */
     /* Capacity 2 of 3 ready: the third stays and the next wait has it. */
     CHECK_ST(wait_into(sel, 5000000, 2, &w, E), SAG_OK);
     CHECK_EQ(w.count, 2);
@@ -1188,7 +1189,7 @@ static void test_events(void) {
     CHECK(w.socks[0] == p.acc);
     CHECK_EQ(w.events[0], W); /* nothing to read yet */
     CHECK_ST(send_str(p.cli, "hello"), SAG_OK);
-    sleep_ms(20);
+    CHECK(wait_readable(p.acc)); /* else the wait may see W alone */
     CHECK_ST(wait_events_into(sel, 5000000, CAP, &w), SAG_OK);
     CHECK_EQ(w.count, 1);
     CHECK_EQ(w.events[0], R | W);

@@ -12,7 +12,7 @@ typedef struct {
     int op;
     sag_socket *s;
     int status;
-    atomic_int started, done;
+    atomic_int started, done, tid;
     sag_socket *out;
 } blk_t;
 
@@ -20,6 +20,7 @@ static void *blk_thread(void *arg) {
     blk_t *b = arg;
     sag_error *te = NULL;
     sag_error_new(&te);
+    atomic_store(&b->tid, thread_id());
     atomic_store(&b->started, 1);
     switch (b->op) {
     case OP_ACCEPT:
@@ -54,8 +55,9 @@ static void *blk_thread(void *arg) {
     return NULL;
 }
 
-/* Runs op on s in a thread, wakes it after 100 ms by interrupt (by_close 0)
- * or close (1), and returns the status the blocked call returned. */
+/* Runs op on s in a thread, wakes it once it is blocked (seen in its poll)
+ * by interrupt (by_close 0) or close (1), and returns the status the
+ * blocked call returned. */
 static int block_and_wake(int op, sag_socket *s, int by_close) {
     blk_t b;
     pthread_t th;
@@ -66,8 +68,8 @@ static int block_and_wake(int op, sag_socket *s, int by_close) {
     pthread_create(&th, NULL, blk_thread, &b);
     while (!atomic_load(&b.started))
         sleep_ms(1);
-    sleep_ms(100);
-    CHECK(!atomic_load(&b.done)); /* really blocked */
+    CHECK(wait_until_polling(&b.tid)); /* really blocked */
+    CHECK(!atomic_load(&b.done));
     for (int tries = 0; tries < 5 && !atomic_load(&b.done); tries++) {
         if (tries > 0)
             printf("note: waking again (try %d)\n", tries + 1);

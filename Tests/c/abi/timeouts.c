@@ -111,7 +111,9 @@ static void test_connect(void) {
             atomic_fetch_add(&g_pass, 1);
         }
     }
-    sleep_ms(50);
+    /* The queue (backlog 0) is full once a filler's handshake completed:
+     * then the listener is readable. */
+    CHECK(wait_readable(L));
     sag_socket *b = NULL;
     CHECK_ST(sag_make_socket(SAG_AF_INET, SAG_SOCK_STREAM, 0, &b, E), SAG_OK);
     sag_error_clear(E);
