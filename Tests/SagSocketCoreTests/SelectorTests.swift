@@ -63,8 +63,11 @@ struct SelectorTests {
         defer { for p in pairs { p.server.close(); p.client.close(); p.accepted.close() } }
         let sel = try SocketSelector()
         defer { sel.close() }
-        try sel.add(pairs[0].accepted, timeoutMicros: 150_000, tag: 0)
-        try sel.add(pairs[1].accepted, timeoutMicros: 50_000, tag: 1)
+        // Seconds apart (not 50 and 150 ms): a loaded machine may stall
+        // this thread long enough for an earlier deadline to pass before
+        // the 10 ms wait, or both before the first.
+        try sel.add(pairs[0].accepted, timeoutMicros: 3_000_000, tag: 0)
+        try sel.add(pairs[1].accepted, timeoutMicros: 1_000_000, tag: 1)
         try sel.add(pairs[2].accepted, tag: 2)
         #expect(try sel.wait(timeoutMicros: 10_000).isEmpty)
         let first = try sel.wait()
