@@ -63,8 +63,11 @@ struct SelectorTests {
         defer { for p in pairs { p.server.close(); p.client.close(); p.accepted.close() } }
         let sel = try SocketSelector()
         defer { sel.close() }
-        try sel.add(pairs[0].accepted, timeoutMicros: 150_000, tag: 0)
-        try sel.add(pairs[1].accepted, timeoutMicros: 50_000, tag: 1)
+        // Seconds apart (not 50 and 150 ms): a loaded machine may stall
+        // this thread long enough for an earlier deadline to pass before
+        // the 10 ms wait, or both before the first.
+        try sel.add(pairs[0].accepted, timeoutMicros: 3_000_000, tag: 0)
+        try sel.add(pairs[1].accepted, timeoutMicros: 1_000_000, tag: 1)
         try sel.add(pairs[2].accepted, tag: 2)
         #expect(try sel.wait(timeoutMicros: 10_000).isEmpty)
         let first = try sel.wait()
@@ -85,7 +88,7 @@ struct SelectorTests {
             _ = try p.client.sendString("x")
             try sel.add(p.accepted, tag: Int64(i))
         }
-        sleepMillis(20)
+        for p in pairs { try waitReadable(p.accepted) }  // all four are ready
         let a = try sel.wait(timeoutMicros: 1_000_000, capacity: 3)
         #expect(a.count == 3)
         #expect(try sel.count() == 1)
@@ -129,7 +132,7 @@ struct SelectorTests {
                 result.set((error as? SocketError).map { "\($0.kind)" } ?? "other")
             }
         }
-        for _ in 0..<500 where !sel.isWaiting { sleepMillis(2) }
+        for _ in 0..<5000 where !sel.isWaiting { sleepMillis(2) }
         #expect(sel.isWaiting)
         let busy = expectFailure(.invalidArgument) { _ = try sel.wait(timeoutMicros: 0) }
         #expect(busy?.errno == EBUSY)
@@ -146,7 +149,7 @@ struct SelectorTests {
                 result.set((error as? SocketError).map { "\($0.kind)" } ?? "other")
             }
         }
-        for _ in 0..<500 where !sel.isWaiting { sleepMillis(2) }
+        for _ in 0..<5000 where !sel.isWaiting { sleepMillis(2) }
         sel.close()
         t2.join()
         #expect(result.get == "closed")
@@ -171,7 +174,7 @@ struct SelectorTests {
             let n = (try? sel.wait().count) ?? -1
             result.set("ok \(n)")
         }
-        for _ in 0..<500 where !sel.isWaiting { sleepMillis(2) }
+        for _ in 0..<5000 where !sel.isWaiting { sleepMillis(2) }
         sleepMillis(20)
         #expect(sel.isWaiting)  // both were consumed: this wait blocks
         try sel.interrupt()
@@ -187,7 +190,7 @@ struct SelectorTests {
             let got = (try? sel.wait()) ?? []
             tags.set(got.map(\.tag))
         }
-        for _ in 0..<500 where !sel.isWaiting { sleepMillis(2) }
+        for _ in 0..<5000 where !sel.isWaiting { sleepMillis(2) }
         try sel.add(accepted, tag: 5)
         _ = try client.sendString("go")
         t.join()
@@ -197,7 +200,7 @@ struct SelectorTests {
             let got = (try? sel.wait()) ?? []
             tags.set(got.map { $0.timedOut ? -$0.tag : $0.tag })
         }
-        for _ in 0..<500 where !sel.isWaiting { sleepMillis(2) }
+        for _ in 0..<5000 where !sel.isWaiting { sleepMillis(2) }
         _ = try accepted.recvString()
         try sel.add(accepted, timeoutMicros: 30_000, tag: 6)
         t2.join()

@@ -190,7 +190,10 @@ struct TimeoutTests {
             _ = try f.connect(to: address)
             fillers.append(f)
         }
-        sleepMillis(50)
+        // The queue is full once a filler's handshake has completed: the
+        // listener is readable then (on a loaded machine that can take
+        // longer than any fixed sleep).
+        try waitReadable(listener)
         let c = try Socket(family: .inet, type: .stream)
         defer { c.close() }
         let e = expectFailure(.connection) { try c.connect(to: address, timeoutMicros: 300_000) }
@@ -227,7 +230,7 @@ struct ResetTests {
         }
         #expect(n == 8 && got[0] == 1 && got[4] == 0)
         accepted.close()
-        sleepMillis(50)
+        try waitReadable(client)  // the RST has arrived: the next send fails
         let payload = [UInt8](repeating: 7, count: 65536)
         var failed: SocketError? = nil
         for _ in 0..<10 where failed == nil {  // the first send may still succeed
@@ -252,7 +255,7 @@ struct InterruptTests {
         let server = try Socket.server(service: "0")
         let outcome = Box<SocketError.Kind?>(nil)
         var t = OSThread { outcome.set(expectFailure(.interrupted) { _ = try server.accept() }?.kind) }
-        sleepMillis(100)
+        waitUntilBlocked(on: server)  // an interrupt reaches only a call already waiting
         try server.interrupt()
         t.join()
         #expect(outcome.get == .interrupted)
@@ -268,7 +271,7 @@ struct InterruptTests {
 
         outcome.set(nil)
         t = OSThread { outcome.set(expectFailure(.interrupted) { _ = try server.accept() }?.kind) }
-        sleepMillis(100)
+        waitUntilBlocked(on: server)  // closed before the call, accept would fail as closed
         server.close()
         t.join()
         #expect(outcome.get == .interrupted)
@@ -284,7 +287,7 @@ struct InterruptTests {
                 _ = try Select.ready([client], for: .read, timeoutMicros: -1, operation: "socket-read-select")
             }?.kind)
         }
-        sleepMillis(100)
+        waitUntilBlocked(on: client)
         try client.interrupt()
         t.join()
         #expect(outcome.get == .interrupted)
@@ -295,7 +298,7 @@ struct InterruptTests {
                 _ = try Select.select(read: FDSet([client]), write: nil, error: nil, timeoutMicros: -1)
             }?.kind)
         }
-        sleepMillis(100)
+        waitUntilBlocked(on: client)
         client.close()
         t.join()
         #expect(outcome.get == .interrupted)
@@ -307,7 +310,7 @@ struct InterruptTests {
         defer { server.close(); accepted.close() }
         let outcome = Box<SocketError.Kind?>(nil)
         let t = OSThread { outcome.set(expectFailure(.closed) { _ = try client.recvString() }?.kind) }
-        sleepMillis(100)
+        waitUntilBlocked(on: client)  // woken while waiting, not refused for being closed
         client.close()
         t.join()
         #expect(outcome.get == .closed)

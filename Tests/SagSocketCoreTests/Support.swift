@@ -2,7 +2,7 @@
 // must not run on Swift's cooperative pool), loopback socket pairs, timing.
 
 import Glibc
-import SagSocketCore
+@testable import SagSocketCore
 import Synchronization
 import Testing
 
@@ -38,6 +38,31 @@ final class Box<T: Sendable>: Sendable {
 }
 
 func sleepMillis(_ ms: Int) { usleep(UInt32(ms * 1000)) }
+
+/// Waits (polling every millisecond, at most 10 s) until some thread is
+/// registered as waiting on `socket`: a call that registers has taken the
+/// socket's interrupt epoch already, so an interrupt() or close() made now
+/// reaches it. True when one was seen. (A sleep is no such guarantee on a
+/// loaded machine, and an interrupt made before the call waits is lost.)
+@discardableResult
+func waitUntilBlocked(on socket: Socket, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+    for _ in 0..<10_000 {
+        if socket.waiter0.load(ordering: .sequentiallyConsistent) != 0
+            || socket.waiter1.load(ordering: .sequentiallyConsistent) != 0 { return true }
+        sleepMillis(1)
+    }
+    Issue.record("no thread came to wait on the socket within 10 s", sourceLocation: sourceLocation)
+    return false
+}
+
+/// Waits (at most 10 s) until `socket` is readable: data, end of file, a
+/// reset or, on a listener, a connection has arrived. Loopback delivery
+/// can lag behind the send on a loaded machine (the kernel may leave it to
+/// ksoftirqd), so a test that needs the bytes there waits for them.
+func waitReadable(_ socket: Socket, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let ready = try Select.ready([socket], for: .read, timeoutMicros: 10_000_000, operation: "socket-read-select")
+    #expect(ready.count == 1, "not readable within 10 s", sourceLocation: sourceLocation)
+}
 
 func elapsedMicros(_ body: () throws -> Void) rethrows -> Int64 {
     let clock = ContinuousClock()

@@ -26,6 +26,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef _GNU_SOURCE
+#include <sys/syscall.h>
+#endif
 
 /* ===== Checks ============================================================ */
 
@@ -132,6 +135,63 @@ static inline int join_within(pthread_t t, int ms) {
         ts.tv_nsec -= 1000000000L;
     }
     return pthread_timedjoin_np(t, NULL, &ts);
+}
+#endif
+
+/* Waits (at most 10 s) until s is readable: data, end of file, a reset or,
+ * on a listener, a connection has arrived; 1 when it is. Loopback delivery
+ * can lag behind the send on a loaded machine (the kernel may leave it to
+ * ksoftirqd), so a test that needs the bytes there waits for them. */
+static inline int wait_readable(sag_socket *s) {
+    sag_socket *ready[1] = {NULL};
+    size_t n = 0;
+    return sag_socket_read_select(10000000, &s, 1, ready, &n, NULL) == SAG_OK &&
+           n == 1;
+}
+
+#ifdef _GNU_SOURCE
+/* The calling thread's kernel id (for wait_until_polling). */
+static inline int thread_id(void) { return (int)syscall(SYS_gettid); }
+
+/* 1 when thread `tid` of this process is blocked in a poll-family system
+ * call, where every wait of the library blocks (its waits poll the socket
+ * with the thread's wake descriptor; a selector's wait is an epoll wait). */
+static inline int thread_is_polling(int tid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    long nr = -1;
+    int known = fscanf(f, "%ld", &nr) == 1; /* "running": not blocked */
+    fclose(f);
+    return known && (nr == SYS_ppoll || nr == SYS_epoll_pwait
+#ifdef SYS_poll
+                     || nr == SYS_poll
+#endif
+#ifdef SYS_epoll_wait
+                     || nr == SYS_epoll_wait
+#endif
+#ifdef SYS_epoll_pwait2
+                     || nr == SYS_epoll_pwait2
+#endif
+                    );
+}
+
+/* Waits (1 ms at a time, at most 10 s) until the thread whose id *tid holds
+ * (0 until that thread has stored it) is blocked in the library's wait; 1
+ * when it was seen there. An interrupt reaches only a call already waiting
+ * and a close before the call is another case, so a test that means to wake
+ * a blocked call waits for this rather than sleeping: on a loaded machine
+ * no sleep is long enough for certain. */
+static inline int wait_until_polling(atomic_int *tid) {
+    for (int i = 0; i < 10000; i++) {
+        int t = atomic_load(tid);
+        if (t > 0 && thread_is_polling(t))
+            return 1;
+        sleep_ms(1);
+    }
+    return 0;
 }
 #endif
 

@@ -75,7 +75,7 @@ if cc -std=c99 -O2 -Wall -Wextra -Werror -o "$OUT/selector-echo-server" "$EXAMPL
   LD_LIBRARY_PATH="$STAGE/lib" run_clean timeout -s KILL 60 "$OUT/selector-echo-server" 0 3 2>"$SERR" &
   spid=$!
   port=
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do  # a bound (30 s), generous for a loaded machine
     port=$(sed -n 's/^selector-echo-server: listening on port \([0-9][0-9]*\)$/\1/p' "$SERR")
     [ -n "$port" ] && break
     sleep 0.1

@@ -160,10 +160,12 @@ typedef struct {
     sag_socket *s;
     int msg;
     int status;
+    atomic_int tid;
 } waiter_t;
 
 static void *recv_waiter(void *arg) {
     waiter_t *w = arg;
+    atomic_store(&w->tid, thread_id());
     uint8_t buf[8];
     uint8_t *bufs[1] = {buf};
     size_t got = 0, lens[1] = {sizeof buf}, clen = 0;
@@ -227,7 +229,7 @@ static void test_detach(void) {
     waiter_t w = {.s = again, .msg = 0, .status = -100};
     pthread_t t;
     CHECK(pthread_create(&t, NULL, recv_waiter, &w) == 0);
-    sleep_ms(50);
+    CHECK(wait_until_polling(&w.tid)); /* woken, not refused as detached */
     fd = -1;
     CHECK_ST(sag_socket_detach(again, &fd, E), SAG_OK);
     CHECK_EQ(join_within(t, 10000), 0);
@@ -598,8 +600,9 @@ static void test_waiting(void) {
     CHECK_EQ(joined, 0);
     CHECK_ST(w.status, SAG_E_INTERRUPTED);
     w.status = -100;
+    atomic_store(&w.tid, 0);
     CHECK(pthread_create(&t, NULL, recv_waiter, &w) == 0);
-    sleep_ms(50);
+    CHECK(wait_until_polling(&w.tid)); /* woken, not refused as closed */
     CHECK_ST(sag_socket_close(b, E), SAG_OK);
     CHECK_EQ(join_within(t, 10000), 0);
     CHECK_ST(w.status, SAG_E_CLOSED);

@@ -32,7 +32,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 LUA_PATH="$LUADIR/?.lua;;" timeout 120 luajit "$ROOT/bindings/luajit/examples/echo.lua" "$PORT" \
   >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do  # a bound (30 s), generous for a loaded machine
   awk -v p="$(printf '%04X' "$PORT")" '$4 == "0A" && $2 ~ (":" p "$") {f=1} END {exit !f}' /proc/net/tcp && break
   sleep 0.1
 done

@@ -45,7 +45,8 @@ fi
 
 # start_peer WHAT LOG COMMAND...: a peer server in the background, its
 # output in LOG, whose first line is its port (PORT); a failure, with LOG,
-# when it does not start.
+# when it does not start (within 30 s: a bound, generous for a loaded
+# machine, not a measure).
 PEER_PID=
 start_peer() {
   local what=$1 log=$2
@@ -53,7 +54,7 @@ start_peer() {
   "$@" > "$log" 2>&1 &
   PEER_PID=$!
   PORT=
-  for _ in $(seq 100); do
+  for _ in $(seq 300); do
     PORT=$(grep -m1 -oE '^[0-9]+$' "$log" 2>/dev/null || true)
     # openssl s_server says ACCEPT when it listens on S_PORT
     [ -z "$PORT" ] && grep -q '^ACCEPT' "$log" 2>/dev/null && PORT=$S_PORT
@@ -107,9 +108,17 @@ done
 echo "== our server against openssl s_client (TLS 1.2 and 1.3)"
 for v in -tls1_2 -tls1_3; do
   if start_peer "our server" "$OUT/tls-ourserver.log" timeout 60 "$BIN" "$CERTS" server; then
-    out=$( (printf 'ping over s_client\n'; sleep 1) | timeout 30 openssl s_client -connect "127.0.0.1:$PORT" \
-             -servername localhost -verify_hostname localhost -verify_return_error -CAfile "$CERTS/ca.pem" \
-             -alpn h2 "$v" -quiet -no_ign_eof 2>&1)
+    # s_client ends when its input does: the input stays open until the
+    # echo is back (at most 30 s; a fixed second may not be enough for the
+    # handshake and the echo on a loaded machine)
+    sc_log="$OUT/tls-s_client$v.log"
+    : > "$sc_log"
+    (printf 'ping over s_client\n'
+     for _ in $(seq 300); do grep -q 'ping over s_client' "$sc_log" && break; sleep 0.1; done) |
+      timeout 30 openssl s_client -connect "127.0.0.1:$PORT" \
+        -servername localhost -verify_hostname localhost -verify_return_error -CAfile "$CERTS/ca.pem" \
+        -alpn h2 "$v" -quiet -no_ign_eof > "$sc_log" 2>&1
+    out=$(cat "$sc_log")
     echo "$out" | grep -E 'ping|verify|ALPN|error' | sed 's/^/  /'
     case $out in
       *"ping over s_client"*) ;;
@@ -170,7 +179,7 @@ c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[1], sys.
 s.socket = c.wrap_socket(s.socket, server_side=True); print(sys.argv[3], flush=True); s.serve_forever()' \
   "$CERTS/server.pem" "$CERTS/server.key" "$H_PORT") > "$OUT/tls-https.log" 2>&1 &
 PEER_PID=$!
-for _ in $(seq 100); do grep -q "^$H_PORT" "$OUT/tls-https.log" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q "^$H_PORT" "$OUT/tls-https.log" 2>/dev/null && break; sleep 0.1; done
 out=$(timeout 30 scheme --libdirs "$CHEZDIR" --program "$ROOT/bindings/scheme/examples/https-get.sps" \
         localhost "$H_PORT" /hello.txt "$CERTS/ca.pem" 2>&1)
 echo "$out" | sed 's/^/  /'

@@ -439,13 +439,15 @@ static void test_truncation(void) {
 typedef struct {
     sag_socket *s;
     sagtls_socket *t;
-    int after_ms;
+    atomic_int tid; /* the thread to wake: it blocks in a wait on s */
     int close;
 } poker;
 
 static void *poker_main(void *arg) {
     poker *p = arg;
-    sleep_ms(p->after_ms);
+    /* An interrupt reaches only a call already waiting: wait for that (a
+     * sleep is not enough on a loaded machine; a lost interrupt hangs). */
+    wait_until_polling(&p->tid);
     if (p->close) sagtls_close(p->t, NULL);
     else sag_socket_interrupt(p->s, NULL);
     return NULL;
@@ -478,7 +480,7 @@ static void test_waits(void) {
         sag_socket *s = connect_tcp(local_port(l));
         sagtls_socket *t = NULL;
         CHECK_ST(sagtls_wrap(s, cc, "localhost", &t, NULL), SAG_OK);
-        poker p = {s, t, 100, mode == 2};
+        poker p = {s, t, thread_id(), mode == 2};
         pthread_t pt;
         sag_error *e = NULL;
         sag_error_new(&e);
@@ -510,7 +512,7 @@ static void test_waits(void) {
     CHECK_ST(sagtls_recv(t, b, 0, 1, 0, &k, e), SAG_E_READ_TIMEOUT);
     CHECK_EQ(sag_error_timeout(e), 100000);
     CHECK_ST(sag_socket_set_read_timeout(s, 0, NULL), SAG_OK);
-    poker p = {s, t, 100, 0};
+    poker p = {s, t, thread_id(), 0};
     pthread_t pt;
     pthread_create(&pt, NULL, poker_main, &p);
     CHECK_ST(sagtls_recv(t, b, 0, 1, 0, &k, e), SAG_E_INTERRUPTED);

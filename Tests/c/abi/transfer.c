@@ -54,7 +54,7 @@ static void test_peer_reset(void) {
                                          (const uint8_t *)&lg, 0, sizeof lg, E),
              SAG_OK);
     CHECK_ST(sag_socket_close(p.acc, E), SAG_OK);
-    sleep_ms(50);
+    CHECK(wait_readable(p.cli)); /* the RST has arrived */
     static uint8_t big[64 * 1024];
     int st = SAG_OK, tries = 0;
     size_t sent = 0;
@@ -117,6 +117,7 @@ typedef struct {
     int flags, st, err_no;
     size_t sent, went;
     pthread_t th;
+    atomic_int tid;
 } send_job;
 
 static void *send_job_main(void *arg) {
@@ -124,6 +125,7 @@ static void *send_job_main(void *arg) {
     sag_error *e = NULL;
     if (sag_error_new(&e) != SAG_OK)
         return NULL;
+    atomic_store(&j->tid, thread_id());
     j->sent = (size_t)-7;
     if (j->port)
         j->st = sag_port_put_bytevector(j->port, j->buf, 0, PARTIAL_BYTES, e);
@@ -181,7 +183,8 @@ static void test_partial_send(void) {
             j.s = p.cli;
             j.buf = src;
             pthread_create(&j.th, NULL, send_job_main, &j);
-            sleep_ms(200); /* the sender fills the buffers and waits */
+            /* the sender fills the buffers and waits */
+            CHECK(wait_until_polling(&j.tid));
             CHECK_ST(sag_socket_interrupt(p.cli, E), SAG_OK);
             pthread_join(j.th, NULL);
             CHECK_ST(j.st, SAG_E_INTERRUPTED);
@@ -205,7 +208,7 @@ static void test_partial_send(void) {
         j.buf = src;
         j.flags = nosignal ? SAG_MSG_NOSIGNAL : 0;
         pthread_create(&j.th, NULL, send_job_main, &j);
-        sleep_ms(200);
+        CHECK(wait_until_polling(&j.tid)); /* buffers full, waiting */
         CHECK_ST(sag_socket_setsockopt_bytes(p.acc, SAG_SOL_SOCKET,
                                              SAG_SO_LINGER,
                                              (const uint8_t *)&lg, 0,

@@ -276,8 +276,9 @@ static void *blocked_read_main(void *arg) {
     return NULL;
 }
 
-/* The peer resets the connection (SO_LINGER 0, close). */
-static void peer_reset(sag_socket *b) {
+/* The peer b resets the connection (SO_LINGER 0, close); returns once a
+ * has the reset. */
+static void peer_reset(sag_socket *a, sag_socket *b) {
     struct {
         int onoff, linger;
     } lg = {1, 0};
@@ -286,7 +287,7 @@ static void peer_reset(sag_socket *b) {
                                          E),
              SAG_OK);
     CHECK_ST(sag_socket_close(b, E), SAG_OK);
-    sleep_ms(50);
+    CHECK(wait_readable(a)); /* the RST has arrived at a */
 }
 
 /* A binary port (open_binary) in buffer mode block holding 4 bytes it has
@@ -294,7 +295,7 @@ static void peer_reset(sag_socket *b) {
 static void open_unsent(sag_socket **a, sag_socket **b, sag_port **p) {
     open_binary(a, b, p);
     CHECK_ST(sag_port_set_buffer_mode(*p, SAG_BUFFER_BLOCK, E), SAG_OK);
-    peer_reset(*b);
+    peer_reset(*a, *b);
     CHECK_ST(sag_port_put_bytevector(*p, (const uint8_t *)"data", 0, 4, E),
              SAG_OK);
 }
@@ -492,7 +493,7 @@ static void test_errors(void) {
 
     /* &i/o-read: the peer resets the connection */
     open_binary(&a, &b, &p);
-    peer_reset(b);
+    peer_reset(a, b);
     CHECK_ST(sag_error_clear(E), SAG_OK);
     CHECK_ST(sag_port_get_u8(p, &byte, E), SAG_E_IO_READ);
     CHECK_EQ(sag_error_errno(E), ECONNRESET);
@@ -501,7 +502,7 @@ static void test_errors(void) {
 
     /* &i/o-write: a put (buffer mode none) to a reset connection */
     open_binary(&a, &b, &p);
-    peer_reset(b);
+    peer_reset(a, b);
     CHECK_ST(sag_error_clear(E), SAG_OK);
     CHECK_ST(sag_port_put_bytevector(p, (const uint8_t *)"data", 0, 4, E),
              SAG_E_IO_WRITE);
@@ -521,7 +522,7 @@ static void test_errors(void) {
     /* the same two through a textual port */
     open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
               SAG_ERROR_MODE_RAISE, &bin, &t);
-    peer_reset(b);
+    peer_reset(a, b);
     CHECK_ST(sag_error_clear(E), SAG_OK);
     CHECK_ST(sag_port_get_line(t, &s, &len, E), SAG_E_IO_READ);
     CHECK_EQ(sag_error_errno(E), ECONNRESET);
@@ -530,7 +531,7 @@ static void test_errors(void) {
     open_text(&a, &b, SAG_CODEC_UTF8, SAG_EOL_LF,
               SAG_ERROR_MODE_RAISE, &bin, &t);
     CHECK_ST(sag_port_set_buffer_mode(t, SAG_BUFFER_BLOCK, E), SAG_OK);
-    peer_reset(b);
+    peer_reset(a, b);
     CHECK_ST(sag_port_put_string(t, "data\n", 0, 5, E), SAG_OK);
     CHECK_ST(sag_error_clear(E), SAG_OK);
     CHECK_ST(sag_port_flush(t, E), SAG_E_IO_WRITE);

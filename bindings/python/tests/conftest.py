@@ -2,6 +2,7 @@
 blocking call bounded (a socket timeout or a thread join timeout)."""
 
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -75,9 +76,11 @@ def interrupted_child(setup: str, call: str) -> float:
     then leaves it ignored), runs ``setup``, prints "ready" and makes the
     blocking ``call``, exiting 3 after printing "KeyboardInterrupt" when the
     call raises it, 1 when it returns. Sends it SIGINT once it is in the
-    call and asserts that it ended so. Returns the seconds from the signal
-    to the child's exit (at most 10: a call Ctrl-C cannot end fails the
-    assertion then)."""
+    call (seen blocked in its poll, where it can be told) and asserts that
+    it ended so. Returns the seconds from the signal to the child's catching
+    the KeyboardInterrupt (the monotonic clock is the machine's; the
+    child's exit, slow on a loaded machine, is not in it; a call Ctrl-C
+    cannot end fails the assertion after 10 s)."""
     code = "\n".join([
         "import signal, sys",
         "signal.signal(signal.SIGINT, signal.default_int_handler)",
@@ -86,24 +89,60 @@ def interrupted_child(setup: str, call: str) -> float:
         "try:",
         textwrap.indent(textwrap.dedent(call).strip("\n"), "    "),
         "except KeyboardInterrupt:",
-        '    print("KeyboardInterrupt", flush=True)',
+        "    import time",
+        '    print("KeyboardInterrupt", time.monotonic(), flush=True)',
         "    sys.exit(3)",
         "sys.exit(1)",
     ])
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "ready"
-        time.sleep(0.2)  # into the blocking call
+        # Into the blocking call: a signal that came between Python's last
+        # check and the wait would find no wait to end.
+        assert wait_until_polling(p.pid), "the child never blocked in its call"
         t0 = time.monotonic()
         p.send_signal(signal.SIGINT)
         rc = p.wait(10)
-        took = time.monotonic() - t0
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-    assert rc == 3 and p.stdout.read().strip() == "KeyboardInterrupt"
-    return took
+    said = p.stdout.read().split()
+    assert rc == 3 and said[:1] == ["KeyboardInterrupt"], said
+    return float(said[1]) - t0
+
+
+# System call numbers of the waits the library blocks in (ppoll; epoll_pwait
+# for a selector; the older calls where the machine has them), by machine.
+_POLL_CALLS = {
+    "x86_64": {7, 232, 271, 281, 441},   # poll, epoll_wait, ppoll, epoll_pwait, epoll_pwait2
+    "aarch64": {22, 73, 441},            # epoll_pwait, ppoll, epoll_pwait2
+}
+
+
+def wait_until_polling(pid: int, tries: int = 10000) -> bool:
+    """True once the main thread of process ``pid`` (a child of this one)
+    is blocked in a poll-family system call (its /proc syscall file names
+    it), polled every millisecond at most ``tries`` times. Where the
+    machine or /proc cannot tell, a 0.2 s sleep stands in."""
+    calls = _POLL_CALLS.get(platform.machine())
+    path = f"/proc/{pid}/syscall"
+    for _ in range(tries if calls else 0):
+        try:
+            with open(path) as f:
+                first = f.read().split(maxsplit=1)[:1]
+        except PermissionError:
+            break
+        except OSError:
+            return False  # gone
+        if first and first[0].isdigit() and int(first[0]) in calls:
+            return True
+        time.sleep(0.001)
+    else:
+        if calls:
+            return False
+    time.sleep(0.2)
+    return True
 
 
 def read_slowly(sock, n: int) -> bytes:

@@ -143,12 +143,13 @@ TIMEOUT = 0.5
 
 @pytest.fixture
 def ticking():
-    """SIGALRM every 20 ms while the test runs (at most 4 s); the list of
-    handler runs."""
+    """SIGALRM every 20 ms while the test runs (at most 30 s: a bound, not a
+    measure; a test here makes up to three 0.5 s waits, longer on a loaded
+    machine); the list of handler runs."""
     seen = []
     old = signal.signal(signal.SIGALRM, lambda *_: seen.append(1))
     signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
-    watchdog = threading.Timer(4.0, signal.setitimer, (signal.ITIMER_REAL, 0, 0))
+    watchdog = threading.Timer(30.0, signal.setitimer, (signal.ITIMER_REAL, 0, 0))
     watchdog.start()
     try:
         yield seen
@@ -170,7 +171,9 @@ def _timed(fn):
 
 
 def _in_bounds(took, seen):
-    assert 0.45 <= took < 1.5, took
+    # Not before the timeout; the upper bound only says it ends (generously:
+    # on a loaded machine a thread may wait seconds for a core).
+    assert 0.45 <= took < 5, took
     assert len(seen) >= 2  # the signals came (how many depends on the load)
 
 
@@ -406,8 +409,8 @@ def test_ctrl_c_when_a_worker_thread_imported_the_package():
         srv = sagsocket.create_server(("127.0.0.1", 0))
     """
     # Without the fix accept never returns: the helper's 10 s pass, then a
-    # failure. The bound is generous (the child's exit is in it, on a
-    # loaded machine).
+    # failure. The bound is generous (from the signal to the child's
+    # catching KeyboardInterrupt, on a machine that may be loaded).
     took = interrupted_child(setup, "srv.accept()")
     assert took < 2.5, took
 
