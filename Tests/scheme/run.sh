@@ -123,11 +123,15 @@ for p in "${GUILE_PATHS[@]}"; do
 done
 
 if [ "$HOST" = guile ]; then
-  echo "== guile/test-guile.scm (Guile modules, transcoded-port, codecs, eol styles)"
-  timeout 120 guile -L "$LIBDIR" "$HERE/guile/test-guile.scm" >"$OUT/test-guile.log" 2>&1
-  rc=$?
-  grep -v '^;;; \|^WARNING: (guile-user): imported module (rnrs) overrides core binding' "$OUT/test-guile.log"
-  [ $rc -ne 0 ] && fail "test-guile.scm (exit $rc)"
+  for p in "${GUILE_PATHS[@]}"; do
+    ffi=
+    [ "$p" = ffi ] && ffi=1
+    echo "== guile/test-guile.scm (Guile modules, transcoded-port, codecs, eol styles)${ffi:+, the libffi path}"
+    SAGSOCKET_GUILE_FFI=$ffi timeout 120 guile -L "$LIBDIR" "$HERE/guile/test-guile.scm" >"$OUT/test-guile$p.log" 2>&1
+    rc=$?
+    grep -v '^;;; \|^WARNING: (guile-user): imported module (rnrs) overrides core binding' "$OUT/test-guile$p.log"
+    [ $rc -ne 0 ] && fail "test-guile.scm${ffi:+ (libffi path)} (exit $rc)"
+  done
 
   echo "== a program importing (rnrs) and (sagittarius socket): no warning of the library's"
   prog=$OUT/imports.scm
