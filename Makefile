@@ -13,6 +13,10 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 CHEZLIBDIR ?= $(LIBDIR)/chezscheme
 GUILELIBDIR ?= $(PREFIX)/share/guile/site/3.0
+# The Guile binding's compiled path, libguile-sagsocket.so: beside the
+# library by default, where the dynamic loader finds it as it finds
+# libsagsocket.so.1 (or name a folder in GUILE_EXTENSIONS_PATH).
+GUILEEXTDIR ?= $(LIBDIR)
 LUADIR ?= $(PREFIX)/share/lua/5.1
 RACKETDIR ?= $(PREFIX)/share/racket/collects
 CC ?= cc
@@ -52,6 +56,7 @@ SCHEME_LIBS := sagittarius/socket.sls sagittarius/socket/host.chezscheme.sls \
 GUILE_LIBS := sagittarius/socket.sls=sagittarius/socket.scm \
   sagittarius/socket/host.guile.sls=sagittarius/socket/host.scm
 GUILE_SRFI106 := srfi/:106/socket.sls
+GUILE_EXT := libguile-sagsocket.so
 # The same libraries for Racket (plt-r6rs ++path RACKETDIR), under the names
 # Racket looks them up by: ':' is written %3a, and the Racket host layer is
 # host.mzscheme.sls, the extension plt-r6rs tries first. plt-r6rs reads
@@ -70,6 +75,7 @@ define make_pc
 sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
     -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
     -e 's|@CHEZLIBDIR@|$(CHEZLIBDIR)|g' -e 's|@GUILELIBDIR@|$(GUILELIBDIR)|g' \
+    -e 's|@GUILEEXTDIR@|$(GUILEEXTDIR)|g' \
     -e 's|@LUADIR@|$(LUADIR)|g' -e 's|@RACKETDIR@|$(RACKETDIR)|g' \
     pkgconfig/sagsocket.pc.in > $(1)
 endef
@@ -129,6 +135,18 @@ install: lib
 	  > "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
 	grep -q '^(library (srfi :106)$$' "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
 	chmod 0644 "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
+	# Guile's compiled path (bindings/scheme/guile/sagsocket_guile.c), built
+	# where a C compiler and Guile's headers (guile-3.0-dev) are; without it
+	# the binding calls the library through libffi only.
+	if $(CC) --version >/dev/null 2>&1 && pkg-config --exists guile-3.0; then \
+	  mkdir -p $(BUILD)/guile && \
+	  $(CC) -std=gnu11 -O2 -fPIC -shared -Wall -Wextra -Iinclude $$(pkg-config --cflags guile-3.0) \
+	    -o $(BUILD)/guile/$(GUILE_EXT) $(SCHEME_DIR)/guile/sagsocket_guile.c $$(pkg-config --libs guile-3.0) && \
+	  install -d "$(DESTDIR)$(GUILEEXTDIR)" && \
+	  install -m 0755 $(BUILD)/guile/$(GUILE_EXT) "$(DESTDIR)$(GUILEEXTDIR)/$(GUILE_EXT)" || exit 1; \
+	else \
+	  echo "install: no C compiler or no guile-3.0 headers: the Guile binding goes through libffi only"; \
+	fi
 	# LuaJIT: sagsocket.lua, told where the header and library were installed
 	# (it reads the installed sagsocket_decls.h with ffi.cdef).
 	install -d "$(DESTDIR)$(LUADIR)"
@@ -163,6 +181,7 @@ uninstall:
 	  "$(DESTDIR)$(CHEZLIBDIR)" 2>/dev/null
 	for pair in $(GUILE_LIBS); do rm -f "$(DESTDIR)$(GUILELIBDIR)/$${pair#*=}"; done
 	rm -f "$(DESTDIR)$(GUILELIBDIR)/srfi/srfi-106.scm"
+	rm -f "$(DESTDIR)$(GUILEEXTDIR)/$(GUILE_EXT)"
 	-rmdir "$(DESTDIR)$(GUILELIBDIR)/srfi" "$(DESTDIR)$(GUILELIBDIR)/sagittarius/socket" \
 	  "$(DESTDIR)$(GUILELIBDIR)/sagittarius" 2>/dev/null
 	rm -f "$(DESTDIR)$(LUADIR)/sagsocket.lua"

@@ -29,7 +29,11 @@ line_file "$LINEFILE"
 run() { timeout 900 guile -L "$GUILELIBDIR" "$ROOT/bench/bench_guile.scm" "$@" 2>/dev/null | tail -n 1; }
 run sag connect 10 >/dev/null   # compiles the libraries and the program
 
-echo "sagsocket Guile bench: (sagittarius socket) vs Guile's own sockets, $(guile --version | head -n 1)"
+# which path the binding's calls take: compiled (libguile-sagsocket.so) or
+# ffi (libffi; SAGSOCKET_GUILE_FFI=1 forces it)
+GPATH=$(guile -L "$GUILELIBDIR" -c '(use-modules ((sagittarius socket host) #:select (guile-binding-path)))
+                                    (display guile-binding-path)' 2>/dev/null)
+echo "sagsocket Guile bench: (sagittarius socket) vs Guile's own sockets, $(guile --version | head -n 1), path $GPATH"
 echo "  BENCH_SCALE=$SCALE ($BULK bytes, $PINGS round trips, $CONNS connections, $LINES lines), $ROUNDS interleaved rounds"
 echo "  A report, not a test."
 R=$OUT/guile-rounds.txt

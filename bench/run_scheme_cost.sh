@@ -2,9 +2,11 @@
 # run_scheme_cost.sh STAGE: what one operation of the Chez and Guile
 # bindings costs, counted rather than timed: instructions in user space
 # (valgrind's callgrind), foreign calls (bench/cgcalls.py --entries: calls
-# into libsagsocket from outside it; on Guile, calls of libffi's ffi_call,
-# which every foreign call makes: callgrind does not name the library's
-# functions when Guile loads it) and, when strace is installed, system calls. Each
+# into libsagsocket from outside it; on Guile's libffi path, calls of
+# libffi's ffi_call, which every foreign call there makes) and, when strace
+# is installed, system calls. Guile's binding is counted on both its paths
+# when its compiled one (libguile-sagsocket.so) is installed: as it loads,
+# and with SAGSOCKET_GUILE_FFI=1 (libffi). Each
 # count is taken from two runs of a bench program (bench/bench_chez.sps,
 # bench/bench_guile.scm, bench/bench_chez_ref.c) of N1 and N2 operations, so
 # that start-up (Chez compiles the libraries at every start) cancels out:
@@ -77,10 +79,20 @@ echo "sagsocket Scheme bindings: cost per operation, counted (N = $N1 and $N2)"
 printf '%-46s %9s %7s %7s\n' operation instr foreign syscall
 row "1-byte round trip, C ABI from C" ref-pp '^sag_' "${REF[@]}" pingpong
 row "1-byte round trip, Chez" chez-pp '^sag_' "${CHEZ[@]}" pingpong
-row "1-byte round trip, Guile (sagsocket)" guile-pp '^ffi_call$' "${GUILE[@]}" sag pingpong
+GPATH=$(guile -L "$GUILELIBDIR" -c '(use-modules ((sagittarius socket host) #:select (guile-binding-path)))
+                                    (display guile-binding-path)' 2>/dev/null)
+if [ "$GPATH" = compiled ]; then
+  row "1-byte round trip, Guile (sagsocket, compiled)" guile-pp '^sag_' "${GUILE[@]}" sag pingpong
+fi
+( export SAGSOCKET_GUILE_FFI=1
+  row "1-byte round trip, Guile (sagsocket, libffi)" guile-ffi-pp '^ffi_call$' "${GUILE[@]}" sag pingpong )
 row "1-byte round trip, Guile's own sockets" guile-own-pp '^ffi_call$' "${GUILE[@]}" guile pingpong
-row "connect/accept/close, Guile (sagsocket)" guile-cn '^ffi_call$' "${GUILE[@]}" sag connect
+if [ "$GPATH" = compiled ]; then
+  row "connect/accept/close, Guile (sagsocket, compiled)" guile-cn '^sag_' "${GUILE[@]}" sag connect
+fi
+( export SAGSOCKET_GUILE_FFI=1
+  row "connect/accept/close, Guile (sagsocket, libffi)" guile-ffi-cn '^ffi_call$' "${GUILE[@]}" sag connect )
 row "connect/accept/close, Guile's own sockets" guile-own-cn '^ffi_call$' "${GUILE[@]}" guile connect
 printf '(instr: user-space instructions, all threads; foreign: calls into the\n'
-printf ' library (C, Chez) or of ffi_call (Guile); a round trip is 2 sends and 2\n'
+printf ' library (C, Chez, Guile compiled) or of ffi_call (Guile libffi); a round trip is 2 sends and 2\n'
 printf ' receives, one of each at each end. Files: %s)\n' "$CG"

@@ -14,6 +14,9 @@ luajit -e 'require("socket")' >/dev/null 2>&1 || need_deb+=(lua-socket)
 have nm           || need_deb+=(binutils)
 have scheme       || need_deb+=(chezscheme)
 have guile        || need_deb+=(guile-3.0)
+# libguile's headers: make install builds the Guile binding's compiled path
+# (libguile-sagsocket.so) with them; guile-test runs it and the libffi path
+pkg-config --exists guile-3.0 || need_deb+=(guile-3.0-dev)
 have plt-r6rs     || need_deb+=(racket)
 have ip           || need_deb+=(iproute2)
 have strace       || need_deb+=(strace)

@@ -77,24 +77,61 @@ if ! bash "$HERE/constants.sh" "$STAGE" "$OUT/constants.txt"; then
   fail "constants.sh"
 fi
 
-echo "== test-socket.sps"
 # The name getnameinfo(3) gives 127.0.0.1 here, from CPython (an oracle
 # independent of the library) for socket-info-hostname and socket-name.
 SAG_TEST_LOOPBACK_NAME=$(python3 -c 'import socket; print(socket.getnameinfo(("127.0.0.1", 0), socket.NI_NUMERICSERV)[0])')
 export SAG_TEST_LOOPBACK_NAME
-start=$(date +%s)
-timeout 300 "${SUITE[@]}" "$OUT/constants.txt" >"$OUT/test-socket.log" 2>&1
-rc=$?
-grep -v '^ok \|^;;; \|^WARNING: (guile-user): imported module (rnrs) overrides core binding' "$OUT/test-socket.log"
-echo "   ($(( $(date +%s) - start )) s)"
-[ $rc -ne 0 ] && fail "test-socket.sps (exit $rc)"
+# suite LOG: test-socket.sps, its output in LOG.
+suite() {
+  local start rc
+  start=$(date +%s)
+  timeout 300 "${SUITE[@]}" "$OUT/constants.txt" >"$1" 2>&1
+  rc=$?
+  grep -v '^ok \|^;;; \|^WARNING: (guile-user): imported module (rnrs) overrides core binding' "$1"
+  echo "   ($(( $(date +%s) - start )) s)"
+  [ $rc -ne 0 ] && fail "test-socket.sps (exit $rc)"
+}
+
+# Guile has two paths: the compiled one (libguile-sagsocket.so, which
+# make install builds where Guile's headers are) and libffi's
+# (SAGSOCKET_GUILE_FFI=1, and wherever the extension is missing). The
+# suite and the echo server run on both; the compiled one must be in use
+# when the stage has the extension.
+GUILE_PATHS=(default)
+if [ "$HOST" = guile ]; then
+  # path: what (sagittarius socket host) says it uses.
+  path() {
+    guile -L "$LIBDIR" -c '(use-modules ((sagittarius socket host) #:select (guile-binding-path)))
+                           (display guile-binding-path)' 2>/dev/null
+  }
+  want=ffi
+  [ -f "$(pkg-config --variable=guileextdir sagsocket)/libguile-sagsocket.so" ] && want=compiled
+  got=$(path)
+  if [ "$got" = "$want" ]; then echo "ok: the Guile binding's path is $got"; else fail "the path is '$got', not $want"; fi
+  got=$(SAGSOCKET_GUILE_FFI=1 path)
+  if [ "$got" = ffi ]; then echo "ok: SAGSOCKET_GUILE_FFI=1 forces the libffi path"; else fail "SAGSOCKET_GUILE_FFI=1: the path is '$got'"; fi
+  [ "$want" = compiled ] && GUILE_PATHS=(default ffi)
+fi
+for p in "${GUILE_PATHS[@]}"; do
+  if [ "$p" = ffi ]; then
+    echo "== test-socket.sps (SAGSOCKET_GUILE_FFI=1: the libffi path)"
+    SAGSOCKET_GUILE_FFI=1 suite "$OUT/test-socket-ffi.log"
+  else
+    echo "== test-socket.sps${want:+ (the $want path)}"
+    suite "$OUT/test-socket.log"
+  fi
+done
 
 if [ "$HOST" = guile ]; then
-  echo "== guile/test-guile.scm (Guile modules, transcoded-port, codecs, eol styles)"
-  timeout 120 guile -L "$LIBDIR" "$HERE/guile/test-guile.scm" >"$OUT/test-guile.log" 2>&1
-  rc=$?
-  grep -v '^;;; \|^WARNING: (guile-user): imported module (rnrs) overrides core binding' "$OUT/test-guile.log"
-  [ $rc -ne 0 ] && fail "test-guile.scm (exit $rc)"
+  for p in "${GUILE_PATHS[@]}"; do
+    ffi=
+    [ "$p" = ffi ] && ffi=1
+    echo "== guile/test-guile.scm (Guile modules, transcoded-port, codecs, eol styles)${ffi:+, the libffi path}"
+    SAGSOCKET_GUILE_FFI=$ffi timeout 120 guile -L "$LIBDIR" "$HERE/guile/test-guile.scm" >"$OUT/test-guile$p.log" 2>&1
+    rc=$?
+    grep -v '^;;; \|^WARNING: (guile-user): imported module (rnrs) overrides core binding' "$OUT/test-guile$p.log"
+    [ $rc -ne 0 ] && fail "test-guile.scm${ffi:+ (libffi path)} (exit $rc)"
+  done
 
   echo "== a program importing (rnrs) and (sagittarius socket): no warning of the library's"
   prog=$OUT/imports.scm
@@ -176,8 +213,16 @@ if [ "$HOST" = racket ]; then
   bash "$HERE/racket/door.sh" "$STAGE" || fail "racket/door.sh"
 fi
 
-echo "== echo_client_test.py (the seed's echo server, a CPython client)"
-timeout 120 python3 "$HERE/echo_client_test.py" "$HOST" "$LIBDIR" "$ROOT/bindings/scheme/examples/echo.scm"
-rc=$?
-[ $rc -ne 0 ] && fail "echo_client_test.py (exit $rc)"
+for p in "${GUILE_PATHS[@]}"; do
+  if [ "$p" = ffi ]; then
+    echo "== echo_client_test.py (the seed's echo server on the libffi path, a CPython client)"
+    SAGSOCKET_GUILE_FFI=1 timeout 120 python3 "$HERE/echo_client_test.py" "$HOST" "$LIBDIR" \
+      "$ROOT/bindings/scheme/examples/echo.scm"
+  else
+    echo "== echo_client_test.py (the seed's echo server, a CPython client)"
+    timeout 120 python3 "$HERE/echo_client_test.py" "$HOST" "$LIBDIR" "$ROOT/bindings/scheme/examples/echo.scm"
+  fi
+  rc=$?
+  [ $rc -ne 0 ] && fail "echo_client_test.py (exit $rc)"
+done
 finish

@@ -250,15 +250,22 @@
         us))
 
   ;; ==== Objects ============================================================
-  ;; transport: #f, or the transport (rfc tls) gave the socket: its bytes
-  ;; then go through the transport's procedures, which answer as the
-  ;; library's own calls do (a status first).
+  ;; route: the handle while the socket has no transport, then the
+  ;; transport (rfc tls) gave it: its bytes then go through the transport's
+  ;; procedures, which answer as the library's own calls do (a status
+  ;; first). A transfer reads this one field: on Guile each record accessor
+  ;; is a procedure that calls the type's predicate, ~250 instructions.
   (define-record-type (socket %wrap-socket socket?)
     (fields (immutable handle socket-handle)
-            (mutable transport %socket-transport %socket-transport-set!))
+            (mutable route socket-route socket-route-set!))
     (sealed #t))
-  (define (new-socket h) (%guard! (%wrap-socket h #f) 'socket h))
+  (define (new-socket h) (%guard! (%wrap-socket h h) 'socket h))
   (define %socket-handle socket-handle)
+  ;; The socket's transport, or #f.
+  (define (%socket-transport s)
+    (let ([r (socket-route s)]) (and (socket-transport? r) r)))
+  (define (%socket-transport-set! s t)
+    (socket-route-set! s (or t (socket-handle s))))
 
   ;; A transport: (recv s bv start len flags) and (send s bv start len
   ;; flags) => (values status count); (shutdown s how) and (close s) =>
@@ -268,15 +275,15 @@
     (fields recv send shutdown close pending (immutable data %socket-transport-data))
     (sealed #t))
   (define (raw-recv s bv start len flags)
-    (let ([t (%socket-transport s)])
-      (if t
-          ((socket-transport-recv t) s bv start len flags)
-          (%socket-recv (socket-handle s) bv start len flags))))
+    (let ([r (socket-route s)])
+      (if (socket-transport? r)
+          ((socket-transport-recv r) s bv start len flags)
+          (%socket-recv r bv start len flags))))
   (define (raw-send s bv start len flags)
-    (let ([t (%socket-transport s)])
-      (if t
-          ((socket-transport-send t) s bv start len flags)
-          (%socket-send (socket-handle s) bv start len flags))))
+    (let ([r (socket-route s)])
+      (if (socket-transport? r)
+          ((socket-transport-send r) s bv start len flags)
+          (%socket-send r bv start len flags))))
   ;; The sockets of ss holding input a recv returns without waiting.
   (define (buffered-sockets ss)
     (filter (lambda (s)
@@ -607,17 +614,17 @@
   (define (socket-shutdown s how)
     (check-socket 'socket-shutdown s)
     (check-int 'socket-shutdown how)
-    (let ([t (%socket-transport s)])
-      (if t
-          (call 'socket-shutdown s (socket-transport-shutdown t) s how)
-          (call 'socket-shutdown s %socket-shutdown (socket-handle s) how))))
+    (let ([r (socket-route s)])
+      (if (socket-transport? r)
+          (call 'socket-shutdown s (socket-transport-shutdown r) s how)
+          (call 'socket-shutdown s %socket-shutdown r how))))
 
   (define (socket-close s)
     (check-socket 'socket-close s)
-    (let ([t (%socket-transport s)])
-      (if t
-          (call 'socket-close s (socket-transport-close t) s)
-          (call 'socket-close s %socket-close (socket-handle s))))
+    (let ([r (socket-route s)])
+      (if (socket-transport? r)
+          (call 'socket-close s (socket-transport-close r) s)
+          (call 'socket-close s %socket-close r)))
     #t)
 
   ;; Wakes every thread blocked on s now: socket-accept answers #f, the

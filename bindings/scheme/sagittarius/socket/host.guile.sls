@@ -78,7 +78,9 @@
           ;; Unix-domain sockets (an extension)
           %make-unix-client-socket %make-unix-server-socket %socket-pair
           %socket-peer-credentials %make-unix-sockaddr %sockaddr-path
-          %socket-connect-sockaddr %socket-bind-sockaddr %socket-sockaddr)
+          %socket-connect-sockaddr %socket-bind-sockaddr %socket-sockaddr
+          ;; Guile only, not in the host contract: which path the calls take
+          guile-binding-path)
   (import (rnrs)
           (only (rnrs io ports) make-custom-binary-input/output-port)
           (only (guile) getenv dynamic-link dynamic-func make-guardian gc
@@ -88,7 +90,8 @@
                 make-thread-local-fluid fluid-ref fluid-set!
                 setvbuf set-port-encoding! set-port-conversion-strategy!
                 resolve-module module-ref module-set! procedure-property
-                set-procedure-property! iota port-closed?)
+                set-procedure-property! iota port-closed? load-extension
+                resolve-interface)
           (only (ice-9 threads) make-mutex make-recursive-mutex lock-mutex
                 unlock-mutex)
           (only (ice-9 ports internal) port-read-buffer port-write-buffer
@@ -122,6 +125,42 @@
   (define (fp ret name args)
     (pointer->procedure ret (dynamic-func name lib) args))
   (define P uintptr_t)                    ; handles, out-parameters, buffers
+
+  ;; ---- The compiled path ------------------------------------------------------
+  ;; Where libguile-sagsocket.so (bindings/scheme/guile/sagsocket_guile.c,
+  ;; built and installed by `make install' when Guile's headers are there)
+  ;; can be loaded, the calls of a transfer and of a connection (recv, send,
+  ;; accept, create-socket, connect, close, shutdown, and the guardian's
+  ;; free) go through its subrs, which call the library's functions
+  ;; directly: no libffi, no scratch block, the bytevector passed as it is.
+  ;; Everything else, and everything where the extension cannot be loaded
+  ;; or SAGSOCKET_GUILE_FFI is set (not empty), goes through libffi
+  ;; (pointer->procedure) as before. The extension is handed this
+  ;; library's function pointers, so that both paths call the same copy.
+  ;; `guile-binding-path' says which: 'compiled or 'ffi.
+  (define native
+    (let ([forced (getenv "SAGSOCKET_GUILE_FFI")])
+      (and (not (and forced (not (string=? forced ""))))
+           (guard (e [#t #f])
+             (load-extension "libguile-sagsocket" "sagsocket_guile_init")
+             (let ([m (resolve-interface '(sagsocket guile-native))])
+               ((module-ref m 'init!)
+                (map (lambda (name) (dynamic-func name lib))
+                     '("sag_socket_recv" "sag_socket_send" "sag_socket_accept"
+                       "sag_create_socket" "sag_socket_connect" "sag_socket_close"
+                       "sag_socket_free" "sag_socket_shutdown")))
+               m)))))
+  (define guile-binding-path (if native 'compiled 'ffi))
+  ;; (native-or name ffi-procedure): the subr `name' of the extension, or
+  ;; ffi-procedure without it.
+  (define (native-or name ffi) (if native (module-ref native name) ffi))
+  ;; A subr's answer as the host contract's (values status result): below
+  ;; zero a status (and `none'), otherwise the result (made a handle or #f
+  ;; with `handle').
+  (define-syntax answer
+    (syntax-rules (handle)
+      [(_ e none) (let ([r e]) (if (< r 0) (values r none) (values 0 r)))]
+      [(_ e none handle) (let ([r e]) (if (< r 0) (values r none) (values 0 (handle r))))]))
 
   ;; ---- Scratch memory -------------------------------------------------------
   ;; Each thread's block: 64 bytes of out-parameters (slot i at 8i), then
@@ -251,7 +290,7 @@
   ;; what it owns is kept by the object's address (the collector does not
   ;; move objects; a guarded object keeps its address until it is taken
   ;; from the guardian and dropped).
-  (define c-socket-free (fp int "sag_socket_free" (list P)))
+  (define c-socket-free (native-or 'free (fp int "sag_socket_free" (list P))))
   (define c-addrinfo-free (fp int "sag_addrinfo_free" (list P)))
   (define c-sockaddr-free (fp int "sag_sockaddr_free" (list P)))
   (define c-fdset-free (fp int "sag_fdset_free" (list P)))
@@ -674,12 +713,17 @@
 
   (define-out %socket-is-closed "sag_socket_is_closed" (P) (bool))
   (define-out %socket-is-nonblocking "sag_socket_is_nonblocking" (P) (bool))
-  (define-out %socket-accept "sag_socket_accept" (P) (handle))
+  (define-out ffi-socket-accept "sag_socket_accept" (P) (handle))
+  (define %socket-accept
+    (if native
+        (let ([f (module-ref native 'accept)])
+          (lambda (s) (answer (f s) #f handle)))
+        ffi-socket-accept))
 
   ;; Transfers with a bytevector: small ranges go through the scratch block,
   ;; larger ones at the bytevector's own address.
   (define c-recv (fp int "sag_socket_recv" (list P P size_t size_t int P P)))
-  (define (%socket-recv s bv start len flags)
+  (define (ffi-socket-recv s bv start len flags)
     (let ([sc (scratch)])
       (if (<= len small)
           (let ([st (c-recv s (data-addr sc) 0 len flags (out-addr sc 0) 0)])
@@ -691,7 +735,7 @@
             (values st (out-u64 sc 0))))))
 
   (define c-send (fp int "sag_socket_send" (list P P size_t size_t int P P)))
-  (define (%socket-send s bv start count flags)
+  (define (ffi-socket-send s bv start count flags)
     (let ([sc (scratch)])
       (if (<= count small)
           (begin
@@ -700,6 +744,17 @@
               (values st (out-u64 sc 0))))
           (let ([st (keeping (bv) (c-send s (bv-address bv) start count flags (out-addr sc 0) 0))])
             (values st (out-u64 sc 0))))))
+
+  (define %socket-recv
+    (if native
+        (let ([f (module-ref native 'recv)])
+          (lambda (s bv start len flags) (answer (f s bv start len flags) 0)))
+        ffi-socket-recv))
+  (define %socket-send
+    (if native
+        (let ([f (module-ref native 'send)])
+          (lambda (s bv start count flags) (answer (f s bv start count flags) 0)))
+        ffi-socket-send))
 
   (define c-sendto (fp int "sag_socket_sendto" (list P P size_t size_t int P P P)))
   (define (%socket-sendto s bv start count flags to)
@@ -726,10 +781,12 @@
                                               (out-addr sc 0) 0))])
             (values st (out-u64 sc 0))))))
 
-  (define-status %socket-shutdown "sag_socket_shutdown" (P int))
-  (define c-socket-close (fp int "sag_socket_close" (list P P)))
+  (define-status ffi-socket-shutdown "sag_socket_shutdown" (P int))
+  (define %socket-shutdown (native-or 'shutdown ffi-socket-shutdown))
+  (define c-socket-close
+    (native-or 'close (let ([f (fp int "sag_socket_close" (list P P))]) (lambda (s) (f s 0)))))
   ;; A socket the program closes no longer counts towards a collection.
-  (define (%socket-close s) (closed! s (c-socket-close s 0)))
+  (define (%socket-close s) (closed! s (c-socket-close s)))
   (define-status %socket-interrupt "sag_socket_interrupt" (P))
 
   (define-out %socket-get-info "sag_socket_get_info" (P) (handle))
@@ -770,8 +827,14 @@
   (define %ip-address-free (fp int "sag_ip_address_free" (list P)))
 
   (define-out %make-socket "sag_make_socket" (int int int) (handle))
-  (define-out %create-socket "sag_create_socket" (P) (handle))
-  (define-status %socket-connect "sag_socket_connect" (P P int64))
+  (define-out ffi-create-socket "sag_create_socket" (P) (handle))
+  (define %create-socket
+    (if native
+        (let ([f (module-ref native 'create-socket)])
+          (lambda (ai) (answer (f ai) #f handle)))
+        ffi-create-socket))
+  (define-status ffi-socket-connect "sag_socket_connect" (P P int64))
+  (define %socket-connect (native-or 'connect ffi-socket-connect))
   (define-status %socket-bind "sag_socket_bind" (P P))
   (define-status %socket-listen "sag_socket_listen" (P int))
   (define-status %socket-setsockopt-int "sag_socket_setsockopt_int" (P int int int))
