@@ -28,13 +28,15 @@ static int pair(sag_socket **a, sag_socket **b)
     return sag_socket_pair(SAG_AF_UNIX, SAG_SOCK_STREAM, 0, a, b, NULL);
 }
 
-static sag_port *block_port(sag_socket *s)
+static sag_port *port_owning(sag_socket *s, int own)
 {
     sag_port *p = NULL;
-    if (sag_socket_port(s, 0, &p, NULL) != SAG_OK) return NULL;
+    if (sag_socket_port(s, own, &p, NULL) != SAG_OK) return NULL;
     if (sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, NULL) != SAG_OK) return NULL;
     return p;
 }
+
+static sag_port *block_port(sag_socket *s) { return port_owning(s, 0); }
 
 /* Bytes waiting on a non-blocking socket, all read. */
 static size_t drain_now(sag_socket *s, uint8_t *buf, size_t cap)
@@ -195,8 +197,9 @@ static void *blocked_call(void *arg)
 struct freer { sag_port *p; };
 static void *free_port(void *arg) { sag_port_free(((struct freer *)arg)->p); return NULL; }
 
-enum { END_FREE_THEN_CLOSE, END_INTERRUPT, END_SOCKET_CLOSE, END_PORT_CLOSE };
-static const char *end_name[] = {"free, then socket close", "interrupt", "socket close", "port close"};
+enum { END_FREE_THEN_CLOSE, END_INTERRUPT, END_SOCKET_CLOSE, END_PORT_CLOSE, END_FREE_OWNING, END_HOWS };
+static const char *end_name[] = {"free, then socket close", "interrupt", "socket close", "port close",
+                                 "free of a port that owns the socket"};
 
 /* A call blocked in a read (write = 0) or a write (1) of a port over a
  * socket it does not own, ended as `how` says; each step within 10 s. */
@@ -207,7 +210,7 @@ static void blocked_and_ended(int write, int how)
     section(name);
     sag_socket *px, *py;
     CHECK_ST(pair(&px, &py), SAG_OK);
-    struct blocked b = {.p = block_port(px), .write = write};
+    struct blocked b = {.p = port_owning(px, how == END_FREE_OWNING), .write = write};
     CHECK(b.p != NULL);
     pthread_t t;
     pthread_create(&t, NULL, blocked_call, &b);
@@ -222,9 +225,23 @@ static void blocked_and_ended(int write, int how)
         CHECK_EQ(freed, 0); /* the free must not wait for the blocked call */
         /* The free closed the port: the blocked call may end already;
          * closing the socket must end it if not. */
+        int ended = freed == 0 && join_within(t, 500) == 0;
+        printf("  (the call %s)\n", ended ? "ended with the free" : "was ended by the socket's close");
         CHECK_ST(sag_socket_close(px, NULL), SAG_OK);
-        CHECK_EQ(join_within(t, 10000), 0);
+        if (!ended) CHECK_EQ(join_within(t, 10000), 0);
         if (freed != 0) { sag_socket_close(py, NULL); pthread_join(ft, NULL); }
+        b.p = NULL;
+        break;
+    }
+    case END_FREE_OWNING: {
+        /* Closing the port closes its socket, which wakes the call. */
+        struct freer f = {b.p};
+        pthread_t ft;
+        pthread_create(&ft, NULL, free_port, &f);
+        int freed = join_within(ft, 10000);
+        CHECK_EQ(freed, 0);
+        CHECK_EQ(join_within(t, 10000), 0);
+        if (freed != 0) { sag_socket_close(px, NULL); pthread_join(ft, NULL); }
         b.p = NULL;
         break;
     }
@@ -240,6 +257,7 @@ static void blocked_and_ended(int write, int how)
     case END_PORT_CLOSE:
         sag_port_close(b.p, NULL);
         if (join_within(t, 10000) != 0) { /* a port over a socket it does not own: close the socket too */
+            printf("  (the port's close left the call waiting; the socket's close ends it)\n");
             CHECK_ST(sag_socket_close(px, NULL), SAG_OK);
             CHECK_EQ(join_within(t, 10000), 0);
         }
@@ -416,7 +434,7 @@ int main(int argc, char **argv)
     }
     if (!only || only == 2)
         for (int write = 0; write < 2; write++)
-            for (int how = 0; how < 4; how++) blocked_and_ended(write, how);
+            for (int how = 0; how < END_HOWS; how++) blocked_and_ended(write, how);
     if (!only || only == 3) mode_switch();
     if (!only || only == 4) sibling_free();
     return check_summary() > 0 ? 1 : 0;
