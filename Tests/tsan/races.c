@@ -12,6 +12,9 @@
  *   close/interrupt from a third thread during a blocked read, write,
  *                accept, select and selector wait
  *   handles      handles freed while other threads look them up
+ *   fast path    port handles freed while other threads read lines from
+ *                them and put into them (HandleTable.withLocked: the port's
+ *                lock word taken in place of a look-up count)
  *
  * Prints "-- test" per test, one line per failed check, "tests: N", then
  * "N passed, M failed".
@@ -443,6 +446,79 @@ static void test_handles(void) {
     CHECK_EQ(sag_handle_count(), h0);
 }
 
+/* ===== the ports' fast path against frees ================================= */
+enum { FP_SLOTS = 4 };
+static _Atomic(sag_port *) fp_ports[FP_SLOTS];
+static atomic_int fp_stop, fp_peer_stop;
+static atomic_long fp_calls, fp_odd;
+static sag_socket *fp_a, *fp_b;
+
+/* Sends lines to fp_a's ports and reads what they put, until told to stop. */
+static void *fp_peer(void *arg) {
+    (void)arg;
+    uint8_t sink[4096];
+    while (!atomic_load(&fp_peer_stop)) {
+        size_t n;
+        sag_socket_send(fp_b, (const uint8_t *)"a line\nanother\n", 0, 15, 0, &n, NULL);
+        while (sag_socket_recv(fp_b, sink, 0, sizeof sink, 0, &n, NULL) == SAG_OK && n > 0) {
+        }
+    }
+    return NULL;
+}
+
+static void *fp_user(void *arg) {
+    unsigned seed = (unsigned)(size_t)arg;
+    while (!atomic_load(&fp_stop)) {
+        sag_port *p = atomic_load(&fp_ports[rand_r(&seed) % FP_SLOTS]);
+        const uint8_t *data;
+        size_t len;
+        int st = (rand_r(&seed) & 1) ? sag_port_get_bytes_line(p, &data, &len, NULL)
+                                     : sag_port_put_bytevector(p, (const uint8_t *)"0123456789", 0, 10, NULL);
+        if (st != SAG_OK && st != SAG_E_MISUSE && st != SAG_E_WOULD_BLOCK && st != SAG_E_CLOSED)
+            atomic_fetch_add(&fp_odd, 1);
+        atomic_fetch_add(&fp_calls, 1);
+    }
+    return NULL;
+}
+
+static void test_fast_path(void) {
+    begin("port handles freed while their fast paths run");
+    int h0 = sag_handle_count();
+    if (sag_socket_pair(SAG_AF_UNIX, SAG_SOCK_STREAM, 0, &fp_a, &fp_b, NULL) != SAG_OK
+        || sag_socket_set_nonblocking(fp_a, 1, NULL) != SAG_OK || sag_socket_set_nonblocking(fp_b, 1, NULL) != SAG_OK) {
+        CHECK(0);
+        return;
+    }
+    pthread_t peer, users[3];
+    pthread_create(&peer, NULL, fp_peer, NULL);
+    for (int i = 0; i < 3; i++)
+        pthread_create(&users[i], NULL, fp_user, (void *)(size_t)(i + 300));
+    unsigned seed = 9;
+    /* Frees while the users run: at least 3000, and until they made 30000
+     * calls (bounded). */
+    for (int r = 0; r < 3000 || (atomic_load(&fp_calls) < 30000 && r < 200000); r++) {
+        sag_port *p = NULL;
+        if (sag_socket_port(fp_a, 0, &p, NULL) != SAG_OK || sag_port_set_buffer_mode(p, SAG_BUFFER_BLOCK, NULL) != SAG_OK) {
+            atomic_fetch_add(&fp_odd, 1);
+            sag_port_free(p);
+            continue;
+        }
+        sag_port_free(atomic_exchange(&fp_ports[rand_r(&seed) % FP_SLOTS], p));
+    }
+    atomic_store(&fp_stop, 1);
+    for (int i = 0; i < 3; i++) /* (a put may wait for the peer to read) */
+        CHECK_EQ(join_within(users[i], 30000), 0);
+    atomic_store(&fp_peer_stop, 1);
+    CHECK_EQ(join_within(peer, 30000), 0);
+    for (int i = 0; i < FP_SLOTS; i++)
+        sag_port_free(atomic_exchange(&fp_ports[i], NULL));
+    sag_socket_free(fp_a);
+    sag_socket_free(fp_b);
+    printf("  %ld calls, %ld unexpected answers\n", atomic_load(&fp_calls), atomic_load(&fp_odd));
+    CHECK_EQ(atomic_load(&fp_odd), 0);
+    CHECK_EQ(sag_handle_count(), h0);
+}
+
 int main(void) {
     alarm(240);
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -459,6 +535,7 @@ int main(void) {
         wake_test(OP_SELECTOR, how, how ? SAG_E_CLOSED : SAG_OK);
     }
     test_handles();
+    test_fast_path();
     printf("tests: %d\n", ntests);
     summary_and_exit();
 }

@@ -34,7 +34,7 @@ die() { echo "tsan: 0 tests, 0 reports (FAILED: $*)"; exit 1; }
 
 echo "== build the library with -sanitize=thread (.build-tsan)"
 ( cd "$ROOT" && nice swift build -c debug --scratch-path .build-tsan \
-    -Xswiftc -sanitize=thread -Xswiftc -DSAG_TSAN --product sagsocket \
+    -Xswiftc -sanitize=thread -Xswiftc -DSAG_TSAN -Xcc -DSAG_TSAN --product sagsocket \
     -Xlinker --version-script="$MAP" -Xlinker -soname=libsagsocket.so.1 2>&1 | tail -n 3 ) \
   || die "swift build failed"
 cp "$ROOT/.build-tsan/debug/libsagsocket.so" "$T/lib/libsagsocket.so.1" || die "no library"

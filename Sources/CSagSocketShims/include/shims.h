@@ -74,6 +74,19 @@ void sag_thread_deadline_set(int64_t value) __attribute__((visibility("hidden"))
  * from thread-local storage on every lock); a contended acquire sleeps on
  * the word with futex(2), marking it waited for and keeping bit 2. */
 #include <stdint.h>
+/* The ThreadSanitizer build (Tests/tsan/run.sh passes -Xcc -DSAG_TSAN):
+ * these atomics are compiled without TSan's instrumentation, so each
+ * acquire and release of a lock word is told to TSan, which then sees the
+ * order the word's holders keep, the C layer's fast path's included. */
+#ifdef SAG_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define SAG_TSAN_ACQUIRE(w) __tsan_acquire(w)
+#define SAG_TSAN_RELEASE(w) __tsan_release(w)
+#else
+#define SAG_TSAN_ACQUIRE(w) ((void)0)
+#define SAG_TSAN_RELEASE(w) ((void)0)
+#endif
 void sag_lock_wait(uint32_t *word) __attribute__((visibility("hidden")));
 void sag_lock_wake(uint32_t *word) __attribute__((visibility("hidden")));
 
@@ -84,12 +97,17 @@ static inline void sag_lock_acquire(uint32_t *word) {
     uint32_t expected = 0;
     if (!__atomic_compare_exchange_n(word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         sag_lock_wait(word);
+    SAG_TSAN_ACQUIRE(word);
 }
 static inline int sag_lock_try(uint32_t *word) {
     uint32_t expected = 0;
-    return __atomic_compare_exchange_n(word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    int taken = __atomic_compare_exchange_n(word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    if (taken)
+        SAG_TSAN_ACQUIRE(word);
+    return taken;
 }
 static inline void sag_lock_release(uint32_t *word) {
+    SAG_TSAN_RELEASE(word);
     if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) & SAG_LOCK_WAITED)
         sag_lock_wake(word);
 }
@@ -102,11 +120,19 @@ static inline void sag_lock_release(uint32_t *word) {
  * either the fast path sees the handle freed or the free sees it held. */
 static inline int sag_lock_try_fast(uint32_t *word) {
     uint32_t expected = 0;
-    return __atomic_compare_exchange_n(word, &expected, 1 | SAG_LOCK_FAST, 0, __ATOMIC_SEQ_CST,
-                                       __ATOMIC_RELAXED);
+    int taken = __atomic_compare_exchange_n(word, &expected, 1 | SAG_LOCK_FAST, 0, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_RELAXED);
+    if (taken)
+        SAG_TSAN_ACQUIRE(word);
+    return taken;
 }
+/* Not held by a fast path: what the last one did is seen (a free goes on
+ * to release the port it used). */
 static inline int sag_lock_fast_held(uint32_t *word) {
-    return (__atomic_load_n(word, __ATOMIC_SEQ_CST) & SAG_LOCK_FAST) != 0;
+    int held = (__atomic_load_n(word, __ATOMIC_SEQ_CST) & SAG_LOCK_FAST) != 0;
+    if (!held)
+        SAG_TSAN_ACQUIRE(word);
+    return held;
 }
 
 /* The two lock words of a socket's port buffers (input, output), each in

@@ -19,7 +19,7 @@
 import Glibc
 
 /// A pthread mutex at a fixed address, made (freePthreadMutex(_:) ends it):
-/// the lock of Mutex here and of the ports' PortLock in this build.
+/// the lock of Mutex here (the ports' PortLock keeps its word: PortLock.swift).
 func makePthreadMutex() -> UnsafeMutablePointer<pthread_mutex_t> {
     let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     m.initialize(to: pthread_mutex_t())

@@ -51,8 +51,8 @@ final class PortBuffers: Sendable {
     /// The words of the two locks below, in memory that is never freed
     /// (sag_lock_pair): the C layer's fast path takes them directly, before
     /// it knows the port is still there (SagSocketCABI/Handles.swift,
-    /// HandleTable.withLocked). Nil in the ThreadSanitizer build, or when
-    /// no memory could be had: that port has no fast path.
+    /// HandleTable.withLocked). Nil when no memory could be had: that port
+    /// has no fast path.
     nonisolated(unsafe) let lockPair: UnsafeMutablePointer<sag_lock_pair>?
     /// Guards `inputState`, which reads use in place.
     let inputLock: PortLock
@@ -65,11 +65,6 @@ final class PortBuffers: Sendable {
     let draining = Atomic<Bool>(false)
 
     init() {
-        #if SAG_TSAN
-        lockPair = nil
-        inputLock = PortLock()
-        outputLock = PortLock()
-        #else
         let pair = sag_lock_pair_new()
         lockPair = pair
         if let pair {
@@ -79,7 +74,6 @@ final class PortBuffers: Sendable {
             inputLock = PortLock()
             outputLock = PortLock()
         }
-        #endif
         inputState = .allocate(capacity: 1)
         inputState.initialize(to: Input(base: .allocate(byteCount: PortBuffers.capacity, alignment: 64)))
         outputState = .allocate(capacity: 1)

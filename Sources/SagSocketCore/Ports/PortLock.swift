@@ -9,12 +9,13 @@
 // (the shims hold the word's code). Ports need no priority inheritance: a
 // port call holds its lock for a buffer copy or one system call; a selector
 // for its bookkeeping and the epoll_ctl or eventfd call that goes with it,
-// never across epoll_wait. The ThreadSanitizer build has a pthread mutex
-// instead (at the end).
+// never across epoll_wait. The ThreadSanitizer build has the same lock: the
+// shims tell TSan of each acquire and release of the word (shims.h,
+// SAG_TSAN_ACQUIRE), so that the C layer's fast path, which takes the same
+// words, is checked there too.
 
 import CSagSocketShims
 
-#if !SAG_TSAN
 /// A lock around nothing: the caller guards its own state with it.
 struct PortLock: ~Copyable, @unchecked Sendable {
     /// The word lives at a fixed address (futex(2) sleeps on it).
@@ -61,28 +62,3 @@ struct PortLock: ~Copyable, @unchecked Sendable {
         return try body()
     }
 }
-#else
-import Glibc
-
-/// The ThreadSanitizer build's PortLock: a pthread mutex, as every lock of
-/// that build (Internals/TSanMutex.swift). The atomics of the shims' lock
-/// are compiled into the library without TSan's instrumentation, so TSan
-/// would not see the lock order the accesses it guards.
-struct PortLock: ~Copyable, @unchecked Sendable {
-    private let lock = makePthreadMutex()
-
-    deinit { freePthreadMutex(lock) }
-
-    func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-        Sys.mutexLock(lock)
-        defer { Sys.mutexUnlock(lock) }
-        return try body()
-    }
-
-    func withLockIfAvailable<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R? {
-        guard Sys.mutexTryLock(lock) else { return nil }
-        defer { Sys.mutexUnlock(lock) }
-        return try body()
-    }
-}
-#endif

@@ -526,7 +526,7 @@ public final class SocketPort: Sendable {
 
     /// The address of the words of this port's two locks (a
     /// `sag_lock_pair`, memory that is never freed), for the C layer's fast
-    /// path; 0 when the port has none (the ThreadSanitizer build).
+    /// path; 0 when the port has none (no memory could be had for one).
     public var lockPair: UInt { buffers.lockPair.map { UInt(bitPattern: $0) } ?? 0 }
 
     /// get-bytevector-all: in read mode once, what is buffered, or else
