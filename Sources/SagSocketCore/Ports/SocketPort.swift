@@ -255,8 +255,11 @@ public final class SocketPort: Sendable {
     @inline(__always)  // in put(_:): one frame, not two, for each put of mode none
     func write(_ bytes: UnsafeRawBufferPointer, _ op: StaticString, endsLine: Bool? = nil) throws(SocketError) {
         guard bytes.count > 0, let src = bytes.baseAddress else { return }
-        let mode = bufferMode
         try buffers.withOutput { (out: inout PortBuffers.Output) throws(SocketError) in
+            // Read under the output lock: setBufferMode(.none) stores the
+            // mode, then flushes under this lock, so a put either sees the
+            // new mode or has its bytes in that flush.
+            let mode = bufferMode
             let cap = PortBuffers.capacity
             if mode == .none && out.count == 0 {
                 try sendOut(bytes, op)  // the common case: no copy, one send
@@ -294,8 +297,8 @@ public final class SocketPort: Sendable {
     /// nothing else to do (the C layer) takes this first, without the
     /// failure plumbing of a call that can throw (as readyLine()).
     public func bufferedPut(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard canBuffer(bytes) else { return false }
-        return buffers.outputLock.withLock { putInBuffer(bytes) }
+        // The mode is checked under the lock (as in write(_:_:endsLine:)).
+        buffers.outputLock.withLock { canBuffer(bytes) && putInBuffer(bytes) }
     }
 
     /// bufferedPut(_:) for a caller that holds this port's output lock
