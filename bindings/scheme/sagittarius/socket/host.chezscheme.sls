@@ -136,14 +136,17 @@
   (define scratch-size (fx+ scratch-out-size small-transfer))
   (define scratch-param (make-thread-parameter #f))
   (define scratch-guardian (make-guardian))
-  (define (scratch)
-    (let ([s (scratch-param)] [id (get-thread-id)])
-      (if (and s (eqv? (car s) id))
-          (cdr s)
-          (let* ([m (foreign-alloc scratch-size)] [cell (cons id m)])
-            (scratch-param cell)
-            (scratch-guardian cell m)
-            m))))
+  ;; (scratch): the calling thread's block; the test inline, the block made
+  ;; out of line the first time a thread asks.
+  (define-syntax scratch
+    (syntax-rules ()
+      [(_) (let ([s (scratch-param)])
+             (if (and s (eqv? (car s) (get-thread-id))) (cdr s) (new-scratch)))]))
+  (define (new-scratch)
+    (let* ([m (foreign-alloc scratch-size)] [cell (cons (get-thread-id) m)])
+      (scratch-param cell)
+      (scratch-guardian cell m)
+      m))
 
   ;; Copies n bytes of the scratch block's transfer room into bv at start,
   ;; eight at a time while eight remain.
