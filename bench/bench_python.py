@@ -63,15 +63,24 @@ def line_blob() -> bytes:
 def peer(impl: str, kind: str, port: int, n: int) -> None:
     """The other end, in its own process."""
     if kind == "conns":
-        connect(impl, port).close()  # ready
-        for _ in range(n):
-            connect(impl, port).close()
+        # The server closes each connection first, and the client closes
+        # after reading that end: the TIME_WAIT of every connection lands
+        # on the accepting side (the listening port's), never on the
+        # client's ephemeral ports, which tens of thousands of earlier
+        # connections in TIME_WAIT would otherwise leave connect() to
+        # search through. The first connection says the peer is ready.
+        for _ in range(n + 1):
+            c = connect(impl, port)
+            c.recv(1)
+            c.close()
         return
+    # What is sent is made before connecting: the reader's clock starts at
+    # the accept, and must not time the making of a million lines.
+    data = line_blob() if kind == "lines" else b"x" * CHUNK
     s = connect(impl, port)
     if kind == "bulk":
-        buf = b"x" * CHUNK
         for _ in range(n // CHUNK):
-            s.sendall(buf)
+            s.sendall(data)
     elif kind == "ping":
         recv, send = s.recv, s.send
         while True:
@@ -80,7 +89,7 @@ def peer(impl: str, kind: str, port: int, n: int) -> None:
                 break
             send(b)
     elif kind == "lines":
-        s.sendall(line_blob())
+        s.sendall(data)
     s.close()
 
 
@@ -181,7 +190,7 @@ def run_selector(impl: str) -> float:
             raise SystemExit("selector: expected one ready socket")
     t = time.perf_counter() - t0
     sel.close()
-    for s in socks:
+    for s in socks[1::2] + socks[0::2]:  # the accepted ends first: TIME_WAIT there
         s.close()
     srv.close()
     return t

@@ -7,7 +7,11 @@ process, which valgrind does not follow).
 IMPL: sag (sagsocket) or py (the socket and selectors modules). WORKLOAD:
 ping (send 1 byte, recv 1 byte: the peer echoes), recv_into (the same with
 recv_into), fileno (100 calls), select (select(0) of a selector holding 1,000 sockets,
-one of them readable). Everything but the N operations is the same whatever
+one of them readable), bulk (recv_into of a 64 KiB bytearray, the peer
+sending 64 KiB at a time; the buffer is placed 16 bytes past a 32-byte
+boundary, as malloc places a bytearray in about half of the runs, or on
+one with COST_ALIGN=0), lines (100 lines of 40 bytes iterated from
+makefile('rb'), the peer sending them all at once). Everything but the N operations is the same whatever
 N, so the difference of two runs divided by the difference of their N is
 the cost of one operation. COST_SELECT: the sockets in the selector
 (default 1,000).
@@ -28,6 +32,25 @@ ECHO = ("import socket, sys\n"
         "    if not b:\n"
         "        break\n"
         "    s.sendall(b)\n")
+
+SEND_BULK = ("import socket, sys\n"
+             "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+             "b = b'x' * 65536\n"
+             "for _ in range(int(sys.argv[2]) // 65536):\n"
+             "    s.sendall(b)\n"
+             "s.close()\n")
+SEND_LINES = ("import socket, sys\n"
+              "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+              "s.sendall(b''.join(b'%039d\\n' % i for i in range(int(sys.argv[2]))))\n"
+              "s.close()\n")
+
+
+def aligned_offset(raw: bytearray, rest: int) -> int:
+    """The offset in raw at which an address is `rest` bytes past a
+    32-byte boundary."""
+    import ctypes
+    base = ctypes.addressof((ctypes.c_char * len(raw)).from_buffer(raw))
+    return (rest - base) % 32
 
 
 def main() -> None:
@@ -57,6 +80,31 @@ def main() -> None:
             for _ in range(n):
                 send(b"x")
                 recv_into(buf)
+        a.close()
+        peer.wait(60)
+    elif work == "bulk":
+        total = (n + 110) * 65536
+        peer = subprocess.Popen([sys.executable, "-c", SEND_BULK, str(srv.getsockname()[1]), str(total)])
+        a, _ = srv.accept()
+        raw = bytearray(65536 + 64)
+        off = aligned_offset(raw, int(os.environ.get("COST_ALIGN", "16")))
+        buf = memoryview(raw)[off:off + 65536]
+        got = 0
+        while got < total:  # whole chunks: recv_into may return less than 64 KiB
+            k = a.recv_into(buf)
+            if not k:
+                break
+            got += k
+        a.close()
+        peer.wait(60)
+    elif work == "lines":
+        peer = subprocess.Popen([sys.executable, "-c", SEND_LINES, str(srv.getsockname()[1]),
+                                 str((n + 100) * 100)])
+        a, _ = srv.accept()
+        f = a.makefile("rb")
+        for _ in f:
+            pass
+        f.close()
         a.close()
         peer.wait(60)
     elif work == "fileno":

@@ -12,6 +12,7 @@
 #   extension); without it the package is pip-installed into OUT first.
 #   COST_N=2000 COST_WORK="ping select" bash bench/run_python_cost.sh build/stage
 #   COST_SELECT=10000 (the sockets in the selector; default 1,000)
+#   COST_ALIGN=0 (bulk: the receiving buffer 0 bytes past a 32-byte boundary; default 16)
 set -euo pipefail
 STAGE=${1:?usage: run_python_cost.sh STAGE [SITE]}
 # shellcheck source=bench/lib.sh
@@ -47,14 +48,16 @@ per() {
 
 printf 'instructions per operation in the calling process (callgrind, N=%d and 2N)\n' "$N"
 printf '%-44s %9s %9s %9s\n' operation "API mode" "ABI mode" "socket"
-for w in ${COST_WORK:-ping recv_into fileno select}; do
-  k=1; [ "$w" = fileno ] && k=100
+for w in ${COST_WORK:-ping recv_into fileno select bulk lines}; do
+  k=1; case $w in fileno | lines) k=100 ;; esac
   api=$(per api "$w" sag $k); abi=$(per abi "$w" sag $k); py=$(per "" "$w" py $k)
   case $w in
     ping) label="send(1 byte) + recv(1) round trip" ;;
     recv_into) label="send(1 byte) + recv_into round trip" ;;
     fileno) label="fileno()" ;;
     select) label="select(0), 1 ready of ${COST_SELECT:-1000} (EpollSelector)" ;;
+    bulk) label="recv_into, 64 KiB (buffer $((${COST_ALIGN:-16})) past 32)" ;;
+    lines) label="makefile('rb') line, 40 bytes" ;;
   esac
   printf '%-44s %9s %9s %9s\n' "$label" "$api" "$abi" "$py"
 done

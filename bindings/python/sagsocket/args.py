@@ -8,6 +8,13 @@ from typing import Any
 
 from .library import NULL, ffi
 
+# ffi.from_buffer's own default type, given positionally: a keyword
+# argument (require_writable=) is parsed on every call, and a type given by
+# name is looked up (docs/performance.md, "Python: bulk, binary lines and
+# the connection row": a 64 KiB recv_into 11,654 -> 7,657 instructions).
+CHARS = ffi.typeof("char[]")
+_from_buffer = ffi.from_buffer
+
 
 def byte_buffer(data: Any):
     """A bytes-like object as the library takes it (bytes as they are,
@@ -16,7 +23,7 @@ def byte_buffer(data: Any):
     if type(data) is bytes:
         return data
     try:
-        return ffi.from_buffer(data)
+        return _from_buffer(CHARS, data, False)
     except TypeError:
         raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
 

@@ -7,6 +7,7 @@ import io
 from typing import Any, Callable
 
 from . import calls, transfer
+from .args import CHARS
 from .calls import E_WOULD_BLOCK, OK
 from .library import ffi, lib
 
@@ -79,7 +80,7 @@ class SocketIO(io.RawIOBase):
         if self._timed_out:
             raise OSError("cannot read from timed out object")
         sock = self._sock
-        buf = _from_buffer(b, require_writable=True)
+        buf = _from_buffer(CHARS, b, True)
         try:
             f = calls.take_free_frame()
         except IndexError:

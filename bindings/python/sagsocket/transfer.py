@@ -8,7 +8,7 @@ from typing import Any
 
 from . import calls
 from .addresses import SockAddr, resolve_address
-from .args import byte_buffer, check_int
+from .args import CHARS, byte_buffer, check_int
 from .calls import (E_INTERRUPTED, OK, READ, SEND, Frame, give_frame, retry, signalled, take_free_frame,
                     take_frame)
 from .errors import error_from
@@ -150,7 +150,7 @@ class Transfer:
         """Receives into a writable buffer (bytearray, memoryview, array,
         ...): at most nbytes (0: its size); returns the count."""
         try:
-            buf = _from_buffer(buffer, require_writable=True)
+            buf = _from_buffer(CHARS, buffer, True)
         except BufferError:
             raise TypeError("recv_into() argument must be a writable buffer") from None
         size = len(buf)

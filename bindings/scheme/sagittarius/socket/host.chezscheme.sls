@@ -90,6 +90,18 @@
       [(_ name (arg ...) ret)
        (begin loaded (foreign-procedure name (arg ...) ret))]))
 
+  ;; foreign-ref and foreign-set!, compiled inline. Chez 9.5's checked forms
+  ;; are out-of-line calls that check their arguments and dispatch on the
+  ;; type at run time: 250-530 instructions a call, counted with callgrind,
+  ;; against about 20 for these (bench/README.md, the Chez round trip). Every
+  ;; address read or written here is foreign memory this layer allocated, or
+  ;; a pointer the library handed out, at an offset computed here; every
+  ;; value written is a handle (an exact integer the library gave).
+  (define-syntax fref
+    (syntax-rules () [(_ type addr offset) (#3%foreign-ref type addr offset)]))
+  (define-syntax fset!
+    (syntax-rules () [(_ type addr offset v) (#3%foreign-set! type addr offset v)]))
+
   ;; ---- Strings and scratch memory -------------------------------------------
 
   ;; A NUL-terminated UTF-8 copy of s (a string or #f) for a u8* argument.
@@ -105,10 +117,10 @@
   (define (ptr->string p)
     (and (not (eqv? p 0))
          (let loop ([n 0])
-           (if (fx= (foreign-ref 'unsigned-8 p n) 0)
+           (if (fx= (fref 'unsigned-8 p n) 0)
                (let ([b (make-bytevector n)])
                  (do ([i 0 (fx+ i 1)]) ((fx= i n))
-                   (bytevector-u8-set! b i (foreign-ref 'unsigned-8 p i)))
+                   (bytevector-u8-set! b i (fref 'unsigned-8 p i)))
                  (utf8->string b))
                (loop (fx+ n 1))))))
 
@@ -124,14 +136,17 @@
   (define scratch-size (fx+ scratch-out-size small-transfer))
   (define scratch-param (make-thread-parameter #f))
   (define scratch-guardian (make-guardian))
-  (define (scratch)
-    (let ([s (scratch-param)] [id (get-thread-id)])
-      (if (and s (eqv? (car s) id))
-          (cdr s)
-          (let* ([m (foreign-alloc scratch-size)] [cell (cons id m)])
-            (scratch-param cell)
-            (scratch-guardian cell m)
-            m))))
+  ;; (scratch): the calling thread's block; the test inline, the block made
+  ;; out of line the first time a thread asks.
+  (define-syntax scratch
+    (syntax-rules ()
+      [(_) (let ([s (scratch-param)])
+             (if (and s (eqv? (car s) (get-thread-id))) (cdr s) (new-scratch)))]))
+  (define (new-scratch)
+    (let* ([m (foreign-alloc scratch-size)] [cell (cons (get-thread-id) m)])
+      (scratch-param cell)
+      (scratch-guardian cell m)
+      m))
 
   ;; Copies n bytes of the scratch block's transfer room into bv at start,
   ;; eight at a time while eight remain.
@@ -140,10 +155,10 @@
       (let loop ([i 0])
         (cond
           [(fx<= (fx+ i 8) n)
-           (bytevector-u64-set! bv (fx+ start i) (foreign-ref 'unsigned-64 src i) (native-endianness))
+           (bytevector-u64-set! bv (fx+ start i) (fref 'unsigned-64 src i) (native-endianness))
            (loop (fx+ i 8))]
           [(fx< i n)
-           (bytevector-u8-set! bv (fx+ start i) (foreign-ref 'unsigned-8 src i))
+           (bytevector-u8-set! bv (fx+ start i) (fref 'unsigned-8 src i))
            (loop (fx+ i 1))]))))
 
   (define-syntax with-locked
@@ -155,10 +170,10 @@
          (lambda () (when bv (unlock-object bv)) ...))]))
 
   ;; Reading out-parameters from scratch memory.
-  (define (out-int m i) (foreign-ref 'int m (fx* i 8)))
-  (define (out-i64 m i) (foreign-ref 'integer-64 m (fx* i 8)))
-  (define (out-size m i) (foreign-ref 'size_t m (fx* i 8)))
-  (define (out-ptr m i) (foreign-ref 'uptr m (fx* i 8)))
+  (define (out-int m i) (fref 'int m (fx* i 8)))
+  (define (out-i64 m i) (fref 'integer-64 m (fx* i 8)))
+  (define (out-size m i) (fref 'size_t m (fx* i 8)))
+  (define (out-ptr m i) (fref 'uptr m (fx* i 8)))
   (define (out-addr m i) (fx+ m (fx* i 8)))
 
   ;; ---- Library, constants, statuses, errors ---------------------------------
@@ -361,7 +376,7 @@
                                 [acc '()])
                        (if (fx< i 0)
                            acc
-                           (loop (fx- i 1) (cons (foreign-ref 'uptr arr (* 8 i)) acc))))
+                           (loop (fx- i 1) (cons (fref 'uptr arr (* 8 i)) acc))))
                      '())])
           (foreign-free arr)
           (values st r)))))
@@ -544,14 +559,14 @@
     (let* ([n (length hs)] [arr (foreign-alloc (* 8 (max n 1)))])
       (let loop ([hs hs] [i 0])
         (unless (null? hs)
-          (foreign-set! 'uptr arr (* 8 i) (car hs))
+          (fset! 'uptr arr (* 8 i) (car hs))
           (loop (cdr hs) (fx+ i 1))))
       (dynamic-wind void
                     (lambda () (proc arr n))
                     (lambda () (foreign-free arr)))))
   (define (array->list arr n)
     (let loop ([i (fx- n 1)] [acc '()])
-      (if (fx< i 0) acc (loop (fx- i 1) (cons (foreign-ref 'uptr arr (* 8 i)) acc)))))
+      (if (fx< i 0) acc (loop (fx- i 1) (cons (fref 'uptr arr (* 8 i)) acc)))))
 
   (define c-fdset-from-sockets (fp "sag_fdset_from_sockets" (uptr size_t uptr uptr) int))
   (define (%fdset-from-sockets hs)
@@ -701,8 +716,8 @@
                           (if (fx< i 0)
                               acc
                               (loop (fx- i 1)
-                                    (cons (cons (foreign-ref 'integer-64 tags (fx* 8 i))
-                                                (not (eqv? 0 (foreign-ref 'int flags (fx* 4 i)))))
+                                    (cons (cons (fref 'integer-64 tags (fx* 8 i))
+                                                (not (eqv? 0 (fref 'int flags (fx* 4 i)))))
                                           acc))))
                         '()))))
         (lambda () (foreign-free arr)))))
@@ -725,7 +740,7 @@
                                   (if (fx= i n)
                                       acc
                                       (collect (fx+ i 1)
-                                               (cons (foreign-ref 'integer-64 tags (fx* 8 i))
+                                               (cons (fref 'integer-64 tags (fx* 8 i))
                                                      acc))))])
                       (if (fx< n capacity) (values st (reverse acc)) (loop acc)))
                     (values st (reverse acc)))))))
