@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from . import calls
 from .addresses import SockAddr
-from .args import byte_buffer, check_int
+from .args import byte_buffer, check_int, unexport
 from .calls import OK, READ, SEND, retry
 from .errors import error_from
 from .library import NULL, ffi, lib
@@ -62,6 +62,12 @@ def _ancillary(control, length: int) -> list:
         out.append((level[0], kind[0], ffi.buffer(control + start[0], size[0])[:]))
 
 
+def _unexport_all(bufs: list) -> None:
+    """unexport of each buffer a failed call took (see args.unexport)."""
+    for b in bufs:
+        unexport(b)
+
+
 class Messages:
     """The message methods of :class:`sagsocket.Socket` (its base): they
     use its ``handle`` and ``family``."""
@@ -73,7 +79,16 @@ class Messages:
         """Sends the buffers gathered in order, with the ancillary data
         (an iterable of (level, type, data)), to address or the connected
         peer: one sendmsg(2); returns the count the kernel took."""
-        bufs = [byte_buffer(b) for b in buffers]
+        bufs: list = []
+        try:
+            for b in buffers:
+                bufs.append(byte_buffer(b))
+            return self._send_message(bufs, ancdata, flags, address)
+        except BaseException:
+            _unexport_all(bufs)
+            raise
+
+    def _send_message(self, bufs: list, ancdata: Iterable, flags: int, address: Any) -> int:
         n = len(bufs)
         ptrs = ffi.new("uint8_t *[]", max(n, 1))
         lens = ffi.new("size_t[]", max(n, 1))
@@ -109,14 +124,18 @@ class Messages:
     def recvmsg_into(self, buffers: Iterable, ancbufsize: int = 0, flags: int = 0) -> tuple:
         """recvmsg into the writable buffers, filled in order: (nbytes,
         ancdata, msg_flags, address)."""
-        bufs = []
-        for b in buffers:
-            try:
-                bufs.append(ffi.from_buffer(b, require_writable=True))
-            except (TypeError, BufferError):
-                raise TypeError("recvmsg_into() argument 1 must be an iterable of single-segment "
-                                "read-write buffers") from None
-        return self._receive_message(bufs, [len(b) for b in bufs], ancbufsize, flags)
+        bufs: list = []
+        try:
+            for b in buffers:
+                try:
+                    bufs.append(ffi.from_buffer(b, require_writable=True))
+                except (TypeError, BufferError):
+                    raise TypeError("recvmsg_into() argument 1 must be an iterable of single-segment "
+                                    "read-write buffers") from None
+            return self._receive_message(bufs, [len(b) for b in bufs], ancbufsize, flags)
+        except BaseException:
+            _unexport_all(bufs)
+            raise
 
     def _receive_message(self, bufs: list, sizes: list, ancbufsize: int, flags: int) -> tuple:
         if check_int(ancbufsize, "ancbufsize") < 0:
