@@ -23,30 +23,40 @@ _SOL_SOCKET = _socket.SOL_SOCKET
 _SCM_RIGHTS = _socket.SCM_RIGHTS
 
 
+def _unexport_all(bufs: list) -> None:
+    """unexport of each buffer a failed call took (see args.unexport)."""
+    for b in bufs:
+        unexport(b)
+
+
 def _control(ancdata: Iterable) -> tuple:
     """The control buffer of sendmsg's ancdata, an iterable of (level,
     type, data) with data bytes-like: (buffer, length), laid out by the
     library."""
     items = []
-    for item in ancdata:
-        try:
-            level, kind, data = item
-        except (TypeError, ValueError):
-            raise TypeError("[sendmsg() ancillary data items]() argument must be sequence of length 3") from None
-        items.append((check_int(level, "level"), check_int(kind, "type"), byte_buffer(data)))
-    if not items:
-        return NULL, 0
-    used = ffi.new("size_t *")
-    for level, kind, data in items:  # asks the length each needs (len 0)
-        lib.sag_cmsg_append(NULL, 0, 0, used, level, kind, data, 0, len(data), NULL)
-    total = used[0]
-    buf = ffi.new("uint8_t[]", total)
-    used[0] = 0
-    for level, kind, data in items:
-        st = lib.sag_cmsg_append(buf, 0, total, used, level, kind, data, 0, len(data), NULL)
-        if st != OK:
-            raise error_from(st)
-    return buf, used[0]
+    try:
+        for item in ancdata:
+            try:
+                level, kind, data = item
+            except (TypeError, ValueError):
+                raise TypeError("[sendmsg() ancillary data items]() argument must be sequence of length 3") from None
+            items.append((check_int(level, "level"), check_int(kind, "type"), byte_buffer(data)))
+        if not items:
+            return NULL, 0
+        used = ffi.new("size_t *")
+        for level, kind, data in items:  # asks the length each needs (len 0)
+            lib.sag_cmsg_append(NULL, 0, 0, used, level, kind, data, 0, len(data), NULL)
+        total = used[0]
+        buf = ffi.new("uint8_t[]", total)
+        used[0] = 0
+        for level, kind, data in items:
+            st = lib.sag_cmsg_append(buf, 0, total, used, level, kind, data, 0, len(data), NULL)
+            if st != OK:
+                raise error_from(st)
+        return buf, used[0]
+    except BaseException:
+        _unexport_all([d for _, _, d in items])  # see args.unexport
+        raise
 
 
 def _ancillary(control, length: int) -> list:
@@ -60,12 +70,6 @@ def _ancillary(control, length: int) -> list:
         if lib.sag_cmsg_next(control, 0, length, offset, level, kind, start, size, found, NULL) != OK or not found[0]:
             return out
         out.append((level[0], kind[0], ffi.buffer(control + start[0], size[0])[:]))
-
-
-def _unexport_all(bufs: list) -> None:
-    """unexport of each buffer a failed call took (see args.unexport)."""
-    for b in bufs:
-        unexport(b)
 
 
 class Messages:

@@ -274,7 +274,7 @@ def _kept_failure(call, what=""):
     does (its traceback holds the frames of the call)."""
     try:
         call()
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, TypeError) as e:
         return e
     raise AssertionError(f"{what}: the call did not fail")
 
@@ -293,6 +293,8 @@ _FAILING_CALLS = {
     "socket-send/range range": lambda m, a, c, r, w, to: S.socket_send_range(c, m, 4, 64),
     "socket-recvfrom! range": lambda m, a, c, r, w, to: S.socket_recvfrom_into(r, m, 4, 64, S.make_sockaddr()),
     "socket-sendto/range range": lambda m, a, c, r, w, to: S.socket_sendto_range(w, m, 4, 64, to),
+    "sendmsg": lambda m, a, c, r, w, to: (c.shutdown(1), c.sendmsg([m])),  # EPIPE
+    "sendmsg ancillary": lambda m, a, c, r, w, to: c.sendmsg([b"x"], [(1, 1, m), (1, 1)]),  # TypeError
 }
 
 
