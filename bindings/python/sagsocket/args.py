@@ -14,6 +14,7 @@ from .library import NULL, ffi
 # the connection row": a 64 KiB recv_into 11,654 -> 7,657 instructions).
 CHARS = ffi.typeof("char[]")
 _from_buffer = ffi.from_buffer
+_release = ffi.release
 
 
 def byte_buffer(data: Any):
@@ -26,6 +27,20 @@ def byte_buffer(data: Any):
         return _from_buffer(CHARS, data, False)
     except TypeError:
         raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
+
+
+def unexport(buf) -> None:
+    """Ends the export that ffi.from_buffer took of a caller's object
+    (bytes, as byte_buffer gives them, hold none): what a call does with
+    its from_buffer before it raises. The exception's traceback keeps the
+    call's frame and so the export alive: the caller's bytearray could not
+    be resized, nor its memoryview released, while the exception lives;
+    and when the exception is garbage in a reference cycle (an ``except
+    ... as e`` that keeps e, retry's own), CPython 3.11's collector may
+    clear the memoryview before the export is released, then crash in
+    memory_dealloc (CPython issue gh-77894, fixed in 3.12.7)."""
+    if type(buf) is not bytes:
+        _release(buf)
 
 
 def text_of(p) -> str | None:

@@ -13,6 +13,7 @@ from .library import ffi, lib
 
 _recv = lib.sag_socket_recv
 _from_buffer = ffi.from_buffer
+_release = ffi.release
 
 
 def make_file(sock: Any, release: Callable[[], None], mode: str = "r", buffering: int | None = None,
@@ -93,15 +94,20 @@ class SocketIO(io.RawIOBase):
             n = got[0]
             calls.give_frame(f)
             return n
-        with f:
-            if st == E_WOULD_BLOCK:
-                return None
-            try:
-                transfer.recv_again(sock, st, t0, buf, 0, n, 0, f)
-            except TimeoutError:
-                self._timed_out = True
-                raise
-            return got[0]
+        try:
+            with f:
+                if st == E_WOULD_BLOCK:
+                    return None
+                try:
+                    transfer.recv_again(sock, st, t0, buf, 0, n, 0, f)
+                except TimeoutError:
+                    self._timed_out = True
+                    raise
+                return got[0]
+        except BaseException:
+            # b is io.BufferedReader's memoryview: see args.unexport.
+            _release(buf)
+            raise
 
     def write(self, b: Any) -> int | None:
         self._checkClosed()

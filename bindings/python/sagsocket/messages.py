@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from . import calls
 from .addresses import SockAddr
-from .args import byte_buffer, check_int
+from .args import byte_buffer, check_int, unexport
 from .calls import OK, READ, SEND, retry
 from .errors import error_from
 from .library import NULL, ffi, lib
@@ -23,30 +23,40 @@ _SOL_SOCKET = _socket.SOL_SOCKET
 _SCM_RIGHTS = _socket.SCM_RIGHTS
 
 
+def _unexport_all(bufs: list) -> None:
+    """unexport of each buffer a failed call took (see args.unexport)."""
+    for b in bufs:
+        unexport(b)
+
+
 def _control(ancdata: Iterable) -> tuple:
     """The control buffer of sendmsg's ancdata, an iterable of (level,
     type, data) with data bytes-like: (buffer, length), laid out by the
     library."""
     items = []
-    for item in ancdata:
-        try:
-            level, kind, data = item
-        except (TypeError, ValueError):
-            raise TypeError("[sendmsg() ancillary data items]() argument must be sequence of length 3") from None
-        items.append((check_int(level, "level"), check_int(kind, "type"), byte_buffer(data)))
-    if not items:
-        return NULL, 0
-    used = ffi.new("size_t *")
-    for level, kind, data in items:  # asks the length each needs (len 0)
-        lib.sag_cmsg_append(NULL, 0, 0, used, level, kind, data, 0, len(data), NULL)
-    total = used[0]
-    buf = ffi.new("uint8_t[]", total)
-    used[0] = 0
-    for level, kind, data in items:
-        st = lib.sag_cmsg_append(buf, 0, total, used, level, kind, data, 0, len(data), NULL)
-        if st != OK:
-            raise error_from(st)
-    return buf, used[0]
+    try:
+        for item in ancdata:
+            try:
+                level, kind, data = item
+            except (TypeError, ValueError):
+                raise TypeError("[sendmsg() ancillary data items]() argument must be sequence of length 3") from None
+            items.append((check_int(level, "level"), check_int(kind, "type"), byte_buffer(data)))
+        if not items:
+            return NULL, 0
+        used = ffi.new("size_t *")
+        for level, kind, data in items:  # asks the length each needs (len 0)
+            lib.sag_cmsg_append(NULL, 0, 0, used, level, kind, data, 0, len(data), NULL)
+        total = used[0]
+        buf = ffi.new("uint8_t[]", total)
+        used[0] = 0
+        for level, kind, data in items:
+            st = lib.sag_cmsg_append(buf, 0, total, used, level, kind, data, 0, len(data), NULL)
+            if st != OK:
+                raise error_from(st)
+        return buf, used[0]
+    except BaseException:
+        _unexport_all([d for _, _, d in items])  # see args.unexport
+        raise
 
 
 def _ancillary(control, length: int) -> list:
@@ -73,7 +83,16 @@ class Messages:
         """Sends the buffers gathered in order, with the ancillary data
         (an iterable of (level, type, data)), to address or the connected
         peer: one sendmsg(2); returns the count the kernel took."""
-        bufs = [byte_buffer(b) for b in buffers]
+        bufs: list = []
+        try:
+            for b in buffers:
+                bufs.append(byte_buffer(b))
+            return self._send_message(bufs, ancdata, flags, address)
+        except BaseException:
+            _unexport_all(bufs)
+            raise
+
+    def _send_message(self, bufs: list, ancdata: Iterable, flags: int, address: Any) -> int:
         n = len(bufs)
         ptrs = ffi.new("uint8_t *[]", max(n, 1))
         lens = ffi.new("size_t[]", max(n, 1))
@@ -109,14 +128,18 @@ class Messages:
     def recvmsg_into(self, buffers: Iterable, ancbufsize: int = 0, flags: int = 0) -> tuple:
         """recvmsg into the writable buffers, filled in order: (nbytes,
         ancdata, msg_flags, address)."""
-        bufs = []
-        for b in buffers:
-            try:
-                bufs.append(ffi.from_buffer(b, require_writable=True))
-            except (TypeError, BufferError):
-                raise TypeError("recvmsg_into() argument 1 must be an iterable of single-segment "
-                                "read-write buffers") from None
-        return self._receive_message(bufs, [len(b) for b in bufs], ancbufsize, flags)
+        bufs: list = []
+        try:
+            for b in buffers:
+                try:
+                    bufs.append(ffi.from_buffer(b, require_writable=True))
+                except (TypeError, BufferError):
+                    raise TypeError("recvmsg_into() argument 1 must be an iterable of single-segment "
+                                    "read-write buffers") from None
+            return self._receive_message(bufs, [len(b) for b in bufs], ancbufsize, flags)
+        except BaseException:
+            _unexport_all(bufs)
+            raise
 
     def _receive_message(self, bufs: list, sizes: list, ancbufsize: int, flags: int) -> tuple:
         if check_int(ancbufsize, "ancbufsize") < 0:

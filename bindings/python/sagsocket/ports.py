@@ -83,10 +83,14 @@ class Port:
 
     def get_bytevector_n_into(self, bv: Any, start: int, count: int) -> int | None:
         buf = ffi.from_buffer(bv, require_writable=True)
-        check_range(len(buf), start, count)
-        self._call(lib.sag_port_get_bytevector_n, buf, start, count, cells.size)
-        k = cells.size[0]
-        return None if k == 0 and count > 0 else k
+        try:
+            check_range(len(buf), start, count)
+            self._call(lib.sag_port_get_bytevector_n, buf, start, count, cells.size)
+            k = cells.size[0]
+            return None if k == 0 and count > 0 else k
+        except BaseException:
+            ffi.release(buf)  # see args.unexport
+            raise
 
     def get_bytevector_some(self, n: int = 65536) -> bytes | None:
         if check_int(n, "count") < 0:
@@ -112,10 +116,14 @@ class Port:
 
     def put_bytevector(self, bv: Any, start: int = 0, count: int | None = None) -> None:
         buf = ffi.from_buffer(bv)
-        if count is None:
-            count = len(buf) - check_int(start, "start")
-        check_range(len(buf), start, count)
-        self._write(lib.sag_port_put_bytevector, buf, start, count)
+        try:
+            if count is None:
+                count = len(buf) - check_int(start, "start")
+            check_range(len(buf), start, count)
+            self._write(lib.sag_port_put_bytevector, buf, start, count)
+        except BaseException:
+            ffi.release(buf)  # see args.unexport
+            raise
 
     # textual
     def _text(self, fn, *args) -> str | None:

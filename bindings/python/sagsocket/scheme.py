@@ -199,17 +199,21 @@ def socket_recv(s: Socket, size: int, flags: int = 0) -> bytes | None:
 def socket_recv_into(s: Socket, bv: Any, start: int, length: int, flags: int = 0) -> int:
     """socket-recv!: into bv[start:start+length]; the count (-1 would block)."""
     buf = ffi.from_buffer(bv, require_writable=True)
-    check_range(len(buf), start, length)
-    sock = _sock(s)
-    with calls.take_frame() as f:
-        t0 = calls.start()
-        st = lib.sag_socket_recv(sock.handle, buf, start, length, flags, f.size, f.err)
-        try:
-            if st != OK:
-                recv_again(sock, st, t0, buf, start, length, flags, f)
-        except BlockingIOError:
-            return -1
-        return f.size[0]
+    try:
+        check_range(len(buf), start, length)
+        sock = _sock(s)
+        with calls.take_frame() as f:
+            t0 = calls.start()
+            st = lib.sag_socket_recv(sock.handle, buf, start, length, flags, f.size, f.err)
+            try:
+                if st != OK:
+                    recv_again(sock, st, t0, buf, start, length, flags, f)
+            except BlockingIOError:
+                return -1
+            return f.size[0]
+    except BaseException:
+        ffi.release(buf)  # see args.unexport
+        raise
 
 
 def socket_send(s: Socket, bv: Any, flags: int = 0) -> int:
@@ -220,33 +224,37 @@ def socket_send(s: Socket, bv: Any, flags: int = 0) -> int:
 def socket_send_range(s: Socket, bv: Any, start: int, count: int, flags: int = 0) -> int:
     """socket-send/range: bv[start:start+count]."""
     buf = ffi.from_buffer(bv)
-    check_range(len(buf), start, count)
-    h = _sock(s).handle
-    done = 0
-    with calls.take_frame() as frame:  # the call's own error object and cells
-        err, size = frame.err, frame.size
+    try:
+        check_range(len(buf), start, count)
+        h = _sock(s).handle
+        done = 0
+        with calls.take_frame() as frame:  # the call's own error object and cells
+            err, size = frame.err, frame.size
 
-        def send(retry: bool) -> int:
-            nonlocal done
-            if retry:  # after a signal: resume after what went
-                done += frame.went
-            return lib.sag_socket_send(h, buf, start + done, count - done, flags, size, err)
+            def send(retry: bool) -> int:
+                nonlocal done
+                if retry:  # after a signal: resume after what went
+                    done += frame.went
+                return lib.sag_socket_send(h, buf, start + done, count - done, flags, size, err)
 
-        t0 = calls.start()
-        st = send(False)
-        if st != OK:
-            try:
-                st = retry(st, lambda us: send(True), s, t0, SEND, frame=frame)
-            except OSError as e:  # its timeout passed during the retries
-                e.sent = done + getattr(e, "sent", 0)
-                raise
-        if st == OK:
-            return done + size[0]
-        if st == lib.SAG_E_WOULD_BLOCK:
-            return done
-        e = error_from(st, s, err=err)
-        e.sent = getattr(e, "sent", 0) + done
-        raise e
+            t0 = calls.start()
+            st = send(False)
+            if st != OK:
+                try:
+                    st = retry(st, lambda us: send(True), s, t0, SEND, frame=frame)
+                except OSError as e:  # its timeout passed during the retries
+                    e.sent = done + getattr(e, "sent", 0)
+                    raise
+            if st == OK:
+                return done + size[0]
+            if st == lib.SAG_E_WOULD_BLOCK:
+                return done
+            e = error_from(st, s, err=err)
+            e.sent = getattr(e, "sent", 0) + done
+            raise e
+    except BaseException:
+        ffi.release(buf)  # see args.unexport
+        raise
 
 
 def socket_shutdown(s: Socket, how: int) -> None:
@@ -398,8 +406,12 @@ def socket_sendto_range(s: Socket, bv: Any, start: int, count: int, sockaddr: So
     if not isinstance(sockaddr, SockAddr):
         raise TypeError("expected a SockAddr")
     buf = ffi.from_buffer(bv)
-    check_range(len(buf), start, count)
-    return _sock(s).sendto_range(buf, start, count, flags, sockaddr)
+    try:
+        check_range(len(buf), start, count)
+        return _sock(s).sendto_range(buf, start, count, flags, sockaddr)
+    except BaseException:
+        ffi.release(buf)  # see args.unexport
+        raise
 
 
 def socket_recvfrom(s: Socket, size: int, sockaddr: SockAddr, flags: int = 0) -> bytes | None:
@@ -414,8 +426,12 @@ def socket_recvfrom_into(s: Socket, bv: Any, start: int, length: int, sockaddr: 
     if not isinstance(sockaddr, SockAddr):
         raise TypeError("expected a SockAddr")
     buf = ffi.from_buffer(bv, require_writable=True)
-    check_range(len(buf), start, length)
-    return _sock(s).recvfrom_range(buf, start, length, flags, sockaddr, would_block=True)
+    try:
+        check_range(len(buf), start, length)
+        return _sock(s).recvfrom_range(buf, start, length, flags, sockaddr, would_block=True)
+    except BaseException:
+        ffi.release(buf)  # see args.unexport
+        raise
 
 
 _DURATION_OPTS = (lib.SAG_SO_RCVTIMEO, lib.SAG_SO_SNDTIMEO)

@@ -531,6 +531,7 @@ class Socket(Transfer, Messages):
         else:
             b = ffi.from_buffer(value)
             st = lib.sag_socket_setsockopt_bytes(self.handle, level, optname, b, 0, len(b), NULL)
+            ffi.release(b)  # before a raise: see args.unexport
         if st != OK:
             raise error_from(st, self)
 

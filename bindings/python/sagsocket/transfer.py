@@ -8,7 +8,7 @@ from typing import Any
 
 from . import calls
 from .addresses import SockAddr, resolve_address
-from .args import CHARS, byte_buffer, check_int
+from .args import CHARS, byte_buffer, check_int, unexport
 from .calls import (E_INTERRUPTED, OK, READ, SEND, Frame, give_frame, retry, signalled, take_free_frame,
                     take_frame)
 from .errors import error_from
@@ -19,6 +19,7 @@ _recv = lib.sag_socket_recv
 _send = lib.sag_socket_send
 _unpack = ffi.unpack
 _from_buffer = ffi.from_buffer
+_release = ffi.release
 
 
 def recv_again(sock: Any, st: int, t0: float, buf, start: int, n: int, flags: int, f: Frame) -> None:
@@ -65,8 +66,12 @@ class Transfer:
             n = sent[0]
             give_frame(f)
             return n
-        with f:
-            return self._send_again(st, t0, buf, n, flags, f)
+        try:
+            with f:
+                return self._send_again(st, t0, buf, n, flags, f)
+        except BaseException:
+            unexport(buf)  # see unexport
+            raise
 
     def _send_again(self, st: int, t0: float, buf, n: int, flags: int, f: Frame) -> int:
         """The slow path of send: signals, or the exception raised."""
@@ -96,30 +101,34 @@ class Transfer:
         n = len(buf)
         start = 0
         h = self.handle
-        with take_frame() as f:
-            err, sent = f.err, f.size
+        try:
+            with take_frame() as f:
+                err, sent = f.err, f.size
 
-            def again(us: int) -> int:
-                # After a signal: resume after what went, with the time left.
-                nonlocal start
-                start += f.went
-                return _send(h, buf, start, n - start, flags, sent, err)
+                def again(us: int) -> int:
+                    # After a signal: resume after what went, with the time left.
+                    nonlocal start
+                    start += f.went
+                    return _send(h, buf, start, n - start, flags, sent, err)
 
-            while start < n:
-                t0 = calls.start()  # each send has the send timeout, as the library's
-                st = _send(h, buf, start, n - start, flags, sent, err)
-                if st != OK:
-                    try:
-                        st = retry(st, again, self, t0, SEND, frame=f)
-                    except OSError as e:  # its timeout passed during the retries
-                        e.sent = start + getattr(e, "sent", 0)
-                        raise
-                if st == OK:
-                    start += sent[0]
-                    continue
-                e = error_from(st, self, err=err)
-                e.sent = start + getattr(e, "sent", 0)
-                raise e
+                while start < n:
+                    t0 = calls.start()  # each send has the send timeout, as the library's
+                    st = _send(h, buf, start, n - start, flags, sent, err)
+                    if st != OK:
+                        try:
+                            st = retry(st, again, self, t0, SEND, frame=f)
+                        except OSError as e:  # its timeout passed during the retries
+                            e.sent = start + getattr(e, "sent", 0)
+                            raise
+                    if st == OK:
+                        start += sent[0]
+                        continue
+                    e = error_from(st, self, err=err)
+                    e.sent = start + getattr(e, "sent", 0)
+                    raise e
+        except BaseException:
+            unexport(buf)  # see unexport
+            raise
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """At most bufsize bytes; b"" when the peer has closed."""
@@ -157,8 +166,10 @@ class Transfer:
         if nbytes == 0:
             nbytes = size
         elif nbytes < 0:
+            _release(buf)
             raise ValueError("negative buffersize in recv_into")
         elif nbytes > size:
+            _release(buf)
             raise ValueError("buffer too small for requested bytes")
         try:
             f = take_free_frame()
@@ -171,9 +182,13 @@ class Transfer:
             n = got[0]
             give_frame(f)
             return n
-        with f:
-            recv_again(self, st, t0, buf, 0, nbytes, flags, f)
-            return got[0]
+        try:
+            with f:
+                recv_again(self, st, t0, buf, 0, nbytes, flags, f)
+                return got[0]
+        except BaseException:
+            _release(buf)  # see args.unexport
+            raise
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, tuple[str, int]]:
         if check_int(bufsize, "bufsize") < 0:
@@ -194,14 +209,18 @@ class Transfer:
         except (TypeError, BufferError):
             raise TypeError("recvfrom_into() argument 1 must be read-write bytes-like object, "
                             f"not {type(buffer).__name__}") from None
-        if check_int(nbytes, "nbytes") < 0:
-            raise ValueError("negative buffersize in recvfrom_into")
-        if nbytes == 0:
-            nbytes = len(buf)
-        elif nbytes > len(buf):
-            raise ValueError("nbytes is greater than the length of the buffer")
-        sa = SockAddr()
-        n = self.recvfrom_range(buf, 0, nbytes, flags, sa)
+        try:
+            if check_int(nbytes, "nbytes") < 0:
+                raise ValueError("negative buffersize in recvfrom_into")
+            if nbytes == 0:
+                nbytes = len(buf)
+            elif nbytes > len(buf):
+                raise ValueError("nbytes is greater than the length of the buffer")
+            sa = SockAddr()
+            n = self.recvfrom_range(buf, 0, nbytes, flags, sa)
+        except BaseException:
+            _release(buf)  # see args.unexport
+            raise
         return n, sa.address()  # nothing after the read may fail
 
     def recvfrom_range(self, buf, start: int, n: int, flags: int, sa: SockAddr,
@@ -233,7 +252,11 @@ class Transfer:
         else:
             raise TypeError(f"sendto() takes 2 or 3 arguments ({len(args) + 1} given)")
         buf = byte_buffer(data)
-        return self.sendto_range(buf, 0, len(buf), flags, destination(self, address))
+        try:
+            return self.sendto_range(buf, 0, len(buf), flags, destination(self, address))
+        except BaseException:
+            unexport(buf)  # see unexport
+            raise
 
     def sendto_range(self, buf, start: int, n: int, flags: int, sa: SockAddr) -> int:
         """sendto of buf[start:start+n] (both faces)."""

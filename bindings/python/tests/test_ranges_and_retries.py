@@ -269,6 +269,113 @@ def _drain(a):
         got += chunk
 
 
+def _kept_failure(call, what=""):
+    """The exception call raises, kept as an ``except ... as e`` that keeps e
+    does (its traceback holds the frames of the call)."""
+    try:
+        call()
+    except (OSError, ValueError, TypeError) as e:
+        return e
+    raise AssertionError(f"{what}: the call did not fail")
+
+
+_FAILING_CALLS = {
+    # name: (the call of memoryview m of a 16-byte bytearray; a and c
+    # non-blocking, nothing to read; r, w, to of the udp fixture)
+    "recv_into": lambda m, a, c, r, w, to: a.recv_into(m),
+    "recv_into too many": lambda m, a, c, r, w, to: a.recv_into(m, 64),
+    "recvfrom_into": lambda m, a, c, r, w, to: a.recvfrom_into(m),
+    "recvmsg_into": lambda m, a, c, r, w, to: a.recvmsg_into([m]),
+    "send": lambda m, a, c, r, w, to: (c.shutdown(1), c.send(m)),  # EPIPE
+    "sendto": lambda m, a, c, r, w, to: (w.shutdown(1), w.sendto(m, ("127.0.0.1", 9))),
+    "makefile readinto": lambda m, a, c, r, w, to: (a.settimeout(0.01), a.makefile("rb", buffering=0).readinto(m)),
+    "socket-recv! range": lambda m, a, c, r, w, to: S.socket_recv_into(a, m, 4, 64),
+    "socket-send/range range": lambda m, a, c, r, w, to: S.socket_send_range(c, m, 4, 64),
+    "socket-recvfrom! range": lambda m, a, c, r, w, to: S.socket_recvfrom_into(r, m, 4, 64, S.make_sockaddr()),
+    "socket-sendto/range range": lambda m, a, c, r, w, to: S.socket_sendto_range(w, m, 4, 64, to),
+    "sendmsg": lambda m, a, c, r, w, to: (c.shutdown(1), c.sendmsg([m])),  # EPIPE
+    "sendmsg ancillary": lambda m, a, c, r, w, to: c.sendmsg([b"x"], [(1, 1, m), (1, 1)]),  # TypeError
+}
+
+
+@pytest.mark.parametrize("what", list(_FAILING_CALLS))
+def test_a_failed_call_holds_no_export_of_the_callers_buffer(pair, udp, what):
+    # A call that raises ends its ffi.from_buffer of the caller's buffer
+    # first: while the exception lives, the caller's memoryview can be
+    # released and its bytearray resized (the traceback keeps the call's
+    # frames, and with them what their locals hold).
+    c, a = pair
+    a.setblocking(False)
+    c.setblocking(False)
+    r, w, to = udp
+    ba = bytearray(16)
+    m = memoryview(ba)
+    e = _kept_failure(lambda: _FAILING_CALLS[what](m, a, c, r, w, to), what)
+    m.release()  # BufferError while an export lives
+    ba.append(0)  # likewise
+    assert e.__traceback__ is not None
+
+
+def test_a_failed_sendall_holds_no_export_of_the_callers_buffer(pair):
+    c, a = pair
+    c.setblocking(False)
+    ba = bytearray(16 * 1024 * 1024)
+    m = memoryview(ba)
+    e = _kept_failure(lambda: c.sendall(m), "sendall")  # the buffers fill: BlockingIOError
+    m.release()
+    ba.append(0)
+    assert e.__traceback__ is not None
+
+
+def test_a_kept_failure_over_a_memoryview_survives_the_collector():
+    # The collector frees a failed call's exception, kept in a reference
+    # cycle, whose traceback holds a memoryview the call exported: CPython
+    # 3.11 clears the memoryview before the export ends, then crashed in
+    # memory_dealloc when the export ended (CPython issue gh-77894; seen
+    # as exit 139 of the under_signals tests: io.BufferedReader's
+    # memoryview in SocketIO.readinto). A child, so that a crash is a
+    # failure, not the end of the run.
+    code = "\n".join([
+        "import gc, sagsocket",
+        "srv = sagsocket.create_server(('127.0.0.1', 0))",
+        "c = sagsocket.create_connection(srv.getsockname(), timeout=10)",
+        "a, _ = srv.accept()",
+        "a.setblocking(False)",
+        "def fail(call):",
+        "    try:",
+        "        call()",
+        "    except OSError as e:",
+        "        kept = e  # frame -> kept -> e -> traceback -> frame",
+        "        return",
+        "    raise AssertionError('the call did not fail')",
+        "for i in range(20):",
+        "    fail(lambda: a.recv_into(memoryview(bytearray(16))))",
+        "    fail(lambda: a.recvfrom_into(memoryview(bytearray(16))))",
+        "    gc.collect()",
+        # The under_signals tests' case: a file's read whose timeout passes
+        # during the signal retries (retry's raise e: the cycle), the
+        # memoryview io.BufferedReader's own; the exception not kept.
+        "import signal",
+        "signal.signal(signal.SIGALRM, lambda *_: None)",
+        "signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)",
+        "a.settimeout(0.1)",
+        "for i in range(3):",
+        "    with a.makefile('rb') as f:",
+        "        try:",
+        "            f.read(1)",
+        "        except TimeoutError:",
+        "            pass",
+        "    gc.collect()",
+        "signal.setitimer(signal.ITIMER_REAL, 0, 0)",
+        "print('survived')",
+    ])
+    site = os.path.dirname(os.path.dirname(os.path.abspath(sagsocket.__file__)))
+    env = dict(os.environ, PYTHONPATH=site)
+    out = subprocess.run([sys.executable, "-X", "faulthandler", "-c", code], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "survived", (out.returncode, out.stderr[-2000:])
+
+
 def test_a_send_timeout_under_signals_counts_every_byte_that_went(pair, ticking):
     # A sendall whose timeout passes during its signal retries: the
     # exception's sent is exactly what the peer then receives, so a caller
