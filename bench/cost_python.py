@@ -11,7 +11,11 @@ one of them readable), bulk (recv_into of a 64 KiB bytearray, the peer
 sending 64 KiB at a time; the buffer is placed 16 bytes past a 32-byte
 boundary, as malloc places a bytearray in about half of the runs, or on
 one with COST_ALIGN=0), lines (100 lines of 40 bytes iterated from
-makefile('rb'), the peer sending them all at once). Everything but the N operations is the same whatever
+makefile('rb'), the peer sending them all at once), connect (the server's
+accept()[0].close() of a connection a socket-module client makes, waits
+for the close and closes: bench_python.py's connect/accept/close row, its
+server side), dial (its client side: create_connection, recv(1) of the
+server's close, close; a socket-module server accepts and closes first). Everything but the N operations is the same whatever
 N, so the difference of two runs divided by the difference of their N is
 the cost of one operation. COST_SELECT: the sockets in the selector
 (default 1,000).
@@ -39,6 +43,20 @@ SEND_BULK = ("import socket, sys\n"
              "for _ in range(int(sys.argv[2]) // 65536):\n"
              "    s.sendall(b)\n"
              "s.close()\n")
+# The client of connect: connects, waits for the server's close, closes
+# (the server closes first, as in bench_python.py's row: TIME_WAIT lands on
+# the server's side).
+CONNECTS = ("import socket, sys\n"
+            "for _ in range(int(sys.argv[2])):\n"
+            "    c = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+            "    c.recv(1)\n"
+            "    c.close()\n")
+# The server of dial: accepts and closes first.
+ACCEPTS = ("import socket, sys\n"
+           "s = socket.create_server(('127.0.0.1', 0))\n"
+           "print(s.getsockname()[1], flush=True)\n"
+           "for _ in range(int(sys.argv[1])):\n"
+           "    s.accept()[0].close()\n")
 SEND_LINES = ("import socket, sys\n"
               "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
               "s.sendall(b''.join(b'%039d\\n' % i for i in range(int(sys.argv[2]))))\n"
@@ -106,6 +124,23 @@ def main() -> None:
             pass
         f.close()
         a.close()
+        peer.wait(60)
+    elif work == "connect":
+        peer = subprocess.Popen([sys.executable, "-c", CONNECTS, str(srv.getsockname()[1]), str(n + 100)])
+        accept = srv.accept
+        for _ in range(100):  # warm-up, whatever n
+            accept()[0].close()
+        for _ in range(n):
+            accept()[0].close()
+        peer.wait(60)
+    elif work == "dial":
+        peer = subprocess.Popen([sys.executable, "-c", ACCEPTS, str(n + 100)], stdout=subprocess.PIPE)
+        port = int(peer.stdout.readline())
+        addr = ("127.0.0.1", port)
+        for _ in range(n + 100):  # 100 of warm-up, whatever n
+            c = mod.create_connection(addr)
+            c.recv(1)
+            c.close()
         peer.wait(60)
     elif work == "fileno":
         s = mod.Socket() if impl == "sag" else mod.socket()

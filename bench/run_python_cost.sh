@@ -58,6 +58,8 @@ for w in ${COST_WORK:-ping recv_into fileno select bulk lines}; do
     select) label="select(0), 1 ready of ${COST_SELECT:-1000} (EpollSelector)" ;;
     bulk) label="recv_into, 64 KiB (buffer $((${COST_ALIGN:-16})) past 32)" ;;
     lines) label="makefile('rb') line, 40 bytes" ;;
+    connect) label="accept()[0].close() (server closes first)" ;;
+    dial) label="create_connection+recv(1)+close" ;;
   esac
   printf '%-44s %9s %9s %9s\n' "$label" "$api" "$abi" "$py"
 done
