@@ -18,7 +18,8 @@ from typing import Any
 from . import calls, files
 from .addresses import AddrInfo, SockAddr, SocketInfo, endpoint, resolve_address
 from .args import c_string, check_int, seconds_to_us, text_of
-from .calls import ARG, E_INTERRUPTED, E_WOULD_BLOCK, OK, READ, cells, retry, signalled
+from .calls import (ARG, E_INTERRUPTED, E_WOULD_BLOCK, OK, READ, Frame, cells, give_frame, retry, signalled,
+                    take_free_frame)
 from .errors import error_from
 from .messages import Messages
 from .transfer import Transfer
@@ -74,6 +75,10 @@ def _enum(cls, value: int) -> int:
 
 # The functions of the hot paths, looked up once.
 _socket_fd = lib.sag_socket_fd
+_accept = lib.sag_socket_accept
+_new_socket = object.__new__
+_gc = ffi.gc
+_socket_free = lib.sag_socket_free
 _release_lock = threading.Lock()  # Socket._real_close's first-close test
 
 
@@ -121,7 +126,7 @@ class Socket(Transfer, Messages):
     """
 
     __slots__ = ("handle", "_family", "_type", "_proto", "_timeout", "_closed", "_io_refs",
-                 "_fd", "_released", "__weakref__")
+                 "_fd", "_released", "_shown", "__weakref__")
 
     def __init__(self, family: int = -1, type: int = -1, proto: int = -1,
                  fileno: int | None = None) -> None:
@@ -160,7 +165,7 @@ class Socket(Transfer, Messages):
         return s
 
     def _setup(self, handle, family: int | None, kind: int | None, proto: int | None) -> None:
-        self.handle = ffi.gc(handle, lib.sag_socket_free)
+        self.handle = _gc(handle, _socket_free)
         # Family, type and protocol: asked of the OS when first read for a
         # socket the library made (None until then).
         self._family, self._type, self._proto = family, kind, proto
@@ -169,11 +174,14 @@ class Socket(Transfer, Messages):
         self._io_refs = 0
         self._fd = -1  # the descriptor, once asked for (fileno)
         self._released = False  # a close has begun (_real_close)
+        self._shown = False  # fileno() has answered: see _real_close
 
     def __del__(self) -> None:
         # An unclosed socket that becomes garbage: a ResourceWarning (shown
         # with -W default or -X dev), as the socket module gives; the
         # library's free function (ffi.gc) closes it.
+        if getattr(self, "_released", False):
+            return  # close() reached the library: nothing to warn of
         h = getattr(self, "handle", None)
         if h is not None and lib.sag_socket_is_closed(h, cells.int, NULL) == OK and not cells.int[0]:
             warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
@@ -232,12 +240,14 @@ class Socket(Transfer, Messages):
         # fileno()) is reported as close(2) reports it: EBADF. Only the
         # first close looks, and before any other close of this socket
         # reaches the library: a second thread closing it at the same time
-        # would otherwise find the descriptor its own close just freed.
+        # would otherwise find the descriptor its own close just freed. A
+        # socket whose descriptor fileno() never gave out (most accepted
+        # ones) has nothing to look for: no fstat, no foreign call.
         gone = False
         with _release_lock:
             if not self._released:
                 self._released = True
-                fd = self.fileno()
+                fd = self.fileno() if self._shown else -1
                 try:
                     gone = fd >= 0 and os.fstat(fd) is None
                 except OSError:
@@ -300,8 +310,9 @@ class Socket(Transfer, Messages):
         if _socket_fd(self.handle, out, NULL) != OK:
             self._fd = -1
             return -1
-        self._fd = out[0]
-        return out[0]
+        self._fd = fd = out[0]
+        self._shown = True
+        return fd
 
     def descriptor_changed(self) -> None:
         """Forgets the descriptor fileno() keeps: called when the library
@@ -436,12 +447,18 @@ class Socket(Transfer, Messages):
         """The handle of an accepted connection (sag_socket *), or None when
         interrupted or closed meanwhile (socket-accept answers #f then)."""
         h = self.handle
-        with calls.take_frame() as f:
-            out, err = f.sock, f.err
-            t0 = calls.start()
-            st = lib.sag_socket_accept(h, out, err)
-            if st != OK:
-                st = retry(st, lambda us: lib.sag_socket_accept(h, out, err), self, t0, READ, frame=f)
+        try:
+            f = take_free_frame()
+        except IndexError:
+            f = Frame()
+        out, err = f.sock, f.err
+        t0 = calls.start()
+        st = _accept(h, out, err)
+        if st == OK:  # the usual case: no with-block, the frame given back at once
+            give_frame(f)
+            return out[0]
+        with f:
+            st = retry(st, lambda us: _accept(h, out, err), self, t0, READ, frame=f)
             if st == OK:
                 return out[0]
             if st == E_INTERRUPTED:
@@ -455,8 +472,8 @@ class Socket(Transfer, Messages):
         if h is None:
             e = error_from(E_INTERRUPTED, socket=self)
             raise e
-        s = Socket.adopt(h)
-        s._family, s._type, s._proto = self._family, self._type, self._proto
+        s = _new_socket(Socket)
+        s._setup(h, self._family, self._type, self._proto)
         if _default_timeout is not None:
             s.settimeout(_default_timeout)
         try:
