@@ -290,7 +290,8 @@ def endpoint(sock: Any, fn) -> tuple | None:
             st = lib.sag_ip_address_to_string(ip, c.str, NULL)
             if st != OK:
                 raise error_from(st, sock)
-            return python_address(ffi.string(c.str[0]).decode("ascii"), port)
+            text = ffi.string(c.str[0]).decode("ascii")
+            return (text, port, 0, 0) if ":" in text else (text, port)  # python_address
         finally:
             lib.sag_ip_address_free(ip)
     finally:

@@ -76,6 +76,8 @@ def _enum(cls, value: int) -> int:
 # The functions of the hot paths, looked up once.
 _socket_fd = lib.sag_socket_fd
 _accept = lib.sag_socket_accept
+_close = lib.sag_socket_close
+_get_peer = lib.sag_socket_get_peer
 _new_socket = object.__new__
 _gc = ffi.gc
 _socket_free = lib.sag_socket_free
@@ -87,16 +89,18 @@ def client_socket(node: str | None, service: str | None, family: int, socktype: 
     """make-client-socket: a socket connected to the first address of
     node/service that takes a connection (the library resolves and tries
     each in turn); HostNotFoundError (node, service) otherwise."""
-    out = ffi.new("sag_socket **")
     n, s = c_string(node, "node"), c_string(service, "service")
     args = (check_int(family, "family"), check_int(socktype, "socktype"),
             check_int(flags, "flags"), check_int(protocol, "protocol"))
     calls.start()  # arms Ctrl-C on the main thread
     with calls.take_frame() as f:
+        out = f.sock  # the frame's cell: no allocation per call
         while True:
             st = lib.sag_make_client_socket(n, s, *args, out, f.err)
             if st == OK:
-                return Socket.adopt(out[0])
+                sock = _new_socket(Socket)
+                sock._setup(out[0], None, None, None)
+                return sock
             if not signalled(st, f):
                 raise error_from(st, err=f.err)
 
@@ -180,10 +184,13 @@ class Socket(Transfer, Messages):
         # An unclosed socket that becomes garbage: a ResourceWarning (shown
         # with -W default or -X dev), as the socket module gives; the
         # library's free function (ffi.gc) closes it.
-        if getattr(self, "_released", False):
-            return  # close() reached the library: nothing to warn of
-        h = getattr(self, "handle", None)
-        if h is not None and lib.sag_socket_is_closed(h, cells.int, NULL) == OK and not cells.int[0]:
+        try:
+            if self._released:
+                return  # close() reached the library: nothing to warn of
+            h = self.handle
+        except AttributeError:  # __init__ failed before _setup
+            return
+        if lib.sag_socket_is_closed(h, cells.int, NULL) == OK and not cells.int[0]:
             warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
 
     def _sockopt(self, name: int) -> int:
@@ -247,12 +254,13 @@ class Socket(Transfer, Messages):
         with _release_lock:
             if not self._released:
                 self._released = True
-                fd = self.fileno() if self._shown else -1
-                try:
-                    gone = fd >= 0 and os.fstat(fd) is None
-                except OSError:
-                    gone = True
-        st = lib.sag_socket_close(self.handle, NULL)
+                if self._shown:
+                    fd = self.fileno()
+                    try:
+                        gone = fd >= 0 and os.fstat(fd) is None
+                    except OSError:
+                        gone = True
+        st = _close(self.handle, NULL)
         self._fd = -1
         if st != OK:
             raise error_from(st, self)
@@ -477,7 +485,9 @@ class Socket(Transfer, Messages):
         if _default_timeout is not None:
             s.settimeout(_default_timeout)
         try:
-            addr = s.getpeername()
+            addr = endpoint(s, _get_peer)  # getpeername, one frame fewer
+            if addr is None:
+                addr = s.getpeername()  # a Unix-domain socket's path
         except OSError:
             addr = None
         return s, addr
