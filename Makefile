@@ -96,8 +96,9 @@ $(BUILD)/sagsocket.map: include/sagsocket_decls.h scripts/version-script.py scri
 # the C layer's objects go when the header is newer than the built library:
 # the version, and the declarations @c @implementation checks, are read again.
 $(BUILD)/lib/$(REALNAME): $(SWIFT_SOURCES) include/sagsocket.h include/sagsocket_decls.h $(BUILD)/sagsocket.map Makefile
-	if [ -n "$$(find include -name '*.h' -newer "$$(swift build $(SWIFT_FLAGS) --show-bin-path)/$(LIBNAME)" 2>/dev/null)" ]; then \
-	  rm -rf "$$(swift build $(SWIFT_FLAGS) --show-bin-path)/SagSocketCABI.build"; fi
+	bin=$$(swift build $(SWIFT_FLAGS) --show-bin-path); \
+	if [ -n "$$(find include -name '*.h' -newer "$$bin/$(LIBNAME)" 2>/dev/null)" ]; then \
+	  rm -rf "$$bin/SagSocketCABI.build"; fi
 	swift build $(SWIFT_FLAGS) --product sagsocket
 	mkdir -p $(BUILD)/lib $(BUILD)/include $(BUILD)/pkgconfig
 	# Stripped, as distributions ship a library, with its debug information
