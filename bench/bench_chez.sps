@@ -2,6 +2,11 @@
 ;;; (bench/run_chez.sh); the same work as bench_chez_ref.c, through
 ;;; (sagittarius socket). Prints the elapsed seconds.
 ;;;   bulk BYTES | pingpong N | lines FILE N (socket port) | filelines FILE
+;;;   | interleaved N LIB: the ping-pong in this process both ways, in
+;;;   turns: blocks through (sagittarius socket) and blocks through the C
+;;;   ABI from C (LIB: bench_chez_ref.c built as a shared object), N round
+;;;   trips each; prints the median block of each in seconds a round trip,
+;;;   then the median of the blocks' Chez/C ratios.
 (import (chezscheme) (sagittarius socket))
 
 (define (now) (let ([t (current-time 'time-monotonic)])
@@ -54,6 +59,43 @@
           (socket-close c) (socket-close s)
           t)))))
 
+;; The ping-pong both ways in one process, in 40 turns of a block each (the
+;; first side alternating): two connected pairs, a Scheme thread echoing on
+;; one and a C thread (started by LIB) on the other. Which CPUs a process's
+;; two threads run on, together or apart, and what else runs there, varies
+;; from process to process and moves a round trip's time by more than the
+;; binding costs; blocks taken in turns in one process share it.
+(define (interleaved rounds lib)
+  (load-shared-object lib)
+  (let ([c-echo (foreign-procedure "bench_chez_ref_echo" (uptr) int)]
+        [c-pingpong (foreign-procedure __collect_safe "bench_chez_ref_pingpong" (uptr long) void)]
+        [turns 40])
+    (let-values ([(c s) (pair)] [(c2 s2) (pair)])
+      (let* ([per (max 25 (quotient rounds turns))]
+             [b (make-bytevector 1 1)]
+             [join (spawn (lambda ()
+                            (let ([b (make-bytevector 1)])
+                              (let loop ()
+                                (unless (= 0 (socket-recv! s b 0 1))
+                                  (socket-send s b)
+                                  (loop))))))]
+             [chez-block (lambda (n) (do ([i 0 (+ i 1)]) ((= i n)) (socket-send c b) (socket-recv! c b 0 1)))]
+             [c-block (lambda (n) (c-pingpong (%socket-handle c2) n))]
+             [timed (lambda (block) (let ([t0 (now)]) (block per) (/ (- (now) t0) per)))]
+             [median (lambda (xs) (list-ref (sort < xs) (quotient (length xs) 2)))])
+        (unless (eqv? 0 (c-echo (%socket-handle s2))) (error 'interleaved "cannot start the C echo thread"))
+        (chez-block 200) (c-block 200)
+        (let loop ([k 0] [cs '()] [zs '()] [rs '()])
+          (if (= k turns)
+              (begin
+                (socket-shutdown c SHUT_WR) (socket-shutdown c2 SHUT_WR)
+                (join)
+                (printf "~,9f ~,9f ~,4f\n" (median cs) (median zs) (median rs)))
+              (let*-values ([(first second) (if (even? k) (values c-block chez-block) (values chez-block c-block))]
+                            [(t1) (timed first)] [(t2) (timed second)]
+                            [(tc tz) (if (even? k) (values t1 t2) (values t2 t1))])
+                (loop (+ k 1) (cons tc cs) (cons tz zs) (cons (/ tz tc) rs)))))))))
+
 (define (read-file file)
   (let* ([p (open-file-input-port file)] [bv (get-bytevector-all p)])
     (close-port p)
@@ -97,6 +139,7 @@
   (let ([t (case (string->symbol (car args))
              [(bulk) (bulk (string->number (cadr args)))]
              [(pingpong) (pingpong (string->number (cadr args)))]
+             [(interleaved) (interleaved (string->number (cadr args)) (caddr args)) (exit 0)]
              [(lines) (socket-lines (cadr args) (string->number (caddr args)) socket-port)]
              [(inlines) (socket-lines (cadr args) (string->number (caddr args)) socket-input-port)]
              [(filelines) (file-lines (cadr args) (string->number (caddr args)))])])

@@ -4,6 +4,9 @@
  *   bench_chez_ref bulk BYTES       64 KiB sends to a receiving thread
  *   bench_chez_ref pingpong N       N 1-byte round trips with an echo thread
  *   bench_chez_ref getline FILE     getline(3) over FILE (prints lines too)
+ * Built also as a shared object (run_chez.sh), whose bench_chez_ref_echo
+ * and bench_chez_ref_pingpong bench_chez.sps calls in its `interleaved'
+ * mode: the C side's ping-pong run in blocks inside the Chez process.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <sagsocket.h>
@@ -72,6 +75,28 @@ static void *echo(void *p)
     }
 }
 
+/* Starts a detached thread echoing each byte s receives, until its end. */
+int bench_chez_ref_echo(sag_socket *s)
+{
+    pthread_t th;
+    int e = pthread_create(&th, NULL, echo, s);
+    if (e == 0)
+        pthread_detach(th);
+    return e;
+}
+
+/* rounds 1-byte round trips over c, whose peer echoes. */
+void bench_chez_ref_pingpong(sag_socket *c, long rounds)
+{
+    uint8_t b = 1;
+    size_t n;
+    long i;
+    for (i = 0; i < rounds; i++) {
+        check(sag_socket_send(c, &b, 0, 1, 0, &n, NULL), "send");
+        check(sag_socket_recv(c, &b, 0, 1, 0, &n, NULL), "recv");
+    }
+}
+
 int main(int argc, char **argv)
 {
     sag_socket *c, *s;
@@ -94,19 +119,12 @@ int main(int argc, char **argv)
         pthread_join(th, NULL);
         t1 = now();
     } else if (strcmp(argv[1], "pingpong") == 0) {
-        long i, rounds = atol(argv[2]);
-        uint8_t b = 1;
+        long rounds = atol(argv[2]);
         pair(&c, &s);
         pthread_create(&th, NULL, echo, s);
-        for (i = 0; i < 200; i++) { /* warm-up */
-            check(sag_socket_send(c, &b, 0, 1, 0, &n, NULL), "send");
-            check(sag_socket_recv(c, &b, 0, 1, 0, &n, NULL), "recv");
-        }
+        bench_chez_ref_pingpong(c, 200); /* warm-up */
         t0 = now();
-        for (i = 0; i < rounds; i++) {
-            check(sag_socket_send(c, &b, 0, 1, 0, &n, NULL), "send");
-            check(sag_socket_recv(c, &b, 0, 1, 0, &n, NULL), "recv");
-        }
+        bench_chez_ref_pingpong(c, rounds);
         t1 = now();
         check(sag_socket_shutdown(c, SAG_SHUT_WR, NULL), "shutdown");
         pthread_join(th, NULL);
