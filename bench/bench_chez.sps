@@ -41,18 +41,26 @@
       (join)
       (let ([t (- (now) t0)]) (socket-close c) (socket-close s) t))))
 
+;; A thread echoing each byte s receives, until its end.
+(define (spawn-echo s)
+  (spawn (lambda ()
+           (let ([b (make-bytevector 1)])
+             (let loop ()
+               (unless (= 0 (socket-recv! s b 0 1))
+                 (socket-send s b)
+                 (loop)))))))
+
+;; n 1-byte round trips over c (b: a 1-byte bytevector).
+(define (round-trips c b n)
+  (do ([i 0 (+ i 1)]) ((= i n)) (socket-send c b) (socket-recv! c b 0 1)))
+
 (define (pingpong rounds)
   (let-values ([(c s) (pair)])
     (let ([b (make-bytevector 1 1)]
-          [join (spawn (lambda ()
-                         (let ([b (make-bytevector 1)])
-                           (let loop ()
-                             (unless (= 0 (socket-recv! s b 0 1))
-                               (socket-send s b)
-                               (loop))))))])
-      (do ([i 0 (+ i 1)]) ((= i 200)) (socket-send c b) (socket-recv! c b 0 1))
+          [join (spawn-echo s)])
+      (round-trips c b 200)
       (let ([t0 (now)])
-        (do ([i 0 (+ i 1)]) ((= i rounds)) (socket-send c b) (socket-recv! c b 0 1))
+        (round-trips c b rounds)
         (let ([t (- (now) t0)])
           (socket-shutdown c SHUT_WR)
           (join)
@@ -68,22 +76,19 @@
 (define (interleaved rounds lib)
   (load-shared-object lib)
   (let ([c-echo (foreign-procedure "bench_chez_ref_echo" (uptr) int)]
-        [c-pingpong (foreign-procedure __collect_safe "bench_chez_ref_pingpong" (uptr long) void)]
+        [c-pingpong
+         (foreign-procedure __collect_safe "bench_chez_ref_pingpong" (uptr long) void)]
         [turns 40])
     (let-values ([(c s) (pair)] [(c2 s2) (pair)])
       (let* ([per (max 25 (quotient rounds turns))]
              [b (make-bytevector 1 1)]
-             [join (spawn (lambda ()
-                            (let ([b (make-bytevector 1)])
-                              (let loop ()
-                                (unless (= 0 (socket-recv! s b 0 1))
-                                  (socket-send s b)
-                                  (loop))))))]
-             [chez-block (lambda (n) (do ([i 0 (+ i 1)]) ((= i n)) (socket-send c b) (socket-recv! c b 0 1)))]
+             [join (spawn-echo s)]
+             [chez-block (lambda (n) (round-trips c b n))]
              [c-block (lambda (n) (c-pingpong (%socket-handle c2) n))]
              [timed (lambda (block) (let ([t0 (now)]) (block per) (/ (- (now) t0) per)))]
              [median (lambda (xs) (list-ref (sort < xs) (quotient (length xs) 2)))])
-        (unless (eqv? 0 (c-echo (%socket-handle s2))) (error 'interleaved "cannot start the C echo thread"))
+        (unless (eqv? 0 (c-echo (%socket-handle s2)))
+          (error 'interleaved "cannot start the C echo thread"))
         (chez-block 200) (c-block 200)
         (let loop ([k 0] [cs '()] [zs '()] [rs '()])
           (if (= k turns)
@@ -91,7 +96,9 @@
                 (socket-shutdown c SHUT_WR) (socket-shutdown c2 SHUT_WR)
                 (join)
                 (printf "~,9f ~,9f ~,4f\n" (median cs) (median zs) (median rs)))
-              (let*-values ([(first second) (if (even? k) (values c-block chez-block) (values chez-block c-block))]
+              (let*-values ([(first second) (if (even? k)
+                                                (values c-block chez-block)
+                                                (values chez-block c-block))]
                             [(t1) (timed first)] [(t2) (timed second)]
                             [(tc tz) (if (even? k) (values t1 t2) (values t2 t1))])
                 (loop (+ k 1) (cons tc cs) (cons tz zs) (cons (/ tz tc) rs)))))))))
