@@ -69,10 +69,10 @@
 
 ;; The ping-pong both ways in one process, in 40 turns of a block each (the
 ;; first side alternating): two connected pairs, a Scheme thread echoing on
-;; one and a C thread (started by LIB) on the other. Which CPUs a process's
-;; two threads run on, together or apart, and what else runs there, varies
-;; from process to process and moves a round trip's time by more than the
-;; binding costs; blocks taken in turns in one process share it.
+;; one and a C thread (started by LIB) on the other. Which CPU a process's
+;; two threads run on, and what else runs there, varies from process to
+;; process and moves a round trip's time by more than the binding costs;
+;; blocks taken in turns in one process share it.
 (define (interleaved rounds lib)
   (load-shared-object lib)
   (let ([c-echo (foreign-procedure "bench_chez_ref_echo" (uptr) int)]

@@ -5,9 +5,10 @@
 # interleaved (even rounds C first); printed: medians of the per-round
 # numbers and of the per-round ratios. The ping-pong is also run both ways
 # inside one Chez process, in blocks taken in turns (bench_chez.sps
-# interleaved, over bench_chez_ref.c built as a shared object): a process's
-# two threads share a CPU or not, and that moves a round trip's time from
-# process to process by more than the binding costs.
+# interleaved, over bench_chez_ref.c built as a shared object): where a
+# process's two threads run, and what else runs there, is settled early and
+# moves a round trip's time from process to process by more than the
+# binding costs.
 #   make bench                                    (STAGE = build/stage)
 #   BENCH_SCALE=0.1 bash bench/run_chez.sh build/stage   (a quick run)
 #   BENCH_ROUNDS=9 ...                            (more rounds; at least 5)
