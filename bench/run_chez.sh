@@ -59,9 +59,9 @@ awk -v w=48 -v bulk="$BULK" -v pings="$PINGS" -v lines="$LINES" "$BENCH_AWK"'
     bulk_row("bulk %.2f GiB in 64 KiB socket-send", bulk, median(cb, n), median(sb, n), median(rb, n),
       ">= 0.90 (Chez/C throughput)")
     pingpong_row("ping-pong 1 byte x%d", pings, median(cp, n), median(sp, n), median(rp, n),
-      "<= 1.10 (Chez/C latency)")
+      "(each process on its own CPUs: see the next row)")
     printf "%-48s %11.2f us/rt %10.2f us/rt %8.2f %s\n", "the same in one process, blocks in turns",
-      median(ic, n) * 1e6, median(iz, n) * 1e6, median(ir, n), "(median over rounds of the median block ratio)"
+      median(ic, n) * 1e6, median(iz, n) * 1e6, median(ir, n), "<= 1.05 (Chez/C latency; median over rounds of the median block ratio)"
     printf "\n%-48s %16s\n", sprintf("%d lines of 40 bytes", lines), "lines/s"
     printf "%-48s %16.0f\n", "C getline(3) on the file", lines / median(cg, n)
     printf "%-48s %16.0f\n", "Chez get-line, transcoded file port", lines / median(fl, n)
