@@ -62,6 +62,7 @@ def _enum(cls, value: int) -> int:
 # The functions of the hot paths, looked up once.
 _socket_fd = lib.sag_socket_fd
 _accept_peer = lib.sag_socket_accept_peer
+_make_client_socket = lib.sag_make_client_socket
 _inet_ntop = _socket.inet_ntop
 _AF_INET, _AF_INET6 = _socket.AF_INET, _socket.AF_INET6
 _close = lib.sag_socket_close
@@ -77,19 +78,25 @@ def client_socket(node: str | None, service: str | None, family: int, socktype: 
     node/service that takes a connection (the library resolves and tries
     each in turn); HostNotFoundError (node, service) otherwise."""
     n, s = c_string(node, "node"), c_string(service, "service")
-    args = (check_int(family, "family"), check_int(socktype, "socktype"),
-            check_int(flags, "flags"), check_int(protocol, "protocol"))
+    if not (type(family) is int and type(socktype) is int and type(flags) is int and type(protocol) is int):
+        family, socktype, flags, protocol = (check_int(family, "family"), check_int(socktype, "socktype"),
+                                             check_int(flags, "flags"), check_int(protocol, "protocol"))
     calls.start()  # arms Ctrl-C on the main thread
-    with calls.take_frame() as f:
-        out = f.sock  # the frame's cell: no allocation per call
-        while True:
-            st = lib.sag_make_client_socket(n, s, *args, out, f.err)
-            if st == OK:
-                sock = _new_socket(Socket)
-                sock._setup(out[0], None, None, None)
-                return sock
-            if not signalled(st, f):
-                raise error_from(st, err=f.err)
+    try:  # the frame as recv takes it: no with-block (three Python calls)
+        f = take_free_frame()
+    except IndexError:
+        f = Frame()
+    out, err = f.sock, f.err  # the frame's cell: no allocation per call
+    while True:
+        st = _make_client_socket(n, s, family, socktype, flags, protocol, out, err)
+        if st == OK:
+            sock = _new_socket(Socket)
+            sock._setup(out[0], None, None, None)
+            f.went = 0
+            give_frame(f)
+            return sock
+        if not signalled(st, f):
+            raise error_from(st, err=err)
 
 
 def socket_for(ai: AddrInfo) -> "Socket | None":
