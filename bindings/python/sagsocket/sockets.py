@@ -69,7 +69,7 @@ _close = lib.sag_socket_close
 _new_socket = object.__new__
 _gc = ffi.gc
 _socket_free = lib.sag_socket_free
-_release_lock = threading.Lock()  # Socket._real_close's first-close test
+_release_lock = threading.Lock()  # Socket.close's first-close test
 
 
 def client_socket(node: str | None, service: str | None, family: int, socktype: int,
@@ -171,8 +171,8 @@ class Socket(Transfer, Messages):
         self._closed = False
         self._io_refs = 0
         self._fd = -1  # the descriptor, once asked for (fileno)
-        self._released = False  # a close has begun (_real_close)
-        self._shown = False  # fileno() has answered: see _real_close
+        self._released = False  # a close has begun (close)
+        self._shown = False  # fileno() has answered: see close
 
     def __del__(self) -> None:
         # An unclosed socket that becomes garbage: a ResourceWarning (shown
@@ -233,10 +233,10 @@ class Socket(Transfer, Messages):
         are still open keep it open until they are closed, as with the
         socket module."""
         self._closed = True
-        if self._io_refs <= 0:
-            self._real_close()
-
-    def _real_close(self) -> None:
+        if self._io_refs > 0:
+            return  # the last file's close closes it (_decref_socketios)
+        # The close itself, in this frame (no second call: a Python call
+        # costs several hundred instructions a connection).
         # A descriptor closed behind the library's back (os.close of
         # fileno()) is reported as close(2) reports it: EBADF. Only the
         # first close looks, and before any other close of this socket
@@ -265,7 +265,7 @@ class Socket(Transfer, Messages):
         if self._io_refs > 0:
             self._io_refs -= 1
         if self._closed and self._io_refs <= 0:
-            self._real_close()
+            self.close()
 
     @property
     def closed(self) -> bool:
