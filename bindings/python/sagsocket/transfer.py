@@ -62,7 +62,7 @@ class Transfer:
         sent = f.size
         t0 = calls.start()
         st = _send(self.handle, buf, 0, n, flags, sent, f.err)
-        if st == OK:
+        if not st:  # OK (0): no global to look up, no comparison
             n = sent[0]
             give_frame(f)
             return n
@@ -147,7 +147,7 @@ class Transfer:
         got = f.size
         t0 = calls.start()
         st = _recv(self.handle, buf, 0, bufsize, flags, got, f.err)
-        if st == OK:
+        if not st:  # OK (0): no global to look up, no comparison
             data = view[:got[0]]  # bytes, one copy
             give_frame(f)
             return data
@@ -178,7 +178,7 @@ class Transfer:
         got = f.size
         t0 = calls.start()
         st = _recv(self.handle, buf, 0, nbytes, flags, got, f.err)
-        if st == OK:
+        if not st:  # OK (0): no global to look up, no comparison
             n = got[0]
             give_frame(f)
             return n
