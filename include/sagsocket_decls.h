@@ -526,6 +526,27 @@ int sag_socket_is_nonblocking(sag_socket *s, int *out, sag_error *err);
  * Scheme: socket-accept */
 int sag_socket_accept(sag_socket *s, sag_socket **out, sag_error *err);
 
+/* sag_socket_accept that also gives the peer's numeric address, as accept(2)
+ * reported it (no getpeername(2), no socket-info or ip-address handle): for
+ * hosts whose accept returns the peer's address with the socket. On SAG_OK,
+ * *out is the new socket (the caller's, as from sag_socket_accept), the
+ * peer's address bytes in network order are copied to buf[start, ...) and
+ * their count written to *size: 4 for IPv4, 16 for IPv6 (a v4-mapped peer of
+ * an IPv6 listener included), 0 for a peer of another family (a Unix-domain
+ * one: use sag_socket_sockaddr for its path); *port gets the peer's port (0
+ * when *size is 0). No scope id or flow label is given. buf must have room
+ * for 16 bytes (len >= 16), checked before a connection is taken, so that
+ * none is lost to a bad argument; the caller owns buf, which the call uses
+ * only until it returns. Nothing is written on failure. Any thread, as
+ * sag_socket_accept (interrupt and close from another thread wake it).
+ * Returns the statuses of sag_socket_accept, and SAG_E_INVALID when out,
+ * size or port is NULL or the buffer range is bad or shorter than 16 bytes.
+ * Scheme: (none; socket-accept then socket-peer's ip-address and port, in
+ * one call, for hosts such as Python whose accept returns the address) */
+int sag_socket_accept_peer(sag_socket *s, sag_socket **out, uint8_t *buf,
+                           size_t start, size_t len, size_t *size, int *port,
+                           sag_error *err);
+
 /* Receives at most len bytes into buf[start, start+len) and writes the count
  * to *received: 0 means the peer closed (when len > 0). With SAG_MSG_WAITALL
  * on a socket that may wait, it waits until the range is full, as recv(2)

@@ -183,6 +183,31 @@ public func sag_socket_accept(_ s: OpaquePointer?, _ out: SocketOut?, _ err: Opa
 }
 
 @c @implementation
+public func sag_socket_accept_peer(_ s: OpaquePointer?, _ out: SocketOut?, _ buf: UnsafeMutablePointer<UInt8>?,
+                                   _ start: Int, _ len: Int, _ size: UnsafeMutablePointer<Int>?,
+                                   _ port: UnsafeMutablePointer<Int32>?, _ err: OpaquePointer?) -> Int32 {
+    let op: StaticString = "socket-accept"
+    return withSocket(s, err, op) { o in
+        guard let out, let size, let port else { return invalid(err, op, "out, size or port is NULL") }
+        // Checked before a connection is taken, so that none is lost to a bad argument.
+        guard let range = mutableBufferRange(buf, start, len), range.count >= 16, let dst = range.baseAddress else {
+            return invalid(err, op, "the address buffer needs 16 bytes")
+        }
+        var peer = SocketAddress()
+        return run(err) { () throws(SocketError) in try o.socket.accept(peer: &peer) } then: { accepted in
+            guard let c = accepted else { return wouldBlock(err, op, o.socket) }
+            let st = deliver(c, out, err, op)
+            if st == Status.ok {
+                let (n, p) = peer.copyNumeric(to: dst)
+                size.pointee = n
+                port.pointee = Int32(truncatingIfNeeded: p)
+            }
+            return st
+        }
+    }
+}
+
+@c @implementation
 public func sag_socket_recv(_ s: OpaquePointer?, _ buf: UnsafeMutablePointer<UInt8>?, _ start: Int, _ len: Int,
                             _ flags: Int32, _ received: UnsafeMutablePointer<Int>?, _ err: OpaquePointer?) -> Int32 {
     let op: StaticString = "socket-recv"

@@ -173,6 +173,7 @@ int main(void) {
     test_select_high_fd();
     test_options();
     test_addrinfo();
+    test_accept_peer();
     test_errors();
     test_last_error_threads();
     test_handle_count();

@@ -131,7 +131,20 @@ static int pair(void **c, void **s, void *e)
     if (!l)
         return 0;
     *c = client(port, e);
-    expect("sag_socket_accept", CI("sag_socket_accept", A_P(l), A_P(s), A_P(e)), ST_OK);
+    /* accepted with the peer's numeric address: the client's own */
+    unsigned char ip[16] = {0};
+    size_t n = 99;
+    int peer_port = -1;
+    if (expect("sag_socket_accept_peer",
+               CI("sag_socket_accept_peer", A_P(l), A_P(s), A_P(ip), A_Z(0), A_Z(sizeof ip), A_P(&n),
+                  A_P(&peer_port), A_P(e)),
+               ST_OK) && *c) {
+        CHECK(n == 4 && ip[0] == 127 && ip[1] == 0 && ip[2] == 0 && ip[3] == 1,
+              "%s: sag_socket_accept_peer gave %zu address bytes (%u.%u.%u.%u)", scenario, n, ip[0], ip[1], ip[2],
+              ip[3]);
+        CHECK(peer_port == port_of(*c, e), "%s: sag_socket_accept_peer gave port %d, the client's is %d", scenario,
+              peer_port, port_of(*c, e));
+    }
     sock_free(l);
     return *c && *s;
 }

@@ -141,6 +141,10 @@ static const struct {
     {"sag_socket_from_fd", "out", "NULL", "SAG_E_INVALID"},
     {"sag_socket_detach", "fd", "NULL", "SAG_E_INVALID"},
     {"sag_socket_dup", "out", "NULL", "SAG_E_INVALID"},
+    {"sag_socket_accept_peer", "out", "NULL", "SAG_E_INVALID"},
+    {"sag_socket_accept_peer", "size", "NULL", "SAG_E_INVALID"},
+    {"sag_socket_accept_peer", "port", "NULL", "SAG_E_INVALID"},
+    {"sag_socket_accept_peer", "buf", "len=0|start=end,len=0|buf=NULL,len=0", "SAG_E_INVALID"},  /* < 16 bytes */
     {"sag_socket_sendmsg", "sent", "NULL", "SAG_E_INVALID"},
     {"sag_socket_recvmsg", "received", "NULL", "SAG_E_INVALID"},
     {"sag_socket_recvmsg", "controllen", "NULL", "SAG_E_INVALID"},
@@ -183,6 +187,7 @@ static const struct {
     const char *fn, *param, *fixture;
 } overrides[] = {
     {"sag_socket_accept", "s", "listener"},
+    {"sag_socket_accept_peer", "s", "listener"},
     {"sag_socket_connect", "s", "fresh"},
     {"sag_socket_connect", "ai", "ai_listener"},
     {"sag_socket_bind", "s", "fresh"},

@@ -65,6 +65,26 @@ public struct SocketAddress: Sendable {
     }
 }
 
+extension SocketAddress {
+    /// The numeric address and port of an IPv4/IPv6 address without making
+    /// an IPAddress: copies the address's 4 (IPv4) or 16 (IPv6) bytes, in
+    /// network order, to `dst`, which has room for 16, and gives their
+    /// count and the port; (0, 0) for another family, nothing written.
+    public func copyNumeric(to dst: UnsafeMutableRawPointer) -> (count: Int, port: Int) {
+        withUnsafeBytes(of: storage) { raw -> (count: Int, port: Int) in
+            let (offset, count): (Int, Int)
+            switch family {
+            case .inet: (offset, count) = (4, 4)
+            case .inet6: (offset, count) = (8, 16)
+            default: return (0, 0)
+            }
+            guard let base = raw.baseAddress else { return (0, 0) }
+            dst.copyMemory(from: base + offset, byteCount: count)
+            return (count, Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self))))
+        }
+    }
+}
+
 /// An IPv4 (4 bytes) or IPv6 (16 bytes) address, in network order.
 public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
     /// ip-address->bytevector: the 4 or 16 bytes.

@@ -131,6 +131,13 @@ extension Socket {
     /// The corresponding C call is `accept4(2)` with SOCK_CLOEXEC |
     /// SOCK_NONBLOCK, and `ppoll(2)` to wait.
     public func accept() throws(SocketError) -> Socket? {
+        var peer = SocketAddress()
+        return try accept(peer: &peer)
+    }
+
+    /// accept() that also gives the peer's address as `accept4(2)` reported
+    /// it (no getpeername(2)): written to `peer` when a socket is returned.
+    public func accept(peer: inout SocketAddress) throws(SocketError) -> Socket? {
         let op: StaticString = "socket-accept"
         return try withDescriptor(op) { fd throws(SocketError) -> Socket? in
             let epoch0 = currentEpoch
@@ -138,7 +145,6 @@ extension Socket {
             // Accept first, wait if there is nothing: a connection already
             // queued costs the one call.
             while true {
-                var peer = SocketAddress()
                 peer.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
                 let r = withUnsafeMutablePointer(to: &peer.storage) { p in
                     p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Sys.accept(fd, $0, &peer.length) }

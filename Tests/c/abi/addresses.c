@@ -277,3 +277,98 @@ static void test_addrinfo(void) {
     CHECK_EQ(v, SOCK_DGRAM);
     CHECK_ST(sag_socket_free(us), SAG_OK);
 }
+
+/* ===== accept with the peer's numeric address ============================= */
+
+/* sag_socket_accept_peer of one connection from a client of `family` (its
+ * local port compared with the port given). */
+static void accept_peer_from(int family, const char *host, const uint8_t *want, size_t want_n) {
+    sag_socket *srv = NULL, *cli = NULL, *acc = NULL;
+    char svc[16];
+    uint8_t buf[24];
+    size_t n = 99;
+    int port = -1;
+    CHECK_ST(sag_make_server_socket("0", family, SAG_SOCK_STREAM, 0, &srv, E), SAG_OK);
+    if (!srv)
+        return;
+    snprintf(svc, sizeof svc, "%d", local_port(srv));
+    CHECK_ST(sag_make_client_socket(host, svc, family, SAG_SOCK_STREAM, SAG_AI_NUMERICHOST, 0, &cli, E), SAG_OK);
+    memset(buf, 0xee, sizeof buf);
+    /* at an offset: bytes 4..4+n, the rest untouched */
+    CHECK_ST(sag_socket_accept_peer(srv, &acc, buf, 4, 20, &n, &port, E), SAG_OK);
+    CHECK_EQ(n, want_n);
+    CHECK(memcmp(buf + 4, want, want_n) == 0);
+    CHECK(buf[0] == 0xee && buf[3] == 0xee && buf[4 + want_n] == 0xee);
+    CHECK(cli != NULL && port == local_port(cli));
+    /* the accepted socket is an ordinary one */
+    if (acc && cli) {
+        size_t sent = 0, got = 0;
+        uint8_t b = 0;
+        CHECK_ST(sag_socket_send(cli, (const uint8_t *)"p", 0, 1, 0, &sent, E), SAG_OK);
+        CHECK_ST(sag_socket_recv(acc, &b, 0, 1, 0, &got, E), SAG_OK);
+        CHECK(got == 1 && b == 'p');
+    }
+    CHECK_ST(sag_socket_free(acc), SAG_OK);
+    CHECK_ST(sag_socket_free(cli), SAG_OK);
+    CHECK_ST(sag_socket_free(srv), SAG_OK);
+}
+
+static void test_accept_peer(void) {
+    section("accept with the peer's numeric address (sag_socket_accept_peer)");
+    static const uint8_t v4[4] = {127, 0, 0, 1};
+    static const uint8_t v6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    accept_peer_from(SAG_AF_INET, "127.0.0.1", v4, 4);
+    if (ipv6_available())
+        accept_peer_from(SAG_AF_INET6, "::1", v6, 16);
+
+    /* Bad arguments are refused before a connection is taken: the queued
+     * one is still there for the next accept. */
+    sag_socket *srv = NULL, *cli = NULL, *acc = (sag_socket *)0x5a5a;
+    uint8_t buf[16];
+    size_t n = 99;
+    int port = -1;
+    char svc[16];
+    CHECK_ST(sag_make_server_socket("0", SAG_AF_INET, SAG_SOCK_STREAM, 0, &srv, E), SAG_OK);
+    if (!srv)
+        return;
+    /* nothing pending, non-blocking: would block, nothing written */
+    CHECK_ST(sag_socket_set_nonblocking(srv, 1, E), SAG_OK);
+    CHECK_ST(sag_socket_accept_peer(srv, &acc, buf, 0, 16, &n, &port, E), SAG_E_WOULD_BLOCK);
+    CHECK(acc == (sag_socket *)0x5a5a && n == 99 && port == -1);
+    CHECK_ST(sag_socket_set_nonblocking(srv, 0, E), SAG_OK);
+    snprintf(svc, sizeof svc, "%d", local_port(srv));
+    CHECK_ST(sag_make_client_socket("127.0.0.1", svc, SAG_AF_INET, SAG_SOCK_STREAM, SAG_AI_NUMERICHOST, 0, &cli, E),
+             SAG_OK);
+    CHECK_ST(sag_socket_accept_peer(srv, &acc, buf, 0, 15, &n, &port, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_accept_peer(srv, &acc, buf, 1, 15, &n, &port, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_accept_peer(srv, &acc, NULL, 0, 16, &n, &port, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_accept_peer(srv, &acc, buf, SIZE_MAX, 16, &n, &port, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_accept_peer(srv, NULL, buf, 0, 16, &n, &port, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_accept_peer(srv, &acc, buf, 0, 16, NULL, &port, E), SAG_E_INVALID);
+    CHECK_ST(sag_socket_accept_peer(srv, &acc, buf, 0, 16, &n, NULL, E), SAG_E_INVALID);
+    CHECK(acc == (sag_socket *)0x5a5a && n == 99 && port == -1);
+    CHECK_ST(sag_socket_accept_peer(NULL, &acc, buf, 0, 16, &n, &port, E), SAG_E_MISUSE);
+    acc = NULL;
+    CHECK_ST(sag_socket_accept_peer(srv, &acc, buf, 0, 16, &n, &port, E), SAG_OK);  /* still queued */
+    CHECK(n == 4 && port == local_port(cli));
+    CHECK_ST(sag_socket_free(acc), SAG_OK);
+    CHECK_ST(sag_socket_free(cli), SAG_OK);
+    CHECK_ST(sag_socket_close(srv, E), SAG_OK);
+    CHECK_ST(sag_socket_accept_peer(srv, &acc, buf, 0, 16, &n, &port, E), SAG_E_CLOSED);
+    CHECK_ST(sag_socket_free(srv), SAG_OK);
+
+    /* a Unix-domain peer: no IP address, size 0 and port 0 */
+    static const uint8_t name[] = "\0sagsocket-accept-peer-test";
+    sag_socket *us = NULL, *uc = NULL, *ua = NULL;
+    CHECK_ST(sag_make_unix_server_socket(name, 0, sizeof name - 1, SAG_SOCK_STREAM, &us, E), SAG_OK);
+    CHECK_ST(sag_make_unix_client_socket(name, 0, sizeof name - 1, SAG_SOCK_STREAM, &uc, E), SAG_OK);
+    n = 99;
+    port = -1;
+    if (us && uc) {
+        CHECK_ST(sag_socket_accept_peer(us, &ua, buf, 0, 16, &n, &port, E), SAG_OK);
+        CHECK(n == 0 && port == 0 && ua != NULL);
+    }
+    CHECK_ST(sag_socket_free(ua), SAG_OK);
+    CHECK_ST(sag_socket_free(uc), SAG_OK);
+    CHECK_ST(sag_socket_free(us), SAG_OK);
+}

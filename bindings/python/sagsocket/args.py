@@ -1,5 +1,5 @@
 """Arguments: Python values checked and converted for the library's calls
-(ints, strings, buffer ranges, durations, select timeouts)."""
+(ints, descriptors, strings, buffer ranges, durations, select timeouts)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,20 @@ from .library import NULL, ffi
 CHARS = ffi.typeof("char[]")
 _from_buffer = ffi.from_buffer
 _release = ffi.release
+
+
+def descriptor(fileno: Any) -> int:
+    """The descriptor of socket(fileno=...): an int, or an object with
+    fileno(), as the socket module takes it."""
+    if not isinstance(fileno, int):
+        if not hasattr(fileno, "fileno"):
+            raise TypeError(f"an integer is required (got type {type(fileno).__name__})")
+        fileno = fileno.fileno()
+    if fileno < 0:
+        raise ValueError("negative file descriptor")
+    if fileno > 0x7FFFFFFF:
+        raise OverflowError("file descriptor is greater than maximum")
+    return fileno
 
 
 def byte_buffer(data: Any):

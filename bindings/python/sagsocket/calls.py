@@ -83,7 +83,7 @@ class Frame:
     give_frame on the hot paths). A frame an exception skips past is not
     given back: it is garbage, its error object freed."""
 
-    __slots__ = ("err", "size", "went", "buf", "chars", "sock")
+    __slots__ = ("err", "size", "went", "buf", "view", "sock", "port")
 
     def __init__(self) -> None:
         p = ffi.new("sag_error **")
@@ -92,11 +92,13 @@ class Frame:
         self.err = ffi.gc(p[0], lib.sag_error_free)
         self.size = ffi.new("size_t *")
         self.went = 0  # bytes sent before a signal (signalled)
-        # recv's buffer, and the same as char *: ffi.unpack makes bytes of
-        # a char * (of a uint8_t * it makes a list).
+        # recv's buffer, and a cffi buffer over it: its slice is the bytes
+        # received (one copy, and cheaper than ffi.unpack, which parses its
+        # arguments by keyword).
         self.buf = ffi.new("uint8_t[]", 65536)
-        self.chars = ffi.cast("char *", self.buf)
+        self.view = ffi.buffer(self.buf)
         self.sock = ffi.new("sag_socket **")
+        self.port = ffi.new("int *")  # accept's peer port
 
     def __enter__(self) -> "Frame":
         return self
@@ -226,6 +228,7 @@ class _Cells(threading.local):
         self.i64 = ffi.new("int64_t *")
         self.str = ffi.new("const char **")
         self.sock = ffi.new("sag_socket **")
+        self.port = ffi.new("int *")  # accept's peer port
         self.info = ffi.new("sag_socket_info **")
         self.ip = ffi.new("sag_ip_address **")
 

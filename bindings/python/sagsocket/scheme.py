@@ -303,7 +303,7 @@ def socket_service(s: Socket) -> str | None: return _sock(s).service
 
 
 def socket_fd(s: Socket) -> int:
-    _sock(s)._shown = True  # given out: Socket._real_close looks at it
+    _sock(s)._shown = True  # given out: Socket.close looks at it
     st = lib.sag_socket_fd(s.handle, cells.int, NULL)
     if st != OK:
         raise error_from(st, s)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import selectors
 import threading
+from math import floor as _floor
 from collections.abc import Mapping
 from typing import Any, Iterator, NamedTuple
 
@@ -172,6 +173,15 @@ _WRITE = lib.SAG_SELECTOR_WRITE
 _EVENTS = tuple((EVENT_READ if b & _READ else 0) | (EVENT_WRITE if b & _WRITE else 0) for b in range(8))
 
 
+def _waiting(h, socks, tags, events, cap: int, count) -> tuple:
+    """Selector.select's arguments and, after them, memoryviews of the count,
+    tags and events it reads back: a memoryview's item costs less than a
+    cdata's subscript (about 75 instructions each)."""
+    def view(c, fmt: str) -> memoryview:
+        return memoryview(ffi.buffer(c)).cast(fmt)
+    return (h, socks, tags, events, cap, count, view(count, "N"), view(tags, "q"), view(events, "i"))
+
+
 def _fd_of(fileobj: Any) -> int:
     """The descriptor of an int or of an object with fileno(), as the
     selectors module finds it (ValueError when there is none)."""
@@ -224,8 +234,9 @@ class Selector(selectors.BaseSelector):
     def __init__(self) -> None:
         self._sel = sel = SocketSelector()
         self._events = ffi.new("int[]", sel.CAPACITY)
-        # select's arguments, fetched in one go.
-        self._wait = (sel.handle, sel._socks, sel._tags, self._events, sel.CAPACITY, sel._count)
+        # select's arguments, and views of what it reads back, fetched in
+        # one go (_waiting).
+        self._wait = _waiting(sel.handle, sel._socks, sel._tags, self._events, sel.CAPACITY, sel._count)
         self._keys: dict[int, SelectorKey] = {}     # fd (also the tag) -> key
         # fd -> what select reports for each bit set the library gives
         # (_EVENTS' index): (key, events) or None, made when registered.
@@ -283,11 +294,11 @@ class Selector(selectors.BaseSelector):
         self._keys[key.fd] = key
         self._reports[key.fd] = tuple(((key, ev & key.events) if ev & key.events else None)
                                       for ev in _EVENTS)
-        h, socks, tags, events, cap, count = self._wait
+        h, socks, tags, events, cap, count = self._wait[:6]
         if len(self._keys) > cap:
             cap = 2 * len(self._keys)
             socks, tags, events = ffi.new("sag_socket *[]", cap), ffi.new("int64_t[]", cap), ffi.new("int[]", cap)
-            self._wait = (h, socks, tags, events, cap, count)
+            self._wait = _waiting(h, socks, tags, events, cap, count)
 
     def unregister(self, fileobj: Any) -> SelectorKey:
         try:
@@ -335,8 +346,8 @@ class Selector(selectors.BaseSelector):
         elif timeout <= 0:
             us = 0
         else:
-            us = int(timeout * 1e6) or 1
-        h, socks, tags, events, cap, count = self._wait
+            us = _floor(timeout * 1e6) or 1  # int() of a positive float; a call to int costs ~400 more
+        h, socks, tags, events, cap, count, n_v, tags_v, events_v = self._wait
         try:
             f = take_free_frame()
         except IndexError:
@@ -347,17 +358,17 @@ class Selector(selectors.BaseSelector):
             self._wait_again(st, t0, us, f)
         else:
             give_frame(f)
-        n = count[0]
+        n = n_v[0]
         if n == 1:  # the common case
-            r = self._reports.get(tags[0])  # None: unregistered meanwhile
-            ev = events[0] & 7
+            r = self._reports.get(tags_v[0])  # None: unregistered meanwhile
+            ev = events_v[0] & 7
             return [] if r is None or r[ev] is None else [r[ev]]
         reports = self._reports
         out = []
         for i in range(n):
-            r = reports.get(tags[i])
+            r = reports.get(tags_v[i])
             if r is not None:
-                r = r[events[i] & 7]
+                r = r[events_v[i] & 7]
                 if r is not None:
                     out.append(r)
         return out
@@ -366,7 +377,7 @@ class Selector(selectors.BaseSelector):
         """The slow path of select (apart, so that select makes no closure):
         the wait that failed with st at t0 made again after signals with the
         time left, or the exception raised; gives f back."""
-        h, socks, tags, events, cap, count = self._wait
+        h, socks, tags, events, cap, count = self._wait[:6]
         with f:
             st = retry(st, lambda left: _wait_events(h, left, socks, tags, events, cap, count, f.err),
                        None, t0, WAIT, us, frame=f)

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import calls, files
 from .addresses import AddrInfo, SockAddr, SocketInfo, endpoint, resolve_address
-from .args import c_string, check_int, seconds_to_us, text_of
+from .args import c_string, check_int, descriptor, seconds_to_us, text_of
 from .calls import (ARG, E_INTERRUPTED, E_WOULD_BLOCK, OK, READ, Frame, cells, give_frame, retry, signalled,
                     take_free_frame)
 from .errors import error_from
@@ -46,24 +46,10 @@ def setdefaulttimeout(timeout: float | None) -> None:
     _default_timeout = timeout
 
 
-def _descriptor(fileno: Any) -> int:
-    """The descriptor of socket(fileno=...): an int, or an object with
-    fileno(), as the socket module takes it."""
-    if not isinstance(fileno, int):
-        if not hasattr(fileno, "fileno"):
-            raise TypeError(f"an integer is required (got type {type(fileno).__name__})")
-        fileno = fileno.fileno()
-    if fileno < 0:
-        raise ValueError("negative file descriptor")
-    if fileno > 0x7FFFFFFF:
-        raise OverflowError("file descriptor is greater than maximum")
-    return fileno
-
-
 def fromfd(fd: int, family: int, type: int, proto: int = 0) -> "Socket":
     """A Socket over a duplicate of descriptor fd (the caller keeps fd), as
     socket.fromfd."""
-    return Socket(family, type, proto, fileno=os.dup(_descriptor(fd)))
+    return Socket(family, type, proto, fileno=os.dup(descriptor(fd)))
 
 
 def _enum(cls, value: int) -> int:
@@ -75,13 +61,15 @@ def _enum(cls, value: int) -> int:
 
 # The functions of the hot paths, looked up once.
 _socket_fd = lib.sag_socket_fd
-_accept = lib.sag_socket_accept
+_accept_peer = lib.sag_socket_accept_peer
+_make_client_socket = lib.sag_make_client_socket
+_inet_ntop = _socket.inet_ntop
+_AF_INET, _AF_INET6 = _socket.AF_INET, _socket.AF_INET6
 _close = lib.sag_socket_close
-_get_peer = lib.sag_socket_get_peer
 _new_socket = object.__new__
 _gc = ffi.gc
 _socket_free = lib.sag_socket_free
-_release_lock = threading.Lock()  # Socket._real_close's first-close test
+_release_lock = threading.Lock()  # Socket.close's first-close test
 
 
 def client_socket(node: str | None, service: str | None, family: int, socktype: int,
@@ -90,19 +78,25 @@ def client_socket(node: str | None, service: str | None, family: int, socktype: 
     node/service that takes a connection (the library resolves and tries
     each in turn); HostNotFoundError (node, service) otherwise."""
     n, s = c_string(node, "node"), c_string(service, "service")
-    args = (check_int(family, "family"), check_int(socktype, "socktype"),
-            check_int(flags, "flags"), check_int(protocol, "protocol"))
+    if not (type(family) is int and type(socktype) is int and type(flags) is int and type(protocol) is int):
+        family, socktype, flags, protocol = (check_int(family, "family"), check_int(socktype, "socktype"),
+                                             check_int(flags, "flags"), check_int(protocol, "protocol"))
     calls.start()  # arms Ctrl-C on the main thread
-    with calls.take_frame() as f:
-        out = f.sock  # the frame's cell: no allocation per call
-        while True:
-            st = lib.sag_make_client_socket(n, s, *args, out, f.err)
-            if st == OK:
-                sock = _new_socket(Socket)
-                sock._setup(out[0], None, None, None)
-                return sock
-            if not signalled(st, f):
-                raise error_from(st, err=f.err)
+    try:  # the frame as recv takes it: no with-block (three Python calls)
+        f = take_free_frame()
+    except IndexError:
+        f = Frame()
+    out, err = f.sock, f.err  # the frame's cell: no allocation per call
+    while True:
+        st = _make_client_socket(n, s, family, socktype, flags, protocol, out, err)
+        if st == OK:
+            sock = _new_socket(Socket)
+            sock._setup(out[0], None, None, None)
+            f.went = 0
+            give_frame(f)
+            return sock
+        if not signalled(st, f):
+            raise error_from(st, err=err)
 
 
 def socket_for(ai: AddrInfo) -> "Socket | None":
@@ -138,7 +132,7 @@ class Socket(Transfer, Messages):
         if fileno is not None:
             # A descriptor made elsewhere: the socket owns it from now on.
             # Family, type and protocol are the kernel's unless given.
-            fd = _descriptor(fileno)
+            fd = descriptor(fileno)
             out = cells.sock
             st = lib.sag_socket_from_fd(fd, out, NULL)
             if st != OK:
@@ -177,8 +171,8 @@ class Socket(Transfer, Messages):
         self._closed = False
         self._io_refs = 0
         self._fd = -1  # the descriptor, once asked for (fileno)
-        self._released = False  # a close has begun (_real_close)
-        self._shown = False  # fileno() has answered: see _real_close
+        self._released = False  # a close has begun (close)
+        self._shown = False  # fileno() has answered: see close
 
     def __del__(self) -> None:
         # An unclosed socket that becomes garbage: a ResourceWarning (shown
@@ -239,10 +233,10 @@ class Socket(Transfer, Messages):
         are still open keep it open until they are closed, as with the
         socket module."""
         self._closed = True
-        if self._io_refs <= 0:
-            self._real_close()
-
-    def _real_close(self) -> None:
+        if self._io_refs > 0:
+            return  # the last file's close closes it (_decref_socketios)
+        # The close itself, in this frame (no second call: a Python call
+        # costs several hundred instructions a connection).
         # A descriptor closed behind the library's back (os.close of
         # fileno()) is reported as close(2) reports it: EBADF. Only the
         # first close looks, and before any other close of this socket
@@ -271,7 +265,7 @@ class Socket(Transfer, Messages):
         if self._io_refs > 0:
             self._io_refs -= 1
         if self._closed and self._io_refs <= 0:
-            self._real_close()
+            self.close()
 
     @property
     def closed(self) -> bool:
@@ -451,45 +445,59 @@ class Socket(Transfer, Messages):
 
     # -- connections ------------------------------------------------------------
 
+    def _accept_into(self, f: Frame) -> int:
+        """One accept into f's cells (f.sock; the peer's address: f.size bytes
+        of f.buf, f.port), made again after signals (PEP 475); its status."""
+        h, out, buf, size, port, err = self.handle, f.sock, f.buf, f.size, f.port, f.err
+        t0 = calls.start()
+        st = _accept_peer(h, out, buf, 0, 16, size, port, err)
+        if st != OK:
+            st = retry(st, lambda us: _accept_peer(h, out, buf, 0, 16, size, port, err), self, t0, READ, frame=f)
+        return st
+
     def accept_handle(self):
         """The handle of an accepted connection (sag_socket *), or None when
         interrupted or closed meanwhile (socket-accept answers #f then)."""
+        with calls.take_frame() as f:
+            st = self._accept_into(f)
+            if st == OK:
+                return f.sock[0]
+            if st == E_INTERRUPTED:
+                return None
+            raise error_from(st, self, err=f.err)
+
+    def accept(self) -> "tuple[Socket, tuple[str, int]]":
+        """Waits for a connection: (new socket, peer address). Raises
+        SocketInterruptedError when interrupted or closed meanwhile."""
+        # _accept_into written out: a frame fewer on the usual path.
         h = self.handle
         try:
             f = take_free_frame()
         except IndexError:
             f = Frame()
-        out, err = f.sock, f.err
+        out, buf, size, port, err = f.sock, f.buf, f.size, f.port, f.err
         t0 = calls.start()
-        st = _accept(h, out, err)
-        if st == OK:  # the usual case: no with-block, the frame given back at once
-            give_frame(f)
-            return out[0]
-        with f:
-            st = retry(st, lambda us: _accept(h, out, err), self, t0, READ, frame=f)
-            if st == OK:
-                return out[0]
-            if st == E_INTERRUPTED:
-                return None
-            raise error_from(st, self, err=err)
-
-    def accept(self) -> "tuple[Socket, tuple[str, int]]":
-        """Waits for a connection: (new socket, peer address). Raises
-        SocketInterruptedError when interrupted or closed meanwhile."""
-        h = self.accept_handle()
-        if h is None:
-            e = error_from(E_INTERRUPTED, socket=self)
-            raise e
+        st = _accept_peer(h, out, buf, 0, 16, size, port, err)
+        if st != OK:
+            st = retry(st, lambda us: _accept_peer(h, out, buf, 0, 16, size, port, err), self, t0, READ, frame=f)
+            if st != OK:
+                raise error_from(st, self, err=err)
+        n, p = size[0], port[0]
+        if n == 4:
+            addr: Any = (_inet_ntop(_AF_INET, f.view[:4]), p)
+        elif n == 16:  # the library's addresses carry no flow label or scope id
+            addr = (_inet_ntop(_AF_INET6, f.view[:16]), p, 0, 0)
         s = _new_socket(Socket)
-        s._setup(h, self._family, self._type, self._proto)
+        s._setup(out[0], self._family, self._type, self._proto)
+        f.went = 0
+        give_frame(f)
         if _default_timeout is not None:
             s.settimeout(_default_timeout)
-        try:
-            addr = endpoint(s, _get_peer)  # getpeername, one frame fewer
-            if addr is None:
-                addr = s.getpeername()  # a Unix-domain socket's path
-        except OSError:
-            addr = None
+        if n == 0:  # a peer of another family: a Unix-domain socket's path
+            try:
+                addr = s.getpeername()
+            except OSError:
+                addr = None
         return s, addr
 
     def connect(self, address: Any) -> None:

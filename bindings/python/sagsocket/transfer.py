@@ -17,7 +17,7 @@ from .library import ffi, lib
 # The functions of the hot paths, looked up once.
 _recv = lib.sag_socket_recv
 _send = lib.sag_socket_send
-_unpack = ffi.unpack
+_buffer = ffi.buffer
 _from_buffer = ffi.from_buffer
 _release = ffi.release
 
@@ -62,7 +62,7 @@ class Transfer:
         sent = f.size
         t0 = calls.start()
         st = _send(self.handle, buf, 0, n, flags, sent, f.err)
-        if st == OK:
+        if not st:  # OK (0): no global to look up, no comparison
             n = sent[0]
             give_frame(f)
             return n
@@ -137,23 +137,23 @@ class Transfer:
         except IndexError:
             f = Frame()
         if 0 <= bufsize <= 65536:
-            buf, chars = f.buf, f.chars
+            buf, view = f.buf, f.view
         elif bufsize > 65536:
             buf = ffi.new("uint8_t[]", bufsize)
-            chars = ffi.cast("char *", buf)
+            view = _buffer(buf)
         else:
             give_frame(f)
             raise ValueError("negative buffersize in recv")
         got = f.size
         t0 = calls.start()
         st = _recv(self.handle, buf, 0, bufsize, flags, got, f.err)
-        if st == OK:
-            data = _unpack(chars, got[0])  # bytes, one copy
+        if not st:  # OK (0): no global to look up, no comparison
+            data = view[:got[0]]  # bytes, one copy
             give_frame(f)
             return data
         with f:
             recv_again(self, st, t0, buf, 0, bufsize, flags, f)
-            return _unpack(chars, got[0])
+            return view[:got[0]]
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Receives into a writable buffer (bytearray, memoryview, array,
@@ -178,7 +178,7 @@ class Transfer:
         got = f.size
         t0 = calls.start()
         st = _recv(self.handle, buf, 0, nbytes, flags, got, f.err)
-        if st == OK:
+        if not st:  # OK (0): no global to look up, no comparison
             n = got[0]
             give_frame(f)
             return n
