@@ -93,12 +93,14 @@ $(BUILD)/sagsocket.map: include/sagsocket_decls.h scripts/version-script.py scri
 	python3 scripts/version-script.py $< > $@
 
 # SwiftPM does not see a change of the header (a system-library module), so
-# the C layer's objects go when the header is newer than the built library:
-# the version, and the declarations @c @implementation checks, are read again.
+# the C layer's sources are touched when the header is newer than the built
+# library: they compile again, and the version and the declarations
+# @c @implementation checks are read again. (Removing their build folder
+# instead breaks SwiftPM's next build: it still lists the folder's files.)
 $(BUILD)/lib/$(REALNAME): $(SWIFT_SOURCES) include/sagsocket.h include/sagsocket_decls.h $(BUILD)/sagsocket.map Makefile
 	bin=$$(swift build $(SWIFT_FLAGS) --show-bin-path); \
 	if [ -n "$$(find include -name '*.h' -newer "$$bin/$(LIBNAME)" 2>/dev/null)" ]; then \
-	  rm -rf "$$bin/SagSocketCABI.build"; fi
+	  touch Sources/SagSocketCABI/*.swift; fi
 	swift build $(SWIFT_FLAGS) --product sagsocket
 	mkdir -p $(BUILD)/lib $(BUILD)/include $(BUILD)/pkgconfig
 	# Stripped, as distributions ship a library, with its debug information
