@@ -361,7 +361,32 @@
       (set-signal-why! sig why)
       (semaphore-post (signal-sem sig)))))
 (define (forget-handle! h)
-  (in-atomic (hash-remove! signals h) (hash-remove! waiters h)))
+  (in-atomic (hash-remove! signals h) (hash-remove! waiters h) (hash-remove! modes h)))
+
+;; What a wait asks of a socket, by handle, read from the library once and
+;; kept: a mutable vector of whether it is non-blocking, its read timeout
+;; and its send timeout (microseconds), each #f until read. Only this
+;; layer changes them (%socket-set-nonblocking, %socket-set-read-timeout,
+;; the setsockopt procedures), and each of those forgets the socket's
+;; entry; a freed handle's is forgotten with it. A query that fails is
+;; not kept.
+(define modes (make-hasheqv))
+(define (forget-modes! h) (in-atomic (hash-remove! modes h)))
+;; (kept-mode h slot query): slot's value, or (query h) kept; in atomic
+;; mode throughout, so a change that forgets the entry comes before the
+;; reading or after the keeping (query's call nests its atomic mode and
+;; raises nothing for an exact h).
+(define (kept-mode h slot query)
+  (if (exact-nonnegative-integer? h)
+      (begin
+        (start-atomic)
+        (let* ([v (or (hash-ref modes h #f)
+                      (let ([v (make-vector 3 #f)]) (hash-set! modes h v) v))]
+               [x (or (vector-ref v slot)
+                      (let ([x (query h)]) (when x (vector-set! v slot x)) x))])
+          (end-atomic)
+          x))
+      (query h)))
 
 (define (now-ms) (current-inexact-monotonic-milliseconds))
 ;; The deadline (monotonic ms) of a timeout in microseconds (0 or less: none).
@@ -461,9 +486,11 @@
     (and (eqv? st 0) (unsafe-fd->evt fd mode))))
 
 (defout c-is-nonblocking "sag_socket_is_nonblocking" (h) (bool))
-(define (user-nonblocking? h)
+(define (user-nonblocking? h) (not (eq? (kept-mode h 0 query-nonblocking) 'blocking)))
+;; 'blocking, 'nonblocking, or #f (the query failed: the call reports why)
+(define (query-nonblocking h)
   (let-values ([(st on) (one-out c-is-nonblocking/1 _int h c-is-nonblocking)])
-    (or (not (eqv? st 0)) (and on (not (eqv? on 0))))))
+    (and (eqv? st 0) (if (and on (not (eqv? on 0))) 'nonblocking 'blocking))))
 
 (define msg-dontwait (%constant "MSG_DONTWAIT"))
 (define msg-waitall (%constant "MSG_WAITALL"))
@@ -859,12 +886,14 @@
 ;; ---- Calls that wait, made without waiting --------------------------------
 (defout c-get-read-timeout "sag_socket_get_read_timeout" (h) (i64))
 (defout c-getsockopt-duration "sag_socket_getsockopt_duration" (h int int) (i64))
-(define (read-timeout-us h)
-  (let-values ([(st us) (one-out c-get-read-timeout/1 _int64 h c-get-read-timeout)]) (if (eqv? st 0) us 0)))
+(define (read-timeout-us h) (or (kept-mode h 1 query-read-timeout) 0))
+(define (query-read-timeout h)
+  (let-values ([(st us) (one-out c-get-read-timeout/1 _int64 h c-get-read-timeout)]) (and (eqv? st 0) us)))
 (define SOL_SOCKET (%constant "SOL_SOCKET"))
 (define SO_SNDTIMEO (%constant "SO_SNDTIMEO"))
-(define (send-timeout-us h)
-  (let-values ([(st us) (c-getsockopt-duration h SOL_SOCKET SO_SNDTIMEO)]) (if (eqv? st 0) us 0)))
+(define (send-timeout-us h) (or (kept-mode h 2 query-send-timeout) 0))
+(define (query-send-timeout h)
+  (let-values ([(st us) (c-getsockopt-duration h SOL_SOCKET SO_SNDTIMEO)]) (and (eqv? st 0) us)))
 
 ;; The deadline of a wait that may come: the timeout (microseconds, from
 ;; (timeout-us)) is read when the first wait starts, as the library measures
@@ -1171,9 +1200,15 @@
 (defout %create-socket "sag_create_socket" (h) (handle))
 (defstatus %socket-bind "sag_socket_bind" (h h))
 (defstatus %socket-listen "sag_socket_listen" (h int))
-(defstatus %socket-setsockopt-int "sag_socket_setsockopt_int" (h int int int))
-(defstatus %socket-setsockopt-bytes "sag_socket_setsockopt_bytes" (h int int bytes size size))
-(defstatus %socket-setsockopt-duration "sag_socket_setsockopt_duration" (h int int i64))
+;; (the procedures that change what `modes' keeps forget it, after the call)
+(define-syntax-rule (forgetting-modes (h arg ...) proc)
+  (lambda (h arg ...) (begin0 (proc h arg ...) (forget-modes! h))))
+(defstatus c-setsockopt-int "sag_socket_setsockopt_int" (h int int int))
+(defstatus c-setsockopt-bytes "sag_socket_setsockopt_bytes" (h int int bytes size size))
+(defstatus c-setsockopt-duration "sag_socket_setsockopt_duration" (h int int i64))
+(define %socket-setsockopt-int (forgetting-modes (h l n v) c-setsockopt-int))
+(define %socket-setsockopt-bytes (forgetting-modes (h l n b s c) c-setsockopt-bytes))
+(define %socket-setsockopt-duration (forgetting-modes (h l n us) c-setsockopt-duration))
 (defout %socket-getsockopt-int "sag_socket_getsockopt_int" (h int int) (int))
 (define c-getsockopt-bytes
   (c "sag_socket_getsockopt_bytes" (_fun _h _int _int _bytes _size _size _pointer _uintptr -> _int)))
@@ -1185,8 +1220,10 @@
            (let ([n (out-ref _size 0)]) (values st (if (= n size) b (subbytes b 0 n))))
            (values (failed st) #f))))))
 (define (%socket-getsockopt-duration h level name) (c-getsockopt-duration h level name))
-(defstatus %socket-set-nonblocking "sag_socket_set_nonblocking" (h int))
-(defstatus %socket-set-read-timeout "sag_socket_set_read_timeout" (h i64))
+(defstatus c-set-nonblocking/status "sag_socket_set_nonblocking" (h int))
+(defstatus c-set-read-timeout "sag_socket_set_read_timeout" (h i64))
+(define %socket-set-nonblocking (forgetting-modes (h on) c-set-nonblocking/status))
+(define %socket-set-read-timeout (forgetting-modes (h us) c-set-read-timeout))
 (define (%socket-get-read-timeout h) (c-get-read-timeout h))
 
 ;; ---- Select and fdsets -----------------------------------------------------
