@@ -19,7 +19,9 @@
 # (require sagsocket), against racket/tcp, bench/bench_racket.rkt) is
 # counted too: a round trip, a 64 KiB chunk of bulk (both ends) and a
 # line of read-line. A report, never a test.
-#   bash bench/run_scheme_cost.sh build/stage     (about 6 minutes)
+#   bash bench/run_scheme_cost.sh build/stage     (about 4 minutes for Chez and
+#                                   Guile; each Racket row is longer: Racket
+#                                   starts under valgrind four times)
 #   HOSTS=racket bash bench/run_scheme_cost.sh build/stage   (one host: chez,
 #                                                 guile or racket)
 set -euo pipefail

@@ -14,7 +14,8 @@
 ;;;   timeout, nothing ready); the Racket thread then waits in Racket's
 ;;;   scheduler, on the socket's descriptor (a poller event, as
 ;;;   unsafe-fd->evt's), on an interrupt or close posted by another Racket
-;;;   thread, and on the time left, and calls again. When the socket's own
+;;;   thread, and on the time left, and calls again (a receive whose last
+;;;   wait blocked waits first: see transfer). When the socket's own
 ;;;   timeout passes, a last call lets the library report it (its
 ;;;   condition, its fields). A connect is started and finished so too
 ;;;   (see %socket-connect).
