@@ -447,23 +447,14 @@
                                                                   (- deadline (now-ms)))))
                                     evt))]))]
       [else
-       ;; The thread counts as a waiter while it syncs; a break there
-       ;; (the only way out but a result or death) passes through the
-       ;; handler, which drops it and hands the exception on. Dropped
-       ;; inside the handler's extent on either way out, so a break
-       ;; between two steps finds the thread dropped or the handler there.
        (let ([me (current-thread)])
-         (call-with-exception-handler
-          (lambda (e) (unwait! handles me) e)
-          (lambda ()
-            (if (list? handles) (for ([h (in-list handles)]) (add-waiter! h me)) (add-waiter! handles me))
-            (begin0
-              (if deadline
-                  (or (sync/timeout (max 0 (/ (- deadline (now-ms)) 1000.0)) evt) 'timeout)
-                  (sync evt))
-              (unwait! handles me)))))])))
-(define (unwait! handles me)
-  (if (list? handles) (for ([h (in-list handles)]) (remove-waiter! h me)) (remove-waiter! handles me)))
+         (dynamic-wind
+           (lambda () (if (list? handles) (for ([h (in-list handles)]) (add-waiter! h me)) (add-waiter! handles me)))
+           (lambda ()
+             (if deadline
+                 (or (sync/timeout (max 0 (/ (- deadline (now-ms)) 1000.0)) evt) 'timeout)
+                 (sync evt)))
+           (lambda () (if (list? handles) (for ([h (in-list handles)]) (remove-waiter! h me)) (remove-waiter! handles me)))))])))
 ;; While a socket port reads, the calling thread's port-try: a procedure
 ;; that takes the event a wait would sync on and escapes with it; a box
 ;; that keeps the deadline of a read timeout from one try of the read to
