@@ -7,6 +7,8 @@
 ;;; side in a Racket thread of the same process.
 ;;; Prints the elapsed seconds.
 ;;;   racket -S RACKETDIR bench_racket.rkt IMPL bulk BYTES | pingpong N | connect N | lines FILE N
+;;; and, for bench/run_scheme_cost.sh (counted per operation): chunks N (N
+;;; 64 KiB sends), gen-lines N (N 40-byte lines made in memory).
 (require racket/tcp sagsocket)
 
 (define (now) (/ (current-inexact-monotonic-milliseconds) 1000.0))
@@ -125,7 +127,12 @@
 ;; ---- lines: N lines of FILE through read-line on a socket's port -------------------
 ;; A thread sends the file's bytes in one send; the reader counts lines.
 (define (lines impl file n)
-  (define data (call-with-input-file file (lambda (p) (read-bytes (file-size file) p))))
+  (lines-of impl (call-with-input-file file (lambda (p) (read-bytes (file-size file) p))) n))
+(define (gen-lines impl n)
+  (let ([data (make-bytes (* 40 n) 48)])
+    (for ([i n]) (bytes-set! data (+ (* 40 i) 39) 10))
+    (lines-of impl data n)))
+(define (lines-of impl data n)
   (define (count-lines p) (let loop ([k 0]) (if (eof-object? (read-line p)) k (loop (+ k 1)))))
   (if (eq? impl 'sag)
       (let-values ([(c s) (sag-pair)])
@@ -158,4 +165,6 @@
      [(pingpong) (pingpong impl (string->number (arg 2)))]
      [(connect) (connects impl (string->number (arg 2)))]
      [(lines) (lines impl (arg 2) (string->number (arg 3)))]
+     [(chunks) (bulk impl (* chunk (string->number (arg 2))))]
+     [(gen-lines) (gen-lines impl (string->number (arg 2)))]
      [else (error "unknown measurement" (arg 1))])))

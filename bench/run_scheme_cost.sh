@@ -15,8 +15,15 @@
 # the Scheme layers with on a shared machine. Guile runs with its collector
 # off (GC_DONT_GC=1): when its collections fall in the two runs changed a
 # connection's count by a fifth from run to run; what collecting costs per
-# guarded socket is then not in the counts. A report, never a test.
-#   bash bench/run_scheme_cost.sh build/stage     (about 4 minutes)
+# guarded socket is then not in the counts. Racket CS (the door,
+# (require sagsocket), against racket/tcp, bench/bench_racket.rkt) is
+# counted too: a round trip, a 64 KiB chunk of bulk (both ends) and a
+# line of read-line. A report, never a test.
+#   bash bench/run_scheme_cost.sh build/stage     (about 4 minutes for Chez and
+#                                   Guile; each Racket row is longer: Racket
+#                                   starts under valgrind four times)
+#   HOSTS=racket bash bench/run_scheme_cost.sh build/stage   (one host: chez,
+#                                                 guile or racket)
 set -euo pipefail
 
 STAGE=${1:?usage: run_scheme_cost.sh STAGE   (the prefix libsagsocket is installed in)}
@@ -32,6 +39,9 @@ CG=$OUT/scheme-cost
 mkdir -p "$CG"
 N1=1000
 N2=3000
+
+HOSTS=${HOSTS:-chez guile racket}
+has() { case " $HOSTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 CHEZ=(scheme --libdirs "$CHEZLIBDIR" --program "$ROOT/bench/bench_chez.sps")
 GUILE=(guile -L "$GUILELIBDIR" "$ROOT/bench/bench_guile.scm")
@@ -78,21 +88,40 @@ row() {
 echo "sagsocket Scheme bindings: cost per operation, counted (N = $N1 and $N2)"
 printf '%-46s %9s %7s %7s\n' operation instr foreign syscall
 row "1-byte round trip, C ABI from C" ref-pp '^sag_' "${REF[@]}" pingpong
-row "1-byte round trip, Chez" chez-pp '^sag_' "${CHEZ[@]}" pingpong
-GPATH=$(guile -L "$GUILELIBDIR" -c '(use-modules ((sagittarius socket host) #:select (guile-binding-path)))
-                                    (display guile-binding-path)' 2>/dev/null)
-if [ "$GPATH" = compiled ]; then
-  row "1-byte round trip, Guile (sagsocket, compiled)" guile-pp '^sag_' "${GUILE[@]}" sag pingpong
+if has chez; then
+  row "1-byte round trip, Chez" chez-pp '^sag_' "${CHEZ[@]}" pingpong
 fi
-( export SAGSOCKET_GUILE_FFI=1
-  row "1-byte round trip, Guile (sagsocket, libffi)" guile-ffi-pp '^ffi_call$' "${GUILE[@]}" sag pingpong )
-row "1-byte round trip, Guile's own sockets" guile-own-pp '^ffi_call$' "${GUILE[@]}" guile pingpong
-if [ "$GPATH" = compiled ]; then
-  row "connect/accept/close, Guile (sagsocket, compiled)" guile-cn '^sag_' "${GUILE[@]}" sag connect
+if has guile; then
+  GPATH=$(guile -L "$GUILELIBDIR" -c '(use-modules ((sagittarius socket host) #:select (guile-binding-path)))
+                                      (display guile-binding-path)' 2>/dev/null)
+  if [ "$GPATH" = compiled ]; then
+    row "1-byte round trip, Guile (sagsocket, compiled)" guile-pp '^sag_' "${GUILE[@]}" sag pingpong
+  fi
+  ( export SAGSOCKET_GUILE_FFI=1
+    row "1-byte round trip, Guile (sagsocket, libffi)" guile-ffi-pp '^ffi_call$' "${GUILE[@]}" sag pingpong )
+  row "1-byte round trip, Guile's own sockets" guile-own-pp '^ffi_call$' "${GUILE[@]}" guile pingpong
+  if [ "$GPATH" = compiled ]; then
+    row "connect/accept/close, Guile (sagsocket, compiled)" guile-cn '^sag_' "${GUILE[@]}" sag connect
+  fi
+  ( export SAGSOCKET_GUILE_FFI=1
+    row "connect/accept/close, Guile (sagsocket, libffi)" guile-ffi-cn '^ffi_call$' "${GUILE[@]}" sag connect )
+  row "connect/accept/close, Guile's own sockets" guile-own-cn '^ffi_call$' "${GUILE[@]}" guile connect
 fi
-( export SAGSOCKET_GUILE_FFI=1
-  row "connect/accept/close, Guile (sagsocket, libffi)" guile-ffi-cn '^ffi_call$' "${GUILE[@]}" sag connect )
-row "connect/accept/close, Guile's own sockets" guile-own-cn '^ffi_call$' "${GUILE[@]}" guile connect
+if has racket; then
+  RACKETDIR=$(pkg-config --variable=racketdir sagsocket)
+  cp "$ROOT/bench/bench_racket.rkt" "$OUT/bench_racket.rkt"
+  PLTCOLLECTS="$RACKETDIR:" raco make "$OUT/bench_racket.rkt"
+  RACKET=(racket -S "$RACKETDIR" "$OUT/bench_racket.rkt")
+  row "1-byte round trip, Racket (sagsocket)" rkt-pp '^sag_' "${RACKET[@]}" sag pingpong
+  row "1-byte round trip, Racket's racket/tcp" rkt-own-pp '^sag_' "${RACKET[@]}" racket pingpong
+  # a chunk and a line cost more and less than a round trip: N scaled
+  ( N1=100 N2=300
+    row "64 KiB bulk chunk, Racket (sagsocket)" rkt-bulk '^sag_' "${RACKET[@]}" sag chunks
+    row "64 KiB bulk chunk, Racket's racket/tcp" rkt-own-bulk '^sag_' "${RACKET[@]}" racket chunks )
+  ( N1=10000 N2=30000
+    row "40-byte line, read-line, Racket (sagsocket)" rkt-ln '^sag_' "${RACKET[@]}" sag gen-lines
+    row "40-byte line, read-line, Racket's racket/tcp" rkt-own-ln '^sag_' "${RACKET[@]}" racket gen-lines )
+fi
 printf '(instr: user-space instructions, all threads; foreign: calls into the\n'
-printf ' library (C, Chez, Guile compiled) or of ffi_call (Guile libffi); a round trip is 2 sends and 2\n'
+printf ' library (C, Chez, Guile compiled, Racket) or of ffi_call (Guile libffi); a round trip is 2 sends and 2\n'
 printf ' receives, one of each at each end. Files: %s)\n' "$CG"

@@ -333,6 +333,59 @@
                   (loop (+ i 1) (cons c kept))
                   (values l target (cons c kept)))))))))
 
+;; A receive whose last wait blocked waits on the socket's event before it
+;; calls the library: every way a wait ends still ends that one (an
+;; interrupt, a break, data, the read timeout, a close), and a socket made
+;; non-blocking meanwhile answers at once (the host keeps the socket's
+;; mode and forgets it when the mode changes).
+(define (waits-first)
+  (let-values ([(c s) (socket-pair AF_UNIX SOCK_STREAM 0)])
+    (define (waiting) (until (lambda () (= 1 (socket-handle-waiters (%socket-handle c))))))
+    (define (outcome thunk)
+      (let* ([result 'running]
+             [t (thread (lambda ()
+                          (set! result (guard (e [(socket-read-timeout-error? e) 'timeout]
+                                                 [(socket-error? e) 'raised])
+                                         (thunk)))))])
+        (values t (lambda () (sync/timeout 10 t) result))))
+    ;; a receive that blocked: the next one waits first
+    (let-values ([(t result) (outcome (lambda () (socket-recv c 10)))])
+      (waiting)
+      (socket-send s #vu8(1))
+      (check "a receive that waited gets the data" (equal? #vu8(1) (result))))
+    (let-values ([(t result) (outcome (lambda () (socket-recv c 10)))])
+      (waiting)
+      (socket-interrupt! c)
+      (check "socket-interrupt! ends a receive that waits first" (eq? 'raised (result))))
+    (let ([b (breakable (lambda () (socket-recv c 10)))])
+      (waiting)
+      (check "break-thread ends a receive that waits first" (eq? 'broken (b)))
+      (check "and leaves no waiter" (= 0 (socket-handle-waiters (%socket-handle c)))))
+    (let-values ([(t result) (outcome (lambda () (socket-recv c 10)))])
+      (waiting)
+      (socket-send s #vu8(2 3))
+      (check "a receive that waits first gets the data" (equal? #vu8(2 3) (result))))
+    (let-values ([(t result) (outcome (lambda () (socket-recv c 10)))])
+      (waiting)
+      (kill-thread t)
+      (check "a killed receive that waited first leaves no waiter"
+             (= 0 (socket-handle-waiters (%socket-handle c)))))
+    (socket-set-read-timeout! c 50)             ; milliseconds
+    (let-values ([(t result) (outcome (lambda () (socket-recv c 10)))])
+      (check "the read timeout set after the socket's mode was kept ends the wait"
+             (eq? 'timeout (result))))
+    (socket-set-read-timeout! c 0)
+    (socket-nonblocking! c)
+    (check "a socket made non-blocking after a wait answers at once" (not (socket-recv c 10)))
+    (socket-blocking! c)
+    (socket-send s #vu8(4))
+    (check "and receives once blocking again" (equal? #vu8(4) (socket-recv c 10)))
+    (let-values ([(t result) (outcome (lambda () (socket-recv c 10)))])
+      (waiting)
+      (socket-close c)
+      (check "socket-close ends a receive that waits first" (eq? 'raised (result))))
+    (socket-close s)))
+
 (define (connects)
   (let-values ([(l target kept) (full-listener)])
     (check "a connect to a full backlog waits (times out within 200 ms)" l)
@@ -443,6 +496,6 @@
     (resolver)
     (begin (serve-50) (breaks) (port-ranges) (custodians) (os-thread-arguments)
            (numeric-addresses) (lingering-close)
-           (kills) (port-breaks) (connects)))
+           (kills) (port-breaks) (connects) (waits-first)))
 (printf "~a passed, ~a failed\n" passed failed)
 (exit (if (= failed 0) 0 1))

@@ -14,7 +14,8 @@
 ;;;   timeout, nothing ready); the Racket thread then waits in Racket's
 ;;;   scheduler, on the socket's descriptor (a poller event, as
 ;;;   unsafe-fd->evt's), on an interrupt or close posted by another Racket
-;;;   thread, and on the time left, and calls again. When the socket's own
+;;;   thread, and on the time left, and calls again (a receive whose last
+;;;   wait blocked waits first: see transfer). When the socket's own
 ;;;   timeout passes, a last call lets the library report it (its
 ;;;   condition, its fields). A connect is started and finished so too
 ;;;   (see %socket-connect).
@@ -27,6 +28,7 @@
 ;;; - Lists cross the contract as R6RS lists, which under plt-r6rs are
 ;;;   Racket's mutable pairs (mcons): converted at the exported procedures.
 (require ffi/unsafe
+         racket/fixnum
          ffi/unsafe/port
          (only-in ffi/unsafe/schedule unsafe-poller unsafe-poll-fd unsafe-poll-ctx-fd-wakeup)
          ffi/unsafe/atomic
@@ -173,6 +175,8 @@
 (define scratch (malloc 64 'raw))
 (define (out-ref type i) (ptr-ref scratch type 'abs (* 8 i)))
 (define (out-addr i) (ptr-add scratch (* 8 i)))
+;; the first slot's address, made once (ptr-add makes a new pointer a call)
+(define out0 (out-addr 0))
 (define (read-out type i)
   (case type
     [(int) (out-ref _int i)]
@@ -358,7 +362,32 @@
       (set-signal-why! sig why)
       (semaphore-post (signal-sem sig)))))
 (define (forget-handle! h)
-  (in-atomic (hash-remove! signals h) (hash-remove! waiters h)))
+  (in-atomic (hash-remove! signals h) (hash-remove! waiters h) (hash-remove! modes h)))
+
+;; What a wait asks of a socket, by handle, read from the library once and
+;; kept: a mutable vector of whether it is non-blocking, its read timeout
+;; and its send timeout (microseconds), each #f until read. Only this
+;; layer changes them (%socket-set-nonblocking, %socket-set-read-timeout,
+;; the setsockopt procedures), and each of those forgets the socket's
+;; entry; a freed handle's is forgotten with it. A query that fails is
+;; not kept.
+(define modes (make-hasheqv))
+(define (forget-modes! h) (in-atomic (hash-remove! modes h)))
+;; (kept-mode h slot query): slot's value, or (query h) kept; in atomic
+;; mode throughout, so a change that forgets the entry comes before the
+;; reading or after the keeping (query's call nests its atomic mode and
+;; raises nothing for an exact h).
+(define (kept-mode h slot query)
+  (if (exact-nonnegative-integer? h)
+      (begin
+        (start-atomic)
+        (let* ([v (or (hash-ref modes h #f)
+                      (let ([v (make-vector 3 #f)]) (hash-set! modes h v) v))]
+               [x (or (vector-ref v slot)
+                      (let ([x (query h)]) (when x (vector-set! v slot x)) x))])
+          (end-atomic)
+          x))
+      (query h)))
 
 (define (now-ms) (current-inexact-monotonic-milliseconds))
 ;; The deadline (monotonic ms) of a timeout in microseconds (0 or less: none).
@@ -376,7 +405,7 @@
 ;; once fd is ready (as unsafe-fd->evt's does), else registering fd for
 ;; the scheduler's sleep. (A choice of the descriptor's event and the
 ;; signal's semaphore made the scheduler handle two events a wait.)
-(struct socket-evt (fd mode sig)
+(struct socket-evt (fd mode sig [waited? #:mutable] [idle? #:mutable])
   #:property prop:evt
   (unsafe-poller
    (lambda (self wakeups)
@@ -385,6 +414,7 @@
          [why (values (list why) #f)]
          [(unsafe-poll-fd fd mode #t) (values '(ready) #f)]
          [else (when wakeups (unsafe-poll-ctx-fd-wakeup wakeups fd mode))
+               (set-socket-evt-idle?! self #t)
                (values #f self)])))))
 ;; That of a wait on socket h alone for mode, kept in its signal; #f when
 ;; h has no descriptor (closed).
@@ -393,7 +423,7 @@
     (or kept
         (let-values ([(st fd) (c-socket-fd h)])
           (and (eqv? st 0)
-               (let ([e (socket-evt fd mode sig)])
+               (let ([e (socket-evt fd mode sig #f #f)])
                  (if (eq? mode 'read) (set-signal-read! sig e) (set-signal-write! sig e))
                  e))))))
 
@@ -435,6 +465,21 @@
 (define (carried-deadline) (let ([t (thread-cell-ref port-try-cell)]) (and t (port-try-deadline t))))
 
 (defout c-socket-fd "sag_socket_fd" (h) (int))
+;; The data path's queries of one socket, made without the generic
+;; out-procedure (its apply and lists): h is a handle the portable layer
+;; passed (an exact integer, which the call's type takes without raising),
+;; so atomic mode needs no dynamic-wind. (one-out f type h) => (values st x)
+(define-syntax-rule (one-out f type h fallback)
+  (if (exact-nonnegative-integer? h)
+      (let ([e (thread-error)])
+        (start-atomic)
+        (let ([st (f h out0 e)])
+          (let ([x (and (eqv? st 0) (ptr-ref out0 type))])
+            (end-atomic)
+            (values (failed st) x))))
+      (fallback h)))
+(define c-is-nonblocking/1 (c "sag_socket_is_nonblocking" (_fun _h _pointer _uintptr -> _int)))
+(define c-get-read-timeout/1 (c "sag_socket_get_read_timeout" (_fun _h _pointer _uintptr -> _int)))
 ;; The readiness event of socket h for mode 'read or 'write, or #f when it
 ;; has no descriptor (closed).
 (define (fd-evt h mode)
@@ -442,8 +487,11 @@
     (and (eqv? st 0) (unsafe-fd->evt fd mode))))
 
 (defout c-is-nonblocking "sag_socket_is_nonblocking" (h) (bool))
-(define (user-nonblocking? h)
-  (let-values ([(st on) (c-is-nonblocking h)]) (or (not (eqv? st 0)) on)))
+(define (user-nonblocking? h) (not (eq? (kept-mode h 0 query-nonblocking) 'blocking)))
+;; 'blocking, 'nonblocking, or #f (the query failed: the call reports why)
+(define (query-nonblocking h)
+  (let-values ([(st on) (one-out c-is-nonblocking/1 _int h c-is-nonblocking)])
+    (and (eqv? st 0) (if (and on (not (eqv? on 0))) 'nonblocking 'blocking))))
 
 (define msg-dontwait (%constant "MSG_DONTWAIT"))
 (define msg-waitall (%constant "MSG_WAITALL"))
@@ -839,12 +887,14 @@
 ;; ---- Calls that wait, made without waiting --------------------------------
 (defout c-get-read-timeout "sag_socket_get_read_timeout" (h) (i64))
 (defout c-getsockopt-duration "sag_socket_getsockopt_duration" (h int int) (i64))
-(define (read-timeout-us h)
-  (let-values ([(st us) (c-get-read-timeout h)]) (if (eqv? st 0) us 0)))
+(define (read-timeout-us h) (or (kept-mode h 1 query-read-timeout) 0))
+(define (query-read-timeout h)
+  (let-values ([(st us) (one-out c-get-read-timeout/1 _int64 h c-get-read-timeout)]) (and (eqv? st 0) us)))
 (define SOL_SOCKET (%constant "SOL_SOCKET"))
 (define SO_SNDTIMEO (%constant "SO_SNDTIMEO"))
-(define (send-timeout-us h)
-  (let-values ([(st us) (c-getsockopt-duration h SOL_SOCKET SO_SNDTIMEO)]) (if (eqv? st 0) us 0)))
+(define (send-timeout-us h) (or (kept-mode h 2 query-send-timeout) 0))
+(define (query-send-timeout h)
+  (let-values ([(st us) (c-getsockopt-duration h SOL_SOCKET SO_SNDTIMEO)]) (and (eqv? st 0) us)))
 
 ;; The deadline of a wait that may come: the timeout (microseconds, from
 ;; (timeout-us)) is read when the first wait starts, as the library measures
@@ -863,22 +913,26 @@
 ;; on-timeout): call is an expression answering (values st x); while again?
 ;; (an expression of st) holds, waits for h to be ready for mode ('read or
 ;; 'write) and calls again. Interrupted while waiting: on-interrupt; closed:
-;; on-close (which may call again with (loop)); when deadline (an
+;; on-close (which may call again with (loop #f)); when deadline (an
 ;; expression read at each wait) passes: on-timeout. A macro: the loop of every call
-;; that waits, made without a closure a call.
+;; that waits, made without a closure a call. (retry-loop/first first ...)
+;; waits on the event first (an expression: h's wait event, or #f to call
+;; at once).
 (define-syntax-rule (retry-loop (loop st x) h mode deadline call again? on-interrupt on-close on-timeout)
-  (let loop ()
-    (let-values ([(st x) call])
-      (if again?
-          (let ([evt (socket-wait-evt h mode)])
-            (if (not evt)
-                (loop)                    ; closed meanwhile: the call says so
-                (case (wait-for h evt deadline)
-                  [(ready) (loop)]
-                  [(interrupted) on-interrupt]
-                  [(closed) on-close]
-                  [else on-timeout])))
-          (values st x)))))
+  (retry-loop/first #f (loop st x) h mode deadline call again? on-interrupt on-close on-timeout))
+(define-syntax-rule (retry-loop/first first (loop st x) h mode deadline call again?
+                                      on-interrupt on-close on-timeout)
+  (let loop ([evt first])
+    (case (if evt (wait-on h evt deadline) 'ready)
+      [(ready)
+       (let-values ([(st x) call])
+         (if again?
+             ;; no event: closed meanwhile, the call says so
+             (loop (socket-wait-evt h mode))
+             (values st x)))]
+      [(interrupted) on-interrupt]
+      [(closed) on-close]
+      [else on-timeout])))
 
 (define (interrupted-status who) (fail-with E_INTERRUPTED "interrupted" who))
 
@@ -896,39 +950,73 @@
                 ;; the library reports its own timeout (the deadline ends its wait)
                 (c-accept h))))
 
-;; (counted call bv start n flags): a receive or send of bv[start, start+n):
-;; (values status count).
-(define-syntax-rule (counted call bv start n flags)
+;; (counted (f pre ...) (post ...) bv start n flags): a receive or send
+;; of bv[start, start+n), (f pre ... bv start n flags post ... out err):
+;; (values status count). Arguments the call's types take without raising
+;; (what the portable layer passes) need no dynamic-wind around atomic mode.
+(define-syntax-rule (counted (f pre ...) (post ...) bv start n flags)
   (let ([e (thread-error)])
-    (atomically
-     (let ([st (call bv start n flags (out-addr 0) e)])
-       (values (failed st) (if (eqv? st 0) (out-ref _size 0) 0))))))
+    (if (and (bytes? bv) (fixnum? start) (fixnum? n) (fixnum? flags)
+             (fx>= start 0) (fx>= n 0) (fx<= 0 flags #x7FFFFFFF))
+        (begin
+          (start-atomic)
+          (let* ([st (f pre ... bv start n flags post ... out0 e)]
+                 [count (if (eqv? st 0) (ptr-ref out0 _size) 0)])
+            (end-atomic)
+            (values (failed st) count)))
+        (atomically
+         (let ([st (f pre ... bv start n flags post ... out0 e)])
+           (values (failed st) (if (eqv? st 0) (ptr-ref out0 _size) 0)))))))
 (define (flag? flags f) (not (eqv? 0 (bitwise-and flags f))))
-;; (transfer h mode deadline call bv start n flags interrupted): one
-;; receive or send of bv[start, start+n) on h, waiting for mode in Racket:
-;; (values status count); interrupted (an expression) answers an
-;; interrupt. Would-block on a socket that may wait: wait.
-(define-syntax-rule (transfer h mode deadline call bv start n flags interrupted)
-  (retry-loop (loop st count) h mode (deadline)
-              (counted call bv start n (bitwise-ior flags msg-dontwait))
-              (and (eqv? st E_WOULD_BLOCK) (not (user-nonblocking? h)))
-              interrupted
-              (loop)                    ; closed while waiting: the call says so
-              (counted call bv start n flags)))
+;; (transfer h mode deadline call-head call-tail bv start n flags
+;; interrupted): one receive or send of bv[start, start+n) on h, waiting
+;; for mode in Racket: (values status count); interrupted (an expression)
+;; answers an interrupt. Would-block on a socket that may wait: wait.
+;; A receive whose last call on the socket had to wait (a peer that answers
+;; what was sent: it is seldom there at once) waits first, on the same
+;; event, and calls once: that saves the call that would answer
+;; SAG_E_WOULD_BLOCK. When the event then was ready at its first look, the
+;; next receive calls first again.
+(define-syntax-rule (transfer h mode deadline call-head call-tail bv start n flags interrupted)
+  (retry-loop/first (and (eq? mode 'read) (wait-first h))
+                    (loop st count) h mode (deadline)
+                    (counted call-head call-tail bv start n (bitwise-ior flags msg-dontwait))
+                    (and (eqv? st E_WOULD_BLOCK) (not (user-nonblocking? h)))
+                    interrupted
+                    (loop #f)           ; closed while waiting: the call says so
+                    (counted call-head call-tail bv start n flags)))
+;; h's read event when a receive should wait on it before calling (see
+;; transfer), else #f. Not within a socket port's read, whose waits Racket
+;; makes.
+(define (wait-first h)
+  (let ([evt (in-atomic (let ([sig (hash-ref signals h #f)]) (and sig (signal-read sig))))])
+    (and evt
+         (socket-evt-waited? evt)
+         (not (thread-cell-ref port-try-cell))
+         (not (user-nonblocking? h))
+         evt)))
+;; A wait on evt, h's socket-evt (wait-for's answer); it notes on evt
+;; whether the thread had to block (the poller found the descriptor not
+;; ready), which is what makes the next receive wait first.
+(define (wait-on h evt deadline)
+  (set-socket-evt-idle?! evt #f)
+  (let ([r (wait-for h evt deadline)])
+    (set-socket-evt-waited?! evt (socket-evt-idle? evt))
+    r))
 
 ;; recv and recvfrom: tried with MSG_DONTWAIT; with MSG_WAITALL, until the
 ;; range is full or the peer has closed. A peek leaves the bytes queued:
 ;; with MSG_PEEK it waits for some and peeks once (as the library does).
 (define c-recv (c "sag_socket_recv" (_fun _h _bytes _size _size _int _pointer _uintptr -> _int)))
 (define c-recvfrom (c "sag_socket_recvfrom" (_fun _h _bytes _size _size _int _h _pointer _uintptr -> _int)))
-(define (receive h call bv start len flags)
+(define-syntax-rule (receive h call-head call-tail bv start len flags)
   (if (flag? flags msg-dontwait)
-      (counted call bv start len flags)
+      (counted call-head call-tail bv start len flags)
       (let ([deadline (lazy-deadline (lambda () (read-timeout-us h)))]
             [waitall? (and (flag? flags msg-waitall) (not (flag? flags msg-peek)))])
         (let more ([done 0])
           (let-values ([(st n)
-                        (transfer h 'read deadline call bv (+ start done) (- len done) flags
+                        (transfer h 'read deadline call-head call-tail bv (+ start done) (- len done) flags
                                   (values (interrupted-status "socket-recv") 0))])
             (cond
               [(and (eqv? st 0) waitall? (> n 0) (< (+ done n) len)) (more (+ done n))]
@@ -936,21 +1024,21 @@
               [(> done 0) (values 0 done)]  ; a failure after some bytes: what came
               [else (values st n)]))))))
 (define (%socket-recv h bv start len flags)
-  (receive h (lambda (bv s l f o e) (c-recv h bv s l f o e)) bv start len flags))
+  (receive h (c-recv h) () bv start len flags))
 (define (%socket-recvfrom h bv start len flags from)
-  (receive h (lambda (bv s l f o e) (c-recvfrom h bv s l f from o e)) bv start len flags))
+  (receive h (c-recvfrom h) (from) bv start len flags))
 
 ;; send and sendto: with MSG_DONTWAIT, what fits, until all of it went (on
 ;; a non-blocking socket, what fitted).
 (define c-send (c "sag_socket_send" (_fun _h _bytes _size _size _int _pointer _uintptr -> _int)))
 (define c-sendto (c "sag_socket_sendto" (_fun _h _bytes _size _size _int _h _pointer _uintptr -> _int)))
-(define (transmit h call bv start count flags who)
+(define-syntax-rule (transmit h call-head call-tail bv start count flags who)
   (if (flag? flags msg-dontwait)
-      (counted call bv start count flags)
+      (counted call-head call-tail bv start count flags)
       (let ([deadline (lazy-deadline (lambda () (send-timeout-us h)))])
         (let more ([done 0])
           (let-values ([(st n)
-                        (transfer h 'write deadline call bv (+ start done) (- count done) flags
+                        (transfer h 'write deadline call-head call-tail bv (+ start done) (- count done) flags
                                   (values (fail-with E_INTERRUPTED "interrupted" who done) 0))])
             (cond
               [(and (eqv? st 0) (< (+ done n) count) (> n 0)) (more (+ done n))]
@@ -964,9 +1052,9 @@
                    (thread-cell-set! made-error v)))
                (values st n)]))))))
 (define (%socket-send h bv start count flags)
-  (transmit h (lambda (bv s n f o e) (c-send h bv s n f o e)) bv start count flags "socket-send"))
+  (transmit h (c-send h) () bv start count flags "socket-send"))
 (define (%socket-sendto h bv start count flags to)
-  (transmit h (lambda (bv s n f o e) (c-sendto h bv s n f to o e)) bv start count flags "socket-sendto"))
+  (transmit h (c-sendto h) (to) bv start count flags "socket-sendto"))
 
 ;; connect: started and finished by the library, waited for in Racket. A
 ;; try runs in atomic mode with the socket non-blocking for its length
@@ -1007,7 +1095,7 @@
                           (values (failed st) #f)))
                       (eqv? st E_WOULD_BLOCK)
                       (values (interrupted-status "socket-connect!") #f)
-                      (loop)              ; closed while waiting: the call says so
+                      (loop #f)           ; closed while waiting: the call says so
                       (values (failed (call h to us e)) #f))])
             st)))))
 (define (connect-in-os-thread call h to us)
@@ -1113,9 +1201,15 @@
 (defout %create-socket "sag_create_socket" (h) (handle))
 (defstatus %socket-bind "sag_socket_bind" (h h))
 (defstatus %socket-listen "sag_socket_listen" (h int))
-(defstatus %socket-setsockopt-int "sag_socket_setsockopt_int" (h int int int))
-(defstatus %socket-setsockopt-bytes "sag_socket_setsockopt_bytes" (h int int bytes size size))
-(defstatus %socket-setsockopt-duration "sag_socket_setsockopt_duration" (h int int i64))
+;; (the procedures that change what `modes' keeps forget it, after the call)
+(define-syntax-rule (forgetting-modes (h arg ...) proc)
+  (lambda (h arg ...) (begin0 (proc h arg ...) (forget-modes! h))))
+(defstatus c-setsockopt-int "sag_socket_setsockopt_int" (h int int int))
+(defstatus c-setsockopt-bytes "sag_socket_setsockopt_bytes" (h int int bytes size size))
+(defstatus c-setsockopt-duration "sag_socket_setsockopt_duration" (h int int i64))
+(define %socket-setsockopt-int (forgetting-modes (h l n v) c-setsockopt-int))
+(define %socket-setsockopt-bytes (forgetting-modes (h l n b s c) c-setsockopt-bytes))
+(define %socket-setsockopt-duration (forgetting-modes (h l n us) c-setsockopt-duration))
 (defout %socket-getsockopt-int "sag_socket_getsockopt_int" (h int int) (int))
 (define c-getsockopt-bytes
   (c "sag_socket_getsockopt_bytes" (_fun _h _int _int _bytes _size _size _pointer _uintptr -> _int)))
@@ -1127,8 +1221,10 @@
            (let ([n (out-ref _size 0)]) (values st (if (= n size) b (subbytes b 0 n))))
            (values (failed st) #f))))))
 (define (%socket-getsockopt-duration h level name) (c-getsockopt-duration h level name))
-(defstatus %socket-set-nonblocking "sag_socket_set_nonblocking" (h int))
-(defstatus %socket-set-read-timeout "sag_socket_set_read_timeout" (h i64))
+(defstatus c-set-nonblocking/status "sag_socket_set_nonblocking" (h int))
+(defstatus c-set-read-timeout "sag_socket_set_read_timeout" (h i64))
+(define %socket-set-nonblocking (forgetting-modes (h on) c-set-nonblocking/status))
+(define %socket-set-read-timeout (forgetting-modes (h us) c-set-read-timeout))
 (define (%socket-get-read-timeout h) (c-get-read-timeout h))
 
 ;; ---- Select and fdsets -----------------------------------------------------
