@@ -233,8 +233,11 @@
   ;; some 292,000 years, or more) is refused here, the same on every host.
   (define max-timeout-us (- (expt 2 63) 1))
   (define (timeout->us who t)
-    (let ([us (cond [(not t) -1]
-                    [(nonneg? t) t]
+    (if (not t)
+        -1                              ; no comparison with a bignum
+        (timeout->us* who t)))
+  (define (timeout->us* who t)
+    (let ([us (cond [(nonneg? t) t]
                     [(%duration? t) (max 0 (%duration->us t))]
                     [(and (pair? t) (nonneg? (car t)) (nonneg? (cdr t)))
                      (+ (* (car t) 1000000) (cdr t))]
@@ -745,12 +748,12 @@
     (case-lambda
      [(s ai) (socket-connect! s ai #f)]
      [(s ai timeout)
-      (let ([who 'socket-connect!])
+      (let ([who 'socket-connect!] [sa? (sockaddr? ai)])
         (check-socket who s)
-        (unless (sockaddr? ai) (check-addrinfo who ai))
+        (unless sa? (check-addrinfo who ai))
         (let* ([us (timeout->us who timeout)]
                ;; a sockaddr in place of the addrinfo: an extension
-               [st (if (sockaddr? ai)
+               [st (if sa?
                        (%socket-connect-sockaddr (socket-handle s) (sockaddr-handle ai) us)
                        (%socket-connect (socket-handle s) (addrinfo-handle ai) us))])
           (cond [(eqv? st OK) s]
