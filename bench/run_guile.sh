@@ -8,6 +8,8 @@
 #   make bench                                      (STAGE = build/stage)
 #   BENCH_SCALE=0.1 bash bench/run_guile.sh build/stage   (a quick run)
 #   BENCH_ROUNDS=9 ...                              (more rounds; at least 5)
+#   BENCH_CLOCK=cpu ...      (every time is the process's CPU time, all
+#                             threads, user + system, as for bench.c)
 set -euo pipefail
 STAGE=${1:?usage: run_guile.sh STAGE}
 # shellcheck source=bench/lib.sh
@@ -33,7 +35,7 @@ run sag connect 10 >/dev/null   # compiles the libraries and the program
 # ffi (libffi; SAGSOCKET_GUILE_FFI=1 forces it)
 GPATH=$(guile -L "$GUILELIBDIR" -c '(use-modules ((sagittarius socket host) #:select (guile-binding-path)))
                                     (display guile-binding-path)' 2>/dev/null)
-echo "sagsocket Guile bench: (sagittarius socket) vs Guile's own sockets, $(guile --version | head -n 1), path $GPATH"
+echo "sagsocket Guile bench: (sagittarius socket) vs Guile's own sockets, $(guile --version | head -n 1), path $GPATH${BENCH_CLOCK:+, BENCH_CLOCK=$BENCH_CLOCK}"
 echo "  BENCH_SCALE=$SCALE ($BULK bytes, $PINGS round trips, $CONNS connections, $LINES lines), $ROUNDS interleaved rounds"
 echo "  A report, not a test."
 R=$OUT/guile-rounds.txt

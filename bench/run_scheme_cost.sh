@@ -15,7 +15,12 @@
 # the Scheme layers with on a shared machine. Guile runs with its collector
 # off (GC_DONT_GC=1): when its collections fall in the two runs changed a
 # connection's count by a fifth from run to run; what collecting costs per
-# guarded socket is then not in the counts. Racket CS (the door,
+# guarded socket is then not in the counts. valgrind checks all code outside
+# files for changes (--smc-check=all-non-file): Guile's JIT and Chez write
+# machine code into anonymous memory, and without the check a run of Guile's
+# compiled ping-pong now and then kept executing a stale translation (one ran
+# 64 billion instructions for 1,000 round trips, making no system call). The
+# check costs valgrind time, not counted instructions. Racket CS (the door,
 # (require sagsocket), against racket/tcp, bench/bench_racket.rkt) is
 # counted too: a round trip, a 64 KiB chunk of bulk (both ends) and a
 # line of read-line. A report, never a test.
@@ -55,7 +60,7 @@ instr() {
   local tag=$1 pat=$2 n i1 i2 c1 c2
   shift 2
   for n in $N1 $N2; do
-    valgrind --tool=callgrind --callgrind-out-file="$CG/$tag.$n.out" "$@" "$n" >/dev/null 2>&1
+    valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file="$CG/$tag.$n.out" "$@" "$n" >/dev/null 2>&1
   done
   i1=$(awk '/^(summary|totals):/ { print $2; exit }' "$CG/$tag.$N1.out")
   i2=$(awk '/^(summary|totals):/ { print $2; exit }' "$CG/$tag.$N2.out")

@@ -26,6 +26,7 @@
  *   pointers, in the order of `fns' below.
  */
 #include <libguile.h>
+#include <limits.h>
 #include <stdint.h>
 #include "sagsocket.h"
 
@@ -38,12 +39,28 @@ static int (*f_close)(sag_socket *, sag_error *);
 static int (*f_free)(sag_socket *);
 static int (*f_shutdown)(sag_socket *, int, sag_error *);
 
+/* Conversions with the fixnum case inline (SCM_I_INUMP): a handle, a count
+ * and a flag word are fixnums in every call that matters, and libguile's
+ * scm_to_* and scm_from_* are out-of-line calls of ~35 instructions each.
+ * Anything else goes to them, which convert it or raise as before. */
+static size_t to_size(SCM x) {
+    return SCM_I_INUMP(x) && SCM_I_INUM(x) >= 0 ? (size_t)SCM_I_INUM(x) : scm_to_size_t(x);
+}
+static int to_int(SCM x) {
+    return SCM_I_INUMP(x) && SCM_I_INUM(x) >= INT_MIN && SCM_I_INUM(x) <= INT_MAX
+               ? (int)SCM_I_INUM(x) : scm_to_int(x);
+}
+
 /* A handle: the exact integer the host layer keeps (the C pointer value). */
-static void *handle(SCM h) { return (void *)scm_to_uintptr_t(h); }
+static void *handle(SCM h) {
+    return SCM_I_INUMP(h) && SCM_I_INUM(h) >= 0 ? (void *)(uintptr_t)SCM_I_INUM(h)
+                                                : (void *)scm_to_uintptr_t(h);
+}
 
 /* n, or the status when it is not SAG_OK. */
 static SCM answer(int st, uintmax_t n) {
-    return st == SAG_OK ? scm_from_uintmax(n) : scm_from_int(st);
+    if (st != SAG_OK) return scm_from_int(st);
+    return n < ((uintmax_t)1 << (SCM_I_FIXNUM_BIT - 1)) ? SCM_I_MAKINUM(n) : scm_from_uintmax(n);
 }
 
 /* The bytes [start, start+len) of bv, or NULL when bv is no bytevector or
@@ -51,8 +68,8 @@ static SCM answer(int st, uintmax_t n) {
 static uint8_t *range(SCM bv, SCM start, SCM len, size_t *s, size_t *n) {
     if (!scm_is_bytevector(bv)) return NULL;
     size_t size = SCM_BYTEVECTOR_LENGTH(bv);
-    *s = scm_to_size_t(start);
-    *n = scm_to_size_t(len);
+    *s = to_size(start);
+    *n = to_size(len);
     if (*s > size || *n > size - *s) return NULL;
     return (uint8_t *)SCM_BYTEVECTOR_CONTENTS(bv);
 }
@@ -64,7 +81,7 @@ static SCM n_recv(SCM s, SCM bv, SCM start, SCM len, SCM flags) {
     NOT_READY(f_recv);
     uint8_t *p = range(bv, start, len, &st0, &n);
     if (!p) return scm_from_int(SAG_E_INVALID);
-    int st = f_recv(handle(s), p, st0, n, scm_to_int(flags), &got, NULL);
+    int st = f_recv(handle(s), p, st0, n, to_int(flags), &got, NULL);
     scm_remember_upto_here_1(bv);
     return answer(st, got);
 }
@@ -74,7 +91,7 @@ static SCM n_send(SCM s, SCM bv, SCM start, SCM len, SCM flags) {
     NOT_READY(f_send);
     uint8_t *p = range(bv, start, len, &st0, &n);
     if (!p) return scm_from_int(SAG_E_INVALID);
-    int st = f_send(handle(s), p, st0, n, scm_to_int(flags), &sent, NULL);
+    int st = f_send(handle(s), p, st0, n, to_int(flags), &sent, NULL);
     scm_remember_upto_here_1(bv);
     return answer(st, sent);
 }
@@ -110,7 +127,7 @@ static SCM n_free(SCM s) {
 
 static SCM n_shutdown(SCM s, SCM how) {
     NOT_READY(f_shutdown);
-    return scm_from_int(f_shutdown(handle(s), scm_to_int(how), NULL));
+    return scm_from_int(f_shutdown(handle(s), to_int(how), NULL));
 }
 
 /* (init! pointers): the library's functions, as pointer objects, in this

@@ -233,8 +233,11 @@
   ;; some 292,000 years, or more) is refused here, the same on every host.
   (define max-timeout-us (- (expt 2 63) 1))
   (define (timeout->us who t)
-    (let ([us (cond [(not t) -1]
-                    [(nonneg? t) t]
+    (if (not t)
+        -1                              ; no comparison with a bignum
+        (timeout->us* who t)))
+  (define (timeout->us* who t)
+    (let ([us (cond [(nonneg? t) t]
                     [(%duration? t) (max 0 (%duration->us t))]
                     [(and (pair? t) (nonneg? (car t)) (nonneg? (cdr t)))
                      (+ (* (car t) 1000000) (cdr t))]
@@ -250,11 +253,13 @@
         us))
 
   ;; ==== Objects ============================================================
-  ;; route: the handle while the socket has no transport, then the
-  ;; transport (rfc tls) gave it: its bytes then go through the transport's
-  ;; procedures, which answer as the library's own calls do (a status
-  ;; first). A transfer reads this one field: on Guile each record accessor
-  ;; is a procedure that calls the type's predicate, ~250 instructions.
+  ;; route: the handle while the socket has no transport, then a pair
+  ;; holding the transport (rfc tls) gave it: its bytes then go through the
+  ;; transport's procedures, which answer as the library's own calls do (a
+  ;; status first). A transfer reads this one field: on Guile each record
+  ;; accessor is a procedure that calls the type's predicate, ~340
+  ;; instructions, and so is a record predicate (~110), where pair? is
+  ;; inline (~14).
   (define-record-type (socket %wrap-socket socket?)
     (fields (immutable handle socket-handle)
             (mutable route socket-route socket-route-set!))
@@ -263,9 +268,9 @@
   (define %socket-handle socket-handle)
   ;; The socket's transport, or #f.
   (define (%socket-transport s)
-    (let ([r (socket-route s)]) (and (socket-transport? r) r)))
+    (let ([r (socket-route s)]) (and (pair? r) (car r))))
   (define (%socket-transport-set! s t)
-    (socket-route-set! s (or t (socket-handle s))))
+    (socket-route-set! s (if t (list t) (socket-handle s))))
 
   ;; A transport: (recv s bv start len flags) and (send s bv start len
   ;; flags) => (values status count); (shutdown s how) and (close s) =>
@@ -276,13 +281,13 @@
     (sealed #t))
   (define (raw-recv s bv start len flags)
     (let ([r (socket-route s)])
-      (if (socket-transport? r)
-          ((socket-transport-recv r) s bv start len flags)
+      (if (pair? r)
+          ((socket-transport-recv (car r)) s bv start len flags)
           (%socket-recv r bv start len flags))))
   (define (raw-send s bv start len flags)
     (let ([r (socket-route s)])
-      (if (socket-transport? r)
-          ((socket-transport-send r) s bv start len flags)
+      (if (pair? r)
+          ((socket-transport-send (car r)) s bv start len flags)
           (%socket-send r bv start len flags))))
   ;; The sockets of ss holding input a recv returns without waiting.
   (define (buffered-sockets ss)
@@ -484,10 +489,14 @@
   ;; and (for a range) start and len fixnums within bv. The test makes no
   ;; procedure call on Chez and few on Guile, where each check below costs
   ;; one (bench/README.md); anything else goes through the checks, which
-  ;; name what is wrong, in the same order as ever.
+  ;; name what is wrong, in the same order as ever. The whole bytevector
+  ;; (start 0, len its length) is tested first with eqv?, inline on Guile,
+  ;; where R6RS fixnum? is a procedure of two more calls (~245 instructions).
   (define (fixnum-range? bv start len)
-    (and (bytevector? bv) (fixnum? start) (fixnum? len) (>= start 0) (>= len 0)
-         (<= (+ start len) (bytevector-length bv))))
+    (and (bytevector? bv)
+         (or (and (eqv? start 0) (eqv? len (bytevector-length bv)))
+             (and (fixnum? start) (fixnum? len) (>= start 0) (>= len 0)
+                  (<= (+ start len) (bytevector-length bv))))))
 
   ;; What a receive or a send returns: n on success, `would-block' (#f, -1
   ;; or 0) on a non-blocking socket with nothing to do; otherwise raises.
@@ -615,15 +624,15 @@
     (check-socket 'socket-shutdown s)
     (check-int 'socket-shutdown how)
     (let ([r (socket-route s)])
-      (if (socket-transport? r)
-          (call 'socket-shutdown s (socket-transport-shutdown r) s how)
+      (if (pair? r)
+          (call 'socket-shutdown s (socket-transport-shutdown (car r)) s how)
           (call 'socket-shutdown s %socket-shutdown r how))))
 
   (define (socket-close s)
     (check-socket 'socket-close s)
     (let ([r (socket-route s)])
-      (if (socket-transport? r)
-          (call 'socket-close s (socket-transport-close r) s)
+      (if (pair? r)
+          (call 'socket-close s (socket-transport-close (car r)) s)
           (call 'socket-close s %socket-close r)))
     #t)
 
@@ -739,12 +748,12 @@
     (case-lambda
      [(s ai) (socket-connect! s ai #f)]
      [(s ai timeout)
-      (let ([who 'socket-connect!])
+      (let ([who 'socket-connect!] [sa? (sockaddr? ai)])
         (check-socket who s)
-        (unless (sockaddr? ai) (check-addrinfo who ai))
+        (unless sa? (check-addrinfo who ai))
         (let* ([us (timeout->us who timeout)]
                ;; a sockaddr in place of the addrinfo: an extension
-               [st (if (sockaddr? ai)
+               [st (if sa?
                        (%socket-connect-sockaddr (socket-handle s) (sockaddr-handle ai) us)
                        (%socket-connect (socket-handle s) (addrinfo-handle ai) us))])
           (cond [(eqv? st OK) s]
