@@ -20,8 +20,8 @@
  * sag_version_string() give the library's. What each version added is in
  * CHANGES.md. */
 #define SAG_VERSION_MAJOR 1
-#define SAG_VERSION_MINOR 5
-#define SAG_VERSION_PATCH 2
+#define SAG_VERSION_MINOR 6
+#define SAG_VERSION_PATCH 0
 #define SAG_VERSION_NUMBER \
     (SAG_VERSION_MAJOR * 10000 + SAG_VERSION_MINOR * 100 + SAG_VERSION_PATCH)
 #define SAG_VERSION_STR_(x) #x

@@ -40,7 +40,7 @@ from .messages import recv_fds, send_fds
 from .sockets import Socket, client_socket, fromfd, getdefaulttimeout, setdefaulttimeout, socket_for
 from .unix import socketpair
 
-__version__ = "1.5.2"
+__version__ = "1.6.0"
 
 
 def library_version() -> str:
