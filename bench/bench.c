@@ -18,6 +18,10 @@
  *               doing 64 KiB receives; throughput (goal lib/raw >= 0.95)
  *   ping-pong   1-byte round trips with TCP_NODELAY against an echo
  *               thread; latency (goal lib/raw <= 1.03)
+ *   floor       the same ping-pong in plain C waiting as an interruptible
+ *               wait must (ppoll on the socket and an eventfd, then recv;
+ *               non-blocking ends) against blocking C; a report: what any
+ *               wait another thread can end costs over blocking recv(2)
  *   connect     serial connect/accept/close on loopback; rate
  *               (goal lib/raw >= 1.0)
  *   abi call    sag_socket_fd in a loop, ns per call (goal <= 20 ns), next to
@@ -29,13 +33,16 @@
  * every connected and accepted stream socket, so the raw side does too; the
  * raw side uses blocking fds, SOCK_CLOEXEC, accept4 and MSG_NOSIGNAL.
  */
-#define _GNU_SOURCE /* accept4 */
+#define _GNU_SOURCE /* accept4, ppoll */
 
 #define BENCH_NAME "bench"
 
 #include <sagsocket.h>
 
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 
 #include "bench_util.h"
@@ -301,6 +308,73 @@ static double pingpong_lib(void)
     return (t1 - t0) / (double)pingpong_n;
 }
 
+/* The floor of an interruptible wait, in plain C: both ends non-blocking, a
+ * receive waits in ppoll(2) on the socket and on an eventfd another thread
+ * could write to end the wait (as the library's waits do), then receives.
+ * Blocking recv(2), the raw row, cannot be ended by another thread without a
+ * signal; this row prints what waiting in a way that can be costs by itself. */
+struct floor_end {
+    int fd, wake;
+};
+
+static size_t floor_recv(const struct floor_end *e, uint8_t *b)
+{
+    struct pollfd p[2] = {{e->fd, POLLIN, 0}, {e->wake, POLLIN, 0}};
+    ssize_t n;
+    for (;;) {
+        if (ppoll(p, 2, NULL, NULL) < 0 && errno != EINTR)
+            die_errno("ppoll");
+        n = recv(e->fd, b, 1, 0);
+        if (n >= 0)
+            return (size_t)n;
+        if (errno != EAGAIN && errno != EINTR)
+            die_errno("recv");
+    }
+}
+
+static void *floor_echo(void *p)
+{
+    const struct floor_end *e = p;
+    uint8_t b;
+    while (floor_recv(e, &b) == 1)
+        raw_send_all(e->fd, &b, 1);
+    return NULL;
+}
+
+static double pingpong_floor(void)
+{
+    struct floor_end c = {raw_connect(), eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    struct floor_end s = {raw_accept(), eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    pthread_t th;
+    uint8_t b = 'x';
+    long i;
+    double t0 = 0, t1;
+
+    if (c.wake < 0 || s.wake < 0)
+        die_errno("eventfd");
+    if (fcntl(c.fd, F_SETFL, O_NONBLOCK) < 0 || fcntl(s.fd, F_SETFL, O_NONBLOCK) < 0)
+        die_errno("fcntl");
+    if (pthread_create(&th, NULL, floor_echo, &s))
+        die_errno("pthread_create");
+    for (i = -WARMUP; i < pingpong_n; i++) {
+        if (i == 0)
+            t0 = now();
+        raw_send_all(c.fd, &b, 1);
+        if (floor_recv(&c, &b) != 1) {
+            fprintf(stderr, "bench: floor ping-pong: early end of stream\n");
+            exit(2);
+        }
+    }
+    t1 = now();
+    shutdown(c.fd, SHUT_WR);
+    pthread_join(th, NULL);
+    close(c.fd);
+    close(s.fd);
+    close(c.wake);
+    close(s.wake);
+    return (t1 - t0) / (double)pingpong_n;
+}
+
 /* ---- connect/accept/close ----------------------------------------------- */
 /* One iteration: a new socket connects, the listener accepts, the server
  * side closes first, the client reads the end of stream and closes. So the
@@ -445,7 +519,7 @@ static double memory_per_socket(void)
 }
 
 /* ---- statistics and the table ------------------------------------------- */
-enum { T_BULK, T_PINGPONG, T_CONNECT, T_ABI, N_TESTS };
+enum { T_BULK, T_PINGPONG, T_FLOOR, T_CONNECT, T_ABI, N_TESTS };
 
 struct test {
     double (*raw)(void);
@@ -456,6 +530,7 @@ struct test {
 static struct test tests[N_TESTS] = {
     {bulk_raw, bulk_lib, NULL, NULL, NULL},
     {pingpong_raw, pingpong_lib, NULL, NULL, NULL},
+    {pingpong_raw, pingpong_floor, NULL, NULL, NULL},
     {connect_raw, connect_lib, NULL, NULL, NULL},
     {abi_raw, abi_lib, NULL, NULL, NULL},
 };
@@ -540,9 +615,9 @@ int main(void)
             tests[t].ratio_v[r] = tests[t].lib_v[r] / tests[t].raw_v[r];
         }
         fprintf(stderr, "bench: round %d/%d (%s first): lib/raw bulk %.3f, "
-                "ping-pong %.3f, connect %.3f, abi call %.3f\n", r + 1, rounds,
+                "ping-pong %.3f (C ppoll + recv %.3f), connect %.3f, abi call %.3f\n", r + 1, rounds,
                 r % 2 == 0 ? "raw" : "lib", tests[T_BULK].ratio_v[r],
-                tests[T_PINGPONG].ratio_v[r], tests[T_CONNECT].ratio_v[r],
+                tests[T_PINGPONG].ratio_v[r], tests[T_FLOOR].ratio_v[r], tests[T_CONNECT].ratio_v[r],
                 tests[T_ABI].ratio_v[r]);
         if (verbose)
             fprintf(stderr, "  raw/lib: bulk %.2f/%.2f GiB/s, ping-pong "
@@ -573,6 +648,14 @@ int main(void)
     snprintf(raw_s, sizeof raw_s, "%.2f us/rt", raw_m * 1e6);
     snprintf(lib_s, sizeof lib_s, "%.2f us/rt", lib_m * 1e6);
     print_row(name, raw_s, lib_s, T_PINGPONG, "lib/raw<=1.03", ratio <= 1.03);
+
+    /* Not the library: plain C waiting as an interruptible wait must. */
+    snprintf(name, sizeof name, "  C ppoll+recv (interruptible floor)");
+    raw_m = median(tests[T_FLOOR].raw_v, rounds);
+    lib_m = median(tests[T_FLOOR].lib_v, rounds);
+    snprintf(raw_s, sizeof raw_s, "%.2f us/rt", raw_m * 1e6);
+    snprintf(lib_s, sizeof lib_s, "%.2f us/rt", lib_m * 1e6);
+    print_row(name, raw_s, lib_s, T_FLOOR, "(report)", -1);
 
     snprintf(name, sizeof name, "connect/accept/close x%ld", connect_n);
     raw_m = median(tests[T_CONNECT].raw_v, rounds);

@@ -222,13 +222,14 @@ static inline void table_head(const struct table *t)
            t->goal, "goal", "");
 }
 
+/* met: 1 met, 0 MISSED, -1 a report row (no goal to meet). */
 static inline void table_row(const struct table *t, const char *name,
                              const char *raw, const char *lib, double ratio,
                              const char *rng, const char *goal, int met)
 {
     printf("%-*s %*s %*s %8.3f  %-*s %-*s %s\n", t->name, name, t->value, raw,
            t->value, lib, ratio, t->range, rng, t->goal, goal,
-           met ? "met" : "MISSED");
+           met < 0 ? "" : met ? "met" : "MISSED");
 }
 
 #endif /* SAG_BENCH_UTIL_H */
