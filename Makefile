@@ -93,14 +93,15 @@ $(BUILD)/sagsocket.map: include/sagsocket_decls.h scripts/version-script.py scri
 	python3 scripts/version-script.py $< > $@
 
 # SwiftPM does not see a change of the header (a system-library module), so
-# the C layer's sources are touched when the header is newer than the built
-# library: they compile again, and the version and the declarations
-# @c @implementation checks are read again. (Removing their build folder
-# instead breaks SwiftPM's next build: it still lists the folder's files.)
+# the C layer's objects go when the header is newer than the built library:
+# their compile runs again, and the version and the declarations
+# @c @implementation checks are read again. (Only the objects: removing
+# their build folder breaks SwiftPM's next build, which still lists the
+# folder's files; the source tree is left alone.)
 $(BUILD)/lib/$(REALNAME): $(SWIFT_SOURCES) include/sagsocket.h include/sagsocket_decls.h $(BUILD)/sagsocket.map Makefile
 	bin=$$(swift build $(SWIFT_FLAGS) --show-bin-path); \
 	if [ -n "$$(find include -name '*.h' -newer "$$bin/$(LIBNAME)" 2>/dev/null)" ]; then \
-	  touch Sources/SagSocketCABI/*.swift; fi
+	  rm -f "$$bin"/SagSocketCABI.build/*.o; fi
 	swift build $(SWIFT_FLAGS) --product sagsocket
 	mkdir -p $(BUILD)/lib $(BUILD)/include $(BUILD)/pkgconfig
 	# Stripped, as distributions ship a library, with its debug information
