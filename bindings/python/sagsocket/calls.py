@@ -127,6 +127,13 @@ give_frame = _free_frames.append
 resets it)."""
 
 
+def give_back(frame: Frame) -> None:
+    """Gives back a frame whose call failed (its ``went`` reset): an error
+    path that raises after it has read the frame's error object."""
+    frame.went = 0
+    _free_frames.append(frame)
+
+
 # How a retried call is given the time left of its timeout (retry).
 READ, SEND, ARG, WAIT = 0, 1, 2, 3
 

@@ -19,7 +19,7 @@ from . import calls, files
 from .addresses import AddrInfo, SockAddr, SocketInfo, endpoint, resolve_address
 from .args import c_string, check_int, descriptor, seconds_to_us, text_of
 from .calls import (ARG, E_INTERRUPTED, E_WOULD_BLOCK, OK, READ, Frame, cells, give_frame, retry, signalled,
-                    take_free_frame)
+                    give_back, take_free_frame)
 from .errors import error_from
 from .messages import Messages
 from .transfer import Transfer
@@ -96,7 +96,9 @@ def client_socket(node: str | None, service: str | None, family: int, socktype: 
             give_frame(f)
             return sock
         if not signalled(st, f):
-            raise error_from(st, err=err)
+            e = error_from(st, err=err)
+            give_back(f)
+            raise e
 
 
 def socket_for(ai: AddrInfo) -> "Socket | None":
@@ -229,21 +231,19 @@ class Socket(Transfer, Messages):
         self.close()
 
     def close(self) -> None:
-        """Closes the socket (idempotent). Files from :meth:`makefile` that
-        are still open keep it open until they are closed, as with the
-        socket module."""
+        """Closes the socket (idempotent). Open files from :meth:`makefile`
+        keep it open until they are closed, as with the socket module."""
         self._closed = True
         if self._io_refs > 0:
             return  # the last file's close closes it (_decref_socketios)
-        # The close itself, in this frame (no second call: a Python call
-        # costs several hundred instructions a connection).
-        # A descriptor closed behind the library's back (os.close of
-        # fileno()) is reported as close(2) reports it: EBADF. Only the
-        # first close looks, and before any other close of this socket
-        # reaches the library: a second thread closing it at the same time
-        # would otherwise find the descriptor its own close just freed. A
-        # socket whose descriptor fileno() never gave out (most accepted
-        # ones) has nothing to look for: no fstat, no foreign call.
+        self._real_close()
+
+    def _real_close(self) -> None:  # apart, as the socket module's: see _decref_socketios
+        # A descriptor closed behind the library's back (os.close of fileno())
+        # is reported as close(2) reports it: EBADF. Only the first close looks,
+        # before any other close of this socket reaches the library (a second
+        # thread's close would otherwise find the descriptor its own close just
+        # freed), and only when fileno() gave the descriptor out.
         gone = False
         with _release_lock:
             if not self._released:
@@ -265,7 +265,7 @@ class Socket(Transfer, Messages):
         if self._io_refs > 0:
             self._io_refs -= 1
         if self._closed and self._io_refs <= 0:
-            self.close()
+            self._real_close()
 
     @property
     def closed(self) -> bool:
@@ -481,7 +481,9 @@ class Socket(Transfer, Messages):
         if st != OK:
             st = retry(st, lambda us: _accept_peer(h, out, buf, 0, 16, size, port, err), self, t0, READ, frame=f)
             if st != OK:
-                raise error_from(st, self, err=err)
+                e = error_from(st, self, err=err)
+                give_back(f)
+                raise e
         n, p = size[0], port[0]
         if n == 4:
             addr: Any = (_inet_ntop(_AF_INET, f.view[:4]), p)

@@ -91,6 +91,49 @@ def test_a_makefile_reader_refuses_to_read_after_a_timeout(pair):
     assert a.recv(10) == b"late"  # the socket itself still reads
 
 
+def test_the_last_files_close_does_not_call_a_subclasss_close_again(server):
+    # As the socket module: the file's close closes the socket through
+    # _real_close, so a subclass's close() runs once, when the user calls it.
+    calls = []
+
+    class Counted(sagsocket.Socket):
+        def close(self):
+            calls.append(1)
+            super().close()
+
+    s = Counted(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(server.getsockname())
+    a, _ = server.accept()
+    with a:
+        f = s.makefile("rb")
+        s.close()
+        assert not s.closed  # the file keeps it open
+        f.close()
+        assert s.closed and calls == [1]
+
+
+def test_failed_accepts_and_connects_give_their_frames_back(server):
+    # A frame (error object, buffers) taken by accept or create_connection
+    # goes back to the free list on a failure too, not only on success.
+    from sagsocket import calls
+    for _ in range(3):
+        calls.give_frame(calls.Frame())
+    n = len(calls._free_frames)
+    server.setblocking(False)
+    for _ in range(5):
+        with pytest.raises(BlockingIOError):
+            server.accept()
+    assert len(calls._free_frames) == n
+    port = server.getsockname()[1]
+    server.close()  # nothing listens there now
+    for _ in range(5):
+        with pytest.raises(OSError) as e:  # the one-call path (no timeout)
+            sagsocket.create_connection(("127.0.0.1", port))
+        assert e.value.errno == errno.ECONNREFUSED
+    assert len(calls._free_frames) == n
+
+
 def test_ipv6_addresses_are_4_tuples_with_flowinfo_checked():
     try:
         r, w = _udp_pair(socket.AF_INET6, "::1")
