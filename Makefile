@@ -105,14 +105,17 @@ $(BUILD)/lib/$(REALNAME): $(SWIFT_SOURCES) include/sagsocket.h include/sagsocket
 	swift build $(SWIFT_FLAGS) --product sagsocket
 	mkdir -p $(BUILD)/lib $(BUILD)/include $(BUILD)/pkgconfig
 	# Stripped, as distributions ship a library, with its debug information
-	# kept apart in $(REALNAME).debug (found by gdb and valgrind through the
-	# library's .gnu_debuglink, from LIBDIR/.debug where make install puts it).
-	# No earlier version stays beside this one (a tool reading build/lib
-	# would otherwise find a stale libsagsocket.so.X.Y.Z).
-	rm -f $(BUILD)/lib/$(LIBNAME).*.*.*
+	# kept apart in .debug/$(REALNAME).debug, here as where make install puts
+	# it (gdb and valgrind find it through the library's .gnu_debuglink). Not
+	# beside the library: a tool globbing libsagsocket.so.* would take the
+	# debug file, which exports nothing, for the library. No earlier version
+	# stays (a tool reading build/lib would otherwise find a stale one).
+	rm -f $(BUILD)/lib/$(LIBNAME).*.*.* $(BUILD)/lib/.debug/$(LIBNAME).*
+	mkdir -p $(BUILD)/lib/.debug
 	cp "$$(swift build $(SWIFT_FLAGS) --show-bin-path)/$(LIBNAME)" $@.unstripped
-	objcopy --only-keep-debug $@.unstripped $@.debug
-	objcopy --strip-unneeded --remove-section=.comment --add-gnu-debuglink=$@.debug $@.unstripped $@
+	objcopy --only-keep-debug $@.unstripped $(BUILD)/lib/.debug/$(REALNAME).debug
+	objcopy --strip-unneeded --remove-section=.comment \
+	  --add-gnu-debuglink=$(BUILD)/lib/.debug/$(REALNAME).debug $@.unstripped $@
 	rm -f $@.unstripped
 	ln -sf $(REALNAME) $(BUILD)/lib/$(SONAME)
 	ln -sf $(SONAME) $(BUILD)/lib/$(LIBNAME)
@@ -125,7 +128,7 @@ install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 0755 $(BUILD)/lib/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(REALNAME)
 	install -d $(DESTDIR)$(LIBDIR)/.debug
-	install -m 0644 $(BUILD)/lib/$(REALNAME).debug $(DESTDIR)$(LIBDIR)/.debug/$(REALNAME).debug
+	install -m 0644 $(BUILD)/lib/.debug/$(REALNAME).debug $(DESTDIR)$(LIBDIR)/.debug/$(REALNAME).debug
 	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
 	install -m 0644 include/sagsocket.h include/sagsocket_decls.h $(DESTDIR)$(INCLUDEDIR)/
