@@ -1275,6 +1275,7 @@
           (assertion-violation who "addrinfo or #f required" hints))
         (let-values ([(st h) (%get-addrinfo node service
                                             (and hints (addrinfo-handle hints)))])
+          (%keep-alive hints)           ; often a temporary: its handle was in use
           (if (eqv? st OK)
               (new-addrinfo h)
               (fail who st #f node service))))]))

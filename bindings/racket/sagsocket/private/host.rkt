@@ -43,7 +43,7 @@
 
 (provide %library-version %constant %status-is %status-name
          %last-error
-         %guard!
+         %guard! %keep-alive
          %duration? %duration->us %us->duration
          %make-binary-port %port-transcoded-from? %port-has-buffered-input?
          %make-lock %with-lock %thread-token %thread-token-live?
@@ -725,6 +725,10 @@
 (define c-sockaddr-free (c "sag_sockaddr_free" (_fun _h -> _int)))
 (define c-fdset-free (c "sag_fdset_free" (_fun _h -> _int)))
 (define c-selector-free (c "sag_selector_free" (_fun _h -> _int)))
+;; Keeps obj reachable up to here: obj's finalizer (a thread of its own)
+;; does not free the handle a call took from it earlier while the call runs.
+(define (%keep-alive obj) (void/reference-sink obj))
+
 (define (%guard! obj kind h)
   (let ([free (case kind
                 [(socket) c-socket-free]

@@ -15,7 +15,7 @@
 (library (sagittarius socket host)
   (export %library-version %constant %status-is %status-name
           %last-error
-          %guard!
+          %guard! %keep-alive
           %duration? %duration->us %us->duration
           %make-binary-port %port-transcoded-from? %port-has-buffered-input?
           %make-lock %with-lock %thread-token %thread-token-live?
@@ -256,6 +256,9 @@
   (define sockets-per-collection 256)
   (define new-sockets 0)
   (define guard-lock (make-mutex))
+  ;; Keeps obj reachable up to here (its handle, taken earlier, in use).
+  (define (%keep-alive obj) (#%$keep-live obj))
+
   (define (%guard! obj kind h)
     (when (and (memq kind '(socket selector))
                (with-mutex guard-lock

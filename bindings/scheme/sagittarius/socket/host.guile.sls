@@ -38,7 +38,7 @@
 (library (sagittarius socket host)
   (export %library-version %constant %status-is %status-name
           %last-error
-          %guard!
+          %guard! %keep-alive
           %duration? %duration->us %us->duration
           %make-binary-port %port-transcoded-from? %port-has-buffered-input?
           %make-lock %with-lock %thread-token %thread-token-live?
@@ -333,6 +333,11 @@
   (define sockets-per-collection 256)
   (define unclosed 0)
   (define counted (make-hash-table))      ; handle -> #t
+  ;; Keeps obj reachable up to here (its handle, taken earlier, in use): a
+  ;; store Guile's compiler cannot drop.
+  (define keep-sink #f)
+  (define (%keep-alive obj) (set! keep-sink obj) (set! keep-sink #f))
+
   (define (%guard! obj kind h)
     (let ([collect?
            (with-guard-lock

@@ -12,7 +12,7 @@
 (library (sagittarius socket host)
   (export %library-version %constant %status-is %status-name
           %last-error
-          %guard!
+          %guard! %keep-alive
           %duration? %duration->us %us->duration
           %make-binary-port %port-transcoded-from? %port-has-buffered-input?
           %make-lock %with-lock %thread-token %thread-token-live?
